@@ -1,0 +1,40 @@
+/**
+ * The check itself: resolve every name, classify it, test TCP 443 on the good ones.
+ */
+import { classify, tcpBlocked, type NameResult } from './classify';
+import { resolveAll } from './resolve';
+import type { NameTarget, Ranges } from './targets';
+import { tcpCheck } from './tcp';
+
+export interface CheckOptions {
+  servers: string[];
+  timeoutMs: number;
+  ranges: Ranges;
+  tcp: boolean;
+  hosts: Map<string, string[]>;
+}
+
+/** Later entries win: explicit input lines override discovered expectations for the same name. */
+export function mergeTargets(...lists: NameTarget[][]): NameTarget[] {
+  const m = new Map<string, NameTarget>();
+  for (const list of lists) for (const t of list) {
+    const prev = m.get(t.fqdn);
+    m.set(t.fqdn, prev && t.expectedIps.length === 0 ? { ...t, expectedIps: prev.expectedIps, source: prev.source } : t);
+  }
+  return [...m.values()].sort((a, b) => a.fqdn.localeCompare(b.fqdn));
+}
+
+export async function checkNames(targets: NameTarget[], o: CheckOptions): Promise<NameResult[]> {
+  const resolutions = await resolveAll(targets.map((t) => t.fqdn), { servers: o.servers, timeoutMs: o.timeoutMs, hosts: o.hosts });
+  const results = targets.map((t, i) => classify(t, resolutions[i]!, o.ranges));
+  if (!o.tcp) return results;
+  // Only names that resolved correctly are dialled: never connect to a public answer.
+  return Promise.all(
+    results.map(async (r) => {
+      if (r.verdict !== 'OK') return r;
+      const ip = r.answer[0]!;
+      const t = await tcpCheck(ip, 443, o.timeoutMs);
+      return t.ok ? r : tcpBlocked(r, ip, t.reason);
+    }),
+  );
+}

@@ -1,0 +1,118 @@
+/**
+ * Concurrent name resolution with a hard per-name timeout.
+ *
+ * dns.lookup (getaddrinfo) runs on libuv's 4-thread pool and cannot be cancelled, so four
+ * dead names would stall every other lookup. We query with c-ares instead (dns.Resolver:
+ * non-blocking, cancellable), one resolver per name so a timeout cancels only that name,
+ * and consult the hosts file first, as getaddrinfo would ("files dns" in nsswitch).
+ */
+import { promises as dns } from 'node:dns';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export type ResolveError = 'NOT_FOUND' | 'TIMEOUT' | 'SERVFAIL' | 'REFUSED';
+
+export interface Resolution {
+  fqdn: string;
+  addresses: string[];
+  /** CNAME chain from the name, e.g. [x.privatelink.blob.core.windows.net] */
+  cnames: string[];
+  via: 'hosts' | 'dns';
+  error?: ResolveError;
+  detail?: string;
+  ms: number;
+}
+
+export function hostsFilePath(): string {
+  return process.platform === 'win32' ? path.join(process.env.SystemRoot ?? 'C:\\Windows', 'System32', 'drivers', 'etc', 'hosts') : '/etc/hosts';
+}
+
+/** name -> addresses from a hosts file; unreadable files count as empty. */
+export function readHosts(file = hostsFilePath()): Map<string, string[]> {
+  const map = new Map<string, string[]>();
+  let text = '';
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return map;
+  }
+  for (const raw of text.split(/\r?\n/)) {
+    const [ip, ...names] = raw.replace(/#.*/, '').trim().split(/\s+/);
+    if (!ip || names.length === 0) continue;
+    for (const n of names) {
+      const key = n.toLowerCase().replace(/\.$/, '');
+      map.set(key, [...(map.get(key) ?? []), ip]);
+    }
+  }
+  return map;
+}
+
+export interface ResolveOptions {
+  /** Servers as IP or IP:port; empty = the agent's own resolver configuration. */
+  servers: string[];
+  timeoutMs: number;
+  hosts: Map<string, string[]>;
+}
+
+function errorKind(e: unknown): { error: ResolveError; detail: string } {
+  const code = (e as { code?: string }).code ?? '';
+  if (code === 'ENOTFOUND' || code === 'ENODATA' || code === 'NOTFOUND') return { error: 'NOT_FOUND', detail: code === 'ENODATA' ? 'no A/AAAA record' : 'NXDOMAIN' };
+  if (code === 'ETIMEOUT' || code === 'ECANCELLED') return { error: 'TIMEOUT', detail: 'no answer' };
+  if (code === 'EREFUSED') return { error: 'REFUSED', detail: 'server refused the query' };
+  return { error: 'SERVFAIL', detail: code || String(e) };
+}
+
+async function cnameChain(r: dns.Resolver, fqdn: string): Promise<string[]> {
+  const chain: string[] = [];
+  let current = fqdn;
+  for (let i = 0; i < 10; i++) {
+    let next: string[];
+    try {
+      next = await r.resolveCname(current);
+    } catch {
+      break;
+    }
+    if (!next[0]) break;
+    current = next[0].toLowerCase().replace(/\.$/, '');
+    chain.push(current);
+  }
+  return chain;
+}
+
+async function addresses(r: dns.Resolver, fqdn: string): Promise<string[]> {
+  const [v4, v6] = await Promise.allSettled([r.resolve4(fqdn), r.resolve6(fqdn)]);
+  if (v4.status === 'fulfilled' && v4.value.length) return v4.value;
+  if (v6.status === 'fulfilled' && v6.value.length) return v6.value;
+  // Prefer the IPv4 error: private endpoints are IPv4.
+  throw v4.status === 'rejected' ? v4.reason : (v6 as PromiseRejectedResult).reason;
+}
+
+export async function resolveOne(fqdn: string, o: ResolveOptions): Promise<Resolution> {
+  const start = Date.now();
+  const fromHosts = o.hosts.get(fqdn);
+  if (fromHosts) return { fqdn, addresses: fromHosts, cnames: [], via: 'hosts', ms: 0 };
+
+  // c-ares timeout is per try; two tries within the budget survive one lost UDP packet.
+  const r = new dns.Resolver({ timeout: Math.max(100, Math.floor(o.timeoutMs / 2)), tries: 2 });
+  if (o.servers.length) r.setServers(o.servers);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      r.cancel();
+      reject(Object.assign(new Error('timeout'), { code: 'ETIMEOUT' }));
+    }, o.timeoutMs);
+  });
+  try {
+    const [addrs, cnames] = await Promise.race([Promise.all([addresses(r, fqdn), cnameChain(r, fqdn)]), deadline]);
+    return { fqdn, addresses: addrs, cnames, via: 'dns', ms: Date.now() - start };
+  } catch (e) {
+    return { fqdn, addresses: [], cnames: [], via: 'dns', ...errorKind(e), ms: Date.now() - start };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Resolve every name at once; each has its own deadline, so the total is about one timeout. */
+export function resolveAll(names: string[], o: ResolveOptions): Promise<Resolution[]> {
+  return Promise.all(names.map((n) => resolveOne(n, o)));
+}

@@ -1,0 +1,95 @@
+/**
+ * Parsing of the check's own inputs: names to check, allowed ranges, DNS servers.
+ * Every error names the input and the offending line.
+ */
+import { BlockList, isIP } from 'node:net';
+import { inputError } from '../common/errors';
+
+export interface NameTarget {
+  fqdn: string;
+  /** IPs the private endpoint says this name must resolve to; empty when unknown. */
+  expectedIps: string[];
+  /** Where the name came from, e.g. "input", "private endpoint pe-ws", "pattern (workspace)". */
+  source: string;
+}
+
+const LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/;
+
+export function isFqdn(name: string): boolean {
+  if (name.length > 253 || !name.includes('.')) return false;
+  return name.split('.').every((l) => LABEL.test(l));
+}
+
+/** `host` or `host=expectedIp[,expectedIp]` per line. */
+export function parseFqdns(lines: string[]): NameTarget[] {
+  const out: NameTarget[] = [];
+  lines.forEach((line, i) => {
+    const [hostRaw, ipsRaw] = line.split('=', 2).map((s) => s.trim()) as [string, string | undefined];
+    const fqdn = hostRaw.toLowerCase().replace(/\.$/, '');
+    if (!isFqdn(fqdn)) {
+      throw inputError('fqdns', `line ${i + 1} '${line}' is not a valid host name`, 'Write one fully qualified name per line, as host or host=expectedIp, e.g. mystorage.blob.core.windows.net=10.0.1.5.');
+    }
+    const expectedIps = ipsRaw === undefined ? [] : ipsRaw.split(',').map((s) => s.trim()).filter(Boolean);
+    if (ipsRaw !== undefined && expectedIps.length === 0) {
+      throw inputError('fqdns', `line ${i + 1} '${line}' has '=' but no IP address`, 'Write host=expectedIp, or only host.');
+    }
+    for (const ip of expectedIps) {
+      if (!isIP(ip)) throw inputError('fqdns', `line ${i + 1} '${line}': '${ip}' is not an IP address`, 'Write host=expectedIp with an IPv4 or IPv6 address.');
+    }
+    out.push({ fqdn, expectedIps, source: 'input' });
+  });
+  return out;
+}
+
+export interface Ranges {
+  list: BlockList;
+  text: string[];
+}
+
+export function parseRanges(text: string): Ranges {
+  const list = new BlockList();
+  const parts = text.split(/[,\s]+/).filter(Boolean);
+  if (parts.length === 0) throw inputError('allowedRanges', 'is empty', 'Give at least one CIDR range, e.g. 10.0.0.0/8.');
+  for (const p of parts) {
+    const m = /^([0-9a-fA-F:.]+)\/(\d{1,3})$/.exec(p);
+    const family = m ? isIP(m[1]!) : 0;
+    const bits = m ? Number(m[2]) : -1;
+    if (!m || family === 0 || bits > (family === 4 ? 32 : 128)) {
+      throw inputError('allowedRanges', `'${p}' is not a CIDR range`, 'Use address/prefix, e.g. 10.0.0.0/8 or fd00::/8, separated by commas.');
+    }
+    list.addSubnet(m[1]!, bits, family === 4 ? 'ipv4' : 'ipv6');
+  }
+  return { list, text: parts };
+}
+
+/** DNS servers as IP or IP:port (IPv6 as [addr]:port). */
+export function parseDnsServers(text: string | undefined): string[] {
+  if (!text) return [];
+  return text
+    .split(/[,\s]+/)
+    .filter(Boolean)
+    .map((s) => {
+      const m = /^\[([0-9a-fA-F:]+)\](?::(\d+))?$/.exec(s) ?? /^([0-9.]+)(?::(\d+))?$/.exec(s) ?? /^([0-9a-fA-F:]+)()$/.exec(s);
+      const port = m?.[2] ? Number(m[2]) : 53;
+      if (!m || !isIP(m[1]!) || port < 1 || port > 65535) {
+        throw inputError('dnsServers', `'${s}' is not a DNS server address`, 'Use IP or IP:port, e.g. 168.63.129.16 or 10.0.0.4:53.');
+      }
+      return s;
+    });
+}
+
+/** Addresses that are not globally routable: private, CGNAT, loopback, link-local, ULA. */
+const NON_PUBLIC = (() => {
+  const b = new BlockList();
+  for (const [a, n] of [['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['0.0.0.0', 8], ['198.18.0.0', 15]] as const) b.addSubnet(a, n, 'ipv4');
+  for (const [a, n] of [['fc00::', 7], ['fe80::', 10], ['::1', 128]] as const) b.addSubnet(a, n, 'ipv6');
+  return b;
+})();
+
+export function isPublicIp(ip: string): boolean {
+  return !NON_PUBLIC.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4');
+}
+
+export function inRanges(ip: string, r: Ranges): boolean {
+  return r.list.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4');
+}

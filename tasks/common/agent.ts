@@ -1,0 +1,174 @@
+/**
+ * The only module that talks to the agent (task-lib). Entry points get an AgentIo, call the
+ * pure core with what it reads, and report results through it.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tl from 'azure-pipelines-task-lib/task';
+import type { JobContext } from './devops';
+import type { EndpointReader } from './endpoint';
+import { inputError, translateAzureError, UserError } from './errors';
+import type { AgentProxy, ProxyResolver } from './proxy';
+import { Secrets } from './secrets';
+
+export class AgentIo {
+  readonly secrets = new Secrets((v) => tl.setSecret(v));
+  private readonly abort = new AbortController();
+  /** Aborted when the agent cancels the run (SIGINT, then SIGTERM). */
+  readonly signal = this.abort.signal;
+
+  constructor() {
+    const cancel = (sig: string) => {
+      if (!this.abort.signal.aborted) {
+        tl.warning(`The run was cancelled (${sig}); cleaning up before exit.`);
+        this.abort.abort(new UserError(`The run was cancelled (${sig}).`));
+      }
+    };
+    process.on('SIGINT', () => cancel('SIGINT'));
+    process.on('SIGTERM', () => cancel('SIGTERM'));
+  }
+
+  /** A trimmed input, or undefined when empty. `fix` says what to set when it is required. */
+  input(name: string, required: true, fix: string): string;
+  input(name: string, required?: false): string | undefined;
+  input(name: string, required = false, fix = ''): string | undefined {
+    const v = tl.getInput(name, false)?.trim();
+    if (!v) {
+      if (required) throw inputError(name, 'is required but empty', fix);
+      return undefined;
+    }
+    return v;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const v = tl.getInput(name, false)?.trim().toLowerCase();
+    if (!v) return fallback;
+    if (v === 'true') return true;
+    if (v === 'false') return false;
+    throw inputError(name, `'${v}' is not a boolean`, "Use 'true' or 'false'.");
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const v = tl.getInput(name, false)?.trim();
+    if (!v) return fallback;
+    if (!/^-?\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+      throw inputError(name, `'${v}' is not a whole number between ${min} and ${max}`, `Set a number from ${min} to ${max}.`);
+    }
+    return Number(v);
+  }
+
+  /** Non-empty, trimmed lines; '#' starts a comment line. */
+  lines(name: string): string[] {
+    return (tl.getInput(name, false) ?? '')
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
+  }
+
+  /** A file input, resolved against the sources directory and required to exist. */
+  file(name: string, required: true, fix: string): string;
+  file(name: string, required?: false): string | undefined;
+  file(name: string, required = false, fix = ''): string | undefined {
+    const raw = required ? this.input(name, true, fix) : this.input(name);
+    if (!raw) return undefined;
+    const base = tl.getVariable('Build.SourcesDirectory') ?? tl.getVariable('System.DefaultWorkingDirectory') ?? process.cwd();
+    const p = path.resolve(base, raw);
+    if (!fs.existsSync(p) || !fs.statSync(p).isFile()) {
+      throw inputError(name, `file '${raw}' was not found (looked at ${p})`, 'Give a path relative to the repository root, and check that the checkout step ran.');
+    }
+    return p;
+  }
+
+  variable(name: string): string | undefined {
+    return tl.getVariable(name) || undefined;
+  }
+
+  readonly endpoints: EndpointReader = {
+    url: (id) => tl.getEndpointUrl(id, true) || undefined,
+    scheme: (id) => tl.getEndpointAuthorizationScheme(id, true) || undefined,
+    auth: (id, key) => tl.getEndpointAuthorizationParameter(id, key, true) || undefined,
+    data: (id, key) => tl.getEndpointDataParameter(id, key, true) || undefined,
+  };
+
+  /** The agent's proxy for a URL (task-lib applies the bypass list and returns null for it). */
+  readonly proxy: ProxyResolver = (url) => {
+    const c = tl.getHttpProxyConfiguration(url);
+    if (!c?.proxyUrl) return undefined;
+    if (c.proxyPassword) this.secrets.protect(c.proxyPassword);
+    const p: AgentProxy = { proxyUrl: c.proxyUrl };
+    if (c.proxyUsername) p.proxyUsername = c.proxyUsername;
+    if (c.proxyPassword) p.proxyPassword = c.proxyPassword;
+    return p;
+  };
+
+  job(): JobContext {
+    const token = tl.getEndpointAuthorizationParameter('SYSTEMVSSCONNECTION', 'AccessToken', true) || tl.getVariable('System.AccessToken') || undefined;
+    if (token) this.secrets.protect(token);
+    return {
+      collectionUri: tl.getVariable('System.CollectionUri') ?? tl.getVariable('System.TeamFoundationCollectionUri') ?? '',
+      projectId: tl.getVariable('System.TeamProjectId') ?? '',
+      hostType: tl.getVariable('System.HostType') ?? 'build',
+      planId: tl.getVariable('System.PlanId') ?? '',
+      jobId: tl.getVariable('System.JobId') ?? '',
+      accessToken: token,
+    };
+  }
+
+  /** Output variables are set with isOutput=true so later jobs and stages can read them. */
+  output(name: string, value: string): void {
+    tl.setVariable(name, value, false, true);
+  }
+
+  info(line: string): void {
+    console.log(line);
+  }
+  warn(line: string): void {
+    tl.warning(line);
+  }
+  debug(line: string): void {
+    tl.debug(line);
+  }
+
+  progress(percent: number, text: string): void {
+    tl.setProgress(Math.max(0, Math.min(100, Math.round(percent))), text);
+  }
+
+  /** Write a markdown summary to the agent's temp folder and attach it to the run. */
+  summary(name: string, markdown: string): string {
+    const dir = tl.getVariable('Agent.TempDirectory') ?? os.tmpdir();
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `${name}-${process.pid}.md`);
+    fs.writeFileSync(file, markdown);
+    tl.uploadSummary(file);
+    return file;
+  }
+
+  /** Directory for report files that should survive the step (Agent.TempDirectory). */
+  tempDir(): string {
+    return tl.getVariable('Agent.TempDirectory') ?? os.tmpdir();
+  }
+}
+
+/**
+ * Run a task's main function. User errors fail the task with their message only; unexpected
+ * errors add a stack trace only when System.Debug is true.
+ */
+export function runTask(taskDir: string, main: (io: AgentIo) => Promise<void>): void {
+  tl.setResourcePath(path.join(taskDir, 'task.json'), true);
+  const io = new AgentIo();
+  main(io)
+    .catch((e: unknown) => {
+      const err = translateAzureError(e, { action: 'complete the task' });
+      if (err instanceof UserError) {
+        tl.setResult(tl.TaskResult.Failed, err.message);
+      } else {
+        if ((tl.getVariable('System.Debug') ?? '').toLowerCase() === 'true' && err.stack) tl.debug(err.stack);
+        tl.setResult(tl.TaskResult.Failed, `Unexpected error: ${err.message}. Re-run with System.Debug=true for details, and report it if it persists.`);
+      }
+    })
+    .finally(() => {
+      // Keep-alive sockets of the HTTP clients must not hold the step open.
+      setImmediate(() => process.exit());
+    });
+}

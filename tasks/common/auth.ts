@@ -1,0 +1,85 @@
+/**
+ * Service connection -> TokenCredential, for every AzureRM scheme. Sovereign clouds and
+ * the test emulator both work through the connection's authority and ARM URLs.
+ */
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import {
+  ClientAssertionCredential,
+  ClientCertificateCredential,
+  ClientSecretCredential,
+  ManagedIdentityCredential,
+  type TokenCredential,
+} from '@azure/identity';
+import type { AzureRmEndpoint } from './endpoint';
+import { UserError } from './errors';
+import { toProxySettings, type ProxyResolver } from './proxy';
+import type { Secrets } from './secrets';
+
+/** Fetches a fresh OIDC token for workload identity federation (see devops.ts). */
+export type OidcTokenSource = () => Promise<string>;
+
+export interface CredentialOptions {
+  proxy: ProxyResolver;
+  secrets: Secrets;
+  /** Required for workload identity federation. */
+  oidcToken?: OidcTokenSource;
+}
+
+/** Check the PEM holds a private key and a certificate, so a bad paste fails with one clear line. */
+export function validateCertificatePem(pem: string, connection: string): void {
+  const fix = `Service connection '${connection}' has a malformed certificate. Paste a PEM that contains both the certificate and its unencrypted private key (openssl pkcs12 -in cert.pfx -out cert.pem -nodes).`;
+  const keyPem = /-----BEGIN (?:RSA |EC )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC )?PRIVATE KEY-----/.exec(pem)?.[0];
+  const certPem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
+  if (!keyPem || !certPem) throw new UserError(fix);
+  try {
+    createPrivateKey(keyPem);
+    const cert = new X509Certificate(certPem);
+    if (Date.parse(cert.validTo) < Date.now()) {
+      throw new UserError(`Service connection '${connection}' uses a certificate that expired on ${cert.validTo}. Upload a new certificate to the app registration and the service connection.`);
+    }
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(fix);
+  }
+}
+
+export function createCredential(ep: AzureRmEndpoint, opts: CredentialOptions): TokenCredential {
+  const proxyOptions = toProxySettings(opts.proxy(ep.authorityHost));
+  const common = {
+    authorityHost: ep.authorityHost,
+    // Instance discovery calls the public cloud; sovereign and private authorities must skip it.
+    disableInstanceDiscovery: true,
+    ...(proxyOptions ? { proxyOptions } : {}),
+  };
+  const auth = ep.auth;
+  switch (auth.kind) {
+    case 'secret':
+      opts.secrets.protect(auth.secret);
+      return new ClientSecretCredential(ep.tenantId, auth.clientId, auth.secret, common);
+    case 'certificate':
+      opts.secrets.protect(auth.certificatePem);
+      validateCertificatePem(auth.certificatePem, ep.name);
+      return new ClientCertificateCredential(ep.tenantId, auth.clientId, { certificate: auth.certificatePem }, common);
+    case 'workloadIdentity': {
+      const source = opts.oidcToken;
+      if (!source) throw new UserError(`Service connection '${ep.name}' uses workload identity federation, but the job has no OIDC request URL or access token.`);
+      // The callback runs whenever MSAL needs a new assertion, so each one is fresh:
+      // OIDC tokens live ~10 minutes and long waits outlive them.
+      return new ClientAssertionCredential(ep.tenantId, auth.clientId, async () => opts.secrets.protect(await source()), common);
+    }
+    case 'managedIdentity':
+      // IMDS is link-local and never goes through the proxy.
+      return auth.clientId ? new ManagedIdentityCredential({ clientId: auth.clientId }) : new ManagedIdentityCredential();
+  }
+}
+
+/** Wrap a credential so every token it hands out is masked before anything can log it. */
+export function maskingCredential(inner: TokenCredential, secrets: Secrets): TokenCredential {
+  return {
+    async getToken(scopes, options) {
+      const t = await inner.getToken(scopes, options);
+      if (t) secrets.protect(t.token);
+      return t;
+    },
+  };
+}

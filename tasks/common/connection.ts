@@ -1,0 +1,38 @@
+/**
+ * From a service connection input to an authenticated ARM context. Pure: the agent adapter
+ * supplies the endpoint reader, the job context, the proxy resolver and the secret sink.
+ */
+import type { TokenCredential } from '@azure/identity';
+import type { ArmContext } from './arm';
+import { createCredential, maskingCredential } from './auth';
+import { oidcTokenSource, type JobContext } from './devops';
+import { readAzureRmEndpoint, type EndpointReader } from './endpoint';
+import { translateAzureError } from './errors';
+import type { ProxyResolver } from './proxy';
+import type { Secrets } from './secrets';
+
+export interface ConnectOptions {
+  input: string;
+  connectionId: string;
+  reader: EndpointReader;
+  job: JobContext;
+  proxy: ProxyResolver;
+  secrets: Secrets;
+}
+
+export function connectAzure(o: ConnectOptions): ArmContext {
+  const endpoint = readAzureRmEndpoint(o.input, o.connectionId, o.reader);
+  const oidc = endpoint.auth.kind === 'workloadIdentity' ? oidcTokenSource(o.job, o.connectionId, o.proxy, o.secrets) : undefined;
+  const inner = createCredential(endpoint, { proxy: o.proxy, secrets: o.secrets, ...(oidc ? { oidcToken: oidc } : {}) });
+  return { endpoint, credential: maskingCredential(inner, o.secrets), proxy: o.proxy };
+}
+
+/** Get one ARM token up front, so a sign-in problem fails with a clear message before any work. */
+export async function signIn(ctx: ArmContext): Promise<void> {
+  try {
+    const token = await (ctx.credential as TokenCredential).getToken(ctx.endpoint.armScope);
+    if (!token) throw new Error('no token returned');
+  } catch (e) {
+    throw translateAzureError(e, { action: `sign in to ${ctx.endpoint.authorityHost} (tenant ${ctx.endpoint.tenantId || 'of the managed identity'})`, connection: ctx.endpoint.name });
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Azure DevOps access with the job's own token: a WebApi connection, and the OIDC token
+ * source for workload identity federation.
+ */
+import * as azdev from 'azure-devops-node-api';
+import type { IRequestOptions } from 'azure-devops-node-api/interfaces/common/VsoBaseInterfaces';
+import { UserError } from './errors';
+import type { ProxyResolver } from './proxy';
+import type { Secrets } from './secrets';
+
+export interface JobContext {
+  /** System.CollectionUri, e.g. https://dev.azure.com/contoso/ */
+  collectionUri: string;
+  /** System.TeamProjectId */
+  projectId: string;
+  /** System.HostType: build or release */
+  hostType: string;
+  planId: string;
+  jobId: string;
+  /** The job access token from the SystemVssConnection endpoint. */
+  accessToken: string | undefined;
+}
+
+export function connectDevOps(job: JobContext, proxy: ProxyResolver, secrets: Secrets): azdev.WebApi {
+  if (!job.collectionUri) throw new UserError('The job has no System.CollectionUri; this task must run in an Azure Pipelines job.');
+  if (!job.accessToken) {
+    throw new UserError('The job access token is not available to the task. Make sure the job is allowed to use it ("Allow scripts to access the OAuth token" for classic pipelines).');
+  }
+  secrets.protect(job.accessToken);
+  const p = proxy(job.collectionUri);
+  const options: IRequestOptions = { allowRetries: true, maxRetries: 3, socketTimeout: 60_000 };
+  if (p) options.proxy = { proxyUrl: p.proxyUrl, proxyUsername: p.proxyUsername ?? '', proxyPassword: p.proxyPassword ?? '' };
+  return new azdev.WebApi(job.collectionUri, azdev.getBearerHandler(job.accessToken), options);
+}
+
+/** A fresh OIDC token on every call: the credential asks again when its assertion ages out. */
+export function oidcTokenSource(job: JobContext, serviceConnectionId: string, proxy: ProxyResolver, secrets: Secrets): () => Promise<string> {
+  return async () => {
+    const api = await connectDevOps(job, proxy, secrets).getTaskApi();
+    let token: string | undefined;
+    try {
+      const res = await api.createOidcToken({}, job.projectId, job.hostType, job.planId, job.jobId, serviceConnectionId);
+      token = res?.oidcToken;
+    } catch (e) {
+      const status = (e as { statusCode?: number }).statusCode;
+      throw new UserError(
+        `Could not get an OIDC token for service connection '${serviceConnectionId}' from Azure DevOps (${status ?? 'no response'}: ${(e as Error).message}). ` +
+          'Check that the pipeline is authorized to use the service connection and that the agent can reach Azure DevOps.',
+      );
+    }
+    if (!token) throw new UserError(`Azure DevOps returned no OIDC token for service connection '${serviceConnectionId}'. Check that it is a workload identity federation connection.`);
+    return secrets.protect(token);
+  };
+}

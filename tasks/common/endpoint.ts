@@ -1,0 +1,118 @@
+/**
+ * An AzureRM service connection as the agent hands it to a task (ENDPOINT_URL_/AUTH_/DATA_<id>),
+ * read through an injected reader so this module stays free of task-lib.
+ */
+import { UserError } from './errors';
+
+export interface EndpointReader {
+  url(id: string): string | undefined;
+  scheme(id: string): string | undefined;
+  auth(id: string, key: string): string | undefined;
+  data(id: string, key: string): string | undefined;
+}
+
+export type AzureRmAuth =
+  | { kind: 'secret'; clientId: string; secret: string }
+  | { kind: 'certificate'; clientId: string; certificatePem: string }
+  | { kind: 'workloadIdentity'; clientId: string }
+  | { kind: 'managedIdentity'; clientId?: string };
+
+export interface AzureRmEndpoint {
+  id: string;
+  /** The display name when known, for messages. */
+  name: string;
+  tenantId: string;
+  subscriptionId: string;
+  /** ARM base URL without trailing slash, e.g. https://management.azure.com */
+  armUrl: string;
+  /** Entra authority host without trailing slash, e.g. https://login.microsoftonline.com */
+  authorityHost: string;
+  /** Token scope for ARM, e.g. https://management.azure.com/.default */
+  armScope: string;
+  environment: string;
+  auth: AzureRmAuth;
+}
+
+/** Authority hosts of the public sovereign clouds, used when the connection carries none. */
+const AUTHORITY_BY_ENVIRONMENT: Record<string, string> = {
+  azurecloud: 'https://login.microsoftonline.com',
+  azureusgovernment: 'https://login.microsoftonline.us',
+  azurechinacloud: 'https://login.chinacloudapi.cn',
+  azuregermancloud: 'https://login.microsoftonline.de',
+};
+
+const trimSlash = (u: string): string => u.replace(/\/+$/, '');
+
+function httpsUrl(value: string, what: string, connection: string): string {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw new UserError(`Service connection '${connection}' has an invalid ${what} '${value}'. Edit the service connection and set a full https:// URL.`);
+  }
+  if (u.protocol !== 'https:') {
+    throw new UserError(`Service connection '${connection}' has a non-HTTPS ${what} '${value}'. Azure only accepts HTTPS; fix the service connection.`);
+  }
+  return trimSlash(u.toString());
+}
+
+/** Read and validate an AzureRM connection. Throws UserError naming the input on any gap. */
+export function readAzureRmEndpoint(input: string, id: string, r: EndpointReader): AzureRmEndpoint {
+  const url = r.url(id);
+  const schemeRaw = r.scheme(id);
+  if (!url && !schemeRaw) {
+    throw new UserError(
+      `Input '${input}': service connection '${id}' was not found for this job. Select an existing Azure Resource Manager service connection, and make sure the pipeline is authorized to use it.`,
+      input,
+    );
+  }
+  const name = r.data(id, 'subscriptionName') ?? id;
+  const need = (value: string | undefined, what: string): string => {
+    if (!value) throw new UserError(`Input '${input}': service connection '${name}' has no ${what}. Edit the service connection and fill it in.`, input);
+    return value;
+  };
+
+  const environment = r.data(id, 'environment') ?? 'AzureCloud';
+  if (environment.toLowerCase() === 'azurestack' && !r.data(id, 'activeDirectoryServiceEndpointResourceId')) {
+    throw new UserError(`Input '${input}': Azure Stack connections need 'activeDirectoryServiceEndpointResourceId' and an authority URL on the service connection.`, input);
+  }
+  const armUrl = httpsUrl(need(url, 'Azure Resource Manager URL'), 'Azure Resource Manager URL', name);
+  const authorityRaw =
+    r.data(id, 'environmentAuthorityUrl') ??
+    r.data(id, 'activeDirectoryAuthority') ??
+    AUTHORITY_BY_ENVIRONMENT[environment.toLowerCase()];
+  const authorityHost = httpsUrl(need(authorityRaw, 'Entra authority URL (environmentAuthorityUrl)'), 'Entra authority URL', name);
+  // Like the platform's own tasks: the ARM URL is the token audience unless the connection names one.
+  const resource = trimSlash(r.data(id, 'activeDirectoryServiceEndpointResourceId') ?? armUrl);
+  const subscriptionId = need(r.data(id, 'subscriptionId'), 'subscription id');
+
+  const scheme = (schemeRaw ?? 'ServicePrincipal').toLowerCase();
+  let auth: AzureRmAuth;
+  let tenantId = r.auth(id, 'tenantid') ?? '';
+  if (scheme === 'serviceprincipal') {
+    const clientId = need(r.auth(id, 'serviceprincipalid'), 'service principal id');
+    const type = (r.auth(id, 'authenticationType') ?? 'spnKey').toLowerCase();
+    if (type === 'spncertificate') {
+      auth = { kind: 'certificate', clientId, certificatePem: need(r.auth(id, 'servicePrincipalCertificate'), 'certificate') };
+    } else if (type === 'spnkey') {
+      auth = { kind: 'secret', clientId, secret: need(r.auth(id, 'serviceprincipalkey'), 'service principal key') };
+    } else {
+      throw new UserError(`Input '${input}': service connection '${name}' uses authentication type '${type}', which this task does not support. Use a secret, a certificate, workload identity federation or managed identity.`, input);
+    }
+  } else if (scheme === 'workloadidentityfederation') {
+    auth = { kind: 'workloadIdentity', clientId: need(r.auth(id, 'serviceprincipalid'), 'service principal id') };
+  } else if (scheme === 'managedserviceidentity') {
+    const clientId = r.data(id, 'msiclientId') || undefined;
+    auth = clientId ? { kind: 'managedIdentity', clientId } : { kind: 'managedIdentity' };
+  } else {
+    throw new UserError(
+      `Input '${input}': service connection '${name}' uses the '${schemeRaw}' scheme, which this task does not support. Use an Azure Resource Manager connection with a service principal (secret or certificate), workload identity federation, or managed identity.`,
+      input,
+    );
+  }
+  if (auth.kind !== 'managedIdentity') tenantId = need(tenantId, 'tenant id');
+  if (tenantId && !/^[0-9a-zA-Z.-]+$/.test(tenantId)) {
+    throw new UserError(`Input '${input}': service connection '${name}' has an invalid tenant id '${tenantId}'. Use the tenant's GUID or domain.`, input);
+  }
+  return { id, name, tenantId, subscriptionId, armUrl, authorityHost, armScope: `${resource}/.default`, environment, auth };
+}
