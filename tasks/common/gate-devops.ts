@@ -1,0 +1,53 @@
+/**
+ * The gate's view of Azure DevOps, through azure-devops-node-api and the job access token.
+ */
+import type { WebApi } from 'azure-devops-node-api';
+import { AccessDenied, type CheckLike, type GateReader, type PolicyLike } from './gate';
+
+const GIT_POLICY_CONFIGURATIONS = '2c420070-a0a2-49cc-9639-c9f271c5ff07';
+
+function denied(e: unknown): boolean {
+  const s = (e as { statusCode?: number }).statusCode;
+  return s === 401 || s === 403;
+}
+
+async function guard<T>(what: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (denied(e)) throw new AccessDenied(`${what}: ${(e as { statusCode?: number }).statusCode} ${(e as Error).message}`);
+    throw e;
+  }
+}
+
+export function devOpsGateReader(conn: WebApi): GateReader {
+  return {
+    policies: (project, repositoryId, refName) =>
+      guard('read git/policy/configurations', async () => {
+        const git = await conn.getGitApi();
+        // node-api has no typed wrapper for git/policy/configurations: resolve the route through
+        // the same location service the generated clients use.
+        const ver = await git.vsoClient.getVersioningData('7.1', 'git', GIT_POLICY_CONFIGURATIONS, { project }, { repositoryId, refName });
+        const res = await git.rest.get<{ value?: PolicyLike[] }>(ver.requestUrl!, git.createRequestOptions('application/json', ver.apiVersion));
+        return res.result?.value ?? [];
+      }),
+    branchHead: (project, repositoryId, refName) =>
+      guard('read the branch', async () => {
+        const git = await conn.getGitApi();
+        const refs = await git.getRefs(repositoryId, project, refName.replace(/^refs\//, ''));
+        return refs.find((r) => r.name === refName)?.objectId;
+      }),
+    isAncestor: (project, repositoryId, commit, head) =>
+      guard('compare commits', async () => {
+        const git = await conn.getGitApi();
+        const bases = await git.getMergeBases(repositoryId, commit, head, project);
+        return bases.some((b) => b.commitId?.toLowerCase() === commit.toLowerCase());
+      }),
+    connectionChecks: (project, connectionId) =>
+      guard('read service connection checks', async () => {
+        const url = `${conn.serverUrl.replace(/\/?$/, '/')}${encodeURIComponent(project)}/_apis/pipelines/checks/configurations?resourceType=endpoint&resourceId=${encodeURIComponent(connectionId)}&$expand=settings&api-version=7.1-preview.1`;
+        const res = await conn.rest.get<{ value?: CheckLike[] }>(url);
+        return res.result?.value ?? [];
+      }),
+  };
+}
