@@ -130,6 +130,12 @@ export class AgentIo {
     tl.debug(line);
   }
 
+  /** End the step as "succeeded with issues": a warning in the log and an orange step. */
+  succeededWithIssues(message: string): void {
+    tl.warning(message);
+    tl.setResult(tl.TaskResult.SucceededWithIssues, message);
+  }
+
   progress(percent: number, text: string): void {
     tl.setProgress(Math.max(0, Math.min(100, Math.round(percent))), text);
   }

@@ -17,7 +17,7 @@ import {
 } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/identity';
 import type { AzureRmEndpoint } from './endpoint';
-import { translateAzureError, UserError } from './errors';
+import { translateAzureError } from './errors';
 import { toProxySettings, type ProxyResolver } from './proxy';
 
 export const USER_AGENT = 'aml-secure-mlops';
@@ -99,16 +99,6 @@ export interface WorkspaceRef {
 
 export function workspaceId(ws: WorkspaceRef): string {
   return `/subscriptions/${ws.subscriptionId}/resourceGroups/${ws.resourceGroup}/providers/Microsoft.MachineLearningServices/workspaces/${ws.name}`;
-}
-
-/** Azure ML resource-name rule for workspaces, resource groups are checked by ARM itself. */
-export function validateWorkspaceInputs(resourceGroup: string, workspace: string): void {
-  if (!/^[-\w._()]{1,90}$/.test(resourceGroup) || resourceGroup.endsWith('.')) {
-    throw new UserError(`Input 'resourceGroupName': '${resourceGroup}' is not a valid resource group name. Use 1-90 letters, digits, '-', '_', '.', '(' or ')', not ending in '.'.`, 'resourceGroupName');
-  }
-  if (!/^[a-zA-Z0-9][\w-]{2,32}$/.test(workspace)) {
-    throw new UserError(`Input 'workspaceName': '${workspace}' is not a valid Azure ML workspace name. Use 3-33 letters, digits, '-' or '_', starting with a letter or digit.`, 'workspaceName');
-  }
 }
 
 /** Read the workspace, translating the usual failures (missing role, wrong name, private link). */

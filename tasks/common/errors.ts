@@ -3,11 +3,20 @@
  * into one actionable sentence: what failed, the likely cause, the fix.
  */
 
-/** A failure the user can fix. The task prints its message only, never a stack. */
+const USER_ERROR = Symbol.for('aml-secure-mlops.UserError');
+
+/**
+ * A failure the user can fix. The task prints its message only, never a stack.
+ * `instanceof` checks a brand, not the class, because index.js and azure.js each bundle a copy.
+ */
 export class UserError extends Error {
+  readonly [USER_ERROR] = true;
   constructor(message: string, readonly input?: string) {
     super(message);
     this.name = 'UserError';
+  }
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as { [USER_ERROR]?: boolean })[USER_ERROR] === true;
   }
 }
 

@@ -1,0 +1,326 @@
+#!/usr/bin/env node
+/**
+ * Build every task into one self-contained file next to its task.json:
+ *
+ *   tasks/<T>/index.ts + task.json + icon.png [+ Strings/]  ->  dist/tasks/<T>/{index.js, task.json, icon.png [, Strings/]}
+ *
+ * The .vsix then carries no node_modules (vss-extension.json points at dist/tasks/<T>).
+ *
+ * Usage: node scripts/build.mjs [--task <Name>]... [--sourcemap] [--no-minify] [--no-smoke] [--metafile]
+ *   --task       build only these tasks (repeatable)
+ *   --sourcemap  also write linked index.js.map files (local debugging only: run with
+ *                `node --enable-source-maps`; package.mjs refuses a vsix that contains maps)
+ *   --no-minify  readable output
+ *   --no-smoke   skip the start-up check (each built task run with no inputs must fail cleanly)
+ *   --metafile   write dist/meta-<T>.json for https://esbuild.github.io/analyze/
+ *
+ * Bundling traps handled here (azure-pipelines-task-lib 5.x and the Azure SDK):
+ * - task-lib's own messages: v5 embeds lib.json and every Strings/<culture>/resources.resjson in
+ *   lib-resource.js (a plain require, so it is bundled). Nothing in task-lib reads lib.json or its
+ *   Strings/ folder at run time (internal.js only reads the *task's* resource file), so they are not
+ *   copied. (lib-resource.js has no zh-TW block; that culture falls back to English, as unbundled.)
+ * - The task's own messages: `_loadLocStrings` does `require(resourceFile)` with a run-time path
+ *   (dist/tasks/<T>/task.json, from tl.setResourcePath(path.join(__dirname, 'task.json'))).
+ *   esbuild leaves a require() with a non-literal argument alone, so Node's require loads the
+ *   copied task.json at run time; the smoke check below proves it (no "Can't find loc string").
+ *   Strings/ of the task, if any, is copied for localised messages.
+ * - __dirname: with format cjs it is the bundle's folder, which is what the entry points want.
+ *   azure-devops-node-api's WebApi reads `__dirname/package.json` for its user agent, guarded by
+ *   existsSync, so it reports version "unknown"; harmless.
+ * - import.meta.url: `open` (pulled in by @azure/identity for interactive sign-in, never used by
+ *   the tasks, and loaded lazily) computes its folder from import.meta.url at module init, which
+ *   is empty in a cjs bundle and would throw. It is defined as the bundle's own file URL.
+ * - A duplicated task-lib (two copies resolved from different paths) would split its global state
+ *   (resource strings, secrets, result): the build fails if the metafile shows that.
+ * - Module format: mainFields module,main picks the ESM builds of the Azure SDK (smaller, and
+ *   faster to start than the CommonJS builds; both measured). Packages whose ESM build keeps
+ *   state in a CommonJS file (core-client, core-tracing state.js) share it as designed.
+ * - Source maps are off: Node ignores them unless started with --enable-source-maps, which the
+ *   agent does not do (and it costs ~190 ms of start-up when on), and four ~5 MB maps would
+ *   break the 5 MiB vsix budget. keepNames keeps function and class names in stack traces.
+ */
+import * as esbuild from 'esbuild';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const tasksDir = path.join(root, 'tasks');
+const distTasks = path.join(root, 'dist', 'tasks');
+
+// ---------- arguments ----------
+const argv = process.argv.slice(2);
+const opts = { tasks: [], sourcemap: false, minify: true, smoke: true, metafile: false };
+for (let i = 0; i < argv.length; i++) {
+  const a = argv[i];
+  if (a === '--task') opts.tasks.push(argv[++i]);
+  else if (a === '--sourcemap') opts.sourcemap = true;
+  else if (a === '--no-minify') opts.minify = false;
+  else if (a === '--no-smoke') opts.smoke = false;
+  else if (a === '--metafile') opts.metafile = true;
+  else fail(`unknown argument '${a}'. Usage: node scripts/build.mjs [--task <Name>]... [--sourcemap] [--no-minify] [--no-smoke] [--metafile]`);
+}
+
+function fail(message) {
+  console.error(`build: ${message}`);
+  process.exit(1);
+}
+
+const kib = (n) => `${(n / 1024).toFixed(0)} KiB`;
+
+// ---------- discover tasks ----------
+function discoverTasks() {
+  const all = fs
+    .readdirSync(tasksDir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && fs.existsSync(path.join(tasksDir, d.name, 'task.json')))
+    .map((d) => d.name)
+    .sort();
+  if (all.length === 0) fail(`no task folders with a task.json under ${tasksDir}`);
+  const chosen = opts.tasks.length ? opts.tasks : all;
+  for (const t of chosen) if (!all.includes(t)) fail(`--task ${t}: no tasks/${t}/task.json`);
+  return chosen.map((name) => {
+    const dir = path.join(tasksDir, name);
+    const taskJson = JSON.parse(fs.readFileSync(path.join(dir, 'task.json'), 'utf8'));
+    if (taskJson.name !== name) fail(`tasks/${name}/task.json: "name" is '${taskJson.name}', expected the folder name '${name}'`);
+    const entry = ['index.ts', 'index.js'].map((f) => path.join(dir, f)).find((f) => fs.existsSync(f));
+    if (!entry) fail(`tasks/${name}: no index.ts entry point`);
+    return { name, dir, entry, taskJson, out: path.join(distTasks, name) };
+  });
+}
+
+// ---------- bundle ----------
+/** Package roots (".../node_modules/<name>") of every bundled input, by package name. */
+function packageRoots(metafile) {
+  const roots = new Map();
+  for (const input of Object.keys(metafile.inputs)) {
+    const m = /^(.*node_modules\/((?:@[^/]+\/)?[^/]+))\//.exec(input.replace(/\\/g, '/'));
+    if (!m) continue;
+    const [, pkgRoot, name] = m;
+    if (!roots.has(name)) roots.set(name, new Set());
+    roots.get(name).add(pkgRoot);
+  }
+  return roots;
+}
+
+/**
+ * Two bundles per task. index.js holds task-lib and the input checks, so a task with a bad
+ * input fails in about the time node takes to start. azure.js (from tasks/<T>/azure.ts, when
+ * present) holds the Azure SDKs and is required by index.js only once the inputs are valid.
+ * azure.js must not contain task-lib: the core reaches the agent only through AgentIo.
+ */
+const lazyAzure = {
+  name: 'lazy-azure',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/azure$/ }, (a) => (a.kind === 'dynamic-import' ? { path: './azure.js', external: true } : undefined));
+  },
+};
+
+async function bundle(task) {
+  fs.rmSync(task.out, { recursive: true, force: true });
+  fs.mkdirSync(task.out, { recursive: true });
+  const common = {
+    absWorkingDir: root,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    // import() of azure.js becomes a plain require: one file, loaded on demand.
+    supported: { 'dynamic-import': false },
+    mainFields: ['module', 'main'],
+    minify: opts.minify,
+    keepNames: true,
+    sourcemap: opts.sourcemap ? 'linked' : false,
+    // Licence notices go to ThirdPartyNotices.txt (below), not into the bundle.
+    legalComments: 'none',
+    charset: 'utf8',
+    metafile: true,
+    logLevel: 'silent',
+    // See the header: `open` reads import.meta.url at module init.
+    define: { 'import.meta.url': '__bundleFileUrl' },
+    banner: { js: 'var __bundleFileUrl = require("url").pathToFileURL(__filename).href;' },
+  };
+  const index = await esbuild.build({ ...common, entryPoints: [task.entry], outfile: path.join(task.out, 'index.js'), plugins: [lazyAzure] });
+  const azureEntry = path.join(task.dir, 'azure.ts');
+  const azure = fs.existsSync(azureEntry) ? await esbuild.build({ ...common, entryPoints: [azureEntry], outfile: path.join(task.out, 'azure.js') }) : undefined;
+  const metafile = { inputs: { ...index.metafile.inputs, ...(azure?.metafile.inputs ?? {}) }, outputs: { ...index.metafile.outputs, ...(azure?.metafile.outputs ?? {}) } };
+  if (opts.metafile) fs.writeFileSync(path.join(root, 'dist', `meta-${task.name}.json`), JSON.stringify(metafile));
+  return { warnings: [...index.warnings, ...(azure?.warnings ?? [])], metafile, index: index.metafile, azure: azure?.metafile };
+}
+
+/** task-lib only in index.js, the Azure SDKs only in azure.js. */
+function checkSplit(task, result) {
+  const problems = [];
+  const inIndex = packageRoots(result.index);
+  for (const name of inIndex.keys()) {
+    if (/^@azure\/|^azure-devops-node-api$/.test(name)) problems.push(`index.js bundles ${name}: import it from azure.ts only, so bad inputs fail before the Azure SDKs load`);
+  }
+  if (result.azure && packageRoots(result.azure).has('azure-pipelines-task-lib')) {
+    problems.push('azure.js bundles azure-pipelines-task-lib: a second copy would split its state. Reach the agent through AgentIo (type-only import).');
+  }
+  return problems;
+}
+
+// ---------- copy and verify ----------
+function copyAssets(task) {
+  fs.copyFileSync(path.join(task.dir, 'task.json'), path.join(task.out, 'task.json'));
+  const icon = path.join(task.dir, 'icon.png');
+  if (!fs.existsSync(icon)) fail(`tasks/${task.name}/icon.png is missing (render it with scripts/icons/render.sh)`);
+  fs.copyFileSync(icon, path.join(task.out, 'icon.png'));
+  const strings = path.join(task.dir, 'Strings');
+  if (fs.existsSync(strings)) fs.cpSync(strings, path.join(task.out, 'Strings'), { recursive: true });
+}
+
+function checkTargets(task) {
+  const problems = [];
+  for (const section of ['prejobexecution', 'execution', 'postjobexecution']) {
+    for (const [handler, def] of Object.entries(task.taskJson[section] ?? {})) {
+      const target = String(def?.target ?? '').replace(/\$\(\s*currentdirectory\s*\)[\\/]?/i, '');
+      if (!target) problems.push(`${section}.${handler} has no target`);
+      else if (!fs.existsSync(path.join(task.out, target))) problems.push(`${section}.${handler}.target '${target}' is not in dist/tasks/${task.name}`);
+    }
+  }
+  if (!task.taskJson.execution) problems.push('no "execution" section');
+  return problems;
+}
+
+function checkSingleTaskLib(task, metafile) {
+  const roots = packageRoots(metafile);
+  const tl = roots.get('azure-pipelines-task-lib');
+  if (tl && tl.size > 1) {
+    return [
+      `azure-pipelines-task-lib is bundled from ${tl.size} paths (${[...tl].join(', ')}); two copies split its global state ` +
+        '(resource strings, secrets, task result). Align the versions so npm dedupes them (npm ls azure-pipelines-task-lib).',
+    ];
+  }
+  return [];
+}
+
+/**
+ * ThirdPartyNotices.txt: name, version, licence and licence text of every npm package in the
+ * bundle (MIT, Apache-2.0, BSD and ISC ask for the notice to travel with copies of the code).
+ */
+function writeNotices(task, metafile) {
+  const entries = [];
+  for (const [name, dirs] of [...packageRoots(metafile)].sort(([a], [b]) => a.localeCompare(b))) {
+    for (const dir of [...dirs].sort()) {
+      const abs = path.join(root, dir);
+      let pkg = {};
+      try {
+        pkg = JSON.parse(fs.readFileSync(path.join(abs, 'package.json'), 'utf8'));
+      } catch {
+        /* a package without package.json at its root: list it by name only */
+      }
+      const licenseFile = fs.readdirSync(abs).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f));
+      const text = licenseFile ? fs.readFileSync(path.join(abs, licenseFile), 'utf8').trim() : `License: ${pkg.license ?? 'see the package'}`;
+      entries.push(`${name}@${pkg.version ?? '?'} (${pkg.license ?? 'unknown licence'})\n${'-'.repeat(70)}\n${text}\n`);
+    }
+  }
+  const header =
+    `${task.name}: third-party software notices\n\nindex.js bundles the following npm packages. Their licences follow.\n\n`;
+  fs.writeFileSync(path.join(task.out, 'ThirdPartyNotices.txt'), header + entries.join('\n'));
+  return entries.length;
+}
+
+// ---------- smoke check: the bundle starts, loads its strings and fails cleanly with no inputs ----------
+function smoke(task) {
+  return new Promise((resolve) => {
+    const env = {};
+    for (const [k, v] of Object.entries(process.env)) {
+      if (!/^(INPUT_|ENDPOINT_|SECUREFILE_|SECRET_|VSTS_|AGENT_|SYSTEM_|BUILD_|RELEASE_|TASK_)/i.test(k)) env[k] = v;
+    }
+    const temp = fs.mkdtempSync(path.join(os.tmpdir(), `smoke-${task.name}-`));
+    env.AGENT_TEMPDIRECTORY = temp;
+    const started = Date.now();
+    const child = spawn(process.execPath, [path.join(task.out, 'index.js')], { cwd: temp, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      fs.rmSync(temp, { recursive: true, force: true });
+      const ms = Date.now() - started;
+      const problems = [];
+      if (signal) problems.push(`did not finish within 20 s (killed by ${signal})`);
+      if (!/##vso\[task\.complete result=Failed;?\]/.test(out)) problems.push('did not report result=Failed for a run with no inputs');
+      // task-lib reports an uncaught error as "Unhandled: <message>" plus a %0A-encoded stack.
+      if (/##vso\[task\.(issue|complete)[^\]]*\]Unhandled: /.test(out)) problems.push('crashed with an unhandled error');
+      if (/(^|%0A)\s+at .+:\d+:\d+\)?($|%0A)/m.test(out)) problems.push('printed a stack trace');
+      if (/Can't find loc string|Resource file haven't been set|LIB_ResourceFile does not exist/.test(out)) problems.push("could not load its task.json messages (tl.loc)");
+      if (/Cannot find module|ERR_MODULE_NOT_FOUND|ERR_INVALID_ARG_TYPE/.test(out)) problems.push('failed to load a module');
+      resolve({ ms, code, problems, out });
+    });
+  });
+}
+
+// ---------- main ----------
+const t0 = Date.now();
+const tasks = discoverTasks();
+fs.mkdirSync(distTasks, { recursive: true });
+if (!opts.tasks.length) {
+  // Remove built folders of tasks that no longer exist.
+  for (const d of fs.readdirSync(distTasks)) if (!tasks.some((t) => t.name === d)) fs.rmSync(path.join(distTasks, d), { recursive: true, force: true });
+}
+
+const results = await Promise.all(
+  tasks.map(async (task) => {
+    try {
+      return { task, result: await bundle(task) };
+    } catch (e) {
+      return { task, error: e };
+    }
+  }),
+);
+
+let failed = false;
+for (const { task, result, error } of results) {
+  if (error) {
+    failed = true;
+    const msgs = error.errors?.length ? await esbuild.formatMessages(error.errors, { kind: 'error', color: process.stderr.isTTY }) : [String(error)];
+    console.error(`build: ${task.name} failed to bundle:\n${msgs.join('\n')}`);
+    continue;
+  }
+  if (result.warnings.length) {
+    const msgs = await esbuild.formatMessages(result.warnings, { kind: 'warning', color: process.stderr.isTTY });
+    console.warn(`build: ${task.name}: ${result.warnings.length} warning(s)\n${msgs.join('\n')}`);
+  }
+  copyAssets(task);
+  writeNotices(task, result.metafile);
+  const problems = [...checkTargets(task), ...checkSingleTaskLib(task, result.metafile), ...checkSplit(task, result)];
+  for (const p of problems) console.error(`build: ${task.name}: ${p}`);
+  if (problems.length) failed = true;
+}
+if (failed) fail('failed');
+
+// One at a time, so the start-up times are not inflated by each other.
+const smokes = [];
+if (opts.smoke) for (const task of tasks) smokes.push(await smoke(task));
+
+console.log('task'.padEnd(22) + 'index.js'.padStart(10) + 'azure.js'.padStart(10) + (opts.smoke ? '   start-up (no inputs)' : ''));
+tasks.forEach((task, i) => {
+  const size = fs.statSync(path.join(task.out, 'index.js')).size;
+  const azure = path.join(task.out, 'azure.js');
+  let line = task.name.padEnd(22) + kib(size).padStart(10) + (fs.existsSync(azure) ? kib(fs.statSync(azure).size) : '-').padStart(10);
+  if (opts.smoke) {
+    const s = smokes[i];
+    line += `   ${s.problems.length ? 'FAILED' : 'fails cleanly'} in ${s.ms} ms`;
+  }
+  console.log(line);
+});
+for (const [i, s] of smokes.entries()) {
+  if (s.problems.length) {
+    failed = true;
+    console.error(
+      `\nbuild: dist/tasks/${tasks[i].name}/index.js, run with no inputs, ${s.problems.join('; ')}. Its output (debug lines left out):\n${s.out
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith('##vso[task.debug]'))
+        .slice(-25)
+        .join('\n')}`,
+    );
+  }
+}
+if (failed) fail('smoke check failed (skip it with --no-smoke while an entry point is under construction)');
+console.log(`built ${tasks.length} task(s) into ${path.relative(root, distTasks)}/ in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -1,0 +1,31 @@
+/**
+ * Light-weight input helpers shared by the entry points. Nothing here loads the Azure SDKs,
+ * so a task with a bad input fails in the time it takes node and task-lib to start.
+ */
+import type { AgentIo } from './agent';
+import { UserError } from './errors';
+
+const CONNECTION_FIX = 'Select an Azure Resource Manager service connection whose principal can read the workspace.';
+
+/** Connection id from the `azureSubscription` input (required unless `optional`). */
+export function connectionInput(io: AgentIo, optional = false): string | undefined {
+  return optional ? io.input('azureSubscription') : io.input('azureSubscription', true, CONNECTION_FIX);
+}
+
+export interface WorkspaceInputs {
+  resourceGroup: string;
+  name: string;
+}
+
+/** Resource group and workspace names, checked against Azure's naming rules. */
+export function workspaceInputs(io: AgentIo): WorkspaceInputs {
+  const resourceGroup = io.input('resourceGroupName', true, 'Set the resource group that holds the Azure ML workspace.');
+  const name = io.input('workspaceName', true, 'Set the Azure ML workspace name.');
+  if (!/^[-\w._()]{1,90}$/.test(resourceGroup) || resourceGroup.endsWith('.')) {
+    throw new UserError(`Input 'resourceGroupName': '${resourceGroup}' is not a valid resource group name. Use 1-90 letters, digits, '-', '_', '.', '(' or ')', not ending in '.'.`, 'resourceGroupName');
+  }
+  if (!/^[a-zA-Z0-9][\w-]{2,32}$/.test(name)) {
+    throw new UserError(`Input 'workspaceName': '${name}' is not a valid Azure ML workspace name. Use 3-33 letters, digits, '-' or '_', starting with a letter or digit.`, 'workspaceName');
+  }
+  return { resourceGroup, name };
+}
