@@ -23,7 +23,7 @@
  *   packagePath), and runs tfx there: tfx then validates the built task.json and index.js that
  *   users get, and nothing outside the manifest's files can slip in.
  *
- * Checks on the vsix (a zip, read with the small reader below; no extra dependency):
+ * Checks on the vsix (a zip, read with jszip):
  *   every task contribution has <name>/task.json, identical to tasks/<T>/task.json, and every
  *   execution target it names; no node_modules/ and no source maps; size under 5 MiB;
  *   the publisher in extension.vsixmanifest is the one asked for.
@@ -32,7 +32,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import zlib from 'node:zlib';
+import JSZip from 'jszip';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
@@ -149,50 +149,26 @@ if (tfxWarnings.length) console.warn(tfxWarnings.join('\n'));
 fs.rmSync(stage, { recursive: true, force: true });
 fs.rmSync(stagedOverrides, { force: true });
 
-// ---------- minimal zip reader (central directory; stored and deflated entries) ----------
-function readZip(file) {
+// ---------- read the vsix (a zip) with jszip ----------
+async function readZip(file) {
   const buf = fs.readFileSync(file);
-  let eocd = -1;
-  for (let i = buf.length - 22; i >= Math.max(0, buf.length - 22 - 0xffff); i--) {
-    if (buf.readUInt32LE(i) === 0x06054b50) {
-      eocd = i;
-      break;
-    }
+  let zip;
+  try {
+    zip = await JSZip.loadAsync(buf);
+  } catch (e) {
+    return fail(`${rel(file)} is not a readable zip file: ${e.message}`);
   }
-  if (eocd < 0) fail(`${rel(file)} is not a zip file (no end of central directory)`);
-  const count = buf.readUInt16LE(eocd + 10);
-  let p = buf.readUInt32LE(eocd + 16);
   const entries = new Map();
-  for (let n = 0; n < count; n++) {
-    if (buf.readUInt32LE(p) !== 0x02014b50) fail(`${rel(file)}: corrupt central directory`);
-    const method = buf.readUInt16LE(p + 10);
-    const compressedSize = buf.readUInt32LE(p + 20);
-    const size = buf.readUInt32LE(p + 24);
-    const nameLen = buf.readUInt16LE(p + 28);
-    const extraLen = buf.readUInt16LE(p + 30);
-    const commentLen = buf.readUInt16LE(p + 32);
-    const localOffset = buf.readUInt32LE(p + 42);
-    const name = buf.toString('utf8', p + 46, p + 46 + nameLen);
-    entries.set(name, {
-      name,
-      size,
-      compressedSize,
-      read() {
-        const lh = localOffset;
-        const start = lh + 30 + buf.readUInt16LE(lh + 26) + buf.readUInt16LE(lh + 28);
-        const data = buf.subarray(start, start + compressedSize);
-        if (method === 0) return Buffer.from(data);
-        if (method === 8) return zlib.inflateRawSync(data);
-        return fail(`${rel(file)}: ${name} uses unsupported compression method ${method}`);
-      },
-    });
-    p += 46 + nameLen + extraLen + commentLen;
+  for (const f of Object.values(zip.files)) {
+    if (f.dir) continue;
+    const content = await f.async('nodebuffer');
+    entries.set(f.name, { name: f.name, size: content.length, read: async () => content });
   }
   return { size: buf.length, entries };
 }
 
 // ---------- verify ----------
-const zip = readZip(vsixPath);
+const zip = await readZip(vsixPath);
 const names = [...zip.entries.keys()];
 const problems = [];
 const tasks = (manifest.contributions ?? []).filter((c) => c.type === 'ms.vss-distributed-task.task');
@@ -205,7 +181,7 @@ for (const c of tasks) {
     problems.push(`${dir}/task.json is missing`);
     continue;
   }
-  const shipped = entry.read();
+  const shipped = await entry.read();
   let taskJson;
   try {
     taskJson = JSON.parse(shipped.toString('utf8').replace(/^\uFEFF/, ''));
@@ -228,7 +204,6 @@ for (const c of tasks) {
     dir,
     files: inTask.length,
     size: inTask.reduce((s, n) => s + zip.entries.get(n).size, 0),
-    packed: inTask.reduce((s, n) => s + zip.entries.get(n).compressedSize, 0),
   });
 }
 const nodeModules = names.filter((n) => /(^|\/)node_modules\//.test(n));
@@ -237,13 +212,13 @@ const maps = names.filter((n) => n.endsWith('.map'));
 if (maps.length) problems.push(`it contains source maps (${maps.join(', ')}); rebuild without --sourcemap`);
 const sources = names.filter((n) => /\.ts$/.test(n) && !n.endsWith('.d.ts'));
 if (sources.length) problems.push(`it contains TypeScript sources (${sources.slice(0, 3).join(', ')})`);
-const vsixManifest = zip.entries.get('extension.vsixmanifest')?.read().toString('utf8') ?? '';
+const vsixManifest = (await zip.entries.get('extension.vsixmanifest')?.read())?.toString('utf8') ?? '';
 const shippedPublisher = /<Identity\b[^>]*\bPublisher="([^"]*)"/.exec(vsixManifest)?.[1];
 if (shippedPublisher !== overrides.publisher) problems.push(`extension.vsixmanifest has publisher '${shippedPublisher}', expected '${overrides.publisher}'`);
 if (zip.size >= MAX_BYTES) problems.push(`it is ${(zip.size / 1048576).toFixed(2)} MiB, over the 5 MiB budget`);
 
 const mib = (n) => `${(n / 1048576).toFixed(2)} MiB`;
-for (const r of taskRows) console.log(`  ${r.dir.padEnd(28)} ${String(r.files).padStart(3)} files  ${mib(r.size).padStart(10)}  packed ${mib(r.packed)}`);
+for (const r of taskRows) console.log(`  ${r.dir.padEnd(28)} ${String(r.files).padStart(3)} files  ${mib(r.size).padStart(10)}`);
 if (problems.length) {
   // Do not leave a package behind that someone could publish by mistake.
   fs.rmSync(vsixPath, { force: true });

@@ -21,10 +21,10 @@ runTask(__dirname, async (io) => {
   const continueOnWarning = io.bool('continueOnWarning', false);
   const hasWorkspace = !!(io.input('workspaceName') || io.input('resourceGroupName'));
   if (hasWorkspace && !connection) {
-    throw new UserError("Input 'azureSubscription': a workspace was given but no service connection to read it with. Select an Azure Resource Manager service connection, or clear 'workspaceName' and list names in 'fqdns'.", 'azureSubscription');
+    throw new UserError(io.loc('WorkspaceNeedsConnection'), 'azureSubscription');
   }
   if (!connection && explicit.length === 0) {
-    throw new UserError("Input 'fqdns': nothing to check. List host names in 'fqdns' (one per line), or set 'azureSubscription', 'resourceGroupName' and 'workspaceName' to discover them.", 'fqdns');
+    throw new UserError(io.loc('NothingToCheck'), 'fqdns');
   }
   const ws = connection ? workspaceInputs(io) : undefined;
 
@@ -33,7 +33,7 @@ runTask(__dirname, async (io) => {
 
   const targets = mergeTargets(scan.targets, explicit);
   io.progress(40, `Resolving ${targets.length} names`);
-  io.info(`Resolving ${targets.length} names with ${servers.length ? servers.join(', ') : "the agent's resolver"} (timeout ${timeoutMs / 1000}s each${tcp ? ', then TCP 443' : ''}).`);
+  io.info(io.loc('ResolvingNames', targets.length, timeoutMs / 1000, `${servers.length ? servers.join(', ') : "the agent's resolver"}${tcp ? ', then TCP 443' : ''}`));
   const names = await checkNames(targets, { servers, timeoutMs, ranges, tcp, hosts: readHosts() });
   io.progress(90, 'Writing the report');
   for (const n of names) io.info(logLine(n));
@@ -49,9 +49,9 @@ runTask(__dirname, async (io) => {
   io.progress(100, 'Done');
 
   if (!failed) {
-    io.info(`All ${names.length} names resolve to their private endpoints${scan.posture.length ? ' and the workspace is isolated' : ''}.`);
+    io.info(io.loc('AllNamesOk', names.length));
   } else if (continueOnWarning) {
-    io.succeededWithIssues(`Private link check: ${failureLine(names, scan.posture)}. Continuing because continueOnWarning is true.`);
+    io.succeededWithIssues(`Private link check: ${failureLine(names, scan.posture)}. ${io.loc('ContinuingOnWarning')}`);
   } else {
     throw new UserError(`Private link check failed: ${failureLine(names, scan.posture)}. See the run summary for the cause and fix of each.`);
   }

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as tl from 'azure-pipelines-task-lib/task';
 import type { JobContext } from './devops';
 import type { EndpointReader } from './endpoint';
-import { inputError, translateAzureError, UserError } from './errors';
+import { translateAzureError, UserError } from './errors';
 import type { AgentProxy, ProxyResolver } from './proxy';
 import { Secrets } from './secrets';
 
@@ -21,7 +21,7 @@ export class AgentIo {
   constructor() {
     const cancel = (sig: string) => {
       if (!this.abort.signal.aborted) {
-        tl.warning(`The run was cancelled (${sig}); cleaning up before exit.`);
+        tl.warning(tl.loc('RunCancelled', sig));
         this.abort.abort(new UserError(`The run was cancelled (${sig}).`));
       }
     };
@@ -35,7 +35,7 @@ export class AgentIo {
   input(name: string, required = false, fix = ''): string | undefined {
     const v = tl.getInput(name, false)?.trim();
     if (!v) {
-      if (required) throw inputError(name, 'is required but empty', fix);
+      if (required) throw new UserError(tl.loc('InputRequired', name, fix), name);
       return undefined;
     }
     return v;
@@ -46,14 +46,14 @@ export class AgentIo {
     if (!v) return fallback;
     if (v === 'true') return true;
     if (v === 'false') return false;
-    throw inputError(name, `'${v}' is not a boolean`, "Use 'true' or 'false'.");
+    throw new UserError(tl.loc('InvalidInput', name, `'${v}' is not a boolean; use 'true' or 'false'.`), name);
   }
 
   int(name: string, fallback: number, min: number, max: number): number {
     const v = tl.getInput(name, false)?.trim();
     if (!v) return fallback;
     if (!/^-?\d+$/.test(v) || Number(v) < min || Number(v) > max) {
-      throw inputError(name, `'${v}' is not a whole number between ${min} and ${max}`, `Set a number from ${min} to ${max}.`);
+      throw new UserError(tl.loc('InvalidNumberInput', name, min, max, v), name);
     }
     return Number(v);
   }
@@ -75,7 +75,7 @@ export class AgentIo {
     const base = tl.getVariable('Build.SourcesDirectory') ?? tl.getVariable('System.DefaultWorkingDirectory') ?? process.cwd();
     const p = path.resolve(base, raw);
     if (!fs.existsSync(p) || !fs.statSync(p).isFile()) {
-      throw inputError(name, `file '${raw}' was not found (looked at ${p})`, 'Give a path relative to the repository root, and check that the checkout step ran.');
+      throw new UserError(tl.loc('FileNotFound', name, raw), name);
     }
     return p;
   }
@@ -126,6 +126,11 @@ export class AgentIo {
   warn(line: string): void {
     tl.warning(line);
   }
+  /** A localised message from the task's task.json `messages`. */
+  loc(key: string, ...args: unknown[]): string {
+    return tl.loc(key, ...args);
+  }
+
   debug(line: string): void {
     tl.debug(line);
   }
@@ -147,6 +152,7 @@ export class AgentIo {
     const file = path.join(dir, `${name}-${process.pid}.md`);
     fs.writeFileSync(file, markdown);
     tl.uploadSummary(file);
+    tl.debug(tl.loc('SummaryAttached', file));
     return file;
   }
 
@@ -170,7 +176,7 @@ export function runTask(taskDir: string, main: (io: AgentIo) => Promise<void>): 
         tl.setResult(tl.TaskResult.Failed, err.message);
       } else {
         if ((tl.getVariable('System.Debug') ?? '').toLowerCase() === 'true' && err.stack) tl.debug(err.stack);
-        tl.setResult(tl.TaskResult.Failed, `Unexpected error: ${err.message}. Re-run with System.Debug=true for details, and report it if it persists.`);
+        tl.setResult(tl.TaskResult.Failed, tl.loc('UnexpectedError', err.message));
       }
     })
     .finally(() => {
