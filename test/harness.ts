@@ -194,6 +194,8 @@ export async function runTask(task: string, opts: RunOptions = {}): Promise<Task
         break;
     }
   }
+  // The agent's rule: without ##vso[task.complete], the exit code decides.
+  run.result ??= code === 0 ? 'Succeeded' : 'Failed';
   return run;
 }
 

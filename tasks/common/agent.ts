@@ -84,10 +84,37 @@ export class AgentIo {
     return tl.getVariable(name) || undefined;
   }
 
+  /**
+   * Endpoint auth parameters come from the ENDPOINT_AUTH_<id> JSON, not from
+   * getEndpointAuthorizationParameter, which writes each value to the debug log before we
+   * could mask it. Every value is registered as a secret on first read.
+   */
+  private readonly authCache = new Map<string, Record<string, string> | undefined>();
+  private authParams(id: string): Record<string, string> | undefined {
+    if (!this.authCache.has(id)) {
+      let auth: { parameters?: Record<string, string> } | undefined;
+      try {
+        auth = tl.getEndpointAuthorization(id, true) as { parameters?: Record<string, string> } | undefined;
+      } catch {
+        // task-lib's own message would quote the raw (secret) JSON.
+        throw new UserError(`Service connection '${id}' has malformed authorization data. Re-save the service connection in Project settings.`);
+      }
+      const params: Record<string, string> = {};
+      for (const [k, v] of Object.entries(auth?.parameters ?? {})) {
+        if (typeof v !== 'string') continue;
+        params[k.toLowerCase()] = v;
+        // Ids and names are not secret; everything else might be.
+        if (!/^(serviceprincipalid|tenantid|authenticationtype|scope|workloadidentityfederation(issuer|subject))$/i.test(k)) this.secrets.protect(v);
+      }
+      this.authCache.set(id, auth ? params : undefined);
+    }
+    return this.authCache.get(id);
+  }
+
   readonly endpoints: EndpointReader = {
     url: (id) => tl.getEndpointUrl(id, true) || undefined,
     scheme: (id) => tl.getEndpointAuthorizationScheme(id, true) || undefined,
-    auth: (id, key) => tl.getEndpointAuthorizationParameter(id, key, true) || undefined,
+    auth: (id, key) => this.authParams(id)?.[key.toLowerCase()] || undefined,
     data: (id, key) => tl.getEndpointDataParameter(id, key, true) || undefined,
   };
 
@@ -103,7 +130,7 @@ export class AgentIo {
   };
 
   job(): JobContext {
-    const token = tl.getEndpointAuthorizationParameter('SYSTEMVSSCONNECTION', 'AccessToken', true) || tl.getVariable('System.AccessToken') || undefined;
+    const token = this.endpoints.auth('SYSTEMVSSCONNECTION', 'AccessToken') ?? (tl.getVariable('System.AccessToken') || undefined);
     if (token) this.secrets.protect(token);
     return {
       collectionUri: tl.getVariable('System.CollectionUri') ?? tl.getVariable('System.TeamFoundationCollectionUri') ?? '',
@@ -139,7 +166,11 @@ export class AgentIo {
   succeededWithIssues(message: string): void {
     tl.warning(message);
     tl.setResult(tl.TaskResult.SucceededWithIssues, message);
+    this.resultSet = true;
   }
+
+  /** Set once a result other than plain success was reported. */
+  resultSet = false;
 
   progress(percent: number, text: string): void {
     tl.setProgress(Math.max(0, Math.min(100, Math.round(percent))), text);
@@ -170,6 +201,9 @@ export function runTask(taskDir: string, main: (io: AgentIo) => Promise<void>): 
   tl.setResourcePath(path.join(taskDir, 'task.json'), true);
   const io = new AgentIo();
   main(io)
+    .then(() => {
+      if (!io.resultSet) tl.setResult(tl.TaskResult.Succeeded, '');
+    })
     .catch((e: unknown) => {
       const err = translateAzureError(e, { action: 'complete the task' });
       if (err instanceof UserError) {

@@ -5,7 +5,8 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type SeedConnectionKind, jobEnv, serviceConnectionEnv } from './agentenv';
+import { taskEnv } from '../harness';
+import { type SeedConnectionKind, seedConnection, seedJob } from './agentenv';
 import { startEmulator } from './index';
 
 function argValue(name: string): string | undefined {
@@ -35,15 +36,18 @@ async function main(): Promise<void> {
   });
   const seed = emu.seedDefault();
   const jobToken = emu.ado.issueJobToken({ org: seed.ado.org, project: seed.ado.project });
-  const job = jobEnv(seed, emu.ado, jobToken, emu.caFile);
+  const job = seedJob(seed, emu.ado, jobToken, emu.caFile);
   const kinds: SeedConnectionKind[] = ['wif', 'secret', 'certificate', 'managedIdentity'];
   const listenPort = new URL(emu.url).port;
   const endpoints = kinds.map((kind) => {
-    const ep = serviceConnectionEnv(seed, kind);
+    const ep = seedConnection(seed, kind);
     const file = join(tmpdir(), `aml-emulator-${listenPort}-${kind}.env`);
-    const all: Record<string, string> = { ...job, ...ep.env, AZURE_POD_IDENTITY_AUTHORITY_HOST: emu.url };
+    // The same mapping the test harness uses, minus the harness's own PATH/HOME/temp folders.
+    const env = taskEnv({ variables: job.variables, endpoints: { ...job.endpoints, [ep.id]: ep.endpoint }, env: { ...job.env, AZURE_POD_IDENTITY_AUTHORITY_HOST: emu.url } }, tmpdir());
+    const all: Record<string, string> = {};
+    for (const [k, v] of Object.entries(env)) if (v !== undefined && !['PATH', 'HOME', 'LANG'].includes(k)) all[k] = v;
     writeFileSync(file, `${Object.entries(all).map(([k, v]) => `${k}=${shellQuote(v)}`).join('\n')}\n`, { mode: 0o600 });
-    return { kind, ...ep, file };
+    return { kind, ...ep, env: all, file };
   });
 
   if (process.argv.includes('--json')) {
@@ -61,14 +65,14 @@ async function main(): Promise<void> {
       `  Control API             ${emu.url}/_emulator/state | /requests | /faults | /expire-tokens | /clock/advance | /job-token`,
       '',
       'Job environment (a run of contoso/mlops on refs/heads/main):',
-      ...Object.entries(job).map(([k, v]) => `  ${k}=${short(v)}`),
+      ...Object.entries(job.variables).map(([k, v]) => `  ${k}=${short(v)}`),
       '',
       'Service connections (AzureRM):',
     ];
     for (const ep of endpoints) {
       lines.push(`  ${ep.name}  id=${ep.id}  scheme=${ep.scheme}`);
       lines.push(`    env file: ${ep.file}`);
-      for (const [k, v] of Object.entries(ep.env)) if (!k.startsWith('ENDPOINT_DATA_')) lines.push(`    ${k}=${short(v)}`);
+      for (const [k, v] of Object.entries(ep.env)) if (k.startsWith(`ENDPOINT_AUTH_PARAMETER_${ep.id}`)) lines.push(`    ${k}=${short(v)}`);
     }
     lines.push('', 'Secrets above are test values generated for this run. Ctrl-C to stop.');
     process.stdout.write(`${lines.join('\n')}\n`);

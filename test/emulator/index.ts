@@ -12,6 +12,7 @@
 //   /{org}/_apis/..., /{org}/{project}/_apis/...                                                                 Azure DevOps
 //   /_emulator/...                                                                                               control API (CLI mode)
 import { addPrivateEndpointConnection, addWorkspace, installMachineLearningRoutes, type AddWorkspaceOptions } from './aml';
+import { addPrivateEndpoint, addPrivateNetwork, installNetworkRoutes, type PrivateEndpointSpec, type PrivateName } from './network';
 import { ArmService } from './arm';
 import { DevOpsService } from './devops';
 import { EntraService } from './entra';
@@ -33,7 +34,7 @@ export type { FaultHandle, FaultKind, FaultSpec } from './faults';
 export type { Operation, OperationOutcome, StartOperationOptions } from './lro';
 export { BUILT_IN_ROLES, type RoleDefinition } from './rbac';
 export { SEED_IDS, type SeedResult } from './seed';
-export { jobEnv, serviceConnectionEnv, type EndpointDescription, type SeedConnectionKind } from './agentenv';
+export { seedConnection, seedJob, type SeedConnection, type SeedJob, type SeedConnectionKind } from './agentenv';
 export { makeSelfSignedCertificate, type GeneratedCertificate } from './tls';
 export { Clock, type RequestLogEntry, type Service } from './types';
 
@@ -42,6 +43,16 @@ export class EmulatedArm extends ArmService {
   constructor(ctx: EmulatorContext, entra: EntraService) {
     super(ctx, entra);
     installMachineLearningRoutes(this);
+    installNetworkRoutes(this);
+  }
+
+  /** Private endpoints for the workspace and its dependencies; returns each name and its IP. */
+  addPrivateNetwork(workspaceId: string, opts?: { subnetPrefix?: string }): PrivateName[] {
+    return addPrivateNetwork(this, workspaceId, opts);
+  }
+
+  addPrivateEndpoint(spec: PrivateEndpointSpec): JsonObject {
+    return addPrivateEndpoint(this, spec);
   }
 
   /** Creates the resource group, default dependencies and workspace; returns the workspace as GET shows it. */

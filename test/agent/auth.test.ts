@@ -1,0 +1,62 @@
+/**
+ * Agent-level: every AzureRM auth scheme end to end, through the bundled AmlPrivateLinkCheck
+ * (it signs in, reads the workspace, its dependencies and private endpoints).
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { describe, startWorld, workspaceInputs, type World } from '../world';
+import { leakedSecrets } from '../harness';
+
+let w: World;
+before(async () => {
+  w = await startWorld();
+});
+after(() => w.close());
+
+const checkInputs = () => ({ ...workspaceInputs(w.seed), dnsServers: w.dns.address, tcpCheck: 'false' });
+
+for (const [kind, principal] of [
+  ['secret', 'secret'],
+  ['certificate', 'certificate'],
+  ['wif', 'federated'],
+  ['managedIdentity', 'system'],
+  ['managedIdentityUser', 'user'],
+] as const) {
+  test(`signs in with ${kind} and reads the workspace, dependencies and endpoints as that principal`, async () => {
+    const since = w.emu.requests.length;
+    const r = await w.run('AmlPrivateLinkCheck', { connection: kind, inputs: checkInputs() });
+    assert.equal(r.result, 'Succeeded', describe(r));
+    const expected =
+      principal === 'system' ? w.seed.managedIdentities.system.objectId : principal === 'user' ? w.seed.managedIdentities.user.objectId : w.seed.servicePrincipals[principal].objectId;
+    const arm = w.emu.requests.slice(since).filter((q) => q.service === 'arm');
+    assert.ok(arm.some((q) => /workspaces\/mlw-prod$/i.test(q.path) && q.status === 200), 'the workspace was read');
+    assert.ok(arm.some((q) => /privateEndpoints\//i.test(q.path) && q.status === 200), 'private endpoints were read');
+    for (const q of arm) assert.equal(q.principal?.id, expected, `${q.method} ${q.path} ran as ${JSON.stringify(q.principal)}`);
+    if (kind === 'wif') assert.ok(w.emu.requests.slice(since).some((q) => q.service === 'ado' && /oidctoken$/.test(q.path)), 'an OIDC token was requested');
+  });
+}
+
+test('a workload-identity run that outlives its OIDC and access tokens renews both', async () => {
+  const w2 = await startWorld({ tokenLifetimeSeconds: 2, oidcTokenLifetimeSeconds: 2 });
+  try {
+    // Stall the dependency reads past both lifetimes; the endpoint reads after them need new tokens.
+    const stall = w2.emu.faults.add({ service: 'arm', method: 'GET', path: '/Microsoft.Storage/storageAccounts/', kind: 'delay', delayMs: 3500, times: 1 });
+    const r = await w2.run('AmlPrivateLinkCheck', { connection: 'wif', inputs: { ...workspaceInputs(w2.seed), dnsServers: w2.dns.address, tcpCheck: 'false' } });
+    assert.equal(r.result, 'Succeeded', describe(r));
+    assert.equal(stall.hits, 1);
+    const oidc = w2.emu.requests.filter((q) => q.service === 'ado' && /oidctoken$/.test(q.path));
+    const tokens = w2.emu.requests.filter((q) => q.service === 'entra' && /oauth2\/v2\.0\/token$/.test(q.path));
+    assert.ok(oidc.length >= 2, `expected a fresh OIDC token after expiry, saw ${oidc.length}`);
+    assert.ok(tokens.every((q) => q.status === 200), `every token request succeeded (no AADSTS700024): ${tokens.map((t) => t.status)}`);
+    const afterStall = w2.emu.requests.filter((q) => q.service === 'arm' && /privateEndpoints\//.test(q.path));
+    assert.ok(afterStall.length > 0 && afterStall.every((q) => q.status === 200), 'ARM accepted the renewed tokens');
+    assert.deepEqual(leakedSecrets(r, w2.emu.secrets()), []);
+  } finally {
+    await w2.close();
+  }
+});
+
+test('no secret handed out by the emulator appears in any task output', () => {
+  assert.ok(w.runs.length >= 5);
+  for (const r of w.runs) assert.deepEqual(leakedSecrets(r, w.emu.secrets()), [], describe(r));
+});

@@ -1,0 +1,83 @@
+/**
+ * A seeded world for agent-level tests: the emulator (private workspace with endpoints for
+ * every dependency), a DNS server that answers the private names correctly, a CI job on main,
+ * and `run` that executes a built task with all of it, the way the agent would.
+ */
+import { DnsServer } from './emulator/dns-server';
+import { seedConnection, seedJob, startEmulator, type Emulator, type SeedConnectionKind, type SeedResult, type StartEmulatorOptions } from './emulator/index';
+import type { PrivateName } from './emulator/network';
+import { runTask, type Endpoint, type RunOptions, type TaskRun } from './harness';
+
+export interface WorldRunOptions extends RunOptions {
+  /** Which seeded service connection to pass as `azureSubscription` (default: none). */
+  connection?: SeedConnectionKind | 'managedIdentityUser';
+}
+
+export interface World {
+  emu: Emulator;
+  seed: SeedResult;
+  dns: DnsServer;
+  names: PrivateName[];
+  jobToken: string;
+  run(task: string, opts?: WorldRunOptions): Promise<TaskRun>;
+  /** Every run so far, for the secret leak scan. */
+  runs: TaskRun[];
+  close(): Promise<void>;
+}
+
+/** Point every private name at its endpoint IP, through its privatelink CNAME, like Azure DNS. */
+export function answerPrivately(dns: DnsServer, names: PrivateName[]): void {
+  for (const n of names) {
+    dns.set(n.fqdn, { cname: n.privatelink });
+    dns.set(n.privatelink, { a: [n.ip] });
+  }
+}
+
+export async function startWorld(opts: StartEmulatorOptions = {}): Promise<World> {
+  const emu = await startEmulator(opts);
+  const seed = emu.seedDefault();
+  const names = emu.arm.addPrivateNetwork(seed.workspace.id);
+  const dns = await new DnsServer().start();
+  answerPrivately(dns, names);
+  const jobToken = emu.ado.issueJobToken({ project: seed.ado.project });
+  const runs: TaskRun[] = [];
+  const world: World = {
+    emu,
+    seed,
+    dns,
+    names,
+    jobToken,
+    runs,
+    async run(task, o = {}) {
+      const job = seedJob(seed, emu.ado, jobToken, emu.caFile);
+      const endpoints: Record<string, Endpoint> = { ...job.endpoints, ...o.endpoints };
+      const inputs: Record<string, string | undefined> = { ...o.inputs };
+      const env: Record<string, string> = { ...job.env, ...o.env };
+      if (o.connection) {
+        const sc = o.connection === 'managedIdentityUser' ? seedConnection(seed, 'managedIdentity', { userAssignedMi: true }) : seedConnection(seed, o.connection);
+        endpoints[sc.id] = sc.endpoint;
+        inputs.azureSubscription ??= sc.id;
+        // What a VM with a managed identity gives every process: an IMDS endpoint.
+        if (sc.scheme === 'ManagedServiceIdentity') env.AZURE_POD_IDENTITY_AUTHORITY_HOST = emu.url;
+      }
+      const r = await runTask(task, { ...o, inputs, endpoints, env, variables: { ...job.variables, ...o.variables } });
+      runs.push(r);
+      return r;
+    },
+    async close() {
+      await dns.stop();
+      await emu.close();
+    },
+  };
+  return world;
+}
+
+/** Workspace inputs of the seeded workspace. */
+export function workspaceInputs(seed: SeedResult): Record<string, string> {
+  return { resourceGroupName: seed.resourceGroup, workspaceName: seed.workspace.name };
+}
+
+/** A compact description of a run for assertion messages. */
+export function describe(r: TaskRun): string {
+  return `result=${r.result} code=${r.code}\nerrors=${JSON.stringify(r.errors)}\n--- log ---\n${r.log.slice(-40).join('\n')}\n--- stderr ---\n${r.stderr.slice(-2000)}`;
+}
