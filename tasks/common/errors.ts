@@ -94,9 +94,15 @@ export function translateAzureError(err: unknown, ctx: ErrorContext): Error {
   const sts = aadsts(text);
   if (sts || e.name === 'AuthenticationError' || e.name === 'CredentialUnavailableError') {
     if (sts) {
-      return new UserError(`Could not sign in with service connection${conn} to ${ctx.action}: AADSTS${sts.code}: ${sts.advice}.`);
+      return new UserError(`Could not ${ctx.action} with service connection${conn}: AADSTS${sts.code}: ${sts.advice}.`);
     }
-    return new UserError(`Could not sign in with service connection${conn} to ${ctx.action}: ${firstLine(e.message)}. Check the service connection's credentials and that the agent can reach the Entra authority.`);
+    if (/endpoints_resolution_error|network_error|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ECONNRESET|socket hang up/i.test(text)) {
+      return new UserError(
+        `Could not ${ctx.action} with service connection${conn}: the Entra authority is unreachable from the agent (${firstLine(e.message)}). ` +
+          "Check the connection's cloud (environment) and authority URL, and the agent's DNS, proxy (Agent.ProxyUrl) and firewall rules for the authority host.",
+      );
+    }
+    return new UserError(`Could not ${ctx.action} with service connection${conn}: ${firstLine(e.message)}. Check the service connection's credentials and that the agent can reach the Entra authority.`);
   }
 
   const code = e.code ?? '';

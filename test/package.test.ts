@@ -1,0 +1,94 @@
+/**
+ * The package users install: every task.json passes the official schema, the manifest matches
+ * the tasks, and every task inside the .vsix runs and fails cleanly with no inputs.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import Ajv from 'ajv-draft-04';
+import JSZip from 'jszip';
+import { ROOT, runTask } from './harness';
+
+const SCHEMA = path.resolve(ROOT, '..', 'shared', 'schemas', 'tasks.schema.json');
+const taskNames = fs.readdirSync(path.join(ROOT, 'tasks')).filter((d) => fs.existsSync(path.join(ROOT, 'tasks', d, 'task.json')));
+const readJson = (p: string) => JSON.parse(fs.readFileSync(p, 'utf8'));
+
+test('every task.json validates against the official task schema', () => {
+  const ajv = new Ajv({ strict: false, unicodeRegExp: false });
+  const validate = ajv.compile(readJson(SCHEMA));
+  assert.equal(taskNames.length, 4);
+  for (const t of taskNames) {
+    const ok = validate(readJson(path.join(ROOT, 'tasks', t, 'task.json')));
+    assert.ok(ok, `${t}: ${ajv.errorsText(validate.errors)}`);
+  }
+});
+
+test('task.json conventions: Node20_1 and Node24, agent 3.232.1, help on every input, declared outputs', () => {
+  for (const t of taskNames) {
+    const j = readJson(path.join(ROOT, 'tasks', t, 'task.json'));
+    assert.equal(j.name, t);
+    assert.deepEqual(Object.keys(j.execution).sort(), ['Node20_1', 'Node24']);
+    assert.equal(j.minimumAgentVersion, '3.232.1');
+    for (const i of j.inputs) assert.ok(i.helpMarkDown?.length > 20, `${t}.${i.name} needs helpMarkDown`);
+    assert.ok(j.outputVariables?.length > 0, `${t} declares output variables`);
+  }
+});
+
+test('every message key is used through tl.loc and every tl.loc key is declared', () => {
+  const keysIn = (dir: string) => new Set(fs.readdirSync(dir).filter((f) => f.endsWith('.ts')).flatMap((f) => [...fs.readFileSync(path.join(dir, f), 'utf8').matchAll(/\bloc\('([A-Za-z]+)'/g)].map((m) => m[1]!)));
+  const common = keysIn(path.join(ROOT, 'tasks', 'common'));
+  for (const t of taskNames) {
+    const used = new Set([...common, ...keysIn(path.join(ROOT, 'tasks', t))]);
+    const declared = new Set(Object.keys(readJson(path.join(ROOT, 'tasks', t, 'task.json')).messages ?? {}));
+    assert.deepEqual([...used].filter((k) => !declared.has(k)), [], `${t}: tl.loc keys missing from task.json`);
+    assert.deepEqual([...declared].filter((k) => !used.has(k)), [], `${t}: task.json messages never used`);
+  }
+});
+
+test('vss-extension.json has one contribution per task, no publisher, and files pointing at the built tasks', () => {
+  const m = readJson(path.join(ROOT, 'vss-extension.json'));
+  assert.equal(m.id, 'aml-secure-mlops');
+  assert.equal(m.name, 'Secure MLOps for Azure Machine Learning');
+  assert.equal(m.publisher, undefined, 'the publisher comes from an overrides file');
+  const contributions = m.contributions.filter((c: { type: string }) => c.type === 'ms.vss-distributed-task.task');
+  assert.deepEqual(contributions.map((c: { properties: { name: string } }) => c.properties.name).sort(), taskNames.map((t) => `tasks/${t}`).sort());
+  for (const t of taskNames) assert.ok(m.files.some((f: { path: string; packagePath?: string }) => f.path === `dist/tasks/${t}` && f.packagePath === `tasks/${t}`), t);
+  assert.ok(fs.existsSync(path.join(ROOT, m.content.details.path)));
+  assert.ok(fs.existsSync(path.join(ROOT, m.icons.default)));
+});
+
+test('the .vsix is under 5 MiB, has no node_modules, and each task in it fails cleanly with no inputs', async () => {
+  const version = readJson(path.join(ROOT, 'vss-extension.json')).version;
+  const vsix = path.join(ROOT, 'dist', `aml-secure-mlops-${version}.vsix`);
+  // `npm run package` made it in CI; make it here when the test runs alone.
+  if (!fs.existsSync(vsix)) {
+    const p = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'package.mjs')], { encoding: 'utf8' });
+    assert.equal(p.status, 0, p.stderr);
+  }
+  const size = fs.statSync(vsix).size;
+  assert.ok(size < 5 * 1024 * 1024, `vsix is ${size} bytes`);
+  const zip = await JSZip.loadAsync(fs.readFileSync(vsix));
+  const names = Object.keys(zip.files);
+  assert.deepEqual(names.filter((n) => n.includes('node_modules/')), []);
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'vsix-'));
+  for (const n of names) {
+    const f = zip.files[n]!;
+    if (f.dir) continue;
+    fs.mkdirSync(path.dirname(path.join(out, n)), { recursive: true });
+    fs.writeFileSync(path.join(out, n), await f.async('nodebuffer'));
+  }
+  const ajv = new Ajv({ strict: false, unicodeRegExp: false });
+  const validate = ajv.compile(readJson(SCHEMA));
+  for (const t of taskNames) {
+    const dir = path.join(out, 'tasks', t);
+    assert.ok(validate(readJson(path.join(dir, 'task.json'))), `${t} in the vsix: ${ajv.errorsText(validate.errors)}`);
+    const r = await runTask(t, { taskDir: dir, timeoutMs: 20_000 });
+    assert.equal(r.result, 'Failed', t);
+    assert.equal(r.errors.length, 1, `${t}: one error line, got ${JSON.stringify(r.errors)}`);
+    assert.match(r.errors[0]!, /^Input '\w+'/, `${t}: names the input`);
+    assert.doesNotMatch(r.stdout + r.stderr, /\n\s+at .+:\d+:\d+/, `${t}: no stack trace`);
+  }
+});
