@@ -3,8 +3,9 @@
  *
  * dns.lookup (getaddrinfo) runs on libuv's 4-thread pool and cannot be cancelled, so four
  * dead names would stall every other lookup. We query with c-ares instead (dns.Resolver:
- * non-blocking, cancellable), one resolver per name so a timeout cancels only that name,
- * and consult the hosts file first, as getaddrinfo would ("files dns" in nsswitch).
+ * non-blocking, every query in flight at once on one channel), give each name its own
+ * deadline, and consult the hosts file first, as getaddrinfo would ("files dns" in nsswitch).
+ * One channel for all names: a channel per name exhausts sockets and drops answers at scale.
  */
 import { promises as dns } from 'node:dns';
 import * as fs from 'node:fs';
@@ -87,20 +88,23 @@ async function addresses(r: dns.Resolver, fqdn: string): Promise<string[]> {
   throw v4.status === 'rejected' ? v4.reason : (v6 as PromiseRejectedResult).reason;
 }
 
-export async function resolveOne(fqdn: string, o: ResolveOptions): Promise<Resolution> {
+function resolver(o: ResolveOptions): dns.Resolver {
+  // c-ares timeout is per try; two tries within the budget survive one lost UDP packet.
+  const r = new dns.Resolver({ timeout: Math.max(100, Math.floor(o.timeoutMs / 2)), tries: 2 });
+  if (o.servers.length) r.setServers(o.servers);
+  return r;
+}
+
+export async function resolveOne(fqdn: string, o: ResolveOptions, r: dns.Resolver = resolver(o)): Promise<Resolution> {
   const start = Date.now();
   const fromHosts = o.hosts.get(fqdn);
   if (fromHosts) return { fqdn, addresses: fromHosts, cnames: [], via: 'hosts', ms: 0 };
 
-  // c-ares timeout is per try; two tries within the budget survive one lost UDP packet.
-  const r = new dns.Resolver({ timeout: Math.max(100, Math.floor(o.timeoutMs / 2)), tries: 2 });
-  if (o.servers.length) r.setServers(o.servers);
+  // Our own deadline per name: the queries of a dead name are simply abandoned (c-ares ends
+  // them itself after its tries), and never hold up the other names.
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      r.cancel();
-      reject(Object.assign(new Error('timeout'), { code: 'ETIMEOUT' }));
-    }, o.timeoutMs);
+    timer = setTimeout(() => reject(Object.assign(new Error('timeout'), { code: 'ETIMEOUT' })), o.timeoutMs);
   });
   try {
     const [addrs, cnames] = await Promise.race([Promise.all([addresses(r, fqdn), cnameChain(r, fqdn)]), deadline]);
@@ -113,6 +117,28 @@ export async function resolveOne(fqdn: string, o: ResolveOptions): Promise<Resol
 }
 
 /** Resolve every name at once; each has its own deadline, so the total is about one timeout. */
-export function resolveAll(names: string[], o: ResolveOptions): Promise<Resolution[]> {
-  return Promise.all(names.map((n) => resolveOne(n, o)));
+/**
+ * At most this many names in flight: a burst of hundreds of UDP queries overflows a DNS
+ * server's receive buffer (and Azure DNS limits queries per VM), which would show up as false
+ * TIMEOUTs. Far more than the dead names a real setup has, so the total stays about one timeout.
+ */
+export const MAX_IN_FLIGHT = 48;
+
+export async function resolveAll(names: string[], o: ResolveOptions): Promise<Resolution[]> {
+  const r = resolver(o);
+  const out: Resolution[] = new Array(names.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < names.length) {
+      const i = next++;
+      out[i] = await resolveOne(names[i]!, o, r);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(MAX_IN_FLIGHT, names.length) }, worker));
+    return out;
+  } finally {
+    // Drop the abandoned queries of dead names so the process can exit at once.
+    r.cancel();
+  }
 }

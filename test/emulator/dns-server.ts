@@ -30,7 +30,8 @@ export class DnsServer {
 
   async start(host = '127.0.0.1', port = 0): Promise<this> {
     this.host = host;
-    const s = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    // A large receive buffer, like a real resolver's: bursts of queries must not be dropped here.
+    const s = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: 4 * 1024 * 1024 });
     this.socket = s;
     s.on('message', (msg, rinfo) => this.answer(msg, rinfo));
     await new Promise<void>((resolve, reject) => {

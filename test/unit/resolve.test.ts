@@ -40,3 +40,16 @@ test('the hosts file wins over DNS, as getaddrinfo does', async () => {
   assert.equal(r!.via, 'hosts');
   assert.deepEqual(r!.addresses, ['10.9.9.9']);
 });
+
+test('200 names with 10 dead: exactly the dead ones time out, none are dropped', async () => {
+  const names: string[] = [];
+  for (let i = 0; i < 200; i++) {
+    const n = `m${i}.scale.example.net`;
+    names.push(n);
+    if (i % 20 === 0) dns.blackholed.add(n);
+    else dns.set(n, { a: ['10.3.0.1'] });
+  }
+  const rs = await resolveAll(names, { servers: [dns.address], timeoutMs: 1000, hosts: new Map() });
+  assert.deepEqual(rs.filter((r) => r.error === 'TIMEOUT').map((r) => r.fqdn), names.filter((_, i) => i % 20 === 0));
+  assert.ok(rs.filter((r) => !r.error).every((r) => r.addresses[0] === '10.3.0.1'));
+});
