@@ -19,12 +19,26 @@ export interface NameResult {
   ms: number;
 }
 
+/** Public suffix -> the private DNS zone Azure documents for it (public and sovereign clouds). */
+const ZONES: Array<[RegExp, string]> = [
+  [/\.vault\.azure\.net$/, 'privatelink.vaultcore.azure.net'],
+  [/\.vault\.usgovcloudapi\.net$/, 'privatelink.vaultcore.usgovcloudapi.net'],
+  [/\.vault\.azure\.cn$/, 'privatelink.vaultcore.azure.cn'],
+  [/\.(api\.azureml\.ms|api\.ml\.azure\.us|api\.ml\.azure\.cn)$/, 'privatelink.$1'],
+  [/\.(notebooks\.azure\.net|notebooks\.usgovcloudapi\.net|notebooks\.chinacloudapi\.cn)$/, 'privatelink.$1'],
+  [/\.(blob|file|dfs|queue|table)\.(core\.windows\.net|core\.usgovcloudapi\.net|core\.chinacloudapi\.cn)$/, 'privatelink.$1.$2'],
+  [/\.(azurecr\.io|azurecr\.us|azurecr\.cn)$/, 'privatelink.$1'],
+];
+
 function zoneHint(fqdn: string, cnames: string[]): string {
-  const pl = cnames.find((c) => c.includes('.privatelink.'));
+  const pl = cnames.find((c) => c.includes('.privatelink.') || c.startsWith('privatelink.'));
+  // The zone is what follows the host label: x.privatelink.blob.core.windows.net -> privatelink.blob...
   if (pl) return pl.slice(pl.indexOf('privatelink.'));
-  // e.g. x.blob.core.windows.net -> privatelink.blob.core.windows.net
-  const parts = fqdn.split('.');
-  return `privatelink.${parts.slice(1).join('.')}`;
+  for (const [re, zone] of ZONES) {
+    const m = re.exec(fqdn);
+    if (m) return zone.replace(/\$(\d)/g, (_, i: string) => m[Number(i)] ?? '');
+  }
+  return `privatelink.${fqdn.split('.').slice(1).join('.')}`;
 }
 
 export function classify(t: NameTarget, r: Resolution, ranges: Ranges): NameResult {

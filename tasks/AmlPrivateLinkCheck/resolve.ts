@@ -56,7 +56,7 @@ export interface ResolveOptions {
 }
 
 function errorKind(e: unknown): { error: ResolveError; detail: string } {
-  const code = (e as { code?: string }).code ?? '';
+  const code = (e as { code?: string } | undefined)?.code ?? '';
   if (code === 'ENOTFOUND' || code === 'ENODATA' || code === 'NOTFOUND') return { error: 'NOT_FOUND', detail: code === 'ENODATA' ? 'no A/AAAA record' : 'NXDOMAIN' };
   if (code === 'ETIMEOUT' || code === 'ECANCELLED') return { error: 'TIMEOUT', detail: 'no answer' };
   if (code === 'EREFUSED') return { error: 'REFUSED', detail: 'server refused the query' };
@@ -84,8 +84,10 @@ async function addresses(r: dns.Resolver, fqdn: string): Promise<string[]> {
   const [v4, v6] = await Promise.allSettled([r.resolve4(fqdn), r.resolve6(fqdn)]);
   if (v4.status === 'fulfilled' && v4.value.length) return v4.value;
   if (v6.status === 'fulfilled' && v6.value.length) return v6.value;
-  // Prefer the IPv4 error: private endpoints are IPv4.
-  throw v4.status === 'rejected' ? v4.reason : (v6 as PromiseRejectedResult).reason;
+  // Prefer the IPv4 error: private endpoints are IPv4. Two empty answers mean no data.
+  if (v4.status === 'rejected') throw v4.reason;
+  if (v6.status === 'rejected') throw v6.reason;
+  throw Object.assign(new Error('no address records'), { code: 'ENODATA' });
 }
 
 function resolver(o: ResolveOptions): dns.Resolver {
@@ -106,11 +108,14 @@ export async function resolveOne(fqdn: string, o: ResolveOptions, r: dns.Resolve
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(Object.assign(new Error('timeout'), { code: 'ETIMEOUT' })), o.timeoutMs);
   });
+  // The chain is kept even when the addresses fail: it shows where the lookup went wrong.
+  const chain = cnameChain(r, fqdn);
   try {
-    const [addrs, cnames] = await Promise.race([Promise.all([addresses(r, fqdn), cnameChain(r, fqdn)]), deadline]);
+    const [addrs, cnames] = await Promise.race([Promise.all([addresses(r, fqdn), chain]), deadline]);
     return { fqdn, addresses: addrs, cnames, via: 'dns', ms: Date.now() - start };
   } catch (e) {
-    return { fqdn, addresses: [], cnames: [], via: 'dns', ...errorKind(e), ms: Date.now() - start };
+    const cnames = await Promise.race([chain, new Promise<string[]>((res) => setTimeout(() => res([]), 0))]);
+    return { fqdn, addresses: [], cnames, via: 'dns', ...errorKind(e), ms: Date.now() - start };
   } finally {
     clearTimeout(timer);
   }

@@ -49,3 +49,12 @@ test('explicit names keep discovered expectations unless they give their own', (
   const merged = mergeTargets([{ fqdn: 'a.x.com', expectedIps: ['10.0.0.1'], source: 'private endpoint pe' }], [{ fqdn: 'a.x.com', expectedIps: [], source: 'input' }, { fqdn: 'b.x.com', expectedIps: ['10.0.0.2'], source: 'input' }]);
   assert.deepEqual(merged.map((m) => [m.fqdn, m.expectedIps]), [['a.x.com', ['10.0.0.1']], ['b.x.com', ['10.0.0.2']]]);
 });
+
+test('without a CNAME the advice names the documented private zone', () => {
+  const kv = classify({ fqdn: 'kv1.vault.azure.net', expectedIps: [], source: 'x' }, res([], { fqdn: 'kv1.vault.azure.net', error: 'NOT_FOUND' }), ranges);
+  assert.match(kv.advice, /privatelink\.vaultcore\.azure\.net/);
+  const st = classify({ fqdn: 'st1.file.core.usgovcloudapi.net', expectedIps: [], source: 'x' }, res([], { error: 'NOT_FOUND' }), ranges);
+  assert.match(st.advice, /privatelink\.file\.core\.usgovcloudapi\.net/);
+  const api = classify({ fqdn: 'g.workspace.eastus.cert.api.azureml.ms', expectedIps: [], source: 'x' }, res([], { error: 'NOT_FOUND' }), ranges);
+  assert.match(api.advice, /zone privatelink\.api\.azureml\.ms/);
+});
