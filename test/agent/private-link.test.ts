@@ -223,3 +223,19 @@ test('bad input: a workspace that does not exist, and one the principal cannot r
 test('no secret appears in any private-link run', () => {
   for (const r of w.runs) assert.deepEqual(leakedSecrets(r, w.emu.secrets()), []);
 });
+
+test('runDiagnose adds the workspace diagnose findings to the posture', async () => {
+  const key = `${w.seed.workspace.id}/diagnoseFindings`;
+  w.emu.arm.resources.put(key, {
+    dnsResolutionResults: [{ code: 'CustomDNSInUse', level: 'Warning', message: 'We have detected an on-premise dns server is configured.' }],
+    networkSecurityRuleResults: [{ code: 'NsgBlocksOutbound', level: 'Error', message: 'The NSG denies outbound 443.' }],
+  });
+  try {
+    const r = await w.run('AmlPrivateLinkCheck', { connection: 'secret', inputs: { ...wsInputs(), runDiagnose: 'true' } });
+    const diag = report(r).posture.filter((p) => p.check.startsWith('diagnose'));
+    assert.deepEqual(diag.map((p) => [p.check, p.status]).sort(), [['diagnose dnsResolutionResults: CustomDNSInUse', 'WARN'], ['diagnose networkSecurityRuleResults: NsgBlocksOutbound', 'FAIL']]);
+    assert.equal(r.result, 'Failed', describe(r));
+  } finally {
+    w.emu.arm.resources.delete(key);
+  }
+});

@@ -254,6 +254,19 @@ export function installMachineLearningRoutes(arm: ArmService): void {
       return { status: 200, body: { value } };
     },
   });
+  // POST diagnose: 202 with a Location-only operation whose result is the findings
+  // (reference Workspace/diagnose.json). Tests store findings at `<workspace id>/diagnoseFindings`.
+  arm.route('POST', `${wsBase}/{workspaceName}/diagnose`, {
+    action: `${ML_NS}/workspaces/diagnose/action`,
+    handler: (req) => {
+      const w = ws(req);
+      const findings = (arm.resources.get(`${w.id}/diagnoseFindings`)?.body ?? {}) as JsonObject;
+      const empty = ['userDefinedRouteResults', 'networkSecurityRuleResults', 'resourceLockResults', 'dnsResolutionResults', 'storageAccountResults', 'keyVaultResults', 'containerRegistryResults', 'applicationInsightsResults', 'otherResults'];
+      const value: JsonObject = Object.fromEntries(empty.map((k) => [k, findings[k] ?? []]));
+      const op = arm.startOperation({ req, subscriptionId: req.params.subscriptionId, durationMs: 50, result: { status: 200, body: { value } } });
+      return { status: 202, headers: { Location: op.headers.Location!, 'Retry-After': '0' } };
+    },
+  });
   arm.route('GET', `${wsBase}/{workspaceName}/privateEndpointConnections`, {
     action: `${ML_NS}/workspaces/privateEndpointConnections/read`,
     handler: (req) => ({ status: 200, body: { value: arm.resources.list(`${ws(req).id}/privateEndpointConnections`).map((r) => r.body) } }),
