@@ -5,22 +5,12 @@
  * honouring Retry-After (core-rest-pipeline's default retry policy).
  */
 import { AzureMachineLearningWorkspaces, type Workspace } from '@azure/arm-machinelearning';
-import {
-  bearerTokenAuthenticationPolicy,
-  createHttpHeaders,
-  createPipelineFromOptions,
-  createPipelineRequest,
-  createDefaultHttpClient,
-  RestError,
-  type HttpMethods,
-  type Pipeline,
-} from '@azure/core-rest-pipeline';
+import type { HttpMethods } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/identity';
 import type { AzureRmEndpoint } from './endpoint';
 import { translateAzureError } from './errors';
+import { JsonClient, RETRY, USER_AGENT } from './http';
 import { toProxySettings, type ProxyResolver } from './proxy';
-
-export const USER_AGENT = 'aml-secure-mlops';
 
 export interface ArmContext {
   endpoint: AzureRmEndpoint;
@@ -28,62 +18,30 @@ export interface ArmContext {
   proxy: ProxyResolver;
 }
 
-/** Retry budget shared by SDK and raw clients: bounded, and honours Retry-After. */
-const RETRY = { maxRetries: 5, retryDelayInMs: 800, maxRetryDelayInMs: 30_000 };
-
-function clientOptions(ctx: ArmContext) {
+/** The Azure ML management client for the connection's subscription. */
+export function mlClient(ctx: ArmContext): AzureMachineLearningWorkspaces {
   const proxyOptions = toProxySettings(ctx.proxy(ctx.endpoint.armUrl));
-  return {
+  return new AzureMachineLearningWorkspaces(ctx.credential, ctx.endpoint.subscriptionId, {
     endpoint: ctx.endpoint.armUrl,
     credentialScopes: [ctx.endpoint.armScope],
     retryOptions: RETRY,
     userAgentOptions: { userAgentPrefix: USER_AGENT },
     ...(proxyOptions ? { proxyOptions } : {}),
-  };
+  });
 }
 
-/** The Azure ML management client for the connection's subscription. */
-export function mlClient(ctx: ArmContext): AzureMachineLearningWorkspaces {
-  return new AzureMachineLearningWorkspaces(ctx.credential, ctx.endpoint.subscriptionId, clientOptions(ctx));
-}
-
+/** Raw ARM requests, for providers and api-versions the SDK does not cover. */
 export class ArmClient {
-  private readonly pipeline: Pipeline;
-  private readonly http = createDefaultHttpClient();
+  private readonly client: JsonClient;
   constructor(private readonly ctx: ArmContext) {
-    const opts = clientOptions(ctx);
-    this.pipeline = createPipelineFromOptions(opts);
-    this.pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential: ctx.credential, scopes: opts.credentialScopes }));
+    this.client = new JsonClient(ctx.endpoint.armUrl, ctx.credential, [ctx.endpoint.armScope], ctx.proxy);
   }
 
-  /** Send a JSON request to ARM. `path` is an ARM id or path starting with '/'. */
-  async request<T>(method: HttpMethods, path: string, apiVersion: string, body?: unknown): Promise<T> {
+  /** `path` is an ARM id or path starting with '/'. */
+  request<T>(method: HttpMethods, path: string, apiVersion: string, body?: unknown): Promise<T> {
     const url = new URL(this.ctx.endpoint.armUrl + path);
     url.searchParams.set('api-version', apiVersion);
-    const req = createPipelineRequest({
-      url: url.toString(),
-      method,
-      headers: createHttpHeaders({ accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) }),
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const res = await this.pipeline.sendRequest(this.http, req);
-    const text = res.bodyAsText ?? '';
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      throw new RestError(`ARM returned a response that is not JSON for ${method} ${path} (status ${res.status}).`, { statusCode: res.status, request: req, response: res });
-    }
-    if (res.status >= 400) {
-      const err = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
-      throw new RestError(err?.message ?? `ARM returned ${res.status} for ${method} ${path}`, {
-        statusCode: res.status,
-        ...(err?.code ? { code: err.code } : {}),
-        request: req,
-        response: res,
-      });
-    }
-    return parsed as T;
+    return this.client.request<T>(method, url.toString(), body);
   }
 
   get<T>(path: string, apiVersion: string): Promise<T> {

@@ -4,6 +4,7 @@
  */
 import type { AgentIo } from './agent';
 import { UserError } from './errors';
+import { parseProtectedBranches, type GateSettings } from './gate';
 
 const CONNECTION_FIX = 'Select an Azure Resource Manager service connection whose principal can read the workspace.';
 
@@ -28,4 +29,13 @@ export function workspaceInputs(io: AgentIo): WorkspaceInputs {
     throw new UserError(`Input 'workspaceName': '${name}' is not a valid Azure ML workspace name. Use 3-33 letters, digits, '-' or '_', starting with a letter or digit.`, 'workspaceName');
   }
   return { resourceGroup, name };
+}
+
+/** The three gate inputs, validated. */
+export function gateSettings(io: AgentIo): GateSettings {
+  return {
+    protectedBranches: parseProtectedBranches(io.input('protectedBranches') ?? 'refs/heads/main'),
+    requireBranchPolicy: io.bool('requireBranchPolicy', true),
+    minimumReviewers: io.int('minimumReviewers', 1, 1, 10),
+  };
 }

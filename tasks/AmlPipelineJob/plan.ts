@@ -1,0 +1,110 @@
+/**
+ * The contract between the YAML translator (translate.ts: CLI v2 pipeline-job YAML -> plan) and
+ * the submitter (azure.ts: uploads code, registers anonymous assets, resolves names to ARM ids,
+ * then body.ts turns plan + resolved ids into the ARM PipelineJob body).
+ * Everything here is plain data: no I/O, no Azure calls.
+ */
+
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+/** Where a YAML value came from, for error messages: "pipeline.yml: jobs.train.component". */
+export interface Origin {
+  file: string;
+  path: string;
+}
+
+/** A registered asset by name: `azureml:name:version`, `azureml:name@latest`, or `name:version`. */
+export interface NamedRef {
+  kind: 'named';
+  name: string;
+  /** Exactly one of version or label. */
+  version?: string;
+  label?: 'latest';
+  origin: Origin;
+}
+
+/** A full ARM id (`azureml:/subscriptions/.../versions/1`) or a registry URI (`azureml://registries/...`), passed through. */
+export interface IdRef {
+  kind: 'id';
+  id: string;
+  origin: Origin;
+}
+
+/** An inline environment: `image:` plus optional `conda_file:` (file content already read). */
+export interface InlineEnvironment {
+  kind: 'inline';
+  image: string;
+  condaFile?: string;
+  description?: string;
+  /** sha256 over the normalised definition: the anonymous version's name. */
+  hash: string;
+  origin: Origin;
+}
+
+export type EnvironmentRef = NamedRef | IdRef | InlineEnvironment;
+
+/** A local code folder (or single file) to upload once per content hash. */
+export interface LocalCode {
+  kind: 'local';
+  /** Absolute path, already checked to exist and to stay inside the allowed root. */
+  path: string;
+  origin: Origin;
+}
+
+export type CodeRef = NamedRef | IdRef | LocalCode;
+
+/**
+ * A component defined inline in a step, or in a local `component: ./file.yml`. The spec is the
+ * component YAML as the REST `componentSpec` (the CLI sends the YAML's fields, snake_case kept),
+ * minus `code` and `environment`, which are set to ARM ids once resolved.
+ */
+export interface AnonymousComponent {
+  kind: 'anonymous';
+  spec: JsonObject;
+  code?: CodeRef;
+  environment: EnvironmentRef;
+  origin: Origin;
+}
+
+export type ComponentRef = NamedRef | IdRef | AnonymousComponent;
+
+/** A step input/output exactly as the REST body wants it (already translated by translate.ts). */
+export type RestBinding = JsonObject;
+
+export interface PlannedStep {
+  /** The key under `jobs:`. */
+  name: string;
+  type: 'command';
+  component: ComponentRef;
+  /** Compute name (without `azureml:`) or an ARM id; undefined = the pipeline default. */
+  compute?: string;
+  displayName?: string;
+  inputs: Record<string, RestBinding>;
+  outputs: Record<string, RestBinding>;
+  /** Other supported step keys already in REST form (environment_variables, resources, limits, distribution...). */
+  extra: JsonObject;
+  origin: Origin;
+}
+
+export interface SubmissionPlan {
+  /** Absolute path of the job YAML. */
+  file: string;
+  displayName?: string;
+  experimentName?: string;
+  description?: string;
+  tags: Record<string, string>;
+  /** REST `settings`: default_compute etc. default_compute is a compute name or ARM id (no `azureml:`). */
+  settings: JsonObject;
+  inputs: Record<string, RestBinding>;
+  outputs: Record<string, RestBinding>;
+  steps: PlannedStep[];
+}
+
+/** What the submitter found or created in Azure, by plan element. */
+export interface ResolvedIds {
+  /** Step name -> component version ARM id. */
+  components: Record<string, string>;
+  /** Compute name (as in the plan) -> compute ARM id. */
+  computes: Record<string, string>;
+}

@@ -1,0 +1,109 @@
+/**
+ * Local code folders: a content hash (the asset's identity, so an unchanged folder uploads
+ * nothing the second time), honouring .amlignore (or .gitignore when there is none), and the
+ * upload itself with @azure/storage-blob through the SAS Azure ML hands out.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import ignore, { type Ignore } from 'ignore';
+import { UserError } from '../common/errors';
+
+export interface CodeFile {
+  /** Path relative to the code folder, with forward slashes. */
+  rel: string;
+  abs: string;
+  size: number;
+}
+
+export interface CodeSnapshot {
+  root: string;
+  files: CodeFile[];
+  bytes: number;
+  /** sha256 over paths, sizes and contents: the anonymous code asset's name. */
+  hash: string;
+}
+
+const ALWAYS_IGNORED = ['.git/', '.amlignore', '__pycache__/', '*.pyc', '.ipynb_checkpoints/'];
+
+function loadIgnore(dir: string): Ignore | undefined {
+  for (const name of ['.amlignore', '.gitignore']) {
+    const f = path.join(dir, name);
+    // .amlignore replaces .gitignore in the same folder, as the CLI does.
+    if (fs.existsSync(f)) return ignore().add(fs.readFileSync(f, 'utf8'));
+  }
+  return undefined;
+}
+
+/**
+ * List the files to upload. `allowedRoot` is the repository: a symlink that leads outside it is
+ * refused, so a pipeline cannot upload the agent's files.
+ */
+export function snapshotCode(codePath: string, allowedRoot: string, what: string): CodeSnapshot {
+  const root = path.resolve(codePath);
+  const realRoot = fs.realpathSync(allowedRoot);
+  const stat = fs.statSync(root);
+  const files: CodeFile[] = [];
+  const base = ignore().add(ALWAYS_IGNORED);
+  const walk = (dir: string, rules: Array<{ at: string; ig: Ignore }>) => {
+    const here = loadIgnore(dir);
+    const scoped = here ? [...rules, { at: dir, ig: here }] : rules;
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const abs = path.join(dir, entry.name);
+      const rel = path.relative(root, abs).split(path.sep).join('/');
+      const isDir = entry.isDirectory() || (entry.isSymbolicLink() && fs.statSync(abs).isDirectory());
+      if (base.ignores(isDir ? `${rel}/` : rel)) continue;
+      if (scoped.some((r) => {
+        const local = path.relative(r.at, abs).split(path.sep).join('/');
+        return r.ig.ignores(isDir ? `${local}/` : local);
+      })) continue;
+      if (entry.isSymbolicLink()) {
+        const target = fs.realpathSync(abs);
+        if (target !== realRoot && !target.startsWith(realRoot + path.sep)) {
+          throw new UserError(`${what}: '${rel}' is a symbolic link to ${target}, outside the repository. Replace the link with the files, or remove it.`);
+        }
+      }
+      if (isDir) walk(abs, scoped);
+      else if (entry.isFile() || entry.isSymbolicLink()) files.push({ rel, abs, size: fs.statSync(abs).size });
+    }
+  };
+  if (stat.isDirectory()) walk(root, []);
+  else files.push({ rel: path.basename(root), abs: root, size: stat.size });
+
+  const h = createHash('sha256');
+  for (const f of files) {
+    h.update(`${f.rel}\0${f.size}\0`);
+    h.update(createHash('sha256').update(fs.readFileSync(f.abs)).digest());
+  }
+  return { root, files, bytes: files.reduce((s, f) => s + f.size, 0), hash: h.digest('hex') };
+}
+
+export interface UploadProgress {
+  (doneBytes: number, totalBytes: number, doneFiles: number, totalFiles: number): void;
+}
+
+/**
+ * Upload every file under `folderUri` (a blob "folder" URL) using a container SAS URL.
+ * Runs a few uploads at once; reports progress after each file.
+ */
+export async function uploadSnapshot(snap: CodeSnapshot, folderUri: string, sasUri: string, onProgress: UploadProgress, signal?: AbortSignal): Promise<void> {
+  const { ContainerClient } = await import('@azure/storage-blob');
+  const container = new ContainerClient(sasUri);
+  // Blob names are the folder's path below the container (path-style or host-style URLs alike).
+  const containerPath = decodeURIComponent(new URL(sasUri).pathname).replace(/\/+$/, '');
+  const folderPath = decodeURIComponent(new URL(folderUri).pathname);
+  if (!folderPath.startsWith(`${containerPath}/`)) throw new Error(`upload folder ${new URL(folderUri).pathname} is not inside the SAS container`);
+  const prefix = folderPath.slice(containerPath.length + 1).replace(/\/?$/, '/').replace(/^\/$/, '');
+  let doneBytes = 0;
+  let doneFiles = 0;
+  const queue = [...snap.files];
+  const worker = async () => {
+    for (let f = queue.shift(); f; f = queue.shift()) {
+      await container.getBlockBlobClient(prefix + f.rel).uploadFile(f.abs, { abortSignal: signal, blobHTTPHeaders: {} });
+      doneBytes += f.size;
+      doneFiles++;
+      onProgress(doneBytes, snap.bytes, doneFiles, snap.files.length);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, snap.files.length) }, worker));
+}

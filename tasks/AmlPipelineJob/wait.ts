@@ -1,0 +1,107 @@
+/**
+ * Following a job to its end: adaptive polling (short at first, longer later), one status line
+ * whenever the job or a step changes, a heartbeat line while nothing does, progress by steps
+ * finished. Pure: time, sleeping and Azure come in through the arguments.
+ */
+export const TERMINAL = new Set(['Completed', 'Failed', 'Canceled']);
+
+export interface StepState {
+  name: string;
+  runId: string;
+  status: string;
+  start?: string;
+  end?: string;
+  error?: string;
+}
+
+export interface JobSnapshot {
+  status: string;
+  steps: StepState[];
+}
+
+export interface WaitDeps {
+  /** Reads the job status (ARM) and its steps (data plane). */
+  poll(): Promise<JobSnapshot>;
+  now(): number;
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+  log(line: string): void;
+  progress(percent: number, text: string): void;
+}
+
+export interface WaitOptions {
+  /** 0 = no limit. */
+  timeoutMs: number;
+  signal: AbortSignal;
+  /** Poll interval bounds. */
+  minIntervalMs?: number;
+  maxIntervalMs?: number;
+  /** A line even when nothing changes, this often. */
+  heartbeatMs?: number;
+}
+
+export type WaitEnd = { kind: 'terminal'; snapshot: JobSnapshot } | { kind: 'timeout'; snapshot: JobSnapshot } | { kind: 'cancelled'; snapshot: JobSnapshot };
+
+/** Next interval: grows by half each quiet poll, back to the minimum after a change. */
+export function nextInterval(current: number, changed: boolean, min: number, max: number): number {
+  return changed ? min : Math.min(max, Math.round(current * 1.5));
+}
+
+const fmt = (ms: number): string => {
+  const s = Math.round(ms / 1000);
+  return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+};
+
+export async function waitForJob(deps: WaitDeps, o: WaitOptions): Promise<WaitEnd> {
+  const min = o.minIntervalMs ?? 2_000;
+  const max = o.maxIntervalMs ?? 30_000;
+  const heartbeat = o.heartbeatMs ?? 5 * 60_000;
+  const started = deps.now();
+  let interval = min;
+  let lastLine = started;
+  let last: JobSnapshot = { status: '', steps: [] };
+  const stepStatus = new Map<string, string>();
+  for (;;) {
+    if (o.signal.aborted) return { kind: 'cancelled', snapshot: last };
+    const snap = await deps.poll();
+    let changed = false;
+    if (snap.status !== last.status) {
+      deps.log(`Job status: ${snap.status} (after ${fmt(deps.now() - started)})`);
+      changed = true;
+    }
+    for (const s of snap.steps) {
+      if (stepStatus.get(s.name) !== s.status) {
+        stepStatus.set(s.name, s.status);
+        deps.log(`  step ${s.name}: ${s.status}${s.error ? ` - ${s.error}` : ''}`);
+        changed = true;
+      }
+    }
+    last = snap;
+    const done = snap.steps.filter((s) => TERMINAL.has(s.status)).length;
+    if (changed) {
+      lastLine = deps.now();
+      deps.progress(snap.steps.length ? (100 * done) / snap.steps.length : TERMINAL.has(snap.status) ? 100 : 5, `${snap.status}: ${done}/${snap.steps.length} steps done`);
+    } else if (deps.now() - lastLine >= heartbeat) {
+      lastLine = deps.now();
+      deps.log(`Job still ${snap.status} after ${fmt(deps.now() - started)} (${done}/${snap.steps.length} steps done).`);
+    }
+    if (TERMINAL.has(snap.status)) return { kind: 'terminal', snapshot: snap };
+    if (o.timeoutMs > 0 && deps.now() - started >= o.timeoutMs) return { kind: 'timeout', snapshot: snap };
+    interval = nextInterval(interval, changed, min, max);
+    const remaining = o.timeoutMs > 0 ? o.timeoutMs - (deps.now() - started) : interval;
+    await deps.sleep(Math.max(0, Math.min(interval, remaining)), o.signal);
+  }
+}
+
+/** Sleep that ends early when the run is cancelled. */
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

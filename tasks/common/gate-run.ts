@@ -1,0 +1,29 @@
+/**
+ * Running the protected-branch gate from a task: facts from the job's variables, settings from
+ * the task's inputs, Azure DevOps through the job token. Loads azure-devops-node-api.
+ */
+import type { AgentIo } from './agent';
+import { connectDevOps } from './devops';
+import { evaluateGate, type GateResult, type GateSettings } from './gate';
+import { devOpsGateReader } from './gate-devops';
+
+/** Refuse (UserError) unless the run may act in production; log what was verified. */
+export async function enforceGate(io: AgentIo, settings: GateSettings, serviceConnectionId: string): Promise<GateResult> {
+  const v = (n: string) => io.variable(n) ?? '';
+  const job = io.job();
+  const facts = {
+    sourceBranch: v('Build.SourceBranch'),
+    reason: v('Build.Reason'),
+    provider: v('Build.Repository.Provider'),
+    repositoryId: v('Build.Repository.ID'),
+    projectId: job.projectId,
+    sourceVersion: v('Build.SourceVersion'),
+    serviceConnectionId,
+  };
+  io.info(`Checking that ${facts.sourceBranch || 'this run'} may use the production service connection (protected: ${settings.protectedBranches.join(', ')}).`);
+  const reader = devOpsGateReader(connectDevOps(job, io.proxy, io.secrets));
+  const result = await evaluateGate(facts, settings, reader);
+  io.info(result.policy ? `Branch gate passed: ${result.branch}, ${result.policy}, commit ${facts.sourceVersion.slice(0, 12)} is on the branch.` : `Branch gate passed on the branch name only: ${result.branch}.`);
+  for (const w of result.warnings) io.warn(w);
+  return result;
+}

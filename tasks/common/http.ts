@@ -1,0 +1,57 @@
+/**
+ * A small JSON client on core-rest-pipeline: bearer token, the agent's proxy for the target
+ * host, bounded retries of 429/5xx and network errors honouring Retry-After. Used for ARM
+ * providers the SDK does not cover and for Azure ML's data plane.
+ */
+import {
+  bearerTokenAuthenticationPolicy,
+  createDefaultHttpClient,
+  createHttpHeaders,
+  createPipelineFromOptions,
+  createPipelineRequest,
+  RestError,
+  type HttpMethods,
+  type Pipeline,
+} from '@azure/core-rest-pipeline';
+import type { TokenCredential } from '@azure/identity';
+import { toProxySettings, type ProxyResolver } from './proxy';
+
+export const USER_AGENT = 'aml-secure-mlops';
+
+/** Retry budget shared by every client: bounded, and honours Retry-After. */
+export const RETRY = { maxRetries: 5, retryDelayInMs: 800, maxRetryDelayInMs: 30_000 };
+
+export class JsonClient {
+  private readonly pipeline: Pipeline;
+  private readonly http = createDefaultHttpClient();
+
+  constructor(origin: string, credential: TokenCredential, scopes: string[], proxy: ProxyResolver) {
+    const proxyOptions = toProxySettings(proxy(origin));
+    this.pipeline = createPipelineFromOptions({ retryOptions: RETRY, userAgentOptions: { userAgentPrefix: USER_AGENT }, ...(proxyOptions ? { proxyOptions } : {}) });
+    this.pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential, scopes }));
+  }
+
+  /** Send JSON, parse JSON. Errors become RestError with the service's error code when it sent one. */
+  async request<T>(method: HttpMethods, url: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    const req = createPipelineRequest({
+      url,
+      method,
+      headers: createHttpHeaders({ accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) }),
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      ...(signal ? { abortSignal: signal } : {}),
+    });
+    const res = await this.pipeline.sendRequest(this.http, req);
+    const text = res.bodyAsText ?? '';
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new RestError(`${method} ${new URL(url).pathname} returned a response that is not JSON (status ${res.status}).`, { statusCode: res.status, request: req, response: res });
+    }
+    if (res.status >= 400) {
+      const err = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
+      throw new RestError(err?.message ?? `${method} ${new URL(url).pathname} returned ${res.status}`, { statusCode: res.status, ...(err?.code ? { code: err.code } : {}), request: req, response: res });
+    }
+    return parsed as T;
+  }
+}
