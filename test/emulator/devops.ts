@@ -103,6 +103,8 @@ interface ApiResourceLocation {
 const LOCATIONS: ApiResourceLocation[] = [
   { id: 'e81700f7-3be2-46de-8624-2eb35882fcaa', area: 'Location', resourceName: 'ResourceAreas', routeTemplate: '_apis/{resource}/{areaId}', resourceVersion: 1, minVersion: '3.2', maxVersion: '7.2', releasedVersion: '0.0' },
   { id: '2c420070-a0a2-49cc-9639-c9f271c5ff07', area: 'git', resourceName: 'policyConfigurations', routeTemplate: '{project}/_apis/git/policy/configurations', resourceVersion: 1, minVersion: '5.0', maxVersion: '7.2', releasedVersion: '7.1' },
+  { id: '2d874a60-a811-4f62-9c9f-963a6ea0a55b', area: 'git', resourceName: 'refs', routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/refs/{*filter}', resourceVersion: 2, minVersion: '1.0', maxVersion: '7.2', releasedVersion: '7.1' },
+  { id: '7cf2abb6-c964-4f7e-9872-f78c66e72e9c', area: 'git', resourceName: 'mergeBases', routeTemplate: '{project}/_apis/git/repositories/{repositoryNameOrId}/commits/{commitId}/mergebases', resourceVersion: 1, minVersion: '5.1', maxVersion: '7.2', releasedVersion: '7.1' },
   { id: '225f7195-f9c7-4d14-ab28-a83f7ff77e1f', area: 'git', resourceName: 'repositories', routeTemplate: '{project}/_apis/git/repositories/{repositoryId}', resourceVersion: 2, minVersion: '1.0', maxVersion: '7.2', releasedVersion: '7.1' },
   { id: 'dad91cbe-d183-45f8-9c6e-9c1164472121', area: 'policy', resourceName: 'configurations', routeTemplate: '{project}/_apis/policy/configurations/{configurationId}', resourceVersion: 1, minVersion: '2.0', maxVersion: '7.2', releasedVersion: '7.1' },
   { id: '44096322-2d3d-466a-bb30-d1b7de69f61f', area: 'policy', resourceName: 'types', routeTemplate: '{project}/_apis/policy/types/{typeId}', resourceVersion: 1, minVersion: '2.0', maxVersion: '7.2', releasedVersion: '7.1' },
@@ -186,6 +188,35 @@ export class DevOpsService {
     const project: AdoProject = { id: (opts.id ?? randomUUID()).toLowerCase(), name: opts.name, orgId: org.id };
     this.projects.set(project.id, project);
     return project;
+  }
+
+  /** Linear history per repository and branch, oldest first: enough to answer refs and merge bases. */
+  private readonly history = new Map<string, Map<string, string[]>>();
+
+  /** Append commits (40-hex ids) to a branch; a new branch starts from `from` (a commit) when given. */
+  pushCommits(repositoryId: string, ref: string, commits: string[], from?: string): string {
+    const branches = this.history.get(repositoryId.toLowerCase()) ?? new Map<string, string[]>();
+    this.history.set(repositoryId.toLowerCase(), branches);
+    let list = branches.get(ref);
+    if (!list) {
+      list = from ? this.ancestors(repositoryId, from) : [];
+      branches.set(ref, list);
+    }
+    list.push(...commits.map((c) => c.toLowerCase()));
+    return list[list.length - 1]!;
+  }
+
+  branchHead(repositoryId: string, ref: string): string | undefined {
+    return this.history.get(repositoryId.toLowerCase())?.get(ref)?.at(-1);
+  }
+
+  /** The commit and everything before it, on the first branch that has it. */
+  private ancestors(repositoryId: string, commit: string): string[] {
+    for (const list of this.history.get(repositoryId.toLowerCase())?.values() ?? []) {
+      const i = list.indexOf(commit.toLowerCase());
+      if (i >= 0) return list.slice(0, i + 1);
+    }
+    return [];
   }
 
   addRepository(opts: { org?: string; project: string; name: string; id?: string; defaultBranch?: string }): AdoRepository {
@@ -511,6 +542,10 @@ export class DevOpsService {
       res = this.versioned(req, '86c8381e-5aee-4cde-8ae4-25c0c7f5eaea', () =>
         job.canReadChecks ? this.checkConfigurations(req, project) : vssError(403, 'AccessCheckException', `Access Denied: ${job.identityName} needs the following permission(s) on the resource ${project.name} to perform this action: View checks`, 'Microsoft.VisualStudio.Services.Security'),
       );
+    } else if (route[0] === 'git' && route[1] === 'repositories' && route[3] === 'refs' && req.method === 'GET') {
+      res = this.versioned(req, '2d874a60-a811-4f62-9c9f-963a6ea0a55b', () => this.refsRoute(req, project, rest[3]!));
+    } else if (route[0] === 'git' && route[1] === 'repositories' && route[3] === 'commits' && route[5] === 'mergebases' && req.method === 'GET') {
+      res = this.versioned(req, '7cf2abb6-c964-4f7e-9872-f78c66e72e9c', () => this.mergeBasesRoute(req, project, rest[3]!, rest[5]!));
     } else if (route[0] === 'git' && route[1] === 'repositories' && route.length <= 3 && req.method === 'GET') {
       res = this.versioned(req, '225f7195-f9c7-4d14-ab28-a83f7ff77e1f', () => this.repositoriesRoute(project, rest[3]));
     } else {
@@ -672,6 +707,36 @@ export class DevOpsService {
       .filter((c) => !resourceId || c.resource.id.toLowerCase() === resourceId.toLowerCase())
       .map((c) => this.checkBody(c, expand));
     return { status: 200, body: { count: value.length, value } };
+  }
+
+  private repoIn(project: AdoProject, idOrName: string): AdoRepository | undefined {
+    const key = idOrName.toLowerCase();
+    return [...this.repositories.values()].find((r) => r.projectId === project.id && (r.id === key || r.name.toLowerCase() === key));
+  }
+
+  private refsRoute(req: EmuRequest, project: AdoProject, idOrName: string): EmuResponse {
+    const repo = this.repoIn(project, idOrName);
+    if (!repo) return vssError(404, 'GitRepositoryNotFoundException', `TF401019: The Git repository with name or identifier ${idOrName} does not exist or you do not have permissions for the operation you are attempting.`, 'Microsoft.TeamFoundation.Git.Server');
+    const filter = req.url.searchParams.get('filter') ?? '';
+    const value = [...(this.history.get(repo.id)?.entries() ?? [])]
+      .filter(([ref, list]) => list.length && ref.startsWith(`refs/${filter}`))
+      .map(([ref, list]) => ({ name: ref, objectId: list[list.length - 1]!, url: `${req.url.origin}${req.url.pathname}?filter=${ref.slice(5)}` }));
+    return { status: 200, body: { value, count: value.length } };
+  }
+
+  private mergeBasesRoute(req: EmuRequest, project: AdoProject, idOrName: string, commitId: string): EmuResponse {
+    const repo = this.repoIn(project, idOrName);
+    if (!repo) return vssError(404, 'GitRepositoryNotFoundException', `TF401019: The Git repository with name or identifier ${idOrName} does not exist or you do not have permissions for the operation you are attempting.`, 'Microsoft.TeamFoundation.Git.Server');
+    const other = (req.url.searchParams.get('otherCommitId') ?? '').toLowerCase();
+    const a = this.ancestors(repo.id, commitId);
+    const b = new Set(this.ancestors(repo.id, other));
+    if (a.length === 0 || b.size === 0) {
+      return vssError(404, 'GitCommitDoesNotExistException', `TF401175: The version descriptor <Commit: ${a.length ? other : commitId}> could not be resolved to a version in the repository ${repo.name}`, 'Microsoft.TeamFoundation.Git.Server');
+    }
+    const common = a.filter((c) => b.has(c));
+    const base = common[common.length - 1];
+    const value = base ? [{ commitId: base, url: `${req.url.origin}/${project.id}/_apis/git/repositories/${repo.id}/commits/${base}` }] : [];
+    return { status: 200, body: { value, count: value.length } };
   }
 
   private repositoriesRoute(project: AdoProject, idOrName: string | undefined): EmuResponse {

@@ -69,7 +69,7 @@ export interface SeedResult {
     project: string;
     projectId: string;
     collectionUri: string;
-    repository: { id: string; name: string; defaultBranch: string };
+    repository: { id: string; name: string; defaultBranch: string; mainHead: string };
     serviceConnections: { wif: { id: string; name: string }; secret: { id: string; name: string }; certificate: { id: string; name: string }; managedIdentity: { id: string; name: string } };
     minimumReviewersPolicyId: number;
     branchControlCheckId: number;
@@ -118,6 +118,8 @@ export function seedDefault(env: {
   const org = ado.addOrganization({ name: S.org, id: S.orgId });
   ado.addProject({ org: S.org, name: S.project, id: S.projectId });
   const repo = ado.addRepository({ org: S.org, project: S.project, name: S.repository, id: S.repositoryId, defaultBranch: 'refs/heads/main' });
+  // main has three merged commits; the last one is what a CI run of main builds.
+  const mainHead = ado.pushCommits(repo.id, 'refs/heads/main', ['1'.repeat(40), '2'.repeat(40), '3'.repeat(40)]);
   const scs = {
     wif: ado.addServiceConnection({ org: S.org, project: S.project, ...S.serviceConnections.wif }),
     secret: ado.addServiceConnection({ org: S.org, project: S.project, ...S.serviceConnections.secret }),
@@ -166,7 +168,7 @@ export function seedDefault(env: {
       project: S.project,
       projectId: S.projectId,
       collectionUri: ado.collectionUri(S.org),
-      repository: { id: repo.id, name: repo.name, defaultBranch: repo.defaultBranch },
+      repository: { id: repo.id, name: repo.name, defaultBranch: repo.defaultBranch, mainHead },
       serviceConnections: {
         wif: { id: scs.wif.id, name: scs.wif.name },
         secret: { id: scs.secret.id, name: scs.secret.name },
