@@ -1,10 +1,353 @@
-/** AmlPipelineJob@1, the part that loads the Azure SDKs. */
+/**
+ * AmlPipelineJob@1, the part that talks to Azure (loads the SDKs): the branch gate, then every
+ * lookup (computes, registered assets) before any write, then code uploads and anonymous
+ * assets, the job itself, and the wait.
+ */
+import { randomBytes } from 'node:crypto';
 import type { AgentIo } from '../common/agent';
-import { UserError } from '../common/errors';
+import { ArmClient, type WorkspaceRef } from '../common/arm';
+import { DataPlane, type RunDto } from '../common/dataplane';
+import { translateAzureError, UserError } from '../common/errors';
+import type { GateSettings } from '../common/gate';
+import { enforceGate } from '../common/gate-run';
 import type { WorkspaceInputs } from '../common/inputs';
+import { lineageTags } from '../common/lineage';
 import { openWorkspace } from '../common/session';
+import { Summary, link } from '../common/summary';
+import { anonymousComponentSpec, anonymousComponentVersionBody, anonymousEnvironmentVersion, toPipelineJobBody } from './body';
+import type { CodeRef, ComponentRef, EnvironmentRef, NamedRef, SubmissionPlan } from './plan';
+import { snapshotCode, uploadSnapshot, type CodeSnapshot } from './upload';
+import { abortableSleep, waitForJob, type JobSnapshot, type StepState } from './wait';
 
-export async function run(io: AgentIo, connection: string, ws: WorkspaceInputs): Promise<void> {
-  await openWorkspace(io, connection, ws);
-  throw new UserError('AmlPipelineJob@1: this build validates inputs and access only; the operation itself ships with the task issue.');
+/** The api-version of every call this task makes: it has startPendingUpload for code. */
+export const API = '2024-04-01';
+/** The resource name the Azure ML CLI gives anonymous components. */
+const ANONYMOUS_COMPONENT = 'azureml_anonymous';
+
+export interface PipelineJobInputs {
+  connection: string;
+  ws: WorkspaceInputs;
+  plan: SubmissionPlan;
+  /** The repository root: code may not come from outside it. */
+  root: string;
+  gate: GateSettings;
+  wait: boolean;
+  timeoutMs: number;
+  cancelOnTimeout: boolean;
 }
+
+interface ArmResource {
+  id: string;
+  name: string;
+  properties?: Record<string, unknown>;
+}
+
+const isNotFound = (e: unknown): boolean => (e as { statusCode?: number }).statusCode === 404;
+const where = (r: { origin: { file: string; path: string } }): string => `${r.origin.file.split(/[\\/]/).pop()}: ${r.origin.path}`;
+
+class Workspace {
+  constructor(readonly arm: ArmClient, readonly ref: WorkspaceRef) {}
+  get base(): string {
+    return `/subscriptions/${this.ref.subscriptionId}/resourceGroups/${this.ref.resourceGroup}/providers/Microsoft.MachineLearningServices/workspaces/${this.ref.name}`;
+  }
+  get<T = ArmResource>(path: string): Promise<T> {
+    return this.arm.get<T>(`${this.base}/${path}`, API);
+  }
+  async find(path: string): Promise<ArmResource | undefined> {
+    try {
+      return await this.get(path);
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+  put<T = ArmResource>(path: string, body: unknown): Promise<T> {
+    return this.arm.request<T>('PUT', `${this.base}/${path}`, API, body);
+  }
+  post<T>(path: string, body: unknown): Promise<T> {
+    return this.arm.request<T>('POST', `${this.base}/${path}`, API, body);
+  }
+}
+
+/** A registered asset by name and version or @latest, or a clear error naming the YAML key. */
+async function resolveNamed(ws: Workspace, kind: 'components' | 'environments' | 'codes' | 'data' | 'models', ref: NamedRef): Promise<string> {
+  const what = { components: 'component', environments: 'environment', codes: 'code', data: 'data', models: 'model' }[kind];
+  if (ref.version) {
+    const found = await ws.find(`${kind}/${encodeURIComponent(ref.name)}/versions/${encodeURIComponent(ref.version)}`);
+    if (found) return found.id;
+    throw new UserError(`${where(ref)}: ${what} '${ref.name}' version ${ref.version} does not exist in workspace '${ws.ref.name}'. Register it (az ml ${what} create) or fix the reference.`);
+  }
+  const list = await ws.get<{ value?: ArmResource[] }>(`${kind}/${encodeURIComponent(ref.name)}/versions?$orderBy=createdtime%20desc&$top=1`).catch((e: unknown) => {
+    if (isNotFound(e)) return { value: [] };
+    throw e;
+  });
+  const latest = list.value?.[0];
+  if (latest) return latest.id;
+  throw new UserError(`${where(ref)}: ${what} '${ref.name}@latest' has no version in workspace '${ws.ref.name}'. Register it first or pin a version that exists.`);
+}
+
+/** Curated environments live in the azureml registry, not the workspace: the service resolves them. */
+const isCurated = (e: EnvironmentRef): boolean => e.kind === 'named' && e.name.startsWith('AzureML-');
+const curatedId = (e: NamedRef): string => (e.version ? `${e.name}:${e.version}` : `${e.name}@latest`);
+
+interface Resolution {
+  computes: Record<string, string>;
+  datastores: Record<string, string>;
+  assets: Record<string, string>;
+  named: Map<NamedRef, string>;
+}
+
+/** Every read-only lookup, so a bad reference fails before anything is written. */
+async function lookUp(io: AgentIo, ws: Workspace, plan: SubmissionPlan): Promise<Resolution> {
+  const defaultCompute = typeof plan.settings.default_compute === 'string' ? plan.settings.default_compute : undefined;
+  const names = new Set<string>();
+  if (plan.compute) names.add(plan.compute);
+  if (defaultCompute) names.add(defaultCompute);
+  for (const s of plan.steps) {
+    const c = s.compute ?? defaultCompute ?? plan.compute;
+    if (!c) throw new UserError(`${where(s)}: step '${s.name}' has no compute and the pipeline has no settings.default_compute. Set one of them (e.g. settings.default_compute: azureml:cpu-cluster).`);
+    names.add(c);
+  }
+  const computes: Record<string, string> = {};
+  for (const name of names) {
+    if (name.startsWith('/subscriptions/') || name === 'serverless') continue;
+    const found = await ws.find(`computes/${encodeURIComponent(name)}`);
+    if (!found) {
+      const all = await ws.get<{ value?: ArmResource[] }>('computes').catch(() => ({ value: [] as ArmResource[] }));
+      const known = (all.value ?? []).map((c) => c.name).join(', ') || 'none';
+      throw new UserError(`Compute '${name}' does not exist in workspace '${ws.ref.name}' (computes there: ${known}). Fix the compute in the job file or the 'overrides' input.`);
+    }
+    computes[name] = found.id;
+  }
+  const datastores: Record<string, string> = {};
+  const ds = plan.settings.default_datastore;
+  if (typeof ds === 'string' && !ds.startsWith('/subscriptions/')) {
+    const found = await ws.find(`datastores/${encodeURIComponent(ds)}`);
+    if (!found) throw new UserError(`Datastore '${ds}' (settings.default_datastore) does not exist in workspace '${ws.ref.name}'. Use workspaceblobstore or create the datastore.`);
+    datastores[ds] = found.id;
+  }
+  const assets: Record<string, string> = {};
+  for (const [uri, ref] of Object.entries(plan.assets ?? {})) assets[uri] = await resolveNamed(ws, ref.assetType === 'data' ? 'data' : 'models', ref);
+  const named = new Map<NamedRef, string>();
+  const visitEnv = async (e: EnvironmentRef) => {
+    if (e.kind === 'named' && !isCurated(e)) named.set(e, await resolveNamed(ws, 'environments', e));
+  };
+  const visitCode = async (c: CodeRef | undefined) => {
+    if (c?.kind === 'named') named.set(c, await resolveNamed(ws, 'codes', c));
+  };
+  for (const s of plan.steps) {
+    const c: ComponentRef = s.component;
+    if (c.kind === 'named') named.set(c, await resolveNamed(ws, 'components', c));
+    if (c.kind === 'anonymous') {
+      await visitEnv(c.environment);
+      await visitCode(c.code);
+    }
+  }
+  io.info(`Resolved ${Object.keys(computes).length} compute(s), ${named.size + Object.keys(assets).length} registered asset(s).`);
+  return { computes, datastores, assets, named };
+}
+
+interface PendingUpload {
+  blobReferenceForConsumption?: { blobUri?: string; credential?: { sasUri?: string } };
+}
+
+/** Upload a code folder once per content hash, then register it as an anonymous code version. */
+async function ensureCode(io: AgentIo, ws: Workspace, snap: CodeSnapshot, label: string, stats: { uploadedBytes: number; reused: number }): Promise<string> {
+  const path = `codes/${snap.hash}/versions/1`;
+  const existing = await ws.find(path);
+  if (existing) {
+    stats.reused++;
+    io.info(`Code ${label}: unchanged (${snap.files.length} files, content ${snap.hash.slice(0, 12)}), nothing uploaded.`);
+    return existing.id;
+  }
+  const pending = await ws.post<PendingUpload>(`${path}/startPendingUpload`, { pendingUploadType: 'TemporaryBlobReference' });
+  const blobUri = pending.blobReferenceForConsumption?.blobUri;
+  const sasUri = io.secrets.protect(pending.blobReferenceForConsumption?.credential?.sasUri);
+  if (!blobUri || !sasUri) throw new Error('startPendingUpload returned no blob URI or SAS');
+  io.info(`Code ${label}: uploading ${snap.files.length} files (${snap.bytes} bytes) to the workspace storage.`);
+  let lastPct = -1;
+  try {
+    await uploadSnapshot(snap, blobUri, sasUri, (done, total) => {
+      const pct = total ? Math.floor((100 * done) / total) : 100;
+      if (pct >= lastPct + 10 || pct === 100) {
+        lastPct = pct;
+        io.progress(pct, `Uploading code ${label}: ${pct}%`);
+      }
+    }, io.signal);
+  } catch (e) {
+    // Never echo the SAS URL: the storage SDK's errors can quote the request URL.
+    const status = (e as { statusCode?: number }).statusCode;
+    throw new UserError(
+      `Could not upload code ${label} to the workspace storage (${status ?? (e as { code?: string }).code ?? 'network error'}). ` +
+        "The agent must reach the storage account's private endpoint (blob): run AmlPrivateLinkCheck@1 to check its DNS, and check NSG rules for port 443.",
+    );
+  }
+  stats.uploadedBytes += snap.bytes;
+  const created = await ws.put(path, { properties: { codeUri: blobUri, isAnonymous: true, description: `Uploaded by Azure Pipelines from ${label}` } });
+  return created.id;
+}
+
+async function ensureEnvironment(ws: Workspace, env: EnvironmentRef, res: Resolution): Promise<string> {
+  if (env.kind === 'named') return isCurated(env) ? curatedId(env) : res.named.get(env)!;
+  if (env.kind === 'id') return env.id.replace(/^azureml:/, '');
+  const anon = anonymousEnvironmentVersion(env);
+  const path = `environments/${anon.name}/versions/${anon.version}`;
+  const existing = await ws.find(path);
+  return existing ? existing.id : (await ws.put(path, anon.body)).id;
+}
+
+/** Code, environments and anonymous components, reusing whatever already exists by hash. */
+async function ensureAssets(io: AgentIo, ws: Workspace, plan: SubmissionPlan, root: string, res: Resolution): Promise<{ components: Record<string, string>; uploadedBytes: number; reused: number }> {
+  const stats = { uploadedBytes: 0, reused: 0 };
+  const codeIds = new Map<string, string>();
+  const components: Record<string, string> = {};
+  for (const step of plan.steps) {
+    const c = step.component;
+    if (c.kind === 'named') {
+      components[step.name] = res.named.get(c)!;
+      continue;
+    }
+    if (c.kind === 'id') {
+      components[step.name] = c.id.replace(/^azureml:/, '');
+      continue;
+    }
+    let codeId: string | undefined;
+    if (c.code?.kind === 'local') {
+      const key = c.code.path;
+      if (!codeIds.has(key)) {
+        const snap = snapshotCode(c.code.path, root, where(c.code));
+        codeIds.set(key, await ensureCode(io, ws, snap, `'${c.code.path.slice(root.length + 1) || '.'}'`, stats));
+      }
+      codeId = codeIds.get(key);
+    } else if (c.code?.kind === 'named') {
+      codeId = res.named.get(c.code);
+    } else if (c.code?.kind === 'id') {
+      codeId = c.code.id.replace(/^azureml:/, '');
+    }
+    const environmentId = await ensureEnvironment(ws, c.environment, res);
+    const { spec, hash } = anonymousComponentSpec(c, { ...(codeId ? { codeId } : {}), environmentId });
+    const path = `components/${ANONYMOUS_COMPONENT}/versions/${hash}`;
+    const existing = await ws.find(path);
+    components[step.name] = existing ? existing.id : (await ws.put(path, anonymousComponentVersionBody(spec))).id;
+  }
+  return { components, ...stats };
+}
+
+/** Azure ML job names: letters, digits, '_' and '-', unique per workspace. */
+export function jobName(buildId: string | undefined): string {
+  return `ado_${(buildId ?? 'local').replace(/[^\w-]/g, '')}_${randomBytes(5).toString('hex')}`;
+}
+
+function stepOf(r: RunDto): StepState {
+  const name = r.properties?.['azureml.nodeid'] ?? r.tags?.['azureml.nodeid'] ?? r.displayName ?? r.name ?? r.runId;
+  const err = r.error?.error;
+  return {
+    name,
+    runId: r.runId,
+    status: r.status ?? 'Unknown',
+    ...(r.startTimeUtc ? { start: r.startTimeUtc } : {}),
+    ...(r.endTimeUtc ? { end: r.endTimeUtc } : {}),
+    ...(err?.message ? { error: `${err.code ? `${err.code}: ` : ''}${err.message}` } : {}),
+  };
+}
+
+function duration(s: StepState): string {
+  if (!s.start) return '';
+  const ms = (s.end ? Date.parse(s.end) : Date.now()) - Date.parse(s.start);
+  return Number.isFinite(ms) ? `${Math.round(ms / 1000)}s` : '';
+}
+
+export async function run(io: AgentIo, i: PipelineJobInputs): Promise<void> {
+  // The gate runs before anything touches Azure.
+  await enforceGate(io, i.gate, i.connection);
+  const session = await openWorkspace(io, i.connection, i.ws);
+  const ws = new Workspace(new ArmClient(session.arm), session.ref);
+  const fail = (action: string) => (e: unknown) => {
+    throw translateAzureError(e, { action, scope: ws.base, connection: session.arm.endpoint.name });
+  };
+
+  io.progress(5, 'Checking computes and assets');
+  const res = await lookUp(io, ws, i.plan).catch(fail('look up the computes and assets the job uses'));
+  const assets = await ensureAssets(io, ws, i.plan, i.root, res).catch(fail('register the job\'s code and components'));
+  const name = i.plan.name ?? jobName(io.variable('Build.BuildId'));
+  const tags = lineageTags((n) => io.variable(n));
+  const body = toPipelineJobBody(i.plan, { components: assets.components, computes: res.computes, datastores: res.datastores, assets: res.assets }, tags);
+  io.progress(15, 'Submitting the job');
+  const job = await ws.put<ArmResource>(`jobs/${name}`, { properties: body }).catch(fail(`submit pipeline job '${name}'`));
+  const props = (job.properties ?? {}) as { status?: string; services?: Record<string, { endpoint?: string }> };
+  const studio = props.services?.Studio?.endpoint ?? `https://ml.azure.com/runs/${name}?wsid=${encodeURIComponent(ws.base)}`;
+  io.output('jobName', name);
+  io.output('studioUrl', studio);
+  io.info(`Submitted pipeline job ${name}: ${studio}`);
+  io.info(`Lineage tags: ${Object.entries(tags).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+
+  if (!i.wait) {
+    io.output('jobStatus', props.status ?? 'NotStarted');
+    io.summary('aml-pipeline-job', new Summary(`Pipeline job ${name} submitted`).para(`${link('Open in Azure ML studio', studio)}. The task did not wait (wait: false).`).toMarkdown());
+    return;
+  }
+
+  const dataPlane = new DataPlane(session.arm, session.ref, session.workspace);
+  let stepsUnavailable = false;
+  const poll = async (): Promise<JobSnapshot> => {
+    const j = await ws.get<ArmResource>(`jobs/${name}`).catch(fail(`read pipeline job '${name}'`));
+    const status = String((j.properties as { status?: string } | undefined)?.status ?? 'Unknown');
+    let steps: StepState[] = [];
+    if (!stepsUnavailable) {
+      try {
+        steps = (await dataPlane.children(name)).map(stepOf);
+      } catch (e) {
+        stepsUnavailable = true;
+        io.warn(`Step statuses are not available (${(e as Error).message.split('\n')[0]}): the workspace's data plane is not reachable from the agent. Run AmlPrivateLinkCheck@1. Following the job's overall status only.`);
+      }
+    }
+    return { status, steps };
+  };
+
+  const end = await waitForJob(
+    { poll, now: () => Date.now(), sleep: abortableSleep, log: (l) => io.info(l), progress: (p, t) => io.progress(15 + p * 0.85, t) },
+    { timeoutMs: i.timeoutMs, signal: io.signal },
+  );
+  const snap = end.snapshot;
+  io.output('jobStatus', snap.status);
+
+  const summary = new Summary(`Pipeline job ${name}: ${end.kind === 'terminal' ? snap.status : end.kind === 'timeout' ? 'timed out' : 'cancelled'}`);
+  const writeSummary = () => {
+    summary.para(`${link('Open in Azure ML studio', studio)} · code uploaded: ${assets.uploadedBytes} bytes (${assets.reused} folder(s) unchanged)`);
+    if (snap.steps.length) summary.table(['Step', 'Status', 'Duration', 'Error'], snap.steps.map((s) => [s.name, s.status, duration(s), s.error ?? '']));
+    io.summary('aml-pipeline-job', summary.toMarkdown());
+  };
+
+  if (end.kind !== 'terminal') {
+    const why = end.kind === 'timeout' ? `did not finish within ${Math.round(i.timeoutMs / 60000)} minute(s)` : 'was left running when the pipeline run was cancelled';
+    if (end.kind === 'cancelled' || i.cancelOnTimeout) {
+      io.info(`Cancelling job ${name}...`);
+      await cancelJob(io, session.client, i.ws, name);
+      io.output('jobStatus', 'Canceled');
+    }
+    writeSummary();
+    throw new UserError(`Pipeline job ${name} ${why}${end.kind === 'cancelled' || i.cancelOnTimeout ? '; it was cancelled in Azure ML' : '; it is still running (cancelOnTimeout is false)'}. ${studio}`);
+  }
+  writeSummary();
+  if (snap.status === 'Completed') {
+    io.info(`Pipeline job ${name} completed.`);
+    return;
+  }
+  const failed = snap.steps.filter((s) => s.status === 'Failed');
+  let detail = failed.map((s) => `step ${s.name}: ${s.error ?? 'failed'}`).join('; ');
+  if (!detail) {
+    const parent = await dataPlane.run(name).catch(() => undefined);
+    detail = parent?.error?.error?.message ?? 'no error details were recorded';
+  }
+  throw new UserError(`Pipeline job ${name} ended ${snap.status}: ${detail}. ${studio}`);
+}
+
+async function cancelJob(io: AgentIo, client: import('@azure/arm-machinelearning').AzureMachineLearningWorkspaces, ws: WorkspaceInputs, name: string): Promise<void> {
+  try {
+    await client.jobs.beginCancelAndWait(ws.resourceGroup, ws.name, name, { updateIntervalInMs: 1000 });
+    io.info(`Job ${name} cancelled.`);
+  } catch (e) {
+    io.warn(`Could not cancel job ${name}: ${(e as Error).message.split('\n')[0]}. Cancel it in Azure ML studio.`);
+  }
+}
+

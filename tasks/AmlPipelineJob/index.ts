@@ -1,11 +1,40 @@
-/** AmlPipelineJob@1 entry point: read inputs, call the core, set outputs. */
+/** AmlPipelineJob@1 entry point: read inputs, translate the job file, call the core, set outputs. */
+import * as path from 'node:path';
 import { runTask } from '../common/agent';
-import { connectionInput, workspaceInputs } from '../common/inputs';
+import { UserError } from '../common/errors';
+import { connectionInput, gateSettings, workspaceInputs } from '../common/inputs';
+import { parseOverrides } from './overrides';
+import { translatePipelineJob } from './translate';
+
+/** `key=value` lines, as the tags input takes them. */
+function parseTags(lines: string[]): Record<string, string> {
+  const tags: Record<string, string> = {};
+  lines.forEach((l, i) => {
+    const eq = l.indexOf('=');
+    if (eq <= 0) throw new UserError(`Input 'tags': line ${i + 1} '${l}' is not key=value. Write one tag per line, e.g. team=fraud.`, 'tags');
+    tags[l.slice(0, eq).trim()] = l.slice(eq + 1).trim();
+  });
+  return tags;
+}
 
 runTask(__dirname, async (io) => {
   const connection = connectionInput(io)!;
   const ws = workspaceInputs(io);
-  io.file('jobFile', true, 'Give the path of a CLI v2 pipeline-job YAML (type: pipeline), relative to the repository root.');
-  // The Azure SDKs load only once the inputs are valid: a bad input fails fast.
-  await (await import('./azure')).run(io, connection, ws);
+  const gate = gateSettings(io);
+  const jobFile = io.file('jobFile', true, 'Give the path of a CLI v2 pipeline-job YAML (type: pipeline), relative to the repository root.');
+  const root = path.resolve(io.variable('Build.SourcesDirectory') ?? io.variable('System.DefaultWorkingDirectory') ?? process.cwd());
+  const timeoutMs = io.int('timeoutMinutes', 120, 0, 60 * 24 * 30) * 60_000;
+  // Translate before anything touches Azure: a bad file fails here and creates nothing.
+  const experimentName = io.input('experimentName');
+  const displayName = io.input('displayName');
+  const plan = translatePipelineJob(jobFile, {
+    root,
+    overrides: parseOverrides(io.lines('overrides')),
+    ...(experimentName ? { experimentName } : {}),
+    ...(displayName ? { displayName } : {}),
+    tags: parseTags(io.lines('tags')),
+  });
+  plan.experimentName ??= io.variable('Build.DefinitionName')?.replace(/[^\w-]/g, '_');
+  io.info(`Job file ${path.relative(root, jobFile)}: ${plan.steps.length} step(s): ${plan.steps.map((s) => s.name).join(', ')}.`);
+  await (await import('./azure')).run(io, { connection, ws, plan, root, gate, wait: io.bool('wait', true), timeoutMs, cancelOnTimeout: io.bool('cancelOnTimeout', true) });
 });

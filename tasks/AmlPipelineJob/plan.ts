@@ -87,9 +87,26 @@ export interface PlannedStep {
   origin: Origin;
 }
 
+/** A registered data or model asset used as a job input (`path: azureml:<name>:<version>` or `@latest`). */
+export interface AssetRef extends NamedRef {
+  assetType: 'data' | 'model';
+}
+
 export interface SubmissionPlan {
   /** Absolute path of the job YAML. */
   file: string;
+  /** Top-level `name:` of the YAML (the CLI uses it as the job name); usually absent. */
+  name?: string;
+  /** Top-level `compute:` (name without `azureml:`, or an ARM id): REST `computeId` of the pipeline job. */
+  compute?: string;
+  /** Top-level `properties:` (string map). */
+  properties?: Record<string, string>;
+  /**
+   * Registered assets used as input paths, keyed by the exact `uri` written in `inputs` / step
+   * `inputs` (e.g. `azureml:taxi-data:3`); the submitter resolves each to its ARM id
+   * (`ResolvedIds.assets`) and body.ts substitutes it.
+   */
+  assets?: Record<string, AssetRef>;
   displayName?: string;
   experimentName?: string;
   description?: string;
@@ -105,6 +122,10 @@ export interface SubmissionPlan {
 export interface ResolvedIds {
   /** Step name -> component version ARM id. */
   components: Record<string, string>;
-  /** Compute name (as in the plan) -> compute ARM id. */
+  /** Compute name (as in the plan) -> compute ARM id. `serverless` may be left out (sent as is). */
   computes: Record<string, string>;
+  /** Datastore name (settings.default_datastore as in the plan) -> datastore ARM id. */
+  datastores?: Record<string, string>;
+  /** Key of `SubmissionPlan.assets` -> asset version ARM id (`/subscriptions/.../data/<name>/versions/<v>`). */
+  assets?: Record<string, string>;
 }

@@ -35,13 +35,14 @@ export function devOpsGateReader(conn: WebApi): GateReader {
       guard('read the branch', async () => {
         const git = await conn.getGitApi();
         const refs = await git.getRefs(repositoryId, project, refName.replace(/^refs\//, ''));
-        return refs.find((r) => r.name === refName)?.objectId;
+        return (refs ?? []).find((r) => r.name === refName)?.objectId;
       }),
     isAncestor: (project, repositoryId, commit, head) =>
       guard('compare commits', async () => {
         const git = await conn.getGitApi();
         const bases = await git.getMergeBases(repositoryId, commit, head, project);
-        return bases.some((b) => b.commitId?.toLowerCase() === commit.toLowerCase());
+        // An unknown commit answers 404, which the client returns as null: not on the branch.
+        return (bases ?? []).some((b) => b.commitId?.toLowerCase() === commit.toLowerCase());
       }),
     connectionChecks: (project, connectionId) =>
       guard('read service connection checks', async () => {

@@ -1,0 +1,447 @@
+/**
+ * Inputs, outputs and `${{...}}` bindings, translated to the REST shapes the CLI (SDK v2) sends.
+ *
+ * Facts from azure-ai-ml (azure/ai/ml/entities/_job/_input_output_helpers.py, _job/pipeline/_io/mixin.py):
+ * - literals become LiteralJobInput(value=str(value)): Python str(), so True -> "True", 1.0 -> "1.0";
+ * - a `${{...}}` binding is a literal whose value is the expression (plus `mode` when one is given);
+ * - data inputs become {job_input_type: <type>, uri, mode}, modes mapped ro_mount/mount -> ReadOnlyMount,
+ *   download -> Download, direct -> Direct, eval_mount -> EvalMount, eval_download -> EvalDownload;
+ * - outputs become {job_output_type: <type, default uri_folder>, uri, mode}, modes rw_mount/mount ->
+ *   ReadWriteMount, upload -> Upload, direct -> Direct; a step output bound to the pipeline is
+ *   {value: '${{parent.outputs.x}}', type: 'literal'};
+ * - the pipeline-level inputs/outputs are typed REST models (camelCase: jobInputType, jobOutputType),
+ *   while step inputs/outputs sit in the free-form `jobs` object, serialised with as_dict() (snake_case).
+ */
+import type { Json, JsonObject, NamedRef } from './plan';
+import type { LoadedYaml, YamlPath } from './yaml';
+
+export const DATA_TYPES = ['uri_folder', 'uri_file', 'mltable', 'custom_model', 'mlflow_model', 'triton_model'] as const;
+export const PARAM_TYPES = ['integer', 'number', 'boolean', 'string'] as const;
+
+const INPUT_MODES: Record<string, string> = {
+  mount: 'ReadOnlyMount',
+  ro_mount: 'ReadOnlyMount',
+  download: 'Download',
+  direct: 'Direct',
+  eval_mount: 'EvalMount',
+  eval_download: 'EvalDownload',
+};
+const OUTPUT_MODES: Record<string, string> = {
+  mount: 'ReadWriteMount',
+  rw_mount: 'ReadWriteMount',
+  upload: 'Upload',
+  direct: 'Direct',
+};
+
+export type PyType = (typeof PARAM_TYPES)[number];
+
+/** Python's str() of a YAML scalar, as the CLI sends literal inputs. */
+export function pyStr(value: string | number | boolean, source?: string): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'boolean') return value ? 'True' : 'False';
+  if (isFloatSource(value, source)) return pyFloatRepr(value);
+  if (Number.isSafeInteger(value)) return String(value);
+  if (source && /^[-+]?[0-9_]+$/.test(source.trim())) return BigInt(source.trim().replace(/_/g, '')).toString();
+  return pyFloatRepr(value);
+}
+
+/** The Python type name of a YAML scalar, as the SDK infers component input types. */
+export function pyType(value: string | number | boolean, source?: string): PyType {
+  if (typeof value === 'string') return 'string';
+  if (typeof value === 'boolean') return 'boolean';
+  return isFloatSource(value, source) ? 'number' : 'integer';
+}
+
+function isFloatSource(value: number, source?: string): boolean {
+  if (source !== undefined) return /[.eE]|inf|nan/i.test(source.trim()) && !/^0x/i.test(source.trim());
+  return !Number.isInteger(value);
+}
+
+/** repr(float) in Python 3: shortest round-trip digits, exponent when exp < -4 or >= 16. */
+export function pyFloatRepr(v: number): string {
+  if (Number.isNaN(v)) return 'nan';
+  if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
+  if (v === 0) return Object.is(v, -0) ? '-0.0' : '0.0';
+  const [mant, expText] = v.toExponential().split('e') as [string, string];
+  const exp = Number(expText);
+  const neg = mant.startsWith('-');
+  const digits = mant.replace('-', '').replace('.', '');
+  let out: string;
+  if (exp < -4 || exp >= 16) {
+    const m = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+    out = `${m}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  } else if (exp < 0) {
+    out = `0.${'0'.repeat(-exp - 1)}${digits}`;
+  } else if (digits.length <= exp + 1) {
+    out = `${digits}${'0'.repeat(exp + 1 - digits.length)}.0`;
+  } else {
+    out = `${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}`;
+  }
+  return neg ? `-${out}` : out;
+}
+
+/** ISO 8601 duration as Python's isodate.duration_isoformat(timedelta(seconds=n)). */
+export function isoDuration(seconds: number): string {
+  let s = seconds;
+  const days = Math.floor(s / 86400);
+  s -= days * 86400;
+  const h = Math.floor(s / 3600);
+  s -= h * 3600;
+  const m = Math.floor(s / 60);
+  s -= m * 60;
+  let out = 'P';
+  if (days) out += `${days}D`;
+  if (h || m || s) {
+    out += 'T';
+    if (h) out += `${h}H`;
+    if (m) out += `${m}M`;
+    if (s) out += `${Number.isInteger(s) ? s : Number(s.toFixed(6))}S`;
+  }
+  return out === 'P' ? 'P0D' : out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bindings
+
+export type Binding =
+  | { kind: 'parentInput'; name: string; text: string }
+  | { kind: 'parentOutput'; name: string; text: string }
+  | { kind: 'jobOutput'; job: string; name: string; text: string }
+  | { kind: 'runtime'; text: string }
+  | { kind: 'legacy'; text: string; suggestion: string }
+  | { kind: 'unknown'; text: string };
+
+const EXPR = /\$\{\{\s*([^{}]*?)\s*\}\}/g;
+
+export function findBindings(s: string): Binding[] {
+  const out: Binding[] = [];
+  for (const m of s.matchAll(EXPR)) {
+    const text = m[0];
+    const expr = m[1]!;
+    let r: RegExpExecArray | null;
+    if ((r = /^parent\.inputs\.([A-Za-z0-9_.]+)$/.exec(expr))) out.push({ kind: 'parentInput', name: r[1]!, text });
+    else if ((r = /^parent\.outputs\.([A-Za-z0-9_]+)$/.exec(expr))) out.push({ kind: 'parentOutput', name: r[1]!, text });
+    else if ((r = /^parent\.jobs\.([A-Za-z0-9_]+)\.outputs\.([A-Za-z0-9_]+)$/.exec(expr))) out.push({ kind: 'jobOutput', job: r[1]!, name: r[2]!, text });
+    else if (/^(name|output_name)$/.test(expr)) out.push({ kind: 'runtime', text });
+    else if ((r = /^(inputs|outputs)\.([A-Za-z0-9_.]+)$/.exec(expr))) out.push({ kind: 'legacy', text, suggestion: `\${{parent.${r[1]}.${r[2]}}}` });
+    else if ((r = /^jobs\.([A-Za-z0-9_]+)\.(inputs|outputs)\.([A-Za-z0-9_]+)$/.exec(expr))) out.push({ kind: 'legacy', text, suggestion: `\${{parent.jobs.${r[1]}.${r[2]}.${r[3]}}}` });
+    else out.push({ kind: 'unknown', text });
+  }
+  return out;
+}
+
+export function isWholeBinding(s: string): boolean {
+  const t = s.trim();
+  const all = [...t.matchAll(EXPR)];
+  return all.length === 1 && all[0]![0] === t;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths
+
+export type PathKind =
+  | { kind: 'uri'; uri: string }
+  | { kind: 'asset'; ref: string; name: string; version?: string; label?: 'latest' }
+  | { kind: 'binding'; text: string }
+  | { kind: 'local'; path: string };
+
+const URL_SCHEMES = /^(https?|wasbs?|abfss?|adl|azureml):\/\//i;
+
+export function classifyPath(p: string): PathKind {
+  const t = p.trim();
+  if (t.includes('${{') && isWholeBinding(t)) return { kind: 'binding', text: t };
+  if (URL_SCHEMES.test(t)) return { kind: 'uri', uri: t };
+  if (/^azureml:\/subscriptions\//i.test(t)) return { kind: 'uri', uri: t };
+  let m: RegExpExecArray | null;
+  if ((m = /^azureml:([A-Za-z0-9][A-Za-z0-9._-]*)@(latest)$/.exec(t))) return { kind: 'asset', ref: t, name: m[1]!, label: 'latest' };
+  if ((m = /^azureml:([A-Za-z0-9][A-Za-z0-9._-]*):([A-Za-z0-9][A-Za-z0-9._-]*)$/.exec(t))) return { kind: 'asset', ref: t, name: m[1]!, version: m[2]! };
+  return { kind: 'local', path: t };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared translation state
+
+export interface PipelineInputInfo {
+  /** 'literal' for scalars, else the data type. */
+  type: string;
+  mode?: string;
+}
+
+export interface PipelineOutputInfo {
+  type: string;
+  mode?: string;
+}
+
+export interface IoContext {
+  doc: LoadedYaml;
+  /** Registered data/model assets met in inputs, by the exact `uri` written. */
+  assets: Map<string, NamedRef & { assetType: 'data' | 'model' }>;
+}
+
+function isObj(v: Json | undefined): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkKeys(doc: LoadedYaml, at: YamlPath, o: JsonObject, allowed: readonly string[], what: string): void {
+  for (const k of Object.keys(o)) {
+    if (!allowed.includes(k)) doc.fail([...at, k], `is not supported by AmlPipelineJob@1 in ${what}`, `use only ${allowed.join(', ')}`);
+  }
+}
+
+function inputMode(doc: LoadedYaml, at: YamlPath, mode: Json | undefined): string | undefined {
+  if (mode === undefined || mode === null) return undefined;
+  if (typeof mode !== 'string' || !(mode.toLowerCase() in INPUT_MODES)) {
+    doc.fail(at, `is '${String(mode)}', which is not an input mode`, `use one of ${Object.keys(INPUT_MODES).join(', ')}`);
+  }
+  return INPUT_MODES[mode.toLowerCase()];
+}
+
+function outputMode(doc: LoadedYaml, at: YamlPath, mode: Json | undefined): string | undefined {
+  if (mode === undefined || mode === null) return undefined;
+  if (typeof mode !== 'string' || !(mode.toLowerCase() in OUTPUT_MODES)) {
+    doc.fail(at, `is '${String(mode)}', which is not an output mode`, `use one of ${Object.keys(OUTPUT_MODES).join(', ')}`);
+  }
+  return OUTPUT_MODES[mode.toLowerCase()];
+}
+
+function dataType(doc: LoadedYaml, at: YamlPath, t: Json | undefined): string {
+  if (t === undefined || t === null) return 'uri_folder';
+  if (t === 'path') doc.fail(at, "is the old type 'path', which jobs no longer accept", "write 'uri_folder' (or 'uri_file' for a single file)");
+  if (typeof t !== 'string' || !(DATA_TYPES as readonly string[]).includes(t)) {
+    doc.fail(at, `is '${String(t)}', which is not a data type for a job input or output`, `use one of ${DATA_TYPES.join(', ')}`);
+  }
+  return t;
+}
+
+function localPathFix(isPipeline: boolean): string {
+  return `local data is not uploaded by AmlPipelineJob@1 yet: register it once with 'az ml data create' and write path: azureml:<name>:<version>${isPipeline ? '' : ' (or bind a pipeline input)'}, or point at a datastore path such as azureml://datastores/workspaceblobstore/paths/<folder>/`;
+}
+
+function resolveDataPath(ctx: IoContext, at: YamlPath, p: Json | undefined, type: string, isPipeline: boolean): { uri?: string; binding?: string } {
+  if (typeof p !== 'string' || p.trim() === '') ctx.doc.fail(at, 'must be a path string (azureml://..., https://... or azureml:<name>:<version>)', 'set the path of the data');
+  const k = classifyPath(p);
+  switch (k.kind) {
+    case 'uri':
+      checkRuntimeExpressions(ctx.doc, at, k.uri);
+      return { uri: k.uri };
+    case 'binding':
+      if (isPipeline) ctx.doc.fail(at, 'is a ${{...}} binding, which a pipeline-level input cannot use', 'give a datastore path or registered data asset');
+      return { binding: k.text };
+    case 'asset': {
+      const assetType = type === 'custom_model' || type === 'mlflow_model' || type === 'triton_model' ? 'model' : 'data';
+      ctx.assets.set(k.ref, {
+        kind: 'named',
+        assetType,
+        name: k.name,
+        ...(k.version !== undefined ? { version: k.version } : { label: 'latest' as const }),
+        origin: { file: ctx.doc.file, path: at.join('.') },
+      });
+      return { uri: k.ref };
+    }
+    case 'local':
+      return ctx.doc.fail(at, `is the local path '${k.path}'`, localPathFix(isPipeline));
+  }
+}
+
+function checkRuntimeExpressions(doc: LoadedYaml, at: YamlPath, s: string): void {
+  for (const b of findBindings(s)) {
+    if (b.kind !== 'runtime') doc.fail(at, `holds ${b.text}, which a path cannot use`, 'only ${{name}} and ${{output_name}} may appear inside a path');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pipeline level (camelCase REST models)
+
+/** Translate `inputs:` of the pipeline job. */
+export function pipelineInputs(ctx: IoContext, raw: Json | undefined): { rest: Record<string, JsonObject>; info: Map<string, PipelineInputInfo> } {
+  const doc: LoadedYaml = ctx.doc;
+  const rest: Record<string, JsonObject> = {};
+  const info = new Map<string, PipelineInputInfo>();
+  if (raw === undefined || raw === null) return { rest, info };
+  if (!isObj(raw)) doc.fail(['inputs'], 'must be a mapping of input names to values', 'write inputs: then one "name: value" per line');
+  for (const [name, v] of Object.entries(raw)) {
+    const at = ['inputs', name];
+    checkIoName(doc, at, name, true);
+    if (v === null || v === '') {
+      doc.fail(at, 'has no value (the CLI drops empty pipeline inputs, which leaves their bindings dangling)', 'give it a value here or through the overrides input, or remove it');
+    }
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
+      if (typeof v === 'string') checkLiteralBindings(doc, at, v, true);
+      const src = doc.sourceOf(at);
+      rest[name] = { jobInputType: 'literal', value: pyStr(v, src) };
+      info.set(name, { type: pyType(v, src) });
+      continue;
+    }
+    if (Array.isArray(v)) doc.fail(at, 'is a list, which is not a job input', 'give a single value or a mapping with type and path');
+    const o = v as JsonObject;
+    checkKeys(doc, at, o, ['type', 'path', 'mode', 'description'], 'a pipeline data input');
+    const type = dataType(doc, [...at, 'type'], o.type);
+    if (o.path === undefined || o.path === null) doc.fail(at, 'is a data input without a path', 'add path: azureml://datastores/<store>/paths/<folder>/ or azureml:<data name>:<version>');
+    const { uri } = resolveDataPath(ctx, [...at, 'path'], o.path, type, true);
+    const mode = inputMode(doc, [...at, 'mode'], o.mode);
+    const r: JsonObject = { jobInputType: type, uri: uri! };
+    if (mode) r.mode = mode;
+    if (o.description !== undefined) r.description = str(doc, [...at, 'description'], o.description);
+    rest[name] = r;
+    info.set(name, { type, ...(typeof o.mode === 'string' ? { mode: o.mode } : {}) });
+  }
+  return { rest, info };
+}
+
+/** Translate `outputs:` of the pipeline job. */
+export function pipelineOutputs(ctx: IoContext, raw: Json | undefined): { rest: Record<string, JsonObject>; info: Map<string, PipelineOutputInfo> } {
+  const doc: LoadedYaml = ctx.doc;
+  const rest: Record<string, JsonObject> = {};
+  const info = new Map<string, PipelineOutputInfo>();
+  if (raw === undefined || raw === null) return { rest, info };
+  if (!isObj(raw)) doc.fail(['outputs'], 'must be a mapping of output names to settings', 'write outputs: then one "name:" (optionally with mode/type/path) per line');
+  for (const [name, v] of Object.entries(raw)) {
+    const at = ['outputs', name];
+    checkIoName(doc, at, name, false);
+    if (v === null) {
+      rest[name] = { jobOutputType: 'uri_folder' };
+      info.set(name, { type: 'uri_folder' });
+      continue;
+    }
+    if (!isObj(v)) doc.fail(at, 'must be empty or a mapping with type, mode, path or description', 'for example "mode: upload"');
+    checkKeys(doc, at, v, ['type', 'mode', 'path', 'description'], 'a pipeline output');
+    const type = dataType(doc, [...at, 'type'], v.type);
+    const r: JsonObject = { jobOutputType: type };
+    const mode = outputMode(doc, [...at, 'mode'], v.mode);
+    if (mode) r.mode = mode;
+    if (v.path !== undefined && v.path !== null) r.uri = outputUri(doc, [...at, 'path'], v.path);
+    if (v.description !== undefined) r.description = str(doc, [...at, 'description'], v.description);
+    rest[name] = r;
+    info.set(name, { type, ...(typeof v.mode === 'string' ? { mode: v.mode } : {}) });
+  }
+  return { rest, info };
+}
+
+function outputUri(doc: LoadedYaml, at: YamlPath, p: Json): string {
+  if (typeof p !== 'string') doc.fail(at, 'must be a path string', 'use azureml://datastores/<store>/paths/<folder>/');
+  const k = classifyPath(p);
+  if (k.kind !== 'uri') {
+    doc.fail(at, `is '${p}', which is not a datastore or storage URI`, 'outputs are written to azureml://datastores/<store>/paths/<folder>/ (or https://, abfss:// URIs)');
+  }
+  checkRuntimeExpressions(doc, at, k.uri);
+  return k.uri;
+}
+
+function checkIoName(doc: LoadedYaml, at: YamlPath, name: string, allowDots: boolean): void {
+  const re = allowDots ? /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/ : /^[A-Za-z_][A-Za-z0-9_]*$/;
+  if (!re.test(name)) doc.fail(at, 'is not a valid input/output name', 'use letters, digits and underscores, starting with a letter or underscore');
+}
+
+function str(doc: LoadedYaml, at: YamlPath, v: Json): string {
+  if (typeof v !== 'string') doc.fail(at, `must be text, not ${JSON.stringify(v)}`, 'quote the value');
+  return v;
+}
+
+/** Validate every ${{...}} in a literal string; returns the bindings found. */
+export function checkLiteralBindings(doc: LoadedYaml, at: YamlPath, s: string, isPipeline: boolean): Binding[] {
+  const bs = findBindings(s);
+  for (const b of bs) {
+    if (b.kind === 'legacy') doc.fail(at, `uses the old binding ${b.text}`, `write ${b.suggestion}`);
+    if (b.kind === 'unknown') doc.fail(at, `holds ${b.text}, which is not a binding AmlPipelineJob@1 understands`, 'bind with ${{parent.inputs.<name>}} or ${{parent.jobs.<step>.outputs.<name>}}');
+    if (isPipeline && b.kind !== 'runtime') doc.fail(at, `holds ${b.text}, but pipeline-level inputs cannot bind to anything`, 'give a plain value');
+    if (b.kind === 'parentOutput') doc.fail(at, `binds an input to ${b.text}, a pipeline output`, 'bind inputs to ${{parent.inputs.<name>}} or ${{parent.jobs.<step>.outputs.<name>}}');
+  }
+  return bs;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step level (snake_case dicts inside `jobs`)
+
+/** What the step's component declares, when the component is local. */
+export interface PortDef {
+  type: string;
+  optional?: boolean;
+  hasDefault?: boolean;
+}
+
+export interface StepInputResult {
+  rest: JsonObject;
+  /** For inferring an inline component's input definition. */
+  def: JsonObject;
+  bindings: Binding[];
+}
+
+/** Translate one step input value. `meta` is the component's definition when known. */
+export function stepInput(ctx: IoContext, at: YamlPath, v: Json, meta: PortDef | undefined): StepInputResult | undefined {
+  const doc: LoadedYaml = ctx.doc;
+  if (v === null) return undefined;
+  const metaIsData = meta !== undefined && !(PARAM_TYPES as readonly string[]).includes(meta.type);
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
+    if (typeof v === 'string' && metaIsData && !v.includes('${{')) {
+      // A plain string given to a data input is a path, as the SDK reads it.
+      const { uri } = resolveDataPath(ctx, at, v, meta!.type === 'path' ? 'uri_folder' : meta!.type, false);
+      const type = meta!.type === 'path' ? 'uri_folder' : meta!.type;
+      return { rest: { job_input_type: type, uri: uri! }, def: { type }, bindings: [] };
+    }
+    const bindings = typeof v === 'string' ? checkLiteralBindings(doc, at, v, false) : [];
+    const src = doc.sourceOf(at);
+    return {
+      rest: { job_input_type: 'literal', value: pyStr(v, src) },
+      def: bindings.length && typeof v === 'string' && isWholeBinding(v) ? {} : { type: pyType(v, src), default: v },
+      bindings,
+    };
+  }
+  if (Array.isArray(v)) doc.fail(at, 'is a list, which is not a step input', 'give a value, a ${{...}} binding, or a mapping with type and path');
+  const o = v as JsonObject;
+  checkKeys(doc, at, o, ['type', 'path', 'mode', 'description'], 'a step data input');
+  if (o.path === undefined || o.path === null) doc.fail(at, 'is a data input without a path', 'add path: azureml://datastores/<store>/paths/<folder>/, azureml:<data>:<version>, or a ${{parent...}} binding');
+  const mode = inputMode(doc, [...at, 'mode'], o.mode);
+  if (typeof o.path === 'string' && isWholeBinding(o.path)) {
+    const bindings = checkLiteralBindings(doc, [...at, 'path'], o.path, false);
+    if (o.type !== undefined) dataType(doc, [...at, 'type'], o.type);
+    const rest: JsonObject = { job_input_type: 'literal', value: o.path.trim() };
+    if (mode) rest.mode = mode;
+    return { rest, def: typeof o.mode === 'string' ? { mode: o.mode } : {}, bindings };
+  }
+  const type = dataType(doc, [...at, 'type'], o.type ?? (meta && metaIsData && meta.type !== 'path' ? meta.type : undefined));
+  const { uri } = resolveDataPath(ctx, [...at, 'path'], o.path, type, false);
+  const rest: JsonObject = { job_input_type: type, uri: uri! };
+  if (mode) rest.mode = mode;
+  const def: JsonObject = { type };
+  if (typeof o.mode === 'string') def.mode = o.mode;
+  return { rest, def, bindings: [] };
+}
+
+export interface StepOutputResult {
+  rest: JsonObject;
+  def: JsonObject;
+  binding?: Binding;
+}
+
+/** Translate one step output value. `metaType` is the component's declared type when known. */
+export function stepOutput(ctx: IoContext, at: YamlPath, v: Json, metaType: string | undefined, pipelineOutputs: Map<string, PipelineOutputInfo>): StepOutputResult | undefined {
+  const doc: LoadedYaml = ctx.doc;
+  if (v === null) return undefined;
+  const bindTo = (text: string, extra: JsonObject): StepOutputResult => {
+    const bs = findBindings(text);
+    const b = bs[0];
+    if (!b || bs.length !== 1 || !isWholeBinding(text)) doc.fail(at, `is '${text}', which is not an output binding`, 'write ${{parent.outputs.<pipeline output>}} or a mapping with mode/type/path');
+    if (b.kind === 'legacy') doc.fail(at, `uses the old binding ${b.text}`, `write ${b.suggestion}`);
+    if (b.kind !== 'parentOutput') doc.fail(at, `binds an output to ${b.text}`, 'a step output can only bind to ${{parent.outputs.<name>}}');
+    const target = pipelineOutputs.get(b.name);
+    if (!target) doc.fail(at, `binds to the pipeline output '${b.name}', which the pipeline does not declare`, `add it under the top-level outputs:${pipelineOutputs.size ? ` (declared: ${[...pipelineOutputs.keys()].join(', ')})` : ''}`);
+    const def: JsonObject = { type: target.type };
+    if (target.mode) def.mode = target.mode;
+    return { rest: { value: text.trim(), type: 'literal', ...extra }, def, binding: b };
+  };
+  if (typeof v === 'string') return bindTo(v, {});
+  if (!isObj(v)) doc.fail(at, `is ${JSON.stringify(v)}, which is not a step output`, 'write ${{parent.outputs.<name>}}, leave it empty, or give a mapping with mode/type/path');
+  checkKeys(doc, at, v, ['type', 'mode', 'path', 'description'], 'a step output');
+  const mode = outputMode(doc, [...at, 'mode'], v.mode);
+  if (typeof v.path === 'string' && v.path.includes('${{')) {
+    return bindTo(v.path, mode ? { mode } : {});
+  }
+  const type = dataType(doc, [...at, 'type'], v.type);
+  const rest: JsonObject = { job_output_type: metaType === 'uri_file' && v.type === undefined ? 'uri_file' : type };
+  if (mode) rest.mode = mode;
+  if (v.path !== undefined && v.path !== null) rest.uri = outputUri(doc, [...at, 'path'], v.path);
+  if (v.description !== undefined) rest.description = str(doc, [...at, 'description'], v.description);
+  const def: JsonObject = { type };
+  if (typeof v.mode === 'string') def.mode = v.mode;
+  return { rest, def };
+}

@@ -1,0 +1,126 @@
+/**
+ * The task's `overrides` input: `path=value` lines applied to the job YAML before translation,
+ * e.g. `inputs.learning_rate=0.01`, `settings.default_compute=azureml:gpu-cluster`,
+ * `jobs.train_job.compute=azureml:big`, `display_name=nightly`.
+ * Values are YAML scalars: 0.01 stays a number, true a boolean, "0.01" (quoted) a string.
+ */
+import { isScalar, parseDocument } from 'yaml';
+import { UserError } from '../common/errors';
+import type { Json, JsonObject } from './plan';
+import { dotted, type LoadedYaml } from './yaml';
+
+export interface Override {
+  /** Key path, e.g. ['jobs', 'train', 'compute']. */
+  path: string[];
+  value: string | number | boolean;
+  /** Source text of the value (keeps `1.0` a float when stringified like the CLI). */
+  source: string;
+  /** 1-based line in the overrides input. */
+  line: number;
+  /** The line as written (trimmed), for messages. */
+  text: string;
+}
+
+const SEGMENT = /^[A-Za-z_$][A-Za-z0-9_-]*$/;
+/** Keys that would reach JavaScript object internals. */
+const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
+/** Top-level mappings an override may create when the file has none. */
+const CREATABLE_TOP = new Set(['settings', 'tags', 'properties', 'inputs']);
+
+/** Parse `path=value` lines. Blank lines and lines starting with '#' are skipped. */
+export function parseOverrides(lines: readonly string[]): Override[] {
+  const flat = lines.flatMap((l) => l.split(/\r?\n/));
+  const out: Override[] = [];
+  const seen = new Map<string, number>();
+  flat.forEach((raw, i) => {
+    const line = i + 1;
+    const text = raw.trim();
+    if (text === '' || text.startsWith('#')) return;
+    const eq = text.indexOf('=');
+    if (eq < 0) {
+      throw new UserError(`Input 'overrides' line ${line}: '${text}' has no '='; write one override per line as path=value, for example inputs.learning_rate=0.01.`, 'overrides');
+    }
+    const key = text.slice(0, eq).trim();
+    const valueText = text.slice(eq + 1).trim();
+    if (key === '') {
+      throw new UserError(`Input 'overrides' line ${line}: '${text}' has no key path before '='; write path=value, for example settings.default_compute=azureml:cpu-cluster.`, 'overrides');
+    }
+    const path = key.split('.');
+    if (path.some((s) => !SEGMENT.test(s) || FORBIDDEN.has(s))) {
+      throw new UserError(`Input 'overrides' line ${line}: the key path '${key}' is not valid; use dot-separated YAML keys such as jobs.train_job.compute.`, 'overrides');
+    }
+    if (valueText === '') {
+      throw new UserError(`Input 'overrides' line ${line}: '${key}' has no value after '='; give a value, or "" for an empty string.`, 'overrides');
+    }
+    const doc = parseDocument(valueText, { prettyErrors: false });
+    if (doc.errors.length > 0 || !isScalar(doc.contents)) {
+      throw new UserError(
+        `Input 'overrides' line ${line}: the value of '${key}' must be a single value (a number, true/false or text), not ${doc.errors.length ? 'invalid YAML' : 'a list or mapping'}; quote it if it is text, e.g. ${key}="${valueText.replace(/"/g, '\\"')}".`,
+        'overrides',
+      );
+    }
+    const v = doc.contents.value;
+    if (v === null || v === undefined) {
+      throw new UserError(`Input 'overrides' line ${line}: '${key}' is set to null; give a value, or "" for an empty string.`, 'overrides');
+    }
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
+      throw new UserError(`Input 'overrides' line ${line}: the value of '${key}' must be a number, true/false or text; quote it.`, 'overrides');
+    }
+    if (typeof v === 'number' && !Number.isFinite(v)) {
+      throw new UserError(`Input 'overrides' line ${line}: the value of '${key}' is not a finite number; quote it if it is text.`, 'overrides');
+    }
+    const prev = seen.get(key);
+    if (prev !== undefined) {
+      throw new UserError(`Input 'overrides' line ${line}: '${key}' is already set on line ${prev}; keep one of the two lines.`, 'overrides');
+    }
+    seen.set(key, line);
+    out.push({ path, value: v, source: typeof doc.contents.source === 'string' ? doc.contents.source : valueText, line, text });
+  });
+  return out;
+}
+
+function isObj(v: Json | undefined): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Apply overrides to the parsed job YAML, in place. Every key on the way must exist and be a
+ * mapping; the last key may be new (a new input, setting or tag), except that it may not replace
+ * a mapping or a list. The top-level `settings`, `tags`, `properties` and `inputs` mappings are
+ * created when the file has none.
+ */
+export function applyOverrides(doc: LoadedYaml, overrides: readonly Override[]): void {
+  for (const o of overrides) {
+    const where = `Input 'overrides' line ${o.line} ('${o.text}')`;
+    let cur: JsonObject = doc.data;
+    for (let i = 0; i < o.path.length - 1; i++) {
+      const seg = o.path[i]!;
+      const next = Object.hasOwn(cur, seg) ? cur[seg] : undefined;
+      if (next === undefined || next === null) {
+        if (i === 0 && CREATABLE_TOP.has(seg)) {
+          const created: JsonObject = {};
+          cur[seg] = created;
+          cur = created;
+          continue;
+        }
+        const have = Object.keys(cur);
+        throw new UserError(
+          `${where}: '${dotted(o.path.slice(0, i + 1))}' matches nothing in ${doc.name}${have.length ? ` (there: ${have.slice(0, 12).join(', ')})` : ''}; fix the key path.`,
+          'overrides',
+        );
+      }
+      if (!isObj(next)) {
+        throw new UserError(`${where}: '${dotted(o.path.slice(0, i + 1))}' in ${doc.name} is a single value, not a mapping, so it has no key '${o.path[i + 1]}'; fix the key path.`, 'overrides');
+      }
+      cur = next;
+    }
+    const last = o.path[o.path.length - 1]!;
+    const existing = Object.hasOwn(cur, last) ? cur[last] : undefined;
+    if (isObj(existing) || Array.isArray(existing)) {
+      const hint = isObj(existing) && Object.keys(existing).length ? `, e.g. ${dotted([...o.path, Object.keys(existing)[0]!])}=...` : '';
+      throw new UserError(`${where}: '${dotted(o.path)}' in ${doc.name} is a ${Array.isArray(existing) ? 'list' : 'mapping'}, which a single value cannot replace; override one of its keys instead${hint}.`, 'overrides');
+    }
+    cur[last] = o.value;
+    doc.overridden.set(dotted(o.path), { line: o.line, text: o.text, source: o.source });
+  }
+}
