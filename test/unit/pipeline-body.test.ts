@@ -15,7 +15,7 @@ import { translatePipelineJob } from '../../tasks/AmlPipelineJob/translate';
 import { copySample, SAMPLE, scratch } from '../fixtures/pipeline/helpers';
 
 const WS = '/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/mlw';
-const EXAMPLE = '/work/shared/reference/machinelearningservices/resource-manager/Microsoft.MachineLearningServices/stable/2024-04-01/examples/Job/PipelineJob/createOrUpdate.json';
+const EXAMPLE = path.resolve(__dirname, '..', '..', '..', 'shared', 'reference', 'machinelearningservices/resource-manager/Microsoft.MachineLearningServices/stable/2024-04-01/examples/Job/PipelineJob/createOrUpdate.json');
 
 function samplePlan(overrides: string[] = []): SubmissionPlan {
   return translatePipelineJob(path.join(SAMPLE, 'pipeline.yml'), { root: SAMPLE, overrides: parseOverrides(overrides), tags: { team: 'risk', 'ado.run': 'from-task' } });
