@@ -130,7 +130,13 @@ async function lookUp(io: AgentIo, ws: Workspace, plan: SubmissionPlan): Promise
   for (const [uri, ref] of Object.entries(plan.assets ?? {})) assets[uri] = await resolveNamed(ws, ref.assetType === 'data' ? 'data' : 'models', ref);
   const named = new Map<NamedRef, string>();
   const visitEnv = async (e: EnvironmentRef) => {
-    if (e.kind === 'named' && !isCurated(e)) named.set(e, await resolveNamed(ws, 'environments', e));
+    if (e.kind !== 'named') return;
+    try {
+      named.set(e, await resolveNamed(ws, 'environments', e));
+    } catch (err) {
+      // Curated environments may live only in the azureml registry: the service resolves those.
+      if (!(isCurated(e) && err instanceof UserError)) throw err;
+    }
   };
   const visitCode = async (c: CodeRef | undefined) => {
     if (c?.kind === 'named') named.set(c, await resolveNamed(ws, 'codes', c));
@@ -166,8 +172,9 @@ async function ensureCode(io: AgentIo, ws: Workspace, snap: CodeSnapshot, label:
   if (!blobUri || !sasUri) throw new Error('startPendingUpload returned no blob URI or SAS');
   io.info(`Code ${label}: uploading ${snap.files.length} files (${snap.bytes} bytes) to the workspace storage.`);
   let lastPct = -1;
+  let codeUri: string;
   try {
-    await uploadSnapshot(snap, blobUri, sasUri, (done, total) => {
+    codeUri = await uploadSnapshot(snap, blobUri, sasUri, (done, total) => {
       const pct = total ? Math.floor((100 * done) / total) : 100;
       if (pct >= lastPct + 10 || pct === 100) {
         lastPct = pct;
@@ -183,12 +190,12 @@ async function ensureCode(io: AgentIo, ws: Workspace, snap: CodeSnapshot, label:
     );
   }
   stats.uploadedBytes += snap.bytes;
-  const created = await ws.put(path, { properties: { codeUri: blobUri, isAnonymous: true, description: `Uploaded by Azure Pipelines from ${label}` } });
+  const created = await ws.put(path, { properties: { codeUri, isAnonymous: true, description: `Uploaded by Azure Pipelines from ${label}` } });
   return created.id;
 }
 
 async function ensureEnvironment(ws: Workspace, env: EnvironmentRef, res: Resolution): Promise<string> {
-  if (env.kind === 'named') return isCurated(env) ? curatedId(env) : res.named.get(env)!;
+  if (env.kind === 'named') return res.named.get(env) ?? curatedId(env);
   if (env.kind === 'id') return env.id.replace(/^azureml:/, '');
   const anon = anonymousEnvironmentVersion(env);
   const path = `environments/${anon.name}/versions/${anon.version}`;
@@ -239,7 +246,8 @@ export function jobName(buildId: string | undefined): string {
 }
 
 function stepOf(r: RunDto): StepState {
-  const name = r.properties?.['azureml.nodeid'] ?? r.tags?.['azureml.nodeid'] ?? r.displayName ?? r.name ?? r.runId;
+  // Step runs carry the step's display name (the step key unless display_name is set).
+  const name = r.displayName ?? r.name ?? r.runId;
   const err = r.error?.error;
   return {
     name,

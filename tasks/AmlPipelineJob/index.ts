@@ -23,7 +23,7 @@ runTask(__dirname, async (io) => {
   const gate = gateSettings(io);
   const jobFile = io.file('jobFile', true, 'Give the path of a CLI v2 pipeline-job YAML (type: pipeline), relative to the repository root.');
   const root = path.resolve(io.variable('Build.SourcesDirectory') ?? io.variable('System.DefaultWorkingDirectory') ?? process.cwd());
-  const timeoutMs = io.int('timeoutMinutes', 120, 0, 60 * 24 * 30) * 60_000;
+  const timeoutMs = Math.round(io.number('timeoutMinutes', 120, 0, 60 * 24 * 30) * 60_000);
   // Translate before anything touches Azure: a bad file fails here and creates nothing.
   const experimentName = io.input('experimentName');
   const displayName = io.input('displayName');

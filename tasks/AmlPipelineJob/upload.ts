@@ -83,27 +83,33 @@ export interface UploadProgress {
 }
 
 /**
- * Upload every file under `folderUri` (a blob "folder" URL) using a container SAS URL.
+ * Upload every file of the snapshot into the pending-upload container (`blobUri` is the
+ * container Azure ML created for this upload, `sasUri` its SAS), under a folder named after the
+ * code folder, as the CLI does. Returns the folder's URL, the code version's codeUri.
  * Runs a few uploads at once; reports progress after each file.
  */
-export async function uploadSnapshot(snap: CodeSnapshot, folderUri: string, sasUri: string, onProgress: UploadProgress, signal?: AbortSignal): Promise<void> {
+export async function uploadSnapshot(snap: CodeSnapshot, blobUri: string, sasUri: string, onProgress: UploadProgress, signal?: AbortSignal): Promise<string> {
   const { ContainerClient } = await import('@azure/storage-blob');
   const container = new ContainerClient(sasUri);
-  // Blob names are the folder's path below the container (path-style or host-style URLs alike).
+  // Blob names are relative to the container of the SAS; blobUri may point at the container
+  // itself or at a folder inside it.
   const containerPath = decodeURIComponent(new URL(sasUri).pathname).replace(/\/+$/, '');
-  const folderPath = decodeURIComponent(new URL(folderUri).pathname);
-  if (!folderPath.startsWith(`${containerPath}/`)) throw new Error(`upload folder ${new URL(folderUri).pathname} is not inside the SAS container`);
-  const prefix = folderPath.slice(containerPath.length + 1).replace(/\/?$/, '/').replace(/^\/$/, '');
+  const basePath = decodeURIComponent(new URL(blobUri).pathname).replace(/\/+$/, '');
+  if (basePath !== containerPath && !basePath.startsWith(`${containerPath}/`)) throw new Error('the pending-upload blob URI is not inside the SAS container');
+  // A single-file code path is uploaded into a folder named after the file's stem.
+  const folder = snap.files.length === 1 && snap.files[0]!.abs === snap.root ? path.parse(snap.root).name : path.basename(snap.root);
+  const prefix = `${basePath.slice(containerPath.length + 1)}${basePath === containerPath ? '' : '/'}${folder}/`;
   let doneBytes = 0;
   let doneFiles = 0;
   const queue = [...snap.files];
   const worker = async () => {
     for (let f = queue.shift(); f; f = queue.shift()) {
-      await container.getBlockBlobClient(prefix + f.rel).uploadFile(f.abs, { abortSignal: signal, blobHTTPHeaders: {} });
+      await container.getBlockBlobClient(prefix + f.rel).uploadFile(f.abs, { abortSignal: signal });
       doneBytes += f.size;
       doneFiles++;
       onProgress(doneBytes, snap.bytes, doneFiles, snap.files.length);
     }
   };
   await Promise.all(Array.from({ length: Math.min(8, snap.files.length) }, worker));
+  return `${blobUri.replace(/\/+$/, '')}/${encodeURIComponent(folder)}`;
 }

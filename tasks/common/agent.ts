@@ -58,6 +58,16 @@ export class AgentIo {
     return Number(v);
   }
 
+  /** A decimal number within bounds, e.g. minutes where 0.5 means 30 seconds. */
+  number(name: string, fallback: number, min: number, max: number): number {
+    const v = tl.getInput(name, false)?.trim();
+    if (!v) return fallback;
+    if (!/^\d+(\.\d+)?$/.test(v) || Number(v) < min || Number(v) > max) {
+      throw new UserError(tl.loc('InvalidDecimalInput', name, min, max, v), name);
+    }
+    return Number(v);
+  }
+
   /** Non-empty, trimmed lines; '#' starts a comment line. */
   lines(name: string): string[] {
     return (tl.getInput(name, false) ?? '')

@@ -27,12 +27,12 @@ async function runWithEndpoint(mutate: (ep: ReturnType<typeof seedConnection>['e
   const endpoint = structuredClone(sc.endpoint);
   mutate(endpoint);
   const since = w.emu.requests.length;
-  const r = await w.run('AmlPipelineJob', { endpoints: { [sc.id]: endpoint }, inputs: { azureSubscription: sc.id, ...workspaceInputs(w.seed), jobFile: 'package.json' } });
+  const r = await w.run('AmlPrivateLinkCheck', { endpoints: { [sc.id]: endpoint }, inputs: { azureSubscription: sc.id, ...workspaceInputs(w.seed), dnsServers: w.dns.address } });
   return { r, armCalls: w.emu.requests.slice(since).filter((q) => q.service === 'arm').length };
 }
 
 test('an unknown service connection id names the input', async () => {
-  const r = await w.run('AmlPipelineJob', { inputs: { azureSubscription: 'no-such-connection', ...workspaceInputs(w.seed), jobFile: 'package.json' } });
+  const r = await w.run('AmlPrivateLinkCheck', { inputs: { azureSubscription: 'no-such-connection', ...workspaceInputs(w.seed) } });
   assertCleanFailure(r, /^Input 'azureSubscription': service connection 'no-such-connection' was not found.*authorized/);
 });
 
@@ -75,7 +75,7 @@ test('a wrong client secret gets the Entra code and the fix', async () => {
 test('a principal without a role on the workspace is told which role to grant', async () => {
   w.emu.arm.rbac.revoke(w.seed.servicePrincipals.secret.objectId);
   try {
-    const r = await w.run('AmlPipelineJob', { connection: 'secret', inputs: { ...workspaceInputs(w.seed), jobFile: 'package.json' } });
+    const r = await w.run('AmlPrivateLinkCheck', { connection: 'secret', inputs: { ...workspaceInputs(w.seed), dnsServers: w.dns.address } });
     assertCleanFailure(r, /lacks permission for 'Microsoft\.MachineLearningServices\/workspaces\/read'.*Grant its service principal Reader/);
   } finally {
     w.emu.arm.grantRole(w.seed.servicePrincipals.secret.objectId, 'Contributor', `/subscriptions/${w.seed.subscriptionId}/resourceGroups/${w.seed.resourceGroup}`);
@@ -83,6 +83,6 @@ test('a principal without a role on the workspace is told which role to grant', 
 });
 
 test('a workspace that does not exist names the inputs to check', async () => {
-  const r = await w.run('AmlPipelineJob', { connection: 'secret', inputs: { resourceGroupName: w.seed.resourceGroup, workspaceName: 'mlw-nope', jobFile: 'package.json' } });
+  const r = await w.run('AmlPrivateLinkCheck', { connection: 'secret', inputs: { resourceGroupName: w.seed.resourceGroup, workspaceName: 'mlw-nope' } });
   assertCleanFailure(r, /mlw-nope.*was not found.*Check the resource group and name inputs/);
 });

@@ -28,6 +28,12 @@ export interface AddWorkspaceOptions {
   /** Public network access of the default dependencies (defaults to the workspace's). */
   dependenciesPublicNetworkAccess?: 'Enabled' | 'Disabled';
   privateEndpointConnections?: Array<{ name?: string; privateEndpointId?: string; privateEndpointName?: string; status?: PrivateLinkStatus; description?: string }>;
+  /**
+   * Origin serving the workspace's data plane (discovery, run history, MLflow): discoveryUrl
+   * becomes <origin>/discovery and mlFlowTrackingUri azureml://<host:port>/mlflow/v1.0/<workspace id>.
+   * Default: the public regional host <location>.api.azureml.ms.
+   */
+  dataPlaneUrl?: string;
 }
 
 export function workspaceArmId(subscriptionId: string, resourceGroup: string, name: string): string {
@@ -68,6 +74,7 @@ export function addWorkspace(arm: ArmService, opts: AddWorkspaceOptions): JsonOb
   const containerRegistry = opts.containerRegistry ?? `${rgId}/providers/Microsoft.ContainerRegistry/registries/cr${base}`;
   const applicationInsights = opts.applicationInsights ?? `${rgId}/providers/microsoft.insights/components/appi-${opts.name}`;
   const nameOf = (armId: string): string => armId.split('/').pop() ?? armId;
+  const dataPlane = opts.dataPlaneUrl ? new URL(opts.dataPlaneUrl) : undefined;
 
   ensureResource(arm, storageAccount, () => {
     const n = nameOf(storageAccount);
@@ -164,7 +171,7 @@ export function addWorkspace(arm: ArmService, opts: AddWorkspaceOptions): JsonOb
       keyVault,
       applicationInsights,
       containerRegistry,
-      discoveryUrl: `https://${location}.api.azureml.ms/discovery`,
+      discoveryUrl: dataPlane ? `${dataPlane.origin}/discovery` : `https://${location}.api.azureml.ms/discovery`,
       workspaceId,
       hbiWorkspace: false,
       provisioningState: 'Succeeded',
@@ -178,7 +185,7 @@ export function addWorkspace(arm: ArmService, opts: AddWorkspaceOptions): JsonOb
         isPrivateLinkEnabled: pna === 'Disabled',
         resourceId: randomUUID().replace(/-/g, ''),
       },
-      mlFlowTrackingUri: `azureml://${location}.api.azureml.ms/mlflow/v1.0${id}`,
+      mlFlowTrackingUri: `azureml://${dataPlane ? dataPlane.host : `${location}.api.azureml.ms`}/mlflow/v1.0${id}`,
       serviceProvisionedResourceGroup: `${opts.name}_${workspaceId.replace(/-/g, '').slice(0, 16)}`,
       storageHnsEnabled: false,
       tenantId: sub.tenantId,

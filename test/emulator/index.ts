@@ -10,10 +10,15 @@
 //   /metadata/identity/oauth2/token                                                                              IMDS
 //   /subscriptions/..., /providers/...                                                                           ARM
 //   /{org}/_apis/..., /{org}/{project}/_apis/...                                                                 Azure DevOps
+//   /discovery, /history/v1.0/..., /mlflow/v1.0/...                                                              Azure ML data plane
+//   https://127.0.0.1:<other port>/<account>/<container>/<blob>  (emu.storage.url)                              Blob storage (Azurite)
 //   /_emulator/...                                                                                               control API (CLI mode)
 import { addPrivateEndpointConnection, addWorkspace, installMachineLearningRoutes, type AddWorkspaceOptions } from './aml';
 import { addPrivateEndpoint, addPrivateNetwork, installNetworkRoutes, type PrivateEndpointSpec, type PrivateName } from './network';
 import { ArmService } from './arm';
+import { addDatastore, defaultBlobContainer, storageAccountNameOf } from './assets';
+import { EmulatedStorage } from './azurite';
+import { AmlWorkloads } from './jobs';
 import { DevOpsService } from './devops';
 import { EntraService } from './entra';
 import { Faults, type FaultKind, type FaultSpec } from './faults';
@@ -37,11 +42,17 @@ export { SEED_IDS, type SeedResult } from './seed';
 export { seedConnection, seedJob, type SeedConnection, type SeedJob, type SeedConnectionKind } from './agentenv';
 export { makeSelfSignedCertificate, type GeneratedCertificate } from './tls';
 export { Clock, type RequestLogEntry, type Service } from './types';
+export { AmlError, amlErrors, type AddComputeOptions } from './assets';
+export { EmulatedStorage, storagePipeline, type BlobInfo, type StorageRequestEntry } from './azurite';
+export { AmlWorkloads, TERMINAL_STATUSES, type JobScript, type JobStatus, type MetricInput, type OutputInput, type RunState, type Transition } from './jobs';
 
 /** ARM with the Microsoft.MachineLearningServices routes installed. */
 export class EmulatedArm extends ArmService {
-  constructor(ctx: EmulatorContext, entra: EntraService) {
-    super(ctx, entra);
+  constructor(
+    private readonly context: EmulatorContext,
+    entra: EntraService,
+  ) {
+    super(context, entra);
     installMachineLearningRoutes(this);
     installNetworkRoutes(this);
   }
@@ -57,7 +68,15 @@ export class EmulatedArm extends ArmService {
 
   /** Creates the resource group, default dependencies and workspace; returns the workspace as GET shows it. */
   addWorkspace(opts: AddWorkspaceOptions): JsonObject {
-    return addWorkspace(this, opts);
+    // The data plane (discovery, run history, MLflow) is served on the emulator origin; every
+    // workspace has its default datastores.
+    const body = addWorkspace(this, { ...opts, dataPlaneUrl: opts.dataPlaneUrl ?? this.context.url });
+    const ws = this.resources.get(String(body.id));
+    if (ws && !this.resources.get(`${ws.id}/datastores/workspaceblobstore`)) {
+      addDatastore(this, ws.id, 'workspaceblobstore', { container: defaultBlobContainer(ws), accountName: storageAccountNameOf(ws), isDefault: true });
+      addDatastore(this, ws.id, 'workspaceartifactstore', { container: 'azureml', accountName: storageAccountNameOf(ws) });
+    }
+    return body;
   }
 
   addPrivateEndpointConnection(workspaceId: string, pec: { name: string; privateEndpointId: string; status?: 'Approved' | 'Pending' | 'Rejected' | 'Disconnected' }): JsonObject {
@@ -87,6 +106,10 @@ export interface Emulator {
   readonly arm: EmulatedArm;
   readonly ado: DevOpsService;
   readonly faults: Faults;
+  /** Blob storage (Azurite over HTTPS), started on first use: URLs, SAS, blob listing, upload byte counts. */
+  readonly storage: EmulatedStorage;
+  /** Azure ML assets, jobs and data plane: job scripting, metrics, outputs, computes, environments. */
+  readonly aml: AmlWorkloads;
   /** Every request received, in order. */
   readonly requests: RequestLogEntry[];
   /** Every secret the emulator knows or issued: client secrets, key PEMs, access/OIDC/job tokens. */
@@ -132,6 +155,12 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
   const imds = new ImdsService(entra);
   const arm = new EmulatedArm(ctx, entra);
   const ado = new DevOpsService(ctx, entra);
+  const storage = new EmulatedStorage(tls, {
+    accounts: () => arm.resources.all().filter((r) => String(r.body.type).toLowerCase() === 'microsoft.storage/storageaccounts').map((r) => String(r.body.name)),
+    addSecret,
+  });
+  const aml = new AmlWorkloads({ arm, entra, storage, clock, url: () => origin });
+  aml.install();
   if (options.oidcTokenLifetimeSeconds !== undefined) ado.oidcTokenLifetimeSeconds = options.oidcTokenLifetimeSeconds;
 
   let seeded: SeedResult | undefined;
@@ -146,6 +175,8 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
     arm,
     ado,
     faults,
+    storage,
+    aml,
     requests,
     secrets: () => [...secrets],
     addSecret,
@@ -153,12 +184,16 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
       for (const t of issuedTokens) expiredTokens.add(t);
     },
     seedDefault: () => {
-      seeded ??= seedDefault({ url: origin, entra, arm, ado, addWorkspace: (o) => arm.addWorkspace(o), addSecret });
+      if (!seeded) {
+        seeded = seedDefault({ url: origin, entra, arm, ado, addWorkspace: (o) => arm.addWorkspace(o), addSecret });
+        aml.seedWorkspace(seeded.workspace.id);
+      }
       return seeded;
     },
     close: async () => {
       arm.lro.dispose();
-      await server.close();
+      aml.dispose();
+      await Promise.all([server.close(), storage.close()]);
     },
   };
 
@@ -170,6 +205,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
       imds: (r) => imds.handle(r),
       arm: (r) => arm.handle(r),
       ado: (r) => ado.handle(r),
+      aml: (r) => aml.dataPlane.handle(r),
       control,
     },
     faults,

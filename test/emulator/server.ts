@@ -13,6 +13,7 @@ export type ServiceHandlers = Record<Service, ServiceHandler>;
 
 const ENTRA_SECOND_SEGMENTS = new Set(['oauth2', 'v2.0', 'discovery', '.well-known']);
 const ARM_FIRST_SEGMENTS = new Set(['subscriptions', 'providers', 'tenants']);
+const AML_FIRST_SEGMENTS = new Set(['discovery', 'history', 'mlflow']);
 const MAX_BODY_BYTES = 256 * 1024 * 1024;
 
 /** Routes by path: Entra by the tenant's second segment, ARM and IMDS by fixed roots, the rest is an Azure DevOps organisation. */
@@ -21,6 +22,8 @@ export function classify(segments: string[]): Service {
   if (first === 'metadata') return 'imds';
   if (first === '_emulator') return 'control';
   if (ARM_FIRST_SEGMENTS.has(first)) return 'arm';
+  // Azure ML's data plane (discovery, run history, MLflow) shares the origin.
+  if (AML_FIRST_SEGMENTS.has(first) && segments.length >= 1) return 'aml';
   if (segments.length >= 2 && ENTRA_SECOND_SEGMENTS.has(segments[1].toLowerCase())) return 'entra';
   return 'ado';
 }
