@@ -153,6 +153,33 @@ test('the reference examples that translate are submitted and complete', async (
   assert.equal(r1a.result, 'Succeeded', describe(r1a));
 });
 
+test('ARM 429 on submission and 503 while waiting are retried: one job, task succeeds', async () => {
+  const jobsBefore = w.emu.requests.filter((q) => q.method === 'PUT' && /\/jobs\/[^/]+$/.test(q.path) && q.status < 300).length;
+  const throttle = w.emu.faults.add({ service: 'arm', method: 'PUT', path: '/jobs/', kind: 'status', status: 429, retryAfterSeconds: 1, times: 1 });
+  const outage = w.emu.faults.add({ service: 'arm', method: 'GET', path: '/jobs/', kind: 'status', status: 503, retryAfterSeconds: 0, times: 2 });
+  const r = await run(sample, 'pipeline.yml');
+  assert.equal(r.result, 'Succeeded', describe(r));
+  assert.equal(throttle.hits, 1);
+  assert.equal(outage.hits, 2);
+  const jobsAfter = w.emu.requests.filter((q) => q.method === 'PUT' && /\/jobs\/[^/]+$/.test(q.path) && q.status < 300).length;
+  assert.equal(jobsAfter - jobsBefore, 1, 'exactly one job was created');
+});
+
+test('a workload-identity wait longer than the token lifetimes keeps working', async () => {
+  const w2 = await startWorld({ tokenLifetimeSeconds: 2, oidcTokenLifetimeSeconds: 2 });
+  try {
+    w2.emu.aml.scriptJobs({ startDelayMs: 20, stepDurationMs: 3000, phaseMs: 5 });
+    w2.emu.aml.addData(w2.seed.workspace.id, 'taxi-test', '1', 'azureml://datastores/workspaceblobstore/paths/taxi/test/');
+    const r = await w2.run('AmlPipelineJob', { connection: 'wif', inputs: { ...workspaceInputs(w2.seed), jobFile: 'pipeline.yml' }, variables: { 'Build.SourcesDirectory': sample } });
+    assert.equal(r.result, 'Succeeded', describe(r));
+    const oidc = w2.emu.requests.filter((q) => q.service === 'ado' && /oidctoken$/.test(q.path));
+    assert.ok(oidc.length >= 3, `fresh OIDC tokens during the wait: ${oidc.length}`);
+    assert.ok(w2.emu.requests.filter((q) => q.service === 'entra').every((q) => q.status === 200));
+  } finally {
+    await w2.close();
+  }
+});
+
 test('no secret (SAS, tokens, keys) appears in any pipeline-job run', () => {
   for (const r of w.runs) assert.deepEqual(leakedSecrets(r, w.emu.secrets()), [], describe(r));
 });
