@@ -2,14 +2,18 @@
  * `npm run bench`: ratios measured side by side in one run, so a noisy shared machine moves
  * both sides together. Each case prints its measurement, its baseline and the ratio.
  * Cases: cold start (bundled task vs bare node), DNS check (200 names, 10 blackholed, vs one
- * timeout). Run `npm run build` first (npm run bench does).
+ * timeout), job polling (ARM requests per simulated hour, terminal state to task exit), code
+ * upload (2,000 files, first and unchanged second run). `npm run bench` builds first.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { resolveAll } from '../tasks/AmlPrivateLinkCheck/resolve';
+import { waitForJob } from '../tasks/AmlPipelineJob/wait';
 import { DnsServer } from '../test/emulator/dns-server';
+import { copySample } from '../test/fixtures/pipeline/helpers';
+import { startWorld, workspaceInputs } from '../test/world';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -75,8 +79,52 @@ async function dnsCheck(): Promise<Row[]> {
   ];
 }
 
+/** The task's wait loop over a simulated hour: one ARM GET of the job per poll. */
+async function pollingHour(): Promise<Row> {
+  let now = 0;
+  let polls = 0;
+  await waitForJob(
+    { poll: async () => (polls++, { status: now >= 3_600_000 ? 'Completed' : 'Running', steps: [] }), now: () => now, sleep: async (ms) => void (now += ms), log: () => undefined, progress: () => undefined },
+    { timeoutMs: 0, signal: new AbortController().signal },
+  );
+  return { name: 'polling: ARM requests (job GETs) per simulated hour of waiting', measured: `${polls}`, baseline: '150', ratio: polls / 150, target: '< 1 (150/h)', pass: polls < 150 };
+}
+
+/** The bundled task against the emulator: terminal-to-exit delay, and a 2,000-file upload twice. */
+async function pipelineJob(): Promise<Row[]> {
+  const w = await startWorld();
+  try {
+    w.emu.aml.addData(w.seed.workspace.id, 'taxi-test', '1', 'azureml://datastores/workspaceblobstore/paths/taxi/test/');
+    const repo = copySample();
+    for (let i = 0; i < 2000; i++) fs.writeFileSync(path.join(repo, 'src', `module_${i}.py`), `# generated module ${i}\nVALUE = ${i}\n`.repeat(8));
+    const run = () =>
+      w.run('AmlPipelineJob', { connection: 'wif', inputs: { ...workspaceInputs(w.seed), jobFile: 'pipeline.yml' }, variables: { 'Build.SourcesDirectory': repo } });
+    w.emu.aml.scriptJobs({ startDelayMs: 50, stepDurationMs: 4000, phaseMs: 20 });
+    let mark = w.emu.storage.mark();
+    const t1 = Date.now();
+    const first = await run();
+    const firstBytes = w.emu.storage.bytesUploaded(mark);
+    const firstWrites = w.emu.storage.writes(mark).length;
+    const exit1 = t1 + first.ms;
+    const terminal = w.emu.aml.terminalAt(first.outputs.jobName ?? '') ?? exit1;
+    mark = w.emu.storage.mark();
+    const second = await run();
+    const secondBytes = w.emu.storage.bytesUploaded(mark);
+    const secondWrites = w.emu.storage.writes(mark).length;
+    if (first.result !== 'Succeeded' || second.result !== 'Succeeded') throw new Error(`pipeline bench run failed: ${first.errors.join(' ')} ${second.errors.join(' ')}`);
+    const jobMs = terminal - t1;
+    return [
+      { name: 'polling: delay from the job ending to the task exiting (job of ~8 s)', measured: `${exit1 - terminal} ms`, baseline: `${jobMs} ms`, ratio: (exit1 - terminal) / jobMs },
+      { name: 'upload: 2,000-file code folder, first run (bytes / blob writes)', measured: `${firstBytes} B / ${firstWrites}`, baseline: '-', ratio: 1 },
+      { name: 'upload: unchanged second run (bytes / blob writes)', measured: `${secondBytes} B / ${secondWrites}`, baseline: `${firstBytes} B`, ratio: secondBytes / Math.max(1, firstBytes), target: '0 bytes', pass: secondBytes === 0 },
+    ];
+  } finally {
+    await w.close();
+  }
+}
+
 async function main(): Promise<void> {
-  const rows: Row[] = [coldStart(), ...(await dnsCheck())];
+  const rows: Row[] = [coldStart(), ...(await dnsCheck()), await pollingHour(), ...(await pipelineJob())];
   const w = Math.max(...rows.map((r) => r.name.length));
   console.log(`${'case'.padEnd(w)}  ${'measured'.padStart(10)}  ${'baseline'.padStart(10)}  ${'ratio'.padStart(7)}  target`);
   for (const r of rows) {

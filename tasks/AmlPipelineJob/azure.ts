@@ -16,6 +16,8 @@ import { openWorkspace } from '../common/session';
 import { Summary, link } from '../common/summary';
 import { anonymousComponentSpec, anonymousComponentVersionBody, anonymousEnvironmentVersion, toPipelineJobBody } from './body';
 import type { CodeRef, ComponentRef, EnvironmentRef, NamedRef, SubmissionPlan } from './plan';
+import { parseOverrides } from './overrides';
+import { translatePipelineJob } from './translate';
 import { snapshotCode, uploadSnapshot, type CodeSnapshot } from './upload';
 import { abortableSleep, waitForJob, type JobSnapshot, type StepState } from './wait';
 
@@ -24,10 +26,18 @@ export const API = '2024-04-01';
 /** The resource name the Azure ML CLI gives anonymous components. */
 const ANONYMOUS_COMPONENT = 'azureml_anonymous';
 
+export interface JobFileInputs {
+  file: string;
+  overrides: string[];
+  tags: Record<string, string>;
+  experimentName?: string;
+  displayName?: string;
+}
+
 export interface PipelineJobInputs {
   connection: string;
   ws: WorkspaceInputs;
-  plan: SubmissionPlan;
+  job: JobFileInputs;
   /** The repository root: code may not come from outside it. */
   root: string;
   gate: GateSettings;
@@ -245,7 +255,7 @@ export function jobName(buildId: string | undefined): string {
   return `ado_${(buildId ?? 'local').replace(/[^\w-]/g, '')}_${randomBytes(5).toString('hex')}`;
 }
 
-function stepOf(r: RunDto): StepState {
+function stepOf(r: RunDto, studio: string): StepState {
   // Step runs carry the step's display name (the step key unless display_name is set).
   const name = r.displayName ?? r.name ?? r.runId;
   const err = r.error?.error;
@@ -256,6 +266,8 @@ function stepOf(r: RunDto): StepState {
     ...(r.startTimeUtc ? { start: r.startTimeUtc } : {}),
     ...(r.endTimeUtc ? { end: r.endTimeUtc } : {}),
     ...(err?.message ? { error: `${err.code ? `${err.code}: ` : ''}${err.message}` } : {}),
+    // The job's studio link with the step's run id in place of the job's.
+    link: studio.replace(/\/runs\/[^/?]+/, `/runs/${encodeURIComponent(r.runId)}`),
   };
 }
 
@@ -265,7 +277,18 @@ function duration(s: StepState): string {
   return Number.isFinite(ms) ? `${Math.round(ms / 1000)}s` : '';
 }
 
-export async function run(io: AgentIo, i: PipelineJobInputs): Promise<void> {
+/** The job file as a plan: local only, so a bad file fails here and creates nothing in Azure. */
+function translate(io: AgentIo, i: PipelineJobInputs): SubmissionPlan {
+  const { file, overrides, ...opts } = i.job;
+  const plan = translatePipelineJob(file, { root: i.root, overrides: parseOverrides(overrides), ...opts });
+  plan.experimentName ??= io.variable('Build.DefinitionName')?.replace(/[^\w-]/g, '_');
+  io.info(`Job file ${file.slice(i.root.length + 1) || file}: ${plan.steps.length} step(s): ${plan.steps.map((s) => s.name).join(', ')}.`);
+  return plan;
+}
+
+export async function run(io: AgentIo, inputs: PipelineJobInputs): Promise<void> {
+  const plan = translate(io, inputs);
+  const i = { ...inputs, plan };
   // The gate runs before anything touches Azure.
   await enforceGate(io, i.gate, i.connection);
   const session = await openWorkspace(io, i.connection, i.ws);
@@ -303,7 +326,7 @@ export async function run(io: AgentIo, i: PipelineJobInputs): Promise<void> {
     let steps: StepState[] = [];
     if (!stepsUnavailable) {
       try {
-        steps = (await dataPlane.children(name)).map(stepOf);
+        steps = (await dataPlane.children(name)).map((r) => stepOf(r, studio));
       } catch (e) {
         stepsUnavailable = true;
         io.warn(`Step statuses are not available (${(e as Error).message.split('\n')[0]}): the workspace's data plane is not reachable from the agent. Run AmlPrivateLinkCheck@1. Following the job's overall status only.`);
@@ -322,7 +345,7 @@ export async function run(io: AgentIo, i: PipelineJobInputs): Promise<void> {
   const summary = new Summary(`Pipeline job ${name}: ${end.kind === 'terminal' ? snap.status : end.kind === 'timeout' ? 'timed out' : 'cancelled'}`);
   const writeSummary = () => {
     summary.para(`${link('Open in Azure ML studio', studio)} · code uploaded: ${assets.uploadedBytes} bytes (${assets.reused} folder(s) unchanged)`);
-    if (snap.steps.length) summary.table(['Step', 'Status', 'Duration', 'Error'], snap.steps.map((s) => [s.name, s.status, duration(s), s.error ?? '']));
+    if (snap.steps.length) summary.table(['Step', 'Status', 'Duration', 'Error'], snap.steps.map((s) => [link(s.name, s.link), s.status, duration(s), s.error ?? '']));
     io.summary('aml-pipeline-job', summary.toMarkdown());
   };
 

@@ -1,10 +1,8 @@
-/** AmlPipelineJob@1 entry point: read inputs, translate the job file, call the core, set outputs. */
+/** AmlPipelineJob@1 entry point: read inputs, call the core, set outputs. */
 import * as path from 'node:path';
 import { runTask } from '../common/agent';
 import { UserError } from '../common/errors';
 import { connectionInput, gateSettings, workspaceInputs } from '../common/inputs';
-import { parseOverrides } from './overrides';
-import { translatePipelineJob } from './translate';
 
 /** `key=value` lines, as the tags input takes them. */
 function parseTags(lines: string[]): Record<string, string> {
@@ -24,17 +22,9 @@ runTask(__dirname, async (io) => {
   const jobFile = io.file('jobFile', true, 'Give the path of a CLI v2 pipeline-job YAML (type: pipeline), relative to the repository root.');
   const root = path.resolve(io.variable('Build.SourcesDirectory') ?? io.variable('System.DefaultWorkingDirectory') ?? process.cwd());
   const timeoutMs = Math.round(io.number('timeoutMinutes', 120, 0, 60 * 24 * 30) * 60_000);
-  // Translate before anything touches Azure: a bad file fails here and creates nothing.
   const experimentName = io.input('experimentName');
   const displayName = io.input('displayName');
-  const plan = translatePipelineJob(jobFile, {
-    root,
-    overrides: parseOverrides(io.lines('overrides')),
-    ...(experimentName ? { experimentName } : {}),
-    ...(displayName ? { displayName } : {}),
-    tags: parseTags(io.lines('tags')),
-  });
-  plan.experimentName ??= io.variable('Build.DefinitionName')?.replace(/[^\w-]/g, '_');
-  io.info(`Job file ${path.relative(root, jobFile)}: ${plan.steps.length} step(s): ${plan.steps.map((s) => s.name).join(', ')}.`);
-  await (await import('./azure')).run(io, { connection, ws, plan, root, gate, wait: io.bool('wait', true), timeoutMs, cancelOnTimeout: io.bool('cancelOnTimeout', true) });
+  const job = { file: jobFile, overrides: io.lines('overrides'), tags: parseTags(io.lines('tags')), ...(experimentName ? { experimentName } : {}), ...(displayName ? { displayName } : {}) };
+  // The YAML translation and the Azure SDKs load only once the inputs are valid.
+  await (await import('./azure')).run(io, { connection, ws, job, root, gate, wait: io.bool('wait', true), timeoutMs, cancelOnTimeout: io.bool('cancelOnTimeout', true) });
 });

@@ -12,6 +12,8 @@ export interface StepState {
   start?: string;
   end?: string;
   error?: string;
+  /** Azure ML studio link of the step run. */
+  link?: string;
 }
 
 export interface JobSnapshot {
@@ -70,8 +72,9 @@ export async function waitForJob(deps: WaitDeps, o: WaitOptions): Promise<WaitEn
     }
     for (const s of snap.steps) {
       if (stepStatus.get(s.name) !== s.status) {
+        const first = !stepStatus.has(s.name);
         stepStatus.set(s.name, s.status);
-        deps.log(`  step ${s.name}: ${s.status}${s.error ? ` - ${s.error}` : ''}`);
+        deps.log(`  step ${s.name}: ${s.status}${s.error ? ` - ${s.error}` : ''}${first && s.link ? ` (${s.link})` : ''}`);
         changed = true;
       }
     }

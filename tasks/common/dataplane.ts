@@ -19,10 +19,12 @@ export interface RunDto {
   error?: { error?: { code?: string; message?: string } };
   properties?: Record<string, string>;
   tags?: Record<string, string>;
+  /** Outputs of the run by name (asset id = the output's URI). */
+  outputs?: Record<string, { assetId?: string; type?: string }> | null;
 }
 
 export interface MlflowRun {
-  info: { run_id: string; status?: string; start_time?: number; end_time?: number; run_name?: string };
+  info: { run_id: string; experiment_id?: string; status?: string; start_time?: number; end_time?: number; run_name?: string };
   data?: { metrics?: Array<{ key: string; value: number; step?: number; timestamp?: number }>; tags?: Array<{ key: string; value: string }> };
 }
 

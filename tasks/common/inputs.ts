@@ -31,6 +31,20 @@ export function workspaceInputs(io: AgentIo): WorkspaceInputs {
   return { resourceGroup, name };
 }
 
+/**
+ * A multi-line `key=value` input such as `tags`: one pair per line, '#' starts a comment line.
+ * Keys and values are trimmed; a line without a key fails with the line number.
+ */
+export function keyValueLines(io: AgentIo, name: string, example: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  io.lines(name).forEach((l, i) => {
+    const eq = l.indexOf('=');
+    if (eq <= 0 || !l.slice(0, eq).trim()) throw new UserError(`Input '${name}': line ${i + 1} '${l}' is not key=value. Write one pair per line, e.g. ${example}.`, name);
+    out[l.slice(0, eq).trim()] = l.slice(eq + 1).trim();
+  });
+  return out;
+}
+
 /** The three gate inputs, validated. */
 export function gateSettings(io: AgentIo): GateSettings {
   return {

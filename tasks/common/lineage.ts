@@ -14,9 +14,11 @@ export const LINEAGE_KEYS = {
   repository: 'ado.repository',
   branch: 'ado.branch',
   commit: 'ado.commit',
+  /** The Azure ML job a model or deployment came from (set by the task that knows it). */
+  jobName: 'ado.jobName',
 } as const;
 
-/** Tags for the current run; keys whose variable is missing are left out. */
+/** Tags for the current run (every key but jobName); keys whose variable is missing are left out. */
 export function lineageTags(v: VariableReader): Record<string, string> {
   const collection = (v('System.CollectionUri') ?? '').replace(/\/?$/, '/');
   const project = v('System.TeamProject');

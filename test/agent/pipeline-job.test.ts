@@ -57,7 +57,8 @@ test('submits the sample pipeline, follows it to Completed and reports every ste
   assert.ok(w.emu.storage.bytesUploaded(mark) > 0, 'the code folder was uploaded');
   const md = r.summaries[0]!.content;
   assert.match(md, /\| Step \| Status \| Duration \| Error \|/);
-  assert.match(md, /\| train \| Completed \|/);
+  assert.match(md, /\| \[train\]\(https:\/\/ml\.azure\.com\/runs\/[^)]+\) \| Completed \|/);
+  assert.ok(r.log.some((l) => /step train: \w+ \(https:\/\/ml\.azure\.com\/runs\//.test(l)), "first line of a step links to it in studio");
   assert.ok(r.progress.length > 3 && r.progress.every((p) => p.value >= 0 && p.value <= 100));
 });
 
