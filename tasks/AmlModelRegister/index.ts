@@ -1,13 +1,46 @@
-/** AmlModelRegister@1 entry point: read inputs, call the core, set outputs. */
+/** AmlModelRegister@1 entry point: read and check every input, then call the core (azure.ts). */
 import { runTask } from '../common/agent';
-import { UserError } from '../common/errors';
-import { connectionInput, workspaceInputs } from '../common/inputs';
+import { inputError } from '../common/errors';
+import { connectionInput, gateSettings, keyValueLines, workspaceInputs } from '../common/inputs';
+import { checkComparable, parseCompareWith, parseMetricGate } from './gate-expr';
+import { checkJobName, checkModelName, checkModelPath, checkModelType, checkOnGateFail, checkUserTags, jobOfUri, parseModelOutput } from './spec';
 
 runTask(__dirname, async (io) => {
   const connection = connectionInput(io)!;
   const ws = workspaceInputs(io);
-  io.input('modelName', true, 'Set the name of the model to register, e.g. credit-default.');
-  if (!io.input('jobName') && !io.input('modelPath')) throw new UserError("Input 'jobName': set the job that produced the model (usually $(train.jobName)), or set 'modelPath' to an azureml:// URI.", 'jobName');
-  // The Azure SDKs load only once the inputs are valid: a bad input fails fast.
-  await (await import('./azure')).run(io, connection, ws);
+  const modelName = checkModelName(io.input('modelName', true, 'Set the name of the model to register, e.g. taxi-fare-model.'));
+  const modelPath = io.input('modelPath');
+  const source = modelPath ? checkModelPath(modelPath) : parseModelOutput(io.input('modelOutput') ?? 'model');
+  let jobName = io.input('jobName');
+  if (jobName) checkJobName(jobName);
+  // A job-output URI names its job: lineage and the completed-job check use it.
+  else if (source.kind === 'path') jobName = jobOfUri(source.uri);
+  if (!jobName && source.kind === 'output') {
+    throw inputError('jobName', 'no job is set', "Set the job that produced the model (usually the jobName output of AmlPipelineJob@1, e.g. $(train.jobName)), or set 'modelPath' to an azureml:// URI.");
+  }
+  const description = io.input('description');
+  const modelType = checkModelType(io.input('modelType'));
+  const tags = checkUserTags(keyValueLines(io, 'tags', 'stage=candidate'));
+
+  const conditions = parseMetricGate(io.input('metricGate'));
+  if (conditions.length > 0 && !jobName) throw inputError('jobName', 'metricGate reads the metrics a job logged, but no job is set', 'Set jobName to the job that trained the model.');
+  const compare = parseCompareWith(io.input('compareWith'));
+  if (compare.kind !== 'none') {
+    if (conditions.length === 0) throw inputError('compareWith', `'${io.input('compareWith')}' needs metrics to compare`, 'List them in metricGate (e.g. auc >= 0), or set compareWith to none.');
+    checkComparable(conditions);
+  }
+  const minImprovement = io.number('minImprovement', 0, 0, 1e12);
+  const onGateFail = checkOnGateFail(io.input('onGateFail'));
+  const branchGate = io.bool('enforceBranchGate', true) ? gateSettings(io) : undefined;
+
+  // The Azure SDKs load only once the inputs are valid: a bad input fails fast and writes nothing.
+  await (await import('./azure')).run(io, {
+    connection,
+    ws,
+    ...(branchGate ? { branchGate } : {}),
+    ...(jobName ? { jobName } : {}),
+    source,
+    model: { name: modelName, type: modelType, tags, ...(description ? { description } : {}) },
+    gate: { conditions, compare, minImprovement, onGateFail },
+  });
 });

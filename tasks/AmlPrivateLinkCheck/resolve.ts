@@ -114,7 +114,11 @@ export async function resolveOne(fqdn: string, o: ResolveOptions, r: dns.Resolve
     const [addrs, cnames] = await Promise.race([Promise.all([addresses(r, fqdn), chain]), deadline]);
     return { fqdn, addresses: addrs, cnames, via: 'dns', ms: Date.now() - start };
   } catch (e) {
-    const cnames = await Promise.race([chain, new Promise<string[]>((res) => setTimeout(() => res([]), 0))]);
+    // Within what is left of this name's budget, finish reading the chain: it names the zone at fault.
+    let wait: NodeJS.Timeout | undefined;
+    const left = Math.max(0, o.timeoutMs - (Date.now() - start));
+    const cnames = await Promise.race([chain, new Promise<string[]>((res) => (wait = setTimeout(() => res([]), left)))]);
+    clearTimeout(wait);
     return { fqdn, addresses: [], cnames, via: 'dns', ...errorKind(e), ms: Date.now() - start };
   } finally {
     clearTimeout(timer);

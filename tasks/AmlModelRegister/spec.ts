@@ -1,0 +1,113 @@
+/**
+ * What AmlModelRegister@1 is asked to do, checked without touching Azure: the model's name,
+ * type and tags, where its files come from (a job or step output, or an azureml:// path), and
+ * the evaluation gate. Pure: index.ts reads the inputs, this validates them.
+ */
+import { inputError } from '../common/errors';
+import { LINEAGE_KEYS } from '../common/lineage';
+import { STEP_NAME, type CompareWith, type Condition } from './gate-expr';
+
+export const MODEL_TYPES = ['mlflow_model', 'custom_model', 'triton_model'] as const;
+export type ModelType = (typeof MODEL_TYPES)[number];
+
+/** Azure ML model names: letters, digits, '-', '_' and '.', starting with a letter or digit, at most 255. */
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
+/** Azure ML job names (also step run ids). */
+const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$/;
+const OUTPUT_NAME = /^[A-Za-z0-9_][A-Za-z0-9_-]*$/;
+
+/** Tag prefixes the task owns: lineage (idempotence depends on it) and recorded metrics. */
+export const RESERVED_TAG_PREFIXES = ['ado.', 'metric.'];
+
+export function checkModelName(name: string): string {
+  if (!MODEL_NAME.test(name) || name.endsWith('.')) {
+    throw inputError(
+      'modelName',
+      `'${name}' is not a valid Azure ML model name`,
+      "Use 1-255 letters, digits, '-', '_' or '.', starting with a letter or digit and not ending with '.', e.g. taxi-fare-model.",
+    );
+  }
+  return name;
+}
+
+export function checkJobName(name: string, input = 'jobName'): string {
+  if (!JOB_NAME.test(name)) {
+    throw inputError(input, `'${name}' is not an Azure ML job name`, "Job names have letters, digits, '-' and '_' only; pass the jobName output of AmlPipelineJob@1, e.g. $(train.jobName).");
+  }
+  return name;
+}
+
+export function checkModelType(type: string | undefined): ModelType {
+  const t = (type ?? 'mlflow_model').trim().toLowerCase();
+  if (!(MODEL_TYPES as readonly string[]).includes(t)) throw inputError('modelType', `'${type}' is not a model type`, `Use one of ${MODEL_TYPES.join(', ')}.`);
+  return t as ModelType;
+}
+
+/** Where the model's files are. */
+export type ModelSource =
+  /** A pipeline-level (or command job) output, or a step's output (`step.output`). */
+  | { kind: 'output'; step?: string; output: string }
+  /** An explicit azureml:// URI (modelPath). */
+  | { kind: 'path'; uri: string };
+
+/** `outputName` or `stepName.outputName`. */
+export function parseModelOutput(text: string): ModelSource {
+  const t = text.trim();
+  const dot = t.indexOf('.');
+  const step = dot >= 0 ? t.slice(0, dot) : undefined;
+  const output = dot >= 0 ? t.slice(dot + 1) : t;
+  if ((step !== undefined && !STEP_NAME.test(step)) || !OUTPUT_NAME.test(output)) {
+    throw inputError('modelOutput', `'${text}' is not an output reference`, "Write the job's output name (e.g. trained_model) or stepName.outputName (e.g. train.model_output).");
+  }
+  return step === undefined ? { kind: 'output', output } : { kind: 'output', step, output };
+}
+
+const JOB_URI = /^azureml:\/\/jobs\/([^/]+)\/outputs\/([^/]+)(?:\/paths\/(.*))?$/i;
+const DATASTORE_URI = /^azureml:\/\/(?:subscriptions\/[^/]+\/resource[gG]roups\/[^/]+\/(?:providers\/Microsoft\.MachineLearningServices\/)?workspaces\/[^/]+\/)?datastores\/[^/]+\/paths\/.+$/i;
+
+/** The job an `azureml://jobs/<job>/outputs/...` URI names, if it is one. */
+export function jobOfUri(uri: string): string | undefined {
+  return JOB_URI.exec(uri)?.[1];
+}
+
+/** An azureml:// URI of the model files: a datastore path or a job output. */
+export function checkModelPath(uri: string): ModelSource {
+  const u = uri.trim();
+  if (!JOB_URI.test(u) && !DATASTORE_URI.test(u)) {
+    throw inputError(
+      'modelPath',
+      `'${uri}' is not an azureml:// URI of model files`,
+      'Use azureml://datastores/<datastore>/paths/<folder>/ or azureml://jobs/<job>/outputs/<output>[/paths/<folder>], or leave it empty and set modelOutput.',
+    );
+  }
+  return { kind: 'path', uri: u };
+}
+
+/** User tags may not set what the task owns. */
+export function checkUserTags(tags: Record<string, string>): Record<string, string> {
+  for (const k of Object.keys(tags)) {
+    const p = RESERVED_TAG_PREFIXES.find((x) => k.toLowerCase().startsWith(x));
+    if (p) {
+      throw inputError('tags', `tag '${k}' uses the prefix '${p}', which the task reserves for ${p === 'ado.' ? 'lineage (re-runs are recognised by it)' : 'the gated metrics'}`, 'Rename the tag.');
+    }
+  }
+  return tags;
+}
+
+export interface GateSpec {
+  conditions: Condition[];
+  compare: CompareWith;
+  minImprovement: number;
+  onGateFail: 'fail' | 'skip';
+}
+
+export function checkOnGateFail(v: string | undefined): 'fail' | 'skip' {
+  const t = (v ?? 'fail').trim().toLowerCase();
+  if (t !== 'fail' && t !== 'skip') throw inputError('onGateFail', `'${v}' is not an option`, "Use 'fail' (default) or 'skip'.");
+  return t;
+}
+
+/** Lineage keys that identify "this run's registration of this job" (idempotence). */
+export const IDENTITY_KEYS = [LINEAGE_KEYS.runId, LINEAGE_KEYS.jobName] as const;
+/** Immutable property holding the URI the task registered, so a re-run recognises its own version. */
+export const SOURCE_PROPERTY = 'ado.modelSource';
