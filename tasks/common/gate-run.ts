@@ -6,6 +6,7 @@ import type { AgentIo } from './agent';
 import { connectDevOps } from './devops';
 import { evaluateGate, type GateResult, type GateSettings } from './gate';
 import { devOpsGateReader } from './gate-devops';
+import { checkedOutCommit } from './git-head';
 
 /** Refuse (UserError) unless the run may act in production; log what was verified. */
 export async function enforceGate(io: AgentIo, settings: GateSettings, serviceConnectionId: string): Promise<GateResult> {
@@ -19,6 +20,10 @@ export async function enforceGate(io: AgentIo, settings: GateSettings, serviceCo
     projectId: job.projectId,
     sourceVersion: v('Build.SourceVersion'),
     serviceConnectionId,
+    ...(() => {
+      const head = checkedOutCommit(v('Build.SourcesDirectory'));
+      return head ? { checkedOut: head } : {};
+    })(),
   };
   io.info(`Checking that ${facts.sourceBranch || 'this run'} may use the production service connection (protected: ${settings.protectedBranches.join(', ')}).`);
   const reader = devOpsGateReader(connectDevOps(job, io.proxy, io.secrets));

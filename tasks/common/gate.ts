@@ -21,6 +21,8 @@ export interface GateFacts {
   projectId: string;
   /** Build.SourceVersion */
   sourceVersion: string;
+  /** The commit checked out in Build.SourcesDirectory, when there is a checkout to read. */
+  checkedOut?: string;
   serviceConnectionId?: string;
 }
 
@@ -150,6 +152,10 @@ export async function evaluateGate(f: GateFacts, s: GateSettings, reader: GateRe
     }
     // The branch name is only a label: the commit itself must be in the branch's history.
     if (!/^[0-9a-f]{40}$/i.test(f.sourceVersion)) refuse(branch, `the commit being built ('${f.sourceVersion}') is not a git commit id`, 'Run the task from a pipeline that builds the repository itself.');
+    // Variables can be set at queue time; the checkout cannot. They must agree.
+    if (f.checkedOut && f.checkedOut.toLowerCase() !== f.sourceVersion.toLowerCase()) {
+      refuse(branch, `the checked-out commit ${f.checkedOut.slice(0, 12)} differs from Build.SourceVersion ${f.sourceVersion.slice(0, 12)}`, 'Do not override Build.SourceVersion or Build.SourceBranch at queue time; run the pipeline on the protected branch itself.');
+    }
     let head: string | undefined;
     let onBranch = false;
     try {

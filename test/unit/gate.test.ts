@@ -89,3 +89,8 @@ test('protectedBranches input refuses non-refs', () => {
   assert.deepEqual(parseProtectedBranches('refs/heads/main, refs/heads/release/*'), ['refs/heads/main', 'refs/heads/release/*']);
   assert.throws(() => parseProtectedBranches('main'), /'main' is not a branch ref/);
 });
+
+test('a checkout that disagrees with Build.SourceVersion is refused', async () => {
+  await assert.rejects(evaluateGate(facts({ checkedOut: 'c'.repeat(40) }), settings, reader([policy()])), /checked-out commit cccccccccccc differs from Build.SourceVersion aaaaaaaaaaaa/);
+  await evaluateGate(facts({ checkedOut: SHA }), settings, reader([policy()]));
+});

@@ -1,5 +1,6 @@
 /**
- * Safe YAML loading for job and component files, with line numbers for every message.
+ * Safe YAML loading for Azure ML YAML files (jobs, components, deployments), with line numbers
+ * for every message.
  *
  * The file is parsed once with `yaml`'s Document API: syntax errors, duplicate keys, unknown tags
  * and alias bombs become one UserError naming the file and line. Translation then works on plain
@@ -8,8 +9,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
-import { UserError } from '../common/errors';
-import type { Json, JsonObject } from './plan';
+import { UserError } from './errors';
+
+/** Plain JSON data, as YAML documents become once loaded. */
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
 
 /** Files larger than this are refused before they are parsed. */
 export const MAX_YAML_BYTES = 1024 * 1024;
@@ -67,7 +71,7 @@ export function loadYamlFile(file: string, opts: { root?: string; what?: string 
   }
   if (st.isDirectory()) throw new UserError(`${name}: is a folder, not a YAML file; give the path of the .yml file.`);
   if (st.size > MAX_YAML_BYTES) {
-    throw new UserError(`${name}: the file is ${st.size} bytes, more than the 1 MiB (${MAX_YAML_BYTES} bytes) a job or component YAML may have; split it or remove embedded data.`);
+    throw new UserError(`${name}: the file is ${st.size} bytes, more than the 1 MiB (${MAX_YAML_BYTES} bytes) an Azure ML YAML file may have; split it or remove embedded data.`);
   }
   const text = fs.readFileSync(file, 'utf8');
   return parseYamlText(text, name, file);
@@ -76,10 +80,10 @@ export function loadYamlFile(file: string, opts: { root?: string; what?: string 
 /** Parse YAML text (for tests and for files already read). */
 export function parseYamlText(text: string, name: string, file = name): LoadedYaml {
   if (Buffer.byteLength(text, 'utf8') > MAX_YAML_BYTES) {
-    throw new UserError(`${name}: the text is more than the 1 MiB (${MAX_YAML_BYTES} bytes) a job or component YAML may have; split it or remove embedded data.`);
+    throw new UserError(`${name}: the text is more than the 1 MiB (${MAX_YAML_BYTES} bytes) an Azure ML YAML file may have; split it or remove embedded data.`);
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  if (text.trim() === '') throw new UserError(`${name}: the file is empty; it needs at least 'type:' and the keys of the job or component.`);
+  if (text.trim() === '') throw new UserError(`${name}: the file is empty; it needs the keys of the job, component or deployment.`);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true, strict: true });
   const lineAt = (offset: number | undefined): number | undefined => (offset === undefined ? undefined : lineCounter.linePos(offset).line);
@@ -100,7 +104,7 @@ export function parseYamlText(text: string, name: string, file = name): LoadedYa
   const tagWarning = doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED');
   if (tagWarning) {
     const line = tagWarning.linePos?.[0]?.line ?? lineAt(tagWarning.pos[0]);
-    throw new UserError(`${name}${line ? ` line ${line}` : ''}: ${firstLine(tagWarning.message)}; remove the YAML tag (the '!...' prefix), which job files do not use.`);
+    throw new UserError(`${name}${line ? ` line ${line}` : ''}: ${firstLine(tagWarning.message)}; remove the YAML tag (the '!...' prefix), which Azure ML YAML files do not use.`);
   }
 
   let js: unknown;
@@ -115,7 +119,7 @@ export function parseYamlText(text: string, name: string, file = name): LoadedYa
   }
   if (js === null || typeof js !== 'object' || Array.isArray(js)) {
     const kind = js === null ? 'empty' : Array.isArray(js) ? 'a list' : `a single value (${JSON.stringify(js)})`;
-    throw new UserError(`${name}: the top level of the file is ${kind}, not a mapping of keys; a job or component YAML starts with keys such as 'type:'.`);
+    throw new UserError(`${name}: the top level of the file is ${kind}, not a mapping of keys; an Azure ML YAML file starts with keys such as 'type:' or 'name:'.`);
   }
   const data = toJson(js, name) as JsonObject;
 
@@ -247,7 +251,7 @@ function toJson(v: unknown, name: string): Json {
 
 function setKey(o: JsonObject, k: string, v: Json, name: string): void {
   if (k === '__proto__' || k === 'constructor' || k === 'prototype') {
-    throw new UserError(`${name}: the key '${k}' is not allowed in a job or component YAML; rename it.`);
+    throw new UserError(`${name}: the key '${k}' is not allowed in an Azure ML YAML file; rename it.`);
   }
   o[k] = v;
 }

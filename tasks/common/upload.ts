@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
-import { UserError } from '../common/errors';
+import { UserError } from './errors';
 
 export interface CodeFile {
   /** Path relative to the code folder, with forward slashes. */
