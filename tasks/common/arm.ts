@@ -9,7 +9,7 @@ import type { HttpMethods } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/identity';
 import type { AzureRmEndpoint } from './endpoint';
 import { translateAzureError } from './errors';
-import { JsonClient, RETRY, USER_AGENT } from './http';
+import { JsonClient, RETRY, timeoutPolicy, USER_AGENT } from './http';
 import { toProxySettings, type ProxyResolver } from './proxy';
 
 export interface ArmContext {
@@ -26,6 +26,7 @@ export function mlClient(ctx: ArmContext): AzureMachineLearningWorkspaces {
     credentialScopes: [ctx.endpoint.armScope],
     retryOptions: RETRY,
     userAgentOptions: { userAgentPrefix: USER_AGENT },
+    additionalPolicies: [{ policy: timeoutPolicy(), position: 'perRetry' }],
     ...(proxyOptions ? { proxyOptions } : {}),
   });
 }

@@ -12,11 +12,38 @@ import {
   RestError,
   type HttpMethods,
   type Pipeline,
+  type PipelinePolicy,
 } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/identity';
 import { toProxySettings, type ProxyResolver } from './proxy';
 
 export const USER_AGENT = 'aml-secure-mlops';
+
+/** A request that gets no answer within this long is abandoned and retried. */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * Sets a per-try timeout and turns its abort into a retryable ETIMEDOUT (the pipeline's own
+ * retry strategy does not retry aborts): a stalled connection costs one timeout, not the run.
+ * A cancellation from the caller's abort signal is passed through unchanged.
+ */
+export function timeoutPolicy(ms = REQUEST_TIMEOUT_MS): PipelinePolicy {
+  return {
+    name: 'amlRequestTimeout',
+    async sendRequest(request, next) {
+      if (!request.timeout) request.timeout = ms;
+      try {
+        return await next(request);
+      } catch (e) {
+        const callerAborted = request.abortSignal?.aborted ?? false;
+        if (!callerAborted && (e as { name?: string }).name === 'AbortError') {
+          throw new RestError(`No answer from ${new URL(request.url).host} within ${ms / 1000} s`, { code: 'ETIMEDOUT', request });
+        }
+        throw e;
+      }
+    },
+  };
+}
 
 /** Retry budget shared by every client: bounded, and honours Retry-After. */
 export const RETRY = { maxRetries: 5, retryDelayInMs: 800, maxRetryDelayInMs: 30_000 };
@@ -29,6 +56,7 @@ export class JsonClient {
     const proxyOptions = toProxySettings(proxy(origin));
     this.pipeline = createPipelineFromOptions({ retryOptions: RETRY, userAgentOptions: { userAgentPrefix: USER_AGENT }, ...(proxyOptions ? { proxyOptions } : {}) });
     this.pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential, scopes }));
+    this.pipeline.addPolicy(timeoutPolicy(), { afterPhase: 'Retry' });
   }
 
   /** Send JSON, parse JSON. Errors become RestError with the service's error code when it sent one. */
