@@ -33,6 +33,8 @@ export interface RunOptions {
   /** Send SIGINT when a line of output matches. */
   cancelOn?: RegExp;
   timeoutMs?: number;
+  /** Names of the task's filePath inputs (read from task.json by runTask). */
+  filePathInputs?: string[];
   /** Wrap the command, e.g. ['unshare', '-m', ...] for a private mount namespace. */
   wrapper?: (command: string[]) => string[];
 }
@@ -68,8 +70,9 @@ export function varEnv(name: string): string {
   return name.replace(/[. ]/g, '_').toUpperCase();
 }
 
+/** As the agent reads command data; task-lib 5 writes '%' as '%AZP25'. */
 function unescapeData(s: string): string {
-  return s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%5D/g, ']').replace(/%3B/g, ';').replace(/%25/g, '%');
+  return s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%5D/g, ']').replace(/%3B/g, ';').replace(/%25/g, '%').replace(/%AZP25/g, '%');
 }
 
 export function parseCommands(stdout: string): Command[] {
@@ -114,6 +117,11 @@ export function taskEnv(opts: RunOptions, tempDir: string): NodeJS.ProcessEnv {
   }
   env.VSTS_SECRET_VARIABLES = JSON.stringify(secretNames);
   for (const [k, v] of Object.entries(opts.inputs ?? {})) if (v !== undefined) env[`INPUT_${k.replace(/ /g, '_').toUpperCase()}`] = v;
+  // As the agent does: an empty filePath input arrives as the sources folder.
+  for (const input of opts.filePathInputs ?? []) {
+    const key = `INPUT_${input.toUpperCase()}`;
+    if (!env[key]) env[key] = vars['Build.SourcesDirectory'] ?? vars['System.DefaultWorkingDirectory'] ?? ROOT;
+  }
   for (const [id, ep] of Object.entries(opts.endpoints ?? {})) {
     const key = id; // the agent keys endpoints by id as given (a GUID, or SYSTEMVSSCONNECTION)
     if (ep.url !== undefined) env[`ENDPOINT_URL_${key}`] = ep.url;
@@ -129,7 +137,9 @@ export function taskEnv(opts: RunOptions, tempDir: string): NodeJS.ProcessEnv {
 export async function runTask(task: string, opts: RunOptions = {}): Promise<TaskRun> {
   const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), `run-${task}-`));
   const dir = opts.taskDir ?? path.join(DIST, task);
-  const target = JSON.parse(fs.readFileSync(path.join(dir, 'task.json'), 'utf8')).execution.Node20_1.target as string;
+  const taskJson = JSON.parse(fs.readFileSync(path.join(dir, 'task.json'), 'utf8')) as { execution: { Node20_1: { target: string } }; inputs?: Array<{ name: string; type: string }> };
+  const target = taskJson.execution.Node20_1.target;
+  opts = { ...opts, filePathInputs: (taskJson.inputs ?? []).filter((i) => i.type === 'filePath').map((i) => i.name) };
   const base = [process.execPath, path.join(dir, target)];
   const cmd = opts.wrapper ? opts.wrapper(base) : base;
   const started = Date.now();

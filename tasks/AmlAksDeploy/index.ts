@@ -1,13 +1,57 @@
-/** AmlAksDeploy@1 entry point: read inputs, call the core, set outputs. */
+/** AmlAksDeploy@1 entry point: read and check every input, then call the core (azure.ts). */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { runTask } from '../common/agent';
-import { connectionInput, workspaceInputs } from '../common/inputs';
+import { inputError } from '../common/errors';
+import { connectionInput, gateSettings, workspaceInputs } from '../common/inputs';
+import { parseRollout } from './rollout';
+import { parseExpectation, parseSmokeBody } from './smoke';
+import { checkOnlineName, parseAuthMode, parseModelRef } from './spec';
 
 runTask(__dirname, async (io) => {
   const connection = connectionInput(io)!;
   const ws = workspaceInputs(io);
-  io.input('endpointName', true, 'Set the name of the Azure ML online endpoint to deploy to.');
-  io.input('computeName', true, 'Set the name of the AKS cluster attached to the workspace as a Kubernetes compute.');
-  io.input('model', true, 'Set the model as name:version, azureml:name:version, or the register task\'s modelId output.');
-  // The Azure SDKs load only once the inputs are valid: a bad input fails fast.
-  await (await import('./azure')).run(io, connection, ws);
+  const endpointName = checkOnlineName('endpointName', io.input('endpointName', true, 'Set the name of the Kubernetes online endpoint to deploy to, e.g. taxi-fare-prod.'));
+  const computeName = io.input('computeName', true, 'Set the name of the AKS cluster attached to the workspace as a Kubernetes compute, e.g. aks-prod.');
+  if (!/^[A-Za-z][A-Za-z0-9-]{1,31}$/.test(computeName)) throw inputError('computeName', `'${computeName}' is not a compute name`, 'Give the name of the attached Kubernetes compute as the workspace lists it (letters, digits and \'-\'), not the AKS resource id.');
+  const model = parseModelRef(io.input('model', true, "Set the model as name:version, azureml:name:version, or the register task's modelId output."));
+  if (model.workspace && model.workspace.name.toLowerCase() !== ws.name.toLowerCase()) {
+    throw inputError('model', `the model id names workspace '${model.workspace.name}', but workspaceName is '${ws.name}'`, 'Deploy a model registered in the same workspace as the endpoint.');
+  }
+  const deploymentName = io.input('deploymentName');
+  if (deploymentName) checkOnlineName('deploymentName', deploymentName);
+  const deploymentFile = io.file('deploymentFile');
+  const instanceType = io.input('instanceType');
+  const instanceCount = io.input('instanceCount') ? io.int('instanceCount', 1, 1, 1000) : undefined;
+  const authMode = parseAuthMode(io.input('authMode'));
+  const steps = parseRollout(io.input('rollout'));
+  const stepWaitSeconds = io.int('stepWaitSeconds', 60, 0, 24 * 3600);
+  const root = path.resolve(io.variable('Build.SourcesDirectory') ?? io.variable('System.DefaultWorkingDirectory') ?? process.cwd());
+  const smokeFile = io.file('smokeTestFile');
+  const smoke = smokeFile ? { file: path.relative(root, smokeFile) || smokeFile, body: parseSmokeBody(fs.readFileSync(smokeFile, 'utf8'), io.input('smokeTestFile')!) } : undefined;
+  const expect = parseExpectation(io.input('smokeTestExpect'));
+  const branchGate = io.bool('enforceBranchGate', true) ? gateSettings(io) : undefined;
+
+  // The Azure SDKs (and the YAML reader) load only once the inputs are valid: a bad input fails fast.
+  await (await import('./azure')).run(io, {
+    connection,
+    ws,
+    ...(branchGate ? { branchGate } : {}),
+    endpointName,
+    computeName,
+    model,
+    ...(deploymentName ? { deploymentName } : {}),
+    ...(deploymentFile ? { deploymentFile } : {}),
+    root,
+    ...(instanceType ? { instanceType } : {}),
+    ...(instanceCount !== undefined ? { instanceCount } : {}),
+    authMode,
+    steps,
+    stepWaitSeconds,
+    ...(smoke ? { smoke } : {}),
+    expect,
+    rollbackOnFailure: io.bool('rollbackOnFailure', true),
+    keepPrevious: io.bool('keepPrevious', false),
+    keepFailedDeployment: io.bool('keepFailedDeployment', false),
+  });
 });

@@ -1,10 +1,219 @@
-/** AmlModelRegister@1, the part that loads the Azure SDKs. */
+/**
+ * AmlModelRegister@1, the part that talks to Azure (loads the SDKs). Order, so that nothing is
+ * written unless everything checks out: the branch gate; the job (it must have completed) and
+ * the output that holds the model; the gated metrics (MLflow); this run's earlier registration
+ * (a re-run returns it); the champion; the verdict; only then one model version PUT.
+ */
 import type { AgentIo } from '../common/agent';
-import { UserError } from '../common/errors';
+import { ArmClient, studioUrl } from '../common/arm';
+import { DataPlane } from '../common/dataplane';
+import { translateAzureError, UserError } from '../common/errors';
+import type { GateSettings } from '../common/gate';
+import { enforceGate } from '../common/gate-run';
 import type { WorkspaceInputs } from '../common/inputs';
+import { LINEAGE_KEYS, lineageTags } from '../common/lineage';
 import { openWorkspace } from '../common/session';
+import { Summary, link } from '../common/summary';
+import { WorkspaceArm } from '../common/workspace-arm';
+import { describeCompare, judge, metricTags, type Champion, type CompareWith, type GateJudgement } from './gate-expr';
+import { TrainingJob } from './job';
+import { findOwn, registerVersion, type Identity, type ModelRegistry, type ModelVersion, type ModelVersionProps } from './register';
+import { IDENTITY_KEYS, jobOfUri, SOURCE_PROPERTY, type GateSpec, type ModelSource, type ModelType } from './spec';
 
-export async function run(io: AgentIo, connection: string, ws: WorkspaceInputs): Promise<void> {
-  await openWorkspace(io, connection, ws);
-  throw new UserError('AmlModelRegister@1: this build validates inputs and access only; the operation itself ships with the task issue.');
+export interface RegisterInputs {
+  connection: string;
+  ws: WorkspaceInputs;
+  /** The protected-branch gate; undefined when enforceBranchGate is false. */
+  branchGate?: GateSettings;
+  jobName?: string;
+  source: ModelSource;
+  model: { name: string; type: ModelType; description?: string; tags: Record<string, string> };
+  gate: GateSpec;
+}
+
+/** Model versions of one model through ARM (api-version 2024-04-01: tag filters, jobName). */
+class ArmModelRegistry implements ModelRegistry {
+  constructor(
+    private readonly ws: WorkspaceArm,
+    private readonly name: string,
+  ) {}
+
+  private path(tail = ''): string {
+    return `models/${encodeURIComponent(this.name)}${tail}`;
+  }
+
+  versions(filter: { tags?: Record<string, string>; top?: number } = {}): Promise<ModelVersion[]> {
+    const q = new URLSearchParams({ $orderBy: 'createdtime desc' });
+    if (filter.top) q.set('$top', String(filter.top));
+    if (filter.tags && Object.keys(filter.tags).length) q.set('tags', Object.entries(filter.tags).map(([k, v]) => `${k}=${v}`).join(','));
+    return this.ws.list<ModelVersion>(`${this.path('/versions')}?${q}`, filter.top ? 1 : 50);
+  }
+
+  get(version: string): Promise<ModelVersion | undefined> {
+    return this.ws.find<ModelVersion>(this.path(`/versions/${encodeURIComponent(version)}`));
+  }
+
+  put(version: string, body: { properties: ModelVersionProps }): Promise<ModelVersion> {
+    return this.ws.put<ModelVersion>(this.path(`/versions/${encodeURIComponent(version)}`), body);
+  }
+
+  async nextVersion(): Promise<number> {
+    const c = await this.ws.find<{ properties?: { latestVersion?: string | null; nextVersion?: string | null } }>(this.path());
+    if (!c) return 1;
+    const next = Number(c.properties?.nextVersion);
+    const latest = Number(c.properties?.latestVersion);
+    return Math.max(Number.isInteger(next) && next > 0 ? next : 1, Number.isInteger(latest) && latest >= 0 ? latest + 1 : 1);
+  }
+}
+
+/** The version compareWith names: the newest, or the newest with a tag; undefined when there is none yet. */
+async function findChampion(reg: ModelRegistry, compare: CompareWith): Promise<ModelVersion | undefined> {
+  if (compare.kind === 'none') return undefined;
+  if (compare.kind === 'latest') return (await reg.versions({ top: 1 }))[0];
+  const hasTag = (v: ModelVersion): boolean => v.properties?.tags?.[compare.key] === compare.value;
+  const top = (await reg.versions({ tags: { [compare.key]: compare.value }, top: 1 }))[0];
+  if (!top || hasTag(top)) return top;
+  // A service that ignored the filter: look through every version ourselves.
+  return (await reg.versions()).find(hasTag);
+}
+
+const fmt = (n: number): string => String(Number(n.toPrecision(12)));
+
+function gateTable(summary: Summary, j: GateJudgement, champion: ModelVersion | undefined, modelName: string, compare: CompareWith, min: number): void {
+  const label = champion ? `${modelName}:${champion.name}` : undefined;
+  const compared = compare.kind !== 'none';
+  const headers = ['Metric', 'Value', 'Threshold', ...(compared ? [`Champion${label ? ` (${label})` : ''}`] : []), 'Verdict'];
+  const rows = j.rows.map((r) => {
+    const c = r.condition;
+    let champ = '';
+    if (compared) {
+      if (!champion) champ = 'none yet';
+      else if (!r.champion) champ = 'threshold only';
+      else if (r.champion.value === undefined) champ = 'not recorded';
+      else champ = `${fmt(r.champion.value)}${min > 0 && r.champion.required !== undefined ? ` (needs ${c.op} ${fmt(r.champion.required)})` : ''}`;
+    }
+    return [c.key, fmt(r.value), `${c.op} ${fmt(c.threshold)}`, ...(compared ? [champ] : []), r.verdict];
+  });
+  summary.heading('Evaluation gate').table(headers, rows);
+  if (compared) {
+    summary.para(
+      champion
+        ? `Compared with ${describeCompare(compare)}: ${label}${min > 0 ? `, by at least ${fmt(min)}` : ''}. Metric values are the last value each run logged.`
+        : `Compared with ${describeCompare(compare)}: no such version yet, so this is the first model and the thresholds alone decide. Metric values are the last value each run logged.`,
+    );
+  } else {
+    summary.para('Metric values are the last value each run logged.');
+  }
+}
+
+export async function run(io: AgentIo, i: RegisterInputs): Promise<void> {
+  const name = i.model.name;
+  // The branch gate runs before anything touches Azure.
+  if (i.branchGate) await enforceGate(io, i.branchGate, i.connection);
+  else io.warn('enforceBranchGate is false: any branch that can use this service connection can register models. Keep it true for production workspaces.');
+
+  io.output('modelName', name);
+  io.output('registered', 'false');
+  io.output('modelVersion', '');
+  io.output('modelId', '');
+
+  const session = await openWorkspace(io, i.connection, i.ws);
+  const ws = new WorkspaceArm(new ArmClient(session.arm), session.ref);
+  const dp = new DataPlane(session.arm, session.ref, session.workspace);
+  const fail = (action: string) => (e: unknown) => {
+    throw translateAzureError(e, { action, scope: ws.base, connection: session.arm.endpoint.name });
+  };
+
+  // 1. The job and the output that holds the model (reads only).
+  const job = i.jobName ? await TrainingJob.open(ws, dp, i.jobName).catch(fail(`read job '${i.jobName}'`)) : undefined;
+  if (job) io.info(`Job ${job.name} completed${job.steps.length ? ` (steps: ${job.steps.join(', ')})` : ''}.`);
+  const src = i.source;
+  const modelUri = src.kind === 'path' ? src.uri : await job!.outputUri(src.output, src.step).catch(fail(`read the outputs of job '${i.jobName}'`));
+  const sourceLabel = src.kind === 'path' ? src.uri : `${src.step ? `${src.step}.` : ''}${src.output}`;
+  io.info(`Model files: ${src.kind === 'output' ? `output ${sourceLabel} of job ${job!.name} = ` : ''}${modelUri}`);
+
+  // 2. The gated metrics: the last value each run logged (MLflow).
+  const values = new Map<string, number>();
+  for (const c of i.gate.conditions) {
+    if (values.has(c.key)) continue;
+    const v = await job!.metric(c.ref, `Input 'metricGate' line ${c.line} '${c.text}'`).catch(fail(`read metric '${c.key}' of job '${job!.name}' from the workspace's MLflow endpoint`));
+    values.set(c.key, v);
+  }
+
+  // 3. This run's registration of this job, if an earlier attempt made it.
+  const lineage = lineageTags((n) => io.variable(n));
+  if (job) lineage[LINEAGE_KEYS.jobName] = job.name;
+  const identity: Identity = { tags: Object.fromEntries(IDENTITY_KEYS.filter((k) => lineage[k]).map((k) => [k, lineage[k]!])), source: modelUri };
+  const reg = new ArmModelRegistry(ws, name);
+  const reused = await findOwn(reg, identity).catch(fail(`list the versions of model '${name}'`));
+
+  const sourcePara = `From ${src.kind === 'output' ? `output \`${sourceLabel}\` of job ${link(job!.name, job!.studioUrl)}` : `\`${modelUri}\`${job ? ` (job ${link(job.name, job.studioUrl)})` : ''}`}.`;
+  /** The run summary: what happened to the model, the gate table when there was a gate, the lineage. */
+  const writeSummary = (title: string, lead: string, gate?: (s: Summary) => void, v?: ModelVersion): void => {
+    const summary = new Summary(title).para(`${lead} ${sourcePara}`);
+    gate?.(summary);
+    const recorded = Object.entries(v?.properties?.tags ?? {}).filter(([k]) => k.startsWith('ado.') || k.startsWith('metric.'));
+    if (recorded.length) summary.heading('Lineage and recorded metrics').table(['Tag', 'Value'], recorded);
+    io.summary('aml-model-register', summary.toMarkdown());
+  };
+  const publish = (v: ModelVersion): string => {
+    const url = studioUrl(session.ref, `model/${encodeURIComponent(name)}:${encodeURIComponent(v.name)}/details/overview`);
+    io.output('modelVersion', v.name);
+    io.output('modelId', v.id || `${ws.base}/models/${name}/versions/${v.name}`);
+    io.output('registered', 'true');
+    io.info(`Studio: ${url}`);
+    return link(`${name}:${v.name}`, url);
+  };
+
+  if (reused) {
+    io.info(io.loc('ModelReused', name, reused.name, job?.name ?? modelUri));
+    const l = publish(reused);
+    writeSummary(`Model ${name}:${reused.name} (registered earlier by this run)`, `This pipeline run already registered ${l}; nothing was written.`, undefined, reused);
+    return;
+  }
+
+  // 4. The champion and the verdict.
+  const champion = await findChampion(reg, i.gate.compare).catch(fail(`find the version of model '${name}' to compare with`));
+  if (i.gate.compare.kind !== 'none') {
+    io.info(champion ? `Champion: ${name}:${champion.name} (${describeCompare(i.gate.compare)}).` : `No version of ${name} matches compareWith (${describeCompare(i.gate.compare)}): this is the first model, so the thresholds alone decide.`);
+  }
+  const champ: Champion | undefined = champion ? { label: `${name}:${champion.name}`, tags: champion.properties?.tags ?? {} } : undefined;
+  const verdict = judge(i.gate.conditions, values, { ...(champ ? { champion: champ } : {}), minImprovement: i.gate.minImprovement });
+  for (const r of verdict.rows) io.info(`  ${r.condition.key} = ${fmt(r.value)} (${r.condition.op} ${fmt(r.condition.threshold)}${r.champion?.value !== undefined ? `; champion ${fmt(r.champion.value)}` : ''}): ${r.verdict}`);
+  const table = i.gate.conditions.length ? (s: Summary) => gateTable(s, verdict, champion, name, i.gate.compare, i.gate.minImprovement) : undefined;
+  if (!table) io.info('No metric gate: the model is registered without evaluation.');
+
+  if (!verdict.pass) {
+    const reasons = verdict.rows.filter((r) => !r.pass).map((r) => `${r.condition.key}: ${r.verdict.replace(/^FAIL: /, '')}`).join('; ');
+    const message = io.loc('GateFailed', name, reasons);
+    writeSummary(`Model ${name}: not registered`, '**Not registered**: the evaluation gate failed.', table);
+    if (i.gate.onGateFail === 'skip') {
+      io.succeededWithIssues(message);
+      return;
+    }
+    throw new UserError(message);
+  }
+
+  // 5. Register: the next integer version, retried on conflicts, never twice for this run.
+  const tags = { ...i.model.tags, ...lineage, ...metricTags(i.gate.conditions, values) };
+  const runLabel = lineage[LINEAGE_KEYS.runUrl] ?? (lineage[LINEAGE_KEYS.runId] ? `run ${lineage[LINEAGE_KEYS.runId]}` : 'a pipeline run');
+  const body: { properties: ModelVersionProps } = {
+    properties: {
+      description: i.model.description ?? `Registered by ${runLabel} from ${src.kind === 'output' ? `output ${sourceLabel} of job ${job!.name}` : modelUri}.`,
+      tags,
+      // Properties cannot be changed later: the lineage stays true even if tags are edited.
+      properties: { ...lineage, [SOURCE_PROPERTY]: modelUri },
+      modelType: i.model.type,
+      modelUri,
+      // The job that wrote the files: a step's own run for a step output.
+      ...(job ? { jobName: jobOfUri(modelUri) ?? job.name } : {}),
+      isAnonymous: false,
+      isArchived: false,
+    },
+  };
+  const result = await registerVersion(reg, body, identity, { log: (l) => io.info(l), modelName: name }).catch(fail(`register model '${name}'`));
+  if (result.recovered) io.info(`Version ${result.version.name} was created by an earlier attempt whose response was lost; using it.`);
+  io.info(io.loc('ModelRegistered', name, result.version.name, modelUri));
+  const l = publish(result.version);
+  writeSummary(`Model ${name}:${result.version.name} registered`, `Registered ${l}${table ? '' : ' (no metric gate)'}.`, table, result.version);
 }

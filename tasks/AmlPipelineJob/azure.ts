@@ -14,12 +14,14 @@ import type { WorkspaceInputs } from '../common/inputs';
 import { lineageTags } from '../common/lineage';
 import { openWorkspace } from '../common/session';
 import { Summary, link } from '../common/summary';
-import { anonymousComponentSpec, anonymousComponentVersionBody, anonymousEnvironmentVersion, toPipelineJobBody } from './body';
+import { abortableSleep } from '../common/sleep';
+import { snapshotCode } from '../common/upload';
+import { ensureCode, ensureInlineEnvironment, resolveNamed, whereWritten as where } from '../common/workspace-assets';
+import { anonymousComponentSpec, anonymousComponentVersionBody, toPipelineJobBody } from './body';
 import type { CodeRef, ComponentRef, EnvironmentRef, NamedRef, SubmissionPlan } from './plan';
 import { parseOverrides } from './overrides';
 import { translatePipelineJob } from './translate';
-import { snapshotCode, uploadSnapshot, type CodeSnapshot } from './upload';
-import { abortableSleep, waitForJob, type JobSnapshot, type StepState } from './wait';
+import { waitForJob, type JobSnapshot, type StepState } from './wait';
 
 /** The api-version of every call this task makes: it has startPendingUpload for code. */
 export const API = '2024-04-01';
@@ -53,7 +55,6 @@ interface ArmResource {
 }
 
 const isNotFound = (e: unknown): boolean => (e as { statusCode?: number }).statusCode === 404;
-const where = (r: { origin: { file: string; path: string } }): string => `${r.origin.file.split(/[\\/]/).pop()}: ${r.origin.path}`;
 
 class Workspace {
   constructor(readonly arm: ArmClient, readonly ref: WorkspaceRef) {}
@@ -77,23 +78,6 @@ class Workspace {
   post<T>(path: string, body: unknown): Promise<T> {
     return this.arm.request<T>('POST', `${this.base}/${path}`, API, body);
   }
-}
-
-/** A registered asset by name and version or @latest, or a clear error naming the YAML key. */
-async function resolveNamed(ws: Workspace, kind: 'components' | 'environments' | 'codes' | 'data' | 'models', ref: NamedRef): Promise<string> {
-  const what = { components: 'component', environments: 'environment', codes: 'code', data: 'data', models: 'model' }[kind];
-  if (ref.version) {
-    const found = await ws.find(`${kind}/${encodeURIComponent(ref.name)}/versions/${encodeURIComponent(ref.version)}`);
-    if (found) return found.id;
-    throw new UserError(`${where(ref)}: ${what} '${ref.name}' version ${ref.version} does not exist in workspace '${ws.ref.name}'. Register it (az ml ${what} create) or fix the reference.`);
-  }
-  const list = await ws.get<{ value?: ArmResource[] }>(`${kind}/${encodeURIComponent(ref.name)}/versions?$orderBy=createdtime%20desc&$top=1`).catch((e: unknown) => {
-    if (isNotFound(e)) return { value: [] };
-    throw e;
-  });
-  const latest = list.value?.[0];
-  if (latest) return latest.id;
-  throw new UserError(`${where(ref)}: ${what} '${ref.name}@latest' has no version in workspace '${ws.ref.name}'. Register it first or pin a version that exists.`);
 }
 
 /** Curated environments live in the azureml registry, not the workspace: the service resolves them. */
@@ -163,54 +147,10 @@ async function lookUp(io: AgentIo, ws: Workspace, plan: SubmissionPlan): Promise
   return { computes, datastores, assets, named };
 }
 
-interface PendingUpload {
-  blobReferenceForConsumption?: { blobUri?: string; credential?: { sasUri?: string } };
-}
-
-/** Upload a code folder once per content hash, then register it as an anonymous code version. */
-async function ensureCode(io: AgentIo, ws: Workspace, snap: CodeSnapshot, label: string, stats: { uploadedBytes: number; reused: number }): Promise<string> {
-  const path = `codes/${snap.hash}/versions/1`;
-  const existing = await ws.find(path);
-  if (existing) {
-    stats.reused++;
-    io.info(`Code ${label}: unchanged (${snap.files.length} files, content ${snap.hash.slice(0, 12)}), nothing uploaded.`);
-    return existing.id;
-  }
-  const pending = await ws.post<PendingUpload>(`${path}/startPendingUpload`, { pendingUploadType: 'TemporaryBlobReference' });
-  const blobUri = pending.blobReferenceForConsumption?.blobUri;
-  const sasUri = io.secrets.protect(pending.blobReferenceForConsumption?.credential?.sasUri);
-  if (!blobUri || !sasUri) throw new Error('startPendingUpload returned no blob URI or SAS');
-  io.info(`Code ${label}: uploading ${snap.files.length} files (${snap.bytes} bytes) to the workspace storage.`);
-  let lastPct = -1;
-  let codeUri: string;
-  try {
-    codeUri = await uploadSnapshot(snap, blobUri, sasUri, (done, total) => {
-      const pct = total ? Math.floor((100 * done) / total) : 100;
-      if (pct >= lastPct + 10 || pct === 100) {
-        lastPct = pct;
-        io.progress(pct, `Uploading code ${label}: ${pct}%`);
-      }
-    }, io.signal);
-  } catch (e) {
-    // Never echo the SAS URL: the storage SDK's errors can quote the request URL.
-    const status = (e as { statusCode?: number }).statusCode;
-    throw new UserError(
-      `Could not upload code ${label} to the workspace storage (${status ?? (e as { code?: string }).code ?? 'network error'}). ` +
-        "The agent must reach the storage account's private endpoint (blob): run AmlPrivateLinkCheck@1 to check its DNS, and check NSG rules for port 443.",
-    );
-  }
-  stats.uploadedBytes += snap.bytes;
-  const created = await ws.put(path, { properties: { codeUri, isAnonymous: true, description: `Uploaded by Azure Pipelines from ${label}` } });
-  return created.id;
-}
-
 async function ensureEnvironment(ws: Workspace, env: EnvironmentRef, res: Resolution): Promise<string> {
   if (env.kind === 'named') return res.named.get(env) ?? curatedId(env);
   if (env.kind === 'id') return env.id.replace(/^azureml:/, '');
-  const anon = anonymousEnvironmentVersion(env);
-  const path = `environments/${anon.name}/versions/${anon.version}`;
-  const existing = await ws.find(path);
-  return existing ? existing.id : (await ws.put(path, anon.body)).id;
+  return ensureInlineEnvironment(ws, env);
 }
 
 /** Code, environments and anonymous components, reusing whatever already exists by hash. */

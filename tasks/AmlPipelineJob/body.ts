@@ -15,10 +15,9 @@
  *   environment in the spec are `azureml:` + ARM id (ArmStr serialisation).
  */
 import { createHash } from 'node:crypto';
-import type { AnonymousComponent, InlineEnvironment, Json, JsonObject, PlannedStep, ResolvedIds, SubmissionPlan } from './plan';
+import type { AnonymousComponent, Json, JsonObject, PlannedStep, ResolvedIds, SubmissionPlan } from './plan';
 
 export const ANONYMOUS_COMPONENT_NAME = 'azureml_anonymous';
-export const ANONYMOUS_ENVIRONMENT_NAME = 'CliV2AnonymousEnvironment';
 
 /** JSON with object keys sorted at every level: identical content, identical text. */
 export function canonicalJson(v: Json): string {
@@ -58,14 +57,6 @@ export function anonymousComponentVersionBody(spec: JsonObject): JsonObject {
   if (typeof spec.description === 'string') properties.description = spec.description;
   if (spec.tags && typeof spec.tags === 'object' && !Array.isArray(spec.tags)) properties.tags = spec.tags;
   return { properties };
-}
-
-/** Name, version and PUT body of the anonymous environment for an inline `image:` + `conda_file:`. */
-export function anonymousEnvironmentVersion(env: InlineEnvironment): { name: string; version: string; body: JsonObject } {
-  const properties: JsonObject = { image: env.image, isAnonymous: true };
-  if (env.condaFile !== undefined) properties.condaFile = env.condaFile;
-  if (env.description !== undefined) properties.description = env.description;
-  return { name: ANONYMOUS_ENVIRONMENT_NAME, version: env.hash, body: { properties } };
 }
 
 function computeId(name: string, ids: ResolvedIds, what: string): string {

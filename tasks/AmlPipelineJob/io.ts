@@ -13,7 +13,7 @@
  *   while step inputs/outputs sit in the free-form `jobs` object, serialised with as_dict() (snake_case).
  */
 import type { Json, JsonObject, NamedRef } from './plan';
-import type { LoadedYaml, YamlPath } from './yaml';
+import type { LoadedYaml, YamlPath } from '../common/yaml';
 
 export const DATA_TYPES = ['uri_folder', 'uri_file', 'mltable', 'custom_model', 'mlflow_model', 'triton_model'] as const;
 export const PARAM_TYPES = ['integer', 'number', 'boolean', 'string'] as const;
@@ -78,26 +78,6 @@ export function pyFloatRepr(v: number): string {
     out = `${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}`;
   }
   return neg ? `-${out}` : out;
-}
-
-/** ISO 8601 duration as Python's isodate.duration_isoformat(timedelta(seconds=n)). */
-export function isoDuration(seconds: number): string {
-  let s = seconds;
-  const days = Math.floor(s / 86400);
-  s -= days * 86400;
-  const h = Math.floor(s / 3600);
-  s -= h * 3600;
-  const m = Math.floor(s / 60);
-  s -= m * 60;
-  let out = 'P';
-  if (days) out += `${days}D`;
-  if (h || m || s) {
-    out += 'T';
-    if (h) out += `${h}H`;
-    if (m) out += `${m}M`;
-    if (s) out += `${Number.isInteger(s) ? s : Number(s.toFixed(6))}S`;
-  }
-  return out === 'P' ? 'P0D' : out;
 }
 
 // ---------------------------------------------------------------------------------------------

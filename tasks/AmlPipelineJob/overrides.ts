@@ -7,7 +7,7 @@
 import { isScalar, parseDocument } from 'yaml';
 import { UserError } from '../common/errors';
 import type { Json, JsonObject } from './plan';
-import { dotted, type LoadedYaml } from './yaml';
+import { dotted, type LoadedYaml } from '../common/yaml';
 
 export interface Override {
   /** Key path, e.g. ['jobs', 'train', 'compute']. */

@@ -5,54 +5,11 @@
  * Everything here is plain data: no I/O, no Azure calls.
  */
 
-export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
-export type JsonObject = { [key: string]: Json };
+import type { CodeRef, EnvironmentRef, IdRef, NamedRef, Origin } from '../common/asset-refs';
+import type { JsonObject } from '../common/yaml';
 
-/** Where a YAML value came from, for error messages: "pipeline.yml: jobs.train.component". */
-export interface Origin {
-  file: string;
-  path: string;
-}
-
-/** A registered asset by name: `azureml:name:version`, `azureml:name@latest`, or `name:version`. */
-export interface NamedRef {
-  kind: 'named';
-  name: string;
-  /** Exactly one of version or label. */
-  version?: string;
-  label?: 'latest';
-  origin: Origin;
-}
-
-/** A full ARM id (`azureml:/subscriptions/.../versions/1`) or a registry URI (`azureml://registries/...`), passed through. */
-export interface IdRef {
-  kind: 'id';
-  id: string;
-  origin: Origin;
-}
-
-/** An inline environment: `image:` plus optional `conda_file:` (file content already read). */
-export interface InlineEnvironment {
-  kind: 'inline';
-  image: string;
-  condaFile?: string;
-  description?: string;
-  /** sha256 over the normalised definition: the anonymous version's name. */
-  hash: string;
-  origin: Origin;
-}
-
-export type EnvironmentRef = NamedRef | IdRef | InlineEnvironment;
-
-/** A local code folder (or single file) to upload once per content hash. */
-export interface LocalCode {
-  kind: 'local';
-  /** Absolute path, already checked to exist and to stay inside the allowed root. */
-  path: string;
-  origin: Origin;
-}
-
-export type CodeRef = NamedRef | IdRef | LocalCode;
+export type { Json, JsonObject } from '../common/yaml';
+export type { CodeRef, EnvironmentRef, IdRef, InlineEnvironment, LocalCode, NamedRef, Origin } from '../common/asset-refs';
 
 /**
  * A component defined inline in a step, or in a local `component: ./file.yml`. The spec is the

@@ -6,10 +6,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../common/errors';
-import { checkCommand, checkIoNames, codeRef, environmentRef, loadComponentFile, makeRoot, parseAssetRef, type LoadedComponent, type RootCheck } from './component';
+import { codeRef, environmentRef, makeRoot, parseAssetRef, type RootCheck } from '../common/asset-refs';
+import { isoDuration } from '../common/duration';
+import { checkCommand, checkIoNames, loadComponentFile, type LoadedComponent } from './component';
 import {
   findBindings,
-  isoDuration,
   pipelineInputs,
   pipelineOutputs,
   stepInput,
@@ -22,7 +23,7 @@ import {
 } from './io';
 import { applyOverrides, type Override } from './overrides';
 import type { ComponentRef, Json, JsonObject, PlannedStep, SubmissionPlan } from './plan';
-import { describeNonPipeline, dotted, loadYamlFile, type LoadedYaml, type YamlPath } from './yaml';
+import { describeNonPipeline, dotted, loadYamlFile, type LoadedYaml, type YamlPath } from '../common/yaml';
 
 export interface TranslateOptions {
   /** The folder the task may read from (the repository checkout). */

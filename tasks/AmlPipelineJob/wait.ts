@@ -94,17 +94,3 @@ export async function waitForJob(deps: WaitDeps, o: WaitOptions): Promise<WaitEn
     await deps.sleep(Math.max(0, Math.min(interval, remaining)), o.signal);
   }
 }
-
-/** Sleep that ends early when the run is cancelled. */
-export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}

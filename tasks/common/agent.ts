@@ -80,9 +80,14 @@ export class AgentIo {
   file(name: string, required: true, fix: string): string;
   file(name: string, required?: false): string | undefined;
   file(name: string, required = false, fix = ''): string | undefined {
-    const raw = required ? this.input(name, true, fix) : this.input(name);
-    if (!raw) return undefined;
     const base = tl.getVariable('Build.SourcesDirectory') ?? tl.getVariable('System.DefaultWorkingDirectory') ?? process.cwd();
+    // The agent fills an empty filePath input with the sources folder: that means "not given".
+    const given = this.input(name);
+    const raw = given && path.resolve(base, given) !== path.resolve(base) ? given : undefined;
+    if (!raw) {
+      if (required) throw new UserError(tl.loc('InputRequired', name, fix), name);
+      return undefined;
+    }
     const p = path.resolve(base, raw);
     if (!fs.existsSync(p) || !fs.statSync(p).isFile()) {
       throw new UserError(tl.loc('FileNotFound', name, raw), name);

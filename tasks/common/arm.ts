@@ -9,7 +9,7 @@ import type { HttpMethods } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/identity';
 import type { AzureRmEndpoint } from './endpoint';
 import { translateAzureError } from './errors';
-import { JsonClient, RETRY, timeoutPolicy, USER_AGENT } from './http';
+import { JsonClient, RETRY, timeoutPolicy, USER_AGENT, type RawResponse } from './http';
 import { toProxySettings, type ProxyResolver } from './proxy';
 
 export interface ArmContext {
@@ -47,6 +47,19 @@ export class ArmClient {
 
   get<T>(path: string, apiVersion: string): Promise<T> {
     return this.request<T>('GET', path, apiVersion);
+  }
+
+  /** The raw response (status, headers, text) of a request to an ARM path, e.g. to start an LRO. */
+  send(method: HttpMethods, path: string, apiVersion: string, body?: unknown, signal?: AbortSignal): Promise<RawResponse> {
+    const url = new URL(this.ctx.endpoint.armUrl + path);
+    url.searchParams.set('api-version', apiVersion);
+    return this.client.send(method, url.toString(), { ...(body === undefined ? {} : { body }), ...(signal ? { signal } : {}) });
+  }
+
+  /** The raw response of a GET on an absolute URL ARM handed out (Azure-AsyncOperation, Location). */
+  poll(url: string, signal?: AbortSignal): Promise<RawResponse> {
+    if (new URL(url).origin !== new URL(this.ctx.endpoint.armUrl).origin) throw new Error(`ARM returned an operation URL on another host (${new URL(url).host})`);
+    return this.client.send('GET', url, signal ? { signal } : {});
   }
 }
 

@@ -48,27 +48,58 @@ export function timeoutPolicy(ms = REQUEST_TIMEOUT_MS): PipelinePolicy {
 /** Retry budget shared by every client: bounded, and honours Retry-After. */
 export const RETRY = { maxRetries: 5, retryDelayInMs: 800, maxRetryDelayInMs: 30_000 };
 
+/** A response as it came, for callers that need the status and headers (LROs, scoring). */
+export interface RawResponse {
+  status: number;
+  /** Lower-cased header names. */
+  headers: Record<string, string>;
+  text: string;
+}
+
+export interface SendOptions {
+  /** An object is sent as JSON, a string as is. */
+  body?: unknown;
+  /** Extra headers, e.g. Authorization when the client has no credential. */
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
 export class JsonClient {
   private readonly pipeline: Pipeline;
   private readonly http = createDefaultHttpClient();
 
-  constructor(origin: string, credential: TokenCredential, scopes: string[], proxy: ProxyResolver) {
+  /**
+   * Without a credential no Authorization header is added and the caller sets its own (an
+   * online endpoint's key, say). `retry` narrows the shared retry budget.
+   */
+  constructor(origin: string, credential: TokenCredential | undefined, scopes: string[], proxy: ProxyResolver, options: { retry?: Partial<typeof RETRY>; timeoutMs?: number } = {}) {
     const proxyOptions = toProxySettings(proxy(origin));
-    this.pipeline = createPipelineFromOptions({ retryOptions: RETRY, userAgentOptions: { userAgentPrefix: USER_AGENT }, ...(proxyOptions ? { proxyOptions } : {}) });
-    this.pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential, scopes }));
-    this.pipeline.addPolicy(timeoutPolicy(), { afterPhase: 'Retry' });
+    this.pipeline = createPipelineFromOptions({ retryOptions: { ...RETRY, ...options.retry }, userAgentOptions: { userAgentPrefix: USER_AGENT }, ...(proxyOptions ? { proxyOptions } : {}) });
+    if (credential) this.pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential, scopes }));
+    this.pipeline.addPolicy(timeoutPolicy(options.timeoutMs), { afterPhase: 'Retry' });
+  }
+
+  private async sendRequest(method: HttpMethods, url: string, o: SendOptions) {
+    const { body, signal } = o;
+    const req = createPipelineRequest({
+      url,
+      method,
+      headers: createHttpHeaders({ accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...o.headers }),
+      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+      ...(signal ? { abortSignal: signal } : {}),
+    });
+    return { req, res: await this.pipeline.sendRequest(this.http, req) };
+  }
+
+  /** Send a request and return the response whatever its status (after the retries). */
+  async send(method: HttpMethods, url: string, o: SendOptions = {}): Promise<RawResponse> {
+    const { res } = await this.sendRequest(method, url, o);
+    return { status: res.status, headers: res.headers.toJSON(), text: res.bodyAsText ?? '' };
   }
 
   /** Send JSON, parse JSON. Errors become RestError with the service's error code when it sent one. */
   async request<T>(method: HttpMethods, url: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-    const req = createPipelineRequest({
-      url,
-      method,
-      headers: createHttpHeaders({ accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) }),
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      ...(signal ? { abortSignal: signal } : {}),
-    });
-    const res = await this.pipeline.sendRequest(this.http, req);
+    const { req, res } = await this.sendRequest(method, url, { body, ...(signal ? { signal } : {}) });
     const text = res.bodyAsText ?? '';
     let parsed: unknown;
     try {
@@ -82,4 +113,15 @@ export class JsonClient {
     }
     return parsed as T;
   }
+}
+
+/** The RestError `request` would throw for this raw response (status >= 400), with the service's error code. */
+export function restErrorOf(method: string, url: string, res: RawResponse): RestError {
+  let err: { code?: string; message?: string } | undefined;
+  try {
+    err = (JSON.parse(res.text) as { error?: { code?: string; message?: string } }).error;
+  } catch {
+    err = undefined;
+  }
+  return new RestError(err?.message ?? `${method} ${new URL(url).pathname} returned ${res.status}`, { statusCode: res.status, ...(err?.code ? { code: err.code } : {}) });
 }

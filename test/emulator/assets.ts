@@ -16,7 +16,7 @@ import { ML_NS, requireWorkspace } from './aml';
 import type { JsonObject } from './jwt';
 import type { Clock } from './types';
 
-export type AssetKind = 'codes' | 'components' | 'environments' | 'data';
+export type AssetKind = 'codes' | 'components' | 'environments' | 'data' | 'models';
 
 export interface AssetDeps {
   arm: ArmService;
@@ -190,9 +190,10 @@ const TYPE_OF: Record<AssetKind, string> = {
   components: `${ML_NS}/workspaces/components`,
   environments: `${ML_NS}/workspaces/environments`,
   data: `${ML_NS}/workspaces/data`,
+  models: `${ML_NS}/workspaces/models`,
 };
 
-const WHAT: Record<AssetKind, string> = { codes: 'Code', components: 'Component', environments: 'Environment', data: 'Data' };
+const WHAT: Record<AssetKind, string> = { codes: 'Code', components: 'Component', environments: 'Environment', data: 'Data', models: 'Model' };
 
 export class AssetStore {
   readonly stamps: Timestamps;
@@ -276,7 +277,7 @@ export class AssetStore {
 }
 
 /** List with Azure ML's version-list query: $orderBy=createdtime desc|asc, $top, $skipToken, listViewType. */
-function pageOf(req: ArmRequest, items: JsonObject[]): JsonObject {
+export function pageOf(req: ArmRequest, items: JsonObject[]): JsonObject {
   let list = items;
   const view = (req.query.get('listViewType') ?? 'ActiveOnly').toLowerCase();
   if (view === 'activeonly') list = list.filter((b) => !(b.properties as JsonObject | undefined)?.isArchived);

@@ -19,12 +19,14 @@ import { ArmService } from './arm';
 import { addDatastore, defaultBlobContainer, storageAccountNameOf } from './assets';
 import { EmulatedStorage } from './azurite';
 import { AmlWorkloads } from './jobs';
+import { ModelRegistry } from './models';
 import { DevOpsService } from './devops';
 import { EntraService } from './entra';
 import { Faults, type FaultKind, type FaultSpec } from './faults';
 import { ImdsService } from './imds';
 import type { JsonObject } from './jwt';
 import { type SeedResult, seedDefault } from './seed';
+import { OnlineEndpoints } from './online';
 import { EmulatorServer } from './server';
 import { loadTlsMaterial } from './tls';
 import { Clock, type EmuRequest, type EmuResponse, type EmulatorContext, type RequestLogEntry, type Service, jsonBody } from './types';
@@ -44,6 +46,8 @@ export { makeSelfSignedCertificate, type GeneratedCertificate } from './tls';
 export { Clock, type RequestLogEntry, type Service } from './types';
 export { AmlError, amlErrors, type AddComputeOptions } from './assets';
 export { EmulatedStorage, storagePipeline, type BlobInfo, type StorageRequestEntry } from './azurite';
+export { ModelRegistry } from './models';
+export { OnlineEndpoints, type AddEndpointOptions, type DeploymentScript, type OnlineScript, type ScoringHandler, type ScoringRequest, type TrafficChange } from './online';
 export { AmlWorkloads, TERMINAL_STATUSES, type JobScript, type JobStatus, type MetricInput, type OutputInput, type RunState, type Transition } from './jobs';
 
 /** ARM with the Microsoft.MachineLearningServices routes installed. */
@@ -110,6 +114,10 @@ export interface Emulator {
   readonly storage: EmulatedStorage;
   /** Azure ML assets, jobs and data plane: job scripting, metrics, outputs, computes, environments. */
   readonly aml: AmlWorkloads;
+  /** Azure ML model containers and versions: stored versions, direct registration, lost responses. */
+  readonly models: ModelRegistry;
+  /** Online endpoints and deployments (ARM) and their scoring server: LRO timing, failures, traffic history, scoring answers. */
+  readonly online: OnlineEndpoints;
   /** Every request received, in order. */
   readonly requests: RequestLogEntry[];
   /** Every secret the emulator knows or issued: client secrets, key PEMs, access/OIDC/job tokens. */
@@ -161,6 +169,11 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
   });
   const aml = new AmlWorkloads({ arm, entra, storage, clock, url: () => origin });
   aml.install();
+  const online = new OnlineEndpoints({ arm, entra, clock, tls, addSecret });
+  online.install();
+  await online.start(options.host ?? '127.0.0.1');
+  const models = new ModelRegistry({ arm, assets: aml.assets, engine: aml.engine });
+  models.install();
   if (options.oidcTokenLifetimeSeconds !== undefined) ado.oidcTokenLifetimeSeconds = options.oidcTokenLifetimeSeconds;
 
   let seeded: SeedResult | undefined;
@@ -177,6 +190,8 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
     faults,
     storage,
     aml,
+    models,
+    online,
     requests,
     secrets: () => [...secrets],
     addSecret,
@@ -193,7 +208,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
     close: async () => {
       arm.lro.dispose();
       aml.dispose();
-      await Promise.all([server.close(), storage.close()]);
+      await Promise.all([server.close(), storage.close(), online.close()]);
     },
   };
 

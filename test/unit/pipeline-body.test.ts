@@ -5,10 +5,10 @@ import { describe, test } from 'node:test';
 import {
   anonymousComponentSpec,
   anonymousComponentVersionBody,
-  anonymousEnvironmentVersion,
   canonicalJson,
   toPipelineJobBody,
 } from '../../tasks/AmlPipelineJob/body';
+import { anonymousEnvironmentVersion } from '../../tasks/common/asset-refs';
 import { parseOverrides } from '../../tasks/AmlPipelineJob/overrides';
 import type { AnonymousComponent, JsonObject, ResolvedIds, SubmissionPlan } from '../../tasks/AmlPipelineJob/plan';
 import { translatePipelineJob } from '../../tasks/AmlPipelineJob/translate';

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { applyOverrides, parseOverrides } from '../../tasks/AmlPipelineJob/overrides';
 import { translatePipelineJob } from '../../tasks/AmlPipelineJob/translate';
-import { parseYamlText } from '../../tasks/AmlPipelineJob/yaml';
+import { parseYamlText } from '../../tasks/common/yaml';
 import { copySample, throwsUserError } from '../fixtures/pipeline/helpers';
 
 describe('parseOverrides', () => {

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { classifyPath, findBindings, isoDuration, pyFloatRepr, pyStr, pyType } from '../../tasks/AmlPipelineJob/io';
+import { isoDuration } from '../../tasks/common/duration';
+import { classifyPath, findBindings, pyFloatRepr, pyStr, pyType } from '../../tasks/AmlPipelineJob/io';
 import { translatePipelineJob } from '../../tasks/AmlPipelineJob/translate';
-import { loadYamlFile, parseYamlText } from '../../tasks/AmlPipelineJob/yaml';
+import { loadYamlFile, parseYamlText } from '../../tasks/common/yaml';
 import { scratch, throwsUserError } from '../fixtures/pipeline/helpers';
 
 describe('loading YAML', () => {

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { UserError } from '../../tasks/common/errors';
-import { snapshotCode } from '../../tasks/AmlPipelineJob/upload';
+import { snapshotCode } from '../../tasks/common/upload';
 
 function tree(files: Record<string, string>): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'code-'));

@@ -1,0 +1,266 @@
+/**
+ * The deployment: a CLI v2 Kubernetes online deployment YAML (kubernetesOnlineDeployment
+ * schema) read into a spec, and the ARM body (KubernetesOnlineDeployment, 2024-04-01) the CLI
+ * would send for it. Unknown keys are refused by name; local code and conda files must stay in
+ * the repository. Pure: reads the YAML and the files it names, never calls Azure.
+ *
+ * Facts from azure-ai-ml (entities/_deployment): request_settings are milliseconds and probes
+ * and polling_interval seconds, sent as ISO 8601 durations; instance_count becomes
+ * sku {name: Default, capacity}; resources.requests/limits become containerResourceRequirements
+ * with `nvidia.com/gpu` as `gpu`; scale_settings type default | target_utilization.
+ */
+import { codeRef, environmentRef, makeRoot, type CodeRef, type EnvironmentRef } from '../common/asset-refs';
+import { isoDuration } from '../common/duration';
+import { loadYamlFile, type Json, type JsonObject, type LoadedYaml, type YamlPath } from '../common/yaml';
+import { ONLINE_NAME } from './spec';
+
+export interface DeploymentSpec {
+  /** The file as messages name it. */
+  file?: string;
+  name?: string;
+  description?: string;
+  tags: Record<string, string>;
+  properties: Record<string, string>;
+  code?: CodeRef;
+  scoringScript?: string;
+  environment?: EnvironmentRef;
+  environmentVariables?: Record<string, string>;
+  instanceType?: string;
+  instanceCount?: number;
+  appInsightsEnabled?: boolean;
+  modelMountPath?: string;
+  scaleSettings?: JsonObject;
+  requestSettings?: JsonObject;
+  livenessProbe?: JsonObject;
+  readinessProbe?: JsonObject;
+  containerResourceRequirements?: JsonObject;
+  /** Values of the file the task replaces (model, endpoint_name), for the log. */
+  notes: string[];
+}
+
+export const DEPLOYMENT_KEYS = [
+  '$schema', 'name', 'type', 'endpoint_name', 'description', 'tags', 'properties', 'model', 'code_configuration', 'environment',
+  'environment_variables', 'app_insights_enabled', 'scale_settings', 'request_settings', 'liveness_probe', 'readiness_probe',
+  'instance_type', 'instance_count', 'resources', 'model_mount_path',
+] as const;
+
+/** Keys the schema has that this task does not take, and why. */
+const REFUSED: Record<string, string> = {
+  egress_public_network_access: 'applies to managed online deployments only; a Kubernetes deployment\'s egress is governed by the cluster\'s network policy',
+  private_network_connection: 'applies to managed online deployments only',
+  data_collector: 'is not supported by AmlAksDeploy@1 yet; remove it and enable data collection after the rollout',
+  code_path: 'is the old spelling; write code_configuration: {code: <folder>, scoring_script: <file>}',
+  scoring_script: 'belongs under code_configuration: {code: <folder>, scoring_script: <file>}',
+};
+
+const isObj = (v: Json | undefined): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function mapping(doc: LoadedYaml, at: YamlPath, v: Json | undefined, allowed?: readonly string[]): JsonObject | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!isObj(v)) doc.fail(at, 'must be a mapping', allowed ? `use the keys ${allowed.join(', ')}` : 'write one "key: value" per line');
+  if (allowed) for (const k of Object.keys(v)) if (!allowed.includes(k)) doc.fail([...at, k], 'is not a key of this setting', `use ${allowed.join(', ')}`);
+  return v;
+}
+
+function stringMap(doc: LoadedYaml, at: YamlPath, v: Json | undefined): Record<string, string> | undefined {
+  const m = mapping(doc, at, v);
+  if (!m) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(m)) {
+    if (x === null || typeof x === 'object') doc.fail([...at, k], `must be text, not ${JSON.stringify(x)}`, `write ${k}: "<value>"`);
+    out[k] = String(x);
+  }
+  return out;
+}
+
+function text(doc: LoadedYaml, at: YamlPath, v: Json | undefined): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string' || v.trim() === '') doc.fail(at, 'must be non-empty text', 'quote it');
+  return v.trim();
+}
+
+function whole(doc: LoadedYaml, at: YamlPath, v: Json | undefined, min: number, unit = ''): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) doc.fail(at, `must be a whole number, ${min} or more${unit}, not ${JSON.stringify(v)}`, 'write it without quotes');
+  return v;
+}
+
+function bool(doc: LoadedYaml, at: YamlPath, v: Json | undefined): boolean | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') doc.fail(at, 'must be true or false', 'write true or false without quotes');
+  return v;
+}
+
+const PROBE_KEYS = ['initial_delay', 'period', 'timeout', 'success_threshold', 'failure_threshold'];
+
+function probe(doc: LoadedYaml, at: YamlPath, v: Json | undefined): JsonObject | undefined {
+  const m = mapping(doc, at, v, PROBE_KEYS);
+  if (!m) return undefined;
+  const out: JsonObject = {};
+  const secs = (k: string, rest: string) => {
+    const n = whole(doc, [...at, k], m[k], k === 'initial_delay' ? 0 : 1, ' (seconds)');
+    if (n !== undefined) out[rest] = isoDuration(n);
+  };
+  secs('initial_delay', 'initialDelay');
+  secs('period', 'period');
+  secs('timeout', 'timeout');
+  const st = whole(doc, [...at, 'success_threshold'], m.success_threshold, 1);
+  const ft = whole(doc, [...at, 'failure_threshold'], m.failure_threshold, 1);
+  if (st !== undefined) out.successThreshold = st;
+  if (ft !== undefined) out.failureThreshold = ft;
+  return out;
+}
+
+function requestSettings(doc: LoadedYaml, v: Json | undefined): JsonObject | undefined {
+  const at = ['request_settings'];
+  const m = mapping(doc, at, v, ['request_timeout_ms', 'max_concurrent_requests_per_instance', 'max_queue_wait_ms']);
+  if (!m) return undefined;
+  const out: JsonObject = {};
+  const timeout = whole(doc, [...at, 'request_timeout_ms'], m.request_timeout_ms, 1, ' (milliseconds)');
+  const queue = whole(doc, [...at, 'max_queue_wait_ms'], m.max_queue_wait_ms, 0, ' (milliseconds)');
+  const conc = whole(doc, [...at, 'max_concurrent_requests_per_instance'], m.max_concurrent_requests_per_instance, 1);
+  if (timeout !== undefined) out.requestTimeout = isoDuration(timeout / 1000);
+  if (queue !== undefined) out.maxQueueWait = isoDuration(queue / 1000);
+  if (conc !== undefined) out.maxConcurrentRequestsPerInstance = conc;
+  return out;
+}
+
+function scaleSettings(doc: LoadedYaml, v: Json | undefined): JsonObject | undefined {
+  const at = ['scale_settings'];
+  const m = mapping(doc, at, v, ['type', 'min_instances', 'max_instances', 'polling_interval', 'target_utilization_percentage']);
+  if (!m) return undefined;
+  const type = m.type ?? 'default';
+  if (type === 'default') {
+    for (const k of Object.keys(m)) if (k !== 'type') doc.fail([...at, k], 'applies to type: target_utilization only', 'remove it, or set type: target_utilization');
+    return { scaleType: 'Default' };
+  }
+  if (type !== 'target_utilization') doc.fail([...at, 'type'], `is '${String(type)}'`, 'use default or target_utilization');
+  const out: JsonObject = { scaleType: 'TargetUtilization' };
+  const min = whole(doc, [...at, 'min_instances'], m.min_instances, 1);
+  const max = whole(doc, [...at, 'max_instances'], m.max_instances, 1);
+  const poll = whole(doc, [...at, 'polling_interval'], m.polling_interval, 1, ' (seconds)');
+  const target = whole(doc, [...at, 'target_utilization_percentage'], m.target_utilization_percentage, 1);
+  if (min !== undefined && max !== undefined && min > max) doc.fail([...at, 'min_instances'], `(${min}) is more than max_instances (${max})`, 'lower it');
+  if (target !== undefined && target > 100) doc.fail([...at, 'target_utilization_percentage'], `is ${target}`, 'use 1 to 100');
+  if (min !== undefined) out.minInstances = min;
+  if (max !== undefined) out.maxInstances = max;
+  if (poll !== undefined) out.pollingInterval = isoDuration(poll);
+  if (target !== undefined) out.targetUtilizationPercentage = target;
+  return out;
+}
+
+function resources(doc: LoadedYaml, v: Json | undefined): JsonObject | undefined {
+  const m = mapping(doc, ['resources'], v, ['requests', 'limits']);
+  if (!m) return undefined;
+  const side = (k: 'requests' | 'limits'): JsonObject | undefined => {
+    const r = mapping(doc, ['resources', k], m[k], ['cpu', 'memory', 'nvidia.com/gpu']);
+    if (!r) return undefined;
+    const out: JsonObject = {};
+    for (const [key, val] of Object.entries(r)) {
+      if (typeof val !== 'string' && typeof val !== 'number') doc.fail(['resources', k, key], 'must be a Kubernetes quantity such as "500m", 1 or "2Gi"', 'quote it');
+      out[key === 'nvidia.com/gpu' ? 'gpu' : key] = String(val);
+    }
+    return out;
+  };
+  const out: JsonObject = {};
+  const req = side('requests');
+  const lim = side('limits');
+  if (req) out.containerResourceRequests = req;
+  if (lim) out.containerResourceLimits = lim;
+  return out;
+}
+
+/** Read a Kubernetes online deployment YAML; `root` is the repository, which local files may not leave. */
+export function loadDeploymentFile(file: string, root: string): DeploymentSpec {
+  const doc = loadYamlFile(file, { root, what: 'deployment YAML' });
+  const d = doc.data;
+  const rootCheck = makeRoot(root);
+  const schema = typeof d.$schema === 'string' ? d.$schema : '';
+  if (/managedOnlineDeployment/i.test(schema) || d.type === 'managed') {
+    doc.fail(d.type === 'managed' ? ['type'] : ['$schema'], 'describes a managed online deployment', 'AmlAksDeploy@1 deploys to Kubernetes online endpoints: use the kubernetesOnlineDeployment schema and type: kubernetes (instance_type names an instance type of the cluster)');
+  }
+  if (schema && !/kubernetesOnlineDeployment/i.test(schema)) doc.fail(['$schema'], `is '${schema}', not the Kubernetes online deployment schema`, 'use https://azuremlschemas.azureedge.net/latest/kubernetesOnlineDeployment.schema.json');
+  if (d.type !== undefined && d.type !== 'kubernetes') doc.fail(['type'], `is '${String(d.type)}'`, 'use type: kubernetes (or leave it out)');
+  for (const k of Object.keys(d)) {
+    if (Object.hasOwn(REFUSED, k)) doc.fail([k], REFUSED[k]!);
+    if (!(DEPLOYMENT_KEYS as readonly string[]).includes(k)) doc.fail([k], 'is not a key of a Kubernetes online deployment', `use only ${DEPLOYMENT_KEYS.join(', ')}`);
+  }
+  const spec: DeploymentSpec = { file: doc.name, tags: {}, properties: {}, notes: [] };
+  const name = text(doc, ['name'], d.name);
+  if (name !== undefined) {
+    if (!ONLINE_NAME.test(name)) doc.fail(['name'], `'${name}' is not a valid deployment name`, "use 3 to 32 letters, digits and '-', starting with a letter and ending with a letter or digit");
+    spec.name = name;
+  }
+  if (d.model !== undefined && d.model !== null) spec.notes.push(`${doc.where(['model'])}: 'model' is replaced by the model input`);
+  if (d.endpoint_name !== undefined && d.endpoint_name !== null) spec.notes.push(`${doc.where(['endpoint_name'])}: 'endpoint_name' is replaced by the endpointName input`);
+  const description = text(doc, ['description'], d.description);
+  if (description !== undefined) spec.description = description;
+  spec.tags = stringMap(doc, ['tags'], d.tags) ?? {};
+  spec.properties = stringMap(doc, ['properties'], d.properties) ?? {};
+
+  const cc = mapping(doc, ['code_configuration'], d.code_configuration, ['code', 'scoring_script']);
+  if (cc) {
+    if (cc.code === undefined || cc.code === null) doc.fail(['code_configuration', 'code'], 'is missing', 'give the folder that holds the scoring script, e.g. code: ./onlinescoring');
+    spec.code = codeRef(doc, ['code_configuration', 'code'], cc.code, rootCheck);
+    const script = text(doc, ['code_configuration', 'scoring_script'], cc.scoring_script);
+    if (!script) doc.fail(['code_configuration', 'scoring_script'], 'is missing', 'give the scoring script\'s path inside the code folder, e.g. scoring_script: score.py');
+    spec.scoringScript = script;
+  }
+  if (d.environment !== undefined && d.environment !== null) spec.environment = environmentRef(doc, ['environment'], d.environment, rootCheck);
+  const env = stringMap(doc, ['environment_variables'], d.environment_variables);
+  if (env) spec.environmentVariables = env;
+  const instanceType = text(doc, ['instance_type'], d.instance_type);
+  if (instanceType !== undefined) spec.instanceType = instanceType;
+  const count = whole(doc, ['instance_count'], d.instance_count, 1);
+  if (count !== undefined) spec.instanceCount = count;
+  const ai = bool(doc, ['app_insights_enabled'], d.app_insights_enabled);
+  if (ai !== undefined) spec.appInsightsEnabled = ai;
+  const mount = text(doc, ['model_mount_path'], d.model_mount_path);
+  if (mount !== undefined) {
+    if (!mount.startsWith('/')) doc.fail(['model_mount_path'], `is '${mount}'`, 'give an absolute path inside the container, e.g. /var/azureml-app/model');
+    spec.modelMountPath = mount;
+  }
+  const scale = scaleSettings(doc, d.scale_settings);
+  if (scale) spec.scaleSettings = scale;
+  const req = requestSettings(doc, d.request_settings);
+  if (req) spec.requestSettings = req;
+  const live = probe(doc, ['liveness_probe'], d.liveness_probe);
+  if (live) spec.livenessProbe = live;
+  const ready = probe(doc, ['readiness_probe'], d.readiness_probe);
+  if (ready) spec.readinessProbe = ready;
+  const res = resources(doc, d.resources);
+  if (res) spec.containerResourceRequirements = res;
+  return spec;
+}
+
+export interface ResolvedDeployment {
+  modelId: string;
+  codeId?: string;
+  environmentId?: string;
+  instanceType?: string;
+  instanceCount: number;
+  location?: string;
+  /** Lineage and the file's tags (lineage wins). */
+  tags: Record<string, string>;
+}
+
+/** The PUT body of onlineEndpoints/<e>/deployments/<d> for a Kubernetes endpoint. */
+export function deploymentBody(spec: DeploymentSpec, r: ResolvedDeployment): JsonObject {
+  const p: JsonObject = { endpointComputeType: 'Kubernetes', model: r.modelId };
+  if (spec.description) p.description = spec.description;
+  if (Object.keys(spec.properties).length) p.properties = spec.properties;
+  if (r.codeId) p.codeConfiguration = { codeId: r.codeId, scoringScript: spec.scoringScript ?? 'score.py' };
+  if (r.environmentId) p.environmentId = r.environmentId;
+  if (spec.environmentVariables) p.environmentVariables = spec.environmentVariables;
+  if (r.instanceType) p.instanceType = r.instanceType;
+  if (spec.appInsightsEnabled !== undefined) p.appInsightsEnabled = spec.appInsightsEnabled;
+  if (spec.modelMountPath) p.modelMountPath = spec.modelMountPath;
+  p.scaleSettings = spec.scaleSettings ?? { scaleType: 'Default' };
+  if (spec.requestSettings) p.requestSettings = spec.requestSettings;
+  if (spec.livenessProbe) p.livenessProbe = spec.livenessProbe;
+  if (spec.readinessProbe) p.readinessProbe = spec.readinessProbe;
+  if (spec.containerResourceRequirements) p.containerResourceRequirements = spec.containerResourceRequirements;
+  const body: JsonObject = { properties: p, tags: r.tags, sku: { name: 'Default', capacity: r.instanceCount } };
+  if (r.location) body.location = r.location;
+  return body;
+}

@@ -1,0 +1,91 @@
+/**
+ * The task's own inputs, checked and normalised: the model reference, endpoint and deployment
+ * names (Azure ML's rules), the auth mode (never anonymous), the name derived from the model.
+ * Pure: no I/O.
+ */
+import { inputError } from '../common/errors';
+
+/** A workspace model version: from `name:version`, `azureml:name:version` or its ARM id. */
+export interface ModelRef {
+  name: string;
+  version: string;
+  /** Set when the input was an ARM id: the workspace it names. */
+  workspace?: { subscriptionId: string; resourceGroup: string; name: string };
+}
+
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
+const MODEL_VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
+const MODEL_ID = /^(?:azureml:)?\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.MachineLearningServices\/workspaces\/([^/]+)\/models\/([^/]+)\/versions\/([^/]+)$/i;
+
+const MODEL_FIX = 'Give name:version (e.g. taxi-fare-model:7), azureml:name:version, or the modelId output of AmlModelRegister@1 (/subscriptions/.../workspaces/<ws>/models/<name>/versions/<version>).';
+
+export function parseModelRef(text: string): ModelRef {
+  const t = text.trim();
+  const id = MODEL_ID.exec(t);
+  if (id) return { name: decodeURIComponent(id[4]!), version: decodeURIComponent(id[5]!), workspace: { subscriptionId: id[1]!, resourceGroup: id[2]!, name: id[3]! } };
+  if (/^azureml:\/\/registries\//i.test(t)) {
+    throw inputError('model', `'${t}' is a registry model`, 'Deploy a model version registered in the workspace (AmlModelRegister@1 registers one), as name:version or its ARM id.');
+  }
+  if (/^azureml:\/\/|^https?:|^\//i.test(t)) throw inputError('model', `'${t}' is not a model version reference`, MODEL_FIX);
+  const bare = t.replace(/^azureml:/i, '');
+  if (/@/.test(bare)) {
+    throw inputError('model', `'${t}' asks for a label (${bare.slice(bare.indexOf('@'))}), not a version`, 'A production rollout deploys one exact, reviewed version: pin it, e.g. taxi-fare-model:7 or $(register.modelId).');
+  }
+  const parts = bare.split(':');
+  if (parts.length !== 2 || !parts[0] || !parts[1]) throw inputError('model', `'${t}' names no version`, MODEL_FIX);
+  const [name, version] = parts as [string, string];
+  if (!MODEL_NAME.test(name)) throw inputError('model', `'${name}' is not a valid model name (letters, digits, '.', '-', '_', starting with a letter or digit)`, MODEL_FIX);
+  if (!MODEL_VERSION.test(version)) throw inputError('model', `'${version}' is not a valid model version`, MODEL_FIX);
+  return { name, version };
+}
+
+/**
+ * Online endpoint and deployment names: 3 to 32 characters, letters, digits and '-', starting
+ * with a letter and not ending with '-' (they become Kubernetes resource names and, for
+ * endpoints, part of the scoring host name).
+ */
+export const ONLINE_NAME = /^[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]$/;
+
+export function checkOnlineName(input: 'endpointName' | 'deploymentName', name: string): string {
+  if (ONLINE_NAME.test(name)) return name;
+  const why =
+    name.length < 3 || name.length > 32
+      ? `it has ${name.length} characters`
+      : !/^[A-Za-z]/.test(name)
+        ? 'it does not start with a letter'
+        : name.endsWith('-')
+          ? "it ends with '-'"
+          : `it contains '${name.replace(/[A-Za-z0-9-]/g, '')[0]}'`;
+  throw inputError(input, `'${name}' is not a valid Azure ML online ${input === 'endpointName' ? 'endpoint' : 'deployment'} name: ${why}`, "Use 3 to 32 letters, digits and '-', starting with a letter and ending with a letter or digit.");
+}
+
+/** `taxi-fare-model` version `7` -> `taxi-fare-model-v7`; valid, and unique among `taken` (case-insensitive). */
+export function deriveDeploymentName(model: ModelRef, taken: Iterable<string>): string {
+  const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+  const version = slug(model.version) || '0';
+  let base = slug(model.name);
+  if (!/^[a-z]/.test(base)) base = `m${base ? `-${base}` : ''}`;
+  const used = new Set([...taken].map((n) => n.toLowerCase()));
+  for (let n = 1; ; n++) {
+    const suffix = `-v${version}${n > 1 ? `-${n}` : ''}`;
+    // Keep the version visible: shorten the model part, never the suffix.
+    const room = Math.max(1, 32 - suffix.length);
+    const head = base.slice(0, room).replace(/-+$/, '') || 'm';
+    const name = `${head}${suffix}`.slice(0, 32).replace(/-+$/, '');
+    if (!used.has(name.toLowerCase()) && ONLINE_NAME.test(name)) return name;
+    if (n > 999) throw new Error(`no free deployment name for ${model.name}:${model.version}`);
+  }
+}
+
+export type AuthMode = 'Key' | 'AMLToken';
+
+/** `key` or `aml_token` (the CLI's spellings, any case); anything that could make the endpoint anonymous is refused. */
+export function parseAuthMode(text: string | undefined): AuthMode {
+  const t = (text ?? 'key').trim().toLowerCase().replace(/[-\s]/g, '_');
+  if (t === 'key') return 'Key';
+  if (t === 'aml_token' || t === 'amltoken') return 'AMLToken';
+  if (/^(anonymous|none|no_auth|noauth|off|disabled|false|public)$/.test(t)) {
+    throw inputError('authMode', `'${text}' would let anyone who reaches the scoring URI call the model without credentials`, "Anonymous endpoints are refused. Use 'key' (default) or 'aml_token'.");
+  }
+  throw inputError('authMode', `'${text}' is not an authentication mode`, "Use 'key' (default) or 'aml_token'.");
+}
