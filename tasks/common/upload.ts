@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { ProxySettings } from '@azure/core-rest-pipeline';
 import ignore, { type Ignore } from 'ignore';
 import { UserError } from './errors';
 
@@ -88,9 +89,10 @@ export interface UploadProgress {
  * code folder, as the CLI does. Returns the folder's URL, the code version's codeUri.
  * Runs a few uploads at once; reports progress after each file.
  */
-export async function uploadSnapshot(snap: CodeSnapshot, blobUri: string, sasUri: string, onProgress: UploadProgress, signal?: AbortSignal): Promise<string> {
-  const { ContainerClient } = await import('@azure/storage-blob');
-  const container = new ContainerClient(sasUri);
+export async function uploadSnapshot(snap: CodeSnapshot, blobUri: string, sasUri: string, onProgress: UploadProgress, signal?: AbortSignal, proxy?: ProxySettings): Promise<string> {
+  const { AnonymousCredential, ContainerClient } = await import('@azure/storage-blob');
+  // Bounded tries with a per-try timeout, through the agent's proxy when it has one.
+  const container = new ContainerClient(sasUri, new AnonymousCredential(), { retryOptions: { maxTries: 5, tryTimeoutInMs: 120_000 }, ...(proxy ? { proxyOptions: proxy } : {}) });
   // Blob names are relative to the container of the SAS; blobUri may point at the container
   // itself or at a folder inside it.
   const containerPath = decodeURIComponent(new URL(sasUri).pathname).replace(/\/+$/, '');

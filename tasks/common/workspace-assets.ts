@@ -8,6 +8,7 @@
 import type { AgentIo } from './agent';
 import { anonymousEnvironmentVersion, type InlineEnvironment, type NamedRef } from './asset-refs';
 import { UserError } from './errors';
+import { toProxySettings } from './proxy';
 import { uploadSnapshot, type CodeSnapshot } from './upload';
 
 /** What these helpers need of a workspace-scoped ARM client (WorkspaceArm has it). */
@@ -70,7 +71,7 @@ export async function ensureCode(io: AgentIo, ws: WorkspaceAssetsApi, snap: Code
         lastPct = pct;
         io.progress(pct, `Uploading code ${label}: ${pct}%`);
       }
-    }, io.signal);
+    }, io.signal, toProxySettings(io.proxy(blobUri)));
   } catch (e) {
     // Never echo the SAS URL: the storage SDK's errors can quote the request URL.
     const status = (e as { statusCode?: number }).statusCode;

@@ -7,6 +7,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { createProxy } from 'proxy';
+import { copySample } from '../fixtures/pipeline/helpers';
 import { describe, startWorld, workspaceInputs, type World } from '../world';
 
 let w: World;
@@ -49,4 +50,19 @@ test('hosts on Agent.ProxyBypassList go direct', async () => {
   });
   assert.equal(r.result, 'Succeeded', describe(r));
   assert.deepEqual(tunnels, []);
+});
+
+test('the code upload to the workspace storage goes through the proxy too', async () => {
+  w.emu.aml.scriptJobs({ startDelayMs: 10, stepDurationMs: 20, phaseMs: 5 });
+  w.emu.aml.addData(w.seed.workspace.id, 'taxi-test', '1', 'azureml://datastores/workspaceblobstore/paths/taxi/test/');
+  tunnels.length = 0;
+  const repo = copySample();
+  const r = await w.run('AmlPipelineJob', {
+    connection: 'wif',
+    inputs: { ...workspaceInputs(w.seed), jobFile: 'pipeline.yml', wait: 'false' },
+    variables: { 'Agent.ProxyUrl': proxyUrl, 'Build.SourcesDirectory': repo },
+  });
+  assert.equal(r.result, 'Succeeded', describe(r));
+  const storageHost = new URL(w.emu.storage.url).host;
+  assert.ok(tunnels.includes(storageHost), `tunnels: ${[...new Set(tunnels)].join(', ')}; storage at ${storageHost}`);
 });
