@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { AgentIo } from '../common/agent';
-import { ArmClient, type WorkspaceRef } from '../common/arm';
+import { ArmClient } from '../common/arm';
 import { DataPlane, type RunDto } from '../common/dataplane';
 import { translateAzureError, UserError } from '../common/errors';
 import type { GateSettings } from '../common/gate';
@@ -16,6 +16,7 @@ import { openWorkspace } from '../common/session';
 import { Summary, link } from '../common/summary';
 import { abortableSleep } from '../common/sleep';
 import { snapshotCode } from '../common/upload';
+import { WorkspaceArm, type ArmResource } from '../common/workspace-arm';
 import { ensureCode, ensureInlineEnvironment, resolveNamed, whereWritten as where } from '../common/workspace-assets';
 import { anonymousComponentSpec, anonymousComponentVersionBody, toPipelineJobBody } from './body';
 import type { CodeRef, ComponentRef, EnvironmentRef, NamedRef, SubmissionPlan } from './plan';
@@ -23,8 +24,6 @@ import { parseOverrides } from './overrides';
 import { translatePipelineJob } from './translate';
 import { waitForJob, type JobSnapshot, type StepState } from './wait';
 
-/** The api-version of every call this task makes: it has startPendingUpload for code. */
-export const API = '2024-04-01';
 /** The resource name the Azure ML CLI gives anonymous components. */
 const ANONYMOUS_COMPONENT = 'azureml_anonymous';
 
@@ -48,38 +47,6 @@ export interface PipelineJobInputs {
   cancelOnTimeout: boolean;
 }
 
-interface ArmResource {
-  id: string;
-  name: string;
-  properties?: Record<string, unknown>;
-}
-
-const isNotFound = (e: unknown): boolean => (e as { statusCode?: number }).statusCode === 404;
-
-class Workspace {
-  constructor(readonly arm: ArmClient, readonly ref: WorkspaceRef) {}
-  get base(): string {
-    return `/subscriptions/${this.ref.subscriptionId}/resourceGroups/${this.ref.resourceGroup}/providers/Microsoft.MachineLearningServices/workspaces/${this.ref.name}`;
-  }
-  get<T = ArmResource>(path: string): Promise<T> {
-    return this.arm.get<T>(`${this.base}/${path}`, API);
-  }
-  async find(path: string): Promise<ArmResource | undefined> {
-    try {
-      return await this.get(path);
-    } catch (e) {
-      if (isNotFound(e)) return undefined;
-      throw e;
-    }
-  }
-  put<T = ArmResource>(path: string, body: unknown): Promise<T> {
-    return this.arm.request<T>('PUT', `${this.base}/${path}`, API, body);
-  }
-  post<T>(path: string, body: unknown): Promise<T> {
-    return this.arm.request<T>('POST', `${this.base}/${path}`, API, body);
-  }
-}
-
 /** Curated environments live in the azureml registry, not the workspace: the service resolves them. */
 const isCurated = (e: EnvironmentRef): boolean => e.kind === 'named' && e.name.startsWith('AzureML-');
 const curatedId = (e: NamedRef): string => (e.version ? `${e.name}:${e.version}` : `${e.name}@latest`);
@@ -92,7 +59,7 @@ interface Resolution {
 }
 
 /** Every read-only lookup, so a bad reference fails before anything is written. */
-async function lookUp(io: AgentIo, ws: Workspace, plan: SubmissionPlan): Promise<Resolution> {
+async function lookUp(io: AgentIo, ws: WorkspaceArm, plan: SubmissionPlan): Promise<Resolution> {
   const defaultCompute = typeof plan.settings.default_compute === 'string' ? plan.settings.default_compute : undefined;
   const names = new Set<string>();
   if (plan.compute) names.add(plan.compute);
@@ -147,14 +114,14 @@ async function lookUp(io: AgentIo, ws: Workspace, plan: SubmissionPlan): Promise
   return { computes, datastores, assets, named };
 }
 
-async function ensureEnvironment(ws: Workspace, env: EnvironmentRef, res: Resolution): Promise<string> {
+async function ensureEnvironment(ws: WorkspaceArm, env: EnvironmentRef, res: Resolution): Promise<string> {
   if (env.kind === 'named') return res.named.get(env) ?? curatedId(env);
   if (env.kind === 'id') return env.id.replace(/^azureml:/, '');
   return ensureInlineEnvironment(ws, env);
 }
 
 /** Code, environments and anonymous components, reusing whatever already exists by hash. */
-async function ensureAssets(io: AgentIo, ws: Workspace, plan: SubmissionPlan, root: string, res: Resolution): Promise<{ components: Record<string, string>; uploadedBytes: number; reused: number }> {
+async function ensureAssets(io: AgentIo, ws: WorkspaceArm, plan: SubmissionPlan, root: string, res: Resolution): Promise<{ components: Record<string, string>; uploadedBytes: number; reused: number }> {
   const stats = { uploadedBytes: 0, reused: 0 };
   const codeIds = new Map<string, string>();
   const components: Record<string, string> = {};
@@ -232,7 +199,7 @@ export async function run(io: AgentIo, inputs: PipelineJobInputs): Promise<void>
   // The gate runs before anything touches Azure.
   await enforceGate(io, i.gate, i.connection);
   const session = await openWorkspace(io, i.connection, i.ws);
-  const ws = new Workspace(new ArmClient(session.arm), session.ref);
+  const ws = new WorkspaceArm(new ArmClient(session.arm), session.ref);
   const fail = (action: string) => (e: unknown) => {
     throw translateAzureError(e, { action, scope: ws.base, connection: session.arm.endpoint.name });
   };

@@ -262,7 +262,7 @@ describe('reference examples (azureml-examples, mlops-project-template)', () => 
   });
 });
 
-describe('the sample train/evaluate pipeline (test/fixtures/pipeline)', () => {
+describe('the sample train/evaluate pipeline (examples/mlops)', () => {
   test('translates: local components, local code, inline conda environment, registered env and data', () => {
     const p = translatePipelineJob(path.join(SAMPLE, 'pipeline.yml'), { root: SAMPLE, overrides: [] });
     assert.equal(p.displayName, 'train-evaluate');
