@@ -3,9 +3,13 @@
  * both sides together. Each case prints its measurement, its baseline and the ratio.
  * Cases: cold start (bundled task vs bare node), DNS check (200 names, 10 blackholed, vs one
  * timeout), job polling (ARM requests per simulated hour, terminal state to task exit), code
- * upload (2,000 files, first and unchanged second run). `npm run bench` builds first.
+ * upload (2,000 files, first and unchanged second run), cold start of the same task unbundled
+ * (node_modules resolved at run time), the vsix versus the tasks' production node_modules if
+ * shipped unbundled, and the deploy rollout's overhead beyond its configured step waits.
+ * `npm run bench` builds first.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as esbuild from 'esbuild';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -37,21 +41,117 @@ function timeRun(args: string[], env: NodeJS.ProcessEnv): number {
   return Number(process.hrtime.bigint() - t) / 1e6;
 }
 
-/** Bundled task failing on a missing input vs `node -e 0`, interleaved runs. */
-function coldStart(): Row {
+/**
+ * The same task unbundled: the task's own sources in one file but every package left as a
+ * require() that node resolves from node_modules at run time, as a task shipped with its
+ * node_modules would. Written next to node_modules (so resolution walks up to it), with task.json.
+ */
+async function buildUnbundled(task: string): Promise<{ dir: string; entry: string }> {
+  const dir = fs.mkdtempSync(path.join(ROOT, '.bench-unbundled-'));
+  await esbuild.build({
+    absWorkingDir: ROOT,
+    entryPoints: [path.join(ROOT, 'tasks', task, 'index.ts')],
+    outfile: path.join(dir, 'index.js'),
+    bundle: true,
+    packages: 'external',
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    logLevel: 'silent',
+  });
+  fs.copyFileSync(path.join(ROOT, 'tasks', task, 'task.json'), path.join(dir, 'task.json'));
+  return { dir, entry: path.join(dir, 'index.js') };
+}
+
+/** Bundled task failing on a missing input vs `node -e 0` and vs the same task unbundled, interleaved runs. */
+async function coldStart(): Promise<Row[]> {
   const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-'));
   const env = { PATH: process.env.PATH, AGENT_TEMPDIRECTORY: temp };
   const task = path.join(ROOT, 'dist', 'tasks', 'AmlPipelineJob', 'index.js');
-  const bare: number[] = [];
-  const bundled: number[] = [];
-  for (let i = 0; i < 3; i++) timeRun([task], env); // warm the page cache
-  for (let i = 0; i < 21; i++) {
-    bare.push(timeRun(['-e', '0'], env));
-    bundled.push(timeRun([task], env));
+  const unbundled = await buildUnbundled('AmlPipelineJob');
+  try {
+    const bare: number[] = [];
+    const bundled: number[] = [];
+    const loose: number[] = [];
+    for (let i = 0; i < 3; i++) timeRun([task], env), timeRun([unbundled.entry], env); // warm the page cache
+    for (let i = 0; i < 21; i++) {
+      bare.push(timeRun(['-e', '0'], env));
+      bundled.push(timeRun([task], env));
+      loose.push(timeRun([unbundled.entry], env));
+    }
+    const b = median(bare);
+    const m = median(bundled);
+    const u = median(loose);
+    return [
+      { name: 'cold start: AmlPipelineJob failing on a missing input vs node -e 0 (median of 21)', measured: `${m.toFixed(0)} ms`, baseline: `${b.toFixed(0)} ms`, ratio: m / b, target: '< 2.5', pass: m / b < 2.5 },
+      { name: 'cold start: the same task bundled vs unbundled (node_modules at run time)', measured: `${m.toFixed(0)} ms`, baseline: `${u.toFixed(0)} ms`, ratio: m / u },
+    ];
+  } finally {
+    fs.rmSync(unbundled.dir, { recursive: true, force: true });
   }
-  const b = median(bare);
-  const m = median(bundled);
-  return { name: 'cold start: AmlPipelineJob failing on a missing input vs node -e 0 (median of 21)', measured: `${m.toFixed(0)} ms`, baseline: `${b.toFixed(0)} ms`, ratio: m / b, target: '< 2.5', pass: m / b < 2.5 };
+}
+
+/** Bytes of the files under `dir`, not following links, skipping nested node_modules (listed on their own). */
+function dirBytes(dir: string): number {
+  let n = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) {
+      if (e.name !== 'node_modules') n += dirBytes(p);
+    } else if (e.isFile()) n += fs.statSync(p).size;
+  }
+  return n;
+}
+
+/** The vsix versus each task shipping the production dependency closure in its own node_modules. */
+function vsixSize(): Row {
+  const vsix = fs.readdirSync(path.join(ROOT, 'dist')).filter((f) => f.endsWith('.vsix')).map((f) => path.join(ROOT, 'dist', f)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
+  const tasks = fs.readdirSync(path.join(ROOT, 'tasks')).filter((t) => fs.existsSync(path.join(ROOT, 'tasks', t, 'task.json'))).length;
+  let parseable = '';
+  try {
+    parseable = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 << 20 });
+  } catch (e) {
+    parseable = String((e as { stdout?: string }).stdout ?? ''); // npm ls exits 1 on extraneous/invalid packages but still lists them
+  }
+  const dirs = [...new Set(parseable.split(/\r?\n/).filter((l) => l && path.resolve(l) !== ROOT && fs.existsSync(l)))];
+  const closure = dirs.reduce((n, d) => n + dirBytes(d), 0);
+  const unbundled = closure * tasks;
+  const mib = (n: number) => `${(n / 1048576).toFixed(2)} MiB`;
+  if (!vsix) return { name: 'vsix size: no dist/*.vsix (run npm run package)', measured: '-', baseline: mib(unbundled), ratio: NaN, target: '< 5 MiB', pass: false };
+  const size = fs.statSync(vsix).size;
+  return {
+    name: `vsix size vs ${tasks} tasks x production node_modules (${dirs.length} packages, ${mib(closure)} each, uncompressed)`,
+    measured: mib(size),
+    baseline: mib(unbundled),
+    ratio: size / unbundled,
+    target: '< 5 MiB',
+    pass: size < 5 * 1048576,
+  };
+}
+
+/** AmlAksDeploy with rollout 10,50,100 held 1 s each: wall time beyond the 3 s of configured waits. */
+async function deployRollout(): Promise<Row> {
+  const w = await startWorld();
+  try {
+    const wsId = w.seed.workspace.id;
+    w.emu.online.script({ endpointMs: 30, deploymentMs: 60, deleteMs: 30, retryAfterSeconds: 0 });
+    for (const v of ['6', '7']) w.emu.models.add(wsId, 'taxi-fare', v, { modelType: 'mlflow_model' });
+    w.emu.online.addEndpoint(wsId, 'bench', { compute: 'aks-prod', deployments: [{ name: 'blue', model: `${wsId}/models/taxi-fare/versions/6`, traffic: 100 }] });
+    const repo = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-aks-'));
+    fs.mkdirSync(path.join(repo, 'deploy'));
+    fs.writeFileSync(path.join(repo, 'deploy', 'sample-request.json'), JSON.stringify({ data: [[1, 2, 3, 4]] }));
+    const r = await w.run('AmlAksDeploy', {
+      connection: 'wif',
+      inputs: { ...workspaceInputs(w.seed), computeName: 'aks-prod', model: 'taxi-fare:7', endpointName: 'bench', rollout: '10,50,100', stepWaitSeconds: '1', smokeTestFile: 'deploy/sample-request.json' },
+      variables: { 'Build.SourcesDirectory': repo, 'System.DefaultWorkingDirectory': repo },
+    });
+    if (r.result !== 'Succeeded') throw new Error(`deploy bench run failed: ${r.errors.join(' ')}`);
+    const waits = 3000;
+    const overhead = r.ms - waits;
+    return { name: 'deploy rollout 10,50,100 held 1 s each: task wall time beyond the 3 s of waits', measured: `${overhead} ms`, baseline: `${waits} ms`, ratio: overhead / waits };
+  } finally {
+    await w.close();
+  }
 }
 
 /** 200 names, 10 never answered, 2 s timeout each, vs one lookup's time-out. */
@@ -124,7 +224,7 @@ async function pipelineJob(): Promise<Row[]> {
 }
 
 async function main(): Promise<void> {
-  const rows: Row[] = [coldStart(), ...(await dnsCheck()), await pollingHour(), ...(await pipelineJob())];
+  const rows: Row[] = [...(await coldStart()), vsixSize(), ...(await dnsCheck()), await pollingHour(), ...(await pipelineJob()), await deployRollout()];
   const w = Math.max(...rows.map((r) => r.name.length));
   console.log(`${'case'.padEnd(w)}  ${'measured'.padStart(10)}  ${'baseline'.padStart(10)}  ${'ratio'.padStart(7)}  target`);
   for (const r of rows) {

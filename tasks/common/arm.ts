@@ -5,11 +5,11 @@
  * honouring Retry-After (core-rest-pipeline's default retry policy).
  */
 import { AzureMachineLearningWorkspaces, type Workspace } from '@azure/arm-machinelearning';
-import type { HttpMethods } from '@azure/core-rest-pipeline';
+import { bearerTokenAuthenticationPolicyName, type HttpMethods } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/identity';
 import type { AzureRmEndpoint } from './endpoint';
 import { translateAzureError } from './errors';
-import { JsonClient, RETRY, timeoutPolicy, USER_AGENT, type RawResponse } from './http';
+import { bearerAuthPolicy, JsonClient, RETRY, timeoutPolicy, USER_AGENT, type RawResponse } from './http';
 import { toProxySettings, type ProxyResolver } from './proxy';
 
 export interface ArmContext {
@@ -21,7 +21,7 @@ export interface ArmContext {
 /** The Azure ML management client for the connection's subscription. */
 export function mlClient(ctx: ArmContext): AzureMachineLearningWorkspaces {
   const proxyOptions = toProxySettings(ctx.proxy(ctx.endpoint.armUrl));
-  return new AzureMachineLearningWorkspaces(ctx.credential, ctx.endpoint.subscriptionId, {
+  const client = new AzureMachineLearningWorkspaces(ctx.credential, ctx.endpoint.subscriptionId, {
     endpoint: ctx.endpoint.armUrl,
     credentialScopes: [ctx.endpoint.armScope],
     retryOptions: RETRY,
@@ -29,6 +29,10 @@ export function mlClient(ctx: ArmContext): AzureMachineLearningWorkspaces {
     additionalPolicies: [{ policy: timeoutPolicy(), position: 'perRetry' }],
     ...(proxyOptions ? { proxyOptions } : {}),
   });
+  // Our bearer policy also recovers from a token ARM rejects before its expiry.
+  client.pipeline.removePolicy({ name: bearerTokenAuthenticationPolicyName });
+  client.pipeline.addPolicy(bearerAuthPolicy(ctx.credential, [ctx.endpoint.armScope]));
+  return client;
 }
 
 /** Raw ARM requests, for providers and api-versions the SDK does not cover. */

@@ -73,11 +73,30 @@ export function createCredential(ep: AzureRmEndpoint, opts: CredentialOptions): 
   }
 }
 
-/** Wrap a credential so every token it hands out is masked before anything can log it. */
-export function maskingCredential(inner: TokenCredential, secrets: Secrets): TokenCredential {
+/**
+ * Passed as `claims` by the ARM auth policy when ARM rejects a token that has not expired by its
+ * own clock (revoked, clock skew): it makes the token cycler drop its token, and makes the
+ * renewable credential below start from a fresh credential (an empty MSAL cache). It never
+ * reaches Entra.
+ */
+export const RENEW_CLAIMS = 'aml-secure-mlops:renew';
+
+/**
+ * A credential that masks every token it hands out before anything can log it, and that can be
+ * renewed: `factory` builds the real credential again when ARM has rejected its token.
+ */
+export function renewableCredential(factory: () => TokenCredential, secrets: Secrets): TokenCredential {
+  let inner = factory();
   return {
     async getToken(scopes, options) {
-      const t = await inner.getToken(scopes, options);
+      let opts = options;
+      if (options?.claims === RENEW_CLAIMS) {
+        inner = factory();
+        const { claims: _renew, ...rest } = options;
+        void _renew;
+        opts = rest;
+      }
+      const t = await inner.getToken(scopes, opts);
       if (t) secrets.protect(t.token);
       return t;
     },

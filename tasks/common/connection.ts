@@ -4,7 +4,7 @@
  */
 import type { TokenCredential } from '@azure/identity';
 import type { ArmContext } from './arm';
-import { createCredential, maskingCredential } from './auth';
+import { createCredential, renewableCredential } from './auth';
 import { oidcTokenSource, type JobContext } from './devops';
 import { readAzureRmEndpoint, type EndpointReader } from './endpoint';
 import { translateAzureError } from './errors';
@@ -23,8 +23,8 @@ export interface ConnectOptions {
 export function connectAzure(o: ConnectOptions): ArmContext {
   const endpoint = readAzureRmEndpoint(o.input, o.connectionId, o.reader);
   const oidc = endpoint.auth.kind === 'workloadIdentity' ? oidcTokenSource(o.job, o.connectionId, o.proxy, o.secrets) : undefined;
-  const inner = createCredential(endpoint, { proxy: o.proxy, secrets: o.secrets, ...(oidc ? { oidcToken: oidc } : {}) });
-  return { endpoint, credential: maskingCredential(inner, o.secrets), proxy: o.proxy };
+  const credential = renewableCredential(() => createCredential(endpoint, { proxy: o.proxy, secrets: o.secrets, ...(oidc ? { oidcToken: oidc } : {}) }), o.secrets);
+  return { endpoint, credential, proxy: o.proxy };
 }
 
 /** Get one ARM token up front, so a sign-in problem fails with a clear message before any work. */

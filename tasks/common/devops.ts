@@ -33,20 +33,38 @@ export function connectDevOps(job: JobContext, proxy: ProxyResolver, secrets: Se
   return new azdev.WebApi(job.collectionUri, azdev.getBearerHandler(job.accessToken), options);
 }
 
-/** A fresh OIDC token on every call: the credential asks again when its assertion ages out. */
-export function oidcTokenSource(job: JobContext, serviceConnectionId: string, proxy: ProxyResolver, secrets: Secrets): () => Promise<string> {
+/** Transient answers worth another try: throttling, server errors, dropped connections. */
+function transient(e: unknown): boolean {
+  const status = (e as { statusCode?: number }).statusCode;
+  const code = (e as { code?: string }).code ?? '';
+  return status === undefined ? /ECONNRESET|ETIMEDOUT|ECONNREFUSED|EAI_AGAIN|socket hang up/i.test(`${code} ${(e as Error).message}`) : status === 429 || status >= 500;
+}
+
+/**
+ * A fresh OIDC token on every call: the credential asks again when its assertion ages out.
+ * The request is a POST, which the DevOps client does not retry, so transient failures are
+ * retried here (three tries).
+ */
+export function oidcTokenSource(job: JobContext, serviceConnectionId: string, proxy: ProxyResolver, secrets: Secrets, delaysMs: number[] = [1000, 3000]): () => Promise<string> {
   return async () => {
     const api = await connectDevOps(job, proxy, secrets).getTaskApi();
     let token: string | undefined;
-    try {
-      const res = await api.createOidcToken({}, job.projectId, job.hostType, job.planId, job.jobId, serviceConnectionId);
-      token = res?.oidcToken;
-    } catch (e) {
-      const status = (e as { statusCode?: number }).statusCode;
-      throw new UserError(
-        `Could not get an OIDC token for service connection '${serviceConnectionId}' from Azure DevOps (${status ?? 'no response'}: ${(e as Error).message}). ` +
-          'Check that the pipeline is authorized to use the service connection and that the agent can reach Azure DevOps.',
-      );
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await api.createOidcToken({}, job.projectId, job.hostType, job.planId, job.jobId, serviceConnectionId);
+        token = res?.oidcToken;
+        break;
+      } catch (e) {
+        if (attempt < delaysMs.length && transient(e)) {
+          await new Promise((r) => setTimeout(r, delaysMs[attempt]));
+          continue;
+        }
+        const status = (e as { statusCode?: number }).statusCode;
+        throw new UserError(
+          `Could not get an OIDC token for service connection '${serviceConnectionId}' from Azure DevOps (${status ?? 'no response'}: ${(e as Error).message.replace(/\.$/, '')}). ` +
+            'Check that the pipeline is authorized to use the service connection and that the agent can reach Azure DevOps.',
+        );
+      }
     }
     if (!token) throw new UserError(`Azure DevOps returned no OIDC token for service connection '${serviceConnectionId}'. Check that it is a workload identity federation connection.`);
     return secrets.protect(token);

@@ -90,6 +90,10 @@ export function translateAzureError(err: unknown, ctx: ErrorContext): Error {
   const text = `${e.message ?? ''} ${e.response?.bodyAsText ?? ''}`;
   const conn = ctx.connection ? ` '${ctx.connection}'` : '';
 
+  // Our own OIDC failure, wrapped by @azure/identity on its way out of the assertion callback.
+  const oidc = /Could not get an OIDC token[^\n]*?Azure DevOps\./.exec(text) ?? /Azure DevOps returned no OIDC token[^\n]*?connection\./.exec(text);
+  if (oidc) return new UserError(oidc[0]);
+
   // Entra sign-in failures.
   const sts = aadsts(text);
   if (sts || e.name === 'AuthenticationError' || e.name === 'CredentialUnavailableError') {

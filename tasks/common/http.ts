@@ -15,9 +15,31 @@ import {
   type PipelinePolicy,
 } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/identity';
+import { RENEW_CLAIMS } from './auth';
 import { toProxySettings, type ProxyResolver } from './proxy';
 
 export const USER_AGENT = 'aml-secure-mlops';
+
+/**
+ * Bearer auth that survives a token ARM rejects before its expiry (revoked, clock skew): on a 401
+ * with error="invalid_token" it renews the credential once (see RENEW_CLAIMS) and resends.
+ */
+export function bearerAuthPolicy(credential: TokenCredential, scopes: string[]): PipelinePolicy {
+  return bearerTokenAuthenticationPolicy({
+    credential,
+    scopes,
+    challengeCallbacks: {
+      async authorizeRequestOnChallenge({ response, request, getAccessToken, scopes: s }) {
+        const challenge = response.headers.get('WWW-Authenticate') ?? '';
+        if (response.status !== 401 || !/invalid_token/i.test(challenge)) return false;
+        const token = await getAccessToken(s, { claims: RENEW_CLAIMS });
+        if (!token) return false;
+        request.headers.set('Authorization', `Bearer ${token.token}`);
+        return true;
+      },
+    },
+  });
+}
 
 /** A request that gets no answer within this long is abandoned and retried. */
 export const REQUEST_TIMEOUT_MS = 30_000;
@@ -75,7 +97,7 @@ export class JsonClient {
   constructor(origin: string, credential: TokenCredential | undefined, scopes: string[], proxy: ProxyResolver, options: { retry?: Partial<typeof RETRY>; timeoutMs?: number } = {}) {
     const proxyOptions = toProxySettings(proxy(origin));
     this.pipeline = createPipelineFromOptions({ retryOptions: { ...RETRY, ...options.retry }, userAgentOptions: { userAgentPrefix: USER_AGENT }, ...(proxyOptions ? { proxyOptions } : {}) });
-    if (credential) this.pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential, scopes }));
+    if (credential) this.pipeline.addPolicy(bearerAuthPolicy(credential, scopes));
     this.pipeline.addPolicy(timeoutPolicy(options.timeoutMs), { afterPhase: 'Retry' });
   }
 
