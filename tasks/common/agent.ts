@@ -179,7 +179,7 @@ export class AgentIo {
 
   /** End the step as "succeeded with issues": a warning in the log and an orange step. */
   succeededWithIssues(message: string): void {
-    tl.warning(message);
+    // setResult logs the message as a warning itself.
     tl.setResult(tl.TaskResult.SucceededWithIssues, message);
     this.resultSet = true;
   }
