@@ -227,6 +227,10 @@ function inject(w: World, fault: FaultName, plan: CellPlan): { handle?: FaultHan
     case 'connection reset':
       handle = on({ kind: 'reset' });
       break;
+    case '30 s stall':
+      // Never answered: the task's 30 s per-try timeout abandons it and tries again.
+      handle = on({ kind: 'stall' });
+      break;
     case 'malformed JSON':
       handle = on({ kind: 'malformed' });
       break;
