@@ -4,19 +4,13 @@
 // In-process clients get the emulator CA explicitly (see emulator.test.ts); storage-blob through
 // storagePipeline(emu.caCertPem).
 import assert from 'node:assert/strict';
-import { request as httpsRequest } from 'node:https';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { AzureMachineLearningWorkspaces, type PipelineJob } from '@azure/arm-machinelearning';
 import { ClientSecretCredential } from '@azure/identity';
 import { ContainerClient } from '@azure/storage-blob';
 import { type Emulator, type SeedResult, TERMINAL_STATUSES, startEmulator, storagePipeline } from './index';
+import { rawRequest, type RawResponse } from './raw';
 
-interface RawResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  json: () => Record<string, unknown>;
-}
 
 let emu: Emulator;
 let seed: SeedResult;
@@ -24,21 +18,9 @@ let client: AzureMachineLearningWorkspaces;
 let token: string;
 
 function raw(method: string, url: string, opts: { token?: string; body?: unknown } = {}): Promise<RawResponse> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-    const req = httpsRequest(new URL(url, emu.url), { method, headers, ca: emu.caCertPem, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) as Record<string, unknown> });
-      });
-    });
-    req.on('error', reject);
-    if (opts.body !== undefined) req.write(JSON.stringify(opts.body));
-    req.end();
-  });
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  return rawRequest(emu.url, emu.caCertPem, method, url, { headers, ...(opts.body === undefined ? {} : { body: JSON.stringify(opts.body) }) });
 }
 
 const wsId = (): string => seed.workspace.id;

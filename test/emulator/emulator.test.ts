@@ -8,41 +8,20 @@
 // One test spawns a plain node child with NODE_EXTRA_CA_CERTS to prove the task path itself.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { request as httpsRequest } from 'node:https';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { AzureMachineLearningWorkspaces } from '@azure/arm-machinelearning';
 import { ClientAssertionCredential, ClientCertificateCredential, ClientSecretCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { WebApi, getBearerHandler } from 'azure-devops-node-api';
 import { type Emulator, type SeedResult, makeSelfSignedCertificate, startEmulator } from './index';
 import { decodeJwt } from './jwt';
+import { rawRequest, type RawResponse } from './raw';
 
-interface RawResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  json: () => Record<string, unknown>;
-}
 
 let emu: Emulator;
 let seed: SeedResult;
 
 function raw(method: string, path: string, opts: { headers?: Record<string, string>; body?: string; timeoutMs?: number } = {}): Promise<RawResponse> {
-  return new Promise((resolve, reject) => {
-    const url = new URL(path, emu.url);
-    const req = httpsRequest(url, { method, headers: opts.headers, ca: emu.caCertPem, agent: false, timeout: opts.timeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) as Record<string, unknown> });
-      });
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('client timeout')));
-    req.on('error', reject);
-    if (opts.body !== undefined) req.write(opts.body);
-    req.end();
-  });
+  return rawRequest(emu.url, emu.caCertPem, method, path, opts);
 }
 
 function tokenForm(params: Record<string, string>): { headers: Record<string, string>; body: string } {
