@@ -46,8 +46,14 @@ function transient(e: unknown): boolean {
  * retried here (three tries).
  */
 export function oidcTokenSource(job: JobContext, serviceConnectionId: string, proxy: ProxyResolver, secrets: Secrets, delaysMs: number[] = [1000, 3000]): () => Promise<string> {
+  // One client for the run: its location lookup (an OPTIONS round trip) is done once, not per token.
+  let taskApi: ReturnType<azdev.WebApi['getTaskApi']> | undefined;
   return async () => {
-    const api = await connectDevOps(job, proxy, secrets).getTaskApi();
+    taskApi ??= connectDevOps(job, proxy, secrets).getTaskApi();
+    const api = await taskApi.catch((e: unknown) => {
+      taskApi = undefined; // a failed lookup is tried again next time
+      throw e;
+    });
     let token: string | undefined;
     for (let attempt = 0; ; attempt++) {
       try {

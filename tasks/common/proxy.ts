@@ -13,8 +13,6 @@ export interface AgentProxy {
 /** Returns the proxy to use for `url`, or undefined to go direct. */
 export type ProxyResolver = (url: string) => AgentProxy | undefined;
 
-export const noProxy: ProxyResolver = () => undefined;
-
 /** core-rest-pipeline's shape: host carries the scheme, port separately. */
 export function toProxySettings(p: AgentProxy | undefined): ProxySettings | undefined {
   if (!p) return undefined;
