@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runTask } from '../common/agent';
 import { inputError } from '../common/errors';
-import { connectionInput, gateSettings, workspaceInputs } from '../common/inputs';
+import { connectionInput, optionalGateSettings, workspaceInputs } from '../common/inputs';
 import { parseRollout } from './rollout';
 import { parseExpectation, parseSmokeBody } from './smoke';
 import { checkOnlineName, parseAuthMode, parseModelRef } from './spec';
@@ -30,7 +30,7 @@ runTask(__dirname, async (io) => {
   const smokeFile = io.file('smokeTestFile');
   const smoke = smokeFile ? { file: path.relative(root, smokeFile) || smokeFile, body: parseSmokeBody(fs.readFileSync(smokeFile, 'utf8'), io.input('smokeTestFile')!) } : undefined;
   const expect = parseExpectation(io.input('smokeTestExpect'));
-  const branchGate = io.bool('enforceBranchGate', true) ? gateSettings(io) : undefined;
+  const branchGate = optionalGateSettings(io);
 
   // The Azure SDKs (and the YAML reader) load only once the inputs are valid: a bad input fails fast.
   await (await import('./azure')).run(io, {

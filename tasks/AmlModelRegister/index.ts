@@ -1,7 +1,7 @@
 /** AmlModelRegister@1 entry point: read and check every input, then call the core (azure.ts). */
 import { runTask } from '../common/agent';
 import { inputError } from '../common/errors';
-import { connectionInput, gateSettings, keyValueLines, workspaceInputs } from '../common/inputs';
+import { connectionInput, keyValueLines, optionalGateSettings, workspaceInputs } from '../common/inputs';
 import { checkComparable, parseCompareWith, parseMetricGate } from './gate-expr';
 import { checkJobName, checkModelName, checkModelPath, checkModelType, checkOnGateFail, checkUserTags, jobOfUri, parseModelOutput } from './spec';
 
@@ -31,7 +31,7 @@ runTask(__dirname, async (io) => {
   }
   const minImprovement = io.number('minImprovement', 0, 0, 1e12);
   const onGateFail = checkOnGateFail(io.input('onGateFail'));
-  const branchGate = io.bool('enforceBranchGate', true) ? gateSettings(io) : undefined;
+  const branchGate = optionalGateSettings(io);
 
   // The Azure SDKs load only once the inputs are valid: a bad input fails fast and writes nothing.
   await (await import('./azure')).run(io, {

@@ -53,3 +53,8 @@ export function gateSettings(io: AgentIo): GateSettings {
     minimumReviewers: io.int('minimumReviewers', 1, 1, 10),
   };
 }
+
+/** The gate settings, or undefined when the task's enforceBranchGate input turns the gate off. */
+export function optionalGateSettings(io: AgentIo): GateSettings | undefined {
+  return io.bool('enforceBranchGate', true) ? gateSettings(io) : undefined;
+}
