@@ -2,7 +2,8 @@
 /**
  * Build every task into one self-contained file next to its task.json:
  *
- *   tasks/<T>/index.ts + task.json + icon.png [+ Strings/]  ->  dist/tasks/<T>/{index.js, task.json, icon.png [, Strings/]}
+ *   tasks/<T>/index.ts + task.json + icon.png [+ Strings/]  ->  dist/tasks/<T>/{index.js, azure.js, task.json,
+ *                                                             task.loc.json, icon.png, Strings/}
  *
  * The .vsix then carries no node_modules (vss-extension.json points at dist/tasks/<T>).
  *
@@ -22,8 +23,9 @@
  * - The task's own messages: `_loadLocStrings` does `require(resourceFile)` with a run-time path
  *   (dist/tasks/<T>/task.json, from tl.setResourcePath(path.join(__dirname, 'task.json'))).
  *   esbuild leaves a require() with a non-literal argument alone, so Node's require loads the
- *   copied task.json at run time; the smoke check below proves it (no "Can't find loc string").
- *   Strings/ of the task, if any, is copied for localised messages.
+ *   shipped task.json at run time; the smoke check below proves it (no "Can't find loc string").
+ *   The shipped task.json adds the shared core's messages, and task.loc.json plus
+ *   Strings/resources.resjson/en-US are generated from it (see localisation()).
  * - __dirname: with format cjs it is the bundle's folder, which is what the entry points want.
  *   azure-devops-node-api's WebApi reads `__dirname/package.json` for its user agent, guarded by
  *   existsSync, so it reports version "unknown"; harmless.
@@ -162,14 +164,60 @@ function checkSplit(task, result) {
   return problems;
 }
 
-// ---------- copy and verify ----------
+// ---------- copy, localise and verify ----------
+const commonMessages = JSON.parse(fs.readFileSync(path.join(tasksDir, 'common', 'messages.json'), 'utf8'));
+
+/**
+ * The shipped task.json: the task's own plus the shared core's messages (tasks/common/messages.json),
+ * so task-lib's loc finds every key the bundle uses. A key in both is a build error.
+ */
+function shippedTaskJson(task) {
+  const own = task.taskJson.messages ?? {};
+  const clash = Object.keys(own).filter((k) => k in commonMessages);
+  if (clash.length) fail(`tasks/${task.name}/task.json: messages ${clash.join(', ')} are already in tasks/common/messages.json; remove them from the task`);
+  return { ...task.taskJson, messages: { ...commonMessages, ...own } };
+}
+
+/**
+ * Localisation files, generated from the shipped task.json so they never drift, in the layout of
+ * microsoft/azure-pipelines-tasks: Strings/resources.resjson/en-US/resources.resjson holds
+ * loc.friendlyName, loc.helpMarkDown, loc.description, loc.instanceNameFormat, loc.releaseNotes,
+ * loc.group.displayName.<group>, loc.input.label.<input>, loc.input.help.<input> and
+ * loc.messages.<key>; task.loc.json is task.json with those strings replaced by
+ * "ms-resource:<key>". task-lib reads loc.messages.* from Strings/resources.resjson/<System.Culture>.
+ */
+function localisation(taskJson) {
+  const res = {};
+  const loc = structuredClone(taskJson);
+  const put = (key, value, set) => {
+    if (value === undefined || value === '') return;
+    res[key] = value;
+    set(`ms-resource:${key}`);
+  };
+  for (const f of ['friendlyName', 'helpMarkDown', 'description', 'instanceNameFormat', 'releaseNotes']) put(`loc.${f}`, taskJson[f], (v) => (loc[f] = v));
+  for (const [i, g] of (taskJson.groups ?? []).entries()) put(`loc.group.displayName.${g.name}`, g.displayName, (v) => (loc.groups[i].displayName = v));
+  for (const [i, input] of (taskJson.inputs ?? []).entries()) {
+    put(`loc.input.label.${input.name}`, input.label, (v) => (loc.inputs[i].label = v));
+    put(`loc.input.help.${input.name}`, input.helpMarkDown, (v) => (loc.inputs[i].helpMarkDown = v));
+  }
+  for (const [k, v] of Object.entries(taskJson.messages ?? {})) put(`loc.messages.${k}`, v, (r) => (loc.messages[k] = r));
+  return { resjson: res, taskLoc: loc };
+}
+
 function copyAssets(task) {
-  fs.copyFileSync(path.join(task.dir, 'task.json'), path.join(task.out, 'task.json'));
+  const shipped = shippedTaskJson(task);
+  fs.writeFileSync(path.join(task.out, 'task.json'), JSON.stringify(shipped, null, 2) + '\n');
   const icon = path.join(task.dir, 'icon.png');
   if (!fs.existsSync(icon)) fail(`tasks/${task.name}/icon.png is missing (render it with scripts/icons/render.sh)`);
   fs.copyFileSync(icon, path.join(task.out, 'icon.png'));
+  // Translations a task may carry (Strings/resources.resjson/<culture>/); en-US is generated.
   const strings = path.join(task.dir, 'Strings');
   if (fs.existsSync(strings)) fs.cpSync(strings, path.join(task.out, 'Strings'), { recursive: true });
+  const { resjson, taskLoc } = localisation(shipped);
+  const enUs = path.join(task.out, 'Strings', 'resources.resjson', 'en-US');
+  fs.mkdirSync(enUs, { recursive: true });
+  fs.writeFileSync(path.join(enUs, 'resources.resjson'), JSON.stringify(resjson, null, 2) + '\n');
+  fs.writeFileSync(path.join(task.out, 'task.loc.json'), JSON.stringify(taskLoc, null, 2) + '\n');
 }
 
 function checkTargets(task) {

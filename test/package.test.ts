@@ -37,14 +37,65 @@ test('task.json conventions: Node20_1 and Node24, agent 3.232.1, help on every i
   }
 });
 
-test('every message key is used through tl.loc and every tl.loc key is declared', () => {
-  const keysIn = (dir: string) => new Set(fs.readdirSync(dir).filter((f) => f.endsWith('.ts')).flatMap((f) => [...fs.readFileSync(path.join(dir, f), 'utf8').matchAll(/\bloc\('([A-Za-z]+)'/g)].map((m) => m[1]!)));
-  const common = keysIn(path.join(ROOT, 'tasks', 'common'));
+test('every message key is used through msg() and every msg() key is declared', () => {
+  const keysIn = (dir: string) => new Set(fs.readdirSync(dir).filter((f) => f.endsWith('.ts')).flatMap((f) => [...fs.readFileSync(path.join(dir, f), 'utf8').matchAll(/\bmsg\(\s*'([A-Za-z]+)'/g)].map((m) => m[1]!)));
+  const check = (label: string, used: Set<string>, declared: Set<string>) => {
+    assert.deepEqual([...used].filter((k) => !declared.has(k)), [], `${label}: msg() keys missing from the catalogue`);
+    assert.deepEqual([...declared].filter((k) => !used.has(k)), [], `${label}: messages never used`);
+  };
+  const common = new Set(Object.keys(readJson(path.join(ROOT, 'tasks', 'common', 'messages.json'))));
+  check('tasks/common/messages.json', keysIn(path.join(ROOT, 'tasks', 'common')), common);
   for (const t of taskNames) {
-    const used = new Set([...common, ...keysIn(path.join(ROOT, 'tasks', t))]);
-    const declared = new Set(Object.keys(readJson(path.join(ROOT, 'tasks', t, 'task.json')).messages ?? {}));
-    assert.deepEqual([...used].filter((k) => !declared.has(k)), [], `${t}: tl.loc keys missing from task.json`);
-    assert.deepEqual([...declared].filter((k) => !used.has(k)), [], `${t}: task.json messages never used`);
+    const own = new Set(Object.keys(readJson(path.join(ROOT, 'tasks', t, 'task.json')).messages ?? {}));
+    check(`tasks/${t}/task.json`, keysIn(path.join(ROOT, 'tasks', t)), own);
+    assert.deepEqual([...own].filter((k) => common.has(k)), [], `${t}: a key is both in task.json and common/messages.json`);
+  }
+});
+
+test('user-facing text goes through msg(): no string literal is thrown, logged or reported directly', () => {
+  const offenders: string[] = [];
+  // A string literal as the message (or as inputError's problem/fix), possibly on the next line.
+  const direct = /\b(?:new UserError|io\.(?:info|warn|succeededWithIssues|progress))\(\s*[`'"]|\binputError\([^,]+,\s*[`'"]/g;
+  for (const dir of ['common', ...taskNames]) {
+    for (const f of fs.readdirSync(path.join(ROOT, 'tasks', dir)).filter((x) => x.endsWith('.ts'))) {
+      const text = fs.readFileSync(path.join(ROOT, 'tasks', dir, f), 'utf8');
+      for (const m of text.matchAll(direct)) {
+        const line = text.slice(0, m.index).split('\n').length;
+        offenders.push(`tasks/${dir}/${f}:${line}: ${text.split('\n')[line - 1]!.trim().slice(0, 80)}`);
+      }
+    }
+  }
+  assert.deepEqual(offenders, []);
+});
+
+test('the build ships task.loc.json and the en-US resjson, generated from the shipped task.json', () => {
+  const common = readJson(path.join(ROOT, 'tasks', 'common', 'messages.json'));
+  for (const t of taskNames) {
+    const dist = path.join(ROOT, 'dist', 'tasks', t);
+    const src = readJson(path.join(ROOT, 'tasks', t, 'task.json'));
+    const shipped = readJson(path.join(dist, 'task.json'));
+    assert.deepEqual(shipped.messages, { ...common, ...src.messages }, `${t}: shipped messages = common + own`);
+    const res = readJson(path.join(dist, 'Strings', 'resources.resjson', 'en-US', 'resources.resjson'));
+    const loc = readJson(path.join(dist, 'task.loc.json'));
+    assert.equal(res['loc.friendlyName'], src.friendlyName);
+    assert.equal(loc.friendlyName, 'ms-resource:loc.friendlyName');
+    assert.equal(loc.instanceNameFormat, 'ms-resource:loc.instanceNameFormat');
+    for (const input of src.inputs) {
+      assert.equal(res[`loc.input.label.${input.name}`], input.label, `${t}.${input.name} label`);
+      assert.equal(res[`loc.input.help.${input.name}`], input.helpMarkDown, `${t}.${input.name} help`);
+      const li = loc.inputs.find((x: { name: string }) => x.name === input.name);
+      assert.equal(li.label, `ms-resource:loc.input.label.${input.name}`);
+      assert.equal(li.helpMarkDown, `ms-resource:loc.input.help.${input.name}`);
+    }
+    for (const g of src.groups ?? []) assert.equal(res[`loc.group.displayName.${g.name}`], g.displayName);
+    for (const [k, v] of Object.entries(shipped.messages)) {
+      assert.equal(res[`loc.messages.${k}`], v, `${t}: message ${k}`);
+      assert.equal(loc.messages[k], `ms-resource:loc.messages.${k}`);
+    }
+    // Everything else in task.loc.json is task.json unchanged (ids, versions, bindings, execution).
+    assert.deepEqual(loc.dataSourceBindings, src.dataSourceBindings);
+    assert.deepEqual(loc.execution, src.execution);
+    assert.equal(loc.id, src.id);
   }
 });
 

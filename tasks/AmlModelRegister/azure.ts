@@ -4,6 +4,7 @@
  * the output that holds the model; the gated metrics (MLflow); this run's earlier registration
  * (a re-run returns it); the champion; the verdict; only then one model version PUT.
  */
+import { msg } from './messages';
 import type { AgentIo } from '../common/agent';
 import { ArmClient, studioUrl } from '../common/arm';
 import { DataPlane } from '../common/dataplane';
@@ -166,7 +167,7 @@ export async function run(io: AgentIo, i: RegisterInputs): Promise<void> {
   };
 
   if (reused) {
-    io.info(io.loc('ModelReused', name, reused.name, job?.name ?? modelUri));
+    io.info(msg('ModelReused', name, reused.name, job?.name ?? modelUri));
     const l = publish(reused);
     writeSummary(`Model ${name}:${reused.name} (registered earlier by this run)`, `This pipeline run already registered ${l}; nothing was written.`, undefined, reused);
     return;
@@ -185,7 +186,7 @@ export async function run(io: AgentIo, i: RegisterInputs): Promise<void> {
 
   if (!verdict.pass) {
     const reasons = verdict.rows.filter((r) => !r.pass).map((r) => `${r.condition.key}: ${r.verdict.replace(/^FAIL: /, '')}`).join('; ');
-    const message = io.loc('GateFailed', name, reasons);
+    const message = msg('GateFailed', name, reasons);
     writeSummary(`Model ${name}: not registered`, '**Not registered**: the evaluation gate failed.', table);
     if (i.gate.onGateFail === 'skip') {
       io.succeededWithIssues(message);
@@ -213,7 +214,7 @@ export async function run(io: AgentIo, i: RegisterInputs): Promise<void> {
   };
   const result = await registerVersion(reg, body, identity, { log: (l) => io.info(l), modelName: name }).catch(fail(`register model '${name}'`));
   if (result.recovered) io.info(`Version ${result.version.name} was created by an earlier attempt whose response was lost; using it.`);
-  io.info(io.loc('ModelRegistered', name, result.version.name, modelUri));
+  io.info(msg('ModelRegistered', name, result.version.name, modelUri));
   const l = publish(result.version);
   writeSummary(`Model ${name}:${result.version.name} registered`, `Registered ${l}${table ? '' : ' (no metric gate)'}.`, table, result.version);
 }

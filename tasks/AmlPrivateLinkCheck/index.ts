@@ -1,4 +1,5 @@
 /** AmlPrivateLinkCheck@1 entry point: read inputs, call the core, set outputs. */
+import { msg } from './messages';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runTask } from '../common/agent';
@@ -21,10 +22,10 @@ runTask(__dirname, async (io) => {
   const continueOnWarning = io.bool('continueOnWarning', false);
   const hasWorkspace = !!(io.input('workspaceName') || io.input('resourceGroupName'));
   if (hasWorkspace && !connection) {
-    throw new UserError(io.loc('WorkspaceNeedsConnection'), 'azureSubscription');
+    throw new UserError(msg('WorkspaceNeedsConnection'), 'azureSubscription');
   }
   if (!connection && explicit.length === 0) {
-    throw new UserError(io.loc('NothingToCheck'), 'fqdns');
+    throw new UserError(msg('NothingToCheck'), 'fqdns');
   }
   const ws = connection ? workspaceInputs(io) : undefined;
 
@@ -33,7 +34,7 @@ runTask(__dirname, async (io) => {
 
   const targets = mergeTargets(scan.targets, explicit);
   io.progress(40, `Resolving ${targets.length} names`);
-  io.info(io.loc('ResolvingNames', targets.length, timeoutMs / 1000, `${servers.length ? servers.join(', ') : "the agent's resolver"}${tcp ? ', then TCP 443' : ''}`));
+  io.info(msg('ResolvingNames', targets.length, timeoutMs / 1000, `${servers.length ? servers.join(', ') : "the agent's resolver"}${tcp ? ', then TCP 443' : ''}`));
   const names = await checkNames(targets, { servers, timeoutMs, ranges, tcp, hosts: readHosts() });
   io.progress(90, 'Writing the report');
   for (const n of names) io.info(logLine(n));
@@ -49,9 +50,9 @@ runTask(__dirname, async (io) => {
   io.progress(100, 'Done');
 
   if (!failed) {
-    io.info(io.loc('AllNamesOk', names.length));
+    io.info(msg('AllNamesOk', names.length));
   } else if (continueOnWarning) {
-    io.succeededWithIssues(`Private link check: ${failureLine(names, scan.posture)}. ${io.loc('ContinuingOnWarning')}`);
+    io.succeededWithIssues(`Private link check: ${failureLine(names, scan.posture)}. ${msg('ContinuingOnWarning')}`);
   } else {
     throw new UserError(`Private link check failed: ${failureLine(names, scan.posture)}. See the run summary for the cause and fix of each.`);
   }

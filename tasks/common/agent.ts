@@ -9,6 +9,8 @@ import * as tl from 'azure-pipelines-task-lib/task';
 import type { JobContext } from './devops';
 import type { EndpointReader } from './endpoint';
 import { translateAzureError, UserError } from './errors';
+import { useLocalizer } from './loc';
+import { msg } from './messages';
 import type { AgentProxy, ProxyResolver } from './proxy';
 import { Secrets } from './secrets';
 
@@ -19,9 +21,11 @@ export class AgentIo {
   readonly signal = this.abort.signal;
 
   constructor() {
+    // Messages of the core follow System.Culture through task-lib's resource strings.
+    useLocalizer((key, ...args) => tl.loc(key, ...args));
     const cancel = (sig: string) => {
       if (!this.abort.signal.aborted) {
-        tl.warning(tl.loc('RunCancelled', sig));
+        tl.warning(msg('RunCancelled', sig));
         this.abort.abort(new UserError(`The run was cancelled (${sig}).`));
       }
     };
@@ -35,7 +39,7 @@ export class AgentIo {
   input(name: string, required = false, fix = ''): string | undefined {
     const v = tl.getInput(name, false)?.trim();
     if (!v) {
-      if (required) throw new UserError(tl.loc('InputRequired', name, fix), name);
+      if (required) throw new UserError(msg('InputRequired', name, fix), name);
       return undefined;
     }
     return v;
@@ -46,14 +50,14 @@ export class AgentIo {
     if (!v) return fallback;
     if (v === 'true') return true;
     if (v === 'false') return false;
-    throw new UserError(tl.loc('InvalidInput', name, `'${v}' is not a boolean; use 'true' or 'false'.`), name);
+    throw new UserError(msg('InvalidInput', name, `'${v}' is not a boolean; use 'true' or 'false'.`), name);
   }
 
   int(name: string, fallback: number, min: number, max: number): number {
     const v = tl.getInput(name, false)?.trim();
     if (!v) return fallback;
     if (!/^-?\d+$/.test(v) || Number(v) < min || Number(v) > max) {
-      throw new UserError(tl.loc('InvalidNumberInput', name, min, max, v), name);
+      throw new UserError(msg('InvalidNumberInput', name, min, max, v), name);
     }
     return Number(v);
   }
@@ -63,7 +67,7 @@ export class AgentIo {
     const v = tl.getInput(name, false)?.trim();
     if (!v) return fallback;
     if (!/^\d+(\.\d+)?$/.test(v) || Number(v) < min || Number(v) > max) {
-      throw new UserError(tl.loc('InvalidDecimalInput', name, min, max, v), name);
+      throw new UserError(msg('InvalidDecimalInput', name, min, max, v), name);
     }
     return Number(v);
   }
@@ -85,12 +89,12 @@ export class AgentIo {
     const given = this.input(name);
     const raw = given && path.resolve(base, given) !== path.resolve(base) ? given : undefined;
     if (!raw) {
-      if (required) throw new UserError(tl.loc('InputRequired', name, fix), name);
+      if (required) throw new UserError(msg('InputRequired', name, fix), name);
       return undefined;
     }
     const p = path.resolve(base, raw);
     if (!fs.existsSync(p) || !fs.statSync(p).isFile()) {
-      throw new UserError(tl.loc('FileNotFound', name, raw), name);
+      throw new UserError(msg('FileNotFound', name, raw), name);
     }
     return p;
   }
@@ -168,11 +172,6 @@ export class AgentIo {
   warn(line: string): void {
     tl.warning(line);
   }
-  /** A localised message from the task's task.json `messages`. */
-  loc(key: string, ...args: unknown[]): string {
-    return tl.loc(key, ...args);
-  }
-
   debug(line: string): void {
     tl.debug(line);
   }
@@ -198,7 +197,7 @@ export class AgentIo {
     const file = path.join(dir, `${name}-${process.pid}.md`);
     fs.writeFileSync(file, markdown);
     tl.uploadSummary(file);
-    tl.debug(tl.loc('SummaryAttached', file));
+    tl.debug(msg('SummaryAttached', file));
     return file;
   }
 
@@ -225,7 +224,7 @@ export function runTask(taskDir: string, main: (io: AgentIo) => Promise<void>): 
         tl.setResult(tl.TaskResult.Failed, err.message);
       } else {
         if ((tl.getVariable('System.Debug') ?? '').toLowerCase() === 'true' && err.stack) tl.debug(err.stack);
-        tl.setResult(tl.TaskResult.Failed, tl.loc('UnexpectedError', err.message));
+        tl.setResult(tl.TaskResult.Failed, msg('UnexpectedError', err.message));
       }
     })
     .finally(() => {

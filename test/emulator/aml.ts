@@ -1,7 +1,7 @@
 // Microsoft.MachineLearningServices workspaces (GET, list, private endpoint connections) and
 // the dependency resources a workspace points at. Shapes follow the 2024-04-01 REST examples.
 import { randomUUID } from 'node:crypto';
-import type { ArmRequest, ArmService, StoredResource } from './arm';
+import { armPage, type ArmRequest, type ArmService, type StoredResource } from './arm';
 import { armErrors } from './armerrors';
 import type { JsonObject } from './jwt';
 
@@ -247,7 +247,7 @@ export function installMachineLearningRoutes(arm: ArmService): void {
     action: `${ML_NS}/workspaces/read`,
     handler: (req) => {
       const rg = arm.requireResourceGroup(req.params.subscriptionId, req.params.resourceGroupName);
-      return { status: 200, body: { value: arm.resources.list(`${rg.id}/providers/${ML_NS}/workspaces`).map((r) => workspaceView(arm, r)) } };
+      return { status: 200, body: armPage(req, arm.resources.list(`${rg.id}/providers/${ML_NS}/workspaces`).map((r) => workspaceView(arm, r)), arm.listPageSize) };
     },
   });
   arm.route('GET', `/subscriptions/{subscriptionId}/providers/${ML_NS}/workspaces`, {
@@ -258,7 +258,7 @@ export function installMachineLearningRoutes(arm: ArmService): void {
         .all()
         .filter((r) => r.id.toLowerCase().startsWith(prefix) && String(r.body.type).toLowerCase() === `${ML_NS}/workspaces`.toLowerCase())
         .map((r) => workspaceView(arm, r));
-      return { status: 200, body: { value } };
+      return { status: 200, body: armPage(req, value, arm.listPageSize) };
     },
   });
   // POST diagnose: 202 with a Location-only operation whose result is the findings

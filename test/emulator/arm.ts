@@ -110,6 +110,25 @@ export class ResourceStore {
   }
 }
 
+/**
+ * One page of an ARM list. Azure ML's RP pages its lists and names the continuation in the
+ * query (`$skip` for workspaces, computes, endpoints and containers; `$skipToken` for versions
+ * and jobs); the nextLink carries it literally, as ARM writes it (not percent-encoded).
+ */
+export function armPage(req: ArmRequest, items: JsonObject[], pageSize: number, tokenParam: '$skip' | '$skipToken' = '$skip'): JsonObject {
+  const raw = req.query.get(tokenParam);
+  const skip = raw === null ? 0 : Number(raw);
+  if (!Number.isInteger(skip) || skip < 0) throw new ArmError(400, 'BadRequest', `The continuation token '${raw}' in ${tokenParam} is invalid.`);
+  const out: JsonObject = { value: items.slice(skip, skip + pageSize) };
+  if (skip + pageSize < items.length) {
+    const u = new URL(req.raw.url.toString());
+    u.searchParams.delete(tokenParam);
+    const query = u.search ? `${u.search}&` : '?';
+    out.nextLink = `${u.origin}${u.pathname}${query}${tokenParam}=${skip + pageSize}`;
+  }
+  return out;
+}
+
 export function normId(id: string): string {
   return id.toLowerCase().replace(/\/+$/, '');
 }
@@ -157,6 +176,8 @@ export class ArmService {
   readonly resources = new ResourceStore();
   readonly rbac = new Rbac();
   readonly lro: LroManager;
+  /** Page size of paged lists (tests lower it to exercise nextLink). */
+  listPageSize = 100;
   /** Locations listed in api-version errors and used as defaults. */
   locations = ['eastus', 'eastus2', 'westeurope', 'northeurope', 'westus2'];
   private readonly subscriptions = new Map<string, Subscription>();

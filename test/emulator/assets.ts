@@ -9,7 +9,7 @@
 //     version that does not exist, or a ${{inputs.x}} / ${{outputs.y}} it does not declare;
 //   - an environment version without image (or build), or one that changes an existing version.
 import { createHash, randomUUID } from 'node:crypto';
-import type { ArmRequest, ArmService, StoredResource } from './arm';
+import { armPage, type ArmRequest, type ArmService, type StoredResource } from './arm';
 import { ArmError, type ArmErrorBody, armErrors } from './armerrors';
 import type { EmulatedStorage } from './azurite';
 import { ML_NS, requireWorkspace } from './aml';
@@ -276,8 +276,11 @@ export class AssetStore {
   }
 }
 
-/** List with Azure ML's version-list query: $orderBy=createdtime desc|asc, $top, $skipToken, listViewType. */
-export function pageOf(req: ArmRequest, items: JsonObject[]): JsonObject {
+/**
+ * List with Azure ML's asset-list query: $orderBy=createdtime desc|asc, $top, listViewType, and
+ * the continuation `$skip` (containers) or `$skipToken` (versions).
+ */
+export function pageOf(req: ArmRequest, items: JsonObject[], pageSize: number, tokenParam: '$skip' | '$skipToken'): JsonObject {
   let list = items;
   const view = (req.query.get('listViewType') ?? 'ActiveOnly').toLowerCase();
   if (view === 'activeonly') list = list.filter((b) => !(b.properties as JsonObject | undefined)?.isArchived);
@@ -291,21 +294,13 @@ export function pageOf(req: ArmRequest, items: JsonObject[]): JsonObject {
     if (m[2] === 'desc') list.reverse();
   }
   const topRaw = req.query.get('$top');
-  const skip = Number(req.query.get('$skipToken') ?? req.query.get('$skip') ?? 0) || 0;
   if (topRaw !== null) {
     const top = Number(topRaw);
     if (!Number.isInteger(top) || top < 0) throw amlErrors.userError(`The $top value '${topRaw}' is invalid.`);
+    const skip = Number(req.query.get(tokenParam) ?? 0) || 0;
     return { value: list.slice(skip, skip + top) };
   }
-  const pageSize = 100;
-  const page = list.slice(skip, skip + pageSize);
-  const out: JsonObject = { value: page };
-  if (skip + pageSize < list.length) {
-    const u = new URL(req.raw.url.toString());
-    u.searchParams.set('$skipToken', String(skip + pageSize));
-    out.nextLink = u.toString();
-  }
-  return out;
+  return armPage(req, list, pageSize, tokenParam);
 }
 
 // ---- validation -------------------------------------------------------------------------
@@ -423,7 +418,7 @@ export function installAssetRoutes(deps: AssetDeps, store: AssetStore): void {
       action: action('read', false),
       handler: (req) => {
         const w = ws(req);
-        return { status: 200, body: pageOf(req, arm.resources.list(`${w.id}/${kind}`).map((c) => store.containerView(c, w.id, kind))) };
+        return { status: 200, body: pageOf(req, arm.resources.list(`${w.id}/${kind}`).map((c) => store.containerView(c, w.id, kind)), arm.listPageSize, '$skip') };
       },
     });
     arm.route('GET', `${wsBase}/${kind}/{name}`, {
@@ -446,7 +441,7 @@ export function installAssetRoutes(deps: AssetDeps, store: AssetStore): void {
           if (hash) list = list.filter((b) => ((b.properties as JsonObject).properties as JsonObject | undefined)?.hash_sha256 === hash);
           if (hash && hashVersion) list = list.filter((b) => ((b.properties as JsonObject).properties as JsonObject | undefined)?.hash_version === hashVersion);
         }
-        return { status: 200, body: pageOf(req, list) };
+        return { status: 200, body: pageOf(req, list, arm.listPageSize, '$skipToken') };
       },
     });
     arm.route('GET', `${wsBase}/${kind}/{name}/versions/{version}`, {
@@ -546,7 +541,7 @@ export function installAssetRoutes(deps: AssetDeps, store: AssetStore): void {
   // Computes: GET and list (creation is not emulated; tests add them with addCompute).
   arm.route('GET', `${wsBase}/computes`, {
     action: `${ML_NS}/workspaces/computes/read`,
-    handler: (req) => ({ status: 200, body: { value: arm.resources.list(`${ws(req).id}/computes`).map((r) => r.body) } }),
+    handler: (req) => ({ status: 200, body: armPage(req, arm.resources.list(`${ws(req).id}/computes`).map((r) => r.body), arm.listPageSize) }),
   });
   arm.route('GET', `${wsBase}/computes/{computeName}`, {
     action: `${ML_NS}/workspaces/computes/read`,

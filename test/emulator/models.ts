@@ -103,7 +103,7 @@ export class ModelRegistry {
       action: `${ML_NS}/workspaces/models/read`,
       handler: (req) => {
         const w = ws(req);
-        return { status: 200, body: pageOf(req, arm.resources.list(`${w.id}/models`).map((c) => assets.containerView(c, w.id, 'models'))) };
+        return { status: 200, body: pageOf(req, arm.resources.list(`${w.id}/models`).map((c) => assets.containerView(c, w.id, 'models')), arm.listPageSize, '$skip') };
       },
     });
     arm.route('GET', `${wsBase}/models/{name}`, {
@@ -127,7 +127,7 @@ export class ModelRegistry {
           .map((v) => v.body)
           .filter((b) => !version || b.name === version)
           .filter((b) => matchesFilter((b.properties as JsonObject).tags, tags) && matchesFilter((b.properties as JsonObject).properties, props));
-        return { status: 200, body: pageOf(req, list) };
+        return { status: 200, body: pageOf(req, list, arm.listPageSize, '$skipToken') };
       },
     });
     arm.route('GET', `${wsBase}/models/{name}/versions/{version}`, {

@@ -21,7 +21,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { ArmRequest, ArmService, StoredResource } from './arm';
+import { armPage, type ArmRequest, type ArmService, type StoredResource } from './arm';
 import { ML_NS, requireWorkspace } from './aml';
 import { AmlError, amlErrors, systemData } from './assets';
 import type { EntraService } from './entra';
@@ -256,7 +256,7 @@ export class OnlineEndpoints {
       return e;
     };
 
-    arm.route('GET', base, { action: act('read'), handler: (req) => ({ status: 200, body: { value: arm.resources.list(`${ws(req).id}/onlineEndpoints`).map((e) => e.body) } }) });
+    arm.route('GET', base, { action: act('read'), handler: (req) => ({ status: 200, body: armPage(req, arm.resources.list(`${ws(req).id}/onlineEndpoints`).map((e) => e.body), arm.listPageSize) }) });
     arm.route('GET', `${base}/{endpointName}`, { action: act('read'), handler: (req) => ({ status: 200, body: endpointOf(req).body }) });
     arm.route('PUT', `${base}/{endpointName}`, { action: act('write'), handler: (req) => this.putEndpoint(req, ws(req)) });
     arm.route('PATCH', `${base}/{endpointName}`, { action: act('write'), handler: (req) => this.patchEndpoint(req, endpointOf(req)) });
