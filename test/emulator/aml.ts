@@ -252,6 +252,7 @@ export function installMachineLearningRoutes(arm: ArmService): void {
   });
   arm.route('GET', `/subscriptions/{subscriptionId}/providers/${ML_NS}/workspaces`, {
     action: `${ML_NS}/workspaces/read`,
+    filterListByAccess: true,
     handler: (req) => {
       const prefix = `/subscriptions/${req.params.subscriptionId}/`.toLowerCase();
       const value = arm.resources

@@ -49,6 +49,12 @@ export interface ArmRouteOptions {
   scope?: (req: ArmRequest) => string;
   /** Authenticate but skip RBAC (async-operation status URLs). */
   skipAuthorization?: boolean;
+  /**
+   * A collection GET above the caller's role assignments (e.g. a subscription-wide list by a
+   * principal with roles on some resource groups): ARM answers with the items the caller may
+   * read instead of 403, as `az ml workspace list` without a group shows.
+   */
+  filterListByAccess?: boolean;
   handler: ArmHandler;
 }
 
@@ -420,6 +426,17 @@ export class ArmService {
       const action = typeof opts.action === 'function' ? opts.action(armReq) : opts.action;
       const scope = opts.scope ? opts.scope(armReq) : defaultScope(path);
       if (!this.rbac.isAllowed(caller.objectId, action, scope)) {
+        if (opts.filterListByAccess && this.rbac.hasAnyAssignmentTouching(caller.objectId, scope)) {
+          try {
+            const result = await opts.handler(armReq);
+            const body = result.body as JsonObject;
+            const value = (body.value as JsonObject[]).filter((item) => this.rbac.isAllowed(caller.objectId, action, String(item.id)));
+            return { status: result.status, body: { ...body, value }, headers: { 'x-ms-correlation-request-id': req.requestId, ...(result.headers ?? {}) }, principal };
+          } catch (err) {
+            if (err instanceof ArmError) return this.errorResponse(err, req, principal);
+            throw err;
+          }
+        }
         return this.errorResponse(armErrors.authorizationFailed(caller.appId, caller.objectId, action, scope), req, principal);
       }
     }

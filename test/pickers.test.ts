@@ -1,0 +1,139 @@
+/**
+ * The classic-editor pickers: every dataSourceBinding of every task.json evaluated the way Azure
+ * DevOps does (test/emulator/datasource.ts) against the emulated ARM, with the service
+ * connection's token, lists paged through nextLink (the emulator pages at 2 items here).
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { evaluateBinding, renderMustache, type DataSourceBinding, type EndpointContext } from './emulator/datasource';
+import { startEmulator, type Emulator, type SeedResult } from './emulator/index';
+import { rawRequest } from './emulator/raw';
+import { ROOT } from './harness';
+
+const TASKS = ['AmlPrivateLinkCheck', 'AmlPipelineJob', 'AmlModelRegister', 'AmlAksDeploy'];
+const bindingsOf = (task: string): DataSourceBinding[] => JSON.parse(fs.readFileSync(path.join(ROOT, 'tasks', task, 'task.json'), 'utf8')).dataSourceBindings ?? [];
+
+let emu: Emulator;
+let seed: SeedResult;
+let token: string;
+let endpoint: EndpointContext;
+
+before(async () => {
+  emu = await startEmulator();
+  seed = emu.seedDefault();
+  emu.arm.listPageSize = 2;
+  const ws = seed.workspace.id;
+  // Two more workspaces the connection can read, one in a resource group it cannot.
+  for (const [rg, name] of [['rg-aml-dev', 'mlw-dev'], ['rg-aml-test', 'mlw-test'], ['rg-other-team', 'mlw-other']] as const) {
+    emu.arm.addResourceGroup({ subscriptionId: seed.subscriptionId, name: rg, location: 'westeurope' });
+    emu.arm.addWorkspace({ subscriptionId: seed.subscriptionId, resourceGroup: rg, name, location: 'westeurope' });
+    if (rg !== 'rg-other-team') emu.arm.grantRole(seed.servicePrincipals.secret.objectId, 'Reader', emu.arm.resourceGroupId(seed.subscriptionId, rg));
+  }
+  // Computes: the seed has cpu-cluster, gpu-cluster and the Kubernetes aks-prod.
+  emu.aml.addCompute(ws, 'aks-canary', { computeType: 'Kubernetes', namespace: 'azureml-canary' });
+  // Online endpoints: two on Kubernetes, one managed (not a target of AmlAksDeploy).
+  emu.online.addEndpoint(ws, 'taxi-fare-prod');
+  emu.online.addEndpoint(ws, 'taxi-fare-canary', { compute: 'aks-canary' });
+  emu.online.addEndpoint(ws, 'managed-demo', { compute: null });
+  // Model containers: three, with different latest versions.
+  for (const [name, versions] of [['taxi-fare-model', 7], ['churn-model', 2], ['fraud-model', 1]] as const) {
+    for (let v = 1; v <= versions; v++) emu.models.add(ws, name, String(v));
+  }
+  const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: seed.servicePrincipals.secret.clientId, client_secret: seed.servicePrincipals.secret.secret, scope: 'https://management.azure.com/.default' });
+  const res = await rawRequest(emu.url, emu.caCertPem, 'POST', `/${seed.tenantId}/oauth2/v2.0/token`, { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
+  assert.equal(res.status, 200, res.text);
+  token = String(res.json().access_token);
+  endpoint = { url: `${emu.url}/`, subscriptionId: seed.subscriptionId };
+});
+
+after(async () => {
+  await emu?.close();
+});
+
+async function pick(task: string, target: string, inputs: Record<string, string> = {}) {
+  const binding = bindingsOf(task).find((b) => b.target === target);
+  assert.ok(binding, `${task} has a binding for ${target}`);
+  return evaluateBinding(binding, endpoint, inputs, async (url) => {
+    const u = new URL(url);
+    const res = await rawRequest(emu.url, emu.caCertPem, 'GET', `${u.pathname}${u.search}`, { headers: { authorization: `Bearer ${token}` } });
+    return { status: res.status, body: res.json() };
+  });
+}
+
+const ws = () => ({ resourceGroupName: seed.resourceGroup, workspaceName: seed.workspace.name });
+
+test('every task has pickers for its workspace inputs, and they are editable pick lists bound to the connection', () => {
+  const expected: Record<string, string[]> = {
+    AmlPrivateLinkCheck: ['resourceGroupName', 'workspaceName'],
+    AmlPipelineJob: ['resourceGroupName', 'workspaceName'],
+    AmlModelRegister: ['resourceGroupName', 'workspaceName', 'modelName'],
+    AmlAksDeploy: ['resourceGroupName', 'workspaceName', 'endpointName', 'computeName', 'model'],
+  };
+  for (const t of TASKS) {
+    const task = JSON.parse(fs.readFileSync(path.join(ROOT, 'tasks', t, 'task.json'), 'utf8'));
+    assert.deepEqual(bindingsOf(t).map((b) => b.target), expected[t], t);
+    for (const b of bindingsOf(t)) {
+      const input = task.inputs.find((i: { name: string }) => i.name === b.target);
+      assert.equal(input.type, 'pickList', `${t}.${b.target}`);
+      assert.equal(input.properties?.EditableOptions, 'True', `${t}.${b.target} accepts a typed value (YAML, variables)`);
+      assert.equal(b.endpointId, '$(azureSubscription)');
+      assert.match(b.endpointUrl, /^\{\{\{endpoint\.url\}\}\}subscriptions\/\{\{\{endpoint\.subscriptionId\}\}\}\//, 'the URL comes from the connection, so sovereign clouds work');
+      assert.match(b.resultSelector ?? '', /^jsonpath:/);
+    }
+  }
+});
+
+test('resourceGroupName lists the resource groups holding a workspace the connection can read, across pages', async () => {
+  const r = await pick('AmlPipelineJob', 'resourceGroupName');
+  assert.deepEqual(r.values.map((v) => v.Value).sort(), ['rg-aml-dev', 'rg-aml-prod', 'rg-aml-test']);
+  assert.deepEqual(r.values.map((v) => v.DisplayValue).sort(), ['rg-aml-dev', 'rg-aml-prod', 'rg-aml-test']);
+  assert.equal(r.calls.length, 2, `two pages of two: ${r.calls.join(' | ')}`);
+  assert.match(r.calls[1]!, /&\$skip=2$/);
+});
+
+test('workspaceName lists the workspaces of the chosen resource group', async () => {
+  const prod = await pick('AmlPrivateLinkCheck', 'workspaceName', { resourceGroupName: seed.resourceGroup });
+  assert.deepEqual(prod.values, [{ Value: 'mlw-prod', DisplayValue: 'mlw-prod (eastus)' }]);
+  const dev = await pick('AmlModelRegister', 'workspaceName', { resourceGroupName: 'rg-aml-dev' });
+  assert.deepEqual(dev.values, [{ Value: 'mlw-dev', DisplayValue: 'mlw-dev (westeurope)' }]);
+});
+
+test('computeName lists Kubernetes computes only, across pages', async () => {
+  const r = await pick('AmlAksDeploy', 'computeName', ws());
+  assert.deepEqual(r.values.map((v) => v.Value).sort(), ['aks-canary', 'aks-prod']);
+  assert.equal(r.calls.length, 2, 'four computes in pages of two');
+});
+
+test('endpointName lists the Kubernetes online endpoints, not managed ones', async () => {
+  const r = await pick('AmlAksDeploy', 'endpointName', ws());
+  assert.deepEqual(r.values.map((v) => v.Value).sort(), ['taxi-fare-canary', 'taxi-fare-prod']);
+});
+
+test('modelName lists model containers with their latest version; the deploy task picks an exact version', async () => {
+  const names = await pick('AmlModelRegister', 'modelName', ws());
+  assert.deepEqual(
+    [...names.values].sort((a, b) => a.Value.localeCompare(b.Value)),
+    [
+      { Value: 'churn-model', DisplayValue: 'churn-model (latest version 2)' },
+      { Value: 'fraud-model', DisplayValue: 'fraud-model (latest version 1)' },
+      { Value: 'taxi-fare-model', DisplayValue: 'taxi-fare-model (latest version 7)' },
+    ],
+  );
+  assert.equal(names.calls.length, 2);
+  const versions = await pick('AmlAksDeploy', 'model', ws());
+  assert.deepEqual(versions.values.map((v) => v.Value).sort(), ['churn-model:2', 'fraud-model:1', 'taxi-fare-model:7']);
+});
+
+test('a binding fails loudly when the connection lacks access (the service shows the error, not an empty list)', async () => {
+  await assert.rejects(pick('AmlPipelineJob', 'workspaceName', { resourceGroupName: 'rg-other-team' }), /answered 403/);
+});
+
+test('the emulated template dialect: sections, inverted sections, helpers', () => {
+  const scopes = [{ nextLink: 'https://x/y?api-version=1&$skip=abc%3D%3D', id: '/subscriptions/s/resourceGroups/RG1/providers/P/workspaces/w' }];
+  assert.equal(renderMustache('{{#nextLink}}{{{ #extractUrlQueryParameter $skip}}}{{/nextLink}}', scopes), 'abc%3D%3D');
+  assert.equal(renderMustache('{{{ #extractResource id resourcegroups}}}', scopes), 'RG1');
+  assert.equal(renderMustache('{{^missing}}none{{/missing}}{{#missing}}some{{/missing}}', scopes), 'none');
+  assert.throws(() => renderMustache('{{{ #notAHelper x}}}', scopes), /unknown mustache helper/);
+});
