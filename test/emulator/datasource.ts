@@ -137,7 +137,7 @@ export function renderMustache(template: string, scopes: Scope): string {
 
 /** `$(input)` macros, replaced with the dependent inputs' current values. */
 export function expandInputs(template: string, inputs: Record<string, string>): string {
-  return template.replace(/\$\((\w+)\)/g, (whole, name: string) => {
+  return template.replace(/\$\((\w+)\)/g, (_match, name: string) => {
     if (!(name in inputs)) throw new Error(`the binding needs input '${name}', which the test did not give`);
     return inputs[name]!;
   });
