@@ -24,7 +24,7 @@
  *   users get, and nothing outside the manifest's files can slip in.
  *
  * Checks on the vsix (a zip, read with jszip):
- *   every task contribution has <name>/task.json, identical to tasks/<T>/task.json, and every
+ *   every task contribution has <name>/task.json, tasks/<T>/task.json plus the common messages, and every
  *   execution target it names; no node_modules/ and no source maps; size under 5 MiB;
  *   the publisher in extension.vsixmanifest is the one asked for.
  */
@@ -189,8 +189,11 @@ for (const c of tasks) {
     problems.push(`${dir}/task.json is not valid JSON: ${e.message}`);
     continue;
   }
+  // The build ships task.json with the shared core's messages merged in (scripts/build.mjs).
   const source = path.join(root, 'tasks', path.basename(dir), 'task.json');
-  if (fs.existsSync(source) && !fs.readFileSync(source).equals(shipped)) {
+  const common = JSON.parse(fs.readFileSync(path.join(root, 'tasks', 'common', 'messages.json'), 'utf8'));
+  const expected = (src) => `${JSON.stringify({ ...src, messages: { ...common, ...(src.messages ?? {}) } }, null, 2)}\n`;
+  if (fs.existsSync(source) && expected(JSON.parse(fs.readFileSync(source, 'utf8'))) !== shipped.toString('utf8')) {
     problems.push(`${dir}/task.json in the vsix differs from the source ${rel(source)}: the build is stale, run npm run build`);
   }
   const targets = new Set();

@@ -2,9 +2,20 @@
  * The check itself: resolve every name, classify it, test TCP 443 on the good ones.
  */
 import { classify, tcpBlocked, type NameResult } from './classify';
+import type { PostureCheck } from './posture';
+import type { Report } from './report';
 import { resolveAll } from './resolve';
 import type { NameTarget, Ranges } from './targets';
 import { tcpCheck } from './tcp';
+
+/** What the workspace (through ARM) says must resolve privately, and its isolation posture. */
+export interface Scan {
+  targets: NameTarget[];
+  posture: PostureCheck[];
+  notes: string[];
+}
+
+export const NO_SCAN: Scan = { targets: [], posture: [], notes: [] };
 
 export interface CheckOptions {
   servers: string[];
@@ -37,4 +48,14 @@ export async function checkNames(targets: NameTarget[], o: CheckOptions): Promis
       return t.ok ? r : tcpBlocked(r, ip, t.reason);
     }),
   );
+}
+
+/**
+ * The whole check, shared by AmlPrivateLinkCheck@1 and the jump-host command: the discovered
+ * names plus the explicit ones, resolved, classified and dialled, with the posture findings.
+ */
+export async function runPrivateLinkCheck(scan: Scan, explicit: NameTarget[], o: CheckOptions & { workspace?: string }): Promise<Report> {
+  const names = await checkNames(mergeTargets(scan.targets, explicit), o);
+  const failed = names.some((n) => n.verdict !== 'OK') || scan.posture.some((p) => p.status === 'FAIL');
+  return { ok: !failed, ...(o.workspace ? { workspace: o.workspace } : {}), dnsServers: o.servers, allowedRanges: o.ranges.text, names, posture: scan.posture, notes: scan.notes };
 }

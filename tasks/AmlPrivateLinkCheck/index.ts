@@ -5,8 +5,8 @@ import * as path from 'node:path';
 import { runTask } from '../common/agent';
 import { UserError } from '../common/errors';
 import { connectionInput, workspaceInputs } from '../common/inputs';
-import { checkNames, mergeTargets } from './check';
-import { failureLine, logLine, summaryMarkdown, type Report } from './report';
+import { mergeTargets, NO_SCAN, runPrivateLinkCheck } from './check';
+import { failureLine, logLine, summaryMarkdown } from './report';
 import { readHosts } from './resolve';
 import { parseDnsServers, parseFqdns, parseRanges } from './targets';
 
@@ -30,18 +30,17 @@ runTask(__dirname, async (io) => {
   const ws = connection ? workspaceInputs(io) : undefined;
 
   // Only the workspace mode needs the Azure SDKs; a names-only check never loads them.
-  const scan = connection && ws ? await (await import('./azure')).scanWorkspace(io, connection, ws, io.bool('checkPosture', true), io.bool('runDiagnose', false)) : { targets: [], posture: [], notes: [] };
+  const scan = connection && ws ? await (await import('./azure')).scanWorkspace(io, connection, ws, { posture: io.bool('checkPosture', true), diagnose: io.bool('runDiagnose', false) }) : NO_SCAN;
 
-  const targets = mergeTargets(scan.targets, explicit);
-  io.progress(40, `Resolving ${targets.length} names`);
-  io.info(msg('ResolvingNames', targets.length, timeoutMs / 1000, `${servers.length ? servers.join(', ') : "the agent's resolver"}${tcp ? ', then TCP 443' : ''}`));
-  const names = await checkNames(targets, { servers, timeoutMs, ranges, tcp, hosts: readHosts() });
+  io.progress(40, `Resolving ${mergeTargets(scan.targets, explicit).length} names`);
+  io.info(msg('ResolvingNames', mergeTargets(scan.targets, explicit).length, timeoutMs / 1000, `${servers.length ? servers.join(', ') : "the agent's resolver"}${tcp ? ', then TCP 443' : ''}`));
+  const report = await runPrivateLinkCheck(scan, explicit, { servers, timeoutMs, ranges, tcp, hosts: readHosts(), ...(ws ? { workspace: ws.name } : {}) });
+  const { names } = report;
+  const failed = !report.ok;
   io.progress(90, 'Writing the report');
   for (const n of names) io.info(logLine(n));
   for (const p of scan.posture) io.info(`${p.status.padEnd(12)} ${p.check}: ${p.detail}${p.fix ? ` (fix: ${p.fix})` : ''}`);
 
-  const failed = names.some((n) => n.verdict !== 'OK') || scan.posture.some((p) => p.status === 'FAIL');
-  const report: Report = { ok: !failed, ...(ws ? { workspace: ws.name } : {}), dnsServers: servers, allowedRanges: ranges.text, names, posture: scan.posture, notes: scan.notes };
   const reportPath = path.join(io.tempDir(), `aml-private-link-report-${process.pid}.json`);
   fs.writeFileSync(reportPath, JSON.stringify(report, null, 2));
   io.summary('aml-private-link-check', summaryMarkdown(report));

@@ -12,8 +12,11 @@ import { translateAzureError } from './errors';
 import { bearerAuthPolicy, JsonClient, RETRY, timeoutPolicy, USER_AGENT, type RawResponse } from './http';
 import { toProxySettings, type ProxyResolver } from './proxy';
 
+/** Where ARM calls go and how tokens are scoped; the credential itself may come from anywhere. */
+export type ArmTarget = Omit<AzureRmEndpoint, 'auth' | 'id'>;
+
 export interface ArmContext {
-  endpoint: AzureRmEndpoint;
+  endpoint: ArmTarget;
   credential: TokenCredential;
   proxy: ProxyResolver;
 }

@@ -6,7 +6,7 @@ import type { TokenCredential } from '@azure/identity';
 import type { ArmContext } from './arm';
 import { createCredential, renewableCredential } from './auth';
 import { oidcTokenSource, type JobContext } from './devops';
-import { readAzureRmEndpoint, type EndpointReader } from './endpoint';
+import { readAzureRmEndpoint, type AzureRmEndpoint, type EndpointReader } from './endpoint';
 import { translateAzureError } from './errors';
 import type { ProxyResolver } from './proxy';
 import type { Secrets } from './secrets';
@@ -20,7 +20,7 @@ export interface ConnectOptions {
   secrets: Secrets;
 }
 
-export function connectAzure(o: ConnectOptions): ArmContext {
+export function connectAzure(o: ConnectOptions): ArmContext & { endpoint: AzureRmEndpoint } {
   const endpoint = readAzureRmEndpoint(o.input, o.connectionId, o.reader);
   const oidc = endpoint.auth.kind === 'workloadIdentity' ? oidcTokenSource(o.job, o.connectionId, o.proxy, o.secrets) : undefined;
   const credential = renewableCredential(() => createCredential(endpoint, { proxy: o.proxy, secrets: o.secrets, ...(oidc ? { oidcToken: oidc } : {}) }), o.secrets);
