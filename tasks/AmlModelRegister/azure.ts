@@ -83,35 +83,33 @@ const fmt = (n: number): string => String(Number(n.toPrecision(12)));
 function gateTable(summary: Summary, j: GateJudgement, champion: ModelVersion | undefined, modelName: string, compare: CompareWith, min: number): void {
   const label = champion ? `${modelName}:${champion.name}` : undefined;
   const compared = compare.kind !== 'none';
-  const headers = ['Metric', 'Value', 'Threshold', ...(compared ? [`Champion${label ? ` (${label})` : ''}`] : []), 'Verdict'];
+  const championHeader = label ? msg('HeaderChampionOf', label) : msg('HeaderChampion');
+  const headers = [msg('HeaderMetric'), msg('HeaderValue'), msg('HeaderThreshold'), ...(compared ? [championHeader] : []), msg('HeaderVerdict')];
   const rows = j.rows.map((r) => {
     const c = r.condition;
     let champ = '';
     if (compared) {
-      if (!champion) champ = 'none yet';
-      else if (!r.champion) champ = 'threshold only';
-      else if (r.champion.value === undefined) champ = 'not recorded';
-      else champ = `${fmt(r.champion.value)}${min > 0 && r.champion.required !== undefined ? ` (needs ${c.op} ${fmt(r.champion.required)})` : ''}`;
+      if (!champion) champ = msg('ChampionNoneYet');
+      else if (!r.champion) champ = msg('ChampionThresholdOnly');
+      else if (r.champion.value === undefined) champ = msg('ChampionNotRecordedCell');
+      else if (min > 0 && r.champion.required !== undefined) champ = msg('ChampionNeeds', fmt(r.champion.value), c.op, fmt(r.champion.required));
+      else champ = fmt(r.champion.value);
     }
     return [c.key, fmt(r.value), `${c.op} ${fmt(c.threshold)}`, ...(compared ? [champ] : []), r.verdict];
   });
-  summary.heading('Evaluation gate').table(headers, rows);
-  if (compared) {
-    summary.para(
-      champion
-        ? `Compared with ${describeCompare(compare)}: ${label}${min > 0 ? `, by at least ${fmt(min)}` : ''}. Metric values are the last value each run logged.`
-        : `Compared with ${describeCompare(compare)}: no such version yet, so this is the first model and the thresholds alone decide. Metric values are the last value each run logged.`,
-    );
-  } else {
-    summary.para('Metric values are the last value each run logged.');
-  }
+  summary.heading(msg('SummaryGateHeading')).table(headers, rows);
+  const note = msg('SummaryMetricValues');
+  if (!compared) summary.para(note);
+  else if (!label) summary.para(`${msg('SummaryNoChampion', describeCompare(compare))} ${note}`);
+  else if (min > 0) summary.para(`${msg('SummaryComparedWithBy', describeCompare(compare), label, fmt(min))} ${note}`);
+  else summary.para(`${msg('SummaryComparedWith', describeCompare(compare), label)} ${note}`);
 }
 
 export async function run(io: AgentIo, i: RegisterInputs): Promise<void> {
   const name = i.model.name;
   // The branch gate runs before anything touches Azure.
   if (i.branchGate) await enforceGate(io, i.branchGate, i.connection);
-  else io.warn('enforceBranchGate is false: any branch that can use this service connection can register models. Keep it true for production workspaces.');
+  else io.warn(msg('BranchGateOff'));
 
   io.output('modelName', name);
   io.output('registered', 'false');
@@ -126,18 +124,18 @@ export async function run(io: AgentIo, i: RegisterInputs): Promise<void> {
   };
 
   // 1. The job and the output that holds the model (reads only).
-  const job = i.jobName ? await TrainingJob.open(ws, dp, i.jobName).catch(fail(`read job '${i.jobName}'`)) : undefined;
-  if (job) io.info(`Job ${job.name} completed${job.steps.length ? ` (steps: ${job.steps.join(', ')})` : ''}.`);
+  const job = i.jobName ? await TrainingJob.open(ws, dp, i.jobName).catch(fail(msg('ActionReadJob', i.jobName))) : undefined;
+  if (job) io.info(job.steps.length ? msg('JobCompletedSteps', job.name, job.steps.join(', ')) : msg('JobCompleted', job.name));
   const src = i.source;
-  const modelUri = src.kind === 'path' ? src.uri : await job!.outputUri(src.output, src.step).catch(fail(`read the outputs of job '${i.jobName}'`));
+  const modelUri = src.kind === 'path' ? src.uri : await job!.outputUri(src.output, src.step).catch(fail(msg('ActionReadOutputs', i.jobName)));
   const sourceLabel = src.kind === 'path' ? src.uri : `${src.step ? `${src.step}.` : ''}${src.output}`;
-  io.info(`Model files: ${src.kind === 'output' ? `output ${sourceLabel} of job ${job!.name} = ` : ''}${modelUri}`);
+  io.info(src.kind === 'output' ? msg('ModelFilesOutput', sourceLabel, job!.name, modelUri) : msg('ModelFilesPath', modelUri));
 
   // 2. The gated metrics: the last value each run logged (MLflow).
   const values = new Map<string, number>();
   for (const c of i.gate.conditions) {
     if (values.has(c.key)) continue;
-    const v = await job!.metric(c.ref, `Input 'metricGate' line ${c.line} '${c.text}'`).catch(fail(`read metric '${c.key}' of job '${job!.name}' from the workspace's MLflow endpoint`));
+    const v = await job!.metric(c.ref, msg('MetricGateLineContext', c.line, c.text)).catch(fail(msg('ActionReadMetric', c.key, job!.name)));
     values.set(c.key, v);
   }
 
@@ -146,15 +144,20 @@ export async function run(io: AgentIo, i: RegisterInputs): Promise<void> {
   if (job) lineage[LINEAGE_KEYS.jobName] = job.name;
   const identity: Identity = { tags: Object.fromEntries(IDENTITY_KEYS.filter((k) => lineage[k]).map((k) => [k, lineage[k]!])), source: modelUri };
   const reg = new ArmModelRegistry(ws, name);
-  const reused = await findOwn(reg, identity).catch(fail(`list the versions of model '${name}'`));
+  const reused = await findOwn(reg, identity).catch(fail(msg('ActionListVersions', name)));
 
-  const sourcePara = `From ${src.kind === 'output' ? `output \`${sourceLabel}\` of job ${link(job!.name, job!.studioUrl)}` : `\`${modelUri}\`${job ? ` (job ${link(job.name, job.studioUrl)})` : ''}`}.`;
+  const sourcePara =
+    src.kind === 'output'
+      ? msg('SummarySourceOutput', sourceLabel, link(job!.name, job!.studioUrl))
+      : job
+        ? msg('SummarySourcePathJob', modelUri, link(job.name, job.studioUrl))
+        : msg('SummarySourcePath', modelUri);
   /** The run summary: what happened to the model, the gate table when there was a gate, the lineage. */
   const writeSummary = (title: string, lead: string, gate?: (s: Summary) => void, v?: ModelVersion): void => {
     const summary = new Summary(title).para(`${lead} ${sourcePara}`);
     gate?.(summary);
     const recorded = Object.entries(v?.properties?.tags ?? {}).filter(([k]) => k.startsWith('ado.') || k.startsWith('metric.'));
-    if (recorded.length) summary.heading('Lineage and recorded metrics').table(['Tag', 'Value'], recorded);
+    if (recorded.length) summary.heading(msg('SummaryLineageHeading')).table([msg('HeaderTag'), msg('HeaderValue')], recorded);
     io.summary('aml-model-register', summary.toMarkdown());
   };
   const publish = (v: ModelVersion): string => {
@@ -162,32 +165,40 @@ export async function run(io: AgentIo, i: RegisterInputs): Promise<void> {
     io.output('modelVersion', v.name);
     io.output('modelId', v.id || `${ws.base}/models/${name}/versions/${v.name}`);
     io.output('registered', 'true');
-    io.info(`Studio: ${url}`);
+    io.info(msg('StudioLink', url));
     return link(`${name}:${v.name}`, url);
   };
 
   if (reused) {
     io.info(msg('ModelReused', name, reused.name, job?.name ?? modelUri));
     const l = publish(reused);
-    writeSummary(`Model ${name}:${reused.name} (registered earlier by this run)`, `This pipeline run already registered ${l}; nothing was written.`, undefined, reused);
+    writeSummary(msg('SummaryReusedTitle', name, reused.name), msg('SummaryReusedLead', l), undefined, reused);
     return;
   }
 
   // 4. The champion and the verdict.
-  const champion = await findChampion(reg, i.gate.compare).catch(fail(`find the version of model '${name}' to compare with`));
+  const champion = await findChampion(reg, i.gate.compare).catch(fail(msg('ActionFindChampion', name)));
   if (i.gate.compare.kind !== 'none') {
-    io.info(champion ? `Champion: ${name}:${champion.name} (${describeCompare(i.gate.compare)}).` : `No version of ${name} matches compareWith (${describeCompare(i.gate.compare)}): this is the first model, so the thresholds alone decide.`);
+    const compared = describeCompare(i.gate.compare);
+    io.info(champion ? msg('ChampionFound', name, champion.name, compared) : msg('NoChampion', name, compared));
   }
   const champ: Champion | undefined = champion ? { label: `${name}:${champion.name}`, tags: champion.properties?.tags ?? {} } : undefined;
   const verdict = judge(i.gate.conditions, values, { ...(champ ? { champion: champ } : {}), minImprovement: i.gate.minImprovement });
-  for (const r of verdict.rows) io.info(`  ${r.condition.key} = ${fmt(r.value)} (${r.condition.op} ${fmt(r.condition.threshold)}${r.champion?.value !== undefined ? `; champion ${fmt(r.champion.value)}` : ''}): ${r.verdict}`);
+  for (const r of verdict.rows) {
+    const c = r.condition;
+    io.info(
+      r.champion?.value !== undefined
+        ? msg('GateRowLogChampion', c.key, fmt(r.value), c.op, fmt(c.threshold), fmt(r.champion.value), r.verdict)
+        : msg('GateRowLog', c.key, fmt(r.value), c.op, fmt(c.threshold), r.verdict),
+    );
+  }
   const table = i.gate.conditions.length ? (s: Summary) => gateTable(s, verdict, champion, name, i.gate.compare, i.gate.minImprovement) : undefined;
-  if (!table) io.info('No metric gate: the model is registered without evaluation.');
+  if (!table) io.info(msg('NoMetricGate'));
 
   if (!verdict.pass) {
-    const reasons = verdict.rows.filter((r) => !r.pass).map((r) => `${r.condition.key}: ${r.verdict.replace(/^FAIL: /, '')}`).join('; ');
+    const reasons = verdict.rows.filter((r) => !r.pass).map((r) => `${r.condition.key}: ${r.failure}`).join('; ');
     const message = msg('GateFailed', name, reasons);
-    writeSummary(`Model ${name}: not registered`, '**Not registered**: the evaluation gate failed.', table);
+    writeSummary(msg('SummaryNotRegisteredTitle', name), msg('SummaryNotRegisteredLead'), table);
     if (i.gate.onGateFail === 'skip') {
       io.succeededWithIssues(message);
       return;
@@ -197,10 +208,11 @@ export async function run(io: AgentIo, i: RegisterInputs): Promise<void> {
 
   // 5. Register: the next integer version, retried on conflicts, never twice for this run.
   const tags = { ...i.model.tags, ...lineage, ...metricTags(i.gate.conditions, values) };
-  const runLabel = lineage[LINEAGE_KEYS.runUrl] ?? (lineage[LINEAGE_KEYS.runId] ? `run ${lineage[LINEAGE_KEYS.runId]}` : 'a pipeline run');
+  const runId = lineage[LINEAGE_KEYS.runId];
+  const runLabel = lineage[LINEAGE_KEYS.runUrl] ?? (runId ? msg('RunLabelId', runId) : msg('RunLabelUnknown'));
   const body: { properties: ModelVersionProps } = {
     properties: {
-      description: i.model.description ?? `Registered by ${runLabel} from ${src.kind === 'output' ? `output ${sourceLabel} of job ${job!.name}` : modelUri}.`,
+      description: i.model.description ?? (src.kind === 'output' ? msg('DescriptionFromOutput', runLabel, sourceLabel, job!.name) : msg('DescriptionFromPath', runLabel, modelUri)),
       tags,
       // Properties cannot be changed later: the lineage stays true even if tags are edited.
       properties: { ...lineage, [SOURCE_PROPERTY]: modelUri },
@@ -212,9 +224,9 @@ export async function run(io: AgentIo, i: RegisterInputs): Promise<void> {
       isArchived: false,
     },
   };
-  const result = await registerVersion(reg, body, identity, { log: (l) => io.info(l), modelName: name }).catch(fail(`register model '${name}'`));
-  if (result.recovered) io.info(`Version ${result.version.name} was created by an earlier attempt whose response was lost; using it.`);
+  const result = await registerVersion(reg, body, identity, { log: (l) => io.info(l), modelName: name }).catch(fail(msg('ActionRegister', name)));
+  if (result.recovered) io.info(msg('VersionRecovered', result.version.name));
   io.info(msg('ModelRegistered', name, result.version.name, modelUri));
   const l = publish(result.version);
-  writeSummary(`Model ${name}:${result.version.name} registered`, `Registered ${l}${table ? '' : ' (no metric gate)'}.`, table, result.version);
+  writeSummary(msg('SummaryRegisteredTitle', name, result.version.name), table ? msg('SummaryRegisteredLead', l) : msg('SummaryRegisteredNoGateLead', l), table, result.version);
 }

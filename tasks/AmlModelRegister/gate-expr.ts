@@ -19,7 +19,8 @@
  * depends on the text only, never on which steps exist, so a line keeps its meaning when the
  * pipeline changes.
  */
-import { inputError } from '../common/errors';
+import { UserError } from '../common/errors';
+import { msg } from './messages';
 
 export type Op = '>=' | '>' | '<=' | '<' | '==' | '!=';
 const OPS: Op[] = ['>=', '<=', '==', '!=', '>', '<'];
@@ -44,7 +45,6 @@ export interface Condition {
 export const STEP_NAME = /^[A-Za-z0-9_][A-Za-z0-9_-]*$/;
 const BARE = /^[^\s`<>=!]+/;
 const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
-const EXAMPLE = 'Each line is <metric> <op> <number>, e.g. auc >= 0.85 or train.rmse < 3.2 (op: >=, >, <=, <, ==, !=).';
 
 /** The canonical text of a reference: backticks only where a dot would otherwise be read as a step prefix. */
 export function refKey(ref: MetricRef): string {
@@ -66,38 +66,38 @@ function parseLine(text: string): Omit<Condition, 'line' | 'text'> | string {
     rest = rest.slice(q[0].length);
   } else {
     const bare = BARE.exec(rest);
-    if (!bare) return rest.startsWith('`') ? 'a backtick-quoted metric name is not closed' : 'it does not start with a metric name';
+    if (!bare) return rest.startsWith('`') ? msg('ConditionQuoteNotClosed') : msg('ConditionNoMetric');
     const token = bare[0];
     rest = rest.slice(token.length);
     if (token.endsWith('.') && rest.startsWith('`')) {
       step = token.slice(0, -1);
       const q2 = quoted(rest);
-      if (!q2) return 'a backtick-quoted metric name is not closed';
+      if (!q2) return msg('ConditionQuoteNotClosed');
       metric = q2[1]!;
       rest = rest.slice(q2[0].length);
     } else if (token.includes('.')) {
       step = token.slice(0, token.indexOf('.'));
       metric = token.slice(token.indexOf('.') + 1);
-      if (!metric) return `'${token}' names step '${step}' but no metric after the dot`;
+      if (!metric) return msg('ConditionNoMetricAfterDot', token, step);
     } else {
       metric = token;
     }
   }
-  if (step !== undefined && !STEP_NAME.test(step)) return `'${step}' is not a step name (letters, digits, '_' and '-'); quote a metric name that contains a dot in backticks`;
-  if (!metric.trim()) return 'the metric name is empty';
+  if (step !== undefined && !STEP_NAME.test(step)) return msg('ConditionBadStep', step);
+  if (!metric.trim()) return msg('ConditionEmptyMetric');
   rest = rest.trimStart();
   const op = OPS.find((o) => rest.startsWith(o));
   if (!op) {
-    if (/^=>|^=</.test(rest)) return `write '${rest[1]}=' rather than '${rest.slice(0, 2)}'`;
-    if (rest.startsWith('=')) return "write '==' for equality";
-    if (!rest) return `no operator and threshold after '${metric}'`;
-    return `expected an operator (>=, >, <=, <, ==, !=) after the metric name, found '${rest.split(/\s/)[0]}'`;
+    if (/^=>|^=</.test(rest)) return msg('ConditionSwappedOperator', rest[1], rest.slice(0, 2));
+    if (rest.startsWith('=')) return msg('ConditionSingleEquals');
+    if (!rest) return msg('ConditionNoOperator', metric);
+    return msg('ConditionUnknownOperator', rest.split(/\s/)[0]);
   }
   const num = rest.slice(op.length).trim();
-  if (!num) return `no number after '${op}'`;
-  if (!NUMBER.test(num)) return `'${num}' is not a number`;
+  if (!num) return msg('ConditionNoNumber', op);
+  if (!NUMBER.test(num)) return msg('ConditionNotNumber', num);
   const threshold = Number(num);
-  if (!Number.isFinite(threshold)) return `'${num}' is not a finite number`;
+  if (!Number.isFinite(threshold)) return msg('ConditionNotFinite', num);
   const ref: MetricRef = step === undefined ? { metric } : { step, metric };
   return { ref, key: refKey(ref), op, threshold };
 }
@@ -109,7 +109,7 @@ export function parseMetricGate(text: string | undefined, input = 'metricGate'):
     const line = raw.trim();
     if (!line || line.startsWith('#')) return;
     const parsed = parseLine(line);
-    if (typeof parsed === 'string') throw inputError(input, `line ${i + 1} '${line}' is not a condition: ${parsed}`, EXAMPLE);
+    if (typeof parsed === 'string') throw new UserError(msg('InvalidCondition', input, i + 1, line, parsed), input);
     out.push({ line: i + 1, text: line, ...parsed });
   });
   return out;
@@ -125,20 +125,19 @@ export function parseCompareWith(text: string | undefined, input = 'compareWith'
   if (!t || t.toLowerCase() === 'none') return { kind: 'none' };
   if (t.toLowerCase() === 'latest') return { kind: 'latest' };
   const m = /^tag:(.*)$/i.exec(t);
-  const fix = "Use 'none', 'latest' or 'tag:<key>=<value>', e.g. tag:stage=production.";
-  if (!m) throw inputError(input, `'${t}' is not a comparison`, fix);
+  if (!m) throw new UserError(msg('CompareWithInvalid', input, t), input);
   const body = m[1]!;
   const eq = body.indexOf('=');
   const key = eq > 0 ? body.slice(0, eq).trim() : '';
   const value = eq > 0 ? body.slice(eq + 1).trim() : '';
-  if (!key || !value) throw inputError(input, `'${t}' needs a tag key and value`, fix);
+  if (!key || !value) throw new UserError(msg('CompareWithNoTag', input, t), input);
   // Azure ML's version list filters tags as `key=value,key2=value2`.
-  if (/[,=]/.test(key) || value.includes(',')) throw inputError(input, `the tag in '${t}' contains ',' or '=' in its key, or ',' in its value, which the model list filter cannot express`, 'Choose a tag without commas.');
+  if (/[,=]/.test(key) || value.includes(',')) throw new UserError(msg('CompareWithBadTag', input, t), input);
   return { kind: 'tag', key, value };
 }
 
 export function describeCompare(c: CompareWith): string {
-  return c.kind === 'none' ? 'none' : c.kind === 'latest' ? 'the latest version' : `the newest version tagged ${c.key}=${c.value}`;
+  return c.kind === 'none' ? 'none' : c.kind === 'latest' ? msg('CompareLatest') : msg('CompareTagged', c.key, c.value);
 }
 
 /** Which way is better for an operator: +1 higher, -1 lower, 0 neither (== and != are thresholds only). */
@@ -152,7 +151,7 @@ export function direction(op: Op): 1 | -1 | 0 {
  */
 export function checkComparable(conditions: Condition[], input = 'metricGate'): void {
   if (!conditions.some((c) => direction(c.op) !== 0)) {
-    throw inputError(input, 'compareWith needs at least one condition with >, >=, < or <= (the operator says which direction is better)', 'Add a condition such as auc >= 0.8, or set compareWith to none.');
+    throw new UserError(msg('CompareWithNeedsDirection', input), input);
   }
   const dirs = new Map<string, Set<number>>();
   for (const c of conditions) {
@@ -163,7 +162,7 @@ export function checkComparable(conditions: Condition[], input = 'metricGate'): 
     dirs.set(c.key, s);
   }
   for (const [key, s] of dirs) {
-    if (s.size > 1) throw inputError(input, `metric '${key}' has conditions in both directions, so compareWith cannot tell whether higher or lower is better`, 'Keep one direction per metric when comparing with a champion.');
+    if (s.size > 1) throw new UserError(msg('CompareWithBothDirections', input, key), input);
   }
 }
 
@@ -207,7 +206,9 @@ export interface GateRow {
   /** Set when compared with a champion (not for == and !=). */
   champion?: ChampionCheck;
   pass: boolean;
-  /** One line: why it passed or failed. */
+  /** Why it failed (one or more reasons); undefined when it passed. */
+  failure?: string;
+  /** One line: "pass", or "FAIL: " and the failure. */
   verdict: string;
 }
 
@@ -231,11 +232,12 @@ export function judge(conditions: Condition[], values: ReadonlyMap<string, numbe
     const value = values.get(c.key);
     if (value === undefined) throw new Error(`no value for metric ${c.key}`);
     if (!Number.isFinite(value)) {
-      return { condition: c, value, thresholdPass: false, pass: false, verdict: `FAIL: the logged value is ${value}` };
+      const failure = msg('ValueNotFinite', String(value));
+      return { condition: c, value, thresholdPass: false, pass: false, failure, verdict: msg('VerdictFail', failure) };
     }
     const thresholdPass = holds(value, c.op, c.threshold);
     const reasons: string[] = [];
-    if (!thresholdPass) reasons.push(`${fmt(value)} is not ${c.op} ${fmt(c.threshold)}`);
+    if (!thresholdPass) reasons.push(msg('ThresholdNotMet', fmt(value), c.op, fmt(c.threshold)));
     let champion: ChampionCheck | undefined;
     const dir = direction(c.op);
     if (opts.champion && dir !== 0) {
@@ -243,7 +245,7 @@ export function judge(conditions: Condition[], values: ReadonlyMap<string, numbe
       const recorded = tag !== undefined && tag.trim() !== '' ? Number(tag) : NaN;
       if (!Number.isFinite(recorded)) {
         champion = { pass: false };
-        reasons.push(`champion ${opts.champion.label} has no recorded ${c.key} (tag ${metricTagKey(c)})`);
+        reasons.push(msg('ChampionNotRecorded', opts.champion.label, c.key, metricTagKey(c)));
       } else {
         const required = recorded + dir * min;
         const improvement = dir * (value - recorded);
@@ -252,17 +254,18 @@ export function judge(conditions: Condition[], values: ReadonlyMap<string, numbe
         const pass = strict ? improvement > min + eps : improvement >= min - eps;
         champion = { value: recorded, required, pass };
         if (!pass) {
-          const better = dir > 0 ? 'higher' : 'lower';
-          reasons.push(
-            min > 0
-              ? `${fmt(value)} does not beat champion ${opts.champion.label} (${fmt(recorded)}) by ${fmt(min)}: needs ${c.op} ${fmt(required)}`
-              : `${fmt(value)} is not ${strict ? `${better} than` : `as good as`} champion ${opts.champion.label} (${fmt(recorded)})`,
-          );
+          const args = [fmt(value), opts.champion.label, fmt(recorded)] as const;
+          if (min > 0) reasons.push(msg('ChampionNotBeatenBy', ...args, fmt(min), c.op, fmt(required)));
+          else if (!strict) reasons.push(msg('ChampionNotAsGood', ...args));
+          else reasons.push(dir > 0 ? msg('ChampionNotHigher', ...args) : msg('ChampionNotLower', ...args));
         }
       }
     }
     const pass = thresholdPass && (champion?.pass ?? true);
-    return { condition: c, value, thresholdPass, ...(champion ? { champion } : {}), pass, verdict: pass ? 'pass' : `FAIL: ${reasons.join('; ')}` };
+    const row = { condition: c, value, thresholdPass, ...(champion ? { champion } : {}), pass };
+    if (pass) return { ...row, verdict: msg('VerdictPass') };
+    const failure = reasons.join('; ');
+    return { ...row, failure, verdict: msg('VerdictFail', failure) };
   });
   return { pass: rows.every((r) => r.pass), rows };
 }

@@ -1,14 +1,15 @@
 /** AmlModelRegister@1 entry point: read and check every input, then call the core (azure.ts). */
 import { runTask } from '../common/agent';
-import { inputError } from '../common/errors';
+import { UserError } from '../common/errors';
 import { connectionInput, keyValueLines, optionalGateSettings, workspaceInputs } from '../common/inputs';
+import { msg } from './messages';
 import { checkComparable, parseCompareWith, parseMetricGate } from './gate-expr';
 import { checkJobName, checkModelName, checkModelPath, checkModelType, checkOnGateFail, checkUserTags, jobOfUri, parseModelOutput } from './spec';
 
 runTask(__dirname, async (io) => {
   const connection = connectionInput(io)!;
   const ws = workspaceInputs(io);
-  const modelName = checkModelName(io.input('modelName', true, 'Set the name of the model to register, e.g. taxi-fare-model.'));
+  const modelName = checkModelName(io.input('modelName', true, msg('RequiredModelName')));
   const modelPath = io.input('modelPath');
   const source = modelPath ? checkModelPath(modelPath) : parseModelOutput(io.input('modelOutput') ?? 'model');
   let jobName = io.input('jobName');
@@ -16,17 +17,17 @@ runTask(__dirname, async (io) => {
   // A job-output URI names its job: lineage and the completed-job check use it.
   else if (source.kind === 'path') jobName = jobOfUri(source.uri);
   if (!jobName && source.kind === 'output') {
-    throw inputError('jobName', 'no job is set', "Set the job that produced the model (usually the jobName output of AmlPipelineJob@1, e.g. $(train.jobName)), or set 'modelPath' to an azureml:// URI.");
+    throw new UserError(msg('JobNameMissing'), 'jobName');
   }
   const description = io.input('description');
   const modelType = checkModelType(io.input('modelType'));
   const tags = checkUserTags(keyValueLines(io, 'tags', 'stage=candidate'));
 
   const conditions = parseMetricGate(io.input('metricGate'));
-  if (conditions.length > 0 && !jobName) throw inputError('jobName', 'metricGate reads the metrics a job logged, but no job is set', 'Set jobName to the job that trained the model.');
+  if (conditions.length > 0 && !jobName) throw new UserError(msg('JobNameMissingForGate'), 'jobName');
   const compare = parseCompareWith(io.input('compareWith'));
   if (compare.kind !== 'none') {
-    if (conditions.length === 0) throw inputError('compareWith', `'${io.input('compareWith')}' needs metrics to compare`, 'List them in metricGate (e.g. auc >= 0), or set compareWith to none.');
+    if (conditions.length === 0) throw new UserError(msg('CompareWithNeedsMetrics', io.input('compareWith')), 'compareWith');
     checkComparable(conditions);
   }
   const minImprovement = io.number('minImprovement', 0, 0, 1e12);

@@ -7,6 +7,7 @@ import type { DataPlane, MlflowRun } from '../common/dataplane';
 import { UserError } from '../common/errors';
 import type { WorkspaceArm } from '../common/workspace-arm';
 import type { MetricRef } from './gate-expr';
+import { msg } from './messages';
 
 export interface JobProperties {
   status?: string;
@@ -20,7 +21,7 @@ export interface JobProperties {
 
 const STILL_RUNNING = new Set(['NotStarted', 'Starting', 'Provisioning', 'Preparing', 'Queued', 'Running', 'Finalizing', 'CancelRequested', 'Paused']);
 
-const list = (names: Iterable<string>): string => [...names].join(', ') || 'none';
+const list = (names: Iterable<string>): string => [...names].join(', ') || msg('ListNone');
 const tagOf = (r: MlflowRun, key: string): string | undefined => r.data?.tags?.find((t) => t.key === key)?.value;
 
 export class TrainingJob {
@@ -38,15 +39,12 @@ export class TrainingJob {
   static async open(ws: WorkspaceArm, dp: DataPlane, name: string): Promise<TrainingJob> {
     const job = await ws.find<{ properties?: JobProperties | null }>(`jobs/${encodeURIComponent(name)}`);
     if (!job) {
-      throw new UserError(`Job '${name}' does not exist in workspace '${ws.ref.name}'. Check the jobName input: it is usually the jobName output of the AmlPipelineJob@1 step that trained the model.`, 'jobName');
+      throw new UserError(msg('JobNotFound', name, ws.ref.name), 'jobName');
     }
     const props = job.properties ?? {};
     const status = props.status ?? 'Unknown';
     if (status !== 'Completed') {
-      const why = STILL_RUNNING.has(status)
-        ? `is still ${status}. Register after it completes: run AmlPipelineJob@1 with wait: true before this step`
-        : `ended ${status}, so its outputs are not a trained model. Fix the job and re-run it`;
-      throw new UserError(`Job '${name}' ${why}. Nothing was registered.`, 'jobName');
+      throw new UserError(STILL_RUNNING.has(status) ? msg('JobStillRunning', name, status) : msg('JobNotCompleted', name, status), 'jobName');
     }
     return new TrainingJob(name, props, dp);
   }
@@ -67,10 +65,10 @@ export class TrainingJob {
 
   private requireStep(step: string, what: string): void {
     if (this.props.jobType && this.props.jobType !== 'Pipeline' && this.steps.length === 0) {
-      throw new UserError(`${what}: job '${this.name}' is a ${this.props.jobType} job and has no steps. Drop the '${step}.' prefix.`);
+      throw new UserError(msg('JobHasNoSteps', what, this.name, this.props.jobType, step));
     }
     if (this.steps.length > 0 && !this.steps.includes(step)) {
-      throw new UserError(`${what}: job '${this.name}' has no step '${step}' (steps: ${list(this.steps)}).`);
+      throw new UserError(msg('JobHasNoStep', what, this.name, step, list(this.steps)));
     }
   }
 
@@ -93,7 +91,7 @@ export class TrainingJob {
   private children(): Promise<MlflowRun[]> {
     this.stepRuns ??= (async () => {
       const exp = (await this.mlflow()).info.experiment_id;
-      if (!exp) throw new Error(`MLflow run ${this.name} has no experiment id`);
+      if (!exp) throw new Error(msg('MlflowRunNoExperiment', this.name));
       return this.dp.searchRuns([exp], `tags.mlflow.parentRunId = '${this.name.replace(/'/g, "\\'")}'`);
     })();
     return this.stepRuns;
@@ -113,7 +111,7 @@ export class TrainingJob {
     const found = runs.find((r) => tagOf(r, 'mlflow.runName') === display) ?? runs.find((r) => r.info.run_name === display);
     if (!found) {
       const names = runs.map((r) => tagOf(r, 'mlflow.runName') ?? r.info.run_name ?? r.info.run_id);
-      throw new UserError(`${what}: step '${step}' of job '${this.name}' has no run (runs of its steps: ${list(names)}). Was the step skipped?`);
+      throw new UserError(msg('StepHasNoRun', what, step, this.name, list(names)));
     }
     return found.info.run_id;
   }
@@ -132,25 +130,22 @@ export class TrainingJob {
    * not exist fails with the ones that do.
    */
   async outputUri(output: string, step: string | undefined): Promise<string> {
-    const what = `Input 'modelOutput'`;
+    const what = msg('ModelOutputContext');
     if (step) {
       const s = await this.stepOutputs(step, what);
       if (!s.outputs.includes(output)) {
-        throw new UserError(`${what}: step '${step}' of job '${this.name}' has no output '${output}' (its outputs: ${list(s.outputs)}). Set modelOutput to ${step}.<one of them>.`, 'modelOutput');
+        throw new UserError(msg('StepHasNoOutput', what, step, this.name, output, list(s.outputs), step), 'modelOutput');
       }
       return `azureml://jobs/${s.runId}/outputs/${output}`;
     }
     if (this.outputs.includes(output)) return `azureml://jobs/${this.name}/outputs/${output}`;
-    let stepList = '';
-    if (this.steps.length > 0) {
-      const all: string[] = [];
-      for (const st of this.steps) {
-        const s = await this.stepOutputs(st, what).catch(() => undefined);
-        for (const o of s?.outputs ?? Object.keys(this.props.jobs?.[st]?.outputs ?? {})) all.push(`${st}.${o}`);
-      }
-      stepList = ` Step outputs: ${list(all)}.`;
+    if (this.steps.length === 0) throw new UserError(msg('JobHasNoOutput', what, this.name, output, list(this.outputs)), 'modelOutput');
+    const all: string[] = [];
+    for (const st of this.steps) {
+      const s = await this.stepOutputs(st, what).catch(() => undefined);
+      for (const o of s?.outputs ?? Object.keys(this.props.jobs?.[st]?.outputs ?? {})) all.push(`${st}.${o}`);
     }
-    throw new UserError(`${what}: job '${this.name}' has no output '${output}'. Its outputs: ${list(this.outputs)}.${stepList} Set modelOutput to one of them.`, 'modelOutput');
+    throw new UserError(msg('JobHasNoOutputWithSteps', what, this.name, output, list(this.outputs), list(all)), 'modelOutput');
   }
 
   /** The last logged value of a metric (MLflow's latest: highest step, then newest), from the job's or a step's run. */
@@ -161,9 +156,10 @@ export class TrainingJob {
     const m = metrics.find((x) => x.key === ref.metric);
     if (m) return typeof m.value === 'number' ? m.value : Number(m.value);
     const logged = [...new Set(metrics.map((x) => x.key))].sort();
-    const whose = ref.step ? `step '${ref.step}' of job '${this.name}'` : `job '${this.name}' itself`;
-    let hint = '';
-    if (!ref.step && this.steps.length > 0) hint = ` Metrics logged inside a pipeline belong to its steps: prefix the step name, e.g. ${this.steps[this.steps.length - 1]}.${ref.metric} (steps: ${list(this.steps)}).`;
-    throw new UserError(`${where}: metric '${ref.metric}' was never logged by ${whose} (${logged.length ? `logged: ${logged.join(', ')}` : 'it logged no metrics'}).${hint}`, 'metricGate');
+    const seen = logged.length ? msg('MetricsLogged', logged.join(', ')) : msg('NoMetricsLogged');
+    if (ref.step) throw new UserError(msg('MetricNeverLoggedByStep', where, ref.metric, ref.step, this.name, seen), 'metricGate');
+    if (this.steps.length === 0) throw new UserError(msg('MetricNeverLoggedByJob', where, ref.metric, this.name, seen), 'metricGate');
+    // Metrics logged inside a pipeline belong to its steps: suggest the step prefix.
+    throw new UserError(msg('MetricNeverLoggedByPipeline', where, ref.metric, this.name, seen, this.steps[this.steps.length - 1], ref.metric, list(this.steps)), 'metricGate');
   }
 }

@@ -13,6 +13,7 @@
  *   checked against the registry before it is reported: if our version landed, it is returned.
  */
 import { UserError } from '../common/errors';
+import { msg } from './messages';
 import { SOURCE_PROPERTY } from './spec';
 
 export interface ModelVersionProps {
@@ -108,11 +109,9 @@ export async function registerVersion(
         throw e;
       }
       conflicts++;
-      log(`Version ${v} was taken by a concurrent registration; trying the next one.`);
+      log(msg('VersionTaken', v));
       v = await advance(v);
     }
   }
-  throw new UserError(
-    `Could not register model '${opts.modelName ?? body.properties.modelUri}': ${max} versions in a row were taken by concurrent registrations. Re-run the stage; a re-run reuses a version this run registered.`,
-  );
+  throw new UserError(msg('TooManyVersionConflicts', opts.modelName ?? body.properties.modelUri, max));
 }

@@ -3,8 +3,9 @@
  * type and tags, where its files come from (a job or step output, or an azureml:// path), and
  * the evaluation gate. Pure: index.ts reads the inputs, this validates them.
  */
-import { inputError } from '../common/errors';
+import { UserError } from '../common/errors';
 import { LINEAGE_KEYS } from '../common/lineage';
+import { msg } from './messages';
 import { STEP_NAME, type CompareWith, type Condition } from './gate-expr';
 
 export const MODEL_TYPES = ['mlflow_model', 'custom_model', 'triton_model'] as const;
@@ -21,25 +22,21 @@ export const RESERVED_TAG_PREFIXES = ['ado.', 'metric.'];
 
 export function checkModelName(name: string): string {
   if (!MODEL_NAME.test(name) || name.endsWith('.')) {
-    throw inputError(
-      'modelName',
-      `'${name}' is not a valid Azure ML model name`,
-      "Use 1-255 letters, digits, '-', '_' or '.', starting with a letter or digit and not ending with '.', e.g. taxi-fare-model.",
-    );
+    throw new UserError(msg('InvalidModelName', name), 'modelName');
   }
   return name;
 }
 
 export function checkJobName(name: string, input = 'jobName'): string {
   if (!JOB_NAME.test(name)) {
-    throw inputError(input, `'${name}' is not an Azure ML job name`, "Job names have letters, digits, '-' and '_' only; pass the jobName output of AmlPipelineJob@1, e.g. $(train.jobName).");
+    throw new UserError(msg('InvalidJobName', input, name), input);
   }
   return name;
 }
 
 export function checkModelType(type: string | undefined): ModelType {
   const t = (type ?? 'mlflow_model').trim().toLowerCase();
-  if (!(MODEL_TYPES as readonly string[]).includes(t)) throw inputError('modelType', `'${type}' is not a model type`, `Use one of ${MODEL_TYPES.join(', ')}.`);
+  if (!(MODEL_TYPES as readonly string[]).includes(t)) throw new UserError(msg('InvalidModelType', type, MODEL_TYPES.join(', ')), 'modelType');
   return t as ModelType;
 }
 
@@ -57,7 +54,7 @@ export function parseModelOutput(text: string): ModelSource {
   const step = dot >= 0 ? t.slice(0, dot) : undefined;
   const output = dot >= 0 ? t.slice(dot + 1) : t;
   if ((step !== undefined && !STEP_NAME.test(step)) || !OUTPUT_NAME.test(output)) {
-    throw inputError('modelOutput', `'${text}' is not an output reference`, "Write the job's output name (e.g. trained_model) or stepName.outputName (e.g. train.model_output).");
+    throw new UserError(msg('InvalidModelOutput', text), 'modelOutput');
   }
   return step === undefined ? { kind: 'output', output } : { kind: 'output', step, output };
 }
@@ -74,11 +71,7 @@ export function jobOfUri(uri: string): string | undefined {
 export function checkModelPath(uri: string): ModelSource {
   const u = uri.trim();
   if (!JOB_URI.test(u) && !DATASTORE_URI.test(u)) {
-    throw inputError(
-      'modelPath',
-      `'${uri}' is not an azureml:// URI of model files`,
-      'Use azureml://datastores/<datastore>/paths/<folder>/ or azureml://jobs/<job>/outputs/<output>[/paths/<folder>], or leave it empty and set modelOutput.',
-    );
+    throw new UserError(msg('InvalidModelPath', uri), 'modelPath');
   }
   return { kind: 'path', uri: u };
 }
@@ -87,9 +80,7 @@ export function checkModelPath(uri: string): ModelSource {
 export function checkUserTags(tags: Record<string, string>): Record<string, string> {
   for (const k of Object.keys(tags)) {
     const p = RESERVED_TAG_PREFIXES.find((x) => k.toLowerCase().startsWith(x));
-    if (p) {
-      throw inputError('tags', `tag '${k}' uses the prefix '${p}', which the task reserves for ${p === 'ado.' ? 'lineage (re-runs are recognised by it)' : 'the gated metrics'}`, 'Rename the tag.');
-    }
+    if (p) throw new UserError(p === 'ado.' ? msg('ReservedLineageTag', k, p) : msg('ReservedMetricTag', k, p), 'tags');
   }
   return tags;
 }
@@ -103,7 +94,7 @@ export interface GateSpec {
 
 export function checkOnGateFail(v: string | undefined): 'fail' | 'skip' {
   const t = (v ?? 'fail').trim().toLowerCase();
-  if (t !== 'fail' && t !== 'skip') throw inputError('onGateFail', `'${v}' is not an option`, "Use 'fail' (default) or 'skip'.");
+  if (t !== 'fail' && t !== 'skip') throw new UserError(msg('InvalidOnGateFail', v), 'onGateFail');
   return t;
 }
 
