@@ -14,6 +14,9 @@
  *   --no-minify  readable output
  *   --no-smoke   skip the start-up check (each built task run with no inputs must fail cleanly)
  *   --metafile   write dist/meta-<T>.json for https://esbuild.github.io/analyze/
+ *   --quiet      no report on stdout (warnings and errors still go to stderr)
+ *
+ * Without --task it also bundles the jump-host command, cli/ -> dist/cli/ (the npm bin).
  *
  * Bundling traps handled here (azure-pipelines-task-lib 5.x and the Azure SDK):
  * - task-lib's own messages: v5 embeds lib.json and every Strings/<culture>/resources.resjson in
@@ -62,7 +65,8 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--no-minify') opts.minify = false;
   else if (a === '--no-smoke') opts.smoke = false;
   else if (a === '--metafile') opts.metafile = true;
-  else fail(`unknown argument '${a}'. Usage: node scripts/build.mjs [--task <Name>]... [--sourcemap] [--no-minify] [--no-smoke] [--metafile]`);
+  else if (a === '--quiet') console.log = () => {}; // npm pack --json (prepack) must print only its JSON
+  else fail(`unknown argument '${a}'. Usage: node scripts/build.mjs [--task <Name>]... [--sourcemap] [--no-minify] [--no-smoke] [--metafile] [--quiet]`);
 }
 
 function fail(message) {
@@ -119,10 +123,9 @@ const lazyAzure = {
   },
 };
 
-async function bundle(task) {
-  fs.rmSync(task.out, { recursive: true, force: true });
-  fs.mkdirSync(task.out, { recursive: true });
-  const common = {
+/** esbuild options shared by the task and CLI bundles (see the header for why each). */
+function esbuildOptions() {
+  return {
     absWorkingDir: root,
     bundle: true,
     platform: 'node',
@@ -143,6 +146,12 @@ async function bundle(task) {
     define: { 'import.meta.url': '__bundleFileUrl' },
     banner: { js: 'var __bundleFileUrl = require("url").pathToFileURL(__filename).href;' },
   };
+}
+
+async function bundle(task) {
+  fs.rmSync(task.out, { recursive: true, force: true });
+  fs.mkdirSync(task.out, { recursive: true });
+  const common = esbuildOptions();
   const index = await esbuild.build({ ...common, entryPoints: [task.entry], outfile: path.join(task.out, 'index.js'), plugins: [lazyAzure] });
   const azureEntry = path.join(task.dir, 'azure.ts');
   const azure = fs.existsSync(azureEntry) ? await esbuild.build({ ...common, entryPoints: [azureEntry], outfile: path.join(task.out, 'azure.js') }) : undefined;
@@ -303,6 +312,29 @@ function smoke(task) {
   });
 }
 
+
+// ---------- the jump-host command (npm bin): dist/cli/aml-secure-mlops.js + azure.js ----------
+async function buildCli() {
+  const out = path.join(root, 'dist', 'cli');
+  fs.rmSync(out, { recursive: true, force: true });
+  fs.mkdirSync(out, { recursive: true });
+  const version = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version;
+  const base = esbuildOptions();
+  const common = { ...base, define: { ...base.define, CLI_VERSION: JSON.stringify(version) } };
+  const main = await esbuild.build({ ...common, banner: { js: `#!/usr/bin/env node\n${base.banner.js}` }, entryPoints: ['cli/aml-secure-mlops.ts'], outfile: path.join(out, 'aml-secure-mlops.js'), plugins: [lazyAzure] });
+  const azure = await esbuild.build({ ...common, entryPoints: ['cli/azure.ts'], outfile: path.join(out, 'azure.js') });
+  fs.chmodSync(path.join(out, 'aml-secure-mlops.js'), 0o755);
+  const problems = [];
+  for (const [file, meta] of [['aml-secure-mlops.js', main.metafile], ['azure.js', azure.metafile]]) {
+    const pkgs = packageRoots(meta);
+    // The CLI runs outside the agent: task-lib would only add weight and agent-only behaviour.
+    for (const name of ['azure-pipelines-task-lib', 'azure-devops-node-api']) if (pkgs.has(name)) problems.push(`cli/${file} bundles ${name}`);
+  }
+  if (packageRoots(main.metafile).has('@azure/identity')) problems.push('cli/aml-secure-mlops.js bundles @azure/identity: import it from cli/azure.ts only');
+  writeNotices({ name: 'aml-secure-mlops command', out }, { inputs: { ...main.metafile.inputs, ...azure.metafile.inputs } });
+  return problems;
+}
+
 // ---------- main ----------
 const t0 = Date.now();
 const tasks = discoverTasks();
@@ -339,6 +371,17 @@ for (const { task, result, error } of results) {
   const problems = [...checkTargets(task), ...checkSingleTaskLib(task, result.metafile), ...checkSplit(task, result)];
   for (const p of problems) console.error(`build: ${task.name}: ${p}`);
   if (problems.length) failed = true;
+}
+if (!opts.tasks.length) {
+  try {
+    const problems = await buildCli();
+    for (const p of problems) console.error(`build: ${p}`);
+    if (problems.length) failed = true;
+  } catch (e) {
+    failed = true;
+    const msgs = e.errors?.length ? await esbuild.formatMessages(e.errors, { kind: 'error', color: process.stderr.isTTY }) : [String(e)];
+    console.error(`build: the CLI failed to bundle:\n${msgs.join('\n')}`);
+  }
 }
 if (failed) fail('failed');
 

@@ -1,45 +1,16 @@
 /**
- * The Azure half of the check (loads the Azure SDKs): sign in, read the workspace, discover
- * names and expected IPs, assess posture.
+ * The Azure half of the check (loads the Azure SDKs): sign in with the service connection, read
+ * the workspace, then scan it (scan.ts).
  */
-import type { AzureMachineLearningWorkspaces, Workspace } from '@azure/arm-machinelearning';
 import type { AgentIo } from '../common/agent';
-import { ArmClient, type ArmContext } from '../common/arm';
 import type { WorkspaceInputs } from '../common/inputs';
 import { openWorkspace } from '../common/session';
 import type { Scan } from './check';
-import { discover } from './discovery';
-import { assessPosture, diagnoseChecks } from './posture';
-
-/** Where the scan reports what it is doing: the agent's log, or the terminal. */
-export interface ScanLog {
-  info(line: string): void;
-  warn(line: string): void;
-  progress(percent: number, text: string): void;
-}
-
-export interface ScanOptions {
-  posture: boolean;
-  diagnose: boolean;
-}
+import { scanOpenedWorkspace, type ScanOptions } from './scan';
 
 /** AmlPrivateLinkCheck@1: sign in with the service connection, then scan. */
 export async function scanWorkspace(io: AgentIo, connection: string, ws: WorkspaceInputs, o: ScanOptions): Promise<Scan> {
   io.progress(5, 'Reading the workspace');
   const session = await openWorkspace(io, connection, ws);
   return scanOpenedWorkspace(session.arm, session.client, session.workspace, ws, o, io);
-}
-
-/** Discovery and posture of a workspace already read, with any ARM credential. */
-export async function scanOpenedWorkspace(arm: ArmContext, client: AzureMachineLearningWorkspaces, workspace: Workspace, ws: WorkspaceInputs, o: ScanOptions, log: ScanLog): Promise<Scan> {
-  log.progress(15, 'Discovering private endpoints');
-  const d = await discover(new ArmClient(arm), workspace, arm.endpoint.environment, (l) => log.warn(l));
-  log.info(`Discovered ${d.targets.length} names from ${d.workspaceConnections.length} workspace endpoint(s) and ${d.dependencies.length} dependencies.`);
-  const checks = o.posture ? assessPosture(workspace, ws.resourceGroup, d) : [];
-  if (o.posture && o.diagnose) {
-    log.progress(25, 'Running workspace diagnose');
-    const diag = await client.workspaces.beginDiagnoseAndWait(ws.resourceGroup, ws.name, { parameters: { value: {} } });
-    checks.push(...diagnoseChecks(diag.value));
-  }
-  return { targets: d.targets, posture: checks, notes: d.notes };
 }

@@ -17,6 +17,9 @@ export interface Scan {
 
 export const NO_SCAN: Scan = { targets: [], posture: [], notes: [] };
 
+/** RFC 1918 plus the shared address space (CGNAT) some VNets use. */
+export const DEFAULT_RANGES = '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10';
+
 export interface CheckOptions {
   servers: string[];
   timeoutMs: number;

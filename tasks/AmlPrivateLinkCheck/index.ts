@@ -5,12 +5,10 @@ import * as path from 'node:path';
 import { runTask } from '../common/agent';
 import { UserError } from '../common/errors';
 import { connectionInput, workspaceInputs } from '../common/inputs';
-import { mergeTargets, NO_SCAN, runPrivateLinkCheck } from './check';
+import { DEFAULT_RANGES, mergeTargets, NO_SCAN, runPrivateLinkCheck } from './check';
 import { failureLine, logLine, summaryMarkdown } from './report';
 import { readHosts } from './resolve';
 import { parseDnsServers, parseFqdns, parseRanges } from './targets';
-
-const DEFAULT_RANGES = '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10';
 
 runTask(__dirname, async (io) => {
   const connection = connectionInput(io, true);

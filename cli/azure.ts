@@ -1,0 +1,78 @@
+/**
+ * The Azure half of the jump-host command (loads the Azure SDKs): the developer's own sign-in
+ * (`az login`, environment variables, workload or managed identity: @azure/identity's
+ * DefaultAzureCredential), then the same discovery and posture scan as AmlPrivateLinkCheck@1.
+ */
+import { DefaultAzureCredential } from '@azure/identity';
+import { ArmClient, getWorkspace, mlClient, type ArmContext } from '../tasks/common/arm';
+import { translateAzureError, UserError } from '../tasks/common/errors';
+import type { Scan } from '../tasks/AmlPrivateLinkCheck/check';
+import { scanOpenedWorkspace, type ScanLog } from '../tasks/AmlPrivateLinkCheck/scan';
+
+/** Public clouds by the names `az cloud list` uses. */
+export const CLOUDS: Record<string, { armUrl: string; authorityHost: string; environment: string }> = {
+  azurecloud: { armUrl: 'https://management.azure.com', authorityHost: 'https://login.microsoftonline.com', environment: 'AzureCloud' },
+  azureusgovernment: { armUrl: 'https://management.usgovcloudapi.net', authorityHost: 'https://login.microsoftonline.us', environment: 'AzureUSGovernment' },
+  azurechinacloud: { armUrl: 'https://management.chinacloudapi.cn', authorityHost: 'https://login.chinacloudapi.cn', environment: 'AzureChinaCloud' },
+};
+
+export interface CliScanOptions {
+  workspace: string;
+  resourceGroup: string;
+  subscription?: string;
+  cloud: string;
+  armUrl?: string;
+  posture: boolean;
+}
+
+interface SubscriptionList {
+  value: Array<{ subscriptionId: string; displayName?: string; state?: string }>;
+}
+
+export async function scanWithDeveloperLogin(o: CliScanOptions, log: ScanLog): Promise<Scan> {
+  const cloud = CLOUDS[o.cloud.toLowerCase()];
+  if (!cloud) throw new UserError(`--cloud '${o.cloud}' is not known. Use one of: ${Object.values(CLOUDS).map((c) => c.environment).join(', ')}; for another cloud give --arm-url.`);
+  const armUrl = (o.armUrl ?? cloud.armUrl).replace(/\/+$/, '');
+  // AZURE_AUTHORITY_HOST is what the Azure SDKs and CLI honour for a private or sovereign authority.
+  const authorityHost = (process.env.AZURE_AUTHORITY_HOST ?? cloud.authorityHost).replace(/\/+$/, '');
+  const credential = new DefaultAzureCredential({ authorityHost });
+  const target = { name: 'your Azure sign-in', tenantId: process.env.AZURE_TENANT_ID ?? '', subscriptionId: '', armUrl, authorityHost, armScope: `${armUrl}/.default`, environment: cloud.environment };
+  // HTTPS_PROXY / NO_PROXY from the environment apply (the Azure SDK's default proxy policy).
+  const arm: ArmContext = { endpoint: target, credential, proxy: () => undefined };
+  try {
+    await credential.getToken(target.armScope);
+  } catch (e) {
+    throw new UserError(
+      `No Azure sign-in found for ${armUrl}: ${firstLine(e)}. Run 'az login' (on a jump host: 'az login --use-device-code'), or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET; or check names without Azure by giving --fqdns and no --workspace.`,
+    );
+  }
+  target.subscriptionId = o.subscription ?? process.env.AZURE_SUBSCRIPTION_ID ?? (await findSubscription(arm, o));
+  log.info(`Signed in to ${armUrl}, subscription ${target.subscriptionId}.`);
+  const client = mlClient(arm);
+  const workspace = await getWorkspace(arm, client, { subscriptionId: target.subscriptionId, resourceGroup: o.resourceGroup, name: o.workspace });
+  log.info(`Workspace '${o.workspace}' in ${workspace.location ?? 'unknown region'}, public network access ${workspace.publicNetworkAccess ?? 'not set'}.`);
+  return scanOpenedWorkspace(arm, client, workspace, { resourceGroup: o.resourceGroup, name: o.workspace }, { posture: o.posture, diagnose: false }, log);
+}
+
+const firstLine = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 300);
+
+/** Without --subscription: the only enabled subscription, or the one holding the workspace. */
+async function findSubscription(arm: ArmContext, o: CliScanOptions): Promise<string> {
+  const client = new ArmClient(arm);
+  let subs: SubscriptionList;
+  try {
+    subs = await client.get<SubscriptionList>('/subscriptions', '2022-12-01');
+  } catch (e) {
+    throw translateAzureError(e, { action: 'list your subscriptions' });
+  }
+  const enabled = subs.value.filter((s) => (s.state ?? 'Enabled') === 'Enabled');
+  if (enabled.length === 1) return enabled[0]!.subscriptionId;
+  const wsPath = (id: string) => `/subscriptions/${id}/resourceGroups/${o.resourceGroup}/providers/Microsoft.MachineLearningServices/workspaces/${o.workspace}`;
+  const found = (await Promise.all(enabled.map(async (s) => ((await client.get(wsPath(s.subscriptionId), '2024-04-01').then(() => true, () => false)) ? s.subscriptionId : undefined)))).filter((s): s is string => !!s);
+  if (found.length === 1) return found[0]!;
+  throw new UserError(
+    enabled.length === 0
+      ? 'Your sign-in has no enabled subscription. Give --subscription <id>, or sign in with an account that can read the workspace.'
+      : `Workspace '${o.workspace}' in resource group '${o.resourceGroup}' was ${found.length ? 'found in several' : 'not found in any'} of your ${enabled.length} subscriptions. Give --subscription <id>.`,
+  );
+}
