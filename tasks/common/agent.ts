@@ -26,7 +26,7 @@ export class AgentIo {
     const cancel = (sig: string) => {
       if (!this.abort.signal.aborted) {
         tl.warning(msg('RunCancelled', sig));
-        this.abort.abort(new UserError(`The run was cancelled (${sig}).`));
+        this.abort.abort(new UserError(msg('RunWasCancelled', sig)));
       }
     };
     process.on('SIGINT', () => cancel('SIGINT'));
@@ -50,7 +50,7 @@ export class AgentIo {
     if (!v) return fallback;
     if (v === 'true') return true;
     if (v === 'false') return false;
-    throw new UserError(msg('InvalidInput', name, `'${v}' is not a boolean; use 'true' or 'false'.`), name);
+    throw new UserError(msg('InvalidInput', name, msg('NotABoolean', v)), name);
   }
 
   int(name: string, fallback: number, min: number, max: number): number {
@@ -116,7 +116,7 @@ export class AgentIo {
         auth = tl.getEndpointAuthorization(id, true) as { parameters?: Record<string, string> } | undefined;
       } catch {
         // task-lib's own message would quote the raw (secret) JSON.
-        throw new UserError(`Service connection '${id}' has malformed authorization data. Re-save the service connection in Project settings.`);
+        throw new UserError(msg('MalformedConnectionAuthorization', id));
       }
       const params: Record<string, string> = {};
       for (const [k, v] of Object.entries(auth?.parameters ?? {})) {
@@ -219,7 +219,7 @@ export function runTask(taskDir: string, main: (io: AgentIo) => Promise<void>): 
       if (!io.resultSet) tl.setResult(tl.TaskResult.Succeeded, '');
     })
     .catch((e: unknown) => {
-      const err = translateAzureError(e, { action: 'complete the task' });
+      const err = translateAzureError(e, { action: msg('ActionCompleteTask') });
       if (err instanceof UserError) {
         tl.setResult(tl.TaskResult.Failed, err.message);
       } else {

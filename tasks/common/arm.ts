@@ -10,6 +10,7 @@ import type { TokenCredential } from '@azure/identity';
 import type { AzureRmEndpoint } from './endpoint';
 import { translateAzureError } from './errors';
 import { bearerAuthPolicy, JsonClient, RETRY, timeoutPolicy, USER_AGENT, type RawResponse } from './http';
+import { msg } from './messages';
 import { toProxySettings, type ProxyResolver } from './proxy';
 
 /** Where ARM calls go and how tokens are scoped; the credential itself may come from anywhere. */
@@ -65,7 +66,7 @@ export class ArmClient {
 
   /** The raw response of a GET on an absolute URL ARM handed out (Azure-AsyncOperation, Location). */
   poll(url: string, signal?: AbortSignal): Promise<RawResponse> {
-    if (new URL(url).origin !== new URL(this.ctx.endpoint.armUrl).origin) throw new Error(`ARM returned an operation URL on another host (${new URL(url).host})`);
+    if (new URL(url).origin !== new URL(this.ctx.endpoint.armUrl).origin) throw new Error(msg('OperationUrlOtherHost', new URL(url).host));
     return this.client.send('GET', url, signal ? { signal } : {});
   }
 }
@@ -85,7 +86,7 @@ export async function getWorkspace(ctx: ArmContext, client: AzureMachineLearning
   try {
     return await client.workspaces.get(ws.resourceGroup, ws.name);
   } catch (e) {
-    throw translateAzureError(e, { action: `read workspace '${ws.name}' in resource group '${ws.resourceGroup}'`, scope: workspaceId(ws), connection: ctx.endpoint.name });
+    throw translateAzureError(e, { action: msg('ActionReadWorkspace', ws.name, ws.resourceGroup), scope: workspaceId(ws), connection: ctx.endpoint.name });
   }
 }
 

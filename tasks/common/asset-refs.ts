@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { dotted, MAX_YAML_BYTES, type Json, type JsonObject, type LoadedYaml, type YamlPath } from '../common/yaml';
+import { msg } from './messages';
 
 /** Where a YAML value came from, for error messages: "pipeline.yml: jobs.train.component". */
 export interface Origin {
@@ -88,16 +89,16 @@ function inside(parent: string, child: string): boolean {
 export function resolveLocal(doc: LoadedYaml, at: YamlPath, written: string, root: RootCheck, what: string): string {
   const abs = path.resolve(path.dirname(doc.file), written);
   if (!inside(root.root, abs) && !inside(root.realRoot, abs)) {
-    doc.fail(at, `points at '${written}', which is outside the repository folder the task may read (${root.root})`, `keep ${what} inside the repository and use a path relative to ${path.basename(doc.file)}`);
+    doc.fail(at, msg('LocalPathOutsideRepository', written, root.root), msg('LocalPathOutsideRepositoryFix', what, path.basename(doc.file)));
   }
   let real: string;
   try {
     real = fs.realpathSync(abs);
   } catch {
-    doc.fail(at, `points at '${written}', which does not exist (looked for ${abs})`, `fix the path, which is relative to the folder of ${path.basename(doc.file)}`);
+    doc.fail(at, msg('LocalPathMissing', written, abs), msg('LocalPathMissingFix', path.basename(doc.file)));
   }
   if (!inside(root.realRoot, real)) {
-    doc.fail(at, `points at '${written}', a symbolic link that leads outside the repository folder (to ${real})`, `copy ${what} into the repository instead of linking to it`);
+    doc.fail(at, msg('LocalPathLinksOutside', written, real), msg('LocalPathLinksOutsideFix', what));
   }
   return abs;
 }
@@ -110,19 +111,19 @@ export function parseAssetRef(doc: LoadedYaml, at: YamlPath, v: string, kind: 'c
   const origin = { file: doc.file, path: dotted(at) };
   const t = v.trim();
   if (/^azureml:\/\/registries\//i.test(t)) {
-    if (kind === 'code') doc.fail(at, 'is a registry code asset, which cannot be used here', 'use a local folder or a workspace code asset azureml:<name>:<version>');
+    if (kind === 'code') doc.fail(at, msg('RegistryCodeAsset'), msg('RegistryCodeAssetFix'));
     return { kind: 'id', id: t, origin };
   }
   if (/^azureml:\/subscriptions\//i.test(t)) return { kind: 'id', id: t.slice('azureml:'.length), origin };
   if (/^\/subscriptions\//i.test(t)) return { kind: 'id', id: t, origin };
   let m: RegExpExecArray | null;
   if ((m = /^azureml:([A-Za-z0-9][A-Za-z0-9._-]*)@([A-Za-z0-9._-]+)$/.exec(t))) {
-    if (m[2] !== 'latest') doc.fail(at, `uses the label '@${m[2]}'`, 'only @latest or an explicit :version can be resolved');
+    if (m[2] !== 'latest') doc.fail(at, msg('AssetRefUnsupportedLabel', m[2]), msg('AssetRefUnsupportedLabelFix'));
     return { kind: 'named', name: m[1]!, label: 'latest', origin };
   }
   if ((m = /^azureml:([A-Za-z0-9][A-Za-z0-9._-]*):([A-Za-z0-9][A-Za-z0-9._-]*)$/.exec(t))) return { kind: 'named', name: m[1]!, version: m[2]!, origin };
   if (/^azureml:/i.test(t)) {
-    doc.fail(at, `is '${t}', which names no version`, `write azureml:<name>:<version> or azureml:<name>@latest`);
+    doc.fail(at, msg('AssetRefNoVersion', t), msg('AssetRefNoVersionFix'));
   }
   return undefined;
 }
@@ -135,51 +136,51 @@ export function codeRef(doc: LoadedYaml, at: YamlPath, v: Json, root: RootCheck)
   let wAt = at;
   if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
     const keys = Object.keys(v);
-    if (keys.length !== 1 || keys[0] !== 'local_path') doc.fail(at, 'must be a path or the old form {local_path: <path>}', 'write code: ./src');
+    if (keys.length !== 1 || keys[0] !== 'local_path') doc.fail(at, msg('CodeNotPathOrLocalPath'), msg('CodePathFix'));
     written = v.local_path!;
     wAt = [...at, 'local_path'];
   }
-  if (typeof written !== 'string' || written.trim() === '') doc.fail(wAt, 'must be a path to a folder or file, or azureml:<code name>:<version>', 'write code: ./src');
+  if (typeof written !== 'string' || written.trim() === '') doc.fail(wAt, msg('CodeNotPath'), msg('CodePathFix'));
   if (/^(https?|git\+|git|wasbs?|abfss?):/i.test(written) || /^azureml:\/\/(datastores|subscriptions|locations)/i.test(written)) {
-    doc.fail(wAt, `is the remote location '${written}'`, 'give a local code folder (it is uploaded) or a registered code asset azureml:<name>:<version>');
+    doc.fail(wAt, msg('CodeIsRemote', written), msg('CodeIsRemoteFix'));
   }
   const ref = parseAssetRef(doc, wAt, written, 'code');
   if (ref) return ref;
-  return { kind: 'local', path: resolveLocal(doc, wAt, written, root, 'the code'), origin: { file: doc.file, path: dotted(wAt) } };
+  return { kind: 'local', path: resolveLocal(doc, wAt, written, root, msg('LocalCodeNoun')), origin: { file: doc.file, path: dotted(wAt) } };
 }
 
 export function environmentRef(doc: LoadedYaml, at: YamlPath, v: Json | undefined, root: RootCheck): EnvironmentRef {
-  if (v === undefined || v === null) doc.fail(at, 'is missing', 'it needs an environment: azureml:<name>:<version>, azureml:<name>@latest, or {image: ..., conda_file: ...}');
+  if (v === undefined || v === null) doc.fail(at, msg('EnvironmentMissing'), msg('EnvironmentMissingFix'));
   if (typeof v === 'string') {
     const ref = parseAssetRef(doc, at, v, 'environment');
-    if (!ref) doc.fail(at, `is '${v}', which is not an environment reference`, 'write azureml:<name>:<version>, azureml:<name>@latest, or an inline {image: ..., conda_file: ...}');
+    if (!ref) doc.fail(at, msg('NotAnEnvironmentRef', v), msg('NotAnEnvironmentRefFix'));
     return ref;
   }
-  if (Array.isArray(v) || typeof v !== 'object') doc.fail(at, 'must be a reference or a mapping with image and conda_file', 'write environment: azureml:<name>:<version>');
+  if (Array.isArray(v) || typeof v !== 'object') doc.fail(at, msg('EnvironmentNotMapping'), msg('EnvironmentNotMappingFix'));
   const o = v as JsonObject;
-  if ('build' in o) doc.fail([...at, 'build'], 'asks for a Docker build context, which is not built here', 'build and register the environment once (az ml environment create) and reference it as azureml:<name>:<version>, or use image: plus conda_file:');
+  if ('build' in o) doc.fail([...at, 'build'], msg('EnvironmentBuild'), msg('EnvironmentBuildFix'));
   for (const k of Object.keys(o)) {
     if (!['image', 'conda_file', 'description'].includes(k)) {
-      doc.fail([...at, k], 'is not supported in an inline environment', k === 'name' || k === 'version' ? 'inline environments are registered anonymously by content; register a named one with az ml environment create and write azureml:<name>:<version>' : 'use image, conda_file and description only');
+      doc.fail([...at, k], msg('InlineEnvironmentKey'), k === 'name' || k === 'version' ? msg('InlineEnvironmentNamedFix') : msg('InlineEnvironmentKeyFix'));
     }
   }
-  if (typeof o.image !== 'string' || o.image.trim() === '') doc.fail([...at, 'image'], 'is missing or empty', 'give a Docker image, e.g. mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest');
+  if (typeof o.image !== 'string' || o.image.trim() === '') doc.fail([...at, 'image'], msg('EnvironmentImageMissing'), msg('EnvironmentImageFix'));
   let condaFile: string | undefined;
   if (o.conda_file !== undefined && o.conda_file !== null) {
     if (typeof o.conda_file === 'string') {
-      const p = resolveLocal(doc, [...at, 'conda_file'], o.conda_file, root, 'the conda file');
+      const p = resolveLocal(doc, [...at, 'conda_file'], o.conda_file, root, msg('LocalCondaFileNoun'));
       const st = fs.statSync(p);
-      if (!st.isFile()) doc.fail([...at, 'conda_file'], `points at '${o.conda_file}', which is a folder`, 'give the path of the conda .yml file');
-      if (st.size > MAX_YAML_BYTES) doc.fail([...at, 'conda_file'], `points at a file of ${st.size} bytes, more than 1 MiB`, 'give the conda environment file, not a data file');
+      if (!st.isFile()) doc.fail([...at, 'conda_file'], msg('CondaFileIsFolder', o.conda_file), msg('CondaFileIsFolderFix'));
+      if (st.size > MAX_YAML_BYTES) doc.fail([...at, 'conda_file'], msg('CondaFileTooLarge', st.size), msg('CondaFileTooLargeFix'));
       condaFile = fs.readFileSync(p, 'utf8');
     } else if (typeof o.conda_file === 'object' && !Array.isArray(o.conda_file)) {
       condaFile = stringify(o.conda_file);
     } else {
-      doc.fail([...at, 'conda_file'], 'must be a path to a conda file or an inline mapping', 'write conda_file: ./conda.yml');
+      doc.fail([...at, 'conda_file'], msg('CondaFileNotPath'), msg('CondaFileNotPathFix'));
     }
     condaFile = condaFile.replace(/\r\n/g, '\n');
   }
-  if (o.description !== undefined && typeof o.description !== 'string') doc.fail([...at, 'description'], 'must be text', 'quote it');
+  if (o.description !== undefined && typeof o.description !== 'string') doc.fail([...at, 'description'], msg('DescriptionNotText'), msg('DescriptionNotTextFix'));
   const hash = createHash('sha256')
     .update(JSON.stringify({ image: o.image.trim(), condaFile: condaFile ?? null }))
     .digest('hex');

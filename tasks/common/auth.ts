@@ -12,6 +12,7 @@ import {
 } from '@azure/identity';
 import type { AzureRmEndpoint } from './endpoint';
 import { UserError } from './errors';
+import { msg } from './messages';
 import { toProxySettings, type ProxyResolver } from './proxy';
 import type { Secrets } from './secrets';
 
@@ -27,7 +28,7 @@ export interface CredentialOptions {
 
 /** Check the PEM holds a private key and a certificate, so a bad paste fails with one clear line. */
 export function validateCertificatePem(pem: string, connection: string): void {
-  const fix = `Service connection '${connection}' has a malformed certificate. Paste a PEM that contains both the certificate and its unencrypted private key (openssl pkcs12 -in cert.pfx -out cert.pem -nodes).`;
+  const fix = msg('MalformedConnectionCertificate', connection);
   const keyPem = /-----BEGIN (?:RSA |EC )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC )?PRIVATE KEY-----/.exec(pem)?.[0];
   const certPem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
   if (!keyPem || !certPem) throw new UserError(fix);
@@ -35,7 +36,7 @@ export function validateCertificatePem(pem: string, connection: string): void {
     createPrivateKey(keyPem);
     const cert = new X509Certificate(certPem);
     if (Date.parse(cert.validTo) < Date.now()) {
-      throw new UserError(`Service connection '${connection}' uses a certificate that expired on ${cert.validTo}. Upload a new certificate to the app registration and the service connection.`);
+      throw new UserError(msg('ConnectionCertificateExpired', connection, cert.validTo));
     }
   } catch (e) {
     if (e instanceof UserError) throw e;
@@ -62,7 +63,7 @@ export function createCredential(ep: AzureRmEndpoint, opts: CredentialOptions): 
       return new ClientCertificateCredential(ep.tenantId, auth.clientId, { certificate: auth.certificatePem }, common);
     case 'workloadIdentity': {
       const source = opts.oidcToken;
-      if (!source) throw new UserError(`Service connection '${ep.name}' uses workload identity federation, but the job has no OIDC request URL or access token.`);
+      if (!source) throw new UserError(msg('WorkloadIdentityNoOidcSource', ep.name));
       // The callback runs whenever MSAL needs a new assertion, so each one is fresh:
       // OIDC tokens live ~10 minutes and long waits outlive them.
       return new ClientAssertionCredential(ep.tenantId, auth.clientId, async () => opts.secrets.protect(await source()), common);

@@ -8,6 +8,7 @@ import { createCredential, renewableCredential } from './auth';
 import { oidcTokenSource, type JobContext } from './devops';
 import { readAzureRmEndpoint, type AzureRmEndpoint, type EndpointReader } from './endpoint';
 import { translateAzureError } from './errors';
+import { msg } from './messages';
 import type { ProxyResolver } from './proxy';
 import type { Secrets } from './secrets';
 
@@ -31,8 +32,9 @@ export function connectAzure(o: ConnectOptions): ArmContext & { endpoint: AzureR
 export async function signIn(ctx: ArmContext): Promise<void> {
   try {
     const token = await (ctx.credential as TokenCredential).getToken(ctx.endpoint.armScope);
-    if (!token) throw new Error('no token returned');
+    if (!token) throw new Error(msg('ArmNoTokenReturned'));
   } catch (e) {
-    throw translateAzureError(e, { action: `sign in to ${ctx.endpoint.authorityHost} (tenant ${ctx.endpoint.tenantId || 'of the managed identity'})`, connection: ctx.endpoint.name });
+    const { authorityHost, tenantId } = ctx.endpoint;
+    throw translateAzureError(e, { action: tenantId ? msg('ActionSignIn', authorityHost, tenantId) : msg('ActionSignInManagedIdentity', authorityHost), connection: ctx.endpoint.name });
   }
 }

@@ -7,6 +7,7 @@
 import type { Workspace } from '@azure/arm-machinelearning';
 import type { ArmContext, WorkspaceRef } from './arm';
 import { JsonClient } from './http';
+import { msg } from './messages';
 
 export interface RunDto {
   runId: string;
@@ -58,10 +59,10 @@ export class DataPlane {
   private api(): Promise<string> {
     this.apiBase ??= (async () => {
       const url = this.ws.discoveryUrl;
-      if (!url) throw new Error(`workspace '${this.ref.name}' has no discoveryUrl`);
+      if (!url) throw new Error(msg('WorkspaceNoDiscoveryUrl', this.ref.name));
       const doc = await this.client(new URL(url).origin).request<{ api?: string; history?: string }>('GET', url);
       const api = doc.history ?? doc.api;
-      if (!api) throw new Error(`the discovery document of '${this.ref.name}' names no API host`);
+      if (!api) throw new Error(msg('DiscoveryNoApiHost', this.ref.name));
       return api.replace(/\/+$/, '');
     })();
     return this.apiBase;
@@ -88,7 +89,7 @@ export class DataPlane {
   /** https base of MLflow's REST API for the workspace (azureml:// -> https://). */
   private mlflowBase(): string {
     const uri = this.ws.mlFlowTrackingUri;
-    if (!uri) throw new Error(`workspace '${this.ref.name}' has no mlFlowTrackingUri`);
+    if (!uri) throw new Error(msg('WorkspaceNoMlflowTrackingUri', this.ref.name));
     return uri.replace(/^azureml:\/\//, 'https://').replace(/\/+$/, '');
   }
 

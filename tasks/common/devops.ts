@@ -5,6 +5,7 @@
 import * as azdev from 'azure-devops-node-api';
 import type { IRequestOptions } from 'azure-devops-node-api/interfaces/common/VsoBaseInterfaces';
 import { UserError } from './errors';
+import { msg } from './messages';
 import type { ProxyResolver } from './proxy';
 import type { Secrets } from './secrets';
 
@@ -22,9 +23,9 @@ export interface JobContext {
 }
 
 export function connectDevOps(job: JobContext, proxy: ProxyResolver, secrets: Secrets): azdev.WebApi {
-  if (!job.collectionUri) throw new UserError('The job has no System.CollectionUri; this task must run in an Azure Pipelines job.');
+  if (!job.collectionUri) throw new UserError(msg('NoCollectionUri'));
   if (!job.accessToken) {
-    throw new UserError('The job access token is not available to the task. Make sure the job is allowed to use it ("Allow scripts to access the OAuth token" for classic pipelines).');
+    throw new UserError(msg('NoJobAccessToken'));
   }
   secrets.protect(job.accessToken);
   const p = proxy(job.collectionUri);
@@ -66,13 +67,10 @@ export function oidcTokenSource(job: JobContext, serviceConnectionId: string, pr
           continue;
         }
         const status = (e as { statusCode?: number }).statusCode;
-        throw new UserError(
-          `Could not get an OIDC token for service connection '${serviceConnectionId}' from Azure DevOps (${status ?? 'no response'}: ${(e as Error).message.replace(/\.$/, '')}). ` +
-            'Check that the pipeline is authorized to use the service connection and that the agent can reach Azure DevOps.',
-        );
+        throw new UserError(msg('OidcTokenFailed', serviceConnectionId, status ?? msg('OidcNoResponse'), (e as Error).message.replace(/\.$/, '')));
       }
     }
-    if (!token) throw new UserError(`Azure DevOps returned no OIDC token for service connection '${serviceConnectionId}'. Check that it is a workload identity federation connection.`);
+    if (!token) throw new UserError(msg('OidcTokenMissing', serviceConnectionId));
     return secrets.protect(token);
   };
 }

@@ -3,6 +3,7 @@
  * read through an injected reader so this module stays free of task-lib.
  */
 import { UserError } from './errors';
+import { msg } from './messages';
 
 export interface EndpointReader {
   url(id: string): string | undefined;
@@ -48,10 +49,10 @@ function httpsUrl(value: string, what: string, connection: string): string {
   try {
     u = new URL(value);
   } catch {
-    throw new UserError(`Service connection '${connection}' has an invalid ${what} '${value}'. Edit the service connection and set a full https:// URL.`);
+    throw new UserError(msg('InvalidEndpointUrl', connection, what, value));
   }
   if (u.protocol !== 'https:') {
-    throw new UserError(`Service connection '${connection}' has a non-HTTPS ${what} '${value}'. Azure only accepts HTTPS; fix the service connection.`);
+    throw new UserError(msg('NonHttpsEndpointUrl', connection, what, value));
   }
   return trimSlash(u.toString());
 }
@@ -61,58 +62,52 @@ export function readAzureRmEndpoint(input: string, id: string, r: EndpointReader
   const url = r.url(id);
   const schemeRaw = r.scheme(id);
   if (!url && !schemeRaw) {
-    throw new UserError(
-      `Input '${input}': service connection '${id}' was not found for this job. Select an existing Azure Resource Manager service connection, and make sure the pipeline is authorized to use it.`,
-      input,
-    );
+    throw new UserError(msg('ConnectionNotFound', input, id), input);
   }
   const name = r.data(id, 'subscriptionName') ?? id;
   const need = (value: string | undefined, what: string): string => {
-    if (!value) throw new UserError(`Input '${input}': service connection '${name}' has no ${what}. Edit the service connection and fill it in.`, input);
+    if (!value) throw new UserError(msg('ConnectionFieldMissing', input, name, what), input);
     return value;
   };
 
   const environment = r.data(id, 'environment') ?? 'AzureCloud';
   if (environment.toLowerCase() === 'azurestack' && !r.data(id, 'activeDirectoryServiceEndpointResourceId')) {
-    throw new UserError(`Input '${input}': Azure Stack connections need 'activeDirectoryServiceEndpointResourceId' and an authority URL on the service connection.`, input);
+    throw new UserError(msg('AzureStackNeedsAuthority', input), input);
   }
-  const armUrl = httpsUrl(need(url, 'Azure Resource Manager URL'), 'Azure Resource Manager URL', name);
+  const armUrl = httpsUrl(need(url, msg('EndpointFieldArmUrl')), msg('EndpointFieldArmUrl'), name);
   const authorityRaw =
     r.data(id, 'environmentAuthorityUrl') ??
     r.data(id, 'activeDirectoryAuthority') ??
     AUTHORITY_BY_ENVIRONMENT[environment.toLowerCase()];
-  const authorityHost = httpsUrl(need(authorityRaw, 'Entra authority URL (environmentAuthorityUrl)'), 'Entra authority URL', name);
+  const authorityHost = httpsUrl(need(authorityRaw, msg('EndpointFieldAuthorityUrlInput')), msg('EndpointFieldAuthorityUrl'), name);
   // Like the platform's own tasks: the ARM URL is the token audience unless the connection names one.
   const resource = trimSlash(r.data(id, 'activeDirectoryServiceEndpointResourceId') ?? armUrl);
-  const subscriptionId = need(r.data(id, 'subscriptionId'), 'subscription id');
+  const subscriptionId = need(r.data(id, 'subscriptionId'), msg('EndpointFieldSubscriptionId'));
 
   const scheme = (schemeRaw ?? 'ServicePrincipal').toLowerCase();
   let auth: AzureRmAuth;
   let tenantId = r.auth(id, 'tenantid') ?? '';
   if (scheme === 'serviceprincipal') {
-    const clientId = need(r.auth(id, 'serviceprincipalid'), 'service principal id');
+    const clientId = need(r.auth(id, 'serviceprincipalid'), msg('EndpointFieldServicePrincipalId'));
     const type = (r.auth(id, 'authenticationType') ?? 'spnKey').toLowerCase();
     if (type === 'spncertificate') {
-      auth = { kind: 'certificate', clientId, certificatePem: need(r.auth(id, 'servicePrincipalCertificate'), 'certificate') };
+      auth = { kind: 'certificate', clientId, certificatePem: need(r.auth(id, 'servicePrincipalCertificate'), msg('EndpointFieldCertificate')) };
     } else if (type === 'spnkey') {
-      auth = { kind: 'secret', clientId, secret: need(r.auth(id, 'serviceprincipalkey'), 'service principal key') };
+      auth = { kind: 'secret', clientId, secret: need(r.auth(id, 'serviceprincipalkey'), msg('EndpointFieldServicePrincipalKey')) };
     } else {
-      throw new UserError(`Input '${input}': service connection '${name}' uses authentication type '${type}', which this task does not support. Use a secret, a certificate, workload identity federation or managed identity.`, input);
+      throw new UserError(msg('ConnectionUnsupportedAuthenticationType', input, name, type), input);
     }
   } else if (scheme === 'workloadidentityfederation') {
-    auth = { kind: 'workloadIdentity', clientId: need(r.auth(id, 'serviceprincipalid'), 'service principal id') };
+    auth = { kind: 'workloadIdentity', clientId: need(r.auth(id, 'serviceprincipalid'), msg('EndpointFieldServicePrincipalId')) };
   } else if (scheme === 'managedserviceidentity') {
     const clientId = r.data(id, 'msiclientId') || undefined;
     auth = clientId ? { kind: 'managedIdentity', clientId } : { kind: 'managedIdentity' };
   } else {
-    throw new UserError(
-      `Input '${input}': service connection '${name}' uses the '${schemeRaw}' scheme, which this task does not support. Use an Azure Resource Manager connection with a service principal (secret or certificate), workload identity federation, or managed identity.`,
-      input,
-    );
+    throw new UserError(msg('ConnectionUnsupportedScheme', input, name, schemeRaw), input);
   }
-  if (auth.kind !== 'managedIdentity') tenantId = need(tenantId, 'tenant id');
+  if (auth.kind !== 'managedIdentity') tenantId = need(tenantId, msg('EndpointFieldTenantId'));
   if (tenantId && !/^[0-9a-zA-Z.-]+$/.test(tenantId)) {
-    throw new UserError(`Input '${input}': service connection '${name}' has an invalid tenant id '${tenantId}'. Use the tenant's GUID or domain.`, input);
+    throw new UserError(msg('ConnectionInvalidTenantId', input, name, tenantId), input);
   }
   return { id, name, tenantId, subscriptionId, armUrl, authorityHost, armScope: `${resource}/.default`, environment, auth };
 }

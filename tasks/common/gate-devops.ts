@@ -3,6 +3,7 @@
  */
 import type { WebApi } from 'azure-devops-node-api';
 import { AccessDenied, type CheckLike, type GateReader, type PolicyLike } from './gate';
+import { msg } from './messages';
 
 const GIT_POLICY_CONFIGURATIONS = '2c420070-a0a2-49cc-9639-c9f271c5ff07';
 
@@ -23,7 +24,7 @@ async function guard<T>(what: string, f: () => Promise<T>): Promise<T> {
 export function devOpsGateReader(conn: WebApi): GateReader {
   return {
     policies: (project, repositoryId, refName) =>
-      guard('read git/policy/configurations', async () => {
+      guard(msg('GateReadPolicies'), async () => {
         const git = await conn.getGitApi();
         // node-api has no typed wrapper for git/policy/configurations: resolve the route through
         // the same location service the generated clients use.
@@ -32,20 +33,20 @@ export function devOpsGateReader(conn: WebApi): GateReader {
         return res.result?.value ?? [];
       }),
     branchHead: (project, repositoryId, refName) =>
-      guard('read the branch', async () => {
+      guard(msg('GateReadBranch'), async () => {
         const git = await conn.getGitApi();
         const refs = await git.getRefs(repositoryId, project, refName.replace(/^refs\//, ''));
         return (refs ?? []).find((r) => r.name === refName)?.objectId;
       }),
     isAncestor: (project, repositoryId, commit, head) =>
-      guard('compare commits', async () => {
+      guard(msg('GateCompareCommits'), async () => {
         const git = await conn.getGitApi();
         const bases = await git.getMergeBases(repositoryId, commit, head, project);
         // An unknown commit answers 404, which the client returns as null: not on the branch.
         return (bases ?? []).some((b) => b.commitId?.toLowerCase() === commit.toLowerCase());
       }),
     connectionChecks: (project, connectionId) =>
-      guard('read service connection checks', async () => {
+      guard(msg('GateReadChecks'), async () => {
         const url = `${conn.serverUrl.replace(/\/?$/, '/')}${encodeURIComponent(project)}/_apis/pipelines/checks/configurations?resourceType=endpoint&resourceId=${encodeURIComponent(connectionId)}&$expand=settings&api-version=7.1-preview.1`;
         const res = await conn.rest.get<{ value?: CheckLike[] }>(url);
         return res.result?.value ?? [];

@@ -7,6 +7,7 @@ import { connectDevOps } from './devops';
 import { evaluateGate, type GateResult, type GateSettings } from './gate';
 import { devOpsGateReader } from './gate-devops';
 import { checkedOutCommit } from './git-head';
+import { msg } from './messages';
 
 /** Refuse (UserError) unless the run may act in production; log what was verified. */
 export async function enforceGate(io: AgentIo, settings: GateSettings, serviceConnectionId: string): Promise<GateResult> {
@@ -25,10 +26,10 @@ export async function enforceGate(io: AgentIo, settings: GateSettings, serviceCo
       return head ? { checkedOut: head } : {};
     })(),
   };
-  io.info(`Checking that ${facts.sourceBranch || 'this run'} may use the production service connection (protected: ${settings.protectedBranches.join(', ')}).`);
+  io.info(msg('GateChecking', facts.sourceBranch || msg('GateThisRun'), settings.protectedBranches.join(', ')));
   const reader = devOpsGateReader(connectDevOps(job, io.proxy, io.secrets));
   const result = await evaluateGate(facts, settings, reader);
-  io.info(result.policy ? `Branch gate passed: ${result.branch}, ${result.policy}, commit ${facts.sourceVersion.slice(0, 12)} is on the branch.` : `Branch gate passed on the branch name only: ${result.branch}.`);
+  io.info(result.policy ? msg('GatePassed', result.branch, result.policy, facts.sourceVersion.slice(0, 12)) : msg('GatePassedOnName', result.branch));
   for (const w of result.warnings) io.warn(w);
   return result;
 }

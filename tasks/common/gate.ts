@@ -6,6 +6,7 @@
  */
 import { minimatch } from 'minimatch';
 import { UserError } from './errors';
+import { msg } from './messages';
 
 export const MIN_REVIEWERS_POLICY = 'fa4e907d-c16b-4a4c-9dfa-4906e5d171dd';
 export const BRANCH_CONTROL_CHECK = 'evaluatebranchProtection';
@@ -71,10 +72,10 @@ export interface GateResult {
 /** Parse "refs/heads/main, refs/heads/release/*" into patterns; refuse what can never match a ref. */
 export function parseProtectedBranches(text: string): string[] {
   const list = text.split(/[,\n]/).map((s) => s.trim()).filter(Boolean);
-  if (list.length === 0) throw new UserError("Input 'protectedBranches': is empty. List at least one ref, e.g. refs/heads/main.", 'protectedBranches');
+  if (list.length === 0) throw new UserError(msg('ProtectedBranchesEmpty', 'protectedBranches'), 'protectedBranches');
   for (const p of list) {
     if (!/^refs\/heads\/[\x21-\x7e]+$/.test(p) || p.includes('..') || p.endsWith('/') || p.includes('//')) {
-      throw new UserError(`Input 'protectedBranches': '${p}' is not a branch ref. Write full refs such as refs/heads/main or refs/heads/release/*.`, 'protectedBranches');
+      throw new UserError(msg('NotABranchRef', 'protectedBranches', p), 'protectedBranches');
     }
   }
   return list;
@@ -100,61 +101,61 @@ function scopeApplies(s: PolicyScope, repositoryId: string, ref: string): boolea
 /** The first policy that makes the branch peer-reviewed, or a reason there is none. */
 export function reviewPolicy(policies: PolicyLike[], repositoryId: string, ref: string, minimum: number): { ok: PolicyLike } | { reason: string } {
   const reviewers = policies.filter((p) => p.type?.id?.toLowerCase() === MIN_REVIEWERS_POLICY && (p.settings?.scope ?? []).some((s) => scopeApplies(s, repositoryId, ref)));
-  if (reviewers.length === 0) return { reason: 'it has no "Minimum number of reviewers" branch policy' };
+  if (reviewers.length === 0) return { reason: msg('GatePolicyMissing') };
   const live = reviewers.filter((p) => !p.isDeleted);
-  if (live.length === 0) return { reason: 'its "Minimum number of reviewers" policy was deleted' };
+  if (live.length === 0) return { reason: msg('GatePolicyDeleted') };
   const enabled = live.filter((p) => p.isEnabled);
-  if (enabled.length === 0) return { reason: 'its "Minimum number of reviewers" policy is disabled' };
+  if (enabled.length === 0) return { reason: msg('GatePolicyDisabled') };
   const blocking = enabled.filter((p) => p.isBlocking);
-  if (blocking.length === 0) return { reason: 'its "Minimum number of reviewers" policy is optional (not required)' };
+  if (blocking.length === 0) return { reason: msg('GatePolicyOptional') };
   const peer = blocking.filter((p) => !p.settings?.creatorVoteCounts);
-  if (peer.length === 0) return { reason: 'its "Minimum number of reviewers" policy lets requestors approve their own changes, so it does not prove peer review' };
+  if (peer.length === 0) return { reason: msg('GatePolicyCreatorVoteCounts') };
   const enough = peer.filter((p) => (p.settings?.minimumApproverCount ?? 0) >= minimum);
   if (enough.length === 0) {
     const most = Math.max(...peer.map((p) => p.settings?.minimumApproverCount ?? 0));
-    return { reason: `its "Minimum number of reviewers" policy requires ${most} approver(s), fewer than minimumReviewers (${minimum})` };
+    return { reason: msg('GatePolicyTooFewReviewers', most, minimum) };
   }
   return { ok: enough[0]! };
 }
 
 function refuse(branch: string, reason: string, fix: string): never {
-  throw new UserError(`Refusing to run from '${branch || '(unknown branch)'}': ${reason}. ${fix}`);
+  throw new UserError(msg('GateRefused', branch || msg('GateUnknownBranch'), reason, fix));
 }
 
 export async function evaluateGate(f: GateFacts, s: GateSettings, reader: GateReader): Promise<GateResult> {
   const branch = f.sourceBranch;
   const warnings: string[] = [];
   if (f.reason === 'PullRequest' || branch.startsWith('refs/pull/')) {
-    refuse(branch, 'this is a pull-request build, and pull requests run unreviewed code', 'Run this step only after the pull request is merged, e.g. add condition: ne(variables[\'Build.Reason\'], \'PullRequest\').');
+    refuse(branch, msg('GatePullRequest'), msg('GatePullRequestFix'));
   }
   if (!matchesProtected(branch, s.protectedBranches)) {
-    refuse(branch, `the branch matches none of protectedBranches (${s.protectedBranches.join(', ')})`, 'Merge the change into a protected branch through a pull request, or (for a new release branch) add it to protectedBranches and protect it with a branch policy.');
+    refuse(branch, msg('GateBranchNotProtected', s.protectedBranches.join(', ')), msg('GateBranchNotProtectedFix'));
   }
   if (!s.requireBranchPolicy) {
-    warnings.push("requireBranchPolicy is false: the branch name is trusted without checking that it is protected by a review policy.");
+    warnings.push(msg('GatePolicyNotRequired'));
   } else {
     if (f.provider && f.provider !== 'TfsGit') {
-      refuse(branch, `the repository is hosted on ${f.provider}, whose branch protection this task cannot verify yet`, `Protect the branch on ${f.provider} and set requireBranchPolicy: false to rely on that, together with a "Branch control" check on the service connection.`);
+      refuse(branch, msg('GateUnsupportedProvider', f.provider), msg('GateUnsupportedProviderFix', f.provider));
     }
-    if (!f.repositoryId || !f.projectId) refuse(branch, 'the job does not say which repository it builds (Build.Repository.ID)', 'Run the task in a pipeline that checks out an Azure Repos repository.');
+    if (!f.repositoryId || !f.projectId) refuse(branch, msg('GateNoRepository'), msg('GateNoRepositoryFix'));
     let policies: PolicyLike[];
     try {
       policies = await reader.policies(f.projectId, f.repositoryId, branch);
     } catch (e) {
       if (e instanceof AccessDenied) {
-        refuse(branch, 'the job access token cannot read branch policies', `Grant the build service identity ("<project> Build Service (<org>)") Read on the repository, and make sure the pipeline setting "Limit job authorization scope" still lets it read this repository. (${e.message})`);
+        refuse(branch, msg('GateCannotReadPolicies'), msg('GateCannotReadPoliciesFix', e.message));
       }
       throw e;
     }
     const verdict = reviewPolicy(policies, f.repositoryId, branch, s.minimumReviewers);
     if ('reason' in verdict) {
-      refuse(branch, verdict.reason, `In Project settings > Repositories > Policies for ${branch}, turn on "Require a minimum number of reviewers" with at least ${s.minimumReviewers} reviewer(s), as a required policy, and turn off "Allow requestors to approve their own changes".`);
+      refuse(branch, verdict.reason, msg('GatePolicyFix', branch, s.minimumReviewers));
     }
     // The branch name is only a label: the commit itself must be in the branch's history.
-    if (!/^[0-9a-f]{40}$/i.test(f.sourceVersion)) refuse(branch, `the commit being built ('${f.sourceVersion}') is not a git commit id`, 'Run the task from a pipeline that builds the repository itself.');
+    if (!/^[0-9a-f]{40}$/i.test(f.sourceVersion)) refuse(branch, msg('GateNotACommit', f.sourceVersion), msg('GateNotACommitFix'));
     // Variables can be set at queue time; the checkout cannot. They must agree.
     if (f.checkedOut && f.checkedOut.toLowerCase() !== f.sourceVersion.toLowerCase()) {
-      refuse(branch, `the checked-out commit ${f.checkedOut.slice(0, 12)} differs from Build.SourceVersion ${f.sourceVersion.slice(0, 12)}`, 'Do not override Build.SourceVersion or Build.SourceBranch at queue time; run the pipeline on the protected branch itself.');
+      refuse(branch, msg('GateCheckoutDiffers', f.checkedOut.slice(0, 12), f.sourceVersion.slice(0, 12)), msg('GateCheckoutDiffersFix'));
     }
     let head: string | undefined;
     let onBranch = false;
@@ -162,14 +163,15 @@ export async function evaluateGate(f: GateFacts, s: GateSettings, reader: GateRe
       head = await reader.branchHead(f.projectId, f.repositoryId, branch);
       onBranch = !!head && (head.toLowerCase() === f.sourceVersion.toLowerCase() || (await reader.isAncestor(f.projectId, f.repositoryId, f.sourceVersion, head)));
     } catch (e) {
-      if (e instanceof AccessDenied) refuse(branch, 'the job access token cannot read the repository to verify the commit', 'Grant the build service identity Read on the repository.');
+      if (e instanceof AccessDenied) refuse(branch, msg('GateCannotReadRepository'), msg('GateCannotReadRepositoryFix'));
       throw e;
     }
     if (!onBranch) {
-      refuse(branch, `commit ${f.sourceVersion.slice(0, 12)} is not on ${branch}${head ? ` (head ${head.slice(0, 12)})` : ' (the branch does not exist)'}`, 'Build a commit that was merged into the protected branch; a queue-time override of the branch or commit is not accepted.');
+      const commit = f.sourceVersion.slice(0, 12);
+      refuse(branch, head ? msg('GateCommitNotOnBranch', commit, branch, head.slice(0, 12)) : msg('GateBranchMissing', commit, branch), msg('GateCommitNotOnBranchFix'));
     }
     const p = verdict.ok;
-    return { branch, policy: `policy ${p.id ?? '?'} requires ${p.settings?.minimumApproverCount} reviewer(s)`, warnings: [...warnings, ...(await connectionWarnings(f, reader))] };
+    return { branch, policy: msg('GatePolicyVerified', p.id ?? '?', p.settings?.minimumApproverCount), warnings: [...warnings, ...(await connectionWarnings(f, reader))] };
   }
   return { branch, warnings: [...warnings, ...(await connectionWarnings(f, reader))] };
 }
@@ -177,12 +179,11 @@ export async function evaluateGate(f: GateFacts, s: GateSettings, reader: GateRe
 /** Defense in depth: the service connection itself should carry a "Branch control" check. */
 async function connectionWarnings(f: GateFacts, reader: GateReader): Promise<string[]> {
   if (!f.serviceConnectionId || !f.projectId) return [];
-  const steps = 'Add one: Project settings > Service connections > (this connection) > Approvals and checks > + > Branch control, with "Allowed branches" set to your protected branches, and turn on "Verify branch protection".';
   try {
     const checks = await reader.connectionChecks(f.projectId, f.serviceConnectionId);
     const has = checks.some((c) => c.settings?.definitionRef?.name === BRANCH_CONTROL_CHECK);
-    return has ? [] : [`Service connection ${f.serviceConnectionId} has no "Branch control" check, so other pipelines can still use it from any branch. ${steps}`];
+    return has ? [] : [msg('NoBranchControlCheck', f.serviceConnectionId, msg('AddBranchControlCheck'))];
   } catch {
-    return [`Could not read the checks of service connection ${f.serviceConnectionId} with the job token, so its "Branch control" check is unverified. ${steps}`];
+    return [msg('BranchControlCheckUnverified', f.serviceConnectionId, msg('AddBranchControlCheck'))];
   }
 }

@@ -16,6 +16,7 @@ import {
 } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/identity';
 import { RENEW_CLAIMS } from './auth';
+import { msg } from './messages';
 import { toProxySettings, type ProxyResolver } from './proxy';
 
 export const USER_AGENT = 'aml-secure-mlops';
@@ -59,7 +60,7 @@ export function timeoutPolicy(ms = REQUEST_TIMEOUT_MS): PipelinePolicy {
       } catch (e) {
         const callerAborted = request.abortSignal?.aborted ?? false;
         if (!callerAborted && (e as { name?: string }).name === 'AbortError') {
-          throw new RestError(`No answer from ${new URL(request.url).host} within ${ms / 1000} s`, { code: 'ETIMEDOUT', request });
+          throw new RestError(msg('HttpNoAnswerWithin', new URL(request.url).host, ms / 1000), { code: 'ETIMEDOUT', request });
         }
         throw e;
       }
@@ -127,11 +128,11 @@ export class JsonClient {
     try {
       parsed = text ? JSON.parse(text) : undefined;
     } catch {
-      throw new RestError(`${method} ${new URL(url).pathname} returned a response that is not JSON (status ${res.status}).`, { statusCode: res.status, request: req, response: res });
+      throw new RestError(msg('HttpResponseNotJson', `${method} ${new URL(url).pathname}`, res.status), { statusCode: res.status, request: req, response: res });
     }
     if (res.status >= 400) {
       const err = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
-      throw new RestError(err?.message ?? `${method} ${new URL(url).pathname} returned ${res.status}`, { statusCode: res.status, ...(err?.code ? { code: err.code } : {}), request: req, response: res });
+      throw new RestError(err?.message ?? msg('HttpRequestReturned', `${method} ${new URL(url).pathname}`, res.status), { statusCode: res.status, ...(err?.code ? { code: err.code } : {}), request: req, response: res });
     }
     return parsed as T;
   }
@@ -145,5 +146,5 @@ export function restErrorOf(method: string, url: string, res: RawResponse): Rest
   } catch {
     err = undefined;
   }
-  return new RestError(err?.message ?? `${method} ${new URL(url).pathname} returned ${res.status}`, { statusCode: res.status, ...(err?.code ? { code: err.code } : {}) });
+  return new RestError(err?.message ?? msg('HttpRequestReturned', `${method} ${new URL(url).pathname}`, res.status), { statusCode: res.status, ...(err?.code ? { code: err.code } : {}) });
 }

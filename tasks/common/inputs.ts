@@ -5,12 +5,11 @@
 import type { AgentIo } from './agent';
 import { UserError } from './errors';
 import { parseProtectedBranches, type GateSettings } from './gate';
-
-const CONNECTION_FIX = 'Select an Azure Resource Manager service connection whose principal can read the workspace.';
+import { msg } from './messages';
 
 /** Connection id from the `azureSubscription` input (required unless `optional`). */
 export function connectionInput(io: AgentIo, optional = false): string | undefined {
-  return optional ? io.input('azureSubscription') : io.input('azureSubscription', true, CONNECTION_FIX);
+  return optional ? io.input('azureSubscription') : io.input('azureSubscription', true, msg('ConnectionInputFix'));
 }
 
 export interface WorkspaceInputs {
@@ -20,13 +19,13 @@ export interface WorkspaceInputs {
 
 /** Resource group and workspace names, checked against Azure's naming rules. */
 export function workspaceInputs(io: AgentIo): WorkspaceInputs {
-  const resourceGroup = io.input('resourceGroupName', true, 'Set the resource group that holds the Azure ML workspace.');
-  const name = io.input('workspaceName', true, 'Set the Azure ML workspace name.');
+  const resourceGroup = io.input('resourceGroupName', true, msg('ResourceGroupInputFix'));
+  const name = io.input('workspaceName', true, msg('WorkspaceInputFix'));
   if (!/^[-\w._()]{1,90}$/.test(resourceGroup) || resourceGroup.endsWith('.')) {
-    throw new UserError(`Input 'resourceGroupName': '${resourceGroup}' is not a valid resource group name. Use 1-90 letters, digits, '-', '_', '.', '(' or ')', not ending in '.'.`, 'resourceGroupName');
+    throw new UserError(msg('InvalidResourceGroupName', 'resourceGroupName', resourceGroup), 'resourceGroupName');
   }
   if (!/^[a-zA-Z0-9][\w-]{2,32}$/.test(name)) {
-    throw new UserError(`Input 'workspaceName': '${name}' is not a valid Azure ML workspace name. Use 3-33 letters, digits, '-' or '_', starting with a letter or digit.`, 'workspaceName');
+    throw new UserError(msg('InvalidWorkspaceName', 'workspaceName', name), 'workspaceName');
   }
   return { resourceGroup, name };
 }
@@ -39,7 +38,7 @@ export function keyValueLines(io: AgentIo, name: string, example: string): Recor
   const out: Record<string, string> = {};
   io.lines(name).forEach((l, i) => {
     const eq = l.indexOf('=');
-    if (eq <= 0 || !l.slice(0, eq).trim()) throw new UserError(`Input '${name}': line ${i + 1} '${l}' is not key=value. Write one pair per line, e.g. ${example}.`, name);
+    if (eq <= 0 || !l.slice(0, eq).trim()) throw new UserError(msg('NotKeyValue', name, i + 1, l, example), name);
     out[l.slice(0, eq).trim()] = l.slice(eq + 1).trim();
   });
   return out;

@@ -8,6 +8,7 @@
 import type { HttpMethods } from '@azure/core-rest-pipeline';
 import type { ArmClient } from './arm';
 import { restErrorOf, type RawResponse } from './http';
+import { msg } from './messages';
 import { abortableSleep } from './sleep';
 
 /** The operation ended Failed or Canceled in Azure; code and message are the service's. */
@@ -103,10 +104,10 @@ export async function armOperation(arm: ArmClient, method: HttpMethods, path: st
     const wait = hinted !== undefined ? Math.max(hinted, 100) : interval;
     interval = Math.min(max, Math.round(interval * 1.5));
     if (o.timeoutMs && now() - started + wait > o.timeoutMs) {
-      throw new OperationAbandoned('timeout', `${method} ${path} did not finish within ${Math.round(o.timeoutMs / 1000)} s`);
+      throw new OperationAbandoned('timeout', msg('LroTimedOut', `${method} ${path}`, Math.round(o.timeoutMs / 1000)));
     }
     await sleep(wait, signal);
-    if (signal.aborted) throw new OperationAbandoned('cancelled', `Stopped waiting for ${method} ${path}: the run was cancelled`);
+    if (signal.aborted) throw new OperationAbandoned('cancelled', msg('LroWaitCancelled', `${method} ${path}`));
     if (statusUrl) {
       last = await arm.poll(statusUrl, signal);
       if (last.status >= 400) throw restErrorOf('GET', statusUrl, last);
@@ -116,7 +117,7 @@ export async function armOperation(arm: ArmClient, method: HttpMethods, path: st
       if (!TERMINAL.has(status.toLowerCase())) continue;
       if (status.toLowerCase() === 'succeeded') return { initial, longRunning: true };
       const err = (op.error ?? {}) as { code?: string; message?: string };
-      throw new OperationFailed(status, err.code, err.message ?? `The operation ended ${status}.`);
+      throw new OperationFailed(status, err.code, err.message ?? msg('LroOperationEnded', status));
     }
     if (onResource) {
       last = await arm.send('GET', path, apiVersion, undefined, signal);
@@ -125,7 +126,7 @@ export async function armOperation(arm: ArmClient, method: HttpMethods, path: st
       o.onPoll?.(state, now() - started);
       if (!TERMINAL.has(state.toLowerCase())) continue;
       if (state.toLowerCase() === 'succeeded') return { initial, final: last, longRunning: true };
-      throw new OperationFailed(state, undefined, `The resource ended in provisioning state ${state}.`);
+      throw new OperationFailed(state, undefined, msg('LroResourceEndedInState', state));
     }
     last = await arm.poll(location!, signal);
     if (last.status === 202) {

@@ -7,6 +7,7 @@ import type { AgentIo } from './agent';
 import { getWorkspace, mlClient, type ArmContext, type WorkspaceRef } from './arm';
 import { connectAzure, signIn } from './connection';
 import type { WorkspaceInputs } from './inputs';
+import { msg } from './messages';
 
 export interface WorkspaceSession {
   arm: ArmContext;
@@ -20,10 +21,11 @@ export async function openWorkspace(io: AgentIo, connectionId: string, ws: Works
   const arm = connectAzure({ input: 'azureSubscription', connectionId, reader: io.endpoints, job: io.job(), proxy: io.proxy, secrets: io.secrets });
   await signIn(arm);
   const e = arm.endpoint;
-  io.info(`Signed in to ${e.armUrl} as ${e.auth.kind === 'managedIdentity' ? `managed identity${e.auth.clientId ? ` ${e.auth.clientId}` : ''}` : e.auth.clientId} (${e.auth.kind}), subscription ${e.subscriptionId}.`);
+  const who = e.auth.kind !== 'managedIdentity' ? e.auth.clientId : e.auth.clientId ? msg('SignedInManagedIdentityId', e.auth.clientId) : msg('SignedInManagedIdentity');
+  io.info(msg('SignedInToArm', e.armUrl, who, e.auth.kind, e.subscriptionId));
   const client = mlClient(arm);
   const ref: WorkspaceRef = { subscriptionId: e.subscriptionId, resourceGroup: ws.resourceGroup, name: ws.name };
   const workspace = await getWorkspace(arm, client, ref);
-  io.info(`Workspace '${ws.name}' in ${workspace.location ?? 'unknown region'}, public network access ${workspace.publicNetworkAccess ?? 'not set'}.`);
+  io.info(msg('WorkspaceOpened', ws.name, workspace.location ?? msg('WorkspaceUnknownRegion'), workspace.publicNetworkAccess ?? msg('PublicNetworkAccessNotSet')));
   return { arm, client, ref, workspace };
 }

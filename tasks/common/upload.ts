@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import type { ProxySettings } from '@azure/core-rest-pipeline';
 import ignore, { type Ignore } from 'ignore';
 import { UserError } from './errors';
+import { msg } from './messages';
 
 export interface CodeFile {
   /** Path relative to the code folder, with forward slashes. */
@@ -61,7 +62,7 @@ export function snapshotCode(codePath: string, allowedRoot: string, what: string
       if (entry.isSymbolicLink()) {
         const target = fs.realpathSync(abs);
         if (target !== realRoot && !target.startsWith(realRoot + path.sep)) {
-          throw new UserError(`${what}: '${rel}' is a symbolic link to ${target}, outside the repository. Replace the link with the files, or remove it.`);
+          throw new UserError(msg('CodeLinkOutside', what, rel, target));
         }
       }
       if (isDir) walk(abs, scoped);
@@ -97,7 +98,7 @@ export async function uploadSnapshot(snap: CodeSnapshot, blobUri: string, sasUri
   // itself or at a folder inside it.
   const containerPath = decodeURIComponent(new URL(sasUri).pathname).replace(/\/+$/, '');
   const basePath = decodeURIComponent(new URL(blobUri).pathname).replace(/\/+$/, '');
-  if (basePath !== containerPath && !basePath.startsWith(`${containerPath}/`)) throw new Error('the pending-upload blob URI is not inside the SAS container');
+  if (basePath !== containerPath && !basePath.startsWith(`${containerPath}/`)) throw new Error(msg('PendingUploadOutsideContainer'));
   // A single-file code path is uploaded into a folder named after the file's stem.
   const folder = snap.files.length === 1 && snap.files[0]!.abs === snap.root ? path.parse(snap.root).name : path.basename(snap.root);
   const prefix = `${basePath.slice(containerPath.length + 1)}${basePath === containerPath ? '' : '/'}${folder}/`;

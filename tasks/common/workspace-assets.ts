@@ -8,6 +8,7 @@
 import type { AgentIo } from './agent';
 import { anonymousEnvironmentVersion, type InlineEnvironment, type NamedRef } from './asset-refs';
 import { UserError } from './errors';
+import { msg } from './messages';
 import { toProxySettings } from './proxy';
 import { uploadSnapshot, type CodeSnapshot } from './upload';
 
@@ -33,7 +34,7 @@ export async function resolveNamed(ws: WorkspaceAssetsApi, kind: AssetKind, ref:
   if (ref.version) {
     const found = await ws.find(`${kind}/${encodeURIComponent(ref.name)}/versions/${encodeURIComponent(ref.version)}`);
     if (found) return found.id;
-    throw new UserError(`${whereWritten(ref)}: ${what} '${ref.name}' version ${ref.version} does not exist in workspace '${ws.ref.name}'. Register it (az ml ${what} create) or fix the reference.`);
+    throw new UserError(msg('AssetVersionMissing', whereWritten(ref), what, ref.name, ref.version, ws.ref.name, what));
   }
   const list = await ws.get<{ value?: Array<{ id: string }> }>(`${kind}/${encodeURIComponent(ref.name)}/versions?$orderBy=createdtime%20desc&$top=1`).catch((e: unknown) => {
     if (isNotFound(e)) return { value: [] };
@@ -41,7 +42,7 @@ export async function resolveNamed(ws: WorkspaceAssetsApi, kind: AssetKind, ref:
   });
   const latest = list.value?.[0];
   if (latest) return latest.id;
-  throw new UserError(`${whereWritten(ref)}: ${what} '${ref.name}@latest' has no version in workspace '${ws.ref.name}'. Register it first or pin a version that exists.`);
+  throw new UserError(msg('AssetNoVersion', whereWritten(ref), what, ref.name, ws.ref.name));
 }
 
 interface PendingUpload {
@@ -54,14 +55,14 @@ export async function ensureCode(io: AgentIo, ws: WorkspaceAssetsApi, snap: Code
   const existing = await ws.find(path);
   if (existing) {
     stats.reused++;
-    io.info(`Code ${label}: unchanged (${snap.files.length} files, content ${snap.hash.slice(0, 12)}), nothing uploaded.`);
+    io.info(msg('CodeUnchanged', label, snap.files.length, snap.hash.slice(0, 12)));
     return existing.id;
   }
   const pending = await ws.post<PendingUpload>(`${path}/startPendingUpload`, { pendingUploadType: 'TemporaryBlobReference' });
   const blobUri = pending.blobReferenceForConsumption?.blobUri;
   const sasUri = io.secrets.protect(pending.blobReferenceForConsumption?.credential?.sasUri);
-  if (!blobUri || !sasUri) throw new Error('startPendingUpload returned no blob URI or SAS');
-  io.info(`Code ${label}: uploading ${snap.files.length} files (${snap.bytes} bytes) to the workspace storage.`);
+  if (!blobUri || !sasUri) throw new Error(msg('PendingUploadIncomplete'));
+  io.info(msg('CodeUploading', label, snap.files.length, snap.bytes));
   let lastPct = -1;
   let codeUri: string;
   try {
@@ -69,16 +70,13 @@ export async function ensureCode(io: AgentIo, ws: WorkspaceAssetsApi, snap: Code
       const pct = total ? Math.floor((100 * done) / total) : 100;
       if (pct >= lastPct + 10 || pct === 100) {
         lastPct = pct;
-        io.progress(pct, `Uploading code ${label}: ${pct}%`);
+        io.progress(pct, msg('CodeUploadProgress', label, `${pct}%`));
       }
     }, io.signal, toProxySettings(io.proxy(blobUri)));
   } catch (e) {
     // Never echo the SAS URL: the storage SDK's errors can quote the request URL.
     const status = (e as { statusCode?: number }).statusCode;
-    throw new UserError(
-      `Could not upload code ${label} to the workspace storage (${status ?? (e as { code?: string }).code ?? 'network error'}). ` +
-        "The agent must reach the storage account's private endpoint (blob): run AmlPrivateLinkCheck@1 to check its DNS, and check NSG rules for port 443.",
-    );
+    throw new UserError(msg('CodeUploadFailed', label, status ?? (e as { code?: string }).code ?? msg('CodeUploadNetworkError')));
   }
   stats.uploadedBytes += snap.bytes;
   const created = await ws.put(path, { properties: { codeUri, isAnonymous: true, description: `Uploaded by Azure Pipelines from ${label}` } });

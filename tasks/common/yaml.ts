@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { UserError } from './errors';
+import { msg } from './messages';
 
 /** Plain JSON data, as YAML documents become once loaded. */
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -67,11 +68,11 @@ export function loadYamlFile(file: string, opts: { root?: string; what?: string 
   try {
     st = fs.statSync(file);
   } catch {
-    throw new UserError(`${name}: the ${opts.what ?? 'YAML file'} does not exist (${file}); check the path, which is relative to the file that names it.`);
+    throw new UserError(msg('YamlFileMissing', name, opts.what ?? msg('YamlFileNoun'), file));
   }
-  if (st.isDirectory()) throw new UserError(`${name}: is a folder, not a YAML file; give the path of the .yml file.`);
+  if (st.isDirectory()) throw new UserError(msg('YamlIsFolder', name));
   if (st.size > MAX_YAML_BYTES) {
-    throw new UserError(`${name}: the file is ${st.size} bytes, more than the 1 MiB (${MAX_YAML_BYTES} bytes) an Azure ML YAML file may have; split it or remove embedded data.`);
+    throw new UserError(msg('YamlFileTooLarge', name, st.size, MAX_YAML_BYTES));
   }
   const text = fs.readFileSync(file, 'utf8');
   return parseYamlText(text, name, file);
@@ -80,13 +81,14 @@ export function loadYamlFile(file: string, opts: { root?: string; what?: string 
 /** Parse YAML text (for tests and for files already read). */
 export function parseYamlText(text: string, name: string, file = name): LoadedYaml {
   if (Buffer.byteLength(text, 'utf8') > MAX_YAML_BYTES) {
-    throw new UserError(`${name}: the text is more than the 1 MiB (${MAX_YAML_BYTES} bytes) an Azure ML YAML file may have; split it or remove embedded data.`);
+    throw new UserError(msg('YamlTextTooLarge', name, MAX_YAML_BYTES));
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  if (text.trim() === '') throw new UserError(`${name}: the file is empty; it needs the keys of the job, component or deployment.`);
+  if (text.trim() === '') throw new UserError(msg('YamlFileEmpty', name));
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true, strict: true });
   const lineAt = (offset: number | undefined): number | undefined => (offset === undefined ? undefined : lineCounter.linePos(offset).line);
+  const at = (line: number | undefined): string => (line ? msg('YamlWhereLine', name, line) : name);
 
   const first = doc.errors[0];
   if (first) {
@@ -96,30 +98,30 @@ export function parseYamlText(text: string, name: string, file = name): LoadedYa
       // The parser notices an unclosed quote where the text ends; name the line that opened it.
       const open = openingQuote(text, first.pos[0], quote);
       if (open !== undefined) {
-        throw new UserError(`${name} line ${lineAt(open)}: a ${quote === '"' ? 'double' : 'single'} quote opened here is never closed; add the closing ${quote}.`);
+        throw new UserError(quote === '"' ? msg('YamlUnclosedDoubleQuote', at(lineAt(open))) : msg('YamlUnclosedSingleQuote', at(lineAt(open))));
       }
     }
-    throw new UserError(`${name}${line ? ` line ${line}` : ''}: ${describeYamlError(first.code, first.message)}; fix the YAML syntax there.`);
+    throw new UserError(msg('YamlSyntaxError', at(line), describeYamlError(first.code, first.message)));
   }
   const tagWarning = doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED');
   if (tagWarning) {
     const line = tagWarning.linePos?.[0]?.line ?? lineAt(tagWarning.pos[0]);
-    throw new UserError(`${name}${line ? ` line ${line}` : ''}: ${firstLine(tagWarning.message)}; remove the YAML tag (the '!...' prefix), which Azure ML YAML files do not use.`);
+    throw new UserError(msg('YamlUnknownTag', at(line), firstLine(tagWarning.message)));
   }
 
   let js: unknown;
   try {
     js = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    if (/alias/i.test(msg)) {
-      throw new UserError(`${name}: the YAML expands its aliases (*name) more than ${MAX_ALIAS_COUNT} times, which looks like an alias bomb; write the values out or use fewer aliases.`);
+    const reason = e instanceof Error ? e.message : String(e);
+    if (/alias/i.test(reason)) {
+      throw new UserError(msg('YamlAliasBomb', name, MAX_ALIAS_COUNT));
     }
-    throw new UserError(`${name}: the YAML could not be read (${firstLine(msg)}); fix the file.`);
+    throw new UserError(msg('YamlUnreadable', name, firstLine(reason)));
   }
   if (js === null || typeof js !== 'object' || Array.isArray(js)) {
-    const kind = js === null ? 'empty' : Array.isArray(js) ? 'a list' : `a single value (${JSON.stringify(js)})`;
-    throw new UserError(`${name}: the top level of the file is ${kind}, not a mapping of keys; an Azure ML YAML file starts with keys such as 'type:' or 'name:'.`);
+    const kind = js === null ? msg('YamlTopEmpty') : Array.isArray(js) ? msg('YamlTopList') : msg('YamlTopValue', JSON.stringify(js));
+    throw new UserError(msg('YamlTopNotMapping', name, kind));
   }
   const data = toJson(js, name) as JsonObject;
 
@@ -170,13 +172,12 @@ export function parseYamlText(text: string, name: string, file = name): LoadedYa
     },
     where: (p) => {
       const o = overrideFor(p);
-      if (o) return `${name} (overrides line ${o.line}: '${o.text}')`;
-      const line = loaded.lineOf(p);
-      return line ? `${name} line ${line}` : name;
+      if (o) return msg('YamlWhereOverride', name, o.line, o.text);
+      return at(loaded.lineOf(p));
     },
     fail: (p, problem, fix) => {
-      const key = p.length ? `'${dotted(p)}' ` : '';
-      throw new UserError(`${loaded.where(p)}: ${key}${problem}${fix ? `; ${fix}` : ''}.`);
+      const what = p.length ? msg('YamlKeyProblem', dotted(p), problem) : problem;
+      throw new UserError(fix ? msg('YamlProblemWithFix', loaded.where(p), what, fix) : msg('YamlProblem', loaded.where(p), what));
     },
   };
   return loaded;
@@ -216,11 +217,11 @@ function describeYamlError(code: string, message: string): string {
   const m = firstLine(message);
   switch (code) {
     case 'DUPLICATE_KEY':
-      return `a key appears twice in the same mapping (${m})`;
+      return msg('YamlDuplicateKey', m);
     case 'MULTIPLE_DOCS':
-      return 'the file holds more than one YAML document (a second ---)';
+      return msg('YamlMultipleDocuments');
     default:
-      return `the YAML is not valid: ${m}`;
+      return msg('YamlInvalid', m);
   }
 }
 
@@ -229,7 +230,7 @@ function toJson(v: unknown, name: string): Json {
   if (v === null || v === undefined) return null;
   if (typeof v === 'string' || typeof v === 'boolean') return v;
   if (typeof v === 'number') {
-    if (!Number.isFinite(v)) throw new UserError(`${name}: the file holds an infinite or NaN number (.inf/.nan); write the value as a quoted string or a finite number.`);
+    if (!Number.isFinite(v)) throw new UserError(msg('YamlNotFinite', name));
     return v;
   }
   if (typeof v === 'bigint') return Number(v);
@@ -251,7 +252,7 @@ function toJson(v: unknown, name: string): Json {
 
 function setKey(o: JsonObject, k: string, v: Json, name: string): void {
   if (k === '__proto__' || k === 'constructor' || k === 'prototype') {
-    throw new UserError(`${name}: the key '${k}' is not allowed in an Azure ML YAML file; rename it.`);
+    throw new UserError(msg('YamlKeyNotAllowed', name, k));
   }
   o[k] = v;
 }
@@ -261,13 +262,13 @@ export function describeNonPipeline(data: JsonObject): string {
   const type = typeof data.type === 'string' ? data.type : undefined;
   const schema = typeof data.$schema === 'string' ? data.$schema : '';
   const fromSchema = /\/([A-Za-z]+)\.schema\.json$/i.exec(schema)?.[1];
-  if (fromSchema && /component/i.test(fromSchema)) return `a ${type ?? 'command'} component (${fromSchema}.schema.json)`;
-  if (fromSchema && /job/i.test(fromSchema)) return `a ${type ?? fromSchema.replace(/job$/i, '')} job (${fromSchema}.schema.json)`;
-  if (fromSchema) return `${/^[aeiou]/i.test(fromSchema) ? 'an' : 'a'} ${fromSchema} definition (${fromSchema}.schema.json)`;
-  if (type === 'command' && ('inputs' in data || 'outputs' in data) && ('version' in data || 'name' in data)) return "a command component or command job (type: command)";
-  if (type) return `a '${type}' YAML (type: ${type})`;
-  if ('channels' in data || 'dependencies' in data) return 'a conda environment file';
-  if ('steps' in data || 'stages' in data || 'trigger' in data || 'pool' in data || 'parameters' in data) return 'an Azure Pipelines YAML (it has steps/stages/trigger/parameters)';
-  if ('image' in data || 'conda_file' in data || 'build' in data) return 'an environment definition';
-  return "a YAML file without 'type: pipeline'";
+  if (fromSchema && /component/i.test(fromSchema)) return msg('YamlKindComponent', type ?? 'command', fromSchema);
+  if (fromSchema && /job/i.test(fromSchema)) return msg('YamlKindJob', type ?? fromSchema.replace(/job$/i, ''), fromSchema);
+  if (fromSchema) return /^[aeiou]/i.test(fromSchema) ? msg('YamlKindDefinitionVowel', fromSchema, fromSchema) : msg('YamlKindDefinition', fromSchema, fromSchema);
+  if (type === 'command' && ('inputs' in data || 'outputs' in data) && ('version' in data || 'name' in data)) return msg('YamlKindCommand');
+  if (type) return msg('YamlKindTyped', type, type);
+  if ('channels' in data || 'dependencies' in data) return msg('YamlKindConda');
+  if ('steps' in data || 'stages' in data || 'trigger' in data || 'pool' in data || 'parameters' in data) return msg('YamlKindAzurePipelines');
+  if ('image' in data || 'conda_file' in data || 'build' in data) return msg('YamlKindEnvironment');
+  return msg('YamlKindOther');
 }
