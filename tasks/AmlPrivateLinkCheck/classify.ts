@@ -1,6 +1,7 @@
 /**
  * One verdict per name, with the likely cause and the fix in words.
  */
+import { msg } from './messages';
 import type { Resolution } from './resolve';
 import { inRanges, isPublicIp, type NameTarget, type Ranges } from './targets';
 
@@ -43,43 +44,39 @@ function zoneHint(fqdn: string, cnames: string[]): string {
 
 export function classify(t: NameTarget, r: Resolution, ranges: Ranges): NameResult {
   const base = { fqdn: t.fqdn, source: t.source, expected: t.expectedIps, answer: r.addresses, cnames: r.cnames, via: r.via, ms: r.ms };
-  const from = r.via === 'hosts' ? 'the hosts file' : 'DNS';
+  const hosts = r.via === 'hosts';
   if (r.error === 'TIMEOUT') {
-    return { ...base, verdict: 'TIMEOUT', advice: `No DNS answer within the timeout. The agent's DNS server is unreachable or does not forward this zone: check the custom DNS server's conditional forwarder to 168.63.129.16 and that UDP/TCP 53 is open.` };
+    return { ...base, verdict: 'TIMEOUT', advice: msg('AdviceTimeout') };
   }
   if (r.error || r.addresses.length === 0) {
-    return {
-      ...base,
-      verdict: 'NOT_FOUND',
-      advice: `The name does not resolve (${r.detail ?? 'no address'}). Link the private DNS zone ${zoneHint(t.fqdn, r.cnames)} to the agent's VNet and check that it has an A record for this name (the private endpoint's DNS zone group creates it).`,
-    };
+    return { ...base, verdict: 'NOT_FOUND', advice: msg('AdviceNotFound', r.detail ?? msg('NoAddress'), zoneHint(t.fqdn, r.cnames)) };
   }
   const publicIps = r.addresses.filter(isPublicIp);
   if (publicIps.length) {
-    return {
-      ...base,
-      verdict: 'PUBLIC',
-      advice: `${from} answered the public IP ${publicIps.join(', ')}${r.cnames.length ? ` via ${r.cnames.join(' -> ')}` : ''}. The private DNS zone ${zoneHint(t.fqdn, r.cnames)} is not linked to the agent's VNet, or the agent's custom DNS server lacks a conditional forwarder to 168.63.129.16.`,
-    };
+    const ips = publicIps.join(', ');
+    const chain = r.cnames.length ? msg('ViaCnames', r.cnames.join(' -> ')) : '';
+    const zone = zoneHint(t.fqdn, r.cnames);
+    return { ...base, verdict: 'PUBLIC', advice: hosts ? msg('AdvicePublicFromHostsFile', ips, chain, zone) : msg('AdvicePublicFromDns', ips, chain, zone) };
   }
   const outside = r.addresses.filter((ip) => !inRanges(ip, ranges));
   if (outside.length) {
-    return { ...base, verdict: 'OUT_OF_RANGE', advice: `${from} answered ${outside.join(', ')}, which is private but outside allowedRanges (${ranges.text.join(', ')}). Add the VNet's range to allowedRanges, or fix the record.` };
+    const ips = outside.join(', ');
+    const allowed = ranges.text.join(', ');
+    return { ...base, verdict: 'OUT_OF_RANGE', advice: hosts ? msg('AdviceOutOfRangeFromHostsFile', ips, allowed) : msg('AdviceOutOfRangeFromDns', ips, allowed) };
   }
   if (t.expectedIps.length && !r.addresses.some((ip) => t.expectedIps.includes(ip))) {
+    const answered = r.addresses.join(', ');
+    const expected = t.expectedIps.join(', ');
+    const zone = zoneHint(t.fqdn, r.cnames);
     return {
       ...base,
       verdict: 'STALE',
-      advice: `${from} answered ${r.addresses.join(', ')} but the private endpoint has ${t.expectedIps.join(', ')}. The A record is stale (the endpoint was re-created): update the record in ${zoneHint(t.fqdn, r.cnames)}${r.via === 'hosts' ? ' and remove the hosts file entry' : ''}, or attach a DNS zone group to the endpoint so Azure keeps it current.`,
+      advice: hosts ? msg('AdviceStaleFromHostsFile', answered, expected, zone) : msg('AdviceStaleFromDns', answered, expected, zone),
     };
   }
   return { ...base, verdict: 'OK', advice: '' };
 }
 
 export function tcpBlocked(n: NameResult, ip: string, reason: string): NameResult {
-  return {
-    ...n,
-    verdict: 'TCP_BLOCKED',
-    advice: `The name resolves correctly, but TCP 443 to ${ip} failed (${reason}). An NSG, firewall or route table between the agent and the private endpoint blocks it: allow outbound 443 from the agent subnet to the endpoint subnet.`,
-  };
+  return { ...n, verdict: 'TCP_BLOCKED', advice: msg('AdviceTcpBlocked', ip, reason) };
 }

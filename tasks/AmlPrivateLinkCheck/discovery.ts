@@ -5,6 +5,7 @@
  */
 import type { Workspace } from '@azure/arm-machinelearning';
 import type { ArmClient } from '../common/arm';
+import { msg } from './messages';
 import type { NameTarget } from './targets';
 
 export const API = {
@@ -138,7 +139,7 @@ export async function discover(arm: ArmClient, ws: Workspace, environment: strin
           };
         } catch (e) {
           if (!isForbidden(e) && (e as { statusCode?: number }).statusCode !== 404) throw e;
-          notes.push(`Could not read ${kind} '${nameOf(id)}' (${(e as { statusCode?: number }).statusCode}); its posture is unknown. Grant the service connection Reader on it.`);
+          notes.push(msg('DependencyNotReadable', kind, nameOf(id), (e as { statusCode?: number }).statusCode));
           return { kind, id, name: nameOf(id), readable: false, connections: [] };
         }
       }),
@@ -166,8 +167,7 @@ export async function discover(arm: ArmClient, ws: Workspace, environment: strin
     }),
   );
   if (unreadable || peIds.length === 0) {
-    const why = peIds.length === 0 ? 'no private endpoints were found' : `${unreadable} of ${peIds.length} private endpoints could not be read (grant the service connection Network Reader or Reader on them)`;
-    notes.push(`Expected IPs are incomplete: ${why}. The documented name patterns are checked instead, without expected IPs, so a stale record cannot be detected for them.`);
+    notes.push(peIds.length === 0 ? msg('ExpectedIpsNoEndpoints') : msg('ExpectedIpsEndpointsUnreadable', unreadable, peIds.length));
     for (const t of patternTargets(ws, environment)) if (!targets.has(t.fqdn)) targets.set(t.fqdn, t);
   }
   for (const n of notes) log(n);

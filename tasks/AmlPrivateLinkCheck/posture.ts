@@ -3,6 +3,7 @@
  */
 import type { Workspace, DiagnoseResponseResultValue } from '@azure/arm-machinelearning';
 import type { Dependency, Discovery } from './discovery';
+import { msg } from './messages';
 
 export type PostureStatus = 'PASS' | 'FAIL' | 'WARN' | 'UNKNOWN';
 
@@ -13,7 +14,12 @@ export interface PostureCheck {
   fix: string;
 }
 
-const LABEL: Record<Dependency['kind'], string> = { storage: 'Storage account', keyVault: 'Key Vault', registry: 'Container registry' };
+/** A dependency as named in checks and fixes, e.g. "Key Vault kv-prod". */
+const NAMED: Record<Dependency['kind'], (name: string) => string> = {
+  storage: (n) => msg('StorageAccountNamed', n),
+  keyVault: (n) => msg('KeyVaultNamed', n),
+  registry: (n) => msg('ContainerRegistryNamed', n),
+};
 
 const DEP_FIX: Record<Dependency['kind'], (name: string, rg: string) => string> = {
   storage: (n, rg) => `az storage account update -n ${n} -g ${rg} --public-network-access Disabled`,
@@ -25,34 +31,39 @@ const rgOf = (id: string): string => /\/resourceGroups\/([^/]+)/i.exec(id)?.[1] 
 
 function connectionChecks(what: string, conns: Discovery['workspaceConnections']): PostureCheck[] {
   if (conns.length === 0) {
-    return [{ check: `${what}: private endpoint`, status: 'FAIL', detail: 'no private endpoint connection', fix: `Create a private endpoint for ${what} in the AML VNet.` }];
+    return [{ check: msg('CheckPrivateEndpoint', what), status: 'FAIL', detail: msg('NoPrivateEndpointConnection'), fix: msg('FixCreatePrivateEndpoint', what) }];
   }
   return conns.map((c) => {
     const pe = c.privateEndpointId.split('/').pop();
+    const check = msg('CheckEndpointConnection', what, pe);
     return c.status === 'Approved'
-      ? { check: `${what}: endpoint ${pe}`, status: 'PASS', detail: 'Approved', fix: '' }
-      : { check: `${what}: endpoint ${pe}`, status: 'FAIL', detail: c.status, fix: `Approve the private endpoint connection ${pe} on ${what} (Networking > Private endpoint connections).` };
+      ? { check, status: 'PASS', detail: 'Approved', fix: '' }
+      : { check, status: 'FAIL', detail: c.status, fix: msg('FixApproveConnection', pe, what) };
   });
 }
 
 export function assessPosture(ws: Workspace, rg: string, d: Discovery): PostureCheck[] {
   const checks: PostureCheck[] = [];
   const pna = ws.publicNetworkAccess ?? 'Enabled';
+  const wsCheck = msg('CheckWorkspacePublicAccess', ws.name);
   checks.push(
     pna === 'Disabled'
-      ? { check: `Workspace ${ws.name}: public network access`, status: 'PASS', detail: 'Disabled', fix: '' }
-      : { check: `Workspace ${ws.name}: public network access`, status: 'FAIL', detail: pna, fix: `az ml workspace update -n ${ws.name} -g ${rg} --public-network-access Disabled` },
+      ? { check: wsCheck, status: 'PASS', detail: 'Disabled', fix: '' }
+      : { check: wsCheck, status: 'FAIL', detail: pna, fix: `az ml workspace update -n ${ws.name} -g ${rg} --public-network-access Disabled` },
   );
-  checks.push(...connectionChecks(`workspace ${ws.name}`, d.workspaceConnections));
+  checks.push(...connectionChecks(msg('WorkspaceNamed', ws.name), d.workspaceConnections));
   for (const dep of d.dependencies) {
-    const what = `${LABEL[dep.kind]} ${dep.name}`;
+    const what = NAMED[dep.kind](dep.name);
+    const check = msg('CheckPublicAccess', what);
     if (!dep.readable) {
-      checks.push({ check: `${what}: public network access`, status: 'UNKNOWN', detail: 'not readable', fix: `Grant the service connection Reader on ${what}.` });
+      checks.push({ check, status: 'UNKNOWN', detail: msg('NotReadable'), fix: msg('FixGrantReader', what) });
       continue;
     }
     const closed = dep.publicNetworkAccess === 'Disabled' || (dep.publicNetworkAccess !== 'Enabled' && dep.defaultAction === 'Deny') || (dep.publicNetworkAccess === undefined && dep.defaultAction === 'Deny');
-    const detail = [dep.publicNetworkAccess && `publicNetworkAccess ${dep.publicNetworkAccess}`, dep.defaultAction && `default action ${dep.defaultAction}`].filter(Boolean).join(', ') || 'public access not restricted';
-    checks.push(closed ? { check: `${what}: public network access`, status: 'PASS', detail, fix: '' } : { check: `${what}: public network access`, status: 'FAIL', detail, fix: DEP_FIX[dep.kind](dep.name, rgOf(dep.id)) });
+    const detail =
+      [dep.publicNetworkAccess && msg('PublicNetworkAccessIs', dep.publicNetworkAccess), dep.defaultAction && msg('DefaultActionIs', dep.defaultAction)].filter(Boolean).join(', ') ||
+      msg('PublicAccessNotRestricted');
+    checks.push(closed ? { check, status: 'PASS', detail, fix: '' } : { check, status: 'FAIL', detail, fix: DEP_FIX[dep.kind](dep.name, rgOf(dep.id)) });
     checks.push(...connectionChecks(what, dep.connections));
   }
   return checks;
@@ -65,7 +76,7 @@ export function diagnoseChecks(v: DiagnoseResponseResultValue | undefined): Post
   for (const [category, results] of Object.entries(v)) {
     for (const r of (results ?? []) as Array<{ code?: string; level?: string; message?: string }>) {
       if (r.level === 'Information') continue;
-      out.push({ check: `diagnose ${category}: ${r.code ?? ''}`, status: r.level === 'Error' ? 'FAIL' : 'WARN', detail: r.message ?? '', fix: 'See the message; Azure ML workspace diagnose explains each finding.' });
+      out.push({ check: msg('CheckDiagnoseFinding', category, r.code ?? ''), status: r.level === 'Error' ? 'FAIL' : 'WARN', detail: r.message ?? '', fix: msg('FixSeeDiagnoseMessage') });
     }
   }
   return out;

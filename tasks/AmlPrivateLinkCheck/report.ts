@@ -1,5 +1,6 @@
 /** The check's log lines, run summary and JSON report. */
 import { Summary } from '../common/summary';
+import { msg } from './messages';
 import type { NameResult, Verdict } from './classify';
 import type { PostureCheck } from './posture';
 
@@ -15,9 +16,9 @@ export interface Report {
 
 export function logLine(n: NameResult): string {
   const answer = n.answer.length ? n.answer.join(',') : '-';
-  const chain = n.cnames.length ? ` via ${n.cnames.join(' -> ')}` : '';
-  const expected = n.expected.length ? ` expected ${n.expected.join(',')}` : '';
-  const head = `${n.verdict.padEnd(12)} ${n.fqdn} -> ${answer}${chain}${expected}${n.via === 'hosts' ? ' (hosts file)' : ''}`;
+  const chain = n.cnames.length ? msg('ViaCnames', n.cnames.join(' -> ')) : '';
+  const expected = n.expected.length ? msg('LogExpected', n.expected.join(',')) : '';
+  const head = `${n.verdict.padEnd(12)} ${n.fqdn} -> ${answer}${chain}${expected}${n.via === 'hosts' ? msg('LogHostsFile') : ''}`;
   return n.advice ? `${head}\n             ${n.advice}` : head;
 }
 
@@ -27,36 +28,48 @@ export function failureLine(names: NameResult[], posture: PostureCheck[]): strin
   const counts = new Map<Verdict, number>();
   for (const n of bad) counts.set(n.verdict, (counts.get(n.verdict) ?? 0) + 1);
   const parts: string[] = [];
-  if (bad.length) parts.push(`${bad.length} of ${names.length} names failed: ${[...counts].map(([v, c]) => `${c} ${v}`).join(', ')}`);
+  if (bad.length) parts.push(msg('NamesFailed', bad.length, names.length, [...counts].map(([v, c]) => `${c} ${v}`).join(', ')));
   const pf = posture.filter((p) => p.status === 'FAIL');
-  if (pf.length) parts.push(`${pf.length} posture check${pf.length > 1 ? 's' : ''} failed: ${pf.map((p) => p.check).join('; ')}`);
+  const checks = pf.map((p) => p.check).join('; ');
+  if (pf.length === 1) parts.push(msg('PostureCheckFailed', pf.length, checks));
+  else if (pf.length) parts.push(msg('PostureChecksFailed', pf.length, checks));
   return parts.join('; ');
 }
 
 const ICON: Record<string, string> = { OK: '✅ OK', PASS: '✅ PASS', WARN: '⚠️ WARN', UNKNOWN: '❔ UNKNOWN', FAIL: '❌ FAIL' };
 
+function summaryTitle(r: Report): string {
+  if (r.workspace) return r.ok ? msg('SummaryTitleWorkspacePassed', r.workspace) : msg('SummaryTitleWorkspaceFailed', r.workspace);
+  return r.ok ? msg('SummaryTitlePassed') : msg('SummaryTitleFailed');
+}
+
 export function summaryMarkdown(r: Report): string {
-  const s = new Summary(`Private link check${r.workspace ? ` for ${r.workspace}` : ''}: ${r.ok ? 'passed' : 'FAILED'}`);
-  const bad = r.names.filter((n) => n.verdict !== 'OK').length;
+  const s = new Summary(summaryTitle(r));
+  const good = r.names.filter((n) => n.verdict === 'OK').length;
+  const allowed = r.allowedRanges.join(', ');
   s.para(
-    `${r.names.length - bad} of ${r.names.length} names resolve to their private endpoints` +
-      ` (resolver: ${r.dnsServers.length ? r.dnsServers.join(', ') : "the agent's own"}; allowed ranges: ${r.allowedRanges.join(', ')}).`,
+    r.dnsServers.length
+      ? msg('SummaryResolvedWithServers', good, r.names.length, r.dnsServers.join(', '), allowed)
+      : msg('SummaryResolvedWithAgentResolver', good, r.names.length, allowed),
   );
   s.table(
-    ['Name', 'Answer', 'Expected', 'CNAME chain', 'Verdict'],
-    r.names.map((n) => [n.fqdn, `${n.answer.join(', ') || '–'}${n.via === 'hosts' ? ' (hosts)' : ''}`, n.expected.join(', '), n.cnames.join(' → '), ICON[n.verdict] ?? `❌ ${n.verdict}`]),
+    [msg('ColumnName'), msg('ColumnAnswer'), msg('ColumnExpected'), msg('ColumnCnameChain'), msg('ColumnVerdict')],
+    r.names.map((n) => {
+      const answer = n.answer.join(', ') || '–';
+      return [n.fqdn, n.via === 'hosts' ? msg('AnswerFromHosts', answer) : answer, n.expected.join(', '), n.cnames.join(' → '), ICON[n.verdict] ?? `❌ ${n.verdict}`];
+    }),
   );
   const advice = r.names.filter((n) => n.advice);
   if (advice.length) {
-    s.heading('What to fix');
+    s.heading(msg('HeadingWhatToFix'));
     s.bullets(advice.map((n) => `**${n.fqdn}** (${n.verdict}): ${n.advice}`));
   }
   if (r.posture.length) {
-    s.heading('Isolation posture');
-    s.table(['Check', 'Status', 'Detail', 'Fix'], r.posture.map((p) => [p.check, ICON[p.status], p.detail, p.fix ? `\`${p.fix}\`` : '']));
+    s.heading(msg('HeadingIsolationPosture'));
+    s.table([msg('ColumnCheck'), msg('ColumnStatus'), msg('ColumnDetail'), msg('ColumnFix')], r.posture.map((p) => [p.check, ICON[p.status], p.detail, p.fix ? `\`${p.fix}\`` : '']));
   }
   if (r.notes.length) {
-    s.heading('Notes');
+    s.heading(msg('HeadingNotes'));
     s.bullets(r.notes);
   }
   return s.toMarkdown();

@@ -10,6 +10,7 @@
 import { promises as dns } from 'node:dns';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { msg } from './messages';
 
 export type ResolveError = 'NOT_FOUND' | 'TIMEOUT' | 'SERVFAIL' | 'REFUSED';
 
@@ -57,9 +58,9 @@ export interface ResolveOptions {
 
 function errorKind(e: unknown): { error: ResolveError; detail: string } {
   const code = (e as { code?: string } | undefined)?.code ?? '';
-  if (code === 'ENOTFOUND' || code === 'ENODATA' || code === 'NOTFOUND') return { error: 'NOT_FOUND', detail: code === 'ENODATA' ? 'no A/AAAA record' : 'NXDOMAIN' };
-  if (code === 'ETIMEOUT' || code === 'ECANCELLED') return { error: 'TIMEOUT', detail: 'no answer' };
-  if (code === 'EREFUSED') return { error: 'REFUSED', detail: 'server refused the query' };
+  if (code === 'ENOTFOUND' || code === 'ENODATA' || code === 'NOTFOUND') return { error: 'NOT_FOUND', detail: code === 'ENODATA' ? msg('ResolveNoAddressRecord') : 'NXDOMAIN' };
+  if (code === 'ETIMEOUT' || code === 'ECANCELLED') return { error: 'TIMEOUT', detail: msg('ResolveNoAnswer') };
+  if (code === 'EREFUSED') return { error: 'REFUSED', detail: msg('ResolveRefused') };
   return { error: 'SERVFAIL', detail: code || String(e) };
 }
 

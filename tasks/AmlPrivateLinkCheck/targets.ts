@@ -3,7 +3,8 @@
  * Every error names the input and the offending line.
  */
 import { BlockList, isIP } from 'node:net';
-import { inputError } from '../common/errors';
+import { UserError } from '../common/errors';
+import { msg } from './messages';
 
 export interface NameTarget {
   fqdn: string;
@@ -27,14 +28,14 @@ export function parseFqdns(lines: string[]): NameTarget[] {
     const [hostRaw, ipsRaw] = line.split('=', 2).map((s) => s.trim()) as [string, string | undefined];
     const fqdn = hostRaw.toLowerCase().replace(/\.$/, '');
     if (!isFqdn(fqdn)) {
-      throw inputError('fqdns', `line ${i + 1} '${line}' is not a valid host name`, 'Write one fully qualified name per line, as host or host=expectedIp, e.g. mystorage.blob.core.windows.net=10.0.1.5.');
+      throw new UserError(msg('FqdnLineNotHostName', i + 1, line), 'fqdns');
     }
     const expectedIps = ipsRaw === undefined ? [] : ipsRaw.split(',').map((s) => s.trim()).filter(Boolean);
     if (ipsRaw !== undefined && expectedIps.length === 0) {
-      throw inputError('fqdns', `line ${i + 1} '${line}' has '=' but no IP address`, 'Write host=expectedIp, or only host.');
+      throw new UserError(msg('FqdnLineWithoutIp', i + 1, line), 'fqdns');
     }
     for (const ip of expectedIps) {
-      if (!isIP(ip)) throw inputError('fqdns', `line ${i + 1} '${line}': '${ip}' is not an IP address`, 'Write host=expectedIp with an IPv4 or IPv6 address.');
+      if (!isIP(ip)) throw new UserError(msg('FqdnLineBadIp', i + 1, line, ip), 'fqdns');
     }
     out.push({ fqdn, expectedIps, source: 'input' });
   });
@@ -49,13 +50,13 @@ export interface Ranges {
 export function parseRanges(text: string): Ranges {
   const list = new BlockList();
   const parts = text.split(/[,\s]+/).filter(Boolean);
-  if (parts.length === 0) throw inputError('allowedRanges', 'is empty', 'Give at least one CIDR range, e.g. 10.0.0.0/8.');
+  if (parts.length === 0) throw new UserError(msg('AllowedRangesEmpty'), 'allowedRanges');
   for (const p of parts) {
     const m = /^([0-9a-fA-F:.]+)\/(\d{1,3})$/.exec(p);
     const family = m ? isIP(m[1]!) : 0;
     const bits = m ? Number(m[2]) : -1;
     if (!m || family === 0 || bits > (family === 4 ? 32 : 128)) {
-      throw inputError('allowedRanges', `'${p}' is not a CIDR range`, 'Use address/prefix, e.g. 10.0.0.0/8 or fd00::/8, separated by commas.');
+      throw new UserError(msg('AllowedRangeNotCidr', p), 'allowedRanges');
     }
     list.addSubnet(m[1]!, bits, family === 4 ? 'ipv4' : 'ipv6');
   }
@@ -72,7 +73,7 @@ export function parseDnsServers(text: string | undefined): string[] {
       const m = /^\[([0-9a-fA-F:]+)\](?::(\d+))?$/.exec(s) ?? /^([0-9.]+)(?::(\d+))?$/.exec(s) ?? /^([0-9a-fA-F:]+)()$/.exec(s);
       const port = m?.[2] ? Number(m[2]) : 53;
       if (!m || !isIP(m[1]!) || port < 1 || port > 65535) {
-        throw inputError('dnsServers', `'${s}' is not a DNS server address`, 'Use IP or IP:port, e.g. 168.63.129.16 or 10.0.0.4:53.');
+        throw new UserError(msg('DnsServerInvalid', s), 'dnsServers');
       }
       return s;
     });

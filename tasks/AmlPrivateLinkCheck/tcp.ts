@@ -1,5 +1,6 @@
 /** TCP reachability of port 443, bounded by a timeout. */
 import * as net from 'node:net';
+import { msg } from './messages';
 
 export function tcpCheck(ip: string, port: number, timeoutMs: number): Promise<{ ok: true } | { ok: false; reason: string }> {
   return new Promise((resolve) => {
@@ -8,7 +9,7 @@ export function tcpCheck(ip: string, port: number, timeoutMs: number): Promise<{
       socket.destroy();
       resolve(r);
     };
-    socket.setTimeout(timeoutMs, () => done({ ok: false, reason: `no answer within ${timeoutMs} ms` }));
+    socket.setTimeout(timeoutMs, () => done({ ok: false, reason: msg('TcpNoAnswerWithin', timeoutMs) }));
     socket.once('connect', () => done({ ok: true }));
     socket.once('error', (e: NodeJS.ErrnoException) => done({ ok: false, reason: e.code ?? e.message }));
   });
