@@ -21,6 +21,7 @@ import { snapshotCode, type CodeSnapshot } from '../common/upload';
 import { ensureCode, ensureInlineEnvironment, resolveNamed } from '../common/workspace-assets';
 import { WorkspaceArm, type ArmResource } from '../common/workspace-arm';
 import { deploymentBody, loadDeploymentFile, type DeploymentSpec } from './deployment';
+import { msg } from './messages';
 import { isBusy, OnlineApi, Scorer, ScoringAuth, type OnlineDeployment, type OnlineEndpoint } from './online-api';
 import { formatTraffic, planRollout, sameTraffic, serving, splitAt, trafficCommand, type Traffic } from './rollout';
 import { evaluate, type Expectation } from './smoke';
@@ -53,6 +54,9 @@ export interface DeployInputs {
 /** How long cleanup may take after a failure or a cancelled run (the agent kills the step eventually). */
 const CLEANUP_MS = 15 * 60_000;
 const LOG_TAIL = 100;
+/** Agent log commands that fold the container logs. */
+const GROUP = '##[group]';
+const END_GROUP = '##[endgroup]';
 
 interface ComputeProps {
   computeType?: string;
@@ -79,7 +83,7 @@ export function neutralize(line: string): string {
   return line.replace(/##(vso)?\[/gi, (m) => `#\u200b${m.slice(1)}`);
 }
 
-const sec = (ms: number): string => `${Math.round(ms / 1000)} s`;
+const sec = (ms: number): string => msg('DurationSeconds', Math.round(ms / 1000));
 /** The first line of an error's message, without a closing period (messages compose it into sentences). */
 const first = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.replace(/\.+$/, '');
 
@@ -88,7 +92,7 @@ class CheckFailed extends Error {}
 
 class Cancelled extends Error {
   constructor() {
-    super('the pipeline run was cancelled');
+    super(msg('PipelineRunCancelled'));
   }
 }
 
@@ -103,24 +107,20 @@ interface TimelineRow {
 // Lookups: read-only, so a bad input fails before anything is created.
 
 async function checkCompute(ws: WorkspaceArm, name: string): Promise<{ id: string; props: ComputeProps }> {
-  const attach =
-    `Attach the AKS cluster to workspace '${ws.ref.name}' as a Kubernetes compute (the cluster needs the Azure ML extension, Microsoft.AzureML.Kubernetes): ` +
-    `az ml compute attach --resource-group ${ws.ref.resourceGroup} --workspace-name ${ws.ref.name} --type Kubernetes --name ${name} ` +
-    `--resource-id /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.ContainerService/managedClusters/<aks> --identity-type SystemAssigned --namespace azureml. ` +
-    'AmlAksDeploy@1 never deploys to another target.';
+  const attach = msg('ComputeAttachFix', ws.ref.name, ws.ref.resourceGroup, ws.ref.name, name);
   const found = await ws.find<ArmResource<ComputeProps>>(`computes/${encodeURIComponent(name)}`);
   if (!found) {
     const all = await ws.list<ArmResource<ComputeProps>>('computes').catch(() => []);
-    const known = all.map((c) => `${c.name} (${c.properties?.computeType ?? '?'})`).join(', ') || 'none';
-    throw new UserError(`Input 'computeName': compute '${name}' does not exist in workspace '${ws.ref.name}' (computes there: ${known}). ${attach}`, 'computeName');
+    const known = all.map((c) => `${c.name} (${c.properties?.computeType ?? '?'})`).join(', ') || msg('NoComputes');
+    throw new UserError(msg('ComputeNotFound', name, ws.ref.name, known, attach), 'computeName');
   }
   const props = found.properties ?? {};
   if (props.computeType !== 'Kubernetes') {
-    const legacy = props.computeType === 'AKS' ? " 'AKS' is the CLI v1 inference cluster type, which v2 online endpoints cannot use." : '';
-    throw new UserError(`Input 'computeName': compute '${name}' is of type ${props.computeType ?? 'unknown'}, not Kubernetes.${legacy} ${attach}`, 'computeName');
+    const problem = props.computeType === 'AKS' ? msg('ComputeIsLegacyAks', name, attach) : msg('ComputeNotKubernetes', name, props.computeType ?? msg('UnknownComputeType'), attach);
+    throw new UserError(problem, 'computeName');
   }
   if (props.provisioningState && props.provisioningState !== 'Succeeded') {
-    throw new UserError(`Input 'computeName': Kubernetes compute '${name}' is ${props.provisioningState}, not Succeeded. Check the cluster's Azure ML extension (az k8s-extension show --name azureml ...) and re-attach the compute.`, 'computeName');
+    throw new UserError(msg('ComputeNotSucceeded', name, props.provisioningState), 'computeName');
   }
   return { id: found.id, props };
 }
@@ -129,17 +129,17 @@ async function checkModel(io: AgentIo, ws: WorkspaceArm, ref: ModelRef): Promise
   if (ref.workspace) {
     const w = ref.workspace;
     if (w.subscriptionId.toLowerCase() !== ws.ref.subscriptionId.toLowerCase() || w.resourceGroup.toLowerCase() !== ws.ref.resourceGroup.toLowerCase() || w.name.toLowerCase() !== ws.ref.name.toLowerCase()) {
-      throw new UserError(`Input 'model': the model id names workspace '${w.name}' in resource group '${w.resourceGroup}' (subscription ${w.subscriptionId}), but the deployment goes to workspace '${ws.ref.name}' in '${ws.ref.resourceGroup}'. Register the model in this workspace, or give name:version.`, 'model');
+      throw new UserError(msg('ModelInOtherWorkspace', w.name, w.resourceGroup, w.subscriptionId, ws.ref.name, ws.ref.resourceGroup), 'model');
     }
   }
   const path = `models/${encodeURIComponent(ref.name)}/versions/${encodeURIComponent(ref.version)}`;
   const found = await ws.find<ArmResource<{ modelType?: string; isArchived?: boolean }>>(path);
   if (!found) {
     const versions = await ws.list(`models/${encodeURIComponent(ref.name)}/versions`).catch(() => []);
-    const which = versions.length ? `versions there: ${versions.map((v) => v.name).slice(0, 20).join(', ')}` : `no model named '${ref.name}' is registered there`;
-    throw new UserError(`Input 'model': model '${ref.name}' version ${ref.version} does not exist in workspace '${ws.ref.name}' (${which}). Register it first (AmlModelRegister@1) or fix the version.`, 'model');
+    const which = versions.length ? msg('ModelVersionsThere', versions.map((v) => v.name).slice(0, 20).join(', ')) : msg('ModelNotRegisteredThere', ref.name);
+    throw new UserError(msg('ModelVersionNotFound', ref.name, ref.version, ws.ref.name, which), 'model');
   }
-  if (found.properties?.isArchived) io.warn(`Model ${ref.name}:${ref.version} is archived; deploying it anyway, as asked.`);
+  if (found.properties?.isArchived) io.warn(msg('ModelArchived', ref.name, ref.version));
   return { id: found.id, type: String(found.properties?.modelType ?? 'CustomModel') };
 }
 
@@ -150,7 +150,7 @@ async function resolveEnvironment(ws: WorkspaceArm, env: EnvironmentRef): Promis
   if (env.kind === 'id') {
     const id = env.id.replace(/^azureml:/i, '');
     if (/^\/subscriptions\//i.test(id) && !(await ws.arm.get(id, ws.apiVersion).then(() => true, () => false))) {
-      throw new UserError(`${env.origin.file.split(/[\\/]/).pop()}: ${env.origin.path}: environment '${id}' does not exist. Register it or fix the reference.`);
+      throw new UserError(msg('EnvironmentNotFound', env.origin.file.split(/[\\/]/).pop(), env.origin.path, id));
     }
     return { id };
   }
@@ -178,11 +178,7 @@ async function lookUp(io: AgentIo, ws: WorkspaceArm, api: OnlineApi, i: DeployIn
   const environment = spec.environment ? await resolveEnvironment(ws, spec.environment) : undefined;
   const code = spec.code ? await resolveCode(ws, spec.code, i.root) : undefined;
   if (!environment && !isNoCodeModel(model.type)) {
-    throw new UserError(
-      `Model ${i.model.name}:${i.model.version} is a ${model.type}: Azure ML deploys only MLflow and Triton models without an environment. ` +
-        `Give a deploymentFile with environment: (and code_configuration: with the scoring script), or register the model as mlflow_model.`,
-      'deploymentFile',
-    );
+    throw new UserError(msg('ModelNeedsEnvironment', i.model.name, i.model.version, model.type), 'deploymentFile');
   }
 
   const endpoint = await api.endpoint(i.endpointName);
@@ -192,20 +188,20 @@ async function lookUp(io: AgentIo, ws: WorkspaceArm, api: OnlineApi, i: DeployIn
     const p = endpoint.properties;
     const onCompute = p.compute ? /\/computes\/([^/]+)$/i.exec(p.compute)?.[1] ?? p.compute : undefined;
     if (!onCompute) {
-      throw new UserError(`Input 'endpointName': endpoint '${i.endpointName}' exists as a managed online endpoint (no Kubernetes compute). AmlAksDeploy@1 deploys to Kubernetes online endpoints only and never falls back: choose another endpointName, or delete that endpoint.`, 'endpointName');
+      throw new UserError(msg('EndpointIsManaged', i.endpointName), 'endpointName');
     }
     if (onCompute.toLowerCase() !== i.computeName.toLowerCase()) {
-      throw new UserError(`Input 'computeName': endpoint '${i.endpointName}' runs on compute '${onCompute}', not '${i.computeName}'. An endpoint cannot move between computes: set computeName to ${onCompute}, or use another endpointName.`, 'computeName');
+      throw new UserError(msg('EndpointOnOtherCompute', i.endpointName, onCompute, i.computeName, onCompute), 'computeName');
     }
     if (isBusy(p.provisioningState)) {
-      throw new UserError(`Endpoint '${i.endpointName}' is ${p.provisioningState}: another operation (perhaps another rollout) is changing it. Wait for it to finish, then re-run.`);
+      throw new UserError(msg('EndpointBusy', i.endpointName, p.provisioningState));
     }
-    if (p.provisioningState === 'Failed') io.warn(`Endpoint '${i.endpointName}' is in provisioning state Failed (its last update failed); the rollout goes on and will update it.`);
-    if (p.authMode && p.authMode.toLowerCase() !== i.authMode.toLowerCase()) io.info(`Endpoint '${i.endpointName}' keeps its authentication mode ${p.authMode} (authMode ${i.authMode} applies to new endpoints only).`);
+    if (p.provisioningState === 'Failed') io.warn(msg('EndpointStateFailed', i.endpointName));
+    if (p.authMode && p.authMode.toLowerCase() !== i.authMode.toLowerCase()) io.info(msg('EndpointKeepsAuthMode', i.endpointName, p.authMode, i.authMode));
     deployments = await api.deployments(i.endpointName);
     const busy = deployments.find((d) => isBusy(d.properties.provisioningState));
     if (busy) {
-      throw new UserError(`Deployment '${busy.name}' of endpoint '${i.endpointName}' is ${busy.properties.provisioningState}: another rollout seems to be running. Wait for it to finish (or delete that deployment), then re-run.`);
+      throw new UserError(msg('DeploymentBusy', busy.name, i.endpointName, busy.properties.provisioningState));
     }
     previous = Object.fromEntries(Object.entries(p.traffic ?? {}).map(([k, v]) => [k, Number(v) || 0]));
   }
@@ -213,15 +209,11 @@ async function lookUp(io: AgentIo, ws: WorkspaceArm, api: OnlineApi, i: DeployIn
   const taken = deployments.map((d) => d.name);
   let deploymentName = i.deploymentName ?? spec.name;
   if (deploymentName) {
-    const where = i.deploymentName ? "Input 'deploymentName'" : `${spec.file}: 'name'`;
+    const where = i.deploymentName ? msg('WhereInput', 'deploymentName') : `${spec.file}: 'name'`;
     checkOnlineName('deploymentName', deploymentName);
     const clash = taken.find((t) => t.toLowerCase() === deploymentName!.toLowerCase());
     if (clash) {
-      throw new UserError(
-        `${where}: deployment '${clash}' already exists on endpoint '${i.endpointName}' (traffic ${previous[clash] ?? 0}%). A safe rollout creates a new deployment beside the current one and never updates it in place: ` +
-          'leave deploymentName empty to derive a free name from the model version, or choose another name.',
-        i.deploymentName ? 'deploymentName' : 'deploymentFile',
-      );
+      throw new UserError(msg('DeploymentNameTaken', where, clash, i.endpointName, `${previous[clash] ?? 0}%`), i.deploymentName ? 'deploymentName' : 'deploymentFile');
     }
   } else {
     deploymentName = deriveDeploymentName(i.model, taken);
@@ -230,14 +222,11 @@ async function lookUp(io: AgentIo, ws: WorkspaceArm, api: OnlineApi, i: DeployIn
   const instanceType = i.instanceType ?? spec.instanceType;
   const types = Object.keys(compute.props.properties?.instanceTypes ?? {});
   if (instanceType && types.length && !types.some((t) => t.toLowerCase() === instanceType.toLowerCase())) {
-    throw new UserError(
-      `${i.instanceType ? "Input 'instanceType'" : `${spec.file}: 'instance_type'`}: instance type '${instanceType}' is not defined on Kubernetes compute '${i.computeName}' (defined: ${types.join(', ')}). ` +
-        'Create it on the cluster (kubectl apply an InstanceType resource of the Azure ML extension) or choose a defined one.',
-      i.instanceType ? 'instanceType' : 'deploymentFile',
-    );
+    const where = i.instanceType ? msg('WhereInput', 'instanceType') : `${spec.file}: 'instance_type'`;
+    throw new UserError(msg('InstanceTypeNotDefined', where, instanceType, i.computeName, types.join(', ')), i.instanceType ? 'instanceType' : 'deploymentFile');
   }
-  if (i.instanceCount !== undefined && spec.instanceCount !== undefined && i.instanceCount !== spec.instanceCount) io.info(`${spec.file}: instance_count ${spec.instanceCount} is replaced by the instanceCount input (${i.instanceCount}).`);
-  if (i.instanceType && spec.instanceType && i.instanceType !== spec.instanceType) io.info(`${spec.file}: instance_type ${spec.instanceType} is replaced by the instanceType input (${i.instanceType}).`);
+  if (i.instanceCount !== undefined && spec.instanceCount !== undefined && i.instanceCount !== spec.instanceCount) io.info(msg('InstanceCountReplaced', spec.file, spec.instanceCount, i.instanceCount));
+  if (i.instanceType && spec.instanceType && i.instanceType !== spec.instanceType) io.info(msg('InstanceTypeReplaced', spec.file, spec.instanceType, i.instanceType));
   return {
     computeId: compute.id,
     modelId: model.id,
@@ -271,7 +260,7 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
   const spec: DeploymentSpec = i.deploymentFile ? loadDeploymentFile(i.deploymentFile, i.root) : { tags: {}, properties: {}, notes: [] };
   for (const n of spec.notes) io.info(n);
   if (i.branchGate) await enforceGate(io, i.branchGate, i.connection);
-  else io.warn('enforceBranchGate is false: this production rollout runs from any branch.');
+  else io.warn(msg('BranchGateOff'));
 
   const session = await openWorkspace(io, i.connection, i.ws);
   const arm = new ArmClient(session.arm);
@@ -280,9 +269,9 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
   const translate = (action: string) => (e: unknown) => translateAzureError(e, { action, scope: ws.base, connection: session.arm.endpoint.name });
   const E = i.endpointName;
 
-  io.progress(3, 'Checking the compute, model, assets and endpoint');
+  io.progress(3, msg('ProgressLookups'));
   const look = await lookUp(io, ws, api, i, spec).catch((e: unknown) => {
-    throw translate(`check compute '${i.computeName}', model ${i.model.name}:${i.model.version} and endpoint '${E}'`)(e);
+    throw translate(msg('ActionLookUp', i.computeName, i.model.name, i.model.version, E))(e);
   });
   const D = look.deploymentName;
   const previous = look.previous;
@@ -291,13 +280,22 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
   io.output('endpointName', E);
   io.output('deploymentName', D);
   io.output('previousDeployment', previousServing.join(','));
+  const steps = plan.steps.map((s) => `${s}%`).join(', ');
   io.info(
-    `Plan: ${look.endpoint ? `endpoint '${E}' (traffic: ${formatTraffic(previous)})` : `new endpoint '${E}' (${i.authMode})`} on Kubernetes compute '${i.computeName}'; ` +
-      `new deployment '${D}' of model ${i.model.name}:${i.model.version} (${look.modelType}), ${look.instanceCount} instance(s)${look.instanceType ? ` of ${look.instanceType}` : ''}; ` +
-      `traffic steps ${plan.steps.map((s) => `${s}%`).join(', ')}${plan.steps.length > 1 || i.stepWaitSeconds ? `, holding ${i.stepWaitSeconds} s each` : ''}; ` +
-      `${i.smoke ? `smoke test ${i.smoke.file} expecting ${i.expect.text}` : 'no smoke test (smokeTestFile is empty)'}.`,
+    msg(
+      'Plan',
+      look.endpoint ? msg('PlanExistingEndpoint', E, formatTraffic(previous)) : msg('PlanNewEndpoint', E, i.authMode),
+      i.computeName,
+      D,
+      i.model.name,
+      i.model.version,
+      look.modelType,
+      look.instanceType ? msg('PlanInstancesOfType', look.instanceCount, look.instanceType) : msg('PlanInstances', look.instanceCount),
+      plan.steps.length > 1 || i.stepWaitSeconds ? msg('PlanStepsHolding', steps, i.stepWaitSeconds) : steps,
+      i.smoke ? msg('PlanSmokeTest', i.smoke.file, i.expect.text) : msg('PlanNoSmokeTest'),
+    ),
   );
-  if (plan.note) io.info(`Note: ${plan.note}.`);
+  if (plan.note) io.info(msg('PlanNote', plan.note));
 
   const timeline: TimelineRow[] = [];
   const lineage = lineageTags((n) => io.variable(n));
@@ -306,11 +304,11 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
   const summary = (title: string, extra: string[] = []) => {
     const s = new Summary(`${E}: ${title}`);
     s.para(
-      [`Model **${i.model.name}:${i.model.version}** as deployment **${D}**`, `compute ${i.computeName}`, link('endpoint in Azure ML studio', studio), scoringUri ? `scoring URI \`${scoringUri}\`` : '']
+      [msg('SummaryModel', i.model.name, i.model.version, D), msg('SummaryCompute', i.computeName), link(msg('SummaryStudioLink'), studio), scoringUri ? msg('SummaryScoringUri', scoringUri) : '']
         .filter(Boolean)
         .join(' · '),
     );
-    s.table(['Step', 'Traffic', 'Checks', 'Result'], timeline.map((r) => [r.step, r.traffic, r.checks, r.result]));
+    s.table([msg('SummaryColumnStep'), msg('SummaryColumnTraffic'), msg('SummaryColumnChecks'), msg('SummaryColumnResult')], timeline.map((r) => [r.step, r.traffic, r.checks, r.result]));
     if (extra.length) s.bullets(extra);
     io.summary('aml-aks-deploy', s.toMarkdown());
   };
@@ -330,21 +328,22 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
       maxIntervalMs: 10_000,
       onPoll: (status, ms) => {
         if (status !== lastStatus || Date.now() - lastLine > 30_000) {
-          io.info(`  ${what}: ${status} (${sec(ms)})`);
+          io.info(msg('OperationStatusLine', what, status, sec(ms)));
           lastStatus = status;
           lastLine = Date.now();
         }
         // Progress moves within its band, approaching the end while the operation runs.
-        io.progress(from + (to - from) * (1 - Math.exp(-ms / 120_000)), `${what}: ${status}`);
+        io.progress(from + (to - from) * (1 - Math.exp(-ms / 120_000)), msg('OperationStatusProgress', what, status));
       },
     };
   };
 
   let auth: ScoringAuth | undefined;
   let scorer: Scorer | undefined;
-  const smokeTest = async (): Promise<string> => {
-    if (!i.smoke) return 'no smoke test';
-    if (!scoringUri) throw new CheckFailed(`endpoint '${E}' has no scoring URI yet`);
+  /** The smoke test's verdict on the new deployment alone, or undefined when there is no smoke test. */
+  const smokeTest = async (): Promise<string | undefined> => {
+    if (!i.smoke) return undefined;
+    if (!scoringUri) throw new CheckFailed(msg('CheckNoScoringUri', E));
     auth ??= new ScoringAuth(io, api, E, look.endpoint?.properties.authMode ?? i.authMode, session.arm.credential);
     scorer ??= new Scorer(scoringUri, session.arm.proxy, auth);
     let res;
@@ -353,34 +352,33 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
     } catch (e) {
       throwIfCancelled();
       // A missing listKeys/token permission or an unreachable scoring URI says what to fix.
-      throw new CheckFailed(`the smoke request to ${D} failed: ${neutralize(first(translate(`call the scoring URI of '${E}' (with its key or token) for the smoke test`)(e)))}`);
+      throw new CheckFailed(msg('CheckSmokeRequestFailed', D, neutralize(first(translate(msg('ActionCallScoringUri', E))(e)))));
     }
     const verdict = evaluate(i.expect, res.status, res.text);
     const detail = neutralize(verdict.detail);
-    if (res.servedBy && res.servedBy !== D) throw new CheckFailed(`the smoke request for ${D} was answered by deployment ${res.servedBy}: the endpoint ignored the azureml-model-deployment header`);
-    if (!verdict.ok) throw new CheckFailed(`smoke test of ${D} failed: ${detail}`);
-    return `smoke ${detail}`;
+    if (res.servedBy && res.servedBy !== D) throw new CheckFailed(msg('CheckSmokeWrongDeployment', D, res.servedBy));
+    if (!verdict.ok) throw new CheckFailed(msg('CheckSmokeFailed', D, detail));
+    return detail;
   };
 
   const health = async (): Promise<string> => {
     const d = await api.deployment(E, D);
     const st = d?.properties.provisioningState;
-    if (st !== 'Succeeded') throw new CheckFailed(`deployment ${D} is ${st ?? 'gone'}, not Succeeded`);
-    const checks = [`provisioning ${st}`];
-    checks.push(await smokeTest());
-    return checks.join('; ');
+    if (st !== 'Succeeded') throw new CheckFailed(st === undefined ? msg('CheckDeploymentGone', D) : msg('CheckDeploymentNotSucceeded', D, st));
+    const smoke = await smokeTest();
+    return [msg('HealthProvisioning', st), smoke === undefined ? msg('HealthNoSmokeTest') : msg('HealthSmoke', smoke)].join('; ');
   };
 
   /** Set the endpoint's traffic (PUT of the endpoint as it is, with the new split) and check it took. */
   const setTraffic = async (target: Traffic, o: LroOptions, label: string): Promise<void> => {
     const now = await api.endpoint(E);
-    if (!now) throw new Error(`endpoint '${E}' disappeared`);
+    if (!now) throw new Error(msg('EndpointDisappeared', E));
     if (sameTraffic(now.properties.traffic ?? {}, target)) return;
     state.trafficTouched = true;
     const after = await api.putEndpoint(E, withTraffic(now, target), { ...o, onPoll: o.onPoll ?? (() => undefined) });
     const got = after.properties.traffic ?? {};
     if (after.properties.provisioningState !== 'Succeeded' || !sameTraffic(got, target)) {
-      throw new CheckFailed(`the traffic update to ${formatTraffic(target)} (${label}) ended ${after.properties.provisioningState}, traffic ${formatTraffic(got)}`);
+      throw new CheckFailed(msg('CheckTrafficUpdateEnded', formatTraffic(target), label, after.properties.provisioningState, formatTraffic(got)));
     }
     state.current = target;
   };
@@ -390,18 +388,18 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
     // 1. The endpoint, on the Kubernetes compute. Creating it moves no traffic.
     if (!look.endpoint) {
       failedStep = 'endpoint';
-      io.info(`Creating endpoint '${E}' on Kubernetes compute '${i.computeName}' (auth ${i.authMode}).`);
+      io.info(msg('CreatingEndpoint', E, i.computeName, i.authMode));
       const created = await api
-        .putEndpoint(E, { location: session.workspace.location, tags: lineage, properties: { authMode: i.authMode, compute: look.computeId, description: `Kubernetes online endpoint, created by Azure Pipelines (AmlAksDeploy@1).`, traffic: {} } }, lro(`endpoint ${E}`, 5, 15))
+        .putEndpoint(E, { location: session.workspace.location, tags: lineage, properties: { authMode: i.authMode, compute: look.computeId, description: `Kubernetes online endpoint, created by Azure Pipelines (AmlAksDeploy@1).`, traffic: {} } }, lro(msg('OperationEndpoint', E), 5, 15))
         .catch((e: unknown) => {
           // Accepted by Azure (then failed or abandoned): the endpoint exists.
           if (e instanceof OperationAbandoned || e instanceof OperationFailed) state.endpointCreated = true;
-          throw e instanceof OperationAbandoned || e instanceof OperationFailed ? e : translate(`create endpoint '${E}'`)(e);
+          throw e instanceof OperationAbandoned || e instanceof OperationFailed ? e : translate(msg('ActionCreateEndpoint', E))(e);
         });
       state.endpointCreated = true;
-      if (created.properties.provisioningState !== 'Succeeded') throw new CheckFailed(`endpoint '${E}' ended ${created.properties.provisioningState}`);
+      if (created.properties.provisioningState !== 'Succeeded') throw new CheckFailed(msg('CheckEndpointEnded', E, created.properties.provisioningState));
       look.endpoint = created;
-      timeline.push({ step: 'endpoint', traffic: 'no traffic', checks: `created on ${i.computeName}, auth ${created.properties.authMode ?? i.authMode}`, result: 'created' });
+      timeline.push({ step: 'endpoint', traffic: msg('NoTraffic'), checks: msg('TimelineEndpointCreated', i.computeName, created.properties.authMode ?? i.authMode), result: 'created' });
     }
     scoringUri = look.endpoint.properties.scoringUri ?? '';
     io.output('scoringUri', scoringUri);
@@ -409,10 +407,10 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
 
     // 2. Assets the deployment brings (content-addressed: re-runs reuse them).
     failedStep = 'create';
-    if (look.code?.local || look.environment?.inline) io.progress(16, 'Registering code and environment');
+    if (look.code?.local || look.environment?.inline) io.progress(16, msg('ProgressRegisteringAssets'));
     const stats = { uploadedBytes: 0, reused: 0 };
-    const codeId = look.code?.local ? await ensureCode(io, ws, look.code.local, look.code.label ?? 'code', stats).catch((e: unknown) => { throw translate('upload the deployment\'s code')(e); }) : look.code?.id;
-    const environmentId = look.environment?.inline ? await ensureInlineEnvironment(ws, look.environment.inline).catch((e: unknown) => { throw translate('register the deployment\'s environment')(e); }) : look.environment?.id;
+    const codeId = look.code?.local ? await ensureCode(io, ws, look.code.local, look.code.label ?? msg('CodeLabelFallback'), stats).catch((e: unknown) => { throw translate(msg('ActionUploadCode'))(e); }) : look.code?.id;
+    const environmentId = look.environment?.inline ? await ensureInlineEnvironment(ws, look.environment.inline).catch((e: unknown) => { throw translate(msg('ActionRegisterEnvironment'))(e); }) : look.environment?.id;
     throwIfCancelled();
 
     // 3. The new deployment beside the current one, with 0% traffic.
@@ -425,23 +423,23 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
       ...(look.endpoint.location ? { location: look.endpoint.location } : {}),
       tags: { ...spec.tags, ...lineage },
     });
-    io.info(`Creating deployment '${D}' on endpoint '${E}' with 0% traffic.`);
+    io.info(msg('CreatingDeployment', D, E, '0%'));
     const t0 = Date.now();
     state.deploymentRequested = true;
-    const dep = await api.putDeployment(E, D, body, lro(`deployment ${D}`, 20, 50)).catch((e: unknown) => {
-      throw e instanceof OperationAbandoned || e instanceof OperationFailed ? e : translate(`create deployment '${D}'`)(e);
+    const dep = await api.putDeployment(E, D, body, lro(msg('OperationDeployment', D), 20, 50)).catch((e: unknown) => {
+      throw e instanceof OperationAbandoned || e instanceof OperationFailed ? e : translate(msg('ActionCreateDeployment', D))(e);
     });
-    if (dep.properties.provisioningState !== 'Succeeded') throw new CheckFailed(`deployment ${D} ended ${dep.properties.provisioningState}`);
-    timeline.push({ step: 'create', traffic: `${D} 0%${previousServing.length ? ` (${formatTraffic(previous)})` : ''}`, checks: `provisioning Succeeded in ${sec(Date.now() - t0)}`, result: 'ok' });
+    if (dep.properties.provisioningState !== 'Succeeded') throw new CheckFailed(msg('CheckDeploymentEnded', D, dep.properties.provisioningState));
+    timeline.push({ step: 'create', traffic: `${D} 0%${previousServing.length ? ` (${formatTraffic(previous)})` : ''}`, checks: msg('TimelineDeploymentCreated', sec(Date.now() - t0)), result: 'ok' });
     throwIfCancelled();
 
     // 4. The smoke test, on the new deployment alone.
     failedStep = 'smoke';
-    io.progress(52, `Smoke-testing ${D}`);
-    if (i.smoke) {
-      const s = await smokeTest();
-      io.info(`Smoke test of ${D} alone: ${s.replace(/^smoke /, '')}.`);
-      timeline.push({ step: 'smoke', traffic: `${D} only (header)`, checks: s.replace(/^smoke /, ''), result: 'passed' });
+    io.progress(52, msg('ProgressSmokeTest', D));
+    const smoke = await smokeTest();
+    if (smoke !== undefined) {
+      io.info(msg('SmokeTestAlone', D, smoke));
+      timeline.push({ step: 'smoke', traffic: msg('TimelineSmokeTraffic', D), checks: smoke, result: 'passed' });
     }
     throwIfCancelled();
 
@@ -450,18 +448,18 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
       failedStep = `${pct}%`;
       const target = splitAt(previous, D, pct);
       const band = 55 + (40 * n) / plan.steps.length;
-      io.info(`Step ${n + 1}/${plan.steps.length}: traffic ${formatTraffic(target)}.`);
-      await setTraffic(target, lro(`traffic ${pct}%`, band, band + 5), `step ${pct}%`).catch((e: unknown) => {
-        throw e instanceof OperationAbandoned || e instanceof OperationFailed || e instanceof CheckFailed ? e : translate(`set the traffic of endpoint '${E}' to ${formatTraffic(target)}`)(e);
+      io.info(msg('RolloutStep', n + 1, plan.steps.length, formatTraffic(target)));
+      await setTraffic(target, lro(msg('OperationTraffic', `${pct}%`), band, band + 5), msg('TrafficLabelStep', `${pct}%`)).catch((e: unknown) => {
+        throw e instanceof OperationAbandoned || e instanceof OperationFailed || e instanceof CheckFailed ? e : translate(msg('ActionSetTraffic', E, formatTraffic(target)))(e);
       });
       if (i.stepWaitSeconds > 0) {
-        io.progress(band + 5, `Holding ${pct}% for ${i.stepWaitSeconds} s`);
+        io.progress(band + 5, msg('ProgressHolding', `${pct}%`, i.stepWaitSeconds));
         await abortableSleep(i.stepWaitSeconds * 1000, io.signal);
       }
       throwIfCancelled();
       const checks = await health();
-      io.info(`  health at ${pct}%: ${checks}.`);
-      timeline.push({ step: `${pct}%`, traffic: formatTraffic(target), checks: `${i.stepWaitSeconds ? `held ${i.stepWaitSeconds} s; ` : ''}${checks}`, result: 'passed' });
+      io.info(msg('HealthAtStep', `${pct}%`, checks));
+      timeline.push({ step: `${pct}%`, traffic: formatTraffic(target), checks: i.stepWaitSeconds ? msg('TimelineHeldChecks', i.stepWaitSeconds, checks) : checks, result: 'passed' });
       throwIfCancelled();
     }
   } catch (e) {
@@ -471,36 +469,46 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
   // 6. The new deployment has 100%: the previous one goes, unless asked to keep it.
   const issues: string[] = [];
   if (previousServing.length && !i.keepPrevious) {
-    io.progress(96, 'Deleting the previous deployment');
+    io.progress(96, msg('ProgressDeletingPrevious'));
     for (const old of previousServing) {
       try {
-        io.info(`Deleting previous deployment '${old}' (0% traffic now).`);
-        await api.deleteDeployment(E, old, lro(`delete ${old}`, 96, 99));
-        timeline.push({ step: 'cleanup', traffic: formatTraffic(state.current), checks: `deleted ${old}`, result: 'done' });
+        io.info(msg('DeletingPreviousDeployment', old, '0%'));
+        await api.deleteDeployment(E, old, lro(msg('OperationDelete', old), 96, 99));
+        timeline.push({ step: 'cleanup', traffic: formatTraffic(state.current), checks: msg('TimelineDeleted', old), result: 'done' });
       } catch (e) {
-        const why = e instanceof OperationAbandoned ? 'the run was cancelled while it was being deleted' : first(translate(`delete deployment '${old}'`)(e));
-        issues.push(`Previous deployment ${old} was not deleted (${why}); it has 0% traffic. Delete it with: az ml online-deployment delete --endpoint-name ${E} --name ${old} --yes`);
-        timeline.push({ step: 'cleanup', traffic: formatTraffic(state.current), checks: `delete ${old}: ${why}`, result: 'not done' });
+        const why = e instanceof OperationAbandoned ? msg('CancelledWhileDeleting') : first(translate(msg('ActionDeleteDeployment', old))(e));
+        issues.push(msg('PreviousNotDeleted', old, why, '0%', E, old));
+        timeline.push({ step: 'cleanup', traffic: formatTraffic(state.current), checks: msg('TimelineDeleteFailed', old, why), result: 'not done' });
       }
     }
   } else if (previousServing.length) {
-    timeline.push({ step: 'cleanup', traffic: formatTraffic(state.current), checks: `kept ${previousServing.join(', ')} at 0% (keepPrevious)`, result: 'kept' });
+    timeline.push({ step: 'cleanup', traffic: formatTraffic(state.current), checks: msg('TimelineKeptPrevious', previousServing.join(', '), '0%'), result: 'kept' });
   }
-  summary(`${D} serves 100%`, issues);
-  io.progress(100, 'Rollout complete');
-  io.info(`Rollout complete: deployment '${D}' serves 100% of endpoint '${E}'${previousServing.length ? ` (previously ${formatTraffic(previous)})` : ''}.`);
+  summary(msg('SummaryTitleServing', D, '100%'), issues);
+  io.progress(100, msg('ProgressRolloutComplete'));
+  io.info(
+    previousServing.length ? msg('RolloutCompleteReplacing', D, '100%', E, formatTraffic(previous)) : msg('RolloutComplete', D, '100%', E),
+  );
   if (issues.length) io.succeededWithIssues(issues.join(' '));
 
   async function rollBack(e: unknown): Promise<never> {
     const wasCancelled = e instanceof Cancelled || cancelled() || (e instanceof OperationAbandoned && e.reason === 'cancelled');
+    const azureFailure = (f: OperationFailed): string => {
+      const said = `${f.code ? `${f.code}: ` : ''}${neutralize(f.message)}`;
+      if (failedStep === 'endpoint') return msg('CauseEndpointCreationFailed', E, said);
+      if (failedStep === 'create') return msg('CauseDeploymentCreationFailed', D, said);
+      return msg('CauseTrafficUpdateFailed', failedStep, said);
+    };
     const cause = wasCancelled
-      ? 'the pipeline run was cancelled'
+      ? msg('PipelineRunCancelled')
       : e instanceof OperationFailed
-        ? `the ${failedStep === 'endpoint' ? `creation of endpoint ${E}` : failedStep === 'create' ? `creation of deployment ${D}` : `traffic update at ${failedStep}`} failed in Azure: ${e.code ? `${e.code}: ` : ''}${neutralize(e.message)}`
+        ? azureFailure(e)
         : e instanceof CheckFailed
           ? e.message
-          : first(e instanceof UserError ? e : translate(`roll out deployment '${D}'`)(e));
-    io.warn(`Rollout of '${D}' ${wasCancelled ? 'cancelled' : 'failed'} at ${failedStep}: ${cause}`);
+          : first(e instanceof UserError ? e : translate(msg('ActionRollOut', D))(e));
+    io.warn(wasCancelled ? msg('RolloutCancelledAt', D, failedStep, cause) : msg('RolloutFailedAt', D, failedStep, cause));
+    // The first sentence of the task's error: what happened, where, why.
+    const outcomeSentence = wasCancelled ? msg('RolloutOfDeploymentCancelled', D, E, failedStep, cause) : msg('RolloutOfDeploymentFailed', D, E, failedStep, cause);
     timeline.push({ step: failedStep, traffic: formatTraffic(state.current), checks: cause, result: wasCancelled ? 'cancelled' : 'failed' });
 
     // Cleanup runs to its end even though the run is cancelled: its own deadline, not io.signal.
@@ -519,9 +527,13 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
 
     if (!i.rollbackOnFailure) {
       await printLogs();
-      const where = state.trafficTouched ? `traffic is left at ${formatTraffic(state.current)}` : 'traffic was not changed';
-      summary(`rollout ${wasCancelled ? 'cancelled' : 'failed'} (no rollback)`, [`rollbackOnFailure is false: ${where}; deployment ${D} was kept.`, `To restore: ${trafficCommand(E, previous)}`]);
-      throw new UserError(`Rollout of deployment '${D}' to endpoint '${E}' ${wasCancelled ? 'was cancelled' : 'failed'} at ${failedStep}: ${cause}. rollbackOnFailure is false, so ${where} and '${D}' was kept. To restore the previous split: ${trafficCommand(E, previous)}`);
+      const restore = trafficCommand(E, previous);
+      summary(wasCancelled ? msg('SummaryTitleCancelledNoRollback') : msg('SummaryTitleFailedNoRollback'), [
+        state.trafficTouched ? msg('NoRollbackTrafficLeft', formatTraffic(state.current), D) : msg('NoRollbackTrafficUnchanged', D),
+        msg('NoRollbackRestoreCommand', restore),
+      ]);
+      const kept = state.trafficTouched ? msg('NoRollbackTrafficLeftKept', formatTraffic(state.current), D, restore) : msg('NoRollbackTrafficUnchangedKept', D, restore);
+      throw new UserError([outcomeSentence, kept].join(' '));
     }
 
     // 1. Users first: the previous split, exactly.
@@ -529,14 +541,14 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
       try {
         const ep = await waitIdle(() => api.endpoint(E));
         if (ep && !sameTraffic(ep.properties.traffic ?? {}, previous)) {
-          io.info(`Restoring the previous traffic: ${formatTraffic(previous)}.`);
+          io.info(msg('RestoringTraffic', formatTraffic(previous)));
           state.trafficTouched = true;
-          await setTraffic(previous, quiet, 'rollback');
+          await setTraffic(previous, quiet, msg('TrafficLabelRollback'));
         }
-        if (state.trafficTouched) done.push(`traffic restored to ${formatTraffic(previous)}`);
+        if (state.trafficTouched) done.push(msg('RollbackTrafficRestored', formatTraffic(previous)));
         state.current = previous;
       } catch (err) {
-        problems.push(`Could not restore the previous traffic (${first(err instanceof CheckFailed ? err : translate(`restore the traffic of endpoint '${E}'`)(err))}). Restore it now: ${trafficCommand(E, previous)}`);
+        problems.push(msg('RollbackTrafficNotRestored', first(err instanceof CheckFailed ? err : translate(msg('ActionRestoreTraffic', E))(err)), trafficCommand(E, previous)));
       }
     }
 
@@ -544,30 +556,34 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
     if (state.deploymentRequested) {
       await printLogs();
       if (i.keepFailedDeployment) {
-        done.push(`deployment ${D} kept for debugging at 0% (keepFailedDeployment)`);
+        done.push(msg('RollbackDeploymentKept', D, '0%'));
       } else {
         try {
           const d = await waitIdle(() => api.deployment(E, D));
           if (d) {
-            io.info(`Deleting the failed deployment '${D}'.`);
+            io.info(msg('DeletingFailedDeployment', D));
             await api.deleteDeployment(E, D, quiet);
-            done.push(`deployment ${D} deleted`);
+            done.push(msg('RollbackDeploymentDeleted', D));
           }
         } catch (err) {
-          problems.push(`Could not delete deployment ${D} (${first(translate(`delete deployment '${D}'`)(err))}). Delete it: az ml online-deployment delete --endpoint-name ${E} --name ${D} --yes`);
+          problems.push(msg('RollbackDeploymentNotDeleted', D, first(translate(msg('ActionDeleteDeployment', D))(err)), E, D));
         }
       }
     }
     // A new endpoint stays (empty, no traffic): its name and keys are ready for the re-run.
-    if (state.endpointCreated) done.push(`endpoint ${E}, created by this run, kept without deployments`);
-    const outcome = problems.length ? 'rollback incomplete' : 'rolled back';
-    timeline.push({ step: 'rollback', traffic: formatTraffic(state.current), checks: [...done, ...problems].join('; ') || 'nothing to undo', result: outcome });
-    summary(`${wasCancelled ? 'cancelled' : 'failed'}, ${outcome}`, problems);
-    for (const p of problems) io.warn(p);
-    throw new UserError(
-      `Rollout of deployment '${D}' to endpoint '${E}' ${wasCancelled ? 'was cancelled' : 'failed'} at ${failedStep}: ${cause}. ` +
-        `${problems.length ? `Rollback incomplete: ${problems.join(' ')}` : `Rolled back: ${done.join('; ') || 'nothing had changed'}.`}${state.deploymentRequested && !i.keepFailedDeployment && !problems.length ? ' The container logs are above.' : ''}`,
+    if (state.endpointCreated) done.push(msg('RollbackEndpointKept', E));
+    const complete = !problems.length;
+    timeline.push({ step: 'rollback', traffic: formatTraffic(state.current), checks: [...done, ...problems].join('; ') || msg('RollbackNothingToUndo'), result: complete ? 'rolled back' : 'rollback incomplete' });
+    summary(
+      wasCancelled
+        ? complete ? msg('SummaryTitleCancelledRolledBack') : msg('SummaryTitleCancelledRollbackIncomplete')
+        : complete ? msg('SummaryTitleFailedRolledBack') : msg('SummaryTitleFailedRollbackIncomplete'),
+      problems,
     );
+    for (const p of problems) io.warn(p);
+    const rollback = !complete ? msg('RollbackIncomplete', problems.join(' ')) : done.length ? msg('RolledBack', done.join('; ')) : msg('RolledBackNothingChanged');
+    const logs = state.deploymentRequested && !i.keepFailedDeployment && complete ? [msg('ContainerLogsAbove')] : [];
+    throw new UserError([outcomeSentence, rollback, ...logs].join(' '));
   }
 
   async function printLogs(): Promise<void> {
@@ -576,11 +592,11 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
         const text = await api.logs(E, D, container, LOG_TAIL);
         const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
         if (!lines.length) continue;
-        io.info(`##[group]Container logs of ${D} (${container}, last ${lines.length} lines)`);
+        io.info(GROUP + msg('ContainerLogsGroup', D, container, lines.length));
         for (const l of lines) io.info(neutralize(l));
-        io.info('##[endgroup]');
+        io.info(END_GROUP);
       } catch (err) {
-        io.info(`No ${container} logs of ${D}: ${first(err)}`);
+        io.info(msg('NoContainerLogs', container, D, first(err)));
       }
     }
   }

@@ -12,6 +12,7 @@
 import { codeRef, environmentRef, makeRoot, type CodeRef, type EnvironmentRef } from '../common/asset-refs';
 import { isoDuration } from '../common/duration';
 import { loadYamlFile, type Json, type JsonObject, type LoadedYaml, type YamlPath } from '../common/yaml';
+import { msg } from './messages';
 import { ONLINE_NAME } from './spec';
 
 export interface DeploymentSpec {
@@ -45,20 +46,20 @@ export const DEPLOYMENT_KEYS = [
 ] as const;
 
 /** Keys the schema has that this task does not take, and why. */
-const REFUSED: Record<string, string> = {
-  egress_public_network_access: 'applies to managed online deployments only; a Kubernetes deployment\'s egress is governed by the cluster\'s network policy',
-  private_network_connection: 'applies to managed online deployments only',
-  data_collector: 'is not supported by AmlAksDeploy@1 yet; remove it and enable data collection after the rollout',
-  code_path: 'is the old spelling; write code_configuration: {code: <folder>, scoring_script: <file>}',
-  scoring_script: 'belongs under code_configuration: {code: <folder>, scoring_script: <file>}',
+const REFUSED: Record<string, () => string> = {
+  egress_public_network_access: () => msg('DeployKeyEgressManagedOnly'),
+  private_network_connection: () => msg('DeployKeyManagedOnly'),
+  data_collector: () => msg('DeployKeyDataCollectorUnsupported'),
+  code_path: () => msg('DeployKeyCodePathOld'),
+  scoring_script: () => msg('DeployKeyScoringScriptMisplaced'),
 };
 
 const isObj = (v: Json | undefined): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function mapping(doc: LoadedYaml, at: YamlPath, v: Json | undefined, allowed?: readonly string[]): JsonObject | undefined {
   if (v === undefined || v === null) return undefined;
-  if (!isObj(v)) doc.fail(at, 'must be a mapping', allowed ? `use the keys ${allowed.join(', ')}` : 'write one "key: value" per line');
-  if (allowed) for (const k of Object.keys(v)) if (!allowed.includes(k)) doc.fail([...at, k], 'is not a key of this setting', `use ${allowed.join(', ')}`);
+  if (!isObj(v)) doc.fail(at, msg('YamlMustBeMapping'), allowed ? msg('YamlUseTheKeys', allowed.join(', ')) : msg('YamlOneKeyPerLine'));
+  if (allowed) for (const k of Object.keys(v)) if (!allowed.includes(k)) doc.fail([...at, k], msg('YamlNotKeyOfSetting'), msg('YamlUseKeys', allowed.join(', ')));
   return v;
 }
 
@@ -67,7 +68,7 @@ function stringMap(doc: LoadedYaml, at: YamlPath, v: Json | undefined): Record<s
   if (!m) return undefined;
   const out: Record<string, string> = {};
   for (const [k, x] of Object.entries(m)) {
-    if (x === null || typeof x === 'object') doc.fail([...at, k], `must be text, not ${JSON.stringify(x)}`, `write ${k}: "<value>"`);
+    if (x === null || typeof x === 'object') doc.fail([...at, k], msg('YamlMustBeText', JSON.stringify(x)), msg('YamlWriteTextValue', k));
     out[k] = String(x);
   }
   return out;
@@ -75,19 +76,27 @@ function stringMap(doc: LoadedYaml, at: YamlPath, v: Json | undefined): Record<s
 
 function text(doc: LoadedYaml, at: YamlPath, v: Json | undefined): string | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string' || v.trim() === '') doc.fail(at, 'must be non-empty text', 'quote it');
+  if (typeof v !== 'string' || v.trim() === '') doc.fail(at, msg('YamlMustBeNonEmptyText'), msg('YamlQuoteIt'));
   return v.trim();
 }
 
-function whole(doc: LoadedYaml, at: YamlPath, v: Json | undefined, min: number, unit = ''): number | undefined {
+function whole(doc: LoadedYaml, at: YamlPath, v: Json | undefined, min: number, unit?: 'seconds' | 'milliseconds'): number | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) doc.fail(at, `must be a whole number, ${min} or more${unit}, not ${JSON.stringify(v)}`, 'write it without quotes');
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+    const problem =
+      unit === 'seconds'
+        ? msg('YamlMustBeWholeSeconds', min, JSON.stringify(v))
+        : unit === 'milliseconds'
+          ? msg('YamlMustBeWholeMilliseconds', min, JSON.stringify(v))
+          : msg('YamlMustBeWholeNumber', min, JSON.stringify(v));
+    doc.fail(at, problem, msg('YamlWithoutQuotes'));
+  }
   return v;
 }
 
 function bool(doc: LoadedYaml, at: YamlPath, v: Json | undefined): boolean | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'boolean') doc.fail(at, 'must be true or false', 'write true or false without quotes');
+  if (typeof v !== 'boolean') doc.fail(at, msg('YamlMustBeBoolean'), msg('YamlMustBeBooleanFix'));
   return v;
 }
 
@@ -98,7 +107,7 @@ function probe(doc: LoadedYaml, at: YamlPath, v: Json | undefined): JsonObject |
   if (!m) return undefined;
   const out: JsonObject = {};
   const secs = (k: string, rest: string) => {
-    const n = whole(doc, [...at, k], m[k], k === 'initial_delay' ? 0 : 1, ' (seconds)');
+    const n = whole(doc, [...at, k], m[k], k === 'initial_delay' ? 0 : 1, 'seconds');
     if (n !== undefined) out[rest] = isoDuration(n);
   };
   secs('initial_delay', 'initialDelay');
@@ -116,8 +125,8 @@ function requestSettings(doc: LoadedYaml, v: Json | undefined): JsonObject | und
   const m = mapping(doc, at, v, ['request_timeout_ms', 'max_concurrent_requests_per_instance', 'max_queue_wait_ms']);
   if (!m) return undefined;
   const out: JsonObject = {};
-  const timeout = whole(doc, [...at, 'request_timeout_ms'], m.request_timeout_ms, 1, ' (milliseconds)');
-  const queue = whole(doc, [...at, 'max_queue_wait_ms'], m.max_queue_wait_ms, 0, ' (milliseconds)');
+  const timeout = whole(doc, [...at, 'request_timeout_ms'], m.request_timeout_ms, 1, 'milliseconds');
+  const queue = whole(doc, [...at, 'max_queue_wait_ms'], m.max_queue_wait_ms, 0, 'milliseconds');
   const conc = whole(doc, [...at, 'max_concurrent_requests_per_instance'], m.max_concurrent_requests_per_instance, 1);
   if (timeout !== undefined) out.requestTimeout = isoDuration(timeout / 1000);
   if (queue !== undefined) out.maxQueueWait = isoDuration(queue / 1000);
@@ -131,17 +140,17 @@ function scaleSettings(doc: LoadedYaml, v: Json | undefined): JsonObject | undef
   if (!m) return undefined;
   const type = m.type ?? 'default';
   if (type === 'default') {
-    for (const k of Object.keys(m)) if (k !== 'type') doc.fail([...at, k], 'applies to type: target_utilization only', 'remove it, or set type: target_utilization');
+    for (const k of Object.keys(m)) if (k !== 'type') doc.fail([...at, k], msg('ScaleSettingTargetUtilizationOnly'), msg('ScaleSettingTargetUtilizationOnlyFix'));
     return { scaleType: 'Default' };
   }
-  if (type !== 'target_utilization') doc.fail([...at, 'type'], `is '${String(type)}'`, 'use default or target_utilization');
+  if (type !== 'target_utilization') doc.fail([...at, 'type'], msg('YamlIsValue', String(type)), msg('ScaleTypeFix'));
   const out: JsonObject = { scaleType: 'TargetUtilization' };
   const min = whole(doc, [...at, 'min_instances'], m.min_instances, 1);
   const max = whole(doc, [...at, 'max_instances'], m.max_instances, 1);
-  const poll = whole(doc, [...at, 'polling_interval'], m.polling_interval, 1, ' (seconds)');
+  const poll = whole(doc, [...at, 'polling_interval'], m.polling_interval, 1, 'seconds');
   const target = whole(doc, [...at, 'target_utilization_percentage'], m.target_utilization_percentage, 1);
-  if (min !== undefined && max !== undefined && min > max) doc.fail([...at, 'min_instances'], `(${min}) is more than max_instances (${max})`, 'lower it');
-  if (target !== undefined && target > 100) doc.fail([...at, 'target_utilization_percentage'], `is ${target}`, 'use 1 to 100');
+  if (min !== undefined && max !== undefined && min > max) doc.fail([...at, 'min_instances'], msg('ScaleMinAboveMax', min, max), msg('ScaleMinAboveMaxFix'));
+  if (target !== undefined && target > 100) doc.fail([...at, 'target_utilization_percentage'], msg('ScaleTargetTooHigh', target), msg('ScaleTargetTooHighFix'));
   if (min !== undefined) out.minInstances = min;
   if (max !== undefined) out.maxInstances = max;
   if (poll !== undefined) out.pollingInterval = isoDuration(poll);
@@ -157,7 +166,7 @@ function resources(doc: LoadedYaml, v: Json | undefined): JsonObject | undefined
     if (!r) return undefined;
     const out: JsonObject = {};
     for (const [key, val] of Object.entries(r)) {
-      if (typeof val !== 'string' && typeof val !== 'number') doc.fail(['resources', k, key], 'must be a Kubernetes quantity such as "500m", 1 or "2Gi"', 'quote it');
+      if (typeof val !== 'string' && typeof val !== 'number') doc.fail(['resources', k, key], msg('ResourceNotQuantity'), msg('YamlQuoteIt'));
       out[key === 'nvidia.com/gpu' ? 'gpu' : key] = String(val);
     }
     return out;
@@ -172,27 +181,27 @@ function resources(doc: LoadedYaml, v: Json | undefined): JsonObject | undefined
 
 /** Read a Kubernetes online deployment YAML; `root` is the repository, which local files may not leave. */
 export function loadDeploymentFile(file: string, root: string): DeploymentSpec {
-  const doc = loadYamlFile(file, { root, what: 'deployment YAML' });
+  const doc = loadYamlFile(file, { root, what: msg('DeploymentYamlWhat') });
   const d = doc.data;
   const rootCheck = makeRoot(root);
   const schema = typeof d.$schema === 'string' ? d.$schema : '';
   if (/managedOnlineDeployment/i.test(schema) || d.type === 'managed') {
-    doc.fail(d.type === 'managed' ? ['type'] : ['$schema'], 'describes a managed online deployment', 'AmlAksDeploy@1 deploys to Kubernetes online endpoints: use the kubernetesOnlineDeployment schema and type: kubernetes (instance_type names an instance type of the cluster)');
+    doc.fail(d.type === 'managed' ? ['type'] : ['$schema'], msg('DeploymentIsManaged'), msg('DeploymentIsManagedFix'));
   }
-  if (schema && !/kubernetesOnlineDeployment/i.test(schema)) doc.fail(['$schema'], `is '${schema}', not the Kubernetes online deployment schema`, 'use https://azuremlschemas.azureedge.net/latest/kubernetesOnlineDeployment.schema.json');
-  if (d.type !== undefined && d.type !== 'kubernetes') doc.fail(['type'], `is '${String(d.type)}'`, 'use type: kubernetes (or leave it out)');
+  if (schema && !/kubernetesOnlineDeployment/i.test(schema)) doc.fail(['$schema'], msg('DeploymentSchemaWrong', schema), msg('DeploymentSchemaWrongFix'));
+  if (d.type !== undefined && d.type !== 'kubernetes') doc.fail(['type'], msg('YamlIsValue', String(d.type)), msg('DeploymentTypeFix'));
   for (const k of Object.keys(d)) {
-    if (Object.hasOwn(REFUSED, k)) doc.fail([k], REFUSED[k]!);
-    if (!(DEPLOYMENT_KEYS as readonly string[]).includes(k)) doc.fail([k], 'is not a key of a Kubernetes online deployment', `use only ${DEPLOYMENT_KEYS.join(', ')}`);
+    if (Object.hasOwn(REFUSED, k)) doc.fail([k], REFUSED[k]!());
+    if (!(DEPLOYMENT_KEYS as readonly string[]).includes(k)) doc.fail([k], msg('DeploymentUnknownKey'), msg('DeploymentUnknownKeyFix', DEPLOYMENT_KEYS.join(', ')));
   }
   const spec: DeploymentSpec = { file: doc.name, tags: {}, properties: {}, notes: [] };
   const name = text(doc, ['name'], d.name);
   if (name !== undefined) {
-    if (!ONLINE_NAME.test(name)) doc.fail(['name'], `'${name}' is not a valid deployment name`, "use 3 to 32 letters, digits and '-', starting with a letter and ending with a letter or digit");
+    if (!ONLINE_NAME.test(name)) doc.fail(['name'], msg('DeploymentFileNameInvalid', name), msg('DeploymentFileNameInvalidFix'));
     spec.name = name;
   }
-  if (d.model !== undefined && d.model !== null) spec.notes.push(`${doc.where(['model'])}: 'model' is replaced by the model input`);
-  if (d.endpoint_name !== undefined && d.endpoint_name !== null) spec.notes.push(`${doc.where(['endpoint_name'])}: 'endpoint_name' is replaced by the endpointName input`);
+  if (d.model !== undefined && d.model !== null) spec.notes.push(msg('DeploymentModelReplaced', doc.where(['model'])));
+  if (d.endpoint_name !== undefined && d.endpoint_name !== null) spec.notes.push(msg('DeploymentEndpointReplaced', doc.where(['endpoint_name'])));
   const description = text(doc, ['description'], d.description);
   if (description !== undefined) spec.description = description;
   spec.tags = stringMap(doc, ['tags'], d.tags) ?? {};
@@ -200,10 +209,10 @@ export function loadDeploymentFile(file: string, root: string): DeploymentSpec {
 
   const cc = mapping(doc, ['code_configuration'], d.code_configuration, ['code', 'scoring_script']);
   if (cc) {
-    if (cc.code === undefined || cc.code === null) doc.fail(['code_configuration', 'code'], 'is missing', 'give the folder that holds the scoring script, e.g. code: ./onlinescoring');
+    if (cc.code === undefined || cc.code === null) doc.fail(['code_configuration', 'code'], msg('YamlIsMissing'), msg('CodeFolderMissingFix'));
     spec.code = codeRef(doc, ['code_configuration', 'code'], cc.code, rootCheck);
     const script = text(doc, ['code_configuration', 'scoring_script'], cc.scoring_script);
-    if (!script) doc.fail(['code_configuration', 'scoring_script'], 'is missing', 'give the scoring script\'s path inside the code folder, e.g. scoring_script: score.py');
+    if (!script) doc.fail(['code_configuration', 'scoring_script'], msg('YamlIsMissing'), msg('ScoringScriptMissingFix'));
     spec.scoringScript = script;
   }
   if (d.environment !== undefined && d.environment !== null) spec.environment = environmentRef(doc, ['environment'], d.environment, rootCheck);
@@ -217,7 +226,7 @@ export function loadDeploymentFile(file: string, root: string): DeploymentSpec {
   if (ai !== undefined) spec.appInsightsEnabled = ai;
   const mount = text(doc, ['model_mount_path'], d.model_mount_path);
   if (mount !== undefined) {
-    if (!mount.startsWith('/')) doc.fail(['model_mount_path'], `is '${mount}'`, 'give an absolute path inside the container, e.g. /var/azureml-app/model');
+    if (!mount.startsWith('/')) doc.fail(['model_mount_path'], msg('YamlIsValue', mount), msg('ModelMountPathFix'));
     spec.modelMountPath = mount;
   }
   const scale = scaleSettings(doc, d.scale_settings);

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { runTask } from '../common/agent';
 import { inputError } from '../common/errors';
 import { connectionInput, optionalGateSettings, workspaceInputs } from '../common/inputs';
+import { msg } from './messages';
 import { parseRollout } from './rollout';
 import { parseExpectation, parseSmokeBody } from './smoke';
 import { checkOnlineName, parseAuthMode, parseModelRef } from './spec';
@@ -11,12 +12,12 @@ import { checkOnlineName, parseAuthMode, parseModelRef } from './spec';
 runTask(__dirname, async (io) => {
   const connection = connectionInput(io)!;
   const ws = workspaceInputs(io);
-  const endpointName = checkOnlineName('endpointName', io.input('endpointName', true, 'Set the name of the Kubernetes online endpoint to deploy to, e.g. taxi-fare-prod.'));
-  const computeName = io.input('computeName', true, 'Set the name of the AKS cluster attached to the workspace as a Kubernetes compute, e.g. aks-prod.');
-  if (!/^[A-Za-z][A-Za-z0-9-]{1,31}$/.test(computeName)) throw inputError('computeName', `'${computeName}' is not a compute name`, 'Give the name of the attached Kubernetes compute as the workspace lists it (letters, digits and \'-\'), not the AKS resource id.');
-  const model = parseModelRef(io.input('model', true, "Set the model as name:version, azureml:name:version, or the register task's modelId output."));
+  const endpointName = checkOnlineName('endpointName', io.input('endpointName', true, msg('EndpointNameRequiredFix')));
+  const computeName = io.input('computeName', true, msg('ComputeNameRequiredFix'));
+  if (!/^[A-Za-z][A-Za-z0-9-]{1,31}$/.test(computeName)) throw inputError('computeName', msg('ComputeNameInvalid', computeName), msg('ComputeNameInvalidFix'));
+  const model = parseModelRef(io.input('model', true, msg('ModelRequiredFix')));
   if (model.workspace && model.workspace.name.toLowerCase() !== ws.name.toLowerCase()) {
-    throw inputError('model', `the model id names workspace '${model.workspace.name}', but workspaceName is '${ws.name}'`, 'Deploy a model registered in the same workspace as the endpoint.');
+    throw inputError('model', msg('ModelIdOtherWorkspace', model.workspace.name, ws.name), msg('ModelIdOtherWorkspaceFix'));
   }
   const deploymentName = io.input('deploymentName');
   if (deploymentName) checkOnlineName('deploymentName', deploymentName);

@@ -12,6 +12,7 @@ import { armOperation, OperationAbandoned, type LroOptions } from '../common/lro
 import type { ProxyResolver } from '../common/proxy';
 import { abortableSleep } from '../common/sleep';
 import type { WorkspaceArm } from '../common/workspace-arm';
+import { msg } from './messages';
 import type { Traffic } from './rollout';
 
 export interface EndpointProps {
@@ -94,7 +95,7 @@ export class OnlineApi {
       if (!isBusy(r.properties.provisioningState) || n >= 120) return r;
       lro.onPoll?.(r.properties.provisioningState ?? 'InProgress', 0);
       await abortableSleep(Math.min(5000, 250 * 2 ** Math.min(n, 4)), signal);
-      if (signal.aborted) throw new OperationAbandoned('cancelled', 'Stopped waiting: the run was cancelled');
+      if (signal.aborted) throw new OperationAbandoned('cancelled', msg('StoppedWaitingCancelled'));
     }
   }
 
@@ -140,18 +141,18 @@ export class ScoringAuth {
     const mode = this.authMode.toLowerCase();
     if (mode === 'key') {
       const k = await this.api.keys(this.io, this.endpoint);
-      if (!k.primaryKey) throw new Error(`listKeys of endpoint '${this.endpoint}' returned no key`);
+      if (!k.primaryKey) throw new Error(msg('EndpointReturnedNoKey', this.endpoint));
       this.cached = { header: `Bearer ${k.primaryKey}`, until: Date.now() + 30 * 60_000 };
     } else if (mode === 'amltoken') {
       const t = await this.api.token(this.io, this.endpoint);
-      if (!t.accessToken) throw new Error(`the token call of endpoint '${this.endpoint}' returned no token`);
+      if (!t.accessToken) throw new Error(msg('EndpointReturnedNoToken', this.endpoint));
       // Renew a minute before it expires (long rollouts outlive a token).
       const until = t.expiryTimeUtc ? t.expiryTimeUtc * 1000 - 60_000 : Date.now() + 10 * 60_000;
       this.cached = { header: `Bearer ${t.accessToken}`, until };
     } else {
       // AADToken endpoints take an Entra token for Azure ML (the masking credential registers it).
       const t = await this.credential.getToken('https://ml.azure.com/.default');
-      if (!t) throw new Error('no Entra token for https://ml.azure.com');
+      if (!t) throw new Error(msg('NoEntraTokenForAzureMl', 'https://ml.azure.com'));
       this.cached = { header: `Bearer ${t.token}`, until: t.expiresOnTimestamp - 60_000 };
     }
     return this.cached.header;

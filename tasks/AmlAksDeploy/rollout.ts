@@ -5,6 +5,7 @@
  * Pure: no I/O.
  */
 import { inputError } from '../common/errors';
+import { msg } from './messages';
 
 /** Deployment name -> percent of the endpoint's traffic, as Azure ML's `traffic` map holds it. */
 export type Traffic = Record<string, number>;
@@ -16,15 +17,15 @@ export function parseRollout(text: string | undefined): number[] {
   const steps: number[] = [];
   for (const item of items) {
     const m = /^(\d{1,3})%?$/.exec(item);
-    if (!m) throw inputError('rollout', `'${item}' is not a whole percent`, 'Write increasing whole percents from 1 to 100 separated by commas, ending at 100, e.g. 10,50,100.');
+    if (!m) throw inputError('rollout', msg('RolloutStepNotPercent', item), msg('RolloutStepNotPercentFix'));
     const v = Number(m[1]);
-    if (v < 1 || v > 100) throw inputError('rollout', `${v} is outside 1..100`, 'Each step is the new deployment\'s share of traffic: 1 to 100. Write e.g. 10,50,100.');
+    if (v < 1 || v > 100) throw inputError('rollout', msg('RolloutStepOutOfRange', v), msg('RolloutStepOutOfRangeFix'));
     const prev = steps.at(-1);
-    if (prev !== undefined && v <= prev) throw inputError('rollout', `${v} does not increase on ${prev} (steps: ${raw})`, 'List the steps in increasing order without repeats, e.g. 10,50,100.');
+    if (prev !== undefined && v <= prev) throw inputError('rollout', msg('RolloutStepNotIncreasing', v, prev, raw), msg('RolloutStepNotIncreasingFix'));
     steps.push(v);
   }
   if (steps.at(-1) !== 100) {
-    throw inputError('rollout', `the last step is ${steps.at(-1)}%, not 100%`, 'End the list with 100 so the new deployment takes all traffic, e.g. 10,50,100.');
+    throw inputError('rollout', msg('RolloutLastStepNotFull', `${steps.at(-1)}%`, '100%'), msg('RolloutLastStepNotFullFix'));
   }
   return steps;
 }
@@ -81,7 +82,7 @@ export interface RolloutPlan {
  */
 export function planRollout(previous: Traffic, steps: number[]): RolloutPlan {
   if (total(previous) === 0 && steps.length > 1) {
-    return { steps: [100], note: `no deployment serves traffic on the endpoint yet, so the new one takes 100% in one step after its smoke test (instead of ${steps.join(', ')})` };
+    return { steps: [100], note: msg('RolloutFirstDeploymentNote', '100%', steps.join(', ')) };
   }
   return { steps };
 }
@@ -89,7 +90,7 @@ export function planRollout(previous: Traffic, steps: number[]): RolloutPlan {
 /** `blue 90%, green 10%` (serving deployments first; `none` when nothing serves). */
 export function formatTraffic(t: Traffic): string {
   const parts = serving(t).map((k) => `${k} ${t[k]}%`);
-  return parts.length ? parts.join(', ') : 'no traffic';
+  return parts.length ? parts.join(', ') : msg('NoTraffic');
 }
 
 /** Same split, ignoring 0% entries (Azure ML may or may not list a deployment at 0%). */

@@ -6,6 +6,7 @@
  * Pure: parsing and evaluation only.
  */
 import { inputError } from '../common/errors';
+import { msg } from './messages';
 
 export type PathSegment = string | number;
 export type CompareOp = '==' | '!=' | '<' | '<=' | '>' | '>=';
@@ -21,16 +22,15 @@ export interface Expectation {
   text: string;
 }
 
-const FORMAT = 'Write a status code, optionally followed by "; <jsonPath> <op> <value>" (op ==, !=, <, <=, >, >=) or "; <jsonPath> in <min>..<max>", e.g. 200; $.predictions[0] == 1.';
 const NUMBER = '-?\\d+(?:\\.\\d+)?(?:[eE][-+]?\\d+)?';
 
 const fail = (problem: string): never => {
-  throw inputError('smokeTestExpect', problem, FORMAT);
+  throw inputError('smokeTestExpect', problem, msg('SmokeExpectFormatFix'));
 };
 
 /** `$.a.b[0]['c d']` -> ['a', 'b', 0, 'c d']. */
 export function parseJsonPath(text: string): PathSegment[] {
-  if (!text.startsWith('$')) fail(`the JSON path '${text}' does not start with '$'`);
+  if (!text.startsWith('$')) fail(msg('JsonPathNoDollar', text));
   const out: PathSegment[] = [];
   let i = 1;
   while (i < text.length) {
@@ -39,7 +39,7 @@ export function parseJsonPath(text: string): PathSegment[] {
     if ((m = /^\.([A-Za-z_$][A-Za-z0-9_$-]*)/.exec(rest))) out.push(m[1]!);
     else if ((m = /^\[(\d+)\]/.exec(rest))) out.push(Number(m[1]));
     else if ((m = /^\['((?:[^'\\]|\\.)*)'\]/.exec(rest)) || (m = /^\["((?:[^"\\]|\\.)*)"\]/.exec(rest))) out.push(m[1]!.replace(/\\(.)/g, '$1'));
-    else fail(`the JSON path '${text}' cannot be read at '${rest}' (use .name, ['name'] or [index])`);
+    else fail(msg('JsonPathUnreadable', text, rest));
     i += m![0].length;
   }
   return out;
@@ -50,16 +50,16 @@ export function parseExpectation(input: string | undefined): Expectation {
   const text = (input ?? '').trim() || '200';
   const semi = text.indexOf(';');
   const statusText = (semi < 0 ? text : text.slice(0, semi)).trim();
-  if (!/^\d{3}$/.test(statusText) || Number(statusText) < 100 || Number(statusText) > 599) fail(`'${statusText}' is not an HTTP status code (100-599)`);
+  if (!/^\d{3}$/.test(statusText) || Number(statusText) < 100 || Number(statusText) > 599) fail(msg('SmokeExpectNotStatus', statusText));
   const exp: Expectation = { status: Number(statusText), text };
   if (semi < 0) return exp;
   const checkText = text.slice(semi + 1).trim();
-  if (!checkText) fail('nothing follows the \';\'');
-  if (checkText.includes(';')) fail(`only one body check is supported, but '${checkText}' has another ';'`);
+  if (!checkText) fail(msg('SmokeExpectEmptyCheck'));
+  if (checkText.includes(';')) fail(msg('SmokeExpectTwoChecks', checkText));
   let m: RegExpExecArray | null;
   if ((m = new RegExp(`^(\\$\\S*)\\s+in\\s+(${NUMBER})\\s*\\.\\.\\s*(${NUMBER})$`).exec(checkText))) {
     const [min, max] = [Number(m[2]), Number(m[3])];
-    if (min > max) fail(`the range ${m[2]}..${m[3]} is empty (min > max)`);
+    if (min > max) fail(msg('SmokeExpectEmptyRange', m[2], m[3]));
     exp.check = { kind: 'range', path: parseJsonPath(m[1]!), pathText: m[1]!, min, max };
     return exp;
   }
@@ -71,15 +71,15 @@ export function parseExpectation(input: string | undefined): Expectation {
       value = JSON.parse(valueText);
     } catch {
       // A bare word compares as text: `$.label == cat`.
-      if (/^["'[{]/.test(valueText)) fail(`the value ${valueText} is not valid JSON`);
+      if (/^["'[{]/.test(valueText)) fail(msg('SmokeExpectValueNotJson', valueText));
       value = valueText;
     }
-    if (op !== '==' && op !== '!=' && typeof value !== 'number') fail(`'${op}' compares numbers, but ${valueText} is not a number`);
+    if (op !== '==' && op !== '!=' && typeof value !== 'number') fail(msg('SmokeExpectValueNotNumber', op, valueText));
     exp.check = { kind: 'compare', path: parseJsonPath(m[1]!), pathText: m[1]!, op, value, valueText };
     return exp;
   }
-  if (/^\$/.test(checkText)) return fail(`the check '${checkText}' has no operator`);
-  return fail(`the check '${checkText}' does not start with a JSON path ($...)`);
+  if (/^\$/.test(checkText)) return fail(msg('SmokeExpectNoOperator', checkText));
+  return fail(msg('SmokeExpectNoJsonPath', checkText));
 }
 
 function deepEqual(a: unknown, b: unknown): boolean {
@@ -124,42 +124,42 @@ export interface Verdict {
 export function evaluate(exp: Expectation, status: number, bodyText: string): Verdict {
   if (status !== exp.status) {
     const snippet = bodyText.trim().replace(/\s+/g, ' ').slice(0, 200);
-    return { ok: false, detail: `HTTP ${status}, expected ${exp.status}${snippet ? `: ${snippet}` : ''}` };
+    return { ok: false, detail: snippet ? msg('SmokeStatusMismatchBody', status, exp.status, snippet) : msg('SmokeStatusMismatch', status, exp.status) };
   }
   const c = exp.check;
-  if (!c) return { ok: true, detail: `HTTP ${status}` };
+  if (!c) return { ok: true, detail: msg('SmokeStatus', status) };
   let doc: unknown;
   try {
     doc = JSON.parse(bodyText);
   } catch {
-    return { ok: false, detail: `HTTP ${status}, but the body is not JSON, so ${c.pathText} cannot be checked` };
+    return { ok: false, detail: msg('SmokeBodyNotJson', status, c.pathText) };
   }
   const got = valueAt(doc, c.path);
-  if (!got.found) return { ok: false, detail: `HTTP ${status}, but the body has no ${got.at} (for ${c.pathText})` };
+  if (!got.found) return { ok: false, detail: msg('SmokeBodyMissingValue', status, got.at, c.pathText) };
   const v = got.value;
   if (c.kind === 'range') {
-    if (typeof v !== 'number') return { ok: false, detail: `HTTP ${status}, ${c.pathText} = ${show(v)} is not a number (expected in ${c.min}..${c.max})` };
+    if (typeof v !== 'number') return { ok: false, detail: msg('SmokeValueNotNumberForRange', status, c.pathText, show(v), c.min, c.max) };
     const ok = v >= c.min && v <= c.max;
-    return { ok, detail: `HTTP ${status}, ${c.pathText} = ${show(v)} ${ok ? 'is' : 'is not'} in ${c.min}..${c.max}` };
+    return { ok, detail: ok ? msg('SmokeValueInRange', status, c.pathText, show(v), c.min, c.max) : msg('SmokeValueNotInRange', status, c.pathText, show(v), c.min, c.max) };
   }
   let ok: boolean;
   if (c.op === '==' || c.op === '!=') {
     const eq = deepEqual(v, c.value);
     ok = c.op === '==' ? eq : !eq;
   } else {
-    if (typeof v !== 'number') return { ok: false, detail: `HTTP ${status}, ${c.pathText} = ${show(v)} is not a number (expected ${c.op} ${c.valueText})` };
+    if (typeof v !== 'number') return { ok: false, detail: msg('SmokeValueNotNumberForCompare', status, c.pathText, show(v), c.op, c.valueText) };
     const x = c.value as number;
     ok = c.op === '<' ? v < x : c.op === '<=' ? v <= x : c.op === '>' ? v > x : v >= x;
   }
-  return { ok, detail: `HTTP ${status}, ${c.pathText} = ${show(v)}${ok ? '' : `, expected ${c.op} ${c.valueText}`}` };
+  return { ok, detail: ok ? msg('SmokeValuePassed', status, c.pathText, show(v)) : msg('SmokeValueFailed', status, c.pathText, show(v), c.op, c.valueText) };
 }
 
 /** The smoke request body from the file's text: JSON, at most 1 MiB. */
 export function parseSmokeBody(text: string, file: string): unknown {
-  if (Buffer.byteLength(text, 'utf8') > 1024 * 1024) throw inputError('smokeTestFile', `'${file}' is larger than 1 MiB`, 'A smoke test sends one small sample request; keep the file under 1 MiB.');
+  if (Buffer.byteLength(text, 'utf8') > 1024 * 1024) throw inputError('smokeTestFile', msg('SmokeFileTooLarge', file), msg('SmokeFileTooLargeFix'));
   try {
     return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (e) {
-    throw inputError('smokeTestFile', `'${file}' is not JSON (${(e as Error).message})`, 'Give a JSON file with the request body the scoring script expects, e.g. {"data": [[1, 2, 3]]}.');
+    throw inputError('smokeTestFile', msg('SmokeFileNotJson', file, (e as Error).message), msg('SmokeFileNotJsonFix'));
   }
 }

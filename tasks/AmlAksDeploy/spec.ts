@@ -4,6 +4,7 @@
  * Pure: no I/O.
  */
 import { inputError } from '../common/errors';
+import { msg } from './messages';
 
 /** A workspace model version: from `name:version`, `azureml:name:version` or its ARM id. */
 export interface ModelRef {
@@ -17,25 +18,23 @@ const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 const MODEL_VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 const MODEL_ID = /^(?:azureml:)?\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.MachineLearningServices\/workspaces\/([^/]+)\/models\/([^/]+)\/versions\/([^/]+)$/i;
 
-const MODEL_FIX = 'Give name:version (e.g. taxi-fare-model:7), azureml:name:version, or the modelId output of AmlModelRegister@1 (/subscriptions/.../workspaces/<ws>/models/<name>/versions/<version>).';
-
 export function parseModelRef(text: string): ModelRef {
   const t = text.trim();
   const id = MODEL_ID.exec(t);
   if (id) return { name: decodeURIComponent(id[4]!), version: decodeURIComponent(id[5]!), workspace: { subscriptionId: id[1]!, resourceGroup: id[2]!, name: id[3]! } };
   if (/^azureml:\/\/registries\//i.test(t)) {
-    throw inputError('model', `'${t}' is a registry model`, 'Deploy a model version registered in the workspace (AmlModelRegister@1 registers one), as name:version or its ARM id.');
+    throw inputError('model', msg('ModelIsRegistryModel', t), msg('ModelIsRegistryModelFix'));
   }
-  if (/^azureml:\/\/|^https?:|^\//i.test(t)) throw inputError('model', `'${t}' is not a model version reference`, MODEL_FIX);
+  if (/^azureml:\/\/|^https?:|^\//i.test(t)) throw inputError('model', msg('ModelNotVersionReference', t), msg('ModelReferenceFix'));
   const bare = t.replace(/^azureml:/i, '');
   if (/@/.test(bare)) {
-    throw inputError('model', `'${t}' asks for a label (${bare.slice(bare.indexOf('@'))}), not a version`, 'A production rollout deploys one exact, reviewed version: pin it, e.g. taxi-fare-model:7 or $(register.modelId).');
+    throw inputError('model', msg('ModelAsksForLabel', t, bare.slice(bare.indexOf('@'))), msg('ModelAsksForLabelFix'));
   }
   const parts = bare.split(':');
-  if (parts.length !== 2 || !parts[0] || !parts[1]) throw inputError('model', `'${t}' names no version`, MODEL_FIX);
+  if (parts.length !== 2 || !parts[0] || !parts[1]) throw inputError('model', msg('ModelNamesNoVersion', t), msg('ModelReferenceFix'));
   const [name, version] = parts as [string, string];
-  if (!MODEL_NAME.test(name)) throw inputError('model', `'${name}' is not a valid model name (letters, digits, '.', '-', '_', starting with a letter or digit)`, MODEL_FIX);
-  if (!MODEL_VERSION.test(version)) throw inputError('model', `'${version}' is not a valid model version`, MODEL_FIX);
+  if (!MODEL_NAME.test(name)) throw inputError('model', msg('ModelNameInvalid', name), msg('ModelReferenceFix'));
+  if (!MODEL_VERSION.test(version)) throw inputError('model', msg('ModelVersionInvalid', version), msg('ModelReferenceFix'));
   return { name, version };
 }
 
@@ -50,13 +49,14 @@ export function checkOnlineName(input: 'endpointName' | 'deploymentName', name: 
   if (ONLINE_NAME.test(name)) return name;
   const why =
     name.length < 3 || name.length > 32
-      ? `it has ${name.length} characters`
+      ? msg('OnlineNameLength', name.length)
       : !/^[A-Za-z]/.test(name)
-        ? 'it does not start with a letter'
+        ? msg('OnlineNameFirstNotLetter')
         : name.endsWith('-')
-          ? "it ends with '-'"
-          : `it contains '${name.replace(/[A-Za-z0-9-]/g, '')[0]}'`;
-  throw inputError(input, `'${name}' is not a valid Azure ML online ${input === 'endpointName' ? 'endpoint' : 'deployment'} name: ${why}`, "Use 3 to 32 letters, digits and '-', starting with a letter and ending with a letter or digit.");
+          ? msg('OnlineNameEndsWithDash')
+          : msg('OnlineNameBadCharacter', name.replace(/[A-Za-z0-9-]/g, '')[0]);
+  const problem = input === 'endpointName' ? msg('EndpointNameInvalid', name, why) : msg('DeploymentNameInvalid', name, why);
+  throw inputError(input, problem, msg('OnlineNameFix'));
 }
 
 /** `taxi-fare-model` version `7` -> `taxi-fare-model-v7`; valid, and unique among `taken` (case-insensitive). */
@@ -85,7 +85,7 @@ export function parseAuthMode(text: string | undefined): AuthMode {
   if (t === 'key') return 'Key';
   if (t === 'aml_token' || t === 'amltoken') return 'AMLToken';
   if (/^(anonymous|none|no_auth|noauth|off|disabled|false|public)$/.test(t)) {
-    throw inputError('authMode', `'${text}' would let anyone who reaches the scoring URI call the model without credentials`, "Anonymous endpoints are refused. Use 'key' (default) or 'aml_token'.");
+    throw inputError('authMode', msg('AuthModeAnonymous', text), msg('AuthModeAnonymousFix'));
   }
-  throw inputError('authMode', `'${text}' is not an authentication mode`, "Use 'key' (default) or 'aml_token'.");
+  throw inputError('authMode', msg('AuthModeUnknown', text), msg('AuthModeUnknownFix'));
 }
