@@ -19,6 +19,7 @@ import { snapshotCode } from '../common/upload';
 import { WorkspaceArm, type ArmResource } from '../common/workspace-arm';
 import { ensureCode, ensureInlineEnvironment, resolveNamed, whereWritten as where } from '../common/workspace-assets';
 import { anonymousComponentSpec, anonymousComponentVersionBody, toPipelineJobBody } from './body';
+import { msg } from './messages';
 import type { CodeRef, ComponentRef, EnvironmentRef, NamedRef, SubmissionPlan } from './plan';
 import { parseOverrides } from './overrides';
 import { translatePipelineJob } from './translate';
@@ -66,7 +67,7 @@ async function lookUp(io: AgentIo, ws: WorkspaceArm, plan: SubmissionPlan): Prom
   if (defaultCompute) names.add(defaultCompute);
   for (const s of plan.steps) {
     const c = s.compute ?? defaultCompute ?? plan.compute;
-    if (!c) throw new UserError(`${where(s)}: step '${s.name}' has no compute and the pipeline has no settings.default_compute. Set one of them (e.g. settings.default_compute: azureml:cpu-cluster).`);
+    if (!c) throw new UserError(msg('StepHasNoCompute', where(s), s.name));
     names.add(c);
   }
   const computes: Record<string, string> = {};
@@ -75,8 +76,8 @@ async function lookUp(io: AgentIo, ws: WorkspaceArm, plan: SubmissionPlan): Prom
     const found = await ws.find(`computes/${encodeURIComponent(name)}`);
     if (!found) {
       const all = await ws.get<{ value?: ArmResource[] }>('computes').catch(() => ({ value: [] as ArmResource[] }));
-      const known = (all.value ?? []).map((c) => c.name).join(', ') || 'none';
-      throw new UserError(`Compute '${name}' does not exist in workspace '${ws.ref.name}' (computes there: ${known}). Fix the compute in the job file or the 'overrides' input.`);
+      const known = (all.value ?? []).map((c) => c.name).join(', ');
+      throw new UserError(known ? msg('ComputeNotFound', name, ws.ref.name, known) : msg('ComputeNotFoundNoneThere', name, ws.ref.name));
     }
     computes[name] = found.id;
   }
@@ -84,7 +85,7 @@ async function lookUp(io: AgentIo, ws: WorkspaceArm, plan: SubmissionPlan): Prom
   const ds = plan.settings.default_datastore;
   if (typeof ds === 'string' && !ds.startsWith('/subscriptions/')) {
     const found = await ws.find(`datastores/${encodeURIComponent(ds)}`);
-    if (!found) throw new UserError(`Datastore '${ds}' (settings.default_datastore) does not exist in workspace '${ws.ref.name}'. Use workspaceblobstore or create the datastore.`);
+    if (!found) throw new UserError(msg('DatastoreNotFound', ds, ws.ref.name));
     datastores[ds] = found.id;
   }
   const assets: Record<string, string> = {};
@@ -110,7 +111,7 @@ async function lookUp(io: AgentIo, ws: WorkspaceArm, plan: SubmissionPlan): Prom
       await visitCode(c.code);
     }
   }
-  io.info(`Resolved ${Object.keys(computes).length} compute(s), ${named.size + Object.keys(assets).length} registered asset(s).`);
+  io.info(msg('ResolvedComputesAndAssets', Object.keys(computes).length, named.size + Object.keys(assets).length));
   return { computes, datastores, assets, named };
 }
 
@@ -181,7 +182,7 @@ function stepOf(r: RunDto, studio: string): StepState {
 function duration(s: StepState): string {
   if (!s.start) return '';
   const ms = (s.end ? Date.parse(s.end) : Date.now()) - Date.parse(s.start);
-  return Number.isFinite(ms) ? `${Math.round(ms / 1000)}s` : '';
+  return Number.isFinite(ms) ? msg('DurationSeconds', Math.round(ms / 1000)) : '';
 }
 
 /** The job file as a plan: local only, so a bad file fails here and creates nothing in Azure. */
@@ -189,7 +190,7 @@ function translate(io: AgentIo, i: PipelineJobInputs): SubmissionPlan {
   const { file, overrides, ...opts } = i.job;
   const plan = translatePipelineJob(file, { root: i.root, overrides: parseOverrides(overrides), ...opts });
   plan.experimentName ??= io.variable('Build.DefinitionName')?.replace(/[^\w-]/g, '_');
-  io.info(`Job file ${file.slice(i.root.length + 1) || file}: ${plan.steps.length} step(s): ${plan.steps.map((s) => s.name).join(', ')}.`);
+  io.info(msg('JobFileSteps', file.slice(i.root.length + 1) || file, plan.steps.length, plan.steps.map((s) => s.name).join(', ')));
   return plan;
 }
 
@@ -204,31 +205,31 @@ export async function run(io: AgentIo, inputs: PipelineJobInputs): Promise<void>
     throw translateAzureError(e, { action, scope: ws.base, connection: session.arm.endpoint.name });
   };
 
-  io.progress(5, 'Checking computes and assets');
-  const res = await lookUp(io, ws, i.plan).catch(fail('look up the computes and assets the job uses'));
-  const assets = await ensureAssets(io, ws, i.plan, i.root, res).catch(fail('register the job\'s code and components'));
+  io.progress(5, msg('ProgressCheckingComputesAndAssets'));
+  const res = await lookUp(io, ws, i.plan).catch(fail(msg('ActionLookUpComputesAndAssets')));
+  const assets = await ensureAssets(io, ws, i.plan, i.root, res).catch(fail(msg('ActionRegisterCodeAndComponents')));
   const name = i.plan.name ?? jobName(io.variable('Build.BuildId'));
   const tags = lineageTags((n) => io.variable(n));
   const body = toPipelineJobBody(i.plan, { components: assets.components, computes: res.computes, datastores: res.datastores, assets: res.assets }, tags);
-  io.progress(15, 'Submitting the job');
-  const job = await ws.put<ArmResource>(`jobs/${name}`, { properties: body }).catch(fail(`submit pipeline job '${name}'`));
+  io.progress(15, msg('ProgressSubmittingJob'));
+  const job = await ws.put<ArmResource>(`jobs/${name}`, { properties: body }).catch(fail(msg('ActionSubmitPipelineJob', name)));
   const props = (job.properties ?? {}) as { status?: string; services?: Record<string, { endpoint?: string }> };
   const studio = props.services?.Studio?.endpoint ?? `https://ml.azure.com/runs/${name}?wsid=${encodeURIComponent(ws.base)}`;
   io.output('jobName', name);
   io.output('studioUrl', studio);
-  io.info(`Submitted pipeline job ${name}: ${studio}`);
-  io.info(`Lineage tags: ${Object.entries(tags).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  io.info(msg('PipelineJobSubmitted', name, studio));
+  io.info(msg('LineageTags', Object.entries(tags).map(([k, v]) => `${k}=${v}`).join(', ')));
 
   if (!i.wait) {
     io.output('jobStatus', props.status ?? 'NotStarted');
-    io.summary('aml-pipeline-job', new Summary(`Pipeline job ${name} submitted`).para(`${link('Open in Azure ML studio', studio)}. The task did not wait (wait: false).`).toMarkdown());
+    io.summary('aml-pipeline-job', new Summary(msg('SummaryTitleSubmitted', name)).para(msg('SummaryDidNotWait', link(msg('SummaryOpenInStudio'), studio))).toMarkdown());
     return;
   }
 
   const dataPlane = new DataPlane(session.arm, session.ref, session.workspace);
   let stepsUnavailable = false;
   const poll = async (): Promise<JobSnapshot> => {
-    const j = await ws.get<ArmResource>(`jobs/${name}`).catch(fail(`read pipeline job '${name}'`));
+    const j = await ws.get<ArmResource>(`jobs/${name}`).catch(fail(msg('ActionReadPipelineJob', name)));
     const status = String((j.properties as { status?: string } | undefined)?.status ?? 'Unknown');
     let steps: StepState[] = [];
     if (!stepsUnavailable) {
@@ -236,7 +237,7 @@ export async function run(io: AgentIo, inputs: PipelineJobInputs): Promise<void>
         steps = (await dataPlane.children(name)).map((r) => stepOf(r, studio));
       } catch (e) {
         stepsUnavailable = true;
-        io.warn(`Step statuses are not available (${(e as Error).message.split('\n')[0]}): the workspace's data plane is not reachable from the agent. Run AmlPrivateLinkCheck@1. Following the job's overall status only.`);
+        io.warn(msg('StepStatusesUnavailable', (e as Error).message.split('\n')[0]));
       }
     }
     return { status, steps };
@@ -249,43 +250,49 @@ export async function run(io: AgentIo, inputs: PipelineJobInputs): Promise<void>
   const snap = end.snapshot;
   io.output('jobStatus', snap.status);
 
-  const summary = new Summary(`Pipeline job ${name}: ${end.kind === 'terminal' ? snap.status : end.kind === 'timeout' ? 'timed out' : 'cancelled'}`);
+  const summary = new Summary(end.kind === 'terminal' ? msg('SummaryTitleEnded', name, snap.status) : end.kind === 'timeout' ? msg('SummaryTitleTimedOut', name) : msg('SummaryTitleCancelled', name));
   const writeSummary = () => {
-    summary.para(`${link('Open in Azure ML studio', studio)} · code uploaded: ${assets.uploadedBytes} bytes (${assets.reused} folder(s) unchanged)`);
-    if (snap.steps.length) summary.table(['Step', 'Status', 'Duration', 'Error'], snap.steps.map((s) => [link(s.name, s.link), s.status, duration(s), s.error ?? '']));
+    summary.para(msg('SummaryCodeUploaded', link(msg('SummaryOpenInStudio'), studio), assets.uploadedBytes, assets.reused));
+    if (snap.steps.length) {
+      const columns = [msg('SummaryColumnStep'), msg('SummaryColumnStatus'), msg('SummaryColumnDuration'), msg('SummaryColumnError')];
+      summary.table(columns, snap.steps.map((s) => [link(s.name, s.link), s.status, duration(s), s.error ?? '']));
+    }
     io.summary('aml-pipeline-job', summary.toMarkdown());
   };
 
   if (end.kind !== 'terminal') {
-    const why = end.kind === 'timeout' ? `did not finish within ${Math.round(i.timeoutMs / 60000)} minute(s)` : 'was left running when the pipeline run was cancelled';
-    if (end.kind === 'cancelled' || i.cancelOnTimeout) {
-      io.info(`Cancelling job ${name}...`);
+    const cancel = end.kind === 'cancelled' || i.cancelOnTimeout;
+    if (cancel) {
+      io.info(msg('CancellingJob', name));
       await cancelJob(io, session.client, i.ws, name);
       io.output('jobStatus', 'Canceled');
     }
     writeSummary();
-    throw new UserError(`Pipeline job ${name} ${why}${end.kind === 'cancelled' || i.cancelOnTimeout ? '; it was cancelled in Azure ML' : '; it is still running (cancelOnTimeout is false)'}. ${studio}`);
+    const minutes = Math.round(i.timeoutMs / 60000);
+    throw new UserError(
+      end.kind === 'cancelled' ? msg('JobLeftRunningCancelled', name, studio) : cancel ? msg('JobTimedOutCancelled', name, minutes, studio) : msg('JobTimedOutStillRunning', name, minutes, studio),
+    );
   }
   writeSummary();
   if (snap.status === 'Completed') {
-    io.info(`Pipeline job ${name} completed.`);
+    io.info(msg('PipelineJobCompleted', name));
     return;
   }
   const failed = snap.steps.filter((s) => s.status === 'Failed');
-  let detail = failed.map((s) => `step ${s.name}: ${s.error ?? 'failed'}`).join('; ');
+  let detail = failed.map((s) => msg('StepStatus', s.name, s.error ?? msg('StepFailedWithoutError'))).join('; ');
   if (!detail) {
     const parent = await dataPlane.run(name).catch(() => undefined);
-    detail = parent?.error?.error?.message ?? 'no error details were recorded';
+    detail = parent?.error?.error?.message ?? msg('NoErrorDetailsRecorded');
   }
-  throw new UserError(`Pipeline job ${name} ended ${snap.status}: ${detail}. ${studio}`);
+  throw new UserError(msg('PipelineJobEnded', name, snap.status, detail, studio));
 }
 
 async function cancelJob(io: AgentIo, client: import('@azure/arm-machinelearning').AzureMachineLearningWorkspaces, ws: WorkspaceInputs, name: string): Promise<void> {
   try {
     await client.jobs.beginCancelAndWait(ws.resourceGroup, ws.name, name, { updateIntervalInMs: 1000 });
-    io.info(`Job ${name} cancelled.`);
+    io.info(msg('JobCancelled', name));
   } catch (e) {
-    io.warn(`Could not cancel job ${name}: ${(e as Error).message.split('\n')[0]}. Cancel it in Azure ML studio.`);
+    io.warn(msg('CouldNotCancelJob', name, (e as Error).message.split('\n')[0]));
   }
 }
 

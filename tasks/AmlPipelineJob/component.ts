@@ -7,6 +7,7 @@ import { codeRef, environmentRef, resolveLocal, type RootCheck } from '../common
 import { loadYamlFile, type LoadedYaml, type YamlPath } from '../common/yaml';
 import type { ComponentRef, Json, JsonObject } from './plan';
 import { DATA_TYPES, PARAM_TYPES, type PortDef } from './io';
+import { msg } from './messages';
 
 // ---------------------------------------------------------------------------------------------
 // Command component files
@@ -34,27 +35,31 @@ function isObj(v: Json | undefined): v is JsonObject {
 export function checkIoNames(doc: LoadedYaml, at: YamlPath, o: JsonObject): void {
   const seen = new Map<string, string>();
   for (const k of Object.keys(o)) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) doc.fail([...at, k], 'is not a valid name', 'use letters, digits and underscores, starting with a letter or underscore');
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) doc.fail([...at, k], msg('ProblemInvalidName'), msg('FixNameCharacters'));
     const low = k.toLowerCase();
-    if (seen.has(low)) doc.fail([...at, k], `differs from '${seen.get(low)}' only by case, which Azure ML treats as the same name`, 'rename one of them');
+    if (seen.has(low)) doc.fail([...at, k], msg('ProblemDiffersOnlyByCase', seen.get(low)), msg('FixRenameOne'));
     seen.set(low, k);
   }
 }
 
 /** Check `${{inputs.x}}` / `${{outputs.y}}` in a command against the declared names. */
 export function checkCommand(doc: LoadedYaml, at: YamlPath, command: Json | undefined, inputs: ReadonlySet<string>, outputs: ReadonlySet<string>): string {
-  if (typeof command !== 'string' || command.trim() === '') doc.fail(at, 'is missing or empty', 'give the command line to run, e.g. python train.py --data ${{inputs.data}}');
+  if (typeof command !== 'string' || command.trim() === '') doc.fail(at, msg('ProblemMissingOrEmpty'), msg('FixGiveCommandLine'));
   const optional = new Set<string>();
   for (const m of command.matchAll(/\$\[\[([^\]]*)\]\]/g)) for (const n of m[1]!.matchAll(/\$\{\{\s*inputs\.([A-Za-z0-9_.]+)\s*\}\}/g)) optional.add(n[1]!);
   for (const m of command.matchAll(/\$\{\{\s*([^{}]*?)\s*\}\}/g)) {
     const expr = m[1]!;
     let r: RegExpExecArray | null;
     if ((r = /^inputs\.([A-Za-z0-9_]+)$/.exec(expr))) {
-      if (!inputs.has(r[1]!) && !optional.has(r[1]!)) doc.fail(at, `uses \${{inputs.${r[1]}}}, but there is no input '${r[1]}'`, `declare it under inputs:${inputs.size ? ` (declared: ${[...inputs].join(', ')})` : ''}`);
+      if (!inputs.has(r[1]!) && !optional.has(r[1]!)) {
+        doc.fail(at, msg('ProblemCommandUnknownInput', r[1], r[1]), inputs.size ? msg('FixDeclareInputDeclared', [...inputs].join(', ')) : msg('FixDeclareInput'));
+      }
     } else if ((r = /^outputs\.([A-Za-z0-9_]+)$/.exec(expr))) {
-      if (!outputs.has(r[1]!)) doc.fail(at, `uses \${{outputs.${r[1]}}}, but there is no output '${r[1]}'`, `declare it under outputs:${outputs.size ? ` (declared: ${[...outputs].join(', ')})` : ''}`);
+      if (!outputs.has(r[1]!)) {
+        doc.fail(at, msg('ProblemCommandUnknownOutput', r[1], r[1]), outputs.size ? msg('FixDeclareOutputDeclared', [...outputs].join(', ')) : msg('FixDeclareOutput'));
+      }
     } else if (/^parent\./.test(expr)) {
-      doc.fail(at, `uses ${m[0]} inside the command`, 'a command reads only ${{inputs.<name>}} and ${{outputs.<name>}}; bind the step input to the parent value instead');
+      doc.fail(at, msg('ProblemParentInCommand', m[0]), msg('FixCommandReadsOwnPorts'));
     }
   }
   return command;
@@ -64,23 +69,25 @@ export function checkCommand(doc: LoadedYaml, at: YamlPath, command: Json | unde
 function componentInputs(doc: LoadedYaml, raw: Json | undefined): { spec: JsonObject; defs: Map<string, PortDef> } {
   const defs = new Map<string, PortDef>();
   if (raw === undefined || raw === null) return { spec: {}, defs };
-  if (!isObj(raw)) doc.fail(['inputs'], 'must be a mapping of input names to definitions', 'write inputs: then "<name>: {type: ...}" per input');
+  if (!isObj(raw)) doc.fail(['inputs'], msg('ProblemComponentInputsNotMapping'), msg('FixComponentInputsMapping'));
   checkIoNames(doc, ['inputs'], raw);
   const spec: JsonObject = {};
   for (const [name, d] of Object.entries(raw)) {
     const at = ['inputs', name];
     if (!isObj(d)) {
-      doc.fail(at, `is ${d === null ? 'empty' : JSON.stringify(d)}, not an input definition`, `write a mapping with a type, e.g. ${name}: {type: ${typeof d === 'number' ? 'number' : typeof d === 'boolean' ? 'boolean' : 'string'}${d === null ? '' : `, default: ${JSON.stringify(d)}`}}`);
+      const guess = typeof d === 'number' ? 'number' : typeof d === 'boolean' ? 'boolean' : 'string';
+      if (d === null) doc.fail(at, msg('ProblemEmptyNotInputDefinition'), msg('FixInputDefinition', name, guess));
+      doc.fail(at, msg('ProblemValueNotInputDefinition', JSON.stringify(d)), msg('FixInputDefinitionWithDefault', name, guess, JSON.stringify(d)));
     }
-    for (const k of Object.keys(d)) if (!INPUT_DEF_KEYS.includes(k)) doc.fail([...at, k], 'is not supported in a component input by AmlPipelineJob@1', `use ${INPUT_DEF_KEYS.join(', ')}`);
+    for (const k of Object.keys(d)) if (!INPUT_DEF_KEYS.includes(k)) doc.fail([...at, k], msg('ProblemNotSupportedInComponentInput'), msg('FixUseKeys', INPUT_DEF_KEYS.join(', ')));
     const type = d.type;
     if (typeof type !== 'string' || (!(PARAM_TYPES as readonly string[]).includes(type) && !PORT_TYPES.includes(type))) {
-      doc.fail([...at, 'type'], `is ${type === undefined ? 'missing' : `'${String(type)}'`}`, `use one of ${[...PARAM_TYPES, ...PORT_TYPES].join(', ')}`);
+      doc.fail([...at, 'type'], type === undefined ? msg('ProblemIsMissing') : msg('ProblemIsValue', String(type)), msg('FixUseOneOf', [...PARAM_TYPES, ...PORT_TYPES].join(', ')));
     }
-    if (d.optional !== undefined && typeof d.optional !== 'boolean') doc.fail([...at, 'optional'], 'must be true or false', 'write optional: true');
-    for (const k of ['min', 'max']) if (d[k] !== undefined && typeof d[k] !== 'number') doc.fail([...at, k], 'must be a number', 'write a number without quotes');
-    if (d.enum !== undefined && !Array.isArray(d.enum)) doc.fail([...at, 'enum'], 'must be a list of allowed values', 'write enum: [a, b]');
-    if (d.description !== undefined && typeof d.description !== 'string') doc.fail([...at, 'description'], 'must be text', 'quote it');
+    if (d.optional !== undefined && typeof d.optional !== 'boolean') doc.fail([...at, 'optional'], msg('ProblemMustBeTrueOrFalse'), msg('FixWriteOptionalTrue'));
+    for (const k of ['min', 'max']) if (d[k] !== undefined && typeof d[k] !== 'number') doc.fail([...at, k], msg('ProblemMustBeNumber'), msg('FixNumberWithoutQuotes'));
+    if (d.enum !== undefined && !Array.isArray(d.enum)) doc.fail([...at, 'enum'], msg('ProblemMustBeListOfAllowedValues'), msg('FixWriteEnumList'));
+    if (d.description !== undefined && typeof d.description !== 'string') doc.fail([...at, 'description'], msg('ProblemMustBeText'), msg('FixQuoteIt'));
     spec[name] = d;
     defs.set(name, { type, optional: d.optional === true, hasDefault: d.default !== undefined && d.default !== null });
   }
@@ -90,15 +97,15 @@ function componentInputs(doc: LoadedYaml, raw: Json | undefined): { spec: JsonOb
 function componentOutputs(doc: LoadedYaml, raw: Json | undefined): { spec: JsonObject; defs: Map<string, PortDef> } {
   const defs = new Map<string, PortDef>();
   if (raw === undefined || raw === null) return { spec: {}, defs };
-  if (!isObj(raw)) doc.fail(['outputs'], 'must be a mapping of output names to definitions', 'write outputs: then "<name>: {type: uri_folder}" per output');
+  if (!isObj(raw)) doc.fail(['outputs'], msg('ProblemComponentOutputsNotMapping'), msg('FixComponentOutputsMapping'));
   checkIoNames(doc, ['outputs'], raw);
   const spec: JsonObject = {};
   for (const [name, d] of Object.entries(raw)) {
     const at = ['outputs', name];
-    if (!isObj(d)) doc.fail(at, 'is not an output definition', `write ${name}: {type: uri_folder}`);
-    for (const k of Object.keys(d)) if (!OUTPUT_DEF_KEYS.includes(k)) doc.fail([...at, k], 'is not supported in a component output by AmlPipelineJob@1', `use ${OUTPUT_DEF_KEYS.join(', ')}`);
+    if (!isObj(d)) doc.fail(at, msg('ProblemNotOutputDefinition'), msg('FixOutputDefinition', name));
+    for (const k of Object.keys(d)) if (!OUTPUT_DEF_KEYS.includes(k)) doc.fail([...at, k], msg('ProblemNotSupportedInComponentOutput'), msg('FixUseKeys', OUTPUT_DEF_KEYS.join(', ')));
     if (typeof d.type !== 'string' || !PORT_TYPES.includes(d.type)) {
-      doc.fail([...at, 'type'], `is ${d.type === undefined ? 'missing' : `'${String(d.type)}'`}`, `use one of ${PORT_TYPES.join(', ')}`);
+      doc.fail([...at, 'type'], d.type === undefined ? msg('ProblemIsMissing') : msg('ProblemIsValue', String(d.type)), msg('FixUseOneOf', PORT_TYPES.join(', ')));
     }
     spec[name] = d;
     defs.set(name, { type: d.type });
@@ -108,9 +115,9 @@ function componentOutputs(doc: LoadedYaml, raw: Json | undefined): { spec: JsonO
 
 function mapping(doc: LoadedYaml, at: YamlPath, v: Json | undefined, stringValues: boolean): JsonObject | undefined {
   if (v === undefined || v === null) return undefined;
-  if (!isObj(v)) doc.fail(at, 'must be a mapping', stringValues ? 'write one "key: value" per line' : 'see the component YAML schema');
+  if (!isObj(v)) doc.fail(at, msg('ProblemMustBeMapping'), stringValues ? msg('FixOneKeyValuePerLine') : msg('FixSeeComponentSchema'));
   if (stringValues) {
-    for (const [k, x] of Object.entries(v)) if (typeof x !== 'string') doc.fail([...at, k], `must be text, not ${JSON.stringify(x)}`, `quote it: ${k}: "${String(x)}"`);
+    for (const [k, x] of Object.entries(v)) if (typeof x !== 'string') doc.fail([...at, k], msg('ProblemMustBeTextNot', JSON.stringify(x)), msg('FixQuoteItAs', k, String(x)));
   }
   return v;
 }
@@ -118,22 +125,22 @@ function mapping(doc: LoadedYaml, at: YamlPath, v: Json | undefined, stringValue
 /** Load a local command component file (`component: ./train.yml` or `file:./train.yml`). */
 export function loadComponentFile(pipeline: LoadedYaml, at: YamlPath, written: string, root: RootCheck): LoadedComponent {
   const rel = written.replace(/^file:/i, '');
-  const file = resolveLocal(pipeline, at, rel, root, 'the component file');
-  if (fs.statSync(file).isDirectory()) pipeline.fail(at, `points at the folder '${rel}'`, 'give the path of the component .yml file');
-  const doc: LoadedYaml = loadYamlFile(file, { root: root.root, what: 'component file' });
+  const file = resolveLocal(pipeline, at, rel, root, msg('TheComponentFile'));
+  if (fs.statSync(file).isDirectory()) pipeline.fail(at, msg('ProblemPointsAtFolder', rel), msg('FixGiveComponentFilePath'));
+  const doc: LoadedYaml = loadYamlFile(file, { root: root.root, what: msg('ComponentFile') });
   const d = doc.data;
   const type = d.type ?? 'command';
   if (type !== 'command') {
-    doc.fail(['type'], `is '${String(type)}'`, `AmlPipelineJob@1 runs command components only; ${String(type)} components are not supported yet`);
+    doc.fail(['type'], msg('ProblemIsValue', String(type)), msg('FixOnlyCommandComponents', String(type)));
   }
   for (const k of Object.keys(d)) {
     if (!(COMPONENT_KEYS as readonly string[]).includes(k)) {
-      doc.fail([k], 'is not supported in a command component by AmlPipelineJob@1', k === 'additional_includes' ? 'copy the extra files into the code folder instead' : `use only ${COMPONENT_KEYS.join(', ')}`);
+      doc.fail([k], msg('ProblemNotSupportedInCommandComponent'), k === 'additional_includes' ? msg('FixCopyExtraFilesIntoCode') : msg('FixUseOnlyKeys', COMPONENT_KEYS.join(', ')));
     }
   }
-  for (const k of ['name', 'display_name', 'description']) if (d[k] !== undefined && typeof d[k] !== 'string') doc.fail([k], 'must be text', 'quote it');
-  if (d.version !== undefined && typeof d.version !== 'string' && typeof d.version !== 'number') doc.fail(['version'], 'must be a version such as 1 or "1.0.2"', 'quote it');
-  if (d.is_deterministic !== undefined && typeof d.is_deterministic !== 'boolean') doc.fail(['is_deterministic'], 'must be true or false', 'write is_deterministic: false');
+  for (const k of ['name', 'display_name', 'description']) if (d[k] !== undefined && typeof d[k] !== 'string') doc.fail([k], msg('ProblemMustBeText'), msg('FixQuoteIt'));
+  if (d.version !== undefined && typeof d.version !== 'string' && typeof d.version !== 'number') doc.fail(['version'], msg('ProblemMustBeVersion'), msg('FixQuoteIt'));
+  if (d.is_deterministic !== undefined && typeof d.is_deterministic !== 'boolean') doc.fail(['is_deterministic'], msg('ProblemMustBeTrueOrFalse'), msg('FixWriteIsDeterministicFalse'));
   mapping(doc, ['tags'], d.tags, true);
   mapping(doc, ['environment_variables'], d.environment_variables, true);
   mapping(doc, ['resources'], d.resources, false);

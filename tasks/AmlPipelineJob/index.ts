@@ -2,12 +2,13 @@
 import * as path from 'node:path';
 import { runTask } from '../common/agent';
 import { connectionInput, gateSettings, keyValueLines, workspaceInputs } from '../common/inputs';
+import { msg } from './messages';
 
 runTask(__dirname, async (io) => {
   const connection = connectionInput(io)!;
   const ws = workspaceInputs(io);
   const gate = gateSettings(io);
-  const jobFile = io.file('jobFile', true, 'Give the path of a CLI v2 pipeline-job YAML (type: pipeline), relative to the repository root.');
+  const jobFile = io.file('jobFile', true, msg('JobFileFix'));
   const root = path.resolve(io.variable('Build.SourcesDirectory') ?? io.variable('System.DefaultWorkingDirectory') ?? process.cwd());
   const timeoutMs = Math.round(io.number('timeoutMinutes', 120, 0, 60 * 24 * 30) * 60_000);
   const experimentName = io.input('experimentName');

@@ -14,6 +14,7 @@
  */
 import type { Json, JsonObject, NamedRef } from './plan';
 import type { LoadedYaml, YamlPath } from '../common/yaml';
+import { msg } from './messages';
 
 export const DATA_TYPES = ['uri_folder', 'uri_file', 'mltable', 'custom_model', 'mlflow_model', 'triton_model'] as const;
 export const PARAM_TYPES = ['integer', 'number', 'boolean', 'string'] as const;
@@ -162,16 +163,17 @@ function isObj(v: Json | undefined): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function checkKeys(doc: LoadedYaml, at: YamlPath, o: JsonObject, allowed: readonly string[], what: string): void {
+/** `problem` says where the key is not supported, e.g. "is not supported by AmlPipelineJob@1 in a step output". */
+function checkKeys(doc: LoadedYaml, at: YamlPath, o: JsonObject, allowed: readonly string[], problem: string): void {
   for (const k of Object.keys(o)) {
-    if (!allowed.includes(k)) doc.fail([...at, k], `is not supported by AmlPipelineJob@1 in ${what}`, `use only ${allowed.join(', ')}`);
+    if (!allowed.includes(k)) doc.fail([...at, k], problem, msg('FixUseOnlyKeys', allowed.join(', ')));
   }
 }
 
 function inputMode(doc: LoadedYaml, at: YamlPath, mode: Json | undefined): string | undefined {
   if (mode === undefined || mode === null) return undefined;
   if (typeof mode !== 'string' || !(mode.toLowerCase() in INPUT_MODES)) {
-    doc.fail(at, `is '${String(mode)}', which is not an input mode`, `use one of ${Object.keys(INPUT_MODES).join(', ')}`);
+    doc.fail(at, msg('ProblemNotInputMode', String(mode)), msg('FixUseOneOf', Object.keys(INPUT_MODES).join(', ')));
   }
   return INPUT_MODES[mode.toLowerCase()];
 }
@@ -179,33 +181,33 @@ function inputMode(doc: LoadedYaml, at: YamlPath, mode: Json | undefined): strin
 function outputMode(doc: LoadedYaml, at: YamlPath, mode: Json | undefined): string | undefined {
   if (mode === undefined || mode === null) return undefined;
   if (typeof mode !== 'string' || !(mode.toLowerCase() in OUTPUT_MODES)) {
-    doc.fail(at, `is '${String(mode)}', which is not an output mode`, `use one of ${Object.keys(OUTPUT_MODES).join(', ')}`);
+    doc.fail(at, msg('ProblemNotOutputMode', String(mode)), msg('FixUseOneOf', Object.keys(OUTPUT_MODES).join(', ')));
   }
   return OUTPUT_MODES[mode.toLowerCase()];
 }
 
 function dataType(doc: LoadedYaml, at: YamlPath, t: Json | undefined): string {
   if (t === undefined || t === null) return 'uri_folder';
-  if (t === 'path') doc.fail(at, "is the old type 'path', which jobs no longer accept", "write 'uri_folder' (or 'uri_file' for a single file)");
+  if (t === 'path') doc.fail(at, msg('ProblemOldPathType'), msg('FixWriteUriFolder'));
   if (typeof t !== 'string' || !(DATA_TYPES as readonly string[]).includes(t)) {
-    doc.fail(at, `is '${String(t)}', which is not a data type for a job input or output`, `use one of ${DATA_TYPES.join(', ')}`);
+    doc.fail(at, msg('ProblemNotDataType', String(t)), msg('FixUseOneOf', DATA_TYPES.join(', ')));
   }
   return t;
 }
 
 function localPathFix(isPipeline: boolean): string {
-  return `local data is not uploaded by AmlPipelineJob@1 yet: register it once with 'az ml data create' and write path: azureml:<name>:<version>${isPipeline ? '' : ' (or bind a pipeline input)'}, or point at a datastore path such as azureml://datastores/workspaceblobstore/paths/<folder>/`;
+  return isPipeline ? msg('FixRegisterLocalData') : msg('FixRegisterLocalDataOrBind');
 }
 
 function resolveDataPath(ctx: IoContext, at: YamlPath, p: Json | undefined, type: string, isPipeline: boolean): { uri?: string; binding?: string } {
-  if (typeof p !== 'string' || p.trim() === '') ctx.doc.fail(at, 'must be a path string (azureml://..., https://... or azureml:<name>:<version>)', 'set the path of the data');
+  if (typeof p !== 'string' || p.trim() === '') ctx.doc.fail(at, msg('ProblemMustBeDataPath'), msg('FixSetDataPath'));
   const k = classifyPath(p);
   switch (k.kind) {
     case 'uri':
       checkRuntimeExpressions(ctx.doc, at, k.uri);
       return { uri: k.uri };
     case 'binding':
-      if (isPipeline) ctx.doc.fail(at, 'is a ${{...}} binding, which a pipeline-level input cannot use', 'give a datastore path or registered data asset');
+      if (isPipeline) ctx.doc.fail(at, msg('ProblemBindingInPipelineInput'), msg('FixGiveDatastorePathOrAsset'));
       return { binding: k.text };
     case 'asset': {
       const assetType = type === 'custom_model' || type === 'mlflow_model' || type === 'triton_model' ? 'model' : 'data';
@@ -219,13 +221,13 @@ function resolveDataPath(ctx: IoContext, at: YamlPath, p: Json | undefined, type
       return { uri: k.ref };
     }
     case 'local':
-      return ctx.doc.fail(at, `is the local path '${k.path}'`, localPathFix(isPipeline));
+      return ctx.doc.fail(at, msg('ProblemLocalPath', k.path), localPathFix(isPipeline));
   }
 }
 
 function checkRuntimeExpressions(doc: LoadedYaml, at: YamlPath, s: string): void {
   for (const b of findBindings(s)) {
-    if (b.kind !== 'runtime') doc.fail(at, `holds ${b.text}, which a path cannot use`, 'only ${{name}} and ${{output_name}} may appear inside a path');
+    if (b.kind !== 'runtime') doc.fail(at, msg('ProblemBindingInPath', b.text), msg('FixOnlyRuntimeExpressionsInPath'));
   }
 }
 
@@ -238,12 +240,12 @@ export function pipelineInputs(ctx: IoContext, raw: Json | undefined): { rest: R
   const rest: Record<string, JsonObject> = {};
   const info = new Map<string, PipelineInputInfo>();
   if (raw === undefined || raw === null) return { rest, info };
-  if (!isObj(raw)) doc.fail(['inputs'], 'must be a mapping of input names to values', 'write inputs: then one "name: value" per line');
+  if (!isObj(raw)) doc.fail(['inputs'], msg('ProblemInputsNotMapping'), msg('FixPipelineInputsMapping'));
   for (const [name, v] of Object.entries(raw)) {
     const at = ['inputs', name];
     checkIoName(doc, at, name, true);
     if (v === null || v === '') {
-      doc.fail(at, 'has no value (the CLI drops empty pipeline inputs, which leaves their bindings dangling)', 'give it a value here or through the overrides input, or remove it');
+      doc.fail(at, msg('ProblemPipelineInputNoValue'), msg('FixGivePipelineInputValue'));
     }
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
       if (typeof v === 'string') checkLiteralBindings(doc, at, v, true);
@@ -252,11 +254,11 @@ export function pipelineInputs(ctx: IoContext, raw: Json | undefined): { rest: R
       info.set(name, { type: pyType(v, src) });
       continue;
     }
-    if (Array.isArray(v)) doc.fail(at, 'is a list, which is not a job input', 'give a single value or a mapping with type and path');
+    if (Array.isArray(v)) doc.fail(at, msg('ProblemListNotJobInput'), msg('FixSingleValueOrMapping'));
     const o = v as JsonObject;
-    checkKeys(doc, at, o, ['type', 'path', 'mode', 'description'], 'a pipeline data input');
+    checkKeys(doc, at, o, ['type', 'path', 'mode', 'description'], msg('ProblemNotSupportedInPipelineDataInput'));
     const type = dataType(doc, [...at, 'type'], o.type);
-    if (o.path === undefined || o.path === null) doc.fail(at, 'is a data input without a path', 'add path: azureml://datastores/<store>/paths/<folder>/ or azureml:<data name>:<version>');
+    if (o.path === undefined || o.path === null) doc.fail(at, msg('ProblemDataInputWithoutPath'), msg('FixAddPipelineInputPath'));
     const { uri } = resolveDataPath(ctx, [...at, 'path'], o.path, type, true);
     const mode = inputMode(doc, [...at, 'mode'], o.mode);
     const r: JsonObject = { jobInputType: type, uri: uri! };
@@ -274,7 +276,7 @@ export function pipelineOutputs(ctx: IoContext, raw: Json | undefined): { rest: 
   const rest: Record<string, JsonObject> = {};
   const info = new Map<string, PipelineOutputInfo>();
   if (raw === undefined || raw === null) return { rest, info };
-  if (!isObj(raw)) doc.fail(['outputs'], 'must be a mapping of output names to settings', 'write outputs: then one "name:" (optionally with mode/type/path) per line');
+  if (!isObj(raw)) doc.fail(['outputs'], msg('ProblemPipelineOutputsNotMapping'), msg('FixPipelineOutputsMapping'));
   for (const [name, v] of Object.entries(raw)) {
     const at = ['outputs', name];
     checkIoName(doc, at, name, false);
@@ -283,8 +285,8 @@ export function pipelineOutputs(ctx: IoContext, raw: Json | undefined): { rest: 
       info.set(name, { type: 'uri_folder' });
       continue;
     }
-    if (!isObj(v)) doc.fail(at, 'must be empty or a mapping with type, mode, path or description', 'for example "mode: upload"');
-    checkKeys(doc, at, v, ['type', 'mode', 'path', 'description'], 'a pipeline output');
+    if (!isObj(v)) doc.fail(at, msg('ProblemPipelineOutputNotMapping'), msg('FixForExampleModeUpload'));
+    checkKeys(doc, at, v, ['type', 'mode', 'path', 'description'], msg('ProblemNotSupportedInPipelineOutput'));
     const type = dataType(doc, [...at, 'type'], v.type);
     const r: JsonObject = { jobOutputType: type };
     const mode = outputMode(doc, [...at, 'mode'], v.mode);
@@ -298,10 +300,10 @@ export function pipelineOutputs(ctx: IoContext, raw: Json | undefined): { rest: 
 }
 
 function outputUri(doc: LoadedYaml, at: YamlPath, p: Json): string {
-  if (typeof p !== 'string') doc.fail(at, 'must be a path string', 'use azureml://datastores/<store>/paths/<folder>/');
+  if (typeof p !== 'string') doc.fail(at, msg('ProblemMustBePathString'), msg('FixUseDatastorePath'));
   const k = classifyPath(p);
   if (k.kind !== 'uri') {
-    doc.fail(at, `is '${p}', which is not a datastore or storage URI`, 'outputs are written to azureml://datastores/<store>/paths/<folder>/ (or https://, abfss:// URIs)');
+    doc.fail(at, msg('ProblemNotStorageUri', p), msg('FixOutputsWrittenToDatastore'));
   }
   checkRuntimeExpressions(doc, at, k.uri);
   return k.uri;
@@ -309,11 +311,11 @@ function outputUri(doc: LoadedYaml, at: YamlPath, p: Json): string {
 
 function checkIoName(doc: LoadedYaml, at: YamlPath, name: string, allowDots: boolean): void {
   const re = allowDots ? /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/ : /^[A-Za-z_][A-Za-z0-9_]*$/;
-  if (!re.test(name)) doc.fail(at, 'is not a valid input/output name', 'use letters, digits and underscores, starting with a letter or underscore');
+  if (!re.test(name)) doc.fail(at, msg('ProblemInvalidIoName'), msg('FixNameCharacters'));
 }
 
 function str(doc: LoadedYaml, at: YamlPath, v: Json): string {
-  if (typeof v !== 'string') doc.fail(at, `must be text, not ${JSON.stringify(v)}`, 'quote the value');
+  if (typeof v !== 'string') doc.fail(at, msg('ProblemMustBeTextNot', JSON.stringify(v)), msg('FixQuoteTheValue'));
   return v;
 }
 
@@ -321,10 +323,10 @@ function str(doc: LoadedYaml, at: YamlPath, v: Json): string {
 export function checkLiteralBindings(doc: LoadedYaml, at: YamlPath, s: string, isPipeline: boolean): Binding[] {
   const bs = findBindings(s);
   for (const b of bs) {
-    if (b.kind === 'legacy') doc.fail(at, `uses the old binding ${b.text}`, `write ${b.suggestion}`);
-    if (b.kind === 'unknown') doc.fail(at, `holds ${b.text}, which is not a binding AmlPipelineJob@1 understands`, 'bind with ${{parent.inputs.<name>}} or ${{parent.jobs.<step>.outputs.<name>}}');
-    if (isPipeline && b.kind !== 'runtime') doc.fail(at, `holds ${b.text}, but pipeline-level inputs cannot bind to anything`, 'give a plain value');
-    if (b.kind === 'parentOutput') doc.fail(at, `binds an input to ${b.text}, a pipeline output`, 'bind inputs to ${{parent.inputs.<name>}} or ${{parent.jobs.<step>.outputs.<name>}}');
+    if (b.kind === 'legacy') doc.fail(at, msg('ProblemOldBinding', b.text), msg('FixWriteBinding', b.suggestion));
+    if (b.kind === 'unknown') doc.fail(at, msg('ProblemUnknownBinding', b.text), msg('FixBindWithParent'));
+    if (isPipeline && b.kind !== 'runtime') doc.fail(at, msg('ProblemBindingInPipelineLiteral', b.text), msg('FixGivePlainValue'));
+    if (b.kind === 'parentOutput') doc.fail(at, msg('ProblemInputBoundToPipelineOutput', b.text), msg('FixBindInputsTo'));
   }
   return bs;
 }
@@ -366,10 +368,10 @@ export function stepInput(ctx: IoContext, at: YamlPath, v: Json, meta: PortDef |
       bindings,
     };
   }
-  if (Array.isArray(v)) doc.fail(at, 'is a list, which is not a step input', 'give a value, a ${{...}} binding, or a mapping with type and path');
+  if (Array.isArray(v)) doc.fail(at, msg('ProblemListNotStepInput'), msg('FixValueBindingOrMapping'));
   const o = v as JsonObject;
-  checkKeys(doc, at, o, ['type', 'path', 'mode', 'description'], 'a step data input');
-  if (o.path === undefined || o.path === null) doc.fail(at, 'is a data input without a path', 'add path: azureml://datastores/<store>/paths/<folder>/, azureml:<data>:<version>, or a ${{parent...}} binding');
+  checkKeys(doc, at, o, ['type', 'path', 'mode', 'description'], msg('ProblemNotSupportedInStepDataInput'));
+  if (o.path === undefined || o.path === null) doc.fail(at, msg('ProblemDataInputWithoutPath'), msg('FixAddStepInputPath'));
   const mode = inputMode(doc, [...at, 'mode'], o.mode);
   if (typeof o.path === 'string' && isWholeBinding(o.path)) {
     const bindings = checkLiteralBindings(doc, [...at, 'path'], o.path, false);
@@ -400,18 +402,20 @@ export function stepOutput(ctx: IoContext, at: YamlPath, v: Json, metaType: stri
   const bindTo = (text: string, extra: JsonObject): StepOutputResult => {
     const bs = findBindings(text);
     const b = bs[0];
-    if (!b || bs.length !== 1 || !isWholeBinding(text)) doc.fail(at, `is '${text}', which is not an output binding`, 'write ${{parent.outputs.<pipeline output>}} or a mapping with mode/type/path');
-    if (b.kind === 'legacy') doc.fail(at, `uses the old binding ${b.text}`, `write ${b.suggestion}`);
-    if (b.kind !== 'parentOutput') doc.fail(at, `binds an output to ${b.text}`, 'a step output can only bind to ${{parent.outputs.<name>}}');
+    if (!b || bs.length !== 1 || !isWholeBinding(text)) doc.fail(at, msg('ProblemNotOutputBinding', text), msg('FixWriteOutputBinding'));
+    if (b.kind === 'legacy') doc.fail(at, msg('ProblemOldBinding', b.text), msg('FixWriteBinding', b.suggestion));
+    if (b.kind !== 'parentOutput') doc.fail(at, msg('ProblemOutputBoundTo', b.text), msg('FixStepOutputBindsToParent'));
     const target = pipelineOutputs.get(b.name);
-    if (!target) doc.fail(at, `binds to the pipeline output '${b.name}', which the pipeline does not declare`, `add it under the top-level outputs:${pipelineOutputs.size ? ` (declared: ${[...pipelineOutputs.keys()].join(', ')})` : ''}`);
+    if (!target) {
+      doc.fail(at, msg('ProblemUndeclaredPipelineOutput', b.name), pipelineOutputs.size ? msg('FixAddTopLevelOutputDeclared', [...pipelineOutputs.keys()].join(', ')) : msg('FixAddTopLevelOutput'));
+    }
     const def: JsonObject = { type: target.type };
     if (target.mode) def.mode = target.mode;
     return { rest: { value: text.trim(), type: 'literal', ...extra }, def, binding: b };
   };
   if (typeof v === 'string') return bindTo(v, {});
-  if (!isObj(v)) doc.fail(at, `is ${JSON.stringify(v)}, which is not a step output`, 'write ${{parent.outputs.<name>}}, leave it empty, or give a mapping with mode/type/path');
-  checkKeys(doc, at, v, ['type', 'mode', 'path', 'description'], 'a step output');
+  if (!isObj(v)) doc.fail(at, msg('ProblemNotStepOutput', JSON.stringify(v)), msg('FixStepOutputForms'));
+  checkKeys(doc, at, v, ['type', 'mode', 'path', 'description'], msg('ProblemNotSupportedInStepOutput'));
   const mode = outputMode(doc, [...at, 'mode'], v.mode);
   if (typeof v.path === 'string' && v.path.includes('${{')) {
     return bindTo(v.path, mode ? { mode } : {});

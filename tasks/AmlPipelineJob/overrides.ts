@@ -6,6 +6,7 @@
  */
 import { isScalar, parseDocument } from 'yaml';
 import { UserError } from '../common/errors';
+import { msg } from './messages';
 import type { Json, JsonObject } from './plan';
 import { dotted, type LoadedYaml } from '../common/yaml';
 
@@ -38,40 +39,38 @@ export function parseOverrides(lines: readonly string[]): Override[] {
     if (text === '' || text.startsWith('#')) return;
     const eq = text.indexOf('=');
     if (eq < 0) {
-      throw new UserError(`Input 'overrides' line ${line}: '${text}' has no '='; write one override per line as path=value, for example inputs.learning_rate=0.01.`, 'overrides');
+      throw new UserError(msg('OverrideHasNoEquals', line, text), 'overrides');
     }
     const key = text.slice(0, eq).trim();
     const valueText = text.slice(eq + 1).trim();
     if (key === '') {
-      throw new UserError(`Input 'overrides' line ${line}: '${text}' has no key path before '='; write path=value, for example settings.default_compute=azureml:cpu-cluster.`, 'overrides');
+      throw new UserError(msg('OverrideHasNoKeyPath', line, text), 'overrides');
     }
     const path = key.split('.');
     if (path.some((s) => !SEGMENT.test(s) || FORBIDDEN.has(s))) {
-      throw new UserError(`Input 'overrides' line ${line}: the key path '${key}' is not valid; use dot-separated YAML keys such as jobs.train_job.compute.`, 'overrides');
+      throw new UserError(msg('OverrideInvalidKeyPath', line, key), 'overrides');
     }
     if (valueText === '') {
-      throw new UserError(`Input 'overrides' line ${line}: '${key}' has no value after '='; give a value, or "" for an empty string.`, 'overrides');
+      throw new UserError(msg('OverrideHasNoValue', line, key), 'overrides');
     }
     const doc = parseDocument(valueText, { prettyErrors: false });
     if (doc.errors.length > 0 || !isScalar(doc.contents)) {
-      throw new UserError(
-        `Input 'overrides' line ${line}: the value of '${key}' must be a single value (a number, true/false or text), not ${doc.errors.length ? 'invalid YAML' : 'a list or mapping'}; quote it if it is text, e.g. ${key}="${valueText.replace(/"/g, '\\"')}".`,
-        'overrides',
-      );
+      const quoted = valueText.replace(/"/g, '\\"');
+      throw new UserError(doc.errors.length ? msg('OverrideValueInvalidYaml', line, key, key, quoted) : msg('OverrideValueNotScalar', line, key, key, quoted), 'overrides');
     }
     const v = doc.contents.value;
     if (v === null || v === undefined) {
-      throw new UserError(`Input 'overrides' line ${line}: '${key}' is set to null; give a value, or "" for an empty string.`, 'overrides');
+      throw new UserError(msg('OverrideIsNull', line, key), 'overrides');
     }
     if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
-      throw new UserError(`Input 'overrides' line ${line}: the value of '${key}' must be a number, true/false or text; quote it.`, 'overrides');
+      throw new UserError(msg('OverrideValueNotSimple', line, key), 'overrides');
     }
     if (typeof v === 'number' && !Number.isFinite(v)) {
-      throw new UserError(`Input 'overrides' line ${line}: the value of '${key}' is not a finite number; quote it if it is text.`, 'overrides');
+      throw new UserError(msg('OverrideNotFinite', line, key), 'overrides');
     }
     const prev = seen.get(key);
     if (prev !== undefined) {
-      throw new UserError(`Input 'overrides' line ${line}: '${key}' is already set on line ${prev}; keep one of the two lines.`, 'overrides');
+      throw new UserError(msg('OverrideDuplicate', line, key, prev), 'overrides');
     }
     seen.set(key, line);
     out.push({ path, value: v, source: typeof doc.contents.source === 'string' ? doc.contents.source : valueText, line, text });
@@ -91,7 +90,6 @@ function isObj(v: Json | undefined): v is JsonObject {
  */
 export function applyOverrides(doc: LoadedYaml, overrides: readonly Override[]): void {
   for (const o of overrides) {
-    const where = `Input 'overrides' line ${o.line} ('${o.text}')`;
     let cur: JsonObject = doc.data;
     for (let i = 0; i < o.path.length - 1; i++) {
       const seg = o.path[i]!;
@@ -104,21 +102,26 @@ export function applyOverrides(doc: LoadedYaml, overrides: readonly Override[]):
           continue;
         }
         const have = Object.keys(cur);
+        const at = dotted(o.path.slice(0, i + 1));
         throw new UserError(
-          `${where}: '${dotted(o.path.slice(0, i + 1))}' matches nothing in ${doc.name}${have.length ? ` (there: ${have.slice(0, 12).join(', ')})` : ''}; fix the key path.`,
+          have.length ? msg('OverrideMatchesNothingThere', o.line, o.text, at, doc.name, have.slice(0, 12).join(', ')) : msg('OverrideMatchesNothing', o.line, o.text, at, doc.name),
           'overrides',
         );
       }
       if (!isObj(next)) {
-        throw new UserError(`${where}: '${dotted(o.path.slice(0, i + 1))}' in ${doc.name} is a single value, not a mapping, so it has no key '${o.path[i + 1]}'; fix the key path.`, 'overrides');
+        throw new UserError(msg('OverrideThroughSingleValue', o.line, o.text, dotted(o.path.slice(0, i + 1)), doc.name, o.path[i + 1]), 'overrides');
       }
       cur = next;
     }
     const last = o.path[o.path.length - 1]!;
     const existing = Object.hasOwn(cur, last) ? cur[last] : undefined;
-    if (isObj(existing) || Array.isArray(existing)) {
-      const hint = isObj(existing) && Object.keys(existing).length ? `, e.g. ${dotted([...o.path, Object.keys(existing)[0]!])}=...` : '';
-      throw new UserError(`${where}: '${dotted(o.path)}' in ${doc.name} is a ${Array.isArray(existing) ? 'list' : 'mapping'}, which a single value cannot replace; override one of its keys instead${hint}.`, 'overrides');
+    if (Array.isArray(existing)) throw new UserError(msg('OverrideReplacesList', o.line, o.text, dotted(o.path), doc.name), 'overrides');
+    if (isObj(existing)) {
+      const first = Object.keys(existing)[0];
+      throw new UserError(
+        first === undefined ? msg('OverrideReplacesMapping', o.line, o.text, dotted(o.path), doc.name) : msg('OverrideReplacesMappingExample', o.line, o.text, dotted(o.path), doc.name, dotted([...o.path, first])),
+        'overrides',
+      );
     }
     cur[last] = o.value;
     doc.overridden.set(dotted(o.path), { line: o.line, text: o.text, source: o.source });

@@ -21,6 +21,7 @@ import {
   type PipelineOutputInfo,
   type PortDef,
 } from './io';
+import { msg } from './messages';
 import { applyOverrides, type Override } from './overrides';
 import type { ComponentRef, Json, JsonObject, PlannedStep, SubmissionPlan } from './plan';
 import { describeNonPipeline, dotted, loadYamlFile, type LoadedYaml, type YamlPath } from '../common/yaml';
@@ -36,42 +37,43 @@ export interface TranslateOptions {
 }
 
 const TOP_KEYS = ['$schema', 'type', 'name', 'display_name', 'experiment_name', 'description', 'tags', 'properties', 'settings', 'inputs', 'outputs', 'jobs', 'compute'];
-const TOP_HINTS: Record<string, string> = {
-  component: 'list the steps under jobs: instead (pipeline jobs built from a registered pipeline component are not supported yet)',
-  identity: 'remove it; the steps run under the compute identity, so grant access to that identity',
-  services: 'remove it (interactive services are not supported for pipeline jobs submitted by this task)',
-  default_compute: 'move it under settings: as settings.default_compute',
-  default_datastore: 'move it under settings: as settings.default_datastore',
-};
+const TOP_HINTS = new Map<string, () => string>([
+  ['component', () => msg('FixTopComponent')],
+  ['identity', () => msg('FixTopIdentity')],
+  ['services', () => msg('FixTopServices')],
+  ['default_compute', () => msg('FixTopDefaultCompute')],
+  ['default_datastore', () => msg('FixTopDefaultDatastore')],
+]);
 const SETTINGS_KEYS = ['default_compute', 'default_datastore', 'continue_on_step_failure', 'force_rerun'];
-const STEP_TYPES_REFUSED: Record<string, string> = {
-  sweep: 'sweep (hyperparameter tuning) steps',
-  parallel: 'parallel (batch) steps',
-  pipeline: 'nested pipeline steps',
-  spark: 'Spark steps',
-  automl: 'AutoML steps',
-  data_transfer: 'data transfer steps',
-  import: 'data import steps',
-  if_else: 'if_else control-flow steps',
-  do_while: 'do_while control-flow steps',
-  parallel_for: 'parallel_for control-flow steps',
-  flow_parallel: 'prompt flow steps',
-};
+/** Why AmlPipelineJob@1 refuses a step type other than command, by type. */
+const STEP_TYPES_REFUSED = new Map<string, () => string>([
+  ['sweep', () => msg('FixStepTypeSweep')],
+  ['parallel', () => msg('FixStepTypeParallel')],
+  ['pipeline', () => msg('FixStepTypePipeline')],
+  ['spark', () => msg('FixStepTypeSpark')],
+  ['automl', () => msg('FixStepTypeAutoml')],
+  ['data_transfer', () => msg('FixStepTypeDataTransfer')],
+  ['import', () => msg('FixStepTypeImport')],
+  ['if_else', () => msg('FixStepTypeIfElse')],
+  ['do_while', () => msg('FixStepTypeDoWhile')],
+  ['parallel_for', () => msg('FixStepTypeParallelFor')],
+  ['flow_parallel', () => msg('FixStepTypeFlowParallel')],
+]);
 /** Keys of a step that uses `component:`. */
 const COMPONENT_STEP_KEYS = ['type', 'component', 'compute', 'inputs', 'outputs', 'name', 'display_name', 'tags', 'properties', 'comment', 'limits', 'resources', 'distribution', 'environment_variables'];
 /** Keys of an inline command step (the step itself defines the command). */
 const INLINE_STEP_KEYS = ['type', 'command', 'code', 'environment', 'compute', 'inputs', 'outputs', 'name', 'display_name', 'description', 'tags', 'properties', 'comment', 'limits', 'resources', 'distribution', 'environment_variables'];
-const STEP_HINTS: Record<string, string> = {
-  services: 'remove it; interactive services (VS Code, Jupyter, TensorBoard, SSH) cannot be attached to steps this task submits',
-  identity: 'remove it; the step runs under the compute identity (per-step identities are not supported yet)',
-  queue_settings: 'remove it (queue settings are not supported yet)',
-  experiment_name: "remove it; steps run in the pipeline's experiment, so set experiment_name at the top level",
-  description: "move it into the component's description (the CLI does not send a step description for a component: step)",
-  code: 'move it into the component file; a step with component: takes its code from the component',
-  command: 'move it into the component file; a step with component: takes its command from the component',
-  environment: 'move it into the component file; a step with component: takes its environment from the component',
-  is_deterministic: 'move it into the component file',
-};
+const STEP_HINTS = new Map<string, () => string>([
+  ['services', () => msg('FixStepServices')],
+  ['identity', () => msg('FixStepIdentity')],
+  ['queue_settings', () => msg('FixStepQueueSettings')],
+  ['experiment_name', () => msg('FixStepExperimentName')],
+  ['description', () => msg('FixStepDescription')],
+  ['code', () => msg('FixStepCode')],
+  ['command', () => msg('FixStepCommand')],
+  ['environment', () => msg('FixStepEnvironment')],
+  ['is_deterministic', () => msg('FixStepIsDeterministic')],
+]);
 
 function isObj(v: Json | undefined): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -104,25 +106,26 @@ function didYouMean(key: string, known: readonly string[]): string | undefined {
   return best;
 }
 
-function refuseUnknown(doc: LoadedYaml, at: YamlPath, key: string, known: readonly string[], where: string, hints: Record<string, string> = {}): never {
-  const hint = hints[key];
-  if (hint) doc.fail([...at, key], `is not supported by AmlPipelineJob@1 in ${where}`, hint);
+/** `problem` says where the key is not supported, e.g. "is not supported by AmlPipelineJob@1 in settings". */
+function refuseUnknown(doc: LoadedYaml, at: YamlPath, key: string, known: readonly string[], problem: string, hints: ReadonlyMap<string, () => string> = new Map()): never {
+  const hint = hints.get(key);
+  if (hint) doc.fail([...at, key], problem, hint());
   const guess = didYouMean(key, known);
-  doc.fail([...at, key], `is not supported by AmlPipelineJob@1 in ${where}`, guess ? `did you mean '${guess}'? (supported: ${known.join(', ')})` : `remove it (supported: ${known.join(', ')})`);
+  doc.fail([...at, key], problem, guess ? msg('FixDidYouMean', guess, known.join(', ')) : msg('FixRemoveItSupported', known.join(', ')));
 }
 
 function text(doc: LoadedYaml, at: YamlPath, v: Json | undefined): string | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') doc.fail(at, `must be text, not ${JSON.stringify(v)}`, `quote it: ${String(at[at.length - 1])}: "${String(v)}"`);
+  if (typeof v !== 'string') doc.fail(at, msg('ProblemMustBeTextNot', JSON.stringify(v)), msg('FixQuoteItAs', String(at[at.length - 1]), String(v)));
   return v;
 }
 
 function stringMap(doc: LoadedYaml, at: YamlPath, v: Json | undefined): Record<string, string> | undefined {
   if (v === undefined || v === null) return undefined;
-  if (!isObj(v)) doc.fail(at, 'must be a mapping of names to text values', 'write one "name: value" per line');
+  if (!isObj(v)) doc.fail(at, msg('ProblemMustBeMappingOfText'), msg('FixOneNameValuePerLine'));
   const out: Record<string, string> = {};
   for (const [k, x] of Object.entries(v)) {
-    if (typeof x !== 'string') doc.fail([...at, k], `must be text, not ${JSON.stringify(x)}`, `quote it: ${k}: "${typeof x === 'object' ? '...' : String(x)}"`);
+    if (typeof x !== 'string') doc.fail([...at, k], msg('ProblemMustBeTextNot', JSON.stringify(x)), msg('FixQuoteItAs', k, typeof x === 'object' ? '...' : String(x)));
     out[k] = x;
   }
   return out;
@@ -130,20 +133,20 @@ function stringMap(doc: LoadedYaml, at: YamlPath, v: Json | undefined): Record<s
 
 function bool(doc: LoadedYaml, at: YamlPath, v: Json | undefined): boolean | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'boolean') doc.fail(at, `must be true or false, not ${JSON.stringify(v)}`, 'write true or false without quotes');
+  if (typeof v !== 'boolean') doc.fail(at, msg('ProblemMustBeTrueOrFalseNot', JSON.stringify(v)), msg('FixTrueOrFalseWithoutQuotes'));
   return v;
 }
 
 /** A compute name (from `azureml:name`, `name` or an ARM id), or a refusal. */
 function computeName(doc: LoadedYaml, at: YamlPath, v: Json | undefined): string | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') doc.fail(at, `must be a compute name, not ${JSON.stringify(v)}`, 'write azureml:<compute name>');
+  if (typeof v !== 'string') doc.fail(at, msg('ProblemMustBeComputeNameNot', JSON.stringify(v)), msg('FixWriteAzuremlCompute'));
   let t = v.trim();
-  if (t.includes('${{')) doc.fail(at, `is the binding '${t}'`, 'AmlPipelineJob@1 needs a fixed compute name; use the overrides input to change it per run');
+  if (t.includes('${{')) doc.fail(at, msg('ProblemComputeIsBinding', t), msg('FixFixedComputeName'));
   if (/^azureml:/i.test(t)) t = t.slice('azureml:'.length);
   if (/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.MachineLearningServices\/workspaces\/[^/]+\/computes\/[^/]+$/i.test(t)) return t;
   if (!/^[A-Za-z][A-Za-z0-9_-]{1,31}$/.test(t)) {
-    doc.fail(at, `is '${v}', which is not a compute name`, 'compute names have 2 to 32 letters, digits or hyphens and start with a letter; write azureml:<compute name>');
+    doc.fail(at, msg('ProblemNotComputeName', v), msg('FixComputeNameRules'));
   }
   return t;
 }
@@ -152,18 +155,18 @@ function datastoreName(doc: LoadedYaml, at: YamlPath, v: Json | undefined): stri
   const s = text(doc, at, v);
   if (s === undefined) return undefined;
   const t = s.replace(/^azureml:/i, '').trim();
-  if (!/^[A-Za-z0-9_]{1,255}$/.test(t) && !/^\/subscriptions\//i.test(t)) doc.fail(at, `is '${s}', which is not a datastore name`, 'write azureml:<datastore name>, e.g. azureml:workspaceblobstore');
+  if (!/^[A-Za-z0-9_]{1,255}$/.test(t) && !/^\/subscriptions\//i.test(t)) doc.fail(at, msg('ProblemNotDatastoreName', s), msg('FixWriteAzuremlDatastore'));
   return t;
 }
 
 /** `limits:` of a step, as the SDK sends CommandJobLimits to a pipeline node. */
 function limits(doc: LoadedYaml, at: YamlPath, v: Json | undefined): JsonObject | undefined {
   if (v === undefined || v === null) return undefined;
-  if (!isObj(v)) doc.fail(at, 'must be a mapping', 'write limits: {timeout: 3600}');
-  for (const k of Object.keys(v)) if (k !== 'timeout') refuseUnknown(doc, at, k, ['timeout'], 'step limits');
+  if (!isObj(v)) doc.fail(at, msg('ProblemMustBeMapping'), msg('FixWriteLimits'));
+  for (const k of Object.keys(v)) if (k !== 'timeout') refuseUnknown(doc, at, k, ['timeout'], msg('ProblemNotSupportedInStepLimits'));
   if (v.timeout === undefined || v.timeout === null) return undefined;
   if (typeof v.timeout !== 'number' || !Number.isInteger(v.timeout) || v.timeout <= 0) {
-    doc.fail([...at, 'timeout'], `is ${JSON.stringify(v.timeout)}, not a number of seconds`, 'write a whole number of seconds, e.g. timeout: 3600');
+    doc.fail([...at, 'timeout'], msg('ProblemNotNumberOfSeconds', JSON.stringify(v.timeout)), msg('FixWholeSeconds'));
   }
   return { job_limits_type: 'Command', timeout: isoDuration(v.timeout) };
 }
@@ -173,15 +176,15 @@ const RESOURCE_KEYS = ['instance_count', 'instance_type', 'shm_size', 'docker_ar
 /** `resources:` of a step (JobResourceConfiguration; REST keys are the same snake_case names). */
 function resources(doc: LoadedYaml, at: YamlPath, v: Json | undefined): JsonObject | undefined {
   if (v === undefined || v === null) return undefined;
-  if (!isObj(v)) doc.fail(at, 'must be a mapping', 'write resources: {instance_count: 2}');
+  if (!isObj(v)) doc.fail(at, msg('ProblemMustBeMapping'), msg('FixWriteResources'));
   const out: JsonObject = {};
   for (const [k, x] of Object.entries(v)) {
-    if (!RESOURCE_KEYS.includes(k)) refuseUnknown(doc, at, k, RESOURCE_KEYS, 'resources');
+    if (!RESOURCE_KEYS.includes(k)) refuseUnknown(doc, at, k, RESOURCE_KEYS, msg('ProblemNotSupportedInResources'));
     if (x === null) continue;
-    if ((k === 'instance_count' || k === 'max_instance_count') && (typeof x !== 'number' || !Number.isInteger(x) || x < 1)) doc.fail([...at, k], `is ${JSON.stringify(x)}, not a positive whole number`, `write ${k}: 1`);
-    if ((k === 'instance_type' || k === 'shm_size' || k === 'docker_args') && typeof x !== 'string') doc.fail([...at, k], 'must be text', 'quote it');
-    if (k === 'properties' && !isObj(x)) doc.fail([...at, k], 'must be a mapping', 'write one "key: value" per line');
-    if (k === 'locations' && (!Array.isArray(x) || x.some((l) => typeof l !== 'string'))) doc.fail([...at, k], 'must be a list of region names', 'write locations: [westeurope]');
+    if ((k === 'instance_count' || k === 'max_instance_count') && (typeof x !== 'number' || !Number.isInteger(x) || x < 1)) doc.fail([...at, k], msg('ProblemNotPositiveWholeNumber', JSON.stringify(x)), msg('FixWriteKeyOne', k));
+    if ((k === 'instance_type' || k === 'shm_size' || k === 'docker_args') && typeof x !== 'string') doc.fail([...at, k], msg('ProblemMustBeText'), msg('FixQuoteIt'));
+    if (k === 'properties' && !isObj(x)) doc.fail([...at, k], msg('ProblemMustBeMapping'), msg('FixOneKeyValuePerLine'));
+    if (k === 'locations' && (!Array.isArray(x) || x.some((l) => typeof l !== 'string'))) doc.fail([...at, k], msg('ProblemMustBeRegionList'), msg('FixWriteLocations'));
     out[k] = x;
   }
   return out;
@@ -190,7 +193,7 @@ function resources(doc: LoadedYaml, at: YamlPath, v: Json | undefined): JsonObje
 /** `distribution:` of a step, REST form (the SDK sends the REST model's attributes, snake_case). */
 function distribution(doc: LoadedYaml, at: YamlPath, v: Json | undefined, restForm: boolean): JsonObject | undefined {
   if (v === undefined || v === null) return undefined;
-  if (!isObj(v)) doc.fail(at, 'must be a mapping with a type', 'write distribution: {type: pytorch, process_count_per_instance: 2}');
+  if (!isObj(v)) doc.fail(at, msg('ProblemMustBeMappingWithType'), msg('FixWriteDistribution'));
   const type = typeof v.type === 'string' ? v.type.toLowerCase() : undefined;
   const kinds: Record<string, { rest: string; keys: string[] }> = {
     mpi: { rest: 'Mpi', keys: ['process_count_per_instance'] },
@@ -198,12 +201,12 @@ function distribution(doc: LoadedYaml, at: YamlPath, v: Json | undefined, restFo
     tensorflow: { rest: 'TensorFlow', keys: ['worker_count', 'parameter_server_count'] },
   };
   const kind = type ? kinds[type] : undefined;
-  if (!kind) doc.fail([...at, 'type'], `is ${v.type === undefined ? 'missing' : `'${String(v.type)}'`}`, 'AmlPipelineJob@1 supports distribution types mpi, pytorch and tensorflow');
+  if (!kind) doc.fail([...at, 'type'], v.type === undefined ? msg('ProblemIsMissing') : msg('ProblemIsValue', String(v.type)), msg('FixDistributionTypes'));
   const out: JsonObject = restForm ? { distribution_type: kind.rest } : { type: type! };
   for (const [k, x] of Object.entries(v)) {
     if (k === 'type') continue;
-    if (!kind.keys.includes(k)) refuseUnknown(doc, at, k, ['type', ...kind.keys], `a ${type} distribution`);
-    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0) doc.fail([...at, k], `is ${JSON.stringify(x)}, not a whole number`, `write ${k}: 1`);
+    if (!kind.keys.includes(k)) refuseUnknown(doc, at, k, ['type', ...kind.keys], msg('ProblemNotSupportedInDistribution', type));
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0) doc.fail([...at, k], msg('ProblemNotWholeNumber', JSON.stringify(x)), msg('FixWriteKeyOne', k));
     out[k] = x;
   }
   return out;
@@ -230,34 +233,34 @@ export function translatePipelineJob(file: string, opts: TranslateOptions): Subm
   const abs = path.isAbsolute(file) ? file : path.resolve(root.root, file);
   const rel = path.relative(root.root, abs);
   if (rel.startsWith('..') || path.isAbsolute(rel)) {
-    throw new UserError(`Input 'jobFile': '${file}' is outside the repository folder (${root.root}); give a path inside the checked-out repository.`, 'jobFile');
+    throw new UserError(msg('JobFileOutsideRepository', file, root.root), 'jobFile');
   }
   if (!fs.existsSync(abs)) {
-    throw new UserError(`Input 'jobFile': '${rel.split(path.sep).join('/')}' does not exist in the repository (${root.root}); check the path and the branch.`, 'jobFile');
+    throw new UserError(msg('JobFileNotFound', rel.split(path.sep).join('/'), root.root), 'jobFile');
   }
   const real = fs.realpathSync(abs);
   const realRel = path.relative(root.realRoot, real);
   if (realRel.startsWith('..') || path.isAbsolute(realRel)) {
-    throw new UserError(`Input 'jobFile': '${rel}' is a symbolic link that leads outside the repository folder (to ${real}); commit the job YAML itself.`, 'jobFile');
+    throw new UserError(msg('JobFileLinksOutside', rel, real), 'jobFile');
   }
-  const doc: LoadedYaml = loadYamlFile(abs, { root: root.root, what: 'job YAML' });
+  const doc: LoadedYaml = loadYamlFile(abs, { root: root.root, what: msg('JobYaml') });
   const d = doc.data;
 
   if (d.type !== 'pipeline') {
     const what = describeNonPipeline(d);
-    if (d.type === undefined && isObj(d.jobs)) doc.fail([], `has jobs: but no 'type: pipeline'`, 'add type: pipeline at the top; AmlPipelineJob@1 submits pipeline jobs only');
-    throw new UserError(`${doc.name}: this file is ${what}, not a pipeline job (type: pipeline); give AmlPipelineJob@1 the pipeline YAML you would pass to 'az ml job create --file'.`, 'jobFile');
+    if (d.type === undefined && isObj(d.jobs)) doc.fail([], msg('ProblemJobsWithoutPipelineType'), msg('FixAddTypePipeline'));
+    throw new UserError(msg('NotAPipelineJob', doc.name, what), 'jobFile');
   }
 
   applyOverrides(doc, opts.overrides);
 
-  for (const k of Object.keys(d)) if (!TOP_KEYS.includes(k)) refuseUnknown(doc, [], k, TOP_KEYS, 'a pipeline job', TOP_HINTS);
+  for (const k of Object.keys(d)) if (!TOP_KEYS.includes(k)) refuseUnknown(doc, [], k, TOP_KEYS, msg('ProblemNotSupportedInPipelineJob'), TOP_HINTS);
   text(doc, ['$schema'], d.$schema);
   const name = text(doc, ['name'], d.name);
-  if (name !== undefined && !/^[A-Za-z0-9_-]{1,255}$/.test(name)) doc.fail(['name'], `is '${name}', which is not a valid job name`, 'use letters, digits, - and _ (or remove name: to let Azure ML generate one)');
+  if (name !== undefined && !/^[A-Za-z0-9_-]{1,255}$/.test(name)) doc.fail(['name'], msg('ProblemInvalidJobName', name), msg('FixJobNameRules'));
   const displayName = text(doc, ['display_name'], d.display_name);
   const experimentName = text(doc, ['experiment_name'], d.experiment_name);
-  if (experimentName !== undefined && !/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$/.test(experimentName)) doc.fail(['experiment_name'], `is '${experimentName}', which is not a valid experiment name`, 'use letters, digits, ., - and _');
+  if (experimentName !== undefined && !/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$/.test(experimentName)) doc.fail(['experiment_name'], msg('ProblemInvalidExperimentName', experimentName), msg('FixExperimentNameRules'));
   const description = text(doc, ['description'], d.description);
   const tags = stringMap(doc, ['tags'], d.tags) ?? {};
   const properties = stringMap(doc, ['properties'], d.properties);
@@ -266,8 +269,8 @@ export function translatePipelineJob(file: string, opts: TranslateOptions): Subm
   // settings
   const settings: JsonObject = {};
   if (d.settings !== undefined && d.settings !== null) {
-    if (!isObj(d.settings)) doc.fail(['settings'], 'must be a mapping', 'write settings: then default_compute: azureml:<compute> etc.');
-    for (const k of Object.keys(d.settings)) if (!SETTINGS_KEYS.includes(k)) refuseUnknown(doc, ['settings'], k, SETTINGS_KEYS, 'settings');
+    if (!isObj(d.settings)) doc.fail(['settings'], msg('ProblemMustBeMapping'), msg('FixWriteSettings'));
+    for (const k of Object.keys(d.settings)) if (!SETTINGS_KEYS.includes(k)) refuseUnknown(doc, ['settings'], k, SETTINGS_KEYS, msg('ProblemNotSupportedInSettings'));
     const dc = computeName(doc, ['settings', 'default_compute'], d.settings.default_compute);
     if (dc !== undefined) settings.default_compute = dc;
     const ds = datastoreName(doc, ['settings', 'default_datastore'], d.settings.default_datastore);
@@ -283,17 +286,17 @@ export function translatePipelineJob(file: string, opts: TranslateOptions): Subm
   const pOut = pipelineOutputs(io, d.outputs);
 
   // jobs
-  if (d.jobs === undefined || d.jobs === null) doc.fail(['jobs'], 'is missing', 'a pipeline job needs jobs: with at least one step');
-  if (!isObj(d.jobs)) doc.fail(['jobs'], 'must be a mapping of step names to steps', 'write jobs: then one "<step name>:" per step');
+  if (d.jobs === undefined || d.jobs === null) doc.fail(['jobs'], msg('ProblemIsMissing'), msg('FixJobsNeedsStep'));
+  if (!isObj(d.jobs)) doc.fail(['jobs'], msg('ProblemJobsNotMapping'), msg('FixJobsMapping'));
   const stepNames = Object.keys(d.jobs);
-  if (stepNames.length === 0) doc.fail(['jobs'], 'has no steps', 'add at least one step under jobs:');
+  if (stepNames.length === 0) doc.fail(['jobs'], msg('ProblemNoSteps'), msg('FixAddStep'));
   const builds: StepBuild[] = [];
   for (const stepName of stepNames) builds.push(translateStep(doc, io, root, stepName, d.jobs[stepName]!, pOut.info));
 
   validateBindings(doc, builds, pIn.info);
   for (const b of builds) finishInlineInputs(b, builds, pIn.info, pOut.info);
   for (const b of builds) if (!b.planned.compute && !settings.default_compute && !pipelineCompute) {
-    doc.fail(['jobs', b.name], 'has no compute and the pipeline sets no default', 'add compute: azureml:<compute> to the step, or settings.default_compute (also possible through the overrides input)');
+    doc.fail(['jobs', b.name], msg('ProblemStepNoCompute'), msg('FixAddStepCompute'));
   }
 
   const plan: SubmissionPlan = {
@@ -318,24 +321,25 @@ export function translatePipelineJob(file: string, opts: TranslateOptions): Subm
 
 function translateStep(doc: LoadedYaml, io: IoContext, root: RootCheck, stepName: string, raw: Json, pOut: Map<string, PipelineOutputInfo>): StepBuild {
   const at: YamlPath = ['jobs', stepName];
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(stepName)) doc.fail(at, 'is not a valid step name', 'use letters, digits and underscores, starting with a letter or underscore');
-  if (!isObj(raw)) doc.fail(at, `is ${raw === null ? 'empty' : JSON.stringify(raw)}, not a step`, 'give the step a mapping with component: (or command:, environment:) and its inputs/outputs');
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(stepName)) doc.fail(at, msg('ProblemInvalidStepName'), msg('FixNameCharacters'));
+  if (!isObj(raw)) doc.fail(at, raw === null ? msg('ProblemEmptyNotStep') : msg('ProblemValueNotStep', JSON.stringify(raw)), msg('FixStepMapping'));
   const type = raw.type ?? 'command';
   if (type !== 'command') {
-    const what = typeof type === 'string' ? STEP_TYPES_REFUSED[type] : undefined;
-    doc.fail([...at, 'type'], `is '${String(type)}'`, `AmlPipelineJob@1 runs command steps only; ${what ?? `'${String(type)}' steps`} are not supported yet`);
+    const refused = typeof type === 'string' ? STEP_TYPES_REFUSED.get(type) : undefined;
+    doc.fail([...at, 'type'], msg('ProblemIsValue', String(type)), refused ? refused() : msg('FixStepTypeOther', String(type)));
   }
   const inline = raw.component === undefined || raw.component === null;
   const allowed = inline ? INLINE_STEP_KEYS : COMPONENT_STEP_KEYS;
-  for (const k of Object.keys(raw)) if (!allowed.includes(k)) refuseUnknown(doc, at, k, allowed, inline ? 'an inline command step' : 'a step that uses component:', STEP_HINTS);
-  if (inline && (raw.command === undefined || raw.command === null)) doc.fail(at, 'has neither component: nor command:', 'give component: ./<component>.yml (or azureml:<name>:<version>), or define the step inline with command: and environment:');
+  const unsupported = inline ? msg('ProblemNotSupportedInInlineStep') : msg('ProblemNotSupportedInComponentStep');
+  for (const k of Object.keys(raw)) if (!allowed.includes(k)) refuseUnknown(doc, at, k, allowed, unsupported, STEP_HINTS);
+  if (inline && (raw.command === undefined || raw.command === null)) doc.fail(at, msg('ProblemNoComponentOrCommand'), msg('FixGiveComponentOrCommand'));
   const stepYamlName = text(doc, [...at, 'name'], raw.name);
-  if (stepYamlName !== undefined && stepYamlName !== stepName) doc.fail([...at, 'name'], `is '${stepYamlName}' but the step key is '${stepName}'`, 'Azure ML names a step by its key; remove name: or make it equal to the key');
+  if (stepYamlName !== undefined && stepYamlName !== stepName) doc.fail([...at, 'name'], msg('ProblemStepNameDiffers', stepYamlName, stepName), msg('FixStepNameEqualsKey'));
 
   const rawInputs = raw.inputs ?? {};
   const rawOutputs = raw.outputs ?? {};
-  if (!isObj(rawInputs)) doc.fail([...at, 'inputs'], 'must be a mapping of input names to values', 'write one "<input>: <value or binding>" per line');
-  if (!isObj(rawOutputs)) doc.fail([...at, 'outputs'], 'must be a mapping of output names to bindings or settings', 'write one "<output>: ${{parent.outputs.<name>}}" per line');
+  if (!isObj(rawInputs)) doc.fail([...at, 'inputs'], msg('ProblemInputsNotMapping'), msg('FixStepInputsMapping'));
+  if (!isObj(rawOutputs)) doc.fail([...at, 'outputs'], msg('ProblemStepOutputsNotMapping'), msg('FixStepOutputsMapping'));
   checkIoNames(doc, [...at, 'inputs'], rawInputs);
   checkIoNames(doc, [...at, 'outputs'], rawOutputs);
 
@@ -345,13 +349,13 @@ function translateStep(doc: LoadedYaml, io: IoContext, root: RootCheck, stepName
   if (!inline) {
     const c = raw.component;
     if (typeof c !== 'string') {
-      doc.fail([...at, 'component'], 'is an inline component definition, which AmlPipelineJob@1 does not read', 'put the component in its own file and write component: ./<file>.yml, or define the step inline with command: and environment:');
+      doc.fail([...at, 'component'], msg('ProblemInlineComponent'), msg('FixComponentInOwnFile'));
     }
     const ref = parseAssetRef(doc, [...at, 'component'], c, 'component');
     if (ref) {
       component = ref;
     } else {
-      if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(c)) doc.fail([...at, 'component'], `is '${c}', which is not a component reference`, 'write ./<file>.yml, azureml:<name>:<version>, azureml:<name>@latest or azureml://registries/<registry>/components/<name>/versions/<version>');
+      if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(c)) doc.fail([...at, 'component'], msg('ProblemNotComponentReference', c), msg('FixComponentReferenceForms'));
       file = loadComponentFile(doc, [...at, 'component'], c, root);
       component = file.ref;
       build.knownOutputs = file.outputs;
@@ -367,12 +371,14 @@ function translateStep(doc: LoadedYaml, io: IoContext, root: RootCheck, stepName
   const inlineInputs: NonNullable<StepBuild['inlineInputs']> = [];
   if (file) {
     for (const k of Object.keys(rawInputs)) {
-      if (!file.inputs.has(k)) doc.fail([...at, 'inputs', k], `is not an input of the component ${file.label}`, file.inputs.size ? `its inputs are ${[...file.inputs.keys()].join(', ')}` : 'the component declares no inputs; remove it or add it to the component');
+      if (!file.inputs.has(k)) {
+        doc.fail([...at, 'inputs', k], msg('ProblemNotComponentInput', file.label), file.inputs.size ? msg('FixItsInputsAre', [...file.inputs.keys()].join(', ')) : msg('FixComponentDeclaresNoInputs'));
+      }
     }
     for (const [k, def] of file.inputs) {
       const given = rawInputs[k];
       if ((given === undefined || given === null) && !def.optional && !def.hasDefault) {
-        doc.fail([...at, 'inputs'], `does not set '${k}', which the component ${file.label} requires (no default, not optional)`, `add ${k}: <value or binding> under inputs:`);
+        doc.fail([...at, 'inputs'], msg('ProblemRequiredInputNotSet', k, file.label), msg('FixAddRequiredInput', k));
       }
     }
   }
@@ -393,7 +399,9 @@ function translateStep(doc: LoadedYaml, io: IoContext, root: RootCheck, stepName
   const inlineOutputs: JsonObject = {};
   if (file) {
     for (const k of Object.keys(rawOutputs)) {
-      if (!file.outputs.has(k)) doc.fail([...at, 'outputs', k], `is not an output of the component ${file.label}`, file.outputs.size ? `its outputs are ${[...file.outputs.keys()].join(', ')}` : 'the component declares no outputs');
+      if (!file.outputs.has(k)) {
+        doc.fail([...at, 'outputs', k], msg('ProblemNotComponentOutput', file.label), file.outputs.size ? msg('FixItsOutputsAre', [...file.outputs.keys()].join(', ')) : msg('FixComponentDeclaresNoOutputs'));
+      }
     }
   }
   const known = new Map<string, PortDef>();
@@ -468,14 +476,15 @@ function validateBindings(doc: LoadedYaml, builds: StepBuild[], pIn: Map<string,
     for (const { at, b: bind } of b.bindings) {
       if (bind.kind === 'parentInput') {
         if (!pIn.has(bind.name)) {
-          doc.fail(at, `binds to ${bind.text}, but the pipeline has no input '${bind.name}'`, pIn.size ? `declared inputs: ${[...pIn.keys()].join(', ')}` : 'add it under the top-level inputs:');
+          doc.fail(at, msg('ProblemNoSuchPipelineInput', bind.text, bind.name), pIn.size ? msg('FixDeclaredInputs', [...pIn.keys()].join(', ')) : msg('FixAddTopLevelInput'));
         }
       } else if (bind.kind === 'jobOutput') {
-        if (bind.job === b.name) doc.fail(at, `binds to ${bind.text}, an output of the same step`, 'a step cannot read its own output; bind to another step or a pipeline input');
+        if (bind.job === b.name) doc.fail(at, msg('ProblemBindsToOwnOutput', bind.text), msg('FixCannotReadOwnOutput'));
         const src = byName.get(bind.job);
-        if (!src) doc.fail(at, `binds to ${bind.text}, but there is no step '${bind.job}'`, `steps: ${[...byName.keys()].join(', ')}`);
+        if (!src) doc.fail(at, msg('ProblemNoSuchStep', bind.text, bind.job), msg('FixStepsAre', [...byName.keys()].join(', ')));
         if (src.knownOutputs && !src.knownOutputs.has(bind.name)) {
-          doc.fail(at, `binds to ${bind.text}, but step '${bind.job}' has no output '${bind.name}'`, src.knownOutputs.size ? `its outputs are ${[...src.knownOutputs.keys()].join(', ')}` : `declare the output on step '${bind.job}'`);
+          const fix = src.knownOutputs.size ? msg('FixItsOutputsAre', [...src.knownOutputs.keys()].join(', ')) : msg('FixDeclareOutputOnStep', bind.job);
+          doc.fail(at, msg('ProblemNoSuchStepOutput', bind.text, bind.job, bind.name), fix);
         }
         deps.add(bind.job);
       }
@@ -488,7 +497,7 @@ function validateBindings(doc: LoadedYaml, builds: StepBuild[], pIn: Map<string,
     if (state.get(n) === 2) return;
     if (state.get(n) === 1) {
       const cycle = [...trail.slice(trail.indexOf(n)), n];
-      doc.fail(['jobs', n], `is part of a cycle of step bindings (${cycle.join(' -> ')})`, 'a step can only read outputs of steps that do not read its own outputs; break the loop');
+      doc.fail(['jobs', n], msg('ProblemBindingCycle', cycle.join(' -> ')), msg('FixBreakCycle'));
     }
     state.set(n, 1);
     for (const m of edges.get(n) ?? []) visit(m, [...trail, n]);

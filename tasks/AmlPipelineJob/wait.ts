@@ -3,6 +3,8 @@
  * whenever the job or a step changes, a heartbeat line while nothing does, progress by steps
  * finished. Pure: time, sleeping and Azure come in through the arguments.
  */
+import { msg } from './messages';
+
 export const TERMINAL = new Set(['Completed', 'Failed', 'Canceled']);
 
 export interface StepState {
@@ -50,7 +52,9 @@ export function nextInterval(current: number, changed: boolean, min: number, max
 
 const fmt = (ms: number): string => {
   const s = Math.round(ms / 1000);
-  return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  if (s < 60) return msg('DurationSeconds', s);
+  if (s < 3600) return msg('DurationMinutesSeconds', Math.floor(s / 60), String(s % 60).padStart(2, '0'));
+  return msg('DurationHoursMinutes', Math.floor(s / 3600), String(Math.floor((s % 3600) / 60)).padStart(2, '0'));
 };
 
 export async function waitForJob(deps: WaitDeps, o: WaitOptions): Promise<WaitEnd> {
@@ -67,14 +71,18 @@ export async function waitForJob(deps: WaitDeps, o: WaitOptions): Promise<WaitEn
     const snap = await deps.poll();
     let changed = false;
     if (snap.status !== last.status) {
-      deps.log(`Job status: ${snap.status} (after ${fmt(deps.now() - started)})`);
+      deps.log(msg('JobStatusAfter', snap.status, fmt(deps.now() - started)));
       changed = true;
     }
     for (const s of snap.steps) {
       if (stepStatus.get(s.name) !== s.status) {
         const first = !stepStatus.has(s.name);
         stepStatus.set(s.name, s.status);
-        deps.log(`  step ${s.name}: ${s.status}${s.error ? ` - ${s.error}` : ''}${first && s.link ? ` (${s.link})` : ''}`);
+        const link = first ? s.link : undefined;
+        const line = s.error
+          ? link ? msg('StepStatusWithErrorAndLink', s.name, s.status, s.error, link) : msg('StepStatusWithError', s.name, s.status, s.error)
+          : link ? msg('StepStatusWithLink', s.name, s.status, link) : msg('StepStatus', s.name, s.status);
+        deps.log(`  ${line}`);
         changed = true;
       }
     }
@@ -82,10 +90,10 @@ export async function waitForJob(deps: WaitDeps, o: WaitOptions): Promise<WaitEn
     const done = snap.steps.filter((s) => TERMINAL.has(s.status)).length;
     if (changed) {
       lastLine = deps.now();
-      deps.progress(snap.steps.length ? (100 * done) / snap.steps.length : TERMINAL.has(snap.status) ? 100 : 5, `${snap.status}: ${done}/${snap.steps.length} steps done`);
+      deps.progress(snap.steps.length ? (100 * done) / snap.steps.length : TERMINAL.has(snap.status) ? 100 : 5, msg('ProgressStepsDone', snap.status, done, snap.steps.length));
     } else if (deps.now() - lastLine >= heartbeat) {
       lastLine = deps.now();
-      deps.log(`Job still ${snap.status} after ${fmt(deps.now() - started)} (${done}/${snap.steps.length} steps done).`);
+      deps.log(msg('JobStillRunning', snap.status, fmt(deps.now() - started), done, snap.steps.length));
     }
     if (TERMINAL.has(snap.status)) return { kind: 'terminal', snapshot: snap };
     if (o.timeoutMs > 0 && deps.now() - started >= o.timeoutMs) return { kind: 'timeout', snapshot: snap };
