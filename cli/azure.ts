@@ -10,10 +10,12 @@ import type { Scan } from '../tasks/AmlPrivateLinkCheck/check';
 import { scanOpenedWorkspace, type ScanLog } from '../tasks/AmlPrivateLinkCheck/scan';
 
 /** Public clouds by the names `az cloud list` uses. */
-export const CLOUDS: Record<string, { armUrl: string; authorityHost: string; environment: string }> = {
-  azurecloud: { armUrl: 'https://management.azure.com', authorityHost: 'https://login.microsoftonline.com', environment: 'AzureCloud' },
-  azureusgovernment: { armUrl: 'https://management.usgovcloudapi.net', authorityHost: 'https://login.microsoftonline.us', environment: 'AzureUSGovernment' },
-  azurechinacloud: { armUrl: 'https://management.chinacloudapi.cn', authorityHost: 'https://login.chinacloudapi.cn', environment: 'AzureChinaCloud' },
+// armScope is the cloud's Resource Manager token audience (az's active_directory_resource_id),
+// which stays the same when --arm-url points elsewhere.
+export const CLOUDS: Record<string, { armUrl: string; authorityHost: string; armScope: string; environment: string }> = {
+  azurecloud: { armUrl: 'https://management.azure.com', authorityHost: 'https://login.microsoftonline.com', armScope: 'https://management.core.windows.net//.default', environment: 'AzureCloud' },
+  azureusgovernment: { armUrl: 'https://management.usgovcloudapi.net', authorityHost: 'https://login.microsoftonline.us', armScope: 'https://management.core.usgovcloudapi.net//.default', environment: 'AzureUSGovernment' },
+  azurechinacloud: { armUrl: 'https://management.chinacloudapi.cn', authorityHost: 'https://login.chinacloudapi.cn', armScope: 'https://management.core.chinacloudapi.cn//.default', environment: 'AzureChinaCloud' },
 };
 
 export interface CliScanOptions {
@@ -35,8 +37,10 @@ export async function scanWithDeveloperLogin(o: CliScanOptions, log: ScanLog): P
   const armUrl = (o.armUrl ?? cloud.armUrl).replace(/\/+$/, '');
   // AZURE_AUTHORITY_HOST is what the Azure SDKs and CLI honour for a private or sovereign authority.
   const authorityHost = (process.env.AZURE_AUTHORITY_HOST ?? cloud.authorityHost).replace(/\/+$/, '');
-  const credential = new DefaultAzureCredential({ authorityHost });
-  const target = { name: 'your Azure sign-in', tenantId: process.env.AZURE_TENANT_ID ?? '', subscriptionId: '', armUrl, authorityHost, armScope: `${armUrl}/.default`, environment: cloud.environment };
+  // Instance discovery only knows the public clouds' authorities; a private one (Azure Stack) would fail it.
+  const knownAuthority = Object.values(CLOUDS).some((c) => c.authorityHost === authorityHost);
+  const credential = new DefaultAzureCredential({ authorityHost, disableInstanceDiscovery: !knownAuthority });
+  const target = { name: 'your Azure sign-in', tenantId: process.env.AZURE_TENANT_ID ?? '', subscriptionId: '', armUrl, authorityHost, armScope: cloud.armScope, environment: cloud.environment };
   // HTTPS_PROXY / NO_PROXY from the environment apply (the Azure SDK's default proxy policy).
   const arm: ArmContext = { endpoint: target, credential, proxy: () => undefined };
   try {
