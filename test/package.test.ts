@@ -55,7 +55,7 @@ test('every message key is used through msg() and every msg() key is declared', 
 test('user-facing text goes through msg(): no string literal is thrown, logged or reported directly', () => {
   const offenders: string[] = [];
   // A string literal as the message (or as inputError's problem/fix), possibly on the next line.
-  const direct = /\b(?:new UserError|io\.(?:info|warn|succeededWithIssues|progress))\(\s*[`'"]|\binputError\([^,]+,\s*[`'"]/g;
+  const direct = /\b(?:new UserError|io\.(?:info|warn|succeededWithIssues))\(\s*[`'"]|\b(?:inputError|progress)\([^,]+,\s*[`'"]/g;
   for (const dir of ['common', ...taskNames]) {
     for (const f of fs.readdirSync(path.join(ROOT, 'tasks', dir)).filter((x) => x.endsWith('.ts'))) {
       const text = fs.readFileSync(path.join(ROOT, 'tasks', dir, f), 'utf8');

@@ -6,11 +6,12 @@ import type { AgentIo } from '../common/agent';
 import type { WorkspaceInputs } from '../common/inputs';
 import { openWorkspace } from '../common/session';
 import type { Scan } from './check';
+import { msg } from './messages';
 import { scanOpenedWorkspace, type ScanOptions } from './scan';
 
 /** AmlPrivateLinkCheck@1: sign in with the service connection, then scan. */
 export async function scanWorkspace(io: AgentIo, connection: string, ws: WorkspaceInputs, o: ScanOptions): Promise<Scan> {
-  io.progress(5, 'Reading the workspace');
+  io.progress(5, msg('ProgressReadingWorkspace'));
   const session = await openWorkspace(io, connection, ws);
   return scanOpenedWorkspace(session.arm, session.client, session.workspace, ws, o, io);
 }

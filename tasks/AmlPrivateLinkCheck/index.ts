@@ -30,27 +30,29 @@ runTask(__dirname, async (io) => {
   // Only the workspace mode needs the Azure SDKs; a names-only check never loads them.
   const scan = connection && ws ? await (await import('./azure')).scanWorkspace(io, connection, ws, { posture: io.bool('checkPosture', true), diagnose: io.bool('runDiagnose', false) }) : NO_SCAN;
 
-  io.progress(40, `Resolving ${mergeTargets(scan.targets, explicit).length} names`);
-  io.info(msg('ResolvingNames', mergeTargets(scan.targets, explicit).length, timeoutMs / 1000, `${servers.length ? servers.join(', ') : "the agent's resolver"}${tcp ? ', then TCP 443' : ''}`));
+  const count = mergeTargets(scan.targets, explicit).length;
+  io.progress(40, msg('ProgressResolving', count));
+  const resolver = servers.length ? servers.join(', ') : msg('ResolverAgent');
+  io.info(msg('ResolvingNames', count, timeoutMs / 1000, tcp ? msg('ResolverThenTcp', resolver) : resolver));
   const report = await runPrivateLinkCheck(scan, explicit, { servers, timeoutMs, ranges, tcp, hosts: readHosts(), ...(ws ? { workspace: ws.name } : {}) });
   const { names } = report;
   const failed = !report.ok;
-  io.progress(90, 'Writing the report');
+  io.progress(90, msg('ProgressWritingReport'));
   for (const n of names) io.info(logLine(n));
-  for (const p of scan.posture) io.info(`${p.status.padEnd(12)} ${p.check}: ${p.detail}${p.fix ? ` (fix: ${p.fix})` : ''}`);
+  for (const p of scan.posture) io.info(p.fix ? msg('PostureLogLineFix', p.status.padEnd(12), p.check, p.detail, p.fix) : msg('PostureLogLine', p.status.padEnd(12), p.check, p.detail));
 
   const reportPath = path.join(io.tempDir(), `aml-private-link-report-${process.pid}.json`);
   fs.writeFileSync(reportPath, JSON.stringify(report, null, 2));
   io.summary('aml-private-link-check', summaryMarkdown(report));
   io.output('privateLinkOk', String(!failed));
   io.output('reportPath', reportPath);
-  io.progress(100, 'Done');
+  io.progress(100, msg('ProgressDone'));
 
   if (!failed) {
     io.info(msg('AllNamesOk', names.length));
   } else if (continueOnWarning) {
-    io.succeededWithIssues(`Private link check: ${failureLine(names, scan.posture)}. ${msg('ContinuingOnWarning')}`);
+    io.succeededWithIssues(msg('CheckFailedContinuing', failureLine(names, scan.posture), msg('ContinuingOnWarning')));
   } else {
-    throw new UserError(`Private link check failed: ${failureLine(names, scan.posture)}. See the run summary for the cause and fix of each.`);
+    throw new UserError(msg('CheckFailed', failureLine(names, scan.posture)));
   }
 });

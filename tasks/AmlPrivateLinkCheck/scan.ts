@@ -7,6 +7,7 @@ import { ArmClient, type ArmContext } from '../common/arm';
 import type { WorkspaceInputs } from '../common/inputs';
 import type { Scan } from './check';
 import { discover } from './discovery';
+import { msg } from './messages';
 import { assessPosture, diagnoseChecks } from './posture';
 
 /** Where the scan reports what it is doing: the agent's log, or the terminal. */
@@ -23,12 +24,12 @@ export interface ScanOptions {
 
 /** Discovery and posture of a workspace already read, with any ARM credential. */
 export async function scanOpenedWorkspace(arm: ArmContext, client: AzureMachineLearningWorkspaces, workspace: Workspace, ws: WorkspaceInputs, o: ScanOptions, log: ScanLog): Promise<Scan> {
-  log.progress(15, 'Discovering private endpoints');
+  log.progress(15, msg('ProgressDiscovering'));
   const d = await discover(new ArmClient(arm), workspace, arm.endpoint.environment, (l) => log.warn(l));
-  log.info(`Discovered ${d.targets.length} names from ${d.workspaceConnections.length} workspace endpoint(s) and ${d.dependencies.length} dependencies.`);
+  log.info(msg('Discovered', d.targets.length, d.workspaceConnections.length, d.dependencies.length));
   const checks = o.posture ? assessPosture(workspace, ws.resourceGroup, d) : [];
   if (o.posture && o.diagnose) {
-    log.progress(25, 'Running workspace diagnose');
+    log.progress(25, msg('ProgressDiagnose'));
     const diag = await client.workspaces.beginDiagnoseAndWait(ws.resourceGroup, ws.name, { parameters: { value: {} } });
     checks.push(...diagnoseChecks(diag.value));
   }
