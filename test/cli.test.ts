@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { DnsServer } from './emulator/dns-server';
 import { ROOT } from './harness';
-import { answerPrivately, startWorld, type World } from './world';
+import { breakPrivateDns, startWorld, type World } from './world';
 
 const CLI = path.join(ROOT, 'dist', 'cli', 'aml-secure-mlops.js');
 let w: World;
@@ -86,14 +86,9 @@ test('explicit names need no sign-in: all private exits 0; --json prints the rep
 });
 
 test('a broken setup through the developer sign-in: the table names each failure and its fix, exit 1', async () => {
-  const [api, blob, kv] = [w.names[0]!, w.names.find((n) => n.fqdn.includes('.blob.'))!, w.names.find((n) => n.fqdn.includes('.vault.'))!];
   const dns = await new DnsServer().start();
   try {
-    answerPrivately(dns, w.names);
-    dns.set(blob.privatelink, { cname: 'blob.bl5prdstr09a.store.core.windows.net' });
-    dns.set('blob.bl5prdstr09a.store.core.windows.net', { a: ['20.60.153.1'] });
-    dns.set(api.privatelink, { a: ['10.10.1.250'] });
-    dns.records.delete(kv.privatelink);
+    const { api, blob, kv } = breakPrivateDns(dns, w.names);
     const r = await cli([...wsArgs(), '--dns-servers', dns.address], signIn());
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, new RegExp(`Signed in to ${w.emu.url.replace(/[.:/]/g, '\\$&')}, subscription ${w.seed.subscriptionId}`));

@@ -33,6 +33,21 @@ export function answerPrivately(dns: DnsServer, names: PrivateName[]): void {
   }
 }
 
+/**
+ * The classic broken setup on top of a correct zone: the blob name's privatelink CNAME goes on
+ * to a public front end (zone not linked), the workspace API name has a stale A record (endpoint
+ * re-created) and the Key Vault name has no record. Returns those three names.
+ */
+export function breakPrivateDns(dns: DnsServer, names: PrivateName[]): { api: PrivateName; blob: PrivateName; kv: PrivateName } {
+  const [api, blob, kv] = [names[0]!, names.find((n) => n.fqdn.includes('.blob.'))!, names.find((n) => n.fqdn.includes('.vault.'))!];
+  answerPrivately(dns, names);
+  dns.set(blob.privatelink, { cname: 'blob.bl5prdstr09a.store.core.windows.net' });
+  dns.set('blob.bl5prdstr09a.store.core.windows.net', { a: ['20.60.153.1'] });
+  dns.set(api.privatelink, { a: ['10.10.1.250'] });
+  dns.records.delete(kv.privatelink);
+  return { api, blob, kv };
+}
+
 export async function startWorld(opts: StartEmulatorOptions = {}): Promise<World> {
   const emu = await startEmulator(opts);
   const seed = emu.seedDefault();

@@ -53,7 +53,7 @@ test('System.Culture de-DE: the task, the shared core and azure.js speak German'
 });
 
 test('a culture without a translation, and the default, print English', async () => {
-  for (const variables of [{ 'System.Culture': 'fr-FR' }, {}]) {
+  for (const variables of [{ 'System.Culture': 'fr-FR' }, {}] as Array<Record<string, string>>) {
     const r = await w.run('AmlPrivateLinkCheck', { taskDir, variables });
     assert.match(r.errors[0]!, /^Input 'fqdns': nothing to check\./, JSON.stringify(variables));
   }

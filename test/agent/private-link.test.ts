@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import { DnsServer } from '../emulator/dns-server';
 import { seedConnection } from '../emulator/index';
 import { leakedSecrets, type TaskRun } from '../harness';
-import { answerPrivately, describe, startWorld, workspaceInputs, type World } from '../world';
+import { breakPrivateDns, describe, startWorld, workspaceInputs, type World } from '../world';
 
 let w: World;
 const isRoot = process.getuid?.() === 0;
@@ -46,17 +46,9 @@ test('a correctly resolving private workspace passes, with a summary table and o
 });
 
 test('a broken setup: one public answer, one stale record, one missing name', async () => {
-  const [api, blob, kv] = [w.names[0]!, w.names.find((n) => n.fqdn.includes('.blob.'))!, w.names.find((n) => n.fqdn.includes('.vault.'))!];
   const dns = await new DnsServer().start();
   try {
-    answerPrivately(dns, w.names);
-    // Public: the privatelink CNAME resolves on to a public front end (zone not linked).
-    dns.set(blob.privatelink, { cname: 'blob.bl5prdstr09a.store.core.windows.net' });
-    dns.set('blob.bl5prdstr09a.store.core.windows.net', { a: ['20.60.153.1'] });
-    // Stale: an old A record left from a re-created endpoint.
-    dns.set(api.privatelink, { a: ['10.10.1.250'] });
-    // Missing: no record in the zone.
-    dns.records.delete(kv.privatelink);
+    const { api, blob, kv } = breakPrivateDns(dns, w.names);
     const r = await w.run('AmlPrivateLinkCheck', { connection: 'wif', inputs: { ...wsInputs(), dnsServers: dns.address } });
     assert.equal(r.result, 'Failed', describe(r));
     assert.equal(r.outputs.privateLinkOk, 'false', describe(r));
