@@ -56,7 +56,8 @@ test('usage errors exit 2 with the reason and the usage, no stack', async () => 
     [['check-privatelink', '--workspace', 'mlw-prod'], /--workspace needs --resource-group/],
     [['check-privatelink', '--fqdns', 'a.example.net', '--timeout', '0'], /--timeout must be whole seconds from 1 to 120/],
     [['check-privatelink', '--fqdns', 'a.example.net', '--bogus'], /Unknown option '--bogus'/],
-    [['check-privatelink', '--fqdns', 'a.example.net', '--allowed-ranges', '10.0.0.0/33'], /allowedRanges/],
+    [['check-privatelink', '--fqdns', 'a.example.net', '--allowed-ranges', '10.0.0.0/33'], /^aml-secure-mlops: --allowed-ranges: /],
+    [['check-privatelink', '--fqdns', 'bad_name!'], /^aml-secure-mlops: --fqdns: /],
   ] as const) {
     const r = await cli([...args]);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
