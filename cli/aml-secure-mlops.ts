@@ -28,7 +28,8 @@ registry resolve to their private endpoints from this machine, then that TCP 443
   --cloud <name>            AzureCloud (default), AzureUSGovernment, AzureChinaCloud
   --arm-url <url>           another Resource Manager URL (Azure Stack, private clouds)
   --json                    print the report as JSON
-  --no-color                plain output (also when NO_COLOR is set or output is not a terminal)
+  --no-color                plain output (also when NO_COLOR is set, or output is not a terminal
+                            and FORCE_COLOR is not set)
 
 Sign-in: 'az login', or AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET, or a managed
 identity (DefaultAzureCredential). Proxy: HTTPS_PROXY and NO_PROXY.
@@ -108,7 +109,8 @@ function parse(argv: string[]): Options | 'help' | 'version' {
     cloud: v.cloud ?? 'AzureCloud',
     ...(v['arm-url'] ? { armUrl: v['arm-url'] } : {}),
     json: !!v.json,
-    color: !v['no-color'] && !process.env.NO_COLOR && !!process.stdout.isTTY,
+    // NO_COLOR and FORCE_COLOR as most command-line tools read them (no-color.org, Node's own).
+    color: !v['no-color'] && !process.env.NO_COLOR && (!!process.stdout.isTTY || (!!process.env.FORCE_COLOR && process.env.FORCE_COLOR !== '0')),
   };
 }
 

@@ -30,7 +30,7 @@ interface CliRun {
 function cli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
   return new Promise((resolve) => {
     // A clean environment: no Azure sign-in leaks in from the machine running the tests.
-    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(AZURE_|ARM_|MSI_|IDENTITY_|HTTPS?_PROXY|NO_PROXY)/i.test(k))) as Record<string, string>;
+    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(AZURE_|ARM_|MSI_|IDENTITY_|HTTPS?_PROXY|NO_PROXY|FORCE_COLOR|NO_COLOR)/i.test(k))) as Record<string, string>;
     const child = spawn(process.execPath, [CLI, ...args], { env: { ...base, PATH: '/usr/bin:/bin', NODE_EXTRA_CA_CERTS: w.emu.caFile, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -102,6 +102,11 @@ test('a broken setup through the developer sign-in: the table names each failure
     assert.match(r.stdout, /ISOLATION POSTURE[\s\S]*PASS\s+Workspace mlw-prod: public network access/);
     assert.match(r.stdout, /3 of 8 names failed\.$/m);
     assert.doesNotMatch(r.stdout, /\x1b\[/, 'no colour when stdout is not a terminal');
+    const coloured = await cli([...wsArgs(), '--dns-servers', dns.address], { ...signIn(), FORCE_COLOR: '1' });
+    assert.match(coloured.stdout, new RegExp(`\\x1b\\[31mSTALE\\x1b\\[0m\\s+${api.fqdn.replace(/\./g, '\\.')}`), 'failures in red');
+    assert.match(coloured.stdout, /\x1b\[32mOK\x1b\[0m/, 'good names in green');
+    const plain = await cli([...wsArgs(), '--dns-servers', dns.address, '--no-color'], { ...signIn(), FORCE_COLOR: '1' });
+    assert.doesNotMatch(plain.stdout, /\x1b\[/);
     for (const s of w.emu.secrets()) assert.ok(!r.stdout.includes(s) && !r.stderr.includes(s), 'no secret in the output');
     // The subscription was found without --subscription (the only one the sign-in sees).
     const ok = await cli([...wsArgs(), '--dns-servers', w.dns.address, '--json'], signIn());
