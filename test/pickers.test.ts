@@ -7,9 +7,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { evaluateBinding, renderMustache, type DataSourceBinding, type EndpointContext } from './emulator/datasource';
+import { evaluateBinding, renderMustache, seedPickerWorld, type DataSourceBinding, type EndpointContext, type Fetch } from './emulator/datasource';
 import { startEmulator, type Emulator, type SeedResult } from './emulator/index';
-import { rawRequest } from './emulator/raw';
 import { ROOT } from './harness';
 
 const TASKS = ['AmlPrivateLinkCheck', 'AmlPipelineJob', 'AmlModelRegister', 'AmlAksDeploy'];
@@ -17,35 +16,13 @@ const bindingsOf = (task: string): DataSourceBinding[] => JSON.parse(fs.readFile
 
 let emu: Emulator;
 let seed: SeedResult;
-let token: string;
 let endpoint: EndpointContext;
+let fetch: Fetch;
 
 before(async () => {
   emu = await startEmulator();
   seed = emu.seedDefault();
-  emu.arm.listPageSize = 2;
-  const ws = seed.workspace.id;
-  // Two more workspaces the connection can read, one in a resource group it cannot.
-  for (const [rg, name] of [['rg-aml-dev', 'mlw-dev'], ['rg-aml-test', 'mlw-test'], ['rg-other-team', 'mlw-other']] as const) {
-    emu.arm.addResourceGroup({ subscriptionId: seed.subscriptionId, name: rg, location: 'westeurope' });
-    emu.arm.addWorkspace({ subscriptionId: seed.subscriptionId, resourceGroup: rg, name, location: 'westeurope' });
-    if (rg !== 'rg-other-team') emu.arm.grantRole(seed.servicePrincipals.secret.objectId, 'Reader', emu.arm.resourceGroupId(seed.subscriptionId, rg));
-  }
-  // Computes: the seed has cpu-cluster, gpu-cluster and the Kubernetes aks-prod.
-  emu.aml.addCompute(ws, 'aks-canary', { computeType: 'Kubernetes', namespace: 'azureml-canary' });
-  // Online endpoints: two on Kubernetes, one managed (not a target of AmlAksDeploy).
-  emu.online.addEndpoint(ws, 'taxi-fare-prod');
-  emu.online.addEndpoint(ws, 'taxi-fare-canary', { compute: 'aks-canary' });
-  emu.online.addEndpoint(ws, 'managed-demo', { compute: null });
-  // Model containers: three, with different latest versions.
-  for (const [name, versions] of [['taxi-fare-model', 7], ['churn-model', 2], ['fraud-model', 1]] as const) {
-    for (let v = 1; v <= versions; v++) emu.models.add(ws, name, String(v));
-  }
-  const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: seed.servicePrincipals.secret.clientId, client_secret: seed.servicePrincipals.secret.secret, scope: 'https://management.azure.com/.default' });
-  const res = await rawRequest(emu.url, emu.caCertPem, 'POST', `/${seed.tenantId}/oauth2/v2.0/token`, { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
-  assert.equal(res.status, 200, res.text);
-  token = String(res.json().access_token);
-  endpoint = { url: `${emu.url}/`, subscriptionId: seed.subscriptionId };
+  ({ endpoint, fetch } = await seedPickerWorld(emu, seed));
 });
 
 after(async () => {
@@ -55,11 +32,7 @@ after(async () => {
 async function pick(task: string, target: string, inputs: Record<string, string> = {}) {
   const binding = bindingsOf(task).find((b) => b.target === target);
   assert.ok(binding, `${task} has a binding for ${target}`);
-  return evaluateBinding(binding, endpoint, inputs, async (url) => {
-    const u = new URL(url);
-    const res = await rawRequest(emu.url, emu.caCertPem, 'GET', `${u.pathname}${u.search}`, { headers: { authorization: `Bearer ${token}` } });
-    return { status: res.status, body: res.json() };
-  });
+  return evaluateBinding(binding, endpoint, inputs, fetch);
 }
 
 const ws = () => ({ resourceGroupName: seed.resourceGroup, workspaceName: seed.workspace.name });

@@ -18,6 +18,9 @@
 // the first of the comma-separated query parameters found in the current context's URL).
 // An unknown helper throws, so a binding that relies on one fails its test.
 import { JSONPath } from 'jsonpath-plus';
+import type { Emulator } from './index';
+import { rawRequest } from './raw';
+import type { SeedResult } from './seed';
 
 export interface DataSourceBinding {
   target: string;
@@ -171,4 +174,38 @@ export async function evaluateBinding(binding: DataSourceBinding, endpoint: Endp
     context = { ...context, ...(JSON.parse(renderMustache(binding.callbackContextTemplate, [res.body])) as Record<string, unknown>) };
   }
   return { values, calls };
+}
+
+/**
+ * The picker scenario of test/pickers.test.ts and `npm run pickers`: lists paged at 2, two more
+ * readable workspaces and one in a group the connection cannot read, a second Kubernetes compute,
+ * Kubernetes and managed endpoints, three models; and a fetch that calls ARM with the secret
+ * service principal's token, as the service does with the connection.
+ */
+export async function seedPickerWorld(emu: Emulator, seed: SeedResult): Promise<{ endpoint: EndpointContext; fetch: Fetch }> {
+  emu.arm.listPageSize = 2;
+  const ws = seed.workspace.id;
+  for (const [rg, name] of [['rg-aml-dev', 'mlw-dev'], ['rg-aml-test', 'mlw-test'], ['rg-other-team', 'mlw-other']] as const) {
+    emu.arm.addResourceGroup({ subscriptionId: seed.subscriptionId, name: rg, location: 'westeurope' });
+    emu.arm.addWorkspace({ subscriptionId: seed.subscriptionId, resourceGroup: rg, name, location: 'westeurope' });
+    if (rg !== 'rg-other-team') emu.arm.grantRole(seed.servicePrincipals.secret.objectId, 'Reader', emu.arm.resourceGroupId(seed.subscriptionId, rg));
+  }
+  // Computes: the seed has cpu-cluster, gpu-cluster and the Kubernetes aks-prod.
+  emu.aml.addCompute(ws, 'aks-canary', { computeType: 'Kubernetes', namespace: 'azureml-canary' });
+  emu.online.addEndpoint(ws, 'taxi-fare-prod');
+  emu.online.addEndpoint(ws, 'taxi-fare-canary', { compute: 'aks-canary' });
+  emu.online.addEndpoint(ws, 'managed-demo', { compute: null });
+  for (const [name, versions] of [['taxi-fare-model', 7], ['churn-model', 2], ['fraud-model', 1]] as const) {
+    for (let v = 1; v <= versions; v++) emu.models.add(ws, name, String(v));
+  }
+  const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: seed.servicePrincipals.secret.clientId, client_secret: seed.servicePrincipals.secret.secret, scope: 'https://management.azure.com/.default' });
+  const res = await rawRequest(emu.url, emu.caCertPem, 'POST', `/${seed.tenantId}/oauth2/v2.0/token`, { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
+  if (res.status !== 200) throw new Error(`token request answered ${res.status}: ${res.text}`);
+  const token = String(res.json().access_token);
+  const fetch: Fetch = async (url) => {
+    const u = new URL(url);
+    const r = await rawRequest(emu.url, emu.caCertPem, 'GET', `${u.pathname}${u.search}`, { headers: { authorization: `Bearer ${token}` } });
+    return { status: r.status, body: r.json() };
+  };
+  return { endpoint: { url: `${emu.url}/`, subscriptionId: seed.subscriptionId }, fetch };
 }
