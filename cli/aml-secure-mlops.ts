@@ -37,9 +37,6 @@ Exit codes: 0 every name resolves privately, 1 findings, 2 usage or sign-in erro
 
 class UsageError extends Error {}
 
-/** Task input names used by the shared parsers, and the options they come from here. */
-const OPTION_OF: Record<string, string> = { fqdns: '--fqdns', dnsServers: '--dns-servers', allowedRanges: '--allowed-ranges' };
-
 interface Options {
   workspace?: string;
   resourceGroup?: string;
@@ -160,9 +157,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${typeof CLI_VERSION === 'string' ? CLI_VERSION : 'development'}\n`);
     return 0;
   }
-  const explicit = parseFqdns(o.fqdns);
-  const ranges = parseRanges(o.allowedRanges);
-  const servers = parseDnsServers(o.dnsServers);
+  const explicit = parseFqdns(o.fqdns, '--fqdns');
+  const ranges = parseRanges(o.allowedRanges, '--allowed-ranges');
+  const servers = parseDnsServers(o.dnsServers, '--dns-servers');
   // Status lines go to stderr so that --json output stays parseable.
   const log = { info: (l: string) => process.stderr.write(`${l}\n`), warn: (l: string) => process.stderr.write(`warning: ${l}\n`), progress: () => undefined };
   const scan =
@@ -186,9 +183,6 @@ main(process.argv.slice(2)).then(
   (e: unknown) => {
     if (e instanceof UsageError) {
       process.stderr.write(`aml-secure-mlops: ${e.message}\n\n${USAGE}\n`);
-    } else if (e instanceof UserError && e.input && OPTION_OF[e.input]) {
-      // The shared parsers name the task input; here the user typed an option.
-      process.stderr.write(`aml-secure-mlops: ${e.message.replace(/^Input '[^']+'/, OPTION_OF[e.input])}\n`);
     } else {
       const err = translateAzureError(e, { action: 'check the workspace' });
       process.stderr.write(`aml-secure-mlops: ${err instanceof UserError ? err.message : `unexpected error: ${err.message}`}\n`);

@@ -1,6 +1,7 @@
 /**
  * Parsing of the check's own inputs: names to check, allowed ranges, DNS servers.
- * Every error names the input and the offending line.
+ * Every error names where the text came from (`Input 'fqdns'` in the task, `--fqdns` in the
+ * command) and the offending line.
  */
 import { BlockList, isIP } from 'node:net';
 import { UserError } from '../common/errors';
@@ -21,21 +22,24 @@ export function isFqdn(name: string): boolean {
   return name.split('.').every((l) => LABEL.test(l));
 }
 
+/** How errors name the source of the text; the task's input by default. */
+const inputLabel = (input: string): string => msg('InputLabel', input);
+
 /** `host` or `host=expectedIp[,expectedIp]` per line. */
-export function parseFqdns(lines: string[]): NameTarget[] {
+export function parseFqdns(lines: string[], label = inputLabel('fqdns')): NameTarget[] {
   const out: NameTarget[] = [];
   lines.forEach((line, i) => {
     const [hostRaw, ipsRaw] = line.split('=', 2).map((s) => s.trim()) as [string, string | undefined];
     const fqdn = hostRaw.toLowerCase().replace(/\.$/, '');
     if (!isFqdn(fqdn)) {
-      throw new UserError(msg('FqdnLineNotHostName', i + 1, line), 'fqdns');
+      throw new UserError(msg('FqdnLineNotHostName', label, i + 1, line), 'fqdns');
     }
     const expectedIps = ipsRaw === undefined ? [] : ipsRaw.split(',').map((s) => s.trim()).filter(Boolean);
     if (ipsRaw !== undefined && expectedIps.length === 0) {
-      throw new UserError(msg('FqdnLineWithoutIp', i + 1, line), 'fqdns');
+      throw new UserError(msg('FqdnLineWithoutIp', label, i + 1, line), 'fqdns');
     }
     for (const ip of expectedIps) {
-      if (!isIP(ip)) throw new UserError(msg('FqdnLineBadIp', i + 1, line, ip), 'fqdns');
+      if (!isIP(ip)) throw new UserError(msg('FqdnLineBadIp', label, i + 1, line, ip), 'fqdns');
     }
     out.push({ fqdn, expectedIps, source: 'input' });
   });
@@ -47,16 +51,16 @@ export interface Ranges {
   text: string[];
 }
 
-export function parseRanges(text: string): Ranges {
+export function parseRanges(text: string, label = inputLabel('allowedRanges')): Ranges {
   const list = new BlockList();
   const parts = text.split(/[,\s]+/).filter(Boolean);
-  if (parts.length === 0) throw new UserError(msg('AllowedRangesEmpty'), 'allowedRanges');
+  if (parts.length === 0) throw new UserError(msg('AllowedRangesEmpty', label), 'allowedRanges');
   for (const p of parts) {
     const m = /^([0-9a-fA-F:.]+)\/(\d{1,3})$/.exec(p);
     const family = m ? isIP(m[1]!) : 0;
     const bits = m ? Number(m[2]) : -1;
     if (!m || family === 0 || bits > (family === 4 ? 32 : 128)) {
-      throw new UserError(msg('AllowedRangeNotCidr', p), 'allowedRanges');
+      throw new UserError(msg('AllowedRangeNotCidr', label, p), 'allowedRanges');
     }
     list.addSubnet(m[1]!, bits, family === 4 ? 'ipv4' : 'ipv6');
   }
@@ -64,7 +68,7 @@ export function parseRanges(text: string): Ranges {
 }
 
 /** DNS servers as IP or IP:port (IPv6 as [addr]:port). */
-export function parseDnsServers(text: string | undefined): string[] {
+export function parseDnsServers(text: string | undefined, label = inputLabel('dnsServers')): string[] {
   if (!text) return [];
   return text
     .split(/[,\s]+/)
@@ -73,7 +77,7 @@ export function parseDnsServers(text: string | undefined): string[] {
       const m = /^\[([0-9a-fA-F:]+)\](?::(\d+))?$/.exec(s) ?? /^([0-9.]+)(?::(\d+))?$/.exec(s) ?? /^([0-9a-fA-F:]+)()$/.exec(s);
       const port = m?.[2] ? Number(m[2]) : 53;
       if (!m || !isIP(m[1]!) || port < 1 || port > 65535) {
-        throw new UserError(msg('DnsServerInvalid', s), 'dnsServers');
+        throw new UserError(msg('DnsServerInvalid', label, s), 'dnsServers');
       }
       return s;
     });
