@@ -6,7 +6,6 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_RANGES, mergeTargets, NO_SCAN, runPrivateLinkCheck } from '../tasks/AmlPrivateLinkCheck/check';
 import type { Report } from '../tasks/AmlPrivateLinkCheck/report';
-import { readHosts } from '../tasks/AmlPrivateLinkCheck/resolve';
 import { parseDnsServers, parseFqdns, parseRanges } from '../tasks/AmlPrivateLinkCheck/targets';
 import { translateAzureError, UserError } from '../tasks/common/errors';
 
@@ -114,7 +113,7 @@ function parse(argv: string[]): Options | 'help' | 'version' {
 const ANSI = { red: '\x1b[31m', green: '\x1b[32m', yellow: '\x1b[33m', dim: '\x1b[2m', bold: '\x1b[1m', reset: '\x1b[0m' };
 
 /** The report as a terminal table: verdict, name, answer, expected; the fix under each failure. */
-export function table(report: Report, color: boolean): string {
+function table(report: Report, color: boolean): string {
   const paint = (c: keyof typeof ANSI, s: string) => (color ? `${ANSI[c]}${s}${ANSI.reset}` : s);
   const rows = report.names.map((n) => [n.verdict, n.fqdn, n.answer.join(',') || '-', n.expected.join(',') || '-']);
   const head = ['VERDICT', 'NAME', 'ANSWER', 'EXPECTED'];
@@ -166,9 +165,9 @@ async function main(argv: string[]): Promise<number> {
     o.workspace && o.resourceGroup
       ? await (await import('./azure')).scanWithDeveloperLogin({ workspace: o.workspace, resourceGroup: o.resourceGroup, cloud: o.cloud, posture: o.posture, ...(o.subscription ? { subscription: o.subscription } : {}), ...(o.armUrl ? { armUrl: o.armUrl } : {}) }, log)
       : NO_SCAN;
-  const count = mergeTargets(scan.targets, explicit).length;
-  log.info(`Resolving ${count} names with ${servers.length ? servers.join(', ') : 'the system resolver'}${o.tcp ? ', then TCP 443' : ''}...`);
-  const report = await runPrivateLinkCheck(scan, explicit, { servers, timeoutMs: o.timeoutSeconds * 1000, ranges, tcp: o.tcp, hosts: readHosts(), ...(o.workspace ? { workspace: o.workspace } : {}) });
+  const targets = mergeTargets(scan.targets, explicit);
+  log.info(`Resolving ${targets.length} names with ${servers.length ? servers.join(', ') : 'the system resolver'}${o.tcp ? ', then TCP 443' : ''}...`);
+  const report = await runPrivateLinkCheck(scan, targets, { servers, timeoutMs: o.timeoutSeconds * 1000, ranges, tcp: o.tcp, ...(o.workspace ? { workspace: o.workspace } : {}) });
   process.stdout.write(`${o.json ? JSON.stringify(report, null, 2) : table(report, o.color)}\n`);
   return report.ok ? 0 : 1;
 }

@@ -4,7 +4,7 @@
 import { classify, tcpBlocked, type NameResult } from './classify';
 import type { PostureCheck } from './posture';
 import type { Report } from './report';
-import { resolveAll } from './resolve';
+import { readHosts, resolveAll } from './resolve';
 import type { NameTarget, Ranges } from './targets';
 import { tcpCheck } from './tcp';
 
@@ -25,7 +25,8 @@ export interface CheckOptions {
   timeoutMs: number;
   ranges: Ranges;
   tcp: boolean;
-  hosts: Map<string, string[]>;
+  /** The hosts file's entries (default: read from the system's hosts file). */
+  hosts?: Map<string, string[]>;
 }
 
 /** Later entries win: explicit input lines override discovered expectations for the same name. */
@@ -39,7 +40,7 @@ export function mergeTargets(...lists: NameTarget[][]): NameTarget[] {
 }
 
 export async function checkNames(targets: NameTarget[], o: CheckOptions): Promise<NameResult[]> {
-  const resolutions = await resolveAll(targets.map((t) => t.fqdn), { servers: o.servers, timeoutMs: o.timeoutMs, hosts: o.hosts });
+  const resolutions = await resolveAll(targets.map((t) => t.fqdn), { servers: o.servers, timeoutMs: o.timeoutMs, hosts: o.hosts ?? readHosts() });
   const results = targets.map((t, i) => classify(t, resolutions[i]!, o.ranges));
   if (!o.tcp) return results;
   // Only names that resolved correctly are dialled: never connect to a public answer.
@@ -54,11 +55,12 @@ export async function checkNames(targets: NameTarget[], o: CheckOptions): Promis
 }
 
 /**
- * The whole check, shared by AmlPrivateLinkCheck@1 and the jump-host command: the discovered
- * names plus the explicit ones, resolved, classified and dialled, with the posture findings.
+ * The whole check, shared by AmlPrivateLinkCheck@1 and the jump-host command: the targets
+ * (mergeTargets of the scan's and the explicit ones) resolved, classified and dialled, with the
+ * scan's posture findings.
  */
-export async function runPrivateLinkCheck(scan: Scan, explicit: NameTarget[], o: CheckOptions & { workspace?: string }): Promise<Report> {
-  const names = await checkNames(mergeTargets(scan.targets, explicit), o);
+export async function runPrivateLinkCheck(scan: Scan, targets: NameTarget[], o: CheckOptions & { workspace?: string }): Promise<Report> {
+  const names = await checkNames(targets, o);
   const failed = names.some((n) => n.verdict !== 'OK') || scan.posture.some((p) => p.status === 'FAIL');
   return { ok: !failed, ...(o.workspace ? { workspace: o.workspace } : {}), dnsServers: o.servers, allowedRanges: o.ranges.text, names, posture: scan.posture, notes: scan.notes };
 }

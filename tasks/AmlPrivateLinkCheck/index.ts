@@ -7,7 +7,6 @@ import { UserError } from '../common/errors';
 import { connectionInput, workspaceInputs } from '../common/inputs';
 import { DEFAULT_RANGES, mergeTargets, NO_SCAN, runPrivateLinkCheck } from './check';
 import { failureLine, logLine, summaryMarkdown } from './report';
-import { readHosts } from './resolve';
 import { parseDnsServers, parseFqdns, parseRanges } from './targets';
 
 runTask(__dirname, async (io) => {
@@ -30,11 +29,11 @@ runTask(__dirname, async (io) => {
   // Only the workspace mode needs the Azure SDKs; a names-only check never loads them.
   const scan = connection && ws ? await (await import('./azure')).scanWorkspace(io, connection, ws, { posture: io.bool('checkPosture', true), diagnose: io.bool('runDiagnose', false) }) : NO_SCAN;
 
-  const count = mergeTargets(scan.targets, explicit).length;
-  io.progress(40, msg('ProgressResolving', count));
+  const targets = mergeTargets(scan.targets, explicit);
+  io.progress(40, msg('ProgressResolving', targets.length));
   const resolver = servers.length ? servers.join(', ') : msg('ResolverAgent');
-  io.info(msg('ResolvingNames', count, timeoutMs / 1000, tcp ? msg('ResolverThenTcp', resolver) : resolver));
-  const report = await runPrivateLinkCheck(scan, explicit, { servers, timeoutMs, ranges, tcp, hosts: readHosts(), ...(ws ? { workspace: ws.name } : {}) });
+  io.info(msg('ResolvingNames', targets.length, timeoutMs / 1000, tcp ? msg('ResolverThenTcp', resolver) : resolver));
+  const report = await runPrivateLinkCheck(scan, targets, { servers, timeoutMs, ranges, tcp, ...(ws ? { workspace: ws.name } : {}) });
   const { names } = report;
   const failed = !report.ok;
   io.progress(90, msg('ProgressWritingReport'));

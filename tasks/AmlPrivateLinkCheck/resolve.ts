@@ -10,6 +10,7 @@
 import { promises as dns } from 'node:dns';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { forEachLimit } from '../common/pool';
 import { msg } from './messages';
 
 export type ResolveError = 'NOT_FOUND' | 'TIMEOUT' | 'SERVFAIL' | 'REFUSED';
@@ -98,7 +99,7 @@ function resolver(o: ResolveOptions): dns.Resolver {
   return r;
 }
 
-export async function resolveOne(fqdn: string, o: ResolveOptions, r: dns.Resolver = resolver(o)): Promise<Resolution> {
+async function resolveOne(fqdn: string, o: ResolveOptions, r: dns.Resolver): Promise<Resolution> {
   const start = Date.now();
   const fromHosts = o.hosts.get(fqdn);
   if (fromHosts) return { fqdn, addresses: fromHosts, cnames: [], via: 'hosts', ms: 0 };
@@ -126,26 +127,21 @@ export async function resolveOne(fqdn: string, o: ResolveOptions, r: dns.Resolve
   }
 }
 
-/** Resolve every name at once; each has its own deadline, so the total is about one timeout. */
 /**
  * At most this many names in flight: a burst of hundreds of UDP queries overflows a DNS
  * server's receive buffer (and Azure DNS limits queries per VM), which would show up as false
  * TIMEOUTs. Far more than the dead names a real setup has, so the total stays about one timeout.
  */
-export const MAX_IN_FLIGHT = 48;
+const MAX_IN_FLIGHT = 48;
 
+/** Resolve every name at once; each has its own deadline, so the total is about one timeout. */
 export async function resolveAll(names: string[], o: ResolveOptions): Promise<Resolution[]> {
   const r = resolver(o);
   const out: Resolution[] = new Array(names.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < names.length) {
-      const i = next++;
-      out[i] = await resolveOne(names[i]!, o, r);
-    }
-  };
   try {
-    await Promise.all(Array.from({ length: Math.min(MAX_IN_FLIGHT, names.length) }, worker));
+    await forEachLimit(names, MAX_IN_FLIGHT, async (name, i) => {
+      out[i] = await resolveOne(name, o, r);
+    });
     return out;
   } finally {
     // Drop the abandoned queries of dead names so the process can exit at once.
