@@ -10,6 +10,7 @@ import type { ProxySettings } from '@azure/core-rest-pipeline';
 import ignore, { type Ignore } from 'ignore';
 import { UserError } from './errors';
 import { msg } from './messages';
+import { forEachLimit } from './pool';
 
 export interface CodeFile {
   /** Path relative to the code folder, with forward slashes. */
@@ -104,15 +105,11 @@ export async function uploadSnapshot(snap: CodeSnapshot, blobUri: string, sasUri
   const prefix = `${basePath.slice(containerPath.length + 1)}${basePath === containerPath ? '' : '/'}${folder}/`;
   let doneBytes = 0;
   let doneFiles = 0;
-  const queue = [...snap.files];
-  const worker = async () => {
-    for (let f = queue.shift(); f; f = queue.shift()) {
-      await container.getBlockBlobClient(prefix + f.rel).uploadFile(f.abs, { abortSignal: signal });
-      doneBytes += f.size;
-      doneFiles++;
-      onProgress(doneBytes, snap.bytes, doneFiles, snap.files.length);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(8, snap.files.length) }, worker));
+  await forEachLimit(snap.files, 8, async (f) => {
+    await container.getBlockBlobClient(prefix + f.rel).uploadFile(f.abs, { abortSignal: signal });
+    doneBytes += f.size;
+    doneFiles++;
+    onProgress(doneBytes, snap.bytes, doneFiles, snap.files.length);
+  });
   return `${blobUri.replace(/\/+$/, '')}/${encodeURIComponent(folder)}`;
 }
