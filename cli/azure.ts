@@ -4,19 +4,12 @@
  * DefaultAzureCredential), then the same discovery and posture scan as AmlPrivateLinkCheck@1.
  */
 import { DefaultAzureCredential } from '@azure/identity';
-import { ArmClient, getWorkspace, mlClient, type ArmContext } from '../tasks/common/arm';
+import { ArmClient, readWorkspace, workspaceId, type ArmContext, type WorkspaceRef } from '../tasks/common/arm';
+import { PUBLIC_CLOUDS } from '../tasks/common/endpoint';
+import { ML_API_VERSION } from '../tasks/common/workspace-arm';
 import { translateAzureError, UserError } from '../tasks/common/errors';
 import type { Scan } from '../tasks/AmlPrivateLinkCheck/check';
 import { scanOpenedWorkspace, type ScanLog } from '../tasks/AmlPrivateLinkCheck/scan';
-
-/** Public clouds by the names `az cloud list` uses. */
-// armScope is the cloud's Resource Manager token audience (az's active_directory_resource_id),
-// which stays the same when --arm-url points elsewhere.
-export const CLOUDS: Record<string, { armUrl: string; authorityHost: string; armScope: string; environment: string }> = {
-  azurecloud: { armUrl: 'https://management.azure.com', authorityHost: 'https://login.microsoftonline.com', armScope: 'https://management.core.windows.net//.default', environment: 'AzureCloud' },
-  azureusgovernment: { armUrl: 'https://management.usgovcloudapi.net', authorityHost: 'https://login.microsoftonline.us', armScope: 'https://management.core.usgovcloudapi.net//.default', environment: 'AzureUSGovernment' },
-  azurechinacloud: { armUrl: 'https://management.chinacloudapi.cn', authorityHost: 'https://login.chinacloudapi.cn', armScope: 'https://management.core.chinacloudapi.cn//.default', environment: 'AzureChinaCloud' },
-};
 
 export interface CliScanOptions {
   workspace: string;
@@ -32,13 +25,13 @@ interface SubscriptionList {
 }
 
 export async function scanWithDeveloperLogin(o: CliScanOptions, log: ScanLog): Promise<Scan> {
-  const cloud = CLOUDS[o.cloud.toLowerCase()];
-  if (!cloud) throw new UserError(`--cloud '${o.cloud}' is not known. Use one of: ${Object.values(CLOUDS).map((c) => c.environment).join(', ')}; for another cloud give --arm-url.`);
+  const cloud = PUBLIC_CLOUDS[o.cloud.toLowerCase()];
+  if (!cloud) throw new UserError(`--cloud '${o.cloud}' is not known. Use one of: ${Object.values(PUBLIC_CLOUDS).map((c) => c.environment).join(', ')}; for another cloud give --arm-url.`);
   const armUrl = (o.armUrl ?? cloud.armUrl).replace(/\/+$/, '');
   // AZURE_AUTHORITY_HOST is what the Azure SDKs and CLI honour for a private or sovereign authority.
   const authorityHost = (process.env.AZURE_AUTHORITY_HOST ?? cloud.authorityHost).replace(/\/+$/, '');
   // Instance discovery only knows the public clouds' authorities; a private one (Azure Stack) would fail it.
-  const knownAuthority = Object.values(CLOUDS).some((c) => c.authorityHost === authorityHost);
+  const knownAuthority = Object.values(PUBLIC_CLOUDS).some((c) => c.authorityHost === authorityHost);
   const credential = new DefaultAzureCredential({ authorityHost, disableInstanceDiscovery: !knownAuthority });
   const target = { name: 'your Azure sign-in', tenantId: process.env.AZURE_TENANT_ID ?? '', subscriptionId: '', armUrl, authorityHost, armScope: cloud.armScope, environment: cloud.environment };
   // HTTPS_PROXY / NO_PROXY from the environment apply (the Azure SDK's default proxy policy).
@@ -52,10 +45,8 @@ export async function scanWithDeveloperLogin(o: CliScanOptions, log: ScanLog): P
   }
   target.subscriptionId = o.subscription ?? process.env.AZURE_SUBSCRIPTION_ID ?? (await findSubscription(arm, o));
   log.info(`Signed in to ${armUrl}, subscription ${target.subscriptionId}.`);
-  const client = mlClient(arm);
-  const workspace = await getWorkspace(arm, client, { subscriptionId: target.subscriptionId, resourceGroup: o.resourceGroup, name: o.workspace });
-  log.info(`Workspace '${o.workspace}' in ${workspace.location ?? 'unknown region'}, public network access ${workspace.publicNetworkAccess ?? 'not set'}.`);
-  return scanOpenedWorkspace(arm, client, workspace, { resourceGroup: o.resourceGroup, name: o.workspace }, { posture: o.posture, diagnose: false }, log);
+  const session = await readWorkspace(arm, { subscriptionId: target.subscriptionId, resourceGroup: o.resourceGroup, name: o.workspace }, log);
+  return scanOpenedWorkspace(arm, session.client, session.workspace, { resourceGroup: o.resourceGroup, name: o.workspace }, { posture: o.posture, diagnose: false }, log);
 }
 
 const firstLine = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 300);
@@ -71,8 +62,8 @@ async function findSubscription(arm: ArmContext, o: CliScanOptions): Promise<str
   }
   const enabled = subs.value.filter((s) => (s.state ?? 'Enabled') === 'Enabled');
   if (enabled.length === 1) return enabled[0]!.subscriptionId;
-  const wsPath = (id: string) => `/subscriptions/${id}/resourceGroups/${o.resourceGroup}/providers/Microsoft.MachineLearningServices/workspaces/${o.workspace}`;
-  const found = (await Promise.all(enabled.map(async (s) => ((await client.get(wsPath(s.subscriptionId), '2024-04-01').then(() => true, () => false)) ? s.subscriptionId : undefined)))).filter((s): s is string => !!s);
+  const ref = (subscriptionId: string): WorkspaceRef => ({ subscriptionId, resourceGroup: o.resourceGroup, name: o.workspace });
+  const found = (await Promise.all(enabled.map(async (s) => ((await client.get(workspaceId(ref(s.subscriptionId)), ML_API_VERSION).then(() => true, () => false)) ? s.subscriptionId : undefined)))).filter((s): s is string => !!s);
   if (found.length === 1) return found[0]!;
   throw new UserError(
     enabled.length === 0

@@ -95,3 +95,19 @@ export function studioUrl(ws: WorkspaceRef, path = ''): string {
   const wsid = encodeURIComponent(workspaceId(ws));
   return `https://ml.azure.com/${path}?wsid=${wsid}`;
 }
+
+/** A workspace read through ARM, with the client and credential that read it. */
+export interface WorkspaceSession {
+  arm: ArmContext;
+  client: AzureMachineLearningWorkspaces;
+  ref: WorkspaceRef;
+  workspace: Workspace;
+}
+
+/** Read the workspace with any ARM credential and say where it is and whether it is public. */
+export async function readWorkspace(arm: ArmContext, ref: WorkspaceRef, log: { info(line: string): void }): Promise<WorkspaceSession> {
+  const client = mlClient(arm);
+  const workspace = await getWorkspace(arm, client, ref);
+  log.info(msg('WorkspaceOpened', ref.name, workspace.location ?? msg('WorkspaceUnknownRegion'), workspace.publicNetworkAccess ?? msg('PublicNetworkAccessNotSet')));
+  return { arm, client, ref, workspace };
+}

@@ -34,11 +34,20 @@ export interface AzureRmEndpoint {
   auth: AzureRmAuth;
 }
 
+/**
+ * The public clouds by their `az cloud` names (lower-cased keys): Resource Manager URL, Entra
+ * authority and the ARM token scope (the cloud's active directory resource, which stays the same
+ * when ARM is reached under another URL).
+ */
+export const PUBLIC_CLOUDS: Record<string, { environment: string; armUrl: string; authorityHost: string; armScope: string }> = {
+  azurecloud: { environment: 'AzureCloud', armUrl: 'https://management.azure.com', authorityHost: 'https://login.microsoftonline.com', armScope: 'https://management.core.windows.net//.default' },
+  azureusgovernment: { environment: 'AzureUSGovernment', armUrl: 'https://management.usgovcloudapi.net', authorityHost: 'https://login.microsoftonline.us', armScope: 'https://management.core.usgovcloudapi.net//.default' },
+  azurechinacloud: { environment: 'AzureChinaCloud', armUrl: 'https://management.chinacloudapi.cn', authorityHost: 'https://login.chinacloudapi.cn', armScope: 'https://management.core.chinacloudapi.cn//.default' },
+};
+
 /** Authority hosts of the public sovereign clouds, used when the connection carries none. */
 const AUTHORITY_BY_ENVIRONMENT: Record<string, string> = {
-  azurecloud: 'https://login.microsoftonline.com',
-  azureusgovernment: 'https://login.microsoftonline.us',
-  azurechinacloud: 'https://login.chinacloudapi.cn',
+  ...Object.fromEntries(Object.entries(PUBLIC_CLOUDS).map(([k, c]) => [k, c.authorityHost])),
   azuregermancloud: 'https://login.microsoftonline.de',
 };
 
