@@ -46,7 +46,7 @@ export async function scanWithDeveloperLogin(o: CliScanOptions, log: ScanLog): P
   target.subscriptionId = o.subscription ?? process.env.AZURE_SUBSCRIPTION_ID ?? (await findSubscription(arm, o));
   log.info(`Signed in to ${armUrl}, subscription ${target.subscriptionId}.`);
   const session = await readWorkspace(arm, { subscriptionId: target.subscriptionId, resourceGroup: o.resourceGroup, name: o.workspace }, log);
-  return scanOpenedWorkspace(arm, session.client, session.workspace, { resourceGroup: o.resourceGroup, name: o.workspace }, { posture: o.posture, diagnose: false }, log);
+  return scanOpenedWorkspace(session, { posture: o.posture, diagnose: false }, log);
 }
 
 const firstLine = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 300);

@@ -12,6 +12,5 @@ import { scanOpenedWorkspace, type ScanOptions } from './scan';
 /** AmlPrivateLinkCheck@1: sign in with the service connection, then scan. */
 export async function scanWorkspace(io: AgentIo, connection: string, ws: WorkspaceInputs, o: ScanOptions): Promise<Scan> {
   io.progress(5, msg('ProgressReadingWorkspace'));
-  const session = await openWorkspace(io, connection, ws);
-  return scanOpenedWorkspace(session.arm, session.client, session.workspace, ws, o, io);
+  return scanOpenedWorkspace(await openWorkspace(io, connection, ws), o, io);
 }

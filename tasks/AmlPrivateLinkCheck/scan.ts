@@ -2,9 +2,7 @@
  * Discovery and posture of a workspace already read, with any ARM credential: shared by
  * AmlPrivateLinkCheck@1 (service connection) and the jump-host command (developer sign-in).
  */
-import type { AzureMachineLearningWorkspaces, Workspace } from '@azure/arm-machinelearning';
-import { ArmClient, type ArmContext } from '../common/arm';
-import type { WorkspaceInputs } from '../common/inputs';
+import { ArmClient, type WorkspaceSession } from '../common/arm';
 import type { Scan } from './check';
 import { discover } from './discovery';
 import { msg } from './messages';
@@ -23,14 +21,15 @@ export interface ScanOptions {
 }
 
 /** Discovery and posture of a workspace already read, with any ARM credential. */
-export async function scanOpenedWorkspace(arm: ArmContext, client: AzureMachineLearningWorkspaces, workspace: Workspace, ws: WorkspaceInputs, o: ScanOptions, log: ScanLog): Promise<Scan> {
+export async function scanOpenedWorkspace(session: WorkspaceSession, o: ScanOptions, log: ScanLog): Promise<Scan> {
+  const { arm, client, ref, workspace } = session;
   log.progress(15, msg('ProgressDiscovering'));
   const d = await discover(new ArmClient(arm), workspace, arm.endpoint.environment, (l) => log.warn(l));
   log.info(msg('Discovered', d.targets.length, d.workspaceConnections.length, d.dependencies.length));
-  const checks = o.posture ? assessPosture(workspace, ws.resourceGroup, d) : [];
+  const checks = o.posture ? assessPosture(workspace, ref.resourceGroup, d) : [];
   if (o.posture && o.diagnose) {
     log.progress(25, msg('ProgressDiagnose'));
-    const diag = await client.workspaces.beginDiagnoseAndWait(ws.resourceGroup, ws.name, { parameters: { value: {} } });
+    const diag = await client.workspaces.beginDiagnoseAndWait(ref.resourceGroup, ref.name, { parameters: { value: {} } });
     checks.push(...diagnoseChecks(diag.value));
   }
   return { targets: d.targets, posture: checks, notes: d.notes };
