@@ -50,6 +50,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { jsonText, readCommonMessages, shippedTaskJson } from './task-json.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tasksDir = path.join(root, 'tasks');
@@ -174,17 +175,13 @@ function checkSplit(task, result) {
 }
 
 // ---------- copy, localise and verify ----------
-const commonMessages = JSON.parse(fs.readFileSync(path.join(tasksDir, 'common', 'messages.json'), 'utf8'));
+const commonMessages = readCommonMessages(root);
 
-/**
- * The shipped task.json: the task's own plus the shared core's messages (tasks/common/messages.json),
- * so task-lib's loc finds every key the bundle uses. A key in both is a build error.
- */
-function shippedTaskJson(task) {
-  const own = task.taskJson.messages ?? {};
-  const clash = Object.keys(own).filter((k) => k in commonMessages);
+/** The shipped task.json (scripts/task-json.mjs); a message key in both catalogues is a build error. */
+function shippedTask(task) {
+  const { json, clash } = shippedTaskJson(task.taskJson, commonMessages);
   if (clash.length) fail(`tasks/${task.name}/task.json: messages ${clash.join(', ')} are already in tasks/common/messages.json; remove them from the task`);
-  return { ...task.taskJson, messages: { ...commonMessages, ...own } };
+  return json;
 }
 
 /**
@@ -214,8 +211,8 @@ function localisation(taskJson) {
 }
 
 function copyAssets(task) {
-  const shipped = shippedTaskJson(task);
-  fs.writeFileSync(path.join(task.out, 'task.json'), JSON.stringify(shipped, null, 2) + '\n');
+  const shipped = shippedTask(task);
+  fs.writeFileSync(path.join(task.out, 'task.json'), jsonText(shipped));
   const icon = path.join(task.dir, 'icon.png');
   if (!fs.existsSync(icon)) fail(`tasks/${task.name}/icon.png is missing (render it with scripts/icons/render.sh)`);
   fs.copyFileSync(icon, path.join(task.out, 'icon.png'));
@@ -242,8 +239,7 @@ function checkTargets(task) {
   return problems;
 }
 
-function checkSingleTaskLib(task, metafile) {
-  const roots = packageRoots(metafile);
+function checkSingleTaskLib(roots) {
   const tl = roots.get('azure-pipelines-task-lib');
   if (tl && tl.size > 1) {
     return [
@@ -258,24 +254,30 @@ function checkSingleTaskLib(task, metafile) {
  * ThirdPartyNotices.txt: name, version, licence and licence text of every npm package in the
  * bundle (MIT, Apache-2.0, BSD and ISC ask for the notice to travel with copies of the code).
  */
-function writeNotices(task, metafile) {
-  const entries = [];
-  for (const [name, dirs] of [...packageRoots(metafile)].sort(([a], [b]) => a.localeCompare(b))) {
-    for (const dir of [...dirs].sort()) {
-      const abs = path.join(root, dir);
-      let pkg = {};
-      try {
-        pkg = JSON.parse(fs.readFileSync(path.join(abs, 'package.json'), 'utf8'));
-      } catch {
-        /* a package without package.json at its root: list it by name only */
-      }
-      const licenseFile = fs.readdirSync(abs).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f));
-      const text = licenseFile ? fs.readFileSync(path.join(abs, licenseFile), 'utf8').trim() : `License: ${pkg.license ?? 'see the package'}`;
-      entries.push(`${name}@${pkg.version ?? '?'} (${pkg.license ?? 'unknown licence'})\n${'-'.repeat(70)}\n${text}\n`);
+const noticeCache = new Map(); // package folder -> its notice: the tasks share most packages
+function notice(name, dir) {
+  if (!noticeCache.has(dir)) {
+    const abs = path.join(root, dir);
+    let pkg = {};
+    try {
+      pkg = JSON.parse(fs.readFileSync(path.join(abs, 'package.json'), 'utf8'));
+    } catch {
+      /* a package without package.json at its root: list it by name only */
     }
+    const licenseFile = fs.readdirSync(abs).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f));
+    const text = licenseFile ? fs.readFileSync(path.join(abs, licenseFile), 'utf8').trim() : `License: ${pkg.license ?? 'see the package'}`;
+    noticeCache.set(dir, `${name}@${pkg.version ?? '?'} (${pkg.license ?? 'unknown licence'})\n${'-'.repeat(70)}\n${text}\n`);
+  }
+  return noticeCache.get(dir);
+}
+
+function writeNotices(task, roots) {
+  const entries = [];
+  for (const [name, dirs] of [...roots].sort(([a], [b]) => a.localeCompare(b))) {
+    for (const dir of [...dirs].sort()) entries.push(notice(name, dir));
   }
   const header =
-    `${task.name}: third-party software notices\n\nindex.js bundles the following npm packages. Their licences follow.\n\n`;
+    `${task.name}: third-party software notices\n\nThe bundled .js files contain the following npm packages. Their licences follow.\n\n`;
   fs.writeFileSync(path.join(task.out, 'ThirdPartyNotices.txt'), header + entries.join('\n'));
   return entries.length;
 }
@@ -331,7 +333,7 @@ async function buildCli() {
     for (const name of ['azure-pipelines-task-lib', 'azure-devops-node-api']) if (pkgs.has(name)) problems.push(`cli/${file} bundles ${name}`);
   }
   if (packageRoots(main.metafile).has('@azure/identity')) problems.push('cli/aml-secure-mlops.js bundles @azure/identity: import it from cli/azure.ts only');
-  writeNotices({ name: 'aml-secure-mlops command', out }, { inputs: { ...main.metafile.inputs, ...azure.metafile.inputs } });
+  writeNotices({ name: 'aml-secure-mlops command', out }, packageRoots({ inputs: { ...main.metafile.inputs, ...azure.metafile.inputs } }));
   return problems;
 }
 
@@ -355,6 +357,8 @@ const results = await Promise.all(
 );
 
 let failed = false;
+// What the tasks would need in node_modules unbundled (bench/bench.ts compares the vsix with it).
+const bundled = new Set();
 for (const { task, result, error } of results) {
   if (error) {
     failed = true;
@@ -367,8 +371,10 @@ for (const { task, result, error } of results) {
     console.warn(`build: ${task.name}: ${result.warnings.length} warning(s)\n${msgs.join('\n')}`);
   }
   copyAssets(task);
-  writeNotices(task, result.metafile);
-  const problems = [...checkTargets(task), ...checkSingleTaskLib(task, result.metafile), ...checkSplit(task, result)];
+  const roots = packageRoots(result.metafile);
+  for (const name of roots.keys()) bundled.add(name);
+  writeNotices(task, roots);
+  const problems = [...checkTargets(task), ...checkSingleTaskLib(roots), ...checkSplit(task, result)];
   for (const p of problems) console.error(`build: ${task.name}: ${p}`);
   if (problems.length) failed = true;
 }
@@ -384,9 +390,7 @@ if (!opts.tasks.length) {
   }
 }
 if (failed) fail('failed');
-// What the tasks would need in node_modules unbundled (bench/bench.ts compares the vsix with it).
-const bundled = new Set(results.flatMap(({ result }) => (result ? [...packageRoots(result.metafile).keys()] : [])));
-fs.writeFileSync(path.join(root, 'dist', 'bundled-packages.json'), `${JSON.stringify([...bundled].sort(), null, 2)}\n`);
+fs.writeFileSync(path.join(root, 'dist', 'bundled-packages.json'), jsonText([...bundled].sort()));
 
 // One at a time, so the start-up times are not inflated by each other.
 const smokes = [];

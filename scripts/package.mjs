@@ -33,6 +33,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import JSZip from 'jszip';
+import { jsonText, readCommonMessages, shippedTaskJson } from './task-json.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
@@ -174,6 +175,7 @@ const problems = [];
 const tasks = (manifest.contributions ?? []).filter((c) => c.type === 'ms.vss-distributed-task.task');
 if (tasks.length === 0) problems.push('the manifest has no ms.vss-distributed-task.task contributions');
 const taskRows = [];
+const commonMessages = readCommonMessages(root);
 for (const c of tasks) {
   const dir = String(c.properties?.name ?? '').replace(/\\/g, '/').replace(/\/+$/, '');
   const entry = zip.entries.get(`${dir}/task.json`);
@@ -189,11 +191,9 @@ for (const c of tasks) {
     problems.push(`${dir}/task.json is not valid JSON: ${e.message}`);
     continue;
   }
-  // The build ships task.json with the shared core's messages merged in (scripts/build.mjs).
+  // The build ships task.json with the shared core's messages merged in (scripts/task-json.mjs).
   const source = path.join(root, 'tasks', path.basename(dir), 'task.json');
-  const common = JSON.parse(fs.readFileSync(path.join(root, 'tasks', 'common', 'messages.json'), 'utf8'));
-  const expected = (src) => `${JSON.stringify({ ...src, messages: { ...common, ...(src.messages ?? {}) } }, null, 2)}\n`;
-  if (fs.existsSync(source) && expected(JSON.parse(fs.readFileSync(source, 'utf8'))) !== shipped.toString('utf8')) {
+  if (fs.existsSync(source) && jsonText(shippedTaskJson(JSON.parse(fs.readFileSync(source, 'utf8')), commonMessages).json) !== shipped.toString('utf8')) {
     problems.push(`${dir}/task.json in the vsix differs from the source ${rel(source)}: the build is stale, run npm run build`);
   }
   const targets = new Set();
