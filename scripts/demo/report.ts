@@ -4,8 +4,9 @@
  * the index of run summaries (summary.md) and the HTML page for the Marketplace screenshot.
  */
 import * as fs from 'node:fs';
-import * as https from 'node:https';
 import * as path from 'node:path';
+import { holds, parseMetricGate, type Condition } from '../../tasks/AmlModelRegister/gate-expr';
+import { rawRequest } from '../../test/emulator/raw';
 import type { Result } from './expr';
 import type { Log } from './log';
 import type { StageRecord, StepRecord } from './runner';
@@ -38,33 +39,24 @@ export interface Facts {
 const findStep = (stages: StageRecord[], task: string): StepRecord | undefined =>
   stages.flatMap((s) => s.jobs.flatMap((j) => j.steps)).find((s) => s.task?.split('@')[0] === task && s.result !== 'Skipped');
 
-function score(uri: string, key: string, body: string, ca: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(uri, { method: 'POST', ca, headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, timeout: 10_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('no answer within 10 s')));
-    req.end(body);
-  });
+async function score(uri: string, key: string, body: string, ca: string): Promise<{ status: number; body: string }> {
+  const r = await rawRequest(new URL(uri).origin, ca, 'POST', uri, { headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body, timeoutMs: 10_000 });
+  return { status: r.status, body: r.text };
 }
 
+/** The gate as AmlModelRegister@1 reads it; an unreadable gate already failed that step, so it shows no lines. */
 function parseGate(text: string, metrics: Record<string, number>): GateLine[] {
-  return text
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter(Boolean)
-    .map((l) => {
-      const m = /^(`[^`]+`|\S+?)\s*(>=|<=|==|>|<)\s*(-?\d+(?:\.\d+)?)$/.exec(l);
-      if (!m) return { text: l, metric: l, op: '', threshold: NaN, value: undefined, pass: undefined };
-      const metric = m[1]!.replace(/`/g, '');
-      const value = metrics[metric];
-      const t = Number(m[3]);
-      const pass = value === undefined ? undefined : { '>=': value >= t, '<=': value <= t, '==': value === t, '>': value > t, '<': value < t }[m[2] as '>='];
-      return { text: l, metric, op: m[2]!, threshold: t, value, pass };
-    });
+  let conditions: Condition[];
+  try {
+    conditions = parseMetricGate(text);
+  } catch {
+    return [];
+  }
+  return conditions.map((c) => {
+    const metric = c.ref.step ? `${c.ref.step}.${c.ref.metric}` : c.ref.metric;
+    const value = metrics[metric];
+    return { text: c.text, metric, op: c.op, threshold: c.threshold, value, pass: value === undefined ? undefined : holds(value, c.op, c.threshold) };
+  });
 }
 
 export async function collectFacts(world: DemoWorld, stages: StageRecord[], smokeBody: string | undefined): Promise<Facts> {
