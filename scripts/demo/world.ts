@@ -28,6 +28,7 @@ import type { ServicePrincipal } from '../../test/emulator/entra';
 import type { PrivateName } from '../../test/emulator/network';
 import type { Endpoint } from '../../test/harness';
 import { answerPrivately } from '../../test/world';
+import { parseMetricGate } from '../../tasks/AmlModelRegister/gate-expr';
 import type { PipelinePlan } from './plan';
 import { taskSteps } from './plan';
 import { AZURE_DNS, setupSandboxNetwork, type SandboxNetwork } from './sandbox';
@@ -77,6 +78,15 @@ export interface DemoWorld {
 
 /** The metrics of the model production serves before the run (the champion the gate compares with). */
 const PRODUCTION_METRICS: Record<string, number> = { 'train.auc': 0.87, 'train.rmse': 0.36, 'evaluate.test_auc': 0.86, 'evaluate.test_rmse': 0.38 };
+
+/** The metric keys a gate names, as AmlModelRegister@1 reads it (an unreadable gate names none). */
+function gateKeys(text: string | undefined): string[] {
+  try {
+    return parseMetricGate(text).map((c) => c.key);
+  } catch {
+    return [];
+  }
+}
 
 const DEPLOYMENT_TYPE = 'microsoft.machinelearningservices/workspaces/onlineendpoints/deployments';
 
@@ -206,7 +216,7 @@ export async function startDemoWorld(o: { plan: PipelinePlan; variant: Variant; 
     const w = workspaces.find((x) => x.resourceGroup === str(step.inputs.resourceGroupName) && x.name === str(step.inputs.workspaceName));
     const model = str(step.inputs.modelName);
     if (!w || !model || emu.models.versions(w.id, model).length) continue;
-    const gated = (step.inputs.metricGate ?? '').split(/\r?\n/).map((l) => /^\s*`?([^\s`<>=]+)`?\s*[<>=]/.exec(l)?.[1]).filter((k): k is string => !!k && PRODUCTION_METRICS[k] !== undefined);
+    const gated = gateKeys(step.inputs.metricGate).filter((k) => PRODUCTION_METRICS[k] !== undefined);
     const metrics = Object.fromEntries(gated.map((k) => [k, PRODUCTION_METRICS[k]!]));
     emu.models.add(w.id, model, '1', {
       modelType: str(step.inputs.modelType) ?? 'mlflow_model',
