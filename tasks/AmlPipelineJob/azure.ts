@@ -117,7 +117,8 @@ async function lookUp(io: AgentIo, ws: WorkspaceArm, plan: SubmissionPlan): Prom
 
 async function ensureEnvironment(ws: WorkspaceArm, env: EnvironmentRef, res: Resolution): Promise<string> {
   if (env.kind === 'named') return res.named.get(env) ?? curatedId(env);
-  if (env.kind === 'id') return env.id.replace(/^azureml:/, '');
+  // ARM ids come without `azureml:` (parseAssetRef strips it); registry ids keep theirs.
+  if (env.kind === 'id') return env.id;
   return ensureInlineEnvironment(ws, env);
 }
 
@@ -132,10 +133,8 @@ async function ensureAssets(io: AgentIo, ws: WorkspaceArm, plan: SubmissionPlan,
       components[step.name] = res.named.get(c)!;
       continue;
     }
-    if (c.kind === 'id') {
-      components[step.name] = c.id.replace(/^azureml:/, '');
-      continue;
-    }
+    // An id is passed through as written: toPipelineJobBody takes it from the step.
+    if (c.kind === 'id') continue;
     let codeId: string | undefined;
     if (c.code?.kind === 'local') {
       const key = c.code.path;
@@ -147,7 +146,7 @@ async function ensureAssets(io: AgentIo, ws: WorkspaceArm, plan: SubmissionPlan,
     } else if (c.code?.kind === 'named') {
       codeId = res.named.get(c.code);
     } else if (c.code?.kind === 'id') {
-      codeId = c.code.id.replace(/^azureml:/, '');
+      codeId = c.code.id;
     }
     const environmentId = await ensureEnvironment(ws, c.environment, res);
     const { spec, hash } = anonymousComponentSpec(c, { ...(codeId ? { codeId } : {}), environmentId });
