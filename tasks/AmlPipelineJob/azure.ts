@@ -91,21 +91,29 @@ async function lookUp(io: AgentIo, ws: WorkspaceArm, plan: SubmissionPlan): Prom
   const assets: Record<string, string> = {};
   for (const [uri, ref] of Object.entries(plan.assets ?? {})) assets[uri] = await resolveNamed(ws, ref.assetType === 'data' ? 'data' : 'models', ref);
   const named = new Map<NamedRef, string>();
+  // One lookup per distinct reference: the same `azureml:x:1` (or `@latest`) in several steps is read once.
+  const lookups = new Map<string, Promise<string>>();
+  const resolve = (kind: 'components' | 'environments' | 'codes', r: NamedRef): Promise<string> => {
+    const key = `${kind}/${r.name}${r.version ? `:${r.version}` : '@latest'}`;
+    let found = lookups.get(key);
+    if (!found) lookups.set(key, (found = resolveNamed(ws, kind, r)));
+    return found;
+  };
   const visitEnv = async (e: EnvironmentRef) => {
     if (e.kind !== 'named') return;
     try {
-      named.set(e, await resolveNamed(ws, 'environments', e));
+      named.set(e, await resolve('environments', e));
     } catch (err) {
       // Curated environments may live only in the azureml registry: the service resolves those.
       if (!(isCurated(e) && err instanceof UserError)) throw err;
     }
   };
   const visitCode = async (c: CodeRef | undefined) => {
-    if (c?.kind === 'named') named.set(c, await resolveNamed(ws, 'codes', c));
+    if (c?.kind === 'named') named.set(c, await resolve('codes', c));
   };
   for (const s of plan.steps) {
     const c: ComponentRef = s.component;
-    if (c.kind === 'named') named.set(c, await resolveNamed(ws, 'components', c));
+    if (c.kind === 'named') named.set(c, await resolve('components', c));
     if (c.kind === 'anonymous') {
       await visitEnv(c.environment);
       await visitCode(c.code);
@@ -115,17 +123,23 @@ async function lookUp(io: AgentIo, ws: WorkspaceArm, plan: SubmissionPlan): Prom
   return { computes, datastores, assets, named };
 }
 
-async function ensureEnvironment(ws: WorkspaceArm, env: EnvironmentRef, res: Resolution): Promise<string> {
+/** `inline`: the ids of the inline environments already ensured, by content hash. */
+async function ensureEnvironment(ws: WorkspaceArm, env: EnvironmentRef, res: Resolution, inline: Map<string, string>): Promise<string> {
   if (env.kind === 'named') return res.named.get(env) ?? curatedId(env);
   // ARM ids come without `azureml:` (parseAssetRef strips it); registry ids keep theirs.
   if (env.kind === 'id') return env.id;
-  return ensureInlineEnvironment(ws, env);
+  let id = inline.get(env.hash);
+  if (!id) inline.set(env.hash, (id = await ensureInlineEnvironment(ws, env)));
+  return id;
 }
 
 /** Code, environments and anonymous components, reusing whatever already exists by hash. */
 async function ensureAssets(io: AgentIo, ws: WorkspaceArm, plan: SubmissionPlan, root: string, res: Resolution): Promise<{ components: Record<string, string>; uploadedBytes: number; reused: number }> {
   const stats = { uploadedBytes: 0, reused: 0 };
+  // Each code folder, inline environment and anonymous component is looked up (and created) once per run.
   const codeIds = new Map<string, string>();
+  const environmentIds = new Map<string, string>();
+  const anonymousIds = new Map<string, string>();
   const components: Record<string, string> = {};
   for (const step of plan.steps) {
     const c = step.component;
@@ -148,11 +162,16 @@ async function ensureAssets(io: AgentIo, ws: WorkspaceArm, plan: SubmissionPlan,
     } else if (c.code?.kind === 'id') {
       codeId = c.code.id;
     }
-    const environmentId = await ensureEnvironment(ws, c.environment, res);
+    const environmentId = await ensureEnvironment(ws, c.environment, res, environmentIds);
     const { spec, hash } = anonymousComponentSpec(c, { ...(codeId ? { codeId } : {}), environmentId });
-    const path = `components/${ANONYMOUS_COMPONENT}/versions/${hash}`;
-    const existing = await ws.find(path);
-    components[step.name] = existing ? existing.id : (await ws.put(path, anonymousComponentVersionBody(spec))).id;
+    let id = anonymousIds.get(hash);
+    if (!id) {
+      const path = `components/${ANONYMOUS_COMPONENT}/versions/${hash}`;
+      const existing = await ws.find(path);
+      id = existing ? existing.id : (await ws.put(path, anonymousComponentVersionBody(spec))).id;
+      anonymousIds.set(hash, id);
+    }
+    components[step.name] = id;
   }
   return { components, ...stats };
 }
