@@ -291,7 +291,8 @@ export function translatePipelineJob(file: string, opts: TranslateOptions): Subm
   const stepNames = Object.keys(d.jobs);
   if (stepNames.length === 0) doc.fail(['jobs'], msg('ProblemNoSteps'), msg('FixAddStep'));
   const builds: StepBuild[] = [];
-  for (const stepName of stepNames) builds.push(translateStep(doc, io, root, stepName, d.jobs[stepName]!, pOut.info));
+  const components = new Map<string, LoadedComponent>();
+  for (const stepName of stepNames) builds.push(translateStep(doc, io, root, components, stepName, d.jobs[stepName]!, pOut.info));
 
   validateBindings(doc, builds, pIn.info);
   for (const b of builds) finishInlineInputs(b, builds, pIn.info, pOut.info);
@@ -319,7 +320,8 @@ export function translatePipelineJob(file: string, opts: TranslateOptions): Subm
   return plan;
 }
 
-function translateStep(doc: LoadedYaml, io: IoContext, root: RootCheck, stepName: string, raw: Json, pOut: Map<string, PipelineOutputInfo>): StepBuild {
+/** `components`: the local component files loaded so far, by resolved path (see loadComponentFile). */
+function translateStep(doc: LoadedYaml, io: IoContext, root: RootCheck, components: Map<string, LoadedComponent>, stepName: string, raw: Json, pOut: Map<string, PipelineOutputInfo>): StepBuild {
   const at: YamlPath = ['jobs', stepName];
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(stepName)) doc.fail(at, msg('ProblemInvalidStepName'), msg('FixNameCharacters'));
   if (!isObj(raw)) doc.fail(at, raw === null ? msg('ProblemEmptyNotStep') : msg('ProblemValueNotStep', JSON.stringify(raw)), msg('FixStepMapping'));
@@ -356,7 +358,7 @@ function translateStep(doc: LoadedYaml, io: IoContext, root: RootCheck, stepName
       component = ref;
     } else {
       if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(c)) doc.fail([...at, 'component'], msg('ProblemNotComponentReference', c), msg('FixComponentReferenceForms'));
-      file = loadComponentFile(doc, [...at, 'component'], c, root);
+      file = loadComponentFile(doc, [...at, 'component'], c, root, components);
       component = file.ref;
       build.knownOutputs = file.outputs;
       build.fileOutputs = file.outputs;
