@@ -18,17 +18,14 @@ import { abortableSleep } from '../common/sleep';
 import { snapshotCode } from '../common/upload';
 import { WorkspaceArm, type ArmResource } from '../common/workspace-arm';
 import { ensureCode, ensureInlineEnvironment, resolveNamed, whereWritten as where } from '../common/workspace-assets';
-import { anonymousComponentSpec, anonymousComponentVersionBody, toPipelineJobBody } from './body';
+import { ANONYMOUS_COMPONENT_NAME, anonymousComponentSpec, anonymousComponentVersionBody, toPipelineJobBody } from './body';
 import { msg } from './messages';
 import type { CodeRef, ComponentRef, EnvironmentRef, NamedRef, SubmissionPlan } from './plan';
 import { parseOverrides } from './overrides';
 import { translatePipelineJob } from './translate';
 import { waitForJob, type JobSnapshot, type StepState } from './wait';
 
-/** The resource name the Azure ML CLI gives anonymous components. */
-const ANONYMOUS_COMPONENT = 'azureml_anonymous';
-
-export interface JobFileInputs {
+interface JobFileInputs {
   file: string;
   overrides: string[];
   tags: Record<string, string>;
@@ -36,7 +33,7 @@ export interface JobFileInputs {
   displayName?: string;
 }
 
-export interface PipelineJobInputs {
+interface PipelineJobInputs {
   connection: string;
   ws: WorkspaceInputs;
   job: JobFileInputs;
@@ -65,11 +62,8 @@ async function lookUp(io: AgentIo, ws: WorkspaceArm, plan: SubmissionPlan): Prom
   const names = new Set<string>();
   if (plan.compute) names.add(plan.compute);
   if (defaultCompute) names.add(defaultCompute);
-  for (const s of plan.steps) {
-    const c = s.compute ?? defaultCompute ?? plan.compute;
-    if (!c) throw new UserError(msg('StepHasNoCompute', where(s), s.name));
-    names.add(c);
-  }
+  // translatePipelineJob refuses a step without compute when the pipeline has no default either.
+  for (const s of plan.steps) names.add(s.compute ?? defaultCompute ?? plan.compute!);
   const computes: Record<string, string> = {};
   for (const name of names) {
     if (name.startsWith('/subscriptions/') || name === 'serverless') continue;
@@ -166,7 +160,7 @@ async function ensureAssets(io: AgentIo, ws: WorkspaceArm, plan: SubmissionPlan,
     const { spec, hash } = anonymousComponentSpec(c, { ...(codeId ? { codeId } : {}), environmentId });
     let id = anonymousIds.get(hash);
     if (!id) {
-      const path = `components/${ANONYMOUS_COMPONENT}/versions/${hash}`;
+      const path = `components/${ANONYMOUS_COMPONENT_NAME}/versions/${hash}`;
       const existing = await ws.find(path);
       id = existing ? existing.id : (await ws.put(path, anonymousComponentVersionBody(spec))).id;
       anonymousIds.set(hash, id);
@@ -177,7 +171,7 @@ async function ensureAssets(io: AgentIo, ws: WorkspaceArm, plan: SubmissionPlan,
 }
 
 /** Azure ML job names: letters, digits, '_' and '-', unique per workspace. */
-export function jobName(buildId: string | undefined): string {
+function jobName(buildId: string | undefined): string {
   return `ado_${(buildId ?? 'local').replace(/[^\w-]/g, '')}_${randomBytes(5).toString('hex')}`;
 }
 

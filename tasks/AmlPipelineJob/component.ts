@@ -12,7 +12,7 @@ import { msg } from './messages';
 // ---------------------------------------------------------------------------------------------
 // Command component files
 
-export const COMPONENT_KEYS = [
+const COMPONENT_KEYS = [
   '$schema', 'type', 'name', 'version', 'display_name', 'description', 'tags', 'is_deterministic',
   'inputs', 'outputs', 'code', 'environment', 'command', 'resources', 'distribution', 'environment_variables',
 ] as const;

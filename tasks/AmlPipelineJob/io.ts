@@ -34,7 +34,7 @@ const OUTPUT_MODES: Record<string, string> = {
   direct: 'Direct',
 };
 
-export type PyType = (typeof PARAM_TYPES)[number];
+type PyType = (typeof PARAM_TYPES)[number];
 
 /** Python's str() of a YAML scalar, as the CLI sends literal inputs. */
 export function pyStr(value: string | number | boolean, source?: string): string {
@@ -111,7 +111,7 @@ export function findBindings(s: string): Binding[] {
   return out;
 }
 
-export function isWholeBinding(s: string): boolean {
+function isWholeBinding(s: string): boolean {
   const t = s.trim();
   const all = [...t.matchAll(EXPR)];
   return all.length === 1 && all[0]![0] === t;
@@ -120,7 +120,7 @@ export function isWholeBinding(s: string): boolean {
 // ---------------------------------------------------------------------------------------------
 // Paths
 
-export type PathKind =
+type PathKind =
   | { kind: 'uri'; uri: string }
   | { kind: 'asset'; ref: string; name: string; version?: string; label?: 'latest' }
   | { kind: 'binding'; text: string }
@@ -320,7 +320,7 @@ function str(doc: LoadedYaml, at: YamlPath, v: Json): string {
 }
 
 /** Validate every ${{...}} in a literal string; returns the bindings found. */
-export function checkLiteralBindings(doc: LoadedYaml, at: YamlPath, s: string, isPipeline: boolean): Binding[] {
+function checkLiteralBindings(doc: LoadedYaml, at: YamlPath, s: string, isPipeline: boolean): Binding[] {
   const bs = findBindings(s);
   for (const b of bs) {
     if (b.kind === 'legacy') doc.fail(at, msg('ProblemOldBinding', b.text), msg('FixWriteBinding', b.suggestion));
@@ -341,7 +341,7 @@ export interface PortDef {
   hasDefault?: boolean;
 }
 
-export interface StepInputResult {
+interface StepInputResult {
   rest: JsonObject;
   /** For inferring an inline component's input definition. */
   def: JsonObject;
@@ -389,7 +389,7 @@ export function stepInput(ctx: IoContext, at: YamlPath, v: Json, meta: PortDef |
   return { rest, def, bindings: [] };
 }
 
-export interface StepOutputResult {
+interface StepOutputResult {
   rest: JsonObject;
   def: JsonObject;
   binding?: Binding;

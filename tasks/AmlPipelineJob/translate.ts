@@ -26,7 +26,7 @@ import { applyOverrides, type Override } from './overrides';
 import type { ComponentRef, Json, JsonObject, PlannedStep, SubmissionPlan } from './plan';
 import { describeNonPipeline, dotted, loadYamlFile, type LoadedYaml, type YamlPath } from '../common/yaml';
 
-export interface TranslateOptions {
+interface TranslateOptions {
   /** The folder the task may read from (the repository checkout). */
   root: string;
   overrides: Override[];
