@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { AgentIo } from '../common/agent';
-import { ArmClient } from '../common/arm';
+import { ArmClient, studioUrl } from '../common/arm';
 import { DataPlane, type RunDto } from '../common/dataplane';
 import { translateAzureError, UserError } from '../common/errors';
 import type { GateSettings } from '../common/gate';
@@ -226,7 +226,7 @@ export async function run(io: AgentIo, inputs: PipelineJobInputs): Promise<void>
   io.progress(15, msg('ProgressSubmittingJob'));
   const job = await ws.put<ArmResource>(`jobs/${name}`, { properties: body }).catch(fail(msg('ActionSubmitPipelineJob', name)));
   const props = (job.properties ?? {}) as { status?: string; services?: Record<string, { endpoint?: string }> };
-  const studio = props.services?.Studio?.endpoint ?? `https://ml.azure.com/runs/${name}?wsid=${encodeURIComponent(ws.base)}`;
+  const studio = props.services?.Studio?.endpoint ?? studioUrl(session.ref, `runs/${name}`);
   io.output('jobName', name);
   io.output('studioUrl', studio);
   io.info(msg('PipelineJobSubmitted', name, studio));
