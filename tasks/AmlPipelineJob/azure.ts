@@ -69,8 +69,9 @@ async function lookUp(io: AgentIo, ws: WorkspaceArm, plan: SubmissionPlan): Prom
     if (name.startsWith('/subscriptions/') || name === 'serverless') continue;
     const found = await ws.find(`computes/${encodeURIComponent(name)}`);
     if (!found) {
-      const all = await ws.get<{ value?: ArmResource[] }>('computes').catch(() => ({ value: [] as ArmResource[] }));
-      const known = (all.value ?? []).map((c) => c.name).join(', ');
+      // Every page of the list, so the message names all the computes there.
+      const all = await ws.list('computes').catch(() => [] as ArmResource[]);
+      const known = all.map((c) => c.name).join(', ');
       throw new UserError(known ? msg('ComputeNotFound', name, ws.ref.name, known) : msg('ComputeNotFoundNoneThere', name, ws.ref.name));
     }
     computes[name] = found.id;
