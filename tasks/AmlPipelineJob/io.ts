@@ -142,14 +142,11 @@ export function classifyPath(p: string): PathKind {
 // ---------------------------------------------------------------------------------------------
 // Shared translation state
 
-export interface PipelineInputInfo {
-  /** 'literal' for scalars, else the data type. */
+/** A pipeline-level input or output, as a step bound to it sees it. */
+export interface PipelinePortInfo {
+  /** The data type; for a literal input, its Python type (integer, number, boolean or string). */
   type: string;
-  mode?: string;
-}
-
-export interface PipelineOutputInfo {
-  type: string;
+  /** The mode as written in the YAML (e.g. ro_mount), if any. */
   mode?: string;
 }
 
@@ -235,10 +232,10 @@ function checkRuntimeExpressions(doc: LoadedYaml, at: YamlPath, s: string): void
 // Pipeline level (camelCase REST models)
 
 /** Translate `inputs:` of the pipeline job. */
-export function pipelineInputs(ctx: IoContext, raw: Json | undefined): { rest: Record<string, JsonObject>; info: Map<string, PipelineInputInfo> } {
+export function pipelineInputs(ctx: IoContext, raw: Json | undefined): { rest: Record<string, JsonObject>; info: Map<string, PipelinePortInfo> } {
   const doc: LoadedYaml = ctx.doc;
   const rest: Record<string, JsonObject> = {};
-  const info = new Map<string, PipelineInputInfo>();
+  const info = new Map<string, PipelinePortInfo>();
   if (raw === undefined || raw === null) return { rest, info };
   if (!isObj(raw)) doc.fail(['inputs'], msg('ProblemInputsNotMapping'), msg('FixPipelineInputsMapping'));
   for (const [name, v] of Object.entries(raw)) {
@@ -271,10 +268,10 @@ export function pipelineInputs(ctx: IoContext, raw: Json | undefined): { rest: R
 }
 
 /** Translate `outputs:` of the pipeline job. */
-export function pipelineOutputs(ctx: IoContext, raw: Json | undefined): { rest: Record<string, JsonObject>; info: Map<string, PipelineOutputInfo> } {
+export function pipelineOutputs(ctx: IoContext, raw: Json | undefined): { rest: Record<string, JsonObject>; info: Map<string, PipelinePortInfo> } {
   const doc: LoadedYaml = ctx.doc;
   const rest: Record<string, JsonObject> = {};
-  const info = new Map<string, PipelineOutputInfo>();
+  const info = new Map<string, PipelinePortInfo>();
   if (raw === undefined || raw === null) return { rest, info };
   if (!isObj(raw)) doc.fail(['outputs'], msg('ProblemPipelineOutputsNotMapping'), msg('FixPipelineOutputsMapping'));
   for (const [name, v] of Object.entries(raw)) {
@@ -396,7 +393,7 @@ interface StepOutputResult {
 }
 
 /** Translate one step output value. `metaType` is the component's declared type when known. */
-export function stepOutput(ctx: IoContext, at: YamlPath, v: Json, metaType: string | undefined, pipelineOutputs: Map<string, PipelineOutputInfo>): StepOutputResult | undefined {
+export function stepOutput(ctx: IoContext, at: YamlPath, v: Json, metaType: string | undefined, pipelineOutputs: Map<string, PipelinePortInfo>): StepOutputResult | undefined {
   const doc: LoadedYaml = ctx.doc;
   if (v === null) return undefined;
   const bindTo = (text: string, extra: JsonObject): StepOutputResult => {

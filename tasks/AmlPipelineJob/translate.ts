@@ -17,8 +17,7 @@ import {
   stepOutput,
   type Binding,
   type IoContext,
-  type PipelineInputInfo,
-  type PipelineOutputInfo,
+  type PipelinePortInfo,
   type PortDef,
 } from './io';
 import { msg } from './messages';
@@ -321,7 +320,7 @@ export function translatePipelineJob(file: string, opts: TranslateOptions): Subm
 }
 
 /** `components`: the local component files loaded so far, by resolved path (see loadComponentFile). */
-function translateStep(doc: LoadedYaml, io: IoContext, root: RootCheck, components: Map<string, LoadedComponent>, stepName: string, raw: Json, pOut: Map<string, PipelineOutputInfo>): StepBuild {
+function translateStep(doc: LoadedYaml, io: IoContext, root: RootCheck, components: Map<string, LoadedComponent>, stepName: string, raw: Json, pOut: Map<string, PipelinePortInfo>): StepBuild {
   const at: YamlPath = ['jobs', stepName];
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(stepName)) doc.fail(at, msg('ProblemInvalidStepName'), msg('FixNameCharacters'));
   if (!isObj(raw)) doc.fail(at, raw === null ? msg('ProblemEmptyNotStep') : msg('ProblemValueNotStep', JSON.stringify(raw)), msg('FixStepMapping'));
@@ -470,7 +469,7 @@ function translateStep(doc: LoadedYaml, io: IoContext, root: RootCheck, componen
   return build as StepBuild;
 }
 
-function validateBindings(doc: LoadedYaml, builds: StepBuild[], pIn: Map<string, PipelineInputInfo>): void {
+function validateBindings(doc: LoadedYaml, builds: StepBuild[], pIn: Map<string, PipelinePortInfo>): void {
   const byName = new Map(builds.map((b) => [b.name, b]));
   const edges = new Map<string, Set<string>>();
   for (const b of builds) {
@@ -509,7 +508,7 @@ function validateBindings(doc: LoadedYaml, builds: StepBuild[], pIn: Map<string,
 }
 
 /** The type (and mode) a binding source has, as the SDK infers it for an inline component input. */
-function sourceType(b: Binding, builds: StepBuild[], pIn: Map<string, PipelineInputInfo>, pOut: Map<string, PipelineOutputInfo>, depth = 0): { type: string; mode?: string } {
+function sourceType(b: Binding, builds: StepBuild[], pIn: Map<string, PipelinePortInfo>, pOut: Map<string, PipelinePortInfo>, depth = 0): { type: string; mode?: string } {
   if (b.kind === 'parentInput') {
     const i = pIn.get(b.name);
     return i ? { type: i.type === 'literal' ? 'string' : i.type, ...(i.mode ? { mode: i.mode } : {}) } : { type: 'uri_folder' };
@@ -530,7 +529,7 @@ function sourceType(b: Binding, builds: StepBuild[], pIn: Map<string, PipelineIn
   return { type: 'string' };
 }
 
-function finishInlineInputs(b: StepBuild, builds: StepBuild[], pIn: Map<string, PipelineInputInfo>, pOut: Map<string, PipelineOutputInfo>): void {
+function finishInlineInputs(b: StepBuild, builds: StepBuild[], pIn: Map<string, PipelinePortInfo>, pOut: Map<string, PipelinePortInfo>): void {
   if (!b.inlineInputs || b.planned.component.kind !== 'anonymous') return;
   const defs: JsonObject = {};
   for (const i of b.inlineInputs) {
