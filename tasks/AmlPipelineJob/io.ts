@@ -167,21 +167,17 @@ function checkKeys(doc: LoadedYaml, at: YamlPath, o: JsonObject, allowed: readon
   }
 }
 
-function inputMode(doc: LoadedYaml, at: YamlPath, mode: Json | undefined): string | undefined {
+/** The REST name of a mode as written, from `modes` (INPUT_MODES or OUTPUT_MODES); `problem` words a wrong one. */
+function restMode(doc: LoadedYaml, at: YamlPath, mode: Json | undefined, modes: Record<string, string>, problem: (written: string) => string): string | undefined {
   if (mode === undefined || mode === null) return undefined;
-  if (typeof mode !== 'string' || !(mode.toLowerCase() in INPUT_MODES)) {
-    doc.fail(at, msg('ProblemNotInputMode', String(mode)), msg('FixUseOneOf', Object.keys(INPUT_MODES).join(', ')));
+  if (typeof mode !== 'string' || !(mode.toLowerCase() in modes)) {
+    doc.fail(at, problem(String(mode)), msg('FixUseOneOf', Object.keys(modes).join(', ')));
   }
-  return INPUT_MODES[mode.toLowerCase()];
+  return modes[mode.toLowerCase()];
 }
 
-function outputMode(doc: LoadedYaml, at: YamlPath, mode: Json | undefined): string | undefined {
-  if (mode === undefined || mode === null) return undefined;
-  if (typeof mode !== 'string' || !(mode.toLowerCase() in OUTPUT_MODES)) {
-    doc.fail(at, msg('ProblemNotOutputMode', String(mode)), msg('FixUseOneOf', Object.keys(OUTPUT_MODES).join(', ')));
-  }
-  return OUTPUT_MODES[mode.toLowerCase()];
-}
+const inputMode = (doc: LoadedYaml, at: YamlPath, mode: Json | undefined) => restMode(doc, at, mode, INPUT_MODES, (m) => msg('ProblemNotInputMode', m));
+const outputMode = (doc: LoadedYaml, at: YamlPath, mode: Json | undefined) => restMode(doc, at, mode, OUTPUT_MODES, (m) => msg('ProblemNotOutputMode', m));
 
 function dataType(doc: LoadedYaml, at: YamlPath, t: Json | undefined): string {
   if (t === undefined || t === null) return 'uri_folder';
