@@ -217,10 +217,8 @@ interface StepBuild {
   planned: PlannedStep;
   /** Outputs the step's component declares, when known (local or inline). */
   knownOutputs?: Map<string, PortDef>;
-  /** Raw `outputs:` of the step, for type inference of downstream inline steps. */
-  rawOutputs: JsonObject;
-  /** Local component file outputs, when the component is a local file. */
-  fileOutputs?: Map<string, PortDef>;
+  /** The type a downstream inline step infers from each output, by output name (see outputType). */
+  outputTypes: Map<string, string>;
   bindings: Array<{ at: YamlPath; b: Binding }>;
   /** Inline steps: input definitions still to infer from bindings. */
   inlineInputs?: Array<{ name: string; at: YamlPath; def: JsonObject; binding?: Binding }>;
@@ -294,7 +292,7 @@ export function translatePipelineJob(file: string, opts: TranslateOptions): Subm
   for (const stepName of stepNames) builds.push(translateStep(doc, io, root, components, stepName, d.jobs[stepName]!, pOut.info));
 
   validateBindings(doc, builds, pIn.info);
-  for (const b of builds) finishInlineInputs(b, builds, pIn.info, pOut.info);
+  for (const b of builds) finishInlineInputs(b, builds, pIn.info);
   for (const b of builds) if (!b.planned.compute && !settings.default_compute && !pipelineCompute) {
     doc.fail(['jobs', b.name], msg('ProblemStepNoCompute'), msg('FixAddStepCompute'));
   }
@@ -346,7 +344,7 @@ function translateStep(doc: LoadedYaml, io: IoContext, root: RootCheck, componen
 
   let component: ComponentRef;
   let file: LoadedComponent | undefined;
-  const build: Partial<StepBuild> = { name: stepName, at, rawOutputs, bindings: [] };
+  const build: Partial<StepBuild> = { name: stepName, at, bindings: [] };
   if (!inline) {
     const c = raw.component;
     if (typeof c !== 'string') {
@@ -360,7 +358,6 @@ function translateStep(doc: LoadedYaml, io: IoContext, root: RootCheck, componen
       file = loadComponentFile(doc, [...at, 'component'], c, root, components);
       component = file.ref;
       build.knownOutputs = file.outputs;
-      build.fileOutputs = file.outputs;
     }
   } else {
     component = { kind: 'anonymous', spec: {}, environment: environmentRef(doc, [...at, 'environment'], raw.environment, root), origin: { file: doc.file, path: dotted(at) } };
@@ -415,6 +412,11 @@ function translateStep(doc: LoadedYaml, io: IoContext, root: RootCheck, componen
     if (r) outputs[k] = r.rest;
   }
   if (inline) build.knownOutputs = known;
+  // A local file's declarations, else what the step writes (a file step writes only declared outputs).
+  const outputTypes = new Map<string, string>();
+  if (file) for (const [k, d] of file.outputs) outputTypes.set(k, d.type);
+  else for (const [k, v] of Object.entries(rawOutputs)) outputTypes.set(k, outputType(v, pOut));
+  build.outputTypes = outputTypes;
 
   // step settings
   const extra: JsonObject = {};
@@ -507,34 +509,35 @@ function validateBindings(doc: LoadedYaml, builds: StepBuild[], pIn: Map<string,
   for (const b of builds) visit(b.name, []);
 }
 
+/** The type of a step output as written in the step (not declared by a component file), for a downstream inline step. */
+function outputType(v: Json, pOut: Map<string, PipelinePortInfo>): string {
+  if (typeof v === 'string') {
+    const inner = findBindings(v)[0];
+    if (inner?.kind === 'parentOutput') return pOut.get(inner.name)?.type ?? 'uri_folder';
+  }
+  if (isObj(v) && typeof v.type === 'string') return v.type;
+  return 'uri_folder';
+}
+
 /** The type (and mode) a binding source has, as the SDK infers it for an inline component input. */
-function sourceType(b: Binding, builds: StepBuild[], pIn: Map<string, PipelinePortInfo>, pOut: Map<string, PipelinePortInfo>, depth = 0): { type: string; mode?: string } {
+function sourceType(b: Binding, builds: StepBuild[], pIn: Map<string, PipelinePortInfo>): { type: string; mode?: string } {
   if (b.kind === 'parentInput') {
     const i = pIn.get(b.name);
-    return i ? { type: i.type === 'literal' ? 'string' : i.type, ...(i.mode ? { mode: i.mode } : {}) } : { type: 'uri_folder' };
+    return i ? { type: i.type, ...(i.mode ? { mode: i.mode } : {}) } : { type: 'uri_folder' };
   }
   if (b.kind === 'jobOutput') {
     const src = builds.find((s) => s.name === b.job);
-    if (!src) return { type: 'uri_folder' };
-    const fromFile = src.fileOutputs?.get(b.name);
-    if (fromFile) return { type: fromFile.type };
-    const v = src.rawOutputs[b.name];
-    if (typeof v === 'string' && depth < 8) {
-      const inner = findBindings(v)[0];
-      if (inner?.kind === 'parentOutput') return { type: pOut.get(inner.name)?.type ?? 'uri_folder' };
-    }
-    if (isObj(v) && typeof v.type === 'string') return { type: v.type };
-    return { type: 'uri_folder' };
+    return { type: src?.outputTypes.get(b.name) ?? 'uri_folder' };
   }
   return { type: 'string' };
 }
 
-function finishInlineInputs(b: StepBuild, builds: StepBuild[], pIn: Map<string, PipelinePortInfo>, pOut: Map<string, PipelinePortInfo>): void {
+function finishInlineInputs(b: StepBuild, builds: StepBuild[], pIn: Map<string, PipelinePortInfo>): void {
   if (!b.inlineInputs || b.planned.component.kind !== 'anonymous') return;
   const defs: JsonObject = {};
   for (const i of b.inlineInputs) {
     if (i.binding) {
-      const t = sourceType(i.binding, builds, pIn, pOut);
+      const t = sourceType(i.binding, builds, pIn);
       const def: JsonObject = { type: t.type };
       const mode = typeof i.def.mode === 'string' ? i.def.mode : t.mode;
       if (mode) def.mode = mode;
