@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { AgentIo } from '../common/agent';
-import { ArmClient } from '../common/arm';
+import { ArmClient, studioUrl } from '../common/arm';
 import { DataPlane, type RunDto } from '../common/dataplane';
 import { translateAzureError, UserError } from '../common/errors';
 import type { GateSettings } from '../common/gate';
@@ -18,17 +18,14 @@ import { abortableSleep } from '../common/sleep';
 import { snapshotCode } from '../common/upload';
 import { WorkspaceArm, type ArmResource } from '../common/workspace-arm';
 import { ensureCode, ensureInlineEnvironment, resolveNamed, whereWritten as where } from '../common/workspace-assets';
-import { anonymousComponentSpec, anonymousComponentVersionBody, toPipelineJobBody } from './body';
+import { ANONYMOUS_COMPONENT_NAME, anonymousComponentSpec, anonymousComponentVersionBody, toPipelineJobBody } from './body';
 import { msg } from './messages';
 import type { CodeRef, ComponentRef, EnvironmentRef, NamedRef, SubmissionPlan } from './plan';
 import { parseOverrides } from './overrides';
 import { translatePipelineJob } from './translate';
 import { waitForJob, type JobSnapshot, type StepState } from './wait';
 
-/** The resource name the Azure ML CLI gives anonymous components. */
-const ANONYMOUS_COMPONENT = 'azureml_anonymous';
-
-export interface JobFileInputs {
+interface JobFileInputs {
   file: string;
   overrides: string[];
   tags: Record<string, string>;
@@ -36,7 +33,7 @@ export interface JobFileInputs {
   displayName?: string;
 }
 
-export interface PipelineJobInputs {
+interface PipelineJobInputs {
   connection: string;
   ws: WorkspaceInputs;
   job: JobFileInputs;
@@ -65,18 +62,16 @@ async function lookUp(io: AgentIo, ws: WorkspaceArm, plan: SubmissionPlan): Prom
   const names = new Set<string>();
   if (plan.compute) names.add(plan.compute);
   if (defaultCompute) names.add(defaultCompute);
-  for (const s of plan.steps) {
-    const c = s.compute ?? defaultCompute ?? plan.compute;
-    if (!c) throw new UserError(msg('StepHasNoCompute', where(s), s.name));
-    names.add(c);
-  }
+  // translatePipelineJob refuses a step without compute when the pipeline has no default either.
+  for (const s of plan.steps) names.add(s.compute ?? defaultCompute ?? plan.compute!);
   const computes: Record<string, string> = {};
   for (const name of names) {
     if (name.startsWith('/subscriptions/') || name === 'serverless') continue;
     const found = await ws.find(`computes/${encodeURIComponent(name)}`);
     if (!found) {
-      const all = await ws.get<{ value?: ArmResource[] }>('computes').catch(() => ({ value: [] as ArmResource[] }));
-      const known = (all.value ?? []).map((c) => c.name).join(', ');
+      // Every page of the list, so the message names all the computes there.
+      const all = await ws.list('computes').catch(() => [] as ArmResource[]);
+      const known = all.map((c) => c.name).join(', ');
       throw new UserError(known ? msg('ComputeNotFound', name, ws.ref.name, known) : msg('ComputeNotFoundNoneThere', name, ws.ref.name));
     }
     computes[name] = found.id;
@@ -91,21 +86,29 @@ async function lookUp(io: AgentIo, ws: WorkspaceArm, plan: SubmissionPlan): Prom
   const assets: Record<string, string> = {};
   for (const [uri, ref] of Object.entries(plan.assets ?? {})) assets[uri] = await resolveNamed(ws, ref.assetType === 'data' ? 'data' : 'models', ref);
   const named = new Map<NamedRef, string>();
+  // One lookup per distinct reference: the same `azureml:x:1` (or `@latest`) in several steps is read once.
+  const lookups = new Map<string, Promise<string>>();
+  const resolve = (kind: 'components' | 'environments' | 'codes', r: NamedRef): Promise<string> => {
+    const key = `${kind}/${r.name}${r.version ? `:${r.version}` : '@latest'}`;
+    let found = lookups.get(key);
+    if (!found) lookups.set(key, (found = resolveNamed(ws, kind, r)));
+    return found;
+  };
   const visitEnv = async (e: EnvironmentRef) => {
     if (e.kind !== 'named') return;
     try {
-      named.set(e, await resolveNamed(ws, 'environments', e));
+      named.set(e, await resolve('environments', e));
     } catch (err) {
       // Curated environments may live only in the azureml registry: the service resolves those.
       if (!(isCurated(e) && err instanceof UserError)) throw err;
     }
   };
   const visitCode = async (c: CodeRef | undefined) => {
-    if (c?.kind === 'named') named.set(c, await resolveNamed(ws, 'codes', c));
+    if (c?.kind === 'named') named.set(c, await resolve('codes', c));
   };
   for (const s of plan.steps) {
     const c: ComponentRef = s.component;
-    if (c.kind === 'named') named.set(c, await resolveNamed(ws, 'components', c));
+    if (c.kind === 'named') named.set(c, await resolve('components', c));
     if (c.kind === 'anonymous') {
       await visitEnv(c.environment);
       await visitCode(c.code);
@@ -115,16 +118,23 @@ async function lookUp(io: AgentIo, ws: WorkspaceArm, plan: SubmissionPlan): Prom
   return { computes, datastores, assets, named };
 }
 
-async function ensureEnvironment(ws: WorkspaceArm, env: EnvironmentRef, res: Resolution): Promise<string> {
+/** `inline`: the ids of the inline environments already ensured, by content hash. */
+async function ensureEnvironment(ws: WorkspaceArm, env: EnvironmentRef, res: Resolution, inline: Map<string, string>): Promise<string> {
   if (env.kind === 'named') return res.named.get(env) ?? curatedId(env);
-  if (env.kind === 'id') return env.id.replace(/^azureml:/, '');
-  return ensureInlineEnvironment(ws, env);
+  // ARM ids come without `azureml:` (parseAssetRef strips it); registry ids keep theirs.
+  if (env.kind === 'id') return env.id;
+  let id = inline.get(env.hash);
+  if (!id) inline.set(env.hash, (id = await ensureInlineEnvironment(ws, env)));
+  return id;
 }
 
 /** Code, environments and anonymous components, reusing whatever already exists by hash. */
 async function ensureAssets(io: AgentIo, ws: WorkspaceArm, plan: SubmissionPlan, root: string, res: Resolution): Promise<{ components: Record<string, string>; uploadedBytes: number; reused: number }> {
   const stats = { uploadedBytes: 0, reused: 0 };
+  // Each code folder, inline environment and anonymous component is looked up (and created) once per run.
   const codeIds = new Map<string, string>();
+  const environmentIds = new Map<string, string>();
+  const anonymousIds = new Map<string, string>();
   const components: Record<string, string> = {};
   for (const step of plan.steps) {
     const c = step.component;
@@ -132,10 +142,8 @@ async function ensureAssets(io: AgentIo, ws: WorkspaceArm, plan: SubmissionPlan,
       components[step.name] = res.named.get(c)!;
       continue;
     }
-    if (c.kind === 'id') {
-      components[step.name] = c.id.replace(/^azureml:/, '');
-      continue;
-    }
+    // An id is passed through as written: toPipelineJobBody takes it from the step.
+    if (c.kind === 'id') continue;
     let codeId: string | undefined;
     if (c.code?.kind === 'local') {
       const key = c.code.path;
@@ -147,19 +155,24 @@ async function ensureAssets(io: AgentIo, ws: WorkspaceArm, plan: SubmissionPlan,
     } else if (c.code?.kind === 'named') {
       codeId = res.named.get(c.code);
     } else if (c.code?.kind === 'id') {
-      codeId = c.code.id.replace(/^azureml:/, '');
+      codeId = c.code.id;
     }
-    const environmentId = await ensureEnvironment(ws, c.environment, res);
+    const environmentId = await ensureEnvironment(ws, c.environment, res, environmentIds);
     const { spec, hash } = anonymousComponentSpec(c, { ...(codeId ? { codeId } : {}), environmentId });
-    const path = `components/${ANONYMOUS_COMPONENT}/versions/${hash}`;
-    const existing = await ws.find(path);
-    components[step.name] = existing ? existing.id : (await ws.put(path, anonymousComponentVersionBody(spec))).id;
+    let id = anonymousIds.get(hash);
+    if (!id) {
+      const path = `components/${ANONYMOUS_COMPONENT_NAME}/versions/${hash}`;
+      const existing = await ws.find(path);
+      id = existing ? existing.id : (await ws.put(path, anonymousComponentVersionBody(spec))).id;
+      anonymousIds.set(hash, id);
+    }
+    components[step.name] = id;
   }
   return { components, ...stats };
 }
 
 /** Azure ML job names: letters, digits, '_' and '-', unique per workspace. */
-export function jobName(buildId: string | undefined): string {
+function jobName(buildId: string | undefined): string {
   return `ado_${(buildId ?? 'local').replace(/[^\w-]/g, '')}_${randomBytes(5).toString('hex')}`;
 }
 
@@ -214,7 +227,7 @@ export async function run(io: AgentIo, inputs: PipelineJobInputs): Promise<void>
   io.progress(15, msg('ProgressSubmittingJob'));
   const job = await ws.put<ArmResource>(`jobs/${name}`, { properties: body }).catch(fail(msg('ActionSubmitPipelineJob', name)));
   const props = (job.properties ?? {}) as { status?: string; services?: Record<string, { endpoint?: string }> };
-  const studio = props.services?.Studio?.endpoint ?? `https://ml.azure.com/runs/${name}?wsid=${encodeURIComponent(ws.base)}`;
+  const studio = props.services?.Studio?.endpoint ?? studioUrl(session.ref, `runs/${name}`);
   io.output('jobName', name);
   io.output('studioUrl', studio);
   io.info(msg('PipelineJobSubmitted', name, studio));

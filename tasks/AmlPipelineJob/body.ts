@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import type { AnonymousComponent, Json, JsonObject, PlannedStep, ResolvedIds, SubmissionPlan } from './plan';
 
+/** The resource name the Azure ML CLI gives anonymous components. */
 export const ANONYMOUS_COMPONENT_NAME = 'azureml_anonymous';
 
 /** JSON with object keys sorted at every level: identical content, identical text. */
@@ -94,7 +95,7 @@ function nonEmpty(o: JsonObject | undefined): o is JsonObject {
 }
 
 /** The step as the free-form dict the CLI puts under `jobs`. */
-export function stepBody(step: PlannedStep, plan: SubmissionPlan, ids: ResolvedIds): JsonObject {
+function stepBody(step: PlannedStep, plan: SubmissionPlan, ids: ResolvedIds): JsonObject {
   const componentId = ids.components[step.name] ?? (step.component.kind === 'id' ? step.component.id : undefined);
   if (!componentId) throw new Error(`toPipelineJobBody: no component id for step '${step.name}'`);
   const x = step.extra;

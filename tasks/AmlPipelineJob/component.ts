@@ -12,7 +12,7 @@ import { msg } from './messages';
 // ---------------------------------------------------------------------------------------------
 // Command component files
 
-export const COMPONENT_KEYS = [
+const COMPONENT_KEYS = [
   '$schema', 'type', 'name', 'version', 'display_name', 'description', 'tags', 'is_deterministic',
   'inputs', 'outputs', 'code', 'environment', 'command', 'resources', 'distribution', 'environment_variables',
 ] as const;
@@ -122,11 +122,17 @@ function mapping(doc: LoadedYaml, at: YamlPath, v: Json | undefined, stringValue
   return v;
 }
 
-/** Load a local command component file (`component: ./train.yml` or `file:./train.yml`). */
-export function loadComponentFile(pipeline: LoadedYaml, at: YamlPath, written: string, root: RootCheck): LoadedComponent {
+/**
+ * Load a local command component file (`component: ./train.yml` or `file:./train.yml`).
+ * `loaded` holds the files already loaded, by resolved path: a file several steps use is read
+ * and checked once. The result is shared between those steps and must not be changed.
+ */
+export function loadComponentFile(pipeline: LoadedYaml, at: YamlPath, written: string, root: RootCheck, loaded?: Map<string, LoadedComponent>): LoadedComponent {
   const rel = written.replace(/^file:/i, '');
   const file = resolveLocal(pipeline, at, rel, root, msg('TheComponentFile'));
   if (fs.statSync(file).isDirectory()) pipeline.fail(at, msg('ProblemPointsAtFolder', rel), msg('FixGiveComponentFilePath'));
+  const seen = loaded?.get(file);
+  if (seen) return seen;
   const doc: LoadedYaml = loadYamlFile(file, { root: root.root, what: msg('ComponentFile') });
   const d = doc.data;
   const type = d.type ?? 'command';
@@ -165,5 +171,7 @@ export function loadComponentFile(pipeline: LoadedYaml, at: YamlPath, written: s
   spec._source = 'YAML.COMPONENT';
   const ref: ComponentRef = { kind: 'anonymous', spec, environment, origin: { file: doc.file, path: '' } };
   if (code) ref.code = code;
-  return { ref, inputs: inputs.defs, outputs: outputs.defs, label: `${doc.name}${typeof d.name === 'string' ? ` (${d.name})` : ''}` };
+  const component: LoadedComponent = { ref, inputs: inputs.defs, outputs: outputs.defs, label: `${doc.name}${typeof d.name === 'string' ? ` (${d.name})` : ''}` };
+  loaded?.set(file, component);
+  return component;
 }

@@ -34,7 +34,7 @@ const OUTPUT_MODES: Record<string, string> = {
   direct: 'Direct',
 };
 
-export type PyType = (typeof PARAM_TYPES)[number];
+type PyType = (typeof PARAM_TYPES)[number];
 
 /** Python's str() of a YAML scalar, as the CLI sends literal inputs. */
 export function pyStr(value: string | number | boolean, source?: string): string {
@@ -111,7 +111,7 @@ export function findBindings(s: string): Binding[] {
   return out;
 }
 
-export function isWholeBinding(s: string): boolean {
+function isWholeBinding(s: string): boolean {
   const t = s.trim();
   const all = [...t.matchAll(EXPR)];
   return all.length === 1 && all[0]![0] === t;
@@ -120,7 +120,7 @@ export function isWholeBinding(s: string): boolean {
 // ---------------------------------------------------------------------------------------------
 // Paths
 
-export type PathKind =
+type PathKind =
   | { kind: 'uri'; uri: string }
   | { kind: 'asset'; ref: string; name: string; version?: string; label?: 'latest' }
   | { kind: 'binding'; text: string }
@@ -142,14 +142,11 @@ export function classifyPath(p: string): PathKind {
 // ---------------------------------------------------------------------------------------------
 // Shared translation state
 
-export interface PipelineInputInfo {
-  /** 'literal' for scalars, else the data type. */
+/** A pipeline-level input or output, as a step bound to it sees it. */
+export interface PipelinePortInfo {
+  /** The data type; for a literal input, its Python type (integer, number, boolean or string). */
   type: string;
-  mode?: string;
-}
-
-export interface PipelineOutputInfo {
-  type: string;
+  /** The mode as written in the YAML (e.g. ro_mount), if any. */
   mode?: string;
 }
 
@@ -170,21 +167,17 @@ function checkKeys(doc: LoadedYaml, at: YamlPath, o: JsonObject, allowed: readon
   }
 }
 
-function inputMode(doc: LoadedYaml, at: YamlPath, mode: Json | undefined): string | undefined {
+/** The REST name of a mode as written, from `modes` (INPUT_MODES or OUTPUT_MODES); `problem` words a wrong one. */
+function restMode(doc: LoadedYaml, at: YamlPath, mode: Json | undefined, modes: Record<string, string>, problem: (written: string) => string): string | undefined {
   if (mode === undefined || mode === null) return undefined;
-  if (typeof mode !== 'string' || !(mode.toLowerCase() in INPUT_MODES)) {
-    doc.fail(at, msg('ProblemNotInputMode', String(mode)), msg('FixUseOneOf', Object.keys(INPUT_MODES).join(', ')));
+  if (typeof mode !== 'string' || !(mode.toLowerCase() in modes)) {
+    doc.fail(at, problem(String(mode)), msg('FixUseOneOf', Object.keys(modes).join(', ')));
   }
-  return INPUT_MODES[mode.toLowerCase()];
+  return modes[mode.toLowerCase()];
 }
 
-function outputMode(doc: LoadedYaml, at: YamlPath, mode: Json | undefined): string | undefined {
-  if (mode === undefined || mode === null) return undefined;
-  if (typeof mode !== 'string' || !(mode.toLowerCase() in OUTPUT_MODES)) {
-    doc.fail(at, msg('ProblemNotOutputMode', String(mode)), msg('FixUseOneOf', Object.keys(OUTPUT_MODES).join(', ')));
-  }
-  return OUTPUT_MODES[mode.toLowerCase()];
-}
+const inputMode = (doc: LoadedYaml, at: YamlPath, mode: Json | undefined) => restMode(doc, at, mode, INPUT_MODES, (m) => msg('ProblemNotInputMode', m));
+const outputMode = (doc: LoadedYaml, at: YamlPath, mode: Json | undefined) => restMode(doc, at, mode, OUTPUT_MODES, (m) => msg('ProblemNotOutputMode', m));
 
 function dataType(doc: LoadedYaml, at: YamlPath, t: Json | undefined): string {
   if (t === undefined || t === null) return 'uri_folder';
@@ -235,10 +228,10 @@ function checkRuntimeExpressions(doc: LoadedYaml, at: YamlPath, s: string): void
 // Pipeline level (camelCase REST models)
 
 /** Translate `inputs:` of the pipeline job. */
-export function pipelineInputs(ctx: IoContext, raw: Json | undefined): { rest: Record<string, JsonObject>; info: Map<string, PipelineInputInfo> } {
+export function pipelineInputs(ctx: IoContext, raw: Json | undefined): { rest: Record<string, JsonObject>; info: Map<string, PipelinePortInfo> } {
   const doc: LoadedYaml = ctx.doc;
   const rest: Record<string, JsonObject> = {};
-  const info = new Map<string, PipelineInputInfo>();
+  const info = new Map<string, PipelinePortInfo>();
   if (raw === undefined || raw === null) return { rest, info };
   if (!isObj(raw)) doc.fail(['inputs'], msg('ProblemInputsNotMapping'), msg('FixPipelineInputsMapping'));
   for (const [name, v] of Object.entries(raw)) {
@@ -271,10 +264,10 @@ export function pipelineInputs(ctx: IoContext, raw: Json | undefined): { rest: R
 }
 
 /** Translate `outputs:` of the pipeline job. */
-export function pipelineOutputs(ctx: IoContext, raw: Json | undefined): { rest: Record<string, JsonObject>; info: Map<string, PipelineOutputInfo> } {
+export function pipelineOutputs(ctx: IoContext, raw: Json | undefined): { rest: Record<string, JsonObject>; info: Map<string, PipelinePortInfo> } {
   const doc: LoadedYaml = ctx.doc;
   const rest: Record<string, JsonObject> = {};
-  const info = new Map<string, PipelineOutputInfo>();
+  const info = new Map<string, PipelinePortInfo>();
   if (raw === undefined || raw === null) return { rest, info };
   if (!isObj(raw)) doc.fail(['outputs'], msg('ProblemPipelineOutputsNotMapping'), msg('FixPipelineOutputsMapping'));
   for (const [name, v] of Object.entries(raw)) {
@@ -320,7 +313,7 @@ function str(doc: LoadedYaml, at: YamlPath, v: Json): string {
 }
 
 /** Validate every ${{...}} in a literal string; returns the bindings found. */
-export function checkLiteralBindings(doc: LoadedYaml, at: YamlPath, s: string, isPipeline: boolean): Binding[] {
+function checkLiteralBindings(doc: LoadedYaml, at: YamlPath, s: string, isPipeline: boolean): Binding[] {
   const bs = findBindings(s);
   for (const b of bs) {
     if (b.kind === 'legacy') doc.fail(at, msg('ProblemOldBinding', b.text), msg('FixWriteBinding', b.suggestion));
@@ -341,7 +334,7 @@ export interface PortDef {
   hasDefault?: boolean;
 }
 
-export interface StepInputResult {
+interface StepInputResult {
   rest: JsonObject;
   /** For inferring an inline component's input definition. */
   def: JsonObject;
@@ -389,14 +382,14 @@ export function stepInput(ctx: IoContext, at: YamlPath, v: Json, meta: PortDef |
   return { rest, def, bindings: [] };
 }
 
-export interface StepOutputResult {
+interface StepOutputResult {
   rest: JsonObject;
   def: JsonObject;
   binding?: Binding;
 }
 
 /** Translate one step output value. `metaType` is the component's declared type when known. */
-export function stepOutput(ctx: IoContext, at: YamlPath, v: Json, metaType: string | undefined, pipelineOutputs: Map<string, PipelineOutputInfo>): StepOutputResult | undefined {
+export function stepOutput(ctx: IoContext, at: YamlPath, v: Json, metaType: string | undefined, pipelineOutputs: Map<string, PipelinePortInfo>): StepOutputResult | undefined {
   const doc: LoadedYaml = ctx.doc;
   if (v === null) return undefined;
   const bindTo = (text: string, extra: JsonObject): StepOutputResult => {

@@ -9,7 +9,7 @@ import type { CodeRef, EnvironmentRef, IdRef, NamedRef, Origin } from '../common
 import type { JsonObject } from '../common/yaml';
 
 export type { Json, JsonObject } from '../common/yaml';
-export type { CodeRef, EnvironmentRef, IdRef, InlineEnvironment, LocalCode, NamedRef, Origin } from '../common/asset-refs';
+export type { CodeRef, EnvironmentRef, NamedRef } from '../common/asset-refs';
 
 /**
  * A component defined inline in a step, or in a local `component: ./file.yml`. The spec is the
@@ -27,7 +27,7 @@ export interface AnonymousComponent {
 export type ComponentRef = NamedRef | IdRef | AnonymousComponent;
 
 /** A step input/output exactly as the REST body wants it (already translated by translate.ts). */
-export type RestBinding = JsonObject;
+type RestBinding = JsonObject;
 
 export interface PlannedStep {
   /** The key under `jobs:`. */
@@ -45,7 +45,7 @@ export interface PlannedStep {
 }
 
 /** A registered data or model asset used as a job input (`path: azureml:<name>:<version>` or `@latest`). */
-export interface AssetRef extends NamedRef {
+interface AssetRef extends NamedRef {
   assetType: 'data' | 'model';
 }
 

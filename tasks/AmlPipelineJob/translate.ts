@@ -17,8 +17,7 @@ import {
   stepOutput,
   type Binding,
   type IoContext,
-  type PipelineInputInfo,
-  type PipelineOutputInfo,
+  type PipelinePortInfo,
   type PortDef,
 } from './io';
 import { msg } from './messages';
@@ -26,7 +25,7 @@ import { applyOverrides, type Override } from './overrides';
 import type { ComponentRef, Json, JsonObject, PlannedStep, SubmissionPlan } from './plan';
 import { describeNonPipeline, dotted, loadYamlFile, type LoadedYaml, type YamlPath } from '../common/yaml';
 
-export interface TranslateOptions {
+interface TranslateOptions {
   /** The folder the task may read from (the repository checkout). */
   root: string;
   overrides: Override[];
@@ -218,10 +217,8 @@ interface StepBuild {
   planned: PlannedStep;
   /** Outputs the step's component declares, when known (local or inline). */
   knownOutputs?: Map<string, PortDef>;
-  /** Raw `outputs:` of the step, for type inference of downstream inline steps. */
-  rawOutputs: JsonObject;
-  /** Local component file outputs, when the component is a local file. */
-  fileOutputs?: Map<string, PortDef>;
+  /** The type a downstream inline step infers from each output, by output name (see outputType). */
+  outputTypes: Map<string, string>;
   bindings: Array<{ at: YamlPath; b: Binding }>;
   /** Inline steps: input definitions still to infer from bindings. */
   inlineInputs?: Array<{ name: string; at: YamlPath; def: JsonObject; binding?: Binding }>;
@@ -291,10 +288,11 @@ export function translatePipelineJob(file: string, opts: TranslateOptions): Subm
   const stepNames = Object.keys(d.jobs);
   if (stepNames.length === 0) doc.fail(['jobs'], msg('ProblemNoSteps'), msg('FixAddStep'));
   const builds: StepBuild[] = [];
-  for (const stepName of stepNames) builds.push(translateStep(doc, io, root, stepName, d.jobs[stepName]!, pOut.info));
+  const components = new Map<string, LoadedComponent>();
+  for (const stepName of stepNames) builds.push(translateStep(doc, io, root, components, stepName, d.jobs[stepName]!, pOut.info));
 
   validateBindings(doc, builds, pIn.info);
-  for (const b of builds) finishInlineInputs(b, builds, pIn.info, pOut.info);
+  for (const b of builds) finishInlineInputs(b, builds, pIn.info);
   for (const b of builds) if (!b.planned.compute && !settings.default_compute && !pipelineCompute) {
     doc.fail(['jobs', b.name], msg('ProblemStepNoCompute'), msg('FixAddStepCompute'));
   }
@@ -319,7 +317,8 @@ export function translatePipelineJob(file: string, opts: TranslateOptions): Subm
   return plan;
 }
 
-function translateStep(doc: LoadedYaml, io: IoContext, root: RootCheck, stepName: string, raw: Json, pOut: Map<string, PipelineOutputInfo>): StepBuild {
+/** `components`: the local component files loaded so far, by resolved path (see loadComponentFile). */
+function translateStep(doc: LoadedYaml, io: IoContext, root: RootCheck, components: Map<string, LoadedComponent>, stepName: string, raw: Json, pOut: Map<string, PipelinePortInfo>): StepBuild {
   const at: YamlPath = ['jobs', stepName];
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(stepName)) doc.fail(at, msg('ProblemInvalidStepName'), msg('FixNameCharacters'));
   if (!isObj(raw)) doc.fail(at, raw === null ? msg('ProblemEmptyNotStep') : msg('ProblemValueNotStep', JSON.stringify(raw)), msg('FixStepMapping'));
@@ -345,7 +344,7 @@ function translateStep(doc: LoadedYaml, io: IoContext, root: RootCheck, stepName
 
   let component: ComponentRef;
   let file: LoadedComponent | undefined;
-  const build: Partial<StepBuild> = { name: stepName, at, rawOutputs, bindings: [] };
+  const build: Partial<StepBuild> = { name: stepName, at, bindings: [] };
   if (!inline) {
     const c = raw.component;
     if (typeof c !== 'string') {
@@ -356,10 +355,9 @@ function translateStep(doc: LoadedYaml, io: IoContext, root: RootCheck, stepName
       component = ref;
     } else {
       if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(c)) doc.fail([...at, 'component'], msg('ProblemNotComponentReference', c), msg('FixComponentReferenceForms'));
-      file = loadComponentFile(doc, [...at, 'component'], c, root);
+      file = loadComponentFile(doc, [...at, 'component'], c, root, components);
       component = file.ref;
       build.knownOutputs = file.outputs;
-      build.fileOutputs = file.outputs;
     }
   } else {
     component = { kind: 'anonymous', spec: {}, environment: environmentRef(doc, [...at, 'environment'], raw.environment, root), origin: { file: doc.file, path: dotted(at) } };
@@ -414,6 +412,11 @@ function translateStep(doc: LoadedYaml, io: IoContext, root: RootCheck, stepName
     if (r) outputs[k] = r.rest;
   }
   if (inline) build.knownOutputs = known;
+  // A local file's declarations, else what the step writes (a file step writes only declared outputs).
+  const outputTypes = new Map<string, string>();
+  if (file) for (const [k, d] of file.outputs) outputTypes.set(k, d.type);
+  else for (const [k, v] of Object.entries(rawOutputs)) outputTypes.set(k, outputType(v, pOut));
+  build.outputTypes = outputTypes;
 
   // step settings
   const extra: JsonObject = {};
@@ -468,7 +471,7 @@ function translateStep(doc: LoadedYaml, io: IoContext, root: RootCheck, stepName
   return build as StepBuild;
 }
 
-function validateBindings(doc: LoadedYaml, builds: StepBuild[], pIn: Map<string, PipelineInputInfo>): void {
+function validateBindings(doc: LoadedYaml, builds: StepBuild[], pIn: Map<string, PipelinePortInfo>): void {
   const byName = new Map(builds.map((b) => [b.name, b]));
   const edges = new Map<string, Set<string>>();
   for (const b of builds) {
@@ -506,34 +509,35 @@ function validateBindings(doc: LoadedYaml, builds: StepBuild[], pIn: Map<string,
   for (const b of builds) visit(b.name, []);
 }
 
+/** The type of a step output as written in the step (not declared by a component file), for a downstream inline step. */
+function outputType(v: Json, pOut: Map<string, PipelinePortInfo>): string {
+  if (typeof v === 'string') {
+    const inner = findBindings(v)[0];
+    if (inner?.kind === 'parentOutput') return pOut.get(inner.name)?.type ?? 'uri_folder';
+  }
+  if (isObj(v) && typeof v.type === 'string') return v.type;
+  return 'uri_folder';
+}
+
 /** The type (and mode) a binding source has, as the SDK infers it for an inline component input. */
-function sourceType(b: Binding, builds: StepBuild[], pIn: Map<string, PipelineInputInfo>, pOut: Map<string, PipelineOutputInfo>, depth = 0): { type: string; mode?: string } {
+function sourceType(b: Binding, builds: StepBuild[], pIn: Map<string, PipelinePortInfo>): { type: string; mode?: string } {
   if (b.kind === 'parentInput') {
     const i = pIn.get(b.name);
-    return i ? { type: i.type === 'literal' ? 'string' : i.type, ...(i.mode ? { mode: i.mode } : {}) } : { type: 'uri_folder' };
+    return i ? { type: i.type, ...(i.mode ? { mode: i.mode } : {}) } : { type: 'uri_folder' };
   }
   if (b.kind === 'jobOutput') {
     const src = builds.find((s) => s.name === b.job);
-    if (!src) return { type: 'uri_folder' };
-    const fromFile = src.fileOutputs?.get(b.name);
-    if (fromFile) return { type: fromFile.type };
-    const v = src.rawOutputs[b.name];
-    if (typeof v === 'string' && depth < 8) {
-      const inner = findBindings(v)[0];
-      if (inner?.kind === 'parentOutput') return { type: pOut.get(inner.name)?.type ?? 'uri_folder' };
-    }
-    if (isObj(v) && typeof v.type === 'string') return { type: v.type };
-    return { type: 'uri_folder' };
+    return { type: src?.outputTypes.get(b.name) ?? 'uri_folder' };
   }
   return { type: 'string' };
 }
 
-function finishInlineInputs(b: StepBuild, builds: StepBuild[], pIn: Map<string, PipelineInputInfo>, pOut: Map<string, PipelineOutputInfo>): void {
+function finishInlineInputs(b: StepBuild, builds: StepBuild[], pIn: Map<string, PipelinePortInfo>): void {
   if (!b.inlineInputs || b.planned.component.kind !== 'anonymous') return;
   const defs: JsonObject = {};
   for (const i of b.inlineInputs) {
     if (i.binding) {
-      const t = sourceType(i.binding, builds, pIn, pOut);
+      const t = sourceType(i.binding, builds, pIn);
       const def: JsonObject = { type: t.type };
       const mode = typeof i.def.mode === 'string' ? i.def.mode : t.mode;
       if (mode) def.mode = mode;

@@ -5,7 +5,7 @@
  */
 import { msg } from './messages';
 
-export const TERMINAL = new Set(['Completed', 'Failed', 'Canceled']);
+const TERMINAL = new Set(['Completed', 'Failed', 'Canceled']);
 
 export interface StepState {
   name: string;
@@ -32,7 +32,7 @@ export interface WaitDeps {
   progress(percent: number, text: string): void;
 }
 
-export interface WaitOptions {
+interface WaitOptions {
   /** 0 = no limit. */
   timeoutMs: number;
   signal: AbortSignal;
@@ -43,7 +43,7 @@ export interface WaitOptions {
   heartbeatMs?: number;
 }
 
-export type WaitEnd = { kind: 'terminal'; snapshot: JobSnapshot } | { kind: 'timeout'; snapshot: JobSnapshot } | { kind: 'cancelled'; snapshot: JobSnapshot };
+type WaitEnd = { kind: 'terminal'; snapshot: JobSnapshot } | { kind: 'timeout'; snapshot: JobSnapshot } | { kind: 'cancelled'; snapshot: JobSnapshot };
 
 /** Next interval: grows by half each quiet poll, back to the minimum after a change. */
 export function nextInterval(current: number, changed: boolean, min: number, max: number): number {
