@@ -148,7 +148,8 @@ const isNoCodeModel = (type: string): boolean => /^(mlflow|triton)/i.test(type.r
 async function resolveEnvironment(ws: WorkspaceArm, env: EnvironmentRef): Promise<{ id?: string; inline?: Extract<EnvironmentRef, { kind: 'inline' }> }> {
   if (env.kind === 'inline') return { inline: env };
   if (env.kind === 'id') {
-    const id = env.id.replace(/^azureml:/i, '');
+    // parseAssetRef normalised it: an ARM id without 'azureml:', or a registry id with it.
+    const id = env.id;
     if (/^\/subscriptions\//i.test(id) && !(await ws.arm.get(id, ws.apiVersion).then(() => true, () => false))) {
       throw new UserError(msg('EnvironmentNotFound', env.origin.file.split(/[\\/]/).pop(), env.origin.path, id));
     }
@@ -168,7 +169,7 @@ async function resolveCode(ws: WorkspaceArm, code: CodeRef, root: string): Promi
     const label = `'${code.path.slice(root.length + 1) || '.'}'`;
     return { local: snapshotCode(code.path, root, `${code.origin.file.split(/[\\/]/).pop()}: ${code.origin.path}`), label };
   }
-  if (code.kind === 'id') return { id: code.id.replace(/^azureml:/i, '') };
+  if (code.kind === 'id') return { id: code.id };
   return { id: await resolveNamed(ws, 'codes', code) };
 }
 
