@@ -18,7 +18,7 @@ import { openWorkspace } from '../common/session';
 import { abortableSleep } from '../common/sleep';
 import { Summary, link } from '../common/summary';
 import { snapshotCode, type CodeSnapshot } from '../common/upload';
-import { ensureCode, ensureInlineEnvironment, resolveNamed } from '../common/workspace-assets';
+import { ensureCode, ensureInlineEnvironment, resolveNamed, whereWritten } from '../common/workspace-assets';
 import { WorkspaceArm, type ArmResource } from '../common/workspace-arm';
 import { deploymentBody, loadDeploymentFile, type DeploymentSpec } from './deployment';
 import { msg } from './messages';
@@ -151,7 +151,7 @@ async function resolveEnvironment(ws: WorkspaceArm, env: EnvironmentRef): Promis
     // parseAssetRef normalised it: an ARM id without 'azureml:', or a registry id with it.
     const id = env.id;
     if (/^\/subscriptions\//i.test(id) && !(await ws.arm.get(id, ws.apiVersion).then(() => true, () => false))) {
-      throw new UserError(msg('EnvironmentNotFound', env.origin.file.split(/[\\/]/).pop(), env.origin.path, id));
+      throw new UserError(msg('EnvironmentNotFound', whereWritten(env), id));
     }
     return { id };
   }
@@ -167,7 +167,7 @@ async function resolveEnvironment(ws: WorkspaceArm, env: EnvironmentRef): Promis
 async function resolveCode(ws: WorkspaceArm, code: CodeRef, root: string): Promise<{ id?: string; local?: CodeSnapshot; label?: string }> {
   if (code.kind === 'local') {
     const label = `'${code.path.slice(root.length + 1) || '.'}'`;
-    return { local: snapshotCode(code.path, root, `${code.origin.file.split(/[\\/]/).pop()}: ${code.origin.path}`), label };
+    return { local: snapshotCode(code.path, root, whereWritten(code)), label };
   }
   if (code.kind === 'id') return { id: code.id };
   return { id: await resolveNamed(ws, 'codes', code) };
