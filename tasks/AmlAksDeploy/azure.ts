@@ -71,7 +71,6 @@ interface Lookups {
   environment?: { id?: string; inline?: Extract<EnvironmentRef, { kind: 'inline' }> };
   code?: { id?: string; local?: CodeSnapshot; label?: string };
   endpoint?: OnlineEndpoint;
-  deployments: OnlineDeployment[];
   previous: Traffic;
   deploymentName: string;
   instanceType?: string;
@@ -235,7 +234,6 @@ async function lookUp(io: AgentIo, ws: WorkspaceArm, api: OnlineApi, i: DeployIn
     ...(environment ? { environment } : {}),
     ...(code ? { code } : {}),
     ...(endpoint ? { endpoint } : {}),
-    deployments,
     previous,
     deploymentName,
     ...(instanceType ? { instanceType } : {}),
