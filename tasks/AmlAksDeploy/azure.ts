@@ -299,11 +299,13 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
   const timeline: TimelineRow[] = [];
   const lineage = lineageTags((n) => io.variable(n));
   const studio = studioUrl(session.ref, `endpoints/realtime/${encodeURIComponent(E)}/detail`);
-  let scoringUri = look.endpoint?.properties.scoringUri ?? '';
+  /** The endpoint's scoring URI once the endpoint exists. */
+  const scoringUri = (): string => look.endpoint?.properties.scoringUri ?? '';
   const summary = (title: string, extra: string[] = []) => {
+    const uri = scoringUri();
     const s = new Summary(`${E}: ${title}`);
     s.para(
-      [msg('SummaryModel', i.model.name, i.model.version, D), msg('SummaryCompute', i.computeName), link(msg('SummaryStudioLink'), studio), scoringUri ? msg('SummaryScoringUri', scoringUri) : '']
+      [msg('SummaryModel', i.model.name, i.model.version, D), msg('SummaryCompute', i.computeName), link(msg('SummaryStudioLink'), studio), uri ? msg('SummaryScoringUri', uri) : '']
         .filter(Boolean)
         .join(' · '),
     );
@@ -342,9 +344,10 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
   /** The smoke test's verdict on the new deployment alone, or undefined when there is no smoke test. */
   const smokeTest = async (): Promise<string | undefined> => {
     if (!i.smoke) return undefined;
-    if (!scoringUri) throw new CheckFailed(msg('CheckNoScoringUri', E));
+    const uri = scoringUri();
+    if (!uri) throw new CheckFailed(msg('CheckNoScoringUri', E));
     auth ??= new ScoringAuth(io, api, E, look.endpoint?.properties.authMode ?? i.authMode, session.arm.credential);
-    scorer ??= new Scorer(scoringUri, session.arm.proxy, auth);
+    scorer ??= new Scorer(uri, session.arm.proxy, auth);
     let res;
     try {
       res = await scorer.score(D, i.smoke.body, io.signal);
@@ -400,8 +403,7 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
       look.endpoint = created;
       timeline.push({ step: 'endpoint', traffic: msg('NoTraffic'), checks: msg('TimelineEndpointCreated', i.computeName, created.properties.authMode ?? i.authMode), result: 'created' });
     }
-    scoringUri = look.endpoint.properties.scoringUri ?? '';
-    io.output('scoringUri', scoringUri);
+    io.output('scoringUri', scoringUri());
     throwIfCancelled();
 
     // 2. Assets the deployment brings (content-addressed: re-runs reuse them).
