@@ -64,12 +64,15 @@ interface ComputeProps {
   properties?: { defaultInstanceType?: string; instanceTypes?: Record<string, unknown> };
 }
 
+/** Code by id, or a local folder to upload with the label its log lines name it by. */
+type ResolvedCode = { id: string; local?: undefined } | { id?: undefined; local: CodeSnapshot; label: string };
+
 interface Lookups {
   computeId: string;
   modelId: string;
   modelType: string;
   environment?: { id?: string; inline?: Extract<EnvironmentRef, { kind: 'inline' }> };
-  code?: { id?: string; local?: CodeSnapshot; label?: string };
+  code?: ResolvedCode;
   endpoint?: OnlineEndpoint;
   previous: Traffic;
   deploymentName: string;
@@ -163,7 +166,7 @@ async function resolveEnvironment(ws: WorkspaceArm, env: EnvironmentRef): Promis
   }
 }
 
-async function resolveCode(ws: WorkspaceArm, code: CodeRef, root: string): Promise<{ id?: string; local?: CodeSnapshot; label?: string }> {
+async function resolveCode(ws: WorkspaceArm, code: CodeRef, root: string): Promise<ResolvedCode> {
   if (code.kind === 'local') {
     const label = `'${code.path.slice(root.length + 1) || '.'}'`;
     return { local: snapshotCode(code.path, root, whereWritten(code)), label };
@@ -410,7 +413,7 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
     failedStep = 'create';
     if (look.code?.local || look.environment?.inline) io.progress(16, msg('ProgressRegisteringAssets'));
     const stats = { uploadedBytes: 0, reused: 0 };
-    const codeId = look.code?.local ? await ensureCode(io, ws, look.code.local, look.code.label ?? msg('CodeLabelFallback'), stats).catch((e: unknown) => { throw translate(msg('ActionUploadCode'))(e); }) : look.code?.id;
+    const codeId = look.code?.local ? await ensureCode(io, ws, look.code.local, look.code.label, stats).catch((e: unknown) => { throw translate(msg('ActionUploadCode'))(e); }) : look.code?.id;
     const environmentId = look.environment?.inline ? await ensureInlineEnvironment(ws, look.environment.inline).catch((e: unknown) => { throw translate(msg('ActionRegisterEnvironment'))(e); }) : look.environment?.id;
     throwIfCancelled();
 
