@@ -380,7 +380,7 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
     if (!now) throw new Error(msg('EndpointDisappeared', E));
     if (sameTraffic(now.properties.traffic ?? {}, target)) return;
     state.trafficTouched = true;
-    const after = await api.putEndpoint(E, withTraffic(now, target), { ...o, onPoll: o.onPoll ?? (() => undefined) });
+    const after = await api.putEndpoint(E, withTraffic(now, target), o);
     const got = after.properties.traffic ?? {};
     if (after.properties.provisioningState !== 'Succeeded' || !sameTraffic(got, target)) {
       throw new CheckFailed(msg('CheckTrafficUpdateEnded', formatTraffic(target), label, after.properties.provisioningState, formatTraffic(got)));
