@@ -25,7 +25,7 @@ import { msg } from './messages';
 import { isBusy, OnlineApi, Scorer, ScoringAuth, type OnlineDeployment, type OnlineEndpoint } from './online-api';
 import { formatTraffic, planRollout, sameTraffic, serving, splitAt, trafficCommand, type Traffic } from './rollout';
 import { evaluate, type Expectation } from './smoke';
-import { checkOnlineName, deriveDeploymentName, type AuthMode, type ModelRef } from './spec';
+import { deriveDeploymentName, type AuthMode, type ModelRef } from './spec';
 
 export interface DeployInputs {
   connection: string;
@@ -213,7 +213,6 @@ async function lookUp(io: AgentIo, ws: WorkspaceArm, api: OnlineApi, i: DeployIn
   let deploymentName = i.deploymentName ?? spec.name;
   if (deploymentName) {
     const where = i.deploymentName ? msg('WhereInput', 'deploymentName') : `${spec.file}: 'name'`;
-    checkOnlineName('deploymentName', deploymentName);
     const clash = taken.find((t) => t.toLowerCase() === deploymentName!.toLowerCase());
     if (clash) {
       throw new UserError(msg('DeploymentNameTaken', where, clash, i.endpointName, `${previous[clash] ?? 0}%`), i.deploymentName ? 'deploymentName' : 'deploymentFile');
