@@ -508,7 +508,7 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
         ? azureFailure(e)
         : e instanceof CheckFailed
           ? e.message
-          : first(e instanceof UserError ? e : translate(msg('ActionRollOut', D))(e));
+          : first(translate(msg('ActionRollOut', D))(e));
     io.warn(wasCancelled ? msg('RolloutCancelledAt', D, failedStep, cause) : msg('RolloutFailedAt', D, failedStep, cause));
     // The first sentence of the task's error: what happened, where, why.
     const outcomeSentence = wasCancelled ? msg('RolloutOfDeploymentCancelled', D, E, failedStep, cause) : msg('RolloutOfDeploymentFailed', D, E, failedStep, cause);
