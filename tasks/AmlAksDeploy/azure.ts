@@ -264,9 +264,8 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
   else io.warn(msg('BranchGateOff'));
 
   const session = await openWorkspace(io, i.connection, i.ws);
-  const arm = new ArmClient(session.arm);
-  const ws = new WorkspaceArm(arm, session.ref);
-  const api = new OnlineApi(ws, arm);
+  const ws = new WorkspaceArm(new ArmClient(session.arm), session.ref);
+  const api = new OnlineApi(ws);
   const translate = (action: string) => (e: unknown) => translateAzureError(e, { action, scope: ws.base, connection: session.arm.endpoint.name });
   const E = i.endpointName;
 
