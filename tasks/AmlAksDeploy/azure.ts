@@ -267,6 +267,12 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
   const ws = new WorkspaceArm(new ArmClient(session.arm), session.ref);
   const api = new OnlineApi(ws);
   const translate = (action: string) => (e: unknown) => translateAzureError(e, { action, scope: ws.base, connection: session.arm.endpoint.name });
+  /** For a rollout step's catch: the operation's own outcome and failed checks as they are, anything else translated. */
+  const rethrow =
+    (action: string) =>
+    (e: unknown): never => {
+      throw e instanceof OperationAbandoned || e instanceof OperationFailed || e instanceof CheckFailed ? e : translate(action)(e);
+    };
   const E = i.endpointName;
 
   io.progress(3, msg('ProgressLookups'));
@@ -397,7 +403,7 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
         .catch((e: unknown) => {
           // Accepted by Azure (then failed or abandoned): the endpoint exists.
           if (e instanceof OperationAbandoned || e instanceof OperationFailed) state.endpointCreated = true;
-          throw e instanceof OperationAbandoned || e instanceof OperationFailed ? e : translate(msg('ActionCreateEndpoint', E))(e);
+          return rethrow(msg('ActionCreateEndpoint', E))(e);
         });
       state.endpointCreated = true;
       if (created.properties.provisioningState !== 'Succeeded') throw new CheckFailed(msg('CheckEndpointEnded', E, created.properties.provisioningState));
@@ -428,9 +434,7 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
     io.info(msg('CreatingDeployment', D, E, '0%'));
     const t0 = Date.now();
     state.deploymentRequested = true;
-    const dep = await api.putDeployment(E, D, body, lro(msg('OperationDeployment', D), 20, 50)).catch((e: unknown) => {
-      throw e instanceof OperationAbandoned || e instanceof OperationFailed ? e : translate(msg('ActionCreateDeployment', D))(e);
-    });
+    const dep = await api.putDeployment(E, D, body, lro(msg('OperationDeployment', D), 20, 50)).catch(rethrow(msg('ActionCreateDeployment', D)));
     if (dep.properties.provisioningState !== 'Succeeded') throw new CheckFailed(msg('CheckDeploymentEnded', D, dep.properties.provisioningState));
     timeline.push({ step: 'create', traffic: `${D} 0%${previousServing.length ? ` (${formatTraffic(previous)})` : ''}`, checks: msg('TimelineDeploymentCreated', sec(Date.now() - t0)), result: 'ok' });
     throwIfCancelled();
@@ -451,9 +455,7 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
       const target = splitAt(previous, D, pct);
       const band = 55 + (40 * n) / plan.steps.length;
       io.info(msg('RolloutStep', n + 1, plan.steps.length, formatTraffic(target)));
-      await setTraffic(target, lro(msg('OperationTraffic', `${pct}%`), band, band + 5), msg('TrafficLabelStep', `${pct}%`)).catch((e: unknown) => {
-        throw e instanceof OperationAbandoned || e instanceof OperationFailed || e instanceof CheckFailed ? e : translate(msg('ActionSetTraffic', E, formatTraffic(target)))(e);
-      });
+      await setTraffic(target, lro(msg('OperationTraffic', `${pct}%`), band, band + 5), msg('TrafficLabelStep', `${pct}%`)).catch(rethrow(msg('ActionSetTraffic', E, formatTraffic(target))));
       if (i.stepWaitSeconds > 0) {
         io.progress(band + 5, msg('ProgressHolding', `${pct}%`, i.stepWaitSeconds));
         await abortableSleep(i.stepWaitSeconds * 1000, io.signal);
