@@ -217,7 +217,8 @@ export interface GateJudgement {
   rows: GateRow[];
 }
 
-const fmt = (n: number): string => String(Number(n.toPrecision(12)));
+/** A metric value as messages and the summary show it: 12 significant digits, no float noise. */
+export const fmt = (n: number): string => String(Number(n.toPrecision(12)));
 
 /**
  * Judge each condition: the threshold, then (with a champion, for >, >=, <, <=) the champion's
