@@ -18,14 +18,14 @@ import { openWorkspace } from '../common/session';
 import { abortableSleep } from '../common/sleep';
 import { Summary, link } from '../common/summary';
 import { snapshotCode, type CodeSnapshot } from '../common/upload';
-import { ensureCode, ensureInlineEnvironment, resolveNamed } from '../common/workspace-assets';
+import { ensureCode, ensureInlineEnvironment, resolveNamed, whereWritten } from '../common/workspace-assets';
 import { WorkspaceArm, type ArmResource } from '../common/workspace-arm';
 import { deploymentBody, loadDeploymentFile, type DeploymentSpec } from './deployment';
 import { msg } from './messages';
 import { isBusy, OnlineApi, Scorer, ScoringAuth, type OnlineDeployment, type OnlineEndpoint } from './online-api';
 import { formatTraffic, planRollout, sameTraffic, serving, splitAt, trafficCommand, type Traffic } from './rollout';
 import { evaluate, type Expectation } from './smoke';
-import { checkOnlineName, deriveDeploymentName, type AuthMode, type ModelRef } from './spec';
+import { deriveDeploymentName, type AuthMode, type ModelRef } from './spec';
 
 export interface DeployInputs {
   connection: string;
@@ -64,14 +64,16 @@ interface ComputeProps {
   properties?: { defaultInstanceType?: string; instanceTypes?: Record<string, unknown> };
 }
 
+/** Code by id, or a local folder to upload with the label its log lines name it by. */
+type ResolvedCode = { id: string; local?: undefined } | { id?: undefined; local: CodeSnapshot; label: string };
+
 interface Lookups {
   computeId: string;
   modelId: string;
   modelType: string;
   environment?: { id?: string; inline?: Extract<EnvironmentRef, { kind: 'inline' }> };
-  code?: { id?: string; local?: CodeSnapshot; label?: string };
+  code?: ResolvedCode;
   endpoint?: OnlineEndpoint;
-  deployments: OnlineDeployment[];
   previous: Traffic;
   deploymentName: string;
   instanceType?: string;
@@ -148,9 +150,10 @@ const isNoCodeModel = (type: string): boolean => /^(mlflow|triton)/i.test(type.r
 async function resolveEnvironment(ws: WorkspaceArm, env: EnvironmentRef): Promise<{ id?: string; inline?: Extract<EnvironmentRef, { kind: 'inline' }> }> {
   if (env.kind === 'inline') return { inline: env };
   if (env.kind === 'id') {
-    const id = env.id.replace(/^azureml:/i, '');
+    // parseAssetRef normalised it: an ARM id without 'azureml:', or a registry id with it.
+    const id = env.id;
     if (/^\/subscriptions\//i.test(id) && !(await ws.arm.get(id, ws.apiVersion).then(() => true, () => false))) {
-      throw new UserError(msg('EnvironmentNotFound', env.origin.file.split(/[\\/]/).pop(), env.origin.path, id));
+      throw new UserError(msg('EnvironmentNotFound', whereWritten(env), id));
     }
     return { id };
   }
@@ -163,12 +166,12 @@ async function resolveEnvironment(ws: WorkspaceArm, env: EnvironmentRef): Promis
   }
 }
 
-async function resolveCode(ws: WorkspaceArm, code: CodeRef, root: string): Promise<{ id?: string; local?: CodeSnapshot; label?: string }> {
+async function resolveCode(ws: WorkspaceArm, code: CodeRef, root: string): Promise<ResolvedCode> {
   if (code.kind === 'local') {
     const label = `'${code.path.slice(root.length + 1) || '.'}'`;
-    return { local: snapshotCode(code.path, root, `${code.origin.file.split(/[\\/]/).pop()}: ${code.origin.path}`), label };
+    return { local: snapshotCode(code.path, root, whereWritten(code)), label };
   }
-  if (code.kind === 'id') return { id: code.id.replace(/^azureml:/i, '') };
+  if (code.kind === 'id') return { id: code.id };
   return { id: await resolveNamed(ws, 'codes', code) };
 }
 
@@ -210,7 +213,6 @@ async function lookUp(io: AgentIo, ws: WorkspaceArm, api: OnlineApi, i: DeployIn
   let deploymentName = i.deploymentName ?? spec.name;
   if (deploymentName) {
     const where = i.deploymentName ? msg('WhereInput', 'deploymentName') : `${spec.file}: 'name'`;
-    checkOnlineName('deploymentName', deploymentName);
     const clash = taken.find((t) => t.toLowerCase() === deploymentName!.toLowerCase());
     if (clash) {
       throw new UserError(msg('DeploymentNameTaken', where, clash, i.endpointName, `${previous[clash] ?? 0}%`), i.deploymentName ? 'deploymentName' : 'deploymentFile');
@@ -234,7 +236,6 @@ async function lookUp(io: AgentIo, ws: WorkspaceArm, api: OnlineApi, i: DeployIn
     ...(environment ? { environment } : {}),
     ...(code ? { code } : {}),
     ...(endpoint ? { endpoint } : {}),
-    deployments,
     previous,
     deploymentName,
     ...(instanceType ? { instanceType } : {}),
@@ -263,10 +264,15 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
   else io.warn(msg('BranchGateOff'));
 
   const session = await openWorkspace(io, i.connection, i.ws);
-  const arm = new ArmClient(session.arm);
-  const ws = new WorkspaceArm(arm, session.ref);
-  const api = new OnlineApi(ws, arm);
+  const ws = new WorkspaceArm(new ArmClient(session.arm), session.ref);
+  const api = new OnlineApi(ws);
   const translate = (action: string) => (e: unknown) => translateAzureError(e, { action, scope: ws.base, connection: session.arm.endpoint.name });
+  /** For a rollout step's catch: the operation's own outcome and failed checks as they are, anything else translated. */
+  const rethrow =
+    (action: string) =>
+    (e: unknown): never => {
+      throw e instanceof OperationAbandoned || e instanceof OperationFailed || e instanceof CheckFailed ? e : translate(action)(e);
+    };
   const E = i.endpointName;
 
   io.progress(3, msg('ProgressLookups'));
@@ -300,11 +306,13 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
   const timeline: TimelineRow[] = [];
   const lineage = lineageTags((n) => io.variable(n));
   const studio = studioUrl(session.ref, `endpoints/realtime/${encodeURIComponent(E)}/detail`);
-  let scoringUri = look.endpoint?.properties.scoringUri ?? '';
+  /** The endpoint's scoring URI once the endpoint exists. */
+  const scoringUri = (): string => look.endpoint?.properties.scoringUri ?? '';
   const summary = (title: string, extra: string[] = []) => {
+    const uri = scoringUri();
     const s = new Summary(`${E}: ${title}`);
     s.para(
-      [msg('SummaryModel', i.model.name, i.model.version, D), msg('SummaryCompute', i.computeName), link(msg('SummaryStudioLink'), studio), scoringUri ? msg('SummaryScoringUri', scoringUri) : '']
+      [msg('SummaryModel', i.model.name, i.model.version, D), msg('SummaryCompute', i.computeName), link(msg('SummaryStudioLink'), studio), uri ? msg('SummaryScoringUri', uri) : '']
         .filter(Boolean)
         .join(' · '),
     );
@@ -343,9 +351,10 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
   /** The smoke test's verdict on the new deployment alone, or undefined when there is no smoke test. */
   const smokeTest = async (): Promise<string | undefined> => {
     if (!i.smoke) return undefined;
-    if (!scoringUri) throw new CheckFailed(msg('CheckNoScoringUri', E));
+    const uri = scoringUri();
+    if (!uri) throw new CheckFailed(msg('CheckNoScoringUri', E));
     auth ??= new ScoringAuth(io, api, E, look.endpoint?.properties.authMode ?? i.authMode, session.arm.credential);
-    scorer ??= new Scorer(scoringUri, session.arm.proxy, auth);
+    scorer ??= new Scorer(uri, session.arm.proxy, auth);
     let res;
     try {
       res = await scorer.score(D, i.smoke.body, io.signal);
@@ -375,7 +384,7 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
     if (!now) throw new Error(msg('EndpointDisappeared', E));
     if (sameTraffic(now.properties.traffic ?? {}, target)) return;
     state.trafficTouched = true;
-    const after = await api.putEndpoint(E, withTraffic(now, target), { ...o, onPoll: o.onPoll ?? (() => undefined) });
+    const after = await api.putEndpoint(E, withTraffic(now, target), o);
     const got = after.properties.traffic ?? {};
     if (after.properties.provisioningState !== 'Succeeded' || !sameTraffic(got, target)) {
       throw new CheckFailed(msg('CheckTrafficUpdateEnded', formatTraffic(target), label, after.properties.provisioningState, formatTraffic(got)));
@@ -394,22 +403,21 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
         .catch((e: unknown) => {
           // Accepted by Azure (then failed or abandoned): the endpoint exists.
           if (e instanceof OperationAbandoned || e instanceof OperationFailed) state.endpointCreated = true;
-          throw e instanceof OperationAbandoned || e instanceof OperationFailed ? e : translate(msg('ActionCreateEndpoint', E))(e);
+          return rethrow(msg('ActionCreateEndpoint', E))(e);
         });
       state.endpointCreated = true;
       if (created.properties.provisioningState !== 'Succeeded') throw new CheckFailed(msg('CheckEndpointEnded', E, created.properties.provisioningState));
       look.endpoint = created;
       timeline.push({ step: 'endpoint', traffic: msg('NoTraffic'), checks: msg('TimelineEndpointCreated', i.computeName, created.properties.authMode ?? i.authMode), result: 'created' });
     }
-    scoringUri = look.endpoint.properties.scoringUri ?? '';
-    io.output('scoringUri', scoringUri);
+    io.output('scoringUri', scoringUri());
     throwIfCancelled();
 
     // 2. Assets the deployment brings (content-addressed: re-runs reuse them).
     failedStep = 'create';
     if (look.code?.local || look.environment?.inline) io.progress(16, msg('ProgressRegisteringAssets'));
     const stats = { uploadedBytes: 0, reused: 0 };
-    const codeId = look.code?.local ? await ensureCode(io, ws, look.code.local, look.code.label ?? msg('CodeLabelFallback'), stats).catch((e: unknown) => { throw translate(msg('ActionUploadCode'))(e); }) : look.code?.id;
+    const codeId = look.code?.local ? await ensureCode(io, ws, look.code.local, look.code.label, stats).catch((e: unknown) => { throw translate(msg('ActionUploadCode'))(e); }) : look.code?.id;
     const environmentId = look.environment?.inline ? await ensureInlineEnvironment(ws, look.environment.inline).catch((e: unknown) => { throw translate(msg('ActionRegisterEnvironment'))(e); }) : look.environment?.id;
     throwIfCancelled();
 
@@ -426,9 +434,7 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
     io.info(msg('CreatingDeployment', D, E, '0%'));
     const t0 = Date.now();
     state.deploymentRequested = true;
-    const dep = await api.putDeployment(E, D, body, lro(msg('OperationDeployment', D), 20, 50)).catch((e: unknown) => {
-      throw e instanceof OperationAbandoned || e instanceof OperationFailed ? e : translate(msg('ActionCreateDeployment', D))(e);
-    });
+    const dep = await api.putDeployment(E, D, body, lro(msg('OperationDeployment', D), 20, 50)).catch(rethrow(msg('ActionCreateDeployment', D)));
     if (dep.properties.provisioningState !== 'Succeeded') throw new CheckFailed(msg('CheckDeploymentEnded', D, dep.properties.provisioningState));
     timeline.push({ step: 'create', traffic: `${D} 0%${previousServing.length ? ` (${formatTraffic(previous)})` : ''}`, checks: msg('TimelineDeploymentCreated', sec(Date.now() - t0)), result: 'ok' });
     throwIfCancelled();
@@ -449,9 +455,7 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
       const target = splitAt(previous, D, pct);
       const band = 55 + (40 * n) / plan.steps.length;
       io.info(msg('RolloutStep', n + 1, plan.steps.length, formatTraffic(target)));
-      await setTraffic(target, lro(msg('OperationTraffic', `${pct}%`), band, band + 5), msg('TrafficLabelStep', `${pct}%`)).catch((e: unknown) => {
-        throw e instanceof OperationAbandoned || e instanceof OperationFailed || e instanceof CheckFailed ? e : translate(msg('ActionSetTraffic', E, formatTraffic(target)))(e);
-      });
+      await setTraffic(target, lro(msg('OperationTraffic', `${pct}%`), band, band + 5), msg('TrafficLabelStep', `${pct}%`)).catch(rethrow(msg('ActionSetTraffic', E, formatTraffic(target))));
       if (i.stepWaitSeconds > 0) {
         io.progress(band + 5, msg('ProgressHolding', `${pct}%`, i.stepWaitSeconds));
         await abortableSleep(i.stepWaitSeconds * 1000, io.signal);
@@ -505,7 +509,7 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
         ? azureFailure(e)
         : e instanceof CheckFailed
           ? e.message
-          : first(e instanceof UserError ? e : translate(msg('ActionRollOut', D))(e));
+          : first(translate(msg('ActionRollOut', D))(e));
     io.warn(wasCancelled ? msg('RolloutCancelledAt', D, failedStep, cause) : msg('RolloutFailedAt', D, failedStep, cause));
     // The first sentence of the task's error: what happened, where, why.
     const outcomeSentence = wasCancelled ? msg('RolloutOfDeploymentCancelled', D, E, failedStep, cause) : msg('RolloutOfDeploymentFailed', D, E, failedStep, cause);

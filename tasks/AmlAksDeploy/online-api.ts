@@ -6,7 +6,6 @@
  */
 import type { TokenCredential } from '@azure/identity';
 import type { AgentIo } from '../common/agent';
-import type { ArmClient } from '../common/arm';
 import { JsonClient, type RawResponse } from '../common/http';
 import { armOperation, OperationAbandoned, type LroOptions } from '../common/lro';
 import type { ProxyResolver } from '../common/proxy';
@@ -52,10 +51,7 @@ export const isBusy = (state: string | undefined): boolean => BUSY.has(String(st
 const enc = encodeURIComponent;
 
 export class OnlineApi {
-  constructor(
-    readonly ws: WorkspaceArm,
-    private readonly arm: ArmClient,
-  ) {}
+  constructor(readonly ws: WorkspaceArm) {}
 
   private path(endpoint: string, deployment?: string): string {
     return `${this.ws.base}/onlineEndpoints/${enc(endpoint)}${deployment === undefined ? '' : `/deployments/${enc(deployment)}`}`;
@@ -75,12 +71,12 @@ export class OnlineApi {
 
   /** PUT the endpoint, wait for the operation, return it as it is now. */
   async putEndpoint(name: string, body: unknown, lro: LroOptions): Promise<OnlineEndpoint> {
-    await armOperation(this.arm, 'PUT', this.path(name), this.ws.apiVersion, body, lro);
+    await armOperation(this.ws.arm, 'PUT', this.path(name), this.ws.apiVersion, body, lro);
     return this.settled(() => this.ws.get<OnlineEndpoint>(`onlineEndpoints/${enc(name)}`), lro);
   }
 
   async putDeployment(endpoint: string, name: string, body: unknown, lro: LroOptions): Promise<OnlineDeployment> {
-    await armOperation(this.arm, 'PUT', this.path(endpoint, name), this.ws.apiVersion, body, lro);
+    await armOperation(this.ws.arm, 'PUT', this.path(endpoint, name), this.ws.apiVersion, body, lro);
     return this.settled(() => this.ws.get<OnlineDeployment>(`onlineEndpoints/${enc(endpoint)}/deployments/${enc(name)}`), lro);
   }
 
@@ -100,7 +96,7 @@ export class OnlineApi {
   }
 
   async deleteDeployment(endpoint: string, name: string, lro: LroOptions): Promise<void> {
-    await armOperation(this.arm, 'DELETE', this.path(endpoint, name), this.ws.apiVersion, undefined, lro);
+    await armOperation(this.ws.arm, 'DELETE', this.path(endpoint, name), this.ws.apiVersion, undefined, lro);
   }
 
   /** The endpoint's keys, registered as secrets before they are returned. */

@@ -14,6 +14,7 @@ export interface ModelRef {
   workspace?: { subscriptionId: string; resourceGroup: string; name: string };
 }
 
+/** Azure ML model names, as AmlModelRegister@1's checkModelName takes them: also not ending with '.'. */
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 const MODEL_VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 const MODEL_ID = /^(?:azureml:)?\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.MachineLearningServices\/workspaces\/([^/]+)\/models\/([^/]+)\/versions\/([^/]+)$/i;
@@ -33,7 +34,7 @@ export function parseModelRef(text: string): ModelRef {
   const parts = bare.split(':');
   if (parts.length !== 2 || !parts[0] || !parts[1]) throw inputError('model', msg('ModelNamesNoVersion', t), msg('ModelReferenceFix'));
   const [name, version] = parts as [string, string];
-  if (!MODEL_NAME.test(name)) throw inputError('model', msg('ModelNameInvalid', name), msg('ModelReferenceFix'));
+  if (!MODEL_NAME.test(name) || name.endsWith('.')) throw inputError('model', msg('ModelNameInvalid', name), msg('ModelReferenceFix'));
   if (!MODEL_VERSION.test(version)) throw inputError('model', msg('ModelVersionInvalid', version), msg('ModelReferenceFix'));
   return { name, version };
 }

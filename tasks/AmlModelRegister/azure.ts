@@ -16,7 +16,7 @@ import { LINEAGE_KEYS, lineageTags } from '../common/lineage';
 import { openWorkspace } from '../common/session';
 import { Summary, link } from '../common/summary';
 import { WorkspaceArm } from '../common/workspace-arm';
-import { describeCompare, judge, metricTags, type Champion, type CompareWith, type GateJudgement } from './gate-expr';
+import { describeCompare, fmt, judge, metricTags, type Champion, type CompareWith, type GateJudgement } from './gate-expr';
 import { TrainingJob } from './job';
 import { findOwn, registerVersion, type Identity, type ModelRegistry, type ModelVersion, type ModelVersionProps } from './register';
 import { IDENTITY_KEYS, jobOfUri, SOURCE_PROPERTY, type GateSpec, type ModelSource, type ModelType } from './spec';
@@ -77,8 +77,6 @@ async function findChampion(reg: ModelRegistry, compare: CompareWith): Promise<M
   // A service that ignored the filter: look through every version ourselves.
   return (await reg.versions()).find(hasTag);
 }
-
-const fmt = (n: number): string => String(Number(n.toPrecision(12)));
 
 function gateTable(summary: Summary, j: GateJudgement, champion: ModelVersion | undefined, modelName: string, compare: CompareWith, min: number): void {
   const label = champion ? `${modelName}:${champion.name}` : undefined;

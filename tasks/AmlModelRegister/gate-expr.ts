@@ -103,7 +103,8 @@ function parseLine(text: string): Omit<Condition, 'line' | 'text'> | string {
 }
 
 /** Conditions of the `metricGate` input; an unparsable line fails with its number and text. */
-export function parseMetricGate(text: string | undefined, input = 'metricGate'): Condition[] {
+export function parseMetricGate(text: string | undefined): Condition[] {
+  const input = 'metricGate';
   const out: Condition[] = [];
   (text ?? '').split(/\r?\n/).forEach((raw, i) => {
     const line = raw.trim();
@@ -120,7 +121,8 @@ export function parseMetricGate(text: string | undefined, input = 'metricGate'):
 export type CompareWith = { kind: 'none' } | { kind: 'latest' } | { kind: 'tag'; key: string; value: string };
 
 /** `none`, `latest` or `tag:<key>=<value>`. */
-export function parseCompareWith(text: string | undefined, input = 'compareWith'): CompareWith {
+export function parseCompareWith(text: string | undefined): CompareWith {
+  const input = 'compareWith';
   const t = (text ?? '').trim();
   if (!t || t.toLowerCase() === 'none') return { kind: 'none' };
   if (t.toLowerCase() === 'latest') return { kind: 'latest' };
@@ -149,7 +151,8 @@ export function direction(op: Op): 1 | -1 | 0 {
  * With a champion comparison every gated metric needs one direction: `auc >= 0.8` and
  * `auc <= 0.99` together would ask the candidate to be both higher and lower than the champion.
  */
-export function checkComparable(conditions: Condition[], input = 'metricGate'): void {
+export function checkComparable(conditions: Condition[]): void {
+  const input = 'metricGate';
   if (!conditions.some((c) => direction(c.op) !== 0)) {
     throw new UserError(msg('CompareWithNeedsDirection', input), input);
   }
@@ -217,7 +220,8 @@ export interface GateJudgement {
   rows: GateRow[];
 }
 
-const fmt = (n: number): string => String(Number(n.toPrecision(12)));
+/** A metric value as messages and the summary show it: 12 significant digits, no float noise. */
+export const fmt = (n: number): string => String(Number(n.toPrecision(12)));
 
 /**
  * Judge each condition: the threshold, then (with a champion, for >, >=, <, <=) the champion's

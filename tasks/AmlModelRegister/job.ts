@@ -25,7 +25,6 @@ const list = (names: Iterable<string>): string => [...names].join(', ') || msg('
 const tagOf = (r: MlflowRun, key: string): string | undefined => r.data?.tags?.find((t) => t.key === key)?.value;
 
 export class TrainingJob {
-  private ownRun?: Promise<MlflowRun>;
   private stepRuns?: Promise<MlflowRun[]>;
   private readonly runs = new Map<string, Promise<MlflowRun>>();
 
@@ -83,8 +82,7 @@ export class TrainingJob {
 
   /** The job's own MLflow run (a pipeline's parent run). */
   mlflow(): Promise<MlflowRun> {
-    this.ownRun ??= this.run(this.name);
-    return this.ownRun;
+    return this.run(this.name);
   }
 
   /** Child runs (one per step that ran), found by their parent run. */

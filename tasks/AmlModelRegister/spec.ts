@@ -27,7 +27,8 @@ export function checkModelName(name: string): string {
   return name;
 }
 
-export function checkJobName(name: string, input = 'jobName'): string {
+export function checkJobName(name: string): string {
+  const input = 'jobName';
   if (!JOB_NAME.test(name)) {
     throw new UserError(msg('InvalidJobName', input, name), input);
   }
