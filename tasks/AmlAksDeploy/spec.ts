@@ -4,6 +4,7 @@
  * Pure: no I/O.
  */
 import { inputError } from '../common/errors';
+import { isModelName } from '../common/names';
 import { msg } from './messages';
 
 /** A workspace model version: from `name:version`, `azureml:name:version` or its ARM id. */
@@ -14,8 +15,6 @@ export interface ModelRef {
   workspace?: { subscriptionId: string; resourceGroup: string; name: string };
 }
 
-/** Azure ML model names, as AmlModelRegister@1's checkModelName takes them: also not ending with '.'. */
-const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 const MODEL_VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 const MODEL_ID = /^(?:azureml:)?\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.MachineLearningServices\/workspaces\/([^/]+)\/models\/([^/]+)\/versions\/([^/]+)$/i;
 
@@ -34,7 +33,7 @@ export function parseModelRef(text: string): ModelRef {
   const parts = bare.split(':');
   if (parts.length !== 2 || !parts[0] || !parts[1]) throw inputError('model', msg('ModelNamesNoVersion', t), msg('ModelReferenceFix'));
   const [name, version] = parts as [string, string];
-  if (!MODEL_NAME.test(name) || name.endsWith('.')) throw inputError('model', msg('ModelNameInvalid', name), msg('ModelReferenceFix'));
+  if (!isModelName(name)) throw inputError('model', msg('ModelNameInvalid', name), msg('ModelReferenceFix'));
   if (!MODEL_VERSION.test(version)) throw inputError('model', msg('ModelVersionInvalid', version), msg('ModelReferenceFix'));
   return { name, version };
 }

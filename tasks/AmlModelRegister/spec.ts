@@ -5,14 +5,13 @@
  */
 import { UserError } from '../common/errors';
 import { LINEAGE_KEYS } from '../common/lineage';
+import { isModelName } from '../common/names';
 import { msg } from './messages';
 import { STEP_NAME, type CompareWith, type Condition } from './gate-expr';
 
 export const MODEL_TYPES = ['mlflow_model', 'custom_model', 'triton_model'] as const;
 export type ModelType = (typeof MODEL_TYPES)[number];
 
-/** Azure ML model names: letters, digits, '-', '_' and '.', starting with a letter or digit, at most 255. */
-const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 /** Azure ML job names (also step run ids). */
 const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$/;
 const OUTPUT_NAME = /^[A-Za-z0-9_][A-Za-z0-9_-]*$/;
@@ -21,7 +20,7 @@ const OUTPUT_NAME = /^[A-Za-z0-9_][A-Za-z0-9_-]*$/;
 export const RESERVED_TAG_PREFIXES = ['ado.', 'metric.'];
 
 export function checkModelName(name: string): string {
-  if (!MODEL_NAME.test(name) || name.endsWith('.')) {
+  if (!isModelName(name)) {
     throw new UserError(msg('InvalidModelName', name), 'modelName');
   }
   return name;
