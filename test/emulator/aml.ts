@@ -257,7 +257,7 @@ export function installMachineLearningRoutes(arm: ArmService): void {
       const prefix = `/subscriptions/${req.params.subscriptionId}/`.toLowerCase();
       const value = arm.resources
         .all()
-        .filter((r) => r.id.toLowerCase().startsWith(prefix) && String(r.body.type).toLowerCase() === `${ML_NS}/workspaces`.toLowerCase())
+        .filter((r) => r.id.toLowerCase().startsWith(prefix) && String(r.body.type).toLowerCase() === `${ML_NS}/workspaces`.toLowerCase() && req.canRead(r.id))
         .map((r) => workspaceView(arm, r));
       return { status: 200, body: armPage(req, value, arm.listPageSize) };
     },
