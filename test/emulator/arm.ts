@@ -129,9 +129,7 @@ export class ResourceStore {
  * and jobs); the nextLink carries it literally, as ARM writes it (not percent-encoded).
  */
 export function armPage(req: ArmRequest, items: JsonObject[], pageSize: number, tokenParam: '$skip' | '$skipToken' = '$skip'): JsonObject {
-  const raw = req.query.get(tokenParam);
-  const skip = raw === null ? 0 : Number(raw);
-  if (!Number.isInteger(skip) || skip < 0) throw new ArmError(400, 'BadRequest', `The continuation token '${raw}' in ${tokenParam} is invalid.`);
+  const skip = armSkip(req, tokenParam);
   const out: JsonObject = { value: items.slice(skip, skip + pageSize) };
   if (skip + pageSize < items.length) {
     const u = new URL(req.raw.url.toString());
@@ -140,6 +138,14 @@ export function armPage(req: ArmRequest, items: JsonObject[], pageSize: number, 
     out.nextLink = `${u.origin}${u.pathname}${query}${tokenParam}=${skip + pageSize}`;
   }
   return out;
+}
+
+/** The continuation (items to skip) a paged list request carries; 400 BadRequest when it is not a count. */
+export function armSkip(req: ArmRequest, tokenParam: '$skip' | '$skipToken'): number {
+  const raw = req.query.get(tokenParam);
+  const skip = raw === null ? 0 : Number(raw);
+  if (!Number.isInteger(skip) || skip < 0) throw new ArmError(400, 'BadRequest', `The continuation token '${raw}' in ${tokenParam} is invalid.`);
+  return skip;
 }
 
 export function normId(id: string): string {

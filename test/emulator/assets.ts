@@ -9,7 +9,7 @@
 //     version that does not exist, or a ${{inputs.x}} / ${{outputs.y}} it does not declare;
 //   - an environment version without image (or build), or one that changes an existing version.
 import { createHash, randomUUID } from 'node:crypto';
-import { armPage, type ArmRequest, type ArmService, type StoredResource } from './arm';
+import { armPage, armSkip, type ArmRequest, type ArmService, type StoredResource } from './arm';
 import { ArmError, type ArmErrorBody, armErrors } from './armerrors';
 import type { EmulatedStorage } from './azurite';
 import { ML_NS, requireWorkspace } from './aml';
@@ -297,7 +297,7 @@ export function pageOf(req: ArmRequest, items: JsonObject[], pageSize: number, t
   if (topRaw !== null) {
     const top = Number(topRaw);
     if (!Number.isInteger(top) || top < 0) throw amlErrors.userError(`The $top value '${topRaw}' is invalid.`);
-    const skip = Number(req.query.get(tokenParam) ?? 0) || 0;
+    const skip = armSkip(req, tokenParam);
     return { value: list.slice(skip, skip + top) };
   }
   return armPage(req, list, pageSize, tokenParam);
