@@ -223,17 +223,11 @@ export class AssetStore {
       .sort((a, b) => String((a.body.systemData as JsonObject).createdAt).localeCompare(String((b.body.systemData as JsonObject).createdAt)));
   }
 
-  /** Latest (most recently created) active version. */
-  latest(wsId: string, kind: AssetKind, name: string): StoredResource | undefined {
-    return this.versions(wsId, kind, name)
-      .filter((v) => !(v.body.properties as JsonObject).isArchived)
-      .at(-1);
-  }
-
   containerView(c: StoredResource, wsId: string, kind: AssetKind): JsonObject {
     const name = String(c.body.name);
     const versions = this.versions(wsId, kind, name);
-    const latest = this.latest(wsId, kind, name);
+    // Latest: the most recently created active version (versions() sorts by creation time).
+    const latest = versions.filter((v) => !(v.body.properties as JsonObject).isArchived).at(-1);
     const ints = versions.map((v) => String(v.body.name)).filter((v) => /^\d+$/.test(v)).map(Number);
     const props = c.body.properties as JsonObject;
     return {
