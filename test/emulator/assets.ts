@@ -674,15 +674,13 @@ const SKLEARN_CONDA = 'name: project_environment\ndependencies:\n  - python=3.7.
 const TAXI_CONDA =
   'channels:\n  - defaults\n  - anaconda\n  - conda-forge\ndependencies:\n  - python=3.11\n  - pip\n  - pip:\n      - azureml-mlflow==1.57.0\n      - scikit-learn==1.5.2\n      - pandas==2.2.3\n';
 
-/** Computes (cpu-cluster, gpu-cluster, Kubernetes aks-prod), the default datastore and registered environments. */
+/** Computes (cpu-cluster, gpu-cluster, Kubernetes aks-prod) and registered environments (the default datastores come with every workspace, from ArmService.addWorkspace). */
 export function seedWorkspaceAssets(arm: ArmService, store: AssetStore, workspaceId: string): void {
   const ws = arm.resources.get(workspaceId);
   if (!ws) throw new Error(`Unknown workspace ${workspaceId}`);
   addCompute(arm, ws.id, 'cpu-cluster', { vmSize: 'STANDARD_DS3_V2', maxNodeCount: 4 });
   addCompute(arm, ws.id, 'gpu-cluster', { vmSize: 'STANDARD_NC6S_V3', maxNodeCount: 2 });
   addCompute(arm, ws.id, 'aks-prod', { computeType: 'Kubernetes', namespace: 'azureml' });
-  addDatastore(arm, ws.id, 'workspaceblobstore', { container: defaultBlobContainer(ws), accountName: storageAccountNameOf(ws), isDefault: true });
-  addDatastore(arm, ws.id, 'workspaceartifactstore', { container: 'azureml', accountName: storageAccountNameOf(ws) });
   for (let v = 1; v <= 5; v++) {
     store.putVersion(ws.id, 'environments', 'AzureML-sklearn-0.24-ubuntu18.04-py37-cpu', String(v), {
       description: 'An environment for tasks such as regression, clustering, and classification with Scikit-learn. Contains the Azure ML SDK and additional python packages.',
