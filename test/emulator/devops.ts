@@ -85,7 +85,6 @@ interface JobTokenState {
   identityName: string;
   canReadPolicies: boolean;
   canReadChecks: boolean;
-  revoked: boolean;
 }
 
 interface ApiResourceLocation {
@@ -334,11 +333,6 @@ export class DevOpsService {
     return this.checkBody(state, true);
   }
 
-  removeCheck(id: number): void {
-    const i = this.checks.findIndex((c) => c.id === id);
-    if (i >= 0) this.checks.splice(i, 1);
-  }
-
   /**
    * Issues a job access token (System.AccessToken). It is a secret.
    * canReadPolicies/canReadChecks false make those APIs answer 403, as when the build identity lacks the permission.
@@ -364,15 +358,9 @@ export class DevOpsService {
       identityName: `${project.name} Build Service (${org.name})`,
       canReadPolicies: opts.canReadPolicies ?? true,
       canReadChecks: opts.canReadChecks ?? true,
-      revoked: false,
     });
     this.ctx.addSecret(token);
     return token;
-  }
-
-  revokeJobToken(token: string): void {
-    const t = this.jobTokens.get(token);
-    if (t) t.revoked = true;
   }
 
   /** Plan/job identity of a job token (what the agent exposes as System.PlanId / System.JobId). */
@@ -569,7 +557,7 @@ export class DevOpsService {
       return { response: vssError(401, 'UnauthorizedRequestException', 'TF400813: Resource not available for anonymous access. Client authentication required.', 'Microsoft.TeamFoundation.Framework.Server', challenge) };
     }
     const job = this.jobTokens.get(token);
-    if (!job || job.revoked || job.orgId !== org.id) {
+    if (!job || job.orgId !== org.id) {
       return { response: vssError(401, 'UnauthorizedRequestException', "TF400813: The user '' is not authorized to access this resource.", 'Microsoft.TeamFoundation.Framework.Server', challenge) };
     }
     return { job };
