@@ -13,7 +13,7 @@ import { armPage, armSkip, type ArmRequest, type ArmService, type StoredResource
 import { ArmError, type ArmErrorBody, armErrors } from './armerrors';
 import type { EmulatedStorage } from './azurite';
 import { ML_NS, requireWorkspace } from './aml';
-import type { JsonObject } from './jwt';
+import { type JsonObject, isJsonObject } from './jwt';
 import type { Clock } from './types';
 
 export type AssetKind = 'codes' | 'components' | 'environments' | 'data' | 'models';
@@ -143,14 +143,10 @@ export function defaultBlobContainer(ws: StoredResource): string {
   return `azureml-blobstore-${workspaceGuidOf(ws)}`;
 }
 
-function isObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** Deterministic JSON (sorted keys) for immutability comparisons. */
 export function stableJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
-  if (isObject(v)) {
+  if (isJsonObject(v)) {
     return `{${Object.keys(v)
       .filter((k) => v[k] !== undefined)
       .sort()
@@ -301,7 +297,7 @@ export function pageOf(req: ArmRequest, items: JsonObject[], pageSize: number, t
 
 function requireProperties(req: ArmRequest): JsonObject {
   const body = req.body;
-  if (!isObject(body) || !isObject(body.properties)) throw amlErrors.userError("The request body must have a 'properties' object.", ['BadArgument', 'InvalidRequestBody']);
+  if (!isJsonObject(body) || !isJsonObject(body.properties)) throw amlErrors.userError("The request body must have a 'properties' object.", ['BadArgument', 'InvalidRequestBody']);
   return body.properties;
 }
 
@@ -327,19 +323,19 @@ function requireReferencedAsset(arm: ArmService, ref: unknown, kind: 'codes' | '
 const PLACEHOLDER = /\$\{\{\s*(inputs|outputs)\.([A-Za-z0-9_]+)\s*\}\}/g;
 
 export function validateComponentSpec(arm: ArmService, spec: unknown): void {
-  if (!isObject(spec)) throw amlErrors.userError("properties.componentSpec is required: the component's definition (type, command, environment, inputs, outputs).");
+  if (!isJsonObject(spec)) throw amlErrors.userError("properties.componentSpec is required: the component's definition (type, command, environment, inputs, outputs).");
   const type = spec.type;
   if (typeof type !== 'string' || type === '') throw amlErrors.userError("componentSpec.type is required (for example 'command').");
   for (const k of ['inputs', 'outputs'] as const) {
-    if (spec[k] !== undefined && spec[k] !== null && !isObject(spec[k])) throw amlErrors.userError(`componentSpec.${k} must be an object of port definitions.`);
+    if (spec[k] !== undefined && spec[k] !== null && !isJsonObject(spec[k])) throw amlErrors.userError(`componentSpec.${k} must be an object of port definitions.`);
   }
   if (type.toLowerCase() !== 'command') return;
   if (typeof spec.command !== 'string' || spec.command.trim() === '') throw amlErrors.userError('componentSpec.command is required for a command component.');
   if (spec.environment === undefined || spec.environment === null) throw amlErrors.userError('componentSpec.environment is required for a command component.');
   requireReferencedAsset(arm, spec.environment, 'environments', 'environment');
   if (spec.code !== undefined && spec.code !== null) requireReferencedAsset(arm, spec.code, 'codes', 'code');
-  const inputs = isObject(spec.inputs) ? spec.inputs : {};
-  const outputs = isObject(spec.outputs) ? spec.outputs : {};
+  const inputs = isJsonObject(spec.inputs) ? spec.inputs : {};
+  const outputs = isJsonObject(spec.outputs) ? spec.outputs : {};
   for (const m of spec.command.matchAll(PLACEHOLDER)) {
     const declared = m[1] === 'inputs' ? inputs : outputs;
     if (!(m[2] in declared)) {
@@ -350,7 +346,7 @@ export function validateComponentSpec(arm: ArmService, spec: unknown): void {
 
 function validateEnvironment(props: JsonObject): void {
   const build = props.build;
-  const hasBuild = isObject(build) && typeof build.contextUri === 'string' && build.contextUri !== '';
+  const hasBuild = isJsonObject(build) && typeof build.contextUri === 'string' && build.contextUri !== '';
   if ((typeof props.image !== 'string' || props.image.trim() === '') && !hasBuild) {
     throw amlErrors.userError('An environment version needs properties.image (a Docker image) or properties.build (a Docker build context).');
   }
@@ -510,7 +506,7 @@ export function installAssetRoutes(deps: AssetDeps, store: AssetStore): void {
       const w = ws(req);
       validateName('Code', req.params.name);
       validateVersion('Code', req.params.version);
-      const body = isObject(req.body) ? req.body : {};
+      const body = isJsonObject(req.body) ? req.body : {};
       const type = body.pendingUploadType ?? 'TemporaryBlobReference';
       if (type !== 'TemporaryBlobReference' && type !== 'None') throw amlErrors.userError(`pendingUploadType '${String(type)}' is invalid. Valid values: None, TemporaryBlobReference.`);
       const pendingUploadId = typeof body.pendingUploadId === 'string' && body.pendingUploadId !== '' ? body.pendingUploadId : uuidFrom(`${w.id}|${req.params.name}|${req.params.version}`);
