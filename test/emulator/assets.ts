@@ -22,8 +22,6 @@ export interface AssetDeps {
   arm: ArmService;
   storage: EmulatedStorage;
   clock: Clock;
-  /** Emulator origin. */
-  url: () => string;
 }
 
 // ---- errors ------------------------------------------------------------------------------

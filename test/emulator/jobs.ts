@@ -147,10 +147,8 @@ export interface JobRecord {
 
 export interface JobDeps {
   arm: ArmService;
-  assets: AssetStore;
   storage: EmulatedStorage;
   clock: Clock;
-  url: () => string;
 }
 
 function uuidFrom(seed: string): string {
@@ -807,8 +805,10 @@ export class JobEngine {
 
 // ---- the emulator's Azure ML workloads (emu.aml) ----------------------------------------------
 
-export interface AmlWorkloadsDeps extends Omit<JobDeps, 'assets'> {
+export interface AmlWorkloadsDeps extends JobDeps {
   entra: EntraService;
+  /** Emulator origin (the data plane's URLs). */
+  url: () => string;
 }
 
 /** Assets, jobs and the data plane of the emulated workspaces, with the test-facing helpers. */
@@ -818,14 +818,14 @@ export class AmlWorkloads {
   readonly dataPlane: DataPlaneService;
 
   constructor(private readonly deps: AmlWorkloadsDeps) {
-    this.assets = new AssetStore({ arm: deps.arm, storage: deps.storage, clock: deps.clock, url: deps.url });
-    this.engine = new JobEngine({ ...deps, assets: this.assets });
+    this.assets = new AssetStore(deps);
+    this.engine = new JobEngine(deps);
     this.dataPlane = new DataPlaneService({ arm: deps.arm, entra: deps.entra, engine: this.engine, url: deps.url });
   }
 
   /** Registers the asset, compute, datastore and job routes on ARM. */
   install(): void {
-    installAssetRoutes({ arm: this.deps.arm, storage: this.deps.storage, clock: this.deps.clock, url: this.deps.url }, this.assets);
+    installAssetRoutes(this.deps, this.assets);
     this.engine.install();
   }
 
