@@ -177,8 +177,6 @@ export function addWorkspace(arm: ArmService, opts: AddWorkspaceOptions): JsonOb
       provisioningState: 'Succeeded',
       publicNetworkAccess: pna,
       allowPublicAccessWhenBehindVnet: false,
-      privateLinkCount: 0,
-      privateEndpointConnections: [],
       sharedPrivateLinkResources: [],
       notebookInfo: {
         fqdn: `ml-${opts.name.toLowerCase()}-${location}-${workspaceId}.${location}.notebooks.azure.net`,
