@@ -296,39 +296,29 @@ export class DevOpsService {
     const project = this.requireProject(opts.org, opts.project);
     const sc = this.serviceConnections.get(opts.resourceId.toLowerCase());
     const resource = { type: opts.resourceType, id: opts.resourceId, name: opts.resourceName ?? sc?.name ?? opts.resourceId };
-    let state: CheckState;
-    if (opts.type === 'branchControl') {
-      const s = opts.settings ?? {};
-      state = {
-        id: this.nextCheckId++,
-        projectId: project.id,
-        type: CHECK_TYPES.taskCheck,
-        resource,
-        timeout: opts.timeout ?? 1440,
-        createdOn: new Date(this.ctx.clock.now()).toISOString(),
-        settings: {
-          definitionRef: { ...BRANCH_CONTROL_DEFINITION },
-          displayName: 'Branch control',
-          inputs: {
-            allowedBranches: String(s.allowedBranches ?? 'refs/heads/main'),
-            ensureProtectionOfBranch: String(s.ensureProtectionOfBranch ?? true),
-            allowUnknownStatusBranch: String(s.allowUnknownStatusBranch ?? false),
-          },
-          retryInterval: 5,
-          linkedVariableGroup: null,
-        },
-      };
-    } else {
-      state = {
-        id: this.nextCheckId++,
-        projectId: project.id,
-        type: CHECK_TYPES.approval,
-        resource,
-        timeout: opts.timeout ?? 43200,
-        createdOn: new Date(this.ctx.clock.now()).toISOString(),
-        settings: { approvers: [], executionOrder: 'anyOrder', minRequiredApprovers: 0, instructions: '', blockedApprovers: [], requesterCannotBeApprover: false, ...(opts.settings ?? {}) },
-      };
-    }
+    const branchControl = opts.type === 'branchControl';
+    const s = opts.settings ?? {};
+    const state: CheckState = {
+      id: this.nextCheckId++,
+      projectId: project.id,
+      type: branchControl ? CHECK_TYPES.taskCheck : CHECK_TYPES.approval,
+      resource,
+      timeout: opts.timeout ?? (branchControl ? 1440 : 43200),
+      createdOn: new Date(this.ctx.clock.now()).toISOString(),
+      settings: branchControl
+        ? {
+            definitionRef: { ...BRANCH_CONTROL_DEFINITION },
+            displayName: 'Branch control',
+            inputs: {
+              allowedBranches: String(s.allowedBranches ?? 'refs/heads/main'),
+              ensureProtectionOfBranch: String(s.ensureProtectionOfBranch ?? true),
+              allowUnknownStatusBranch: String(s.allowUnknownStatusBranch ?? false),
+            },
+            retryInterval: 5,
+            linkedVariableGroup: null,
+          }
+        : { approvers: [], executionOrder: 'anyOrder', minRequiredApprovers: 0, instructions: '', blockedApprovers: [], requesterCannotBeApprover: false, ...s },
+    };
     this.checks.push(state);
     return this.checkBody(state, true);
   }
