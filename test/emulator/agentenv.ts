@@ -3,9 +3,9 @@
 // agent's environment variables (one place for that mapping).
 import type { Endpoint } from '../harness';
 import type { DevOpsService } from './devops';
-import type { SeedResult } from './seed';
+import type { SeedConnectionKind, SeedResult } from './seed';
 
-export type SeedConnectionKind = 'wif' | 'secret' | 'certificate' | 'managedIdentity';
+export type { SeedConnectionKind };
 
 export interface SeedConnection {
   id: string;

@@ -76,77 +76,59 @@ export function addWorkspace(arm: ArmService, opts: AddWorkspaceOptions): JsonOb
   const nameOf = (armId: string): string => armId.split('/').pop() ?? armId;
   const dataPlane = opts.dataPlaneUrl ? new URL(opts.dataPlaneUrl) : undefined;
 
-  ensureResource(arm, storageAccount, () => {
-    const n = nameOf(storageAccount);
-    return {
-      id: storageAccount,
-      name: n,
-      type: 'Microsoft.Storage/storageAccounts',
-      location,
-      kind: 'StorageV2',
-      sku: { name: 'Standard_LRS', tier: 'Standard' },
-      properties: {
-        provisioningState: 'Succeeded',
-        publicNetworkAccess: depPna,
-        allowBlobPublicAccess: false,
-        networkAcls: { bypass: 'AzureServices', defaultAction: depPna === 'Disabled' ? 'Deny' : 'Allow', ipRules: [], virtualNetworkRules: [] },
-        primaryEndpoints: {
-          blob: `https://${n}.blob.core.windows.net/`,
-          file: `https://${n}.file.core.windows.net/`,
-          dfs: `https://${n}.dfs.core.windows.net/`,
-          queue: `https://${n}.queue.core.windows.net/`,
-          table: `https://${n}.table.core.windows.net/`,
-        },
-        privateEndpointConnections: [],
+  // A default dependency: created in the workspace's group unless it exists; `extra(name)` gives
+  // what follows id, name, type and location.
+  const dependency = (armId: string, type: string, extra: (name: string) => JsonObject): void =>
+    ensureResource(arm, armId, () => ({ id: armId, name: nameOf(armId), type, location, ...extra(nameOf(armId)) }));
+  const defaultAction = depPna === 'Disabled' ? 'Deny' : 'Allow';
+  const networkAcls = (): JsonObject => ({ bypass: 'AzureServices', defaultAction, ipRules: [], virtualNetworkRules: [] });
+
+  dependency(storageAccount, 'Microsoft.Storage/storageAccounts', (n) => ({
+    kind: 'StorageV2',
+    sku: { name: 'Standard_LRS', tier: 'Standard' },
+    properties: {
+      provisioningState: 'Succeeded',
+      publicNetworkAccess: depPna,
+      allowBlobPublicAccess: false,
+      networkAcls: networkAcls(),
+      primaryEndpoints: {
+        blob: `https://${n}.blob.core.windows.net/`,
+        file: `https://${n}.file.core.windows.net/`,
+        dfs: `https://${n}.dfs.core.windows.net/`,
+        queue: `https://${n}.queue.core.windows.net/`,
+        table: `https://${n}.table.core.windows.net/`,
       },
-    };
-  });
-  ensureResource(arm, keyVault, () => {
-    const n = nameOf(keyVault);
-    return {
-      id: keyVault,
-      name: n,
-      type: 'Microsoft.KeyVault/vaults',
-      location,
-      properties: {
-        tenantId: sub.tenantId,
-        sku: { family: 'A', name: 'standard' },
-        vaultUri: `https://${n}.vault.azure.net/`,
-        enableRbacAuthorization: true,
-        publicNetworkAccess: depPna,
-        networkAcls: { bypass: 'AzureServices', defaultAction: depPna === 'Disabled' ? 'Deny' : 'Allow', ipRules: [], virtualNetworkRules: [] },
-        provisioningState: 'Succeeded',
-        privateEndpointConnections: [],
-      },
-    };
-  });
-  ensureResource(arm, containerRegistry, () => {
-    const n = nameOf(containerRegistry);
-    return {
-      id: containerRegistry,
-      name: n,
-      type: 'Microsoft.ContainerRegistry/registries',
-      location,
-      sku: { name: 'Premium', tier: 'Premium' },
-      properties: {
-        loginServer: `${n}.azurecr.io`,
-        provisioningState: 'Succeeded',
-        adminUserEnabled: false,
-        publicNetworkAccess: depPna,
-        networkRuleSet: { defaultAction: depPna === 'Disabled' ? 'Deny' : 'Allow', ipRules: [] },
-        dataEndpointEnabled: false,
-        privateEndpointConnections: [],
-      },
-    };
-  });
-  ensureResource(arm, applicationInsights, () => ({
-    id: applicationInsights,
-    name: nameOf(applicationInsights),
-    type: 'microsoft.insights/components',
-    location,
+      privateEndpointConnections: [],
+    },
+  }));
+  dependency(keyVault, 'Microsoft.KeyVault/vaults', (n) => ({
+    properties: {
+      tenantId: sub.tenantId,
+      sku: { family: 'A', name: 'standard' },
+      vaultUri: `https://${n}.vault.azure.net/`,
+      enableRbacAuthorization: true,
+      publicNetworkAccess: depPna,
+      networkAcls: networkAcls(),
+      provisioningState: 'Succeeded',
+      privateEndpointConnections: [],
+    },
+  }));
+  dependency(containerRegistry, 'Microsoft.ContainerRegistry/registries', (n) => ({
+    sku: { name: 'Premium', tier: 'Premium' },
+    properties: {
+      loginServer: `${n}.azurecr.io`,
+      provisioningState: 'Succeeded',
+      adminUserEnabled: false,
+      publicNetworkAccess: depPna,
+      networkRuleSet: { defaultAction, ipRules: [] },
+      dataEndpointEnabled: false,
+      privateEndpointConnections: [],
+    },
+  }));
+  dependency(applicationInsights, 'microsoft.insights/components', (n) => ({
     kind: 'web',
     properties: {
-      ApplicationId: nameOf(applicationInsights),
+      ApplicationId: n,
       AppId: randomUUID(),
       Application_Type: 'web',
       provisioningState: 'Succeeded',
@@ -177,8 +159,6 @@ export function addWorkspace(arm: ArmService, opts: AddWorkspaceOptions): JsonOb
       provisioningState: 'Succeeded',
       publicNetworkAccess: pna,
       allowPublicAccessWhenBehindVnet: false,
-      privateLinkCount: 0,
-      privateEndpointConnections: [],
       sharedPrivateLinkResources: [],
       notebookInfo: {
         fqdn: `ml-${opts.name.toLowerCase()}-${location}-${workspaceId}.${location}.notebooks.azure.net`,
@@ -257,7 +237,7 @@ export function installMachineLearningRoutes(arm: ArmService): void {
       const prefix = `/subscriptions/${req.params.subscriptionId}/`.toLowerCase();
       const value = arm.resources
         .all()
-        .filter((r) => r.id.toLowerCase().startsWith(prefix) && String(r.body.type).toLowerCase() === `${ML_NS}/workspaces`.toLowerCase())
+        .filter((r) => r.id.toLowerCase().startsWith(prefix) && String(r.body.type).toLowerCase() === `${ML_NS}/workspaces`.toLowerCase() && req.canRead(r.id))
         .map((r) => workspaceView(arm, r));
       return { status: 200, body: armPage(req, value, arm.listPageSize) };
     },

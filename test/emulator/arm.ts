@@ -32,6 +32,12 @@ export interface ArmRequest {
   /** Provider namespace of the route, e.g. Microsoft.MachineLearningServices. */
   namespace: string;
   raw: EmuRequest;
+  /**
+   * Whether the caller may perform the route's action on a resource id. Always true once the
+   * request is authorized at its scope; a `filterListByAccess` list below the caller's
+   * assignments filters its items with it before paging.
+   */
+  canRead: (id: string) => boolean;
 }
 
 export interface ArmResult {
@@ -52,7 +58,8 @@ export interface ArmRouteOptions {
   /**
    * A collection GET above the caller's role assignments (e.g. a subscription-wide list by a
    * principal with roles on some resource groups): ARM answers with the items the caller may
-   * read instead of 403, as `az ml workspace list` without a group shows.
+   * read instead of 403, as `az ml workspace list` without a group shows. The handler filters
+   * its items with `req.canRead` before paging.
    */
   filterListByAccess?: boolean;
   handler: ArmHandler;
@@ -122,9 +129,7 @@ export class ResourceStore {
  * and jobs); the nextLink carries it literally, as ARM writes it (not percent-encoded).
  */
 export function armPage(req: ArmRequest, items: JsonObject[], pageSize: number, tokenParam: '$skip' | '$skipToken' = '$skip'): JsonObject {
-  const raw = req.query.get(tokenParam);
-  const skip = raw === null ? 0 : Number(raw);
-  if (!Number.isInteger(skip) || skip < 0) throw new ArmError(400, 'BadRequest', `The continuation token '${raw}' in ${tokenParam} is invalid.`);
+  const skip = armSkip(req, tokenParam);
   const out: JsonObject = { value: items.slice(skip, skip + pageSize) };
   if (skip + pageSize < items.length) {
     const u = new URL(req.raw.url.toString());
@@ -133,6 +138,14 @@ export function armPage(req: ArmRequest, items: JsonObject[], pageSize: number, 
     out.nextLink = `${u.origin}${u.pathname}${query}${tokenParam}=${skip + pageSize}`;
   }
   return out;
+}
+
+/** The continuation (items to skip) a paged list request carries; 400 BadRequest when it is not a count. */
+export function armSkip(req: ArmRequest, tokenParam: '$skip' | '$skipToken'): number {
+  const raw = req.query.get(tokenParam);
+  const skip = raw === null ? 0 : Number(raw);
+  if (!Number.isInteger(skip) || skip < 0) throw new ArmError(400, 'BadRequest', `The continuation token '${raw}' in ${tokenParam} is invalid.`);
+  return skip;
 }
 
 export function normId(id: string): string {
@@ -419,6 +432,7 @@ export class ArmService {
       caller,
       namespace,
       raw: req,
+      canRead: () => true,
     };
 
     const opts = chosen.route.options;
@@ -426,18 +440,10 @@ export class ArmService {
       const action = typeof opts.action === 'function' ? opts.action(armReq) : opts.action;
       const scope = opts.scope ? opts.scope(armReq) : defaultScope(path);
       if (!this.rbac.isAllowed(caller.objectId, action, scope)) {
-        if (opts.filterListByAccess && this.rbac.hasAnyAssignmentTouching(caller.objectId, scope)) {
-          try {
-            const result = await opts.handler(armReq);
-            const body = result.body as JsonObject;
-            const value = (body.value as JsonObject[]).filter((item) => this.rbac.isAllowed(caller.objectId, action, String(item.id)));
-            return { status: result.status, body: { ...body, value }, headers: { 'x-ms-correlation-request-id': req.requestId, ...(result.headers ?? {}) }, principal };
-          } catch (err) {
-            if (err instanceof ArmError) return this.errorResponse(err, req, principal);
-            throw err;
-          }
+        if (!opts.filterListByAccess || !this.rbac.hasAnyAssignmentTouching(caller.objectId, scope)) {
+          return this.errorResponse(armErrors.authorizationFailed(caller.appId, caller.objectId, action, scope), req, principal);
         }
-        return this.errorResponse(armErrors.authorizationFailed(caller.appId, caller.objectId, action, scope), req, principal);
+        armReq.canRead = (id) => this.rbac.isAllowed(caller.objectId, action, id);
       }
     }
 

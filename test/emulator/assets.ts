@@ -9,11 +9,11 @@
 //     version that does not exist, or a ${{inputs.x}} / ${{outputs.y}} it does not declare;
 //   - an environment version without image (or build), or one that changes an existing version.
 import { createHash, randomUUID } from 'node:crypto';
-import { armPage, type ArmRequest, type ArmService, type StoredResource } from './arm';
+import { armPage, armSkip, type ArmRequest, type ArmService, type StoredResource } from './arm';
 import { ArmError, type ArmErrorBody, armErrors } from './armerrors';
 import type { EmulatedStorage } from './azurite';
 import { ML_NS, requireWorkspace } from './aml';
-import type { JsonObject } from './jwt';
+import { type JsonObject, isJsonObject } from './jwt';
 import type { Clock } from './types';
 
 export type AssetKind = 'codes' | 'components' | 'environments' | 'data' | 'models';
@@ -22,8 +22,6 @@ export interface AssetDeps {
   arm: ArmService;
   storage: EmulatedStorage;
   clock: Clock;
-  /** Emulator origin. */
-  url: () => string;
 }
 
 // ---- errors ------------------------------------------------------------------------------
@@ -143,14 +141,10 @@ export function defaultBlobContainer(ws: StoredResource): string {
   return `azureml-blobstore-${workspaceGuidOf(ws)}`;
 }
 
-function isObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** Deterministic JSON (sorted keys) for immutability comparisons. */
 export function stableJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
-  if (isObject(v)) {
+  if (isJsonObject(v)) {
     return `{${Object.keys(v)
       .filter((k) => v[k] !== undefined)
       .sort()
@@ -223,17 +217,11 @@ export class AssetStore {
       .sort((a, b) => String((a.body.systemData as JsonObject).createdAt).localeCompare(String((b.body.systemData as JsonObject).createdAt)));
   }
 
-  /** Latest (most recently created) active version. */
-  latest(wsId: string, kind: AssetKind, name: string): StoredResource | undefined {
-    return this.versions(wsId, kind, name)
-      .filter((v) => !(v.body.properties as JsonObject).isArchived)
-      .at(-1);
-  }
-
   containerView(c: StoredResource, wsId: string, kind: AssetKind): JsonObject {
     const name = String(c.body.name);
     const versions = this.versions(wsId, kind, name);
-    const latest = this.latest(wsId, kind, name);
+    // Latest: the most recently created active version (versions() sorts by creation time).
+    const latest = versions.filter((v) => !(v.body.properties as JsonObject).isArchived).at(-1);
     const ints = versions.map((v) => String(v.body.name)).filter((v) => /^\d+$/.test(v)).map(Number);
     const props = c.body.properties as JsonObject;
     return {
@@ -297,7 +285,7 @@ export function pageOf(req: ArmRequest, items: JsonObject[], pageSize: number, t
   if (topRaw !== null) {
     const top = Number(topRaw);
     if (!Number.isInteger(top) || top < 0) throw amlErrors.userError(`The $top value '${topRaw}' is invalid.`);
-    const skip = Number(req.query.get(tokenParam) ?? 0) || 0;
+    const skip = armSkip(req, tokenParam);
     return { value: list.slice(skip, skip + top) };
   }
   return armPage(req, list, pageSize, tokenParam);
@@ -307,7 +295,7 @@ export function pageOf(req: ArmRequest, items: JsonObject[], pageSize: number, t
 
 function requireProperties(req: ArmRequest): JsonObject {
   const body = req.body;
-  if (!isObject(body) || !isObject(body.properties)) throw amlErrors.userError("The request body must have a 'properties' object.", ['BadArgument', 'InvalidRequestBody']);
+  if (!isJsonObject(body) || !isJsonObject(body.properties)) throw amlErrors.userError("The request body must have a 'properties' object.", ['BadArgument', 'InvalidRequestBody']);
   return body.properties;
 }
 
@@ -333,19 +321,19 @@ function requireReferencedAsset(arm: ArmService, ref: unknown, kind: 'codes' | '
 const PLACEHOLDER = /\$\{\{\s*(inputs|outputs)\.([A-Za-z0-9_]+)\s*\}\}/g;
 
 export function validateComponentSpec(arm: ArmService, spec: unknown): void {
-  if (!isObject(spec)) throw amlErrors.userError("properties.componentSpec is required: the component's definition (type, command, environment, inputs, outputs).");
+  if (!isJsonObject(spec)) throw amlErrors.userError("properties.componentSpec is required: the component's definition (type, command, environment, inputs, outputs).");
   const type = spec.type;
   if (typeof type !== 'string' || type === '') throw amlErrors.userError("componentSpec.type is required (for example 'command').");
   for (const k of ['inputs', 'outputs'] as const) {
-    if (spec[k] !== undefined && spec[k] !== null && !isObject(spec[k])) throw amlErrors.userError(`componentSpec.${k} must be an object of port definitions.`);
+    if (spec[k] !== undefined && spec[k] !== null && !isJsonObject(spec[k])) throw amlErrors.userError(`componentSpec.${k} must be an object of port definitions.`);
   }
   if (type.toLowerCase() !== 'command') return;
   if (typeof spec.command !== 'string' || spec.command.trim() === '') throw amlErrors.userError('componentSpec.command is required for a command component.');
   if (spec.environment === undefined || spec.environment === null) throw amlErrors.userError('componentSpec.environment is required for a command component.');
   requireReferencedAsset(arm, spec.environment, 'environments', 'environment');
   if (spec.code !== undefined && spec.code !== null) requireReferencedAsset(arm, spec.code, 'codes', 'code');
-  const inputs = isObject(spec.inputs) ? spec.inputs : {};
-  const outputs = isObject(spec.outputs) ? spec.outputs : {};
+  const inputs = isJsonObject(spec.inputs) ? spec.inputs : {};
+  const outputs = isJsonObject(spec.outputs) ? spec.outputs : {};
   for (const m of spec.command.matchAll(PLACEHOLDER)) {
     const declared = m[1] === 'inputs' ? inputs : outputs;
     if (!(m[2] in declared)) {
@@ -356,7 +344,7 @@ export function validateComponentSpec(arm: ArmService, spec: unknown): void {
 
 function validateEnvironment(props: JsonObject): void {
   const build = props.build;
-  const hasBuild = isObject(build) && typeof build.contextUri === 'string' && build.contextUri !== '';
+  const hasBuild = isJsonObject(build) && typeof build.contextUri === 'string' && build.contextUri !== '';
   if ((typeof props.image !== 'string' || props.image.trim() === '') && !hasBuild) {
     throw amlErrors.userError('An environment version needs properties.image (a Docker image) or properties.build (a Docker build context).');
   }
@@ -516,7 +504,7 @@ export function installAssetRoutes(deps: AssetDeps, store: AssetStore): void {
       const w = ws(req);
       validateName('Code', req.params.name);
       validateVersion('Code', req.params.version);
-      const body = isObject(req.body) ? req.body : {};
+      const body = isJsonObject(req.body) ? req.body : {};
       const type = body.pendingUploadType ?? 'TemporaryBlobReference';
       if (type !== 'TemporaryBlobReference' && type !== 'None') throw amlErrors.userError(`pendingUploadType '${String(type)}' is invalid. Valid values: None, TemporaryBlobReference.`);
       const pendingUploadId = typeof body.pendingUploadId === 'string' && body.pendingUploadId !== '' ? body.pendingUploadId : uuidFrom(`${w.id}|${req.params.name}|${req.params.version}`);
@@ -680,15 +668,13 @@ const SKLEARN_CONDA = 'name: project_environment\ndependencies:\n  - python=3.7.
 const TAXI_CONDA =
   'channels:\n  - defaults\n  - anaconda\n  - conda-forge\ndependencies:\n  - python=3.11\n  - pip\n  - pip:\n      - azureml-mlflow==1.57.0\n      - scikit-learn==1.5.2\n      - pandas==2.2.3\n';
 
-/** Computes (cpu-cluster, gpu-cluster, Kubernetes aks-prod), the default datastore and registered environments. */
+/** Computes (cpu-cluster, gpu-cluster, Kubernetes aks-prod) and registered environments (the default datastores come with every workspace, from ArmService.addWorkspace). */
 export function seedWorkspaceAssets(arm: ArmService, store: AssetStore, workspaceId: string): void {
   const ws = arm.resources.get(workspaceId);
   if (!ws) throw new Error(`Unknown workspace ${workspaceId}`);
   addCompute(arm, ws.id, 'cpu-cluster', { vmSize: 'STANDARD_DS3_V2', maxNodeCount: 4 });
   addCompute(arm, ws.id, 'gpu-cluster', { vmSize: 'STANDARD_NC6S_V3', maxNodeCount: 2 });
   addCompute(arm, ws.id, 'aks-prod', { computeType: 'Kubernetes', namespace: 'azureml' });
-  addDatastore(arm, ws.id, 'workspaceblobstore', { container: defaultBlobContainer(ws), accountName: storageAccountNameOf(ws), isDefault: true });
-  addDatastore(arm, ws.id, 'workspaceartifactstore', { container: 'azureml', accountName: storageAccountNameOf(ws) });
   for (let v = 1; v <= 5; v++) {
     store.putVersion(ws.id, 'environments', 'AzureML-sklearn-0.24-ubuntu18.04-py37-cpu', String(v), {
       description: 'An environment for tasks such as regression, clustering, and classification with Scikit-learn. Contains the Azure ML SDK and additional python packages.',

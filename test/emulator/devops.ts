@@ -85,7 +85,6 @@ interface JobTokenState {
   identityName: string;
   canReadPolicies: boolean;
   canReadChecks: boolean;
-  revoked: boolean;
 }
 
 interface ApiResourceLocation {
@@ -297,46 +296,31 @@ export class DevOpsService {
     const project = this.requireProject(opts.org, opts.project);
     const sc = this.serviceConnections.get(opts.resourceId.toLowerCase());
     const resource = { type: opts.resourceType, id: opts.resourceId, name: opts.resourceName ?? sc?.name ?? opts.resourceId };
-    let state: CheckState;
-    if (opts.type === 'branchControl') {
-      const s = opts.settings ?? {};
-      state = {
-        id: this.nextCheckId++,
-        projectId: project.id,
-        type: CHECK_TYPES.taskCheck,
-        resource,
-        timeout: opts.timeout ?? 1440,
-        createdOn: new Date(this.ctx.clock.now()).toISOString(),
-        settings: {
-          definitionRef: { ...BRANCH_CONTROL_DEFINITION },
-          displayName: 'Branch control',
-          inputs: {
-            allowedBranches: String(s.allowedBranches ?? 'refs/heads/main'),
-            ensureProtectionOfBranch: String(s.ensureProtectionOfBranch ?? true),
-            allowUnknownStatusBranch: String(s.allowUnknownStatusBranch ?? false),
-          },
-          retryInterval: 5,
-          linkedVariableGroup: null,
-        },
-      };
-    } else {
-      state = {
-        id: this.nextCheckId++,
-        projectId: project.id,
-        type: CHECK_TYPES.approval,
-        resource,
-        timeout: opts.timeout ?? 43200,
-        createdOn: new Date(this.ctx.clock.now()).toISOString(),
-        settings: { approvers: [], executionOrder: 'anyOrder', minRequiredApprovers: 0, instructions: '', blockedApprovers: [], requesterCannotBeApprover: false, ...(opts.settings ?? {}) },
-      };
-    }
+    const branchControl = opts.type === 'branchControl';
+    const s = opts.settings ?? {};
+    const state: CheckState = {
+      id: this.nextCheckId++,
+      projectId: project.id,
+      type: branchControl ? CHECK_TYPES.taskCheck : CHECK_TYPES.approval,
+      resource,
+      timeout: opts.timeout ?? (branchControl ? 1440 : 43200),
+      createdOn: new Date(this.ctx.clock.now()).toISOString(),
+      settings: branchControl
+        ? {
+            definitionRef: { ...BRANCH_CONTROL_DEFINITION },
+            displayName: 'Branch control',
+            inputs: {
+              allowedBranches: String(s.allowedBranches ?? 'refs/heads/main'),
+              ensureProtectionOfBranch: String(s.ensureProtectionOfBranch ?? true),
+              allowUnknownStatusBranch: String(s.allowUnknownStatusBranch ?? false),
+            },
+            retryInterval: 5,
+            linkedVariableGroup: null,
+          }
+        : { approvers: [], executionOrder: 'anyOrder', minRequiredApprovers: 0, instructions: '', blockedApprovers: [], requesterCannotBeApprover: false, ...s },
+    };
     this.checks.push(state);
     return this.checkBody(state, true);
-  }
-
-  removeCheck(id: number): void {
-    const i = this.checks.findIndex((c) => c.id === id);
-    if (i >= 0) this.checks.splice(i, 1);
   }
 
   /**
@@ -364,15 +348,9 @@ export class DevOpsService {
       identityName: `${project.name} Build Service (${org.name})`,
       canReadPolicies: opts.canReadPolicies ?? true,
       canReadChecks: opts.canReadChecks ?? true,
-      revoked: false,
     });
     this.ctx.addSecret(token);
     return token;
-  }
-
-  revokeJobToken(token: string): void {
-    const t = this.jobTokens.get(token);
-    if (t) t.revoked = true;
   }
 
   /** Plan/job identity of a job token (what the agent exposes as System.PlanId / System.JobId). */
@@ -569,7 +547,7 @@ export class DevOpsService {
       return { response: vssError(401, 'UnauthorizedRequestException', 'TF400813: Resource not available for anonymous access. Client authentication required.', 'Microsoft.TeamFoundation.Framework.Server', challenge) };
     }
     const job = this.jobTokens.get(token);
-    if (!job || job.revoked || job.orgId !== org.id) {
+    if (!job || job.orgId !== org.id) {
       return { response: vssError(401, 'UnauthorizedRequestException', "TF400813: The user '' is not authorized to access this resource.", 'Microsoft.TeamFoundation.Framework.Server', challenge) };
     }
     return { job };

@@ -232,12 +232,6 @@ export class EntraService {
     return this.identities.get(`${tenantId.toLowerCase()}|${clientId.toLowerCase()}`);
   }
 
-  findByObjectId(objectId: string): Identity | undefined {
-    const key = objectId.toLowerCase();
-    for (const i of this.identities.values()) if (i.objectId === key) return i;
-    return undefined;
-  }
-
   /** Trusts assertions from `issuer` for federated credentials, verified with keys from `lookup`. */
   registerIssuer(issuer: string, lookup: IssuerKeyLookup): void {
     this.issuers.set(issuer, lookup);

@@ -36,7 +36,7 @@ import type { EmulatedStorage } from './azurite';
 import { ML_NS, requireWorkspace } from './aml';
 import { DataPlaneService } from './dataplane';
 import type { EntraService } from './entra';
-import type { JsonObject } from './jwt';
+import { type JsonObject, isJsonObject } from './jwt';
 import type { Operation } from './lro';
 import type { Clock } from './types';
 
@@ -147,14 +147,8 @@ export interface JobRecord {
 
 export interface JobDeps {
   arm: ArmService;
-  assets: AssetStore;
   storage: EmulatedStorage;
   clock: Clock;
-  url: () => string;
-}
-
-function isObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function uuidFrom(seed: string): string {
@@ -166,11 +160,11 @@ const BINDING = /\$\{\{\s*parent\.(inputs|outputs|jobs)\.([A-Za-z0-9_\-]+)(?:\.(
 
 /** Every string in a node's inputs/outputs that may hold a binding (value, uri, path). */
 function bindingStrings(ports: unknown): Array<{ port: string; text: string }> {
-  if (!isObject(ports)) return [];
+  if (!isJsonObject(ports)) return [];
   const out: Array<{ port: string; text: string }> = [];
   for (const [port, v] of Object.entries(ports)) {
     if (typeof v === 'string') out.push({ port, text: v });
-    else if (isObject(v)) for (const k of ['value', 'uri', 'path']) if (typeof v[k] === 'string') out.push({ port, text: v[k] as string });
+    else if (isJsonObject(v)) for (const k of ['value', 'uri', 'path']) if (typeof v[k] === 'string') out.push({ port, text: v[k] as string });
   }
   return out;
 }
@@ -316,7 +310,7 @@ export class JobEngine {
   private put(req: ArmRequest, w: StoredResource): { status: number; body: JsonObject } {
     const name = req.params.id;
     validateName('Job', name);
-    if (!isObject(req.body) || !isObject(req.body.properties)) throw amlErrors.userError("The request body must have a 'properties' object.", ['BadArgument', 'InvalidRequestBody']);
+    if (!isJsonObject(req.body) || !isJsonObject(req.body.properties)) throw amlErrors.userError("The request body must have a 'properties' object.", ['BadArgument', 'InvalidRequestBody']);
     const props = req.body.properties;
     const jobType = props.jobType;
     if (typeof jobType !== 'string') throw amlErrors.userError('properties.jobType is required (Pipeline or Command).');
@@ -328,7 +322,7 @@ export class JobEngine {
       throw amlErrors.userError(`jobType '${jobType}' is not supported by the emulator (it emulates Pipeline and Command jobs).`);
     }
     const steps = jobType === 'Pipeline' ? this.validatePipeline(w, props) : this.validateCommand(w, props);
-    const settings = isObject(props.settings) ? props.settings : {};
+    const settings = isJsonObject(props.settings) ? props.settings : {};
     const cosf = settings.continue_on_step_failure ?? settings.continueOnStepFailure;
     const experimentName = typeof props.experimentName === 'string' && props.experimentName !== '' ? props.experimentName : 'Default';
     const displayName = typeof props.displayName === 'string' && props.displayName !== '' ? props.displayName : name;
@@ -341,7 +335,7 @@ export class JobEngine {
       runType: 'HTTP',
       ...(jobType === 'Pipeline'
         ? {
-            'azureml.parameters': JSON.stringify(Object.fromEntries(Object.entries(isObject(props.inputs) ? props.inputs : {}).map(([k, v]) => [k, isObject(v) ? (v.value ?? null) : v]))),
+            'azureml.parameters': JSON.stringify(Object.fromEntries(Object.entries(isJsonObject(props.inputs) ? props.inputs : {}).map(([k, v]) => [k, isJsonObject(v) ? (v.value ?? null) : v]))),
             'azureml.continue_on_step_failure': cosf === true || cosf === 'true' || cosf === 'True' ? 'True' : 'False',
             'azureml.pipelineComponent': 'pipelinerun',
             'azureml.defaultDataStoreName': 'workspaceblobstore',
@@ -352,9 +346,9 @@ export class JobEngine {
     const createdBy = { objectId: req.caller.objectId, tenantId: req.caller.tenantId, appId: req.caller.appId };
     const run: RunState = { runId: name, jobName: name, displayName, status: 'NotStarted', createdMs: now, outputs: {}, properties, tags, createdBy };
     const outputBindings: Record<string, [string, string]> = {};
-    if (jobType === 'Pipeline' && isObject(props.jobs)) {
+    if (jobType === 'Pipeline' && isJsonObject(props.jobs)) {
       for (const [stepName, node] of Object.entries(props.jobs)) {
-        for (const { port, text } of bindingStrings(isObject(node) ? node.outputs : undefined)) {
+        for (const { port, text } of bindingStrings(isJsonObject(node) ? node.outputs : undefined)) {
           const m = /\$\{\{\s*parent\.outputs\.([A-Za-z0-9_\-]+)\s*\}\}/.exec(text);
           if (m) outputBindings[m[1]] = [stepName, port];
         }
@@ -388,7 +382,7 @@ export class JobEngine {
         properties,
         displayName,
         experimentName,
-        services: { ...(isObject(props.services) ? props.services : {}), ...this.services(w, name) },
+        services: { ...(isJsonObject(props.services) ? props.services : {}), ...this.services(w, name) },
         status: 'NotStarted',
       },
       systemData: systemData(req, new Date(now).toISOString()),
@@ -417,10 +411,10 @@ export class JobEngine {
     const changed: string[] = [];
     const same = (a: unknown, b: unknown): boolean => stableJson(a ?? {}) === stableJson(b ?? {});
     const nodes = (j: unknown, part: 'inputs' | 'outputs' | 'rest'): unknown =>
-      isObject(j)
+      isJsonObject(j)
         ? Object.fromEntries(
             Object.entries(j).map(([k, n]) => {
-              if (!isObject(n)) return [k, n];
+              if (!isJsonObject(n)) return [k, n];
               if (part === 'rest') {
                 const { inputs: _i, outputs: _o, ...rest } = n;
                 return [k, rest];
@@ -437,16 +431,16 @@ export class JobEngine {
     if (!same(nodes(old.jobs, 'outputs'), nodes(props.jobs, 'outputs'))) changed.push(' OutputBindings');
     if (changed.length > 0) throw this.immutable(changed);
     if (typeof props.description === 'string' || props.description === null) old.description = props.description;
-    if (isObject(props.tags)) job.run.tags = this.stringMap(props.tags);
+    if (isJsonObject(props.tags)) job.run.tags = this.stringMap(props.tags);
     if (typeof props.displayName === 'string') job.run.displayName = props.displayName;
-    if (isObject(props.properties)) Object.assign(job.run.properties, this.stringMap(props.properties));
+    if (isJsonObject(props.properties)) Object.assign(job.run.properties, this.stringMap(props.properties));
     if (typeof props.isArchived === 'boolean') old.isArchived = props.isArchived;
     stored.body.systemData = systemData(req, new Date(this.deps.clock.now()).toISOString(), stored.body.systemData as JsonObject);
     return { status: 200, body: this.view(job) };
   }
 
   private stringMap(v: unknown): Record<string, string> {
-    if (!isObject(v)) return {};
+    if (!isJsonObject(v)) return {};
     return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== null && x !== undefined).map(([k, x]) => [k, typeof x === 'string' ? x : JSON.stringify(x)]));
   }
 
@@ -483,18 +477,18 @@ export class JobEngine {
 
   private validatePipeline(w: StoredResource, props: JsonObject): StepPlan[] {
     const jobs = props.jobs;
-    if (!isObject(jobs) || Object.keys(jobs).length === 0) throw amlErrors.userError('properties.jobs is required: a pipeline job needs at least one step.');
-    const settings = isObject(props.settings) ? props.settings : {};
+    if (!isJsonObject(jobs) || Object.keys(jobs).length === 0) throw amlErrors.userError('properties.jobs is required: a pipeline job needs at least one step.');
+    const settings = isJsonObject(props.settings) ? props.settings : {};
     const defaultCompute = settings.default_compute ?? settings.defaultCompute ?? props.computeId;
-    const pipelineInputs = isObject(props.inputs) ? props.inputs : {};
-    const pipelineOutputs = isObject(props.outputs) ? props.outputs : {};
+    const pipelineInputs = isJsonObject(props.inputs) ? props.inputs : {};
+    const pipelineOutputs = isJsonObject(props.outputs) ? props.outputs : {};
     if (defaultCompute !== undefined) this.requireCompute(w, defaultCompute, 'settings.default_compute');
     this.requireDataInputs(pipelineInputs, 'Pipeline');
-    for (const [stepName, node] of Object.entries(jobs)) if (isObject(node)) this.requireDataInputs(node.inputs, `Step '${stepName}'`);
+    for (const [stepName, node] of Object.entries(jobs)) if (isJsonObject(node)) this.requireDataInputs(node.inputs, `Step '${stepName}'`);
     const plans: StepPlan[] = [];
     const specs = new Map<string, JsonObject | undefined>();
     for (const [stepName, node] of Object.entries(jobs)) {
-      if (!isObject(node)) throw amlErrors.userError(`Step '${stepName}' must be an object.`);
+      if (!isJsonObject(node)) throw amlErrors.userError(`Step '${stepName}' must be an object.`);
       const componentId = node.componentId ?? node.component_id;
       if (typeof componentId !== 'string' || componentId === '') throw amlErrors.userError(`Step '${stepName}' has no componentId.`);
       const ref = parseAssetRef(componentId);
@@ -508,7 +502,7 @@ export class JobEngine {
       const spec = ref.id ? this.componentOf(ref.id) : undefined;
       specs.set(stepName, spec);
       const displayName = typeof node.display_name === 'string' ? node.display_name : typeof node.displayName === 'string' ? node.displayName : stepName;
-      const outputs = Object.keys(isObject(spec?.outputs) ? (spec?.outputs as JsonObject) : {});
+      const outputs = Object.keys(isJsonObject(spec?.outputs) ? (spec?.outputs as JsonObject) : {});
       plans.push({ name: stepName, deps: [], displayName, componentId: ref.id ?? componentId, componentName: ref.name, ...(computeName ? { computeName } : {}), outputs });
     }
     for (const plan of plans) {
@@ -526,8 +520,8 @@ export class JobEngine {
               if (target === plan.name) throw amlErrors.userError(`${where}: a step cannot bind its own output.`);
               if (!(target in jobs)) throw amlErrors.userError(`${where}, but the pipeline has no step '${target}'. Steps: ${Object.keys(jobs).join(', ')}.`);
               const spec = specs.get(target);
-              if (spec && !(isObject(spec.outputs) && subName in spec.outputs)) {
-                const outs = Object.keys(isObject(spec.outputs) ? spec.outputs : {});
+              if (spec && !(isJsonObject(spec.outputs) && subName in spec.outputs)) {
+                const outs = Object.keys(isJsonObject(spec.outputs) ? spec.outputs : {});
                 throw amlErrors.userError(`${where}, but step '${target}' has no output '${subName}'. Its outputs: ${outs.join(', ') || '(none)'}.`);
               }
               if (!plan.deps.includes(target)) plan.deps.push(target);
@@ -556,9 +550,9 @@ export class JobEngine {
 
   /** Inputs whose uri is a workspace data or model asset id must name an existing version. */
   private requireDataInputs(inputs: unknown, where: string): void {
-    if (!isObject(inputs)) return;
+    if (!isJsonObject(inputs)) return;
     for (const [port, v] of Object.entries(inputs)) {
-      const uri = isObject(v) ? v.uri : undefined;
+      const uri = isJsonObject(v) ? v.uri : undefined;
       if (typeof uri !== 'string') continue;
       const ref = parseAssetRef(uri);
       if (ref?.id && (ref.kind === 'data' || ref.kind === 'models') && !this.deps.arm.resources.get(ref.id)) {
@@ -781,7 +775,7 @@ export class JobEngine {
     if (!run.step) {
       const stored = this.deps.arm.resources.get(`${job.workspaceId}/jobs/${job.name}`);
       const outs = (stored?.body.properties as JsonObject | undefined)?.outputs;
-      if (isObject(outs)) for (const [k, v] of Object.entries(outs)) if (isObject(v) && run.outputs[k] && !v.uri) v.uri = run.outputs[k];
+      if (isJsonObject(outs)) for (const [k, v] of Object.entries(outs)) if (isJsonObject(v) && run.outputs[k] && !v.uri) v.uri = run.outputs[k];
     }
   }
 
@@ -811,8 +805,10 @@ export class JobEngine {
 
 // ---- the emulator's Azure ML workloads (emu.aml) ----------------------------------------------
 
-export interface AmlWorkloadsDeps extends Omit<JobDeps, 'assets'> {
+export interface AmlWorkloadsDeps extends JobDeps {
   entra: EntraService;
+  /** Emulator origin (the data plane's URLs). */
+  url: () => string;
 }
 
 /** Assets, jobs and the data plane of the emulated workspaces, with the test-facing helpers. */
@@ -822,14 +818,14 @@ export class AmlWorkloads {
   readonly dataPlane: DataPlaneService;
 
   constructor(private readonly deps: AmlWorkloadsDeps) {
-    this.assets = new AssetStore({ arm: deps.arm, storage: deps.storage, clock: deps.clock, url: deps.url });
-    this.engine = new JobEngine({ ...deps, assets: this.assets });
+    this.assets = new AssetStore(deps);
+    this.engine = new JobEngine(deps);
     this.dataPlane = new DataPlaneService({ arm: deps.arm, entra: deps.entra, engine: this.engine, url: deps.url });
   }
 
   /** Registers the asset, compute, datastore and job routes on ARM. */
   install(): void {
-    installAssetRoutes({ arm: this.deps.arm, storage: this.deps.storage, clock: this.deps.clock, url: this.deps.url }, this.assets);
+    installAssetRoutes(this.deps, this.assets);
     this.engine.install();
   }
 

@@ -1,6 +1,6 @@
 // Minimal JWT helpers on node:crypto. Only what the emulator needs:
 // RS256 signing of tokens it issues, RS256/PS256 verification of assertions it receives.
-import { KeyObject, constants, createHash, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
+import { KeyObject, constants, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -69,10 +69,6 @@ export function verifyJwtSignature(jwt: DecodedJwt, publicKey: KeyObject): boole
 export function publicJwk(key: SigningKey): JsonObject {
   const jwk = key.publicKey.export({ format: 'jwk' });
   return { kty: 'RSA', use: 'sig', kid: key.kid, x5t: key.kid, n: jwk.n, e: jwk.e };
-}
-
-export function sha256Hex(data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
 }
 
 /** Numeric claim helper: JWT times are seconds, absent or non-numeric gives undefined. */

@@ -105,11 +105,6 @@ export class LroManager {
     return this.view(state);
   }
 
-  get(name: string): Operation | undefined {
-    const s = this.ops.get(name.toLowerCase());
-    return s ? this.view(s) : undefined;
-  }
-
   dispose(): void {
     for (const s of this.ops.values()) if (s.timer) clearTimeout(s.timer);
   }

@@ -26,7 +26,7 @@ import { ArmError } from './armerrors';
 import { ML_NS, requireWorkspace } from './aml';
 import { amlErrors, type AssetStore, pageOf, stableJson, validateVersion } from './assets';
 import type { JobEngine } from './jobs';
-import type { JsonObject } from './jwt';
+import { type JsonObject, isJsonObject } from './jwt';
 
 export interface ModelDeps {
   arm: ArmService;
@@ -43,10 +43,6 @@ const LONG_DATASTORE_URI = /^azureml:\/\/subscriptions\/([^/]+)\/resource[gG]rou
 /** Fields a later PUT may change. */
 const MUTABLE = new Set(['description', 'tags', 'properties', 'isArchived', 'provisioningState', 'stage']);
 
-function isObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** `a,b=1` -> [['a', undefined], ['b', '1']]. */
 function filterItems(raw: string | null): Array<[string, string | undefined]> {
   if (!raw) return [];
@@ -61,7 +57,7 @@ function filterItems(raw: string | null): Array<[string, string | undefined]> {
 }
 
 function matchesFilter(map: unknown, items: Array<[string, string | undefined]>): boolean {
-  const m = isObject(map) ? map : {};
+  const m = isJsonObject(map) ? map : {};
   return items.every(([k, v]) => (v === undefined ? k in m : m[k] === v));
 }
 
@@ -151,7 +147,7 @@ export class ModelRegistry {
           );
         }
         validateVersion('Model', version);
-        if (!isObject(req.body) || !isObject(req.body.properties)) throw amlErrors.userError("The request body must have a 'properties' object.", ['BadArgument', 'InvalidRequestBody']);
+        if (!isJsonObject(req.body) || !isJsonObject(req.body.properties)) throw amlErrors.userError("The request body must have a 'properties' object.", ['BadArgument', 'InvalidRequestBody']);
         const props = req.body.properties;
         const modelUri = props.modelUri;
         if (typeof modelUri !== 'string' || modelUri.trim() === '') throw amlErrors.userError('properties.modelUri is required: the URI of the model files.');
@@ -159,7 +155,7 @@ export class ModelRegistry {
           throw amlErrors.userError(`properties.modelType '${String(props.modelType)}' is invalid. Valid values: custom_model, mlflow_model, triton_model.`);
         }
         for (const k of ['tags', 'properties'] as const) {
-          if (props[k] !== undefined && props[k] !== null && (!isObject(props[k]) || Object.values(props[k] as JsonObject).some((x) => typeof x !== 'string' && x !== null))) {
+          if (props[k] !== undefined && props[k] !== null && (!isJsonObject(props[k]) || Object.values(props[k] as JsonObject).some((x) => typeof x !== 'string' && x !== null))) {
             throw amlErrors.userError(`properties.${k} must be an object of string values.`);
           }
         }

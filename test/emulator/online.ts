@@ -25,7 +25,7 @@ import { armPage, type ArmRequest, type ArmService, type StoredResource } from '
 import { ML_NS, requireWorkspace } from './aml';
 import { AmlError, amlErrors, systemData } from './assets';
 import type { EntraService } from './entra';
-import type { JsonObject } from './jwt';
+import { type JsonObject, isJsonObject } from './jwt';
 import type { Operation } from './lro';
 import type { TlsMaterial } from './tls';
 import type { Clock } from './types';
@@ -114,7 +114,6 @@ const AUTH_MODES = ['AMLToken', 'Key', 'AADToken'];
 const ASSET_ID = /^(\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.MachineLearningServices\/workspaces\/[^/]+)\/(models|environments|codes)\/([^/]+)\/versions\/([^/]+)$/i;
 const REGISTRY_ID = /^azureml:\/\/registries\/[^/]+\/(models|environments)\/[^/]+\/(versions\/[^/]+|labels\/latest)$/i;
 
-const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 const norm = (id: string): string => id.toLowerCase();
 
 function conflict(what: string, state: string): AmlError {
@@ -300,7 +299,7 @@ export class OnlineEndpoints {
       handler: (req) => {
         const d = arm.resources.get(`${endpointOf(req).id}/deployments/${req.params.deploymentName}`);
         if (!d) throw amlErrors.notFound(`Deployment '${req.params.deploymentName}' was not found on online endpoint '${req.params.endpointName}'.`);
-        const b = isObject(req.body) ? req.body : {};
+        const b = isJsonObject(req.body) ? req.body : {};
         const type = String(b.containerType ?? 'InferenceServer');
         if (type !== 'InferenceServer' && type !== 'StorageInitializer') throw amlErrors.userError(`containerType '${type}' is invalid. Valid values: InferenceServer, StorageInitializer.`);
         const tail = typeof b.tail === 'number' && b.tail > 0 ? b.tail : undefined;
@@ -319,11 +318,11 @@ export class OnlineEndpoints {
       name,
       type: EP_TYPE,
       location,
-      tags: isObject(body.tags) ? body.tags : {},
+      tags: isJsonObject(body.tags) ? body.tags : {},
       identity: { type: 'SystemAssigned', principalId: randomUUID(), tenantId: String((ws.body.identity as JsonObject | undefined)?.tenantId ?? randomUUID()) },
       properties: {
         description: props.description ?? null,
-        properties: isObject(props.properties) ? props.properties : {},
+        properties: isJsonObject(props.properties) ? props.properties : {},
         scoringUri: `${this.origin}/api/v1/endpoint/${name}/score`,
         swaggerUri: `${this.origin}/api/v1/endpoint/${name}/swagger.json`,
         authMode: props.authMode ?? 'Key',
@@ -352,7 +351,7 @@ export class OnlineEndpoints {
   /** A traffic map as Azure ML accepts it: whole percents, total 0 or 100, only provisioned deployments of this endpoint. */
   private checkTraffic(endpointId: string, t: unknown, what: 'traffic' | 'mirrorTraffic'): Record<string, number> {
     if (t === undefined || t === null) return {};
-    if (!isObject(t)) throw amlErrors.userError(`properties.${what} must be a map of deployment name to percent.`);
+    if (!isJsonObject(t)) throw amlErrors.userError(`properties.${what} must be a map of deployment name to percent.`);
     const out: Record<string, number> = {};
     for (const [k, v] of Object.entries(t)) {
       if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 100) throw amlErrors.userError(`Traffic value for deployment '${k}' must be a whole number between 0 and 100, not ${JSON.stringify(v)}.`, ['BadArgument', 'InvalidTrafficValue']);
@@ -372,9 +371,9 @@ export class OnlineEndpoints {
     const { arm } = this.deps;
     const name = req.params.endpointName;
     if (!ONLINE_NAME.test(name)) throw amlErrors.userError(`Endpoint name '${name}' is invalid: use 3 to 32 letters, digits and '-', starting with a letter and ending with a letter or digit.`, ['ValidationError']);
-    const body = isObject(req.body) ? req.body : {};
+    const body = isJsonObject(req.body) ? req.body : {};
     const props = body.properties;
-    if (!isObject(props)) throw amlErrors.userError('properties is required.', ['ValidationError']);
+    if (!isJsonObject(props)) throw amlErrors.userError('properties is required.', ['ValidationError']);
     const id = `${ws.id}/onlineEndpoints/${name}`;
     const existing = arm.resources.get(id);
     this.requireIdle(id, existing, `Online endpoint '${name}'`);
@@ -386,7 +385,7 @@ export class OnlineEndpoints {
       if (String(old.compute ?? '').toLowerCase() !== String(compute ?? '').toLowerCase()) throw amlErrors.userError(`The compute of online endpoint '${name}' cannot be changed.`, ['BadArgument', 'Immutable']);
       const traffic = this.checkTraffic(existing.id, props.traffic ?? old.traffic, 'traffic');
       const mirror = props.mirrorTraffic === undefined ? undefined : this.checkTraffic(existing.id, props.mirrorTraffic, 'mirrorTraffic');
-      return this.update(req, existing, { authMode: mode, description: props.description ?? old.description, tags: isObject(body.tags) ? body.tags : undefined, traffic, mirror }, 200);
+      return this.update(req, existing, { authMode: mode, description: props.description ?? old.description, tags: isJsonObject(body.tags) ? body.tags : undefined, traffic, mirror }, 200);
     }
     const traffic = this.checkTraffic(id, props.traffic, 'traffic');
     const stored = this.endpointBody(ws, id, name, { ...props, authMode: mode, ...(compute ? { compute } : {}) }, body, req);
@@ -407,13 +406,13 @@ export class OnlineEndpoints {
   }
 
   private patchEndpoint(req: ArmRequest, e: StoredResource) {
-    const body = isObject(req.body) ? req.body : {};
+    const body = isJsonObject(req.body) ? req.body : {};
     this.requireIdle(e.id, e, `Online endpoint '${e.body.name}'`);
-    const props = isObject(body.properties) ? body.properties : {};
+    const props = isJsonObject(body.properties) ? body.properties : {};
     const old = e.body.properties as JsonObject;
     const traffic = this.checkTraffic(e.id, props.traffic ?? old.traffic, 'traffic');
     const mirror = props.mirrorTraffic === undefined ? undefined : this.checkTraffic(e.id, props.mirrorTraffic, 'mirrorTraffic');
-    return this.update(req, e, { authMode: String(old.authMode), description: props.description ?? old.description, tags: isObject(body.tags) ? body.tags : undefined, traffic, mirror }, 202);
+    return this.update(req, e, { authMode: String(old.authMode), description: props.description ?? old.description, tags: isJsonObject(body.tags) ? body.tags : undefined, traffic, mirror }, 202);
   }
 
   /** An update: provisioningState Updating now, the new traffic when the operation succeeds. */
@@ -486,9 +485,9 @@ export class OnlineEndpoints {
     const id = `${e.id}/deployments/${name}`;
     const existing = arm.resources.get(id);
     this.requireIdle(id, existing, `Deployment '${name}'`);
-    const body = isObject(req.body) ? req.body : {};
+    const body = isJsonObject(req.body) ? req.body : {};
     const props = body.properties;
-    if (!isObject(props)) throw amlErrors.userError('properties is required.', ['ValidationError']);
+    if (!isJsonObject(props)) throw amlErrors.userError('properties is required.', ['ValidationError']);
     const expected = ep.compute ? 'Kubernetes' : 'Managed';
     if (props.endpointComputeType !== expected) {
       throw amlErrors.userError(`properties.endpointComputeType is ${String(props.endpointComputeType)}, but endpoint '${e.body.name}' is a ${expected === 'Kubernetes' ? 'Kubernetes' : 'managed'} endpoint: use ${expected}.`, ['ValidationError']);
@@ -503,7 +502,7 @@ export class OnlineEndpoints {
     }
     const cc = props.codeConfiguration;
     if (cc !== undefined && cc !== null) {
-      if (!isObject(cc)) throw amlErrors.userError('properties.codeConfiguration must be an object.', ['ValidationError']);
+      if (!isJsonObject(cc)) throw amlErrors.userError('properties.codeConfiguration must be an object.', ['ValidationError']);
       this.checkAsset(ws, cc.codeId, 'codes', 'codeConfiguration.codeId');
       if (typeof cc.scoringScript !== 'string' || !cc.scoringScript) throw amlErrors.userError('properties.codeConfiguration.scoringScript is required.', ['ValidationError']);
     }
@@ -514,7 +513,7 @@ export class OnlineEndpoints {
         throw amlErrors.userError(`Instance type '${String(props.instanceType)}' is not defined on the Kubernetes compute (defined: ${types.join(', ')}).`, ['BadArgument', 'InstanceTypeNotFound']);
       }
     }
-    const sku = isObject(body.sku) ? body.sku : {};
+    const sku = isJsonObject(body.sku) ? body.sku : {};
     const capacity = sku.capacity ?? 1;
     if (typeof capacity !== 'number' || !Number.isInteger(capacity) || capacity < 1) throw amlErrors.userError(`sku.capacity (instance count) must be a whole number, 1 or more, not ${JSON.stringify(capacity)}.`, ['ValidationError']);
     const at = new Date(this.deps.clock.now()).toISOString();
@@ -523,7 +522,7 @@ export class OnlineEndpoints {
       name,
       type: DEP_TYPE,
       location: String(body.location ?? e.body.location),
-      tags: isObject(body.tags) ? body.tags : {},
+      tags: isJsonObject(body.tags) ? body.tags : {},
       properties: { ...props, provisioningState: existing ? 'Updating' : 'Creating' },
       sku: { name: String(sku.name ?? 'Default'), tier: 'Standard', capacity },
       systemData: systemData(req, at, existing?.body.systemData as JsonObject | undefined),
@@ -549,7 +548,7 @@ export class OnlineEndpoints {
     const mirror = (ep.mirrorTraffic as Record<string, number> | undefined)?.[name] ?? 0;
     if (mirror > 0) throw amlErrors.userError(`Deployment '${name}' receives ${mirror}% mirror traffic; remove it from mirrorTraffic before deleting it.`, ['BadArgument']);
     this.requireIdle(id, d, `Deployment '${name}'`);
-    if (isObject(ep) && this.busy.get(norm(e.id))?.status === 'InProgress' && ep.provisioningState === 'Updating') throw conflict(`Online endpoint '${e.body.name}'`, 'Updating');
+    if (isJsonObject(ep) && this.busy.get(norm(e.id))?.status === 'InProgress' && ep.provisioningState === 'Updating') throw conflict(`Online endpoint '${e.body.name}'`, 'Updating');
     (d.body.properties as JsonObject).provisioningState = 'Deleting';
     const op = this.operation(req, id, this.defaults.deleteMs, this.takeFailure('deploymentDelete'), (ok) => {
       const cur = this.deps.arm.resources.get(id);

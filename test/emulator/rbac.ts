@@ -93,8 +93,15 @@ export function scopeCovers(assignmentScope: string, requestScope: string): bool
   return a === '/' || r === a || r.startsWith(`${a}/`);
 }
 
+/** A role with its action patterns compiled once, when it is defined. */
+interface CompiledRole {
+  def: RoleDefinition;
+  actions: RegExp[];
+  notActions: RegExp[];
+}
+
 export class Rbac {
-  private readonly roles = new Map<string, RoleDefinition>();
+  private readonly roles = new Map<string, CompiledRole>();
   private assignments: RoleAssignment[] = [];
 
   constructor() {
@@ -102,11 +109,11 @@ export class Rbac {
   }
 
   defineRole(def: RoleDefinition): void {
-    this.roles.set(def.name.toLowerCase(), def);
+    this.roles.set(def.name.toLowerCase(), { def, actions: def.actions.map(patternToRegExp), notActions: def.notActions.map(patternToRegExp) });
   }
 
   role(name: string): RoleDefinition | undefined {
-    return this.roles.get(name.toLowerCase());
+    return this.roles.get(name.toLowerCase())?.def;
   }
 
   grant(principalId: string, roleName: string, scope: string): RoleAssignment {
@@ -139,9 +146,9 @@ export class Rbac {
     const pid = principalId.toLowerCase();
     return this.assignments.some((a) => {
       if (a.principalId !== pid || !scopeCovers(a.scope, scope)) return false;
-      const role = this.role(a.roleName);
+      const role = this.roles.get(a.roleName.toLowerCase());
       if (!role) return false;
-      return role.actions.some((p) => patternToRegExp(p).test(action)) && !role.notActions.some((p) => patternToRegExp(p).test(action));
+      return role.actions.some((r) => r.test(action)) && !role.notActions.some((r) => r.test(action));
     });
   }
 

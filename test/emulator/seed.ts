@@ -37,6 +37,14 @@ export const SEED_IDS = {
   },
 } as const;
 
+/** The seeded service connections' keys: wif, secret, certificate, managedIdentity. */
+export type SeedConnectionKind = keyof typeof SEED_IDS.serviceConnections;
+
+/** A value per seeded service connection, in SEED_IDS order. */
+function perConnection<T>(f: (kind: SeedConnectionKind, ids: { id: string; name: string }) => T): Record<SeedConnectionKind, T> {
+  return Object.fromEntries(Object.entries(SEED_IDS.serviceConnections).map(([kind, ids]) => [kind, f(kind as SeedConnectionKind, ids)])) as Record<SeedConnectionKind, T>;
+}
+
 export interface SeedPrincipal {
   clientId: string;
   objectId: string;
@@ -70,7 +78,7 @@ export interface SeedResult {
     projectId: string;
     collectionUri: string;
     repository: { id: string; name: string; defaultBranch: string; mainHead: string };
-    serviceConnections: { wif: { id: string; name: string }; secret: { id: string; name: string }; certificate: { id: string; name: string }; managedIdentity: { id: string; name: string } };
+    serviceConnections: Record<SeedConnectionKind, { id: string; name: string }>;
     minimumReviewersPolicyId: number;
     branchControlCheckId: number;
   };
@@ -120,12 +128,7 @@ export function seedDefault(env: {
   const repo = ado.addRepository({ org: S.org, project: S.project, name: S.repository, id: S.repositoryId, defaultBranch: 'refs/heads/main' });
   // main has three merged commits; the last one is what a CI run of main builds.
   const mainHead = ado.pushCommits(repo.id, 'refs/heads/main', ['1'.repeat(40), '2'.repeat(40), '3'.repeat(40)]);
-  const scs = {
-    wif: ado.addServiceConnection({ org: S.org, project: S.project, ...S.serviceConnections.wif }),
-    secret: ado.addServiceConnection({ org: S.org, project: S.project, ...S.serviceConnections.secret }),
-    certificate: ado.addServiceConnection({ org: S.org, project: S.project, ...S.serviceConnections.certificate }),
-    managedIdentity: ado.addServiceConnection({ org: S.org, project: S.project, ...S.serviceConnections.managedIdentity }),
-  };
+  const scs = perConnection((_, ids) => ado.addServiceConnection({ org: S.org, project: S.project, ...ids }));
   const issuer = ado.issuer(S.org);
   const subject = ado.subject(S.org, S.project, S.serviceConnections.wif.name);
   entra.addFederatedCredential(fedSp, { name: 'ado-aml-prod', issuer, subject });
@@ -169,12 +172,7 @@ export function seedDefault(env: {
       projectId: S.projectId,
       collectionUri: ado.collectionUri(S.org),
       repository: { id: repo.id, name: repo.name, defaultBranch: repo.defaultBranch, mainHead },
-      serviceConnections: {
-        wif: { id: scs.wif.id, name: scs.wif.name },
-        secret: { id: scs.secret.id, name: scs.secret.name },
-        certificate: { id: scs.certificate.id, name: scs.certificate.name },
-        managedIdentity: { id: scs.managedIdentity.id, name: scs.managedIdentity.name },
-      },
+      serviceConnections: perConnection((kind) => ({ id: scs[kind].id, name: scs[kind].name })),
       minimumReviewersPolicyId: Number(policy.id),
       branchControlCheckId: Number(check.id),
     },
