@@ -167,17 +167,21 @@ test('ARM 429 on submission and 503 while waiting are retried: one job, task suc
 });
 
 test('a workload-identity wait longer than the token lifetimes keeps working', async () => {
-  const w2 = await startWorld({ tokenLifetimeSeconds: 2, oidcTokenLifetimeSeconds: 2 });
+  const lifetimes = { access: w.emu.entra.tokenLifetimeSeconds, oidc: w.emu.ado.oidcTokenLifetimeSeconds };
+  w.emu.entra.tokenLifetimeSeconds = 2;
+  w.emu.ado.oidcTokenLifetimeSeconds = 2;
+  w.emu.aml.scriptJobs({ startDelayMs: 20, stepDurationMs: 3000, phaseMs: 5 });
   try {
-    w2.emu.aml.scriptJobs({ startDelayMs: 20, stepDurationMs: 3000, phaseMs: 5 });
-    w2.emu.aml.addData(w2.seed.workspace.id, 'taxi-test', '1', 'azureml://datastores/workspaceblobstore/paths/taxi/test/');
-    const r = await w2.run('AmlPipelineJob', { connection: 'wif', inputs: { ...workspaceInputs(w2.seed), jobFile: 'pipeline.yml' }, variables: { 'Build.SourcesDirectory': sample } });
+    const since = w.emu.requests.length;
+    const r = await w.run('AmlPipelineJob', { connection: 'wif', inputs: { ...workspaceInputs(w.seed), jobFile: 'pipeline.yml' }, variables: { 'Build.SourcesDirectory': sample } });
     assert.equal(r.result, 'Succeeded', describe(r));
-    const oidc = w2.emu.requests.filter((q) => q.service === 'ado' && /oidctoken$/.test(q.path));
+    const oidc = w.emu.requests.slice(since).filter((q) => q.service === 'ado' && /oidctoken$/.test(q.path));
     assert.ok(oidc.length >= 3, `fresh OIDC tokens during the wait: ${oidc.length}`);
-    assert.ok(w2.emu.requests.filter((q) => q.service === 'entra').every((q) => q.status === 200));
+    assert.ok(w.emu.requests.slice(since).filter((q) => q.service === 'entra').every((q) => q.status === 200));
   } finally {
-    await w2.close();
+    w.emu.aml.scriptJobs({ startDelayMs: 20, stepDurationMs: 60, phaseMs: 5 });
+    w.emu.entra.tokenLifetimeSeconds = lifetimes.access;
+    w.emu.ado.oidcTokenLifetimeSeconds = lifetimes.oidc;
   }
 });
 
