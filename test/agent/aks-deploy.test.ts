@@ -7,9 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
+import { scratch } from '../fixtures/pipeline/helpers';
 import { leakedSecrets, type TaskRun } from '../harness';
 import { describe, startWorld, workspaceInputs, type World, type WorldRunOptions } from '../world';
 
@@ -25,18 +25,12 @@ before(async () => {
   for (const v of ['5', '6', '7', '8']) w.emu.models.add(wsId, 'taxi-fare', v, { modelType: 'mlflow_model' });
   w.emu.models.add(wsId, 'credit-risk', '3', { modelType: 'custom_model' });
   // A repository checkout: smoke request, a broken one, a deployment file with code and conda.
-  repo = fs.mkdtempSync(path.join(os.tmpdir(), 'aks-repo-'));
-  const put = (rel: string, text: string) => {
-    fs.mkdirSync(path.dirname(path.join(repo, rel)), { recursive: true });
-    fs.writeFileSync(path.join(repo, rel), text);
-  };
-  put('deploy/sample-request.json', JSON.stringify({ data: [[1, 2, 3, 4]] }));
-  put('deploy/broken-request.json', '{"data": [[1, 2, 3,');
-  put('deploy/score/score.py', 'def init():\n    pass\n\ndef run(raw):\n    return [0.42]\n');
-  put('deploy/conda.yml', 'dependencies:\n  - python=3.10\n  - pip:\n    - azureml-inference-server-http\n');
-  put(
-    'deploy/deployment.yml',
-    [
+  repo = scratch({
+    'deploy/sample-request.json': JSON.stringify({ data: [[1, 2, 3, 4]] }),
+    'deploy/broken-request.json': '{"data": [[1, 2, 3,',
+    'deploy/score/score.py': 'def init():\n    pass\n\ndef run(raw):\n    return [0.42]\n',
+    'deploy/conda.yml': 'dependencies:\n  - python=3.10\n  - pip:\n    - azureml-inference-server-http\n',
+    'deploy/deployment.yml': [
       '$schema: https://azuremlschemas.azureedge.net/latest/kubernetesOnlineDeployment.schema.json',
       'name: ignored-by-input',
       'type: kubernetes',
@@ -65,7 +59,7 @@ before(async () => {
       '  team: pricing',
       '',
     ].join('\n'),
-  );
+  });
 });
 after(() => w.close());
 
