@@ -6,8 +6,6 @@
  * refused before anything is created, and no key or token in any output.
  */
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { scratch } from '../fixtures/pipeline/helpers';
 import { leakedSecrets, type TaskRun } from '../harness';
@@ -59,6 +57,9 @@ before(async () => {
       '  team: pricing',
       '',
     ].join('\n'),
+    // Deployment files the bad-input tests refuse.
+    'deploy/unknown-key.yml': 'name: blue\ninstance_count: 1\nreplicas: 3\n',
+    'deploy/managed.yml': '$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json\nname: blue\n',
   });
 });
 after(() => w.close());
@@ -329,8 +330,6 @@ for (const [name, inputs, pattern, reachesAzure] of [
   ['a managed deployment file', { deploymentFile: 'deploy/managed.yml' }, /managed\.yml line 1: '\$schema' describes a managed online deployment/, false],
 ] as const) {
   test(`bad input: ${name} fails before anything is created`, async () => {
-    fs.writeFileSync(path.join(repo, 'deploy/unknown-key.yml'), 'name: blue\ninstance_count: 1\nreplicas: 3\n');
-    fs.writeFileSync(path.join(repo, 'deploy/managed.yml'), '$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json\nname: blue\n');
     const since = w.emu.requests.length;
     const r = await run({ endpointName: 'taxi-bad', ...inputs });
     assert.equal(r.result, 'Failed', describe(r));

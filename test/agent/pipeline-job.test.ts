@@ -18,6 +18,7 @@ before(async () => {
   w.emu.aml.scriptJobs({ startDelayMs: 20, stepDurationMs: 60, phaseMs: 5 });
   w.emu.aml.addData(w.seed.workspace.id, 'taxi-test', '1', 'azureml://datastores/workspaceblobstore/paths/taxi/test/');
   sample = copySample();
+  fs.writeFileSync(path.join(sample, 'broken.yml'), 'type: pipeline\njobs:\n  a: [unclosed\n');
 });
 after(() => w.close());
 
@@ -133,7 +134,6 @@ for (const [name, file, extra, pattern] of [
   ['a malformed YAML file', 'broken.yml', {}, /broken\.yml.*line \d+/],
 ] as const) {
   test(`bad input: ${name} creates nothing in Azure`, async () => {
-    fs.writeFileSync(path.join(sample, 'broken.yml'), 'type: pipeline\njobs:\n  a: [unclosed\n');
     const since = w.emu.requests.length;
     const r = await run(sample, file, extra);
     assert.equal(r.result, 'Failed', describe(r));
