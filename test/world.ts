@@ -3,10 +3,11 @@
  * every dependency), a DNS server that answers the private names correctly, a CI job on main,
  * and `run` that executes a built task with all of it, the way the agent would.
  */
+import assert from 'node:assert/strict';
 import { DnsServer } from './emulator/dns-server';
 import { seedConnection, seedJob, startEmulator, type Emulator, type SeedConnectionKind, type SeedResult, type StartEmulatorOptions } from './emulator/index';
 import type { PrivateName } from './emulator/network';
-import { runTask, type Endpoint, type RunOptions, type TaskRun } from './harness';
+import { leakedSecrets, runTask, type Endpoint, type RunOptions, type TaskRun } from './harness';
 
 export interface WorldRunOptions extends RunOptions {
   /** Which seeded service connection to pass as `azureSubscription` (default: none). */
@@ -95,4 +96,9 @@ export function workspaceInputs(seed: SeedResult): Record<string, string> {
 /** A compact description of a run for assertion messages. */
 export function describe(r: TaskRun): string {
   return `result=${r.result} code=${r.code}\nerrors=${JSON.stringify(r.errors)}\n--- log ---\n${r.log.slice(-40).join('\n')}\n--- stderr ---\n${r.stderr.slice(-2000)}`;
+}
+
+/** The leak scan: no secret the emulator handed out appears in the visible output of any run of `w`. */
+export function assertNoLeaks(w: World): void {
+  for (const r of w.runs) assert.deepEqual(leakedSecrets(r, w.emu.secrets()), [], describe(r));
 }

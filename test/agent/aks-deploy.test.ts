@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { scratch } from '../fixtures/pipeline/helpers';
-import { leakedSecrets, type TaskRun } from '../harness';
-import { describe, startWorld, workspaceInputs, type World, type WorldRunOptions } from '../world';
+import type { TaskRun } from '../harness';
+import { assertNoLeaks, describe, startWorld, workspaceInputs, type World, type WorldRunOptions } from '../world';
 
 let w: World;
 let repo: string;
@@ -363,5 +363,5 @@ test('an explicit deployment name that already exists is refused instead of upda
 });
 
 test('no key or token appears in any run', () => {
-  for (const r of w.runs) assert.deepEqual(leakedSecrets(r, w.emu.secrets()), [], describe(r));
+  assertNoLeaks(w);
 });

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { describe, startWorld, workspaceInputs, type World } from '../world';
+import { assertNoLeaks, describe, startWorld, workspaceInputs, type World } from '../world';
 import { leakedSecrets } from '../harness';
 
 let w: World;
@@ -64,5 +64,5 @@ test('a workload-identity run that outlives its OIDC and access tokens renews bo
 
 test('no secret handed out by the emulator appears in any task output', () => {
   assert.ok(w.runs.length >= 5);
-  for (const r of w.runs) assert.deepEqual(leakedSecrets(r, w.emu.secrets()), [], describe(r));
+  assertNoLeaks(w);
 });

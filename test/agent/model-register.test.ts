@@ -10,8 +10,8 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { JobScript } from '../emulator/index';
 import { copySample } from '../fixtures/pipeline/helpers';
-import { leakedSecrets, type TaskRun } from '../harness';
-import { describe, startWorld, workspaceInputs, type World, type WorldRunOptions } from '../world';
+import type { TaskRun } from '../harness';
+import { assertNoLeaks, describe, startWorld, workspaceInputs, type World, type WorldRunOptions } from '../world';
 
 let w: World;
 let sample: string;
@@ -349,5 +349,5 @@ test('enforceBranchGate: false registers from any branch and warns', async () =>
 });
 
 test('no secret (tokens, keys) appears in any model-register run', () => {
-  for (const r of w.runs) assert.deepEqual(leakedSecrets(r, w.emu.secrets()), [], describe(r));
+  assertNoLeaks(w);
 });
