@@ -12,6 +12,8 @@ import { leakedSecrets, runTask, type Endpoint, type RunOptions, type TaskRun } 
 export interface WorldRunOptions extends RunOptions {
   /** Which seeded service connection to pass as `azureSubscription` (default: none). */
   connection?: SeedConnectionKind | 'managedIdentityUser';
+  /** A repository checkout: sets Build.SourcesDirectory and System.DefaultWorkingDirectory (`variables` can still override them). */
+  sources?: string;
 }
 
 export interface World {
@@ -76,7 +78,7 @@ export async function startWorld(opts: StartEmulatorOptions = {}): Promise<World
         // What a VM with a managed identity gives every process: an IMDS endpoint.
         if (sc.scheme === 'ManagedServiceIdentity') env.AZURE_POD_IDENTITY_AUTHORITY_HOST = emu.url;
       }
-      const r = await runTask(task, { ...o, inputs, endpoints, env, variables: { ...job.variables, ...o.variables } });
+      const r = await runTask(task, { ...o, inputs, endpoints, env, variables: { ...job.variables, ...sourcesVariables(o.sources), ...o.variables } });
       runs.push(r);
       return r;
     },
@@ -86,6 +88,10 @@ export async function startWorld(opts: StartEmulatorOptions = {}): Promise<World
     },
   };
   return world;
+}
+
+function sourcesVariables(dir: string | undefined): Record<string, string> {
+  return dir === undefined ? {} : { 'Build.SourcesDirectory': dir, 'System.DefaultWorkingDirectory': dir };
 }
 
 /** Workspace inputs of the seeded workspace. */

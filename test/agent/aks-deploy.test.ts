@@ -68,7 +68,7 @@ function run(inputs: Record<string, string>, more: WorldRunOptions = {}): Promis
   return w.run('AmlAksDeploy', {
     connection: 'wif',
     inputs: { ...workspaceInputs(w.seed), computeName: 'aks-prod', model: 'taxi-fare:7', stepWaitSeconds: '0', smokeTestFile: 'deploy/sample-request.json', ...inputs },
-    variables: { 'Build.SourcesDirectory': repo, 'System.DefaultWorkingDirectory': repo },
+    sources: repo,
     ...more,
   });
 }
@@ -305,7 +305,7 @@ test('an existing endpoint keeps its auth mode: an Entra-token (AADToken) endpoi
 
 test('the protected-branch gate refuses a feature branch before any Azure request', async () => {
   const since = w.emu.requests.length;
-  const r = await run({ endpointName: 'taxi-gate' }, { variables: { 'Build.SourcesDirectory': repo, 'Build.SourceBranch': 'refs/heads/feature/x' } });
+  const r = await run({ endpointName: 'taxi-gate' }, { variables: { 'Build.SourceBranch': 'refs/heads/feature/x' } });
   assert.equal(r.result, 'Failed', describe(r));
   assert.match(r.errors[0]!, /Refusing to run from 'refs\/heads\/feature\/x'/);
   assert.deepEqual(w.emu.requests.slice(since).filter((q) => q.service === 'arm' || q.service === 'entra'), []);

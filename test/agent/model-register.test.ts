@@ -37,7 +37,7 @@ async function submit(name: string, script?: JobScript): Promise<void> {
   const r = await w.run('AmlPipelineJob', {
     connection: 'wif',
     inputs: { ...workspaceInputs(w.seed), jobFile: `${name}.yml`, wait: 'false' },
-    variables: { 'Build.SourcesDirectory': sample, 'System.DefaultWorkingDirectory': sample },
+    sources: sample,
   });
   assert.equal(r.result, 'Succeeded', describe(r));
 }
@@ -83,9 +83,9 @@ after(() => w.close());
 function register(inputs: Record<string, string>, more: WorldRunOptions = {}): Promise<TaskRun> {
   return w.run('AmlModelRegister', {
     connection: 'wif',
+    sources: sample,
     ...more,
     inputs: { ...workspaceInputs(w.seed), ...inputs },
-    variables: { 'Build.SourcesDirectory': sample, 'System.DefaultWorkingDirectory': sample, ...more.variables },
   });
 }
 

@@ -27,7 +27,7 @@ function run(root: string, jobFile: string, extra: Record<string, string> = {}, 
   return w.run('AmlPipelineJob', {
     connection: 'wif',
     inputs: { ...workspaceInputs(w.seed), jobFile, ...extra },
-    variables: { 'Build.SourcesDirectory': root, 'System.DefaultWorkingDirectory': root },
+    sources: root,
     ...more,
   });
 }
