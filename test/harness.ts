@@ -208,9 +208,6 @@ export async function runTask(task: string, opts: RunOptions = {}): Promise<Task
   return run;
 }
 
-/** Every secret handed out in this test process, for the leak scan. */
-export const handedOutSecrets = new Set<string>();
-
 /** Everything a run left behind that a user or log could see. */
 export function visibleText(run: TaskRun): string {
   const files: string[] = [];

@@ -21,7 +21,6 @@ export interface World {
   seed: SeedResult;
   dns: DnsServer;
   names: PrivateName[];
-  jobToken: string;
   run(task: string, opts?: WorldRunOptions): Promise<TaskRun>;
   /** Every run so far, for the secret leak scan. */
   runs: TaskRun[];
@@ -64,7 +63,6 @@ export async function startWorld(opts: StartEmulatorOptions = {}): Promise<World
     seed,
     dns,
     names,
-    jobToken,
     runs,
     async run(task, o = {}) {
       const job = seedJob(seed, emu.ado, jobToken, emu.caFile);
