@@ -33,8 +33,6 @@ export interface RunOptions {
   /** Send SIGINT when a line of output matches. */
   cancelOn?: RegExp;
   timeoutMs?: number;
-  /** Names of the task's filePath inputs (read from task.json by runTask). */
-  filePathInputs?: string[];
   /** Wrap the command, e.g. ['unshare', '-m', ...] for a private mount namespace. */
   wrapper?: (command: string[]) => string[];
 }
@@ -90,7 +88,8 @@ export function parseCommands(stdout: string): Command[] {
   return out;
 }
 
-export function taskEnv(opts: RunOptions, tempDir: string): NodeJS.ProcessEnv {
+/** `filePathInputs`: names of the task's filePath inputs (runTask reads them from task.json). */
+export function taskEnv(opts: RunOptions, tempDir: string, filePathInputs: string[] = []): NodeJS.ProcessEnv {
   // Start from a clean environment: only what an agent would pass plus PATH/HOME.
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8' };
   const vars: Record<string, string> = {
@@ -118,7 +117,7 @@ export function taskEnv(opts: RunOptions, tempDir: string): NodeJS.ProcessEnv {
   env.VSTS_SECRET_VARIABLES = JSON.stringify(secretNames);
   for (const [k, v] of Object.entries(opts.inputs ?? {})) if (v !== undefined) env[`INPUT_${k.replace(/ /g, '_').toUpperCase()}`] = v;
   // As the agent does: an empty filePath input arrives as the sources folder.
-  for (const input of opts.filePathInputs ?? []) {
+  for (const input of filePathInputs) {
     const key = `INPUT_${input.toUpperCase()}`;
     if (!env[key]) env[key] = vars['Build.SourcesDirectory'] ?? vars['System.DefaultWorkingDirectory'] ?? ROOT;
   }
@@ -139,11 +138,11 @@ export async function runTask(task: string, opts: RunOptions = {}): Promise<Task
   const dir = opts.taskDir ?? path.join(DIST, task);
   const taskJson = JSON.parse(fs.readFileSync(path.join(dir, 'task.json'), 'utf8')) as { execution: { Node20_1: { target: string } }; inputs?: Array<{ name: string; type: string }> };
   const target = taskJson.execution.Node20_1.target;
-  opts = { ...opts, filePathInputs: (taskJson.inputs ?? []).filter((i) => i.type === 'filePath').map((i) => i.name) };
+  const filePathInputs = (taskJson.inputs ?? []).filter((i) => i.type === 'filePath').map((i) => i.name);
   const base = [process.execPath, path.join(dir, target)];
   const cmd = opts.wrapper ? opts.wrapper(base) : base;
   const started = Date.now();
-  const child = spawn(cmd[0]!, cmd.slice(1), { env: taskEnv(opts, tempDir), cwd: tempDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd[0]!, cmd.slice(1), { env: taskEnv(opts, tempDir, filePathInputs), cwd: tempDir, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   let cancelled = false;
@@ -208,9 +207,6 @@ export async function runTask(task: string, opts: RunOptions = {}): Promise<Task
   run.result ??= code === 0 ? 'Succeeded' : 'Failed';
   return run;
 }
-
-/** Every secret handed out in this test process, for the leak scan. */
-export const handedOutSecrets = new Set<string>();
 
 /** Everything a run left behind that a user or log could see. */
 export function visibleText(run: TaskRun): string {

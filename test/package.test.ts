@@ -15,10 +15,10 @@ import { ROOT, runTask } from './harness';
 const SCHEMA = path.resolve(ROOT, '..', 'shared', 'schemas', 'tasks.schema.json');
 const taskNames = fs.readdirSync(path.join(ROOT, 'tasks')).filter((d) => fs.existsSync(path.join(ROOT, 'tasks', d, 'task.json')));
 const readJson = (p: string) => JSON.parse(fs.readFileSync(p, 'utf8'));
+const ajv = new Ajv({ strict: false, unicodeRegExp: false });
+const validate = ajv.compile(readJson(SCHEMA));
 
 test('every task.json validates against the official task schema', () => {
-  const ajv = new Ajv({ strict: false, unicodeRegExp: false });
-  const validate = ajv.compile(readJson(SCHEMA));
   assert.equal(taskNames.length, 4);
   for (const t of taskNames) {
     const ok = validate(readJson(path.join(ROOT, 'tasks', t, 'task.json')));
@@ -131,8 +131,6 @@ test('the .vsix is under 5 MiB, has no node_modules, and each task in it fails c
     fs.mkdirSync(path.dirname(path.join(out, n)), { recursive: true });
     fs.writeFileSync(path.join(out, n), await f.async('nodebuffer'));
   }
-  const ajv = new Ajv({ strict: false, unicodeRegExp: false });
-  const validate = ajv.compile(readJson(SCHEMA));
   for (const t of taskNames) {
     const dir = path.join(out, 'tasks', t);
     assert.ok(validate(readJson(path.join(dir, 'task.json'))), `${t} in the vsix: ${ajv.errorsText(validate.errors)}`);

@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test';
 import { evaluateBinding, renderMustache, seedPickerWorld, type DataSourceBinding, type EndpointContext, type Fetch } from './emulator/datasource';
 import { startEmulator, type Emulator, type SeedResult } from './emulator/index';
 import { ROOT } from './harness';
+import { workspaceInputs } from './world';
 
 const TASKS = ['AmlPrivateLinkCheck', 'AmlPipelineJob', 'AmlModelRegister', 'AmlAksDeploy'];
 const bindingsOf = (task: string): DataSourceBinding[] => JSON.parse(fs.readFileSync(path.join(ROOT, 'tasks', task, 'task.json'), 'utf8')).dataSourceBindings ?? [];
@@ -34,8 +35,6 @@ async function pick(task: string, target: string, inputs: Record<string, string>
   assert.ok(binding, `${task} has a binding for ${target}`);
   return evaluateBinding(binding, endpoint, inputs, fetch);
 }
-
-const ws = () => ({ resourceGroupName: seed.resourceGroup, workspaceName: seed.workspace.name });
 
 test('every task has pickers for its workspace inputs, and they are editable pick lists bound to the connection', () => {
   const expected: Record<string, string[]> = {
@@ -74,18 +73,18 @@ test('workspaceName lists the workspaces of the chosen resource group', async ()
 });
 
 test('computeName lists Kubernetes computes only, across pages', async () => {
-  const r = await pick('AmlAksDeploy', 'computeName', ws());
+  const r = await pick('AmlAksDeploy', 'computeName', workspaceInputs(seed));
   assert.deepEqual(r.values.map((v) => v.Value).sort(), ['aks-canary', 'aks-prod']);
   assert.equal(r.calls.length, 2, 'four computes in pages of two');
 });
 
 test('endpointName lists the Kubernetes online endpoints, not managed ones', async () => {
-  const r = await pick('AmlAksDeploy', 'endpointName', ws());
+  const r = await pick('AmlAksDeploy', 'endpointName', workspaceInputs(seed));
   assert.deepEqual(r.values.map((v) => v.Value).sort(), ['taxi-fare-canary', 'taxi-fare-prod']);
 });
 
 test('modelName lists model containers with their latest version; the deploy task picks an exact version', async () => {
-  const names = await pick('AmlModelRegister', 'modelName', ws());
+  const names = await pick('AmlModelRegister', 'modelName', workspaceInputs(seed));
   assert.deepEqual(
     [...names.values].sort((a, b) => a.Value.localeCompare(b.Value)),
     [
@@ -95,7 +94,7 @@ test('modelName lists model containers with their latest version; the deploy tas
     ],
   );
   assert.equal(names.calls.length, 2);
-  const versions = await pick('AmlAksDeploy', 'model', ws());
+  const versions = await pick('AmlAksDeploy', 'model', workspaceInputs(seed));
   assert.deepEqual(versions.values.map((v) => v.Value).sort(), ['churn-model:2', 'fraud-model:1', 'taxi-fare-model:7']);
 });
 

@@ -19,10 +19,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { parseDocument } from 'yaml';
+import { ROOT } from './harness';
 import { TemplateError, type DirectiveEvent, type ExpandedTemplate, type ParameterDecl, type Value } from './yaml-pipeline/expand';
 import { formatProblem, mustSet, normalize, PipelineValidator, type Kind } from './yaml-pipeline/validate';
 
-const ROOT = path.resolve(__dirname, '..');
 const FIX = 'test/fixtures/templates';
 const validator = new PipelineValidator(ROOT);
 const events: DirectiveEvent[] = [];

@@ -3,14 +3,17 @@
  * every dependency), a DNS server that answers the private names correctly, a CI job on main,
  * and `run` that executes a built task with all of it, the way the agent would.
  */
+import assert from 'node:assert/strict';
 import { DnsServer } from './emulator/dns-server';
 import { seedConnection, seedJob, startEmulator, type Emulator, type SeedConnectionKind, type SeedResult, type StartEmulatorOptions } from './emulator/index';
 import type { PrivateName } from './emulator/network';
-import { runTask, type Endpoint, type RunOptions, type TaskRun } from './harness';
+import { leakedSecrets, runTask, type Endpoint, type RunOptions, type TaskRun } from './harness';
 
 export interface WorldRunOptions extends RunOptions {
   /** Which seeded service connection to pass as `azureSubscription` (default: none). */
   connection?: SeedConnectionKind | 'managedIdentityUser';
+  /** A repository checkout: sets Build.SourcesDirectory and System.DefaultWorkingDirectory (`variables` can still override them). */
+  sources?: string;
 }
 
 export interface World {
@@ -18,7 +21,6 @@ export interface World {
   seed: SeedResult;
   dns: DnsServer;
   names: PrivateName[];
-  jobToken: string;
   run(task: string, opts?: WorldRunOptions): Promise<TaskRun>;
   /** Every run so far, for the secret leak scan. */
   runs: TaskRun[];
@@ -61,7 +63,6 @@ export async function startWorld(opts: StartEmulatorOptions = {}): Promise<World
     seed,
     dns,
     names,
-    jobToken,
     runs,
     async run(task, o = {}) {
       const job = seedJob(seed, emu.ado, jobToken, emu.caFile);
@@ -75,7 +76,7 @@ export async function startWorld(opts: StartEmulatorOptions = {}): Promise<World
         // What a VM with a managed identity gives every process: an IMDS endpoint.
         if (sc.scheme === 'ManagedServiceIdentity') env.AZURE_POD_IDENTITY_AUTHORITY_HOST = emu.url;
       }
-      const r = await runTask(task, { ...o, inputs, endpoints, env, variables: { ...job.variables, ...o.variables } });
+      const r = await runTask(task, { ...o, inputs, endpoints, env, variables: { ...job.variables, ...sourcesVariables(o.sources), ...o.variables } });
       runs.push(r);
       return r;
     },
@@ -87,6 +88,10 @@ export async function startWorld(opts: StartEmulatorOptions = {}): Promise<World
   return world;
 }
 
+function sourcesVariables(dir: string | undefined): Record<string, string> {
+  return dir === undefined ? {} : { 'Build.SourcesDirectory': dir, 'System.DefaultWorkingDirectory': dir };
+}
+
 /** Workspace inputs of the seeded workspace. */
 export function workspaceInputs(seed: SeedResult): Record<string, string> {
   return { resourceGroupName: seed.resourceGroup, workspaceName: seed.workspace.name };
@@ -95,4 +100,9 @@ export function workspaceInputs(seed: SeedResult): Record<string, string> {
 /** A compact description of a run for assertion messages. */
 export function describe(r: TaskRun): string {
   return `result=${r.result} code=${r.code}\nerrors=${JSON.stringify(r.errors)}\n--- log ---\n${r.log.slice(-40).join('\n')}\n--- stderr ---\n${r.stderr.slice(-2000)}`;
+}
+
+/** The leak scan: no secret the emulator handed out appears in the visible output of any run of `w`. */
+export function assertNoLeaks(w: World): void {
+  for (const r of w.runs) assert.deepEqual(leakedSecrets(r, w.emu.secrets()), [], describe(r));
 }

@@ -6,12 +6,10 @@
  * refused before anything is created, and no key or token in any output.
  */
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { leakedSecrets, type TaskRun } from '../harness';
-import { describe, startWorld, workspaceInputs, type World, type WorldRunOptions } from '../world';
+import { scratch } from '../fixtures/pipeline/helpers';
+import type { TaskRun } from '../harness';
+import { assertNoLeaks, describe, startWorld, workspaceInputs, type World, type WorldRunOptions } from '../world';
 
 let w: World;
 let repo: string;
@@ -25,18 +23,12 @@ before(async () => {
   for (const v of ['5', '6', '7', '8']) w.emu.models.add(wsId, 'taxi-fare', v, { modelType: 'mlflow_model' });
   w.emu.models.add(wsId, 'credit-risk', '3', { modelType: 'custom_model' });
   // A repository checkout: smoke request, a broken one, a deployment file with code and conda.
-  repo = fs.mkdtempSync(path.join(os.tmpdir(), 'aks-repo-'));
-  const put = (rel: string, text: string) => {
-    fs.mkdirSync(path.dirname(path.join(repo, rel)), { recursive: true });
-    fs.writeFileSync(path.join(repo, rel), text);
-  };
-  put('deploy/sample-request.json', JSON.stringify({ data: [[1, 2, 3, 4]] }));
-  put('deploy/broken-request.json', '{"data": [[1, 2, 3,');
-  put('deploy/score/score.py', 'def init():\n    pass\n\ndef run(raw):\n    return [0.42]\n');
-  put('deploy/conda.yml', 'dependencies:\n  - python=3.10\n  - pip:\n    - azureml-inference-server-http\n');
-  put(
-    'deploy/deployment.yml',
-    [
+  repo = scratch({
+    'deploy/sample-request.json': JSON.stringify({ data: [[1, 2, 3, 4]] }),
+    'deploy/broken-request.json': '{"data": [[1, 2, 3,',
+    'deploy/score/score.py': 'def init():\n    pass\n\ndef run(raw):\n    return [0.42]\n',
+    'deploy/conda.yml': 'dependencies:\n  - python=3.10\n  - pip:\n    - azureml-inference-server-http\n',
+    'deploy/deployment.yml': [
       '$schema: https://azuremlschemas.azureedge.net/latest/kubernetesOnlineDeployment.schema.json',
       'name: ignored-by-input',
       'type: kubernetes',
@@ -65,7 +57,10 @@ before(async () => {
       '  team: pricing',
       '',
     ].join('\n'),
-  );
+    // Deployment files the bad-input tests refuse.
+    'deploy/unknown-key.yml': 'name: blue\ninstance_count: 1\nreplicas: 3\n',
+    'deploy/managed.yml': '$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json\nname: blue\n',
+  });
 });
 after(() => w.close());
 
@@ -73,7 +68,7 @@ function run(inputs: Record<string, string>, more: WorldRunOptions = {}): Promis
   return w.run('AmlAksDeploy', {
     connection: 'wif',
     inputs: { ...workspaceInputs(w.seed), computeName: 'aks-prod', model: 'taxi-fare:7', stepWaitSeconds: '0', smokeTestFile: 'deploy/sample-request.json', ...inputs },
-    variables: { 'Build.SourcesDirectory': repo, 'System.DefaultWorkingDirectory': repo },
+    sources: repo,
     ...more,
   });
 }
@@ -310,7 +305,7 @@ test('an existing endpoint keeps its auth mode: an Entra-token (AADToken) endpoi
 
 test('the protected-branch gate refuses a feature branch before any Azure request', async () => {
   const since = w.emu.requests.length;
-  const r = await run({ endpointName: 'taxi-gate' }, { variables: { 'Build.SourcesDirectory': repo, 'Build.SourceBranch': 'refs/heads/feature/x' } });
+  const r = await run({ endpointName: 'taxi-gate' }, { variables: { 'Build.SourceBranch': 'refs/heads/feature/x' } });
   assert.equal(r.result, 'Failed', describe(r));
   assert.match(r.errors[0]!, /Refusing to run from 'refs\/heads\/feature\/x'/);
   assert.deepEqual(w.emu.requests.slice(since).filter((q) => q.service === 'arm' || q.service === 'entra'), []);
@@ -335,8 +330,6 @@ for (const [name, inputs, pattern, reachesAzure] of [
   ['a managed deployment file', { deploymentFile: 'deploy/managed.yml' }, /managed\.yml line 1: '\$schema' describes a managed online deployment/, false],
 ] as const) {
   test(`bad input: ${name} fails before anything is created`, async () => {
-    fs.writeFileSync(path.join(repo, 'deploy/unknown-key.yml'), 'name: blue\ninstance_count: 1\nreplicas: 3\n');
-    fs.writeFileSync(path.join(repo, 'deploy/managed.yml'), '$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json\nname: blue\n');
     const since = w.emu.requests.length;
     const r = await run({ endpointName: 'taxi-bad', ...inputs });
     assert.equal(r.result, 'Failed', describe(r));
@@ -370,5 +363,5 @@ test('an explicit deployment name that already exists is refused instead of upda
 });
 
 test('no key or token appears in any run', () => {
-  for (const r of w.runs) assert.deepEqual(leakedSecrets(r, w.emu.secrets()), [], describe(r));
+  assertNoLeaks(w);
 });

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { describe, startWorld, workspaceInputs, type World } from '../world';
+import { assertNoLeaks, describe, startWorld, workspaceInputs, type World } from '../world';
 import { leakedSecrets } from '../harness';
 
 let w: World;
@@ -37,26 +37,32 @@ for (const [kind, principal] of [
 }
 
 test('a workload-identity run that outlives its OIDC and access tokens renews both', async () => {
-  const w2 = await startWorld({ tokenLifetimeSeconds: 2, oidcTokenLifetimeSeconds: 2 });
+  const lifetimes = { access: w.emu.entra.tokenLifetimeSeconds, oidc: w.emu.ado.oidcTokenLifetimeSeconds };
+  w.emu.entra.tokenLifetimeSeconds = 2;
+  w.emu.ado.oidcTokenLifetimeSeconds = 2;
+  // Stall the dependency reads past both lifetimes; the endpoint reads after them need new tokens.
+  const stall = w.emu.faults.add({ service: 'arm', method: 'GET', path: '/Microsoft.Storage/storageAccounts/', kind: 'delay', delayMs: 3500, times: 1 });
   try {
-    // Stall the dependency reads past both lifetimes; the endpoint reads after them need new tokens.
-    const stall = w2.emu.faults.add({ service: 'arm', method: 'GET', path: '/Microsoft.Storage/storageAccounts/', kind: 'delay', delayMs: 3500, times: 1 });
-    const r = await w2.run('AmlPrivateLinkCheck', { connection: 'wif', inputs: { ...workspaceInputs(w2.seed), dnsServers: w2.dns.address, tcpCheck: 'false' } });
+    const since = w.emu.requests.length;
+    const r = await w.run('AmlPrivateLinkCheck', { connection: 'wif', inputs: checkInputs() });
     assert.equal(r.result, 'Succeeded', describe(r));
     assert.equal(stall.hits, 1);
-    const oidc = w2.emu.requests.filter((q) => q.service === 'ado' && /oidctoken$/.test(q.path));
-    const tokens = w2.emu.requests.filter((q) => q.service === 'entra' && /oauth2\/v2\.0\/token$/.test(q.path));
+    const requests = w.emu.requests.slice(since);
+    const oidc = requests.filter((q) => q.service === 'ado' && /oidctoken$/.test(q.path));
+    const tokens = requests.filter((q) => q.service === 'entra' && /oauth2\/v2\.0\/token$/.test(q.path));
     assert.ok(oidc.length >= 2, `expected a fresh OIDC token after expiry, saw ${oidc.length}`);
     assert.ok(tokens.every((q) => q.status === 200), `every token request succeeded (no AADSTS700024): ${tokens.map((t) => t.status)}`);
-    const afterStall = w2.emu.requests.filter((q) => q.service === 'arm' && /privateEndpoints\//.test(q.path));
+    const afterStall = requests.filter((q) => q.service === 'arm' && /privateEndpoints\//.test(q.path));
     assert.ok(afterStall.length > 0 && afterStall.every((q) => q.status === 200), 'ARM accepted the renewed tokens');
-    assert.deepEqual(leakedSecrets(r, w2.emu.secrets()), []);
+    assert.deepEqual(leakedSecrets(r, w.emu.secrets()), []);
   } finally {
-    await w2.close();
+    stall.remove();
+    w.emu.entra.tokenLifetimeSeconds = lifetimes.access;
+    w.emu.ado.oidcTokenLifetimeSeconds = lifetimes.oidc;
   }
 });
 
 test('no secret handed out by the emulator appears in any task output', () => {
   assert.ok(w.runs.length >= 5);
-  for (const r of w.runs) assert.deepEqual(leakedSecrets(r, w.emu.secrets()), [], describe(r));
+  assertNoLeaks(w);
 });

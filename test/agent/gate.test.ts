@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
+import { seedJob } from '../emulator/index';
 import { copySample } from '../fixtures/pipeline/helpers';
 import type { TaskRun } from '../harness';
 import { describe, startWorld, workspaceInputs, type World } from '../world';
@@ -71,7 +72,7 @@ test('refuses when minimumReviewers asks for more approvers than the policy has'
 test('when the job token cannot read policies it says how to grant access', async () => {
   const token = w.emu.ado.issueJobToken({ project: w.seed.ado.project, canReadPolicies: false });
   const since = w.emu.requests.length;
-  const r = await w.run('AmlPipelineJob', { connection: 'wif', inputs: inputs(), variables: sources(), endpoints: { SYSTEMVSSCONNECTION: { url: w.seed.ado.collectionUri, scheme: 'OAuth', parameters: { AccessToken: token } } } });
+  const r = await w.run('AmlPipelineJob', { connection: 'wif', inputs: inputs(), variables: sources(), endpoints: seedJob(w.seed, w.emu.ado, token, w.emu.caFile).endpoints });
   await refused(r, since, /cannot read branch policies.*Build Service/);
 });
 

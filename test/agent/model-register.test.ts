@@ -10,8 +10,8 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { JobScript } from '../emulator/index';
 import { copySample } from '../fixtures/pipeline/helpers';
-import { leakedSecrets, type TaskRun } from '../harness';
-import { describe, startWorld, workspaceInputs, type World, type WorldRunOptions } from '../world';
+import type { TaskRun } from '../harness';
+import { assertNoLeaks, describe, startWorld, workspaceInputs, type World, type WorldRunOptions } from '../world';
 
 let w: World;
 let sample: string;
@@ -37,7 +37,7 @@ async function submit(name: string, script?: JobScript): Promise<void> {
   const r = await w.run('AmlPipelineJob', {
     connection: 'wif',
     inputs: { ...workspaceInputs(w.seed), jobFile: `${name}.yml`, wait: 'false' },
-    variables: { 'Build.SourcesDirectory': sample, 'System.DefaultWorkingDirectory': sample },
+    sources: sample,
   });
   assert.equal(r.result, 'Succeeded', describe(r));
 }
@@ -83,9 +83,9 @@ after(() => w.close());
 function register(inputs: Record<string, string>, more: WorldRunOptions = {}): Promise<TaskRun> {
   return w.run('AmlModelRegister', {
     connection: 'wif',
+    sources: sample,
     ...more,
     inputs: { ...workspaceInputs(w.seed), ...inputs },
-    variables: { 'Build.SourcesDirectory': sample, 'System.DefaultWorkingDirectory': sample, ...more.variables },
   });
 }
 
@@ -349,5 +349,5 @@ test('enforceBranchGate: false registers from any branch and warns', async () =>
 });
 
 test('no secret (tokens, keys) appears in any model-register run', () => {
-  for (const r of w.runs) assert.deepEqual(leakedSecrets(r, w.emu.secrets()), [], describe(r));
+  assertNoLeaks(w);
 });

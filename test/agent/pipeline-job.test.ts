@@ -8,8 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { copyReference, copySample } from '../fixtures/pipeline/helpers';
-import { leakedSecrets, type TaskRun } from '../harness';
-import { describe, startWorld, workspaceInputs, type World } from '../world';
+import type { TaskRun } from '../harness';
+import { assertNoLeaks, describe, startWorld, workspaceInputs, type World } from '../world';
 
 let w: World;
 let sample: string;
@@ -18,6 +18,7 @@ before(async () => {
   w.emu.aml.scriptJobs({ startDelayMs: 20, stepDurationMs: 60, phaseMs: 5 });
   w.emu.aml.addData(w.seed.workspace.id, 'taxi-test', '1', 'azureml://datastores/workspaceblobstore/paths/taxi/test/');
   sample = copySample();
+  fs.writeFileSync(path.join(sample, 'broken.yml'), 'type: pipeline\njobs:\n  a: [unclosed\n');
 });
 after(() => w.close());
 
@@ -26,7 +27,7 @@ function run(root: string, jobFile: string, extra: Record<string, string> = {}, 
   return w.run('AmlPipelineJob', {
     connection: 'wif',
     inputs: { ...workspaceInputs(w.seed), jobFile, ...extra },
-    variables: { 'Build.SourcesDirectory': root, 'System.DefaultWorkingDirectory': root },
+    sources: root,
     ...more,
   });
 }
@@ -133,7 +134,6 @@ for (const [name, file, extra, pattern] of [
   ['a malformed YAML file', 'broken.yml', {}, /broken\.yml.*line \d+/],
 ] as const) {
   test(`bad input: ${name} creates nothing in Azure`, async () => {
-    fs.writeFileSync(path.join(sample, 'broken.yml'), 'type: pipeline\njobs:\n  a: [unclosed\n');
     const since = w.emu.requests.length;
     const r = await run(sample, file, extra);
     assert.equal(r.result, 'Failed', describe(r));
@@ -167,20 +167,24 @@ test('ARM 429 on submission and 503 while waiting are retried: one job, task suc
 });
 
 test('a workload-identity wait longer than the token lifetimes keeps working', async () => {
-  const w2 = await startWorld({ tokenLifetimeSeconds: 2, oidcTokenLifetimeSeconds: 2 });
+  const lifetimes = { access: w.emu.entra.tokenLifetimeSeconds, oidc: w.emu.ado.oidcTokenLifetimeSeconds };
+  w.emu.entra.tokenLifetimeSeconds = 2;
+  w.emu.ado.oidcTokenLifetimeSeconds = 2;
+  w.emu.aml.scriptJobs({ startDelayMs: 20, stepDurationMs: 3000, phaseMs: 5 });
   try {
-    w2.emu.aml.scriptJobs({ startDelayMs: 20, stepDurationMs: 3000, phaseMs: 5 });
-    w2.emu.aml.addData(w2.seed.workspace.id, 'taxi-test', '1', 'azureml://datastores/workspaceblobstore/paths/taxi/test/');
-    const r = await w2.run('AmlPipelineJob', { connection: 'wif', inputs: { ...workspaceInputs(w2.seed), jobFile: 'pipeline.yml' }, variables: { 'Build.SourcesDirectory': sample } });
+    const since = w.emu.requests.length;
+    const r = await w.run('AmlPipelineJob', { connection: 'wif', inputs: { ...workspaceInputs(w.seed), jobFile: 'pipeline.yml' }, variables: { 'Build.SourcesDirectory': sample } });
     assert.equal(r.result, 'Succeeded', describe(r));
-    const oidc = w2.emu.requests.filter((q) => q.service === 'ado' && /oidctoken$/.test(q.path));
+    const oidc = w.emu.requests.slice(since).filter((q) => q.service === 'ado' && /oidctoken$/.test(q.path));
     assert.ok(oidc.length >= 3, `fresh OIDC tokens during the wait: ${oidc.length}`);
-    assert.ok(w2.emu.requests.filter((q) => q.service === 'entra').every((q) => q.status === 200));
+    assert.ok(w.emu.requests.slice(since).filter((q) => q.service === 'entra').every((q) => q.status === 200));
   } finally {
-    await w2.close();
+    w.emu.aml.scriptJobs({ startDelayMs: 20, stepDurationMs: 60, phaseMs: 5 });
+    w.emu.entra.tokenLifetimeSeconds = lifetimes.access;
+    w.emu.ado.oidcTokenLifetimeSeconds = lifetimes.oidc;
   }
 });
 
 test('no secret (SAS, tokens, keys) appears in any pipeline-job run', () => {
-  for (const r of w.runs) assert.deepEqual(leakedSecrets(r, w.emu.secrets()), [], describe(r));
+  assertNoLeaks(w);
 });

@@ -11,8 +11,8 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { DnsServer } from '../emulator/dns-server';
 import { seedConnection } from '../emulator/index';
-import { leakedSecrets, type TaskRun } from '../harness';
-import { breakPrivateDns, describe, startWorld, workspaceInputs, type World } from '../world';
+import type { TaskRun } from '../harness';
+import { assertNoLeaks, breakPrivateDns, describe, startWorld, workspaceInputs, type World } from '../world';
 
 let w: World;
 const isRoot = process.getuid?.() === 0;
@@ -213,7 +213,7 @@ test('bad input: a workspace that does not exist, and one the principal cannot r
 });
 
 test('no secret appears in any private-link run', () => {
-  for (const r of w.runs) assert.deepEqual(leakedSecrets(r, w.emu.secrets()), []);
+  assertNoLeaks(w);
 });
 
 test('runDiagnose adds the workspace diagnose findings to the posture', async () => {

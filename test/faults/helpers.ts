@@ -10,13 +10,13 @@ import type { World } from '../world';
 export const FAULTS = ['none (baseline)', '429 + Retry-After', '500 once', '503 once', 'connection reset', '30 s stall', 'malformed JSON', '503 persistent', 'token expired mid-run', 'OIDC fails once', 'LRO ends Failed'] as const;
 /** 'token expired mid-run' uses emu.expireTokens(): every token is rejected before the client thinks it expires (revocation, clock skew). */
 export type FaultName = (typeof FAULTS)[number];
-export const TASKS = ['AmlPrivateLinkCheck', 'AmlPipelineJob', 'AmlModelRegister', 'AmlAksDeploy'] as const;
+const TASKS = ['AmlPrivateLinkCheck', 'AmlPipelineJob', 'AmlModelRegister', 'AmlAksDeploy'] as const;
 export type TaskName = (typeof TASKS)[number];
 
 /** What a fault is expected to end in: a transient one recovers, a persistent one fails cleanly. */
 export const TRANSIENT: ReadonlySet<FaultName> = new Set(['none (baseline)', '429 + Retry-After', '500 once', '503 once', 'connection reset', '30 s stall', 'token expired mid-run', 'OIDC fails once']);
 
-export type Cell = string;
+type Cell = string;
 const results = new Map<string, Cell>();
 export const record = (task: TaskName, fault: FaultName, cell: Cell): void => void results.set(`${task}|${fault}`, cell);
 

@@ -106,7 +106,7 @@ const pipelineJob: TaskSpec = {
     return {
       route,
       midRun: { method: 'GET', path: routeRe(`/jobs/${name}`) },
-      run: () => w.run('AmlPipelineJob', { connection: 'wif', inputs: { ...workspaceInputs(w.seed), jobFile }, variables: { 'Build.SourcesDirectory': sample, 'System.DefaultWorkingDirectory': sample } }),
+      run: () => w.run('AmlPipelineJob', { connection: 'wif', inputs: { ...workspaceInputs(w.seed), jobFile }, sources: sample }),
       succeeded(r, since) {
         assert.equal(r.outputs.jobName, name);
         assert.equal(r.outputs.jobStatus, 'Completed');
@@ -132,7 +132,7 @@ const modelRegister: TaskSpec = {
     const r = await w.run('AmlPipelineJob', {
       connection: 'wif',
       inputs: { ...workspaceInputs(w.seed), jobFile: writeJobFile(SRC_JOB), wait: 'false' },
-      variables: { 'Build.SourcesDirectory': sample, 'System.DefaultWorkingDirectory': sample },
+      sources: sample,
     });
     assert.equal(r.result, 'Succeeded', describe(r));
     const end = Date.now() + 20_000;
@@ -152,7 +152,7 @@ const modelRegister: TaskSpec = {
         w.run('AmlModelRegister', {
           connection: 'wif',
           inputs: { ...workspaceInputs(w.seed), modelName: model, jobName: SRC_JOB, modelOutput: 'train.model_output', metricGate: 'evaluate.auc >= 0.5' },
-          variables: { 'Build.SourcesDirectory': sample, 'System.DefaultWorkingDirectory': sample },
+          sources: sample,
         }),
       succeeded(r) {
         assert.equal(r.outputs.registered, 'true', describe(r));
@@ -187,7 +187,7 @@ const aksDeploy: TaskSpec = {
         w.run('AmlAksDeploy', {
           connection: 'wif',
           inputs: { ...workspaceInputs(w.seed), computeName: 'aks-prod', model: 'taxi-fare:7', endpointName: ep, deploymentName: dep, rollout: '50,100', stepWaitSeconds: '0', smokeTestFile: 'deploy/sample-request.json' },
-          variables: { 'Build.SourcesDirectory': aksRepo, 'System.DefaultWorkingDirectory': aksRepo },
+          sources: aksRepo,
         }),
       succeeded() {
         assert.deepEqual(w.emu.online.traffic(ep), { [dep]: 100 });

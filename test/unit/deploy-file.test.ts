@@ -1,22 +1,12 @@
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { UserError } from '../../tasks/common/errors';
 import { deploymentBody, loadDeploymentFile } from '../../tasks/AmlAksDeploy/deployment';
-
-function repo(files: Record<string, string>): string {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'deploy-file-'));
-  for (const [rel, text] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
-    fs.writeFileSync(path.join(root, rel), text);
-  }
-  return root;
-}
+import { scratch } from '../fixtures/pipeline/helpers';
 
 const load = (yaml: string, extra: Record<string, string> = {}) => {
-  const root = repo({ 'deploy/d.yml': yaml, 'deploy/src/score.py': 'def run(x): return x\n', 'deploy/conda.yml': 'dependencies: [python=3.10]\n', ...extra });
+  const root = scratch({ 'deploy/d.yml': yaml, 'deploy/src/score.py': 'def run(x): return x\n', 'deploy/conda.yml': 'dependencies: [python=3.10]\n', ...extra });
   return { spec: loadDeploymentFile(path.join(root, 'deploy/d.yml'), root), root };
 };
 

@@ -1,31 +1,22 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { UserError } from '../../tasks/common/errors';
 import { snapshotCode } from '../../tasks/common/upload';
-
-function tree(files: Record<string, string>): string {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'code-'));
-  for (const [rel, content] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
-    fs.writeFileSync(path.join(root, rel), content);
-  }
-  return root;
-}
+import { scratch } from '../fixtures/pipeline/helpers';
 
 test('the hash depends on paths and contents only, and is stable', () => {
-  const a = tree({ 'src/train.py': 'print(1)', 'src/util/x.py': 'x = 1' });
-  const b = tree({ 'src/util/x.py': 'x = 1', 'src/train.py': 'print(1)' });
-  const c = tree({ 'src/train.py': 'print(2)', 'src/util/x.py': 'x = 1' });
+  const a = scratch({ 'src/train.py': 'print(1)', 'src/util/x.py': 'x = 1' });
+  const b = scratch({ 'src/util/x.py': 'x = 1', 'src/train.py': 'print(1)' });
+  const c = scratch({ 'src/train.py': 'print(2)', 'src/util/x.py': 'x = 1' });
   const h = (r: string) => snapshotCode(path.join(r, 'src'), r, 'code').hash;
   assert.equal(h(a), h(b));
   assert.notEqual(h(a), h(c));
 });
 
 test('.amlignore wins over .gitignore, nested ignore files apply to their folder, .git is never uploaded', () => {
-  const r = tree({
+  const r = scratch({
     'src/.gitignore': '*.py\n',
     'src/.amlignore': 'data/\n*.log\n',
     'src/train.py': 'x',
@@ -42,7 +33,7 @@ test('.amlignore wins over .gitignore, nested ignore files apply to their folder
 });
 
 test('a symlink that leaves the repository is refused, one inside it is followed', () => {
-  const r = tree({ 'src/train.py': 'x', 'shared/lib.py': 'y' });
+  const r = scratch({ 'src/train.py': 'x', 'shared/lib.py': 'y' });
   fs.symlinkSync(path.join(r, 'shared'), path.join(r, 'src', 'shared'));
   assert.deepEqual(snapshotCode(path.join(r, 'src'), r, 'code').files.map((f) => f.rel).sort(), ['shared/lib.py', 'train.py']);
   fs.symlinkSync('/etc', path.join(r, 'src', 'etc'));

@@ -68,7 +68,7 @@ export interface ParameterDecl {
   line: number;
 }
 
-export type ListKind = 'steps' | 'jobs' | 'stages';
+type ListKind = 'steps' | 'jobs' | 'stages';
 
 export interface DirectiveEvent {
   file: string;
@@ -77,7 +77,7 @@ export interface DirectiveEvent {
   taken: boolean;
 }
 
-export interface ExpandOptions {
+interface ExpandOptions {
   repoRoot: string;
   /** Called for every conditional the expansion meets, taken or not (branch coverage). */
   onDirective?: (e: DirectiveEvent) => void;
@@ -111,7 +111,7 @@ type Directive =
   | { kind: 'else' | 'insert' }
   | { kind: 'each'; variable: string; expr: string };
 
-export function parseDirective(key: string): Directive | undefined {
+function parseDirective(key: string): Directive | undefined {
   const s = key.trim();
   if (!s.startsWith('${{') || !s.endsWith('}}')) return undefined;
   const inner = s.slice(3, -2).trim();

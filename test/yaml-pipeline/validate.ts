@@ -93,7 +93,7 @@ function inputSchema(i: TaskInput): Record<string, unknown> {
 }
 
 /** The schema entry Azure DevOps would know for an installed task, in the official schema's shape. */
-export function taskSchemaEntry(t: TaskInfo): Record<string, unknown> {
+function taskSchemaEntry(t: TaskInfo): Record<string, unknown> {
   const properties: Record<string, unknown> = {};
   for (const i of t.inputs) {
     properties[i.name] = inputSchema(i);
@@ -134,7 +134,7 @@ function caseInsensitive(p: string): string {
 }
 
 /** The official schema with our tasks added and its few native types mapped to the string view. */
-export function extendedSchema(raw: Record<string, unknown>, tasks: TaskInfo[]): Record<string, unknown> {
+function extendedSchema(raw: Record<string, unknown>, tasks: TaskInfo[]): Record<string, unknown> {
   const s = structuredClone(raw) as { definitions: { task: { anyOf: unknown[]; properties: { task: { anyOf: unknown[] } } } } };
   for (const t of tasks) {
     s.definitions.task.properties.task.anyOf.push({ description: t.friendlyName, doNotSuggest: false, ignoreCase: 'value', enum: [t.ref] });
