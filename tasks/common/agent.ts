@@ -197,7 +197,7 @@ export class AgentIo {
 
   /** Write a markdown summary to the agent's temp folder and attach it to the run. */
   summary(name: string, markdown: string): string {
-    const dir = tl.getVariable('Agent.TempDirectory') ?? os.tmpdir();
+    const dir = this.tempDir();
     fs.mkdirSync(dir, { recursive: true });
     const file = path.join(dir, `${name}-${process.pid}.md`);
     fs.writeFileSync(file, markdown);
