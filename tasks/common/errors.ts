@@ -135,11 +135,10 @@ export function translateAzureError(err: unknown, ctx: ErrorContext): Error {
   }
 
   // Network-level failures: the usual suspects on a locked-down agent.
-  const sys = (e as { code?: string }).code ?? '';
-  if (sys === 'ENOTFOUND' || sys === 'EAI_AGAIN' || /getaddrinfo (ENOTFOUND|EAI_AGAIN)/.test(text)) {
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || /getaddrinfo (ENOTFOUND|EAI_AGAIN)/.test(text)) {
     return new UserError(msg('HostNameNotResolved', ctx.action, detail));
   }
-  if (sys === 'ECONNREFUSED' || sys === 'ETIMEDOUT' || sys === 'ECONNRESET' || sys === 'EHOSTUNREACH' || /ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH/.test(text)) {
+  if (code === 'ECONNREFUSED' || code === 'ETIMEDOUT' || code === 'ECONNRESET' || code === 'EHOSTUNREACH' || /ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH/.test(text)) {
     return new UserError(msg('NetworkConnectionFailed', ctx.action, detail));
   }
   if (/self[- ]signed certificate|unable to verify the first certificate|UNABLE_TO_GET_ISSUER_CERT|CERT_/i.test(text)) {
