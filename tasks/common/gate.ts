@@ -117,6 +117,7 @@ function refuse(branch: string, reason: string, fix: string): never {
 export async function evaluateGate(f: GateFacts, s: GateSettings, reader: GateReader): Promise<GateResult> {
   const branch = f.sourceBranch;
   const warnings: string[] = [];
+  let policy: string | undefined;
   if (f.reason === 'PullRequest' || branch.startsWith('refs/pull/')) {
     refuse(branch, msg('GatePullRequest'), msg('GatePullRequestFix'));
   }
@@ -163,9 +164,10 @@ export async function evaluateGate(f: GateFacts, s: GateSettings, reader: GateRe
       refuse(branch, head ? msg('GateCommitNotOnBranch', commit, branch, head.slice(0, 12)) : msg('GateBranchMissing', commit, branch), msg('GateCommitNotOnBranchFix'));
     }
     const p = verdict.ok;
-    return { branch, policy: msg('GatePolicyVerified', p.id ?? '?', p.settings?.minimumApproverCount), warnings: [...warnings, ...(await connectionWarnings(f, reader))] };
+    policy = msg('GatePolicyVerified', p.id ?? '?', p.settings?.minimumApproverCount);
   }
-  return { branch, warnings: [...warnings, ...(await connectionWarnings(f, reader))] };
+  warnings.push(...(await connectionWarnings(f, reader)));
+  return { branch, ...(policy !== undefined ? { policy } : {}), warnings };
 }
 
 /** Defense in depth: the service connection itself should carry a "Branch control" check. */
