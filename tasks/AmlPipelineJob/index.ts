@@ -1,5 +1,4 @@
 /** AmlPipelineJob@1 entry point: read inputs, call the core, set outputs. */
-import * as path from 'node:path';
 import { runTask } from '../common/agent';
 import { connectionInput, gateSettings, keyValueLines, workspaceInputs } from '../common/inputs';
 import { msg } from './messages';
@@ -9,7 +8,7 @@ runTask(__dirname, async (io) => {
   const ws = workspaceInputs(io);
   const gate = gateSettings(io);
   const jobFile = io.file('jobFile', true, msg('JobFileFix'));
-  const root = path.resolve(io.variable('Build.SourcesDirectory') ?? io.variable('System.DefaultWorkingDirectory') ?? process.cwd());
+  const root = io.sourcesRoot();
   const timeoutMs = Math.round(io.number('timeoutMinutes', 120, 0, 60 * 24 * 30) * 60_000);
   const experimentName = io.input('experimentName');
   const displayName = io.input('displayName');

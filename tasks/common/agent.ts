@@ -80,11 +80,16 @@ export class AgentIo {
       .filter((l) => l && !l.startsWith('#'));
   }
 
+  /** The sources directory (Build.SourcesDirectory, else System.DefaultWorkingDirectory, else the working directory), absolute. */
+  sourcesRoot(): string {
+    return path.resolve(this.variable('Build.SourcesDirectory') ?? this.variable('System.DefaultWorkingDirectory') ?? process.cwd());
+  }
+
   /** A file input, resolved against the sources directory and required to exist. */
   file(name: string, required: true, fix: string): string;
   file(name: string, required?: false): string | undefined;
   file(name: string, required = false, fix = ''): string | undefined {
-    const base = tl.getVariable('Build.SourcesDirectory') ?? tl.getVariable('System.DefaultWorkingDirectory') ?? process.cwd();
+    const base = this.sourcesRoot();
     // The agent fills an empty filePath input with the sources folder: that means "not given".
     const given = this.input(name);
     const raw = given && path.resolve(base, given) !== path.resolve(base) ? given : undefined;
@@ -192,7 +197,7 @@ export class AgentIo {
 
   /** Write a markdown summary to the agent's temp folder and attach it to the run. */
   summary(name: string, markdown: string): string {
-    const dir = tl.getVariable('Agent.TempDirectory') ?? os.tmpdir();
+    const dir = this.tempDir();
     fs.mkdirSync(dir, { recursive: true });
     const file = path.join(dir, `${name}-${process.pid}.md`);
     fs.writeFileSync(file, markdown);

@@ -46,11 +46,16 @@ export class ArmClient {
     this.client = new JsonClient(ctx.endpoint.armUrl, ctx.credential, [ctx.endpoint.armScope], ctx.proxy);
   }
 
-  /** `path` is an ARM id or path starting with '/'. */
-  request<T>(method: HttpMethods, path: string, apiVersion: string, body?: unknown): Promise<T> {
+  /** The ARM URL of `path` (an ARM id or path starting with '/') at `apiVersion`. */
+  private url(path: string, apiVersion: string): string {
     const url = new URL(this.ctx.endpoint.armUrl + path);
     url.searchParams.set('api-version', apiVersion);
-    return this.client.request<T>(method, url.toString(), body);
+    return url.toString();
+  }
+
+  /** `path` is an ARM id or path starting with '/'. */
+  request<T>(method: HttpMethods, path: string, apiVersion: string, body?: unknown): Promise<T> {
+    return this.client.request<T>(method, this.url(path, apiVersion), body);
   }
 
   get<T>(path: string, apiVersion: string): Promise<T> {
@@ -59,9 +64,7 @@ export class ArmClient {
 
   /** The raw response (status, headers, text) of a request to an ARM path, e.g. to start an LRO. */
   send(method: HttpMethods, path: string, apiVersion: string, body?: unknown, signal?: AbortSignal): Promise<RawResponse> {
-    const url = new URL(this.ctx.endpoint.armUrl + path);
-    url.searchParams.set('api-version', apiVersion);
-    return this.client.send(method, url.toString(), { ...(body === undefined ? {} : { body }), ...(signal ? { signal } : {}) });
+    return this.client.send(method, this.url(path, apiVersion), { ...(body === undefined ? {} : { body }), ...(signal ? { signal } : {}) });
   }
 
   /** The raw response of a GET on an absolute URL ARM handed out (Azure-AsyncOperation, Location). */

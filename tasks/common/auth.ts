@@ -44,6 +44,13 @@ export function validateCertificatePem(pem: string, connection: string): void {
   }
 }
 
+interface AssertionFailure {
+  error?: UserError;
+}
+
+/** The UserError a workload-identity credential's assertion callback last threw, by credential. */
+const assertionFailures = new WeakMap<TokenCredential, AssertionFailure>();
+
 export function createCredential(ep: AzureRmEndpoint, opts: CredentialOptions): TokenCredential {
   const proxyOptions = toProxySettings(opts.proxy(ep.authorityHost));
   const common = {
@@ -66,7 +73,25 @@ export function createCredential(ep: AzureRmEndpoint, opts: CredentialOptions): 
       if (!source) throw new UserError(msg('WorkloadIdentityNoOidcSource', ep.name));
       // The callback runs whenever MSAL needs a new assertion, so each one is fresh:
       // OIDC tokens live ~10 minutes and long waits outlive them.
-      return new ClientAssertionCredential(ep.tenantId, auth.clientId, async () => opts.secrets.protect(await source()), common);
+      const failure: AssertionFailure = {};
+      const credential = new ClientAssertionCredential(
+        ep.tenantId,
+        auth.clientId,
+        async () => {
+          try {
+            const token = opts.secrets.protect(await source());
+            failure.error = undefined;
+            return token;
+          } catch (e) {
+            // Our own OIDC failure (devops.ts): @azure/identity wraps it; renewableCredential throws it as it was.
+            if (e instanceof UserError) failure.error = e;
+            throw e;
+          }
+        },
+        common,
+      );
+      assertionFailures.set(credential, failure);
+      return credential;
     }
     case 'managedIdentity':
       // IMDS is link-local and never goes through the proxy.
@@ -84,7 +109,8 @@ export const RENEW_CLAIMS = 'aml-secure-mlops:renew';
 
 /**
  * A credential that masks every token it hands out before anything can log it, and that can be
- * renewed: `factory` builds the real credential again when ARM has rejected its token.
+ * renewed: `factory` builds the real credential again when ARM has rejected its token. When the
+ * real credential fails because our OIDC token source failed, that UserError is thrown unwrapped.
  */
 export function renewableCredential(factory: () => TokenCredential, secrets: Secrets): TokenCredential {
   let inner = factory();
@@ -97,7 +123,20 @@ export function renewableCredential(factory: () => TokenCredential, secrets: Sec
         void _renew;
         opts = rest;
       }
-      const t = await inner.getToken(scopes, opts);
+      const current = inner;
+      let t: Awaited<ReturnType<TokenCredential['getToken']>>;
+      try {
+        t = await current.getToken(scopes, opts);
+      } catch (e) {
+        // When the failure was our own OIDC error, throw it rather than @azure/identity's wrapping of it.
+        const failure = assertionFailures.get(current);
+        const own = failure?.error;
+        if (own) {
+          failure.error = undefined;
+          throw own;
+        }
+        throw e;
+      }
       if (t) secrets.protect(t.token);
       return t;
     },

@@ -76,14 +76,6 @@ function aadsts(text: string): { code: string; advice: string } | undefined {
   return { code, advice: AADSTS[code]?.() ?? msg('AadstsRefused') };
 }
 
-/**
- * A pattern for any text a catalogue message formats to (msg() without arguments gives the
- * message with its %s placeholders), in whatever language the agent shows it.
- */
-function formatted(message: string): RegExp {
-  return new RegExp(message.split('%s').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[^\\n]*?'));
-}
-
 function firstLine(text: string): string {
   return text.split(/\r?\n/)[0]!.trim();
 }
@@ -98,10 +90,6 @@ export function translateAzureError(err: unknown, ctx: ErrorContext): Error {
   const e = err as Error & ErrorShape;
   const text = `${e.message ?? ''} ${e.response?.bodyAsText ?? ''}`;
   const conn = ctx.connection ? msg('ServiceConnectionNamed', ctx.connection) : msg('ServiceConnectionUnnamed');
-
-  // Our own OIDC failure (devops.ts), wrapped by @azure/identity on its way out of the assertion callback.
-  const oidc = formatted(msg('OidcTokenFailed')).exec(text) ?? formatted(msg('OidcTokenMissing')).exec(text);
-  if (oidc) return new UserError(oidc[0]);
 
   // Entra sign-in failures.
   const sts = aadsts(text);
@@ -147,11 +135,10 @@ export function translateAzureError(err: unknown, ctx: ErrorContext): Error {
   }
 
   // Network-level failures: the usual suspects on a locked-down agent.
-  const sys = (e as { code?: string }).code ?? '';
-  if (sys === 'ENOTFOUND' || sys === 'EAI_AGAIN' || /getaddrinfo (ENOTFOUND|EAI_AGAIN)/.test(text)) {
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || /getaddrinfo (ENOTFOUND|EAI_AGAIN)/.test(text)) {
     return new UserError(msg('HostNameNotResolved', ctx.action, detail));
   }
-  if (sys === 'ECONNREFUSED' || sys === 'ETIMEDOUT' || sys === 'ECONNRESET' || sys === 'EHOSTUNREACH' || /ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH/.test(text)) {
+  if (code === 'ECONNREFUSED' || code === 'ETIMEDOUT' || code === 'ECONNRESET' || code === 'EHOSTUNREACH' || /ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH/.test(text)) {
     return new UserError(msg('NetworkConnectionFailed', ctx.action, detail));
   }
   if (/self[- ]signed certificate|unable to verify the first certificate|UNABLE_TO_GET_ISSUER_CERT|CERT_/i.test(text)) {

@@ -22,10 +22,20 @@ async function guard<T>(what: string, f: () => Promise<T>): Promise<T> {
 }
 
 export function devOpsGateReader(conn: WebApi): GateReader {
+  // One Git client per reader: each new client starts with an empty location cache (another
+  // OPTIONS round trip), so the three reads below share it.
+  let gitApi: ReturnType<WebApi['getGitApi']> | undefined;
+  const gitClient = () => {
+    gitApi ??= conn.getGitApi();
+    return gitApi.catch((e: unknown) => {
+      gitApi = undefined; // a failed lookup is tried again next time
+      throw e;
+    });
+  };
   return {
     policies: (project, repositoryId, refName) =>
       guard(msg('GateReadPolicies'), async () => {
-        const git = await conn.getGitApi();
+        const git = await gitClient();
         // node-api has no typed wrapper for git/policy/configurations: resolve the route through
         // the same location service the generated clients use.
         const ver = await git.vsoClient.getVersioningData('7.1', 'git', GIT_POLICY_CONFIGURATIONS, { project }, { repositoryId, refName });
@@ -34,13 +44,13 @@ export function devOpsGateReader(conn: WebApi): GateReader {
       }),
     branchHead: (project, repositoryId, refName) =>
       guard(msg('GateReadBranch'), async () => {
-        const git = await conn.getGitApi();
+        const git = await gitClient();
         const refs = await git.getRefs(repositoryId, project, refName.replace(/^refs\//, ''));
         return (refs ?? []).find((r) => r.name === refName)?.objectId;
       }),
     isAncestor: (project, repositoryId, commit, head) =>
       guard(msg('GateCompareCommits'), async () => {
-        const git = await conn.getGitApi();
+        const git = await gitClient();
         const bases = await git.getMergeBases(repositoryId, commit, head, project);
         // An unknown commit answers 404, which the client returns as null: not on the branch.
         return (bases ?? []).some((b) => b.commitId?.toLowerCase() === commit.toLowerCase());

@@ -5,6 +5,7 @@
  * Pure: Azure DevOps is reached through the injected GateReader.
  */
 import { minimatch } from 'minimatch';
+import { refShaped } from './branch-ref';
 import { UserError } from './errors';
 import { msg } from './messages';
 
@@ -69,21 +70,12 @@ export interface GateResult {
   warnings: string[];
 }
 
-/** Parse "refs/heads/main, refs/heads/release/*" into patterns; refuse what can never match a ref. */
-export function parseProtectedBranches(text: string): string[] {
-  const list = text.split(/[,\n]/).map((s) => s.trim()).filter(Boolean);
-  if (list.length === 0) throw new UserError(msg('ProtectedBranchesEmpty', 'protectedBranches'), 'protectedBranches');
-  for (const p of list) {
-    if (!/^refs\/heads\/[\x21-\x7e]+$/.test(p) || p.includes('..') || p.endsWith('/') || p.includes('//')) {
-      throw new UserError(msg('NotABranchRef', 'protectedBranches', p), 'protectedBranches');
-    }
-  }
-  return list;
-}
+/** Re-exported for callers that already import the gate; inputs.ts imports it from ./branch-ref. */
+export { parseProtectedBranches } from './branch-ref';
 
 /** A ref git itself would accept (no '..', no trailing slash, ASCII only): anything else is refused. */
 function wellFormedRef(ref: string): boolean {
-  return /^refs\/heads\/[\x21-\x7e]+$/.test(ref) && !ref.includes('..') && !ref.endsWith('/') && !ref.includes('//') && !ref.endsWith('.lock') && !/[~^:?*[\\]/.test(ref.slice(11));
+  return refShaped(ref) && !ref.endsWith('.lock') && !/[~^:?*[\\]/.test(ref.slice(11));
 }
 
 export function matchesProtected(ref: string, patterns: string[]): boolean {
@@ -125,6 +117,7 @@ function refuse(branch: string, reason: string, fix: string): never {
 export async function evaluateGate(f: GateFacts, s: GateSettings, reader: GateReader): Promise<GateResult> {
   const branch = f.sourceBranch;
   const warnings: string[] = [];
+  let policy: string | undefined;
   if (f.reason === 'PullRequest' || branch.startsWith('refs/pull/')) {
     refuse(branch, msg('GatePullRequest'), msg('GatePullRequestFix'));
   }
@@ -171,9 +164,10 @@ export async function evaluateGate(f: GateFacts, s: GateSettings, reader: GateRe
       refuse(branch, head ? msg('GateCommitNotOnBranch', commit, branch, head.slice(0, 12)) : msg('GateBranchMissing', commit, branch), msg('GateCommitNotOnBranchFix'));
     }
     const p = verdict.ok;
-    return { branch, policy: msg('GatePolicyVerified', p.id ?? '?', p.settings?.minimumApproverCount), warnings: [...warnings, ...(await connectionWarnings(f, reader))] };
+    policy = msg('GatePolicyVerified', p.id ?? '?', p.settings?.minimumApproverCount);
   }
-  return { branch, warnings: [...warnings, ...(await connectionWarnings(f, reader))] };
+  warnings.push(...(await connectionWarnings(f, reader)));
+  return { branch, ...(policy !== undefined ? { policy } : {}), warnings };
 }
 
 /** Defense in depth: the service connection itself should carry a "Branch control" check. */

@@ -13,6 +13,7 @@ import {
   type HttpMethods,
   type Pipeline,
   type PipelinePolicy,
+  type PipelineResponse,
 } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/identity';
 import { RENEW_CLAIMS } from './auth';
@@ -87,6 +88,10 @@ export interface SendOptions {
   signal?: AbortSignal;
 }
 
+function rawOf(res: PipelineResponse): RawResponse {
+  return { status: res.status, headers: res.headers.toJSON(), text: res.bodyAsText ?? '' };
+}
+
 export class JsonClient {
   private readonly pipeline: Pipeline;
   private readonly http = createDefaultHttpClient();
@@ -117,7 +122,7 @@ export class JsonClient {
   /** Send a request and return the response whatever its status (after the retries). */
   async send(method: HttpMethods, url: string, o: SendOptions = {}): Promise<RawResponse> {
     const { res } = await this.sendRequest(method, url, o);
-    return { status: res.status, headers: res.headers.toJSON(), text: res.bodyAsText ?? '' };
+    return rawOf(res);
   }
 
   /** Send JSON, parse JSON. Errors become RestError with the service's error code when it sent one. */
@@ -130,21 +135,24 @@ export class JsonClient {
     } catch {
       throw new RestError(msg('HttpResponseNotJson', `${method} ${new URL(url).pathname}`, res.status), { statusCode: res.status, request: req, response: res });
     }
-    if (res.status >= 400) {
-      const err = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
-      throw new RestError(err?.message ?? msg('HttpRequestReturned', `${method} ${new URL(url).pathname}`, res.status), { statusCode: res.status, ...(err?.code ? { code: err.code } : {}), request: req, response: res });
-    }
+    if (res.status >= 400) throw restErrorOf(method, url, rawOf(res), res);
     return parsed as T;
   }
 }
 
-/** The RestError `request` would throw for this raw response (status >= 400), with the service's error code. */
-export function restErrorOf(method: string, url: string, res: RawResponse): RestError {
+/**
+ * The RestError for an answer with status >= 400, thrown by JsonClient.request and for raw
+ * responses (LROs): the service's error code and message when its body has them, and the response
+ * with its body, which translateAzureError inspects. `sent` is the pipeline's own response when
+ * there is one; otherwise one is made from `res`.
+ */
+export function restErrorOf(method: HttpMethods, url: string, res: RawResponse, sent?: PipelineResponse): RestError {
   let err: { code?: string; message?: string } | undefined;
   try {
     err = (JSON.parse(res.text) as { error?: { code?: string; message?: string } }).error;
   } catch {
     err = undefined;
   }
-  return new RestError(err?.message ?? msg('HttpRequestReturned', `${method} ${new URL(url).pathname}`, res.status), { statusCode: res.status, ...(err?.code ? { code: err.code } : {}) });
+  const response: PipelineResponse = sent ?? { request: createPipelineRequest({ url, method }), status: res.status, headers: createHttpHeaders(res.headers), bodyAsText: res.text };
+  return new RestError(err?.message ?? msg('HttpRequestReturned', `${method} ${new URL(url).pathname}`, res.status), { statusCode: res.status, ...(err?.code ? { code: err.code } : {}), ...(sent ? { request: sent.request } : {}), response });
 }

@@ -3,8 +3,9 @@
  * so a task with a bad input fails in the time it takes node and task-lib to start.
  */
 import type { AgentIo } from './agent';
+import { parseProtectedBranches } from './branch-ref';
 import { UserError } from './errors';
-import { parseProtectedBranches, type GateSettings } from './gate';
+import type { GateSettings } from './gate';
 import { msg } from './messages';
 
 /** Connection id from the `azureSubscription` input (required unless `optional`). */

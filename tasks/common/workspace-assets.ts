@@ -15,8 +15,8 @@ import { uploadSnapshot, type CodeSnapshot } from './upload';
 /** What these helpers need of a workspace-scoped ARM client (WorkspaceArm has it). */
 export interface WorkspaceAssetsApi {
   readonly ref: { name: string };
-  get<T>(path: string): Promise<T>;
-  find(path: string): Promise<{ id: string } | undefined>;
+  /** The resource, or undefined when ARM answers 404. */
+  find<T = { id: string }>(path: string): Promise<T | undefined>;
   put(path: string, body: unknown): Promise<{ id: string }>;
   post<T>(path: string, body: unknown): Promise<T>;
 }
@@ -26,8 +26,6 @@ export type AssetKind = 'components' | 'environments' | 'codes' | 'data' | 'mode
 /** "deploy.yml: environment": where a reference was written, for messages. */
 export const whereWritten = (r: { origin: { file: string; path: string } }): string => `${r.origin.file.split(/[\\/]/).pop()}: ${r.origin.path}`;
 
-const isNotFound = (e: unknown): boolean => (e as { statusCode?: number }).statusCode === 404;
-
 /** A registered asset by name and version or @latest, or a clear error naming the YAML key. */
 export async function resolveNamed(ws: WorkspaceAssetsApi, kind: AssetKind, ref: NamedRef): Promise<string> {
   const what = { components: 'component', environments: 'environment', codes: 'code', data: 'data', models: 'model' }[kind];
@@ -36,11 +34,8 @@ export async function resolveNamed(ws: WorkspaceAssetsApi, kind: AssetKind, ref:
     if (found) return found.id;
     throw new UserError(msg('AssetVersionMissing', whereWritten(ref), what, ref.name, ref.version, ws.ref.name, what));
   }
-  const list = await ws.get<{ value?: Array<{ id: string }> }>(`${kind}/${encodeURIComponent(ref.name)}/versions?$orderBy=createdtime%20desc&$top=1`).catch((e: unknown) => {
-    if (isNotFound(e)) return { value: [] };
-    throw e;
-  });
-  const latest = list.value?.[0];
+  const list = await ws.find<{ value?: Array<{ id: string }> }>(`${kind}/${encodeURIComponent(ref.name)}/versions?$orderBy=createdtime%20desc&$top=1`);
+  const latest = list?.value?.[0];
   if (latest) return latest.id;
   throw new UserError(msg('AssetNoVersion', whereWritten(ref), what, ref.name, ws.ref.name));
 }

@@ -163,7 +163,10 @@ export function parseYamlText(text: string, name: string, file = name): LoadedYa
     name,
     data,
     overridden,
-    lineOf: (p) => nodeAt(p).keyLine ?? nodeAt(p).lastLine,
+    lineOf: (p) => {
+      const { keyLine, lastLine } = nodeAt(p);
+      return keyLine ?? lastLine;
+    },
     sourceOf: (p) => {
       const o = overridden.get(dotted(p));
       if (o) return o.source;
