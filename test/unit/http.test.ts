@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { createDefaultHttpClient, createPipelineFromOptions, createPipelineRequest } from '@azure/core-rest-pipeline';
-import { timeoutPolicy } from '../../tasks/common/http';
+import { restErrorOf, timeoutPolicy } from '../../tasks/common/http';
 
 test('a stalled request is abandoned after the timeout and retried', async () => {
   let calls = 0;
@@ -40,4 +40,14 @@ test("the caller's own cancellation is not retried", async () => {
     server.closeAllConnections();
     server.close();
   }
+});
+
+test('an error response without an error body names the request, for full URLs and ARM paths alike', () => {
+  const res = { status: 502, headers: {}, text: '<html>Bad Gateway</html>' };
+  const fromPath = restErrorOf('PUT', '/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w/jobs/j?api-version=2024-04-01', res);
+  assert.equal(fromPath.message, 'PUT /subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w/jobs/j returned 502');
+  assert.equal(fromPath.statusCode, 502);
+  assert.equal(fromPath.response?.bodyAsText, '<html>Bad Gateway</html>');
+  const fromUrl = restErrorOf('GET', 'https://management.azure.com/subscriptions/s?api-version=1', res);
+  assert.equal(fromUrl.message, 'GET /subscriptions/s returned 502');
 });
