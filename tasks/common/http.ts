@@ -133,7 +133,7 @@ export class JsonClient {
     try {
       parsed = text ? JSON.parse(text) : undefined;
     } catch {
-      throw new RestError(msg('HttpResponseNotJson', `${method} ${new URL(url, 'https://arm.invalid').pathname}`, res.status), { statusCode: res.status, request: req, response: res });
+      throw new RestError(msg('HttpResponseNotJson', `${method} ${pathOf(url)}`, res.status), { statusCode: res.status, request: req, response: res });
     }
     if (res.status >= 400) throw restErrorOf(method, url, rawOf(res), res);
     return parsed as T;
@@ -146,7 +146,9 @@ export class JsonClient {
  * with its body, which translateAzureError inspects. `sent` is the pipeline's own response when
  * there is one; otherwise one is made from `res`.
  */
-/** `url` is a full URL or, from lro.ts, an ARM path. */
+/** The path of a full URL or of an ARM path (lro.ts passes paths), for messages. */
+const pathOf = (url: string): string => new URL(url, 'https://arm.invalid').pathname;
+
 export function restErrorOf(method: HttpMethods, url: string, res: RawResponse, sent?: PipelineResponse): RestError {
   let err: { code?: string; message?: string } | undefined;
   try {
@@ -155,5 +157,5 @@ export function restErrorOf(method: HttpMethods, url: string, res: RawResponse, 
     err = undefined;
   }
   const response: PipelineResponse = sent ?? { request: createPipelineRequest({ url, method }), status: res.status, headers: createHttpHeaders(res.headers), bodyAsText: res.text };
-  return new RestError(err?.message ?? msg('HttpRequestReturned', `${method} ${new URL(url, 'https://arm.invalid').pathname}`, res.status), { statusCode: res.status, ...(err?.code ? { code: err.code } : {}), ...(sent ? { request: sent.request } : {}), response });
+  return new RestError(err?.message ?? msg('HttpRequestReturned', `${method} ${pathOf(url)}`, res.status), { statusCode: res.status, ...(err?.code ? { code: err.code } : {}), ...(sent ? { request: sent.request } : {}), response });
 }
