@@ -7,7 +7,7 @@ import { DefaultAzureCredential } from '@azure/identity';
 import { ArmClient, readWorkspace, workspaceId, type ArmContext, type WorkspaceRef } from '../tasks/common/arm';
 import { PUBLIC_CLOUDS } from '../tasks/common/endpoint';
 import { ML_API_VERSION } from '../tasks/common/workspace-arm';
-import { translateAzureError, UserError } from '../tasks/common/errors';
+import { firstLine, translateAzureError, UserError } from '../tasks/common/errors';
 import type { Scan } from '../tasks/AmlPrivateLinkCheck/check';
 import { scanOpenedWorkspace, type ScanLog } from '../tasks/AmlPrivateLinkCheck/scan';
 
@@ -40,7 +40,7 @@ export async function scanWithDeveloperLogin(o: CliScanOptions, log: ScanLog): P
     await credential.getToken(target.armScope);
   } catch (e) {
     throw new UserError(
-      `No Azure sign-in found for ${armUrl}: ${firstLine(e)}. Run 'az login' (on a jump host: 'az login --use-device-code'), or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET; or check names without Azure by giving --fqdns and no --workspace.`,
+      `No Azure sign-in found for ${armUrl}: ${firstLine(e instanceof Error ? e.message : String(e))}. Run 'az login' (on a jump host: 'az login --use-device-code'), or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET; or check names without Azure by giving --fqdns and no --workspace.`,
     );
   }
   target.subscriptionId = o.subscription ?? process.env.AZURE_SUBSCRIPTION_ID ?? (await findSubscription(arm, o));
@@ -48,8 +48,6 @@ export async function scanWithDeveloperLogin(o: CliScanOptions, log: ScanLog): P
   const session = await readWorkspace(arm, { subscriptionId: target.subscriptionId, resourceGroup: o.resourceGroup, name: o.workspace }, log);
   return scanOpenedWorkspace(session, { posture: o.posture, diagnose: false }, log);
 }
-
-const firstLine = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 300);
 
 /** Without --subscription: the only enabled subscription, or the one holding the workspace. */
 async function findSubscription(arm: ArmContext, o: CliScanOptions): Promise<string> {

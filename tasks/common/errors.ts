@@ -76,7 +76,7 @@ function aadsts(text: string): { code: string; advice: string } | undefined {
   return { code, advice: AADSTS[code]?.() ?? msg('AadstsRefused') };
 }
 
-function firstLine(text: string): string {
+export function firstLine(text: string): string {
   return text.split(/\r?\n/)[0]!.trim();
 }
 
