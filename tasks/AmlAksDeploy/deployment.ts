@@ -11,7 +11,7 @@
  */
 import { codeRef, environmentRef, makeRoot, type CodeRef, type EnvironmentRef } from '../common/asset-refs';
 import { isoDuration } from '../common/duration';
-import { loadYamlFile, type Json, type JsonObject, type LoadedYaml, type YamlPath } from '../common/yaml';
+import { isObj, loadYamlFile, type Json, type JsonObject, type LoadedYaml, type YamlPath } from '../common/yaml';
 import { msg } from './messages';
 import { ONLINE_NAME } from './spec';
 
@@ -54,7 +54,6 @@ const REFUSED: Record<string, () => string> = {
   scoring_script: () => msg('DeployKeyScoringScriptMisplaced'),
 };
 
-const isObj = (v: Json | undefined): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function mapping(doc: LoadedYaml, at: YamlPath, v: Json | undefined, allowed?: readonly string[]): JsonObject | undefined {
   if (v === undefined || v === null) return undefined;

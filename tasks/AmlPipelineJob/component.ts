@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import { codeRef, environmentRef, resolveLocal, type RootCheck } from '../common/asset-refs';
-import { loadYamlFile, type LoadedYaml, type YamlPath } from '../common/yaml';
+import { isObj, loadYamlFile, type LoadedYaml, type YamlPath } from '../common/yaml';
 import type { ComponentRef, Json, JsonObject } from './plan';
 import { DATA_TYPES, PARAM_TYPES, type PortDef } from './io';
 import { msg } from './messages';
@@ -28,9 +28,6 @@ export interface LoadedComponent {
   label: string;
 }
 
-function isObj(v: Json | undefined): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 export function checkIoNames(doc: LoadedYaml, at: YamlPath, o: JsonObject): void {
   const seen = new Map<string, string>();

@@ -13,7 +13,7 @@
  *   while step inputs/outputs sit in the free-form `jobs` object, serialised with as_dict() (snake_case).
  */
 import type { Json, JsonObject, NamedRef } from './plan';
-import type { LoadedYaml, YamlPath } from '../common/yaml';
+import { isObj, type LoadedYaml, type YamlPath } from '../common/yaml';
 import { msg } from './messages';
 
 export const DATA_TYPES = ['uri_folder', 'uri_file', 'mltable', 'custom_model', 'mlflow_model', 'triton_model'] as const;
@@ -156,9 +156,6 @@ export interface IoContext {
   assets: Map<string, NamedRef & { assetType: 'data' | 'model' }>;
 }
 
-function isObj(v: Json | undefined): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** `problem` says where the key is not supported, e.g. "is not supported by AmlPipelineJob@1 in a step output". */
 function checkKeys(doc: LoadedYaml, at: YamlPath, o: JsonObject, allowed: readonly string[], problem: string): void {

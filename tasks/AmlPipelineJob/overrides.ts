@@ -7,8 +7,8 @@
 import { isScalar, parseDocument } from 'yaml';
 import { UserError } from '../common/errors';
 import { msg } from './messages';
-import type { Json, JsonObject } from './plan';
-import { dotted, type LoadedYaml } from '../common/yaml';
+import type { JsonObject } from './plan';
+import { dotted, isObj, type LoadedYaml } from '../common/yaml';
 
 export interface Override {
   /** Key path, e.g. ['jobs', 'train', 'compute']. */
@@ -78,9 +78,6 @@ export function parseOverrides(lines: readonly string[]): Override[] {
   return out;
 }
 
-function isObj(v: Json | undefined): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /**
  * Apply overrides to the parsed job YAML, in place. Every key on the way must exist and be a

@@ -23,7 +23,7 @@ import {
 import { msg } from './messages';
 import { applyOverrides, type Override } from './overrides';
 import type { ComponentRef, Json, JsonObject, PlannedStep, SubmissionPlan } from './plan';
-import { describeNonPipeline, dotted, loadYamlFile, type LoadedYaml, type YamlPath } from '../common/yaml';
+import { describeNonPipeline, dotted, isObj, loadYamlFile, type LoadedYaml, type YamlPath } from '../common/yaml';
 
 interface TranslateOptions {
   /** The folder the task may read from (the repository checkout). */
@@ -74,9 +74,6 @@ const STEP_HINTS = new Map<string, () => string>([
   ['is_deterministic', () => msg('FixStepIsDeterministic')],
 ]);
 
-function isObj(v: Json | undefined): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function levenshtein(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);

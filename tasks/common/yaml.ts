@@ -16,6 +16,10 @@ import { msg } from './messages';
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
 
+export function isObj(v: Json | undefined): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 /** Files larger than this are refused before they are parsed. */
 export const MAX_YAML_BYTES = 1024 * 1024;
 /** Aliases allowed per document before `yaml` reports a resource-exhaustion attack. */
