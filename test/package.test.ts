@@ -11,8 +11,9 @@ import { test } from 'node:test';
 import Ajv from 'ajv-draft-04';
 import JSZip from 'jszip';
 import { ROOT, runTask } from './harness';
+import { TASK_SCHEMA } from './official';
 
-const SCHEMA = path.resolve(ROOT, '..', 'shared', 'schemas', 'tasks.schema.json');
+const SCHEMA = TASK_SCHEMA;
 const taskNames = fs.readdirSync(path.join(ROOT, 'tasks')).filter((d) => fs.existsSync(path.join(ROOT, 'tasks', d, 'task.json')));
 const readJson = (p: string) => JSON.parse(fs.readFileSync(p, 'utf8'));
 const ajv = new Ajv({ strict: false, unicodeRegExp: false });

@@ -1,8 +1,8 @@
 /**
  * Compiling the pipeline as Azure DevOps does before a run: azure-pipelines.yml is expanded through
  * its extends template and the stage template with test/yaml-pipeline's expander (parameters bound
- * to the templates' typed declarations, with the service's messages), then, where the official
- * schema is available (../shared/schemas, as in CI), validated like the template tests do.
+ * to the templates' typed declarations, with the service's messages), then validated against the
+ * vendored official schema (test/fixtures/official), like the template tests do.
  *
  * `--parameters <file.yml|json>` replaces the `extends: parameters:` block of the pipeline (or, for
  * a pipeline with its own `parameters:` declarations, gives the runtime parameters). The file is
@@ -14,7 +14,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, type Node as YNode } from 'yaml';
-import { Expander, TemplateError, type Value } from '../../test/yaml-pipeline/expand';
+import { PIPELINES_SCHEMA } from '../../test/official';
+import { TemplateError, type Value } from '../../test/yaml-pipeline/expand';
 import { formatProblem, normalize, PipelineValidator } from '../../test/yaml-pipeline/validate';
 
 /** The pipeline could not be compiled: what Azure DevOps would show instead of starting a run. */
@@ -28,7 +29,6 @@ export interface Compiled {
   /** Normalized (every scalar a string, origins kept). */
   pipeline: Value;
   /** Whether the official schema was available and checked. */
-  schemaChecked: boolean;
   schemaFile: string;
   parametersFile: string | undefined;
 }
@@ -85,9 +85,9 @@ function placed(e: TemplateError, params: ParametersFile | undefined): string {
 }
 
 export function compilePipeline(repoRoot: string, pipelineFile: string, parametersFile?: string): Compiled {
-  const schemaFile = path.resolve(repoRoot, '..', 'shared', 'schemas', 'azure-pipelines.schema.json');
-  const validator = fs.existsSync(schemaFile) ? new PipelineValidator(repoRoot, schemaFile) : undefined;
-  const expander = validator ? validator.expander() : new Expander({ repoRoot });
+  const schemaFile = PIPELINES_SCHEMA;
+  const validator = new PipelineValidator(repoRoot, schemaFile);
+  const expander = validator.expander();
   repoRootForNames = repoRoot;
   const abs = path.resolve(repoRoot, pipelineFile);
   const rel = path.relative(repoRoot, abs).split(path.sep).join('/');
@@ -115,9 +115,9 @@ export function compilePipeline(repoRoot: string, pipelineFile: string, paramete
     if (e instanceof TemplateError) throw new CompileError([placed(e, params)]);
     throw e;
   }
-  if (validator) {
+  {
     const problems = validator.check('pipeline', expanded, { file: rel, line: 0 }).map(formatProblem);
     if (problems.length) throw new CompileError(problems.map(slash));
   }
-  return { pipeline: normalize(expanded), schemaChecked: !!validator, schemaFile, parametersFile: params?.rel };
+  return { pipeline: normalize(expanded), schemaFile, parametersFile: params?.rel };
 }

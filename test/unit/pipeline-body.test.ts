@@ -13,9 +13,10 @@ import { parseOverrides } from '../../tasks/AmlPipelineJob/overrides';
 import type { AnonymousComponent, JsonObject, ResolvedIds, SubmissionPlan } from '../../tasks/AmlPipelineJob/plan';
 import { translatePipelineJob } from '../../tasks/AmlPipelineJob/translate';
 import { copySample, SAMPLE, scratch } from '../fixtures/pipeline/helpers';
+import { REST_REFERENCE } from '../official';
 
 const WS = '/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/mlw';
-const EXAMPLE = path.resolve(__dirname, '..', '..', '..', 'shared', 'reference', 'machinelearningservices/resource-manager/Microsoft.MachineLearningServices/stable/2024-04-01/examples/Job/PipelineJob/createOrUpdate.json');
+const EXAMPLE = path.join(REST_REFERENCE, 'machinelearningservices/resource-manager/Microsoft.MachineLearningServices/stable/2024-04-01/examples/Job/PipelineJob/createOrUpdate.json');
 
 function samplePlan(overrides: string[] = []): SubmissionPlan {
   return translatePipelineJob(path.join(SAMPLE, 'pipeline.yml'), { root: SAMPLE, overrides: parseOverrides(overrides), tags: { team: 'risk', 'ado.run': 'from-task' } });

@@ -30,6 +30,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import { PIPELINES_SCHEMA } from '../official';
 import { Expander, ORIGIN, originOf, type DirectiveEvent, type Origin, type Value } from './expand';
 
 // ---- tasks ------------------------------------------------------------------------------------
@@ -279,7 +280,7 @@ export class PipelineValidator {
 
   constructor(
     readonly repoRoot: string,
-    schemaFile = path.resolve(repoRoot, '..', 'shared', 'schemas', 'azure-pipelines.schema.json'),
+    schemaFile = PIPELINES_SCHEMA,
   ) {
     this.tasks = loadTasks(repoRoot);
     this.schema = extendedSchema(JSON.parse(fs.readFileSync(schemaFile, 'utf8')) as Record<string, unknown>, this.tasks);
