@@ -8,6 +8,12 @@ import { DEFAULT_RANGES, mergeTargets, NO_SCAN, runPrivateLinkCheck } from '../t
 import type { Report } from '../tasks/AmlPrivateLinkCheck/report';
 import { parseDnsServers, parseFqdns, parseRanges } from '../tasks/AmlPrivateLinkCheck/targets';
 import { translateAzureError, UserError } from '../tasks/common/errors';
+import { neutralize } from '../tasks/common/sink';
+
+// The command often runs inside a pipeline step: nothing it prints (DNS answers, Azure's errors)
+// may become an agent command. The same sink as the tasks' (tasks/common/sink.ts).
+const stdout = (text: string): boolean => process.stdout.write(neutralize(text));
+const stderr = (text: string): boolean => process.stderr.write(neutralize(text));
 
 const USAGE = `Usage: aml-secure-mlops check-privatelink [options]
 
@@ -149,18 +155,18 @@ function table(report: Report, color: boolean): string {
 async function main(argv: string[]): Promise<number> {
   const o = parse(argv);
   if (o === 'help') {
-    process.stdout.write(`${USAGE}\n`);
+    stdout(`${USAGE}\n`);
     return 0;
   }
   if (o === 'version') {
-    process.stdout.write(`${typeof CLI_VERSION === 'string' ? CLI_VERSION : 'development'}\n`);
+    stdout(`${typeof CLI_VERSION === 'string' ? CLI_VERSION : 'development'}\n`);
     return 0;
   }
   const explicit = parseFqdns(o.fqdns, '--fqdns');
   const ranges = parseRanges(o.allowedRanges, '--allowed-ranges');
   const servers = parseDnsServers(o.dnsServers, '--dns-servers');
   // Status lines go to stderr so that --json output stays parseable.
-  const log = { info: (l: string) => process.stderr.write(`${l}\n`), warn: (l: string) => process.stderr.write(`warning: ${l}\n`), progress: () => undefined };
+  const log = { info: (l: string) => stderr(`${l}\n`), warn: (l: string) => stderr(`warning: ${l}\n`), progress: () => undefined };
   const scan =
     o.workspace && o.resourceGroup
       ? await (await import('./azure')).scanWithDeveloperLogin({ workspace: o.workspace, resourceGroup: o.resourceGroup, cloud: o.cloud, posture: o.posture, ...(o.subscription ? { subscription: o.subscription } : {}), ...(o.armUrl ? { armUrl: o.armUrl } : {}) }, log)
@@ -168,7 +174,7 @@ async function main(argv: string[]): Promise<number> {
   const targets = mergeTargets(scan.targets, explicit);
   log.info(`Resolving ${targets.length} names with ${servers.length ? servers.join(', ') : 'the system resolver'}${o.tcp ? ', then TCP 443' : ''}...`);
   const report = await runPrivateLinkCheck(scan, targets, { servers, timeoutMs: o.timeoutSeconds * 1000, ranges, tcp: o.tcp, ...(o.workspace ? { workspace: o.workspace } : {}) });
-  process.stdout.write(`${o.json ? JSON.stringify(report, null, 2) : table(report, o.color)}\n`);
+  stdout(`${o.json ? JSON.stringify(report, null, 2) : table(report, o.color)}\n`);
   return report.ok ? 0 : 1;
 }
 
@@ -181,10 +187,10 @@ main(process.argv.slice(2)).then(
   },
   (e: unknown) => {
     if (e instanceof UsageError) {
-      process.stderr.write(`aml-secure-mlops: ${e.message}\n\n${USAGE}\n`);
+      stderr(`aml-secure-mlops: ${e.message}\n\n${USAGE}\n`);
     } else {
       const err = translateAzureError(e, { action: 'check the workspace' });
-      process.stderr.write(`aml-secure-mlops: ${err instanceof UserError ? err.message : `unexpected error: ${err.message}`}\n`);
+      stderr(`aml-secure-mlops: ${err instanceof UserError ? err.message : `unexpected error: ${err.message}`}\n`);
     }
     process.exitCode = 2;
   },

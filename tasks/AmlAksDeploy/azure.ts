@@ -54,9 +54,6 @@ export interface DeployInputs {
 /** How long cleanup may take after a failure or a cancelled run (the agent kills the step eventually). */
 const CLEANUP_MS = 15 * 60_000;
 const LOG_TAIL = 100;
-/** Agent log commands that fold the container logs. */
-const GROUP = '##[group]';
-const END_GROUP = '##[endgroup]';
 
 interface ComputeProps {
   computeType?: string;
@@ -78,11 +75,6 @@ interface Lookups {
   deploymentName: string;
   instanceType?: string;
   instanceCount: number;
-}
-
-/** A log line from a container or a scoring answer: never let it issue agent commands. */
-export function neutralize(line: string): string {
-  return line.replace(/##(vso)?\[/gi, (m) => `#\u200b${m.slice(1)}`);
 }
 
 const sec = (ms: number): string => msg('DurationSeconds', Math.round(ms / 1000));
@@ -361,10 +353,10 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
     } catch (e) {
       throwIfCancelled();
       // A missing listKeys/token permission or an unreachable scoring URI says what to fix.
-      throw new CheckFailed(msg('CheckSmokeRequestFailed', D, neutralize(first(translate(msg('ActionCallScoringUri', E))(e)))));
+      throw new CheckFailed(msg('CheckSmokeRequestFailed', D, first(translate(msg('ActionCallScoringUri', E))(e))));
     }
     const verdict = evaluate(i.expect, res.status, res.text);
-    const detail = neutralize(verdict.detail);
+    const detail = verdict.detail;
     if (res.servedBy && res.servedBy !== D) throw new CheckFailed(msg('CheckSmokeWrongDeployment', D, res.servedBy));
     if (!verdict.ok) throw new CheckFailed(msg('CheckSmokeFailed', D, detail));
     return detail;
@@ -498,7 +490,7 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
   async function rollBack(e: unknown): Promise<never> {
     const wasCancelled = e instanceof Cancelled || cancelled() || (e instanceof OperationAbandoned && e.reason === 'cancelled');
     const azureFailure = (f: OperationFailed): string => {
-      const said = `${f.code ? `${f.code}: ` : ''}${neutralize(f.message)}`;
+      const said = `${f.code ? `${f.code}: ` : ''}${f.message}`;
       if (failedStep === 'endpoint') return msg('CauseEndpointCreationFailed', E, said);
       if (failedStep === 'create') return msg('CauseDeploymentCreationFailed', D, said);
       return msg('CauseTrafficUpdateFailed', failedStep, said);
@@ -596,9 +588,7 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
         const text = await api.logs(E, D, container, LOG_TAIL);
         const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
         if (!lines.length) continue;
-        io.info(GROUP + msg('ContainerLogsGroup', D, container, lines.length));
-        for (const l of lines) io.info(neutralize(l));
-        io.info(END_GROUP);
+        io.group(msg('ContainerLogsGroup', D, container, lines.length), lines);
       } catch (err) {
         io.info(msg('NoContainerLogs', container, D, first(err)));
       }

@@ -1,7 +1,5 @@
 /** AmlPrivateLinkCheck@1 entry point: read inputs, call the core, set outputs. */
 import { msg } from './messages';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { runTask } from '../common/agent';
 import { UserError } from '../common/errors';
 import { connectionInput, workspaceInputs } from '../common/inputs';
@@ -40,8 +38,7 @@ runTask(__dirname, async (io) => {
   for (const n of names) io.info(logLine(n));
   for (const p of scan.posture) io.info(p.fix ? msg('PostureLogLineFix', p.status.padEnd(12), p.check, p.detail, p.fix) : msg('PostureLogLine', p.status.padEnd(12), p.check, p.detail));
 
-  const reportPath = path.join(io.tempDir(), `aml-private-link-report-${process.pid}.json`);
-  fs.writeFileSync(reportPath, JSON.stringify(report, null, 2));
+  const reportPath = io.report('aml-private-link-report', report);
   io.summary('aml-private-link-check', summaryMarkdown(report));
   io.output('privateLinkOk', String(!failed));
   io.output('reportPath', reportPath);

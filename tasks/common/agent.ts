@@ -1,6 +1,11 @@
 /**
  * The only module that talks to the agent (task-lib). Entry points get an AgentIo, call the
  * pure core with what it reads, and report results through it.
+ *
+ * It is also the one sink for output: every line, warning, progress text, output value, summary
+ * and report passes through `safe` (secrets redacted, agent command prefixes neutralised), and
+ * the task's own agent commands go only through task-lib's typed functions here, which escape
+ * their data. Nothing else in tasks/ writes to stdout or stderr.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -13,6 +18,7 @@ import { useLocalizer } from './loc';
 import { msg } from './messages';
 import type { AgentProxy, ProxyResolver } from './proxy';
 import { Secrets } from './secrets';
+import { neutralize } from './sink';
 
 export class AgentIo {
   readonly secrets = new Secrets((v) => tl.setSecret(v));
@@ -166,25 +172,43 @@ export class AgentIo {
     };
   }
 
+  /** Text on its way out: every secret the task knows redacted, every agent command prefix defused. */
+  safe(text: string): string {
+    return neutralize(this.secrets.redact(text));
+  }
+
   /** Output variables are set with isOutput=true so later jobs and stages can read them. */
   output(name: string, value: string): void {
-    tl.setVariable(name, value, false, true);
+    tl.setVariable(name, this.safe(value), false, true);
   }
 
   info(line: string): void {
-    console.log(line);
+    console.log(this.safe(line));
   }
   warn(line: string): void {
-    tl.warning(line);
+    tl.warning(this.safe(line));
   }
   debug(line: string): void {
-    tl.debug(line);
+    tl.debug(this.safe(line));
+  }
+
+  /** Lines folded under a title in the log (##[group] ... ##[endgroup]); the title and lines are text like any other. */
+  group(title: string, lines: string[]): void {
+    console.log(`##[group]${this.safe(title)}`);
+    for (const l of lines) console.log(this.safe(l));
+    console.log('##[endgroup]');
   }
 
   /** End the step as "succeeded with issues": a warning in the log and an orange step. */
   succeededWithIssues(message: string): void {
     // setResult logs the message as a warning itself.
-    tl.setResult(tl.TaskResult.SucceededWithIssues, message);
+    tl.setResult(tl.TaskResult.SucceededWithIssues, this.safe(message));
+    this.resultSet = true;
+  }
+
+  /** End the step as failed with `message` (runTask does this for a thrown error). */
+  failed(message: string): void {
+    tl.setResult(tl.TaskResult.Failed, this.safe(message));
     this.resultSet = true;
   }
 
@@ -192,22 +216,32 @@ export class AgentIo {
   resultSet = false;
 
   progress(percent: number, text: string): void {
-    tl.setProgress(Math.max(0, Math.min(100, Math.round(percent))), text);
+    tl.setProgress(Math.max(0, Math.min(100, Math.round(percent))), this.safe(text));
   }
 
   /** Write a markdown summary to the agent's temp folder and attach it to the run. */
   summary(name: string, markdown: string): string {
+    const file = this.writeTemp(`${name}-${process.pid}.md`, markdown);
+    tl.uploadSummary(file);
+    tl.debug(this.safe(msg('SummaryAttached', file)));
+    return file;
+  }
+
+  /** Write a JSON report that outlives the step (Agent.TempDirectory) and return its path. */
+  report(name: string, data: unknown): string {
+    return this.writeTemp(`${name}-${process.pid}.json`, JSON.stringify(data, null, 2));
+  }
+
+  private writeTemp(name: string, text: string): string {
     const dir = this.tempDir();
     fs.mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, `${name}-${process.pid}.md`);
-    fs.writeFileSync(file, markdown);
-    tl.uploadSummary(file);
-    tl.debug(msg('SummaryAttached', file));
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, this.safe(text));
     return file;
   }
 
   /** Directory for report files that should survive the step (Agent.TempDirectory). */
-  tempDir(): string {
+  private tempDir(): string {
     return tl.getVariable('Agent.TempDirectory') ?? os.tmpdir();
   }
 }
@@ -219,21 +253,51 @@ export class AgentIo {
 export function runTask(taskDir: string, main: (io: AgentIo) => Promise<void>): void {
   tl.setResourcePath(path.join(taskDir, 'task.json'), true);
   const io = new AgentIo();
-  main(io)
+  let ended = false;
+  const end = (e: unknown) => {
+    if (ended) return;
+    ended = true;
+    const err = translateAzureError(e, { action: msg('ActionCompleteTask') });
+    if (err instanceof UserError) {
+      io.failed(err.message);
+    } else {
+      if ((tl.getVariable('System.Debug') ?? '').toLowerCase() === 'true' && err.stack) io.debug(err.stack);
+      io.failed(msg('UnexpectedError', err.message));
+    }
+    // Keep-alive sockets of the HTTP clients must not hold the step open.
+    setImmediate(() => process.exit());
+  };
+  // Node prints an unhandled error to stderr, which the agent also reads for commands: route it here.
+  process.on('uncaughtException', end);
+  process.on('unhandledRejection', end);
+  const start = async () => {
+    refuseLeakyDiagnostics(io);
+    await main(io);
+  };
+  start()
     .then(() => {
       if (!io.resultSet) tl.setResult(tl.TaskResult.Succeeded, '');
-    })
-    .catch((e: unknown) => {
-      const err = translateAzureError(e, { action: msg('ActionCompleteTask') });
-      if (err instanceof UserError) {
-        tl.setResult(tl.TaskResult.Failed, err.message);
-      } else {
-        if ((tl.getVariable('System.Debug') ?? '').toLowerCase() === 'true' && err.stack) tl.debug(err.stack);
-        tl.setResult(tl.TaskResult.Failed, msg('UnexpectedError', err.message));
-      }
-    })
-    .finally(() => {
-      // Keep-alive sockets of the HTTP clients must not hold the step open.
+      ended = true;
       setImmediate(() => process.exit());
-    });
+    })
+    .catch(end);
+}
+
+/**
+ * Diagnostics that would print credentials: Node's NODE_DEBUG for its HTTP and TLS modules logs
+ * every request header (Authorization) and is read before any task code runs, so it is refused;
+ * the Azure SDK's logger (AZURE_LOG_LEVEL, DEBUG=azure*) would log the proxy password, so it is
+ * switched off in this process before the SDK loads. System.Debug gives our own debug lines.
+ */
+function refuseLeakyDiagnostics(io: AgentIo): void {
+  const nodeDebug = process.env.NODE_DEBUG ?? '';
+  if (/\b(http2?|https|net|tls|fetch|undici)\b/i.test(nodeDebug)) {
+    throw new UserError(msg('NodeDebugRefused', nodeDebug));
+  }
+  for (const name of ['AZURE_LOG_LEVEL', 'DEBUG']) {
+    if (process.env[name]) {
+      io.debug(msg('DiagnosticVariableCleared', name));
+      delete process.env[name];
+    }
+  }
 }
