@@ -5,6 +5,7 @@
  * with health checks, the previous deployment deleted at 100%. Any failure or a cancelled run
  * restores the previous traffic exactly, prints the failed deployment's logs and deletes it.
  */
+import * as fs from 'node:fs';
 import type { AgentIo } from '../common/agent';
 import { ArmClient, studioUrl } from '../common/arm';
 import { type CodeRef, type EnvironmentRef } from '../common/asset-refs';
@@ -24,7 +25,7 @@ import { deploymentBody, loadDeploymentFile, type DeploymentSpec } from './deplo
 import { msg } from './messages';
 import { isBusy, OnlineApi, Scorer, ScoringAuth, type OnlineDeployment, type OnlineEndpoint } from './online-api';
 import { formatTraffic, planRollout, sameTraffic, serving, splitAt, trafficCommand, type Traffic } from './rollout';
-import { evaluate, type Expectation } from './smoke';
+import { evaluate, parseSmokeBody, type Expectation } from './smoke';
 import { deriveDeploymentName, type AuthMode, type ModelRef } from './spec';
 
 export interface DeployInputs {
@@ -44,7 +45,8 @@ export interface DeployInputs {
   authMode: AuthMode;
   steps: number[];
   stepWaitSeconds: number;
-  smoke?: { body: unknown; file: string };
+  /** The smoke-test file: checked to be inside the sources folder, read after the gate. */
+  smoke?: { path: string; file: string; written: string };
   expect: Expectation;
   rollbackOnFailure: boolean;
   keepPrevious: boolean;
@@ -249,11 +251,13 @@ function withTraffic(e: OnlineEndpoint, traffic: Traffic): unknown {
 }
 
 export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
-  // Local work first: a bad deployment file fails before any Azure call.
-  const spec: DeploymentSpec = i.deploymentFile ? loadDeploymentFile(i.deploymentFile, i.root) : { tags: {}, properties: {}, notes: [] };
-  for (const n of spec.notes) io.info(n);
+  // The gate first: no file of the repository is read for a run that may not deploy.
   if (i.branchGate) await enforceGate(io, i.branchGate, i.connection);
   else io.warn(msg('BranchGateOff'));
+  // Then the local files: a bad deployment or smoke-test file fails before any Azure write.
+  const spec: DeploymentSpec = i.deploymentFile ? loadDeploymentFile(i.deploymentFile, i.root) : { tags: {}, properties: {}, notes: [] };
+  for (const n of spec.notes) io.info(n);
+  const smokeBody = i.smoke ? parseSmokeBody(fs.readFileSync(i.smoke.path, 'utf8'), i.smoke.written) : undefined;
 
   const session = await openWorkspace(io, i.connection, i.ws);
   const ws = new WorkspaceArm(new ArmClient(session.arm), session.ref);
@@ -349,7 +353,7 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
     scorer ??= new Scorer(uri, session.arm.proxy, auth);
     let res;
     try {
-      res = await scorer.score(D, i.smoke.body, io.signal);
+      res = await scorer.score(D, smokeBody, io.signal);
     } catch (e) {
       throwIfCancelled();
       // A missing listKeys/token permission or an unreachable scoring URI says what to fix.
