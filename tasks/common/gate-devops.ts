@@ -55,6 +55,11 @@ export function devOpsGateReader(conn: WebApi): GateReader {
         // An unknown commit answers 404, which the client returns as null: not on the branch.
         return (bases ?? []).some((b) => b.commitId?.toLowerCase() === commit.toLowerCase());
       }),
+    defaultBranch: (project, repositoryId) =>
+      guard(msg('GateReadBranch'), async () => {
+        const git = await gitClient();
+        return (await git.getRepository(repositoryId, project))?.defaultBranch || undefined;
+      }),
     connectionChecks: (project, connectionId) =>
       guard(msg('GateReadChecks'), async () => {
         const url = `${conn.serverUrl.replace(/\/?$/, '/')}${encodeURIComponent(project)}/_apis/pipelines/checks/configurations?resourceType=endpoint&resourceId=${encodeURIComponent(connectionId)}&$expand=settings&api-version=7.1-preview.1`;

@@ -2,12 +2,23 @@
  * Running the protected-branch gate from a task: facts from the job's variables, settings from
  * the task's inputs, Azure DevOps through the job token. Loads azure-devops-node-api.
  */
+import * as path from 'node:path';
 import type { AgentIo } from './agent';
 import { connectDevOps } from './devops';
 import { evaluateGate, type GateResult, type GateSettings } from './gate';
 import { devOpsGateReader } from './gate-devops';
 import { checkedOutCommit } from './git-head';
 import { msg } from './messages';
+
+/**
+ * Where this repository is checked out: Build.Repository.LocalPath, the sources folder, or (with
+ * several repositories checked out) the sources folder's subfolder named after the repository.
+ */
+function checkoutFolders(v: (name: string) => string): string[] {
+  const sources = v('Build.SourcesDirectory');
+  const name = v('Build.Repository.Name').split('/').pop() ?? '';
+  return [v('Build.Repository.LocalPath'), sources, sources && name ? path.join(sources, name) : ''].filter(Boolean);
+}
 
 /** Refuse (UserError) unless the run may act in production; log what was verified. */
 export async function enforceGate(io: AgentIo, settings: GateSettings, serviceConnectionId: string): Promise<GateResult> {
@@ -22,7 +33,7 @@ export async function enforceGate(io: AgentIo, settings: GateSettings, serviceCo
     sourceVersion: v('Build.SourceVersion'),
     serviceConnectionId,
     ...(() => {
-      const head = checkedOutCommit(v('Build.SourcesDirectory'));
+      const head = checkedOutCommit(...checkoutFolders(v));
       return head ? { checkedOut: head } : {};
     })(),
   };

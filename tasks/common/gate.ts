@@ -23,7 +23,7 @@ export interface GateFacts {
   projectId: string;
   /** Build.SourceVersion */
   sourceVersion: string;
-  /** The commit checked out in Build.SourcesDirectory, when there is a checkout to read. */
+  /** The commit checked out for this repository, when there is a checkout to read (none with `checkout: none`). */
   checkedOut?: string;
   serviceConnectionId?: string;
 }
@@ -62,6 +62,8 @@ export interface GateReader {
   branchHead(projectId: string, repositoryId: string, refName: string): Promise<string | undefined>;
   isAncestor(projectId: string, repositoryId: string, commit: string, head: string): Promise<boolean>;
   connectionChecks(projectId: string, connectionId: string): Promise<CheckLike[]>;
+  /** The repository's default branch (refs/heads/...), or undefined when it has none. */
+  defaultBranch(projectId: string, repositoryId: string): Promise<string | undefined>;
 }
 
 export interface GateResult {
@@ -83,16 +85,20 @@ export function matchesProtected(ref: string, patterns: string[]): boolean {
   return wellFormedRef(ref) && patterns.some((p) => minimatch(ref, p, { nocase: false, dot: true, noglobstar: false, nonegate: true, nocomment: true }));
 }
 
-function scopeApplies(s: PolicyScope, repositoryId: string, ref: string): boolean {
+const isDefaultBranchScope = (s: PolicyScope): boolean => (s.matchKind ?? '').toLowerCase() === 'defaultbranch';
+
+/** `defaultBranch`: the repository's default branch, needed only for a DefaultBranch scope (which has no refName). */
+function scopeApplies(s: PolicyScope, repositoryId: string, ref: string, defaultBranch: string | undefined): boolean {
   if (s.repositoryId && s.repositoryId.toLowerCase() !== repositoryId.toLowerCase()) return false;
+  if (isDefaultBranchScope(s)) return defaultBranch !== undefined && ref === defaultBranch;
   if (s.refName === undefined || s.refName === null) return true;
   if ((s.matchKind ?? 'Exact').toLowerCase() === 'prefix') return ref.startsWith(s.refName);
   return ref === s.refName;
 }
 
 /** The first policy that makes the branch peer-reviewed, or a reason there is none. */
-export function reviewPolicy(policies: PolicyLike[], repositoryId: string, ref: string, minimum: number): { ok: PolicyLike } | { reason: string } {
-  const reviewers = policies.filter((p) => p.type?.id?.toLowerCase() === MIN_REVIEWERS_POLICY && (p.settings?.scope ?? []).some((s) => scopeApplies(s, repositoryId, ref)));
+export function reviewPolicy(policies: PolicyLike[], repositoryId: string, ref: string, minimum: number, defaultBranch?: string): { ok: PolicyLike } | { reason: string } {
+  const reviewers = policies.filter((p) => p.type?.id?.toLowerCase() === MIN_REVIEWERS_POLICY && (p.settings?.scope ?? []).some((s) => scopeApplies(s, repositoryId, ref, defaultBranch)));
   if (reviewers.length === 0) return { reason: msg('GatePolicyMissing') };
   const live = reviewers.filter((p) => !p.isDeleted);
   if (live.length === 0) return { reason: msg('GatePolicyDeleted') };
@@ -124,6 +130,12 @@ export async function evaluateGate(f: GateFacts, s: GateSettings, reader: GateRe
   if (!matchesProtected(branch, s.protectedBranches)) {
     refuse(branch, msg('GateBranchNotProtected', s.protectedBranches.join(', ')), msg('GateBranchNotProtectedFix'));
   }
+  // Variables can be set at queue time; the checkout cannot. They must agree, whatever else is checked.
+  if (f.checkedOut === undefined) {
+    warnings.push(msg('GateCheckoutNotCompared'));
+  } else if (f.checkedOut.toLowerCase() !== f.sourceVersion.toLowerCase()) {
+    refuse(branch, msg('GateCheckoutDiffers', f.checkedOut.slice(0, 12), f.sourceVersion.slice(0, 12) || '-'), msg('GateCheckoutDiffersFix'));
+  }
   if (!s.requireBranchPolicy) {
     warnings.push(msg('GatePolicyNotRequired'));
   } else {
@@ -140,16 +152,15 @@ export async function evaluateGate(f: GateFacts, s: GateSettings, reader: GateRe
       }
       throw e;
     }
-    const verdict = reviewPolicy(policies, f.repositoryId, branch, s.minimumReviewers);
+    // Read only when a policy is scoped to "the default branch", which names no ref of its own.
+    const needsDefault = policies.some((p) => (p.settings?.scope ?? []).some(isDefaultBranchScope));
+    const defaultBranch = needsDefault ? await reader.defaultBranch(f.projectId, f.repositoryId).catch(() => undefined) : undefined;
+    const verdict = reviewPolicy(policies, f.repositoryId, branch, s.minimumReviewers, defaultBranch);
     if ('reason' in verdict) {
       refuse(branch, verdict.reason, msg('GatePolicyFix', branch, s.minimumReviewers));
     }
     // The branch name is only a label: the commit itself must be in the branch's history.
     if (!/^[0-9a-f]{40}$/i.test(f.sourceVersion)) refuse(branch, msg('GateNotACommit', f.sourceVersion), msg('GateNotACommitFix'));
-    // Variables can be set at queue time; the checkout cannot. They must agree.
-    if (f.checkedOut && f.checkedOut.toLowerCase() !== f.sourceVersion.toLowerCase()) {
-      refuse(branch, msg('GateCheckoutDiffers', f.checkedOut.slice(0, 12), f.sourceVersion.slice(0, 12)), msg('GateCheckoutDiffersFix'));
-    }
     let head: string | undefined;
     let onBranch = false;
     try {

@@ -140,18 +140,15 @@ export function scopeEntryApplies(e: PolicyScope, repositoryId: string | undefin
   } else if (entryRepo !== undefined && entryRepo !== repositoryId.toLowerCase()) {
     return false;
   }
-  if (refName === undefined || !e.refName) return true;
-  // Ref names compare case-sensitively here: git refs are case-sensitive and a gate must not over-match.
-  switch (e.matchKind ?? 'Exact') {
-    case 'Prefix':
-      return refName.startsWith(e.refName);
-    case 'DefaultBranch': {
-      const repo = repositoryId ?? entryRepo;
-      return repo !== undefined && defaultBranchOf(repo) === refName;
-    }
-    default:
-      return refName === e.refName;
+  if (refName === undefined) return true;
+  // A default-branch scope carries no refName: it applies to the repository's default branch only.
+  if (e.matchKind === 'DefaultBranch') {
+    const repo = repositoryId ?? entryRepo;
+    return repo !== undefined && defaultBranchOf(repo) === refName;
   }
+  if (!e.refName) return true;
+  // Ref names compare case-sensitively here: git refs are case-sensitive and a gate must not over-match.
+  return e.matchKind === 'Prefix' ? refName.startsWith(e.refName) : refName === e.refName;
 }
 
 export class DevOpsService {

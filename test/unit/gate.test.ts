@@ -3,14 +3,15 @@ import { test } from 'node:test';
 import { AccessDenied, evaluateGate, matchesProtected, MIN_REVIEWERS_POLICY, parseProtectedBranches, type GateFacts, type GateReader, type PolicyLike } from '../../tasks/common/gate';
 
 const SHA = 'a'.repeat(40);
-const facts = (over: Partial<GateFacts> = {}): GateFacts => ({ sourceBranch: 'refs/heads/main', reason: 'IndividualCI', provider: 'TfsGit', repositoryId: 'repo1', projectId: 'p1', sourceVersion: SHA, ...over });
+const facts = (over: Partial<GateFacts> = {}): GateFacts => ({ sourceBranch: 'refs/heads/main', reason: 'IndividualCI', provider: 'TfsGit', repositoryId: 'repo1', projectId: 'p1', sourceVersion: SHA, checkedOut: SHA, ...over });
 const policy = (over: Partial<PolicyLike> = {}, settings: Partial<NonNullable<PolicyLike['settings']>> = {}): PolicyLike => ({
   id: 7, isEnabled: true, isBlocking: true, isDeleted: false, type: { id: MIN_REVIEWERS_POLICY },
   ...over, settings: { minimumApproverCount: 2, creatorVoteCounts: false, scope: [{ repositoryId: 'repo1', refName: 'refs/heads/main', matchKind: 'Exact' }], ...settings },
 });
-function reader(policies: PolicyLike[], head = SHA, ancestors: string[] = []): GateReader & { calls: number } {
+function reader(policies: PolicyLike[], head = SHA, ancestors: string[] = [], defaultBranch = 'refs/heads/main'): GateReader & { calls: number } {
   const r = {
     calls: 0,
+    async defaultBranch() { r.calls++; return defaultBranch; },
     async policies() { r.calls++; return policies; },
     async branchHead() { r.calls++; return head; },
     async isAncestor(_p: string, _r: string, c: string) { r.calls++; return ancestors.includes(c); },
@@ -62,8 +63,8 @@ test('repository-less and prefix-scoped policies apply', async () => {
 
 test('a commit that is not on the branch is refused', async () => {
   const other = 'b'.repeat(40);
-  await assert.rejects(evaluateGate(facts({ sourceVersion: other }), settings, reader([policy()], SHA, [])), /commit bbbbbbbbbbbb is not on refs\/heads\/main/);
-  await evaluateGate(facts({ sourceVersion: other }), settings, reader([policy()], SHA, [other]));
+  await assert.rejects(evaluateGate(facts({ sourceVersion: other, checkedOut: other }), settings, reader([policy()], SHA, [])), /commit bbbbbbbbbbbb is not on refs\/heads\/main/);
+  await evaluateGate(facts({ sourceVersion: other, checkedOut: other }), settings, reader([policy()], SHA, [other]));
 });
 
 test('unreadable policies say how to grant access', async () => {
@@ -88,6 +89,21 @@ test('a connection without a Branch control check gets a warning with steps', as
 test('protectedBranches input refuses non-refs', () => {
   assert.deepEqual(parseProtectedBranches('refs/heads/main, refs/heads/release/*'), ['refs/heads/main', 'refs/heads/release/*']);
   assert.throws(() => parseProtectedBranches('main'), /'main' is not a branch ref/);
+});
+
+test('a policy scoped to the default branch counts for the default branch only', async () => {
+  const onDefault = policy({}, { scope: [{ repositoryId: null, refName: null, matchKind: 'DefaultBranch' } as never] });
+  await evaluateGate(facts(), settings, reader([onDefault]));
+  await assert.rejects(evaluateGate(facts({ sourceBranch: 'refs/heads/release/1' }), settings, reader([onDefault])), /no "Minimum number of reviewers"/);
+  // A repository whose default branch is not main: its policy protects that branch, not main.
+  await assert.rejects(evaluateGate(facts(), settings, reader([onDefault], SHA, [], 'refs/heads/develop')), /no "Minimum number of reviewers"/);
+});
+
+test('the checkout is compared with Build.SourceVersion also without a policy check, and a missing checkout is said', async () => {
+  const noPolicy = { ...settings, requireBranchPolicy: false };
+  await assert.rejects(evaluateGate(facts({ checkedOut: 'c'.repeat(40) }), noPolicy, reader([])), /checked-out commit cccccccccccc differs from Build.SourceVersion aaaaaaaaaaaa/);
+  const r = await evaluateGate(facts({ checkedOut: undefined }), settings, reader([policy()]));
+  assert.ok(r.warnings.some((w) => /checked-out commit was not compared with Build\.SourceVersion/.test(w)), r.warnings.join('\n'));
 });
 
 test('a checkout that disagrees with Build.SourceVersion is refused', async () => {
