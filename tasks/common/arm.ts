@@ -9,7 +9,8 @@ import { bearerTokenAuthenticationPolicyName, type HttpMethods } from '@azure/co
 import type { TokenCredential } from '@azure/identity';
 import type { AzureRmEndpoint } from './endpoint';
 import { translateAzureError } from './errors';
-import { bearerAuthPolicy, JsonClient, RETRY, timeoutPolicy, USER_AGENT, type RawResponse } from './http';
+import { originRule } from './hosts';
+import { bearerAuthPolicy, hostPolicy, JsonClient, RETRY, timeoutPolicy, USER_AGENT, type RawResponse } from './http';
 import { msg } from './messages';
 import { toProxySettings, type ProxyResolver } from './proxy';
 
@@ -30,7 +31,11 @@ export function mlClient(ctx: ArmContext): AzureMachineLearningWorkspaces {
     credentialScopes: [ctx.endpoint.armScope],
     retryOptions: RETRY,
     userAgentOptions: { userAgentPrefix: USER_AGENT },
-    additionalPolicies: [{ policy: timeoutPolicy(), position: 'perRetry' }],
+    // The SDK follows an operation's Location wherever it points: only the connection's ARM origin is called.
+    additionalPolicies: [
+      { policy: hostPolicy(originRule(ctx.endpoint.armUrl)), position: 'perCall' },
+      { policy: timeoutPolicy(), position: 'perRetry' },
+    ],
     ...(proxyOptions ? { proxyOptions } : {}),
   });
   // Our bearer policy also recovers from a token ARM rejects before its expiry.
