@@ -130,7 +130,7 @@ export function verdict(v: Variant, stages: StageRecord[], facts: Facts, world: 
     }
     case 'feature-branch': {
       const f = facts.failedAt;
-      check(!!f && f.stage === 'Train' && f.id === 'train' && !!f.task?.startsWith('AmlPipelineJob'), `the run is refused at Train › train (AmlPipelineJob@1)${f ? ` (failed at ${f.stage} › ${f.id})` : ' (nothing failed)'}`);
+      check(!!f && f.stage === 'NetworkCheck' && f.id === 'privateLink' && !!f.task?.startsWith('AmlPrivateLinkCheck'), `the run is refused at its first use of the production connection, NetworkCheck › privateLink (AmlPrivateLinkCheck@1)${f ? ` (failed at ${f.stage} › ${f.id})` : ' (nothing failed)'}`);
       check(!!f && f.errors.some((e) => e.includes(v.branch) || /protected|branch/i.test(e)), 'the refusal names the branch and the protection it lacks');
       const puts = world.emu.requests.filter((r) => r.method === 'PUT' && /\/jobs\//i.test(r.path)).length;
       check(facts.jobsSubmitted === 0 && puts === 0, `nothing was submitted to Azure ML (${facts.jobsSubmitted} job(s))`);
