@@ -159,6 +159,7 @@ export class EmulatorServer {
       const message = err instanceof Error ? err.message : String(err);
       response = { status: 500, body: { error: { code: 'InternalServerError', message: `Emulator error: ${message}` } } };
     }
+    if (fault?.kind === 'rewrite' && fault.rewrite) response = fault.rewrite(response);
     entry.status = response.status;
     if (response.principal) entry.principal = response.principal;
     if (this.closing || res.destroyed) return;
