@@ -183,7 +183,9 @@ export function parseYamlText(text: string, name: string, file = name): LoadedYa
       return at(loaded.lineOf(p));
     },
     fail: (p, problem, fix) => {
-      const what = p.length ? msg('YamlKeyProblem', dotted(p), problem) : problem;
+      // A problem may quote a value of the file: at most the first line of it, cut short.
+      const said = excerpt(problem, 400);
+      const what = p.length ? msg('YamlKeyProblem', dotted(p), said) : said;
       throw new UserError(fix ? msg('YamlProblemWithFix', loaded.where(p), what, fix) : msg('YamlProblem', loaded.where(p), what));
     },
   };
