@@ -33,7 +33,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import JSZip from 'jszip';
-import { jsonText, readCommonMessages, shippedTaskJson } from './task-json.mjs';
+import { jsonText, projectVersion, readCommonMessages, shippedTaskJson, strayVersion } from './task-json.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
@@ -88,8 +88,16 @@ if (overrides.publisher === PLACEHOLDER_PUBLISHER) {
   fail(`${rel(overridesFile)} has the placeholder publisher '${PLACEHOLDER_PUBLISHER}'. Pass --publisher <your-publisher-id> or set PUBLISHER, or edit the file.`);
 }
 const id = overrides.id ?? manifest.id;
-const version = overrides.version ?? manifest.version;
-if (!/^\d+\.\d+\.\d+$/.test(String(version))) fail(`version '${version}' in vss-extension.json is not major.minor.patch`);
+// One version for the extension and its tasks: package.json's (scripts/task-json.mjs).
+for (const stray of [strayVersion(manifest, 'vss-extension.json'), strayVersion(overrides, rel(overridesFile))]) if (stray) fail(stray);
+let projectVersionValue;
+try {
+  projectVersionValue = projectVersion(root);
+} catch (e) {
+  fail(e.message);
+}
+const version = projectVersionValue.text;
+overrides.version = version;
 const vsixPath = path.join(dist, `${id}-${version}.vsix`);
 
 // ---------- stage exactly what the manifest ships ----------
@@ -193,7 +201,7 @@ for (const c of tasks) {
   }
   // The build ships task.json with the shared core's messages merged in (scripts/task-json.mjs).
   const source = path.join(root, 'tasks', path.basename(dir), 'task.json');
-  if (fs.existsSync(source) && jsonText(shippedTaskJson(JSON.parse(fs.readFileSync(source, 'utf8')), commonMessages).json) !== shipped.toString('utf8')) {
+  if (fs.existsSync(source) && jsonText(shippedTaskJson(JSON.parse(fs.readFileSync(source, 'utf8')), commonMessages, projectVersionValue.task).json) !== shipped.toString('utf8')) {
     problems.push(`${dir}/task.json in the vsix differs from the source ${rel(source)}: the build is stale, run npm run build`);
   }
   const targets = new Set();
