@@ -35,6 +35,8 @@ registry resolve to their private endpoints from this machine, then that TCP 443
   --json                    print the report as JSON
   --no-color                plain output (also when NO_COLOR is set, or output is not a terminal
                             and FORCE_COLOR is not set)
+  --version                 print the version and exit
+  -h, --help                print this help and exit
 
 Sign-in: 'az login', or AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET, or a managed
 identity (DefaultAzureCredential). Proxy: HTTPS_PROXY and NO_PROXY.
@@ -83,6 +85,11 @@ function parse(argv: string[]): Options | 'help' | 'version' {
       },
     });
   } catch (e) {
+    // Node's parser speaks of positional arguments and '--'; say what a user of this command needs.
+    const code = (e as { code?: string }).code;
+    const option = /'(-{1,2}[^' ]+)/.exec((e as Error).message)?.[1] ?? '';
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`Unknown option '${option}'. The options are listed below.`);
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(`Option '${option}' needs a value, as in ${option} <value>.`);
     throw new UsageError((e as Error).message);
   }
   const v = parsed.values;
@@ -162,7 +169,7 @@ async function main(argv: string[]): Promise<number> {
     stdout(`${typeof CLI_VERSION === 'string' ? CLI_VERSION : 'development'}\n`);
     return 0;
   }
-  const explicit = parseFqdns(o.fqdns, '--fqdns');
+  const explicit = parseFqdns(o.fqdns, '--fqdns', true);
   const ranges = parseRanges(o.allowedRanges, '--allowed-ranges');
   const servers = parseDnsServers(o.dnsServers, '--dns-servers');
   // Status lines go to stderr so that --json output stays parseable.

@@ -40,7 +40,7 @@ export async function scanWithDeveloperLogin(o: CliScanOptions, log: ScanLog): P
     await credential.getToken(target.armScope);
   } catch (e) {
     throw new UserError(
-      `No Azure sign-in found for ${armUrl}: ${firstLine(e instanceof Error ? e.message : String(e))}. Run 'az login' (on a jump host: 'az login --use-device-code'), or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET; or check names without Azure by giving --fqdns and no --workspace.`,
+      `No Azure sign-in found for ${armUrl}: ${firstLine(e instanceof Error ? e.message : String(e)).replace(/\.+$/, '')}. Run 'az login' (on a jump host: 'az login --use-device-code'), or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET; or check names without Azure by giving --fqdns and no --workspace.`,
     );
   }
   target.subscriptionId = o.subscription ?? process.env.AZURE_SUBSCRIPTION_ID ?? (await findSubscription(arm, o));
