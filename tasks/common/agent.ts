@@ -279,8 +279,9 @@ export function runTask(taskDir: string, main: (io: AgentIo) => Promise<void>): 
       if ((tl.getVariable('System.Debug') ?? '').toLowerCase() === 'true' && err.stack) io.debug(err.stack);
       io.failed(msg('UnexpectedError', err.message));
     }
-    // Keep-alive sockets of the HTTP clients must not hold the step open.
-    setImmediate(() => process.exit());
+    // Keep-alive sockets of the HTTP clients must not hold the step open. The agent reads the
+    // result from task.complete; the exit code says the same to anyone running the task by hand.
+    setImmediate(() => process.exit(1));
   };
   // Node prints an unhandled error to stderr, which the agent also reads for commands: route it here.
   process.on('uncaughtException', end);
