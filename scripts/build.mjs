@@ -50,7 +50,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { jsonText, projectVersion, readCommonMessages, shippedTaskJson, strayVersion } from './task-json.mjs';
+import { jsonText, projectRepository, projectVersion, readCommonMessages, shippedTaskJson, strayVersion } from './task-json.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tasksDir = path.join(root, 'tasks');
@@ -179,10 +179,11 @@ function checkSplit(task, result) {
 // ---------- copy, localise and verify ----------
 const commonMessages = readCommonMessages(root);
 const version = projectVersion(root);
+const repository = projectRepository(root);
 
 /** The shipped task.json (scripts/task-json.mjs): package.json's version stamped in; a message key in both catalogues is a build error. */
 function shippedTask(task) {
-  const { json, clash } = shippedTaskJson(task.taskJson, commonMessages, version.task);
+  const { json, clash } = shippedTaskJson(task.taskJson, commonMessages, version.task, repository);
   if (clash.length) fail(`tasks/${task.name}/task.json: messages ${clash.join(', ')} are already in tasks/common/messages.json; remove them from the task`);
   return json;
 }

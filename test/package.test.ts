@@ -162,3 +162,28 @@ test('the version has one source: a version written into a task.json or the mani
   assert.notEqual(pack.status, 0);
   assert.match(pack.stderr, /vss-extension\.json sets "version"; remove it/);
 });
+
+test('publishing under your own name: --release refuses the placeholder repository; your package.json repository becomes every link', async () => {
+  const sandbox = fs.mkdtempSync(path.join(os.tmpdir(), 'publish-'));
+  for (const f of ['package.json', 'tsconfig.json', 'vss-extension.json', 'overview.md', 'LICENSE', 'images', 'tasks', 'cli', 'scripts', 'overrides']) fs.cpSync(path.join(ROOT, f), path.join(sandbox, f), { recursive: true });
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(sandbox, 'node_modules'));
+  const run = (script: string, ...args: string[]) => spawnSync(process.execPath, [path.join(sandbox, 'scripts', script), ...args], { encoding: 'utf8', cwd: sandbox });
+  assert.equal(run('build.mjs', '--no-smoke', '--quiet').status, 0);
+  const placeholder = run('package.mjs', '--release', '--publisher', 'acme-ml');
+  assert.notEqual(placeholder.status, 0);
+  assert.match(placeholder.stderr, /package\.json "repository" is still the placeholder https:\/\/github\.com\/contoso\/aml-secure-mlops: set it to your repository's https URL/);
+  const pkg = readJson(path.join(sandbox, 'package.json'));
+  fs.writeFileSync(path.join(sandbox, 'package.json'), JSON.stringify({ ...pkg, version: '1.4.2', repository: { type: 'git', url: 'git+https://github.com/acme/ml-platform.git' } }, null, 2));
+  assert.equal(run('build.mjs', '--no-smoke', '--quiet').status, 0);
+  const ok = run('package.mjs', '--release', '--publisher', 'acme-ml');
+  assert.equal(ok.status, 0, ok.stderr);
+  const zip = await JSZip.loadAsync(fs.readFileSync(path.join(sandbox, 'dist', 'aml-secure-mlops-1.4.2.vsix')));
+  const vsixManifest = await zip.file('extension.vsixmanifest')!.async('string');
+  assert.match(vsixManifest, /Publisher="acme-ml"/);
+  assert.match(vsixManifest, /Version="1\.4\.2"/);
+  assert.doesNotMatch(vsixManifest, /contoso/);
+  const task = JSON.parse(await zip.file('tasks/AmlAksDeploy/task.json')!.async('string')) as { helpUrl: string; helpMarkDown: string; version: unknown };
+  assert.equal(task.helpUrl, 'https://github.com/acme/ml-platform#amlaksdeploy1');
+  assert.match(task.helpMarkDown, /\[Learn more\]\(https:\/\/github\.com\/acme\/ml-platform#amlaksdeploy1\)$/);
+  assert.deepEqual(task.version, { Major: 1, Minor: 4, Patch: 2 });
+});
