@@ -22,6 +22,7 @@ import { snapshotCode, type CodeSnapshot } from '../common/upload';
 import { ensureCode, ensureInlineEnvironment, resolveNamed, whereWritten } from '../common/workspace-assets';
 import { WorkspaceArm, type ArmResource } from '../common/workspace-arm';
 import { deploymentBody, loadDeploymentFile, type DeploymentSpec } from './deployment';
+import { markProduction, type ProductionTag } from './production-tag';
 import { msg } from './messages';
 import { isBusy, OnlineApi, Scorer, ScoringAuth, type OnlineDeployment, type OnlineEndpoint } from './online-api';
 import { formatTraffic, planRollout, sameTraffic, serving, splitAt, trafficCommand, type Traffic } from './rollout';
@@ -51,6 +52,8 @@ export interface DeployInputs {
   rollbackOnFailure: boolean;
   keepPrevious: boolean;
   keepFailedDeployment: boolean;
+  /** Put on the model version brought to 100% (production-tag.ts); undefined: tag nothing. */
+  productionTag?: ProductionTag;
 }
 
 /** How long cleanup may take after a failure or a cancelled run (the agent kills the step eventually). */
@@ -74,6 +77,8 @@ interface Lookups {
   code?: ResolvedCode;
   endpoint?: OnlineEndpoint;
   previous: Traffic;
+  /** The models of the deployments that served traffic before. */
+  previousModels: string[];
   deploymentName: string;
   instanceType?: string;
   instanceCount: number;
@@ -231,6 +236,7 @@ async function lookUp(io: AgentIo, ws: WorkspaceArm, api: OnlineApi, i: DeployIn
     ...(code ? { code } : {}),
     ...(endpoint ? { endpoint } : {}),
     previous,
+    previousModels: deployments.filter((d) => (previous[d.name] ?? 0) > 0 && d.properties.model).map((d) => d.properties.model!),
     deploymentName,
     ...(instanceType ? { instanceType } : {}),
     instanceCount: i.instanceCount ?? spec.instanceCount ?? 1,
@@ -484,6 +490,8 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
   } else if (previousServing.length) {
     timeline.push({ step: 'cleanup', traffic: formatTraffic(state.current), checks: msg('TimelineKeptPrevious', previousServing.join(', '), '0%'), result: 'kept' });
   }
+  // 7. The model now in production says so, for the next registration's compareWith.
+  if (i.productionTag) issues.push(...(await markProduction(ws, i.productionTag, E, look.modelId, look.previousModels, (l) => io.info(l))));
   summary(msg('SummaryTitleServing', D, '100%'), issues);
   io.progress(100, msg('ProgressRolloutComplete'));
   io.info(

@@ -4,6 +4,7 @@ import { runTask } from '../common/agent';
 import { inputError } from '../common/errors';
 import { connectionInput, optionalGateSettings, workspaceInputs } from '../common/inputs';
 import { msg } from './messages';
+import { parseProductionTag } from './production-tag';
 import { parseRollout } from './rollout';
 import { parseExpectation } from './smoke';
 import { checkOnlineName, parseAuthMode, parseModelRef } from './spec';
@@ -31,6 +32,7 @@ runTask(__dirname, async (io) => {
   const smokeFile = io.file('smokeTestFile');
   const smoke = smokeFile ? { path: smokeFile, file: path.relative(root, smokeFile) || smokeFile, written: io.input('smokeTestFile')! } : undefined;
   const expect = parseExpectation(io.input('smokeTestExpect'));
+  const productionTag = parseProductionTag(io.input('productionTag') ?? 'stage=production');
   const branchGate = optionalGateSettings(io);
 
   // The Azure SDKs (and the YAML reader) load only once the inputs are valid: a bad input fails fast.
@@ -54,5 +56,6 @@ runTask(__dirname, async (io) => {
     rollbackOnFailure: io.bool('rollbackOnFailure', true),
     keepPrevious: io.bool('keepPrevious', false),
     keepFailedDeployment: io.bool('keepFailedDeployment', false),
+    ...(productionTag ? { productionTag } : {}),
   });
 });
