@@ -180,9 +180,14 @@ export function printReport(log: Log, v: Variant, stages: StageRecord[], facts: 
   row('Metrics', m.length ? m.map(([k, x]) => `${k} ${x}`).join(' · ') : log.dim('none logged'));
   if (facts.gate) {
     const lines = facts.gate.lines.map((g) => `${g.text} ${g.pass === undefined ? '?' : g.pass ? log.green('✔') : log.red('✖')}${g.value !== undefined ? ` (${g.value})` : ''}`).join(', ');
-    const passed = facts.gate.registered === 'true';
+    // The gate's own verdict (its lines), apart from whether the registration then succeeded.
+    // (SucceededWithIssues with registered=false is onGateFail: skip, i.e. the gate, with its champion, said no.)
+    const registered = facts.gate.registered === 'true';
+    const verdicts = facts.gate.lines.map((g) => g.pass);
+    const saidNo = !registered && facts.gate.result === 'SucceededWithIssues';
+    const gate = saidNo || verdicts.some((p) => p === false) ? log.red('not passed') : verdicts.length && verdicts.every((p) => p === true) ? log.green('passed') : log.yellow('not evaluated');
     const champion = champ ? ` (champion ${champ.model}:${champ.version}${Object.keys(champ.metrics).length ? `: ${Object.entries(champ.metrics).map(([k, x]) => `${k} ${x}`).join(', ')}` : ''})` : '';
-    row('Gate', `${passed ? log.green('passed') : log.red('not passed')}: ${lines}; compareWith ${facts.gate.compareWith}${champion}${passed ? '' : ` → registered=${facts.gate.registered ?? 'n/a'} (${facts.gate.result})`}`);
+    row('Gate', `${gate}: ${lines}; compareWith ${facts.gate.compareWith}${champion}${registered ? '' : ` → registered=${facts.gate.registered ?? 'n/a'} (${facts.gate.result})`}`);
   } else row('Gate', log.dim('not reached'));
   row('Model', facts.model ? log.bold(`${facts.model.name}:${facts.model.version}`) : log.dim('not registered'));
   if (facts.rollout) {

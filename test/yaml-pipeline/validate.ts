@@ -312,10 +312,11 @@ export class PipelineValidator {
   }
 
   /** An expander whose step/job/stage parameter values are checked against the schema. */
-  expander(onDirective?: (e: DirectiveEvent) => void): Expander {
+  expander(onDirective?: (e: DirectiveEvent) => void, repositories?: Record<string, string>): Expander {
     return new Expander({
       repoRoot: this.repoRoot,
       ...(onDirective ? { onDirective } : {}),
+      ...(repositories ? { repositories } : {}),
       // A step/job/stage parameter value is checked like any steps/jobs/stages: schema, our tasks'
       // inputs, and keys a template emitted to refuse it.
       checkParameterValue: (kind, value) => {
