@@ -282,7 +282,7 @@ export async function writeScreenshotHtml(file: string, summaryFile: string, tit
 </style>
 </head>
 <body>
-<div class="bar"><span class="run">#20250611.3 · Merged PR 42: faster training</span><span class="meta">mlops-train · main · Succeeded</span></div>
+<div class="bar"><span class="run">Run summary of the network check</span><span class="meta">rehearsed with npm run demo · azure-pipelines.yml · refs/heads/main</span></div>
 <div class="tabs"><span>Summary</span><span>Environments</span><span class="on">Extensions</span></div>
 <div class="card">
 <h2 class="section">${esc(title)}</h2>
