@@ -6,7 +6,7 @@
  * in a job named `train`, as the job snippets expect), as a user following the page would.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -99,3 +99,68 @@ for (const doc of DOCS) {
     });
   }
 }
+
+/**
+ * Every shell command the documents show is exercised by a test: the table maps each to the test
+ * that runs it (a new command without an entry fails here), and the cheap ones run right here.
+ */
+const COMMANDS: Array<[RegExp, string]> = [
+  [/^npm ci$/, '.ci/run installs with it before every test'],
+  [/^npm ci && npm run demo$/, 'test/demo.test.ts (the green rehearsal, scripts/demo.ts)'],
+  [/^npm test$/, '.ci/run'],
+  [/^npm run demo -- --variant bad-model$/, 'test/demo.test.ts (bad-model)'],
+  [/^npm run demo -- --pipeline \S+$/, 'test/demo.test.ts (unsupported pipeline) and test/docs.test.ts'],
+  [/^npm run demo -- --parameters \S+$/, 'test/demo.test.ts (missing, mistyped)'],
+  [/^npm run demo -- --pipeline \S+ --repository mlops=\.$/, 'test/docs.test.ts (overview.md)'],
+  [/^npm run task -- AmlPipelineJob( --input \S+)+$/, 'test/run-task.test.ts'],
+  [/^npm run task -- --help$/, 'here'],
+  [/^npm ci && npm pack$/, 'test/cli.test.ts (npm pack ships the command)'],
+  [/^npm install -g \S+\.tgz$/, 'test/cli.test.ts (npm pack ships the command)'],
+  [/^aml-secure-mlops check-privatelink --workspace \S+ --resource-group \S+$/, 'test/cli.test.ts (developer sign-in)'],
+  [/^aml-secure-mlops check-privatelink --fqdns \S+ --dns-servers \S+$/, 'test/cli.test.ts (explicit names)'],
+  [/^npm run build -- --no-smoke$/, 'npm run demo and npm run bench run it (package.json); .ci/run builds with smoke checks'],
+  [/^node scripts\/test\.mjs \S+$/, 'here'],
+  [/^npm run package -- --release --publisher <id>$/, 'test/package.test.ts (publishing under your own name)'],
+  [/^npx tfx extension publish .*$/, 'not run: it uploads to the Marketplace'],
+];
+
+function commands(doc: string): string[] {
+  const text = fs.readFileSync(path.join(ROOT, doc), 'utf8');
+  const out: string[] = [];
+  for (const m of text.matchAll(/^[ \t]*```(?:sh|bash)\n([\s\S]*?)^[ \t]*```/gm)) {
+    const joined = m[1]!.replace(/\\\n\s*/g, ' ');
+    for (const line of joined.split('\n')) {
+      const c = line.replace(/\s+#.*$/, '').trim();
+      if (c) out.push(c);
+    }
+  }
+  // Inline `npm run ...` commands in prose count too.
+  for (const m of text.matchAll(/`(npm run [^`]+)`/g)) out.push(m[1]!.trim());
+  return out;
+}
+
+test('every documented shell command is exercised by a test', () => {
+  const docs = [...DOCS, 'CONTRIBUTING.md', 'SECURITY.md'];
+  const found = docs.flatMap((d) => commands(d).map((c) => ({ d, c })));
+  assert.ok(found.length >= 15, `only ${found.length} commands found`);
+  const inline = /^npm run (demo|demo:fail|package|bench|emulator|pickers|test:faults|test:unit|task|build)( --.*)?$/;
+  for (const { d, c } of found) {
+    if (inline.test(c) && !COMMANDS.some(([re]) => re.test(c))) continue; // npm scripts named in prose: package.json has each (checked below)
+    assert.ok(COMMANDS.some(([re]) => re.test(c)), `${d}: the command '${c}' is exercised by no test: add it to COMMANDS with the test that runs it`);
+  }
+  const scripts = Object.keys((JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts);
+  for (const { d, c } of found) {
+    const m = /^npm run ([\w:-]+)/.exec(c);
+    if (m) assert.ok(scripts.includes(m[1]!), `${d}: 'npm run ${m[1]}' is not a script of package.json`);
+  }
+});
+
+test('the cheap documented commands run as documented', () => {
+  const run = (cmd: string, args: string[]) => spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  const help = run(process.execPath, ['--import', 'tsx', 'scripts/run-task.ts', '--help']);
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /^Usage: npm run task -- <Task> \[options\]/);
+  const none = run(process.execPath, ['scripts/test.mjs', 'no-such-test-file']);
+  assert.equal(none.status, 1);
+  assert.match(none.stderr, /no test files match no-such-test-file/);
+});
