@@ -170,7 +170,7 @@ test('the stage template chains check, train, evaluate+register and a deployment
   assert.equal(t.kind, 'stages');
   assert.deepEqual(
     t.decls.map((d) => d.name),
-    ['serviceConnection', 'resourceGroup', 'workspace', 'pool', 'jobFile', 'jobOverrides', 'trainTimeoutMinutes', 'modelName', 'modelOutput', 'modelType', 'metricGate', 'compareWith', 'minImprovement', 'endpointName', 'computeName', 'deploymentFile', 'instanceType', 'instanceCount', 'rollout', 'stepWaitSeconds', 'smokeTestFile', 'smokeTestExpect', 'environment', 'protectedBranches', 'requireBranchPolicy', 'minimumReviewers', 'recheckPrivateLink', 'runDiagnose', 'preSteps'],
+    ['serviceConnection', 'resourceGroup', 'workspace', 'pool', 'jobFile', 'jobOverrides', 'trainTimeoutMinutes', 'modelName', 'modelOutput', 'modelType', 'metricGate', 'compareWith', 'minImprovement', 'endpointName', 'computeName', 'deploymentFile', 'instanceType', 'instanceCount', 'rollout', 'stepWaitSeconds', 'smokeTestFile', 'smokeTestExpect', 'environment', 'protectedBranches', 'requireBranchPolicy', 'minimumReviewers', 'githubConnection', 'recheckPrivateLink', 'runDiagnose', 'preSteps'],
   );
   const stages = arr(t.body.stages);
   assert.deepEqual(stages.map((s) => obj(s).stage), ['NetworkCheck', 'Train', 'Evaluate', 'Deploy']);
@@ -216,7 +216,7 @@ test('the extends template fixes the stages, the gate and the checks, and accept
   assert.deepEqual(trainSteps.map((s) => s.checkout ?? s.task), ['self', 'DownloadPipelineArtifact@2', 'AmlPrivateLinkCheck@1', 'AmlPrivateLinkCheck@1', 'AmlPipelineJob@1']);
   // The template, not the pipeline, decides where a pre-step downloads and which branches its check may run from.
   assert.deepEqual(obj(trainSteps[1]!.inputs), { source: 'current', artifact: 'data-manifest', targetPath: '$(Pipeline.Workspace)/pre-steps' });
-  assert.deepEqual(obj(trainSteps[2]!.inputs), { fqdns: 'datalakeprod.dfs.core.windows.net\n', enforceBranchGate: 'true', protectedBranches: 'refs/heads/main', requireBranchPolicy: 'true', minimumReviewers: 1 });
+  assert.deepEqual(obj(trainSteps[2]!.inputs), { fqdns: 'datalakeprod.dfs.core.windows.net\n', enforceBranchGate: 'true', protectedBranches: 'refs/heads/main', requireBranchPolicy: 'true', minimumReviewers: 1, githubConnection: '' });
 });
 
 test('the extends template refuses every pre-step that could undercut the production steps: downloads into the tasks or sources, DNS servers of its own, the gate off', () => {
@@ -371,7 +371,10 @@ test('constructs the validator does not support are reported, never skipped', ()
     "test/fixtures/templates/unsupported-variables.yml:3: compile-time 'variables' are not supported by this validator: 'eq(variables['Build.SourceBranch'], 'refs/heads/main')' (use parameters, or a runtime condition)",
   ]);
   assert.deepEqual(pipelineProblems(`${FIX}/unsupported-repository.yml`), [
-    "test/fixtures/templates/unsupported-repository.yml:3: template 'templates/pipelines/secure-mlops.yml@mlops-templates': templates in another repository (path@alias) are not supported by this validator",
+    "test/fixtures/templates/unsupported-repository.yml:8: template 'templates/pipelines/secure-mlops.yml@mlops-templates': no local copy of repository 'mlops-templates' to read it from (map it, e.g. --repository mlops-templates=<folder>)",
+  ]);
+  assert.deepEqual(pipelineProblems(`${FIX}/undeclared-repository.yml`), [
+    "test/fixtures/templates/undeclared-repository.yml:3: template 'templates/pipelines/secure-mlops.yml@mlops-templates': the pipeline declares no repository 'mlops-templates' under resources.repositories",
   ]);
 });
 

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { checkedOutCommit } from '../../tasks/common/git-head';
 import { type SeedConnectionKind, seedConnection, seedJob } from './agentenv';
 import { startEmulator } from './index';
+import { SEED_PEOPLE } from './seed';
 
 const HELP = `Usage: npm run emulator -- [options]
 
@@ -67,7 +68,11 @@ async function main(): Promise<void> {
   const seed = emu.seedDefault();
   // main ends at this checkout's HEAD: the gate compares the checked-out commit with Build.SourceVersion.
   const head = checkedOutCommit(resolve(__dirname, '..', '..'));
-  if (head) seed.ado.repository.mainHead = emu.ado.pushCommits(seed.ado.repository.id, 'refs/heads/main', [head]);
+  // ...the merge of a completed pull request that two others approved, as the gate requires.
+  if (head) {
+    emu.ado.addPullRequest({ repositoryId: seed.ado.repository.id, author: SEED_PEOPLE.author, lastMergeCommit: head, reviewers: SEED_PEOPLE.reviewers.map((r) => ({ ...r, vote: 10 })) });
+    seed.ado.repository.mainHead = head;
+  }
   // The data asset the example pipeline (examples/mlops/pipeline.yml) reads.
   emu.aml.addData(seed.workspace.id, 'taxi-test', '1', 'azureml://datastores/workspaceblobstore/paths/taxi-test/');
   const jobToken = emu.ado.issueJobToken({ org: seed.ado.org, project: seed.ado.project });
