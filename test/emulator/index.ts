@@ -13,6 +13,7 @@
 //   /discovery, /history/v1.0/..., /mlflow/v1.0/...                                                              Azure ML data plane
 //   https://127.0.0.1:<other port>/<account>/<container>/<blob>  (emu.storage.url)                              Blob storage (Azurite)
 //   /_emulator/...                                                                                               control API (CLI mode)
+import { GitHubService } from './github';
 import { addPrivateEndpointConnection, addWorkspace, installMachineLearningRoutes, type AddWorkspaceOptions } from './aml';
 import { addPrivateEndpoint, addPrivateNetwork, installNetworkRoutes, type PrivateEndpointSpec, type PrivateName } from './network';
 import { ArmService } from './arm';
@@ -109,6 +110,8 @@ export interface Emulator {
   readonly entra: EntraService;
   readonly arm: EmulatedArm;
   readonly ado: DevOpsService;
+  /** GitHub Enterprise Server's REST API at <url>/api/v3: repositories, rulesets, protection, pull requests and reviews. */
+  readonly github: GitHubService;
   readonly faults: Faults;
   /** Blob storage (Azurite over HTTPS), started on first use: URLs, SAS, blob listing, upload byte counts. */
   readonly storage: EmulatedStorage;
@@ -163,6 +166,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
   const imds = new ImdsService(entra);
   const arm = new EmulatedArm(ctx, entra);
   const ado = new DevOpsService(ctx, entra);
+  const github = new GitHubService(() => origin);
   const storage = new EmulatedStorage(tls, {
     accounts: () => arm.resources.all().filter((r) => String(r.body.type).toLowerCase() === 'microsoft.storage/storageaccounts').map((r) => String(r.body.name)),
     addSecret,
@@ -187,6 +191,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
     entra,
     arm,
     ado,
+    github,
     faults,
     storage,
     aml,
@@ -220,6 +225,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
       imds: (r) => imds.handle(r),
       arm: (r) => arm.handle(r),
       ado: (r) => ado.handle(r),
+      github: (r) => github.handle(r),
       aml: (r) => aml.dataPlane.handle(r),
       control,
     },
