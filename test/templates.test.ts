@@ -170,7 +170,7 @@ test('the stage template chains check, train, evaluate+register and a deployment
   assert.equal(t.kind, 'stages');
   assert.deepEqual(
     t.decls.map((d) => d.name),
-    ['serviceConnection', 'resourceGroup', 'workspace', 'pool', 'jobFile', 'jobOverrides', 'trainTimeoutMinutes', 'modelName', 'modelOutput', 'modelType', 'metricGate', 'compareWith', 'minImprovement', 'endpointName', 'computeName', 'deploymentFile', 'instanceType', 'instanceCount', 'rollout', 'stepWaitSeconds', 'smokeTestFile', 'smokeTestExpect', 'environment', 'protectedBranches', 'requireBranchPolicy', 'minimumReviewers', 'githubConnection', 'recheckPrivateLink', 'runDiagnose', 'preSteps'],
+    ['serviceConnection', 'resourceGroup', 'workspace', 'pool', 'jobFile', 'jobOverrides', 'trainTimeoutMinutes', 'modelName', 'modelOutput', 'modelType', 'metricGate', 'compareWith', 'minImprovement', 'endpointName', 'computeName', 'deploymentFile', 'instanceType', 'instanceCount', 'rollout', 'stepWaitSeconds', 'smokeTestFile', 'smokeTestExpect', 'environment', 'protectedBranches', 'requireBranchPolicy', 'minimumReviewers', 'githubConnection', 'checkAccess', 'allowedPrincipals', 'recheckPrivateLink', 'runDiagnose', 'preSteps'],
   );
   const stages = arr(t.body.stages);
   assert.deepEqual(stages.map((s) => obj(s).stage), ['NetworkCheck', 'Train', 'Evaluate', 'Deploy']);
@@ -192,6 +192,9 @@ test('the stage template chains check, train, evaluate+register and a deployment
   // The private-link check is first, and each Azure job re-checks its own agent by default.
   assert.equal(taskStep(jobNamed(stageNamed(stages, 'NetworkCheck'), 'check'), 'privateLink')?.task, 'AmlPrivateLinkCheck@1');
   for (const job of [train, evaluate, rollout]) assert.equal(taskStep(job, 'privateLinkAgent')?.task, 'AmlPrivateLinkCheck@1');
+  // The access audit runs once, in NetworkCheck; the per-agent re-checks only resolve names.
+  assert.equal(obj(taskStep(jobNamed(stageNamed(stages, 'NetworkCheck'), 'check'), 'privateLink')!.inputs).checkAccess, true);
+  for (const job of [train, evaluate, rollout]) assert.equal(obj(taskStep(job, 'privateLinkAgent')!.inputs).checkAccess, false);
   for (const s of stages) {
     for (const j of arr(obj(s).jobs)) {
       // Every Azure job runs on the pool parameter (self-hosted, in the VNet)...

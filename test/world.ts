@@ -85,6 +85,9 @@ export async function startWorld(opts: StartEmulatorOptions = {}): Promise<World
         // What a VM with a managed identity gives every process: an IMDS endpoint.
         if (sc.scheme === 'ManagedServiceIdentity') env.AZURE_POD_IDENTITY_AUTHORITY_HOST = emu.url;
       }
+      // The seed has one pipeline identity per auth scheme, all Contributor; production has one. The
+      // access audit is told about the others unless a test says otherwise.
+      if (task === 'AmlPrivateLinkCheck' && o.connection && !('allowedPrincipals' in inputs)) inputs.allowedPrincipals = seedPipelinePrincipals(seed).join('\n');
       const variables = { ...job.variables, ...sourcesVariables(o.sources ?? fs.mkdtempSync(path.join(os.tmpdir(), 'sources-'))), ...o.variables };
       if (o.checkout !== false) checkOut(variables['Build.SourcesDirectory']!, variables['Build.SourceVersion'] ?? '');
       const r = await runTask(task, { ...o, inputs, endpoints, env, variables });
@@ -108,6 +111,12 @@ function checkOut(dir: string, sourceVersion: string): void {
   if (!/^[0-9a-f]{40}$/i.test(sourceVersion) || !fs.existsSync(dir) || fs.existsSync(path.join(dir, '.git'))) return;
   fs.mkdirSync(path.join(dir, '.git'));
   fs.writeFileSync(path.join(dir, '.git', 'HEAD'), `${sourceVersion}\n`);
+}
+
+/** Object ids of the seeded pipeline identities (one per auth scheme). */
+export function seedPipelinePrincipals(seed: SeedResult): string[] {
+  const sp = seed.servicePrincipals;
+  return [sp.federated, sp.secret, sp.certificate, seed.managedIdentities.system, seed.managedIdentities.user].map((p) => p.objectId);
 }
 
 /** Workspace inputs of the seeded workspace. */

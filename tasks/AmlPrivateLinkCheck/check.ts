@@ -1,6 +1,7 @@
 /**
  * The check itself: resolve every name, classify it, test TCP 443 on the good ones.
  */
+import type { AccessAudit } from './access';
 import { classify, tcpBlocked, type NameResult } from './classify';
 import type { PostureCheck } from './posture';
 import type { Report } from './report';
@@ -13,6 +14,8 @@ export interface Scan {
   targets: NameTarget[];
   posture: PostureCheck[];
   notes: string[];
+  /** Who besides the pipeline can write to the workspace (when audited). */
+  access?: AccessAudit;
 }
 
 export const NO_SCAN: Scan = { targets: [], posture: [], notes: [] };
@@ -62,5 +65,14 @@ export async function checkNames(targets: NameTarget[], o: CheckOptions): Promis
 export async function runPrivateLinkCheck(scan: Scan, targets: NameTarget[], o: CheckOptions & { workspace?: string }): Promise<Report> {
   const names = await checkNames(targets, o);
   const failed = names.some((n) => n.verdict !== 'OK') || scan.posture.some((p) => p.status === 'FAIL');
-  return { ok: !failed, ...(o.workspace ? { workspace: o.workspace } : {}), dnsServers: o.servers, allowedRanges: o.ranges.text, names, posture: scan.posture, notes: scan.notes };
+  return {
+    ok: !failed,
+    ...(o.workspace ? { workspace: o.workspace } : {}),
+    dnsServers: o.servers,
+    allowedRanges: o.ranges.text,
+    names,
+    posture: scan.posture,
+    ...(scan.access ? { access: scan.access } : {}),
+    notes: scan.notes,
+  };
 }

@@ -3,6 +3,8 @@
  * AmlPrivateLinkCheck@1 (service connection) and the jump-host command (developer sign-in).
  */
 import { ArmClient, type WorkspaceSession } from '../common/arm';
+import { tokenObjectId } from '../common/auth';
+import { auditWorkspaceAccess } from './access-read';
 import type { Scan } from './check';
 import { discover } from './discovery';
 import { msg } from './messages';
@@ -18,6 +20,8 @@ export interface ScanLog {
 export interface ScanOptions {
   posture: boolean;
   diagnose: boolean;
+  /** The access audit, with the object ids allowed to write besides the caller; absent: no audit. */
+  access?: { allowed: string[] };
 }
 
 /** Discovery and posture of a workspace already read, with any ARM credential. */
@@ -32,5 +36,16 @@ export async function scanOpenedWorkspace(session: WorkspaceSession, o: ScanOpti
     const diag = await client.workspaces.beginDiagnoseAndWait(ref.resourceGroup, ref.name, { parameters: { value: {} } });
     checks.push(...diagnoseChecks(diag.value));
   }
-  return { targets: d.targets, posture: checks, notes: d.notes };
+  const notes = [...d.notes];
+  let access: Scan['access'];
+  if (o.access) {
+    log.progress(30, msg('ProgressAccess'));
+    const token = await arm.credential.getToken(arm.endpoint.armScope);
+    const r = await auditWorkspaceAccess(new ArmClient(arm), ref, workspace, { allowed: o.access.allowed, ownPrincipalId: token ? tokenObjectId(token.token) : undefined });
+    checks.push(...r.checks);
+    notes.push(...r.notes);
+    access = r.audit;
+    if (r.audit) log.info(msg('AccessAudited', r.audit.assignmentsRead, r.audit.writers.length));
+  }
+  return { targets: d.targets, posture: checks, notes, ...(access ? { access } : {}) };
 }

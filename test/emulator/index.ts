@@ -15,6 +15,7 @@
 //   /_emulator/...                                                                                               control API (CLI mode)
 import { GitHubService } from './github';
 import { addPrivateEndpointConnection, addWorkspace, installMachineLearningRoutes, type AddWorkspaceOptions } from './aml';
+import { installAuthorizationRoutes } from './authorization';
 import { addPrivateEndpoint, addPrivateNetwork, installNetworkRoutes, type PrivateEndpointSpec, type PrivateName } from './network';
 import { ArmService } from './arm';
 import { addDatastore, defaultBlobContainer, storageAccountNameOf } from './assets';
@@ -40,7 +41,7 @@ export { BRANCH_CONTROL_DEFINITION, CHECK_TYPES, DevOpsService, POLICY_TYPES, ty
 export { EntraService, TOKEN_EXCHANGE_AUDIENCE, type Identity, type ManagedIdentity, type ServicePrincipal } from './entra';
 export type { FaultHandle, FaultKind, FaultSpec } from './faults';
 export type { Operation, OperationOutcome, StartOperationOptions } from './lro';
-export { BUILT_IN_ROLES, type RoleDefinition } from './rbac';
+export { BUILT_IN_ROLES, EVERYONE, type DenyAssignment, type PrincipalType, type RoleAssignment, type RoleDefinition } from './rbac';
 export { SEED_IDS, type SeedResult } from './seed';
 export { seedConnection, seedJob, type SeedConnection, type SeedJob, type SeedConnectionKind } from './agentenv';
 export { makeSelfSignedCertificate, type GeneratedCertificate } from './tls';
@@ -60,6 +61,7 @@ export class EmulatedArm extends ArmService {
     super(context, entra);
     installMachineLearningRoutes(this);
     installNetworkRoutes(this);
+    installAuthorizationRoutes(this);
   }
 
   /** Private endpoints for the workspace and its dependencies; returns each name and its IP. */
