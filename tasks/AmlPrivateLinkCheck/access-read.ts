@@ -9,14 +9,12 @@ import type { ArmClient, WorkspaceRef } from '../common/arm';
 import { WorkspaceArm } from '../common/workspace-arm';
 import { accessChecks, auditAccess, roleKey, type AccessAudit, type DenyAssignmentJson, type Exemptions, type RoleAssignmentJson, type RoleDefinitionJson } from './access';
 import { msg } from './messages';
+import type { IdentityJson } from './network-posture';
+import type { WorkspaceChildren } from './network-read';
 import type { PostureCheck } from './posture';
 
 export const AUTHORIZATION_API = '2022-04-01';
 
-interface IdentityJson {
-  principalId?: string;
-  userAssignedIdentities?: Record<string, { principalId?: string } | null>;
-}
 
 /** Principal ids of a resource's system- and user-assigned identities. */
 export function identityPrincipals(identity: IdentityJson | undefined | null): string[] {
@@ -42,26 +40,16 @@ export interface AccessOptions {
 }
 
 /** The workspace's, its computes' and its online endpoints' managed identities, plus the allowed ones. */
-async function exemptions(wsArm: WorkspaceArm, ws: Workspace, allowed: string[], notes: string[]): Promise<Exemptions> {
+function exemptions(ws: Workspace, children: WorkspaceChildren, allowed: string[]): Exemptions {
   const out: Exemptions = new Map();
   for (const id of identityPrincipals(ws.identity as IdentityJson | undefined)) out.set(id, msg('ExemptWorkspaceIdentity', ws.name));
-  const children: Array<['computes' | 'onlineEndpoints', (n: string) => string]> = [
-    ['computes', (n) => msg('ExemptComputeIdentity', n)],
-    ['onlineEndpoints', (n) => msg('ExemptEndpointIdentity', n)],
-  ];
-  for (const [path, why] of children) {
-    try {
-      for (const r of await wsArm.list<{ name: string; identity?: IdentityJson }>(path)) for (const id of identityPrincipals(r.identity)) out.set(id, why(r.name));
-    } catch (e) {
-      if (!denied(e)) throw e;
-      notes.push(msg('AccessChildrenUnreadable', path));
-    }
-  }
+  for (const c of children.computes) for (const id of identityPrincipals(c.identity)) out.set(id, msg('ExemptComputeIdentity', c.name));
+  for (const e of children.endpoints) for (const id of identityPrincipals(e.identity)) out.set(id, msg('ExemptEndpointIdentity', e.name));
   for (const id of allowed) out.set(id.toLowerCase(), msg('ExemptAllowedInput'));
   return out;
 }
 
-export async function auditWorkspaceAccess(arm: ArmClient, ref: WorkspaceRef, ws: Workspace, o: AccessOptions): Promise<AccessResult> {
+export async function auditWorkspaceAccess(arm: ArmClient, ref: WorkspaceRef, ws: Workspace, children: WorkspaceChildren, o: AccessOptions): Promise<AccessResult> {
   const notes: string[] = [];
   const auth = new WorkspaceArm(arm, ref, AUTHORIZATION_API);
   let assignments: RoleAssignmentJson[];
@@ -99,7 +87,7 @@ export async function auditWorkspaceAccess(arm: ArmClient, ref: WorkspaceRef, ws
     definitions,
     denies,
     ownPrincipalId: o.ownPrincipalId,
-    exemptions: await exemptions(new WorkspaceArm(arm, ref), ws, o.allowed, notes),
+    exemptions: exemptions(ws, children, o.allowed),
   });
   notes.push(msg('AccessNoteGroups'), msg('AccessNoteEligible'));
   if (!o.ownPrincipalId) notes.push(msg('AccessNoteOwnUnknown'));

@@ -189,7 +189,7 @@ export const capabilityText = (caps: Capability[]): string => caps.map((c) => CA
 /** One line about a grant: "Contributor at resource group rg (inherited): can submit jobs, …". */
 export function grantDetail(g: Grant, workspaceId: string): string {
   const where = scopeLabel(g.scope, workspaceId);
-  const detail = msg(g.inherited ? 'GrantDetailInherited' : 'GrantDetail', g.role, where, capabilityText(g.capabilities));
+  const detail = g.inherited ? msg('GrantDetailInherited', g.role, where, capabilityText(g.capabilities)) : msg('GrantDetail', g.role, where, capabilityText(g.capabilities));
   return g.conditional ? `${detail} ${msg('GrantConditional')}` : detail;
 }
 

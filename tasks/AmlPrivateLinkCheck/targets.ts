@@ -103,3 +103,14 @@ export function isPublicIp(ip: string): boolean {
 export function inRanges(ip: string, r: Ranges): boolean {
   return r.list.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4');
 }
+
+const LOOPBACK = (() => {
+  const b = new BlockList();
+  b.addSubnet('127.0.0.0', 8, 'ipv4');
+  b.addAddress('::1', 'ipv6');
+  return b;
+})();
+
+export function isLoopback(ip: string): boolean {
+  return LOOPBACK.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4');
+}
