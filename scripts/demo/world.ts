@@ -18,7 +18,7 @@
  * It also plays Azure ML's side of the run: the job the train step submits logs the variant's
  * metrics and writes an MLflow model, and the deployed model answers the smoke request.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
@@ -167,6 +167,19 @@ export async function startDemoWorld(o: { plan: PipelinePlan; variant: Variant; 
     pipelineIdentities.add(S.servicePrincipals.federated.objectId);
     const endpoint: Endpoint = { ...base.endpoint, parameters: { ...base.endpoint.parameters, workloadIdentityFederationSubject: subject } };
     connections.set(name.toLowerCase(), { name, id: sc.id, scheme: base.scheme, endpoint, registered: true });
+  }
+
+  // GitHub connections the pipeline names (githubConnection): personal-access-token connections to
+  // the emulator's GitHub Enterprise API. The rehearsed repository is in Azure Repos, so the gate
+  // does not read them; they exist so that a pipeline written for GitHub runs here unchanged.
+  for (const { step } of steps) {
+    const name = str(step.inputs.githubConnection);
+    if (!name || connections.has(name.toLowerCase())) continue;
+    const token = `ghp_${randomBytes(18).toString('hex')}`;
+    emu.addSecret(token);
+    emu.github.addToken(token);
+    const sc = emu.ado.addServiceConnection({ org, project, name, type: 'github' });
+    connections.set(name.toLowerCase(), { name, id: sc.id, scheme: 'PersonalAccessToken', endpoint: { url: `${emu.url}/`, scheme: 'PersonalAccessToken', parameters: { accessToken: token } }, registered: true });
   }
 
   // The seeded workspace starts with one Contributor per auth scheme; keep only the pipeline's.
