@@ -18,6 +18,7 @@ export interface CliScanOptions {
   cloud: string;
   armUrl?: string;
   posture: boolean;
+  access?: { allowed: string[] };
 }
 
 interface SubscriptionList {
@@ -46,7 +47,8 @@ export async function scanWithDeveloperLogin(o: CliScanOptions, log: ScanLog): P
   target.subscriptionId = o.subscription ?? process.env.AZURE_SUBSCRIPTION_ID ?? (await findSubscription(arm, o));
   log.info(`Signed in to ${armUrl}, subscription ${target.subscriptionId}.`);
   const session = await readWorkspace(arm, { subscriptionId: target.subscriptionId, resourceGroup: o.resourceGroup, name: o.workspace }, log);
-  return scanOpenedWorkspace(session, { posture: o.posture, diagnose: false }, log);
+  // A person at a jump host is not the pipeline: nobody is exempt but the principals allowed.
+  return scanOpenedWorkspace(session, { posture: o.posture, diagnose: false, ...(o.access ? { access: { ...o.access, exemptCaller: false } } : {}) }, log);
 }
 
 /** Without --subscription: the only enabled subscription, or the one holding the workspace. */

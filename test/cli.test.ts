@@ -152,3 +152,17 @@ test('npm pack ships the command as the bin, bundled, with nothing to install', 
   assert.equal(pkg.bin['aml-secure-mlops'], 'dist/cli/aml-secure-mlops.js');
   assert.equal(pkg.dependencies, undefined, 'the bundle needs no runtime dependencies');
 });
+
+test('--check-access from a jump host: nobody is exempt but --allowed-principals, the caller included', async () => {
+  const pipeline = w.seed.servicePrincipals.federated.objectId;
+  const others = [w.seed.servicePrincipals.certificate.objectId, w.seed.managedIdentities.system.objectId, w.seed.managedIdentities.user.objectId];
+  // Signed in as the secret SP, which is Contributor too: it is reported, as a person at a jump host would be.
+  const r = await cli([...wsArgs(), '--dns-servers', w.dns.address, '--check-access', '--allowed-principals', [pipeline, ...others].join(','), '--json'], signIn());
+  assert.equal(r.code, 1, r.stderr);
+  const report = JSON.parse(r.stdout) as { access: { writers: Array<{ principalId: string }>; own: unknown[] } };
+  assert.deepEqual(report.access.writers.map((g) => g.principalId), [w.seed.servicePrincipals.secret.objectId]);
+  assert.deepEqual(report.access.own, []);
+  const bad = await cli([...wsArgs(), '--check-access', '--allowed-principals', 'bob@contoso.com'], signIn());
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr + bad.stdout, /--allowed-principals: 'bob@contoso\.com' is not an object id/);
+});

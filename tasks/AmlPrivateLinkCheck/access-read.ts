@@ -37,6 +37,8 @@ export interface AccessOptions {
   allowed: string[];
   /** The object id the check runs as (from its ARM token). */
   ownPrincipalId: string | undefined;
+  /** False when the caller is a person, not the pipeline: then nobody is exempt as "this pipeline". */
+  callerIsPipeline?: boolean;
 }
 
 /** The workspace's, its computes' and its online endpoints' managed identities, plus the allowed ones. */
@@ -90,7 +92,9 @@ export async function auditWorkspaceAccess(arm: ArmClient, ref: WorkspaceRef, ws
     exemptions: exemptions(ws, children, o.allowed),
   });
   notes.push(msg('AccessNoteGroups'), msg('AccessNoteEligible'));
-  if (!o.ownPrincipalId) notes.push(msg('AccessNoteOwnUnknown'));
+  if (o.callerIsPipeline === false) {
+    // nothing to say about the caller's own grants: they are listed like anyone else's
+  } else if (!o.ownPrincipalId) notes.push(msg('AccessNoteOwnUnknown'));
   else if (audit.own.length === 0) notes.push(msg('AccessNoteOwnIndirect', o.ownPrincipalId));
   return { audit, checks: accessChecks(audit), notes };
 }

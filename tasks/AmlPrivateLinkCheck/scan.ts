@@ -22,8 +22,11 @@ export interface ScanLog {
 export interface ScanOptions {
   posture: boolean;
   diagnose: boolean;
-  /** The access audit, with the object ids allowed to write besides the caller; absent: no audit. */
-  access?: { allowed: string[] };
+  /**
+   * The access audit, with the object ids allowed to write; absent: no audit. The caller (the
+   * pipeline's identity) is exempt unless `exemptCaller` is false (a person at a jump host).
+   */
+  access?: { allowed: string[]; exemptCaller?: boolean };
 }
 
 /** Discovery and posture of a workspace already read, with any ARM credential. */
@@ -53,8 +56,8 @@ export async function scanOpenedWorkspace(session: WorkspaceSession, o: ScanOpti
   let access: Scan['access'];
   if (o.access && children) {
     log.progress(30, msg('ProgressAccess'));
-    const token = await arm.credential.getToken(arm.endpoint.armScope);
-    const r = await auditWorkspaceAccess(armClient, ref, workspace, children, { allowed: o.access.allowed, ownPrincipalId: token ? tokenObjectId(token.token) : undefined });
+    const token = o.access.exemptCaller === false ? null : await arm.credential.getToken(arm.endpoint.armScope);
+    const r = await auditWorkspaceAccess(armClient, ref, workspace, children, { allowed: o.access.allowed, ownPrincipalId: token ? tokenObjectId(token.token) : undefined, callerIsPipeline: o.access.exemptCaller !== false });
     checks.push(...r.checks);
     notes.push(...r.notes);
     access = r.audit;
