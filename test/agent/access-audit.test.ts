@@ -85,6 +85,8 @@ test('three extra writers fail the check: inherited Contributor, data-scientist 
     assert.match(md, /az role assignment delete --ids \/subscriptions\/.*\/providers\/Microsoft\.Authorization\/roleAssignments\/[0-9a-f-]{36}/);
     assert.ok(report(r).notes.some((n) => /Groups are reported as groups/.test(n)));
     assertNoLeaks(w);
+    // Shown in the closing note of the issue.
+    if (process.env.SHOW_ACCESS_SUMMARY) console.log(`${r.errors.join('\n')}\n\n${md}`);
   } finally {
     undo();
   }
