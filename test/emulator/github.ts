@@ -221,7 +221,7 @@ export class GitHubService {
     const url = `${c.base}/branches/${name}/protection`;
     return ok({
       url,
-      required_status_checks: { url: `${url}/required_status_checks`, strict: false, contexts: [], contexts_url: `${url}/required_status_checks/contexts`, checks: [] },
+      required_status_checks: { url: `${url}/required_status_checks`, enforcement_level: 'off', strict: false, contexts: [], contexts_url: `${url}/required_status_checks/contexts`, checks: [] },
       enforce_admins: { url: `${url}/enforce_admins`, enabled: p.enforce_admins },
       required_pull_request_reviews: {
         url: `${url}/required_pull_request_reviews`,
@@ -264,8 +264,13 @@ export class GitHubService {
       behind_by: behind.length,
       total_commits: ahead.length,
       commits: ahead.map((x) => this.commitBody(c, x, false)),
-      files: [],
+      files: [this.fileBody(c, b)],
     });
+  }
+
+  /** One changed file, as commits and comparisons list them. */
+  private fileBody(c: Ctx, sha: string): JsonObject {
+    return { sha, filename: 'README.md', status: 'modified', additions: 1, deletions: 0, changes: 1, blob_url: `${c.web}/${c.r.owner}/${c.r.name}/blob/${sha}/README.md`, raw_url: `${c.web}/${c.r.owner}/${c.r.name}/raw/${sha}/README.md`, contents_url: `${c.base}/contents/README.md?ref=${sha}`, patch: '@@ -1 +1 @@' };
   }
 
   private commit(c: Ctx, sha: string): EmuResponse {
@@ -319,7 +324,7 @@ export class GitHubService {
       author: dev,
       committer: dev,
       parents,
-      ...(full ? { stats: { additions: 1, deletions: 0, total: 1 }, files: [] } : {}),
+      ...(full ? { stats: { additions: 1, deletions: 0, total: 1 }, files: [this.fileBody(c, sha)] } : {}),
     };
   }
 
