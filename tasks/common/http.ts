@@ -117,10 +117,13 @@ export class JsonClient {
    * Without a credential no Authorization header is added and the caller sets its own (an
    * online endpoint's key, say). `retry` narrows the shared retry budget. `hosts` are the URLs
    * the client may call (default: `origin` only); anything else is refused before it is sent.
+   * `followRedirects: false` hands every redirect back to the caller.
    */
-  constructor(origin: string, credential: TokenCredential | undefined, scopes: string[], proxy: ProxyResolver, options: { retry?: Partial<typeof RETRY>; timeoutMs?: number; hosts?: HostRule } = {}) {
+  constructor(origin: string, credential: TokenCredential | undefined, scopes: string[], proxy: ProxyResolver, options: { retry?: Partial<typeof RETRY>; timeoutMs?: number; hosts?: HostRule; followRedirects?: boolean } = {}) {
     const proxyOptions = toProxySettings(proxy(origin));
-    this.pipeline = createPipelineFromOptions({ retryOptions: { ...RETRY, ...options.retry }, userAgentOptions: { userAgentPrefix: USER_AGENT }, ...(proxyOptions ? { proxyOptions } : {}) });
+    // followRedirects false: a 3xx comes back to the caller (the pipeline would follow a same-origin one without the caller's Authorization).
+    const redirectOptions = options.followRedirects === false ? { redirectOptions: { maxRetries: 0 } } : {};
+    this.pipeline = createPipelineFromOptions({ retryOptions: { ...RETRY, ...options.retry }, userAgentOptions: { userAgentPrefix: USER_AGENT }, ...redirectOptions, ...(proxyOptions ? { proxyOptions } : {}) });
     this.pipeline.addPolicy(hostPolicy(options.hosts ?? originRule(origin)), { phase: 'Serialize' });
     if (credential) this.pipeline.addPolicy(bearerAuthPolicy(credential, scopes));
     this.pipeline.addPolicy(timeoutPolicy(options.timeoutMs), { afterPhase: 'Retry' });
