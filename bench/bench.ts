@@ -73,7 +73,11 @@ async function coldStart(): Promise<Row[]> {
     const bare: number[] = [];
     const bundled: number[] = [];
     const loose: number[] = [];
-    for (let i = 0; i < 3; i++) timeRun([task], env), timeRun([unbundled.entry], env); // warm the page cache
+    // warm the page cache
+    for (let i = 0; i < 3; i++) {
+      timeRun([task], env);
+      timeRun([unbundled.entry], env);
+    }
     for (let i = 0; i < 21; i++) {
       bare.push(timeRun(['-e', '0'], env));
       bundled.push(timeRun([task], env));
@@ -107,7 +111,7 @@ function dirBytes(dir: string): number {
 function vsixSize(): Row {
   const vsix = fs.readdirSync(path.join(ROOT, 'dist')).filter((f) => f.endsWith('.vsix')).map((f) => path.join(ROOT, 'dist', f)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
   const tasks = fs.readdirSync(path.join(ROOT, 'tasks')).filter((t) => fs.existsSync(path.join(ROOT, 'tasks', t, 'task.json'))).length;
-  let parseable = '';
+  let parseable: string;
   try {
     // The packages the build bundled into the tasks (dist/bundled-packages.json) and everything they pull in.
     const bundled = JSON.parse(fs.readFileSync(path.join(ROOT, 'dist', 'bundled-packages.json'), 'utf8')) as string[];

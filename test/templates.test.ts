@@ -360,7 +360,7 @@ test('template parameters are checked as Azure DevOps checks them', () => {
   );
   assert.throws(
     () => expandTemplate('templates/stages/train-evaluate-register-deploy.yml', { serviceConnection: 'c', resourceGroup: 'rg', workspace: 'ws', jobFile: 'f', modelName: 'm', metricGate: 'g', endpointName: 'e', computeName: 'k', preSteps: [{ scriptt: 'echo' }] }),
-    (e: unknown) => e instanceof TemplateError && /The 'preSteps' parameter value is not a valid stepList:\n  steps\[0\]: matches none of the allowed forms \(a mapping here starts with 'task', 'script', /.test(e.detail),
+    (e: unknown) => e instanceof TemplateError && /The 'preSteps' parameter value is not a valid stepList:\n {2}steps\[0\]: matches none of the allowed forms \(a mapping here starts with 'task', 'script', /.test(e.detail),
   );
   // Typed values keep their type through the expression: booleans render as True/False, numbers as digits.
   const t = expandTemplate(rel, { ...ok, wait: 'false', timeoutMinutes: '30' });

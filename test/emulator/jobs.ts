@@ -156,7 +156,7 @@ function uuidFrom(seed: string): string {
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-5${x.slice(13, 16)}-a${x.slice(17, 20)}-${x.slice(20, 32)}`;
 }
 
-const BINDING = /\$\{\{\s*parent\.(inputs|outputs|jobs)\.([A-Za-z0-9_\-]+)(?:\.(outputs|inputs)\.([A-Za-z0-9_\-]+))?\s*\}\}/g;
+const BINDING = /\$\{\{\s*parent\.(inputs|outputs|jobs)\.([A-Za-z0-9_-]+)(?:\.(outputs|inputs)\.([A-Za-z0-9_-]+))?\s*\}\}/g;
 
 /** Every string in a node's inputs/outputs that may hold a binding (value, uri, path). */
 function bindingStrings(ports: unknown): Array<{ port: string; text: string }> {
@@ -349,7 +349,7 @@ export class JobEngine {
     if (jobType === 'Pipeline' && isJsonObject(props.jobs)) {
       for (const [stepName, node] of Object.entries(props.jobs)) {
         for (const { port, text } of bindingStrings(isJsonObject(node) ? node.outputs : undefined)) {
-          const m = /\$\{\{\s*parent\.outputs\.([A-Za-z0-9_\-]+)\s*\}\}/.exec(text);
+          const m = /\$\{\{\s*parent\.outputs\.([A-Za-z0-9_-]+)\s*\}\}/.exec(text);
           if (m) outputBindings[m[1]] = [stepName, port];
         }
       }

@@ -6,10 +6,12 @@ import { after, before, describe, it } from 'node:test';
 import { ClientSecretCredential } from '@azure/identity';
 import { type Emulator, type SeedResult, startEmulator } from './index';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- emulator response bodies of many shapes, read only by assertions
+type Body = Record<string, any>;
 interface Raw {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  json: () => Record<string, any>;
+  json: () => Body;
 }
 
 let emu: Emulator;
@@ -38,7 +40,7 @@ const compute = (name: string) => `${ws()}/computes/${name}`;
 const model = (v: string) => `${ws()}/models/m/versions/${v}`;
 const env = () => `${ws()}/environments/taxi-train-env/versions/1`;
 
-async function settle(r: Raw): Promise<Record<string, any>> {
+async function settle(r: Raw): Promise<Body> {
   const url = String(r.headers['azure-asyncoperation']);
   for (let i = 0; i < 200; i++) {
     const s = (await raw('GET', url)).json();
