@@ -129,7 +129,7 @@ export function parseYamlText(text: string, name: string, file = name): LoadedYa
   }
   const data = toJson(js, name) as JsonObject;
 
-  const nodeAt = (p: YamlPath): { node?: YamlNode | null; keyLine?: number; lastLine?: number } => {
+  const nodeAt = (p: YamlPath): { node?: YamlNode | null; keyLine?: number | undefined; lastLine?: number | undefined } => {
     let cur: unknown = doc.contents;
     let lastLine = lineAt((doc.contents as YamlNode | null)?.range?.[0]);
     let keyLine: number | undefined;
