@@ -108,6 +108,7 @@ const COMMANDS: Array<[RegExp, string]> = [
   [/^npm ci$/, '.ci/run installs with it before every test'],
   [/^npm ci && npm run demo$/, 'test/demo.test.ts (the green rehearsal, scripts/demo.ts)'],
   [/^npm test$/, '.ci/run'],
+  [/^npm run lint$/, '.ci/run'],
   [/^npm run demo -- --variant bad-model$/, 'test/demo.test.ts (bad-model)'],
   [/^npm run demo -- --pipeline \S+$/, 'test/demo.test.ts (unsupported pipeline) and test/docs.test.ts'],
   [/^npm run demo -- --parameters \S+$/, 'test/demo.test.ts (missing, mistyped)'],
