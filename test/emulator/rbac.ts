@@ -58,6 +58,13 @@ export const BUILT_IN_ROLES: RoleDefinition[] = [
       'Microsoft.MachineLearningServices/workspaces/featurestores/delete',
     ],
   },
+  // Registry assets only, plus reading the registry (actions as published for the built-in role).
+  {
+    name: 'AzureML Registry User',
+    id: '1823dd4f-9b8c-4ab6-ab4e-7397a3684615',
+    actions: ['Microsoft.MachineLearningServices/registries/read', 'Microsoft.MachineLearningServices/registries/assets/*'],
+    notActions: [],
+  },
   {
     name: 'Network Contributor',
     id: '4d97b98b-1d4f-4787-a291-c67834d212e7',
