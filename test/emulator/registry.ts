@@ -433,18 +433,26 @@ export class Registries {
     const copy = await this.sourceOf(req, r, modelUri);
     const { body } = this.store(r.id, name!, version!, { flavors: null, jobName: null, modelType: 'custom_model', ...props }, req);
     (body.properties as JsonObject).provisioningState = 'Creating';
+    // The operation ends when the copy has run (and copyMs has passed): only then is the version there.
     const op = this.deps.arm.startOperation({
       req,
-      durationMs: this.copyMs,
+      manual: true,
       onComplete: (o) => {
         const cur = this.deps.assets.getVersion(r.id, 'models', name!, version!);
         if (!cur) return;
         if (o.status === 'Succeeded') (cur.body.properties as JsonObject).provisioningState = 'Succeeded';
         else this.deps.arm.resources.delete(cur.id);
       },
-      ...(copy.blocked ? { outcome: 'Failed' as const, error: { code: 'UserError', message: copy.blocked } } : {}),
     });
-    if (!copy.blocked && copy.copy) await copy.copy(`${r.id}`, name!, version!).catch(() => undefined);
+    const started = Date.now();
+    void (async () => {
+      const failure = copy.blocked ? { code: 'UserError', message: copy.blocked } : await (copy.copy?.(r.id, name!, version!) ?? Promise.resolve()).then(
+        () => undefined,
+        (e: unknown) => ({ code: 'InternalServerError', message: `Copying the model files failed: ${e instanceof Error ? e.message : String(e)}` }),
+      );
+      await new Promise((res) => setTimeout(res, Math.max(0, this.copyMs - (Date.now() - started))).unref());
+      op.complete(failure ? 'Failed' : 'Succeeded', failure);
+    })();
     if (this.lose > 0) {
       this.lose--;
       throw new ArmError(503, 'ServiceUnavailable', 'The service is temporarily unavailable. Please retry the request.', { 'Retry-After': '0' });
