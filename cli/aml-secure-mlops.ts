@@ -29,12 +29,18 @@ registry resolve to their private endpoints from this machine, then that TCP 443
   --allowed-ranges <list>   private ranges (default ${DEFAULT_RANGES})
   --timeout <seconds>       per name (default 5)
   --no-tcp                  skip the TCP 443 check
-  --no-posture              skip the public-access and endpoint-approval checks
+  --no-posture              skip the posture checks (public access, endpoint approvals, registry,
+                            computes and their subnets, managed network, AKS, online endpoints)
+  --check-access            also list everyone who can write to the workspace (role assignments
+                            at and above it); nobody is exempt but --allowed-principals
+  --allowed-principals <list>  object ids, comma separated, that may write (the pipeline's own)
   --cloud <name>            AzureCloud (default), AzureUSGovernment, AzureChinaCloud
   --arm-url <url>           another Resource Manager URL (Azure Stack, private clouds)
   --json                    print the report as JSON
   --no-color                plain output (also when NO_COLOR is set, or output is not a terminal
                             and FORCE_COLOR is not set)
+  --version                 print the version and exit
+  -h, --help                print this help and exit
 
 Sign-in: 'az login', or AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET, or a managed
 identity (DefaultAzureCredential). Proxy: HTTPS_PROXY and NO_PROXY.
@@ -52,6 +58,8 @@ interface Options {
   timeoutSeconds: number;
   tcp: boolean;
   posture: boolean;
+  /** The access audit, with the object ids allowed to write. */
+  access?: { allowed: string[] };
   cloud: string;
   armUrl?: string;
   json: boolean;
@@ -74,6 +82,8 @@ function parse(argv: string[]): Options | 'help' | 'version' {
         timeout: { type: 'string' },
         'no-tcp': { type: 'boolean' },
         'no-posture': { type: 'boolean' },
+        'check-access': { type: 'boolean' },
+        'allowed-principals': { type: 'string' },
         cloud: { type: 'string' },
         'arm-url': { type: 'string' },
         json: { type: 'boolean' },
@@ -83,6 +93,11 @@ function parse(argv: string[]): Options | 'help' | 'version' {
       },
     });
   } catch (e) {
+    // Node's parser speaks of positional arguments and '--'; say what a user of this command needs.
+    const code = (e as { code?: string }).code;
+    const option = /'(-{1,2}[^' ]+)/.exec((e as Error).message)?.[1] ?? '';
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`Unknown option '${option}'. The options are listed below.`);
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(`Option '${option}' needs a value, as in ${option} <value>.`);
     throw new UsageError((e as Error).message);
   }
   const v = parsed.values;
@@ -96,6 +111,11 @@ function parse(argv: string[]): Options | 'help' | 'version' {
   if (v['resource-group'] && !v.workspace) throw new UsageError('--resource-group needs --workspace.');
   const fqdns = (v.fqdns ?? []).flatMap((f) => f.split(/[\s;]+|,(?![\d.:]+(?:,|$))/)).filter(Boolean);
   if (!v.workspace && fqdns.length === 0) throw new UsageError('Nothing to check: give --workspace with --resource-group, or --fqdns.');
+  if (v['check-access'] && !v.workspace) throw new UsageError('--check-access needs --workspace and --resource-group.');
+  if (v['allowed-principals'] && !v['check-access']) throw new UsageError('--allowed-principals goes with --check-access.');
+  const allowed = (v['allowed-principals'] ?? '').split(/[\s,]+/).filter(Boolean);
+  const bad = allowed.find((id) => !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id));
+  if (bad) throw new UsageError(`--allowed-principals: '${bad}' is not an object id (a GUID). Give object ids separated by commas, e.g. from az ad sp show --id <appId> --query id.`);
   const timeout = v.timeout ?? '5';
   if (!/^\d+$/.test(timeout) || Number(timeout) < 1 || Number(timeout) > 120) throw new UsageError(`--timeout must be whole seconds from 1 to 120, not '${timeout}'.`);
   return {
@@ -108,6 +128,7 @@ function parse(argv: string[]): Options | 'help' | 'version' {
     timeoutSeconds: Number(timeout),
     tcp: !v['no-tcp'],
     posture: !v['no-posture'],
+    ...(v['check-access'] ? { access: { allowed: allowed.map((x) => x.toLowerCase()) } } : {}),
     cloud: v.cloud ?? 'AzureCloud',
     ...(v['arm-url'] ? { armUrl: v['arm-url'] } : {}),
     json: !!v.json,
@@ -162,14 +183,14 @@ async function main(argv: string[]): Promise<number> {
     stdout(`${typeof CLI_VERSION === 'string' ? CLI_VERSION : 'development'}\n`);
     return 0;
   }
-  const explicit = parseFqdns(o.fqdns, '--fqdns');
+  const explicit = parseFqdns(o.fqdns, '--fqdns', true);
   const ranges = parseRanges(o.allowedRanges, '--allowed-ranges');
   const servers = parseDnsServers(o.dnsServers, '--dns-servers');
   // Status lines go to stderr so that --json output stays parseable.
   const log = { info: (l: string) => stderr(`${l}\n`), warn: (l: string) => stderr(`warning: ${l}\n`), progress: () => undefined };
   const scan =
     o.workspace && o.resourceGroup
-      ? await (await import('./azure')).scanWithDeveloperLogin({ workspace: o.workspace, resourceGroup: o.resourceGroup, cloud: o.cloud, posture: o.posture, ...(o.subscription ? { subscription: o.subscription } : {}), ...(o.armUrl ? { armUrl: o.armUrl } : {}) }, log)
+      ? await (await import('./azure')).scanWithDeveloperLogin({ workspace: o.workspace, resourceGroup: o.resourceGroup, cloud: o.cloud, posture: o.posture, ...(o.access ? { access: o.access } : {}), ...(o.subscription ? { subscription: o.subscription } : {}), ...(o.armUrl ? { armUrl: o.armUrl } : {}) }, log)
       : NO_SCAN;
   const targets = mergeTargets(scan.targets, explicit);
   log.info(`Resolving ${targets.length} names with ${servers.length ? servers.join(', ') : 'the system resolver'}${o.tcp ? ', then TCP 443' : ''}...`);

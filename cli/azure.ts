@@ -18,6 +18,7 @@ export interface CliScanOptions {
   cloud: string;
   armUrl?: string;
   posture: boolean;
+  access?: { allowed: string[] };
 }
 
 interface SubscriptionList {
@@ -40,13 +41,14 @@ export async function scanWithDeveloperLogin(o: CliScanOptions, log: ScanLog): P
     await credential.getToken(target.armScope);
   } catch (e) {
     throw new UserError(
-      `No Azure sign-in found for ${armUrl}: ${firstLine(e instanceof Error ? e.message : String(e))}. Run 'az login' (on a jump host: 'az login --use-device-code'), or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET; or check names without Azure by giving --fqdns and no --workspace.`,
+      `No Azure sign-in found for ${armUrl}: ${firstLine(e instanceof Error ? e.message : String(e)).replace(/\.+$/, '')}. Run 'az login' (on a jump host: 'az login --use-device-code'), or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET; or check names without Azure by giving --fqdns and no --workspace.`,
     );
   }
   target.subscriptionId = o.subscription ?? process.env.AZURE_SUBSCRIPTION_ID ?? (await findSubscription(arm, o));
   log.info(`Signed in to ${armUrl}, subscription ${target.subscriptionId}.`);
   const session = await readWorkspace(arm, { subscriptionId: target.subscriptionId, resourceGroup: o.resourceGroup, name: o.workspace }, log);
-  return scanOpenedWorkspace(session, { posture: o.posture, diagnose: false }, log);
+  // A person at a jump host is not the pipeline: nobody is exempt but the principals allowed.
+  return scanOpenedWorkspace(session, { posture: o.posture, diagnose: false, ...(o.access ? { access: { ...o.access, exemptCaller: false } } : {}) }, log);
 }
 
 /** Without --subscription: the only enabled subscription, or the one holding the workspace. */

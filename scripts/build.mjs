@@ -50,7 +50,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { jsonText, readCommonMessages, shippedTaskJson } from './task-json.mjs';
+import { jsonText, projectRepository, projectVersion, readCommonMessages, shippedTaskJson, strayVersion } from './task-json.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tasksDir = path.join(root, 'tasks');
@@ -91,6 +91,8 @@ function discoverTasks() {
     const dir = path.join(tasksDir, name);
     const taskJson = JSON.parse(fs.readFileSync(path.join(dir, 'task.json'), 'utf8'));
     if (taskJson.name !== name) fail(`tasks/${name}/task.json: "name" is '${taskJson.name}', expected the folder name '${name}'`);
+    const stray = strayVersion(taskJson, `tasks/${name}/task.json`);
+    if (stray) fail(stray);
     const entry = ['index.ts', 'index.js'].map((f) => path.join(dir, f)).find((f) => fs.existsSync(f));
     if (!entry) fail(`tasks/${name}: no index.ts entry point`);
     return { name, dir, entry, taskJson, out: path.join(distTasks, name) };
@@ -176,10 +178,12 @@ function checkSplit(task, result) {
 
 // ---------- copy, localise and verify ----------
 const commonMessages = readCommonMessages(root);
+const version = projectVersion(root);
+const repository = projectRepository(root);
 
-/** The shipped task.json (scripts/task-json.mjs); a message key in both catalogues is a build error. */
+/** The shipped task.json (scripts/task-json.mjs): package.json's version stamped in; a message key in both catalogues is a build error. */
 function shippedTask(task) {
-  const { json, clash } = shippedTaskJson(task.taskJson, commonMessages);
+  const { json, clash } = shippedTaskJson(task.taskJson, commonMessages, version.task, repository);
   if (clash.length) fail(`tasks/${task.name}/task.json: messages ${clash.join(', ')} are already in tasks/common/messages.json; remove them from the task`);
   return json;
 }
@@ -320,9 +324,8 @@ async function buildCli() {
   const out = path.join(root, 'dist', 'cli');
   fs.rmSync(out, { recursive: true, force: true });
   fs.mkdirSync(out, { recursive: true });
-  const version = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version;
   const base = esbuildOptions();
-  const common = { ...base, define: { ...base.define, CLI_VERSION: JSON.stringify(version) } };
+  const common = { ...base, define: { ...base.define, CLI_VERSION: JSON.stringify(version.text) } };
   const main = await esbuild.build({ ...common, banner: { js: `#!/usr/bin/env node\n${base.banner.js}` }, entryPoints: ['cli/aml-secure-mlops.ts'], outfile: path.join(out, 'aml-secure-mlops.js'), plugins: [lazyAzure] });
   const azure = await esbuild.build({ ...common, entryPoints: ['cli/azure.ts'], outfile: path.join(out, 'azure.js') });
   fs.chmodSync(path.join(out, 'aml-secure-mlops.js'), 0o755);

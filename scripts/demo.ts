@@ -14,6 +14,8 @@
  *     --parameters <file>          parameters for the extends template, replacing the pipeline's
  *                                  `extends: parameters:` block (YAML or JSON)
  *     --pipeline <file>            default azure-pipelines.yml
+ *     --repository <alias=folder>  a local copy of a repository resource the pipeline's templates
+ *                                  come from (`template: x.yml@alias`), e.g. mlops=. (repeatable)
  *     --hold-seconds <n>           upper bound for AmlAksDeploy's stepWaitSeconds (default 1)
  *     --out <dir>                  summaries (default dist/demo, dist/demo/<variant> for the others)
  *     --no-sandbox                 do not use a private network namespace even when root
@@ -47,6 +49,7 @@ interface Args {
   variants: VariantName[];
   parameters?: string;
   pipeline: string;
+  repositories: Record<string, string>;
   holdSeconds: number;
   out?: string;
   sandbox: boolean;
@@ -56,15 +59,30 @@ interface Args {
 
 class UsageError extends Error {}
 
-const HELP = `Usage: node --import tsx scripts/demo.ts [--variant green|feature-branch|bad-model] [--fail]
-         [--parameters <file.yml|json>] [--pipeline <file>] [--hold-seconds <n>] [--out <dir>]
-         [--no-sandbox] [--no-color]
+const HELP = `Usage: npm run demo -- [options]        (node --import tsx scripts/demo.ts after npm run build)
 
-Rehearses the example pipeline against the local emulator with the bundled tasks (build them first:
-node scripts/build.mjs). npm run demo = the green run; npm run demo:fail = feature-branch and bad-model.`;
+Rehearses a pipeline (default azure-pipelines.yml) end to end against the local emulator with the
+bundled tasks: compiled through its templates as Azure DevOps does, then every stage, job and step
+run as the agent runs them, ending with a report and a verdict.
+
+  --variant <name>           green (default: main, a model that passes), feature-branch (refused
+                             by the gate), bad-model (the metric gate says no); repeatable
+  --fail                     the failing variants: feature-branch and bad-model
+  --pipeline <file>          the pipeline to rehearse (default azure-pipelines.yml)
+  --parameters <file>        parameters for the extends template (YAML or JSON), replacing the
+                             pipeline's extends: parameters: block
+  --repository <alias=dir>   a local copy of a repository resource its templates come from
+                             (template: x.yml@alias), e.g. --repository mlops=.
+  --hold-seconds <n>         upper bound for AmlAksDeploy's stepWaitSeconds (default 1)
+  --out <dir>                where the run summaries go (default dist/demo)
+  --no-sandbox               no private network namespace, even as root
+  --no-color                 plain output
+
+Exit codes: 0 behaved as expected, 1 did not (or the pipeline does not compile), 2 usage, 3 the
+pipeline uses something the rehearsal does not support.`;
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { variants: [], pipeline: 'azure-pipelines.yml', holdSeconds: 1, sandbox: true, help: false };
+  const a: Args = { variants: [], pipeline: 'azure-pipelines.yml', repositories: {}, holdSeconds: 1, sandbox: true, help: false };
   let fail = false;
   const value = (i: number, flag: string): string => {
     const v = argv[i + 1];
@@ -96,6 +114,13 @@ function parseArgs(argv: string[]): Args {
       case '--pipeline':
         a.pipeline = take();
         break;
+      case '--repository': {
+        const v = take();
+        const eq = v.indexOf('=');
+        if (eq <= 0) throw new UsageError(`--repository takes alias=folder, not '${v}'`);
+        a.repositories[v.slice(0, eq)] = path.resolve(v.slice(eq + 1));
+        break;
+      }
       case '--hold-seconds': {
         const n = Number(take());
         if (!Number.isInteger(n) || n < 0) throw new UsageError('--hold-seconds needs a whole number of seconds');
@@ -157,7 +182,7 @@ async function rehearse(a: Args, name: VariantName, sandbox: boolean, sandboxNot
 
   let plan;
   try {
-    const compiled = compilePipeline(ROOT, a.pipeline, a.parameters);
+    const compiled = compilePipeline(ROOT, a.pipeline, a.parameters, a.repositories);
     plan = planPipeline(compiled.pipeline, new Set(loadTasks(ROOT).map((t) => t.ref)));
     const steps = taskSteps(plan);
     log.print(log.dim(`Compiled ${a.pipeline}${compiled.parametersFile ? ` with parameters from ${compiled.parametersFile}` : ''} through its templates: ${plan.stages.length} stages, ${plan.stages.reduce((n, s) => n + s.jobs.length, 0)} jobs, ${steps.length} task steps; validated against ${shown(compiled.schemaFile)} and the tasks' task.json.`));
@@ -216,8 +241,8 @@ async function rehearse(a: Args, name: VariantName, sandbox: boolean, sandboxNot
       if (src) {
         const html = a.out ? path.join(path.resolve(a.out), 'summary-screenshot.html') : path.join(ROOT, 'dist', 'summary-screenshot.html');
         const title = path.basename(pl.run?.summaries[0]?.path ?? src, '.md').replace(/-\d+$/, '');
+        // The page the Marketplace screenshot is rendered from (scripts/images/render.sh; CONTRIBUTING.md).
         await writeScreenshotHtml(html, src, title);
-        log.print(log.dim(`Marketplace screenshot page: ${shown(html)} (scripts/images/render.sh renders it)`));
       }
     }
     return result.ok ? 0 : 1;

@@ -33,7 +33,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import JSZip from 'jszip';
-import { jsonText, readCommonMessages, shippedTaskJson } from './task-json.mjs';
+import { jsonText, manifestLinks, PLACEHOLDER_REPOSITORY, projectRepository, projectVersion, readCommonMessages, shippedTaskJson, strayVersion } from './task-json.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
@@ -88,8 +88,22 @@ if (overrides.publisher === PLACEHOLDER_PUBLISHER) {
   fail(`${rel(overridesFile)} has the placeholder publisher '${PLACEHOLDER_PUBLISHER}'. Pass --publisher <your-publisher-id> or set PUBLISHER, or edit the file.`);
 }
 const id = overrides.id ?? manifest.id;
-const version = overrides.version ?? manifest.version;
-if (!/^\d+\.\d+\.\d+$/.test(String(version))) fail(`version '${version}' in vss-extension.json is not major.minor.patch`);
+// One version for the extension and its tasks: package.json's (scripts/task-json.mjs).
+for (const stray of [strayVersion(manifest, 'vss-extension.json'), strayVersion(overrides, rel(overridesFile))]) if (stray) fail(stray);
+let projectVersionValue;
+let repository;
+try {
+  projectVersionValue = projectVersion(root);
+  repository = projectRepository(root);
+} catch (e) {
+  fail(e.message);
+}
+if (manifest.links || manifest.repository) fail('vss-extension.json sets "links" or "repository"; remove them: they come from package.json "repository"');
+if (overridesFile.endsWith(`${path.sep}release.json`) && repository === PLACEHOLDER_REPOSITORY) {
+  fail(`package.json "repository" is still the placeholder ${PLACEHOLDER_REPOSITORY}: set it to your repository's https URL, which the Marketplace page and every task's help link point to.`);
+}
+const version = projectVersionValue.text;
+overrides.version = version;
 const vsixPath = path.join(dist, `${id}-${version}.vsix`);
 
 // ---------- stage exactly what the manifest ships ----------
@@ -109,7 +123,7 @@ function stageCopy(source, target, what) {
   fs.cpSync(src, dst, { recursive: true });
 }
 
-const staged = structuredClone(manifest);
+const staged = { ...structuredClone(manifest), ...manifestLinks(repository) };
 for (const [i, f] of (staged.files ?? []).entries()) {
   const target = f.packagePath ?? f.partName ?? f.path;
   if (typeof target !== 'string') fail(`files[${i}]: only a single packagePath is supported by this script`);
@@ -193,7 +207,7 @@ for (const c of tasks) {
   }
   // The build ships task.json with the shared core's messages merged in (scripts/task-json.mjs).
   const source = path.join(root, 'tasks', path.basename(dir), 'task.json');
-  if (fs.existsSync(source) && jsonText(shippedTaskJson(JSON.parse(fs.readFileSync(source, 'utf8')), commonMessages).json) !== shipped.toString('utf8')) {
+  if (fs.existsSync(source) && jsonText(shippedTaskJson(JSON.parse(fs.readFileSync(source, 'utf8')), commonMessages, projectVersionValue.task, repository).json) !== shipped.toString('utf8')) {
     problems.push(`${dir}/task.json in the vsix differs from the source ${rel(source)}: the build is stale, run npm run build`);
   }
   const targets = new Set();

@@ -55,7 +55,9 @@ test('usage errors exit 2 with the reason and the usage, no stack', async () => 
     [['check-privatelink'], /Nothing to check: give --workspace with --resource-group, or --fqdns/],
     [['check-privatelink', '--workspace', 'mlw-prod'], /--workspace needs --resource-group/],
     [['check-privatelink', '--fqdns', 'a.example.net', '--timeout', '0'], /--timeout must be whole seconds from 1 to 120/],
-    [['check-privatelink', '--fqdns', 'a.example.net', '--bogus'], /Unknown option '--bogus'/],
+    [['check-privatelink', '--fqdns', 'a.example.net', '--bogus'], /^aml-secure-mlops: Unknown option '--bogus'\. The options are listed below\./],
+    [['check-privatelink', '--fqdns'], /^aml-secure-mlops: Option '--fqdns' needs a value, as in --fqdns <value>\./],
+    [['check-privatelink', '--fqdns', 'a.example.net,bad..name'], /^aml-secure-mlops: --fqdns: entry 2 'bad\.\.name' is not a valid host name\. Separate fully qualified names with commas/],
     [['check-privatelink', '--fqdns', 'a.example.net', '--allowed-ranges', '10.0.0.0/33'], /^aml-secure-mlops: --allowed-ranges: /],
     [['check-privatelink', '--fqdns', 'bad_name!'], /^aml-secure-mlops: --fqdns: /],
   ] as const) {
@@ -63,10 +65,11 @@ test('usage errors exit 2 with the reason and the usage, no stack', async () => 
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, reason);
     assert.doesNotMatch(r.stderr, /\n\s+at .+:\d+:\d+/, 'no stack trace');
+    assert.doesNotMatch(r.stderr, /positional argument|one per line/, "no parser jargon, no task-input wording");
   }
   const help = await cli(['--help']);
   assert.equal(help.code, 0);
-  assert.match(help.stdout, /Usage: aml-secure-mlops check-privatelink[\s\S]*Exit codes: 0/);
+  assert.match(help.stdout, /Usage: aml-secure-mlops check-privatelink[\s\S]*--version +print the version[\s\S]*Exit codes: 0/);
 });
 
 test('explicit names need no sign-in: all private exits 0; --json prints the report', async () => {
@@ -117,10 +120,19 @@ test('a broken setup through the developer sign-in: the table names each failure
   }
 });
 
+test('an unreachable DNS server is its own verdict with its own fix, not a missing record', async () => {
+  const r = await cli(['check-privatelink', '--fqdns', 'a.example.net', '--dns-servers', '127.0.0.1:1', '--no-tcp']);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stdout, /^DNS_UNREACHABLE +a\.example\.net/m);
+  assert.match(r.stdout, /No DNS server took the query \(ECONNREFUSED\)/);
+  assert.doesNotMatch(r.stdout, /NOT_FOUND|Link the private DNS zone/);
+});
+
 test('no sign-in for a workspace check: exit 2 with what to do', async () => {
   const r = await cli([...wsArgs(), '--dns-servers', w.dns.address]);
   assert.equal(r.code, 2, r.stdout);
   assert.match(r.stderr, /No Azure sign-in found for .*Run 'az login'.*AZURE_CLIENT_SECRET.*--fqdns/);
+  assert.doesNotMatch(r.stderr, /\.\. /, 'no double period');
 });
 
 test('a sign-in without access to the workspace: exit 2 with the role to ask for', async () => {
@@ -139,4 +151,18 @@ test('npm pack ships the command as the bin, bundled, with nothing to install', 
   const pkg = JSON.parse(require('node:fs').readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
   assert.equal(pkg.bin['aml-secure-mlops'], 'dist/cli/aml-secure-mlops.js');
   assert.equal(pkg.dependencies, undefined, 'the bundle needs no runtime dependencies');
+});
+
+test('--check-access from a jump host: nobody is exempt but --allowed-principals, the caller included', async () => {
+  const pipeline = w.seed.servicePrincipals.federated.objectId;
+  const others = [w.seed.servicePrincipals.certificate.objectId, w.seed.managedIdentities.system.objectId, w.seed.managedIdentities.user.objectId];
+  // Signed in as the secret SP, which is Contributor too: it is reported, as a person at a jump host would be.
+  const r = await cli([...wsArgs(), '--dns-servers', w.dns.address, '--check-access', '--allowed-principals', [pipeline, ...others].join(','), '--json'], signIn());
+  assert.equal(r.code, 1, r.stderr);
+  const report = JSON.parse(r.stdout) as { access: { writers: Array<{ principalId: string }>; own: unknown[] } };
+  assert.deepEqual(report.access.writers.map((g) => g.principalId), [w.seed.servicePrincipals.secret.objectId]);
+  assert.deepEqual(report.access.own, []);
+  const bad = await cli([...wsArgs(), '--check-access', '--allowed-principals', 'bob@contoso.com'], signIn());
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr + bad.stdout, /--allowed-principals: 'bob@contoso\.com' is not an object id/);
 });

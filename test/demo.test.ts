@@ -4,7 +4,7 @@
  * start at once and each test waits for its own, so the file stays well under a minute:
  *  - green: every stage succeeds, outputs flow from stage to stage, the report shows the
  *    registered version and the rollout to 100%, the summaries and the screenshot page are written;
- *  - feature-branch: refused at Train › train by the protected-branch gate, nothing submitted;
+ *  - feature-branch: refused at NetworkCheck › privateLink (the first use of the connection) by the protected-branch gate, nothing submitted;
  *  - bad-model (without the private network namespace, to cover that path too): the gate says
  *    no, registered=false, the Deploy stage skipped by its condition;
  *  - a parameters file with a missing or mistyped parameter gets Azure DevOps' message and place;
@@ -104,14 +104,15 @@ test('npm run demo: the example pipeline runs green through all four stages with
   assert.match(html, /Private link check for mlw-prod-weu: passed/);
 });
 
-test('npm run demo:fail (feature branch): refused at Train › train before anything reaches Azure ML', { skip, timeout: 150_000 }, async () => {
+test('npm run demo:fail (feature branch): refused at the first use of the production connection, before anything reaches Azure', { skip, timeout: 150_000 }, async () => {
   const r = await runs!.feature;
   assert.equal(r.code, 0, r.out.slice(-4000));
-  assert.equal(row(r.out, 'Stopped at'), 'stage Train › job train › step train (AmlPipelineJob@1)');
+  assert.equal(row(r.out, 'Stopped at'), 'stage NetworkCheck › job check › step privateLink (AmlPrivateLinkCheck@1)');
   assert.match(row(r.out, 'Refusal'), /^Refusing to run from 'refs\/heads\/feature\/faster-training': the branch matches none of protectedBranches \(refs\/heads\/main\)/);
   assert.match(r.out, /✔ nothing was submitted to Azure ML \(0 job\(s\)\)/);
   assert.match(r.out, /✔ the gate refused before any Azure call \(0 Entra\/ARM request\(s\) during the step\)/);
-  assert.match(r.out, /⊘ Skipped Stage Evaluate: condition succeeded\(\) \(the default\) is false \(Train: Failed\)/);
+  assert.match(r.out, /⊘ Skipped Stage Train: condition succeeded\(\) \(the default\) is false \(NetworkCheck: Failed\)/);
+  assert.match(r.out, /⊘ Skipped Stage Evaluate/);
   assert.match(r.out, /⊘ Skipped Stage Deploy/);
   assert.match(r.out, /The rehearsal behaved as expected\./);
 });

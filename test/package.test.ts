@@ -113,7 +113,7 @@ test('vss-extension.json has one contribution per task, no publisher, and files 
 });
 
 test('the .vsix is under 5 MiB, has no node_modules, and each task in it fails cleanly with no inputs', async () => {
-  const version = readJson(path.join(ROOT, 'vss-extension.json')).version;
+  const version = readJson(path.join(ROOT, 'package.json')).version;
   const vsix = path.join(ROOT, 'dist', `aml-secure-mlops-${version}.vsix`);
   // `npm run package` made it in CI; make it here when the test runs alone.
   if (!fs.existsSync(vsix)) {
@@ -132,13 +132,58 @@ test('the .vsix is under 5 MiB, has no node_modules, and each task in it fails c
     fs.mkdirSync(path.dirname(path.join(out, n)), { recursive: true });
     fs.writeFileSync(path.join(out, n), await f.async('nodebuffer'));
   }
+  // One version: package.json's, in the vsix manifest and in every task.json it ships.
+  const [major, minor, patch] = String(version).split('.').map(Number);
+  assert.match(fs.readFileSync(path.join(out, 'extension.vsixmanifest'), 'utf8'), new RegExp(`<Identity [^>]*Version="${String(version).replace(/\./g, '\\.')}"`));
   for (const t of taskNames) {
     const dir = path.join(out, 'tasks', t);
     assert.ok(validate(readJson(path.join(dir, 'task.json'))), `${t} in the vsix: ${ajv.errorsText(validate.errors)}`);
+    assert.deepEqual(readJson(path.join(dir, 'task.json')).version, { Major: major, Minor: minor, Patch: patch }, `${t}: the version of package.json`);
     const r = await runTask(t, { taskDir: dir, timeoutMs: 20_000 });
     assert.equal(r.result, 'Failed', t);
     assert.equal(r.errors.length, 1, `${t}: one error line, got ${JSON.stringify(r.errors)}`);
     assert.match(r.errors[0]!, /^Input '\w+'/, `${t}: names the input`);
     assert.doesNotMatch(r.stdout + r.stderr, /\n\s+at .+:\d+:\d+/, `${t}: no stack trace`);
   }
+});
+
+test('the version has one source: a version written into a task.json or the manifest is refused by the build and the package', () => {
+  const sandbox = fs.mkdtempSync(path.join(os.tmpdir(), 'version-'));
+  for (const f of ['package.json', 'vss-extension.json', 'tasks', 'scripts', 'overrides']) fs.cpSync(path.join(ROOT, f), path.join(sandbox, f), { recursive: true });
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(sandbox, 'node_modules'));
+  const taskFile = path.join(sandbox, 'tasks', 'AmlPipelineJob', 'task.json');
+  fs.writeFileSync(taskFile, JSON.stringify({ ...readJson(taskFile), version: { Major: 1, Minor: 2, Patch: 3 } }, null, 2));
+  const build = spawnSync(process.execPath, [path.join(sandbox, 'scripts', 'build.mjs'), '--task', 'AmlPipelineJob', '--no-smoke'], { encoding: 'utf8', cwd: sandbox });
+  assert.notEqual(build.status, 0);
+  assert.match(build.stderr, /tasks\/AmlPipelineJob\/task\.json sets "version"; remove it: the version comes from package\.json only/);
+  const manifest = path.join(sandbox, 'vss-extension.json');
+  fs.writeFileSync(manifest, JSON.stringify({ ...readJson(manifest), version: '9.9.9' }, null, 2));
+  const pack = spawnSync(process.execPath, [path.join(sandbox, 'scripts', 'package.mjs')], { encoding: 'utf8', cwd: sandbox });
+  assert.notEqual(pack.status, 0);
+  assert.match(pack.stderr, /vss-extension\.json sets "version"; remove it/);
+});
+
+test('publishing under your own name: --release refuses the placeholder repository; your package.json repository becomes every link', async () => {
+  const sandbox = fs.mkdtempSync(path.join(os.tmpdir(), 'publish-'));
+  for (const f of ['package.json', 'tsconfig.json', 'vss-extension.json', 'overview.md', 'LICENSE', 'images', 'tasks', 'cli', 'scripts', 'overrides']) fs.cpSync(path.join(ROOT, f), path.join(sandbox, f), { recursive: true });
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(sandbox, 'node_modules'));
+  const run = (script: string, ...args: string[]) => spawnSync(process.execPath, [path.join(sandbox, 'scripts', script), ...args], { encoding: 'utf8', cwd: sandbox });
+  assert.equal(run('build.mjs', '--no-smoke', '--quiet').status, 0);
+  const placeholder = run('package.mjs', '--release', '--publisher', 'acme-ml');
+  assert.notEqual(placeholder.status, 0);
+  assert.match(placeholder.stderr, /package\.json "repository" is still the placeholder https:\/\/github\.com\/contoso\/aml-secure-mlops: set it to your repository's https URL/);
+  const pkg = readJson(path.join(sandbox, 'package.json'));
+  fs.writeFileSync(path.join(sandbox, 'package.json'), JSON.stringify({ ...pkg, version: '1.4.2', repository: { type: 'git', url: 'git+https://github.com/acme/ml-platform.git' } }, null, 2));
+  assert.equal(run('build.mjs', '--no-smoke', '--quiet').status, 0);
+  const ok = run('package.mjs', '--release', '--publisher', 'acme-ml');
+  assert.equal(ok.status, 0, ok.stderr);
+  const zip = await JSZip.loadAsync(fs.readFileSync(path.join(sandbox, 'dist', 'aml-secure-mlops-1.4.2.vsix')));
+  const vsixManifest = await zip.file('extension.vsixmanifest')!.async('string');
+  assert.match(vsixManifest, /Publisher="acme-ml"/);
+  assert.match(vsixManifest, /Version="1\.4\.2"/);
+  assert.doesNotMatch(vsixManifest, /contoso/);
+  const task = JSON.parse(await zip.file('tasks/AmlAksDeploy/task.json')!.async('string')) as { helpUrl: string; helpMarkDown: string; version: unknown };
+  assert.equal(task.helpUrl, 'https://github.com/acme/ml-platform#amlaksdeploy1');
+  assert.match(task.helpMarkDown, /\[Learn more\]\(https:\/\/github\.com\/acme\/ml-platform#amlaksdeploy1\)$/);
+  assert.deepEqual(task.version, { Major: 1, Minor: 4, Patch: 2 });
 });

@@ -85,7 +85,7 @@ function variants(decls: ParameterDecl[]): Array<{ label: string; given: Obj }> 
   const optional = decls.filter((d) => d.type === 'string' && d.hasDefault && d.default === '');
   if (optional.length) out.push({ label: 'optional strings set', given: { ...base, ...Object.fromEntries(optional.map((d) => [d.name, `sample-${d.name}`])) } });
   const lists = decls.filter((d) => d.type === 'stepList');
-  if (lists.length) out.push({ label: 'a download step in every stepList', given: { ...base, ...Object.fromEntries(lists.map((d) => [d.name, [{ download: 'current', artifact: 'sample' }]])) } });
+  if (lists.length) out.push({ label: 'a download step in every stepList', given: { ...base, ...Object.fromEntries(lists.map((d) => [d.name, [{ task: 'DownloadPipelineArtifact@2', inputs: { source: 'current', artifact: 'sample' } }]])) } });
   return out;
 }
 
@@ -170,7 +170,7 @@ test('the stage template chains check, train, evaluate+register and a deployment
   assert.equal(t.kind, 'stages');
   assert.deepEqual(
     t.decls.map((d) => d.name),
-    ['serviceConnection', 'resourceGroup', 'workspace', 'pool', 'jobFile', 'jobOverrides', 'trainTimeoutMinutes', 'modelName', 'modelOutput', 'modelType', 'metricGate', 'compareWith', 'minImprovement', 'endpointName', 'computeName', 'deploymentFile', 'instanceType', 'instanceCount', 'rollout', 'stepWaitSeconds', 'smokeTestFile', 'smokeTestExpect', 'environment', 'protectedBranches', 'requireBranchPolicy', 'minimumReviewers', 'recheckPrivateLink', 'runDiagnose', 'preSteps'],
+    ['serviceConnection', 'resourceGroup', 'workspace', 'pool', 'jobFile', 'jobOverrides', 'trainTimeoutMinutes', 'modelName', 'modelOutput', 'modelType', 'metricGate', 'compareWith', 'minImprovement', 'endpointName', 'computeName', 'deploymentFile', 'instanceType', 'instanceCount', 'rollout', 'stepWaitSeconds', 'smokeTestFile', 'smokeTestExpect', 'environment', 'protectedBranches', 'requireBranchPolicy', 'minimumReviewers', 'githubConnection', 'checkAccess', 'allowedPrincipals', 'recheckPrivateLink', 'runDiagnose', 'preSteps'],
   );
   const stages = arr(t.body.stages);
   assert.deepEqual(stages.map((s) => obj(s).stage), ['NetworkCheck', 'Train', 'Evaluate', 'Deploy']);
@@ -192,6 +192,9 @@ test('the stage template chains check, train, evaluate+register and a deployment
   // The private-link check is first, and each Azure job re-checks its own agent by default.
   assert.equal(taskStep(jobNamed(stageNamed(stages, 'NetworkCheck'), 'check'), 'privateLink')?.task, 'AmlPrivateLinkCheck@1');
   for (const job of [train, evaluate, rollout]) assert.equal(taskStep(job, 'privateLinkAgent')?.task, 'AmlPrivateLinkCheck@1');
+  // The access audit runs once, in NetworkCheck; the per-agent re-checks only resolve names.
+  assert.equal(obj(taskStep(jobNamed(stageNamed(stages, 'NetworkCheck'), 'check'), 'privateLink')!.inputs).checkAccess, true);
+  for (const job of [train, evaluate, rollout]) assert.equal(obj(taskStep(job, 'privateLinkAgent')!.inputs).checkAccess, false);
   for (const s of stages) {
     for (const j of arr(obj(s).jobs)) {
       // Every Azure job runs on the pool parameter (self-hosted, in the VNet)...
@@ -213,7 +216,25 @@ test('the extends template fixes the stages, the gate and the checks, and accept
   assert.deepEqual(problems, []);
   const p = expander.expandPipeline(abs(`${FIX}/extends-allowed-presteps.yml`));
   const trainSteps = stepsOf(jobNamed(stageNamed(arr(p.stages), 'Train'), 'train'));
-  assert.deepEqual(trainSteps.map((s) => s.checkout ?? s.download ?? s.task), ['self', 'current', 'AmlPrivateLinkCheck@1', 'AmlPrivateLinkCheck@1', 'AmlPipelineJob@1']);
+  assert.deepEqual(trainSteps.map((s) => s.checkout ?? s.task), ['self', 'DownloadPipelineArtifact@2', 'AmlPrivateLinkCheck@1', 'AmlPrivateLinkCheck@1', 'AmlPipelineJob@1']);
+  // The template, not the pipeline, decides where a pre-step downloads and which branches its check may run from.
+  assert.deepEqual(obj(trainSteps[1]!.inputs), { source: 'current', artifact: 'data-manifest', targetPath: '$(Pipeline.Workspace)/pre-steps' });
+  assert.deepEqual(obj(trainSteps[2]!.inputs), { fqdns: 'datalakeprod.dfs.core.windows.net\n', enforceBranchGate: 'true', protectedBranches: 'refs/heads/main', requireBranchPolicy: 'true', minimumReviewers: 1, githubConnection: '' });
+});
+
+test('the extends template refuses every pre-step that could undercut the production steps: downloads into the tasks or sources, DNS servers of its own, the gate off', () => {
+  const problems = pipelineProblems(`${FIX}/extends-hostile-presteps.yml`);
+  assert.equal(problems.length, 1, problems.join('\n'));
+  const refused = problems[0]!.split('\n  ').slice(1);
+  const why = [
+    'steps[0].inputs: the template refused this input: REFUSED by secure-mlops: input targetPath of DownloadPipelineArtifact@2 is not allowed in preSteps',
+    'steps[1].inputs: the template refused this input: REFUSED by secure-mlops: input path of DownloadPipelineArtifact@2 is not allowed in preSteps',
+    "steps[2]: the template refused this input: REFUSED by secure-mlops: preSteps may only run allow-listed tasks; 'download' is not allowed before the Azure ML stages",
+    'steps[3]: the template refused this input: REFUSED by secure-mlops: DownloadPipelineArtifact@2 in preSteps needs inputs',
+    'steps[4].inputs: the template refused this input: REFUSED by secure-mlops: input dnsServers of AmlPrivateLinkCheck@1 is not allowed in preSteps',
+    'steps[5].inputs: the template refused this input: REFUSED by secure-mlops: input enforceBranchGate of AmlPrivateLinkCheck@1 is not allowed in preSteps',
+  ];
+  for (const w of why) assert.ok(refused.some((p) => p.startsWith(w)), `missing "${w}" in:\n${refused.join('\n')}`);
 });
 
 test('the example azure-pipelines.yml validates as written and fully expanded, with outputs wired to inputs', () => {
@@ -307,9 +328,9 @@ test('the extends template refuses script, env and unlisted tasks in preSteps, a
   assert.match(head!, /^templates\/pipelines\/secure-mlops\.yml:\d+: The 'preSteps' parameter value is not a valid stepList:$/);
   assert.equal(refused.length, 3, problems[0]);
   const why = [
-    "REFUSED by secure-mlops: preSteps may only download artifacts or run allow-listed tasks; 'script' is not allowed before the Azure ML stages",
+    "REFUSED by secure-mlops: preSteps may only run allow-listed tasks; 'script' is not allowed before the Azure ML stages",
     'REFUSED by secure-mlops: task AzureCLI@2 is not allowed in preSteps (allowed: AmlPrivateLinkCheck@1, DownloadPipelineArtifact@2, DownloadSecureFile@1)',
-    "REFUSED by secure-mlops: preSteps may only download artifacts or run allow-listed tasks; 'env' is not allowed before the Azure ML stages",
+    "REFUSED by secure-mlops: preSteps may only run allow-listed tasks; 'env' is not allowed before the Azure ML stages",
   ];
   for (const w of why) assert.ok(refused.some((p) => p.includes(w)), `missing "${w}" in:\n${refused.join('\n')}`);
   const hosted = pipelineProblems(`${FIX}/extends-hosted-pool.yml`);
@@ -353,7 +374,10 @@ test('constructs the validator does not support are reported, never skipped', ()
     "test/fixtures/templates/unsupported-variables.yml:3: compile-time 'variables' are not supported by this validator: 'eq(variables['Build.SourceBranch'], 'refs/heads/main')' (use parameters, or a runtime condition)",
   ]);
   assert.deepEqual(pipelineProblems(`${FIX}/unsupported-repository.yml`), [
-    "test/fixtures/templates/unsupported-repository.yml:3: template 'templates/pipelines/secure-mlops.yml@mlops-templates': templates in another repository (path@alias) are not supported by this validator",
+    "test/fixtures/templates/unsupported-repository.yml:8: template 'templates/pipelines/secure-mlops.yml@mlops-templates': no local copy of repository 'mlops-templates' to read it from (map it, e.g. --repository mlops-templates=<folder>)",
+  ]);
+  assert.deepEqual(pipelineProblems(`${FIX}/undeclared-repository.yml`), [
+    "test/fixtures/templates/undeclared-repository.yml:3: template 'templates/pipelines/secure-mlops.yml@mlops-templates': the pipeline declares no repository 'mlops-templates' under resources.repositories",
   ]);
 });
 

@@ -4,6 +4,9 @@
  * and `run` that executes a built task with all of it, the way the agent would.
  */
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { DnsServer } from './emulator/dns-server';
 import { seedConnection, seedJob, startEmulator, type Emulator, type SeedConnectionKind, type SeedResult, type StartEmulatorOptions } from './emulator/index';
 import type { PrivateName } from './emulator/network';
@@ -12,8 +15,14 @@ import { leakedSecrets, runTask, type Endpoint, type RunOptions, type TaskRun } 
 export interface WorldRunOptions extends RunOptions {
   /** Which seeded service connection to pass as `azureSubscription` (default: none). */
   connection?: SeedConnectionKind | 'managedIdentityUser';
-  /** A repository checkout: sets Build.SourcesDirectory and System.DefaultWorkingDirectory (`variables` can still override them). */
+  /**
+   * A repository checkout: sets Build.SourcesDirectory and System.DefaultWorkingDirectory (`variables`
+   * can still override them). Default: an empty checkout. Like the agent's checkout, the folder's
+   * git HEAD is Build.SourceVersion (a detached `.git/HEAD` is written when it has no `.git`),
+   * unless `checkout` is false (`checkout: none`).
+   */
   sources?: string;
+  checkout?: boolean;
 }
 
 export interface World {
@@ -76,7 +85,12 @@ export async function startWorld(opts: StartEmulatorOptions = {}): Promise<World
         // What a VM with a managed identity gives every process: an IMDS endpoint.
         if (sc.scheme === 'ManagedServiceIdentity') env.AZURE_POD_IDENTITY_AUTHORITY_HOST = emu.url;
       }
-      const r = await runTask(task, { ...o, inputs, endpoints, env, variables: { ...job.variables, ...sourcesVariables(o.sources), ...o.variables } });
+      // The seed has one pipeline identity per auth scheme, all Contributor; production has one. The
+      // access audit is told about the others unless a test says otherwise.
+      if (task === 'AmlPrivateLinkCheck' && o.connection && !('allowedPrincipals' in inputs)) inputs.allowedPrincipals = seedPipelinePrincipals(seed).join('\n');
+      const variables = { ...job.variables, ...sourcesVariables(o.sources ?? fs.mkdtempSync(path.join(os.tmpdir(), 'sources-'))), ...o.variables };
+      if (o.checkout !== false) checkOut(variables['Build.SourcesDirectory']!, variables['Build.SourceVersion'] ?? '');
+      const r = await runTask(task, { ...o, inputs, endpoints, env, variables });
       runs.push(r);
       return r;
     },
@@ -88,8 +102,21 @@ export async function startWorld(opts: StartEmulatorOptions = {}): Promise<World
   return world;
 }
 
-function sourcesVariables(dir: string | undefined): Record<string, string> {
-  return dir === undefined ? {} : { 'Build.SourcesDirectory': dir, 'System.DefaultWorkingDirectory': dir };
+function sourcesVariables(dir: string): Record<string, string> {
+  return { 'Build.SourcesDirectory': dir, 'System.DefaultWorkingDirectory': dir };
+}
+
+/** The agent checks out Build.SourceVersion detached: a folder without `.git` gets that HEAD. */
+function checkOut(dir: string, sourceVersion: string): void {
+  if (!/^[0-9a-f]{40}$/i.test(sourceVersion) || !fs.existsSync(dir) || fs.existsSync(path.join(dir, '.git'))) return;
+  fs.mkdirSync(path.join(dir, '.git'));
+  fs.writeFileSync(path.join(dir, '.git', 'HEAD'), `${sourceVersion}\n`);
+}
+
+/** Object ids of the seeded pipeline identities (one per auth scheme). */
+export function seedPipelinePrincipals(seed: SeedResult): string[] {
+  const sp = seed.servicePrincipals;
+  return [sp.federated, sp.secret, sp.certificate, seed.managedIdentities.system, seed.managedIdentities.user].map((p) => p.objectId);
 }
 
 /** Workspace inputs of the seeded workspace. */

@@ -84,10 +84,11 @@ function placed(e: TemplateError, params: ParametersFile | undefined): string {
   return `${slash(e.file)}${e.line ? ` (Line: ${e.line})` : ''}: ${e.detail}`;
 }
 
-export function compilePipeline(repoRoot: string, pipelineFile: string, parametersFile?: string): Compiled {
+/** `repositories`: local copies of the pipeline's repository resources, by alias (`--repository alias=folder`). */
+export function compilePipeline(repoRoot: string, pipelineFile: string, parametersFile?: string, repositories: Record<string, string> = {}): Compiled {
   const schemaFile = PIPELINES_SCHEMA;
   const validator = new PipelineValidator(repoRoot, schemaFile);
-  const expander = validator.expander();
+  const expander = validator.expander(undefined, repositories);
   repoRootForNames = repoRoot;
   const abs = path.resolve(repoRoot, pipelineFile);
   const rel = path.relative(repoRoot, abs).split(path.sep).join('/');

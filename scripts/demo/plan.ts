@@ -31,6 +31,8 @@ export interface JobPlan {
   name: string;
   displayName: string;
   condition: string | undefined;
+  /** Earlier jobs of the stage this one waits for (jobs run in file order in the rehearsal). */
+  dependsOn: string[];
   pool: { name?: string; demands: string[] };
   /** Job variables as written: literals, macros or `$[ ]` runtime expressions. */
   variables: Record<string, string>;
@@ -81,13 +83,14 @@ function only(o: Obj, allowed: string[], where: string, what: string): void {
 }
 
 const STAGE_KEYS = ['stage', 'displayName', 'dependsOn', 'condition', 'lockBehavior', 'jobs'];
-const JOB_KEYS = ['job', 'deployment', 'displayName', 'condition', 'pool', 'timeoutInMinutes', 'workspace', 'variables', 'steps', 'environment', 'strategy'];
+const JOB_KEYS = ['job', 'deployment', 'displayName', 'dependsOn', 'condition', 'pool', 'timeoutInMinutes', 'workspace', 'variables', 'steps', 'environment', 'strategy'];
 const TASK_KEYS = ['task', 'name', 'displayName', 'condition', 'inputs'];
 const CHECKOUT_KEYS = ['checkout', 'displayName'];
 const TOP_KEYS: Record<string, string> = {
   trigger: 'CI trigger (the rehearsal is one CI run of the branch)',
   pr: 'pull-request trigger',
   name: 'run number format',
+  resources: 'repository resources (their templates were read when the pipeline was compiled)',
 };
 
 function step(s: Value, path: string, tasks: Set<string>): StepPlan {
@@ -122,7 +125,7 @@ function step(s: Value, path: string, tasks: Set<string>): StepPlan {
   throw new Unsupported(where, `a step starting with '${first ?? '(nothing)'}' is not supported by the rehearsal`);
 }
 
-function job(j: Value, path: string, tasks: Set<string>): JobPlan {
+function job(j: Value, path: string, tasks: Set<string>, earlier: string[]): JobPlan {
   const where = whereOf(j, path);
   if (!isObj(j)) throw new Unsupported(where, 'a job must be a mapping');
   only(j, JOB_KEYS, where, 'job');
@@ -180,6 +183,8 @@ function job(j: Value, path: string, tasks: Set<string>): JobPlan {
   const timeout = str(j.timeoutInMinutes, where, 'timeoutInMinutes');
   const jobCondition = str(j.condition, where, 'condition');
   if (jobCondition) checkRuntimeExpression(jobCondition, ['dependencies', 'variables'], `${where} condition`);
+  const dependsOn = j.dependsOn === undefined || j.dependsOn === '' ? [] : Array.isArray(j.dependsOn) ? j.dependsOn.map((d) => str(d, where, 'dependsOn')!) : [str(j.dependsOn, where, 'dependsOn')!];
+  for (const d of dependsOn) if (!earlier.includes(d)) throw new Unsupported(where, `dependsOn '${d}': the rehearsal runs the jobs of a stage in file order and needs each dependency to come earlier`);
   if (!Array.isArray(steps)) throw new Unsupported(where, `job ${name} has no steps`);
   const stepsPath = kind === 'job' ? `${path}.steps` : `${path}.strategy.runOnce.deploy.steps`;
   return {
@@ -187,6 +192,7 @@ function job(j: Value, path: string, tasks: Set<string>): JobPlan {
     name,
     displayName: str(j.displayName, where, 'displayName') ?? name,
     condition: jobCondition,
+    dependsOn,
     pool,
     variables,
     environment,
@@ -228,7 +234,8 @@ export function planPipeline(p: Value, tasks: Set<string>): PipelinePlan {
     const condition = str(s.condition, where, 'condition');
     if (condition) checkRuntimeExpression(condition, ['dependencies', 'variables'], `${where} condition`);
     if (!Array.isArray(s.jobs)) throw new Unsupported(where, `stage ${name} has no jobs`);
-    const jobs = s.jobs.map((j, k) => job(j, `${path}.jobs[${k}]`, tasks));
+    const jobs: JobPlan[] = [];
+    s.jobs.forEach((j, k) => jobs.push(job(j, `${path}.jobs[${k}]`, tasks, jobs.map((x) => x.name))));
     stages.push({
       name,
       displayName: str(s.displayName, where, 'displayName') ?? name,

@@ -130,7 +130,7 @@ export function verdict(v: Variant, stages: StageRecord[], facts: Facts, world: 
     }
     case 'feature-branch': {
       const f = facts.failedAt;
-      check(!!f && f.stage === 'Train' && f.id === 'train' && !!f.task?.startsWith('AmlPipelineJob'), `the run is refused at Train › train (AmlPipelineJob@1)${f ? ` (failed at ${f.stage} › ${f.id})` : ' (nothing failed)'}`);
+      check(!!f && f.stage === 'NetworkCheck' && f.id === 'privateLink' && !!f.task?.startsWith('AmlPrivateLinkCheck'), `the run is refused at its first use of the production connection, NetworkCheck › privateLink (AmlPrivateLinkCheck@1)${f ? ` (failed at ${f.stage} › ${f.id})` : ' (nothing failed)'}`);
       check(!!f && f.errors.some((e) => e.includes(v.branch) || /protected|branch/i.test(e)), 'the refusal names the branch and the protection it lacks');
       const puts = world.emu.requests.filter((r) => r.method === 'PUT' && /\/jobs\//i.test(r.path)).length;
       check(facts.jobsSubmitted === 0 && puts === 0, `nothing was submitted to Azure ML (${facts.jobsSubmitted} job(s))`);
@@ -180,9 +180,14 @@ export function printReport(log: Log, v: Variant, stages: StageRecord[], facts: 
   row('Metrics', m.length ? m.map(([k, x]) => `${k} ${x}`).join(' · ') : log.dim('none logged'));
   if (facts.gate) {
     const lines = facts.gate.lines.map((g) => `${g.text} ${g.pass === undefined ? '?' : g.pass ? log.green('✔') : log.red('✖')}${g.value !== undefined ? ` (${g.value})` : ''}`).join(', ');
-    const passed = facts.gate.registered === 'true';
+    // The gate's own verdict (its lines), apart from whether the registration then succeeded.
+    // (SucceededWithIssues with registered=false is onGateFail: skip, i.e. the gate, with its champion, said no.)
+    const registered = facts.gate.registered === 'true';
+    const verdicts = facts.gate.lines.map((g) => g.pass);
+    const saidNo = !registered && facts.gate.result === 'SucceededWithIssues';
+    const gate = saidNo || verdicts.some((p) => p === false) ? log.red('not passed') : verdicts.length && verdicts.every((p) => p === true) ? log.green('passed') : log.yellow('not evaluated');
     const champion = champ ? ` (champion ${champ.model}:${champ.version}${Object.keys(champ.metrics).length ? `: ${Object.entries(champ.metrics).map(([k, x]) => `${k} ${x}`).join(', ')}` : ''})` : '';
-    row('Gate', `${passed ? log.green('passed') : log.red('not passed')}: ${lines}; compareWith ${facts.gate.compareWith}${champion}${passed ? '' : ` → registered=${facts.gate.registered ?? 'n/a'} (${facts.gate.result})`}`);
+    row('Gate', `${gate}: ${lines}; compareWith ${facts.gate.compareWith}${champion}${registered ? '' : ` → registered=${facts.gate.registered ?? 'n/a'} (${facts.gate.result})`}`);
   } else row('Gate', log.dim('not reached'));
   row('Model', facts.model ? log.bold(`${facts.model.name}:${facts.model.version}`) : log.dim('not registered'));
   if (facts.rollout) {
@@ -277,7 +282,7 @@ export async function writeScreenshotHtml(file: string, summaryFile: string, tit
 </style>
 </head>
 <body>
-<div class="bar"><span class="run">#20250611.3 · Merged PR 42: faster training</span><span class="meta">mlops-train · main · Succeeded</span></div>
+<div class="bar"><span class="run">Run summary of the network check</span><span class="meta">rehearsed with npm run demo · azure-pipelines.yml · refs/heads/main</span></div>
 <div class="tabs"><span>Summary</span><span>Environments</span><span class="on">Extensions</span></div>
 <div class="card">
 <h2 class="section">${esc(title)}</h2>

@@ -215,7 +215,13 @@ export class PipelineRunner {
     const rec: JobRecord = { stage: stage.name, name: job.name, kind: job.kind, displayName: job.displayName, result: 'Succeeded', steps: [], outputs: {}, variables: {} };
     log.print();
     log.print(`  ${log.bold(`▶ ${job.kind === 'deployment' ? 'Deployment job' : 'Job'} ${job.name}`)}${log.dim(` · ${job.displayName}`)}`);
-    const jobScope: RuntimeScope = { names: { dependencies: {}, variables: this.pipelineVars }, statuses: [], where: `job ${stage.name}.${job.name} condition` };
+    // A job's condition sees the jobs it depends on: their results (succeeded() by default) and outputs.
+    const deps = job.dependsOn.map((d) => stageRec.jobs.find((x) => x.name === d)!);
+    const jobScope: RuntimeScope = {
+      names: { dependencies: Object.fromEntries(deps.map((d) => [d.name, { result: d.result, outputs: d.outputs }])), variables: this.pipelineVars },
+      statuses: deps.map((d) => ({ name: d.name, result: d.result })),
+      where: `job ${stage.name}.${job.name} condition`,
+    };
     if (!conditionHolds(job.condition, jobScope)) {
       rec.result = 'Skipped';
       rec.skipped = `condition '${job.condition}' is false`;

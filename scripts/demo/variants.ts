@@ -35,7 +35,7 @@ export function variant(name: VariantName): Variant {
         title: 'CI run of a feature branch (no review policy, not a protected branch)',
         branch: FEATURE_BRANCH,
         metrics: { train: { auc: [0.91], rmse: [0.31] } },
-        expectation: 'the protected-branch gate refuses the run at Train › train (AmlPipelineJob@1) before anything touches Azure ML: nothing is submitted, Evaluate and Deploy are skipped',
+        expectation: 'the protected-branch gate refuses the run at its first use of the production connection, NetworkCheck › privateLink (AmlPrivateLinkCheck@1), before anything touches Azure: nothing is submitted, Train, Evaluate and Deploy are skipped',
       };
     case 'bad-model':
       return {

@@ -18,7 +18,7 @@
  * It also plays Azure ML's side of the run: the job the train step submits logs the variant's
  * metrics and writes an MLflow model, and the deployed model answers the smoke request.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
@@ -137,6 +137,15 @@ export async function startDemoWorld(o: { plan: PipelinePlan; variant: Variant; 
 
   // --- service connections, by the names the pipeline uses ------------------------------------
   const connections = new Map<string, SeededConnection>();
+  // Only the identities of the connections the pipeline names get Contributor: the access audit
+  // of AmlPrivateLinkCheck then finds no other writer, as in a production workspace set up right.
+  const pipelineIdentities = new Set<string>();
+  const principalOf: Record<string, string> = {
+    wif: S.servicePrincipals.federated.objectId,
+    secret: S.servicePrincipals.secret.objectId,
+    certificate: S.servicePrincipals.certificate.objectId,
+    managedIdentity: S.managedIdentities.system.objectId,
+  };
   const seededKinds = (['wif', 'secret', 'certificate', 'managedIdentity'] as const).map((k) => ({ kind: k, ...S.ado.serviceConnections[k] }));
   const steps = taskSteps(o.plan);
   for (const { step } of steps) {
@@ -144,6 +153,7 @@ export async function startDemoWorld(o: { plan: PipelinePlan; variant: Variant; 
     if (!name || connections.has(name.toLowerCase())) continue;
     const known = seededKinds.find((k) => k.name.toLowerCase() === name.toLowerCase() || k.id === name.toLowerCase());
     if (known) {
+      pipelineIdentities.add(principalOf[known.kind]!);
       const sc = seedConnection(S, known.kind);
       connections.set(name.toLowerCase(), { name: sc.name, id: sc.id, scheme: sc.scheme, endpoint: sc.endpoint, registered: false });
       continue;
@@ -154,8 +164,27 @@ export async function startDemoWorld(o: { plan: PipelinePlan; variant: Variant; 
     emu.entra.addFederatedCredential(fedSp, { name: `ado-${name}`, issuer: emu.ado.issuer(org), subject });
     emu.ado.addCheck({ org, project, resourceType: 'endpoint', resourceId: sc.id, type: 'branchControl', settings: { allowedBranches: 'refs/heads/main', ensureProtectionOfBranch: true } });
     const base = seedConnection(S, 'wif');
+    pipelineIdentities.add(S.servicePrincipals.federated.objectId);
     const endpoint: Endpoint = { ...base.endpoint, parameters: { ...base.endpoint.parameters, workloadIdentityFederationSubject: subject } };
     connections.set(name.toLowerCase(), { name, id: sc.id, scheme: base.scheme, endpoint, registered: true });
+  }
+
+  // GitHub connections the pipeline names (githubConnection): personal-access-token connections to
+  // the emulator's GitHub Enterprise API. The rehearsed repository is in Azure Repos, so the gate
+  // does not read them; they exist so that a pipeline written for GitHub runs here unchanged.
+  for (const { step } of steps) {
+    const name = str(step.inputs.githubConnection);
+    if (!name || connections.has(name.toLowerCase())) continue;
+    const token = `ghp_${randomBytes(18).toString('hex')}`;
+    emu.addSecret(token);
+    emu.github.addToken(token);
+    const sc = emu.ado.addServiceConnection({ org, project, name, type: 'github' });
+    connections.set(name.toLowerCase(), { name, id: sc.id, scheme: 'PersonalAccessToken', endpoint: { url: `${emu.url}/`, scheme: 'PersonalAccessToken', parameters: { accessToken: token } }, registered: true });
+  }
+
+  // The seeded workspace starts with one Contributor per auth scheme; keep only the pipeline's.
+  for (const p of [S.servicePrincipals.federated, S.servicePrincipals.secret, S.servicePrincipals.certificate, S.managedIdentities.system, S.managedIdentities.user]) {
+    if (!pipelineIdentities.has(p.objectId)) emu.arm.rbac.revoke(p.objectId, 'Contributor');
   }
 
   // --- workspaces, computes and data the tasks name ----------------------------------------------
@@ -175,7 +204,7 @@ export async function startDemoWorld(o: { plan: PipelinePlan; variant: Variant; 
       const location = ({ weu: 'westeurope', neu: 'northeurope', eus: 'eastus', eus2: 'eastus2', wus2: 'westus2' } as Record<string, string>)[suffix ?? ''] ?? S.location;
       emu.arm.addWorkspace({ subscriptionId: S.subscriptionId, resourceGroup: rg, name, location, publicNetworkAccess: 'Disabled', workspaceId: guid, privateEndpointConnections: [{ name: `${pe}.${guid}`, privateEndpointName: pe, status: 'Approved' }] });
       const rgId = emu.arm.resourceGroupId(S.subscriptionId, rg);
-      for (const sp of [S.servicePrincipals.federated, S.servicePrincipals.secret, S.servicePrincipals.certificate, S.managedIdentities.system, S.managedIdentities.user]) emu.arm.grantRole(sp.objectId, 'Contributor', rgId);
+      for (const id of pipelineIdentities) emu.arm.grantRole(id, 'Contributor', rgId);
       emu.arm.grantRole(S.servicePrincipals.reader.objectId, 'Reader', id);
       emu.aml.seedWorkspace(id);
     }

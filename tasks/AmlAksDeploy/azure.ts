@@ -5,6 +5,7 @@
  * with health checks, the previous deployment deleted at 100%. Any failure or a cancelled run
  * restores the previous traffic exactly, prints the failed deployment's logs and deletes it.
  */
+import * as fs from 'node:fs';
 import type { AgentIo } from '../common/agent';
 import { ArmClient, studioUrl } from '../common/arm';
 import { type CodeRef, type EnvironmentRef } from '../common/asset-refs';
@@ -21,10 +22,11 @@ import { snapshotCode, type CodeSnapshot } from '../common/upload';
 import { ensureCode, ensureInlineEnvironment, resolveNamed, whereWritten } from '../common/workspace-assets';
 import { WorkspaceArm, type ArmResource } from '../common/workspace-arm';
 import { deploymentBody, loadDeploymentFile, type DeploymentSpec } from './deployment';
+import { markProduction, type ProductionTag } from './production-tag';
 import { msg } from './messages';
 import { isBusy, OnlineApi, Scorer, ScoringAuth, type OnlineDeployment, type OnlineEndpoint } from './online-api';
 import { formatTraffic, planRollout, sameTraffic, serving, splitAt, trafficCommand, type Traffic } from './rollout';
-import { evaluate, type Expectation } from './smoke';
+import { evaluate, parseSmokeBody, type Expectation } from './smoke';
 import { deriveDeploymentName, type AuthMode, type ModelRef } from './spec';
 
 export interface DeployInputs {
@@ -44,11 +46,14 @@ export interface DeployInputs {
   authMode: AuthMode;
   steps: number[];
   stepWaitSeconds: number;
-  smoke?: { body: unknown; file: string };
+  /** The smoke-test file: checked to be inside the sources folder, read after the gate. */
+  smoke?: { path: string; file: string; written: string };
   expect: Expectation;
   rollbackOnFailure: boolean;
   keepPrevious: boolean;
   keepFailedDeployment: boolean;
+  /** Put on the model version brought to 100% (production-tag.ts); undefined: tag nothing. */
+  productionTag?: ProductionTag;
 }
 
 /** How long cleanup may take after a failure or a cancelled run (the agent kills the step eventually). */
@@ -72,6 +77,8 @@ interface Lookups {
   code?: ResolvedCode;
   endpoint?: OnlineEndpoint;
   previous: Traffic;
+  /** The models of the deployments that served traffic before. */
+  previousModels: string[];
   deploymentName: string;
   instanceType?: string;
   instanceCount: number;
@@ -229,6 +236,7 @@ async function lookUp(io: AgentIo, ws: WorkspaceArm, api: OnlineApi, i: DeployIn
     ...(code ? { code } : {}),
     ...(endpoint ? { endpoint } : {}),
     previous,
+    previousModels: deployments.filter((d) => (previous[d.name] ?? 0) > 0 && d.properties.model).map((d) => d.properties.model!),
     deploymentName,
     ...(instanceType ? { instanceType } : {}),
     instanceCount: i.instanceCount ?? spec.instanceCount ?? 1,
@@ -249,11 +257,13 @@ function withTraffic(e: OnlineEndpoint, traffic: Traffic): unknown {
 }
 
 export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
-  // Local work first: a bad deployment file fails before any Azure call.
-  const spec: DeploymentSpec = i.deploymentFile ? loadDeploymentFile(i.deploymentFile, i.root) : { tags: {}, properties: {}, notes: [] };
-  for (const n of spec.notes) io.info(n);
+  // The gate first: no file of the repository is read for a run that may not deploy.
   if (i.branchGate) await enforceGate(io, i.branchGate, i.connection);
   else io.warn(msg('BranchGateOff'));
+  // Then the local files: a bad deployment or smoke-test file fails before any Azure write.
+  const spec: DeploymentSpec = i.deploymentFile ? loadDeploymentFile(i.deploymentFile, i.root) : { tags: {}, properties: {}, notes: [] };
+  for (const n of spec.notes) io.info(n);
+  const smokeBody = i.smoke ? parseSmokeBody(fs.readFileSync(i.smoke.path, 'utf8'), i.smoke.written) : undefined;
 
   const session = await openWorkspace(io, i.connection, i.ws);
   const ws = new WorkspaceArm(new ArmClient(session.arm), session.ref);
@@ -349,7 +359,7 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
     scorer ??= new Scorer(uri, session.arm.proxy, auth);
     let res;
     try {
-      res = await scorer.score(D, i.smoke.body, io.signal);
+      res = await scorer.score(D, smokeBody, io.signal);
     } catch (e) {
       throwIfCancelled();
       // A missing listKeys/token permission or an unreachable scoring URI says what to fix.
@@ -480,6 +490,8 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
   } else if (previousServing.length) {
     timeline.push({ step: 'cleanup', traffic: formatTraffic(state.current), checks: msg('TimelineKeptPrevious', previousServing.join(', '), '0%'), result: 'kept' });
   }
+  // 7. The model now in production says so, for the next registration's compareWith.
+  if (i.productionTag) issues.push(...(await markProduction(ws, i.productionTag, E, look.modelId, look.previousModels, (l) => io.info(l))));
   summary(msg('SummaryTitleServing', D, '100%'), issues);
   io.progress(100, msg('ProgressRolloutComplete'));
   io.info(

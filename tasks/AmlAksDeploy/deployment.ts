@@ -9,7 +9,8 @@
  * sku {name: Default, capacity}; resources.requests/limits become containerResourceRequirements
  * with `nvidia.com/gpu` as `gpu`; scale_settings type default | target_utilization.
  */
-import { codeRef, environmentRef, makeRoot, type CodeRef, type EnvironmentRef } from '../common/asset-refs';
+import { codeRef, environmentRef, type CodeRef, type EnvironmentRef } from '../common/asset-refs';
+import { sourcesRootOf } from '../common/files';
 import { isoDuration } from '../common/duration';
 import { isObj, loadYamlFile, type Json, type JsonObject, type LoadedYaml, type YamlPath } from '../common/yaml';
 import { msg } from './messages';
@@ -182,7 +183,7 @@ function resources(doc: LoadedYaml, v: Json | undefined): JsonObject | undefined
 export function loadDeploymentFile(file: string, root: string): DeploymentSpec {
   const doc = loadYamlFile(file, { root, what: msg('DeploymentYamlWhat') });
   const d = doc.data;
-  const rootCheck = makeRoot(root);
+  const rootCheck = sourcesRootOf(root);
   const schema = typeof d.$schema === 'string' ? d.$schema : '';
   if (/managedOnlineDeployment/i.test(schema) || d.type === 'managed') {
     doc.fail(d.type === 'managed' ? ['type'] : ['$schema'], msg('DeploymentIsManaged'), msg('DeploymentIsManagedFix'));

@@ -1,12 +1,12 @@
 /** AmlAksDeploy@1 entry point: read and check every input, then call the core (azure.ts). */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runTask } from '../common/agent';
 import { inputError } from '../common/errors';
 import { connectionInput, optionalGateSettings, workspaceInputs } from '../common/inputs';
 import { msg } from './messages';
+import { parseProductionTag } from './production-tag';
 import { parseRollout } from './rollout';
-import { parseExpectation, parseSmokeBody } from './smoke';
+import { parseExpectation } from './smoke';
 import { checkOnlineName, parseAuthMode, parseModelRef } from './spec';
 
 runTask(__dirname, async (io) => {
@@ -28,9 +28,11 @@ runTask(__dirname, async (io) => {
   const steps = parseRollout(io.input('rollout'));
   const stepWaitSeconds = io.int('stepWaitSeconds', 60, 0, 24 * 3600);
   const root = io.sourcesRoot();
+  // Checked here, read only after the branch gate (azure.ts).
   const smokeFile = io.file('smokeTestFile');
-  const smoke = smokeFile ? { file: path.relative(root, smokeFile) || smokeFile, body: parseSmokeBody(fs.readFileSync(smokeFile, 'utf8'), io.input('smokeTestFile')!) } : undefined;
+  const smoke = smokeFile ? { path: smokeFile, file: path.relative(root, smokeFile) || smokeFile, written: io.input('smokeTestFile')! } : undefined;
   const expect = parseExpectation(io.input('smokeTestExpect'));
+  const productionTag = parseProductionTag(io.input('productionTag') ?? 'stage=production');
   const branchGate = optionalGateSettings(io);
 
   // The Azure SDKs (and the YAML reader) load only once the inputs are valid: a bad input fails fast.
@@ -54,5 +56,6 @@ runTask(__dirname, async (io) => {
     rollbackOnFailure: io.bool('rollbackOnFailure', true),
     keepPrevious: io.bool('keepPrevious', false),
     keepFailedDeployment: io.bool('keepFailedDeployment', false),
+    ...(productionTag ? { productionTag } : {}),
   });
 });

@@ -157,9 +157,18 @@ export function evaluate(exp: Expectation, status: number, bodyText: string): Ve
 /** The smoke request body from the file's text: JSON, at most 1 MiB. */
 export function parseSmokeBody(text: string, file: string): unknown {
   if (Buffer.byteLength(text, 'utf8') > 1024 * 1024) throw inputError('smokeTestFile', msg('SmokeFileTooLarge', file), msg('SmokeFileTooLargeFix'));
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   try {
-    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    return JSON.parse(body);
   } catch (e) {
-    throw inputError('smokeTestFile', msg('SmokeFileNotJson', file, (e as Error).message), msg('SmokeFileNotJsonFix'));
+    // V8's message quotes the text; say only where it stopped making sense (the file stays private).
+    const at = /at position (\d+)/.exec((e as Error).message);
+    const where = at ? lineColumn(body, Number(at[1])) : undefined;
+    throw inputError('smokeTestFile', where ? msg('SmokeFileNotJsonAt', file, where.line, where.column) : msg('SmokeFileNotJson', file), msg('SmokeFileNotJsonFix'));
   }
+}
+
+function lineColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset).split('\n');
+  return { line: before.length, column: before[before.length - 1]!.length + 1 };
 }

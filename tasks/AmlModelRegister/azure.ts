@@ -16,7 +16,7 @@ import { LINEAGE_KEYS, lineageTags } from '../common/lineage';
 import { openWorkspace } from '../common/session';
 import { Summary, link } from '../common/summary';
 import { WorkspaceArm } from '../common/workspace-arm';
-import { describeCompare, fmt, judge, metricTags, type Champion, type CompareWith, type GateJudgement } from './gate-expr';
+import { describeCompare, direction, fmt, judge, metricTagKey, metricTags, type Champion, type CompareWith, type Condition, type GateJudgement } from './gate-expr';
 import { TrainingJob } from './job';
 import { findOwn, registerVersion, type Identity, type ModelRegistry, type ModelVersion, type ModelVersionProps } from './register';
 import { IDENTITY_KEYS, jobOfUri, SOURCE_PROPERTY, type GateSpec, type ModelSource, type ModelType } from './spec';
@@ -103,6 +103,36 @@ function gateTable(summary: Summary, j: GateJudgement, champion: ModelVersion | 
   else summary.para(`${msg('SummaryComparedWith', describeCompare(compare), label)} ${note}`);
 }
 
+/**
+ * The champion's metrics: its `metric.*` tags (recorded when this task registered it), and for a
+ * model registered another way (by hand, by the CLI, before adopting this task) the same metrics
+ * read from the job that trained it, when it names one. What cannot be found stays missing, and
+ * the gate says so for that metric.
+ */
+async function championMetrics(io: AgentIo, ws: WorkspaceArm, dp: DataPlane, name: string, v: ModelVersion, conditions: Condition[]): Promise<Record<string, string>> {
+  const tags = { ...(v.properties?.tags ?? {}) };
+  const missing = conditions.filter((c) => direction(c.op) !== 0 && tags[metricTagKey(c)] === undefined);
+  const jobName = tags[LINEAGE_KEYS.jobName] ?? v.properties?.jobName ?? undefined;
+  if (!missing.length || !jobName) return tags;
+  let job: TrainingJob;
+  try {
+    job = await TrainingJob.open(ws, dp, jobName);
+  } catch (e) {
+    io.info(msg('ChampionJobUnreadable', `${name}:${v.name}`, jobName, (e as Error).message.split('\n')[0]));
+    return tags;
+  }
+  for (const c of missing) {
+    try {
+      const value = await job.metric(c.ref, msg('MetricGateLineContext', c.line, c.text));
+      tags[metricTagKey(c)] = String(value);
+      io.info(msg('ChampionMetricFromJob', `${name}:${v.name}`, c.key, fmt(value), jobName));
+    } catch {
+      io.info(msg('ChampionMetricNotInJob', `${name}:${v.name}`, c.key, jobName));
+    }
+  }
+  return tags;
+}
+
 export async function run(io: AgentIo, i: RegisterInputs): Promise<void> {
   const name = i.model.name;
   // The branch gate runs before anything touches Azure.
@@ -180,7 +210,7 @@ export async function run(io: AgentIo, i: RegisterInputs): Promise<void> {
     const compared = describeCompare(i.gate.compare);
     io.info(champion ? msg('ChampionFound', name, champion.name, compared) : msg('NoChampion', name, compared));
   }
-  const champ: Champion | undefined = champion ? { label: `${name}:${champion.name}`, tags: champion.properties?.tags ?? {} } : undefined;
+  const champ: Champion | undefined = champion ? { label: `${name}:${champion.name}`, tags: await championMetrics(io, ws, dp, name, champion, i.gate.conditions) } : undefined;
   const verdict = judge(i.gate.conditions, values, { ...(champ ? { champion: champ } : {}), minImprovement: i.gate.minImprovement });
   for (const r of verdict.rows) {
     const c = r.condition;

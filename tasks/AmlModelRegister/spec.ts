@@ -70,7 +70,8 @@ export function jobOfUri(uri: string): string | undefined {
 /** An azureml:// URI of the model files: a datastore path or a job output. */
 export function checkModelPath(uri: string): ModelSource {
   const u = uri.trim();
-  if (!JOB_URI.test(u) && !DATASTORE_URI.test(u)) {
+  // One line: a control character (a newline, say) has no place in a URI and would split log lines.
+  if (/[\u0000-\u001f\u007f]/.test(u) || (!JOB_URI.test(u) && !DATASTORE_URI.test(u))) {
     throw new UserError(msg('InvalidModelPath', uri), 'modelPath');
   }
   return { kind: 'path', uri: u };

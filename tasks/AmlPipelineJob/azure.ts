@@ -198,7 +198,7 @@ function duration(s: StepState): string {
   return Number.isFinite(ms) ? msg('DurationSeconds', Math.round(ms / 1000)) : '';
 }
 
-/** The job file as a plan: local only, so a bad file fails here and creates nothing in Azure. */
+/** The job file as a plan: local only, so a bad file fails here, after the gate and before any Azure call. */
 function translate(io: AgentIo, i: PipelineJobInputs): SubmissionPlan {
   const { file, overrides, ...opts } = i.job;
   const plan = translatePipelineJob(file, { root: i.root, overrides: parseOverrides(overrides), ...opts });
@@ -208,10 +208,10 @@ function translate(io: AgentIo, i: PipelineJobInputs): SubmissionPlan {
 }
 
 export async function run(io: AgentIo, inputs: PipelineJobInputs): Promise<void> {
+  // The gate runs first: no file of the repository is read, and nothing touches Azure, for a run that may not submit.
+  await enforceGate(io, inputs.gate, inputs.connection);
   const plan = translate(io, inputs);
   const i = { ...inputs, plan };
-  // The gate runs before anything touches Azure.
-  await enforceGate(io, i.gate, i.connection);
   const session = await openWorkspace(io, i.connection, i.ws);
   const ws = new WorkspaceArm(new ArmClient(session.arm), session.ref);
   const fail = (action: string) => (e: unknown) => {

@@ -3,7 +3,8 @@
  * are parsed by the shared asset references (tasks/common/asset-refs.ts).
  */
 import * as fs from 'node:fs';
-import { codeRef, environmentRef, resolveLocal, type RootCheck } from '../common/asset-refs';
+import { codeRef, environmentRef, resolveLocal } from '../common/asset-refs';
+import type { SourcesRoot } from '../common/files';
 import { isObj, loadYamlFile, type LoadedYaml, type YamlPath } from '../common/yaml';
 import type { ComponentRef, Json, JsonObject } from './plan';
 import { DATA_TYPES, PARAM_TYPES, type PortDef } from './io';
@@ -124,7 +125,7 @@ function mapping(doc: LoadedYaml, at: YamlPath, v: Json | undefined, stringValue
  * `loaded` holds the files already loaded, by resolved path: a file several steps use is read
  * and checked once. The result is shared between those steps and must not be changed.
  */
-export function loadComponentFile(pipeline: LoadedYaml, at: YamlPath, written: string, root: RootCheck, loaded?: Map<string, LoadedComponent>): LoadedComponent {
+export function loadComponentFile(pipeline: LoadedYaml, at: YamlPath, written: string, root: SourcesRoot, loaded?: Map<string, LoadedComponent>): LoadedComponent {
   const rel = written.replace(/^file:/i, '');
   const file = resolveLocal(pipeline, at, rel, root, msg('TheComponentFile'));
   if (fs.statSync(file).isDirectory()) pipeline.fail(at, msg('ProblemPointsAtFolder', rel), msg('FixGiveComponentFilePath'));

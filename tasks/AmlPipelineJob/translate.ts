@@ -3,10 +3,10 @@
  * without Python. Anything the task cannot carry to Azure faithfully is refused with a UserError
  * naming the file, line and key path; nothing is dropped silently.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../common/errors';
-import { codeRef, environmentRef, makeRoot, parseAssetRef, type RootCheck } from '../common/asset-refs';
+import { codeRef, environmentRef, parseAssetRef } from '../common/asset-refs';
+import { confine, PathRefused, sourcesRootOf, type SourcesRoot } from '../common/files';
 import { isoDuration } from '../common/duration';
 import { checkCommand, checkIoNames, loadComponentFile, type LoadedComponent } from './component';
 import {
@@ -223,19 +223,16 @@ interface StepBuild {
 
 /** Translate a pipeline-job YAML into a SubmissionPlan. Throws UserError on anything unsupported. */
 export function translatePipelineJob(file: string, opts: TranslateOptions): SubmissionPlan {
-  const root: RootCheck = makeRoot(opts.root);
-  const abs = path.isAbsolute(file) ? file : path.resolve(root.root, file);
-  const rel = path.relative(root.root, abs);
-  if (rel.startsWith('..') || path.isAbsolute(rel)) {
-    throw new UserError(msg('JobFileOutsideRepository', file, root.root), 'jobFile');
-  }
-  if (!fs.existsSync(abs)) {
-    throw new UserError(msg('JobFileNotFound', rel.split(path.sep).join('/'), root.root), 'jobFile');
-  }
-  const real = fs.realpathSync(abs);
-  const realRel = path.relative(root.realRoot, real);
-  if (realRel.startsWith('..') || path.isAbsolute(realRel)) {
-    throw new UserError(msg('JobFileLinksOutside', rel, real), 'jobFile');
+  const root: SourcesRoot = sourcesRootOf(opts.root);
+  let abs: string;
+  try {
+    abs = confine(root, root.root, file).abs;
+  } catch (e) {
+    if (!(e instanceof PathRefused)) throw e;
+    const rel = path.relative(root.root, e.abs).split(path.sep).join('/');
+    if (e.kind === 'outside') throw new UserError(msg('JobFileOutsideRepository', file, root.root), 'jobFile');
+    if (e.kind === 'linksOutside') throw new UserError(msg('JobFileLinksOutside', rel, e.real), 'jobFile');
+    throw new UserError(msg('JobFileNotFound', rel, root.root), 'jobFile');
   }
   const doc: LoadedYaml = loadYamlFile(abs, { root: root.root, what: msg('JobYaml') });
   const d = doc.data;
@@ -315,7 +312,7 @@ export function translatePipelineJob(file: string, opts: TranslateOptions): Subm
 }
 
 /** `components`: the local component files loaded so far, by resolved path (see loadComponentFile). */
-function translateStep(doc: LoadedYaml, io: IoContext, root: RootCheck, components: Map<string, LoadedComponent>, stepName: string, raw: Json, pOut: Map<string, PipelinePortInfo>): StepBuild {
+function translateStep(doc: LoadedYaml, io: IoContext, root: SourcesRoot, components: Map<string, LoadedComponent>, stepName: string, raw: Json, pOut: Map<string, PipelinePortInfo>): StepBuild {
   const at: YamlPath = ['jobs', stepName];
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(stepName)) doc.fail(at, msg('ProblemInvalidStepName'), msg('FixNameCharacters'));
   if (!isObj(raw)) doc.fail(at, raw === null ? msg('ProblemEmptyNotStep') : msg('ProblemValueNotStep', JSON.stringify(raw)), msg('FixStepMapping'));

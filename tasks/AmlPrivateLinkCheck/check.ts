@@ -1,11 +1,15 @@
 /**
- * The check itself: resolve every name, classify it, test TCP 443 on the good ones.
+ * The check itself: resolve every name, classify it, test TCP 443 on the good ones, and resolve
+ * the scoring hosts of Kubernetes endpoints.
  */
+import { isIP } from 'node:net';
+import type { AccessAudit } from './access';
 import { classify, tcpBlocked, type NameResult } from './classify';
 import type { PostureCheck } from './posture';
 import type { Report } from './report';
+import { scoringCheck } from './network-posture';
 import { readHosts, resolveAll } from './resolve';
-import type { NameTarget, Ranges } from './targets';
+import { inRanges, isLoopback, isPublicIp, type NameTarget, type Ranges } from './targets';
 import { tcpCheck } from './tcp';
 
 /** What the workspace (through ARM) says must resolve privately, and its isolation posture. */
@@ -13,6 +17,10 @@ export interface Scan {
   targets: NameTarget[];
   posture: PostureCheck[];
   notes: string[];
+  /** Who besides the pipeline can write to the workspace (when audited). */
+  access?: AccessAudit;
+  /** Kubernetes online endpoints whose scoring host must resolve privately from this agent. */
+  scoring?: Array<{ endpoint: string; host: string }>;
 }
 
 export const NO_SCAN: Scan = { targets: [], posture: [], notes: [] };
@@ -54,13 +62,33 @@ export async function checkNames(targets: NameTarget[], o: CheckOptions): Promis
   );
 }
 
+/** Each scoring host resolved the way the names are (an IP literal is its own answer). */
+async function checkScoringHosts(hosts: Array<{ endpoint: string; host: string }>, o: CheckOptions): Promise<PostureCheck[]> {
+  if (hosts.length === 0) return [];
+  const names = hosts.filter((h) => !isIP(h.host)).map((h) => h.host);
+  const resolved = await resolveAll(names, { servers: o.servers, timeoutMs: o.timeoutMs, hosts: o.hosts ?? readHosts() });
+  const answers = new Map(resolved.map((r) => [r.fqdn, r.addresses]));
+  const classify = { isPublic: isPublicIp, isLoopback, inRanges: (ip: string) => inRanges(ip, o.ranges) };
+  return hosts.map((h) => scoringCheck(h.endpoint, h.host, isIP(h.host) ? [h.host] : (answers.get(h.host) ?? []), classify, o.ranges.text.join(', ')));
+}
+
 /**
  * The whole check, shared by AmlPrivateLinkCheck@1 and the jump-host command: the targets
  * (mergeTargets of the scan's and the explicit ones) resolved, classified and dialled, with the
  * scan's posture findings.
  */
 export async function runPrivateLinkCheck(scan: Scan, targets: NameTarget[], o: CheckOptions & { workspace?: string }): Promise<Report> {
-  const names = await checkNames(targets, o);
-  const failed = names.some((n) => n.verdict !== 'OK') || scan.posture.some((p) => p.status === 'FAIL');
-  return { ok: !failed, ...(o.workspace ? { workspace: o.workspace } : {}), dnsServers: o.servers, allowedRanges: o.ranges.text, names, posture: scan.posture, notes: scan.notes };
+  const [names, scoring] = await Promise.all([checkNames(targets, o), checkScoringHosts(scan.scoring ?? [], o)]);
+  const posture = [...scan.posture, ...scoring];
+  const failed = names.some((n) => n.verdict !== 'OK') || posture.some((p) => p.status === 'FAIL');
+  return {
+    ok: !failed,
+    ...(o.workspace ? { workspace: o.workspace } : {}),
+    dnsServers: o.servers,
+    allowedRanges: o.ranges.text,
+    names,
+    posture,
+    ...(scan.access ? { access: scan.access } : {}),
+    notes: scan.notes,
+  };
 }

@@ -5,7 +5,7 @@ import { msg } from './messages';
 import type { Resolution } from './resolve';
 import { inRanges, isPublicIp, type NameTarget, type Ranges } from './targets';
 
-export type Verdict = 'OK' | 'PUBLIC' | 'STALE' | 'OUT_OF_RANGE' | 'NOT_FOUND' | 'TIMEOUT' | 'TCP_BLOCKED';
+export type Verdict = 'OK' | 'PUBLIC' | 'STALE' | 'OUT_OF_RANGE' | 'NOT_FOUND' | 'TIMEOUT' | 'DNS_UNREACHABLE' | 'TCP_BLOCKED';
 
 export interface NameResult {
   fqdn: string;
@@ -47,6 +47,9 @@ export function classify(t: NameTarget, r: Resolution, ranges: Ranges): NameResu
   const hosts = r.via === 'hosts';
   if (r.error === 'TIMEOUT') {
     return { ...base, verdict: 'TIMEOUT', advice: msg('AdviceTimeout') };
+  }
+  if (r.error === 'UNREACHABLE') {
+    return { ...base, verdict: 'DNS_UNREACHABLE', advice: msg('AdviceDnsUnreachable', r.detail ?? '') };
   }
   if (r.error || r.addresses.length === 0) {
     return { ...base, verdict: 'NOT_FOUND', advice: msg('AdviceNotFound', r.detail ?? msg('NoAddress'), zoneHint(t.fqdn, r.cnames)) };

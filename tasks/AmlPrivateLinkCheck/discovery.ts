@@ -29,6 +29,8 @@ export interface Dependency {
   readable: boolean;
   publicNetworkAccess?: string;
   defaultAction?: string;
+  /** The resource's SKU name (the registry's must be Premium for private endpoints). */
+  sku?: string;
   connections: EndpointConnection[];
 }
 
@@ -63,6 +65,7 @@ interface PeConnectionJson {
   properties?: { privateEndpoint?: { id?: string }; privateLinkServiceConnectionState?: { status?: string } };
 }
 interface ResourceJson {
+  sku?: { name?: string };
   properties?: {
     publicNetworkAccess?: string;
     networkAcls?: { defaultAction?: string };
@@ -135,6 +138,7 @@ export async function discover(arm: ArmClient, ws: Workspace, environment: strin
             readable: true,
             ...(p.publicNetworkAccess ? { publicNetworkAccess: p.publicNetworkAccess } : {}),
             ...(defaultAction ? { defaultAction } : {}),
+            ...(r.sku?.name ? { sku: r.sku.name } : {}),
             connections: connectionsOf(p.privateEndpointConnections),
           };
         } catch (e) {

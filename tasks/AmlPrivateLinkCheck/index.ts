@@ -2,7 +2,8 @@
 import { msg } from './messages';
 import { runTask } from '../common/agent';
 import { UserError } from '../common/errors';
-import { connectionInput, workspaceInputs } from '../common/inputs';
+import { connectionInput, optionalGateSettings, workspaceInputs } from '../common/inputs';
+import { parseAllowedPrincipals } from './access';
 import { DEFAULT_RANGES, mergeTargets, NO_SCAN, runPrivateLinkCheck } from './check';
 import { failureLine, logLine, summaryMarkdown } from './report';
 import { parseDnsServers, parseFqdns, parseRanges } from './targets';
@@ -23,9 +24,13 @@ runTask(__dirname, async (io) => {
     throw new UserError(msg('NothingToCheck'), 'fqdns');
   }
   const ws = connection ? workspaceInputs(io) : undefined;
+  // The production identity is used only from a protected branch unless the gate is turned off.
+  const gate = connection ? optionalGateSettings(io) : undefined;
 
   // Only the workspace mode needs the Azure SDKs; a names-only check never loads them.
-  const scan = connection && ws ? await (await import('./azure')).scanWorkspace(io, connection, ws, { posture: io.bool('checkPosture', true), diagnose: io.bool('runDiagnose', false) }) : NO_SCAN;
+  const access = connection && io.bool('checkAccess', true) ? { allowed: parseAllowedPrincipals(io.lines('allowedPrincipals')) } : undefined;
+  const options = { posture: io.bool('checkPosture', true), diagnose: io.bool('runDiagnose', false), ...(access ? { access } : {}) };
+  const scan = connection && ws ? await (await import('./azure')).scanWorkspace(io, connection, ws, options, gate) : NO_SCAN;
 
   const targets = mergeTargets(scan.targets, explicit);
   io.progress(40, msg('ProgressResolving', targets.length));

@@ -42,6 +42,11 @@ function connectionChecks(what: string, conns: Discovery['workspaceConnections']
   });
 }
 
+/** Public network access closed: disabled, or denied by default and not explicitly enabled. */
+export function isClosed(dep: Dependency): boolean {
+  return dep.publicNetworkAccess === 'Disabled' || (dep.publicNetworkAccess !== 'Enabled' && dep.defaultAction === 'Deny');
+}
+
 export function assessPosture(ws: Workspace, rg: string, d: Discovery): PostureCheck[] {
   const checks: PostureCheck[] = [];
   const pna = ws.publicNetworkAccess ?? 'Enabled';
@@ -59,11 +64,15 @@ export function assessPosture(ws: Workspace, rg: string, d: Discovery): PostureC
       checks.push({ check, status: 'UNKNOWN', detail: msg('NotReadable'), fix: msg('FixGrantReader', what) });
       continue;
     }
-    const closed = dep.publicNetworkAccess === 'Disabled' || (dep.publicNetworkAccess !== 'Enabled' && dep.defaultAction === 'Deny') || (dep.publicNetworkAccess === undefined && dep.defaultAction === 'Deny');
+    const closed = isClosed(dep);
     const detail =
       [dep.publicNetworkAccess && msg('PublicNetworkAccessIs', dep.publicNetworkAccess), dep.defaultAction && msg('DefaultActionIs', dep.defaultAction)].filter(Boolean).join(', ') ||
       msg('PublicAccessNotRestricted');
     checks.push(closed ? { check, status: 'PASS', detail, fix: '' } : { check, status: 'FAIL', detail, fix: DEP_FIX[dep.kind](dep.name, rgOf(dep.id)) });
+    if (dep.kind === 'registry' && dep.sku) {
+      const skuCheck = msg('CheckRegistrySku', what);
+      checks.push(dep.sku === 'Premium' ? { check: skuCheck, status: 'PASS', detail: dep.sku, fix: '' } : { check: skuCheck, status: 'FAIL', detail: msg('RegistryNotPremium', dep.sku), fix: `az acr update -n ${dep.name} -g ${rgOf(dep.id)} --sku Premium` });
+    }
     checks.push(...connectionChecks(what, dep.connections));
   }
   return checks;

@@ -1,6 +1,7 @@
 /** The check's log lines, run summary and JSON report. */
 import { Summary } from '../common/summary';
 import { msg } from './messages';
+import { capabilityText, scopeLabel, type AccessAudit } from './access';
 import type { NameResult, Verdict } from './classify';
 import type { PostureCheck } from './posture';
 
@@ -11,6 +12,7 @@ export interface Report {
   allowedRanges: string[];
   names: NameResult[];
   posture: PostureCheck[];
+  access?: AccessAudit;
   notes: string[];
 }
 
@@ -68,9 +70,31 @@ export function summaryMarkdown(r: Report): string {
     s.heading(msg('HeadingIsolationPosture'));
     s.table([msg('ColumnCheck'), msg('ColumnStatus'), msg('ColumnDetail'), msg('ColumnFix')], r.posture.map((p) => [p.check, ICON[p.status], p.detail, p.fix ? `\`${p.fix}\`` : '']));
   }
+  if (r.access) accessSection(s, r.access);
   if (r.notes.length) {
     s.heading(msg('HeadingNotes'));
     s.bullets(r.notes);
   }
   return s.toMarkdown();
+}
+
+/** Who can write besides the pipeline: every write grant, the findings first, then the exempt ones. */
+function accessSection(s: Summary, a: AccessAudit): void {
+  s.heading(msg('HeadingAccess'));
+  s.para(a.writers.length ? msg('AccessWritersFound', a.writers.length, a.assignmentsRead) : msg('AccessNoWriters', a.assignmentsRead));
+  const row = (g: AccessAudit['writers'][number], who: string): string[] => [
+    g.principalType,
+    `\`${g.principalId}\``,
+    g.role,
+    scopeLabel(g.scope, a.workspaceId),
+    g.inherited ? msg('Yes') : msg('No'),
+    capabilityText(g.capabilities),
+    who,
+  ];
+  const rows = [
+    ...a.writers.map((g) => row(g, ICON.FAIL!)),
+    ...a.own.map((g) => row(g, msg('AccessThisPipeline'))),
+    ...a.exempt.map((g) => row(g, g.reason)),
+  ];
+  if (rows.length) s.table([msg('ColumnPrincipalType'), msg('ColumnObjectId'), msg('ColumnRole'), msg('ColumnScope'), msg('ColumnInherited'), msg('ColumnCan'), msg('ColumnVerdictOrReason')], rows);
 }

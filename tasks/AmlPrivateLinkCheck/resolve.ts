@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { forEachLimit } from '../common/pool';
 import { msg } from './messages';
 
-export type ResolveError = 'NOT_FOUND' | 'TIMEOUT' | 'SERVFAIL' | 'REFUSED';
+export type ResolveError = 'NOT_FOUND' | 'TIMEOUT' | 'SERVFAIL' | 'REFUSED' | 'UNREACHABLE';
 
 export interface Resolution {
   fqdn: string;
@@ -62,6 +62,8 @@ function errorKind(e: unknown): { error: ResolveError; detail: string } {
   if (code === 'ENOTFOUND' || code === 'ENODATA' || code === 'NOTFOUND') return { error: 'NOT_FOUND', detail: code === 'ENODATA' ? msg('ResolveNoAddressRecord') : 'NXDOMAIN' };
   if (code === 'ETIMEOUT' || code === 'ECANCELLED') return { error: 'TIMEOUT', detail: msg('ResolveNoAnswer') };
   if (code === 'EREFUSED') return { error: 'REFUSED', detail: msg('ResolveRefused') };
+  // No DNS server took the query at all (nothing listens there, or the network says no): not a missing record.
+  if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ENETUNREACH' || code === 'EHOSTUNREACH') return { error: 'UNREACHABLE', detail: code };
   return { error: 'SERVFAIL', detail: code || String(e) };
 }
 

@@ -26,20 +26,25 @@ export function isFqdn(name: string): boolean {
 const inputLabel = (input: string): string => msg('InputLabel', input);
 
 /** `host` or `host=expectedIp[,expectedIp]` per line. */
-export function parseFqdns(lines: string[], label = inputLabel('fqdns')): NameTarget[] {
+/**
+ * `lines`: the task's input, one name per line; the command's `--fqdns` gives a comma-separated
+ * list (`asList`), and messages then speak of entries and commas, not lines.
+ */
+export function parseFqdns(lines: string[], label = inputLabel('fqdns'), asList = false): NameTarget[] {
   const out: NameTarget[] = [];
+  const where = (i: number, line: string): string => (asList ? msg('FqdnWhereEntry', i + 1, line) : msg('FqdnWhereLine', i + 1, line));
   lines.forEach((line, i) => {
     const [hostRaw, ipsRaw] = line.split('=', 2).map((s) => s.trim()) as [string, string | undefined];
     const fqdn = hostRaw.toLowerCase().replace(/\.$/, '');
     if (!isFqdn(fqdn)) {
-      throw new UserError(msg('FqdnLineNotHostName', label, i + 1, line), 'fqdns');
+      throw new UserError(msg('FqdnNotHostName', label, where(i, line), asList ? msg('FqdnFormList') : msg('FqdnFormLines')), 'fqdns');
     }
     const expectedIps = ipsRaw === undefined ? [] : ipsRaw.split(',').map((s) => s.trim()).filter(Boolean);
     if (ipsRaw !== undefined && expectedIps.length === 0) {
-      throw new UserError(msg('FqdnLineWithoutIp', label, i + 1, line), 'fqdns');
+      throw new UserError(msg('FqdnWithoutIp', label, where(i, line)), 'fqdns');
     }
     for (const ip of expectedIps) {
-      if (!isIP(ip)) throw new UserError(msg('FqdnLineBadIp', label, i + 1, line, ip), 'fqdns');
+      if (!isIP(ip)) throw new UserError(msg('FqdnBadIp', label, where(i, line), ip), 'fqdns');
     }
     out.push({ fqdn, expectedIps, source: 'input' });
   });
@@ -97,4 +102,15 @@ export function isPublicIp(ip: string): boolean {
 
 export function inRanges(ip: string, r: Ranges): boolean {
   return r.list.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4');
+}
+
+const LOOPBACK = (() => {
+  const b = new BlockList();
+  b.addSubnet('127.0.0.0', 8, 'ipv4');
+  b.addAddress('::1', 'ipv6');
+  return b;
+})();
+
+export function isLoopback(ip: string): boolean {
+  return LOOPBACK.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4');
 }

@@ -15,6 +15,7 @@ import type { JobContext } from './devops';
 import type { EndpointReader } from './endpoint';
 import { translateAzureError, UserError } from './errors';
 import { useLocalizer } from './loc';
+import { confine, PathRefused, sourcesRootOf } from './files';
 import { msg } from './messages';
 import type { AgentProxy, ProxyResolver } from './proxy';
 import { Secrets } from './secrets';
@@ -91,23 +92,37 @@ export class AgentIo {
     return path.resolve(this.variable('Build.SourcesDirectory') ?? this.variable('System.DefaultWorkingDirectory') ?? process.cwd());
   }
 
-  /** A file input, resolved against the sources directory and required to exist. */
+  /**
+   * A file input: resolved against the sources directory, confined to it with every symbolic
+   * link followed (tasks/common/files.ts), and required to be a regular file. Nothing is read
+   * here: the caller reads it after the branch gate.
+   */
   file(name: string, required: true, fix: string): string;
   file(name: string, required?: false): string | undefined;
   file(name: string, required = false, fix = ''): string | undefined {
-    const base = this.sourcesRoot();
+    const root = sourcesRootOf(this.sourcesRoot());
     // The agent fills an empty filePath input with the sources folder: that means "not given".
     const given = this.input(name);
-    const raw = given && path.resolve(base, given) !== path.resolve(base) ? given : undefined;
+    const raw = given && path.resolve(root.root, given) !== root.root ? given : undefined;
     if (!raw) {
       if (required) throw new UserError(msg('InputRequired', name, fix), name);
       return undefined;
     }
-    const p = path.resolve(base, raw);
-    if (!fs.existsSync(p) || !fs.statSync(p).isFile()) {
-      throw new UserError(msg('FileNotFound', name, raw), name);
+    let found: { abs: string; real: string };
+    try {
+      found = confine(root, root.root, raw);
+    } catch (e) {
+      if (!(e instanceof PathRefused)) throw e;
+      const problem = {
+        outside: () => msg('FileOutsideSources', name, raw, root.root),
+        missing: () => msg('FileNotFound', name, raw),
+        loop: () => msg('FileLinkLoop', name, raw),
+        linksOutside: () => msg('FileLinksOutside', name, raw, e.real, root.root),
+      }[e.kind];
+      throw new UserError(problem(), name);
     }
-    return p;
+    if (!fs.statSync(found.real).isFile()) throw new UserError(msg('FileIsNotAFile', name, raw), name);
+    return found.abs;
   }
 
   variable(name: string): string | undefined {
@@ -264,8 +279,9 @@ export function runTask(taskDir: string, main: (io: AgentIo) => Promise<void>): 
       if ((tl.getVariable('System.Debug') ?? '').toLowerCase() === 'true' && err.stack) io.debug(err.stack);
       io.failed(msg('UnexpectedError', err.message));
     }
-    // Keep-alive sockets of the HTTP clients must not hold the step open.
-    setImmediate(() => process.exit());
+    // Keep-alive sockets of the HTTP clients must not hold the step open. The agent reads the
+    // result from task.complete; the exit code says the same to anyone running the task by hand.
+    setImmediate(() => process.exit(1));
   };
   // Node prints an unhandled error to stderr, which the agent also reads for commands: route it here.
   process.on('uncaughtException', end);

@@ -9,7 +9,8 @@ import { bearerTokenAuthenticationPolicyName, type HttpMethods } from '@azure/co
 import type { TokenCredential } from '@azure/identity';
 import type { AzureRmEndpoint } from './endpoint';
 import { translateAzureError } from './errors';
-import { bearerAuthPolicy, JsonClient, RETRY, timeoutPolicy, USER_AGENT, type RawResponse } from './http';
+import { originRule, type HostRule } from './hosts';
+import { bearerAuthPolicy, hostPolicy, JsonClient, RETRY, timeoutPolicy, USER_AGENT, type RawResponse } from './http';
 import { msg } from './messages';
 import { toProxySettings, type ProxyResolver } from './proxy';
 
@@ -30,7 +31,11 @@ export function mlClient(ctx: ArmContext): AzureMachineLearningWorkspaces {
     credentialScopes: [ctx.endpoint.armScope],
     retryOptions: RETRY,
     userAgentOptions: { userAgentPrefix: USER_AGENT },
-    additionalPolicies: [{ policy: timeoutPolicy(), position: 'perRetry' }],
+    // The SDK follows an operation's Location wherever it points: only the connection's ARM origin is called.
+    additionalPolicies: [
+      { policy: hostPolicy(originRule(ctx.endpoint.armUrl)), position: 'perCall' },
+      { policy: timeoutPolicy(), position: 'perRetry' },
+    ],
     ...(proxyOptions ? { proxyOptions } : {}),
   });
   // Our bearer policy also recovers from a token ARM rejects before its expiry.
@@ -42,8 +47,11 @@ export function mlClient(ctx: ArmContext): AzureMachineLearningWorkspaces {
 /** Raw ARM requests, for providers and api-versions the SDK does not cover. */
 export class ArmClient {
   private readonly client: JsonClient;
+  /** The only origin this client calls: the connection's ARM URL (operation URLs included). */
+  readonly hosts: HostRule;
   constructor(private readonly ctx: ArmContext) {
-    this.client = new JsonClient(ctx.endpoint.armUrl, ctx.credential, [ctx.endpoint.armScope], ctx.proxy);
+    this.hosts = originRule(ctx.endpoint.armUrl);
+    this.client = new JsonClient(ctx.endpoint.armUrl, ctx.credential, [ctx.endpoint.armScope], ctx.proxy, { hosts: this.hosts });
   }
 
   /** The ARM URL of `path` (an ARM id or path starting with '/') at `apiVersion`. */
@@ -67,9 +75,8 @@ export class ArmClient {
     return this.client.send(method, this.url(path, apiVersion), { ...(body === undefined ? {} : { body }), ...(signal ? { signal } : {}) });
   }
 
-  /** The raw response of a GET on an absolute URL ARM handed out (Azure-AsyncOperation, Location). */
+  /** The raw response of a GET on an absolute URL ARM handed out (Azure-AsyncOperation, Location); refused off the ARM host. */
   poll(url: string, signal?: AbortSignal): Promise<RawResponse> {
-    if (new URL(url).origin !== new URL(this.ctx.endpoint.armUrl).origin) throw new Error(msg('OperationUrlOtherHost', new URL(url).host));
     return this.client.send('GET', url, signal ? { signal } : {});
   }
 }

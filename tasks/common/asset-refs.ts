@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { dotted, MAX_YAML_BYTES, type Json, type JsonObject, type LoadedYaml, type YamlPath } from '../common/yaml';
+import { confine, PathRefused, type SourcesRoot } from './files';
 import { msg } from './messages';
 
 /** Where a YAML value came from, for error messages: "pipeline.yml: jobs.train.component". */
@@ -59,48 +60,26 @@ export interface LocalCode {
 export type CodeRef = NamedRef | IdRef | LocalCode;
 
 
-export interface RootCheck {
-  /** The allowed root, as given (absolute). */
-  root: string;
-  /** realpath of the root. */
-  realRoot: string;
-}
-
-export function makeRoot(root: string): RootCheck {
-  const abs = path.resolve(root);
-  let realRoot: string;
-  try {
-    realRoot = fs.realpathSync(abs);
-  } catch {
-    realRoot = abs;
-  }
-  return { root: abs, realRoot };
-}
-
-function inside(parent: string, child: string): boolean {
-  const rel = path.relative(parent, child);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-}
-
 /**
  * Resolve a local path written at `at` in `doc`, relative to the doc's folder. It must exist
  * and stay inside the root, both as written and after following symbolic links.
  */
-export function resolveLocal(doc: LoadedYaml, at: YamlPath, written: string, root: RootCheck, what: string): string {
-  const abs = path.resolve(path.dirname(doc.file), written);
-  if (!inside(root.root, abs) && !inside(root.realRoot, abs)) {
-    doc.fail(at, msg('LocalPathOutsideRepository', written, root.root), msg('LocalPathOutsideRepositoryFix', what, path.basename(doc.file)));
-  }
-  let real: string;
+export function resolveLocal(doc: LoadedYaml, at: YamlPath, written: string, root: SourcesRoot, what: string): string {
   try {
-    real = fs.realpathSync(abs);
-  } catch {
-    doc.fail(at, msg('LocalPathMissing', written, abs), msg('LocalPathMissingFix', path.basename(doc.file)));
+    return confine(root, path.dirname(doc.file), written).abs;
+  } catch (e) {
+    if (!(e instanceof PathRefused)) throw e;
+    switch (e.kind) {
+      case 'outside':
+        return doc.fail(at, msg('LocalPathOutsideRepository', written, root.root), msg('LocalPathOutsideRepositoryFix', what, path.basename(doc.file)));
+      case 'missing':
+        return doc.fail(at, msg('LocalPathMissing', written, e.abs), msg('LocalPathMissingFix', path.basename(doc.file)));
+      case 'loop':
+        return doc.fail(at, msg('LocalPathLinkLoop', written), msg('LocalPathLinkLoopFix'));
+      case 'linksOutside':
+        return doc.fail(at, msg('LocalPathLinksOutside', written, e.real), msg('LocalPathLinksOutsideFix', what));
+    }
   }
-  if (!inside(root.realRoot, real)) {
-    doc.fail(at, msg('LocalPathLinksOutside', written, real), msg('LocalPathLinksOutsideFix', what));
-  }
-  return abs;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -131,7 +110,7 @@ export function parseAssetRef(doc: LoadedYaml, at: YamlPath, v: string, kind: 'c
 // ---------------------------------------------------------------------------------------------
 // Code and environment
 
-export function codeRef(doc: LoadedYaml, at: YamlPath, v: Json, root: RootCheck): CodeRef {
+export function codeRef(doc: LoadedYaml, at: YamlPath, v: Json, root: SourcesRoot): CodeRef {
   let written: Json = v;
   let wAt = at;
   if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
@@ -149,7 +128,7 @@ export function codeRef(doc: LoadedYaml, at: YamlPath, v: Json, root: RootCheck)
   return { kind: 'local', path: resolveLocal(doc, wAt, written, root, msg('LocalCodeNoun')), origin: { file: doc.file, path: dotted(wAt) } };
 }
 
-export function environmentRef(doc: LoadedYaml, at: YamlPath, v: Json | undefined, root: RootCheck): EnvironmentRef {
+export function environmentRef(doc: LoadedYaml, at: YamlPath, v: Json | undefined, root: SourcesRoot): EnvironmentRef {
   if (v === undefined || v === null) doc.fail(at, msg('EnvironmentMissing'), msg('EnvironmentMissingFix'));
   if (typeof v === 'string') {
     const ref = parseAssetRef(doc, at, v, 'environment');

@@ -142,3 +142,18 @@ export function renewableCredential(factory: () => TokenCredential, secrets: Sec
     },
   };
 }
+
+/**
+ * The object id (`oid` claim) of the identity an Entra access token was issued to, or undefined
+ * when the token is not a readable JWT. Read only to name the caller; the token is not verified.
+ */
+export function tokenObjectId(token: string): string | undefined {
+  const payload = token.split('.')[1];
+  if (!payload) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { oid?: unknown };
+    return typeof claims.oid === 'string' && /^[0-9a-f-]{36}$/i.test(claims.oid) ? claims.oid.toLowerCase() : undefined;
+  } catch {
+    return undefined;
+  }
+}

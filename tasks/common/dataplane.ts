@@ -6,6 +6,7 @@
  */
 import type { Workspace } from '@azure/arm-machinelearning';
 import type { ArmContext, WorkspaceRef } from './arm';
+import { dataPlaneRule, type HostRule } from './hosts';
 import { JsonClient } from './http';
 import { msg } from './messages';
 
@@ -42,14 +43,19 @@ const scopePath = (ws: WorkspaceRef): string =>
 export class DataPlane {
   private apiBase?: Promise<string>;
   private readonly clients = new Map<string, JsonClient>();
+  /** The hosts the ARM token may go to: this cloud's Azure ML domains in the workspace's region. */
+  private readonly hosts: HostRule;
 
-  constructor(private readonly arm: ArmContext, private readonly ref: WorkspaceRef, private readonly ws: Workspace) {}
+  constructor(private readonly arm: ArmContext, private readonly ref: WorkspaceRef, private readonly ws: Workspace) {
+    this.hosts = dataPlaneRule(arm.endpoint.armUrl, ws.location);
+  }
 
   private client(origin: string): JsonClient {
     let c = this.clients.get(origin);
     if (!c) {
-      // Azure ML's data plane accepts the ARM token (the SDKs use the same one).
-      c = new JsonClient(origin, this.arm.credential, [this.arm.endpoint.armScope], this.arm.proxy);
+      // Azure ML's data plane accepts the ARM token (the SDKs use the same one); every URL, also
+      // one a response named (discovery document, nextLink), is checked against the hosts first.
+      c = new JsonClient(origin, this.arm.credential, [this.arm.endpoint.armScope], this.arm.proxy, { hosts: this.hosts });
       this.clients.set(origin, c);
     }
     return c;

@@ -2,8 +2,9 @@
  * Azure DevOps access with the job's own token: a WebApi connection, and the OIDC token
  * source for workload identity federation.
  */
+import type * as http from 'node:http';
 import * as azdev from 'azure-devops-node-api';
-import type { IRequestOptions } from 'azure-devops-node-api/interfaces/common/VsoBaseInterfaces';
+import type { IHttpClientResponse, IRequestHandler, IRequestOptions } from 'azure-devops-node-api/interfaces/common/VsoBaseInterfaces';
 import { UserError } from './errors';
 import { msg } from './messages';
 import type { ProxyResolver } from './proxy';
@@ -22,6 +23,37 @@ export interface JobContext {
   accessToken: string | undefined;
 }
 
+/**
+ * The job token as a bearer, for the collection's own host and port only. The client library
+ * picks hosts from answers (resource areas, redirects); a request to any other host is refused
+ * here, before the header is set, with a message that names it.
+ */
+export class CollectionBearer implements IRequestHandler {
+  private readonly host: string;
+  private readonly port: number;
+  constructor(private readonly token: string, collectionUri: string) {
+    const u = new URL(collectionUri);
+    this.host = u.hostname.toLowerCase();
+    this.port = u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80;
+  }
+
+  prepareRequest(options: http.RequestOptions): void {
+    const host = String(options.host ?? options.hostname ?? '').toLowerCase();
+    if (host !== this.host || Number(options.port) !== this.port) {
+      throw new UserError(msg('JobTokenHostRefused', `${host}:${String(options.port)}`, `${this.host}:${this.port}`));
+    }
+    options.headers = { ...options.headers, Authorization: `Bearer ${this.token}`, 'X-TFS-FedAuthRedirect': 'Suppress' };
+  }
+
+  canHandleAuthentication(): boolean {
+    return false;
+  }
+
+  handleAuthentication(): Promise<IHttpClientResponse> {
+    return Promise.reject(new Error('not supported'));
+  }
+}
+
 export function connectDevOps(job: JobContext, proxy: ProxyResolver, secrets: Secrets): azdev.WebApi {
   if (!job.collectionUri) throw new UserError(msg('NoCollectionUri'));
   if (!job.accessToken) {
@@ -31,7 +63,7 @@ export function connectDevOps(job: JobContext, proxy: ProxyResolver, secrets: Se
   const p = proxy(job.collectionUri);
   const options: IRequestOptions = { allowRetries: true, maxRetries: 3, socketTimeout: 60_000 };
   if (p) options.proxy = { proxyUrl: p.proxyUrl, proxyUsername: p.proxyUsername ?? '', proxyPassword: p.proxyPassword ?? '' };
-  return new azdev.WebApi(job.collectionUri, azdev.getBearerHandler(job.accessToken), options);
+  return new azdev.WebApi(job.collectionUri, new CollectionBearer(job.accessToken, job.collectionUri), options);
 }
 
 /** Transient answers worth another try: throttling, server errors, dropped connections. */

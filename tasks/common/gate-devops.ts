@@ -1,8 +1,12 @@
 /**
- * The gate's view of Azure DevOps, through azure-devops-node-api and the job access token.
+ * The gate's reads from Azure DevOps, through azure-devops-node-api and the job access token:
+ * branch policies, refs and merge bases, pull requests and their reviewers, commits, and the
+ * service connection's checks.
  */
 import type { WebApi } from 'azure-devops-node-api';
-import { AccessDenied, type CheckLike, type GateReader, type PolicyLike } from './gate';
+import { GitPullRequestQueryType } from 'azure-devops-node-api/interfaces/GitInterfaces';
+import type { AzureReposReader, PolicyLike, PullRequestLike, ReviewerLike } from './gate-azure-repos';
+import { AccessDenied, type ChecksReader, type CheckLike } from './gate';
 import { msg } from './messages';
 
 const GIT_POLICY_CONFIGURATIONS = '2c420070-a0a2-49cc-9639-c9f271c5ff07';
@@ -16,14 +20,14 @@ async function guard<T>(what: string, f: () => Promise<T>): Promise<T> {
   try {
     return await f();
   } catch (e) {
-    if (denied(e)) throw new AccessDenied(`${what}: ${(e as { statusCode?: number }).statusCode} ${(e as Error).message}`);
+    if (denied(e)) throw new AccessDenied(`${what}: ${(e as { statusCode?: number }).statusCode} ${(e as Error).message}`, msg('GateGrantRepositoryRead', what));
     throw e;
   }
 }
 
-export function devOpsGateReader(conn: WebApi): GateReader {
+export function devOpsGateReader(conn: WebApi): AzureReposReader & { checks: ChecksReader } {
   // One Git client per reader: each new client starts with an empty location cache (another
-  // OPTIONS round trip), so the three reads below share it.
+  // OPTIONS round trip), so the reads below share it.
   let gitApi: ReturnType<WebApi['getGitApi']> | undefined;
   const gitClient = () => {
     gitApi ??= conn.getGitApi();
@@ -42,6 +46,11 @@ export function devOpsGateReader(conn: WebApi): GateReader {
         const res = await git.rest.get<{ value?: PolicyLike[] }>(ver.requestUrl!, git.createRequestOptions('application/json', ver.apiVersion));
         return res.result?.value ?? [];
       }),
+    defaultBranch: (project, repositoryId) =>
+      guard(msg('GateReadBranch'), async () => {
+        const git = await gitClient();
+        return (await git.getRepository(repositoryId, project))?.defaultBranch || undefined;
+      }),
     branchHead: (project, repositoryId, refName) =>
       guard(msg('GateReadBranch'), async () => {
         const git = await gitClient();
@@ -55,7 +64,27 @@ export function devOpsGateReader(conn: WebApi): GateReader {
         // An unknown commit answers 404, which the client returns as null: not on the branch.
         return (bases ?? []).some((b) => b.commitId?.toLowerCase() === commit.toLowerCase());
       }),
-    connectionChecks: (project, connectionId) =>
+    pullRequests: (project, repositoryId, query, commit) =>
+      guard(msg('GateReadPullRequests'), async () => {
+        const git = await gitClient();
+        const type = query === 'lastMergeCommit' ? GitPullRequestQueryType.LastMergeCommit : GitPullRequestQueryType.Commit;
+        const res = await git.getPullRequestQuery({ queries: [{ type, items: [commit] }] }, repositoryId, project);
+        // results[i] answers queries[i], keyed by the commit as given.
+        const byCommit = res?.results?.[0] ?? {};
+        const key = Object.keys(byCommit).find((k) => k.toLowerCase() === commit.toLowerCase());
+        return (key ? byCommit[key] : []) as PullRequestLike[];
+      }),
+    reviewers: (project, repositoryId, pullRequestId) =>
+      guard(msg('GateReadPullRequests'), async () => {
+        const git = await gitClient();
+        return ((await git.getPullRequestReviewers(repositoryId, pullRequestId, project)) ?? []) as ReviewerLike[];
+      }),
+    parents: (project, repositoryId, commit) =>
+      guard(msg('GateCompareCommits'), async () => {
+        const git = await gitClient();
+        return (await git.getCommit(commit, repositoryId, project))?.parents ?? [];
+      }),
+    checks: (project, connectionId) =>
       guard(msg('GateReadChecks'), async () => {
         const url = `${conn.serverUrl.replace(/\/?$/, '/')}${encodeURIComponent(project)}/_apis/pipelines/checks/configurations?resourceType=endpoint&resourceId=${encodeURIComponent(connectionId)}&$expand=settings&api-version=7.1-preview.1`;
         const res = await conn.rest.get<{ value?: CheckLike[] }>(url);

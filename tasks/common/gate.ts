@@ -1,15 +1,17 @@
 /**
- * The protected-branch gate: runs before anything touches Azure. It refuses unless the run
- * builds a protected branch, is not a pull-request build, the branch has an enabled blocking
- * minimum-reviewers policy, and the commit being built is on that branch.
- * Pure: Azure DevOps is reached through the injected GateReader.
+ * The protected-branch gate: runs before anything touches Azure. It refuses unless the run builds
+ * a protected branch, is not a pull-request build, the checkout is the commit being built, the
+ * branch's protection requires peer review, the commit is on the branch, and the commit itself was
+ * peer-reviewed: the merge commit of a completed pull request into a protected branch, approved by
+ * at least `minimumReviewers` people other than its author (or a descendant of one whose every
+ * commit since is covered by such a pull request).
+ * Pure: the repository host (Azure Repos, GitHub) is reached through the injected SourceHost.
  */
 import { minimatch } from 'minimatch';
 import { refShaped } from './branch-ref';
 import { UserError } from './errors';
 import { msg } from './messages';
 
-export const MIN_REVIEWERS_POLICY = 'fa4e907d-c16b-4a4c-9dfa-4906e5d171dd';
 export const BRANCH_CONTROL_CHECK = 'evaluatebranchProtection';
 
 export interface GateFacts {
@@ -17,13 +19,13 @@ export interface GateFacts {
   sourceBranch: string;
   /** Build.Reason */
   reason: string;
-  /** Build.Repository.Provider: TfsGit, GitHub, ... */
+  /** Build.Repository.Provider: TfsGit, GitHub, GitHubEnterprise, ... */
   provider: string;
   repositoryId: string;
   projectId: string;
   /** Build.SourceVersion */
   sourceVersion: string;
-  /** The commit checked out in Build.SourcesDirectory, when there is a checkout to read. */
+  /** The commit checked out for this repository, when there is a checkout to read (none with `checkout: none`). */
   checkedOut?: string;
   serviceConnectionId?: string;
 }
@@ -34,39 +36,56 @@ export interface GateSettings {
   minimumReviewers: number;
 }
 
-export interface PolicyScope {
-  repositoryId?: string | null;
-  refName?: string;
-  matchKind?: string;
-}
-
-export interface PolicyLike {
-  id?: number;
-  isEnabled?: boolean;
-  isBlocking?: boolean;
-  isDeleted?: boolean;
-  type?: { id?: string; displayName?: string };
-  settings?: { minimumApproverCount?: number; creatorVoteCounts?: boolean; scope?: PolicyScope[] };
-}
-
 export interface CheckLike {
   type?: { name?: string };
   settings?: { definitionRef?: { name?: string; id?: string }; displayName?: string };
 }
 
-/** Thrown when Azure DevOps refuses a read; the gate turns it into advice. */
-export class AccessDenied extends Error {}
-
-export interface GateReader {
-  policies(projectId: string, repositoryId: string, refName: string): Promise<PolicyLike[]>;
-  branchHead(projectId: string, repositoryId: string, refName: string): Promise<string | undefined>;
-  isAncestor(projectId: string, repositoryId: string, commit: string, head: string): Promise<boolean>;
-  connectionChecks(projectId: string, connectionId: string): Promise<CheckLike[]>;
+/** Thrown when the host refuses a read; `fix` says how to grant it. */
+export class AccessDenied extends Error {
+  constructor(
+    message: string,
+    readonly fix = '',
+  ) {
+    super(message);
+  }
 }
+
+/** A completed pull request, as the gate needs it. */
+export interface Change {
+  /** Its number (!42 on Azure Repos, #42 on GitHub). */
+  id: number;
+  /** The branch it was merged into, e.g. refs/heads/main. */
+  target: string;
+  /** Who opened it. */
+  author: string;
+  /** The people other than the author whose latest vote or review approved it. */
+  approvers: string[];
+}
+
+/** What the gate asks the repository host. Every method may throw AccessDenied. */
+export interface SourceHost {
+  /** For messages: "Azure Repos", "GitHub Enterprise", ... */
+  name: string;
+  /** Whether the branch's protection requires peer review from at least `minimum` people. */
+  protection(ref: string, minimum: number): Promise<{ ok: string } | { reason: string; fix: string }>;
+  branchHead(ref: string): Promise<string | undefined>;
+  isAncestor(commit: string, head: string): Promise<boolean>;
+  /** Completed pull requests whose merge (merge, squash or rebase) produced `commit`. */
+  mergedAs(commit: string): Promise<Change[]>;
+  /** Completed pull requests that brought `commit` in (its source commits). */
+  containing(commit: string): Promise<Change[]>;
+  parents(commit: string): Promise<string[]>;
+}
+
+/** The service connection's checks in Azure DevOps, whichever host the repository is on. */
+export type ChecksReader = (projectId: string, connectionId: string) => Promise<CheckLike[]>;
 
 export interface GateResult {
   branch: string;
   policy?: string;
+  /** How the commit was shown to be reviewed. */
+  review?: string;
   warnings: string[];
 }
 
@@ -83,98 +102,105 @@ export function matchesProtected(ref: string, patterns: string[]): boolean {
   return wellFormedRef(ref) && patterns.some((p) => minimatch(ref, p, { nocase: false, dot: true, noglobstar: false, nonegate: true, nocomment: true }));
 }
 
-function scopeApplies(s: PolicyScope, repositoryId: string, ref: string): boolean {
-  if (s.repositoryId && s.repositoryId.toLowerCase() !== repositoryId.toLowerCase()) return false;
-  if (s.refName === undefined || s.refName === null) return true;
-  if ((s.matchKind ?? 'Exact').toLowerCase() === 'prefix') return ref.startsWith(s.refName);
-  return ref === s.refName;
-}
-
-/** The first policy that makes the branch peer-reviewed, or a reason there is none. */
-export function reviewPolicy(policies: PolicyLike[], repositoryId: string, ref: string, minimum: number): { ok: PolicyLike } | { reason: string } {
-  const reviewers = policies.filter((p) => p.type?.id?.toLowerCase() === MIN_REVIEWERS_POLICY && (p.settings?.scope ?? []).some((s) => scopeApplies(s, repositoryId, ref)));
-  if (reviewers.length === 0) return { reason: msg('GatePolicyMissing') };
-  const live = reviewers.filter((p) => !p.isDeleted);
-  if (live.length === 0) return { reason: msg('GatePolicyDeleted') };
-  const enabled = live.filter((p) => p.isEnabled);
-  if (enabled.length === 0) return { reason: msg('GatePolicyDisabled') };
-  const blocking = enabled.filter((p) => p.isBlocking);
-  if (blocking.length === 0) return { reason: msg('GatePolicyOptional') };
-  const peer = blocking.filter((p) => !p.settings?.creatorVoteCounts);
-  if (peer.length === 0) return { reason: msg('GatePolicyCreatorVoteCounts') };
-  const enough = peer.filter((p) => (p.settings?.minimumApproverCount ?? 0) >= minimum);
-  if (enough.length === 0) {
-    const most = Math.max(...peer.map((p) => p.settings?.minimumApproverCount ?? 0));
-    return { reason: msg('GatePolicyTooFewReviewers', most, minimum) };
-  }
-  return { ok: enough[0]! };
-}
-
 function refuse(branch: string, reason: string, fix: string): never {
   throw new UserError(msg('GateRefused', branch || msg('GateUnknownBranch'), reason, fix));
 }
 
-export async function evaluateGate(f: GateFacts, s: GateSettings, reader: GateReader): Promise<GateResult> {
+/** Reads through the host; a refusal becomes a gate refusal that says what to grant. */
+async function read<T>(branch: string, what: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof AccessDenied) refuse(branch, msg('GateCannotRead', what), e.fix || e.message);
+    throw e;
+  }
+}
+
+export async function evaluateGate(f: GateFacts, s: GateSettings, host: SourceHost, checks?: ChecksReader): Promise<GateResult> {
   const branch = f.sourceBranch;
   const warnings: string[] = [];
-  let policy: string | undefined;
   if (f.reason === 'PullRequest' || branch.startsWith('refs/pull/')) {
     refuse(branch, msg('GatePullRequest'), msg('GatePullRequestFix'));
   }
   if (!matchesProtected(branch, s.protectedBranches)) {
     refuse(branch, msg('GateBranchNotProtected', s.protectedBranches.join(', ')), msg('GateBranchNotProtectedFix'));
   }
+  // Variables can be set at queue time; the checkout cannot. They must agree, whatever else is checked.
+  if (f.checkedOut === undefined) {
+    warnings.push(msg('GateCheckoutNotCompared'));
+  } else if (f.checkedOut.toLowerCase() !== f.sourceVersion.toLowerCase()) {
+    refuse(branch, msg('GateCheckoutDiffers', f.checkedOut.slice(0, 12), f.sourceVersion.slice(0, 12) || '-'), msg('GateCheckoutDiffersFix'));
+  }
   if (!s.requireBranchPolicy) {
     warnings.push(msg('GatePolicyNotRequired'));
-  } else {
-    if (f.provider && f.provider !== 'TfsGit') {
-      refuse(branch, msg('GateUnsupportedProvider', f.provider), msg('GateUnsupportedProviderFix', f.provider));
-    }
-    if (!f.repositoryId || !f.projectId) refuse(branch, msg('GateNoRepository'), msg('GateNoRepositoryFix'));
-    let policies: PolicyLike[];
-    try {
-      policies = await reader.policies(f.projectId, f.repositoryId, branch);
-    } catch (e) {
-      if (e instanceof AccessDenied) {
-        refuse(branch, msg('GateCannotReadPolicies'), msg('GateCannotReadPoliciesFix', e.message));
-      }
-      throw e;
-    }
-    const verdict = reviewPolicy(policies, f.repositoryId, branch, s.minimumReviewers);
-    if ('reason' in verdict) {
-      refuse(branch, verdict.reason, msg('GatePolicyFix', branch, s.minimumReviewers));
-    }
-    // The branch name is only a label: the commit itself must be in the branch's history.
-    if (!/^[0-9a-f]{40}$/i.test(f.sourceVersion)) refuse(branch, msg('GateNotACommit', f.sourceVersion), msg('GateNotACommitFix'));
-    // Variables can be set at queue time; the checkout cannot. They must agree.
-    if (f.checkedOut && f.checkedOut.toLowerCase() !== f.sourceVersion.toLowerCase()) {
-      refuse(branch, msg('GateCheckoutDiffers', f.checkedOut.slice(0, 12), f.sourceVersion.slice(0, 12)), msg('GateCheckoutDiffersFix'));
-    }
-    let head: string | undefined;
-    let onBranch = false;
-    try {
-      head = await reader.branchHead(f.projectId, f.repositoryId, branch);
-      onBranch = !!head && (head.toLowerCase() === f.sourceVersion.toLowerCase() || (await reader.isAncestor(f.projectId, f.repositoryId, f.sourceVersion, head)));
-    } catch (e) {
-      if (e instanceof AccessDenied) refuse(branch, msg('GateCannotReadRepository'), msg('GateCannotReadRepositoryFix'));
-      throw e;
-    }
-    if (!onBranch) {
-      const commit = f.sourceVersion.slice(0, 12);
-      refuse(branch, head ? msg('GateCommitNotOnBranch', commit, branch, head.slice(0, 12)) : msg('GateBranchMissing', commit, branch), msg('GateCommitNotOnBranchFix'));
-    }
-    const p = verdict.ok;
-    policy = msg('GatePolicyVerified', p.id ?? '?', p.settings?.minimumApproverCount);
+    warnings.push(...(await connectionWarnings(f, checks)));
+    return { branch, warnings };
   }
-  warnings.push(...(await connectionWarnings(f, reader)));
-  return { branch, ...(policy !== undefined ? { policy } : {}), warnings };
+  const protection = await read(branch, msg('GateWhatProtection', host.name), () => host.protection(branch, s.minimumReviewers));
+  if ('reason' in protection) refuse(branch, protection.reason, protection.fix);
+
+  // The branch name is only a label: the commit itself must be in the branch's history.
+  if (!/^[0-9a-f]{40}$/i.test(f.sourceVersion)) refuse(branch, msg('GateNotACommit', f.sourceVersion), msg('GateNotACommitFix'));
+  const commit = f.sourceVersion.toLowerCase();
+  const head = await read(branch, msg('GateWhatBranch', host.name), () => host.branchHead(branch));
+  const onBranch = !!head && (head.toLowerCase() === commit || (await read(branch, msg('GateWhatBranch', host.name), () => host.isAncestor(commit, head))));
+  if (!onBranch) {
+    refuse(branch, head ? msg('GateCommitNotOnBranch', commit.slice(0, 12), branch, head.slice(0, 12)) : msg('GateBranchMissing', commit.slice(0, 12), branch), msg('GateCommitNotOnBranchFix'));
+  }
+
+  // The policy proves the branch demands review; the commit must show that review happened.
+  const review = await read(branch, msg('GateWhatPullRequests', host.name), () => proveReview(commit, s, host));
+  if ('reason' in review) refuse(branch, review.reason, msg('GateReviewFix', s.minimumReviewers));
+  warnings.push(...(await connectionWarnings(f, checks)));
+  return { branch, policy: protection.ok, review: review.ok, warnings };
+}
+
+/** Commits the fallback walks back from a run commit before it gives up. */
+const MAX_WALK = 50;
+
+/**
+ * The commit was reviewed when it is the merge of a completed pull request into a protected
+ * branch approved by enough others; a later commit only when every commit between it and such a
+ * merge came in through such a pull request too (a fast-forwarded or rebased pull request).
+ */
+async function proveReview(commit: string, s: GateSettings, host: SourceHost): Promise<{ ok: string } | { reason: string }> {
+  const approved = (c: Change): boolean => matchesProtected(c.target, s.protectedBranches) && c.approvers.length >= s.minimumReviewers;
+  const describe = (c: Change): string => msg('GateChangeApproved', c.id, c.target, c.approvers.join(', '));
+  const covered: string[] = [];
+  let cur = commit;
+  for (let i = 0; i < MAX_WALK; i++) {
+    const merged = await host.mergedAs(cur);
+    const good = merged.find(approved);
+    if (good) {
+      return { ok: covered.length ? msg('GateReviewedAncestor', describe(good), cur.slice(0, 12), covered.length) : describe(good) };
+    }
+    if (cur === commit && merged.length) {
+      // The commit is a pull request's merge, but that pull request does not prove review: say why.
+      const c = merged[0]!;
+      const why = !matchesProtected(c.target, s.protectedBranches)
+        ? msg('GateChangeIntoUnprotected', c.id, c.target)
+        : c.approvers.length === 0
+          ? msg('GateChangeNotApprovedByOthers', c.id, c.author)
+          : msg('GateChangeTooFewApprovals', c.id, c.approvers.length, s.minimumReviewers);
+      return { reason: why };
+    }
+    const containing = await host.containing(cur);
+    if (!containing.some(approved)) {
+      return { reason: cur === commit ? msg('GateCommitNotReviewed', commit.slice(0, 12)) : msg('GateDescendantNotCovered', commit.slice(0, 12), cur.slice(0, 12)) };
+    }
+    covered.push(cur);
+    const parents = await host.parents(cur);
+    if (!parents[0]) break;
+    cur = parents[0].toLowerCase();
+  }
+  return { reason: msg('GateCommitNotReviewed', commit.slice(0, 12)) };
 }
 
 /** Defense in depth: the service connection itself should carry a "Branch control" check. */
-async function connectionWarnings(f: GateFacts, reader: GateReader): Promise<string[]> {
-  if (!f.serviceConnectionId || !f.projectId) return [];
+async function connectionWarnings(f: GateFacts, read?: ChecksReader): Promise<string[]> {
+  if (!f.serviceConnectionId || !f.projectId || !read) return [];
   try {
-    const checks = await reader.connectionChecks(f.projectId, f.serviceConnectionId);
+    const checks = await read(f.projectId, f.serviceConnectionId);
     const has = checks.some((c) => c.settings?.definitionRef?.name === BRANCH_CONTROL_CHECK);
     return has ? [] : [msg('NoBranchControlCheck', f.serviceConnectionId, msg('AddBranchControlCheck'))];
   } catch {

@@ -31,8 +31,16 @@ function resolveRef(dir: string, ref: string): string | undefined {
   return undefined;
 }
 
-/** The 40-hex commit of HEAD in `dir`, or undefined when there is no readable checkout. */
-export function checkedOutCommit(dir: string): string | undefined {
+/** The 40-hex commit of HEAD in the first of `dirs` that holds a readable checkout, or undefined. */
+export function checkedOutCommit(...dirs: string[]): string | undefined {
+  for (const dir of dirs) {
+    const sha = headOf(dir);
+    if (sha) return sha;
+  }
+  return undefined;
+}
+
+function headOf(dir: string): string | undefined {
   try {
     const g = gitDir(dir);
     if (!g) return undefined;

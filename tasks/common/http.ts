@@ -17,6 +17,8 @@ import {
 } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/identity';
 import { RENEW_CLAIMS } from './auth';
+import { UserError } from './errors';
+import { originRule, type HostRule } from './hosts';
 import { msg } from './messages';
 import { toProxySettings, type ProxyResolver } from './proxy';
 
@@ -41,6 +43,21 @@ export function bearerAuthPolicy(credential: TokenCredential, scopes: string[]):
       },
     },
   });
+}
+
+/**
+ * Refuses, before any credential is attached, a request to a URL outside `rule`: a host that a
+ * response named (discovery document, nextLink, an operation's Location) never receives the token.
+ */
+export function hostPolicy(rule: HostRule): PipelinePolicy {
+  return {
+    name: 'amlTokenHosts',
+    sendRequest(request, next) {
+      const url = new URL(request.url);
+      if (!rule.allows(url)) return Promise.reject(new UserError(msg('TokenHostRefused', url.host, rule.describe)));
+      return next(request);
+    },
+  };
 }
 
 /** A request that gets no answer within this long is abandoned and retried. */
@@ -98,11 +115,13 @@ export class JsonClient {
 
   /**
    * Without a credential no Authorization header is added and the caller sets its own (an
-   * online endpoint's key, say). `retry` narrows the shared retry budget.
+   * online endpoint's key, say). `retry` narrows the shared retry budget. `hosts` are the URLs
+   * the client may call (default: `origin` only); anything else is refused before it is sent.
    */
-  constructor(origin: string, credential: TokenCredential | undefined, scopes: string[], proxy: ProxyResolver, options: { retry?: Partial<typeof RETRY>; timeoutMs?: number } = {}) {
+  constructor(origin: string, credential: TokenCredential | undefined, scopes: string[], proxy: ProxyResolver, options: { retry?: Partial<typeof RETRY>; timeoutMs?: number; hosts?: HostRule } = {}) {
     const proxyOptions = toProxySettings(proxy(origin));
     this.pipeline = createPipelineFromOptions({ retryOptions: { ...RETRY, ...options.retry }, userAgentOptions: { userAgentPrefix: USER_AGENT }, ...(proxyOptions ? { proxyOptions } : {}) });
+    this.pipeline.addPolicy(hostPolicy(options.hosts ?? originRule(origin)), { phase: 'Serialize' });
     if (credential) this.pipeline.addPolicy(bearerAuthPolicy(credential, scopes));
     this.pipeline.addPolicy(timeoutPolicy(options.timeoutMs), { afterPhase: 'Retry' });
   }

@@ -26,7 +26,8 @@ export class OperationFailed extends Error {
 /** The wait was abandoned (cancelled run or timeout); the operation may still be running. */
 export class OperationAbandoned extends Error {
   constructor(
-    readonly reason: 'cancelled' | 'timeout',
+    /** foreignHost: the operation's URL names a host the token may not go to, so it is not followed. */
+    readonly reason: 'cancelled' | 'timeout' | 'foreignHost',
     message: string,
   ) {
     super(message);
@@ -90,6 +91,10 @@ export async function armOperation(arm: ArmClient, method: HttpMethods, path: st
   const stateOf = (r: RawResponse): string => String((json(r).properties as { provisioningState?: string } | undefined)?.provisioningState ?? 'Succeeded');
   const onResource = !statusUrl && !location && initial.status === 201 && (method === 'PUT' || method === 'PATCH') && !TERMINAL.has(stateOf(initial).toLowerCase());
   if (!statusUrl && !location && !onResource) return { initial, longRunning: false };
+  // Accepted, but followed only on the connection's ARM host: say so at once rather than at the first poll.
+  for (const u of [statusUrl, location]) {
+    if (u && !arm.hosts.allows(new URL(u))) throw new OperationAbandoned('foreignHost', msg('TokenHostRefused', new URL(u).host, arm.hosts.describe));
+  }
 
   const now = o.now ?? Date.now;
   const sleep = o.sleep ?? abortableSleep;

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import type { ProxySettings } from '@azure/core-rest-pipeline';
 import ignore, { type Ignore } from 'ignore';
 import { UserError } from './errors';
+import { isInside } from './files';
 import { msg } from './messages';
 import { forEachLimit } from './pool';
 
@@ -54,31 +55,57 @@ export function snapshotCode(codePath: string, allowedRoot: string, what: string
     for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       const abs = path.join(dir, entry.name);
       const rel = path.relative(root, abs).split(path.sep).join('/');
-      const isDir = entry.isDirectory() || (entry.isSymbolicLink() && fs.statSync(abs).isDirectory());
+      // A link is judged by where it leads before anything reads through it; an ignored one is skipped whatever it is.
+      const link = entry.isSymbolicLink() ? linkTarget(abs, rel, realRoot, what) : undefined;
+      const target = typeof link === 'string' ? link : undefined;
+      const isDir = entry.isDirectory() || (target !== undefined && fs.statSync(target).isDirectory());
       if (base.ignores(isDir ? `${rel}/` : rel)) continue;
       if (scoped.some((r) => {
         const local = path.relative(r.at, abs).split(path.sep).join('/');
         return r.ig.ignores(isDir ? `${local}/` : local);
       })) continue;
-      if (entry.isSymbolicLink()) {
-        const target = fs.realpathSync(abs);
-        if (target !== realRoot && !target.startsWith(realRoot + path.sep)) {
-          throw new UserError(msg('CodeLinkOutside', what, rel, target));
-        }
-      }
+      if (link instanceof UserError) throw link;
       if (isDir) walk(abs, scoped);
-      else if (entry.isFile() || entry.isSymbolicLink()) files.push({ rel, abs, size: fs.statSync(abs).size });
+      else if (entry.isFile() || target !== undefined) files.push({ rel, abs, size: fs.statSync(abs).size });
     }
   };
   if (stat.isDirectory()) walk(root, []);
   else files.push({ rel: path.basename(root), abs: root, size: stat.size });
 
   const h = createHash('sha256');
+  const chunk = Buffer.allocUnsafe(HASH_CHUNK);
   for (const f of files) {
     h.update(`${f.rel}\0${f.size}\0`);
-    h.update(createHash('sha256').update(fs.readFileSync(f.abs)).digest());
+    h.update(hashFile(f.abs, chunk));
   }
   return { root, files, bytes: files.reduce((s, f) => s + f.size, 0), hash: h.digest('hex') };
+}
+
+/** The real path a link inside a code folder leads to, or why it cannot be uploaded: a loop, a dangling link, a way out. */
+function linkTarget(abs: string, rel: string, realRoot: string, what: string): string | UserError {
+  let target: string;
+  try {
+    target = fs.realpathSync(abs);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return new UserError(code === 'ELOOP' ? msg('CodeLinkLoop', what, rel) : msg('CodeLinkDangling', what, rel, fs.readlinkSync(abs)));
+  }
+  return isInside(realRoot, target) ? target : new UserError(msg('CodeLinkOutside', what, rel, target));
+}
+
+/** Read size of the streaming hash: files of any size (also over 2 GiB) in constant memory. */
+const HASH_CHUNK = 1 << 20;
+
+/** sha256 of a file's content, read in chunks into `buf`. */
+function hashFile(file: string, buf: Buffer): Buffer {
+  const h = createHash('sha256');
+  const fd = fs.openSync(file, 'r');
+  try {
+    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return h.digest();
 }
 
 export interface UploadProgress {

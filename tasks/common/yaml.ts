@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { UserError } from './errors';
+import { excerpt, isInside } from './files';
 import { msg } from './messages';
 
 /** Plain JSON data, as YAML documents become once loaded. */
@@ -59,8 +60,7 @@ export function dotted(p: YamlPath): string {
 /** Name a file for messages: relative to `root` with forward slashes when inside it. */
 export function displayName(file: string, root?: string): string {
   if (root) {
-    const rel = path.relative(root, file);
-    if (rel && !rel.startsWith('..') && !path.isAbsolute(rel)) return rel.split(path.sep).join('/');
+    if (file !== root && isInside(root, file)) return path.relative(root, file).split(path.sep).join('/');
   }
   return path.basename(file);
 }
@@ -110,7 +110,7 @@ export function parseYamlText(text: string, name: string, file = name): LoadedYa
   const tagWarning = doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED');
   if (tagWarning) {
     const line = tagWarning.linePos?.[0]?.line ?? lineAt(tagWarning.pos[0]);
-    throw new UserError(msg('YamlUnknownTag', at(line), firstLine(tagWarning.message)));
+    throw new UserError(msg('YamlUnknownTag', at(line), excerpt(firstLine(tagWarning.message), 80)));
   }
 
   let js: unknown;
@@ -121,10 +121,10 @@ export function parseYamlText(text: string, name: string, file = name): LoadedYa
     if (/alias/i.test(reason)) {
       throw new UserError(msg('YamlAliasBomb', name, MAX_ALIAS_COUNT));
     }
-    throw new UserError(msg('YamlUnreadable', name, firstLine(reason)));
+    throw new UserError(msg('YamlUnreadable', name, excerpt(firstLine(reason), 80)));
   }
   if (js === null || typeof js !== 'object' || Array.isArray(js)) {
-    const kind = js === null ? msg('YamlTopEmpty') : Array.isArray(js) ? msg('YamlTopList') : msg('YamlTopValue', JSON.stringify(js));
+    const kind = js === null ? msg('YamlTopEmpty') : Array.isArray(js) ? msg('YamlTopList') : msg('YamlTopValue', excerpt(JSON.stringify(js)));
     throw new UserError(msg('YamlTopNotMapping', name, kind));
   }
   const data = toJson(js, name) as JsonObject;
@@ -183,7 +183,9 @@ export function parseYamlText(text: string, name: string, file = name): LoadedYa
       return at(loaded.lineOf(p));
     },
     fail: (p, problem, fix) => {
-      const what = p.length ? msg('YamlKeyProblem', dotted(p), problem) : problem;
+      // A problem may quote a value of the file: at most the first line of it, cut short.
+      const said = excerpt(problem, 400);
+      const what = p.length ? msg('YamlKeyProblem', dotted(p), said) : said;
       throw new UserError(fix ? msg('YamlProblemWithFix', loaded.where(p), what, fix) : msg('YamlProblem', loaded.where(p), what));
     },
   };
@@ -221,7 +223,8 @@ function firstLine(s: string): string {
 }
 
 function describeYamlError(code: string, message: string): string {
-  const m = firstLine(message);
+  // The parser's words, cut short: a message may quote the file, which stays private.
+  const m = excerpt(firstLine(message), 80);
   switch (code) {
     case 'DUPLICATE_KEY':
       return msg('YamlDuplicateKey', m);

@@ -124,6 +124,23 @@ test('blue/green: the new deployment replaces the one serving 100%, which is del
   assert.deepEqual(deploymentNames('taxi-bg'), ['green']);
 });
 
+test('the version brought to 100% is tagged production for this endpoint; the one it replaced is retired; another endpoint\'s is untouched', async () => {
+  const tags = (v: string) => (w.emu.models.versions(wsId, 'tag-fare').find((x) => x.name === v)!.properties as { tags: Record<string, string> }).tags;
+  const serves = (ep: string) => `${w.seed.workspace.name}/${ep}`;
+  w.emu.models.add(wsId, 'tag-fare', '1', { modelType: 'mlflow_model', tags: { stage: 'production', 'production.endpoint': serves('tag-ep'), team: 'pricing' } });
+  w.emu.models.add(wsId, 'tag-fare', '2', { modelType: 'mlflow_model' });
+  w.emu.models.add(wsId, 'tag-fare', '9', { modelType: 'mlflow_model', tags: { stage: 'production', 'production.endpoint': serves('other-ep') } });
+  w.emu.online.addEndpoint(wsId, 'tag-ep', { compute: 'aks-prod', deployments: [{ name: 'blue', model: modelId('tag-fare', '1'), traffic: 100 }] });
+  const r = await run({ endpointName: 'tag-ep', model: 'tag-fare:2', rollout: '100' });
+  assert.equal(r.result, 'Succeeded', describe(r));
+  assert.deepEqual(tags('2'), { stage: 'production', 'production.endpoint': serves('tag-ep') });
+  assert.deepEqual(tags('1'), { stage: 'retired', team: 'pricing' }, 'the replaced version is retired, its other tags kept');
+  assert.deepEqual(tags('9'), { stage: 'production', 'production.endpoint': serves('other-ep') });
+  assert.ok(r.log.some((l) => l.startsWith('Model tag-fare:2 is now tagged stage=production, serving ')), describe(r));
+  // Files and lineage of a version are immutable: only tags changed.
+  assert.equal((w.emu.models.versions(wsId, 'tag-fare').find((x) => x.name === '2')!.properties as { modelUri: string }).modelUri, 'azureml://datastores/workspaceblobstore/paths/models/tag-fare/2/');
+});
+
 test('staged rollout 10,50,100: the service sees each split in order; keepPrevious keeps the old deployment at 0%', async () => {
   existing('taxi-staged', { blue: { version: '6', traffic: 100 } });
   const r = await run({ endpointName: 'taxi-staged', rollout: '10, 50, 100', stepWaitSeconds: '1', keepPrevious: 'true' });

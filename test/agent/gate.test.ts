@@ -22,6 +22,7 @@ function makeCheckout(commit: string): string {
 }
 before(async () => {
   w = await startWorld();
+  w.emu.aml.addData(w.seed.workspace.id, 'taxi-test', '1', 'azureml://datastores/workspaceblobstore/paths/taxi/test/');
   checkout = makeCheckout(w.seed.ado.repository.mainHead);
 });
 after(() => w.close());
@@ -41,7 +42,7 @@ for (const [name, variables, pattern] of [
   ['a look-alike branch', { 'Build.SourceBranch': 'refs/heads/main-fix' }, /Refusing to run from 'refs\/heads\/main-fix'/],
   ['a pull-request build', { 'Build.Reason': 'PullRequest', 'Build.SourceBranch': 'refs/pull/42/merge' }, /pull-request build/],
   ['a commit that is not on main', { 'Build.SourceVersion': 'f'.repeat(40) }, /commit ffffffffffff is not on refs\/heads\/main.*queue-time override/],
-  ['a GitHub repository', { 'Build.Repository.Provider': 'GitHub' }, /hosted on GitHub.*requireBranchPolicy: false/],
+  ['a GitHub repository without a GitHub connection', { 'Build.Repository.Provider': 'GitHub' }, /Input 'githubConnection': the repository is on GitHub, so the gate reads its branch protection and pull requests through a GitHub service connection/],
 ] as const) {
   test(`refuses ${name} before any Azure request`, async () => {
     const since = w.emu.requests.length;
@@ -73,7 +74,7 @@ test('when the job token cannot read policies it says how to grant access', asyn
   const token = w.emu.ado.issueJobToken({ project: w.seed.ado.project, canReadPolicies: false });
   const since = w.emu.requests.length;
   const r = await w.run('AmlPipelineJob', { connection: 'wif', inputs: inputs(), variables: sources(), endpoints: seedJob(w.seed, w.emu.ado, token, w.emu.caFile).endpoints });
-  await refused(r, since, /cannot read branch policies.*Build Service/);
+  await refused(r, since, /the job cannot read the branch protection on Azure Repos\. Grant the build service identity .*Build Service/);
 });
 
 test('a protected, reviewed branch passes the gate and warns about a connection without Branch control', async () => {
@@ -91,4 +92,48 @@ test('refuses when the checked-out commit differs from Build.SourceVersion (a qu
   const since = w.emu.requests.length;
   const r = await w.run('AmlPipelineJob', { connection: 'wif', inputs: inputs(), variables: sources(makeCheckout(feature)) });
   await refused(r, since, /checked-out commit eeeeeeeeeeee differs from Build.SourceVersion 333333333333.*queue time/);
+});
+
+test('proof of review: an unreviewed commit pushed to a new branch under a prefix policy is refused', async () => {
+  const repo = w.seed.ado.repository;
+  w.emu.ado.addPolicy({ project: w.seed.ado.project, type: 'minimumReviewers', scope: [{ repositoryId: repo.id, refName: 'refs/heads/release/', matchKind: 'Prefix' }], settings: { minimumApproverCount: 2 } });
+  const commit = w.emu.ado.pushCommits(repo.id, 'refs/heads/release/2', ['e'.repeat(40)], repo.mainHead);
+  const since = w.emu.requests.length;
+  const r = await w.run('AmlPipelineJob', {
+    connection: 'wif',
+    inputs: { ...inputs(), protectedBranches: 'refs/heads/main, refs/heads/release/*' },
+    variables: { ...sources(makeCheckout(commit)), 'Build.SourceBranch': 'refs/heads/release/2', 'Build.SourceVersion': commit },
+  });
+  await refused(r, since, /commit eeeeeeeeeeee is not the merge of a completed pull request approved by reviewers other than its author/);
+});
+
+test('proof of review: a completed pull request approved by its author only is refused; one approved by two others passes', async () => {
+  const repo = w.seed.ado.repository;
+  const author = { id: 'a0000000-0000-4000-8000-00000000000a', displayName: 'Dana Author' };
+  const run = async (branch: string, commit: string) => {
+    const since = w.emu.requests.length;
+    const r = await w.run('AmlPipelineJob', {
+      connection: 'wif',
+      inputs: { ...inputs(), protectedBranches: 'refs/heads/main, refs/heads/release/*' },
+      variables: { ...sources(makeCheckout(commit)), 'Build.SourceBranch': branch, 'Build.SourceVersion': commit },
+    });
+    return { r, since };
+  };
+  w.emu.ado.pushCommits(repo.id, 'refs/heads/release/3', [], repo.mainHead);
+  w.emu.ado.addPullRequest({ repositoryId: repo.id, id: 301, targetRefName: 'refs/heads/release/3', author, lastMergeCommit: '3a'.repeat(20), reviewers: [{ ...author, vote: 10 }] });
+  const self = await run('refs/heads/release/3', '3a'.repeat(20));
+  await refused(self.r, self.since, /the commit is the merge of pull request #301, which nobody but its author \(Dana Author\) approved/);
+
+  w.emu.ado.pushCommits(repo.id, 'refs/heads/release/4', [], repo.mainHead);
+  w.emu.ado.addPullRequest({
+    repositoryId: repo.id,
+    id: 302,
+    targetRefName: 'refs/heads/release/4',
+    author,
+    lastMergeCommit: '4b'.repeat(20),
+    reviewers: [{ ...author, vote: 10 }, { id: 'b0000000-0000-4000-8000-00000000000b', displayName: 'Erin', vote: 10 }, { id: 'c0000000-0000-4000-8000-00000000000c', displayName: 'Frank', vote: 5 }],
+  });
+  const ok = await run('refs/heads/release/4', '4b'.repeat(20));
+  assert.equal(ok.r.result, 'Succeeded', describe(ok.r));
+  assert.ok(ok.r.log.some((l) => l.includes('pull request #302 into refs/heads/release/4, approved by Erin, Frank')), describe(ok.r));
 });

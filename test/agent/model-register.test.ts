@@ -232,6 +232,20 @@ test('a champion without a recorded metric fails the gate and says which tag is 
   assert.match(r.errors[0]!, /champion taxi-manual:1 has no recorded evaluate\.auc \(tag metric\.evaluate\.auc\)/);
 });
 
+test('adopting with a model registered by hand: its metrics are read from the job that trained it', async () => {
+  // Registered before this task was adopted: no metric.* tags, but the job that trained it (az ml model create --job-name ...).
+  w.emu.models.add(wsId(), 'taxi-adopted', '1', { tags: { stage: 'production' }, jobName: JOB.worse });
+  const better = await register({ modelName: 'taxi-adopted', jobName: JOB.better, modelOutput: 'train.model_output', metricGate: 'evaluate.auc >= 0.8', compareWith: 'tag:stage=production' });
+  assert.equal(better.result, 'Succeeded', describe(better));
+  assert.ok(better.log.some((l) => l.includes(`Champion taxi-adopted:1 has no recorded evaluate.auc: read 0.91 from the job that trained it (${JOB.worse})`)), describe(better));
+  assert.match(better.summaries[0]!.content, /\| evaluate\.auc \| 0\.93 \| >= 0\.8 \| 0\.91 \| pass \|/);
+  // The same champion against a worse challenger: compared, and refused on the number, not on a missing tag.
+  w.emu.models.add(wsId(), 'taxi-adopted2', '1', { tags: { stage: 'production' }, jobName: JOB.better });
+  const worse = await register({ modelName: 'taxi-adopted2', jobName: JOB.worse, modelOutput: 'train.model_output', metricGate: 'evaluate.auc >= 0.8', compareWith: 'tag:stage=production' });
+  assert.equal(worse.result, 'Failed', describe(worse));
+  assert.match(worse.errors[0]!, /0\.91 is not as good as champion taxi-adopted2:1 \(0\.93\)/);
+});
+
 test('three concurrent registrations of different jobs get distinct versions', async () => {
   w.emu.models.add(wsId(), 'taxi-concurrent', '1', {});
   const runs = await Promise.all([JOB.c1, JOB.c2, JOB.c3].map((job) => register({ modelName: 'taxi-concurrent', jobName: job, modelOutput: 'train.model_output', metricGate: 'evaluate.auc >= 0.5' })));

@@ -34,6 +34,10 @@ export interface AddWorkspaceOptions {
    * Default: the public regional host <location>.api.azureml.ms.
    */
   dataPlaneUrl?: string;
+  /** The compute that builds environment images (default: cpu-cluster when the registry is private). */
+  imageBuildCompute?: string | null;
+  /** Managed network settings (default: isolation Disabled, i.e. the customer's own VNet). */
+  managedNetwork?: JsonObject;
 }
 
 export function workspaceArmId(subscriptionId: string, resourceGroup: string, name: string): string {
@@ -171,6 +175,8 @@ export function addWorkspace(arm: ArmService, opts: AddWorkspaceOptions): JsonOb
       tenantId: sub.tenantId,
       v1LegacyMode: false,
       enableDataIsolation: false,
+      ...((opts.imageBuildCompute === undefined ? (depPna === 'Disabled' ? 'cpu-cluster' : null) : opts.imageBuildCompute) ? { imageBuildCompute: opts.imageBuildCompute ?? 'cpu-cluster' } : {}),
+      managedNetwork: opts.managedNetwork ?? { isolationMode: 'Disabled', outboundRules: {} },
     },
   };
   arm.resources.put(id, body);

@@ -7,7 +7,7 @@ import { ArmError, armErrors } from './armerrors';
 import type { EntraService } from './entra';
 import type { JsonObject } from './jwt';
 import { LroManager, type Operation, type StartOperationOptions } from './lro';
-import { Rbac } from './rbac';
+import { Rbac, type PrincipalType, type RoleAssignment } from './rbac';
 import { type EmuRequest, type EmuResponse, type EmulatorContext, type PrincipalInfo, bearerToken } from './types';
 
 export interface ArmCaller {
@@ -271,8 +271,8 @@ export class ArmService {
   }
 
   /** Grants a role to a principal (object id) at a scope and everything below it. */
-  grantRole(principalObjectId: string, roleName: string, scope: string): void {
-    this.rbac.grant(principalObjectId, roleName, scope);
+  grantRole(principalObjectId: string, roleName: string, scope: string, opts?: { principalType?: PrincipalType; condition?: string }): RoleAssignment {
+    return this.rbac.grant(principalObjectId, roleName, scope, opts);
   }
 
   /**

@@ -14,6 +14,7 @@ import { ArmError, type ArmErrorBody, armErrors } from './armerrors';
 import type { EmulatedStorage } from './azurite';
 import { ML_NS, requireWorkspace } from './aml';
 import { type JsonObject, isJsonObject } from './jwt';
+import { ensureComputeSubnet, ensureManagedCluster } from './network';
 import type { Clock } from './types';
 
 export type AssetKind = 'codes' | 'components' | 'environments' | 'data' | 'models';
@@ -571,6 +572,12 @@ export interface AddComputeOptions {
   namespace?: string;
   provisioningState?: 'Succeeded' | 'Failed' | 'Creating';
   description?: string;
+  /**
+   * AmlCompute: the subnet its nodes join (default: the group's vnet-aml/snet-training with its
+   * NSG, created on first use); null for none. Nodes get no public IP unless `enableNodePublicIp`.
+   */
+  subnetId?: string | null;
+  enableNodePublicIp?: boolean;
 }
 
 export function addCompute(arm: ArmService, workspaceId: string, name: string, opts: AddComputeOptions = {}): JsonObject {
@@ -580,14 +587,17 @@ export function addCompute(arm: ArmService, workspaceId: string, name: string, o
   const location = String(ws.body.location ?? 'eastus');
   const now = new Date().toISOString();
   const type = opts.computeType ?? 'AmlCompute';
-  const rgId = ws.id.split('/providers/')[0];
+  const rgId = ws.id.split('/providers/')[0]!;
+  const aksId = opts.resourceId ?? `${rgId}/providers/Microsoft.ContainerService/managedClusters/${name}`;
+  if (type === 'Kubernetes' && !opts.resourceId) ensureManagedCluster(arm, aksId, location);
+  const subnetId = type === 'AmlCompute' ? (opts.subnetId === undefined ? ensureComputeSubnet(arm, rgId, location) : opts.subnetId) : null;
   const properties: JsonObject =
     type === 'Kubernetes'
       ? {
           createdOn: now,
           modifiedOn: now,
           description: opts.description ?? 'Attached AKS cluster',
-          resourceId: opts.resourceId ?? `${rgId}/providers/Microsoft.ContainerService/managedClusters/${name}`,
+          resourceId: aksId,
           computeType: 'Kubernetes',
           computeLocation: location,
           provisioningState: opts.provisioningState ?? 'Succeeded',
@@ -627,9 +637,10 @@ export function addCompute(arm: ArmService, workspaceId: string, name: string, o
             allocationStateTransitionTime: now,
             currentNodeCount: 0,
             targetNodeCount: 0,
-            enableNodePublicIp: false,
+            enableNodePublicIp: opts.enableNodePublicIp ?? false,
             remoteLoginPortPublicAccess: 'Disabled',
             isolatedNetwork: false,
+            subnet: subnetId ? { id: subnetId } : null,
           },
         };
   const body: JsonObject = { id, name, type: `${ML_NS}/workspaces/computes`, location, properties };

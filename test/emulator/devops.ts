@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntraService } from './entra';
 import { type JsonObject, type SigningKey, isJsonObject, newSigningKey, publicJwk, signJwt } from './jwt';
-import { type EmuRequest, type EmuResponse, type EmulatorContext, header } from './types';
+import { type EmuRequest, type EmuResponse, type EmulatorContext, header, jsonBody } from './types';
 
 export const POLICY_TYPES = {
   minimumReviewers: { id: 'fa4e907d-c16b-4a4c-9dfa-4906e5d171dd', displayName: 'Minimum number of reviewers' },
@@ -49,6 +49,30 @@ export interface AdoServiceConnection {
   name: string;
   type: string;
   projectId: string;
+}
+
+/** A reviewer's vote: 10 approved, 5 approved with suggestions, 0 none, -5 waiting, -10 rejected. */
+export interface AdoReviewer {
+  id: string;
+  displayName: string;
+  vote: number;
+  /** A group (its vote stands for a member's). */
+  isContainer?: boolean;
+}
+
+/** A pull request with what the gate reads: its target, author, merge commit, source commits and votes. */
+export interface AdoPullRequest {
+  id: number;
+  repositoryId: string;
+  sourceRefName: string;
+  targetRefName: string;
+  status: 'active' | 'completed' | 'abandoned';
+  createdBy: { id: string; displayName: string };
+  /** The commit the completion produced on the target branch (merge, squash or rebase). */
+  lastMergeCommit?: string;
+  /** The source branch's commits (the `commit` query finds the pull request by these). */
+  commits: string[];
+  reviewers: AdoReviewer[];
 }
 
 interface PolicyState {
@@ -108,6 +132,9 @@ const LOCATIONS: ApiResourceLocation[] = [
   { id: 'dad91cbe-d183-45f8-9c6e-9c1164472121', area: 'policy', resourceName: 'configurations', routeTemplate: '{project}/_apis/policy/configurations/{configurationId}', resourceVersion: 1, minVersion: '2.0', maxVersion: '7.2', releasedVersion: '7.1' },
   { id: '44096322-2d3d-466a-bb30-d1b7de69f61f', area: 'policy', resourceName: 'types', routeTemplate: '{project}/_apis/policy/types/{typeId}', resourceVersion: 1, minVersion: '2.0', maxVersion: '7.2', releasedVersion: '7.1' },
   { id: '69a319f4-28c1-4bfd-93e6-ea0ff5c6f1a2', area: 'distributedtask', resourceName: 'oidctoken', routeTemplate: '{scopeIdentifier}/_apis/distributedtask/hubs/{hubName}/plans/{planId}/jobs/{jobId}/oidctoken', resourceVersion: 1, minVersion: '7.1', maxVersion: '7.2', releasedVersion: '7.1' },
+  { id: 'b3a6eebe-9cf0-49ea-b6cb-1a4c5f5007b0', area: 'git', resourceName: 'pullRequestQuery', routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/pullrequestquery', resourceVersion: 1, minVersion: '4.0', maxVersion: '7.2', releasedVersion: '7.1' },
+  { id: '4b6702c7-aa35-4b89-9c96-b9abf6d3e540', area: 'git', resourceName: 'pullRequestReviewers', routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/pullRequests/{pullRequestId}/reviewers/{reviewerId}', resourceVersion: 1, minVersion: '3.0', maxVersion: '7.2', releasedVersion: '7.1' },
+  { id: 'c2570c3b-5b3f-41b8-98bf-5407bfde8d58', area: 'git', resourceName: 'commits', routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/commits/{commitId}', resourceVersion: 2, minVersion: '1.0', maxVersion: '7.2', releasedVersion: '7.1' },
   { id: '86c8381e-5aee-4cde-8ae4-25c0c7f5eaea', area: 'PipelinesChecks', resourceName: 'configurations', routeTemplate: '{project}/_apis/pipelines/checks/{resource}/{id}', resourceVersion: 1, minVersion: '5.1', maxVersion: '7.2', releasedVersion: '0.0' },
 ];
 
@@ -140,18 +167,15 @@ export function scopeEntryApplies(e: PolicyScope, repositoryId: string | undefin
   } else if (entryRepo !== undefined && entryRepo !== repositoryId.toLowerCase()) {
     return false;
   }
-  if (refName === undefined || !e.refName) return true;
-  // Ref names compare case-sensitively here: git refs are case-sensitive and a gate must not over-match.
-  switch (e.matchKind ?? 'Exact') {
-    case 'Prefix':
-      return refName.startsWith(e.refName);
-    case 'DefaultBranch': {
-      const repo = repositoryId ?? entryRepo;
-      return repo !== undefined && defaultBranchOf(repo) === refName;
-    }
-    default:
-      return refName === e.refName;
+  if (refName === undefined) return true;
+  // A default-branch scope carries no refName: it applies to the repository's default branch only.
+  if (e.matchKind === 'DefaultBranch') {
+    const repo = repositoryId ?? entryRepo;
+    return repo !== undefined && defaultBranchOf(repo) === refName;
   }
+  if (!e.refName) return true;
+  // Ref names compare case-sensitively here: git refs are case-sensitive and a gate must not over-match.
+  return e.matchKind === 'Prefix' ? refName.startsWith(e.refName) : refName === e.refName;
 }
 
 export class DevOpsService {
@@ -166,6 +190,7 @@ export class DevOpsService {
   private readonly checks: CheckState[] = [];
   private readonly jobTokens = new Map<string, JobTokenState>();
   private nextPolicyId = 1;
+  private readonly pullRequests: AdoPullRequest[] = [];
   private nextCheckId = 1;
 
   constructor(
@@ -230,6 +255,29 @@ export class DevOpsService {
     const sc: AdoServiceConnection = { id: (opts.id ?? randomUUID()).toLowerCase(), name: opts.name, type: opts.type ?? 'azurerm', projectId: project.id };
     this.serviceConnections.set(sc.id, sc);
     return sc;
+  }
+
+  /**
+   * A pull request; a completed one is merged: its merge commit is appended to the target branch
+   * (unless the branch already ends there) and its source commits are on the source branch.
+   */
+  addPullRequest(opts: { repositoryId: string; id?: number; sourceRefName?: string; targetRefName?: string; status?: AdoPullRequest['status']; author: { id: string; displayName: string }; lastMergeCommit?: string; commits?: string[]; reviewers?: AdoReviewer[] }): AdoPullRequest {
+    const pr: AdoPullRequest = {
+      id: opts.id ?? 100 + this.pullRequests.length,
+      repositoryId: opts.repositoryId.toLowerCase(),
+      sourceRefName: opts.sourceRefName ?? `refs/heads/topic/${100 + this.pullRequests.length}`,
+      targetRefName: opts.targetRefName ?? 'refs/heads/main',
+      status: opts.status ?? 'completed',
+      createdBy: opts.author,
+      ...(opts.lastMergeCommit ? { lastMergeCommit: opts.lastMergeCommit.toLowerCase() } : {}),
+      commits: (opts.commits ?? []).map((c) => c.toLowerCase()),
+      reviewers: opts.reviewers ?? [],
+    };
+    if (pr.status === 'completed' && pr.lastMergeCommit && !this.ancestors(pr.repositoryId, pr.lastMergeCommit).length) {
+      this.pushCommits(pr.repositoryId, pr.targetRefName, [pr.lastMergeCommit]);
+    }
+    this.pullRequests.push(pr);
+    return pr;
   }
 
   /** Adds a branch policy; returns the configuration as the REST API shows it. */
@@ -524,6 +572,12 @@ export class DevOpsService {
       res = this.versioned(req, '2d874a60-a811-4f62-9c9f-963a6ea0a55b', () => this.refsRoute(req, project, rest[3]!));
     } else if (route[0] === 'git' && route[1] === 'repositories' && route[3] === 'commits' && route[5] === 'mergebases' && req.method === 'GET') {
       res = this.versioned(req, '7cf2abb6-c964-4f7e-9872-f78c66e72e9c', () => this.mergeBasesRoute(req, project, rest[3]!, rest[5]!));
+    } else if (route[0] === 'git' && route[1] === 'repositories' && route[3] === 'pullrequestquery' && route.length === 4 && req.method === 'POST') {
+      res = this.versioned(req, 'b3a6eebe-9cf0-49ea-b6cb-1a4c5f5007b0', () => this.pullRequestQuery(req, project, rest[3]!));
+    } else if (route[0] === 'git' && route[1] === 'repositories' && route[3] === 'pullrequests' && route[5] === 'reviewers' && route.length === 6 && req.method === 'GET') {
+      res = this.versioned(req, '4b6702c7-aa35-4b89-9c96-b9abf6d3e540', () => this.reviewersRoute(req, project, rest[3]!, rest[5]!));
+    } else if (route[0] === 'git' && route[1] === 'repositories' && route[3] === 'commits' && route.length === 5 && req.method === 'GET') {
+      res = this.versioned(req, 'c2570c3b-5b3f-41b8-98bf-5407bfde8d58', () => this.commitRoute(req, project, rest[3]!, rest[5]!));
     } else if (route[0] === 'git' && route[1] === 'repositories' && route.length <= 3 && req.method === 'GET') {
       res = this.versioned(req, '225f7195-f9c7-4d14-ab28-a83f7ff77e1f', () => this.repositoriesRoute(project, rest[3]));
     } else {
@@ -715,6 +769,75 @@ export class DevOpsService {
     const base = common[common.length - 1];
     const value = base ? [{ commitId: base, url: `${req.url.origin}/${project.id}/_apis/git/repositories/${repo.id}/commits/${base}` }] : [];
     return { status: 200, body: { value, count: value.length } };
+  }
+
+  private repoNotFound(idOrName: string): EmuResponse {
+    return vssError(404, 'GitRepositoryNotFoundException', `TF401019: The Git repository with name or identifier ${idOrName} does not exist or you do not have permissions for the operation you are attempting.`, 'Microsoft.TeamFoundation.Git.Server');
+  }
+
+  private pullRequestBody(req: EmuRequest, project: AdoProject, pr: AdoPullRequest): JsonObject {
+    const repoUrl = `${req.url.origin}/${req.segments[0]}/${project.id}/_apis/git/repositories/${pr.repositoryId}`;
+    const commitRef = (c: string | undefined) => (c ? { commitId: c, url: `${repoUrl}/commits/${c}` } : undefined);
+    return {
+      repository: { id: pr.repositoryId, url: repoUrl, project: { id: project.id, name: project.name } },
+      pullRequestId: pr.id,
+      codeReviewId: pr.id,
+      status: pr.status,
+      createdBy: { ...pr.createdBy, uniqueName: `${pr.createdBy.displayName}@contoso.example`, url: `${req.url.origin}/_apis/Identities/${pr.createdBy.id}` },
+      creationDate: new Date(this.ctx.clock.now()).toISOString(),
+      title: `Pull request ${pr.id}`,
+      sourceRefName: pr.sourceRefName,
+      targetRefName: pr.targetRefName,
+      mergeStatus: pr.status === 'completed' ? 'succeeded' : 'notSet',
+      isDraft: false,
+      ...(pr.lastMergeCommit ? { lastMergeCommit: commitRef(pr.lastMergeCommit) } : {}),
+      ...(pr.commits.length ? { lastMergeSourceCommit: commitRef(pr.commits[pr.commits.length - 1]) } : {}),
+      reviewers: pr.reviewers.map((r) => ({ reviewerUrl: `${repoUrl}/pullRequests/${pr.id}/reviewers/${r.id}`, vote: r.vote, hasDeclined: false, isFlagged: false, id: r.id, displayName: r.displayName, uniqueName: r.displayName, ...(r.isContainer ? { isContainer: true } : {}) })),
+      url: `${repoUrl}/pullRequests/${pr.id}`,
+      supportsIterations: true,
+    };
+  }
+
+  /** POST pullrequestquery: {queries: [{type: lastMergeCommit|commit, items: [sha...]}]} -> results[i][sha] = pull requests. */
+  private pullRequestQuery(req: EmuRequest, project: AdoProject, idOrName: string): EmuResponse {
+    const repo = this.repoIn(project, idOrName);
+    if (!repo) return this.repoNotFound(idOrName);
+    const body = jsonBody(req) as { queries?: Array<{ type?: unknown; items?: unknown }> } | undefined;
+    const queries = Array.isArray(body?.queries) ? body!.queries : undefined;
+    if (!queries) return vssError(400, 'ArgumentNullException', 'Value cannot be null.\r\nParameter name: queries', 'System');
+    const results = queries.map((q) => {
+      const type = String(q.type).toLowerCase();
+      const byMerge = type === 'lastmergecommit' || type === '1';
+      if (!byMerge && type !== 'commit' && type !== '2') return {};
+      const items = Array.isArray(q.items) ? q.items.map((i) => String(i)) : [];
+      return Object.fromEntries(
+        items.map((item) => {
+          const sha = item.toLowerCase();
+          const prs = this.pullRequests.filter((p) => p.repositoryId === repo.id && (byMerge ? p.lastMergeCommit === sha : p.commits.includes(sha)));
+          return [item, prs.map((p) => this.pullRequestBody(req, project, p))];
+        }),
+      );
+    });
+    return { status: 200, body: { queries, results } };
+  }
+
+  private reviewersRoute(req: EmuRequest, project: AdoProject, idOrName: string, prId: string): EmuResponse {
+    const repo = this.repoIn(project, idOrName);
+    if (!repo) return this.repoNotFound(idOrName);
+    const pr = this.pullRequests.find((p) => p.repositoryId === repo.id && String(p.id) === prId);
+    if (!pr) return vssError(404, 'GitPullRequestNotFoundException', `TF401180: The requested pull request was not found.`, 'Microsoft.TeamFoundation.Git.Server');
+    const value = this.pullRequestBody(req, project, pr).reviewers as JsonObject[];
+    return { status: 200, body: { count: value.length, value } };
+  }
+
+  private commitRoute(req: EmuRequest, project: AdoProject, idOrName: string, commitId: string): EmuResponse {
+    const repo = this.repoIn(project, idOrName);
+    if (!repo) return this.repoNotFound(idOrName);
+    const chain = this.ancestors(repo.id, commitId);
+    if (!chain.length) return vssError(404, 'GitObjectNotFoundException', `TF401175: The commit ${commitId} could not be found in the repository ${repo.name}.`, 'Microsoft.TeamFoundation.Git.Server');
+    const parent = chain[chain.length - 2];
+    const person = { name: 'Contoso Dev', email: 'dev@contoso.example', date: new Date(this.ctx.clock.now()).toISOString() };
+    return { status: 200, body: { commitId: commitId.toLowerCase(), parents: parent ? [parent] : [], author: person, committer: person, comment: `commit ${commitId.slice(0, 7)}`, url: `${req.url.origin}${req.url.pathname}` } };
   }
 
   private repositoriesRoute(project: AdoProject, idOrName: string | undefined): EmuResponse {

@@ -1,8 +1,8 @@
 // Per-route fault injection. A fault matches on service, method and path and fires a
 // limited number of times; the server applies it before (or, for delays, around) the service.
-import type { Service } from './types';
+import type { EmuResponse, Service } from './types';
 
-export type FaultKind = 'status' | 'reset' | 'delay' | 'malformed' | 'stall';
+export type FaultKind = 'status' | 'reset' | 'delay' | 'malformed' | 'stall' | 'rewrite';
 
 export interface FaultSpec {
   service?: Service;
@@ -20,6 +20,11 @@ export interface FaultSpec {
   times?: number;
   /** Overrides the error body for kind 'status'. */
   body?: unknown;
+  /**
+   * For kind 'rewrite': the service answers as usual, then this changes the answer (what a
+   * hostile or compromised service, proxy or DNS could return: another host, foreign text).
+   */
+  rewrite?: (res: EmuResponse) => EmuResponse;
 }
 
 export interface FaultHandle {

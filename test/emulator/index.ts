@@ -13,7 +13,9 @@
 //   /discovery, /history/v1.0/..., /mlflow/v1.0/...                                                              Azure ML data plane
 //   https://127.0.0.1:<other port>/<account>/<container>/<blob>  (emu.storage.url)                              Blob storage (Azurite)
 //   /_emulator/...                                                                                               control API (CLI mode)
+import { GitHubService } from './github';
 import { addPrivateEndpointConnection, addWorkspace, installMachineLearningRoutes, type AddWorkspaceOptions } from './aml';
+import { installAuthorizationRoutes } from './authorization';
 import { addPrivateEndpoint, addPrivateNetwork, installNetworkRoutes, type PrivateEndpointSpec, type PrivateName } from './network';
 import { ArmService } from './arm';
 import { addDatastore, defaultBlobContainer, storageAccountNameOf } from './assets';
@@ -40,7 +42,7 @@ export { BRANCH_CONTROL_DEFINITION, CHECK_TYPES, DevOpsService, POLICY_TYPES, ty
 export { EntraService, TOKEN_EXCHANGE_AUDIENCE, type Identity, type ManagedIdentity, type ServicePrincipal } from './entra';
 export type { FaultHandle, FaultKind, FaultSpec } from './faults';
 export type { Operation, OperationOutcome, StartOperationOptions } from './lro';
-export { BUILT_IN_ROLES, type RoleDefinition } from './rbac';
+export { BUILT_IN_ROLES, EVERYONE, type DenyAssignment, type PrincipalType, type RoleAssignment, type RoleDefinition } from './rbac';
 export { SEED_IDS, type SeedResult } from './seed';
 export { seedConnection, seedJob, type SeedConnection, type SeedJob, type SeedConnectionKind } from './agentenv';
 export { makeSelfSignedCertificate, type GeneratedCertificate } from './tls';
@@ -61,6 +63,7 @@ export class EmulatedArm extends ArmService {
     super(context, entra);
     installMachineLearningRoutes(this);
     installNetworkRoutes(this);
+    installAuthorizationRoutes(this);
   }
 
   /** Private endpoints for the workspace and its dependencies; returns each name and its IP. */
@@ -111,6 +114,8 @@ export interface Emulator {
   readonly entra: EntraService;
   readonly arm: EmulatedArm;
   readonly ado: DevOpsService;
+  /** GitHub Enterprise Server's REST API at <url>/api/v3: repositories, rulesets, protection, pull requests and reviews. */
+  readonly github: GitHubService;
   readonly faults: Faults;
   /** Blob storage (Azurite over HTTPS), started on first use: URLs, SAS, blob listing, upload byte counts. */
   readonly storage: EmulatedStorage;
@@ -167,6 +172,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
   const imds = new ImdsService(entra);
   const arm = new EmulatedArm(ctx, entra);
   const ado = new DevOpsService(ctx, entra);
+  const github = new GitHubService(() => origin);
   const storage = new EmulatedStorage(tls, {
     accounts: () => arm.resources.all().filter((r) => String(r.body.type).toLowerCase() === 'microsoft.storage/storageaccounts').map((r) => String(r.body.name)),
     addSecret,
@@ -193,6 +199,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
     entra,
     arm,
     ado,
+    github,
     faults,
     storage,
     aml,
@@ -227,6 +234,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
       imds: (r) => imds.handle(r),
       arm: (r) => arm.handle(r),
       ado: (r) => ado.handle(r),
+      github: (r) => github.handle(r),
       aml: (r) => aml.dataPlane.handle(r),
       control,
     },

@@ -109,6 +109,80 @@ export function installNetworkRoutes(arm: ArmService): void {
   arm.route('GET', `${rg}/Microsoft.Storage/storageAccounts/{name}`, { action: 'Microsoft.Storage/storageAccounts/read', handler: getter('Microsoft.Storage/storageAccounts', 'name') });
   arm.route('GET', `${rg}/Microsoft.KeyVault/vaults/{name}`, { action: 'Microsoft.KeyVault/vaults/read', handler: getter('Microsoft.KeyVault/vaults', 'name') });
   arm.route('GET', `${rg}/Microsoft.ContainerRegistry/registries/{name}`, { action: 'Microsoft.ContainerRegistry/registries/read', handler: getter('Microsoft.ContainerRegistry/registries', 'name') });
+  arm.route('GET', `${rg}/Microsoft.Network/networkSecurityGroups/{name}`, { action: 'Microsoft.Network/networkSecurityGroups/read', handler: getter('Microsoft.Network/networkSecurityGroups', 'name') });
+  arm.route('GET', `${rg}/Microsoft.ContainerService/managedClusters/{name}`, { action: 'Microsoft.ContainerService/managedClusters/read', handler: getter('Microsoft.ContainerService/managedClusters', 'name') });
+  arm.route('GET', `${rg}/Microsoft.Network/virtualNetworks/{vnet}/subnets/{name}`, {
+    action: 'Microsoft.Network/virtualNetworks/subnets/read',
+    handler: (req) => {
+      const r = arm.resources.get(req.path);
+      if (!r) throw armErrors.resourceNotFound('Microsoft.Network/virtualNetworks/subnets', `${req.params.vnet}/${req.params.name}`, req.params.resourceGroupName!);
+      return { status: 200, body: r.body };
+    },
+  });
+}
+
+/**
+ * The documented inbound rules of a compute subnet's NSG (network-security seed: BatchNodeManagement
+ * on 29876-29877, AzureMachineLearning on 44224), as ARM returns security rules.
+ */
+export function documentedComputeRules(nsgId: string): JsonObject[] {
+  const rule = (name: string, priority: number, source: string, ports: string): JsonObject => ({
+    name,
+    id: `${nsgId}/securityRules/${name}`,
+    type: 'Microsoft.Network/networkSecurityGroups/securityRules',
+    properties: { provisioningState: 'Succeeded', protocol: 'Tcp', sourcePortRange: '*', destinationPortRange: ports, sourceAddressPrefix: source, destinationAddressPrefix: 'VirtualNetwork', access: 'Allow', priority, direction: 'Inbound', sourcePortRanges: [], destinationPortRanges: [], sourceAddressPrefixes: [], destinationAddressPrefixes: [] },
+  });
+  return [rule('AllowBatchNodeManagement', 100, 'BatchNodeManagement', '29876-29877'), rule('AllowAzureMachineLearning', 110, 'AzureMachineLearning', '44224')];
+}
+
+/**
+ * The compute subnet of a workspace's group (vnet-aml/snet-training) and its NSG with only the
+ * documented rules; created once. Returns the subnet id.
+ */
+export function ensureComputeSubnet(arm: ArmService, rgId: string, location: string): string {
+  const vnetId = `${rgId}/providers/Microsoft.Network/virtualNetworks/vnet-aml`;
+  const subnetId = `${vnetId}/subnets/snet-training`;
+  const nsgId = `${rgId}/providers/Microsoft.Network/networkSecurityGroups/nsg-training`;
+  if (arm.resources.get(subnetId)) return arm.resources.get(subnetId)!.id;
+  arm.resources.put(nsgId, {
+    id: nsgId,
+    name: 'nsg-training',
+    type: 'Microsoft.Network/networkSecurityGroups',
+    location,
+    etag: `W/"${randomUUID()}"`,
+    properties: { provisioningState: 'Succeeded', resourceGuid: randomUUID(), securityRules: documentedComputeRules(nsgId), defaultSecurityRules: [], subnets: [{ id: subnetId }] },
+  });
+  arm.resources.put(subnetId, {
+    id: subnetId,
+    name: 'snet-training',
+    type: 'Microsoft.Network/virtualNetworks/subnets',
+    etag: `W/"${randomUUID()}"`,
+    properties: { provisioningState: 'Succeeded', addressPrefix: '10.10.2.0/24', networkSecurityGroup: { id: nsgId }, privateEndpointNetworkPolicies: 'Disabled', privateLinkServiceNetworkPolicies: 'Enabled' },
+  });
+  return subnetId;
+}
+
+/** An AKS cluster as ARM returns it; private API server unless said otherwise. */
+export function ensureManagedCluster(arm: ArmService, id: string, location: string, opts: { private?: boolean } = {}): void {
+  if (arm.resources.get(id)) return;
+  const name = id.split('/').pop()!;
+  const isPrivate = opts.private ?? true;
+  arm.resources.put(id, {
+    id,
+    name,
+    type: 'Microsoft.ContainerService/ManagedClusters',
+    location,
+    sku: { name: 'Base', tier: 'Standard' },
+    properties: {
+      provisioningState: 'Succeeded',
+      powerState: { code: 'Running' },
+      kubernetesVersion: '1.30.5',
+      dnsPrefix: `${name}-dns`,
+      ...(isPrivate ? { privateFQDN: `${name}-dns-${randomUUID().slice(0, 8)}.privatelink.${location}.azmk8s.io` } : { fqdn: `${name}-dns-${randomUUID().slice(0, 8)}.hcp.${location}.azmk8s.io` }),
+      apiServerAccessProfile: isPrivate ? { enablePrivateCluster: true, privateDNSZone: 'system', enablePrivateClusterPublicFQDN: false } : { enablePrivateCluster: false },
+      networkProfile: { networkPlugin: 'azure', loadBalancerSku: 'standard', outboundType: 'userDefinedRouting' },
+    },
+  });
 }
 
 export interface PrivateName {

@@ -96,6 +96,7 @@ export interface AddEndpointOptions {
   /** Kubernetes compute name (default aks-prod); null makes a managed endpoint. */
   compute?: string | null;
   authMode?: 'Key' | 'AMLToken' | 'AADToken';
+  publicNetworkAccess?: 'Enabled' | 'Disabled';
   deployments?: Array<{ name: string; model: string; environmentId?: string; traffic?: number; provisioningState?: string }>;
 }
 
@@ -202,7 +203,7 @@ export class OnlineEndpoints {
     if (!ws) throw new Error(`unknown workspace ${workspaceId}`);
     const id = `${ws.id}/onlineEndpoints/${name}`;
     const compute = o.compute === null ? undefined : `${ws.id}/computes/${o.compute ?? 'aks-prod'}`;
-    const body = this.endpointBody(ws, id, name, { authMode: o.authMode ?? 'Key', ...(compute ? { compute } : {}), description: null, properties: {} }, {}, undefined);
+    const body = this.endpointBody(ws, id, name, { authMode: o.authMode ?? 'Key', ...(compute ? { compute } : {}), ...(o.publicNetworkAccess ? { publicNetworkAccess: o.publicNetworkAccess } : {}), description: null, properties: {} }, {}, undefined);
     (body.properties as JsonObject).provisioningState = 'Succeeded';
     this.deps.arm.resources.put(id, body);
     this.newKeys(id);
@@ -328,6 +329,7 @@ export class OnlineEndpoints {
         scoringUri: `${this.origin}/api/v1/endpoint/${name}/score`,
         swaggerUri: `${this.origin}/api/v1/endpoint/${name}/swagger.json`,
         authMode: props.authMode ?? 'Key',
+        publicNetworkAccess: props.publicNetworkAccess ?? 'Enabled',
         provisioningState: 'Creating',
         traffic: {},
         ...(props.compute ? { compute: props.compute } : {}),

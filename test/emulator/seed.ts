@@ -50,6 +50,15 @@ export interface SeedPrincipal {
   objectId: string;
 }
 
+/** The people of the seeded repository: who writes changes and who reviews them. */
+export const SEED_PEOPLE = {
+  author: { id: '7a110000-0000-4000-8000-0000000000a1', displayName: 'Carol Author' },
+  reviewers: [
+    { id: '7a110000-0000-4000-8000-0000000000b1', displayName: 'Alice Reviewer' },
+    { id: '7a110000-0000-4000-8000-0000000000b2', displayName: 'Bob Reviewer' },
+  ],
+};
+
 export interface SeedResult {
   /** Emulator origin; also the ARM URL (ENDPOINT_URL) and the authority host. */
   url: string;
@@ -128,6 +137,10 @@ export function seedDefault(env: {
   const repo = ado.addRepository({ org: S.org, project: S.project, name: S.repository, id: S.repositoryId, defaultBranch: 'refs/heads/main' });
   // main has three merged commits; the last one is what a CI run of main builds.
   const mainHead = ado.pushCommits(repo.id, 'refs/heads/main', ['1'.repeat(40), '2'.repeat(40), '3'.repeat(40)]);
+  // Each came in through a completed pull request that two people other than its author approved.
+  for (const [i, commit] of ['1', '2', '3'].map((c) => c.repeat(40)).entries()) {
+    ado.addPullRequest({ repositoryId: repo.id, id: 101 + i, author: SEED_PEOPLE.author, lastMergeCommit: commit, reviewers: SEED_PEOPLE.reviewers.map((r) => ({ ...r, vote: 10 })) });
+  }
   const scs = perConnection((_, ids) => ado.addServiceConnection({ org: S.org, project: S.project, ...ids }));
   const issuer = ado.issuer(S.org);
   const subject = ado.subject(S.org, S.project, S.serviceConnections.wif.name);

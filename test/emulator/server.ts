@@ -24,6 +24,8 @@ export function classify(segments: string[]): Service {
   if (ARM_FIRST_SEGMENTS.has(first)) return 'arm';
   // Azure ML's data plane (discovery, run history, MLflow) shares the origin.
   if (AML_FIRST_SEGMENTS.has(first) && segments.length >= 1) return 'aml';
+  // GitHub Enterprise Server's REST API (<server>/api/v3/...).
+  if (first === 'api' && (segments[1] ?? '').toLowerCase() === 'v3') return 'github';
   if (segments.length >= 2 && ENTRA_SECOND_SEGMENTS.has(segments[1].toLowerCase())) return 'entra';
   return 'ado';
 }
@@ -159,6 +161,7 @@ export class EmulatorServer {
       const message = err instanceof Error ? err.message : String(err);
       response = { status: 500, body: { error: { code: 'InternalServerError', message: `Emulator error: ${message}` } } };
     }
+    if (fault?.kind === 'rewrite' && fault.rewrite) response = fault.rewrite(response);
     entry.status = response.status;
     if (response.principal) entry.principal = response.principal;
     if (this.closing || res.destroyed) return;

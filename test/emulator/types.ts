@@ -1,7 +1,7 @@
 // Types shared by the emulator's services.
 import type { IncomingHttpHeaders } from 'node:http';
 
-export type Service = 'entra' | 'imds' | 'arm' | 'ado' | 'aml' | 'control';
+export type Service = 'entra' | 'imds' | 'arm' | 'ado' | 'aml' | 'github' | 'control';
 
 /** A fully read request, as the services see it. */
 export interface EmuRequest {

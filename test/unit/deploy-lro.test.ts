@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ArmClient } from '../../tasks/common/arm';
+import { originRule } from '../../tasks/common/hosts';
 import type { RawResponse } from '../../tasks/common/http';
 import { armOperation, OperationAbandoned, OperationFailed } from '../../tasks/common/lro';
 
@@ -19,6 +20,7 @@ function fakeArm(initial: RawResponse, polls: RawResponse[], resource: RawRespon
       seen.push(`POLL ${url}`);
       return polls.shift()!;
     },
+    hosts: originRule('https://arm'),
   } as unknown as ArmClient;
   const waits: number[] = [];
   const sleep = async (ms: number) => {
@@ -82,5 +84,10 @@ describe('ARM long-running operations', () => {
     await assert.rejects(armOperation(f.arm, 'PUT', '/e', 'v', {}, { signal: ac.signal, sleep }), (e: unknown) => e instanceof OperationAbandoned && e.reason === 'cancelled');
     const g = fakeArm(res(201, {}, { 'azure-asyncoperation': ASYNC, 'retry-after': '60' }), []);
     await assert.rejects(armOperation(g.arm, 'PUT', '/e', 'v', {}, { sleep: g.sleep, timeoutMs: 1000 }), (e: unknown) => e instanceof OperationAbandoned && e.reason === 'timeout');
+  });
+  test('an operation URL on another host is not followed: abandoned at once as foreignHost, nothing polled', async () => {
+    const f = fakeArm(res(201, {}, { 'azure-asyncoperation': 'https://elsewhere.example/ops/1' }), []);
+    await assert.rejects(armOperation(f.arm, 'PUT', '/e', 'v', {}, { sleep: f.sleep }), (e: unknown) => e instanceof OperationAbandoned && e.reason === 'foreignHost' && /Refusing to call elsewhere\.example/.test(e.message));
+    assert.deepEqual(f.seen, ['PUT /e']);
   });
 });

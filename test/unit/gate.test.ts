@@ -1,23 +1,42 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AccessDenied, evaluateGate, matchesProtected, MIN_REVIEWERS_POLICY, parseProtectedBranches, type GateFacts, type GateReader, type PolicyLike } from '../../tasks/common/gate';
+import { AccessDenied, evaluateGate as evaluate, matchesProtected, parseProtectedBranches, type CheckLike, type GateFacts, type GateSettings } from '../../tasks/common/gate';
+import { azureReposHost, MIN_REVIEWERS_POLICY, type AzureReposReader, type PolicyLike, type PullRequestLike, type ReviewerLike } from '../../tasks/common/gate-azure-repos';
 
 const SHA = 'a'.repeat(40);
-const facts = (over: Partial<GateFacts> = {}): GateFacts => ({ sourceBranch: 'refs/heads/main', reason: 'IndividualCI', provider: 'TfsGit', repositoryId: 'repo1', projectId: 'p1', sourceVersion: SHA, ...over });
+const facts = (over: Partial<GateFacts> = {}): GateFacts => ({ sourceBranch: 'refs/heads/main', reason: 'IndividualCI', provider: 'TfsGit', repositoryId: 'repo1', projectId: 'p1', sourceVersion: SHA, checkedOut: SHA, ...over });
 const policy = (over: Partial<PolicyLike> = {}, settings: Partial<NonNullable<PolicyLike['settings']>> = {}): PolicyLike => ({
   id: 7, isEnabled: true, isBlocking: true, isDeleted: false, type: { id: MIN_REVIEWERS_POLICY },
   ...over, settings: { minimumApproverCount: 2, creatorVoteCounts: false, scope: [{ repositoryId: 'repo1', refName: 'refs/heads/main', matchKind: 'Exact' }], ...settings },
 });
-function reader(policies: PolicyLike[], head = SHA, ancestors: string[] = []): GateReader & { calls: number } {
-  const r = {
+/** A reviewed merge: pull request `id` into `target` whose merge commit is `commit`, with reviewers' votes. */
+interface FakePr { id: number; commit: string; target?: string; author?: string; votes?: Array<[string, number, boolean?]>; contains?: string[] }
+const REVIEWED: FakePr = { id: 7, commit: SHA, votes: [['alice', 10], ['bob', 5]] };
+
+type FakeReader = AzureReposReader & { calls: number; prs: FakePr[]; parentsOf: Record<string, string[]>; connectionChecks: () => Promise<CheckLike[]> };
+function reader(policies: PolicyLike[], head = SHA, ancestors: string[] = [], defaultBranch = 'refs/heads/main', prs: FakePr[] = [REVIEWED]): FakeReader {
+  const pr = (p: FakePr): PullRequestLike => ({ pullRequestId: p.id, status: 'completed', targetRefName: p.target ?? 'refs/heads/main', createdBy: { id: p.author ?? 'carol', displayName: p.author ?? 'carol' }, lastMergeCommit: { commitId: p.commit } });
+  const r: FakeReader = {
     calls: 0,
+    prs,
+    parentsOf: {},
+    async defaultBranch() { r.calls++; return defaultBranch; },
     async policies() { r.calls++; return policies; },
     async branchHead() { r.calls++; return head; },
     async isAncestor(_p: string, _r: string, c: string) { r.calls++; return ancestors.includes(c); },
+    async pullRequests(_p: string, _r: string, query: string, commit: string) {
+      r.calls++;
+      return r.prs.filter((p) => (query === 'lastMergeCommit' ? p.commit === commit : (p.contains ?? []).includes(commit))).map(pr);
+    },
+    async reviewers(_p: string, _r: string, id: number): Promise<ReviewerLike[]> {
+      return (r.prs.find((p) => p.id === id)?.votes ?? []).map(([who, vote, isContainer]) => ({ id: who, displayName: who, vote, ...(isContainer ? { isContainer } : {}) }));
+    },
+    async parents(_p: string, _r: string, c: string) { return r.parentsOf[c] ?? []; },
     async connectionChecks() { return [{ settings: { definitionRef: { name: 'evaluatebranchProtection' } } }]; },
   };
   return r;
 }
+const evaluateGate = (f: GateFacts, s: GateSettings, r: FakeReader) => evaluate(f, s, azureReposHost(r, f.projectId, f.repositoryId), () => r.connectionChecks());
 const settings = { protectedBranches: ['refs/heads/main', 'refs/heads/release/*'], requireBranchPolicy: true, minimumReviewers: 1 };
 
 test('protected branch with a blocking reviewer policy passes', async () => {
@@ -62,20 +81,49 @@ test('repository-less and prefix-scoped policies apply', async () => {
 
 test('a commit that is not on the branch is refused', async () => {
   const other = 'b'.repeat(40);
-  await assert.rejects(evaluateGate(facts({ sourceVersion: other }), settings, reader([policy()], SHA, [])), /commit bbbbbbbbbbbb is not on refs\/heads\/main/);
-  await evaluateGate(facts({ sourceVersion: other }), settings, reader([policy()], SHA, [other]));
+  await assert.rejects(evaluateGate(facts({ sourceVersion: other, checkedOut: other }), settings, reader([policy()], SHA, [])), /commit bbbbbbbbbbbb is not on refs\/heads\/main/);
+  await evaluateGate(facts({ sourceVersion: other, checkedOut: other }), settings, reader([policy()], SHA, [other], 'refs/heads/main', [{ ...REVIEWED, commit: other }]));
 });
 
 test('unreadable policies say how to grant access', async () => {
   const r = reader([]);
-  r.policies = async () => { throw new AccessDenied('401'); };
-  await assert.rejects(evaluateGate(facts(), settings, r), /cannot read branch policies.*Build Service/);
+  r.policies = async () => { throw new AccessDenied('401', 'Grant the build service identity Read'); };
+  await assert.rejects(evaluateGate(facts(), settings, r), /the job cannot read the branch protection on Azure Repos\. Grant the build service identity Read/);
 });
 
-test('GitHub repositories fail closed unless requireBranchPolicy is false', async () => {
-  await assert.rejects(evaluateGate(facts({ provider: 'GitHub' }), settings, reader([])), /hosted on GitHub/);
-  const ok = await evaluateGate(facts({ provider: 'GitHub' }), { ...settings, requireBranchPolicy: false }, reader([]));
-  assert.match(ok.warnings[0]!, /requireBranchPolicy is false/);
+test('proof of review: a completed pull request approved by two others passes, and the log names them', async () => {
+  const res = await evaluateGate(facts(), settings, reader([policy()]));
+  assert.equal(res.review, 'pull request #7 into refs/heads/main, approved by alice, bob');
+});
+
+test('proof of review: an unreviewed commit on a new branch under a prefix policy is refused', async () => {
+  // release/* is protected by a Prefix policy and the commit is on the branch, but no pull request merged it.
+  const rel = 'd'.repeat(40);
+  const prefix = policy({}, { scope: [{ repositoryId: 'repo1', refName: 'refs/heads/release/', matchKind: 'Prefix' }] });
+  await assert.rejects(
+    evaluateGate(facts({ sourceBranch: 'refs/heads/release/9', sourceVersion: rel, checkedOut: rel }), settings, reader([prefix], rel)),
+    /commit dddddddddddd is not the merge of a completed pull request approved by reviewers other than its author.*Run the pipeline from the merge commit of a completed pull request/,
+  );
+});
+
+test('proof of review: approved by its author only, by too few, into an unprotected branch, or by a group: refused', async () => {
+  const cases: Array<[FakePr, RegExp]> = [
+    [{ id: 8, commit: SHA, author: 'carol', votes: [['carol', 10]] }, /pull request #8, which nobody but its author \(carol\) approved/],
+    [{ id: 9, commit: SHA, votes: [['alice', 10], ['bob', -5]] }, /pull request #9, approved by 1 reviewer\(s\) other than its author, fewer than minimumReviewers \(2\)/],
+    [{ id: 10, commit: SHA, target: 'refs/heads/dev', votes: [['alice', 10], ['bob', 10]] }, /pull request #10 into refs\/heads\/dev, which is not one of protectedBranches/],
+    [{ id: 11, commit: SHA, votes: [['alice', 10], ['[mlops]\\Contributors', 10, true]] }, /pull request #11, approved by 1 reviewer/],
+  ];
+  for (const [pr, re] of cases) await assert.rejects(evaluateGate(facts(), { ...settings, minimumReviewers: 2 }, reader([policy()], SHA, [], 'refs/heads/main', [pr])), re);
+});
+
+test('proof of review: a descendant passes only when every commit since the reviewed merge came through an approved pull request', async () => {
+  const [m, a, b] = ['a'.repeat(40), 'e'.repeat(40), 'f'.repeat(40)];
+  const r = reader([policy()], b, [], 'refs/heads/main', [{ id: 7, commit: m, votes: [['alice', 10]] }, { id: 12, commit: 'x'.repeat(40), votes: [['bob', 10]], contains: [a, b] }]);
+  r.parentsOf = { [b]: [a], [a]: [m] };
+  const ok = await evaluateGate(facts({ sourceVersion: b, checkedOut: b }), settings, r);
+  assert.match(ok.review!, /pull request #7 .*; commit aaaaaaaaaaaa and the 2 commit\(s\) after it came in through approved pull requests/);
+  r.prs[1]!.contains = [b];
+  await assert.rejects(evaluateGate(facts({ sourceVersion: b, checkedOut: b }), settings, r), /commit ffffffffffff descends from reviewed work, but commit eeeeeeeeeeee between them came in through no approved pull request/);
 });
 
 test('a connection without a Branch control check gets a warning with steps', async () => {
@@ -88,6 +136,21 @@ test('a connection without a Branch control check gets a warning with steps', as
 test('protectedBranches input refuses non-refs', () => {
   assert.deepEqual(parseProtectedBranches('refs/heads/main, refs/heads/release/*'), ['refs/heads/main', 'refs/heads/release/*']);
   assert.throws(() => parseProtectedBranches('main'), /'main' is not a branch ref/);
+});
+
+test('a policy scoped to the default branch counts for the default branch only', async () => {
+  const onDefault = policy({}, { scope: [{ repositoryId: null, refName: null, matchKind: 'DefaultBranch' } as never] });
+  await evaluateGate(facts(), settings, reader([onDefault]));
+  await assert.rejects(evaluateGate(facts({ sourceBranch: 'refs/heads/release/1' }), settings, reader([onDefault])), /no "Minimum number of reviewers"/);
+  // A repository whose default branch is not main: its policy protects that branch, not main.
+  await assert.rejects(evaluateGate(facts(), settings, reader([onDefault], SHA, [], 'refs/heads/develop')), /no "Minimum number of reviewers"/);
+});
+
+test('the checkout is compared with Build.SourceVersion also without a policy check, and a missing checkout is said', async () => {
+  const noPolicy = { ...settings, requireBranchPolicy: false };
+  await assert.rejects(evaluateGate(facts({ checkedOut: 'c'.repeat(40) }), noPolicy, reader([])), /checked-out commit cccccccccccc differs from Build.SourceVersion aaaaaaaaaaaa/);
+  const r = await evaluateGate(facts({ checkedOut: undefined }), settings, reader([policy()]));
+  assert.ok(r.warnings.some((w) => /checked-out commit was not compared with Build\.SourceVersion/.test(w)), r.warnings.join('\n'));
 });
 
 test('a checkout that disagrees with Build.SourceVersion is refused', async () => {

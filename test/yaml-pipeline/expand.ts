@@ -18,8 +18,8 @@
  *    deploymentList, stage, stageList) with `default` and `values`, and the legacy mapping form.
  *
  * Not supported, reported as errors naming the file and line rather than skipped: YAML anchors and
- * aliases (the service rejects them too), templates in another repository (`path@alias`),
- * variable templates, templates that extend another template, and everything
+ * aliases (the service rejects them too), templates in a repository the pipeline does not declare
+ * in `resources.repositories` or that has no local copy (`repositories` option), variable templates, templates that extend another template, and everything
  * ./expression.ts does not support. Runtime syntax (`$[ ]`, `$( )`, `condition:`) is kept as text.
  */
 import * as fs from 'node:fs';
@@ -83,6 +83,8 @@ interface ExpandOptions {
   onDirective?: (e: DirectiveEvent) => void;
   /** Schema check of step/job/stage parameter values; returns problems as text. */
   checkParameterValue?: (kind: 'step' | 'steps' | 'job' | 'jobs' | 'stage' | 'stages', value: Value) => string[];
+  /** Local copies of repository resources, by alias, for `path@alias` template references. */
+  repositories?: Record<string, string>;
 }
 
 export interface ExpandedTemplate {
@@ -371,10 +373,23 @@ export class Expander {
     return out;
   }
 
+  /** Aliases the pipeline declares under resources.repositories (set by expandPipeline). */
+  private declaredRepositories = new Set<string>(['self']);
+
   resolvePath(f: Loaded, at: YNode | null | undefined, ref: string): string {
-    if (ref.includes('@')) this.fail(f, at, `template '${ref}': templates in another repository (path@alias) are not supported by this validator`);
+    const roots = [this.opts.repoRoot, ...Object.values(this.opts.repositories ?? {})];
+    const inside = (abs: string): boolean => roots.some((r) => !path.relative(r, abs).startsWith('..'));
+    const at$ = ref.lastIndexOf('@');
+    if (at$ >= 0) {
+      // path@alias: the path is from that repository's root (the service's rule).
+      const [p, alias] = [ref.slice(0, at$), ref.slice(at$ + 1)];
+      if (!this.declaredRepositories.has(alias)) this.fail(f, at, `template '${ref}': the pipeline declares no repository '${alias}' under resources.repositories`);
+      const root = alias === 'self' ? this.opts.repoRoot : this.opts.repositories?.[alias];
+      if (!root) this.fail(f, at, `template '${ref}': no local copy of repository '${alias}' to read it from (map it, e.g. --repository ${alias}=<folder>)`);
+      return path.join(root, p.replace(/^\/+/, ''));
+    }
     const abs = ref.startsWith('/') ? path.join(this.opts.repoRoot, ref) : path.resolve(path.dirname(f.abs), ref);
-    if (path.relative(this.opts.repoRoot, abs).startsWith('..')) this.fail(f, at, `template '${ref}' is outside the repository`);
+    if (!inside(abs)) this.fail(f, at, `template '${ref}' is outside the repository`);
     return abs;
   }
 
@@ -522,6 +537,8 @@ export class Expander {
     const decls = this.declarations(f, paramsPair?.value as YNode | undefined);
     const parameters = this.bind(f.rel, 1, decls, runtimeParameters, false);
     const top = this.map({ f, scope: { parameters } }, f.root, ['parameters']);
+    const repos = (top.resources as { repositories?: unknown } | undefined)?.repositories;
+    this.declaredRepositories = new Set(['self', ...(Array.isArray(repos) ? repos.map((r) => String((r as { repository?: unknown })?.repository ?? '')).filter(Boolean) : [])]);
     const ext = top.extends;
     if (ext === undefined) return top;
     if (ext === null || typeof ext !== 'object' || Array.isArray(ext) || typeof ext.template !== 'string') {

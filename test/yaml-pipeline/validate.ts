@@ -57,6 +57,7 @@ export interface TaskInfo {
 
 export function loadTasks(repoRoot: string): TaskInfo[] {
   const dir = path.join(repoRoot, 'tasks');
+  const major = Number((JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version.split('.')[0]);
   return fs
     .readdirSync(dir)
     .filter((d) => fs.existsSync(path.join(dir, d, 'task.json')))
@@ -66,7 +67,6 @@ export function loadTasks(repoRoot: string): TaskInfo[] {
       const j = JSON.parse(fs.readFileSync(file, 'utf8')) as {
         name: string;
         friendlyName: string;
-        version: { Major: number };
         inputs?: Array<{ name: string; aliases?: string[]; type: string; required?: boolean; defaultValue?: unknown; options?: Record<string, string>; properties?: Record<string, string>; visibleRule?: string }>;
         outputVariables?: Array<{ name: string }>;
       };
@@ -77,7 +77,8 @@ export function loadTasks(repoRoot: string): TaskInfo[] {
         if (i.visibleRule) t.visibleRule = i.visibleRule;
         return t;
       });
-      return { name: j.name, major: j.version.Major, ref: `${j.name}@${j.version.Major}`, friendlyName: j.friendlyName, inputs, outputs: (j.outputVariables ?? []).map((o) => o.name), file: path.relative(repoRoot, file) };
+      // The tasks' major version is package.json's (the build stamps it into task.json).
+      return { name: j.name, major, ref: `${j.name}@${major}`, friendlyName: j.friendlyName, inputs, outputs: (j.outputVariables ?? []).map((o) => o.name), file: path.relative(repoRoot, file) };
     });
 }
 
@@ -311,10 +312,11 @@ export class PipelineValidator {
   }
 
   /** An expander whose step/job/stage parameter values are checked against the schema. */
-  expander(onDirective?: (e: DirectiveEvent) => void): Expander {
+  expander(onDirective?: (e: DirectiveEvent) => void, repositories?: Record<string, string>): Expander {
     return new Expander({
       repoRoot: this.repoRoot,
       ...(onDirective ? { onDirective } : {}),
+      ...(repositories ? { repositories } : {}),
       // A step/job/stage parameter value is checked like any steps/jobs/stages: schema, our tasks'
       // inputs, and keys a template emitted to refuse it.
       checkParameterValue: (kind, value) => {
