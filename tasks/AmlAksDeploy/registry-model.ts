@@ -8,7 +8,8 @@ import type { AgentIo } from '../common/agent';
 import type { ArmClient, WorkspaceRef } from '../common/arm';
 import { UserError } from '../common/errors';
 import { LINEAGE_KEYS } from '../common/lineage';
-import { openRegistry, registryModelUri, requireRegion } from '../common/registry';
+import { openRegistry, requireRegion } from '../common/registry';
+import { registryModelUri } from '../common/registry-uri';
 import type { ArmResource } from '../common/workspace-arm';
 import { msg } from './messages';
 

@@ -5,7 +5,7 @@
  */
 import { inputError } from '../common/errors';
 import { isModelName, isRegistryName } from '../common/names';
-import { parseRegistryModelUri } from '../common/registry';
+import { parseRegistryModelUri } from '../common/registry-uri';
 import { msg } from './messages';
 
 /** A workspace model version: from `name:version`, `azureml:name:version` or its ARM id. */

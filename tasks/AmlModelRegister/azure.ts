@@ -16,7 +16,9 @@ import type { GateSettings } from '../common/gate';
 import { enforceGate } from '../common/gate-run';
 import type { WorkspaceInputs } from '../common/inputs';
 import { LINEAGE_KEYS, lineageTags } from '../common/lineage';
-import { openRegistry, registryModelUri, requireRegion } from '../common/registry';
+import { OperationFailed } from '../common/lro';
+import { openRegistry, requireRegion } from '../common/registry';
+import { registryModelUri } from '../common/registry-uri';
 import { openWorkspace } from '../common/session';
 import { Summary, link } from '../common/summary';
 import { WorkspaceArm } from '../common/workspace-arm';
@@ -304,7 +306,11 @@ export async function run(io: AgentIo, i: RegisterInputs): Promise<void> {
     },
   };
   if (registry) io.info(msg('Promoting', name, registry.ref.name, modelUri));
-  const result = await registerVersion(reg, body, identity, { log: (l) => io.info(l), modelName: name }).catch(where(registry ? msg('ActionPromote', name, registry.ref.name) : msg('ActionRegister', name)));
+  const result = await registerVersion(reg, body, identity, { log: (l) => io.info(l), modelName: name }).catch((e: unknown): never => {
+    // The registry accepted the version and then could not copy the files: say what usually causes it.
+    if (registry && e instanceof OperationFailed) throw new UserError(msg('PromotionCopyFailed', registry.ref.name, name, session.ref.name, e.message.replace(/\.+$/, ''), registry.resource.id));
+    return where(registry ? msg('ActionPromote', name, registry.ref.name) : msg('ActionRegister', name))(e);
+  });
   if (result.recovered) io.info(msg('VersionRecovered', result.version.name));
   io.info(registry ? msg('ModelPromoted', name, result.version.name, registry.ref.name, modelUri) : msg('ModelRegistered', name, result.version.name, modelUri));
   const l = publish(result.version);
