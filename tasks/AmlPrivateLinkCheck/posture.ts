@@ -29,7 +29,7 @@ const DEP_FIX: Record<Dependency['kind'], (name: string, rg: string) => string> 
 
 const rgOf = (id: string): string => /\/resourceGroups\/([^/]+)/i.exec(id)?.[1] ?? '<resource-group>';
 
-function connectionChecks(what: string, conns: Discovery['workspaceConnections']): PostureCheck[] {
+export function connectionChecks(what: string, conns: Discovery['workspaceConnections']): PostureCheck[] {
   if (conns.length === 0) {
     return [{ check: msg('CheckPrivateEndpoint', what), status: 'FAIL', detail: msg('NoPrivateEndpointConnection'), fix: msg('FixCreatePrivateEndpoint', what) }];
   }

@@ -45,6 +45,7 @@ interface ErrorShape {
 }
 
 const ROLE_HINT: Array<[RegExp, () => string]> = [
+  [/\/registries\/assets\/(write|delete)$/i, () => msg('RoleRegistryUser')],
   [/\/(read|listKeys\/action|getToken\/action)$/i, () => msg('RoleReader')],
   [/\/jobs\/(write|cancel\/action)$/i, () => msg('RoleDataScientist')],
   [/\/(write|delete|action)$/i, () => msg('RoleContributor')],

@@ -34,9 +34,9 @@ export interface ModelDeps {
   engine: JobEngine;
 }
 
-const MODEL_NAME = /^[a-zA-Z0-9][a-zA-Z0-9\-_.]{0,254}$/;
+export const MODEL_NAME = /^[a-zA-Z0-9][a-zA-Z0-9\-_.]{0,254}$/;
 /** REST values and the enum names the service also accepts, case-insensitively. */
-const MODEL_TYPES = ['custom_model', 'mlflow_model', 'triton_model', 'custommodel', 'mlflowmodel', 'tritonmodel'];
+export const MODEL_TYPES = ['custom_model', 'mlflow_model', 'triton_model', 'custommodel', 'mlflowmodel', 'tritonmodel'];
 const JOB_URI = /^azureml:\/\/jobs\/([^/]+)\/outputs\/([^/]+)(?:\/paths\/(.*))?$/i;
 const SHORT_DATASTORE_URI = /^azureml:\/\/datastores\/([^/]+)\/paths\/(.+)$/i;
 const LONG_DATASTORE_URI = /^azureml:\/\/subscriptions\/([^/]+)\/resource[gG]roups\/([^/]+)\/(?:providers\/Microsoft\.MachineLearningServices\/)?workspaces\/([^/]+)\/datastores\/([^/]+)\/paths\/(.+)$/i;
@@ -44,7 +44,7 @@ const LONG_DATASTORE_URI = /^azureml:\/\/subscriptions\/([^/]+)\/resource[gG]rou
 const MUTABLE = new Set(['description', 'tags', 'properties', 'isArchived', 'provisioningState', 'stage']);
 
 /** `a,b=1` -> [['a', undefined], ['b', '1']]. */
-function filterItems(raw: string | null): Array<[string, string | undefined]> {
+export function filterItems(raw: string | null): Array<[string, string | undefined]> {
   if (!raw) return [];
   return raw
     .split(',')
@@ -56,7 +56,7 @@ function filterItems(raw: string | null): Array<[string, string | undefined]> {
     });
 }
 
-function matchesFilter(map: unknown, items: Array<[string, string | undefined]>): boolean {
+export function matchesFilter(map: unknown, items: Array<[string, string | undefined]>): boolean {
   const m = isJsonObject(map) ? map : {};
   return items.every(([k, v]) => (v === undefined ? k in m : m[k] === v));
 }

@@ -89,6 +89,13 @@ export const BUILT_IN_ROLES: RoleDefinition[] = [
       'Microsoft.MachineLearningServices/workspaces/featurestores/delete',
     ],
   },
+  // Registry assets only, plus reading the registry (actions as published for the built-in role).
+  {
+    name: 'AzureML Registry User',
+    id: '1823dd4f-9b8c-4ab6-ab4e-7397a3684615',
+    actions: ['Microsoft.MachineLearningServices/registries/read', 'Microsoft.MachineLearningServices/registries/assets/*'],
+    notActions: [],
+  },
   {
     name: 'User Access Administrator',
     id: '18d7d88d-d35e-4fb5-a5c3-7773c20a72d9',
