@@ -33,12 +33,12 @@ import { randomUUID } from 'node:crypto';
 import { armPage, type ArmRequest, type ArmService, type StoredResource } from './arm';
 import { ArmError, armErrors } from './armerrors';
 import { ML_NS } from './aml';
-import { amlErrors, type AssetStore, pageOf, stableJson, validateVersion } from './assets';
+import { amlErrors, type AssetStore, pageOf, stableJson } from './assets';
 import type { EmulatedStorage } from './azurite';
 import type { JobEngine } from './jobs';
 import { addPrivateEndpoint, type PrivateName } from './network';
 import { type JsonObject, isJsonObject } from './jwt';
-import { filterItems, matchesFilter, MODEL_NAME, MODEL_TYPES } from './models';
+import { checkModelNames, checkModelVersionBody, filterItems, matchesFilter } from './models';
 
 export const REGISTRY_NAME = /^[a-zA-Z0-9][a-zA-Z0-9\-_]{2,32}$/;
 const FIRST_API = '2023-04-01';
@@ -370,7 +370,7 @@ export class Registries {
 
   private async startPendingUpload(req: ArmRequest, r: StoredResource) {
     const { name, version } = req.params as Record<string, string>;
-    this.checkNames(name!, version!);
+    checkModelNames(name!, version!);
     const body = isJsonObject(req.body) ? req.body : {};
     const type = body.pendingUploadType ?? 'TemporaryBlobReference';
     if (type !== 'TemporaryBlobReference' && type !== 'None') throw amlErrors.userError(`pendingUploadType '${String(type)}' is invalid. Valid values: None, TemporaryBlobReference.`);
@@ -396,28 +396,10 @@ export class Registries {
     };
   }
 
-  private checkNames(name: string, version: string): void {
-    if (!MODEL_NAME.test(name)) {
-      throw amlErrors.userError(`Model name '${name}' is invalid. It can include letters, digits, dashes, underscores and periods, must start with a letter or digit, and be at most 255 characters long.`, ['ValidationError']);
-    }
-    validateVersion('Model', version);
-  }
-
   private async putVersion(req: ArmRequest, r: StoredResource) {
     const { name, version } = req.params as Record<string, string>;
-    this.checkNames(name!, version!);
-    if (!isJsonObject(req.body) || !isJsonObject(req.body.properties)) throw amlErrors.userError("The request body must have a 'properties' object.", ['BadArgument', 'InvalidRequestBody']);
-    const props = req.body.properties;
-    const modelUri = props.modelUri;
-    if (typeof modelUri !== 'string' || modelUri.trim() === '') throw amlErrors.userError('properties.modelUri is required: the URI of the model files.');
-    if (props.modelType !== undefined && props.modelType !== null && !MODEL_TYPES.includes(String(props.modelType).toLowerCase())) {
-      throw amlErrors.userError(`properties.modelType '${String(props.modelType)}' is invalid. Valid values: custom_model, mlflow_model, triton_model.`);
-    }
-    for (const k of ['tags', 'properties'] as const) {
-      if (props[k] !== undefined && props[k] !== null && (!isJsonObject(props[k]) || Object.values(props[k] as JsonObject).some((x) => typeof x !== 'string' && x !== null))) {
-        throw amlErrors.userError(`properties.${k} must be an object of string values.`);
-      }
-    }
+    const props = checkModelVersionBody(name!, version!, req.body);
+    const modelUri = props.modelUri as string;
     const existing = this.deps.assets.getVersion(r.id, 'models', name!, version!);
     const old = existing?.body.properties as JsonObject | undefined;
     if (old) {
