@@ -41,7 +41,7 @@ interface ErrorShape {
   code?: string;
   message?: string;
   errorResponse?: { errorCode?: string | number; errorMessage?: string; errorDescription?: string };
-  response?: { bodyAsText?: string | null };
+  response?: { bodyAsText?: string | null; headers?: { get(name: string): string | undefined } };
 }
 
 const ROLE_HINT: Array<[RegExp, () => string]> = [
@@ -132,7 +132,10 @@ export function translateAzureError(err: unknown, ctx: ErrorContext): Error {
     return new UserError(msg('AzureThrottled', ctx.action));
   }
   if (status !== undefined && status >= 500) {
-    return new UserError(msg('AzureServerError', ctx.action, code ? `${status} ${code}` : status, detail));
+    // The id Azure support asks for: ARM's correlation id, else the service's request id.
+    const id = e.response?.headers?.get('x-ms-correlation-request-id') ?? e.response?.headers?.get('x-ms-request-id');
+    const server = new UserError(msg('AzureServerError', ctx.action, code ? `${status} ${code}` : status, detail));
+    return id ? new UserError(`${server.message} ${msg('AzureCorrelationId', id)}`) : server;
   }
 
   // Network-level failures: the usual suspects on a locked-down agent.

@@ -142,7 +142,8 @@ export class EmulatorServer {
           return;
         case 'status': {
           const status = fault.status ?? 503;
-          const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'x-ms-request-id': requestId };
+          // ARM answers every request, errors included, with its correlation id.
+          const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'x-ms-request-id': requestId, ...(service === 'arm' ? { 'x-ms-correlation-request-id': requestId } : {}) };
           if (status === 429 || status === 503) headers['retry-after'] = String(fault.retryAfterSeconds ?? 1);
           entry.status = status;
           res.writeHead(status, headers);
