@@ -104,10 +104,13 @@ describe('online endpoints', () => {
     const traffic = (t: Record<string, number>) => raw('PUT', arm('onlineEndpoints/ep-t'), { properties: { authMode: 'Key', compute: compute('aks-prod'), traffic: t } });
     assert.match((await traffic({ blue: 90 })).json().error.message, /must sum to 100 \(or all be 0\); they sum to 90/);
     assert.match((await traffic({ blue: 50, ghost: 50 })).json().error.message, /Deployment 'ghost' in the traffic rule does not exist/);
+    // Long enough that the GET below lands while the update runs, however busy the machine.
+    emu.online.script({ endpointMs: 1000, deploymentMs: 20, deleteMs: 10 });
     const ok = await traffic({ blue: 100 });
     assert.equal(ok.status, 200);
     assert.equal((await raw('GET', arm('onlineEndpoints/ep-t'))).json().properties.provisioningState, 'Updating');
     await settle(ok);
+    emu.online.script({ endpointMs: 10, deploymentMs: 20, deleteMs: 10 });
     assert.deepEqual(emu.online.traffic('ep-t'), { blue: 100 });
     // PATCH takes a traffic map too (202 with Location).
     const patch = await raw('PATCH', arm('onlineEndpoints/ep-t'), { properties: { traffic: { blue: 0 } } });
