@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import type { AgentIo } from '../common/agent';
 import { ArmClient, studioUrl, type WorkspaceRef } from '../common/arm';
 import { type CodeRef, type EnvironmentRef } from '../common/asset-refs';
-import { translateAzureError, UserError } from '../common/errors';
+import { errorLine, translateAzureError, UserError } from '../common/errors';
 import type { GateSettings } from '../common/gate';
 import { enforceGate } from '../common/gate-run';
 import type { WorkspaceInputs } from '../common/inputs';
@@ -89,7 +89,7 @@ interface Lookups {
 
 const sec = (ms: number): string => msg('DurationSeconds', Math.round(ms / 1000));
 /** The first line of an error's message, without a closing period (messages compose it into sentences). */
-const first = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.replace(/\.+$/, '');
+const first = (e: unknown): string => errorLine(e).replace(/\.+$/, '');
 
 /** Thrown for a failed check of the rollout (smoke test, health); its message is the cause. */
 class CheckFailed extends Error {}

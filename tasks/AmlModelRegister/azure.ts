@@ -11,7 +11,7 @@ import { msg } from './messages';
 import type { AgentIo } from '../common/agent';
 import { ArmClient, studioUrl } from '../common/arm';
 import { DataPlane } from '../common/dataplane';
-import { translateAzureError, UserError } from '../common/errors';
+import { errorLine, translateAzureError, UserError } from '../common/errors';
 import type { GateSettings } from '../common/gate';
 import { enforceGate } from '../common/gate-run';
 import type { WorkspaceInputs } from '../common/inputs';
@@ -93,7 +93,7 @@ async function championMetrics(io: AgentIo, ws: WorkspaceArm, dp: DataPlane, nam
   try {
     job = await TrainingJob.open(ws, dp, jobName);
   } catch (e) {
-    io.info(msg('ChampionJobUnreadable', `${name}:${v.name}`, jobName, (e as Error).message.split('\n')[0]));
+    io.info(msg('ChampionJobUnreadable', `${name}:${v.name}`, jobName, errorLine(e)));
     return tags;
   }
   for (const c of missing) {

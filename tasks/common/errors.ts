@@ -81,6 +81,11 @@ export function firstLine(text: string): string {
   return text.split(/\r?\n/)[0]!.trim();
 }
 
+/** The first line of whatever was thrown (an Error's message, or the value itself), for one-line messages. */
+export function errorLine(e: unknown): string {
+  return firstLine(e instanceof Error ? e.message : String(e));
+}
+
 /**
  * Turn an error from @azure/identity, the ARM SDK, core-rest-pipeline or azure-devops-node-api
  * into a UserError with an actionable message. Unknown errors are returned unchanged.
