@@ -144,6 +144,58 @@ async function resolveSource(io: AgentIo, ws: WorkspaceArm, dp: DataPlane, i: Re
   return { ...(job ? { job } : {}), modelUri, label };
 }
 
+/** The last value each run logged for every gated metric (MLflow), keyed as the gate names them. */
+async function gatedMetrics(job: TrainingJob | undefined, conditions: RegisterInputs['gate']['conditions'], fail: (action: string) => (e: unknown) => never): Promise<Map<string, number>> {
+  const values = new Map<string, number>();
+  for (const c of conditions) {
+    if (values.has(c.key)) continue;
+    const v = await job!.metric(c.ref, msg('MetricGateLineContext', c.line, c.text)).catch(fail(msg('ActionReadMetric', c.key, job!.name)));
+    values.set(c.key, v);
+  }
+  return values;
+}
+
+/** One line per gate row: value, threshold, the champion's value when compared, verdict. */
+function logVerdict(io: AgentIo, verdict: ReturnType<typeof judge>): void {
+  for (const r of verdict.rows) {
+    const c = r.condition;
+    io.info(
+      r.champion?.value !== undefined
+        ? msg('GateRowLogChampion', c.key, fmt(r.value), c.op, fmt(c.threshold), fmt(r.champion.value), r.verdict)
+        : msg('GateRowLog', c.key, fmt(r.value), c.op, fmt(c.threshold), r.verdict),
+    );
+  }
+}
+
+/** The model version to PUT: tags (the user's, the source's metrics, lineage, gated metrics), immutable lineage properties, the files. */
+function versionBody(i: RegisterInputs, source: ResolvedSource, o: { lineage: Record<string, string>; values: Map<string, number>; modelUri: string; linkJob: boolean }): { properties: ModelVersionProps } {
+  const { lineage, modelUri } = o;
+  const job = source.job;
+  const carried = source.version ? Object.fromEntries(Object.entries(source.version.properties?.tags ?? {}).filter(([k]) => k.startsWith('metric.'))) : {};
+  const tags = { ...i.model.tags, ...carried, ...lineage, ...metricTags(i.gate.conditions, o.values) };
+  const runId = lineage[LINEAGE_KEYS.runId];
+  const runLabel = lineage[LINEAGE_KEYS.runUrl] ?? (runId ? msg('RunLabelId', runId) : msg('RunLabelUnknown'));
+  const description =
+    i.model.description ??
+    source.version?.properties?.description ??
+    (i.source.kind === 'output' ? msg('DescriptionFromOutput', runLabel, source.label, job!.name) : msg('DescriptionFromPath', runLabel, source.modelUri));
+  return {
+    properties: {
+      description,
+      tags,
+      // Properties cannot be changed later: the lineage stays true even if tags are edited.
+      properties: { ...lineage, [SOURCE_PROPERTY]: modelUri },
+      modelType: i.model.type,
+      modelUri,
+      // The job that wrote the files (a step's own run for a step output); a registry links it
+      // through the long-form URI and the lineage instead, having no jobs of its own.
+      ...(job && o.linkJob ? { jobName: jobOfUri(modelUri) ?? job.name } : {}),
+      isAnonymous: false,
+      isArchived: false,
+    },
+  };
+}
+
 export async function run(io: AgentIo, i: RegisterInputs): Promise<void> {
   const name = i.model.name;
   // The branch gate runs before anything touches Azure.
@@ -180,12 +232,7 @@ export async function run(io: AgentIo, i: RegisterInputs): Promise<void> {
   const modelUri = registry ? longUri(source.modelUri, session.ref) : source.modelUri;
 
   // 2. The gated metrics: the last value each run logged (MLflow).
-  const values = new Map<string, number>();
-  for (const c of i.gate.conditions) {
-    if (values.has(c.key)) continue;
-    const v = await job!.metric(c.ref, msg('MetricGateLineContext', c.line, c.text)).catch(fail(msg('ActionReadMetric', c.key, job!.name)));
-    values.set(c.key, v);
-  }
+  const values = await gatedMetrics(job, i.gate.conditions, fail);
 
   // 3. This run's registration of this job (a promotion: this source's), if an earlier attempt made it.
   const lineage = lineageTags((n) => io.variable(n));
@@ -256,14 +303,7 @@ export async function run(io: AgentIo, i: RegisterInputs): Promise<void> {
   }
   const champ: Champion | undefined = champion ? { label: `${name}:${champion.name}`, tags: await championMetrics(io, ws, dp, name, champion, i.gate.conditions) } : undefined;
   const verdict = judge(i.gate.conditions, values, { ...(champ ? { champion: champ } : {}), minImprovement: i.gate.minImprovement });
-  for (const r of verdict.rows) {
-    const c = r.condition;
-    io.info(
-      r.champion?.value !== undefined
-        ? msg('GateRowLogChampion', c.key, fmt(r.value), c.op, fmt(c.threshold), fmt(r.champion.value), r.verdict)
-        : msg('GateRowLog', c.key, fmt(r.value), c.op, fmt(c.threshold), r.verdict),
-    );
-  }
+  logVerdict(io, verdict);
   const table = i.gate.conditions.length ? (s: Summary) => gateTable(s, verdict, champion, name, i.gate.compare, i.gate.minImprovement) : undefined;
   if (!table) io.info(msg('NoMetricGate'));
 
@@ -282,29 +322,7 @@ export async function run(io: AgentIo, i: RegisterInputs): Promise<void> {
   if (registry) await checkSharing(arm, session.workspace, session.ref.name, registry, (l) => io.warn(l));
 
   // 6. Register: the next integer version, retried on conflicts, never twice for this run (or source).
-  const carried = source.version ? Object.fromEntries(Object.entries(source.version.properties?.tags ?? {}).filter(([k]) => k.startsWith('metric.'))) : {};
-  const tags = { ...i.model.tags, ...carried, ...lineage, ...metricTags(i.gate.conditions, values) };
-  const runId = lineage[LINEAGE_KEYS.runId];
-  const runLabel = lineage[LINEAGE_KEYS.runUrl] ?? (runId ? msg('RunLabelId', runId) : msg('RunLabelUnknown'));
-  const description =
-    i.model.description ??
-    source.version?.properties?.description ??
-    (i.source.kind === 'output' ? msg('DescriptionFromOutput', runLabel, source.label, job!.name) : msg('DescriptionFromPath', runLabel, source.modelUri));
-  const body: { properties: ModelVersionProps } = {
-    properties: {
-      description,
-      tags,
-      // Properties cannot be changed later: the lineage stays true even if tags are edited.
-      properties: { ...lineage, [SOURCE_PROPERTY]: modelUri },
-      modelType: i.model.type,
-      modelUri,
-      // The job that wrote the files (a step's own run for a step output); a registry links it
-      // through the long-form URI and the lineage instead, having no jobs of its own.
-      ...(job && !registry ? { jobName: jobOfUri(modelUri) ?? job.name } : {}),
-      isAnonymous: false,
-      isArchived: false,
-    },
-  };
+  const body = versionBody(i, source, { lineage, values, modelUri, linkJob: !registry });
   if (registry) io.info(msg('Promoting', name, registry.ref.name, modelUri));
   const result = await registerVersion(reg, body, identity, { log: (l) => io.info(l), modelName: name }).catch((e: unknown): never => {
     // The registry accepted the version and then could not copy the files: say what usually causes it.
