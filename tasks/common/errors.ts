@@ -139,8 +139,8 @@ export function translateAzureError(err: unknown, ctx: ErrorContext): Error {
   if (status !== undefined && status >= 500) {
     // The id Azure support asks for: ARM's correlation id, else the service's request id.
     const id = e.response?.headers?.get('x-ms-correlation-request-id') ?? e.response?.headers?.get('x-ms-request-id');
-    const server = new UserError(msg('AzureServerError', ctx.action, code ? `${status} ${code}` : status, detail));
-    return id ? new UserError(`${server.message} ${msg('AzureCorrelationId', id)}`) : server;
+    const returned = code ? `${status} ${code}` : status;
+    return new UserError(id ? msg('AzureServerErrorCorrelated', ctx.action, returned, detail, id) : msg('AzureServerError', ctx.action, returned, detail));
   }
 
   // Network-level failures: the usual suspects on a locked-down agent.
