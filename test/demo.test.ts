@@ -98,7 +98,7 @@ test('npm run demo: the two-workspace example runs green through all five stages
   assert.match(row(r.out, 'Gate'), /^passed: train\.auc >= 0\.80 ✔ \(0\.91\), train\.rmse <= 0\.45 ✔ \(0\.31\)/);
   assert.equal(row(r.out, 'Model'), 'taxi-fare-model:2');
   assert.equal(row(r.out, 'Promoted'), 'azureml://registries/mlr-shared-weu/models/taxi-fare-model/versions/2');
-  assert.match(row(r.out, 'Lineage'), /jobName ado_4711_[0-9a-f]+ .*sourceModel taxi-fare-model:2/);
+  assert.match(row(r.out, 'Lineage'), /commit 333333333333 · jobName ado_4711_[0-9a-f]+ · sourceWorkspace mlw-dev-weu · sourceModel taxi-fare-model:2/);
   assert.match(r.out, /✔ production deploys the registry's version \(azureml:\/\/registries\/mlr-shared-weu\/models\/taxi-fare-model\/versions\/2\)/);
   assert.match(row(r.out, 'Rollout'), /^taxi-fare-model-v2 at 100% on endpoint taxi-fare-prod \(10% → 50% → 100%\), replacing taxi-fare-model-v1/);
   assert.match(row(r.out, 'Scoring URI'), /^https:\/\/127\.0\.0\.1:\d+\/api\/v1\/endpoint\/taxi-fare-prod\/score {2}→ 200 \[1\]/);

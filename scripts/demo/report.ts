@@ -224,7 +224,9 @@ export function printReport(log: Log, v: Variant, stages: StageRecord[], facts: 
   if (facts.promotion) {
     const p = facts.promotion;
     row('Promoted', p.id ? log.bold(p.id) : log.yellow(`not promoted to registry ${p.registry} (registered=${p.registered ?? 'n/a'}, ${p.result})`));
-    if (Object.keys(p.lineage).length) row('Lineage', Object.entries(p.lineage).map(([k, v]) => `${k.replace(/^ado\./, '')} ${v.length > 40 ? `${v.slice(0, 12)}…` : v}`).join(' · '));
+    // Ids shortened for one line: the workspace by name, the commit to 12 characters.
+    const shown = (k: string, v: string) => (k === 'ado.sourceWorkspace' ? (v.split('/').pop() ?? v) : k === 'ado.commit' ? v.slice(0, 12) : v);
+    if (Object.keys(p.lineage).length) row('Lineage', Object.entries(p.lineage).map(([k, v]) => `${k.replace(/^ado\./, '')} ${shown(k, v)}`).join(' · '));
     if (p.registered === 'false') for (const w of [...new Set(p.warnings)]) for (const [i, l] of w.split('\n').entries()) row(i ? '' : 'Promote said', log.yellow(l));
   }
   if (facts.rollout) {
