@@ -35,12 +35,14 @@ import {
 import type { EmulatedStorage } from './azurite';
 import { ML_NS, requireWorkspace } from './aml';
 import { DataPlaneService } from './dataplane';
+import type { JobStatus, JobView, MetricPoint, RunError, RunHistory, RunState } from './run-types';
+
+export type { JobStatus, MetricPoint, RunError, RunState } from './run-types';
 import type { EntraService } from './entra';
 import { type JsonObject, isJsonObject } from './jwt';
 import type { Operation } from './lro';
 import type { Clock } from './types';
 
-export type JobStatus = 'NotStarted' | 'Starting' | 'Queued' | 'Preparing' | 'Running' | 'Finalizing' | 'CancelRequested' | 'Completed' | 'Failed' | 'Canceled';
 export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['Completed', 'Failed', 'Canceled']);
 
 export interface StepScript {
@@ -77,46 +79,9 @@ export interface Transition {
   status: JobStatus;
 }
 
-export interface RunError {
-  code: string;
-  message: string;
-}
-
-export interface MetricPoint {
-  key: string;
-  value: number;
-  timestamp: number;
-  step: number;
-}
-
 export type MetricInput = Record<string, Array<number | { value: number; step?: number; timestamp?: number }>>;
 
 export type OutputInput = Record<string, string | { uri?: string; files?: Record<string, string | Buffer> }>;
-
-export interface RunState {
-  runId: string;
-  jobName: string;
-  /** Step name (the key under `jobs`), for step runs. */
-  step?: string;
-  /** 8-hex node id of the step in the pipeline graph (properties/tags azureml.nodeid). */
-  nodeId?: string;
-  parentRunId?: string;
-  displayName: string;
-  status: JobStatus;
-  createdMs: number;
-  startMs?: number;
-  endMs?: number;
-  error?: RunError;
-  computeName?: string;
-  componentId?: string;
-  componentName?: string;
-  /** Output name -> URI, known once the run completed (or set by setOutputs). */
-  outputs: Record<string, string>;
-  properties: Record<string, string>;
-  tags: Record<string, string>;
-  /** Who submitted the job (object id, tenant, app id). */
-  createdBy?: { objectId: string; tenantId: string; appId: string };
-}
 
 interface StepPlan {
   name: string;
@@ -128,13 +93,7 @@ interface StepPlan {
   outputs: string[];
 }
 
-export interface JobRecord {
-  name: string;
-  workspaceId: string;
-  jobType: string;
-  experimentName: string;
-  experimentId: string;
-  run: RunState;
+export interface JobRecord extends JobView {
   steps: StepPlan[];
   children: Map<string, RunState>;
   continueOnStepFailure: boolean;
@@ -169,7 +128,7 @@ function bindingStrings(ports: unknown): Array<{ port: string; text: string }> {
   return out;
 }
 
-export class JobEngine {
+export class JobEngine implements RunHistory {
   readonly jobs = new Map<string, JobRecord>();
   /** Every status change of every job and step run, in order. */
   readonly transitions: Transition[] = [];
