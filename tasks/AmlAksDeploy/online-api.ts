@@ -9,7 +9,7 @@ import type { AgentIo } from '../common/agent';
 import { JsonClient, type RawResponse } from '../common/http';
 import { armOperation, OperationAbandoned, type LroOptions } from '../common/lro';
 import type { ProxyResolver } from '../common/proxy';
-import { abortableSleep } from '../common/sleep';
+import { pollUntil } from '../common/sleep';
 import type { WorkspaceArm } from '../common/workspace-arm';
 import { msg } from './messages';
 import type { Traffic } from './rollout';
@@ -86,13 +86,14 @@ export class OnlineApi {
    */
   private async settled<T extends { properties: { provisioningState?: string } }>(get: () => Promise<T>, lro: LroOptions): Promise<T> {
     const signal = lro.signal ?? new AbortController().signal;
-    for (let n = 0; ; n++) {
-      const r = await get();
-      if (!isBusy(r.properties.provisioningState) || n >= 120) return r;
-      lro.onPoll?.(r.properties.provisioningState ?? 'InProgress', 0);
-      await abortableSleep(Math.min(5000, 250 * 2 ** Math.min(n, 4)), signal);
-      if (signal.aborted) throw new OperationAbandoned('cancelled', msg('StoppedWaitingCancelled'));
-    }
+    const r = await pollUntil(get, (v) => !isBusy(v.properties.provisioningState), {
+      signal,
+      maxPolls: 121,
+      delayMs: (n) => Math.min(5000, 250 * 2 ** Math.min(n, 4)),
+      onWait: (v) => lro.onPoll?.(v.properties.provisioningState ?? 'InProgress', 0),
+    });
+    if (r.cancelled) throw new OperationAbandoned('cancelled', msg('StoppedWaitingCancelled'));
+    return r.value;
   }
 
   async deleteDeployment(endpoint: string, name: string, lro: LroOptions): Promise<void> {

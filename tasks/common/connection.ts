@@ -22,11 +22,13 @@ export interface ConnectOptions {
   secrets: Secrets;
   /** System.Debug request lines. */
   trace?: Trace;
+  /** The run's cancellation: retries stop waiting. */
+  signal?: AbortSignal;
 }
 
 export function connectAzure(o: ConnectOptions): ArmContext & { endpoint: AzureRmEndpoint } {
   const endpoint = readAzureRmEndpoint(o.input, o.connectionId, o.reader);
-  const oidc = endpoint.auth.kind === 'workloadIdentity' ? oidcTokenSource(o.job, o.connectionId, o.proxy, o.secrets) : undefined;
+  const oidc = endpoint.auth.kind === 'workloadIdentity' ? oidcTokenSource(o.job, o.connectionId, o.proxy, o.secrets, undefined, o.signal) : undefined;
   const credential = renewableCredential(() => createCredential(endpoint, { proxy: o.proxy, secrets: o.secrets, ...(oidc ? { oidcToken: oidc } : {}) }), o.secrets);
   return { endpoint, credential, proxy: o.proxy, ...(o.trace ? { trace: o.trace } : {}) };
 }

@@ -9,6 +9,7 @@ import { UserError } from './errors';
 import { msg } from './messages';
 import type { ProxyResolver } from './proxy';
 import type { Secrets } from './secrets';
+import { retry } from './sleep';
 
 export interface JobContext {
   /** System.CollectionUri, e.g. https://dev.azure.com/contoso/ */
@@ -76,9 +77,9 @@ function transient(e: unknown): boolean {
 /**
  * A fresh OIDC token on every call: the credential asks again when its assertion ages out.
  * The request is a POST, which the DevOps client does not retry, so transient failures are
- * retried here (three tries).
+ * retried here (three tries; a cancelled run stops waiting).
  */
-export function oidcTokenSource(job: JobContext, serviceConnectionId: string, proxy: ProxyResolver, secrets: Secrets, delaysMs: number[] = [1000, 3000]): () => Promise<string> {
+export function oidcTokenSource(job: JobContext, serviceConnectionId: string, proxy: ProxyResolver, secrets: Secrets, delaysMs: number[] = [1000, 3000], signal?: AbortSignal): () => Promise<string> {
   // One client for the run: its location lookup (an OPTIONS round trip) is done once, not per token.
   let taskApi: ReturnType<azdev.WebApi['getTaskApi']> | undefined;
   return async () => {
@@ -87,21 +88,11 @@ export function oidcTokenSource(job: JobContext, serviceConnectionId: string, pr
       taskApi = undefined; // a failed lookup is tried again next time
       throw e;
     });
-    let token: string | undefined;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const res = await api.createOidcToken({}, job.projectId, job.hostType, job.planId, job.jobId, serviceConnectionId);
-        token = res?.oidcToken;
-        break;
-      } catch (e) {
-        if (attempt < delaysMs.length && transient(e)) {
-          await new Promise((r) => setTimeout(r, delaysMs[attempt]));
-          continue;
-        }
-        const status = (e as { statusCode?: number }).statusCode;
-        throw new UserError(msg('OidcTokenFailed', serviceConnectionId, status ?? msg('OidcNoResponse'), (e as Error).message.replace(/\.$/, '')));
-      }
-    }
+    const res = await retry(() => api.createOidcToken({}, job.projectId, job.hostType, job.planId, job.jobId, serviceConnectionId), { delaysMs, retryable: transient, ...(signal ? { signal } : {}) }).catch((e: unknown) => {
+      const status = (e as { statusCode?: number }).statusCode;
+      throw new UserError(msg('OidcTokenFailed', serviceConnectionId, status ?? msg('OidcNoResponse'), (e as Error).message.replace(/\.$/, '')));
+    });
+    const token = res?.oidcToken;
     if (!token) throw new UserError(msg('OidcTokenMissing', serviceConnectionId));
     return secrets.protect(token);
   };
