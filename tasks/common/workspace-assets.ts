@@ -18,6 +18,8 @@ import { CONTENT_HASH_VERSION, snapshotCode, uploadSnapshot, uploadToDatastore, 
 /** What these helpers need of a workspace-scoped ARM client (WorkspaceArm has it). */
 export interface WorkspaceAssetsApi {
   readonly ref: { name: string };
+  /** The workspace's ARM id. */
+  readonly base: string;
   /** The resource, or undefined when ARM answers 404. */
   find<T = { id: string }>(path: string): Promise<T | undefined>;
   put(path: string, body: unknown): Promise<{ id: string }>;
