@@ -86,7 +86,7 @@ export interface Graph {
  * unless the pipeline has a default (a pipeline component's steps take the parent's).
  */
 export function translateGraph(env: NodeEnv, raw: unknown, pIn: Map<string, PipelinePortInfo>, requireCompute: boolean): Graph {
-  const doc = env.io.doc;
+  const doc: LoadedYaml = env.io.doc;
   if (raw === undefined || raw === null) doc.fail(['jobs'], msg('ProblemIsMissing'), msg('FixJobsNeedsStep'));
   if (!isObj(raw as never)) doc.fail(['jobs'], msg('ProblemJobsNotMapping'), msg('FixJobsMapping'));
   const names = Object.keys(raw as object);

@@ -4,7 +4,7 @@
  * node as its YAML form (AutoMLJob._to_dict): the settings as written, log_verbosity defaulting
  * to info, empty tags and properties, outputs in the node's REST form.
  */
-import { isObj, type YamlPath } from '../common/yaml';
+import { isObj, type LoadedYaml, type YamlPath } from '../common/yaml';
 import { checkKeys, computeValue, stringMap, text } from './fields';
 import { findBindings, isWholeBinding, stepOutput } from './io';
 import { msg } from './messages';
@@ -33,7 +33,7 @@ const SECTIONS: Record<string, string[]> = {
 };
 
 export function automlNode(env: NodeEnv, name: string, at: YamlPath, r: JsonObject): NodeBuild {
-  const doc = env.io.doc;
+  const doc: LoadedYaml = env.io.doc;
   const task = r.task;
   if (typeof task !== 'string' || !TASKS.includes(task)) {
     const other = typeof task === 'string' && OTHER_TASKS.includes(task);

@@ -91,7 +91,7 @@ const PARALLEL_STEP_KEYS = [...BASE_KEYS, 'component', 'identity', ...SETTING_KE
 const INLINE_PARALLEL_KEYS = [...PARALLEL_STEP_KEYS.filter((k) => k !== 'component'), 'task', 'description', 'is_deterministic'];
 
 export function parallelNode(env: NodeEnv, name: string, at: YamlPath, r: JsonObject): NodeBuild {
-  const doc = env.io.doc;
+  const doc: LoadedYaml = env.io.doc;
   const inline = r.component === undefined || r.component === null;
   checkKeys(doc, at, r, inline ? INLINE_PARALLEL_KEYS : PARALLEL_STEP_KEYS, msg('ProblemNotSupportedInParallelStep'), STEP_HINTS);
   let ports: StepPorts;
@@ -115,7 +115,7 @@ export function parallelNode(env: NodeEnv, name: string, at: YamlPath, r: JsonOb
     inlineSpec = { spec, order: Object.keys(spec) };
     source = 'YAML.JOB';
   } else {
-    const step = componentStep(env, name, at, r, 'parallel');
+    const step = componentStep(env, at, r, 'parallel');
     ports = step.ports;
     componentId = step.comp.id;
     source = step.comp.source;

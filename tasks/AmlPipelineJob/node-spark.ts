@@ -95,10 +95,10 @@ const SPARK_STEP_KEYS = [...BASE_KEYS, 'component', 'identity', 'resources', 'co
 const INLINE_SPARK_KEYS = [...SPARK_STEP_KEYS.filter((k) => k !== 'component'), ...OWN_KEYS, 'description', 'is_deterministic'];
 
 export function sparkNode(env: NodeEnv, name: string, at: YamlPath, r: JsonObject): NodeBuild {
-  const doc = env.io.doc;
+  const doc: LoadedYaml = env.io.doc;
   const inline = r.component === undefined || r.component === null;
   checkKeys(doc, at, r, inline ? INLINE_SPARK_KEYS : SPARK_STEP_KEYS, msg('ProblemNotSupportedInSparkStep'), STEP_HINTS);
-  const step = inline ? undefined : componentStep(env, name, at, r, 'spark');
+  const step = inline ? undefined : componentStep(env, at, r, 'spark');
   const ports = step ? step.ports : stepPorts(env.io, at, r, undefined, env.pOut);
   let componentId: Template;
   let source: string;

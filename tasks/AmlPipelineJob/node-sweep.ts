@@ -133,7 +133,7 @@ const SWEEP_STEP_KEYS = [...BASE_KEYS, 'trial', 'sampling_algorithm', 'search_sp
 
 /** A sweep step: its trial is a command component; the search space sets some of the trial's inputs. */
 export function sweepNode(env: NodeEnv, name: string, at: YamlPath, r: JsonObject): NodeBuild {
-  const doc = env.io.doc;
+  const doc: LoadedYaml = env.io.doc;
   checkKeys(doc, at, r, SWEEP_STEP_KEYS, msg('ProblemNotSupportedInSweepStep'), STEP_HINTS);
   if (r.trial === undefined || r.trial === null) doc.fail(at, msg('ProblemSweepWithoutTrial'), msg('FixSweepTrial'));
   const trial = componentOf(env.ctx, doc, [...at, 'trial'], r.trial!, builders(env));

@@ -84,7 +84,7 @@ export const commandSpec: SpecBuilder = (ctx, doc, base, d, ports) => {
 
 /** The fields of BaseNode._to_rest_object every step has; `name` only at the top level. */
 export function baseNode(env: NodeEnv, name: string, at: YamlPath, raw: JsonObject, type: string, ports: StepPorts, source: string, componentId: Template | undefined): { body: TemplateObject; hasCompute: boolean } {
-  const doc = env.io.doc;
+  const doc: LoadedYaml = env.io.doc;
   const body: TemplateObject = {};
   if (!env.inComponent) body.name = name;
   body.type = type;
@@ -109,7 +109,7 @@ export function baseNode(env: NodeEnv, name: string, at: YamlPath, raw: JsonObje
 
 /** Translate one step; `raw` is the mapping under `jobs.<name>`. */
 export function translateNode(env: NodeEnv, name: string, raw: unknown): NodeBuild {
-  const doc = env.io.doc;
+  const doc: LoadedYaml = env.io.doc;
   const at: YamlPath = ['jobs', name];
   if (!/^[a-z_][a-z0-9_]*$/.test(name)) {
     doc.fail(at, /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? msg('ProblemStepNameNotLowerCase') : msg('ProblemInvalidStepName'), msg('FixStepNameLowerCase', name.toLowerCase().replace(/[^a-z0-9_]/g, '_')));
@@ -141,8 +141,8 @@ export function translateNode(env: NodeEnv, name: string, raw: unknown): NodeBui
 }
 
 /** A step that runs a component (`component:`), of the component's type. */
-export function componentStep(env: NodeEnv, name: string, at: YamlPath, r: JsonObject, type: ComponentType): { comp: LoadedComponent; ports: StepPorts } {
-  const doc = env.io.doc;
+export function componentStep(env: NodeEnv, at: YamlPath, r: JsonObject, type: ComponentType): { comp: LoadedComponent; ports: StepPorts } {
+  const doc: LoadedYaml = env.io.doc;
   const comp = componentOf(env.ctx, doc, [...at, 'component'], r.component!, builders(env));
   if (comp.type !== undefined && comp.type !== type) doc.fail([...at, 'type'], msg('ProblemStepTypeNotComponentType', type, comp.type), msg('FixStepTypeIs', comp.type));
   return { comp, ports: stepPorts(env.io, at, r, comp, env.pOut) };
@@ -161,7 +161,7 @@ const COMMAND_HINTS = new Map<string, () => string>([
 
 /** A command step: with a component, or inline (the step is its own command component). */
 function commandNode(env: NodeEnv, name: string, at: YamlPath, r: JsonObject): NodeBuild {
-  const doc = env.io.doc;
+  const doc: LoadedYaml = env.io.doc;
   const inline = r.component === undefined || r.component === null;
   checkKeys(doc, at, r, inline ? INLINE_COMMAND_KEYS : COMMAND_STEP_KEYS, inline ? msg('ProblemNotSupportedInInlineStep') : msg('ProblemNotSupportedInComponentStep'), COMMAND_HINTS);
   if (inline && (r.command === undefined || r.command === null)) doc.fail(at, msg('ProblemNoComponentOrCommand'), msg('FixGiveComponentOrCommand'));
@@ -175,7 +175,7 @@ function commandNode(env: NodeEnv, name: string, at: YamlPath, r: JsonObject): N
     componentId = env.ctx.refs.slot({ kind: 'component', spec, origin: originOf(doc, at), label: `${doc.name}: jobs.${name}` });
     inlineSpec = { spec, order: Object.keys(spec) };
   } else {
-    ({ comp, ports } = componentStep(env, name, at, r, 'command'));
+    ({ comp, ports } = componentStep(env, at, r, 'command'));
     componentId = comp.id;
   }
   const extra: TemplateObject = {};
@@ -199,7 +199,7 @@ function commandNode(env: NodeEnv, name: string, at: YamlPath, r: JsonObject): N
  * name; inputs are filled in once the bound sources are known (graph.ts).
  */
 function inlineCommandSpec(env: NodeEnv, name: string, at: YamlPath, r: JsonObject, ports: StepPorts): TemplateObject {
-  const doc = env.io.doc;
+  const doc: LoadedYaml = env.io.doc;
   const ins = new Set(ports.inlineInputs.map((i) => i.name));
   const outs = new Set(Object.keys(ports.inlineOutputs));
   const spec: TemplateObject = { command: checkCommand(doc, [...at, 'command'], r.command, ins, outs) };
@@ -227,10 +227,10 @@ const PIPELINE_STEP_KEYS = [...BASE_KEYS, 'component', 'settings'];
 
 /** A nested pipeline: a pipeline component file (its steps are translated like a pipeline job's) or a registered one. */
 function pipelineNode(env: NodeEnv, name: string, at: YamlPath, r: JsonObject): NodeBuild {
-  const doc = env.io.doc;
+  const doc: LoadedYaml = env.io.doc;
   checkKeys(doc, at, r, PIPELINE_STEP_KEYS, msg('ProblemNotSupportedInPipelineStep'), STEP_HINTS);
   if (r.component === undefined || r.component === null) doc.fail(at, msg('ProblemPipelineStepWithoutComponent'), msg('FixPipelineStepComponent'));
-  const { comp, ports } = componentStep(env, name, at, r, 'pipeline');
+  const { comp, ports } = componentStep(env, at, r, 'pipeline');
   const base = baseNode(env, name, at, r, 'pipeline', ports, comp.source, comp.id);
   const settings = mapping(doc, [...at, 'settings'], r.settings, msg('FixWriteSettings'));
   if (settings && Object.keys(settings).length) base.body.settings = settings;
