@@ -7,7 +7,7 @@ import { DefaultAzureCredential } from '@azure/identity';
 import { ArmClient, readWorkspace, workspaceId, type ArmContext, type WorkspaceRef } from '../tasks/common/arm';
 import { PUBLIC_CLOUDS } from '../tasks/common/endpoint';
 import { ML_API_VERSION } from '../tasks/common/workspace-arm';
-import { firstLine, translateAzureError, UserError } from '../tasks/common/errors';
+import { errorLine, translateAzureError, UserError } from '../tasks/common/errors';
 import type { Scan } from '../tasks/AmlPrivateLinkCheck/check';
 import { scanOpenedWorkspace, type ScanLog } from '../tasks/AmlPrivateLinkCheck/scan';
 
@@ -41,7 +41,7 @@ export async function scanWithDeveloperLogin(o: CliScanOptions, log: ScanLog): P
     await credential.getToken(target.armScope);
   } catch (e) {
     throw new UserError(
-      `No Azure sign-in found for ${armUrl}: ${firstLine(e instanceof Error ? e.message : String(e)).replace(/\.+$/, '')}. Run 'az login' (on a jump host: 'az login --use-device-code'), or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET; or check names without Azure by giving --fqdns and no --workspace.`,
+      `No Azure sign-in found for ${armUrl}: ${errorLine(e).replace(/\.+$/, '')}. Run 'az login' (on a jump host: 'az login --use-device-code'), or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET; or check names without Azure by giving --fqdns and no --workspace.`,
     );
   }
   target.subscriptionId = o.subscription ?? process.env.AZURE_SUBSCRIPTION_ID ?? (await findSubscription(arm, o));

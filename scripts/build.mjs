@@ -126,6 +126,30 @@ const lazyAzure = {
   },
 };
 
+/**
+ * azure-devops-node-api's WebApi requires every Azure DevOps client when it loads (about 1 MB
+ * minified per task), while the tasks use three: Git (the gate), Task (the OIDC token) and
+ * Locations (resource areas, which WebApi reads before it builds a client). The others are
+ * replaced by a stub whose constructor says it is not bundled, so a new use fails loudly in the
+ * tests instead of shipping half a client. WebApi itself stays: its proxy, certificate and
+ * resource-area handling are the package's, not ours.
+ */
+export const USED_DEVOPS_CLIENTS = new Set(['GitApi', 'TaskApi', 'LocationsApi']);
+const devopsClients = {
+  name: 'devops-clients',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/[A-Za-z]+Api$/ }, (a) => {
+      if (!/azure-devops-node-api[\\/]WebApi\.js$/.test(a.importer)) return undefined;
+      const name = a.path.slice(2);
+      return USED_DEVOPS_CLIENTS.has(name) ? undefined : { path: name, namespace: 'unused-devops-client' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'unused-devops-client' }, (a) => ({
+      contents: `exports.${a.path} = class ${a.path} { constructor() { throw new Error('azure-devops-node-api ${a.path} is not bundled: add it to USED_DEVOPS_CLIENTS in scripts/build.mjs'); } };`,
+      loader: 'js',
+    }));
+  },
+};
+
 /** esbuild options shared by the task and CLI bundles (see the header for why each). */
 function esbuildOptions() {
   return {
@@ -157,7 +181,7 @@ async function bundle(task) {
   const common = esbuildOptions();
   const index = await esbuild.build({ ...common, entryPoints: [task.entry], outfile: path.join(task.out, 'index.js'), plugins: [lazyAzure] });
   const azureEntry = path.join(task.dir, 'azure.ts');
-  const azure = fs.existsSync(azureEntry) ? await esbuild.build({ ...common, entryPoints: [azureEntry], outfile: path.join(task.out, 'azure.js') }) : undefined;
+  const azure = fs.existsSync(azureEntry) ? await esbuild.build({ ...common, entryPoints: [azureEntry], outfile: path.join(task.out, 'azure.js'), plugins: [devopsClients] }) : undefined;
   const metafile = { inputs: { ...index.metafile.inputs, ...(azure?.metafile.inputs ?? {}) }, outputs: { ...index.metafile.outputs, ...(azure?.metafile.outputs ?? {}) } };
   if (opts.metafile) fs.writeFileSync(path.join(root, 'dist', `meta-${task.name}.json`), JSON.stringify(metafile));
   return { warnings: [...index.warnings, ...(azure?.warnings ?? [])], metafile, index: index.metafile, azure: azure?.metafile };
@@ -326,8 +350,8 @@ async function buildCli() {
   fs.mkdirSync(out, { recursive: true });
   const base = esbuildOptions();
   const common = { ...base, define: { ...base.define, CLI_VERSION: JSON.stringify(version.text) } };
-  const main = await esbuild.build({ ...common, banner: { js: `#!/usr/bin/env node\n${base.banner.js}` }, entryPoints: ['cli/aml-secure-mlops.ts'], outfile: path.join(out, 'aml-secure-mlops.js'), plugins: [lazyAzure] });
-  const azure = await esbuild.build({ ...common, entryPoints: ['cli/azure.ts'], outfile: path.join(out, 'azure.js') });
+  const main = await esbuild.build({ ...common, banner: { js: `#!/usr/bin/env node\n${base.banner.js}` }, entryPoints: ['cli/aml-secure-mlops.ts'], outfile: path.join(out, 'aml-secure-mlops.js'), plugins: [lazyAzure, devopsClients] });
+  const azure = await esbuild.build({ ...common, entryPoints: ['cli/azure.ts'], outfile: path.join(out, 'azure.js'), plugins: [devopsClients] });
   fs.chmodSync(path.join(out, 'aml-secure-mlops.js'), 0o755);
   const problems = [];
   for (const [file, meta] of [['aml-secure-mlops.js', main.metafile], ['azure.js', azure.metafile]]) {

@@ -24,6 +24,9 @@ agent would, and prints its log, warnings, errors, output variables, summaries a
   --emulator <port>         which running emulator (default: the one started last)
   -h, --help                print this help
 
+AmlPrivateLinkCheck gets dnsServers (the emulator's VNet DNS server), tcpCheck=false and
+allowedPrincipals (the other seeded pipeline identities) unless you give them; each is printed.
+
 Example:
   npm run task -- AmlPipelineJob --input resourceGroupName=rg-aml-prod \\
     --input workspaceName=mlw-prod --input jobFile=examples/mlops/pipeline.yml
@@ -106,6 +109,19 @@ async function main(argv: string[]): Promise<number> {
     endpoints[c.id] = c.endpoint;
     inputs.azureSubscription ??= c.id;
     if (c.scheme === 'ManagedServiceIdentity') env.AZURE_POD_IDENTITY_AUTHORITY_HOST = h.url;
+  }
+  if (a.task === 'AmlPrivateLinkCheck') {
+    // What the emulator is not: a VNet around this machine. Say each input chosen for it.
+    const defaults: Array<[string, string, string]> = [
+      ['dnsServers', h.dnsServer, "the emulator's VNet DNS server, which answers for the private-link names"],
+      ['tcpCheck', 'false', 'the private endpoint IPs exist only in the emulator'],
+      ...(a.connection !== 'none' ? [['allowedPrincipals', h.pipelinePrincipals.join('\n'), 'the emulator seeds one pipeline identity per auth scheme; production has one'] as [string, string, string]] : []),
+    ];
+    for (const [name, value, why] of defaults) {
+      if (name in inputs) continue;
+      inputs[name] = value;
+      process.stderr.write(`run-task: ${name} = ${value.replace(/\n/g, ',')} (${why})\n`);
+    }
   }
   const variables = { ...h.job.variables, 'Build.SourcesDirectory': a.sources, 'System.DefaultWorkingDirectory': a.sources, ...a.variables };
   const r = await runTask(a.task, { inputs, endpoints, env, variables, timeoutMs: 60 * 60_000 });

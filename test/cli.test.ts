@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { DnsServer } from './emulator/dns-server';
@@ -148,7 +149,7 @@ test('npm pack ships the command as the bin, bundled, with nothing to install', 
   const files = pack!.files.map((f) => f.path).sort();
   assert.ok(files.includes('dist/cli/aml-secure-mlops.js') && files.includes('dist/cli/azure.js'), files.join(', '));
   assert.ok(!files.some((f) => f.startsWith('tasks/') || f.startsWith('node_modules/')), files.join(', '));
-  const pkg = JSON.parse(require('node:fs').readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
   assert.equal(pkg.bin['aml-secure-mlops'], 'dist/cli/aml-secure-mlops.js');
   assert.equal(pkg.dependencies, undefined, 'the bundle needs no runtime dependencies');
 });

@@ -108,6 +108,7 @@ const COMMANDS: Array<[RegExp, string]> = [
   [/^npm ci$/, '.ci/run installs with it before every test'],
   [/^npm ci && npm run demo$/, 'test/demo.test.ts (the green rehearsal, scripts/demo.ts)'],
   [/^npm test$/, '.ci/run'],
+  [/^npm run lint$/, '.ci/run'],
   [/^npm run demo -- --variant bad-model$/, 'test/demo.test.ts (bad-model)'],
   [/^npm run demo -- --pipeline \S+$/, 'test/demo.test.ts (unsupported pipeline) and test/docs.test.ts'],
   [/^npm run demo -- --parameters \S+$/, 'test/demo.test.ts (missing, mistyped)'],
@@ -119,7 +120,7 @@ const COMMANDS: Array<[RegExp, string]> = [
   [/^aml-secure-mlops check-privatelink --workspace \S+ --resource-group \S+$/, 'test/cli.test.ts (developer sign-in)'],
   [/^aml-secure-mlops check-privatelink --fqdns \S+ --dns-servers \S+$/, 'test/cli.test.ts (explicit names)'],
   [/^npm run build -- --no-smoke$/, 'npm run demo and npm run bench run it (package.json); .ci/run builds with smoke checks'],
-  [/^node scripts\/test\.mjs \S+$/, 'here'],
+  [/^node scripts\/test\.mjs( --list| --test-name-pattern '[^']*'| [^\s-]\S*)+$/, 'here and test/unit/test-runner.test.ts'],
   [/^npm run package -- --release --publisher <id>$/, 'test/package.test.ts (publishing under your own name)'],
   [/^npx tfx extension publish .*$/, 'not run: it uploads to the Marketplace'],
 ];
@@ -143,7 +144,7 @@ test('every documented shell command is exercised by a test', () => {
   const docs = [...DOCS, 'CONTRIBUTING.md', 'SECURITY.md'];
   const found = docs.flatMap((d) => commands(d).map((c) => ({ d, c })));
   assert.ok(found.length >= 15, `only ${found.length} commands found`);
-  const inline = /^npm run (demo|demo:fail|package|bench|emulator|pickers|test:faults|test:unit|task|build)( --.*)?$/;
+  const inline = /^npm run (demo|demo:fail|package|bench|emulator|pickers|test:faults|test:unit|task|build|format|format:check)( --.*)?$/;
   for (const { d, c } of found) {
     if (inline.test(c) && !COMMANDS.some(([re]) => re.test(c))) continue; // npm scripts named in prose: package.json has each (checked below)
     assert.ok(COMMANDS.some(([re]) => re.test(c)), `${d}: the command '${c}' is exercised by no test: add it to COMMANDS with the test that runs it`);
@@ -162,5 +163,5 @@ test('the cheap documented commands run as documented', () => {
   assert.match(help.stdout, /^Usage: npm run task -- <Task> \[options\]/);
   const none = run(process.execPath, ['scripts/test.mjs', 'no-such-test-file']);
   assert.equal(none.status, 1);
-  assert.match(none.stderr, /no test files match no-such-test-file/);
+  assert.match(none.stderr, /no test file's path contains all of: no-such-test-file/);
 });

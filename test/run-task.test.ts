@@ -56,3 +56,18 @@ test('npm run task: a task that fails exits 1 with its error; a usage error exit
   assert.equal(usage.status, 2);
   assert.match(usage.stderr, /'AmlPipelinJob' is not a built task \(built: AmlAksDeploy, AmlModelRegister, AmlPipelineJob, AmlPrivateLinkCheck\)/);
 });
+
+test("npm run task: AmlPrivateLinkCheck as the emulator's help shows it passes, saying which inputs it chose for the emulator", () => {
+  const r = task('AmlPrivateLinkCheck', '--input', 'resourceGroupName=rg-aml-prod', '--input', 'workspaceName=mlw-prod');
+  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stderr, /^run-task: dnsServers = 127\.0\.0\.1:\d+ \(the emulator's VNet DNS server/m);
+  assert.match(r.stderr, /^run-task: tcpCheck = false/m);
+  assert.match(r.stderr, /^run-task: allowedPrincipals = [0-9a-f-]{36}(,[0-9a-f-]{36}){4} \(the emulator seeds one pipeline identity per auth scheme/m);
+  assert.match(r.stdout, /^All 8 names resolve to their private endpoints\.$/m);
+  assert.match(r.stdout, /^PASS\s+Access: nobody besides the pipeline can write to the workspace/m);
+  assert.match(r.stdout, /^result: Succeeded$/m);
+  // An input given on the command line wins over the emulator's choice.
+  const given = task('AmlPrivateLinkCheck', '--input', 'resourceGroupName=rg-aml-prod', '--input', 'workspaceName=mlw-prod', '--input', 'allowedPrincipals=');
+  assert.equal(given.status, 1, given.stdout);
+  assert.match(given.stdout, /Access: ServicePrincipal 11111111-0000-4000-8000-000000000012 can write to the workspace/);
+});

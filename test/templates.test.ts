@@ -170,7 +170,7 @@ test('the stage template chains check, train, evaluate+register and a deployment
   assert.equal(t.kind, 'stages');
   assert.deepEqual(
     t.decls.map((d) => d.name),
-    ['serviceConnection', 'resourceGroup', 'workspace', 'pool', 'jobFile', 'jobOverrides', 'trainTimeoutMinutes', 'modelName', 'modelOutput', 'modelType', 'metricGate', 'compareWith', 'minImprovement', 'endpointName', 'computeName', 'deploymentFile', 'instanceType', 'instanceCount', 'rollout', 'stepWaitSeconds', 'smokeTestFile', 'smokeTestExpect', 'environment', 'protectedBranches', 'requireBranchPolicy', 'minimumReviewers', 'githubConnection', 'checkAccess', 'allowedPrincipals', 'recheckPrivateLink', 'runDiagnose', 'preSteps'],
+    ['serviceConnection', 'resourceGroup', 'workspace', 'registry', 'registryResourceGroup', 'productionServiceConnection', 'productionResourceGroup', 'productionWorkspace', 'pool', 'jobFile', 'jobOverrides', 'trainTimeoutMinutes', 'modelName', 'modelOutput', 'modelType', 'metricGate', 'compareWith', 'minImprovement', 'endpointName', 'computeName', 'deploymentFile', 'instanceType', 'instanceCount', 'rollout', 'stepWaitSeconds', 'smokeTestFile', 'smokeTestExpect', 'environment', 'protectedBranches', 'requireBranchPolicy', 'minimumReviewers', 'githubConnection', 'checkAccess', 'allowedPrincipals', 'recheckPrivateLink', 'runDiagnose', 'preSteps'],
   );
   const stages = arr(t.body.stages);
   assert.deepEqual(stages.map((s) => obj(s).stage), ['NetworkCheck', 'Train', 'Evaluate', 'Deploy']);
@@ -202,6 +202,59 @@ test('the stage template chains check, train, evaluate+register and a deployment
       // ...and no pipeline variable can load code into the tasks or turn off TLS checks.
       for (const name of ['NODE_OPTIONS', 'NODE_PATH', 'NODE_TLS_REJECT_UNAUTHORIZED']) assert.equal(obj(obj(j).variables)[name], '', `${String(obj(j).job ?? obj(j).deployment)} blanks ${name}`);
     }
+  }
+});
+
+test('with a registry, the stage template trains in development, promotes the registered version after the gate, and deploys it from the registry in production', () => {
+  const rel = 'templates/stages/train-evaluate-register-deploy.yml';
+  const given = {
+    serviceConnection: 'aml-dev-connection',
+    resourceGroup: 'rg-mlops-dev',
+    workspace: 'mlw-dev',
+    registry: 'mlr-shared',
+    registryResourceGroup: 'rg-mlops-shared',
+    productionServiceConnection: 'aml-prod-connection',
+    productionResourceGroup: 'rg-mlops-prod',
+    productionWorkspace: 'mlw-prod',
+    jobFile: 'f.yml',
+    modelName: 'taxi',
+    metricGate: 'train.auc >= 0.8',
+    endpointName: 'taxi-prod',
+    computeName: 'aks',
+  };
+  for (const recheck of [true, false]) {
+    const t = expandTemplate(rel, { ...given, recheckPrivateLink: recheck });
+    assert.deepEqual(templateProblems(t), []);
+    const stages = arr(t.body.stages);
+    assert.deepEqual(stages.map((s) => obj(s).stage), ['NetworkCheck', 'Train', 'Evaluate', 'Promote', 'Deploy']);
+    const inputs = (job: Obj, step: string) => obj(taskStep(job, step)!.inputs);
+    // Development: network check (with the registry), train and register under the development connection.
+    const check = jobNamed(stageNamed(stages, 'NetworkCheck'), 'check');
+    assert.deepEqual([inputs(check, 'privateLink').workspaceName, inputs(check, 'privateLink').registryName, inputs(check, 'privateLink').azureSubscription], ['mlw-dev', 'mlr-shared', 'aml-dev-connection']);
+    assert.deepEqual([inputs(check, 'privateLinkProduction').workspaceName, inputs(check, 'privateLinkProduction').registryName, inputs(check, 'privateLinkProduction').azureSubscription], ['mlw-prod', 'mlr-shared', 'aml-prod-connection']);
+    assert.equal(inputs(jobNamed(stageNamed(stages, 'Train'), 'train'), 'train').workspaceName, 'mlw-dev');
+    const register = inputs(jobNamed(stageNamed(stages, 'Evaluate'), 'evaluate'), 'register');
+    assert.deepEqual([register.workspaceName, register.registryName, register.azureSubscription], ['mlw-dev', '', 'aml-dev-connection']);
+    // Promote: after Evaluate registered, the same gate against the registry, the production connection.
+    const promoteStage = stageNamed(stages, 'Promote');
+    assert.equal(promoteStage.condition, "and(succeeded(), eq(dependencies.Evaluate.outputs['evaluate.register.registered'], 'true'))");
+    const promote = jobNamed(promoteStage, 'promote');
+    assert.equal(obj(promote.variables).devModelVersion, "$[ stageDependencies.Evaluate.evaluate.outputs['register.modelVersion'] ]");
+    const p = inputs(promote, 'promote');
+    assert.deepEqual(
+      [p.azureSubscription, p.workspaceName, p.registryName, p.registryResourceGroup, p.sourceModel, p.metricGate, p.onGateFail],
+      ['aml-prod-connection', 'mlw-dev', 'mlr-shared', 'rg-mlops-shared', '$(devModelName):$(devModelVersion)', 'train.auc >= 0.8', 'skip'],
+    );
+    assert.equal(!!taskStep(promote, 'privateLinkAgent'), recheck);
+    // Deploy: in production, from the registry, after Promote promoted.
+    const deployStage = stageNamed(stages, 'Deploy');
+    assert.equal(deployStage.dependsOn, 'Promote');
+    assert.equal(deployStage.condition, "and(succeeded(), eq(dependencies.Promote.outputs['promote.promote.registered'], 'true'))");
+    const rollout = jobNamed(deployStage, 'rollout');
+    assert.equal(obj(rollout.variables).registeredModelId, "$[ stageDependencies.Promote.promote.outputs['promote.modelId'] ]");
+    const deploy = inputs(rollout, 'deploy');
+    assert.deepEqual([deploy.azureSubscription, deploy.resourceGroupName, deploy.workspaceName, deploy.model], ['aml-prod-connection', 'rg-mlops-prod', 'mlw-prod', '$(registeredModelId)']);
+    if (recheck) assert.deepEqual([inputs(rollout, 'privateLinkAgent').workspaceName, inputs(rollout, 'privateLinkAgent').registryName], ['mlw-prod', 'mlr-shared']);
   }
 });
 
@@ -254,6 +307,13 @@ test('the example azure-pipelines.yml validates as written and fully expanded, w
   const deploy = obj(taskStep(jobNamed(stageNamed(stages, 'Deploy'), 'rollout'), 'deploy')!.inputs);
   assert.equal(deploy.smokeTestFile, 'examples/mlops/deploy/sample-request.json');
   assert.equal(deploy.stepWaitSeconds, '120');
+  // Two workspaces: train and register in development, promote into the registry, deploy in production from it.
+  assert.deepEqual(stages.map((s) => obj(s).stage), ['NetworkCheck', 'Train', 'Evaluate', 'Promote', 'Deploy']);
+  assert.deepEqual([train.workspaceName, register.workspaceName, register.azureSubscription], ['mlw-dev-weu', 'mlw-dev-weu', 'aml-dev-connection']);
+  const promote = obj(taskStep(jobNamed(stageNamed(stages, 'Promote'), 'promote'), 'promote')!.inputs);
+  assert.deepEqual([promote.registryName, promote.sourceModel, promote.azureSubscription, promote.metricGate], ['mlr-shared-weu', '$(devModelName):$(devModelVersion)', 'aml-prod-connection', register.metricGate]);
+  assert.deepEqual([deploy.workspaceName, deploy.azureSubscription, deploy.model], ['mlw-prod-weu', 'aml-prod-connection', '$(registeredModelId)']);
+  assert.equal(obj(jobNamed(stageNamed(stages, 'Deploy'), 'rollout').variables).registeredModelId, "$[ stageDependencies.Promote.promote.outputs['promote.modelId'] ]");
 });
 
 test("the example's Azure ML job exists, and the gate, model output and smoke test match it", () => {
@@ -360,7 +420,7 @@ test('template parameters are checked as Azure DevOps checks them', () => {
   );
   assert.throws(
     () => expandTemplate('templates/stages/train-evaluate-register-deploy.yml', { serviceConnection: 'c', resourceGroup: 'rg', workspace: 'ws', jobFile: 'f', modelName: 'm', metricGate: 'g', endpointName: 'e', computeName: 'k', preSteps: [{ scriptt: 'echo' }] }),
-    (e: unknown) => e instanceof TemplateError && /The 'preSteps' parameter value is not a valid stepList:\n  steps\[0\]: matches none of the allowed forms \(a mapping here starts with 'task', 'script', /.test(e.detail),
+    (e: unknown) => e instanceof TemplateError && /The 'preSteps' parameter value is not a valid stepList:\n {2}steps\[0\]: matches none of the allowed forms \(a mapping here starts with 'task', 'script', /.test(e.detail),
   );
   // Typed values keep their type through the expression: booleans render as True/False, numbers as digits.
   const t = expandTemplate(rel, { ...ok, wait: 'false', timeoutMinutes: '30' });

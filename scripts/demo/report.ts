@@ -27,6 +27,8 @@ export interface Facts {
   metrics: Record<string, number>;
   gate?: { lines: GateLine[]; compareWith: string; registered: string | undefined; result: Result; warnings: string[] };
   model?: { name: string; version: string; id: string };
+  /** Two workspaces: the promotion into the registry (Promote › promote). */
+  promotion?: { registry: string; result: Result; registered: string | undefined; id: string; lineage: Record<string, string>; warnings: string[] };
   rollout?: { endpoint: string; deployment: string; result: Result; traffic: Record<string, number>; steps: number[]; previous: string; errors: string[] };
   scoring?: { uri: string; status?: number; body?: string; error?: string };
   /** The first failed step (where the run stopped). */
@@ -73,7 +75,18 @@ export async function collectFacts(world: DemoWorld, stages: StageRecord[], smok
     for (const c of children) for (const [k, points] of emu.aml.engine.metricsOf(c.runId)) if (points.length) facts.metrics[`${c.step}.${k}`] = points[points.length - 1]!.value;
   }
 
-  const reg = findStep(stages, 'AmlModelRegister');
+  const steps = stages.flatMap((s) => s.jobs.flatMap((j) => j.steps)).filter((s) => s.task?.split('@')[0] === 'AmlModelRegister' && s.result !== 'Skipped');
+  const reg = steps.find((s) => !s.inputs?.registryName);
+  const promote = steps.find((s) => !!s.inputs?.registryName);
+  if (promote) {
+    const registry = promote.inputs?.registryName ?? '';
+    const id = promote.outputs.registered === 'true' ? (promote.outputs.modelId ?? '') : '';
+    const registryId = world.production.find((p) => p.registryId?.endsWith(`/${registry}`))?.registryId;
+    const version = registryId && id ? world.emu.registries.versions(registryId, promote.outputs.modelName ?? '').find((v) => String(v.name) === promote.outputs.modelVersion) : undefined;
+    const tags = ((version?.properties as { tags?: Record<string, string> } | undefined)?.tags ?? {}) as Record<string, string>;
+    const lineage = Object.fromEntries(Object.entries(tags).filter(([k]) => /^ado\.(sourceWorkspace|jobName|sourceModel|runId|branch|commit)$/.test(k)));
+    facts.promotion = { registry, result: promote.result, registered: promote.outputs.registered, id, lineage, warnings: promote.warnings };
+  }
   if (reg) {
     facts.gate = { lines: parseGate(reg.inputs?.metricGate ?? '', facts.metrics), compareWith: reg.inputs?.compareWith ?? 'none', registered: reg.outputs.registered, result: reg.result, warnings: reg.warnings };
     if (reg.outputs.registered === 'true') facts.model = { name: reg.outputs.modelName ?? '', version: reg.outputs.modelVersion ?? '', id: reg.outputs.modelId ?? '' };
@@ -123,6 +136,12 @@ export function verdict(v: Variant, stages: StageRecord[], facts: Facts, world: 
       check(bad.length === 0, `every stage ran and succeeded${bad.length ? ` (not: ${bad.map((s) => `${s.name} ${s.result}`).join(', ')})` : ''}`);
       check(facts.job?.status === 'Completed', `the Azure ML job completed (${facts.job?.status ?? 'no job'})`);
       check(facts.gate?.registered === 'true' && !!facts.model?.version, `the gate passed and the model was registered (${facts.model ? `${facts.model.name}:${facts.model.version}` : `registered=${facts.gate?.registered ?? 'n/a'}`})`);
+      if (stage('Promote')) {
+        const lineage = facts.promotion?.lineage ?? {};
+        check(facts.promotion?.registered === 'true' && !!lineage['ado.jobName'] && !!lineage['ado.sourceWorkspace'], `the registered version was promoted into registry ${facts.promotion?.registry ?? '(none)'} with its lineage (${facts.promotion?.id || `registered=${facts.promotion?.registered ?? 'n/a'}`}; job ${lineage['ado.jobName'] ?? 'not tagged'}, workspace ${lineage['ado.sourceWorkspace'] ?? 'not tagged'})`);
+        const served = facts.rollout ? String((world.emu.online.deployments(facts.rollout.endpoint).find((d) => String(d.name) === facts.rollout!.deployment)?.properties as { model?: string } | undefined)?.model ?? '') : '';
+        check(!!facts.promotion?.id && served === facts.promotion.id, `production deploys the registry's version (${served || 'no deployment'})`);
+      }
       const at = facts.rollout ? facts.rollout.traffic[facts.rollout.deployment] : undefined;
       check(facts.rollout?.result === 'Succeeded' && at === 100, `the rollout reached 100% on the new deployment (${facts.rollout ? `${facts.rollout.deployment}: ${at ?? 0}%` : 'no rollout'})`);
       check(facts.scoring?.status === 200, `the scoring URI answers (${facts.scoring?.status ?? facts.scoring?.error ?? 'not called'})`);
@@ -150,8 +169,20 @@ export function verdict(v: Variant, stages: StageRecord[], facts: Facts, world: 
           ? JSON.stringify(world.emu.online.traffic(endpointName)) === JSON.stringify({ [before.deployment]: 100 }) && world.emu.online.deployments(endpointName).length === 1 && world.emu.online.trafficHistory(endpointName).length === 1
           : !world.emu.online.endpoint(endpointName);
       check(untouched, `the endpoint was not touched${endpointName ? ` (${endpointName}${before ? `: ${before.deployment} still serves 100%` : ''})` : ''}`);
-      const versions = world.production.length ? world.emu.models.versions(world.production[0]!.workspaceId, world.production[0]!.model).length : 0;
-      check(!facts.model && versions <= 1, `no model version was registered${world.production.length ? ` (${world.production[0]!.model} still has version 1 only)` : ''}`);
+      const c = world.champions[0] ?? world.production[0];
+      const versions = c ? world.emu.models.versions(c.workspaceId, c.model).length : 0;
+      check(!facts.model && versions <= 1, `no model version was registered${c ? ` (${c.model} still has version 1 only)` : ''}`);
+      break;
+    }
+    case 'promotion-refused': {
+      check(facts.gate?.registered === 'true', `the model was registered in development (registered=${facts.gate?.registered ?? 'n/a'})`);
+      check(facts.promotion?.registered === 'false' && facts.promotion.result === 'SucceededWithIssues', `the gate at Promote › promote said no against the registry's champion: registered=${facts.promotion?.registered ?? 'n/a'}, ${facts.promotion?.result ?? 'not run'}`);
+      const champ = world.production.find((p) => p.registryId);
+      const inRegistry = champ?.registryId ? world.emu.registries.versions(champ.registryId, champ.model).length : -1;
+      check(inRegistry === 1, `nothing was added to the registry (${champ ? `${champ.model} has ${inRegistry} version(s)` : 'no registry seeded'})`);
+      check(stage('Deploy')?.result === 'Skipped', `the Deploy stage is skipped (${stage('Deploy')?.result ?? 'absent'})`);
+      const untouched = !!champ && JSON.stringify(world.emu.online.traffic(champ.endpoint)) === JSON.stringify({ [champ.deployment]: 100 }) && world.emu.online.trafficHistory(champ.endpoint).length === 1;
+      check(untouched, `production was not touched${champ ? ` (${champ.endpoint}: ${champ.deployment} still serves 100%)` : ''}`);
       break;
     }
   }
@@ -163,7 +194,7 @@ const pct = (steps: number[]) => steps.map((s) => `${s}%`).join(' → ');
 /** The short report at the end of the log; returns its plain lines. */
 export function printReport(log: Log, v: Variant, stages: StageRecord[], facts: Facts, result: ReturnType<typeof verdict>, world: DemoWorld): string[] {
   const out: string[] = [];
-  const champ = world.production[0];
+  const champ = world.champions[0] ?? world.production[0];
   const row = (k: string, val: string) => {
     const line = `  ${k.padEnd(13)}${val}`;
     log.print(line);
@@ -190,6 +221,14 @@ export function printReport(log: Log, v: Variant, stages: StageRecord[], facts: 
     row('Gate', `${gate}: ${lines}; compareWith ${facts.gate.compareWith}${champion}${registered ? '' : ` → registered=${facts.gate.registered ?? 'n/a'} (${facts.gate.result})`}`);
   } else row('Gate', log.dim('not reached'));
   row('Model', facts.model ? log.bold(`${facts.model.name}:${facts.model.version}`) : log.dim('not registered'));
+  if (facts.promotion) {
+    const p = facts.promotion;
+    row('Promoted', p.id ? log.bold(p.id) : log.yellow(`not promoted to registry ${p.registry} (registered=${p.registered ?? 'n/a'}, ${p.result})`));
+    // Ids shortened for one line: the workspace by name, the commit to 12 characters.
+    const shown = (k: string, v: string) => (k === 'ado.sourceWorkspace' ? (v.split('/').pop() ?? v) : k === 'ado.commit' ? v.slice(0, 12) : v);
+    if (Object.keys(p.lineage).length) row('Lineage', Object.entries(p.lineage).map(([k, v]) => `${k.replace(/^ado\./, '')} ${shown(k, v)}`).join(' · '));
+    if (p.registered === 'false') for (const w of [...new Set(p.warnings)]) for (const [i, l] of w.split('\n').entries()) row(i ? '' : 'Promote said', log.yellow(l));
+  }
   if (facts.rollout) {
     const at = facts.rollout.traffic[facts.rollout.deployment] ?? 0;
     const ok = facts.rollout.result === 'Succeeded' && at === 100;

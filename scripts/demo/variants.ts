@@ -2,9 +2,9 @@
  * What each rehearsal plays: the branch the run is on, what the Azure ML job logs, and where the
  * run must end for the rehearsal to count as behaving as expected.
  */
-export type VariantName = 'green' | 'feature-branch' | 'bad-model';
-export const VARIANTS: VariantName[] = ['green', 'feature-branch', 'bad-model'];
-export const FAILING_VARIANTS: VariantName[] = ['feature-branch', 'bad-model'];
+export type VariantName = 'green' | 'feature-branch' | 'bad-model' | 'promotion-refused';
+export const VARIANTS: VariantName[] = ['green', 'feature-branch', 'bad-model', 'promotion-refused'];
+export const FAILING_VARIANTS: VariantName[] = ['feature-branch', 'bad-model', 'promotion-refused'];
 
 export interface Variant {
   name: VariantName;
@@ -13,6 +13,8 @@ export interface Variant {
   branch: string;
   /** Metrics each step of the Azure ML job logs, per MLflow run (last value counts). */
   metrics: Record<string, Record<string, number[]>>;
+  /** Metrics of the registry's champion when better than the default production ones (two workspaces). */
+  registryChampion?: Record<string, number>;
   /** The outcome the rehearsal checks at the end, in words. */
   expectation: string;
 }
@@ -44,6 +46,15 @@ export function variant(name: VariantName): Variant {
         branch: 'refs/heads/main',
         metrics: { train: { auc: [0.64, 0.7, 0.72], rmse: [0.61, 0.55, 0.52] }, evaluate: { test_auc: [0.71], test_rmse: [0.54] } },
         expectation: 'the job completes, the metric gate at Evaluate › register says no: registered=false (succeeded with issues), the Deploy stage is skipped (its condition is false) and no endpoint is touched',
+      };
+    case 'promotion-refused':
+      return {
+        name,
+        title: 'CI run of main, a model better than development\'s champion but not the registry\'s (two workspaces)',
+        branch: 'refs/heads/main',
+        metrics: { train: { auc: [0.84, 0.89, 0.91], rmse: [0.42, 0.35, 0.31] }, evaluate: { test_auc: [0.9], test_rmse: [0.33] } },
+        registryChampion: { 'train.auc': 0.94, 'train.rmse': 0.27, 'evaluate.test_auc': 0.93, 'evaluate.test_rmse': 0.29 },
+        expectation: 'the model is registered in development, then the metric gate at Promote › promote compares it with the registry\'s champion and says no: promote.registered=false (succeeded with issues), nothing is added to the registry, the Deploy stage is skipped and production is not touched',
       };
   }
 }

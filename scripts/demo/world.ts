@@ -68,7 +68,9 @@ export interface DemoWorld {
   connections: Map<string, SeededConnection>;
   branch: { ref: string; commit: string; policy: string };
   /** What production serves before the run: the model version and its deployment (blue/green baseline). */
-  production: Array<{ workspaceId: string; endpoint: string; deployment: string; model: string; version: string; metrics: Record<string, number> }>;
+  /** The latest registered version in each workspace the pipeline registers in (what compareWith: latest meets there). */
+  champions: Array<{ workspaceId: string; model: string; version: string; metrics: Record<string, number> }>;
+  production: Array<{ workspaceId: string; endpoint: string; deployment: string; model: string; version: string; metrics: Record<string, number>; /** Two workspaces: the registry production deploys from. */ registryId?: string }>;
   /** What a new agent job gets: a fresh job token, System.* and Build.* variables, endpoints. */
   agentJob(): AgentJob;
   /** Azure ML job names the world has seen submitted, in order. */
@@ -240,8 +242,48 @@ export async function startDemoWorld(o: { plan: PipelinePlan; variant: Variant; 
 
   // --- production today: the champion model version and the deployment serving it ----------------
   const production: DemoWorld['production'] = [];
+  const champions: DemoWorld['champions'] = [];
+  // --- registries the steps name (two workspaces): private, in every workspace's region, shared into
+  // from each workspace's storage (the documented resource instance rule); the pipeline's identities
+  // are AzureML Registry User on it. Production's champion lives in the registry and the production
+  // endpoint serves it from there.
+  const registryIds = new Map<string, string>();
+  const registryNames: PrivateName[] = [];
   for (const { step } of steps) {
-    if (step.task.split('@')[0] !== 'AmlModelRegister') continue;
+    const reg = str(step.inputs.registryName);
+    if (!reg || registryIds.has(reg.toLowerCase())) continue;
+    const regions = [...new Set(workspaces.map((w) => String(emu.arm.resources.get(w.id)?.body.location ?? S.location)))];
+    const body = emu.registries.add({ subscriptionId: S.subscriptionId, resourceGroup: str(step.inputs.registryResourceGroup) ?? S.resourceGroup, name: reg, ...(regions[0] ? { location: regions[0] } : {}), regions, publicNetworkAccess: 'Disabled' });
+    const id = String(body.id);
+    registryIds.set(reg.toLowerCase(), id);
+    for (const pid of pipelineIdentities) emu.arm.grantRole(pid, 'AzureML Registry User', id);
+    for (const w of workspaces) emu.registries.allowSharingFrom(w.id, id);
+    const names = emu.registries.addPrivateNetwork(id, { subnetPrefix: `10.10.${subnet++}.` });
+    registryNames.push(...names);
+  }
+  for (const { step } of steps) {
+    const registryId = registryIds.get(str(step.inputs.registryName)?.toLowerCase() ?? '');
+    const model = str(step.inputs.modelName);
+    if (step.task.split('@')[0] !== 'AmlModelRegister' || !registryId || !model || emu.registries.versions(registryId, model).length) continue;
+    const championMetrics = o.variant.registryChampion ?? PRODUCTION_METRICS;
+    const gated = gateKeys(step.inputs.metricGate).filter((k) => championMetrics[k] !== undefined);
+    const metrics = Object.fromEntries(gated.map((k) => [k, championMetrics[k]!]));
+    emu.registries.addVersion(registryId, model, '1', {
+      modelType: str(step.inputs.modelType) ?? 'mlflow_model',
+      description: 'Promoted by run 4650 of mlops-train (main).',
+      tags: { stage: 'production', 'ado.pipeline': 'mlops-train', 'ado.runId': '4650', 'ado.branch': 'refs/heads/main', 'ado.commit': '2'.repeat(40), ...Object.fromEntries(Object.entries(metrics).map(([k, v]) => [`metric.${k}`, String(v)])) },
+    });
+    const deployStep = steps.find((x) => x.step.task.split('@')[0] === 'AmlAksDeploy')?.step;
+    const target = workspaces.find((x) => x.resourceGroup === str(deployStep?.inputs.resourceGroupName) && x.name === str(deployStep?.inputs.workspaceName));
+    const endpoint = str(deployStep?.inputs.endpointName);
+    const compute = str(deployStep?.inputs.computeName);
+    if (!target || !endpoint || !compute || emu.online.endpoint(endpoint)) continue;
+    const deployment = `${model}-v1`.slice(0, 32);
+    emu.online.addEndpoint(target.id, endpoint, { compute, authMode: 'Key', deployments: [{ name: deployment, model: `azureml://registries/${registryId.split('/').pop()}/models/${model}/versions/1`, traffic: 100 }] });
+    production.push({ workspaceId: target.id, endpoint, deployment, model, version: '1', metrics, registryId });
+  }
+  for (const { step } of steps) {
+    if (step.task.split('@')[0] !== 'AmlModelRegister' || str(step.inputs.registryName)) continue;
     const w = workspaces.find((x) => x.resourceGroup === str(step.inputs.resourceGroupName) && x.name === str(step.inputs.workspaceName));
     const model = str(step.inputs.modelName);
     if (!w || !model || emu.models.versions(w.id, model).length) continue;
@@ -252,6 +294,7 @@ export async function startDemoWorld(o: { plan: PipelinePlan; variant: Variant; 
       description: 'Registered by run 4650 of mlops-train (main).',
       tags: { stage: 'production', 'ado.pipeline': 'mlops-train', 'ado.runId': '4650', 'ado.branch': 'refs/heads/main', 'ado.commit': '2'.repeat(40), ...Object.fromEntries(Object.entries(metrics).map(([k, v]) => [`metric.${k}`, String(v)])) },
     });
+    champions.push({ workspaceId: w.id, model, version: '1', metrics });
     const deploy = steps.find((x) => x.step.task.split('@')[0] === 'AmlAksDeploy' && str(x.step.inputs.workspaceName) === w.name)?.step;
     const endpoint = str(deploy?.inputs.endpointName);
     const compute = str(deploy?.inputs.computeName);
@@ -271,7 +314,7 @@ export async function startDemoWorld(o: { plan: PipelinePlan; variant: Variant; 
   }
 
   // --- DNS: right answers for every private name ------------------------------------------------
-  const allNames = workspaces.flatMap((w) => w.names);
+  const allNames = [...workspaces.flatMap((w) => w.names), ...registryNames];
   let net: SandboxNetwork | undefined;
   let dns: DnsServer;
   if (o.sandbox) {
@@ -325,6 +368,7 @@ export async function startDemoWorld(o: { plan: PipelinePlan; variant: Variant; 
     dns,
     sandbox: o.sandbox,
     workspaces,
+    champions,
     connections,
     branch,
     production,

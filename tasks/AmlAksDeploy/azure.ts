@@ -7,9 +7,9 @@
  */
 import * as fs from 'node:fs';
 import type { AgentIo } from '../common/agent';
-import { ArmClient, studioUrl } from '../common/arm';
+import { ArmClient, studioUrl, type WorkspaceRef } from '../common/arm';
 import { type CodeRef, type EnvironmentRef } from '../common/asset-refs';
-import { translateAzureError, UserError } from '../common/errors';
+import { errorLine, translateAzureError, UserError } from '../common/errors';
 import type { GateSettings } from '../common/gate';
 import { enforceGate } from '../common/gate-run';
 import type { WorkspaceInputs } from '../common/inputs';
@@ -22,6 +22,7 @@ import { snapshotCode, type CodeSnapshot } from '../common/upload';
 import { agentStorage, ensureCode, ensureInlineEnvironment, resolveNamed, whereWritten, type AssetContext } from '../common/workspace-assets';
 import { WorkspaceArm, type ArmResource } from '../common/workspace-arm';
 import { deploymentBody, loadDeploymentFile, type DeploymentSpec } from './deployment';
+import { checkRegistryModel } from './registry-model';
 import { markProduction, type ProductionTag } from './production-tag';
 import { msg } from './messages';
 import { isBusy, OnlineApi, Scorer, ScoringAuth, type OnlineDeployment, type OnlineEndpoint } from './online-api';
@@ -71,6 +72,8 @@ type ResolvedCode = { id: string; local?: undefined } | { id?: undefined; local:
 
 interface Lookups {
   computeId: string;
+  /** A registry model: where it came from (registry and lineage), for the summary. */
+  modelFrom?: string;
   modelId: string;
   modelType: string;
   environment?: { id?: string; inline?: Extract<EnvironmentRef, { kind: 'inline' }> };
@@ -86,7 +89,7 @@ interface Lookups {
 
 const sec = (ms: number): string => msg('DurationSeconds', Math.round(ms / 1000));
 /** The first line of an error's message, without a closing period (messages compose it into sentences). */
-const first = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.replace(/\.+$/, '');
+const first = (e: unknown): string => errorLine(e).replace(/\.+$/, '');
 
 /** Thrown for a failed check of the rollout (smoke test, health); its message is the cause. */
 class CheckFailed extends Error {}
@@ -174,9 +177,11 @@ async function resolveCode(ws: WorkspaceArm, code: CodeRef, root: string): Promi
   return { id: await resolveNamed(ws, 'codes', code) };
 }
 
-async function lookUp(io: AgentIo, ws: WorkspaceArm, api: OnlineApi, i: DeployInputs, spec: DeploymentSpec): Promise<Lookups> {
+/** `where`: the workspace's place (registry models must be in one of the registry's regions) and the connection's name. */
+async function lookUp(io: AgentIo, ws: WorkspaceArm, api: OnlineApi, i: DeployInputs, spec: DeploymentSpec, where: { ref: WorkspaceRef; location?: string | undefined; connection: string }): Promise<Lookups> {
   const compute = await checkCompute(ws, i.computeName);
-  const model = await checkModel(io, ws, i.model);
+  const m = i.model;
+  const model: { id: string; type: string; from?: string } = m.registry ? await checkRegistryModel(io, ws.arm, where, { registry: m.registry, name: m.name, version: m.version }, where.connection) : await checkModel(io, ws, m);
   const environment = spec.environment ? await resolveEnvironment(ws, spec.environment) : undefined;
   const code = spec.code ? await resolveCode(ws, spec.code, i.root) : undefined;
   if (!environment && !isNoCodeModel(model.type)) {
@@ -232,6 +237,7 @@ async function lookUp(io: AgentIo, ws: WorkspaceArm, api: OnlineApi, i: DeployIn
     computeId: compute.id,
     modelId: model.id,
     modelType: model.type,
+    ...(model.from ? { modelFrom: model.from } : {}),
     ...(environment ? { environment } : {}),
     ...(code ? { code } : {}),
     ...(endpoint ? { endpoint } : {}),
@@ -278,7 +284,7 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
   const E = i.endpointName;
 
   io.progress(3, msg('ProgressLookups'));
-  const look = await lookUp(io, ws, api, i, spec).catch((e: unknown) => {
+  const look = await lookUp(io, ws, api, i, spec, { ref: session.ref, location: session.workspace.location, connection: session.arm.endpoint.name }).catch((e: unknown) => {
     throw translate(msg('ActionLookUp', i.computeName, i.model.name, i.model.version, E))(e);
   });
   const D = look.deploymentName;
@@ -314,7 +320,7 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
     const uri = scoringUri();
     const s = new Summary(`${E}: ${title}`);
     s.para(
-      [msg('SummaryModel', i.model.name, i.model.version, D), msg('SummaryCompute', i.computeName), link(msg('SummaryStudioLink'), studio), uri ? msg('SummaryScoringUri', uri) : '']
+      [look.modelFrom ? msg('SummaryModelFrom', i.model.name, i.model.version, look.modelFrom, D) : msg('SummaryModel', i.model.name, i.model.version, D), msg('SummaryCompute', i.computeName), link(msg('SummaryStudioLink'), studio), uri ? msg('SummaryScoringUri', uri) : '']
         .filter(Boolean)
         .join(' · '),
     );

@@ -181,7 +181,8 @@ function resources(doc: LoadedYaml, v: Json | undefined): JsonObject | undefined
 
 /** Read a Kubernetes online deployment YAML; `root` is the repository, which local files may not leave. */
 export function loadDeploymentFile(file: string, root: string): DeploymentSpec {
-  const doc = loadYamlFile(file, { root, what: msg('DeploymentYamlWhat') });
+  // Annotated so that doc.fail(): never narrows the values checked before it.
+  const doc: LoadedYaml = loadYamlFile(file, { root, what: msg('DeploymentYamlWhat') });
   const d = doc.data;
   const rootCheck = sourcesRootOf(root);
   const schema = typeof d.$schema === 'string' ? d.$schema : '';

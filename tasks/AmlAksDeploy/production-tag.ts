@@ -5,7 +5,7 @@
  * them (its stage becomes `retired`). Tags are the only thing changed: a model version's files and
  * properties are immutable, and Azure ML accepts a PUT that changes only tags.
  */
-import { UserError } from '../common/errors';
+import { errorLine, UserError } from '../common/errors';
 import type { ArmResource, WorkspaceArm } from '../common/workspace-arm';
 import { msg } from './messages';
 
@@ -64,7 +64,7 @@ export async function markProduction(ws: WorkspaceArm, tag: ProductionTag, endpo
     });
     log(msg('ProductionTagged', label(modelId), `${tag.key}=${tag.value}`, serves));
   } catch (e) {
-    problems.push(msg('ProductionTagFailed', label(modelId), (e as Error).message.split('\n')[0]));
+    problems.push(msg('ProductionTagFailed', label(modelId), errorLine(e)));
   }
   for (const old of new Set(previousModelIds.filter((id) => inWorkspace(id) && id.toLowerCase() !== modelId.toLowerCase()))) {
     try {
@@ -77,7 +77,7 @@ export async function markProduction(ws: WorkspaceArm, tag: ProductionTag, endpo
       });
       if (retired) log(msg('ProductionTagRetired', label(old), `${tag.key}=retired`, serves));
     } catch (e) {
-      problems.push(msg('ProductionTagFailed', label(old), (e as Error).message.split('\n')[0]));
+      problems.push(msg('ProductionTagFailed', label(old), errorLine(e)));
     }
   }
   return problems;

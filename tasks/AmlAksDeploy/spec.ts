@@ -4,7 +4,8 @@
  * Pure: no I/O.
  */
 import { inputError } from '../common/errors';
-import { isModelName } from '../common/names';
+import { isModelName, isRegistryName } from '../common/names';
+import { parseRegistryModelUri } from '../common/registry-uri';
 import { msg } from './messages';
 
 /** A workspace model version: from `name:version`, `azureml:name:version` or its ARM id. */
@@ -13,6 +14,8 @@ export interface ModelRef {
   version: string;
   /** Set when the input was an ARM id: the workspace it names. */
   workspace?: { subscriptionId: string; resourceGroup: string; name: string };
+  /** Set for `azureml://registries/<registry>/models/<name>/versions/<version>`: the registry. */
+  registry?: string;
 }
 
 const MODEL_VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
@@ -23,7 +26,12 @@ export function parseModelRef(text: string): ModelRef {
   const id = MODEL_ID.exec(t);
   if (id) return { name: decodeURIComponent(id[4]!), version: decodeURIComponent(id[5]!), workspace: { subscriptionId: id[1]!, resourceGroup: id[2]!, name: id[3]! } };
   if (/^azureml:\/\/registries\//i.test(t)) {
-    throw inputError('model', msg('ModelIsRegistryModel', t), msg('ModelIsRegistryModelFix'));
+    const r = parseRegistryModelUri(t);
+    if (!r) throw inputError('model', msg('ModelRegistryNotVersion', t), msg('ModelRegistryFix'));
+    if (!isRegistryName(r.registry)) throw inputError('model', msg('ModelRegistryNameInvalid', r.registry), msg('ModelRegistryFix'));
+    if (!isModelName(r.name)) throw inputError('model', msg('ModelNameInvalid', r.name), msg('ModelRegistryFix'));
+    if (!MODEL_VERSION.test(r.version)) throw inputError('model', msg('ModelVersionInvalid', r.version), msg('ModelRegistryFix'));
+    return { name: r.name, version: r.version, registry: r.registry };
   }
   if (/^azureml:\/\/|^https?:|^\//i.test(t)) throw inputError('model', msg('ModelNotVersionReference', t), msg('ModelReferenceFix'));
   const bare = t.replace(/^azureml:/i, '');

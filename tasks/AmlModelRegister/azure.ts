@@ -1,25 +1,33 @@
 /**
  * AmlModelRegister@1, the part that talks to Azure (loads the SDKs). Order, so that nothing is
- * written unless everything checks out: the branch gate; the job (it must have completed) and
- * the output that holds the model; the gated metrics (MLflow); this run's earlier registration
- * (a re-run returns it); the champion; the verdict; only then one model version PUT.
+ * written unless everything checks out: the branch gate; with registryName the registry (it
+ * exists, the workspace is in one of its regions); the job (it must have completed) and the
+ * output that holds the model, or the workspace version sourceModel names; the gated metrics
+ * (MLflow); this run's earlier registration, or this source's earlier promotion (a re-run
+ * returns it); the champion; the verdict; for a registry, whether the workspace's storage lets
+ * it copy; only then one model version PUT (in a registry: a long-running copy).
  */
 import { msg } from './messages';
 import type { AgentIo } from '../common/agent';
 import { ArmClient, studioUrl } from '../common/arm';
 import { DataPlane } from '../common/dataplane';
-import { translateAzureError, UserError } from '../common/errors';
+import { errorLine, translateAzureError, UserError } from '../common/errors';
 import type { GateSettings } from '../common/gate';
 import { enforceGate } from '../common/gate-run';
 import type { WorkspaceInputs } from '../common/inputs';
 import { LINEAGE_KEYS, lineageTags } from '../common/lineage';
+import { OperationFailed } from '../common/lro';
+import { openRegistry, requireRegion } from '../common/registry';
+import { registryModelUri } from '../common/registry-uri';
 import { openWorkspace } from '../common/session';
 import { Summary, link } from '../common/summary';
 import { WorkspaceArm } from '../common/workspace-arm';
 import { describeCompare, direction, fmt, judge, metricTagKey, metricTags, type Champion, type CompareWith, type Condition, type GateJudgement } from './gate-expr';
 import { TrainingJob } from './job';
+import { checkSharing, longUri, readSourceModel } from './promote';
 import { findOwn, registerVersion, type Identity, type ModelRegistry, type ModelVersion, type ModelVersionProps } from './register';
 import { IDENTITY_KEYS, jobOfUri, SOURCE_PROPERTY, type GateSpec, type ModelSource, type ModelType } from './spec';
+import { ArmModelRegistry, RegistryModelVersions } from './versions';
 
 export interface RegisterInputs {
   connection: string;
@@ -30,41 +38,8 @@ export interface RegisterInputs {
   source: ModelSource;
   model: { name: string; type: ModelType; description?: string; tags: Record<string, string> };
   gate: GateSpec;
-}
-
-/** Model versions of one model through ARM (api-version 2024-04-01: tag filters, jobName). */
-class ArmModelRegistry implements ModelRegistry {
-  constructor(
-    private readonly ws: WorkspaceArm,
-    private readonly name: string,
-  ) {}
-
-  private path(tail = ''): string {
-    return `models/${encodeURIComponent(this.name)}${tail}`;
-  }
-
-  versions(filter: { tags?: Record<string, string>; top?: number } = {}): Promise<ModelVersion[]> {
-    const q = new URLSearchParams({ $orderBy: 'createdtime desc' });
-    if (filter.top) q.set('$top', String(filter.top));
-    if (filter.tags && Object.keys(filter.tags).length) q.set('tags', Object.entries(filter.tags).map(([k, v]) => `${k}=${v}`).join(','));
-    return this.ws.list<ModelVersion>(`${this.path('/versions')}?${q}`, filter.top ? 1 : 50);
-  }
-
-  get(version: string): Promise<ModelVersion | undefined> {
-    return this.ws.find<ModelVersion>(this.path(`/versions/${encodeURIComponent(version)}`));
-  }
-
-  put(version: string, body: { properties: ModelVersionProps }): Promise<ModelVersion> {
-    return this.ws.put<ModelVersion>(this.path(`/versions/${encodeURIComponent(version)}`), body);
-  }
-
-  async nextVersion(): Promise<number> {
-    const c = await this.ws.find<{ properties?: { latestVersion?: string | null; nextVersion?: string | null } }>(this.path());
-    if (!c) return 1;
-    const next = Number(c.properties?.nextVersion);
-    const latest = Number(c.properties?.latestVersion);
-    return Math.max(Number.isInteger(next) && next > 0 ? next : 1, Number.isInteger(latest) && latest >= 0 ? latest + 1 : 1);
-  }
+  /** Promotion: the version is created in this registry; the workspace is where the model comes from. */
+  registry?: { name: string; resourceGroup?: string };
 }
 
 /** The version compareWith names: the newest, or the newest with a tag; undefined when there is none yet. */
@@ -118,7 +93,7 @@ async function championMetrics(io: AgentIo, ws: WorkspaceArm, dp: DataPlane, nam
   try {
     job = await TrainingJob.open(ws, dp, jobName);
   } catch (e) {
-    io.info(msg('ChampionJobUnreadable', `${name}:${v.name}`, jobName, (e as Error).message.split('\n')[0]));
+    io.info(msg('ChampionJobUnreadable', `${name}:${v.name}`, jobName, errorLine(e)));
     return tags;
   }
   for (const c of missing) {
@@ -133,6 +108,94 @@ async function championMetrics(io: AgentIo, ws: WorkspaceArm, dp: DataPlane, nam
   return tags;
 }
 
+/** Where the model's files are, read from the job or the shared workspace version (reads only). */
+interface ResolvedSource {
+  job?: TrainingJob;
+  /** The URI in the workspace's terms (azureml://jobs/..., azureml://datastores/...). */
+  modelUri: string;
+  /** What the summary and the description call it: `step.output`, the path, or `name:version`. */
+  label: string;
+  /** The shared workspace version (sourceModel). */
+  version?: ModelVersion;
+}
+
+async function resolveSource(io: AgentIo, ws: WorkspaceArm, dp: DataPlane, i: RegisterInputs, fail: (action: string) => (e: unknown) => never): Promise<ResolvedSource> {
+  const src = i.source;
+  let version: ModelVersion | undefined;
+  let jobName = i.jobName;
+  if (src.kind === 'model') {
+    version = await readSourceModel(ws, src).catch(fail(msg('ActionReadSourceModel', `${src.name}:${src.version}`)));
+    const uri = version.properties?.modelUri;
+    if (!uri) throw new UserError(msg('SourceModelNoUri', `${src.name}:${src.version}`), 'sourceModel');
+    // The job that trained it: as given, else as this task recorded it, else the version's own.
+    jobName ??= version.properties?.tags?.[LINEAGE_KEYS.jobName] ?? version.properties?.jobName ?? jobOfUri(uri) ?? undefined;
+    if (!jobName && i.gate.conditions.length) throw new UserError(msg('SourceModelNoJobForGate', `${src.name}:${src.version}`), 'jobName');
+  }
+  const job = jobName ? await TrainingJob.open(ws, dp, jobName).catch(fail(msg('ActionReadJob', jobName))) : undefined;
+  if (job) io.info(job.steps.length ? msg('JobCompletedSteps', job.name, job.steps.join(', ')) : msg('JobCompleted', job.name));
+  if (src.kind === 'model') {
+    const modelUri = version!.properties!.modelUri!;
+    io.info(msg('ModelFilesSourceModel', `${src.name}:${src.version}`, ws.ref.name, modelUri));
+    return { ...(job ? { job } : {}), modelUri, label: `${src.name}:${src.version}`, version: version! };
+  }
+  const modelUri = src.kind === 'path' ? src.uri : await job!.outputUri(src.output, src.step).catch(fail(msg('ActionReadOutputs', jobName)));
+  const label = src.kind === 'path' ? src.uri : `${src.step ? `${src.step}.` : ''}${src.output}`;
+  io.info(src.kind === 'output' ? msg('ModelFilesOutput', label, job!.name, modelUri) : msg('ModelFilesPath', modelUri));
+  return { ...(job ? { job } : {}), modelUri, label };
+}
+
+/** The last value each run logged for every gated metric (MLflow), keyed as the gate names them. */
+async function gatedMetrics(job: TrainingJob | undefined, conditions: RegisterInputs['gate']['conditions'], fail: (action: string) => (e: unknown) => never): Promise<Map<string, number>> {
+  const values = new Map<string, number>();
+  for (const c of conditions) {
+    if (values.has(c.key)) continue;
+    const v = await job!.metric(c.ref, msg('MetricGateLineContext', c.line, c.text)).catch(fail(msg('ActionReadMetric', c.key, job!.name)));
+    values.set(c.key, v);
+  }
+  return values;
+}
+
+/** One line per gate row: value, threshold, the champion's value when compared, verdict. */
+function logVerdict(io: AgentIo, verdict: ReturnType<typeof judge>): void {
+  for (const r of verdict.rows) {
+    const c = r.condition;
+    io.info(
+      r.champion?.value !== undefined
+        ? msg('GateRowLogChampion', c.key, fmt(r.value), c.op, fmt(c.threshold), fmt(r.champion.value), r.verdict)
+        : msg('GateRowLog', c.key, fmt(r.value), c.op, fmt(c.threshold), r.verdict),
+    );
+  }
+}
+
+/** The model version to PUT: tags (the user's, the source's metrics, lineage, gated metrics), immutable lineage properties, the files. */
+function versionBody(i: RegisterInputs, source: ResolvedSource, o: { lineage: Record<string, string>; values: Map<string, number>; modelUri: string; linkJob: boolean }): { properties: ModelVersionProps } {
+  const { lineage, modelUri } = o;
+  const job = source.job;
+  const carried = source.version ? Object.fromEntries(Object.entries(source.version.properties?.tags ?? {}).filter(([k]) => k.startsWith('metric.'))) : {};
+  const tags = { ...i.model.tags, ...carried, ...lineage, ...metricTags(i.gate.conditions, o.values) };
+  const runId = lineage[LINEAGE_KEYS.runId];
+  const runLabel = lineage[LINEAGE_KEYS.runUrl] ?? (runId ? msg('RunLabelId', runId) : msg('RunLabelUnknown'));
+  const description =
+    i.model.description ??
+    source.version?.properties?.description ??
+    (i.source.kind === 'output' ? msg('DescriptionFromOutput', runLabel, source.label, job!.name) : msg('DescriptionFromPath', runLabel, source.modelUri));
+  return {
+    properties: {
+      description,
+      tags,
+      // Properties cannot be changed later: the lineage stays true even if tags are edited.
+      properties: { ...lineage, [SOURCE_PROPERTY]: modelUri },
+      modelType: i.model.type,
+      modelUri,
+      // The job that wrote the files (a step's own run for a step output); a registry links it
+      // through the long-form URI and the lineage instead, having no jobs of its own.
+      ...(job && o.linkJob ? { jobName: jobOfUri(modelUri) ?? job.name } : {}),
+      isAnonymous: false,
+      isArchived: false,
+    },
+  };
+}
+
 export async function run(io: AgentIo, i: RegisterInputs): Promise<void> {
   const name = i.model.name;
   // The branch gate runs before anything touches Azure.
@@ -145,41 +208,63 @@ export async function run(io: AgentIo, i: RegisterInputs): Promise<void> {
   io.output('modelId', '');
 
   const session = await openWorkspace(io, i.connection, i.ws);
-  const ws = new WorkspaceArm(new ArmClient(session.arm), session.ref);
+  const arm = new ArmClient(session.arm);
+  const ws = new WorkspaceArm(arm, session.ref);
   const dp = new DataPlane(session.arm, session.ref, session.workspace);
-  const fail = (action: string) => (e: unknown) => {
+  const fail = (action: string) => (e: unknown): never => {
     throw translateAzureError(e, { action, scope: ws.base, connection: session.arm.endpoint.name });
   };
 
-  // 1. The job and the output that holds the model (reads only).
-  const job = i.jobName ? await TrainingJob.open(ws, dp, i.jobName).catch(fail(msg('ActionReadJob', i.jobName))) : undefined;
-  if (job) io.info(job.steps.length ? msg('JobCompletedSteps', job.name, job.steps.join(', ')) : msg('JobCompleted', job.name));
-  const src = i.source;
-  const modelUri = src.kind === 'path' ? src.uri : await job!.outputUri(src.output, src.step).catch(fail(msg('ActionReadOutputs', i.jobName)));
-  const sourceLabel = src.kind === 'path' ? src.uri : `${src.step ? `${src.step}.` : ''}${src.output}`;
-  io.info(src.kind === 'output' ? msg('ModelFilesOutput', sourceLabel, job!.name, modelUri) : msg('ModelFilesPath', modelUri));
+  // 0. Promotion: the registry exists, the connection sees it, the workspace is in one of its regions.
+  const registry = i.registry ? await openRegistry(arm, i.registry.name, { subscriptionId: session.ref.subscriptionId, ...(i.registry.resourceGroup ? { resourceGroup: i.registry.resourceGroup } : {}), input: 'registryName', groupInput: 'registryResourceGroup', connection: session.arm.endpoint.name }) : undefined;
+  if (registry) {
+    requireRegion(registry, { name: session.ref.name, location: session.workspace.location }, 'registryName');
+    io.info(msg('RegistryOpened', registry.ref.name, registry.ref.resourceGroup, registry.regions.join(', '), session.ref.name));
+  }
+  const rfail = (action: string) => (e: unknown): never => {
+    throw translateAzureError(e, { action, scope: registry?.resource.id ?? ws.base, connection: session.arm.endpoint.name });
+  };
+
+  // 1. The job and the output (or the workspace version) that holds the model (reads only).
+  const source = await resolveSource(io, ws, dp, i, fail);
+  const job = source.job;
+  // A registry has no workspace: it copies from the long form of the URI.
+  const modelUri = registry ? longUri(source.modelUri, session.ref) : source.modelUri;
 
   // 2. The gated metrics: the last value each run logged (MLflow).
-  const values = new Map<string, number>();
-  for (const c of i.gate.conditions) {
-    if (values.has(c.key)) continue;
-    const v = await job!.metric(c.ref, msg('MetricGateLineContext', c.line, c.text)).catch(fail(msg('ActionReadMetric', c.key, job!.name)));
-    values.set(c.key, v);
-  }
+  const values = await gatedMetrics(job, i.gate.conditions, fail);
 
-  // 3. This run's registration of this job, if an earlier attempt made it.
+  // 3. This run's registration of this job (a promotion: this source's), if an earlier attempt made it.
   const lineage = lineageTags((n) => io.variable(n));
   if (job) lineage[LINEAGE_KEYS.jobName] = job.name;
-  const identity: Identity = { tags: Object.fromEntries(IDENTITY_KEYS.filter((k) => lineage[k]).map((k) => [k, lineage[k]!])), source: modelUri };
-  const reg = new ArmModelRegistry(ws, name);
-  const reused = await findOwn(reg, identity).catch(fail(msg('ActionListVersions', name)));
+  if (registry) lineage[LINEAGE_KEYS.sourceWorkspace] = ws.base;
+  if (source.version) lineage[LINEAGE_KEYS.sourceModel] = source.label;
+  const identityKeys = registry ? [LINEAGE_KEYS.sourceWorkspace, LINEAGE_KEYS.jobName] : IDENTITY_KEYS;
+  const identity: Identity = { tags: Object.fromEntries(identityKeys.filter((k) => lineage[k]).map((k) => [k, lineage[k]!])), source: modelUri };
+  let lastStatus = '';
+  const lro = () => ({
+    signal: io.signal,
+    minIntervalMs: 500,
+    maxIntervalMs: 10_000,
+    onPoll: (status: string, ms: number) => {
+      io.progress(Math.min(95, 60 + ms / 2000), msg('PromotionProgress', registry!.ref.name, status));
+      if (status !== lastStatus) io.info(msg('PromotionStatus', registry!.ref.name, status, Math.round(ms / 1000)));
+      lastStatus = status;
+    },
+  });
+  const reg: ModelRegistry = registry ? new RegistryModelVersions(registry.assets, name, lro) : new ArmModelRegistry(ws, name);
+  const where = registry ? rfail : fail;
+  const reused = await findOwn(reg, identity).catch(where(msg('ActionListVersions', name)));
 
+  const jobLink = job ? link(job.name, job.studioUrl) : '';
   const sourcePara =
-    src.kind === 'output'
-      ? msg('SummarySourceOutput', sourceLabel, link(job!.name, job!.studioUrl))
-      : job
-        ? msg('SummarySourcePathJob', modelUri, link(job.name, job.studioUrl))
-        : msg('SummarySourcePath', modelUri);
+    source.version
+      ? job ? msg('SummarySourceModelJob', source.label, session.ref.name, jobLink) : msg('SummarySourceModel', source.label, session.ref.name)
+      : i.source.kind === 'output'
+        ? msg('SummarySourceOutput', source.label, jobLink)
+        : job
+          ? msg('SummarySourcePathJob', source.modelUri, jobLink)
+          : msg('SummarySourcePath', source.modelUri);
   /** The run summary: what happened to the model, the gate table when there was a gate, the lineage. */
   const writeSummary = (title: string, lead: string, gate?: (s: Summary) => void, v?: ModelVersion): void => {
     const summary = new Summary(title).para(`${lead} ${sourcePara}`);
@@ -189,44 +274,43 @@ export async function run(io: AgentIo, i: RegisterInputs): Promise<void> {
     io.summary('aml-model-register', summary.toMarkdown());
   };
   const publish = (v: ModelVersion): string => {
-    const url = studioUrl(session.ref, `model/${encodeURIComponent(name)}:${encodeURIComponent(v.name)}/details/overview`);
     io.output('modelVersion', v.name);
-    io.output('modelId', v.id || `${ws.base}/models/${name}/versions/${v.name}`);
     io.output('registered', 'true');
+    if (registry) {
+      // What AmlAksDeploy@1 takes, in any workspace in the registry's regions.
+      const uri = registryModelUri(registry.ref.name, name, v.name);
+      io.output('modelId', uri);
+      return `\`${uri}\``;
+    }
+    const url = studioUrl(session.ref, `model/${encodeURIComponent(name)}:${encodeURIComponent(v.name)}/details/overview`);
+    io.output('modelId', v.id || `${ws.base}/models/${name}/versions/${v.name}`);
     io.info(msg('StudioLink', url));
     return link(`${name}:${v.name}`, url);
   };
 
   if (reused) {
-    io.info(msg('ModelReused', name, reused.name, job?.name ?? modelUri));
+    io.info(registry ? msg('ModelPromotedBefore', name, reused.name, registry.ref.name, source.label) : msg('ModelReused', name, reused.name, job?.name ?? modelUri));
     const l = publish(reused);
-    writeSummary(msg('SummaryReusedTitle', name, reused.name), msg('SummaryReusedLead', l), undefined, reused);
+    writeSummary(registry ? msg('SummaryPromotedBeforeTitle', name, reused.name, registry.ref.name) : msg('SummaryReusedTitle', name, reused.name), registry ? msg('SummaryPromotedBeforeLead', l) : msg('SummaryReusedLead', l), undefined, reused);
     return;
   }
 
   // 4. The champion and the verdict.
-  const champion = await findChampion(reg, i.gate.compare).catch(fail(msg('ActionFindChampion', name)));
+  const champion = await findChampion(reg, i.gate.compare).catch(where(msg('ActionFindChampion', name)));
   if (i.gate.compare.kind !== 'none') {
     const compared = describeCompare(i.gate.compare);
     io.info(champion ? msg('ChampionFound', name, champion.name, compared) : msg('NoChampion', name, compared));
   }
   const champ: Champion | undefined = champion ? { label: `${name}:${champion.name}`, tags: await championMetrics(io, ws, dp, name, champion, i.gate.conditions) } : undefined;
   const verdict = judge(i.gate.conditions, values, { ...(champ ? { champion: champ } : {}), minImprovement: i.gate.minImprovement });
-  for (const r of verdict.rows) {
-    const c = r.condition;
-    io.info(
-      r.champion?.value !== undefined
-        ? msg('GateRowLogChampion', c.key, fmt(r.value), c.op, fmt(c.threshold), fmt(r.champion.value), r.verdict)
-        : msg('GateRowLog', c.key, fmt(r.value), c.op, fmt(c.threshold), r.verdict),
-    );
-  }
+  logVerdict(io, verdict);
   const table = i.gate.conditions.length ? (s: Summary) => gateTable(s, verdict, champion, name, i.gate.compare, i.gate.minImprovement) : undefined;
   if (!table) io.info(msg('NoMetricGate'));
 
   if (!verdict.pass) {
     const reasons = verdict.rows.filter((r) => !r.pass).map((r) => `${r.condition.key}: ${r.failure}`).join('; ');
-    const message = msg('GateFailed', name, reasons);
-    writeSummary(msg('SummaryNotRegisteredTitle', name), msg('SummaryNotRegisteredLead'), table);
+    const message = registry ? msg('GateFailedPromotion', name, registry.ref.name, reasons) : msg('GateFailed', name, reasons);
+    writeSummary(registry ? msg('SummaryNotPromotedTitle', name, registry.ref.name) : msg('SummaryNotRegisteredTitle', name), registry ? msg('SummaryNotPromotedLead') : msg('SummaryNotRegisteredLead'), table);
     if (i.gate.onGateFail === 'skip') {
       io.succeededWithIssues(message);
       return;
@@ -234,27 +318,21 @@ export async function run(io: AgentIo, i: RegisterInputs): Promise<void> {
     throw new UserError(message);
   }
 
-  // 5. Register: the next integer version, retried on conflicts, never twice for this run.
-  const tags = { ...i.model.tags, ...lineage, ...metricTags(i.gate.conditions, values) };
-  const runId = lineage[LINEAGE_KEYS.runId];
-  const runLabel = lineage[LINEAGE_KEYS.runUrl] ?? (runId ? msg('RunLabelId', runId) : msg('RunLabelUnknown'));
-  const body: { properties: ModelVersionProps } = {
-    properties: {
-      description: i.model.description ?? (src.kind === 'output' ? msg('DescriptionFromOutput', runLabel, sourceLabel, job!.name) : msg('DescriptionFromPath', runLabel, modelUri)),
-      tags,
-      // Properties cannot be changed later: the lineage stays true even if tags are edited.
-      properties: { ...lineage, [SOURCE_PROPERTY]: modelUri },
-      modelType: i.model.type,
-      modelUri,
-      // The job that wrote the files: a step's own run for a step output.
-      ...(job ? { jobName: jobOfUri(modelUri) ?? job.name } : {}),
-      isAnonymous: false,
-      isArchived: false,
-    },
-  };
-  const result = await registerVersion(reg, body, identity, { log: (l) => io.info(l), modelName: name }).catch(fail(msg('ActionRegister', name)));
+  // 5. A registry copies from the workspace's storage: refuse now what it could not copy.
+  if (registry) await checkSharing(arm, session.workspace, session.ref.name, registry, (l) => io.warn(l));
+
+  // 6. Register: the next integer version, retried on conflicts, never twice for this run (or source).
+  const body = versionBody(i, source, { lineage, values, modelUri, linkJob: !registry });
+  if (registry) io.info(msg('Promoting', name, registry.ref.name, modelUri));
+  const result = await registerVersion(reg, body, identity, { log: (l) => io.info(l), modelName: name }).catch((e: unknown): never => {
+    // The registry accepted the version and then could not copy the files: say what usually causes it.
+    if (registry && e instanceof OperationFailed) throw new UserError(msg('PromotionCopyFailed', registry.ref.name, name, session.ref.name, e.message.replace(/\.+$/, ''), registry.resource.id));
+    return where(registry ? msg('ActionPromote', name, registry.ref.name) : msg('ActionRegister', name))(e);
+  });
   if (result.recovered) io.info(msg('VersionRecovered', result.version.name));
-  io.info(msg('ModelRegistered', name, result.version.name, modelUri));
+  io.info(registry ? msg('ModelPromoted', name, result.version.name, registry.ref.name, modelUri) : msg('ModelRegistered', name, result.version.name, modelUri));
   const l = publish(result.version);
-  writeSummary(msg('SummaryRegisteredTitle', name, result.version.name), table ? msg('SummaryRegisteredLead', l) : msg('SummaryRegisteredNoGateLead', l), table, result.version);
+  const title = registry ? msg('SummaryPromotedTitle', name, result.version.name, registry.ref.name) : msg('SummaryRegisteredTitle', name, result.version.name);
+  const lead = registry ? msg('SummaryPromotedLead', l) : table ? msg('SummaryRegisteredLead', l) : msg('SummaryRegisteredNoGateLead', l);
+  writeSummary(title, lead, table, result.version);
 }

@@ -45,7 +45,9 @@ export type ModelSource =
   /** A pipeline-level (or command job) output, or a step's output (`step.output`). */
   | { kind: 'output'; step?: string; output: string }
   /** An explicit azureml:// URI (modelPath). */
-  | { kind: 'path'; uri: string };
+  | { kind: 'path'; uri: string }
+  /** A version registered in the workspace, shared into a registry (sourceModel). */
+  | { kind: 'model'; name: string; version: string };
 
 /** `outputName` or `stepName.outputName`. */
 export function parseModelOutput(text: string): ModelSource {
@@ -103,3 +105,15 @@ export function checkOnGateFail(v: string | undefined): 'fail' | 'skip' {
 export const IDENTITY_KEYS = [LINEAGE_KEYS.runId, LINEAGE_KEYS.jobName] as const;
 /** Immutable property holding the URI the task registered, so a re-run recognises its own version. */
 export const SOURCE_PROPERTY = 'ado.modelSource';
+
+const MODEL_VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
+
+/** `name:version` or `azureml:name:version` of a workspace model version (sourceModel). */
+export function parseSourceModel(text: string): ModelSource {
+  const t = text.trim().replace(/^azureml:/i, '');
+  const i = t.lastIndexOf(':');
+  const name = i > 0 ? t.slice(0, i) : '';
+  const version = i > 0 ? t.slice(i + 1) : '';
+  if (!isModelName(name) || !MODEL_VERSION.test(version)) throw new UserError(msg('InvalidSourceModel', text), 'sourceModel');
+  return { kind: 'model', name, version };
+}

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { AgentIo } from '../common/agent';
 import { ArmClient, studioUrl, type WorkspaceSession } from '../common/arm';
 import { DataPlane, type RunDto } from '../common/dataplane';
-import { translateAzureError, UserError } from '../common/errors';
+import { errorLine, translateAzureError, UserError } from '../common/errors';
 import type { GateSettings } from '../common/gate';
 import { enforceGate } from '../common/gate-run';
 import type { WorkspaceInputs } from '../common/inputs';
@@ -147,7 +147,7 @@ export async function run(io: AgentIo, inputs: PipelineJobInputs): Promise<void>
         steps = (await dataPlane.children(name)).map((r) => stepOf(r, studio));
       } catch (e) {
         stepsUnavailable = true;
-        io.warn(msg('StepStatusesUnavailable', (e as Error).message.split('\n')[0]));
+        io.warn(msg('StepStatusesUnavailable', errorLine(e)));
       }
     }
     return { status, steps };
@@ -202,7 +202,7 @@ async function cancelJob(io: AgentIo, client: import('@azure/arm-machinelearning
     await client.jobs.beginCancelAndWait(ws.resourceGroup, ws.name, name, { updateIntervalInMs: 1000 });
     io.info(msg('JobCancelled', name));
   } catch (e) {
-    io.warn(msg('CouldNotCancelJob', name, (e as Error).message.split('\n')[0]));
+    io.warn(msg('CouldNotCancelJob', name, errorLine(e)));
   }
 }
 

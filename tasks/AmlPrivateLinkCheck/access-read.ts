@@ -59,7 +59,8 @@ export async function auditWorkspaceAccess(arm: ArmClient, ref: WorkspaceRef, ws
     assignments = await auth.list<RoleAssignmentJson>('providers/Microsoft.Authorization/roleAssignments?$filter=atScope()', 200);
   } catch (e) {
     if (!denied(e)) throw e;
-    const check: PostureCheck = { check: msg('CheckOtherWritersUnknown'), status: 'UNKNOWN', detail: msg('MissingPermission', 'Microsoft.Authorization/roleAssignments/read'), fix: msg('FixGrantReaderForAccess', ref.name) };
+    // An audit that could read nothing has not run: it fails like a finding (checkAccess: false opts out).
+    const check: PostureCheck = { check: msg('CheckOtherWritersUnknown'), status: 'FAIL', detail: msg('MissingPermission', 'Microsoft.Authorization/roleAssignments/read'), fix: msg('FixGrantReaderForAccess', ref.name) };
     return { checks: [check], notes };
   }
   let denies: DenyAssignmentJson[] = [];

@@ -208,9 +208,10 @@ export function accessChecks(a: AccessAudit): PostureCheck[] {
     checks.push({ check: msg('CheckPipelineCanGrant'), status: 'WARN', detail: grantDetail(g, a.workspaceId), fix: msg('FixPipelineCanGrant') });
   }
   for (const id of [...new Set(a.unreadableRoles)]) {
-    checks.push({ check: msg('CheckRoleUnreadable', roleKey(id)), status: 'UNKNOWN', detail: msg('RoleDefinitionUnreadable', id), fix: msg('FixReadRoleDefinitions') });
+    // The grants of an unreadable role are not evaluated: someone could write through them.
+    checks.push({ check: msg('CheckRoleUnreadable', roleKey(id)), status: 'FAIL', detail: msg('RoleDefinitionUnreadable', id), fix: msg('FixReadRoleDefinitions') });
   }
-  if (a.writers.length === 0) {
+  if (a.writers.length === 0 && a.unreadableRoles.length === 0) {
     checks.push({ check: msg('CheckNoOtherWriters'), status: 'PASS', detail: msg('NoOtherWritersDetail', a.assignmentsRead, a.own.length + a.exempt.length), fix: '' });
   }
   return checks;

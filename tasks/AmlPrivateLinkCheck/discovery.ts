@@ -29,6 +29,10 @@ export interface Dependency {
   readable: boolean;
   publicNetworkAccess?: string;
   defaultAction?: string;
+  /** Storage only: how many public IP ranges the firewall lets in. */
+  ipRules?: number;
+  /** Storage only: the Azure resources its firewall lets in by identity (resource instance rules). */
+  resourceInstances?: string[];
   /** The resource's SKU name (the registry's must be Premium for private endpoints). */
   sku?: string;
   connections: EndpointConnection[];
@@ -68,7 +72,7 @@ interface ResourceJson {
   sku?: { name?: string };
   properties?: {
     publicNetworkAccess?: string;
-    networkAcls?: { defaultAction?: string };
+    networkAcls?: { defaultAction?: string; ipRules?: unknown[] | null; resourceAccessRules?: Array<{ resourceId?: string }> | null };
     networkRuleSet?: { defaultAction?: string };
     privateEndpointConnections?: PeConnectionJson[];
   };
@@ -138,6 +142,7 @@ export async function discover(arm: ArmClient, ws: Workspace, environment: strin
             readable: true,
             ...(p.publicNetworkAccess ? { publicNetworkAccess: p.publicNetworkAccess } : {}),
             ...(defaultAction ? { defaultAction } : {}),
+            ...(kind === 'storage' && p.networkAcls ? { ipRules: (p.networkAcls.ipRules ?? []).length, resourceInstances: (p.networkAcls.resourceAccessRules ?? []).map((x) => x.resourceId ?? '') } : {}),
             ...(r.sku?.name ? { sku: r.sku.name } : {}),
             connections: connectionsOf(p.privateEndpointConnections),
           };

@@ -6,7 +6,7 @@ import { connectionInput, optionalGateSettings, workspaceInputs } from '../commo
 import { parseAllowedPrincipals } from './access';
 import { DEFAULT_RANGES, mergeTargets, NO_SCAN, runPrivateLinkCheck } from './check';
 import { failureLine, logLine, summaryMarkdown } from './report';
-import { parseDnsServers, parseFqdns, parseRanges } from './targets';
+import { parseDnsServers, parseFqdns, parseRanges, registryInput } from './targets';
 
 runTask(__dirname, async (io) => {
   const connection = connectionInput(io, true);
@@ -30,7 +30,8 @@ runTask(__dirname, async (io) => {
   // Only the workspace mode needs the Azure SDKs; a names-only check never loads them.
   const access = connection && io.bool('checkAccess', true) ? { allowed: parseAllowedPrincipals(io.lines('allowedPrincipals')) } : undefined;
   const options = { posture: io.bool('checkPosture', true), diagnose: io.bool('runDiagnose', false), ...(access ? { access } : {}) };
-  const scan = connection && ws ? await (await import('./azure')).scanWorkspace(io, connection, ws, options, gate) : NO_SCAN;
+  const registry = registryInput(io, !!ws);
+  const scan = connection && ws ? await (await import('./azure')).scanWorkspace(io, connection, ws, options, gate, registry) : NO_SCAN;
 
   const targets = mergeTargets(scan.targets, explicit);
   io.progress(40, msg('ProgressResolving', targets.length));

@@ -5,6 +5,7 @@
  * rules, a private AKS API server, closed managed endpoints. Pure.
  */
 import { msg } from './messages';
+import { reviewInbound, ruleLabel, type InboundReview } from './nsg';
 import type { PostureCheck } from './posture';
 
 export interface IdentityJson {
@@ -33,6 +34,7 @@ export interface OutboundRuleJson {
   category?: string;
   status?: string;
   destination?: unknown;
+  errorInformation?: string | null;
 }
 
 export interface ManagedNetworkJson {
@@ -87,7 +89,9 @@ export function managedNetworkChecks(ws: string, rg: string, mn: ManagedNetworkJ
   if (mn?.status?.status === 'Inactive') out.push({ check: msg('CheckManagedNetworkProvisioned', ws), status: 'WARN', detail: 'Inactive', fix: `az ml workspace provision-network -n ${ws} -g ${rg}` });
   for (const [name, rule] of Object.entries(mn?.outboundRules ?? {})) {
     if (rule.status !== 'Failed') continue;
-    out.push({ check: msg('CheckOutboundRule', name), status: 'FAIL', detail: msg('OutboundRuleFailed', rule.type ?? '?', JSON.stringify(rule.destination ?? '')), fix: msg('FixOutboundRule', ws, name) });
+    // errorInformation is the service's own reason (newer api-versions return it with Failed).
+    const detail = msg('OutboundRuleFailed', rule.type ?? '?', JSON.stringify(rule.destination ?? ''));
+    out.push({ check: msg('CheckOutboundRule', name), status: 'FAIL', detail: rule.errorInformation ? `${detail}: ${rule.errorInformation}` : detail, fix: msg('FixOutboundRule', ws, name) });
   }
   return out;
 }
@@ -107,20 +111,6 @@ export function imageBuildCheck(ws: string, rg: string, registryPrivate: boolean
   }
   return [{ check, status: 'PASS', detail: imageBuildCompute, fix: '' }];
 }
-
-const BROAD = new Set(['*', 'internet', 'any', '0.0.0.0/0', '::/0']);
-
-/** Inbound Allow rules whose source is anywhere (the documented service-tag rules name their tags). */
-export function broadInboundRules(rules: SecurityRuleJson[]): SecurityRuleJson[] {
-  return rules.filter((r) => {
-    const p = r.properties ?? {};
-    if (p.direction?.toLowerCase() !== 'inbound' || p.access?.toLowerCase() !== 'allow') return false;
-    const sources = [p.sourceAddressPrefix, ...(p.sourceAddressPrefixes ?? [])].filter((x): x is string => !!x);
-    return sources.some((s) => BROAD.has(s.toLowerCase()));
-  });
-}
-
-const ports = (r: SecurityRuleJson): string => [r.properties?.destinationPortRange, ...(r.properties?.destinationPortRanges ?? [])].filter(Boolean).join(',') || '*';
 
 /** Compute clusters and instances: no node public IP; in the own-VNet setup, a subnet whose NSG admits nothing broad. */
 export function computeChecks(ws: string, rg: string, computes: ComputeJson[], managedIsolation: boolean, subnets: Map<string, SubnetFacts>): PostureCheck[] {
@@ -150,19 +140,20 @@ export function computeChecks(ws: string, rg: string, computes: ComputeJson[], m
       out.push({ check: netCheck, status: 'UNKNOWN', detail: msg('NsgUnreadable', nameOf(s.nsgId)), fix: msg('FixGrantReaderNsg', nameOf(s.nsgId)) });
       continue;
     }
-    const broad = broadInboundRules(s.rules ?? []);
-    out.push(
-      broad.length === 0
-        ? { check: netCheck, status: 'PASS', detail: msg('NsgNoBroadInbound', nameOf(subnetId), nameOf(s.nsgId)), fix: '' }
-        : {
-            check: netCheck,
-            status: 'FAIL',
-            detail: msg('NsgBroadInbound', nameOf(s.nsgId), broad.map((r) => `${r.name ?? '?'} (${ports(r)})`).join(', ')),
-            fix: broad.map((r) => `az network nsg rule delete -g ${rgOf(s.nsgId!)} --nsg-name ${nameOf(s.nsgId!)} -n ${r.name ?? '?'}`).join('; '),
-          },
-    );
+    out.push(nsgCheck(netCheck, nameOf(subnetId), s.nsgId, reviewInbound(s.rules ?? [])));
   }
   return out;
+}
+
+/** One compute subnet's NSG: FAIL for inbound from anywhere, WARN for other sources beyond the documented rules. */
+function nsgCheck(check: string, subnet: string, nsgId: string, review: InboundReview): PostureCheck {
+  const nsg = nameOf(nsgId);
+  const list = (rules: SecurityRuleJson[]): string => rules.map(ruleLabel).join(', ');
+  if (review.broad.length === 0 && review.beyond.length === 0) return { check, status: 'PASS', detail: msg('NsgNoBroadInbound', subnet, nsg), fix: '' };
+  const details = [review.broad.length ? msg('NsgBroadInbound', nsg, list(review.broad)) : '', review.beyond.length ? msg('NsgBeyondDocumented', nsg, list(review.beyond)) : ''].filter(Boolean);
+  const deletes = review.broad.map((r) => `az network nsg rule delete -g ${rgOf(nsgId)} --nsg-name ${nsg} -n ${r.name ?? '?'}`);
+  const fix = [...deletes, ...(review.beyond.length ? [msg('FixNsgBeyondDocumented', review.beyond.map((r) => r.name ?? '?').join(', '), nsg)] : [])].join('; ');
+  return { check, status: review.broad.length ? 'FAIL' : 'WARN', detail: details.join('; '), fix };
 }
 
 /** Attached AKS clusters: a private API server; an Arc cluster cannot be judged from ARM. */

@@ -29,7 +29,7 @@ const DEP_FIX: Record<Dependency['kind'], (name: string, rg: string) => string> 
 
 const rgOf = (id: string): string => /\/resourceGroups\/([^/]+)/i.exec(id)?.[1] ?? '<resource-group>';
 
-function connectionChecks(what: string, conns: Discovery['workspaceConnections']): PostureCheck[] {
+export function connectionChecks(what: string, conns: Discovery['workspaceConnections']): PostureCheck[] {
   if (conns.length === 0) {
     return [{ check: msg('CheckPrivateEndpoint', what), status: 'FAIL', detail: msg('NoPrivateEndpointConnection'), fix: msg('FixCreatePrivateEndpoint', what) }];
   }
@@ -44,7 +44,19 @@ function connectionChecks(what: string, conns: Discovery['workspaceConnections']
 
 /** Public network access closed: disabled, or denied by default and not explicitly enabled. */
 export function isClosed(dep: Dependency): boolean {
-  return dep.publicNetworkAccess === 'Disabled' || (dep.publicNetworkAccess !== 'Enabled' && dep.defaultAction === 'Deny');
+  return dep.publicNetworkAccess === 'Disabled' || (dep.publicNetworkAccess !== 'Enabled' && dep.defaultAction === 'Deny') || registryOnly(dep);
+}
+
+const REGISTRY_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.MachineLearningServices\/registries\/[^/]+$/i;
+
+/**
+ * A workspace storage account that shares models into an Azure ML registry must let the registry
+ * in: "selected networks" (public access Enabled, default action Deny) with no IP range, and
+ * resource instance rules naming only Azure ML registries. No address on the internet reaches it.
+ */
+export function registryOnly(dep: Dependency): boolean {
+  const instances = dep.resourceInstances ?? [];
+  return dep.kind === 'storage' && dep.publicNetworkAccess === 'Enabled' && dep.defaultAction === 'Deny' && dep.ipRules === 0 && instances.length > 0 && instances.every((id) => REGISTRY_ID.test(id));
 }
 
 export function assessPosture(ws: Workspace, rg: string, d: Discovery): PostureCheck[] {
@@ -68,7 +80,8 @@ export function assessPosture(ws: Workspace, rg: string, d: Discovery): PostureC
     const detail =
       [dep.publicNetworkAccess && msg('PublicNetworkAccessIs', dep.publicNetworkAccess), dep.defaultAction && msg('DefaultActionIs', dep.defaultAction)].filter(Boolean).join(', ') ||
       msg('PublicAccessNotRestricted');
-    checks.push(closed ? { check, status: 'PASS', detail, fix: '' } : { check, status: 'FAIL', detail, fix: DEP_FIX[dep.kind](dep.name, rgOf(dep.id)) });
+    const shown = registryOnly(dep) ? `${detail}; ${msg('RegistryInstancesOnly', (dep.resourceInstances ?? []).map((id) => id.split('/').pop()).join(', '))}` : detail;
+    checks.push(closed ? { check, status: 'PASS', detail: shown, fix: '' } : { check, status: 'FAIL', detail, fix: DEP_FIX[dep.kind](dep.name, rgOf(dep.id)) });
     if (dep.kind === 'registry' && dep.sku) {
       const skuCheck = msg('CheckRegistrySku', what);
       checks.push(dep.sku === 'Premium' ? { check: skuCheck, status: 'PASS', detail: dep.sku, fix: '' } : { check: skuCheck, status: 'FAIL', detail: msg('RegistryNotPremium', dep.sku), fix: `az acr update -n ${dep.name} -g ${rgOf(dep.id)} --sku Premium` });

@@ -33,7 +33,7 @@ export function hostsFilePath(): string {
 /** name -> addresses from a hosts file; unreadable files count as empty. */
 export function readHosts(file = hostsFilePath()): Map<string, string[]> {
   const map = new Map<string, string[]>();
-  let text = '';
+  let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch {

@@ -63,7 +63,7 @@ export async function scanOpenedWorkspace(session: WorkspaceSession, o: ScanOpti
     access = r.audit;
     if (r.audit) log.info(msg('AccessAudited', r.audit.assignmentsRead, r.audit.writers.length));
   }
-  return { targets: d.targets, posture: checks, notes, scoring, ...(access ? { access } : {}) };
+  return { targets: d.targets, posture: checks, notes, ...(scoring ? { scoring } : {}), ...(access ? { access } : {}) };
 }
 
 /** Managed network, image builds, computes and their subnets, AKS API servers, managed endpoints. */

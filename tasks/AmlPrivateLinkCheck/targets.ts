@@ -4,7 +4,9 @@
  * command) and the offending line.
  */
 import { BlockList, isIP } from 'node:net';
+import type { AgentIo } from '../common/agent';
 import { UserError } from '../common/errors';
+import { isRegistryName } from '../common/names';
 import { msg } from './messages';
 
 export interface NameTarget {
@@ -113,4 +115,18 @@ const LOOPBACK = (() => {
 
 export function isLoopback(ip: string): boolean {
   return LOOPBACK.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4');
+}
+
+/** registryName and registryResourceGroup, checked; a registry needs the workspace (its region, its connection). */
+export function registryInput(io: AgentIo, hasWorkspace: boolean): { name: string; resourceGroup?: string } | undefined {
+  const name = io.input('registryName');
+  const group = io.input('registryResourceGroup');
+  if (!name) {
+    if (group) throw new UserError(msg('RegistryGroupWithoutName'), 'registryResourceGroup');
+    return undefined;
+  }
+  if (!isRegistryName(name)) throw new UserError(msg('RegistryNameInvalid', name), 'registryName');
+  if (group && (!/^[-\w._()]{1,90}$/.test(group) || group.endsWith('.'))) throw new UserError(msg('RegistryGroupInvalid', group), 'registryResourceGroup');
+  if (!hasWorkspace) throw new UserError(msg('RegistryNeedsWorkspace'), 'registryName');
+  return { name, ...(group ? { resourceGroup: group } : {}) };
 }

@@ -10,7 +10,7 @@ import type { TokenCredential } from '@azure/identity';
 import type { AzureRmEndpoint } from './endpoint';
 import { translateAzureError } from './errors';
 import { originRule, type HostRule } from './hosts';
-import { bearerAuthPolicy, hostPolicy, JsonClient, RETRY, timeoutPolicy, USER_AGENT, type RawResponse } from './http';
+import { bearerAuthPolicy, hostPolicy, JsonClient, RETRY, timeoutPolicy, tracePolicy, USER_AGENT, type RawResponse, type Trace } from './http';
 import { msg } from './messages';
 import { toProxySettings, type ProxyResolver } from './proxy';
 
@@ -21,6 +21,8 @@ export interface ArmContext {
   endpoint: ArmTarget;
   credential: TokenCredential;
   proxy: ProxyResolver;
+  /** System.Debug request lines (tracePolicy); absent: none. */
+  trace?: Trace;
 }
 
 /** The Azure ML management client for the connection's subscription. */
@@ -35,6 +37,7 @@ export function mlClient(ctx: ArmContext): AzureMachineLearningWorkspaces {
     additionalPolicies: [
       { policy: hostPolicy(originRule(ctx.endpoint.armUrl)), position: 'perCall' },
       { policy: timeoutPolicy(), position: 'perRetry' },
+      ...(ctx.trace ? [{ policy: tracePolicy(ctx.trace), position: 'perRetry' as const }] : []),
     ],
     ...(proxyOptions ? { proxyOptions } : {}),
   });
@@ -51,7 +54,7 @@ export class ArmClient {
   readonly hosts: HostRule;
   constructor(private readonly ctx: ArmContext) {
     this.hosts = originRule(ctx.endpoint.armUrl);
-    this.client = new JsonClient(ctx.endpoint.armUrl, ctx.credential, [ctx.endpoint.armScope], ctx.proxy, { hosts: this.hosts });
+    this.client = new JsonClient(ctx.endpoint.armUrl, ctx.credential, [ctx.endpoint.armScope], ctx.proxy, { hosts: this.hosts, ...(ctx.trace ? { trace: ctx.trace } : {}) });
   }
 
   /** The ARM URL of `path` (an ARM id or path starting with '/') at `apiVersion`. */

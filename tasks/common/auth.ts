@@ -80,7 +80,7 @@ export function createCredential(ep: AzureRmEndpoint, opts: CredentialOptions): 
         async () => {
           try {
             const token = opts.secrets.protect(await source());
-            failure.error = undefined;
+            delete failure.error;
             return token;
           } catch (e) {
             // Our own OIDC failure (devops.ts): @azure/identity wraps it; renewableCredential throws it as it was.
@@ -132,7 +132,7 @@ export function renewableCredential(factory: () => TokenCredential, secrets: Sec
         const failure = assertionFailures.get(current);
         const own = failure?.error;
         if (own) {
-          failure.error = undefined;
+          delete failure.error;
           throw own;
         }
         throw e;

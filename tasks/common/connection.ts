@@ -9,6 +9,7 @@ import { oidcTokenSource, type JobContext } from './devops';
 import { readAzureRmEndpoint, type AzureRmEndpoint, type EndpointReader } from './endpoint';
 import { translateAzureError } from './errors';
 import { msg } from './messages';
+import type { Trace } from './http';
 import type { ProxyResolver } from './proxy';
 import type { Secrets } from './secrets';
 
@@ -19,13 +20,15 @@ export interface ConnectOptions {
   job: JobContext;
   proxy: ProxyResolver;
   secrets: Secrets;
+  /** System.Debug request lines. */
+  trace?: Trace;
 }
 
 export function connectAzure(o: ConnectOptions): ArmContext & { endpoint: AzureRmEndpoint } {
   const endpoint = readAzureRmEndpoint(o.input, o.connectionId, o.reader);
   const oidc = endpoint.auth.kind === 'workloadIdentity' ? oidcTokenSource(o.job, o.connectionId, o.proxy, o.secrets) : undefined;
   const credential = renewableCredential(() => createCredential(endpoint, { proxy: o.proxy, secrets: o.secrets, ...(oidc ? { oidcToken: oidc } : {}) }), o.secrets);
-  return { endpoint, credential, proxy: o.proxy };
+  return { endpoint, credential, proxy: o.proxy, ...(o.trace ? { trace: o.trace } : {}) };
 }
 
 /** Get one ARM token up front, so a sign-in problem fails with a clear message before any work. */

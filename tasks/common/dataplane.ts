@@ -55,7 +55,7 @@ export class DataPlane {
     if (!c) {
       // Azure ML's data plane accepts the ARM token (the SDKs use the same one); every URL, also
       // one a response named (discovery document, nextLink), is checked against the hosts first.
-      c = new JsonClient(origin, this.arm.credential, [this.arm.endpoint.armScope], this.arm.proxy, { hosts: this.hosts });
+      c = new JsonClient(origin, this.arm.credential, [this.arm.endpoint.armScope], this.arm.proxy, { hosts: this.hosts, ...(this.arm.trace ? { trace: this.arm.trace } : {}) });
       this.clients.set(origin, c);
     }
     return c;

@@ -41,10 +41,11 @@ interface ErrorShape {
   code?: string;
   message?: string;
   errorResponse?: { errorCode?: string | number; errorMessage?: string; errorDescription?: string };
-  response?: { bodyAsText?: string | null };
+  response?: { bodyAsText?: string | null; headers?: { get(name: string): string | undefined } };
 }
 
 const ROLE_HINT: Array<[RegExp, () => string]> = [
+  [/\/registries\/assets\/(write|delete)$/i, () => msg('RoleRegistryUser')],
   [/\/(read|listKeys\/action|getToken\/action)$/i, () => msg('RoleReader')],
   [/\/jobs\/(write|cancel\/action)$/i, () => msg('RoleDataScientist')],
   [/\/(write|delete|action)$/i, () => msg('RoleContributor')],
@@ -78,6 +79,11 @@ function aadsts(text: string): { code: string; advice: string } | undefined {
 
 export function firstLine(text: string): string {
   return text.split(/\r?\n/)[0]!.trim();
+}
+
+/** The first line of whatever was thrown (an Error's message, or the value itself), for one-line messages. */
+export function errorLine(e: unknown): string {
+  return firstLine(e instanceof Error ? e.message : String(e));
 }
 
 /**
@@ -131,7 +137,10 @@ export function translateAzureError(err: unknown, ctx: ErrorContext): Error {
     return new UserError(msg('AzureThrottled', ctx.action));
   }
   if (status !== undefined && status >= 500) {
-    return new UserError(msg('AzureServerError', ctx.action, code ? `${status} ${code}` : status, detail));
+    // The id Azure support asks for: ARM's correlation id, else the service's request id.
+    const id = e.response?.headers?.get('x-ms-correlation-request-id') ?? e.response?.headers?.get('x-ms-request-id');
+    const returned = code ? `${status} ${code}` : status;
+    return new UserError(id ? msg('AzureServerErrorCorrelated', ctx.action, returned, detail, id) : msg('AzureServerError', ctx.action, returned, detail));
   }
 
   // Network-level failures: the usual suspects on a locked-down agent.

@@ -21,7 +21,7 @@ export interface PolicyLike {
   isBlocking?: boolean;
   isDeleted?: boolean;
   type?: { id?: string; displayName?: string };
-  settings?: { minimumApproverCount?: number; creatorVoteCounts?: boolean; scope?: PolicyScope[] };
+  settings?: { minimumApproverCount?: number; creatorVoteCounts?: boolean; resetOnSourcePush?: boolean; requireVoteOnLastIteration?: boolean; scope?: PolicyScope[] };
 }
 
 /** A pull request as Azure DevOps returns it (the fields the gate reads). */
@@ -33,11 +33,13 @@ export interface PullRequestLike {
   lastMergeCommit?: { commitId?: string };
 }
 
+/** IdentityRefWithVote: a group's vote (isContainer) is rolled up from a member, who is listed too. */
 export interface ReviewerLike {
   id?: string;
   displayName?: string;
   vote?: number;
   isContainer?: boolean;
+  hasDeclined?: boolean;
 }
 
 /** Azure DevOps reads with the job token; each may throw AccessDenied. */
@@ -87,6 +89,11 @@ export function reviewPolicy(policies: PolicyLike[], repositoryId: string, ref: 
 /** Azure DevOps votes: 10 approved, 5 approved with suggestions. */
 const APPROVED = 5;
 
+/** A person other than the author who approved: groups count only through their members, a declined reviewer not at all. */
+function approvedBy(v: ReviewerLike, author: string): boolean {
+  return !v.isContainer && !v.hasDeclined && (v.vote ?? 0) >= APPROVED && !!v.id && v.id.toLowerCase() !== author;
+}
+
 const isCompleted = (status: string | number | undefined): boolean => status === 'completed' || status === 3;
 
 export function azureReposHost(r: AzureReposReader, projectId: string, repositoryId: string): SourceHost {
@@ -95,10 +102,11 @@ export function azureReposHost(r: AzureReposReader, projectId: string, repositor
     const prs = (await r.pullRequests(projectId, repositoryId, query, commit)).filter((p) => isCompleted(p.status) && p.pullRequestId !== undefined);
     const out: Change[] = [];
     for (const p of prs) {
-      if (query === 'lastMergeCommit' && p.lastMergeCommit?.commitId && p.lastMergeCommit.commitId.toLowerCase() !== commit.toLowerCase()) continue;
+      if (query === 'lastMergeCommit' && p.lastMergeCommit?.commitId?.toLowerCase() !== commit.toLowerCase()) continue;
       const author = p.createdBy?.id?.toLowerCase() ?? '';
-      const votes = await r.reviewers(projectId, repositoryId, p.pullRequestId!);
-      const approvers = votes.filter((v) => !v.isContainer && (v.vote ?? 0) >= APPROVED && (v.id ?? '').toLowerCase() !== author).map((v) => v.displayName ?? v.id ?? '?');
+      // Without a known author nobody can be shown to be someone else.
+      const votes = author ? await r.reviewers(projectId, repositoryId, p.pullRequestId!) : [];
+      const approvers = votes.filter((v) => approvedBy(v, author)).map((v) => v.displayName ?? v.id ?? '?');
       out.push({ id: p.pullRequestId!, target: p.targetRefName ?? '', author: p.createdBy?.displayName ?? author, approvers });
     }
     return out;
@@ -112,7 +120,9 @@ export function azureReposHost(r: AzureReposReader, projectId: string, repositor
       const defaultBranch = needsDefault ? await r.defaultBranch(projectId, repositoryId).catch(() => undefined) : undefined;
       const verdict = reviewPolicy(policies, repositoryId, ref, minimum, defaultBranch);
       if ('reason' in verdict) return { reason: verdict.reason, fix: msg('GatePolicyFix', ref, minimum) };
-      return { ok: msg('GatePolicyVerified', verdict.ok.id ?? '?', verdict.ok.settings?.minimumApproverCount) };
+      const p = verdict.ok;
+      const keepsVotes = !p.settings?.resetOnSourcePush && !p.settings?.requireVoteOnLastIteration;
+      return { ok: msg('GatePolicyVerified', p.id ?? '?', p.settings?.minimumApproverCount), ...(keepsVotes ? { warnings: [msg('GatePolicyKeepsVotes', p.id ?? '?')] } : {}) };
     },
     branchHead: (ref) => r.branchHead(projectId, repositoryId, ref),
     isAncestor: (commit, head) => r.isAncestor(projectId, repositoryId, commit, head),

@@ -52,7 +52,7 @@ interface RulesetLike {
   bypass_actors?: Array<{ actor_type?: string; actor_id?: number | null; bypass_mode?: string }>;
 }
 
-/** Repository role id GitHub gives the admin role in ruleset bypass lists. */
+/** Repository role id of the admin role in ruleset bypass lists (not in the REST description; 5 as GitHub returns it). */
 const ADMIN_ROLE_ID = 5;
 
 /** The people whose latest deciding review approved, other than the author (a comment does not change a decision). */
@@ -66,21 +66,36 @@ function approvers(reviews: ReviewLike[], author: number | undefined): string[] 
   return [...latest.entries()].filter(([id, v]) => id !== author && v.state === 'APPROVED').map(([, v]) => v.login);
 }
 
-/** Whether admins can bypass a ruleset, when the token may see its bypass list. */
+/**
+ * Whether admins can bypass a ruleset, when the token may see its bypass list. Any mode counts:
+ * "pull_request" lets them merge a pull request without the required approvals.
+ */
 function adminsBypass(rs: RulesetLike | undefined): boolean | undefined {
   if (!rs?.bypass_actors) return undefined;
-  return rs.bypass_actors.some((a) => a.bypass_mode !== 'pull_request' && (a.actor_type === 'OrganizationAdmin' || (a.actor_type === 'RepositoryRole' && a.actor_id === ADMIN_ROLE_ID)));
+  return rs.bypass_actors.some((a) => a.actor_type === 'OrganizationAdmin' || a.actor_type === 'EnterpriseOwner' || (a.actor_type === 'RepositoryRole' && a.actor_id === ADMIN_ROLE_ID));
+}
+
+/** Pages of a list (per_page 100) until a short one; at most `max` pages. */
+async function all<T>(get: GitHubGet, path: string, max = 10): Promise<T[]> {
+  const out: T[] = [];
+  for (let page = 1; page <= max; page++) {
+    const items = (await get<T[]>(`${path}${path.includes('?') ? '&' : '?'}per_page=100&page=${page}`)) ?? [];
+    out.push(...items);
+    if (items.length < 100) break;
+  }
+  return out;
 }
 
 export function githubHost(get: GitHubGet, name: string, repository: string): SourceHost {
   const repo = `repos/${repository.split('/').map(encodeURIComponent).join('/')}`;
   const branchOf = (ref: string): string => encodeURIComponent(ref.replace(/^refs\/heads\//, ''));
-  const pulls = async (commit: string): Promise<PullLike[]> => (await get<PullLike[]>(`${repo}/commits/${commit}/pulls?per_page=100`)) ?? [];
+  const pulls = (commit: string): Promise<PullLike[]> => all<PullLike>(get, `${repo}/commits/${commit}/pulls`);
   const toChange = async (p: PullLike): Promise<Change> => ({
     id: p.number,
     target: `refs/heads/${p.base?.ref ?? ''}`,
     author: p.user?.login ?? '?',
-    approvers: approvers((await get<ReviewLike[]>(`${repo}/pulls/${p.number}/reviews?per_page=100`)) ?? [], p.user?.id),
+    // Without a known author nobody can be shown to be someone else.
+    approvers: p.user?.id === undefined ? [] : approvers(await all<ReviewLike>(get, `${repo}/pulls/${p.number}/reviews`), p.user.id),
   });
   return {
     name,

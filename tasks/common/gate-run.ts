@@ -30,9 +30,11 @@ function checkoutFolders(v: (name: string) => string): string[] {
 /** A GitHub service connection's token, by its scheme (as the platform's own tasks read it). */
 function githubToken(io: AgentIo, id: string): string | undefined {
   const scheme = (io.endpoints.scheme(id) ?? '').toLowerCase();
+  // The parameter names of microsoft/azure-pipelines-tasks (UsePythonVersionV1, GitHubCommentV0).
   const key = scheme === 'personalaccesstoken' ? 'accessToken' : scheme === 'installationtoken' ? 'IdToken' : ['oauth', 'oauth2', 'token'].includes(scheme) ? 'AccessToken' : undefined;
   if (!key) throw new UserError(msg('GitHubConnectionScheme', id, io.endpoints.scheme(id) ?? '-'), 'githubConnection');
-  return io.endpoints.auth(id, key);
+  // A GitHub Enterprise Server connection's Token scheme carries an ApiToken.
+  return io.endpoints.auth(id, key) ?? (scheme === 'token' ? io.endpoints.auth(id, 'ApiToken') : undefined);
 }
 
 /** The GitHub REST API of the githubConnection input, with its token for that host only. */
@@ -42,11 +44,17 @@ function githubGet(io: AgentIo, connectionId: string): { get: GitHubGet; enterpr
   const token = io.secrets.protect(githubToken(io, connectionId));
   if (!token) throw new UserError(msg('GitHubConnectionNoToken', connectionId), 'githubConnection');
   const base = githubApiBase(url);
-  const client = new JsonClient(base, undefined, [], io.proxy, { hosts: originRule(base) });
+  const client = new JsonClient(base, undefined, [], io.proxy, { hosts: originRule(base), followRedirects: false });
   const get: GitHubGet = async <T>(p: string) => {
     const full = new URL(p, base).toString();
     const res = await client.send('GET', full, { headers: { authorization: `Bearer ${token}`, accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' } });
     if (res.status === 404) return undefined;
+    // Redirects are not followed (the token stays on this origin, and a renamed repository should be named anew).
+    if (res.status >= 300 && res.status < 400) throw new UserError(msg('GitHubRedirectRefused', new URL(full).pathname, res.status, res.headers.location ?? '-'));
+    if ((res.status === 403 || res.status === 429) && res.headers['x-ratelimit-remaining'] === '0') {
+      const reset = Number(res.headers['x-ratelimit-reset']);
+      throw new UserError(msg('GitHubRateLimited', Number.isFinite(reset) && reset > 0 ? new Date(reset * 1000).toISOString() : '-'));
+    }
     if (res.status === 401 || res.status === 403) throw new AccessDenied(`GET ${new URL(full).pathname}: ${res.status}`, msg('GateGitHubGrantRead', connectionId));
     if (res.status >= 400) throw restErrorOf('GET', full, res);
     return (res.text ? JSON.parse(res.text) : undefined) as T;

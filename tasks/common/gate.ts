@@ -67,8 +67,8 @@ export interface Change {
 export interface SourceHost {
   /** For messages: "Azure Repos", "GitHub Enterprise", ... */
   name: string;
-  /** Whether the branch's protection requires peer review from at least `minimum` people. */
-  protection(ref: string, minimum: number): Promise<{ ok: string } | { reason: string; fix: string }>;
+  /** Whether the branch's protection requires peer review from at least `minimum` people; `warnings` name weaker settings. */
+  protection(ref: string, minimum: number): Promise<{ ok: string; warnings?: string[] } | { reason: string; fix: string }>;
   branchHead(ref: string): Promise<string | undefined>;
   isAncestor(commit: string, head: string): Promise<boolean>;
   /** Completed pull requests whose merge (merge, squash or rebase) produced `commit`. */
@@ -138,6 +138,7 @@ export async function evaluateGate(f: GateFacts, s: GateSettings, host: SourceHo
   }
   const protection = await read(branch, msg('GateWhatProtection', host.name), () => host.protection(branch, s.minimumReviewers));
   if ('reason' in protection) refuse(branch, protection.reason, protection.fix);
+  warnings.push(...(protection.warnings ?? []));
 
   // The branch name is only a label: the commit itself must be in the branch's history.
   if (!/^[0-9a-f]{40}$/i.test(f.sourceVersion)) refuse(branch, msg('GateNotACommit', f.sourceVersion), msg('GateNotACommitFix'));
@@ -155,45 +156,66 @@ export async function evaluateGate(f: GateFacts, s: GateSettings, host: SourceHo
   return { branch, policy: protection.ok, review: review.ok, warnings };
 }
 
-/** Commits the fallback walks back from a run commit before it gives up. */
+/** Commits the fallback looks at behind a run commit before it gives up. */
 const MAX_WALK = 50;
 
 /**
- * The commit was reviewed when it is the merge of a completed pull request into a protected
- * branch approved by enough others; a later commit only when every commit between it and such a
- * merge came in through such a pull request too (a fast-forwarded or rebased pull request).
+ * The commit was reviewed when it is the merge of a completed pull request into a protected branch
+ * approved by enough others. A later commit only when every commit between it and such merges
+ * (every parent, back to a reviewed merge on each path) came in through such a pull request and is
+ * in that pull request's target branch: a commit of a squashed pull request, never merged itself,
+ * does not count, nor does anything pushed or branched without review.
  */
 async function proveReview(commit: string, s: GateSettings, host: SourceHost): Promise<{ ok: string } | { reason: string }> {
   const approved = (c: Change): boolean => matchesProtected(c.target, s.protectedBranches) && c.approvers.length >= s.minimumReviewers;
   const describe = (c: Change): string => msg('GateChangeApproved', c.id, c.target, c.approvers.join(', '));
-  const covered: string[] = [];
-  let cur = commit;
-  for (let i = 0; i < MAX_WALK; i++) {
-    const merged = await host.mergedAs(cur);
-    const good = merged.find(approved);
-    if (good) {
-      return { ok: covered.length ? msg('GateReviewedAncestor', describe(good), cur.slice(0, 12), covered.length) : describe(good) };
+  const merged = await host.mergedAs(commit);
+  const good = merged.find(approved);
+  if (good) return { ok: describe(good) };
+  if (merged.length) {
+    // The commit is a pull request's merge, but that pull request does not prove review: say why.
+    const c = merged[0]!;
+    if (!matchesProtected(c.target, s.protectedBranches)) return { reason: msg('GateChangeIntoUnprotected', c.id, c.target) };
+    return { reason: c.approvers.length === 0 ? msg('GateChangeNotApprovedByOthers', c.id, c.author) : msg('GateChangeTooFewApprovals', c.id, c.approvers.length, s.minimumReviewers) };
+  }
+  const heads = new Map<string, Promise<string | undefined>>();
+  /** Whether the pull request brought `c` into its target branch (not squashed or rebased away). */
+  const landed = async (c: string, change: Change): Promise<boolean> => {
+    if (!heads.has(change.target)) heads.set(change.target, host.branchHead(change.target));
+    const head = (await heads.get(change.target))?.toLowerCase();
+    return !!head && (head === c || (await host.isAncestor(c, head)));
+  };
+  const seen = new Set<string>();
+  const queue = [commit];
+  let reviewed: { change: Change; at: string } | undefined;
+  let covered = 0;
+  while (queue.length) {
+    const cur = queue.shift()!;
+    if (seen.has(cur)) continue;
+    if (seen.size >= MAX_WALK) return { reason: msg('GateWalkTooLong', commit.slice(0, 12), MAX_WALK) };
+    seen.add(cur);
+    if (cur !== commit) {
+      const m = (await host.mergedAs(cur)).find(approved);
+      if (m) {
+        reviewed ??= { change: m, at: cur };
+        continue;
+      }
     }
-    if (cur === commit && merged.length) {
-      // The commit is a pull request's merge, but that pull request does not prove review: say why.
-      const c = merged[0]!;
-      const why = !matchesProtected(c.target, s.protectedBranches)
-        ? msg('GateChangeIntoUnprotected', c.id, c.target)
-        : c.approvers.length === 0
-          ? msg('GateChangeNotApprovedByOthers', c.id, c.author)
-          : msg('GateChangeTooFewApprovals', c.id, c.approvers.length, s.minimumReviewers);
-      return { reason: why };
-    }
-    const containing = await host.containing(cur);
-    if (!containing.some(approved)) {
+    const carriers = (await host.containing(cur)).filter(approved);
+    let carrier: Change | undefined;
+    for (const c of carriers) if (await landed(cur, c)) carrier = c;
+    if (!carrier) {
+      if (carriers[0]) return { reason: msg('GateCommitNotLanded', cur.slice(0, 12), carriers[0].id, carriers[0].target) };
       return { reason: cur === commit ? msg('GateCommitNotReviewed', commit.slice(0, 12)) : msg('GateDescendantNotCovered', commit.slice(0, 12), cur.slice(0, 12)) };
     }
-    covered.push(cur);
+    covered++;
     const parents = await host.parents(cur);
-    if (!parents[0]) break;
-    cur = parents[0].toLowerCase();
+    // A root commit has no reviewed merge behind it.
+    if (!parents.length) return { reason: msg('GateCommitNotReviewed', commit.slice(0, 12)) };
+    queue.push(...parents.map((p) => p.toLowerCase()));
   }
-  return { reason: msg('GateCommitNotReviewed', commit.slice(0, 12)) };
+  if (!reviewed) return { reason: msg('GateCommitNotReviewed', commit.slice(0, 12)) };
+  return { ok: msg('GateReviewedAncestor', describe(reviewed.change), covered, reviewed.at.slice(0, 12)) };
 }
 
 /** Defense in depth: the service connection itself should carry a "Branch control" check. */

@@ -60,6 +60,34 @@ export function hostPolicy(rule: HostRule): PipelinePolicy {
   };
 }
 
+/** A line per request for System.Debug: method, host and path (never the query, which may hold a SAS). */
+export type Trace = (line: string) => void;
+
+/**
+ * Logs each try's method, host, path, status, time and the ids Azure support asks for
+ * (x-ms-correlation-request-id, x-ms-request-id). No header values besides those ids, no query,
+ * no body: nothing secret reaches the line.
+ */
+export function tracePolicy(trace: Trace): PipelinePolicy {
+  return {
+    name: 'amlRequestTrace',
+    async sendRequest(request, next) {
+      const url = new URL(request.url);
+      const started = Date.now();
+      const line = (status: string, ids: string) => trace(msg('HttpTrace', request.method, url.host, url.pathname, status, Date.now() - started, ids));
+      try {
+        const res = await next(request);
+        const ids = ['x-ms-correlation-request-id', 'x-ms-request-id'].map((h) => [h, res.headers.get(h)] as const).filter(([, v]) => v).map(([h, v]) => ` ${h}: ${v}`).join('');
+        line(String(res.status), ids);
+        return res;
+      } catch (e) {
+        line((e as { code?: string }).code ?? (e as Error).name ?? 'error', '');
+        throw e;
+      }
+    },
+  };
+}
+
 /** A request that gets no answer within this long is abandoned and retried. */
 export const REQUEST_TIMEOUT_MS = 30_000;
 
@@ -117,13 +145,17 @@ export class JsonClient {
    * Without a credential no Authorization header is added and the caller sets its own (an
    * online endpoint's key, say). `retry` narrows the shared retry budget. `hosts` are the URLs
    * the client may call (default: `origin` only); anything else is refused before it is sent.
+   * `followRedirects: false` hands every redirect back to the caller.
    */
-  constructor(origin: string, credential: TokenCredential | undefined, scopes: string[], proxy: ProxyResolver, options: { retry?: Partial<typeof RETRY>; timeoutMs?: number; hosts?: HostRule } = {}) {
+  constructor(origin: string, credential: TokenCredential | undefined, scopes: string[], proxy: ProxyResolver, options: { retry?: Partial<typeof RETRY>; timeoutMs?: number; hosts?: HostRule; followRedirects?: boolean; trace?: Trace } = {}) {
     const proxyOptions = toProxySettings(proxy(origin));
-    this.pipeline = createPipelineFromOptions({ retryOptions: { ...RETRY, ...options.retry }, userAgentOptions: { userAgentPrefix: USER_AGENT }, ...(proxyOptions ? { proxyOptions } : {}) });
+    // followRedirects false: a 3xx comes back to the caller (the pipeline would follow a same-origin one without the caller's Authorization).
+    const redirectOptions = options.followRedirects === false ? { redirectOptions: { maxRetries: 0 } } : {};
+    this.pipeline = createPipelineFromOptions({ retryOptions: { ...RETRY, ...options.retry }, userAgentOptions: { userAgentPrefix: USER_AGENT }, ...redirectOptions, ...(proxyOptions ? { proxyOptions } : {}) });
     this.pipeline.addPolicy(hostPolicy(options.hosts ?? originRule(origin)), { phase: 'Serialize' });
     if (credential) this.pipeline.addPolicy(bearerAuthPolicy(credential, scopes));
     this.pipeline.addPolicy(timeoutPolicy(options.timeoutMs), { afterPhase: 'Retry' });
+    if (options.trace) this.pipeline.addPolicy(tracePolicy(options.trace), { afterPhase: 'Retry' });
   }
 
   private async sendRequest(method: HttpMethods, url: string, o: SendOptions) {

@@ -16,9 +16,13 @@ export const LINEAGE_KEYS = {
   commit: 'ado.commit',
   /** The Azure ML job a model or deployment came from (set by the task that knows it). */
   jobName: 'ado.jobName',
+  /** A model promoted to a registry: the ARM id of the workspace it came from. */
+  sourceWorkspace: 'ado.sourceWorkspace',
+  /** A model shared from a workspace version: `name:version` in that workspace. */
+  sourceModel: 'ado.sourceModel',
 } as const;
 
-/** Tags for the current run (every key but jobName); keys whose variable is missing are left out. */
+/** Tags for the current run (every key but jobName and the source keys); keys whose variable is missing are left out. */
 export function lineageTags(v: VariableReader): Record<string, string> {
   const collection = (v('System.CollectionUri') ?? '').replace(/\/?$/, '/');
   const project = v('System.TeamProject');

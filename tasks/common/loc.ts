@@ -12,7 +12,7 @@ export type Localizer = (key: string, ...args: unknown[]) => string;
 // index.js and azure.js each bundle a copy of this module: the installed localizer lives on
 // globalThis so both copies see it.
 const SLOT = Symbol.for('aml-secure-mlops.localizer');
-type Slot = { [SLOT]?: Localizer };
+type Slot = { [SLOT]?: Localizer | undefined };
 
 /** Route every message through `localizer` (the agent's tl.loc) from now on. */
 export function useLocalizer(localizer: Localizer | undefined): void {
@@ -24,6 +24,8 @@ export function catalogue<C extends Record<string, string>>(english: C): (key: k
   return (key, ...args) => {
     const localizer = (globalThis as Slot)[SLOT];
     if (localizer) return localizer(key, ...args);
-    return args.length ? format(english[key], ...args) : english[key];
+    // The key is checked at compile time; a missing text would show its key, as tl.loc does.
+    const text = english[key] ?? key;
+    return args.length ? format(text, ...args) : text;
   };
 }

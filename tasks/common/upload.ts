@@ -140,7 +140,7 @@ export async function uploadSnapshot(snap: CodeSnapshot, blobUri: string, sasUri
   let doneBytes = 0;
   let doneFiles = 0;
   await forEachLimit(snap.files, 8, async (f) => {
-    await container.getBlockBlobClient(prefix + f.rel).uploadFile(f.abs, { abortSignal: signal });
+    await container.getBlockBlobClient(prefix + f.rel).uploadFile(f.abs, signal ? { abortSignal: signal } : {});
     doneBytes += f.size;
     doneFiles++;
     onProgress(doneBytes, snap.bytes, doneFiles, snap.files.length);

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
-import { UserError } from './errors';
+import { firstLine, UserError } from './errors';
 import { excerpt, isInside } from './files';
 import { msg } from './messages';
 
@@ -110,7 +110,7 @@ export function parseYamlText(text: string, name: string, file = name): LoadedYa
   const tagWarning = doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED');
   if (tagWarning) {
     const line = tagWarning.linePos?.[0]?.line ?? lineAt(tagWarning.pos[0]);
-    throw new UserError(msg('YamlUnknownTag', at(line), excerpt(firstLine(tagWarning.message), 80)));
+    throw new UserError(msg('YamlUnknownTag', at(line), excerpt(reasonOf(tagWarning.message), 80)));
   }
 
   let js: unknown;
@@ -121,7 +121,7 @@ export function parseYamlText(text: string, name: string, file = name): LoadedYa
     if (/alias/i.test(reason)) {
       throw new UserError(msg('YamlAliasBomb', name, MAX_ALIAS_COUNT));
     }
-    throw new UserError(msg('YamlUnreadable', name, excerpt(firstLine(reason), 80)));
+    throw new UserError(msg('YamlUnreadable', name, excerpt(reasonOf(reason), 80)));
   }
   if (js === null || typeof js !== 'object' || Array.isArray(js)) {
     const kind = js === null ? msg('YamlTopEmpty') : Array.isArray(js) ? msg('YamlTopList') : msg('YamlTopValue', excerpt(JSON.stringify(js)));
@@ -129,7 +129,7 @@ export function parseYamlText(text: string, name: string, file = name): LoadedYa
   }
   const data = toJson(js, name) as JsonObject;
 
-  const nodeAt = (p: YamlPath): { node?: YamlNode | null; keyLine?: number; lastLine?: number } => {
+  const nodeAt = (p: YamlPath): { node?: YamlNode | null; keyLine?: number | undefined; lastLine?: number | undefined } => {
     let cur: unknown = doc.contents;
     let lastLine = lineAt((doc.contents as YamlNode | null)?.range?.[0]);
     let keyLine: number | undefined;
@@ -218,13 +218,14 @@ function keyText(key: unknown): string | undefined {
   return typeof key === 'object' ? undefined : String(key);
 }
 
-function firstLine(s: string): string {
-  return s.split(/\r?\n/)[0]!.replace(/ at line \d+, column \d+:?$/, '').trim();
+/** The parser's reason without the position it appends (the message names the line itself). */
+function reasonOf(s: string): string {
+  return firstLine(s).replace(/ at line \d+, column \d+:?$/, '').trim();
 }
 
 function describeYamlError(code: string, message: string): string {
   // The parser's words, cut short: a message may quote the file, which stays private.
-  const m = excerpt(firstLine(message), 80);
+  const m = excerpt(reasonOf(message), 80);
   switch (code) {
     case 'DUPLICATE_KEY':
       return msg('YamlDuplicateKey', m);

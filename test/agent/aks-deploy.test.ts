@@ -175,7 +175,7 @@ test('a deployment file brings code (uploaded once), an inline environment and s
   const ep = w.emu.online.endpoint('taxi-file')!;
   assert.equal((ep.properties as Record<string, unknown>).authMode, 'AMLToken');
   const dep = w.emu.online.deployments('taxi-file')[0]!;
-  const p = dep.properties as Record<string, any>;
+  const p = dep.properties as { codeConfiguration: { codeId: string; scoringScript: string }; environmentId: string } & Record<string, unknown>;
   assert.equal(dep.name, 'credit-v3');
   assert.equal(p.model, modelId('credit-risk', '3'));
   assert.match(p.codeConfiguration.codeId, /\/codes\/[0-9a-f]{64}\/versions\/1$/);

@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { copySample } from '../fixtures/pipeline/helpers';
-import type { TaskRun } from '../harness';
+import type { Endpoint, TaskRun } from '../harness';
+import { tunnelGitHub } from '../emulator/github';
 import { assertNoLeaks, describe, startWorld, workspaceInputs, type World } from '../world';
 
 let w: World;
@@ -35,17 +36,17 @@ after(async () => {
   await w.close();
 });
 
-/** A run of the GitHub Enterprise repository's `branch` at `commit`, checked out as the agent does. */
-function run(commit: string, inputs: Record<string, string> = {}, branch = 'refs/heads/main'): Promise<TaskRun> {
+/** A run of the GitHub repository's `branch` at `commit`, checked out as the agent does (GitHub Enterprise Server unless `o` says otherwise). */
+function run(commit: string, inputs: Record<string, string> = {}, branch = 'refs/heads/main', o: { endpoint?: Endpoint; provider?: string; variables?: Record<string, string>; task?: string } = {}): Promise<TaskRun> {
   const sources = copySample();
   fs.mkdirSync(path.join(sources, '.git'));
   fs.writeFileSync(path.join(sources, '.git', 'HEAD'), `${commit}\n`);
-  return w.run('AmlPipelineJob', {
+  return w.run(o.task ?? 'AmlPipelineJob', {
     connection: 'wif',
     inputs: { ...workspaceInputs(w.seed), jobFile: 'pipeline.yml', wait: 'false', githubConnection: GH, ...inputs },
-    endpoints: { [GH]: { url: `${w.emu.url}/`, scheme: 'PersonalAccessToken', parameters: { accessToken: TOKEN } } },
+    endpoints: { [GH]: o.endpoint ?? { url: `${w.emu.url}/`, scheme: 'PersonalAccessToken', parameters: { accessToken: TOKEN } } },
     sources,
-    variables: { 'Build.Repository.Provider': 'GitHubEnterprise', 'Build.Repository.Name': REPO, 'Build.Repository.ID': REPO, 'Build.SourceBranch': branch, 'Build.SourceVersion': commit },
+    variables: { 'Build.Repository.Provider': o.provider ?? 'GitHubEnterprise', 'Build.Repository.Name': REPO, 'Build.Repository.ID': REPO, 'Build.SourceBranch': branch, 'Build.SourceVersion': commit, ...o.variables },
   });
 }
 
@@ -91,4 +92,49 @@ test('GitHub Enterprise: protection that lets approvals go stale, or too few rev
     sources: copySample(),
   });
   assert.match(none.errors.at(-1)!, /^Input 'githubConnection': the repository is on GitHubEnterprise/);
+});
+
+test('github.com: the gate asks api.github.com (here the emulator, reached through the agent proxy) with an OAuth or GitHub App connection', async () => {
+  const proxy = await tunnelGitHub(w.emu.url);
+  try {
+    // Only GitHub goes through the proxy; Azure DevOps and Azure (the emulator's own address) go direct.
+    const variables = { 'Agent.ProxyUrl': proxy.url, 'Agent.ProxyBypassList': JSON.stringify(['127\\.0\\.0\\.1']) };
+    for (const endpoint of <Endpoint[]>[
+      { url: 'https://github.com', scheme: 'OAuth', parameters: { AccessToken: TOKEN } },
+      { url: 'https://github.com', scheme: 'InstallationToken', parameters: { IdToken: TOKEN } },
+    ]) {
+      const since = w.emu.requests.length;
+      const ok = await run('c3'.repeat(20), {}, 'refs/heads/main', { endpoint, provider: 'GitHub', variables });
+      assert.equal(ok.result, 'Succeeded', describe(ok));
+      assert.ok(ok.log.some((l) => l.includes('pull request #7 into refs/heads/main, approved by alice, bob')), describe(ok));
+      const gh = w.emu.requests.slice(since).filter((q) => q.service === 'github');
+      assert.ok(gh.length > 0 && gh.every((q) => q.path.startsWith('/repos/contoso/mlops-gh/')), gh.map((q) => q.path).join(', '));
+    }
+    assert.ok(proxy.connects.length > 0 && proxy.connects.every((c) => c === 'api.github.com:443'), proxy.connects.join(', '));
+    const pushed = await run('b2'.repeat(20), {}, 'refs/heads/main', { endpoint: { url: 'https://github.com', scheme: 'OAuth', parameters: { AccessToken: TOKEN } }, provider: 'GitHub', variables });
+    assert.match(pushed.errors.at(-1)!, /commit b2b2b2b2b2b2 is not the merge of a completed pull request/);
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('a redirect from GitHub is not followed, whether to another host or the same one, and says why', async () => {
+  for (const location of ['https://attacker.example/api/v3/repos/contoso/mlops-gh/branches/main', `${w.emu.url}/api/v3/repositories/4242/branches/main`]) {
+    const fault = w.emu.faults.add({ service: 'github', path: /\/mlops-gh\/branches\/main$/, kind: 'rewrite', times: Infinity, rewrite: () => ({ status: 301, headers: { location }, body: { message: 'Moved Permanently', url: location } }) });
+    try {
+      const since = w.emu.requests.length;
+      const r = await run('c3'.repeat(20));
+      assert.equal(r.result, 'Failed', describe(r));
+      assert.match(r.errors.at(-1)!, /GitHub answered GET \/api\/v3\/repos\/contoso\/mlops-gh\/branches\/main with 301, a redirect to .*, which the gate does not follow/);
+      assert.deepEqual(w.emu.requests.slice(since).filter((q) => q.path.includes('/repositories/')), [], 'the redirect was not followed');
+    } finally {
+      fault.remove();
+    }
+  }
+});
+
+test('the other gated tasks read the same GitHub connection: AmlModelRegister refuses an unreviewed commit', async () => {
+  const r = await run('b2'.repeat(20), { modelName: 'taxi', modelPath: 'azureml://jobs/job-1/outputs/model_output' }, 'refs/heads/main', { task: 'AmlModelRegister' });
+  assert.equal(r.result, 'Failed', describe(r));
+  assert.match(r.errors.at(-1)!, /^Refusing to run from 'refs\/heads\/main': commit b2b2b2b2b2b2 is not the merge of a completed pull request/);
 });

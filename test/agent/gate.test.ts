@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { seedJob } from '../emulator/index';
+import { SEED_PEOPLE } from '../emulator/seed';
 import { copySample } from '../fixtures/pipeline/helpers';
 import type { TaskRun } from '../harness';
 import { describe, startWorld, workspaceInputs, type World } from '../world';
@@ -136,4 +137,32 @@ test('proof of review: a completed pull request approved by its author only is r
   const ok = await run('refs/heads/release/4', '4b'.repeat(20));
   assert.equal(ok.r.result, 'Succeeded', describe(ok.r));
   assert.ok(ok.r.log.some((l) => l.includes('pull request #302 into refs/heads/release/4, approved by Erin, Frank')), describe(ok.r));
+});
+
+test('proof of review over the commit graph: a merge commit passes; a commit a rebased pull request brought in passes as a descendant; a squashed pull request\'s commit on a new release branch is refused', async () => {
+  const repo = w.seed.ado.repository;
+  const h = (x: string) => x.repeat(20);
+  const reviewers = SEED_PEOPLE.reviewers.map((r) => ({ ...r, vote: 10 }));
+  const runAt = (branch: string, commit: string) =>
+    w.run('AmlPipelineJob', { connection: 'wif', inputs: { ...inputs(), protectedBranches: 'refs/heads/main, refs/heads/release/*' }, variables: { ...sources(makeCheckout(commit)), 'Build.SourceBranch': branch, 'Build.SourceVersion': commit } });
+  // #401 completes as a merge commit: parents main's head and the source's tip.
+  w.emu.ado.addPullRequest({ repositoryId: repo.id, id: 401, author: SEED_PEOPLE.author, commits: [h('41')], lastMergeCommit: h('42'), reviewers });
+  assert.deepEqual(w.emu.ado.graph(repo.id).parents(h('42')), [repo.mainHead, h('41')]);
+  const merged = await runAt('refs/heads/main', h('42'));
+  assert.equal(merged.result, 'Succeeded', describe(merged));
+  assert.ok(merged.log.some((l) => l.includes('pull request #401 into refs/heads/main, approved by Alice Reviewer, Bob Reviewer')), describe(merged));
+
+  // #402 is rebased and fast-forwarded: its first commit is on main but no pull request's merge.
+  w.emu.ado.addPullRequest({ repositoryId: repo.id, id: 402, author: SEED_PEOPLE.author, commits: [h('43'), h('44')], mergeStrategy: 'rebase', reviewers });
+  const between = await runAt('refs/heads/main', h('43'));
+  assert.equal(between.result, 'Succeeded', describe(between));
+  assert.ok(between.log.some((l) => l.includes('pull request #401 into refs/heads/main, approved by Alice Reviewer, Bob Reviewer; the 1 commit(s) since its merge 424242424242 came in through approved pull requests')), describe(between));
+
+  // #403 is squashed: its own commit never reached main; a release branch created at it is refused.
+  w.emu.ado.addPolicy({ project: w.seed.ado.project, type: 'minimumReviewers', scope: [{ repositoryId: repo.id, refName: 'refs/heads/release/', matchKind: 'Prefix' }], settings: { minimumApproverCount: 2, resetOnSourcePush: true } });
+  w.emu.ado.addPullRequest({ repositoryId: repo.id, id: 403, author: SEED_PEOPLE.author, commits: [h('45')], lastMergeCommit: h('46'), mergeStrategy: 'squash', reviewers });
+  w.emu.ado.pushCommits(repo.id, 'refs/heads/release/45', [], h('45'));
+  const since = w.emu.requests.length;
+  const squashed = await runAt('refs/heads/release/45', h('45'));
+  await refused(squashed, since, /commit 454545454545 is part of approved pull request #403, but that pull request did not bring it into refs\/heads\/main \(it was squashed or rebased\)/);
 });

@@ -55,7 +55,7 @@ test('the seeded private workspace passes every network check the seeds prescrib
     ['Workspace mlw-prod: image build compute', 'cpu-cluster'],
     ['Workspace mlw-prod: managed network isolation', 'Disabled: the workspace uses your own virtual network (its compute subnets are checked below)'],
     ['Compute cpu-cluster: node public IP', 'none (enableNodePublicIp false)'],
-    ['Compute cpu-cluster: subnet and NSG', 'subnet snet-training, NSG nsg-training: no inbound rule allows traffic from anywhere'],
+    ['Compute cpu-cluster: subnet and NSG', 'subnet snet-training, NSG nsg-training: inbound only from the virtual network and the documented service-tag rules'],
     ['Compute aks-prod: API server of cluster aks-prod', 'private (enablePrivateCluster)'],
   ];
   for (const [check, detail] of expect) assert.deepEqual([find(r, check).status, find(r, check).detail], ['PASS', detail], check);
@@ -85,10 +85,25 @@ test('a Standard registry, no image build compute, public node IPs, no subnet an
   assert.equal(ip.status, 'FAIL');
   assert.match(ip.fix, /--enable-node-public-ip false/);
   const nsgCheck = find(r, 'Compute cpu-cluster: subnet and NSG');
-  assert.deepEqual([nsgCheck.status, nsgCheck.detail, nsgCheck.fix], ['FAIL', 'NSG nsg-training allows inbound traffic from anywhere: AllowSshFromInternet (22)', 'az network nsg rule delete -g rg-aml-prod --nsg-name nsg-training -n AllowSshFromInternet']);
+  assert.deepEqual([nsgCheck.status, nsgCheck.detail, nsgCheck.fix], ['FAIL', 'NSG nsg-training allows inbound traffic from anywhere: AllowSshFromInternet (Internet -> 22)', 'az network nsg rule delete -g rg-aml-prod --nsg-name nsg-training -n AllowSshFromInternet']);
   assert.deepEqual([find(r, 'Compute gpu-cluster: subnet and NSG').status, find(r, 'Compute gpu-cluster: subnet and NSG').detail], ['FAIL', 'no subnet: the nodes run outside your virtual network']);
   assert.match(r.errors[0]!, /posture checks failed/);
   // The documented service-tag rules alone are not "broad": the seeded NSG passes (first test).
+});
+
+test('an NSG rule beyond the documented service-tag rules (a public office range, AzureMachineLearning on every port) warns with the fix', async () => {
+  const nsg = `${rgId()}/providers/Microsoft.Network/networkSecurityGroups/nsg-training`;
+  const rule = (name: string, priority: number, source: string, port: string) => ({ name, properties: { protocol: 'Tcp', sourcePortRange: '*', destinationPortRange: port, sourceAddressPrefix: source, destinationAddressPrefix: '*', access: 'Allow', priority, direction: 'Inbound' } });
+  const extra = [rule('AllowOfficeSsh', 300, '203.0.113.0/24', '22'), rule('AllowAmlAnyPort', 310, 'AzureMachineLearning', '*')];
+  const r = await withResource(nsg, (b) => ({ ...b, properties: { ...props(b), securityRules: [...(props(b).securityRules as JsonObject[]), ...extra] } }), () => run());
+  const c = find(r, 'Compute cpu-cluster: subnet and NSG');
+  assert.deepEqual(
+    [c.status, c.detail],
+    ['WARN', 'NSG nsg-training allows inbound traffic beyond the documented service-tag rules: AllowOfficeSsh (203.0.113.0/24 -> 22), AllowAmlAnyPort (AzureMachineLearning -> *)'],
+  );
+  assert.match(c.fix, /^Narrow or remove AllowOfficeSsh, AllowAmlAnyPort on NSG nsg-training: a compute subnet needs inbound only TCP 29876-29877 from BatchNodeManagement and TCP 44224 from AzureMachineLearning/);
+  // A WARN alone does not fail the check.
+  assert.equal(r.result, 'Succeeded', describe(r));
 });
 
 test('a managed network: isolation mode, inactive network and a Failed outbound rule; computes need no subnet', async () => {

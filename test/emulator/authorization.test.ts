@@ -7,10 +7,11 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ClientSecretCredential } from '@azure/identity';
 import { REST_REFERENCE } from '../official';
-import { type Emulator, type SeedResult, startEmulator } from './index';
+import { BUILT_IN_ROLES, type Emulator, type SeedResult, startEmulator } from './index';
 import { rawRequest } from './raw';
 
 const EXAMPLES = path.join(REST_REFERENCE, 'authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/examples');
+const ROLE_PAGES = path.join(REST_REFERENCE, 'MicrosoftDocs+azure-docs/articles/role-based-access-control/built-in-roles');
 const example = (name: string): Record<string, unknown> => (JSON.parse(fs.readFileSync(path.join(EXAMPLES, name), 'utf8')) as { responses: { 200: { body: Record<string, unknown> } } }).responses[200].body;
 
 let emu: Emulator;
@@ -92,4 +93,39 @@ test('reading role assignments needs Microsoft.Authorization/roleAssignments/rea
   const r = await get(`${other}/${AUTH}/roleAssignments?api-version=2022-04-01`);
   assert.equal(r.status, 403);
   assert.match(JSON.stringify(r.body), /Microsoft\.Authorization\/roleAssignments\/read/);
+});
+
+interface PublishedRole {
+  name: string;
+  roleName: string;
+  roleType: string;
+  permissions: Array<{ actions: string[]; notActions: string[] }>;
+}
+
+/** Every role definition (the ```json blocks) of the vendored built-in roles pages. */
+function publishedRoles(): Map<string, PublishedRole> {
+  const out = new Map<string, PublishedRole>();
+  for (const file of fs.readdirSync(ROLE_PAGES)) {
+    const md = fs.readFileSync(path.join(ROLE_PAGES, file), 'utf8');
+    for (const m of md.matchAll(/```json\n([\s\S]*?)\n```/g)) {
+      const role = JSON.parse(m[1]!) as PublishedRole;
+      out.set(role.name, role);
+    }
+  }
+  return out;
+}
+
+test("the emulator's built-in roles carry the published ids, names, actions and notActions", () => {
+  const published = publishedRoles();
+  // The roles the audit and its tests rely on; each must be vendored, and equal.
+  const needed = ['acdd72a7-3385-48ef-bd42-f606fba81ae7', 'b24988ac-6180-42a0-ab88-20f7382dd24c', '8e3af657-a8ff-443c-a75c-2fe8c4bcb635', 'f6c7c914-8db3-469d-8ca1-694a8f32e121', '18d7d88d-d35e-4fb5-a5c3-7773c20a72d9', '1823dd4f-9b8c-4ab6-ab4e-7397a3684615', 'f58310d9-a9f6-439a-9e8d-f62e7b41a168'];
+  for (const id of needed) {
+    const ours = BUILT_IN_ROLES.find((r) => r.id === id);
+    const theirs = published.get(id);
+    assert.ok(ours, `the emulator lacks built-in role ${id}`);
+    assert.ok(theirs, `role ${id} is not in the vendored pages`);
+    assert.equal(theirs.roleType, 'BuiltInRole');
+    assert.deepEqual({ name: ours.name, actions: ours.actions, notActions: ours.notActions }, { name: theirs.roleName, actions: theirs.permissions[0]!.actions, notActions: theirs.permissions[0]!.notActions }, theirs.roleName);
+    assert.equal(theirs.permissions.length, 1);
+  }
 });

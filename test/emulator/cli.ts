@@ -6,7 +6,9 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { checkedOutCommit } from '../../tasks/common/git-head';
+import { answerPrivately, seedPipelinePrincipals } from '../world';
 import { type SeedConnectionKind, seedConnection, seedJob } from './agentenv';
+import { DnsServer } from './dns-server';
 import { startEmulator } from './index';
 import { SEED_PEOPLE } from './seed';
 
@@ -46,6 +48,10 @@ export interface Handoff {
   caFile: string;
   job: ReturnType<typeof seedJob>;
   connections: Record<SeedConnectionKind, ReturnType<typeof seedConnection>>;
+  /** The VNet's DNS server (ip:port): the workspace's private-link names resolve to their endpoints. */
+  dnsServer: string;
+  /** Object ids of the seeded pipeline identities, one per auth scheme (all Contributor). */
+  pipelinePrincipals: string[];
 }
 
 export const handoffFile = (port: string): string => join(tmpdir(), `aml-emulator-${port}.json`);
@@ -75,13 +81,17 @@ async function main(): Promise<void> {
   }
   // The data asset the example pipeline (examples/mlops/pipeline.yml) reads.
   emu.aml.addData(seed.workspace.id, 'taxi-test', '1', 'azureml://datastores/workspaceblobstore/paths/taxi-test/');
+  // Private endpoints for the workspace and its dependencies, and the VNet's DNS server that answers for them.
+  const names = emu.arm.addPrivateNetwork(seed.workspace.id);
+  const dns = await new DnsServer().start();
+  answerPrivately(dns, names);
   const jobToken = emu.ado.issueJobToken({ org: seed.ado.org, project: seed.ado.project });
   const job = seedJob(seed, emu.ado, jobToken, emu.caFile);
   const kinds: SeedConnectionKind[] = ['wif', 'secret', 'certificate', 'managedIdentity'];
   const connections = Object.fromEntries(kinds.map((k) => [k, seedConnection(seed, k)])) as Handoff['connections'];
   const listenPort = new URL(emu.url).port;
   const file = handoffFile(listenPort);
-  const handoff: Handoff = { url: emu.url, caFile: emu.caFile, job, connections };
+  const handoff: Handoff = { url: emu.url, caFile: emu.caFile, job, connections, dnsServer: dns.address, pipelinePrincipals: seedPipelinePrincipals(seed) };
   writeFileSync(file, JSON.stringify(handoff, null, 2), { mode: 0o600 });
 
   if (process.argv.includes('--json')) {
@@ -96,6 +106,7 @@ async function main(): Promise<void> {
       `  Workspace               ${seed.workspace.id}`,
       `  Azure DevOps            ${seed.ado.collectionUri}  (project ${seed.ado.project}, repo ${seed.ado.repository.name}, main at ${seed.ado.repository.mainHead.slice(0, 12)})`,
       `  IMDS                    AZURE_POD_IDENTITY_AUTHORITY_HOST=${emu.url}`,
+      `  VNet DNS server         ${dns.address}  (${names.length} private-link names of the workspace and its storage, vault, registry)`,
       `  Control API             ${emu.url}/_emulator/state | /requests | /faults | /expire-tokens | /clock/advance | /job-token`,
       '',
       'Job (a run of contoso/mlops on refs/heads/main):',
@@ -112,7 +123,7 @@ async function main(): Promise<void> {
 
   const stop = (): void => {
     rmSync(file, { force: true });
-    void emu.close().then(() => process.exit(0));
+    void Promise.all([emu.close(), dns.stop()]).then(() => process.exit(0));
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

@@ -11,7 +11,7 @@
 // see them with service 'ado'.
 import type { ArmService } from './arm';
 import type { EntraService } from './entra';
-import type { JobEngine, JobRecord, RunState } from './jobs';
+import type { JobView, RunHistory, RunState } from './run-types';
 import type { JsonObject } from './jwt';
 import { handleMlflow, mlflowError } from './mlflow';
 import { type EmuRequest, type EmuResponse, type PrincipalInfo, bearerToken, jsonBody } from './types';
@@ -23,7 +23,7 @@ const RUNS_READ = 'Microsoft.MachineLearningServices/workspaces/experiments/runs
 export interface DataPlaneDeps {
   arm: ArmService;
   entra: EntraService;
-  engine: JobEngine;
+  engine: RunHistory;
   url: () => string;
 }
 
@@ -113,7 +113,7 @@ export class DataPlaneService {
   }
 
   /** A run as run history returns it (RunDto). */
-  runDto(job: JobRecord, run: RunState): JsonObject {
+  runDto(job: JobView, run: RunState): JsonObject {
     const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
     const now = Date.now();
     const duration = run.startMs !== undefined ? timeSpan((run.endMs ?? now) - run.startMs) : null;

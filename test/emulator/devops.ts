@@ -1,6 +1,7 @@
 // Azure DevOps organisation at /{org}/: job access tokens, the pipeline OIDC token endpoint,
 // location OPTIONS for azure-devops-node-api, Git/branch policy configurations and pipeline checks.
 import { randomUUID } from 'node:crypto';
+import { CommitGraph } from './commit-graph';
 import type { EntraService } from './entra';
 import { type JsonObject, type SigningKey, isJsonObject, newSigningKey, publicJwk, signJwt } from './jwt';
 import { type EmuRequest, type EmuResponse, type EmulatorContext, header, jsonBody } from './types';
@@ -56,9 +57,18 @@ export interface AdoReviewer {
   id: string;
   displayName: string;
   vote: number;
-  /** A group (its vote stands for a member's). */
+  /** A group or team: its vote is rolled up from a member's (who is listed too, with votedFor). */
   isContainer?: boolean;
+  /** The reviewer declined to review. */
+  hasDeclined?: boolean;
+  /** Added by a "Required reviewers" policy. */
+  isRequired?: boolean;
+  /** Groups this member's vote was rolled up into. */
+  votedFor?: Array<{ id: string; displayName: string }>;
 }
+
+/** How a completed pull request reached its target: a merge commit, a squash, or a rebase (fast-forward). */
+export type MergeStrategy = 'noFastForward' | 'squash' | 'rebase';
 
 /** A pull request with what the gate reads: its target, author, merge commit, source commits and votes. */
 export interface AdoPullRequest {
@@ -70,9 +80,13 @@ export interface AdoPullRequest {
   createdBy: { id: string; displayName: string };
   /** The commit the completion produced on the target branch (merge, squash or rebase). */
   lastMergeCommit?: string;
+  /** The target branch's head the pull request was merged onto. */
+  lastMergeTargetCommit?: string;
   /** The source branch's commits (the `commit` query finds the pull request by these). */
   commits: string[];
   reviewers: AdoReviewer[];
+  createdAt: string;
+  closedAt?: string;
 }
 
 interface PolicyState {
@@ -214,33 +228,24 @@ export class DevOpsService {
     return project;
   }
 
-  /** Linear history per repository and branch, oldest first: enough to answer refs and merge bases. */
-  private readonly history = new Map<string, Map<string, string[]>>();
+  /** Each repository's commits and branches. */
+  private readonly graphs = new Map<string, CommitGraph>();
+
+  /** The repository's commit graph (created on first use). */
+  graph(repositoryId: string): CommitGraph {
+    const key = repositoryId.toLowerCase();
+    let g = this.graphs.get(key);
+    if (!g) this.graphs.set(key, (g = new CommitGraph()));
+    return g;
+  }
 
   /** Append commits (40-hex ids) to a branch; a new branch starts from `from` (a commit) when given. */
   pushCommits(repositoryId: string, ref: string, commits: string[], from?: string): string {
-    const branches = this.history.get(repositoryId.toLowerCase()) ?? new Map<string, string[]>();
-    this.history.set(repositoryId.toLowerCase(), branches);
-    let list = branches.get(ref);
-    if (!list) {
-      list = from ? this.ancestors(repositoryId, from) : [];
-      branches.set(ref, list);
-    }
-    list.push(...commits.map((c) => c.toLowerCase()));
-    return list[list.length - 1]!;
+    return this.graph(repositoryId).push(ref, commits, from);
   }
 
   branchHead(repositoryId: string, ref: string): string | undefined {
-    return this.history.get(repositoryId.toLowerCase())?.get(ref)?.at(-1);
-  }
-
-  /** The commit and everything before it, on the first branch that has it. */
-  private ancestors(repositoryId: string, commit: string): string[] {
-    for (const list of this.history.get(repositoryId.toLowerCase())?.values() ?? []) {
-      const i = list.indexOf(commit.toLowerCase());
-      if (i >= 0) return list.slice(0, i + 1);
-    }
-    return [];
+    return this.graph(repositoryId).head(ref);
   }
 
   addRepository(opts: { org?: string; project: string; name: string; id?: string; defaultBranch?: string }): AdoRepository {
@@ -258,23 +263,53 @@ export class DevOpsService {
   }
 
   /**
-   * A pull request; a completed one is merged: its merge commit is appended to the target branch
-   * (unless the branch already ends there) and its source commits are on the source branch.
+   * A pull request. A completed one is merged the way Azure Repos merges: its source commits (when
+   * new) are pushed on the source branch from the target's head, then `lastMergeCommit` lands on the
+   * target as a merge commit (parents: the target's head and the source's tip), a squash (parent: the
+   * target's head), or for a rebase the last source commit itself fast-forwards the target. A
+   * `lastMergeCommit` that already exists stays where it is.
    */
-  addPullRequest(opts: { repositoryId: string; id?: number; sourceRefName?: string; targetRefName?: string; status?: AdoPullRequest['status']; author: { id: string; displayName: string }; lastMergeCommit?: string; commits?: string[]; reviewers?: AdoReviewer[] }): AdoPullRequest {
+  addPullRequest(opts: {
+    repositoryId: string;
+    id?: number;
+    sourceRefName?: string;
+    targetRefName?: string;
+    status?: AdoPullRequest['status'];
+    author: { id: string; displayName: string };
+    lastMergeCommit?: string;
+    commits?: string[];
+    reviewers?: AdoReviewer[];
+    mergeStrategy?: MergeStrategy;
+  }): AdoPullRequest {
+    const id = opts.id ?? 100 + this.pullRequests.length;
+    const target = opts.targetRefName ?? 'refs/heads/main';
+    const g = this.graph(opts.repositoryId);
+    const now = new Date(this.ctx.clock.now()).toISOString();
     const pr: AdoPullRequest = {
-      id: opts.id ?? 100 + this.pullRequests.length,
+      id,
       repositoryId: opts.repositoryId.toLowerCase(),
-      sourceRefName: opts.sourceRefName ?? `refs/heads/topic/${100 + this.pullRequests.length}`,
-      targetRefName: opts.targetRefName ?? 'refs/heads/main',
+      sourceRefName: opts.sourceRefName ?? `refs/heads/topic/${id}`,
+      targetRefName: target,
       status: opts.status ?? 'completed',
       createdBy: opts.author,
-      ...(opts.lastMergeCommit ? { lastMergeCommit: opts.lastMergeCommit.toLowerCase() } : {}),
       commits: (opts.commits ?? []).map((c) => c.toLowerCase()),
       reviewers: opts.reviewers ?? [],
+      createdAt: now,
     };
-    if (pr.status === 'completed' && pr.lastMergeCommit && !this.ancestors(pr.repositoryId, pr.lastMergeCommit).length) {
-      this.pushCommits(pr.repositoryId, pr.targetRefName, [pr.lastMergeCommit]);
+    const base = g.head(target);
+    const fresh = pr.commits.filter((c) => !g.has(c));
+    if (fresh.length) g.push(pr.sourceRefName, fresh, base);
+    const merge = opts.mergeStrategy === 'rebase' ? pr.commits.at(-1) : opts.lastMergeCommit?.toLowerCase();
+    if (merge) pr.lastMergeCommit = merge;
+    if (pr.status === 'completed' && merge) {
+      if (base) pr.lastMergeTargetCommit = base;
+      pr.closedAt = now;
+      if (!g.has(merge)) {
+        const tip = pr.commits.at(-1);
+        const strategy = opts.mergeStrategy ?? (tip ? 'noFastForward' : 'squash');
+        g.add(merge, [...(base ? [base] : []), ...(strategy === 'noFastForward' && tip ? [tip] : [])]);
+      }
+      if (!base || g.isAncestor(base, merge)) g.setHead(target, merge);
     }
     this.pullRequests.push(pr);
     return pr;
@@ -750,9 +785,10 @@ export class DevOpsService {
     const repo = this.repoIn(project, idOrName);
     if (!repo) return vssError(404, 'GitRepositoryNotFoundException', `TF401019: The Git repository with name or identifier ${idOrName} does not exist or you do not have permissions for the operation you are attempting.`, 'Microsoft.TeamFoundation.Git.Server');
     const filter = req.url.searchParams.get('filter') ?? '';
-    const value = [...(this.history.get(repo.id)?.entries() ?? [])]
-      .filter(([ref, list]) => list.length && ref.startsWith(`refs/${filter}`))
-      .map(([ref, list]) => ({ name: ref, objectId: list[list.length - 1]!, url: `${req.url.origin}${req.url.pathname}?filter=${ref.slice(5)}` }));
+    const value = this.graph(repo.id)
+      .branches()
+      .filter(([ref]) => ref.startsWith(`refs/${filter}`))
+      .map(([ref, head]) => ({ name: ref, objectId: head, url: `${req.url.origin}${req.url.pathname}?filter=${ref.slice(5)}` }));
     return { status: 200, body: { value, count: value.length } };
   }
 
@@ -760,14 +796,11 @@ export class DevOpsService {
     const repo = this.repoIn(project, idOrName);
     if (!repo) return vssError(404, 'GitRepositoryNotFoundException', `TF401019: The Git repository with name or identifier ${idOrName} does not exist or you do not have permissions for the operation you are attempting.`, 'Microsoft.TeamFoundation.Git.Server');
     const other = (req.url.searchParams.get('otherCommitId') ?? '').toLowerCase();
-    const a = this.ancestors(repo.id, commitId);
-    const b = new Set(this.ancestors(repo.id, other));
-    if (a.length === 0 || b.size === 0) {
-      return vssError(404, 'GitCommitDoesNotExistException', `TF401175: The version descriptor <Commit: ${a.length ? other : commitId}> could not be resolved to a version in the repository ${repo.name}`, 'Microsoft.TeamFoundation.Git.Server');
+    const g = this.graph(repo.id);
+    if (!g.has(commitId) || !g.has(other)) {
+      return vssError(404, 'GitCommitDoesNotExistException', `TF401175: The version descriptor <Commit: ${g.has(commitId) ? other : commitId}> could not be resolved to a version in the repository ${repo.name}`, 'Microsoft.TeamFoundation.Git.Server');
     }
-    const common = a.filter((c) => b.has(c));
-    const base = common[common.length - 1];
-    const value = base ? [{ commitId: base, url: `${req.url.origin}/${project.id}/_apis/git/repositories/${repo.id}/commits/${base}` }] : [];
+    const value = g.mergeBases(commitId, other).map((base) => ({ commitId: base, url: `${req.url.origin}/${project.id}/_apis/git/repositories/${repo.id}/commits/${base}` }));
     return { status: 200, body: { value, count: value.length } };
   }
 
@@ -775,26 +808,59 @@ export class DevOpsService {
     return vssError(404, 'GitRepositoryNotFoundException', `TF401019: The Git repository with name or identifier ${idOrName} does not exist or you do not have permissions for the operation you are attempting.`, 'Microsoft.TeamFoundation.Git.Server');
   }
 
+  /** An identity as Azure DevOps shows it in pull requests (IdentityRef). */
+  private identity(req: EmuRequest, who: { id: string; displayName: string }): JsonObject {
+    return { id: who.id, displayName: who.displayName, uniqueName: `${who.displayName.replace(/\s+/g, '.').toLowerCase()}@contoso.example`, url: `${req.url.origin}/_apis/Identities/${who.id}`, imageUrl: `${req.url.origin}/_api/_common/identityImage?id=${who.id}` };
+  }
+
+  /** A pull request in the shape of the REST examples (GET pullRequests/{id}, list by status). */
   private pullRequestBody(req: EmuRequest, project: AdoProject, pr: AdoPullRequest): JsonObject {
-    const repoUrl = `${req.url.origin}/${req.segments[0]}/${project.id}/_apis/git/repositories/${pr.repositoryId}`;
-    const commitRef = (c: string | undefined) => (c ? { commitId: c, url: `${repoUrl}/commits/${c}` } : undefined);
+    const org = req.segments[0];
+    const repo = this.repositories.get(pr.repositoryId);
+    const repoUrl = `${req.url.origin}/${org}/_apis/git/repositories/${pr.repositoryId}`;
+    const commitRef = (c: string) => ({ commitId: c, url: `${repoUrl}/commits/${c}` });
+    const source = pr.commits.at(-1);
     return {
-      repository: { id: pr.repositoryId, url: repoUrl, project: { id: project.id, name: project.name } },
+      repository: {
+        id: pr.repositoryId,
+        name: repo?.name ?? pr.repositoryId,
+        url: repoUrl,
+        project: { id: project.id, name: project.name, description: '', url: `${req.url.origin}/${org}/_apis/projects/${project.id}`, state: 'wellFormed', revision: 1 },
+        remoteUrl: `${req.url.origin}/${org}/${encodeURIComponent(project.name)}/_git/${encodeURIComponent(repo?.name ?? pr.repositoryId)}`,
+      },
       pullRequestId: pr.id,
       codeReviewId: pr.id,
       status: pr.status,
-      createdBy: { ...pr.createdBy, uniqueName: `${pr.createdBy.displayName}@contoso.example`, url: `${req.url.origin}/_apis/Identities/${pr.createdBy.id}` },
-      creationDate: new Date(this.ctx.clock.now()).toISOString(),
+      createdBy: this.identity(req, pr.createdBy),
+      creationDate: pr.createdAt,
+      ...(pr.closedAt ? { closedDate: pr.closedAt, completionQueueTime: pr.closedAt } : {}),
       title: `Pull request ${pr.id}`,
+      description: '',
       sourceRefName: pr.sourceRefName,
       targetRefName: pr.targetRefName,
-      mergeStatus: pr.status === 'completed' ? 'succeeded' : 'notSet',
+      mergeStatus: pr.lastMergeCommit ? 'succeeded' : 'notSet',
       isDraft: false,
+      mergeId: `00000000-0000-4000-8000-${String(pr.id).padStart(12, '0')}`,
+      ...(source ? { lastMergeSourceCommit: commitRef(source) } : {}),
+      ...(pr.lastMergeTargetCommit ? { lastMergeTargetCommit: commitRef(pr.lastMergeTargetCommit) } : {}),
       ...(pr.lastMergeCommit ? { lastMergeCommit: commitRef(pr.lastMergeCommit) } : {}),
-      ...(pr.commits.length ? { lastMergeSourceCommit: commitRef(pr.commits[pr.commits.length - 1]) } : {}),
-      reviewers: pr.reviewers.map((r) => ({ reviewerUrl: `${repoUrl}/pullRequests/${pr.id}/reviewers/${r.id}`, vote: r.vote, hasDeclined: false, isFlagged: false, id: r.id, displayName: r.displayName, uniqueName: r.displayName, ...(r.isContainer ? { isContainer: true } : {}) })),
+      reviewers: pr.reviewers.map((r) => this.reviewerBody(req, repoUrl, pr, r)),
       url: `${repoUrl}/pullRequests/${pr.id}`,
       supportsIterations: true,
+    };
+  }
+
+  /** IdentityRefWithVote: hasDeclined, isFlagged and isRequired are always there; isContainer and votedFor when they apply. */
+  private reviewerBody(req: EmuRequest, repoUrl: string, pr: AdoPullRequest, r: AdoReviewer): JsonObject {
+    return {
+      reviewerUrl: `${repoUrl}/pullRequests/${pr.id}/reviewers/${r.id}`,
+      vote: r.vote,
+      hasDeclined: r.hasDeclined ?? false,
+      isRequired: r.isRequired ?? false,
+      isFlagged: false,
+      ...(r.votedFor ? { votedFor: r.votedFor.map((g) => ({ ...this.identity(req, g), reviewerUrl: `${repoUrl}/pullRequests/${pr.id}/reviewers/${g.id}`, vote: r.vote, isContainer: true })) } : {}),
+      ...this.identity(req, r),
+      ...(r.isContainer ? { isContainer: true } : {}),
     };
   }
 
@@ -830,14 +896,33 @@ export class DevOpsService {
     return { status: 200, body: { count: value.length, value } };
   }
 
+  /** GET commits/{id}: the commit in the shape of the REST example, with its parents from the graph. */
   private commitRoute(req: EmuRequest, project: AdoProject, idOrName: string, commitId: string): EmuResponse {
     const repo = this.repoIn(project, idOrName);
     if (!repo) return this.repoNotFound(idOrName);
-    const chain = this.ancestors(repo.id, commitId);
-    if (!chain.length) return vssError(404, 'GitObjectNotFoundException', `TF401175: The commit ${commitId} could not be found in the repository ${repo.name}.`, 'Microsoft.TeamFoundation.Git.Server');
-    const parent = chain[chain.length - 2];
-    const person = { name: 'Contoso Dev', email: 'dev@contoso.example', date: new Date(this.ctx.clock.now()).toISOString() };
-    return { status: 200, body: { commitId: commitId.toLowerCase(), parents: parent ? [parent] : [], author: person, committer: person, comment: `commit ${commitId.slice(0, 7)}`, url: `${req.url.origin}${req.url.pathname}` } };
+    const sha = commitId.toLowerCase();
+    const parents = this.graph(repo.id).parents(sha);
+    if (!parents) return vssError(404, 'GitObjectNotFoundException', `TF401175: The commit ${commitId} could not be found in the repository ${repo.name}.`, 'Microsoft.TeamFoundation.Git.Server');
+    const org = req.segments[0];
+    const repoUrl = `${req.url.origin}/${org}/_apis/git/repositories/${repo.id}`;
+    const web = `${req.url.origin}/${org}/${encodeURIComponent(project.name)}/_git/${encodeURIComponent(repo.name)}/commit/${sha}`;
+    const date = new Date(this.ctx.clock.now()).toISOString();
+    const person = { name: 'Contoso Dev', email: 'dev@contoso.example', date };
+    return {
+      status: 200,
+      body: {
+        parents,
+        treeId: sha.split('').reverse().join(''),
+        push: { pushedBy: this.identity(req, { id: '7a110000-0000-4000-8000-0000000000ff', displayName: 'Contoso Dev' }), pushId: 1, date },
+        commitId: sha,
+        author: person,
+        committer: person,
+        comment: `commit ${sha.slice(0, 7)}`,
+        url: `${repoUrl}/commits/${sha}`,
+        remoteUrl: web,
+        _links: { self: { href: `${repoUrl}/commits/${sha}` }, repository: { href: repoUrl }, changes: { href: `${repoUrl}/commits/${sha}/changes` }, web: { href: web }, tree: { href: `${repoUrl}/trees/${sha}` } },
+      },
+    };
   }
 
   private repositoriesRoute(project: AdoProject, idOrName: string | undefined): EmuResponse {

@@ -197,7 +197,7 @@ describe('ARM', () => {
     assert.match(ws.keyVault ?? '', /\/providers\/Microsoft\.KeyVault\/vaults\//);
     assert.match(ws.containerRegistry ?? '', /\/providers\/Microsoft\.ContainerRegistry\/registries\//);
     assert.equal(ws.privateEndpointConnections?.[0].privateLinkServiceConnectionState?.status, 'Approved');
-    const pecs = await client.privateEndpointConnections.list(seed.resourceGroup, seed.workspace.name);
+    const pecs = client.privateEndpointConnections.list(seed.resourceGroup, seed.workspace.name);
     const list = [];
     for await (const p of pecs) list.push(p);
     assert.equal(list[0].name, seed.privateEndpointConnectionName);

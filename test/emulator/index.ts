@@ -22,6 +22,7 @@ import { addDatastore, defaultBlobContainer, storageAccountNameOf } from './asse
 import { EmulatedStorage } from './azurite';
 import { AmlWorkloads } from './jobs';
 import { ModelRegistry } from './models';
+import { Registries } from './registry';
 import { DevOpsService } from './devops';
 import { EntraService } from './entra';
 import { Faults, type FaultKind, type FaultSpec } from './faults';
@@ -49,6 +50,7 @@ export { Clock, type RequestLogEntry, type Service } from './types';
 export { AmlError, amlErrors, type AddComputeOptions } from './assets';
 export { EmulatedStorage, storagePipeline, type BlobInfo, type StorageRequestEntry } from './azurite';
 export { ModelRegistry } from './models';
+export { Registries, REGISTRY_NAME, type AddRegistryOptions } from './registry';
 export { OnlineEndpoints, type AddEndpointOptions, type DeploymentScript, type OnlineScript, type ScoringHandler, type ScoringRequest, type TrafficChange } from './online';
 export { AmlWorkloads, TERMINAL_STATUSES, type JobScript, type JobStatus, type MetricInput, type OutputInput, type RunState, type Transition } from './jobs';
 
@@ -121,6 +123,8 @@ export interface Emulator {
   readonly aml: AmlWorkloads;
   /** Azure ML model containers and versions: stored versions, direct registration, lost responses. */
   readonly models: ModelRegistry;
+  /** Azure ML registries: model containers and versions, pending uploads, sharing from workspaces. */
+  readonly registries: Registries;
   /** Online endpoints and deployments (ARM) and their scoring server: LRO timing, failures, traffic history, scoring answers. */
   readonly online: OnlineEndpoints;
   /** Every request received, in order. */
@@ -175,7 +179,9 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
   });
   const aml = new AmlWorkloads({ arm, entra, storage, clock, url: () => origin });
   aml.install();
-  const online = new OnlineEndpoints({ arm, entra, clock, tls, addSecret });
+  const registries = new Registries({ arm, assets: aml.assets, engine: aml.engine, storage, datastoreUrl: (ws, uri) => aml.datastoreUrl(ws, uri) });
+  registries.install();
+  const online = new OnlineEndpoints({ arm, entra, clock, tls, addSecret, registryModel: (ref, ws, caller, field) => registries.resolveModel(ref, ws, caller, field) });
   online.install();
   await online.start(options.host ?? '127.0.0.1');
   const models = new ModelRegistry({ arm, assets: aml.assets, engine: aml.engine });
@@ -198,6 +204,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
     storage,
     aml,
     models,
+    registries,
     online,
     requests,
     secrets: () => [...secrets],

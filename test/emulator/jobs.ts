@@ -35,12 +35,14 @@ import {
 import type { EmulatedStorage } from './azurite';
 import { ML_NS, requireWorkspace } from './aml';
 import { DataPlaneService } from './dataplane';
+import type { JobStatus, JobView, MetricPoint, RunError, RunHistory, RunState } from './run-types';
+
+export type { JobStatus, MetricPoint, RunError, RunState } from './run-types';
 import type { EntraService } from './entra';
 import { type JsonObject, isJsonObject } from './jwt';
 import type { Operation } from './lro';
 import type { Clock } from './types';
 
-export type JobStatus = 'NotStarted' | 'Starting' | 'Queued' | 'Preparing' | 'Running' | 'Finalizing' | 'CancelRequested' | 'Completed' | 'Failed' | 'Canceled';
 export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['Completed', 'Failed', 'Canceled']);
 
 export interface StepScript {
@@ -77,46 +79,9 @@ export interface Transition {
   status: JobStatus;
 }
 
-export interface RunError {
-  code: string;
-  message: string;
-}
-
-export interface MetricPoint {
-  key: string;
-  value: number;
-  timestamp: number;
-  step: number;
-}
-
 export type MetricInput = Record<string, Array<number | { value: number; step?: number; timestamp?: number }>>;
 
 export type OutputInput = Record<string, string | { uri?: string; files?: Record<string, string | Buffer> }>;
-
-export interface RunState {
-  runId: string;
-  jobName: string;
-  /** Step name (the key under `jobs`), for step runs. */
-  step?: string;
-  /** 8-hex node id of the step in the pipeline graph (properties/tags azureml.nodeid). */
-  nodeId?: string;
-  parentRunId?: string;
-  displayName: string;
-  status: JobStatus;
-  createdMs: number;
-  startMs?: number;
-  endMs?: number;
-  error?: RunError;
-  computeName?: string;
-  componentId?: string;
-  componentName?: string;
-  /** Output name -> URI, known once the run completed (or set by setOutputs). */
-  outputs: Record<string, string>;
-  properties: Record<string, string>;
-  tags: Record<string, string>;
-  /** Who submitted the job (object id, tenant, app id). */
-  createdBy?: { objectId: string; tenantId: string; appId: string };
-}
 
 interface StepPlan {
   name: string;
@@ -128,13 +93,7 @@ interface StepPlan {
   outputs: string[];
 }
 
-export interface JobRecord {
-  name: string;
-  workspaceId: string;
-  jobType: string;
-  experimentName: string;
-  experimentId: string;
-  run: RunState;
+export interface JobRecord extends JobView {
   steps: StepPlan[];
   children: Map<string, RunState>;
   continueOnStepFailure: boolean;
@@ -156,7 +115,7 @@ function uuidFrom(seed: string): string {
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-5${x.slice(13, 16)}-a${x.slice(17, 20)}-${x.slice(20, 32)}`;
 }
 
-const BINDING = /\$\{\{\s*parent\.(inputs|outputs|jobs)\.([A-Za-z0-9_\-]+)(?:\.(outputs|inputs)\.([A-Za-z0-9_\-]+))?\s*\}\}/g;
+const BINDING = /\$\{\{\s*parent\.(inputs|outputs|jobs)\.([A-Za-z0-9_-]+)(?:\.(outputs|inputs)\.([A-Za-z0-9_-]+))?\s*\}\}/g;
 
 /** Every string in a node's inputs/outputs that may hold a binding (value, uri, path). */
 function bindingStrings(ports: unknown): Array<{ port: string; text: string }> {
@@ -169,7 +128,7 @@ function bindingStrings(ports: unknown): Array<{ port: string; text: string }> {
   return out;
 }
 
-export class JobEngine {
+export class JobEngine implements RunHistory {
   readonly jobs = new Map<string, JobRecord>();
   /** Every status change of every job and step run, in order. */
   readonly transitions: Transition[] = [];
@@ -349,7 +308,7 @@ export class JobEngine {
     if (jobType === 'Pipeline' && isJsonObject(props.jobs)) {
       for (const [stepName, node] of Object.entries(props.jobs)) {
         for (const { port, text } of bindingStrings(isJsonObject(node) ? node.outputs : undefined)) {
-          const m = /\$\{\{\s*parent\.outputs\.([A-Za-z0-9_\-]+)\s*\}\}/.exec(text);
+          const m = /\$\{\{\s*parent\.outputs\.([A-Za-z0-9_-]+)\s*\}\}/.exec(text);
           if (m) outputBindings[m[1]] = [stepName, port];
         }
       }

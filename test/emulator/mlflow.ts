@@ -7,7 +7,7 @@
 // Microsoft.MachineLearningServices/workspaces/{ws}. An Azure ML run id is the MLflow run id
 // (the job name for a pipeline, the step run's id for a step); step runs carry the tag
 // mlflow.parentRunId. Errors use MLflow's shape { error_code, message }.
-import type { JobEngine, JobRecord, MetricPoint, RunState } from './jobs';
+import type { JobView, MetricPoint, RunHistory, RunState } from './run-types';
 import type { JsonObject } from './jwt';
 import type { EmuResponse } from './types';
 
@@ -30,14 +30,14 @@ const MLFLOW_STATUS: Record<string, string> = {
 };
 
 interface Ctx {
-  engine: JobEngine;
+  engine: RunHistory;
   /** ARM id of the workspace. */
   workspaceId: string;
   /** https://<host>/mlflow/v1.0/... base of this workspace (for artifact URIs). */
   trackingBase: string;
 }
 
-function latestMetrics(engine: JobEngine, run: RunState): Array<MetricPoint> {
+function latestMetrics(engine: RunHistory, run: RunState): Array<MetricPoint> {
   const out: MetricPoint[] = [];
   for (const points of engine.metricsOf(run.runId).values()) {
     const last = [...points].sort((a, b) => a.step - b.step || a.timestamp - b.timestamp).at(-1);
@@ -46,7 +46,7 @@ function latestMetrics(engine: JobEngine, run: RunState): Array<MetricPoint> {
   return out;
 }
 
-function runTags(job: JobRecord, run: RunState): Record<string, string> {
+function runTags(job: JobView, run: RunState): Record<string, string> {
   const tags: Record<string, string> = { ...run.tags, 'mlflow.runName': run.displayName };
   if (run.createdBy) tags['mlflow.user'] = run.createdBy.appId || run.createdBy.objectId;
   if (run.parentRunId) {
@@ -56,7 +56,7 @@ function runTags(job: JobRecord, run: RunState): Record<string, string> {
   return tags;
 }
 
-export function mlflowRun(ctx: Ctx, job: JobRecord, run: RunState): JsonObject {
+export function mlflowRun(ctx: Ctx, job: JobView, run: RunState): JsonObject {
   const info: JsonObject = {
     run_id: run.runId,
     run_uuid: run.runId,
@@ -81,8 +81,8 @@ export function mlflowRun(ctx: Ctx, job: JobRecord, run: RunState): JsonObject {
 }
 
 /** Runs of the workspace: every job's run and its step runs. */
-function allRuns(ctx: Ctx): Array<{ job: JobRecord; run: RunState }> {
-  const out: Array<{ job: JobRecord; run: RunState }> = [];
+function allRuns(ctx: Ctx): Array<{ job: JobView; run: RunState }> {
+  const out: Array<{ job: JobView; run: RunState }> = [];
   for (const job of ctx.engine.jobs.values()) {
     if (job.workspaceId.toLowerCase() !== ctx.workspaceId.toLowerCase()) continue;
     out.push({ job, run: job.run });
@@ -91,7 +91,7 @@ function allRuns(ctx: Ctx): Array<{ job: JobRecord; run: RunState }> {
   return out;
 }
 
-function findRun(ctx: Ctx, runId: string): { job: JobRecord; run: RunState } | undefined {
+function findRun(ctx: Ctx, runId: string): { job: JobView; run: RunState } | undefined {
   const run = ctx.engine.run(runId);
   const job = run ? ctx.engine.jobs.get(run.jobName) : undefined;
   if (!run || !job || job.workspaceId.toLowerCase() !== ctx.workspaceId.toLowerCase()) return undefined;
@@ -175,7 +175,7 @@ function compare(actual: string | number | undefined, op: string, expected: stri
   return false;
 }
 
-function matches(ctx: Ctx, job: JobRecord, run: RunState, clauses: Clause[]): boolean {
+function matches(ctx: Ctx, job: JobView, run: RunState, clauses: Clause[]): boolean {
   const tags = runTags(job, run);
   const metrics = new Map(latestMetrics(ctx.engine, run).map((m) => [m.key, m.value]));
   return clauses.every((c) => {

@@ -34,9 +34,9 @@ export interface ModelDeps {
   engine: JobEngine;
 }
 
-const MODEL_NAME = /^[a-zA-Z0-9][a-zA-Z0-9\-_.]{0,254}$/;
+export const MODEL_NAME = /^[a-zA-Z0-9][a-zA-Z0-9\-_.]{0,254}$/;
 /** REST values and the enum names the service also accepts, case-insensitively. */
-const MODEL_TYPES = ['custom_model', 'mlflow_model', 'triton_model', 'custommodel', 'mlflowmodel', 'tritonmodel'];
+export const MODEL_TYPES = ['custom_model', 'mlflow_model', 'triton_model', 'custommodel', 'mlflowmodel', 'tritonmodel'];
 const JOB_URI = /^azureml:\/\/jobs\/([^/]+)\/outputs\/([^/]+)(?:\/paths\/(.*))?$/i;
 const SHORT_DATASTORE_URI = /^azureml:\/\/datastores\/([^/]+)\/paths\/(.+)$/i;
 const LONG_DATASTORE_URI = /^azureml:\/\/subscriptions\/([^/]+)\/resource[gG]roups\/([^/]+)\/(?:providers\/Microsoft\.MachineLearningServices\/)?workspaces\/([^/]+)\/datastores\/([^/]+)\/paths\/(.+)$/i;
@@ -44,7 +44,7 @@ const LONG_DATASTORE_URI = /^azureml:\/\/subscriptions\/([^/]+)\/resource[gG]rou
 const MUTABLE = new Set(['description', 'tags', 'properties', 'isArchived', 'provisioningState', 'stage']);
 
 /** `a,b=1` -> [['a', undefined], ['b', '1']]. */
-function filterItems(raw: string | null): Array<[string, string | undefined]> {
+export function filterItems(raw: string | null): Array<[string, string | undefined]> {
   if (!raw) return [];
   return raw
     .split(',')
@@ -56,7 +56,7 @@ function filterItems(raw: string | null): Array<[string, string | undefined]> {
     });
 }
 
-function matchesFilter(map: unknown, items: Array<[string, string | undefined]>): boolean {
+export function matchesFilter(map: unknown, items: Array<[string, string | undefined]>): boolean {
   const m = isJsonObject(map) ? map : {};
   return items.every(([k, v]) => (v === undefined ? k in m : m[k] === v));
 }
@@ -140,25 +140,8 @@ export class ModelRegistry {
       handler: (req) => {
         const w = ws(req);
         const { name, version } = req.params;
-        if (!MODEL_NAME.test(name)) {
-          throw amlErrors.userError(
-            `Model name '${name}' is invalid. It can include letters, digits, dashes, underscores and periods, must start with a letter or digit, and be at most 255 characters long.`,
-            ['ValidationError'],
-          );
-        }
-        validateVersion('Model', version);
-        if (!isJsonObject(req.body) || !isJsonObject(req.body.properties)) throw amlErrors.userError("The request body must have a 'properties' object.", ['BadArgument', 'InvalidRequestBody']);
-        const props = req.body.properties;
-        const modelUri = props.modelUri;
-        if (typeof modelUri !== 'string' || modelUri.trim() === '') throw amlErrors.userError('properties.modelUri is required: the URI of the model files.');
-        if (props.modelType !== undefined && props.modelType !== null && !MODEL_TYPES.includes(String(props.modelType).toLowerCase())) {
-          throw amlErrors.userError(`properties.modelType '${String(props.modelType)}' is invalid. Valid values: custom_model, mlflow_model, triton_model.`);
-        }
-        for (const k of ['tags', 'properties'] as const) {
-          if (props[k] !== undefined && props[k] !== null && (!isJsonObject(props[k]) || Object.values(props[k] as JsonObject).some((x) => typeof x !== 'string' && x !== null))) {
-            throw amlErrors.userError(`properties.${k} must be an object of string values.`);
-          }
-        }
+        const props = checkModelVersionBody(name, version, req.body);
+        const modelUri = props.modelUri as string;
         const existing = assets.getVersion(w.id, 'models', name, version);
         const old = existing?.body.properties as JsonObject | undefined;
         if (old) {
@@ -222,4 +205,33 @@ export class ModelRegistry {
       ['BadArgument', 'InvalidUri'],
     );
   }
+}
+
+/** What the service refuses in a model version PUT, for workspaces and registries alike; returns its properties. */
+export function checkModelVersionBody(name: string, version: string, body: unknown): JsonObject {
+  checkModelNames(name, version);
+  if (!isJsonObject(body) || !isJsonObject(body.properties)) throw amlErrors.userError("The request body must have a 'properties' object.", ['BadArgument', 'InvalidRequestBody']);
+  const props = body.properties;
+  const modelUri = props.modelUri;
+  if (typeof modelUri !== 'string' || modelUri.trim() === '') throw amlErrors.userError('properties.modelUri is required: the URI of the model files.');
+  if (props.modelType !== undefined && props.modelType !== null && !MODEL_TYPES.includes(String(props.modelType).toLowerCase())) {
+    throw amlErrors.userError(`properties.modelType '${String(props.modelType)}' is invalid. Valid values: custom_model, mlflow_model, triton_model.`);
+  }
+  for (const k of ['tags', 'properties'] as const) {
+    if (props[k] !== undefined && props[k] !== null && (!isJsonObject(props[k]) || Object.values(props[k] as JsonObject).some((x) => typeof x !== 'string' && x !== null))) {
+      throw amlErrors.userError(`properties.${k} must be an object of string values.`);
+    }
+  }
+  return props;
+}
+
+/** A model name and version as the service accepts them (workspace and registry routes). */
+export function checkModelNames(name: string, version: string): void {
+  if (!MODEL_NAME.test(name)) {
+    throw amlErrors.userError(
+      `Model name '${name}' is invalid. It can include letters, digits, dashes, underscores and periods, must start with a letter or digit, and be at most 255 characters long.`,
+      ['ValidationError'],
+    );
+  }
+  validateVersion('Model', version);
 }

@@ -61,6 +61,21 @@ export function addPrivateEndpoint(arm: ArmService, spec: PrivateEndpointSpec): 
   if (/\/Microsoft\.MachineLearningServices\/workspaces\//i.test(spec.targetId)) {
     const exists = arm.resources.list(`${target.id}/privateEndpointConnections`).some((c) => JSON.stringify(c.body).toLowerCase().includes(spec.id.toLowerCase()));
     if (!exists) addPrivateEndpointConnection(arm, target.id, { name: `${nameOf(spec.id)}.${randomUUID()}`, privateEndpointId: spec.id, status });
+  } else if (/\/Microsoft\.MachineLearningServices\/registries\//i.test(spec.targetId)) {
+    // Registries list their connections inline, in their own shape (Registries/get.json).
+    const props = (target.body.properties ?? {}) as JsonObject;
+    const list = (props.registryPrivateEndpointConnections ?? []) as JsonObject[];
+    list.push({
+      id: `${target.id}/privateEndpointConnections/${nameOf(spec.id)}.${randomUUID()}`,
+      location: target.body.location,
+      properties: {
+        provisioningState: 'Succeeded',
+        privateEndpoint: { id: spec.id, subnetArmId: subnet },
+        registryPrivateLinkServiceConnectionState: { status, description: status === 'Approved' ? 'Auto-Approved' : '', actionsRequired: 'None' },
+        groupIds: [spec.groupId],
+      },
+    });
+    props.registryPrivateEndpointConnections = list;
   } else {
     const props = (target.body.properties ?? {}) as JsonObject;
     const list = (props.privateEndpointConnections ?? []) as JsonObject[];

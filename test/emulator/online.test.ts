@@ -6,10 +6,12 @@ import { after, before, describe, it } from 'node:test';
 import { ClientSecretCredential } from '@azure/identity';
 import { type Emulator, type SeedResult, startEmulator } from './index';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- emulator response bodies of many shapes, read only by assertions
+type Body = Record<string, any>;
 interface Raw {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  json: () => Record<string, any>;
+  json: () => Body;
 }
 
 let emu: Emulator;
@@ -38,7 +40,7 @@ const compute = (name: string) => `${ws()}/computes/${name}`;
 const model = (v: string) => `${ws()}/models/m/versions/${v}`;
 const env = () => `${ws()}/environments/taxi-train-env/versions/1`;
 
-async function settle(r: Raw): Promise<Record<string, any>> {
+async function settle(r: Raw): Promise<Body> {
   const url = String(r.headers['azure-asyncoperation']);
   for (let i = 0; i < 200; i++) {
     const s = (await raw('GET', url)).json();
@@ -102,10 +104,13 @@ describe('online endpoints', () => {
     const traffic = (t: Record<string, number>) => raw('PUT', arm('onlineEndpoints/ep-t'), { properties: { authMode: 'Key', compute: compute('aks-prod'), traffic: t } });
     assert.match((await traffic({ blue: 90 })).json().error.message, /must sum to 100 \(or all be 0\); they sum to 90/);
     assert.match((await traffic({ blue: 50, ghost: 50 })).json().error.message, /Deployment 'ghost' in the traffic rule does not exist/);
+    // Long enough that the GET below lands while the update runs, however busy the machine.
+    emu.online.script({ endpointMs: 1000, deploymentMs: 20, deleteMs: 10 });
     const ok = await traffic({ blue: 100 });
     assert.equal(ok.status, 200);
     assert.equal((await raw('GET', arm('onlineEndpoints/ep-t'))).json().properties.provisioningState, 'Updating');
     await settle(ok);
+    emu.online.script({ endpointMs: 10, deploymentMs: 20, deleteMs: 10 });
     assert.deepEqual(emu.online.traffic('ep-t'), { blue: 100 });
     // PATCH takes a traffic map too (202 with Location).
     const patch = await raw('PATCH', arm('onlineEndpoints/ep-t'), { properties: { traffic: { blue: 0 } } });

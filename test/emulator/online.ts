@@ -106,6 +106,8 @@ export interface OnlineDeps {
   clock: Clock;
   tls: TlsMaterial;
   addSecret(value: string): void;
+  /** A registry model a deployment names: the version, or the registry's refusal (registry.ts). */
+  registryModel?(ref: string, workspace: StoredResource, callerObjectId: string, field: string): StoredResource;
 }
 
 const EP_TYPE = `${ML_NS}/workspaces/onlineEndpoints`;
@@ -494,7 +496,8 @@ export class OnlineEndpoints {
     if (props.endpointComputeType !== expected) {
       throw amlErrors.userError(`properties.endpointComputeType is ${String(props.endpointComputeType)}, but endpoint '${e.body.name}' is a ${expected === 'Kubernetes' ? 'Kubernetes' : 'managed'} endpoint: use ${expected}.`, ['ValidationError']);
     }
-    const model = this.checkAsset(ws, props.model, 'models', 'model');
+    const registryModel = typeof props.model === 'string' && /^azureml:\/\/registries\/[^/]+\/models\//i.test(props.model.trim()) && this.deps.registryModel;
+    const model = registryModel ? this.deps.registryModel!(String(props.model), ws, req.caller.objectId, 'model') : this.checkAsset(ws, props.model, 'models', 'model');
     if (props.environmentId !== undefined && props.environmentId !== null) this.checkAsset(ws, props.environmentId, 'environments', 'environmentId');
     else {
       const type = String((model?.body.properties as JsonObject | undefined)?.modelType ?? 'MLFlowModel').replace(/_/g, '').toLowerCase();

@@ -42,7 +42,10 @@ export interface DenyAssignment {
   doNotApplyToChildScopes: boolean;
 }
 
-/** Built-in roles, actions as published in the Azure built-in roles reference. */
+/**
+ * Built-in roles, actions as published in the Azure built-in roles reference; authorization.test.ts
+ * holds them against the vendored pages (reference/MicrosoftDocs+azure-docs/.../built-in-roles).
+ */
 export const BUILT_IN_ROLES: RoleDefinition[] = [
   { name: 'Owner', id: '8e3af657-a8ff-443c-a75c-2fe8c4bcb635', actions: ['*'], notActions: [] },
   {
@@ -86,6 +89,13 @@ export const BUILT_IN_ROLES: RoleDefinition[] = [
       'Microsoft.MachineLearningServices/workspaces/featurestores/delete',
     ],
   },
+  // Registry assets only, plus reading the registry (actions as published for the built-in role).
+  {
+    name: 'AzureML Registry User',
+    id: '1823dd4f-9b8c-4ab6-ab4e-7397a3684615',
+    actions: ['Microsoft.MachineLearningServices/registries/read', 'Microsoft.MachineLearningServices/registries/assets/*'],
+    notActions: [],
+  },
   {
     name: 'User Access Administrator',
     id: '18d7d88d-d35e-4fb5-a5c3-7773c20a72d9',
@@ -96,6 +106,12 @@ export const BUILT_IN_ROLES: RoleDefinition[] = [
     name: 'Role Based Access Control Administrator',
     id: 'f58310d9-a9f6-439a-9e8d-f62e7b41a168',
     actions: ['Microsoft.Authorization/roleAssignments/write', 'Microsoft.Authorization/roleAssignments/delete', '*/read', 'Microsoft.Support/*'],
+    notActions: [],
+  },
+  {
+    name: 'AzureML Registry User',
+    id: '1823dd4f-9b8c-4ab6-ab4e-7397a3684615',
+    actions: ['Microsoft.MachineLearningServices/registries/read', 'Microsoft.MachineLearningServices/registries/assets/*'],
     notActions: [],
   },
   {

@@ -17,7 +17,9 @@ const AML_FIRST_SEGMENTS = new Set(['discovery', 'history', 'mlflow']);
 const MAX_BODY_BYTES = 256 * 1024 * 1024;
 
 /** Routes by path: Entra by the tenant's second segment, ARM and IMDS by fixed roots, the rest is an Azure DevOps organisation. */
-export function classify(segments: string[]): Service {
+export function classify(segments: string[], host = ''): Service {
+  // github.com's API host, reached through a test proxy that tunnels it here.
+  if (/^api\.github\.com(?::443)?$/i.test(host)) return 'github';
   const first = (segments[0] ?? '').toLowerCase();
   if (first === 'metadata') return 'imds';
   if (first === '_emulator') return 'control';
@@ -109,7 +111,7 @@ export class EmulatorServer {
     const method = (raw.method ?? 'GET').toUpperCase();
     const url = new URL(raw.url ?? '/', this.origin);
     const segments = safeSegments(url.pathname);
-    const service = classify(segments);
+    const service = classify(segments, raw.headers.host);
     const requestId = randomUUID();
     const entry: RequestLogEntry = { time: Date.now(), service, method, path: url.pathname, status: 0 };
     this.log.push(entry);
@@ -140,7 +142,8 @@ export class EmulatorServer {
           return;
         case 'status': {
           const status = fault.status ?? 503;
-          const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'x-ms-request-id': requestId };
+          // ARM answers every request, errors included, with its correlation id.
+          const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'x-ms-request-id': requestId, ...(service === 'arm' ? { 'x-ms-correlation-request-id': requestId } : {}) };
           if (status === 429 || status === 503) headers['retry-after'] = String(fault.retryAfterSeconds ?? 1);
           entry.status = status;
           res.writeHead(status, headers);

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import forge from 'node-forge';
 
 /** Bump when the certificate layout changes so stale caches are ignored. */
-const TLS_CACHE_VERSION = 'aml-emulator-tls-v1';
+// v2: the server certificate also names api.github.com (github.com's API, tunnelled to the emulator in tests).
+const TLS_CACHE_VERSION = 'aml-emulator-tls-v2';
 
 export interface TlsMaterial {
   caCertPem: string;
@@ -128,7 +129,7 @@ function generateTls(): CachedTls {
       { name: 'basicConstraints', cA: false },
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
       { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] },
+      { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }, { type: 2, value: 'api.github.com' }] },
     ],
   });
   return { version: TLS_CACHE_VERSION, caCertPem, serverCertPem, serverKeyPem: server.privatePem };

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { actionMatches, auditAccess, CAPABILITY_ACTIONS, parseAllowedPrincipals, permits, roleKey, type RoleAssignmentJson, type RoleDefinitionJson } from '../../tasks/AmlPrivateLinkCheck/access';
+import { accessChecks, actionMatches, auditAccess, CAPABILITY_ACTIONS, parseAllowedPrincipals, permits, roleKey, type RoleAssignmentJson, type RoleDefinitionJson } from '../../tasks/AmlPrivateLinkCheck/access';
 import { BUILT_IN_ROLES, Rbac } from '../emulator/rbac';
 
 test('ARM wildcards: * spans slashes, a /* segment may be empty, case does not matter', () => {
@@ -88,4 +88,11 @@ test('deny assignments: everyone-but, a named principal, child scopes and notAct
 test('allowedPrincipals: GUIDs, case-folded; anything else is refused with what to give', () => {
   assert.deepEqual(parseAllowedPrincipals(['5F0C1D2E-0000-4000-8000-00000000B0B0']), ['5f0c1d2e-0000-4000-8000-00000000b0b0']);
   assert.throws(() => parseAllowedPrincipals(['bob@contoso.com']), /Input 'allowedPrincipals': 'bob@contoso\.com' is not an object id/);
+});
+
+test('checks: a role definition that could not be read fails the audit, and no PASS is claimed', () => {
+  const audit = { workspaceId: WS, assignmentsRead: 2, writers: [], exempt: [], own: [], unreadableRoles: ['/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/unknown-role'] };
+  const checks = accessChecks(audit);
+  assert.deepEqual(checks.map((c) => [c.check, c.status]), [['Access: role definition unknown-role', 'FAIL']]);
+  assert.equal(accessChecks({ ...audit, unreadableRoles: [] })[0]!.status, 'PASS');
 });

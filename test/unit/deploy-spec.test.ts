@@ -14,12 +14,21 @@ describe('model input', () => {
     assert.equal(parseModelRef('azureml:/subscriptions/s1/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/mlw/models/taxi/versions/3').version, '3');
   });
 
-  test('refuses labels, missing versions, registries and other URIs, naming the input', () => {
+  test('accepts a registry model version and names its registry', () => {
+    assert.deepEqual(parseModelRef(' azureml://registries/mlr-shared/models/taxi/versions/3 '), { name: 'taxi', version: '3', registry: 'mlr-shared' });
+  });
+
+  test('refuses a registry URI that is not a version, or whose registry name is invalid', () => {
+    assert.throws(() => parseModelRef('azureml://registries/shared/models/taxi/labels/latest'), /^UserError: Input 'model': 'azureml:\/\/registries\/shared\/models\/taxi\/labels\/latest' is not a registry model version/);
+    assert.throws(() => parseModelRef('azureml://registries/ml.reg/models/taxi/versions/1'), /'ml\.reg' is not an Azure ML registry name/);
+    assert.throws(() => parseModelRef('azureml://registries/shared/models/-taxi/versions/1'), /is not a valid model name/);
+  });
+
+  test('refuses labels, missing versions and other URIs, naming the input', () => {
     assert.throws(() => parseModelRef('taxi@latest'), /^UserError: Input 'model': 'taxi@latest' asks for a label/);
     assert.throws(() => parseModelRef('taxi'), /Input 'model': 'taxi' names no version/);
     assert.throws(() => parseModelRef('taxi:'), /names no version/);
     assert.throws(() => parseModelRef('a:b:c'), /names no version/);
-    assert.throws(() => parseModelRef('azureml://registries/shared/models/taxi/versions/1'), /is a registry model/);
     assert.throws(() => parseModelRef('https://example.com/model.pkl'), /is not a model version reference/);
     assert.throws(() => parseModelRef('-bad:1'), /is not a valid model name/);
   });

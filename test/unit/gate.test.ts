@@ -1,16 +1,19 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { test } from 'node:test';
 import { AccessDenied, evaluateGate as evaluate, matchesProtected, parseProtectedBranches, type CheckLike, type GateFacts, type GateSettings } from '../../tasks/common/gate';
 import { azureReposHost, MIN_REVIEWERS_POLICY, type AzureReposReader, type PolicyLike, type PullRequestLike, type ReviewerLike } from '../../tasks/common/gate-azure-repos';
+import { REST_REFERENCE } from '../official';
 
 const SHA = 'a'.repeat(40);
 const facts = (over: Partial<GateFacts> = {}): GateFacts => ({ sourceBranch: 'refs/heads/main', reason: 'IndividualCI', provider: 'TfsGit', repositoryId: 'repo1', projectId: 'p1', sourceVersion: SHA, checkedOut: SHA, ...over });
 const policy = (over: Partial<PolicyLike> = {}, settings: Partial<NonNullable<PolicyLike['settings']>> = {}): PolicyLike => ({
   id: 7, isEnabled: true, isBlocking: true, isDeleted: false, type: { id: MIN_REVIEWERS_POLICY },
-  ...over, settings: { minimumApproverCount: 2, creatorVoteCounts: false, scope: [{ repositoryId: 'repo1', refName: 'refs/heads/main', matchKind: 'Exact' }], ...settings },
+  ...over, settings: { minimumApproverCount: 2, creatorVoteCounts: false, resetOnSourcePush: true, scope: [{ repositoryId: 'repo1', refName: 'refs/heads/main', matchKind: 'Exact' }], ...settings },
 });
 /** A reviewed merge: pull request `id` into `target` whose merge commit is `commit`, with reviewers' votes. */
-interface FakePr { id: number; commit: string; target?: string; author?: string; votes?: Array<[string, number, boolean?]>; contains?: string[] }
+interface FakePr { id: number; commit: string; target?: string; author?: string; votes?: Array<[string, number, boolean?, boolean?]>; contains?: string[] }
 const REVIEWED: FakePr = { id: 7, commit: SHA, votes: [['alice', 10], ['bob', 5]] };
 
 type FakeReader = AzureReposReader & { calls: number; prs: FakePr[]; parentsOf: Record<string, string[]>; connectionChecks: () => Promise<CheckLike[]> };
@@ -29,7 +32,7 @@ function reader(policies: PolicyLike[], head = SHA, ancestors: string[] = [], de
       return r.prs.filter((p) => (query === 'lastMergeCommit' ? p.commit === commit : (p.contains ?? []).includes(commit))).map(pr);
     },
     async reviewers(_p: string, _r: string, id: number): Promise<ReviewerLike[]> {
-      return (r.prs.find((p) => p.id === id)?.votes ?? []).map(([who, vote, isContainer]) => ({ id: who, displayName: who, vote, ...(isContainer ? { isContainer } : {}) }));
+      return (r.prs.find((p) => p.id === id)?.votes ?? []).map(([who, vote, isContainer, hasDeclined]) => ({ id: who, displayName: who, vote, ...(isContainer ? { isContainer } : {}), ...(hasDeclined ? { hasDeclined } : {}) }));
     },
     async parents(_p: string, _r: string, c: string) { return r.parentsOf[c] ?? []; },
     async connectionChecks() { return [{ settings: { definitionRef: { name: 'evaluatebranchProtection' } } }]; },
@@ -112,18 +115,62 @@ test('proof of review: approved by its author only, by too few, into an unprotec
     [{ id: 9, commit: SHA, votes: [['alice', 10], ['bob', -5]] }, /pull request #9, approved by 1 reviewer\(s\) other than its author, fewer than minimumReviewers \(2\)/],
     [{ id: 10, commit: SHA, target: 'refs/heads/dev', votes: [['alice', 10], ['bob', 10]] }, /pull request #10 into refs\/heads\/dev, which is not one of protectedBranches/],
     [{ id: 11, commit: SHA, votes: [['alice', 10], ['[mlops]\\Contributors', 10, true]] }, /pull request #11, approved by 1 reviewer/],
+    [{ id: 13, commit: SHA, votes: [['alice', 10], ['bob', 10, false, true]] }, /pull request #13, approved by 1 reviewer/],
   ];
   for (const [pr, re] of cases) await assert.rejects(evaluateGate(facts(), { ...settings, minimumReviewers: 2 }, reader([policy()], SHA, [], 'refs/heads/main', [pr])), re);
 });
 
-test('proof of review: a descendant passes only when every commit since the reviewed merge came through an approved pull request', async () => {
+test('proof of review: a descendant passes only when every commit since the reviewed merge came through an approved pull request into the branch', async () => {
   const [m, a, b] = ['a'.repeat(40), 'e'.repeat(40), 'f'.repeat(40)];
-  const r = reader([policy()], b, [], 'refs/heads/main', [{ id: 7, commit: m, votes: [['alice', 10]] }, { id: 12, commit: 'x'.repeat(40), votes: [['bob', 10]], contains: [a, b] }]);
+  const r = reader([policy()], b, [a, m], 'refs/heads/main', [{ id: 7, commit: m, votes: [['alice', 10]] }, { id: 12, commit: 'c'.repeat(40), votes: [['bob', 10]], contains: [a, b] }]);
   r.parentsOf = { [b]: [a], [a]: [m] };
   const ok = await evaluateGate(facts({ sourceVersion: b, checkedOut: b }), settings, r);
-  assert.match(ok.review!, /pull request #7 .*; commit aaaaaaaaaaaa and the 2 commit\(s\) after it came in through approved pull requests/);
+  assert.equal(ok.review, 'pull request #7 into refs/heads/main, approved by alice; the 2 commit(s) since its merge aaaaaaaaaaaa came in through approved pull requests');
   r.prs[1]!.contains = [b];
   await assert.rejects(evaluateGate(facts({ sourceVersion: b, checkedOut: b }), settings, r), /commit ffffffffffff descends from reviewed work, but commit eeeeeeeeeeee between them came in through no approved pull request/);
+});
+
+test('proof of review: a commit of a squashed pull request, never merged itself, is refused', async () => {
+  // Pull request #12 carried e...e but was squashed into main as c...c; a new release branch points at e...e.
+  const [m, e, sq] = ['a'.repeat(40), 'e'.repeat(40), 'c'.repeat(40)];
+  const r = reader([policy({}, { scope: [{ repositoryId: 'repo1', refName: 'refs/heads/release/', matchKind: 'Prefix' }] })], e, [m], 'refs/heads/main', [{ id: 7, commit: m, votes: [['alice', 10]] }, { id: 12, commit: sq, votes: [['bob', 10]], contains: [e] }]);
+  r.parentsOf = { [e]: [m] };
+  // The branch head is e...e for release/1 (the run's branch) and for main alike in this fake; main's history is given by isAncestor.
+  r.branchHead = async (_p, _r, ref) => (ref === 'refs/heads/main' ? sq : e);
+  await assert.rejects(
+    evaluateGate(facts({ sourceBranch: 'refs/heads/release/1', sourceVersion: e, checkedOut: e }), settings, r),
+    /commit eeeeeeeeeeee is part of approved pull request #12, but that pull request did not bring it into refs\/heads\/main \(it was squashed or rebased\)/,
+  );
+});
+
+test('proof of review: every parent of a merge is followed; an unreviewed side branch merged without a pull request is refused', async () => {
+  // x...x merges reviewed main (a...a) with an unreviewed commit d...d; x...x itself came in through approved #12.
+  const [m, d, x] = ['a'.repeat(40), 'd'.repeat(40), 'b'.repeat(40)];
+  const r = reader([policy()], x, [m, d], 'refs/heads/main', [{ id: 7, commit: m, votes: [['alice', 10]] }, { id: 12, commit: 'c'.repeat(40), votes: [['bob', 10]], contains: [x] }]);
+  r.parentsOf = { [x]: [m, d], [d]: [m] };
+  await assert.rejects(evaluateGate(facts({ sourceVersion: x, checkedOut: x }), settings, r), /commit bbbbbbbbbbbb descends from reviewed work, but commit dddddddddddd between them came in through no approved pull request/);
+});
+
+test('proof of review, against the official example: a completed pull request whose only approval is its author\'s is refused', async () => {
+  // GET pullRequests?status=completed (vsts-rest-api-specs git 7.1): #20 by Normal Paulk, reviewed by Normal Paulk with vote 10.
+  const file = path.join(REST_REFERENCE, 'MicrosoftDocs+vsts-rest-api-specs/specification/git/7.1/httpExamples/pullRequests/GET__git_repositories__repositoryId__pullRequests_status-completed.json');
+  const [pr] = (JSON.parse(fs.readFileSync(file, 'utf8')) as { responses: { 200: { body: { value: Array<PullRequestLike & { reviewers: ReviewerLike[] }> } } } }).responses[200].body.value;
+  const merge = pr!.lastMergeCommit!.commitId!;
+  const r = reader([policy({}, { scope: [{ repositoryId: null, refName: 'refs/heads/new_feature', matchKind: 'Exact' }] })], merge, [], 'refs/heads/main', []);
+  r.pullRequests = async (_p, _r, query, commit) => (query === 'lastMergeCommit' && commit === merge ? [pr!] : []);
+  r.reviewers = async () => pr!.reviewers;
+  const run = { ...settings, protectedBranches: ['refs/heads/new_feature'] };
+  await assert.rejects(evaluateGate(facts({ sourceBranch: 'refs/heads/new_feature', sourceVersion: merge, checkedOut: merge }), run, r), /the commit is the merge of pull request #20, which nobody but its author \(Normal Paulk\) approved/);
+  // The same pull request with a second person's approval passes.
+  r.reviewers = async () => [...pr!.reviewers, { id: '8c8c7d32-6b1b-47f4-b2e9-30b477b5ab3d', displayName: 'Chuck Reinhart', vote: 5 }];
+  const ok = await evaluateGate(facts({ sourceBranch: 'refs/heads/new_feature', sourceVersion: merge, checkedOut: merge }), run, r);
+  assert.equal(ok.review, 'pull request #20 into refs/heads/new_feature, approved by Chuck Reinhart');
+});
+
+test('a policy that keeps approvals when new changes are pushed passes with a warning', async () => {
+  const res = await evaluateGate(facts(), settings, reader([policy({}, { resetOnSourcePush: false })]));
+  assert.match(res.warnings.join('\n'), /Branch policy 7 keeps approvals when new changes are pushed.*Reset all approval votes/);
+  assert.deepEqual((await evaluateGate(facts(), settings, reader([policy({}, { resetOnSourcePush: false, requireVoteOnLastIteration: true })]))).warnings, []);
 });
 
 test('a connection without a Branch control check gets a warning with steps', async () => {

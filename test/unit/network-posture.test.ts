@@ -1,21 +1,33 @@
 /** Pure rules of the network posture (tasks/AmlPrivateLinkCheck/network-posture.ts). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { broadInboundRules, imageBuildCheck, scoringCheck, scoringHosts } from '../../tasks/AmlPrivateLinkCheck/network-posture';
+import { imageBuildCheck, scoringCheck, scoringHosts } from '../../tasks/AmlPrivateLinkCheck/network-posture';
+import { reviewInbound } from '../../tasks/AmlPrivateLinkCheck/nsg';
 
 const rule = (name: string, p: Record<string, unknown>) => ({ name, properties: { direction: 'Inbound', access: 'Allow', ...p } });
 
-test('broad inbound: a source of anywhere in any form, inbound Allow only', () => {
+test('inbound review: anywhere is broad, the documented service-tag rules and internal sources pass, other public sources go beyond', () => {
   const rules = [
-    rule('tags', { sourceAddressPrefix: 'BatchNodeManagement', destinationPortRange: '29876-29877' }),
-    rule('aml', { sourceAddressPrefix: 'AzureMachineLearning', destinationPortRange: '44224' }),
+    rule('batch', { protocol: 'Tcp', sourceAddressPrefix: 'BatchNodeManagement', destinationPortRange: '29876-29877' }),
+    rule('aml', { protocol: 'Tcp', sourceAddressPrefix: 'AzureMachineLearning', destinationPortRange: '44224' }),
+    rule('vnet', { sourceAddressPrefix: 'VirtualNetwork' }),
+    rule('lb', { sourceAddressPrefix: 'AzureLoadBalancer', destinationPortRange: '*' }),
+    rule('private', { sourceAddressPrefixes: ['10.20.0.0/16', '192.168.1.4'] }),
+    rule('asg', {}),
     rule('star', { sourceAddressPrefix: '*' }),
     rule('list', { sourceAddressPrefixes: ['10.0.0.0/8', '0.0.0.0/0'] }),
+    rule('half', { sourceAddressPrefix: '0.0.0.0/1' }),
+    rule('internet', { sourceAddressPrefix: 'Internet', destinationPortRange: '22' }),
     rule('deny', { sourceAddressPrefix: 'Internet', access: 'Deny' }),
     rule('out', { sourceAddressPrefix: '*', direction: 'Outbound' }),
-    rule('vnet', { sourceAddressPrefix: 'VirtualNetwork' }),
+    rule('cloud', { sourceAddressPrefix: 'AzureCloud', destinationPortRange: '443' }),
+    rule('office', { sourceAddressPrefix: '203.0.113.0/24', destinationPortRange: '22' }),
+    rule('aml-all-ports', { protocol: 'Tcp', sourceAddressPrefix: 'AzureMachineLearning', destinationPortRange: '*' }),
+    rule('batch-udp', { protocol: 'Udp', sourceAddressPrefix: 'BatchNodeManagement', destinationPortRange: '29876' }),
   ];
-  assert.deepEqual(broadInboundRules(rules).map((r) => r.name), ['star', 'list']);
+  const r = reviewInbound(rules);
+  assert.deepEqual(r.broad.map((x) => x.name), ['star', 'list', 'half', 'internet']);
+  assert.deepEqual(r.beyond.map((x) => x.name), ['cloud', 'office', 'aml-all-ports', 'batch-udp']);
 });
 
 test('image build compute: only with a private registry, and it must name a compute cluster', () => {

@@ -60,6 +60,7 @@ describe('values as the CLI stringifies them (Python str())', () => {
     assert.equal(pyStr(20), '20');
     assert.equal(pyStr(1.8), '1.8');
     assert.equal(pyStr('time-based'), 'time-based');
+    // eslint-disable-next-line no-loss-of-precision -- deliberately beyond 2^53: YAML parses it to this very float
     assert.equal(pyStr(12345678901234567890, '12345678901234567890'), '12345678901234567890');
     assert.equal(pyType(20, '20'), 'integer');
     assert.equal(pyType(1, '1.0'), 'number');
