@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs';
 import { codeRef, environmentRef, parseAssetRef, resolveLocal } from '../common/asset-refs';
-import { pyStr } from '../common/pyrepr';
+import { pyFloatRepr, pyStr } from '../common/pyrepr';
 import { isObj, loadYamlFile, type LoadedYaml, type YamlPath } from '../common/yaml';
 import { DATA_TYPES, PARAM_TYPES, type PortDef } from './io';
 import { msg } from './messages';
@@ -91,14 +91,17 @@ function inputDef(doc: LoadedYaml, at: YamlPath, name: string, d: Json): { rest:
   for (const k of ['min', 'max']) if (d[k] !== undefined && typeof d[k] !== 'number') doc.fail([...at, k], msg('ProblemMustBeNumber'), msg('FixNumberWithoutQuotes'));
   if (d.enum !== undefined && !Array.isArray(d.enum)) doc.fail([...at, 'enum'], msg('ProblemMustBeListOfAllowedValues'), msg('FixWriteEnumList'));
   if (d.description !== undefined && typeof d.description !== 'string') doc.fail([...at, 'description'], msg('ProblemMustBeText'), msg('FixQuoteIt'));
-  const rest: JsonObject = { type: type === 'path' ? 'uri_folder' : type };
+  // 'path' (the older name of uri_folder) is sent as written, as the SDK sends it.
+  const rest: JsonObject = { type };
   for (const [k, v] of Object.entries(d)) {
     if (k === 'type' || v === null) continue;
     // The SDK sends defaults, minimums and maximums as text (Python str()).
-    if ((k === 'default' || k === 'min' || k === 'max') && (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string')) rest[k] = pyStr(v, doc.sourceOf([...at, k]));
+    // A number input's are floats to the SDK (1024 -> '1024.0').
+    if ((k === 'default' || k === 'min' || k === 'max') && type === 'number' && typeof v === 'number') rest[k] = pyFloatRepr(v);
+    else if ((k === 'default' || k === 'min' || k === 'max') && (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string')) rest[k] = pyStr(v, doc.sourceOf([...at, k]));
     else rest[k] = v;
   }
-  return { rest, def: { type: String(rest.type), optional: d.optional === true, hasDefault: d.default !== undefined && d.default !== null } };
+  return { rest, def: { type: type === 'path' ? 'uri_folder' : type, optional: d.optional === true, hasDefault: d.default !== undefined && d.default !== null } };
 }
 
 /** `inputs:` and `outputs:` of a component, checked, in REST form, with what a step may bind. */
@@ -127,9 +130,9 @@ export function componentPorts(doc: LoadedYaml, base: YamlPath, d: JsonObject): 
       for (const k of Object.keys(def)) if (!OUTPUT_DEF_KEYS.includes(k)) doc.fail([...at, k], msg('ProblemNotSupportedInComponentOutput'), msg('FixUseKeys', OUTPUT_DEF_KEYS.join(', ')));
       const type = def.type ?? 'uri_folder';
       if (typeof type !== 'string' || !PORT_TYPES.includes(type)) doc.fail([...at, 'type'], msg('ProblemIsValue', String(type)), msg('FixUseOneOf', PORT_TYPES.join(', ')));
-      const o: JsonObject = { ...def, type: type === 'path' ? 'uri_folder' : type };
+      const o: JsonObject = { ...def, type };
       rest[name] = o;
-      outputs.set(name, { type: String(o.type) });
+      outputs.set(name, { type: type === 'path' ? 'uri_folder' : type });
     }
     if (Object.keys(rest).length) spec.outputs = rest;
   }
@@ -195,6 +198,8 @@ export function componentSpec(ctx: Ctx, doc: LoadedYaml, base: YamlPath, d: Json
   for (const [k, v] of Object.entries(d)) {
     if (v === null || v === undefined) continue;
     if (SHARED_KEYS.includes(k)) {
+      // Empty tags are not sent (the SDK's None).
+      if (k === 'tags' && isObj(v) && Object.keys(v).length === 0) continue;
       if (k !== 'name' && k !== 'version' && k !== 'type' && k !== 'inputs' && k !== 'outputs' && k !== 'is_deterministic') spec[k] = v;
     } else if (!OWN_KEYS[type].includes(k)) {
       spec[k] = v;
@@ -229,15 +234,19 @@ function loadComponentFile(ctx: Ctx, pipeline: LoadedYaml, at: YamlPath, written
   const rel = written.replace(/^file:/i, '');
   const file = resolveLocal(pipeline, at, rel, ctx.root, msg('TheComponentFile'));
   if (fs.statSync(file).isDirectory()) pipeline.fail(at, msg('ProblemPointsAtFolder', rel), msg('FixGiveComponentFilePath'));
-  const seen = ctx.components.get(file) as LoadedComponent | undefined;
+  // The SDK loads the `file:` form as part of the job (YAML.JOB), a bare path as a component file.
+  const source = /^file:/i.test(written) ? 'YAML.JOB' : 'YAML.COMPONENT';
+  const key = `${source}:${file}`;
+  const seen = ctx.components.get(key) as LoadedComponent | undefined;
   if (seen) return seen;
   if (ctx.trail.includes(file)) pipeline.fail(at, msg('ProblemComponentCycle', rel), msg('FixComponentCycle'));
   const doc = loadYamlFile(file, { root: ctx.root.root, what: msg('ComponentFile') });
   const inner: Ctx = { ...ctx, trail: [...ctx.trail, file] };
   const parts = componentSpec(inner, doc, [], doc.data, builders);
+  parts.spec._source = source;
   const label = `${doc.name}${typeof doc.data.name === 'string' ? ` (${doc.data.name})` : ''}`;
   const id = ctx.refs.slot({ kind: 'component', spec: parts.spec, origin: originOf(doc, []), label });
-  const loaded: LoadedComponent = { id, source: 'YAML.COMPONENT', type: parts.type, inputs: parts.inputs, outputs: parts.outputs, label };
-  ctx.components.set(file, loaded);
+  const loaded: LoadedComponent = { id, source, type: parts.type, inputs: parts.inputs, outputs: parts.outputs, label };
+  ctx.components.set(key, loaded);
   return loaded;
 }

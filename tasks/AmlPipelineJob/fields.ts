@@ -198,3 +198,12 @@ export function identity(doc: LoadedYaml, at: YamlPath, v: Json | undefined, cam
   }
   return out;
 }
+
+/** Keys every step may have, whatever its type. */
+export const BASE_KEYS = ['type', 'name', 'display_name', 'tags', 'properties', 'comment', 'compute', 'inputs', 'outputs'];
+
+export const STEP_HINTS = new Map<string, () => string>([
+  ['services', () => msg('FixStepServices')],
+  ['queue_settings', () => msg('FixStepQueueSettings')],
+  ['experiment_name', () => msg('FixStepExperimentName')],
+]);

@@ -63,7 +63,7 @@ export function findBindings(s: string): Binding[] {
     if ((r = /^parent\.inputs\.([A-Za-z0-9_.]+)$/.exec(expr))) out.push({ kind: 'parentInput', name: r[1]!, text });
     else if ((r = /^parent\.outputs\.([A-Za-z0-9_]+)$/.exec(expr))) out.push({ kind: 'parentOutput', name: r[1]!, text });
     else if ((r = /^parent\.jobs\.([A-Za-z0-9_]+)\.outputs\.([A-Za-z0-9_]+)$/.exec(expr))) out.push({ kind: 'jobOutput', job: r[1]!, name: r[2]!, text });
-    else if (/^(name|output_name)$/.test(expr)) out.push({ kind: 'runtime', text });
+    else if (/^(name|output_name|default_datastore)$/.test(expr)) out.push({ kind: 'runtime', text });
     else if ((r = /^(inputs|outputs)\.([A-Za-z0-9_.]+)$/.exec(expr))) out.push({ kind: 'legacy', text, suggestion: `\${{parent.${r[1]}.${r[2]}}}` });
     else if ((r = /^jobs\.([A-Za-z0-9_]+)\.(inputs|outputs)\.([A-Za-z0-9_]+)$/.exec(expr))) out.push({ kind: 'legacy', text, suggestion: `\${{parent.jobs.${r[1]}.${r[2]}.${r[3]}}}` });
     else out.push({ kind: 'unknown', text });
@@ -211,6 +211,17 @@ export function pipelineInputs(ctx: IoContext, raw: Json | undefined): { rest: R
     }
     if (Array.isArray(v)) doc.fail(at, msg('ProblemListNotJobInput'), msg('FixSingleValueOrMapping'));
     const o = v as JsonObject;
+    if ('value' in o && !('path' in o)) {
+      // A literal written as a mapping ({value: 1000, type: integer}): the SDK's Input(value=...), sent as text.
+      checkKeys(doc, at, o, ['type', 'value', 'description', 'optional', 'min', 'max', 'enum'], msg('ProblemNotSupportedInPipelineDataInput'));
+      const lit = o.value;
+      if (typeof lit !== 'string' && typeof lit !== 'number' && typeof lit !== 'boolean') doc.fail([...at, 'value'], msg('ProblemPipelineInputNoValue'), msg('FixGivePipelineInputValue'));
+      if (typeof lit === 'string') checkLiteralBindings(doc, [...at, 'value'], lit, true);
+      const src = doc.sourceOf([...at, 'value']);
+      rest[name] = { jobInputType: 'literal', value: pyStr(lit, src) };
+      info.set(name, { type: typeof o.type === 'string' && (PARAM_TYPES as readonly string[]).includes(o.type) ? o.type : pyType(lit, src) });
+      continue;
+    }
     checkKeys(doc, at, o, ['type', 'path', 'mode', 'description'], msg('ProblemNotSupportedInPipelineDataInput'));
     const type = dataType(doc, [...at, 'type'], o.type);
     if (o.path === undefined || o.path === null) doc.fail(at, msg('ProblemDataInputWithoutPath'), msg('FixAddPipelineInputPath'));
@@ -374,7 +385,7 @@ export function stepOutput(ctx: IoContext, at: YamlPath, v: Json, metaType: stri
   if (!isObj(v)) doc.fail(at, msg('ProblemNotStepOutput', JSON.stringify(v)), msg('FixStepOutputForms'));
   checkKeys(doc, at, v, ['type', 'mode', 'path', 'description'], msg('ProblemNotSupportedInStepOutput'));
   const mode = outputMode(doc, [...at, 'mode'], v.mode);
-  if (typeof v.path === 'string' && v.path.includes('${{')) {
+  if (typeof v.path === 'string' && isWholeBinding(v.path)) {
     return bindTo(v.path, mode ? { mode } : {});
   }
   const type = dataType(doc, [...at, 'type'], v.type);

@@ -9,7 +9,8 @@ import { checkKeys, computeValue, stringMap, text } from './fields';
 import { findBindings, isWholeBinding, stepOutput } from './io';
 import { msg } from './messages';
 import type { JsonObject, TemplateObject } from './plan';
-import { STEP_HINTS, type NodeBuild, type NodeEnv } from './nodes';
+import { STEP_HINTS } from './fields';
+import type { NodeBuild, NodeEnv } from './nodes';
 import type { StepPorts } from './ports';
 
 const TASKS = ['classification', 'regression', 'forecasting'];

@@ -10,7 +10,8 @@ import { checkCommand, codeSlot, environmentSlot, type SpecBuilder } from './com
 import { checkKeys, mapping, refuseUnknown, resources, stringMap, text, wholeNumber } from './fields';
 import { msg } from './messages';
 import type { Json, JsonObject, Template, TemplateObject } from './plan';
-import { BASE_KEYS, baseNode, componentStep, STEP_HINTS, type NodeBuild, type NodeEnv } from './nodes';
+import { BASE_KEYS, STEP_HINTS } from './fields';
+import { baseNode, componentStep, type NodeBuild, type NodeEnv } from './nodes';
 import { stepPorts, type StepPorts } from './ports';
 import { originOf, type Ctx } from './refs';
 
@@ -109,7 +110,9 @@ export function parallelNode(env: NodeEnv, name: string, at: YamlPath, r: JsonOb
     if (desc !== undefined) spec.description = desc;
     if (Object.keys(ports.inlineOutputs).length) spec.outputs = ports.inlineOutputs;
     spec.type = 'parallel';
-    Object.assign(spec, settings(env.ctx, doc, at, r, names, true));
+    // ParallelComponent has no environment_variables: they stay on the node only.
+    const { environment_variables: _ev, ...specSettings } = settings(env.ctx, doc, at, r, names, true);
+    Object.assign(spec, specSettings);
     spec._source = 'YAML.JOB';
     componentId = env.ctx.refs.slot({ kind: 'component', spec, origin: originOf(doc, at), label: `${doc.name}: jobs.${name}` });
     inlineSpec = { spec, order: Object.keys(spec) };

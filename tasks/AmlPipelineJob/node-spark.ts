@@ -8,7 +8,8 @@ import { checkCommand, codeSlot, environmentSlot, type SpecBuilder } from './com
 import { checkKeys, mapping, refuseUnknown, text } from './fields';
 import { msg } from './messages';
 import type { Json, JsonObject, Template, TemplateObject } from './plan';
-import { BASE_KEYS, baseNode, componentStep, STEP_HINTS, type NodeBuild, type NodeEnv } from './nodes';
+import { BASE_KEYS, STEP_HINTS } from './fields';
+import { baseNode, componentStep, type NodeBuild, type NodeEnv } from './nodes';
 import { stepPorts } from './ports';
 import { originOf, type Ctx } from './refs';
 
@@ -133,5 +134,8 @@ export function sparkNode(env: NodeEnv, name: string, at: YamlPath, r: JsonObjec
   if (args !== undefined) body.args = args;
   if (parts.entry !== undefined) body.entry = entryRest(parts.entry as JsonObject);
   const base = baseNode(env, name, at, r, 'spark', ports, source, componentId);
+  // The SDK's default identity (Spark.identity): managed on an attached pool, the user's on serverless Spark.
+  if (base.body.identity === undefined && base.hasCompute) base.body.identity = { identity_type: 'Managed' };
+  else if (base.body.identity === undefined && res !== undefined) base.body.identity = { identity_type: 'UserIdentity' };
   return { name, at, type: 'spark', body: { ...body, ...base.body }, ports, hasCompute: base.hasCompute || res !== undefined, ...(inlineSpec ? { inlineSpec } : {}) };
 }

@@ -8,7 +8,8 @@ import { isObj, type LoadedYaml, type YamlPath } from '../common/yaml';
 import { checkKeys, refuseUnknown, text } from './fields';
 import { msg } from './messages';
 import type { JsonObject, Template, TemplateObject } from './plan';
-import { BASE_KEYS, baseNode, builders, STEP_HINTS, type NodeBuild, type NodeEnv } from './nodes';
+import { BASE_KEYS, STEP_HINTS } from './fields';
+import { baseNode, builders, type NodeBuild, type NodeEnv } from './nodes';
 import { componentOf } from './component';
 import { stepPorts } from './ports';
 

@@ -5,7 +5,8 @@
  */
 import { isObj, type LoadedYaml, type YamlPath } from '../common/yaml';
 import { checkCommand, codeSlot, componentOf, environmentSlot, type ComponentType, type LoadedComponent, type SpecBuilder } from './component';
-import { bool, checkKeys, commandLimits, computeValue, distribution, identity, mapping, resources, stringMap, text } from './fields';
+import { BASE_KEYS, bool, checkKeys, commandLimits, computeValue, distribution, identity, mapping, resources, STEP_HINTS, stringMap, text } from './fields';
+
 import type { Binding, IoContext, PipelinePortInfo, PortDef } from './io';
 import { msg } from './messages';
 import type { JsonObject, Template, TemplateObject } from './plan';
@@ -47,15 +48,6 @@ const REFUSED_TYPES = new Map<string, () => string>([
   ['do_while', () => msg('FixStepTypeDoWhile')],
   ['parallel_for', () => msg('FixStepTypeParallelFor')],
   ['flow_parallel', () => msg('FixStepTypeFlowParallel')],
-]);
-
-/** Keys every step may have, whatever its type. */
-export const BASE_KEYS = ['type', 'name', 'display_name', 'tags', 'properties', 'comment', 'compute', 'inputs', 'outputs'];
-
-export const STEP_HINTS = new Map<string, () => string>([
-  ['services', () => msg('FixStepServices')],
-  ['queue_settings', () => msg('FixStepQueueSettings')],
-  ['experiment_name', () => msg('FixStepExperimentName')],
 ]);
 
 export function builders(env: NodeEnv): Record<ComponentType, SpecBuilder> {
@@ -179,12 +171,11 @@ function commandNode(env: NodeEnv, name: string, at: YamlPath, r: JsonObject): N
     componentId = comp.id;
   }
   const extra: TemplateObject = {};
-  if (!inline) {
-    const res = resources(doc, [...at, 'resources'], r.resources);
-    if (res && Object.keys(res).length) extra.resources = res;
-    const dist = distribution(doc, [...at, 'distribution'], r.distribution, 'node');
-    if (dist) extra.distribution = dist;
-  }
+  // The node carries them even when the step is its own component (the SDK's Command node does).
+  const res = resources(doc, [...at, 'resources'], r.resources);
+  if (res && Object.keys(res).length) extra.resources = res;
+  const dist = distribution(doc, [...at, 'distribution'], r.distribution, 'node');
+  if (dist) extra.distribution = dist;
   const lim = commandLimits(doc, [...at, 'limits'], r.limits);
   if (lim) extra.limits = lim;
   const ev = stringMap(doc, [...at, 'environment_variables'], r.environment_variables);

@@ -235,7 +235,7 @@ export const ANONYMOUS_ENVIRONMENT_NAME = 'CliV2AnonymousEnvironment';
  * uploaded context: `contextUri` and the version from the context's content hash.
  */
 export function anonymousEnvironmentVersion(env: InlineEnvironment, build?: { contextUri: string; version: string }): { name: string; version: string; body: JsonObject } {
-  const properties: JsonObject = { isAnonymous: true };
+  const properties: JsonObject = { isAnonymous: true, isArchived: false };
   if (env.condaFile !== undefined) properties.condaFile = env.condaFile;
   if (env.image !== undefined) properties.image = env.image;
   if (env.build) {

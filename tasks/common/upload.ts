@@ -32,6 +32,8 @@ export interface CodeSnapshot {
    * count, each '#path#' and size, then every file's bytes, files ordered by lower-cased path.
    */
   hash: string;
+  /** Folders inside `root` that are not ignored (also empty ones), relative, for objectHash. */
+  dirs: string[];
 }
 
 const ALWAYS_IGNORED = ['.git/', '.amlignore', '__pycache__/', '*.pyc', '.ipynb_checkpoints/'];
@@ -54,6 +56,7 @@ export function snapshotCode(codePath: string, allowedRoot: string, what: string
   const realRoot = fs.realpathSync(allowedRoot);
   const stat = fs.statSync(root);
   const files: CodeFile[] = [];
+  const dirs: string[] = [];
   const base = ignore().add(ALWAYS_IGNORED);
   const walk = (dir: string, rules: Array<{ at: string; ig: Ignore }>) => {
     const here = loadIgnore(dir);
@@ -71,7 +74,10 @@ export function snapshotCode(codePath: string, allowedRoot: string, what: string
         return r.ig.ignores(isDir ? `${local}/` : local);
       })) continue;
       if (link instanceof UserError) throw link;
-      if (isDir) walk(abs, scoped);
+      if (isDir) {
+        dirs.push(rel);
+        walk(abs, scoped);
+      }
       else if (entry.isFile() || target !== undefined) files.push({ rel, abs, size: fs.statSync(abs).size });
     }
   };
@@ -84,7 +90,43 @@ export function snapshotCode(codePath: string, allowedRoot: string, what: string
   for (const f of files) h.update(`#${f.rel}#${f.size}`);
   const chunk = Buffer.allocUnsafe(HASH_CHUNK);
   for (const f of files) hashFile(f.abs, h, chunk);
-  return { root, files, bytes: files.reduce((s, f) => s + f.size, 0), hash: h.digest('hex') };
+  return { root, files, dirs, bytes: files.reduce((s, f) => s + f.size, 0), hash: h.digest('hex') };
+}
+
+/**
+ * The SDK's object hash (get_object_hash in azure/ai/ml/_utils/_asset_utils.py), which names
+ * local data and build contexts under LocalUpload/<hash>/ and versions a build environment: md5
+ * seeded with a fixed text; a file adds its bytes; a folder adds, entry by entry in the order of
+ * their lower-cased paths, each name and then the entry's own hash input. Same content, same
+ * folder as `az ml job create` uploads to, so a re-run (by either) uploads nothing.
+ */
+export function objectHash(snap: CodeSnapshot): string {
+  const h = createHash('md5').update('Initialize for october 2021 AML CLI version');
+  const chunk = Buffer.allocUnsafe(HASH_CHUNK);
+  if (snap.files.length === 1 && snap.files[0]!.abs === snap.root) {
+    hashFile(snap.root, h, chunk);
+    return h.digest('hex');
+  }
+  const children = new Map<string, Array<{ name: string; file?: CodeFile }>>();
+  const add = (rel: string, file?: CodeFile) => {
+    const i = rel.lastIndexOf('/');
+    const parent = i < 0 ? '' : rel.slice(0, i);
+    const list = children.get(parent) ?? [];
+    list.push({ name: rel.slice(i + 1), ...(file ? { file } : {}) });
+    children.set(parent, list);
+  };
+  for (const d of snap.dirs) add(d);
+  for (const f of snap.files) add(f.rel, f);
+  const visit = (dir: string) => {
+    const list = (children.get(dir) ?? []).sort((a, b) => (a.name.toLowerCase() < b.name.toLowerCase() ? -1 : a.name.toLowerCase() > b.name.toLowerCase() ? 1 : 0));
+    for (const e of list) {
+      h.update(e.name);
+      if (e.file) hashFile(e.file.abs, h, chunk);
+      else visit(dir ? `${dir}/${e.name}` : e.name);
+    }
+  };
+  visit('');
+  return h.digest('hex');
 }
 
 /** The real path a link inside a code folder leads to, or why it cannot be uploaded: a loop, a dangling link, a way out. */
@@ -159,7 +201,7 @@ export interface DatastoreTarget {
 
 /** The folder a snapshot goes to on a datastore, as the CLI names it: LocalUpload/<hash>/<folder or file name>. */
 export function localUploadPath(snap: CodeSnapshot): string {
-  return `LocalUpload/${snap.hash}/${path.basename(snap.root)}`;
+  return `LocalUpload/${objectHash(snap)}/${path.basename(snap.root)}`;
 }
 
 /** The metadata the CLI sets once every file of an upload is there (UPLOAD_CONFIRMATION). */

@@ -13,7 +13,7 @@ import { anonymousEnvironmentHash, anonymousEnvironmentVersion, type InlineEnvir
 import { UserError } from './errors';
 import { msg } from './messages';
 import { toProxySettings } from './proxy';
-import { CONTENT_HASH_VERSION, snapshotCode, uploadSnapshot, uploadToDatastore, type CodeSnapshot, type DatastoreTarget, type UploadProgress } from './upload';
+import { CONTENT_HASH_VERSION, objectHash, snapshotCode, uploadSnapshot, uploadToDatastore, type CodeSnapshot, type DatastoreTarget, type UploadProgress } from './upload';
 
 /** What these helpers need of a workspace-scoped ARM client (WorkspaceArm has it). */
 export interface WorkspaceAssetsApi {
@@ -158,7 +158,7 @@ export async function ensureInlineEnvironment(ctx: AssetContext, env: InlineEnvi
     const path = await ensureLocalData(ctx, snap, 'workspaceblobstore', label);
     const target = await ctx.datastore('workspaceblobstore');
     // EMS needs the trailing slash (the SDK's note in _check_and_upload_env_build_context).
-    build = { contextUri: `${target.containerUrl}/${path}/`, version: anonymousEnvironmentHash({ contextHash: snap.hash, ...(env.build.dockerfile ? { dockerfile: env.build.dockerfile } : {}) }) };
+    build = { contextUri: `${target.containerUrl}/${path}/`, version: anonymousEnvironmentHash({ contextHash: objectHash(snap), ...(env.build.dockerfile ? { dockerfile: env.build.dockerfile } : {}) }) };
   }
   const anon = anonymousEnvironmentVersion(env, build);
   const path = `environments/${anon.name}/versions/${anon.version}`;

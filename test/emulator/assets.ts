@@ -115,6 +115,10 @@ export function parseAssetRef(ref: string): AssetRef | undefined {
   if (arm) return { workspaceId: arm[1], kind: arm[2].toLowerCase(), name: arm[3], version: arm[4], id: `${arm[1]}/${arm[2].toLowerCase()}/${arm[3]}/versions/${arm[4]}` };
   const reg = REGISTRY_ASSET_ID.exec(ref.trim());
   if (reg) return { registry: reg[1], kind: reg[2].toLowerCase(), name: reg[3], ...(reg[4] ? { version: reg[4] } : {}) };
+  // A curated environment in the short form the SDK sends as written (azureml:AzureML-x@latest or :version);
+  // Azure expands it to the azureml registry's environment (OperationOrchestrator.get_asset_arm_id, CURATED_ENV_PREFIX).
+  const curated = /^azureml:(AzureML-[A-Za-z0-9._-]+)(?:@[A-Za-z0-9._-]+|:([A-Za-z0-9._-]+))$/.exec(ref.trim());
+  if (curated) return { registry: 'azureml', kind: 'environments', name: curated[1], ...(curated[2] ? { version: curated[2] } : {}) };
   return undefined;
 }
 

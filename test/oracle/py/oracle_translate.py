@@ -62,7 +62,9 @@ def main():
             if environment.build is not None and environment.build.path and not str(environment.build.path).startswith(("http", "azureml:")):
                 ctx = environment.build.path
                 ctx = ctx if os.path.isabs(ctx) else os.path.normpath(os.path.join(str(environment.base_path), ctx))
-                environment.build.path = "https://uploaded.example/LocalUpload/%s/%s/" % (local_hash(ctx), os.path.basename(ctx))
+                h = local_hash(ctx)
+                recorded["uploads"].append({"path": ctx, "hash": h, "datastore": "workspaceblobstore"})
+                environment.build.path = "https://uploaded.example/LocalUpload/%s/%s/" % (h, os.path.basename(ctx))
             environment._is_anonymous = True
             name, version = environment.name, environment.version
             body = environment._to_rest_object().serialize()
@@ -108,6 +110,7 @@ def main():
                 client.jobs._resolve_arm_id_or_upload_dependencies(job)
                 rest = to_rest_job_object(job)
                 out["body"] = rest.serialize()
+                out["name"] = getattr(rest, "name", None) or job.name
                 out["ok"] = True
             except Exception as e:  # the SDK's refusal is a result too
                 out["ok"] = False
