@@ -53,7 +53,8 @@ export function memoryContext(scope: Scope, root: string): { ctx: SubmitContext;
     async find<T>(p: string): Promise<T | undefined> {
       const path = p.split('?')[0]!;
       if (/\/versions$/.test(path)) return { value: [{ id: `${base}/${path}/LATEST` }] } as T;
-      if (/^(codes|components|environments)\//.test(path) && !written.has(path)) return undefined;
+      // Anonymous assets exist once written; registered ones are all there.
+      if (/^(codes\/[^/]+|components\/azureml_anonymous|environments\/CliV2AnonymousEnvironment)\/versions\//.test(path) && !written.has(path)) return undefined;
       return { id: `${base}/${decodeURIComponent(path)}` } as T;
     },
     async put(path: string, body: unknown): Promise<{ id: string }> {
