@@ -182,7 +182,7 @@ export async function uploadSnapshot(snap: CodeSnapshot, blobUri: string, sasUri
   let doneBytes = 0;
   let doneFiles = 0;
   await forEachLimit(snap.files, 8, async (f) => {
-    await container.getBlockBlobClient(prefix + f.rel).uploadFile(f.abs, signal ? (signal ? { abortSignal: signal } : {}) : {});
+    await container.getBlockBlobClient(prefix + f.rel).uploadFile(f.abs, signal ? { abortSignal: signal } : {});
     doneBytes += f.size;
     doneFiles++;
     onProgress(doneBytes, snap.bytes, doneFiles, snap.files.length);
@@ -227,7 +227,7 @@ export async function uploadToDatastore(snap: CodeSnapshot, target: DatastoreTar
   const dest = localUploadPath(snap);
   const blobOf = (f: CodeFile): string => (single ? dest : `${dest}/${f.rel}`);
   const indicator = container.getBlobClient(blobOf(snap.files[0]!));
-  const props = await indicator.getProperties((signal ? { abortSignal: signal } : {})).catch((e: { statusCode?: number }) => {
+  const props = await indicator.getProperties(signal ? { abortSignal: signal } : {}).catch((e: { statusCode?: number }) => {
     if (e.statusCode === 404) return undefined;
     throw e;
   });
