@@ -157,7 +157,7 @@ const md5 = (s: string): string => createHash('md5').update(s, 'utf8').digest('h
  * Python's `str.join` makes each later part's md5 characters joined by the text so far.
  */
 export function anonymousEnvironmentHash(parts: { image?: string; condaFile?: string; contextHash?: string; dockerfile?: string }): string {
-  let h = '';
+  let h: string;
   if (parts.contextHash !== undefined) {
     h = md5(parts.contextHash);
     if (parts.dockerfile) h = [...md5(parts.dockerfile)].join(h);

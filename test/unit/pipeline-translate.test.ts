@@ -22,6 +22,7 @@ function plan(repo: string, file: string, overrides: string[] = []): SubmissionP
 }
 
 // A test's view of JSON, indexed freely (the assertions check the shapes).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- deep ad-hoc indexing in assertions
 type Obj = Record<string, any>;
 
 /** The readable job body (slots shown as what they stand for). */
