@@ -554,6 +554,23 @@ export function installAssetRoutes(deps: AssetDeps, store: AssetStore): void {
       return { status: 200, body: { value: list } };
     },
   });
+  // A datastore's credentials (what the SDK's upload asks for): the account key of an AccountKey
+  // datastore, a SAS of a SAS one; a datastore without credentials (identity-based) has none.
+  arm.route('POST', `${wsBase}/datastores/{name}/listSecrets`, {
+    action: `${ML_NS}/workspaces/datastores/listsecrets/action`,
+    handler: async (req) => {
+      const d = arm.resources.get(`${ws(req).id}/datastores/${req.params.name}`);
+      if (!d) throw amlErrors.notFound(`Datastore '${req.params.name}' was not found in workspace '${req.params.workspaceName}'.`);
+      const props = d.body.properties as JsonObject;
+      const kind = String((props.credentials as JsonObject | undefined)?.credentialsType ?? 'None');
+      if (kind !== 'AccountKey') throw amlErrors.userError(`Datastore '${req.params.name}' has credentials of type ${kind}, which hold no secrets to list.`, ['BadArgument']);
+      await deps.storage.start();
+      const account = deps.storage.azuriteAccount(String(props.accountName));
+      // In Azure the datastore's container exists from the workspace's creation on.
+      await deps.storage.ensureContainer(account, String(props.containerName));
+      return { status: 200, body: { secretsType: 'AccountKey', key: deps.storage.accountKey(account) } };
+    },
+  });
   arm.route('GET', `${wsBase}/datastores/{name}`, {
     action: `${ML_NS}/workspaces/datastores/read`,
     handler: (req) => {

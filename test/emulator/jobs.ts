@@ -415,9 +415,17 @@ export class JobEngine implements RunHistory {
   }
 
   /** A compute reference must name a compute of the workspace ('serverless' is always there). */
-  private requireCompute(w: StoredResource, ref: unknown, where: string): string | undefined {
+  private requireCompute(w: StoredResource, ref: unknown, where: string, pipelineInputs: JsonObject = {}): string | undefined {
     if (ref === undefined || ref === null || ref === '') return undefined;
     if (typeof ref !== 'string') throw amlErrors.userError(`${where} must be a compute ARM id or name.`);
+    // A step's compute may be promoted to a pipeline input: ${{parent.inputs.<name>}}, a literal.
+    const bound = /^\$\{\{\s*parent\.inputs\.([A-Za-z_][\w]*)\s*\}\}$/.exec(ref);
+    if (bound) {
+      const input = pipelineInputs[bound[1]!];
+      const value = isJsonObject(input) ? input.value : input;
+      if (typeof value !== 'string' || value === '') throw amlErrors.userError(`${where}: compute is bound to pipeline input '${bound[1]}', which has no literal value.`);
+      return this.requireCompute(w, value, where);
+    }
     const name = computeNameOf(ref);
     if (name.toLowerCase() === 'serverless') return 'serverless';
     const armId = /^\/subscriptions\//i.test(ref.replace(/^azureml:/i, '')) ? ref.replace(/^azureml:/i, '') : computeArmId(w.id, name);
@@ -451,7 +459,7 @@ export class JobEngine implements RunHistory {
       const displayName0 = typeof node.display_name === 'string' ? node.display_name : stepName;
       if (node.type === 'automl') {
         // An AutoML node runs the service's own trials: no component; best_model is always an output.
-        const computeName = this.requireCompute(w, node.computeId ?? node.compute ?? defaultCompute, `Step '${stepName}'`);
+        const computeName = this.requireCompute(w, node.computeId ?? node.compute ?? defaultCompute, `Step '${stepName}'`, pipelineInputs);
         if (typeof node.task !== 'string' || typeof node.training_data !== 'string') throw amlErrors.userError(`Step '${stepName}': an automl node needs task and training_data.`);
         specs.set(stepName, undefined);
         const outputs = [...new Set([...Object.keys(isJsonObject(node.outputs) ? node.outputs : {}), 'best_model'])];
@@ -468,7 +476,7 @@ export class JobEngine implements RunHistory {
       if (ref.id && !this.deps.arm.resources.get(ref.id)) {
         throw amlErrors.userError(`Step '${stepName}': component '${ref.name}:${ref.version}' was not found in workspace '${String(ref.workspaceId).split('/').pop()}'.`, ['BadArgument', 'AssetNotFound']);
       }
-      const computeName = this.requireCompute(w, node.computeId ?? node.compute ?? defaultCompute, `Step '${stepName}'`);
+      const computeName = this.requireCompute(w, node.computeId ?? node.compute ?? defaultCompute, `Step '${stepName}'`, pipelineInputs);
       const spec = ref.id ? this.componentOf(ref.id) : undefined;
       specs.set(stepName, spec);
       const displayName = typeof node.display_name === 'string' ? node.display_name : typeof node.displayName === 'string' ? node.displayName : stepName;
