@@ -5,10 +5,12 @@
  * timeout), job polling (ARM requests per simulated hour, terminal state to task exit), code
  * upload (2,000 files, first and unchanged second run), cold start of the same task unbundled
  * (node_modules resolved at run time), the vsix versus the tasks' production node_modules if
- * shipped unbundled, and the deploy rollout's overhead beyond its configured step waits.
+ * shipped unbundled, the deploy rollout's overhead beyond its configured step waits, and local job
+ * data (10,000 files / 200 MB: first upload, unchanged re-run, hashing against sha256sum).
  * `npm run bench` builds first.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import * as esbuild from 'esbuild';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -229,8 +231,73 @@ async function pipelineJob(): Promise<Row[]> {
   }
 }
 
+/** 10,000 files of 20 KiB: 200 MB (--local-data-files N for a quicker look). */
+const LOCAL_DATA_FILES = Number(/--local-data-files[= ](\d+)/.exec(process.argv.join(' '))?.[1] ?? 10_000);
+
+/** A local data folder of `files` files of 20 KiB (deterministic content), made once. */
+function dataFolder(files: number): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-data-'));
+  const block = Buffer.alloc(20 * 1024);
+  for (let i = 0; i < files; i++) {
+    const sub = path.join(dir, `part-${String(i % 100).padStart(3, '0')}`);
+    if (i < 100) fs.mkdirSync(sub);
+    block.fill(i % 251);
+    block.writeUInt32LE(i, 0);
+    fs.writeFileSync(path.join(sub, `rows-${i}.csv`), block);
+  }
+  return dir;
+}
+
+/**
+ * Local job data (issue 14): the first upload of 10,000 files / 200 MB to LocalUpload/<hash>/ on the
+ * emulated datastore (bytes, wall time), the unchanged second run (0 bytes), and hashing throughput
+ * of the task (SDK object hash + content hash, as a submission computes them) against sha256sum
+ * over the same files, side by side.
+ */
+async function localData(files = LOCAL_DATA_FILES): Promise<Row[]> {
+  const w = await startWorld();
+  const dir = dataFolder(files);
+  try {
+    const ws = w.emu.arm.resources.get(w.seed.workspace.id)!;
+    const account = w.emu.storage.azuriteAccount(String((ws.body.properties as { storageAccount?: string }).storageAccount ?? '').split('/').pop() ?? '');
+    const container = 'bench-local-data';
+    await w.emu.storage.ensureContainer(account, container);
+    const url = w.emu.storage.blobUrl({ account, container, path: '' });
+    const sas = w.emu.storage.containerSas(account, container);
+    // Asynchronously: the emulator's storage proxy runs in this process and must keep serving.
+    const upload = async () => {
+      const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(__dirname, 'local-data-worker.ts'), dir, url, sas], { env: { ...process.env, NODE_EXTRA_CA_CERTS: w.emu.caFile }, cwd: ROOT, maxBuffer: 1 << 20 });
+      return JSON.parse(stdout) as { ms: number; bytes: number; files: number; hash: string };
+    };
+    const first = await upload();
+    const second = await upload();
+    const total = files * 20 * 1024;
+    // Hashing alone: the task's two hashes of the folder vs sha256sum over the same files (page cache warm for both).
+    const t = process.hrtime.bigint();
+    const { snapshotCode, objectHash } = await import('../tasks/common/upload');
+    objectHash(snapshotCode(dir, dir, 'bench'));
+    const oursMs = Number(process.hrtime.bigint() - t) / 1e6;
+    const t2 = process.hrtime.bigint();
+    execFileSync('bash', ['-c', 'find . -type f -print0 | xargs -0 sha256sum > /dev/null'], { cwd: dir });
+    const shaMs = Number(process.hrtime.bigint() - t2) / 1e6;
+    const mbps = (ms: number) => `${((total / 1048576) / (ms / 1000)).toFixed(0)} MB/s`;
+    return [
+      { name: `local data: ${files.toLocaleString('en')} files / ${Math.round(total / 1e6)} MB, first run (bytes, wall time)`, measured: `${first.bytes} B, ${(first.ms / 1000).toFixed(1)} s`, baseline: `${total} B`, ratio: first.bytes / total },
+      { name: 'local data: unchanged second run (bytes, wall time)', measured: `${second.bytes} B, ${(second.ms / 1000).toFixed(1)} s`, baseline: `${first.bytes} B`, ratio: second.bytes / Math.max(1, first.bytes), target: '0 bytes', pass: second.bytes === 0 && second.hash === first.hash },
+      { name: `hashing ${Math.round(total / 1e6)} MB: task (content + object hash) vs sha256sum`, measured: mbps(oursMs), baseline: mbps(shaMs), ratio: shaMs / oursMs },
+    ];
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    await w.close();
+  }
+}
+
 async function main(): Promise<void> {
-  const rows: Row[] = [...(await coldStart()), vsixSize(), ...(await dnsCheck()), await pollingHour(), ...(await pipelineJob()), await deployRollout()];
+  if (process.argv.includes('--only-local-data')) {
+    for (const r of await localData()) console.log(`${r.name}: ${r.measured} (baseline ${r.baseline}, ratio ${r.ratio.toFixed(2)})${r.target ? ` target ${r.target} ${r.pass ? 'met' : 'MISSED'}` : ''}`);
+    return;
+  }
+  const rows: Row[] = [...(await localData()), ...(await coldStart()), vsixSize(), ...(await dnsCheck()), await pollingHour(), ...(await pipelineJob()), await deployRollout()];
   const w = Math.max(...rows.map((r) => r.name.length));
   console.log(`${'case'.padEnd(w)}  ${'measured'.padStart(10)}  ${'baseline'.padStart(10)}  ${'ratio'.padStart(7)}  target`);
   for (const r of rows) {

@@ -19,7 +19,7 @@ import { openWorkspace } from '../common/session';
 import { abortableSleep } from '../common/sleep';
 import { Summary, link } from '../common/summary';
 import { snapshotCode, type CodeSnapshot } from '../common/upload';
-import { ensureCode, ensureInlineEnvironment, resolveNamed, whereWritten } from '../common/workspace-assets';
+import { agentStorage, ensureCode, ensureInlineEnvironment, resolveNamed, whereWritten, type AssetContext } from '../common/workspace-assets';
 import { WorkspaceArm, type ArmResource } from '../common/workspace-arm';
 import { deploymentBody, loadDeploymentFile, type DeploymentSpec } from './deployment';
 import { checkRegistryModel } from './registry-model';
@@ -424,9 +424,10 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
     // 2. Assets the deployment brings (content-addressed: re-runs reuse them).
     failedStep = 'create';
     if (look.code?.local || look.environment?.inline) io.progress(16, msg('ProgressRegisteringAssets'));
-    const stats = { uploadedBytes: 0, reused: 0 };
-    const codeId = look.code?.local ? await ensureCode(io, ws, look.code.local, look.code.label, stats).catch((e: unknown) => { throw translate(msg('ActionUploadCode'))(e); }) : look.code?.id;
-    const environmentId = look.environment?.inline ? await ensureInlineEnvironment(ws, look.environment.inline).catch((e: unknown) => { throw translate(msg('ActionRegisterEnvironment'))(e); }) : look.environment?.id;
+    // Deployments take no build contexts (environmentRef refuses them), so no datastore is written.
+    const assets: AssetContext = { io, ws, stats: { uploadedBytes: 0, reused: 0 }, storage: agentStorage(io), datastore: () => Promise.reject(new Error('deployments upload no data')) };
+    const codeId = look.code?.local ? await ensureCode(assets, look.code.local, look.code.label).catch((e: unknown) => { throw translate(msg('ActionUploadCode'))(e); }) : look.code?.id;
+    const environmentId = look.environment?.inline ? await ensureInlineEnvironment(assets, look.environment.inline).catch((e: unknown) => { throw translate(msg('ActionRegisterEnvironment'))(e); }) : look.environment?.id;
     throwIfCancelled();
 
     // 3. The new deployment beside the current one, with 0% traffic.

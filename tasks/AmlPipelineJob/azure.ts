@@ -1,11 +1,11 @@
 /**
  * AmlPipelineJob@1, the part that talks to Azure (loads the SDKs): the branch gate, then every
- * lookup (computes, registered assets) before any write, then code uploads and anonymous
- * assets, the job itself, and the wait.
+ * lookup (computes, datastores, registered assets) before any write, then uploads (code, local
+ * data, build contexts) and anonymous assets, the job itself, and the wait.
  */
 import { randomBytes } from 'node:crypto';
 import type { AgentIo } from '../common/agent';
-import { ArmClient, studioUrl } from '../common/arm';
+import { ArmClient, studioUrl, type WorkspaceSession } from '../common/arm';
 import { DataPlane, type RunDto } from '../common/dataplane';
 import { errorLine, translateAzureError, UserError } from '../common/errors';
 import type { GateSettings } from '../common/gate';
@@ -15,14 +15,15 @@ import { lineageTags } from '../common/lineage';
 import { openWorkspace } from '../common/session';
 import { Summary, link } from '../common/summary';
 import { abortableSleep } from '../common/sleep';
-import { snapshotCode } from '../common/upload';
+import type { DatastoreTarget } from '../common/upload';
 import { WorkspaceArm, type ArmResource } from '../common/workspace-arm';
-import { ensureCode, ensureInlineEnvironment, resolveNamed, whereWritten as where } from '../common/workspace-assets';
-import { ANONYMOUS_COMPONENT_NAME, anonymousComponentSpec, anonymousComponentVersionBody, toPipelineJobBody } from './body';
+import { agentStorage, datastoreTarget } from '../common/workspace-assets';
+import { jobBody } from './body';
 import { msg } from './messages';
-import type { CodeRef, ComponentRef, EnvironmentRef, NamedRef, SubmissionPlan } from './plan';
+import type { SubmissionPlan } from './plan';
 import { parseOverrides } from './overrides';
-import { translatePipelineJob } from './translate';
+import { resolveRefs, type SubmitContext } from './submit';
+import { translateJob } from './translate';
 import { waitForJob, type JobSnapshot, type StepState } from './wait';
 
 interface JobFileInputs {
@@ -43,132 +44,6 @@ interface PipelineJobInputs {
   wait: boolean;
   timeoutMs: number;
   cancelOnTimeout: boolean;
-}
-
-/** Curated environments live in the azureml registry, not the workspace: the service resolves them. */
-const isCurated = (e: EnvironmentRef): boolean => e.kind === 'named' && e.name.startsWith('AzureML-');
-const curatedId = (e: NamedRef): string => (e.version ? `${e.name}:${e.version}` : `${e.name}@latest`);
-
-interface Resolution {
-  computes: Record<string, string>;
-  datastores: Record<string, string>;
-  assets: Record<string, string>;
-  named: Map<NamedRef, string>;
-}
-
-/** Every read-only lookup, so a bad reference fails before anything is written. */
-async function lookUp(io: AgentIo, ws: WorkspaceArm, plan: SubmissionPlan): Promise<Resolution> {
-  const defaultCompute = typeof plan.settings.default_compute === 'string' ? plan.settings.default_compute : undefined;
-  const names = new Set<string>();
-  if (plan.compute) names.add(plan.compute);
-  if (defaultCompute) names.add(defaultCompute);
-  // translatePipelineJob refuses a step without compute when the pipeline has no default either.
-  for (const s of plan.steps) names.add(s.compute ?? defaultCompute ?? plan.compute!);
-  const computes: Record<string, string> = {};
-  for (const name of names) {
-    if (name.startsWith('/subscriptions/') || name === 'serverless') continue;
-    const found = await ws.find(`computes/${encodeURIComponent(name)}`);
-    if (!found) {
-      // Every page of the list, so the message names all the computes there.
-      const all = await ws.list('computes').catch(() => [] as ArmResource[]);
-      const known = all.map((c) => c.name).join(', ');
-      throw new UserError(known ? msg('ComputeNotFound', name, ws.ref.name, known) : msg('ComputeNotFoundNoneThere', name, ws.ref.name));
-    }
-    computes[name] = found.id;
-  }
-  const datastores: Record<string, string> = {};
-  const ds = plan.settings.default_datastore;
-  if (typeof ds === 'string' && !ds.startsWith('/subscriptions/')) {
-    const found = await ws.find(`datastores/${encodeURIComponent(ds)}`);
-    if (!found) throw new UserError(msg('DatastoreNotFound', ds, ws.ref.name));
-    datastores[ds] = found.id;
-  }
-  const assets: Record<string, string> = {};
-  for (const [uri, ref] of Object.entries(plan.assets ?? {})) assets[uri] = await resolveNamed(ws, ref.assetType === 'data' ? 'data' : 'models', ref);
-  const named = new Map<NamedRef, string>();
-  // One lookup per distinct reference: the same `azureml:x:1` (or `@latest`) in several steps is read once.
-  const lookups = new Map<string, Promise<string>>();
-  const resolve = (kind: 'components' | 'environments' | 'codes', r: NamedRef): Promise<string> => {
-    const key = `${kind}/${r.name}${r.version ? `:${r.version}` : '@latest'}`;
-    let found = lookups.get(key);
-    if (!found) lookups.set(key, (found = resolveNamed(ws, kind, r)));
-    return found;
-  };
-  const visitEnv = async (e: EnvironmentRef) => {
-    if (e.kind !== 'named') return;
-    try {
-      named.set(e, await resolve('environments', e));
-    } catch (err) {
-      // Curated environments may live only in the azureml registry: the service resolves those.
-      if (!(isCurated(e) && err instanceof UserError)) throw err;
-    }
-  };
-  const visitCode = async (c: CodeRef | undefined) => {
-    if (c?.kind === 'named') named.set(c, await resolve('codes', c));
-  };
-  for (const s of plan.steps) {
-    const c: ComponentRef = s.component;
-    if (c.kind === 'named') named.set(c, await resolve('components', c));
-    if (c.kind === 'anonymous') {
-      await visitEnv(c.environment);
-      await visitCode(c.code);
-    }
-  }
-  io.info(msg('ResolvedComputesAndAssets', Object.keys(computes).length, named.size + Object.keys(assets).length));
-  return { computes, datastores, assets, named };
-}
-
-/** `inline`: the ids of the inline environments already ensured, by content hash. */
-async function ensureEnvironment(ws: WorkspaceArm, env: EnvironmentRef, res: Resolution, inline: Map<string, string>): Promise<string> {
-  if (env.kind === 'named') return res.named.get(env) ?? curatedId(env);
-  // ARM ids come without `azureml:` (parseAssetRef strips it); registry ids keep theirs.
-  if (env.kind === 'id') return env.id;
-  let id = inline.get(env.hash);
-  if (!id) inline.set(env.hash, (id = await ensureInlineEnvironment(ws, env)));
-  return id;
-}
-
-/** Code, environments and anonymous components, reusing whatever already exists by hash. */
-async function ensureAssets(io: AgentIo, ws: WorkspaceArm, plan: SubmissionPlan, root: string, res: Resolution): Promise<{ components: Record<string, string>; uploadedBytes: number; reused: number }> {
-  const stats = { uploadedBytes: 0, reused: 0 };
-  // Each code folder, inline environment and anonymous component is looked up (and created) once per run.
-  const codeIds = new Map<string, string>();
-  const environmentIds = new Map<string, string>();
-  const anonymousIds = new Map<string, string>();
-  const components: Record<string, string> = {};
-  for (const step of plan.steps) {
-    const c = step.component;
-    if (c.kind === 'named') {
-      components[step.name] = res.named.get(c)!;
-      continue;
-    }
-    // An id is passed through as written: toPipelineJobBody takes it from the step.
-    if (c.kind === 'id') continue;
-    let codeId: string | undefined;
-    if (c.code?.kind === 'local') {
-      const key = c.code.path;
-      if (!codeIds.has(key)) {
-        const snap = snapshotCode(c.code.path, root, where(c.code));
-        codeIds.set(key, await ensureCode(io, ws, snap, `'${c.code.path.slice(root.length + 1) || '.'}'`, stats));
-      }
-      codeId = codeIds.get(key);
-    } else if (c.code?.kind === 'named') {
-      codeId = res.named.get(c.code);
-    } else if (c.code?.kind === 'id') {
-      codeId = c.code.id;
-    }
-    const environmentId = await ensureEnvironment(ws, c.environment, res, environmentIds);
-    const { spec, hash } = anonymousComponentSpec(c, { ...(codeId ? { codeId } : {}), environmentId });
-    let id = anonymousIds.get(hash);
-    if (!id) {
-      const path = `components/${ANONYMOUS_COMPONENT_NAME}/versions/${hash}`;
-      const existing = await ws.find(path);
-      id = existing ? existing.id : (await ws.put(path, anonymousComponentVersionBody(spec))).id;
-      anonymousIds.set(hash, id);
-    }
-    components[step.name] = id;
-  }
-  return { components, ...stats };
 }
 
 /** Azure ML job names: letters, digits, '_' and '-', unique per workspace. */
@@ -201,10 +76,33 @@ function duration(s: StepState): string {
 /** The job file as a plan: local only, so a bad file fails here, after the gate and before any Azure call. */
 function translate(io: AgentIo, i: PipelineJobInputs): SubmissionPlan {
   const { file, overrides, ...opts } = i.job;
-  const plan = translatePipelineJob(file, { root: i.root, overrides: parseOverrides(overrides), ...opts });
-  plan.experimentName ??= io.variable('Build.DefinitionName')?.replace(/[^\w-]/g, '_');
-  io.info(msg('JobFileSteps', file.slice(i.root.length + 1) || file, plan.steps.length, plan.steps.map((s) => s.name).join(', ')));
+  const plan = translateJob(file, { root: i.root, overrides: parseOverrides(overrides), ...opts });
+  // The CLI files a job without experiment_name under the current folder's name; here the pipeline's.
+  plan.body.experimentName ??= io.variable('Build.DefinitionName')?.replace(/[^\w-]/g, '_') ?? 'Default';
+  const what = plan.jobType === 'Pipeline' ? plan.steps.map((s) => (s.type === 'command' ? s.name : `${s.name} (${s.type})`)).join(', ') : plan.jobType.toLowerCase();
+  io.info(msg('JobFileSteps', file.slice(i.root.length + 1) || file, plan.steps.length || 1, what));
   return plan;
+}
+
+/** Lookups, uploads and registrations the plan needs, through the workspace and its storage. */
+async function resolvePlan(io: AgentIo, ws: WorkspaceArm, session: WorkspaceSession, plan: SubmissionPlan, root: string) {
+  const targets = new Map<string, Promise<DatastoreTarget>>();
+  const storageAccount = String(session.workspace.storageAccount ?? '').split('/').pop() ?? '';
+  const ctx: SubmitContext = {
+    io,
+    ws,
+    root,
+    stats: { uploadedBytes: 0, reused: 0 },
+    storage: agentStorage(io),
+    datastore: (name) => {
+      let t = targets.get(name);
+      if (!t) targets.set(name, (t = datastoreTarget(io, ws, name, { armUrl: session.arm.endpoint.armUrl, workspaceStorageAccount: storageAccount, credential: session.arm.credential })));
+      return t;
+    },
+    computeNames: async () => (await ws.list('computes')).map((c) => c.name),
+  };
+  const values = await resolveRefs(ctx, plan.refs);
+  return { values, ...ctx.stats };
 }
 
 export async function run(io: AgentIo, inputs: PipelineJobInputs): Promise<void> {
@@ -219,11 +117,10 @@ export async function run(io: AgentIo, inputs: PipelineJobInputs): Promise<void>
   };
 
   io.progress(5, msg('ProgressCheckingComputesAndAssets'));
-  const res = await lookUp(io, ws, i.plan).catch(fail(msg('ActionLookUpComputesAndAssets')));
-  const assets = await ensureAssets(io, ws, i.plan, i.root, res).catch(fail(msg('ActionRegisterCodeAndComponents')));
+  const assets = await resolvePlan(io, ws, session, i.plan, i.root).catch(fail(msg('ActionRegisterCodeAndComponents')));
   const name = i.plan.name ?? jobName(io.variable('Build.BuildId'));
   const tags = lineageTags((n) => io.variable(n));
-  const body = toPipelineJobBody(i.plan, { components: assets.components, computes: res.computes, datastores: res.datastores, assets: res.assets }, tags);
+  const body = jobBody(i.plan.body, assets.values, name, tags);
   io.progress(15, msg('ProgressSubmittingJob'));
   const job = await ws.put<ArmResource>(`jobs/${name}`, { properties: body }).catch(fail(msg('ActionSubmitPipelineJob', name)));
   const props = (job.properties ?? {}) as { status?: string; services?: Record<string, { endpoint?: string }> };

@@ -1,152 +1,56 @@
 /**
- * Plan + resolved ids -> the ARM bodies, as the CLI (azure-ai-ml) sends them.
+ * Plan + resolved ids -> the ARM bodies, as the Azure ML SDK sends them.
  *
- * Facts this follows (azure-ai-ml sources):
- * - PipelineJob._to_rest_object: jobType Pipeline, displayName, experimentName, description, tags,
- *   properties, computeId (top-level `compute:`), settings (snake_case dict plus `_source`, here
- *   'YAML.JOB'), inputs/outputs as typed REST models, jobs as free-form dicts.
- * - BaseNode/Command._to_rest_object: {resources, distribution, limits, environment_variables,
- *   name, type, display_name, tags, computeId, inputs, outputs, properties, _source, comment,
- *   componentId}, with None values and empty mappings removed.
- * - Node `_source`: the component's source (YAML.COMPONENT for `component: ./file.yml`, YAML.JOB for an
- *   inline step), else REMOTE.REGISTRY for azureml://registries ids, else REMOTE.WORKSPACE.COMPONENT.
- * - Component._to_rest_object: ComponentVersion {properties: {componentSpec, description, tags,
- *   isAnonymous, properties}}; anonymous components are PUT as azureml_anonymous/<hash>; code and
- *   environment in the spec are `azureml:` + ARM id (ArmStr serialisation).
+ * - fill(): a template with every slot replaced by its ref's resolution (`azureml:` + id where
+ *   a component spec wants that form).
+ * - An anonymous component is PUT as components/azureml_anonymous/versions/<hash> with the spec
+ *   carrying name azureml_anonymous and version "1" (Component._get_rest_name_version and
+ *   _to_rest_object); <hash> is the SDK's: UUID(md5(json.dumps(spec without name, version, id and
+ *   _source, sort_keys=True))), so `az ml job create` and this task share one component per spec.
+ * - The job body gets the lineage tags, and displayName defaults to the job's name
+ *   (to_rest_functions.generate_defaults).
  */
 import { createHash } from 'node:crypto';
-import type { AnonymousComponent, Json, JsonObject, PlannedStep, ResolvedIds, SubmissionPlan } from './plan';
+import { pyJsonDumps } from '../common/pyrepr';
+import { Slot, type Json, type JsonObject, type Template, type TemplateObject } from './plan';
 
-/** The resource name the Azure ML CLI gives anonymous components. */
-export const ANONYMOUS_COMPONENT_NAME = 'azureml_anonymous';
+export { ANONYMOUS_COMPONENT_NAME } from './component';
 
-/** JSON with object keys sorted at every level: identical content, identical text. */
-export function canonicalJson(v: Json): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v);
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  const keys = Object.keys(v).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k]!)}`).join(',')}}`;
-}
-
-function withAzuremlPrefix(id: string): string {
-  return /^azureml:/i.test(id) ? id : `azureml:${id}`;
-}
-
-/**
- * The componentSpec of an anonymous component, with code and environment set to their ARM ids,
- * and its version: sha256 of the canonical spec without the version. The same component with the
- * same code and environment versions hashes the same on every run, so it is registered once.
- */
-export function anonymousComponentSpec(c: AnonymousComponent, ids: { codeId?: string; environmentId: string }): { spec: JsonObject; hash: string } {
-  if (c.code && !ids.codeId) throw new Error(`anonymousComponentSpec: the component from ${c.origin.file} has code but no code id was given`);
-  const spec: JsonObject = {};
-  if (typeof c.spec.$schema === 'string') spec.$schema = c.spec.$schema;
-  spec.name = typeof c.spec.name === 'string' && c.spec.name ? c.spec.name : ANONYMOUS_COMPONENT_NAME;
-  for (const [k, v] of Object.entries(c.spec)) {
-    if (k === '$schema' || k === 'name' || k === 'version' || k === 'code' || k === 'environment') continue;
-    spec[k] = v;
+/** The template with each slot replaced; `values[i]` is the resolution of refs[i]. */
+export function fill(t: Template, values: ReadonlyArray<string | undefined>): Json {
+  if (t instanceof Slot) {
+    const v = values[t.ref];
+    if (v === undefined) throw new Error(`fill: reference ${t.ref} is not resolved`);
+    return t.form === 'azureml' && !/^azureml:/i.test(v) ? `azureml:${v}` : v;
   }
-  if (c.code && ids.codeId) spec.code = withAzuremlPrefix(ids.codeId);
-  spec.environment = withAzuremlPrefix(ids.environmentId);
-  const hash = createHash('sha256').update(canonicalJson(spec)).digest('hex');
-  return { spec: { ...spec, version: hash }, hash };
+  if (Array.isArray(t)) return t.map((x) => fill(x, values));
+  if (t !== null && typeof t === 'object') {
+    const o: JsonObject = {};
+    for (const [k, v] of Object.entries(t)) o[k] = fill(v, values);
+    return o;
+  }
+  return t;
 }
 
-/** The PUT body for components/azureml_anonymous/versions/<hash>. */
+/** The SDK's anonymous component version of a filled spec (hash_dict in azure/ai/ml/_utils/utils.py). */
+export function anonymousComponentHash(spec: JsonObject): string {
+  const { name: _n, version: _v, id: _i, _source: _s, ...rest } = spec;
+  const hex = createHash('md5').update(pyJsonDumps(rest), 'utf8').digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** The PUT body for components/azureml_anonymous/versions/<hash> (ComponentVersion, isAnonymous). */
 export function anonymousComponentVersionBody(spec: JsonObject): JsonObject {
-  const properties: JsonObject = { componentSpec: spec, isAnonymous: true, properties: {} };
+  const properties: JsonObject = { properties: {}, tags: {}, isAnonymous: true, isArchived: false, componentSpec: spec };
   if (typeof spec.description === 'string') properties.description = spec.description;
   if (spec.tags && typeof spec.tags === 'object' && !Array.isArray(spec.tags)) properties.tags = spec.tags;
   return { properties };
 }
 
-function computeId(name: string, ids: ResolvedIds, what: string): string {
-  const id = ids.computes[name];
-  if (id) return id;
-  if (/^\/subscriptions\//i.test(name)) return name;
-  if (name === 'serverless') return name;
-  throw new Error(`toPipelineJobBody: no compute ARM id for '${name}' (${what})`);
-}
-
-function substituteAssets(io: Record<string, JsonObject>, plan: SubmissionPlan, ids: ResolvedIds, what: string): Record<string, JsonObject> {
-  const out: Record<string, JsonObject> = {};
-  for (const [k, v] of Object.entries(io)) {
-    const uri = v.uri;
-    if (typeof uri === 'string' && plan.assets && uri in plan.assets) {
-      const id = ids.assets?.[uri];
-      if (!id) throw new Error(`toPipelineJobBody: no ARM id for the asset '${uri}' (${what}.${k})`);
-      out[k] = { ...v, uri: id };
-    } else {
-      out[k] = { ...v };
-    }
-  }
+/** The job's REST `properties`, filled, with the lineage tags (they win) and the default display name. */
+export function jobBody(body: TemplateObject, values: ReadonlyArray<string | undefined>, jobName: string, lineageTags: Record<string, string>): JsonObject {
+  const out = fill(body, values) as JsonObject;
+  out.tags = { ...((out.tags as JsonObject | undefined) ?? {}), ...lineageTags };
+  if (out.displayName === undefined) out.displayName = jobName;
   return out;
-}
-
-function nodeSource(step: PlannedStep): string {
-  const c = step.component;
-  if (c.kind === 'anonymous') return typeof c.spec._source === 'string' ? c.spec._source : 'YAML.COMPONENT';
-  if (c.kind === 'id' && /^azureml:\/\/registries\//i.test(c.id)) return 'REMOTE.REGISTRY';
-  return 'REMOTE.WORKSPACE.COMPONENT';
-}
-
-function nonEmpty(o: JsonObject | undefined): o is JsonObject {
-  return o !== undefined && Object.keys(o).length > 0;
-}
-
-/** The step as the free-form dict the CLI puts under `jobs`. */
-function stepBody(step: PlannedStep, plan: SubmissionPlan, ids: ResolvedIds): JsonObject {
-  const componentId = ids.components[step.name] ?? (step.component.kind === 'id' ? step.component.id : undefined);
-  if (!componentId) throw new Error(`toPipelineJobBody: no component id for step '${step.name}'`);
-  const x = step.extra;
-  const node: JsonObject = {};
-  for (const k of ['resources', 'distribution', 'limits', 'environment_variables']) {
-    const v = x[k];
-    if (v !== undefined && v !== null && !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0)) node[k] = v;
-  }
-  node.name = step.name;
-  node.type = step.type;
-  if (step.displayName !== undefined) node.display_name = step.displayName;
-  if (x.tags && typeof x.tags === 'object' && !Array.isArray(x.tags) && nonEmpty(x.tags)) node.tags = x.tags;
-  if (step.compute !== undefined) node.computeId = computeId(step.compute, ids, `jobs.${step.name}.compute`);
-  const inputs = substituteAssets(step.inputs, plan, ids, `jobs.${step.name}.inputs`);
-  if (nonEmpty(inputs)) node.inputs = inputs;
-  if (nonEmpty(step.outputs)) node.outputs = { ...step.outputs };
-  if (x.properties && typeof x.properties === 'object' && !Array.isArray(x.properties) && nonEmpty(x.properties)) node.properties = x.properties;
-  node._source = nodeSource(step);
-  if (typeof x.comment === 'string') node.comment = x.comment;
-  node.componentId = componentId;
-  return node;
-}
-
-/** The ARM `properties` for PUT .../jobs/{name}. Lineage tags win over the plan's tags. */
-export function toPipelineJobBody(plan: SubmissionPlan, ids: ResolvedIds, lineageTags: Record<string, string>): JsonObject {
-  const body: JsonObject = { jobType: 'Pipeline' };
-  if (plan.displayName !== undefined) body.displayName = plan.displayName;
-  if (plan.experimentName !== undefined) body.experimentName = plan.experimentName;
-  if (plan.description !== undefined) body.description = plan.description;
-  body.tags = { ...plan.tags, ...lineageTags };
-  if (plan.properties && Object.keys(plan.properties).length) body.properties = { ...plan.properties };
-  if (plan.compute !== undefined) body.computeId = computeId(plan.compute, ids, 'compute');
-
-  const settings: JsonObject = {};
-  for (const [k, v] of Object.entries(plan.settings)) {
-    if (v === null || v === undefined) continue;
-    if (k === 'default_compute' && typeof v === 'string') settings[k] = computeId(v, ids, 'settings.default_compute');
-    else if (k === 'default_datastore' && typeof v === 'string') {
-      const id = ids.datastores?.[v] ?? (/^\/subscriptions\//i.test(v) ? v : undefined);
-      if (!id) throw new Error(`toPipelineJobBody: no datastore ARM id for '${v}' (settings.default_datastore)`);
-      settings[k] = id;
-    } else settings[k] = v;
-  }
-  settings._source = 'YAML.JOB';
-  body.settings = settings;
-
-  const inputs = substituteAssets(plan.inputs, plan, ids, 'inputs');
-  if (nonEmpty(inputs)) body.inputs = inputs;
-  if (nonEmpty(plan.outputs)) body.outputs = { ...plan.outputs };
-  const jobs: JsonObject = {};
-  for (const step of plan.steps) jobs[step.name] = stepBody(step, plan, ids);
-  body.jobs = jobs;
-  return body;
 }

@@ -12,9 +12,13 @@
  * - the pipeline-level inputs/outputs are typed REST models (camelCase: jobInputType, jobOutputType),
  *   while step inputs/outputs sit in the free-form `jobs` object, serialised with as_dict() (snake_case).
  */
-import type { Json, JsonObject, NamedRef } from './plan';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { resolveLocal } from '../common/asset-refs';
+import type { Json, JsonObject, Template, TemplateObject } from './plan';
 import { isObj, type LoadedYaml, type YamlPath } from '../common/yaml';
 import { msg } from './messages';
+import { originOf, type Ctx } from './refs';
 
 export const DATA_TYPES = ['uri_folder', 'uri_file', 'mltable', 'custom_model', 'mlflow_model', 'triton_model'] as const;
 export const PARAM_TYPES = ['integer', 'number', 'boolean', 'string'] as const;
@@ -34,52 +38,8 @@ const OUTPUT_MODES: Record<string, string> = {
   direct: 'Direct',
 };
 
-type PyType = (typeof PARAM_TYPES)[number];
-
-/** Python's str() of a YAML scalar, as the CLI sends literal inputs. */
-export function pyStr(value: string | number | boolean, source?: string): string {
-  if (typeof value === 'string') return value;
-  if (typeof value === 'boolean') return value ? 'True' : 'False';
-  if (isFloatSource(value, source)) return pyFloatRepr(value);
-  if (Number.isSafeInteger(value)) return String(value);
-  if (source && /^[-+]?[0-9_]+$/.test(source.trim())) return BigInt(source.trim().replace(/_/g, '')).toString();
-  return pyFloatRepr(value);
-}
-
-/** The Python type name of a YAML scalar, as the SDK infers component input types. */
-export function pyType(value: string | number | boolean, source?: string): PyType {
-  if (typeof value === 'string') return 'string';
-  if (typeof value === 'boolean') return 'boolean';
-  return isFloatSource(value, source) ? 'number' : 'integer';
-}
-
-function isFloatSource(value: number, source?: string): boolean {
-  if (source !== undefined) return /[.eE]|inf|nan/i.test(source.trim()) && !/^0x/i.test(source.trim());
-  return !Number.isInteger(value);
-}
-
-/** repr(float) in Python 3: shortest round-trip digits, exponent when exp < -4 or >= 16. */
-export function pyFloatRepr(v: number): string {
-  if (Number.isNaN(v)) return 'nan';
-  if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
-  if (v === 0) return Object.is(v, -0) ? '-0.0' : '0.0';
-  const [mant, expText] = v.toExponential().split('e') as [string, string];
-  const exp = Number(expText);
-  const neg = mant.startsWith('-');
-  const digits = mant.replace('-', '').replace('.', '');
-  let out: string;
-  if (exp < -4 || exp >= 16) {
-    const m = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
-    out = `${m}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
-  } else if (exp < 0) {
-    out = `0.${'0'.repeat(-exp - 1)}${digits}`;
-  } else if (digits.length <= exp + 1) {
-    out = `${digits}${'0'.repeat(exp + 1 - digits.length)}.0`;
-  } else {
-    out = `${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}`;
-  }
-  return neg ? `-${out}` : out;
-}
+export { pyFloatRepr, pyStr, pyType } from '../common/pyrepr';
+import { pyStr, pyType } from '../common/pyrepr';
 
 // ---------------------------------------------------------------------------------------------
 // Bindings
@@ -103,7 +63,7 @@ export function findBindings(s: string): Binding[] {
     if ((r = /^parent\.inputs\.([A-Za-z0-9_.]+)$/.exec(expr))) out.push({ kind: 'parentInput', name: r[1]!, text });
     else if ((r = /^parent\.outputs\.([A-Za-z0-9_]+)$/.exec(expr))) out.push({ kind: 'parentOutput', name: r[1]!, text });
     else if ((r = /^parent\.jobs\.([A-Za-z0-9_]+)\.outputs\.([A-Za-z0-9_]+)$/.exec(expr))) out.push({ kind: 'jobOutput', job: r[1]!, name: r[2]!, text });
-    else if (/^(name|output_name)$/.test(expr)) out.push({ kind: 'runtime', text });
+    else if (/^(name|output_name|default_datastore)$/.test(expr)) out.push({ kind: 'runtime', text });
     else if ((r = /^(inputs|outputs)\.([A-Za-z0-9_.]+)$/.exec(expr))) out.push({ kind: 'legacy', text, suggestion: `\${{parent.${r[1]}.${r[2]}}}` });
     else if ((r = /^jobs\.([A-Za-z0-9_]+)\.(inputs|outputs)\.([A-Za-z0-9_]+)$/.exec(expr))) out.push({ kind: 'legacy', text, suggestion: `\${{parent.jobs.${r[1]}.${r[2]}.${r[3]}}}` });
     else out.push({ kind: 'unknown', text });
@@ -111,7 +71,7 @@ export function findBindings(s: string): Binding[] {
   return out;
 }
 
-function isWholeBinding(s: string): boolean {
+export function isWholeBinding(s: string): boolean {
   const t = s.trim();
   const all = [...t.matchAll(EXPR)];
   return all.length === 1 && all[0]![0] === t;
@@ -152,8 +112,7 @@ export interface PipelinePortInfo {
 
 export interface IoContext {
   doc: LoadedYaml;
-  /** Registered data/model assets met in inputs, by the exact `uri` written. */
-  assets: Map<string, NamedRef & { assetType: 'data' | 'model' }>;
+  ctx: Ctx;
 }
 
 
@@ -185,33 +144,39 @@ function dataType(doc: LoadedYaml, at: YamlPath, t: Json | undefined): string {
   return t;
 }
 
-function localPathFix(isPipeline: boolean): string {
-  return isPipeline ? msg('FixRegisterLocalData') : msg('FixRegisterLocalDataOrBind');
+const MODEL_TYPES = ['custom_model', 'mlflow_model', 'triton_model'];
+
+/**
+ * Local data (a path relative to the YAML): confined to the repository, checked against its
+ * type, and uploaded under LocalUpload/<hash>/ on the default datastore before submission, as
+ * `az ml job create` does.
+ */
+function localData(io: IoContext, at: YamlPath, written: string, type: string): Template {
+  const abs = resolveLocal(io.doc, at, written, io.ctx.root, msg('LocalDataNoun'));
+  const isDir = fs.statSync(abs).isDirectory();
+  if (type === 'uri_file' && isDir) io.doc.fail(at, msg('ProblemUriFileIsFolder', written), msg('FixUriFileIsFolder'));
+  if (type !== 'uri_file' && !isDir && !MODEL_TYPES.includes(type)) io.doc.fail(at, msg('ProblemFolderTypeIsFile', written, type), msg('FixFolderTypeIsFile'));
+  if (type === 'mltable' && !fs.existsSync(path.join(abs, 'MLTable'))) io.doc.fail(at, msg('ProblemNoMlTableFile', written), msg('FixNoMlTableFile'));
+  return io.ctx.refs.slot({ kind: 'data', path: abs, dataType: type, datastore: 'workspaceblobstore', origin: originOf(io.doc, at) });
 }
 
-function resolveDataPath(ctx: IoContext, at: YamlPath, p: Json | undefined, type: string, isPipeline: boolean): { uri?: string; binding?: string } {
-  if (typeof p !== 'string' || p.trim() === '') ctx.doc.fail(at, msg('ProblemMustBeDataPath'), msg('FixSetDataPath'));
+function resolveDataPath(io: IoContext, at: YamlPath, p: Json | undefined, type: string, isPipeline: boolean): { uri?: Template; binding?: string } {
+  if (typeof p !== 'string' || p.trim() === '') io.doc.fail(at, msg('ProblemMustBeDataPath'), msg('FixSetDataPath'));
   const k = classifyPath(p);
   switch (k.kind) {
     case 'uri':
-      checkRuntimeExpressions(ctx.doc, at, k.uri);
+      checkRuntimeExpressions(io.doc, at, k.uri);
       return { uri: k.uri };
     case 'binding':
-      if (isPipeline) ctx.doc.fail(at, msg('ProblemBindingInPipelineInput'), msg('FixGiveDatastorePathOrAsset'));
+      if (isPipeline) io.doc.fail(at, msg('ProblemBindingInPipelineInput'), msg('FixGiveDatastorePathOrAsset'));
       return { binding: k.text };
     case 'asset': {
-      const assetType = type === 'custom_model' || type === 'mlflow_model' || type === 'triton_model' ? 'model' : 'data';
-      ctx.assets.set(k.ref, {
-        kind: 'named',
-        assetType,
-        name: k.name,
-        ...(k.version !== undefined ? { version: k.version } : { label: 'latest' as const }),
-        origin: { file: ctx.doc.file, path: at.join('.') },
-      });
-      return { uri: k.ref };
+      const origin = originOf(io.doc, at);
+      const ref = { kind: 'named' as const, name: k.name, ...(k.version !== undefined ? { version: k.version } : { label: 'latest' as const }), origin };
+      return { uri: io.ctx.refs.asset(MODEL_TYPES.includes(type) ? 'models' : 'data', ref) };
     }
     case 'local':
-      return ctx.doc.fail(at, msg('ProblemLocalPath', k.path), localPathFix(isPipeline));
+      return { uri: localData(io, at, k.path, type) };
   }
 }
 
@@ -225,9 +190,9 @@ function checkRuntimeExpressions(doc: LoadedYaml, at: YamlPath, s: string): void
 // Pipeline level (camelCase REST models)
 
 /** Translate `inputs:` of the pipeline job. */
-export function pipelineInputs(ctx: IoContext, raw: Json | undefined): { rest: Record<string, JsonObject>; info: Map<string, PipelinePortInfo> } {
+export function pipelineInputs(ctx: IoContext, raw: Json | undefined): { rest: Record<string, TemplateObject>; info: Map<string, PipelinePortInfo> } {
   const doc: LoadedYaml = ctx.doc;
-  const rest: Record<string, JsonObject> = {};
+  const rest: Record<string, TemplateObject> = {};
   const info = new Map<string, PipelinePortInfo>();
   if (raw === undefined || raw === null) return { rest, info };
   if (!isObj(raw)) doc.fail(['inputs'], msg('ProblemInputsNotMapping'), msg('FixPipelineInputsMapping'));
@@ -246,12 +211,23 @@ export function pipelineInputs(ctx: IoContext, raw: Json | undefined): { rest: R
     }
     if (Array.isArray(v)) doc.fail(at, msg('ProblemListNotJobInput'), msg('FixSingleValueOrMapping'));
     const o = v as JsonObject;
+    if ('value' in o && !('path' in o)) {
+      // A literal written as a mapping ({value: 1000, type: integer}): the SDK's Input(value=...), sent as text.
+      checkKeys(doc, at, o, ['type', 'value', 'description', 'optional', 'min', 'max', 'enum'], msg('ProblemNotSupportedInPipelineDataInput'));
+      const lit = o.value;
+      if (typeof lit !== 'string' && typeof lit !== 'number' && typeof lit !== 'boolean') doc.fail([...at, 'value'], msg('ProblemPipelineInputNoValue'), msg('FixGivePipelineInputValue'));
+      if (typeof lit === 'string') checkLiteralBindings(doc, [...at, 'value'], lit, true);
+      const src = doc.sourceOf([...at, 'value']);
+      rest[name] = { jobInputType: 'literal', value: pyStr(lit, src) };
+      info.set(name, { type: typeof o.type === 'string' && (PARAM_TYPES as readonly string[]).includes(o.type) ? o.type : pyType(lit, src) });
+      continue;
+    }
     checkKeys(doc, at, o, ['type', 'path', 'mode', 'description'], msg('ProblemNotSupportedInPipelineDataInput'));
     const type = dataType(doc, [...at, 'type'], o.type);
     if (o.path === undefined || o.path === null) doc.fail(at, msg('ProblemDataInputWithoutPath'), msg('FixAddPipelineInputPath'));
     const { uri } = resolveDataPath(ctx, [...at, 'path'], o.path, type, true);
     const mode = inputMode(doc, [...at, 'mode'], o.mode);
-    const r: JsonObject = { jobInputType: type, uri: uri! };
+    const r: TemplateObject = { jobInputType: type, uri: uri! };
     if (mode) r.mode = mode;
     if (o.description !== undefined) r.description = str(doc, [...at, 'description'], o.description);
     rest[name] = r;
@@ -261,9 +237,9 @@ export function pipelineInputs(ctx: IoContext, raw: Json | undefined): { rest: R
 }
 
 /** Translate `outputs:` of the pipeline job. */
-export function pipelineOutputs(ctx: IoContext, raw: Json | undefined): { rest: Record<string, JsonObject>; info: Map<string, PipelinePortInfo> } {
+export function pipelineOutputs(ctx: IoContext, raw: Json | undefined): { rest: Record<string, TemplateObject>; info: Map<string, PipelinePortInfo> } {
   const doc: LoadedYaml = ctx.doc;
-  const rest: Record<string, JsonObject> = {};
+  const rest: Record<string, TemplateObject> = {};
   const info = new Map<string, PipelinePortInfo>();
   if (raw === undefined || raw === null) return { rest, info };
   if (!isObj(raw)) doc.fail(['outputs'], msg('ProblemPipelineOutputsNotMapping'), msg('FixPipelineOutputsMapping'));
@@ -278,7 +254,7 @@ export function pipelineOutputs(ctx: IoContext, raw: Json | undefined): { rest: 
     if (!isObj(v)) doc.fail(at, msg('ProblemPipelineOutputNotMapping'), msg('FixForExampleModeUpload'));
     checkKeys(doc, at, v, ['type', 'mode', 'path', 'description'], msg('ProblemNotSupportedInPipelineOutput'));
     const type = dataType(doc, [...at, 'type'], v.type);
-    const r: JsonObject = { jobOutputType: type };
+    const r: TemplateObject = { jobOutputType: type };
     const mode = outputMode(doc, [...at, 'mode'], v.mode);
     if (mode) r.mode = mode;
     if (v.path !== undefined && v.path !== null) r.uri = outputUri(doc, [...at, 'path'], v.path);
@@ -332,7 +308,7 @@ export interface PortDef {
 }
 
 interface StepInputResult {
-  rest: JsonObject;
+  rest: TemplateObject;
   /** For inferring an inline component's input definition. */
   def: JsonObject;
   bindings: Binding[];
@@ -354,7 +330,7 @@ export function stepInput(ctx: IoContext, at: YamlPath, v: Json, meta: PortDef |
     const src = doc.sourceOf(at);
     return {
       rest: { job_input_type: 'literal', value: pyStr(v, src) },
-      def: bindings.length && typeof v === 'string' && isWholeBinding(v) ? {} : { type: pyType(v, src), default: v },
+      def: bindings.length && typeof v === 'string' && isWholeBinding(v) ? {} : { type: pyType(v, src), default: pyStr(v, src) },
       bindings,
     };
   }
@@ -365,14 +341,16 @@ export function stepInput(ctx: IoContext, at: YamlPath, v: Json, meta: PortDef |
   const mode = inputMode(doc, [...at, 'mode'], o.mode);
   if (typeof o.path === 'string' && isWholeBinding(o.path)) {
     const bindings = checkLiteralBindings(doc, [...at, 'path'], o.path, false);
-    if (o.type !== undefined) dataType(doc, [...at, 'type'], o.type);
-    const rest: JsonObject = { job_input_type: 'literal', value: o.path.trim() };
+    const def: JsonObject = {};
+    if (o.type !== undefined && o.type !== null) def.type = dataType(doc, [...at, 'type'], o.type);
+    if (typeof o.mode === 'string') def.mode = o.mode;
+    const rest: TemplateObject = { job_input_type: 'literal', value: o.path.trim() };
     if (mode) rest.mode = mode;
-    return { rest, def: typeof o.mode === 'string' ? { mode: o.mode } : {}, bindings };
+    return { rest, def, bindings };
   }
   const type = dataType(doc, [...at, 'type'], o.type ?? (meta && metaIsData && meta.type !== 'path' ? meta.type : undefined));
   const { uri } = resolveDataPath(ctx, [...at, 'path'], o.path, type, false);
-  const rest: JsonObject = { job_input_type: type, uri: uri! };
+  const rest: TemplateObject = { job_input_type: type, uri: uri! };
   if (mode) rest.mode = mode;
   const def: JsonObject = { type };
   if (typeof o.mode === 'string') def.mode = o.mode;
@@ -380,7 +358,7 @@ export function stepInput(ctx: IoContext, at: YamlPath, v: Json, meta: PortDef |
 }
 
 interface StepOutputResult {
-  rest: JsonObject;
+  rest: TemplateObject;
   def: JsonObject;
   binding?: Binding;
 }
@@ -407,11 +385,11 @@ export function stepOutput(ctx: IoContext, at: YamlPath, v: Json, metaType: stri
   if (!isObj(v)) doc.fail(at, msg('ProblemNotStepOutput', JSON.stringify(v)), msg('FixStepOutputForms'));
   checkKeys(doc, at, v, ['type', 'mode', 'path', 'description'], msg('ProblemNotSupportedInStepOutput'));
   const mode = outputMode(doc, [...at, 'mode'], v.mode);
-  if (typeof v.path === 'string' && v.path.includes('${{')) {
+  if (typeof v.path === 'string' && isWholeBinding(v.path)) {
     return bindTo(v.path, mode ? { mode } : {});
   }
   const type = dataType(doc, [...at, 'type'], v.type);
-  const rest: JsonObject = { job_output_type: metaType === 'uri_file' && v.type === undefined ? 'uri_file' : type };
+  const rest: TemplateObject = { job_output_type: metaType === 'uri_file' && v.type === undefined ? 'uri_file' : type };
   if (mode) rest.mode = mode;
   if (v.path !== undefined && v.path !== null) rest.uri = outputUri(doc, [...at, 'path'], v.path);
   if (v.description !== undefined) rest.description = str(doc, [...at, 'description'], v.description);

@@ -1,88 +1,72 @@
 /**
- * The contract between the YAML translator (translate.ts: CLI v2 pipeline-job YAML -> plan) and
- * the submitter (azure.ts: uploads code, registers anonymous assets, resolves names to ARM ids,
- * then body.ts turns plan + resolved ids into the ARM PipelineJob body).
- * Everything here is plain data: no I/O, no Azure calls.
+ * The contract between the YAML translator (translate.ts and the node modules: CLI v2 job YAML ->
+ * plan) and the submitter (azure.ts: looks up and creates what the plan references, then
+ * body.ts fills the plan's templates with the ARM ids it got).
+ *
+ * A plan is the job's REST body as a template: plain JSON with slots where an ARM id goes once
+ * the referenced thing is resolved (a compute, a registered asset) or created (uploaded code or
+ * data, an anonymous environment or component). Each slot names an entry of `refs`; a
+ * component's spec is itself a template whose slots name earlier refs, so resolving `refs` in
+ * order resolves everything. Plain data and no I/O: a bad file fails before any Azure call.
  */
-
-import type { CodeRef, EnvironmentRef, IdRef, NamedRef, Origin } from '../common/asset-refs';
-import type { JsonObject } from '../common/yaml';
+import type { InlineEnvironment, NamedRef, Origin } from '../common/asset-refs';
+import type { Json, JsonObject } from '../common/yaml';
 
 export type { Json, JsonObject } from '../common/yaml';
-export type { CodeRef, EnvironmentRef, NamedRef } from '../common/asset-refs';
 
-/**
- * A component defined inline in a step, or in a local `component: ./file.yml`. The spec is the
- * component YAML as the REST `componentSpec` (the CLI sends the YAML's fields, snake_case kept),
- * minus `code` and `environment`, which are set to ARM ids once resolved.
- */
-export interface AnonymousComponent {
-  kind: 'anonymous';
-  spec: JsonObject;
-  code?: CodeRef;
-  environment: EnvironmentRef;
-  origin: Origin;
+/** How a resolved id is written where the slot is: a bare ARM id, or `azureml:` + id (component specs). */
+export type SlotForm = 'id' | 'azureml';
+
+/** A place in a template that receives the resolution of `refs[ref]`. */
+export class Slot {
+  constructor(
+    readonly ref: number,
+    readonly form: SlotForm = 'id',
+  ) {}
 }
 
-export type ComponentRef = NamedRef | IdRef | AnonymousComponent;
+export type Template = string | number | boolean | null | Slot | Template[] | { [key: string]: Template };
+export type TemplateObject = { [key: string]: Template };
 
-/** A step input/output exactly as the REST body wants it (already translated by translate.ts). */
-type RestBinding = JsonObject;
+export type AssetKind = 'components' | 'environments' | 'codes' | 'data' | 'models';
 
-export interface PlannedStep {
-  /** The key under `jobs:`. */
-  name: string;
-  type: 'command';
-  component: ComponentRef;
-  /** Compute name (without `azureml:`) or an ARM id; undefined = the pipeline default. */
-  compute?: string;
-  displayName?: string;
-  inputs: Record<string, RestBinding>;
-  outputs: Record<string, RestBinding>;
-  /** Other supported step keys already in REST form (environment_variables, resources, limits, distribution...). */
-  extra: JsonObject;
-  origin: Origin;
-}
-
-/** A registered data or model asset used as a job input (`path: azureml:<name>:<version>` or `@latest`). */
-interface AssetRef extends NamedRef {
-  assetType: 'data' | 'model';
-}
+/** Something a job references that becomes an ARM id (or a URI) before submission. */
+export type Ref =
+  /** A compute by name (`azureml:` stripped); 'serverless' is the service's own. */
+  | { kind: 'compute'; name: string; origin: Origin }
+  | { kind: 'datastore'; name: string; origin: Origin }
+  /** A registered asset: `azureml:name:version` or `azureml:name@label`. */
+  | { kind: 'asset'; assetType: AssetKind; ref: NamedRef }
+  /** A curated environment in the short form (`azureml:AzureML-x@latest`): sent as written, the service expands it. */
+  | { kind: 'verbatim'; value: string }
+  /** A local code folder or file: uploaded once per content hash, registered as anonymous code. */
+  | { kind: 'code'; path: string; origin: Origin }
+  /** An inline environment (image, conda file, or a build context folder): registered anonymously by content. */
+  | { kind: 'environment'; env: InlineEnvironment }
+  /** Local data given as a job input: uploaded under LocalUpload/<hash>/ on a datastore, as the CLI does. */
+  | { kind: 'data'; path: string; dataType: string; datastore: string; origin: Origin }
+  /** An anonymous component: its spec is a template over earlier refs. */
+  | { kind: 'component'; spec: TemplateObject; origin: Origin; label: string };
 
 export interface SubmissionPlan {
   /** Absolute path of the job YAML. */
   file: string;
-  /** Top-level `name:` of the YAML (the CLI uses it as the job name); usually absent. */
+  jobType: 'Pipeline' | 'Command' | 'Sweep';
+  /** Top-level `name:` (the CLI uses it as the job name); usually absent. */
   name?: string;
-  /** Top-level `compute:` (name without `azureml:`, or an ARM id): REST `computeId` of the pipeline job. */
-  compute?: string;
-  /** Top-level `properties:` (string map). */
-  properties?: Record<string, string>;
-  /**
-   * Registered assets used as input paths, keyed by the exact `uri` written in `inputs` / step
-   * `inputs` (e.g. `azureml:taxi-data:3`); the submitter resolves each to its ARM id
-   * (`ResolvedIds.assets`) and body.ts substitutes it.
-   */
-  assets?: Record<string, AssetRef>;
-  displayName?: string;
-  experimentName?: string;
-  description?: string;
-  tags: Record<string, string>;
-  /** REST `settings`: default_compute etc. default_compute is a compute name or ARM id (no `azureml:`). */
-  settings: JsonObject;
-  inputs: Record<string, RestBinding>;
-  outputs: Record<string, RestBinding>;
-  steps: PlannedStep[];
+  /** The REST `properties` of the job, without the lineage tags and the defaults the submitter sets. */
+  body: TemplateObject;
+  refs: Ref[];
+  /** Top-level step names and types, for messages (empty for a command or sweep job). */
+  steps: Array<{ name: string; type: string }>;
 }
 
-/** What the submitter found or created in Azure, by plan element. */
-export interface ResolvedIds {
-  /** Step name -> component version ARM id. */
-  components: Record<string, string>;
-  /** Compute name (as in the plan) -> compute ARM id. `serverless` may be left out (sent as is). */
-  computes: Record<string, string>;
-  /** Datastore name (settings.default_datastore as in the plan) -> datastore ARM id. */
-  datastores?: Record<string, string>;
-  /** Key of `SubmissionPlan.assets` -> asset version ARM id (`/subscriptions/.../data/<name>/versions/<v>`). */
-  assets?: Record<string, string>;
+/** True for the plain-JSON part of a template (no slot anywhere). */
+export function isPlain(t: Template): t is Json {
+  if (t instanceof Slot) return false;
+  if (Array.isArray(t)) return t.every(isPlain);
+  if (t !== null && typeof t === 'object') return Object.values(t).every(isPlain);
+  return true;
 }
+
+export type { JsonObject as PlainObject };

@@ -262,10 +262,10 @@ function toJson(v: unknown, name: string): Json {
 }
 
 function setKey(o: JsonObject, k: string, v: Json, name: string): void {
-  if (k === '__proto__' || k === 'constructor' || k === 'prototype') {
-    throw new UserError(msg('YamlKeyNotAllowed', name, k));
-  }
-  o[k] = v;
+  if (k === '__proto__') throw new UserError(msg('YamlKeyNotAllowed', name, k));
+  // 'constructor' is a real key of Azure ML files (the RAI components' input); as an own data
+  // property it shadows nothing a caller relies on and changes no prototype.
+  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
 }
 
 /** What a non-pipeline YAML file looks like, for "this is not a pipeline job" messages. */

@@ -180,7 +180,7 @@ test('a deployment file brings code (uploaded once), an inline environment and s
   assert.equal(p.model, modelId('credit-risk', '3'));
   assert.match(p.codeConfiguration.codeId, /\/codes\/[0-9a-f]{64}\/versions\/1$/);
   assert.equal(p.codeConfiguration.scoringScript, 'score.py');
-  assert.match(p.environmentId, /\/environments\/CliV2AnonymousEnvironment\/versions\/[0-9a-f]{64}$/);
+  assert.match(p.environmentId, /\/environments\/CliV2AnonymousEnvironment\/versions\/[0-9a-f]{32}$/);
   assert.deepEqual(p.requestSettings, { requestTimeout: 'PT3S', maxConcurrentRequestsPerInstance: 4 });
   assert.deepEqual(p.livenessProbe, { initialDelay: 'PT10S', period: 'PT5S' });
   assert.deepEqual(p.containerResourceRequirements, { containerResourceRequests: { cpu: '0.5', memory: '1Gi' } });

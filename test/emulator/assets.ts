@@ -115,6 +115,10 @@ export function parseAssetRef(ref: string): AssetRef | undefined {
   if (arm) return { workspaceId: arm[1], kind: arm[2].toLowerCase(), name: arm[3], version: arm[4], id: `${arm[1]}/${arm[2].toLowerCase()}/${arm[3]}/versions/${arm[4]}` };
   const reg = REGISTRY_ASSET_ID.exec(ref.trim());
   if (reg) return { registry: reg[1], kind: reg[2].toLowerCase(), name: reg[3], ...(reg[4] ? { version: reg[4] } : {}) };
+  // A curated environment in the short form the SDK sends as written (azureml:AzureML-x@latest or :version);
+  // Azure expands it to the azureml registry's environment (OperationOrchestrator.get_asset_arm_id, CURATED_ENV_PREFIX).
+  const curated = /^azureml:(AzureML-[A-Za-z0-9._-]+)(?:@[A-Za-z0-9._-]+|:([A-Za-z0-9._-]+))$/.exec(ref.trim());
+  if (curated) return { registry: 'azureml', kind: 'environments', name: curated[1], ...(curated[2] ? { version: curated[2] } : {}) };
   return undefined;
 }
 
@@ -548,6 +552,23 @@ export function installAssetRoutes(deps: AssetDeps, store: AssetStore): void {
       let list = arm.resources.list(`${ws(req).id}/datastores`).map((r) => r.body);
       if (req.query.get('isDefault') === 'true') list = list.filter((b) => (b.properties as JsonObject).isDefault === true);
       return { status: 200, body: { value: list } };
+    },
+  });
+  // A datastore's credentials (what the SDK's upload asks for): the account key of an AccountKey
+  // datastore, a SAS of a SAS one; a datastore without credentials (identity-based) has none.
+  arm.route('POST', `${wsBase}/datastores/{name}/listSecrets`, {
+    action: `${ML_NS}/workspaces/datastores/listsecrets/action`,
+    handler: async (req) => {
+      const d = arm.resources.get(`${ws(req).id}/datastores/${req.params.name}`);
+      if (!d) throw amlErrors.notFound(`Datastore '${req.params.name}' was not found in workspace '${req.params.workspaceName}'.`);
+      const props = d.body.properties as JsonObject;
+      const kind = String((props.credentials as JsonObject | undefined)?.credentialsType ?? 'None');
+      if (kind !== 'AccountKey') throw amlErrors.userError(`Datastore '${req.params.name}' has credentials of type ${kind}, which hold no secrets to list.`, ['BadArgument']);
+      await deps.storage.start();
+      const account = deps.storage.azuriteAccount(String(props.accountName));
+      // In Azure the datastore's container exists from the workspace's creation on.
+      await deps.storage.ensureContainer(account, String(props.containerName));
+      return { status: 200, body: { secretsType: 'AccountKey', key: deps.storage.accountKey(account) } };
     },
   });
   arm.route('GET', `${wsBase}/datastores/{name}`, {

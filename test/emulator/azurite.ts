@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import { createDefaultHttpClient, type HttpClient, type PipelineRequest } from '@azure/core-rest-pipeline';
 import { AnonymousCredential, BlobServiceClient, ContainerSASPermissions, type Pipeline, SASProtocol, StorageSharedKeyCredential, generateBlobSASQueryParameters, newPipeline } from '@azure/storage-blob';
 import { Faults, type FaultHandle, type FaultSpec } from './faults';
-import type { TlsMaterial } from './tls';
+import { PUBLIC_BLOB_SUFFIX, type TlsMaterial } from './tls';
+import type { TunnelRoute } from './tunnel';
 
 /** Azurite's built-in account (documented, public key). */
 export const AZURITE_DEFAULT_ACCOUNT = 'devstoreaccount1';
@@ -276,7 +277,30 @@ export class EmulatedStorage {
     return this.faults.add(spec);
   }
 
+  /**
+   * The route for tunnelHosts that serves the accounts by their public names,
+   * https://<account>.blob.core.windows.net/<container>/<blob>, as clients outside the emulator
+   * (a datastore upload, the Azure ML SDK) build them. Start the storage before a client connects.
+   */
+  publicRoute(): TunnelRoute {
+    return { host: new RegExp(`^[a-z0-9]{3,24}\\.${PUBLIC_BLOB_SUFFIX.replace(/\./g, '\\.')}:443$`, 'i'), to: () => this.url };
+  }
+
+  /** The account key Azure would hand out for a served account (listKeys, a datastore's listSecrets). */
+  accountKey(account: string): string {
+    const key = this.keyOf(account);
+    this.opts.addSecret(key);
+    return key;
+  }
+
   // ---- internals ---------------------------------------------------------------------
+
+  private publicAccountOf(host: string | undefined): string | undefined {
+    const h = (host ?? '').toLowerCase().replace(/:\d+$/, '');
+    if (!h.endsWith(`.${PUBLIC_BLOB_SUFFIX}`)) return undefined;
+    const account = h.slice(0, -(PUBLIC_BLOB_SUFFIX.length + 1));
+    return /^[a-z0-9]{3,24}$/.test(account) ? account : undefined;
+  }
 
   private keyOf(account: string): string {
     return this.keys.get(account.toLowerCase()) ?? AZURITE_DEFAULT_KEY;
@@ -374,12 +398,16 @@ export class EmulatedStorage {
         return s;
       }
     });
-    const entry: StorageRequestEntry = { time: Date.now(), method, path: url.pathname, account: segs[0] ?? '', status: 0, bytesIn: 0 };
+    // <account>.blob.core.windows.net (tunnelled here in tests) is the production-style URL: Azurite
+    // takes the account from the host, and the path starts at the container.
+    const publicHost = this.publicAccountOf(req.headers.host);
+    if (publicHost) segs.unshift(publicHost);
+    const entry: StorageRequestEntry = { time: Date.now(), method, path: publicHost ? `/${publicHost}${url.pathname}` : url.pathname, account: segs[0] ?? '', status: 0, bytesIn: 0 };
     if (segs[1]) entry.container = segs[1];
     if (segs.length > 2) entry.blob = segs.slice(2).join('/');
     this.requests.push(entry);
 
-    const fault = this.faults.take('control', method, url.pathname + url.search);
+    const fault = this.faults.take('control', method, entry.path + url.search);
     if (fault) {
       entry.fault = fault.kind;
       switch (fault.kind) {
@@ -413,7 +441,7 @@ export class EmulatedStorage {
       }
     }
 
-    const headers = { ...req.headers, host: `127.0.0.1:${this.azuritePort}` };
+    const headers = { ...req.headers, host: publicHost ? `${publicHost}.${PUBLIC_BLOB_SUFFIX}:${this.azuritePort}` : `127.0.0.1:${this.azuritePort}` };
     const upstream = httpsRequest(
       { host: '127.0.0.1', port: this.azuritePort, method, path: req.url, headers, ca: this.tls.caCertPem, agent: false },
       (up) => {

@@ -13,9 +13,9 @@
 // Shapes follow the official examples (test/fixtures/official/reference/octokit+openapi, checked by
 // github.test.ts), REST API version 2022-11-28. Lists page with per_page/page and a Link header.
 // Tokens are Bearer tokens; an unknown one answers 401 "Bad credentials", a missing repository 404.
-import * as net from 'node:net';
 import { CommitGraph } from './commit-graph';
 import type { JsonObject } from './jwt';
+import { type Tunnel, tunnelHosts } from './tunnel';
 import { type EmuRequest, type EmuResponse, header } from './types';
 
 export const GITHUB_COM_API = 'api.github.com';
@@ -432,41 +432,7 @@ function isGitHubComHost(host: string | undefined): boolean {
 /**
  * A forward proxy for tests that plays the internet for github.com: CONNECT api.github.com:443 is
  * tunnelled to the emulator (whose certificate names api.github.com), anything else is refused.
- * Returns the proxy URL (for Agent.ProxyUrl), the hosts asked for, and close().
  */
-export async function tunnelGitHub(emulatorUrl: string): Promise<{ url: string; connects: string[]; close: () => Promise<void> }> {
-  const target = new URL(emulatorUrl);
-  const connects: string[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    sockets.add(client);
-    client.on('close', () => sockets.delete(client));
-    client.once('data', (chunk) => {
-      const line = /^CONNECT ([^\s]+) HTTP\/1\.[01]/.exec(chunk.toString('latin1'));
-      connects.push(line?.[1] ?? '?');
-      if (line?.[1]?.toLowerCase() !== `${GITHUB_COM_API}:443`) {
-        client.end('HTTP/1.1 403 Forbidden\r\n\r\n');
-        return;
-      }
-      const upstream = net.connect(Number(target.port), target.hostname, () => {
-        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-        upstream.pipe(client);
-        client.pipe(upstream);
-      });
-      sockets.add(upstream);
-      upstream.on('close', () => sockets.delete(upstream));
-      upstream.on('error', () => client.destroy());
-      client.on('error', () => upstream.destroy());
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    connects,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+export function tunnelGitHub(emulatorUrl: string): Promise<Tunnel> {
+  return tunnelHosts([{ host: /^api\.github\.com:443$/i, to: () => emulatorUrl }]);
 }

@@ -277,10 +277,10 @@ export class JobEngine implements RunHistory {
     if (existing) return this.update(existing, props, req);
     // A step run's id is a job name too.
     if (this.runs.has(name)) throw this.immutable([' Jobs']);
-    if (jobType !== 'Pipeline' && jobType !== 'Command') {
-      throw amlErrors.userError(`jobType '${jobType}' is not supported by the emulator (it emulates Pipeline and Command jobs).`);
+    if (jobType !== 'Pipeline' && jobType !== 'Command' && jobType !== 'Sweep') {
+      throw amlErrors.userError(`jobType '${jobType}' is not supported by the emulator (it emulates Pipeline, Command and Sweep jobs).`);
     }
-    const steps = jobType === 'Pipeline' ? this.validatePipeline(w, props) : this.validateCommand(w, props);
+    const steps = jobType === 'Pipeline' ? this.validatePipeline(w, props) : jobType === 'Sweep' ? this.validateSweep(w, props) : this.validateCommand(w, props);
     const settings = isJsonObject(props.settings) ? props.settings : {};
     const cosf = settings.continue_on_step_failure ?? settings.continueOnStepFailure;
     const experimentName = typeof props.experimentName === 'string' && props.experimentName !== '' ? props.experimentName : 'Default';
@@ -327,7 +327,7 @@ export class JobEngine implements RunHistory {
       timers: new Set(),
       outputBindings,
     };
-    if (jobType === 'Command') run.computeName = typeof props.computeId === 'string' ? computeNameOf(props.computeId) : undefined;
+    if (jobType === 'Command' || jobType === 'Sweep') run.computeName = typeof props.computeId === 'string' ? computeNameOf(props.computeId) : undefined;
     const body: JsonObject = {
       id: `${w.id}/jobs/${name}`,
       name,
@@ -415,9 +415,17 @@ export class JobEngine implements RunHistory {
   }
 
   /** A compute reference must name a compute of the workspace ('serverless' is always there). */
-  private requireCompute(w: StoredResource, ref: unknown, where: string): string | undefined {
+  private requireCompute(w: StoredResource, ref: unknown, where: string, pipelineInputs: JsonObject = {}): string | undefined {
     if (ref === undefined || ref === null || ref === '') return undefined;
     if (typeof ref !== 'string') throw amlErrors.userError(`${where} must be a compute ARM id or name.`);
+    // A step's compute may be promoted to a pipeline input: ${{parent.inputs.<name>}}, a literal.
+    const bound = /^\$\{\{\s*parent\.inputs\.([A-Za-z_][\w]*)\s*\}\}$/.exec(ref);
+    if (bound) {
+      const input = pipelineInputs[bound[1]!];
+      const value = isJsonObject(input) ? input.value : input;
+      if (typeof value !== 'string' || value === '') throw amlErrors.userError(`${where}: compute is bound to pipeline input '${bound[1]}', which has no literal value.`);
+      return this.requireCompute(w, value, where);
+    }
     const name = computeNameOf(ref);
     if (name.toLowerCase() === 'serverless') return 'serverless';
     const armId = /^\/subscriptions\//i.test(ref.replace(/^azureml:/i, '')) ? ref.replace(/^azureml:/i, '') : computeArmId(w.id, name);
@@ -448,7 +456,18 @@ export class JobEngine implements RunHistory {
     const specs = new Map<string, JsonObject | undefined>();
     for (const [stepName, node] of Object.entries(jobs)) {
       if (!isJsonObject(node)) throw amlErrors.userError(`Step '${stepName}' must be an object.`);
-      const componentId = node.componentId ?? node.component_id;
+      const displayName0 = typeof node.display_name === 'string' ? node.display_name : stepName;
+      if (node.type === 'automl') {
+        // An AutoML node runs the service's own trials: no component; best_model is always an output.
+        const computeName = this.requireCompute(w, node.computeId ?? node.compute ?? defaultCompute, `Step '${stepName}'`, pipelineInputs);
+        if (typeof node.task !== 'string' || typeof node.training_data !== 'string') throw amlErrors.userError(`Step '${stepName}': an automl node needs task and training_data.`);
+        specs.set(stepName, undefined);
+        const outputs = [...new Set([...Object.keys(isJsonObject(node.outputs) ? node.outputs : {}), 'best_model'])];
+        plans.push({ name: stepName, deps: [], displayName: displayName0, componentId: `automl:${String(node.task)}`, componentName: 'automl', ...(computeName ? { computeName } : {}), outputs });
+        continue;
+      }
+      // A sweep node runs its trial's component.
+      const componentId = node.componentId ?? node.component_id ?? (node.type === 'sweep' && isJsonObject(node.trial) ? node.trial.componentId : undefined);
       if (typeof componentId !== 'string' || componentId === '') throw amlErrors.userError(`Step '${stepName}' has no componentId.`);
       const ref = parseAssetRef(componentId);
       if (!ref || ref.kind !== 'components') {
@@ -457,7 +476,7 @@ export class JobEngine implements RunHistory {
       if (ref.id && !this.deps.arm.resources.get(ref.id)) {
         throw amlErrors.userError(`Step '${stepName}': component '${ref.name}:${ref.version}' was not found in workspace '${String(ref.workspaceId).split('/').pop()}'.`, ['BadArgument', 'AssetNotFound']);
       }
-      const computeName = this.requireCompute(w, node.computeId ?? node.compute ?? defaultCompute, `Step '${stepName}'`);
+      const computeName = this.requireCompute(w, node.computeId ?? node.compute ?? defaultCompute, `Step '${stepName}'`, pipelineInputs);
       const spec = ref.id ? this.componentOf(ref.id) : undefined;
       specs.set(stepName, spec);
       const displayName = typeof node.display_name === 'string' ? node.display_name : typeof node.displayName === 'string' ? node.displayName : stepName;
@@ -520,6 +539,12 @@ export class JobEngine implements RunHistory {
     }
   }
 
+  /** A sweep job: the sweep's own parts, and its trial checked as a command job on the sweep's compute. It runs as one run. */
+  private validateSweep(w: StoredResource, props: JsonObject): StepPlan[] {
+    for (const k of ['trial', 'objective', 'samplingAlgorithm', 'searchSpace', 'limits']) if (!isJsonObject(props[k])) throw amlErrors.userError(`properties.${k} is required for a sweep job.`);
+    return this.validateCommand(w, { ...(props.trial as JsonObject), computeId: props.computeId ?? null });
+  }
+
   private validateCommand(w: StoredResource, props: JsonObject): StepPlan[] {
     if (typeof props.command !== 'string' || props.command.trim() === '') throw amlErrors.userError('properties.command is required for a command job.');
     const checkAsset = (ref: unknown, kind: 'codes' | 'environments', field: string, required: boolean): void => {
@@ -575,8 +600,8 @@ export class JobEngine implements RunHistory {
 
   private start(job: JobRecord): void {
     if (job.run.status !== 'NotStarted') return;
-    if (job.jobType === 'Command') {
-      // A command job is its own (only) run: Queued, Preparing, Running, Finalizing, Completed or Failed.
+    if (job.jobType === 'Command' || job.jobType === 'Sweep') {
+      // A command (or sweep) job is its own (only) run: Queued, Preparing, Running, Finalizing, Completed or Failed.
       this.runSteps(job, job.run, () => undefined);
       return;
     }
@@ -624,7 +649,7 @@ export class JobEngine implements RunHistory {
   private failureFor(job: JobRecord, run: RunState): RunError | undefined {
     const s = this.script(job);
     const stepFail = run.step ? s.steps?.[run.step]?.fail : undefined;
-    const f = stepFail ?? (s.fail && (job.jobType === 'Command' ? !run.step : s.fail.step === run.step) ? s.fail : undefined);
+    const f = stepFail ?? (s.fail && (job.jobType === 'Command' || job.jobType === 'Sweep' ? !run.step : s.fail.step === run.step) ? s.fail : undefined);
     if (!f) return undefined;
     return {
       code: f.code ?? 'UserError',

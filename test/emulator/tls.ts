@@ -9,7 +9,11 @@ import forge from 'node-forge';
 
 /** Bump when the certificate layout changes so stale caches are ignored. */
 // v2: the server certificate also names api.github.com (github.com's API, tunnelled to the emulator in tests).
-const TLS_CACHE_VERSION = 'aml-emulator-tls-v2';
+// v3: and *.blob.core.windows.net (storage accounts by their public names, tunnelled to Azurite in tests).
+const TLS_CACHE_VERSION = 'aml-emulator-tls-v3';
+
+/** Public cloud blob host suffix: tests reach <account>.blob.core.windows.net through tunnelHosts. */
+export const PUBLIC_BLOB_SUFFIX = 'blob.core.windows.net';
 
 export interface TlsMaterial {
   caCertPem: string;
@@ -129,7 +133,7 @@ function generateTls(): CachedTls {
       { name: 'basicConstraints', cA: false },
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
       { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }, { type: 2, value: 'api.github.com' }] },
+      { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }, { type: 2, value: 'api.github.com' }, { type: 2, value: `*.${PUBLIC_BLOB_SUFFIX}` }] },
     ],
   });
   return { version: TLS_CACHE_VERSION, caCertPem, serverCertPem, serverKeyPem: server.privatePem };

@@ -175,21 +175,22 @@ describe('bad input: every refusal is one UserError naming the file, key and fix
     throwsUserError(run(repo({ 'pipeline.yml': pipeline(TRAIN) }), 'pipeline.yml', ['settings=x']), "Input 'overrides' line 1 ('settings=x'): 'settings' in pipeline.yml is a mapping", 'settings.default_compute=...');
   });
 
-  test('25. an unsupported step type is refused by name', () => {
-    throwsUserError(run(repo({ 'pipeline.yml': pipeline(TRAIN.replace('    component:', '    type: sweep\n    component:')) })), "pipeline.yml line 11: 'jobs.train.type' is 'sweep'", 'sweep (hyperparameter tuning) steps are not supported yet');
+  test('25. an unsupported step type is refused by name, saying what to do instead', () => {
+    throwsUserError(run(repo({ 'pipeline.yml': pipeline(TRAIN.replace('    component:', '    type: data_transfer\n    component:')) })), "pipeline.yml line 11: 'jobs.train.type' is 'data_transfer'", 'data transfer steps are not supported', 'express it with command steps');
+    throwsUserError(run(repo({ 'pipeline.yml': pipeline(TRAIN.replace('    component:', '    type: if_else\n    component:')) })), "'jobs.train.type' is 'if_else'", 'if_else control-flow steps are not supported');
   });
 
-  test('26. an inline environment with a Docker build context', () => {
-    const dir = repo({ 'pipeline.yml': pipeline(TRAIN), 'train.yml': COMPONENT.replace('environment: azureml:sklearn-env:3', 'environment:\n  build:\n    path: ./docker') });
-    throwsUserError(run(dir), "train.yml line 10: 'environment.build' asks for a Docker build context", 'az ml environment create');
+  test('26. an inline environment whose Docker build context is remote (only a local folder is uploaded)', () => {
+    const dir = repo({ 'pipeline.yml': pipeline(TRAIN), 'train.yml': COMPONENT.replace('environment: azureml:sklearn-env:3', 'environment:\n  build:\n    path: https://github.com/x/y.git#main:docker') });
+    throwsUserError(run(dir), "train.yml line 11: 'environment.build.path' is the remote location 'https://github.com/x/y.git#main:docker'", 'path: ./docker-context');
   });
 
   test('27. a compute name with a space', () => {
     throwsUserError(run(repo({ 'pipeline.yml': pipeline(TRAIN + '    compute: azureml:cpu cluster\n') })), "'jobs.train.compute' is 'azureml:cpu cluster', which is not a compute name");
   });
 
-  test('28. a local data path names the key and says how to register the data', () => {
-    throwsUserError(run(repo({ 'pipeline.yml': pipeline(TRAIN).replace('path: azureml://datastores/workspaceblobstore/paths/raw/', 'path: ./data') })), "pipeline.yml line 3: 'inputs.raw.path' is the local path './data'", 'az ml data create', 'azureml://datastores/');
+  test('28. a local data path that does not exist names the key and where it looked', () => {
+    throwsUserError(run(repo({ 'pipeline.yml': pipeline(TRAIN).replace('path: azureml://datastores/workspaceblobstore/paths/raw/', 'path: ./data') })), "pipeline.yml line 3: 'inputs.raw.path' points at './data', which does not exist", 'relative to the folder of pipeline.yml');
   });
 
   test('29. a step input the component does not declare', () => {
@@ -205,8 +206,8 @@ describe('bad input: every refusal is one UserError naming the file, key and fix
     throwsUserError(run(dir), "train.yml line 10: 'command' uses ${{inputs.rate}}, but there is no input 'rate'");
   });
 
-  test('32. a command job is not a pipeline job', () => {
-    throwsUserError(run(repo({ 'job.yml': '$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json\ncommand: python x.py\nenvironment: azureml:e:1\n' }), 'job.yml'), 'job.yml: this file is a command job (commandJob.schema.json), not a pipeline job');
+  test('32. a job type that is not submitted on its own is refused by name, saying what to write', () => {
+    throwsUserError(run(repo({ 'job.yml': 'type: automl\ntask: classification\n' }), 'job.yml'), "job.yml line 1: 'type' is 'automl', a job type AmlPipelineJob@1 does not submit on its own", 'write a pipeline job (type: pipeline) with this AutoML job under jobs:');
   });
 
   test('33. a job file outside the repository folder', () => {
@@ -238,9 +239,9 @@ describe('bad input: every refusal is one UserError naming the file, key and fix
     throwsUserError(run(repo({ 'pipeline.yml': pipeline('  train:\n    compute: azureml:cpu\n') })), "'jobs.train' has neither component: nor command:");
   });
 
-  test('40. a parallel component file', () => {
-    const dir = repo({ 'pipeline.yml': pipeline(TRAIN), 'train.yml': COMPONENT.replace('type: command', 'type: parallel') });
-    throwsUserError(run(dir), "train.yml line 1: 'type' is 'parallel'", 'command components only');
+  test('40. a component file of a type the task does not run', () => {
+    const dir = repo({ 'pipeline.yml': pipeline(TRAIN), 'train.yml': COMPONENT.replace('type: command', 'type: data_transfer') });
+    throwsUserError(run(dir), "train.yml line 1: 'type' is 'data_transfer'", 'use type: command, parallel, spark or pipeline');
   });
 
   test('41. a conda file that does not exist', () => {
@@ -268,8 +269,9 @@ describe('bad input: every refusal is one UserError naming the file, key and fix
     throwsUserError(run(repo({ 'pipeline.yml': pipeline(TRAIN).replace('  lr: 0.05', '  lr:') })), "pipeline.yml line 4: 'inputs.lr' has no value");
   });
 
-  test('47. a step input that is a local path handed to a data input of the component', () => {
-    throwsUserError(run(repo({ 'pipeline.yml': pipeline(TRAIN.replace('${{parent.inputs.raw}}', './data')) })), "'jobs.train.inputs.data' is the local path './data'");
+  test('47. a step input given as a local folder where the data is a single file (uri_file)', () => {
+    const dir = repo({ 'pipeline.yml': pipeline(TRAIN.replace('${{parent.inputs.raw}}', '{type: uri_file, path: ./data}')), 'data/a.csv': 'x\n' });
+    throwsUserError(run(dir), "'jobs.train.inputs.data.path' is a uri_file input, but './data' is a folder", 'write type: uri_folder');
   });
 
   test('48. the sample pipeline with an environment label other than latest', () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { applyOverrides, parseOverrides } from '../../tasks/AmlPipelineJob/overrides';
+import { Slot } from '../../tasks/AmlPipelineJob/plan';
 import { translatePipelineJob } from '../../tasks/AmlPipelineJob/translate';
 import { parseYamlText } from '../../tasks/common/yaml';
 import { copySample, throwsUserError } from '../fixtures/pipeline/helpers';
@@ -82,13 +83,17 @@ describe('applyOverrides', () => {
         'experiment_name=nightly',
       ]),
     });
-    assert.deepEqual(plan.inputs.learning_rate, { jobInputType: 'literal', value: '0.01' });
-    assert.deepEqual(plan.inputs.n_estimators, { jobInputType: 'literal', value: '1.0' });
-    assert.deepEqual(plan.inputs.use_gpu, { jobInputType: 'literal', value: 'True' });
-    assert.equal(plan.settings.default_compute, 'gpu-cluster');
-    assert.equal(plan.steps[0]!.compute, 'big');
-    assert.deepEqual(plan.steps[1]!.inputs.min_auc, { job_input_type: 'literal', value: '0.8' });
-    assert.equal(plan.experimentName, 'nightly');
+    const inputs = plan.body.inputs as Record<string, unknown>;
+    assert.deepEqual(inputs.learning_rate, { jobInputType: 'literal', value: '0.01' });
+    assert.deepEqual(inputs.n_estimators, { jobInputType: 'literal', value: '1.0' });
+    assert.deepEqual(inputs.use_gpu, { jobInputType: 'literal', value: 'True' });
+    // Computes are slots the submitter resolves: the slot names the overridden compute.
+    const computeOf = (t: unknown) => plan.refs[(t as Slot).ref];
+    assert.deepEqual(computeOf((plan.body.settings as Record<string, unknown>).default_compute), { kind: 'compute', name: 'gpu-cluster', origin: { file: path.join(dir, 'pipeline.yml'), path: 'settings.default_compute' } });
+    const jobs = plan.body.jobs as Record<string, Record<string, unknown>>;
+    assert.equal((computeOf(jobs.train!.computeId) as { name: string }).name, 'big');
+    assert.deepEqual((jobs.evaluate!.inputs as Record<string, unknown>).min_auc, { job_input_type: 'literal', value: '0.8' });
+    assert.equal(plan.body.experimentName, 'nightly');
   });
 
   test('a translation error on an overridden value points at the override line', () => {

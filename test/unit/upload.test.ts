@@ -51,11 +51,12 @@ test('a link loop and a dangling link are refused by name, unless ignored; a fol
   assert.throws(() => snapshotCode(path.join(r, 'src'), r, 'code'), (e: unknown) => e instanceof UserError && /'dangling\.py' is a symbolic link to 'gone\.py', which does not exist/.test(e.message));
 });
 
-test('the content hash reads files in chunks: a file larger than one chunk hashes like sha256 of its bytes', async () => {
+test('the content hash (the SDK\'s hash_sha256, version 202208) reads files in chunks: a file larger than one chunk hashes as its whole bytes', async () => {
   const { createHash } = await import('node:crypto');
   const big = Buffer.alloc(3 * (1 << 20) + 17, 7);
   const r = scratch({ 'src/a.bin': '' });
   fs.writeFileSync(path.join(r, 'src', 'a.bin'), big);
-  const expected = createHash('sha256').update(`a.bin\0${big.length}\0`).update(createHash('sha256').update(big).digest()).digest('hex');
+  // _get_file_list_content_hash: the file count, '#<name>#<size>' per file, then every file's bytes.
+  const expected = createHash('sha256').update(`1#a.bin#${big.length}`).update(big).digest('hex');
   assert.equal(snapshotCode(path.join(r, 'src'), r, 'code').hash, expected);
 });
