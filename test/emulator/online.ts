@@ -528,7 +528,8 @@ export class OnlineEndpoints {
       type: DEP_TYPE,
       location: String(body.location ?? e.body.location),
       tags: isJsonObject(body.tags) ? body.tags : {},
-      properties: { ...props, provisioningState: existing ? 'Updating' : 'Creating' },
+      // Azure fills in the default scale settings (the SDK parses them unchecked).
+      properties: { ...props, scaleSettings: isJsonObject(props.scaleSettings) ? props.scaleSettings : { scaleType: 'Default' }, provisioningState: existing ? 'Updating' : 'Creating' },
       sku: { name: String(sku.name ?? 'Default'), tier: 'Standard', capacity },
       systemData: systemData(req, at, existing?.body.systemData as JsonObject | undefined),
     };

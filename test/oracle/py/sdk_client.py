@@ -137,16 +137,22 @@ def main():
     # The SDK prints progress and warnings to stdout; only the JSON document goes there.
     with contextlib.redirect_stdout(sys.stderr):
         from azure.ai.ml import MLClient
+        from azure.ai.ml.constants._common import LROConfigurations
 
+        # Timing only: the emulator's operations take milliseconds, so poll every 0.1 s instead of
+        # the SDK's 5 s (deployments) and 30 s (the generated clients' default polling_interval).
+        LROConfigurations.POLL_INTERVAL = 0.1
         credential = EmulatorCredential(request["url"], request["tenantId"], request["clientId"], request["clientSecret"])
-        client = MLClient(credential, request["subscription"], request["resourceGroup"], request["workspace"], show_progress=False)
+        client = MLClient(credential, request["subscription"], request["resourceGroup"], request["workspace"], show_progress=False, polling_interval=0.1)
         for op in request["operations"]:
             out = {"op": op["op"]}
+            started = time.time()
             try:
                 out = RUNNERS[op["op"]](client, op)
             except Exception as e:  # the next operation still runs; the test names what failed
                 failure(out, e)
                 out.update({k: op[k] for k in ("file", "name", "endpoint") if k in op})
+            out["seconds"] = round(time.time() - started, 2)
             results.append(out)
             print("sdk_client: %s %s %s" % (op["op"], op.get("file") or op.get("name") or op.get("endpoint"), "ok" if out.get("ok") else out.get("error")), file=sys.stderr)
     json.dump(results, real_stdout)
