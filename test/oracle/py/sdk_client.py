@@ -65,6 +65,9 @@ def run_job(client, op):
     from azure.ai.ml import load_job
 
     out = {"op": "job", "file": op["file"]}
+    # From the job's folder, as the examples' instructions run `az ml job create -f <file>`: 1.4.0
+    # resolves some local paths (an AutoML job's training data) against the working directory.
+    os.chdir(os.path.dirname(op["file"]))
     job = load_job(op["file"], params_override=op.get("override") or [])
     created = client.jobs.create_or_update(job)
     out.update(name=created.name, type=created.type, submitted_status=created.status)
