@@ -65,6 +65,7 @@ const DATA = 'sdk-client-data';
 const MODEL = 'sdk-client-model';
 const MODEL_BYTES = Buffer.from('not really a pickle, but bytes all the same\n');
 const ENDPOINT = 'sdk-client-ep';
+const K8S_ENDPOINT = 'sdk-client-aks';
 const LOCAL_UPLOAD = /^LocalUpload\/[0-9a-f]{32}\//;
 
 const resultOf = (op: ClientResult['op']): ClientResult | undefined => results.find((r) => r.op === op);
@@ -107,17 +108,17 @@ before(async () => {
   }
   operations.push({ op: 'data', name: DATA, version: '1', path: path.join(local, 'data'), type: 'uri_folder' });
   operations.push({ op: 'model', name: MODEL, version: '1', path: path.join(local, 'model.pkl') });
-  operations.push({
-    op: 'online',
-    endpoint: ENDPOINT,
+  const deployment = {
     deployment: 'blue',
     model: `azureml:${MODEL}:1`,
     code: path.join(local, 'score'),
     scoringScript: 'score.py',
     image: 'mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04:latest',
     condaFile: path.join(local, 'conda.yml'),
-    instanceType: 'Standard_DS3_v2',
-  });
+  };
+  operations.push({ op: 'online', endpoint: ENDPOINT, instanceType: 'Standard_DS3_v2', ...deployment });
+  // On the seeded attached AKS cluster (Kubernetes endpoint), with its instance type.
+  operations.push({ op: 'online', endpoint: K8S_ENDPOINT, compute: 'aks-prod', instanceType: 'defaultInstanceType', ...deployment });
 
   const seed = w.seed;
   results = await runSdkScript<ClientResult[]>(
@@ -154,7 +155,7 @@ after(async () => {
 
 describe('azure-ai-ml 1.4.0 as a client of the emulator', () => {
   test('one result per operation', () => {
-    assert.equal(results.length, jobs.length + 3);
+    assert.equal(results.length, jobs.length + 4);
   });
 
   for (const [i, j] of jobs.entries()) {
@@ -226,26 +227,33 @@ describe('azure-ai-ml 1.4.0 as a client of the emulator', () => {
     assert.deepEqual(await w.emu.storage.getBlob(await blobUrlOf(String(r.path))), MODEL_BYTES);
   });
 
-  test('online endpoint and deployment: provisioned, the model and the uploaded code deployed, all traffic on it', async () => {
-    const r = resultOf('online');
-    assert.ok(r?.ok, why(r));
-    assert.equal(r.endpoint_state, 'Succeeded');
-    assert.equal(r.deployment_state, 'Succeeded');
-    assert.deepEqual(r.traffic, { blue: 100 });
-    assert.match(String(r.scoring_uri), new RegExp(`/api/v1/endpoint/${ENDPOINT}/score$`));
-    const ep = w.emu.online.endpoint(ENDPOINT);
-    assert.equal((ep?.properties as JsonObject | undefined)?.provisioningState, 'Succeeded');
-    assert.deepEqual(w.emu.online.traffic(ENDPOINT), { blue: 100 });
-    const [dep, ...more] = w.emu.online.deployments(ENDPOINT);
-    assert.equal(more.length, 0);
-    const props = dep!.properties as JsonObject;
-    assert.equal(props.provisioningState, 'Succeeded');
-    assert.equal(String(props.model).toLowerCase(), `${w.seed.workspace.id}/models/${MODEL}/versions/1`.toLowerCase());
-    assert.equal(String(r.deployment_model).toLowerCase(), String(props.model).toLowerCase());
-    const codeId = String((props.codeConfiguration as JsonObject).codeId).replace(/^azureml:/, '');
-    const code = w.emu.arm.resources.get(codeId);
-    assert.ok(code, `the deployment's code ${codeId}`);
-    const codeUri = String((code.body.properties as JsonObject).codeUri);
-    assert.ok(await w.emu.storage.exists(`${codeUri.replace(/\/$/, '')}/score.py`), `${codeUri}score.py`);
-  });
+  for (const [endpoint, kind] of [
+    [ENDPOINT, 'managed'],
+    [K8S_ENDPOINT, 'Kubernetes'],
+  ] as const) {
+    test(`${kind} online endpoint and deployment: provisioned, the model and the uploaded code deployed, all traffic on it`, async () => {
+      const r = results.find((x) => x.op === 'online' && x.endpoint === endpoint);
+      assert.ok(r?.ok, why(r));
+      assert.equal(r.endpoint_state, 'Succeeded');
+      assert.equal(r.deployment_state, 'Succeeded');
+      assert.deepEqual(r.traffic, { blue: 100 });
+      assert.match(String(r.scoring_uri), new RegExp(`/api/v1/endpoint/${endpoint}/score$`));
+      const ep = w.emu.online.endpoint(endpoint)?.properties as JsonObject | undefined;
+      assert.equal(ep?.provisioningState, 'Succeeded');
+      assert.equal(ep.compute === undefined, kind === 'managed', `compute ${String(ep.compute)}`);
+      assert.deepEqual(w.emu.online.traffic(endpoint), { blue: 100 });
+      const [dep, ...more] = w.emu.online.deployments(endpoint);
+      assert.equal(more.length, 0);
+      const props = dep!.properties as JsonObject;
+      assert.equal(props.provisioningState, 'Succeeded');
+      assert.equal(props.endpointComputeType, kind === 'managed' ? 'Managed' : 'Kubernetes');
+      assert.equal(String(props.model).toLowerCase(), `${w.seed.workspace.id}/models/${MODEL}/versions/1`.toLowerCase());
+      assert.equal(String(r.deployment_model).toLowerCase(), String(props.model).toLowerCase());
+      const codeId = String((props.codeConfiguration as JsonObject).codeId).replace(/^azureml:/, '');
+      const code = w.emu.arm.resources.get(codeId);
+      assert.ok(code, `the deployment's code ${codeId}`);
+      const codeUri = String((code.body.properties as JsonObject).codeUri);
+      assert.ok(await w.emu.storage.exists(`${codeUri.replace(/\/$/, '')}/score.py`), `${codeUri}: score.py`);
+    });
+  }
 });
