@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { SubmissionPlan } from '../tasks/AmlPipelineJob/plan';
 import { DnsServer } from './emulator/dns-server';
 import { seedConnection, seedJob, startEmulator, type Emulator, type SeedConnectionKind, type SeedResult, type StartEmulatorOptions } from './emulator/index';
 import type { PrivateName } from './emulator/network';
@@ -132,4 +133,24 @@ export function describe(r: TaskRun): string {
 /** The leak scan: no secret the emulator handed out appears in the visible output of any run of `w`. */
 export function assertNoLeaks(w: World): void {
   for (const r of w.runs) assert.deepEqual(leakedSecrets(r, w.emu.secrets()), [], describe(r));
+}
+
+/**
+ * What a user's workspace has before they submit a corpus example (test/fixtures/corpus): the
+ * computes and registered assets its translation references, added to the seeded workspace.
+ */
+export function seedCorpusWorkspace(w: World, plan: SubmissionPlan): void {
+  const ws = w.seed.workspace.id;
+  // A registered component has the outputs later steps bind (${{parent.jobs.<step>.outputs.<port>}}).
+  const bound = [...fs.readFileSync(plan.file, 'utf8').matchAll(/\.outputs\.([A-Za-z_]\w*)\s*\}\}/g)].map((m) => m[1]!);
+  const outputs = Object.fromEntries(bound.map((o) => [o, { type: 'uri_folder' }]));
+  for (const r of plan.refs) {
+    if (r.kind === 'compute' && r.name !== 'serverless' && !w.emu.arm.resources.get(`${ws}/computes/${r.name}`)) w.emu.aml.addCompute(ws, r.name);
+    if (r.kind !== 'asset') continue;
+    const version = r.ref.version ?? '1';
+    if (w.emu.arm.resources.get(`${ws}/${r.assetType}/${r.ref.name}/versions/${version}`)) continue;
+    if (r.assetType === 'data') w.emu.aml.addData(ws, r.ref.name, version, `azureml://datastores/workspaceblobstore/paths/${r.ref.name}/`);
+    if (r.assetType === 'environments') w.emu.aml.addEnvironment(ws, r.ref.name, version, { image: 'mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest' });
+    if (r.assetType === 'components') w.emu.aml.addComponent(ws, r.ref.name, version, { type: 'command', command: 'echo', environment: 'azureml://registries/azureml/environments/sklearn-1.5/labels/latest', outputs });
+  }
 }

@@ -11,11 +11,10 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { after, before, test } from 'node:test';
-import type { SubmissionPlan } from '../../tasks/AmlPipelineJob/plan';
 import { translateJob } from '../../tasks/AmlPipelineJob/translate';
 import { corpusJobs } from '../oracle/differential';
 import { tunnelHosts, type Tunnel } from '../emulator/tunnel';
-import { describe, startWorld, workspaceInputs, type World } from '../world';
+import { describe, seedCorpusWorkspace, startWorld, workspaceInputs, type World } from '../world';
 
 let w: World;
 let internet: Tunnel;
@@ -35,23 +34,6 @@ after(async () => {
 
 const rows: string[] = [];
 
-/** What a user's workspace has before they submit the example: its computes and registered assets. */
-function seedFor(plan: SubmissionPlan): void {
-  const ws = w.seed.workspace.id;
-  // A registered component has the outputs later steps bind (${{parent.jobs.<step>.outputs.<port>}}).
-  const bound = [...fs.readFileSync(plan.file, 'utf8').matchAll(/\.outputs\.([A-Za-z_]\w*)\s*\}\}/g)].map((m) => m[1]!);
-  const outputs = Object.fromEntries(bound.map((o) => [o, { type: 'uri_folder' }]));
-  for (const r of plan.refs) {
-    if (r.kind === 'compute' && r.name !== 'serverless' && !w.emu.arm.resources.get(`${ws}/computes/${r.name}`)) w.emu.aml.addCompute(ws, r.name);
-    if (r.kind !== 'asset') continue;
-    const version = r.ref.version ?? '1';
-    if (w.emu.arm.resources.get(`${ws}/${r.assetType}/${r.ref.name}/versions/${version}`)) continue;
-    if (r.assetType === 'data') w.emu.aml.addData(ws, r.ref.name, version, `azureml://datastores/workspaceblobstore/paths/${r.ref.name}/`);
-    if (r.assetType === 'environments') w.emu.aml.addEnvironment(ws, r.ref.name, version, { image: 'mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest' });
-    if (r.assetType === 'components') w.emu.aml.addComponent(ws, r.ref.name, version, { type: 'command', command: 'echo', environment: 'azureml://registries/azureml/environments/sklearn-1.5/labels/latest', outputs });
-  }
-}
-
 test('every corpus job is submitted and Completes, or is refused before any write with the translation message', async () => {
   const jobs = corpusJobs();
   let completed = 0;
@@ -60,7 +42,7 @@ test('every corpus job is submitted and Completes, or is refused before any writ
     let expected: { steps: string; datastore: boolean } | { refused: string };
     try {
       const plan = translateJob(j.file, { root: j.root, overrides: [] });
-      seedFor(plan);
+      seedCorpusWorkspace(w, plan);
       const datastore = plan.refs.some((x) => x.kind === 'data' || (x.kind === 'environment' && x.env.build !== undefined));
       expected = { steps: plan.jobType === 'Pipeline' ? [...new Set(plan.steps.map((s) => s.type))].join(', ') : `${plan.jobType.toLowerCase()} job`, datastore };
     } catch (e) {

@@ -171,6 +171,9 @@ export function defaultScope(path: string): string {
 const DEFAULT_API_VERSIONS: Record<string, string[]> = {
   'Microsoft.MachineLearningServices': [
     '2022-05-01', '2022-10-01', '2023-04-01', '2023-10-01', '2024-04-01', '2024-10-01', '2025-06-01',
+    // The previews azure-ai-ml 1.x still sends (1.4.0: workspaces and jobs 2022-10-01-preview, online
+    // endpoints 2022-02-01-preview, connections 2022-01-01-preview); published specs ARM still serves.
+    '2022-01-01-preview', '2022-02-01-preview', '2022-06-01-preview', '2022-10-01-preview', '2022-12-01-preview', '2023-02-01-preview',
     '2023-04-01-preview', '2023-06-01-preview', '2023-08-01-preview', '2024-01-01-preview', '2024-04-01-preview',
     '2024-07-01-preview', '2024-10-01-preview', '2025-01-01-preview', '2025-04-01-preview',
   ],

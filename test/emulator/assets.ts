@@ -354,6 +354,14 @@ function validateEnvironment(props: JsonObject): void {
     throw amlErrors.userError('An environment version needs properties.image (a Docker image) or properties.build (a Docker build context).');
   }
   if (props.image !== undefined && props.build !== undefined && hasBuild) throw amlErrors.userError('Specify either properties.image or properties.build, not both.');
+  // "Supports blob URIs on environment creation" (BuildContext.contextUri): a local folder name is
+  // not one (azure-ai-ml 1.4.0 sends the YAML's relative path when it skips the upload).
+  if (hasBuild && !/^[a-z][a-z0-9+.-]*:\/\//i.test(String(build.contextUri))) {
+    throw amlErrors.userError(
+      `properties.build.contextUri '${String(build.contextUri)}' is not a URI. Upload the Docker build context to the workspace storage first and give its blob URI (https://<account>.blob.core.windows.net/<container>/<path>/).`,
+      ['BadArgument', 'InvalidUri'],
+    );
+  }
   if (props.condaFile !== undefined && props.condaFile !== null && typeof props.condaFile !== 'string') throw amlErrors.userError('properties.condaFile must be the conda YAML as a string.');
 }
 

@@ -167,7 +167,12 @@ export class EmulatedStorage {
     return `${this.url}/${loc.account}/${encodeURIComponent(loc.container)}${tail}`;
   }
 
-  /** Account, container and path of a URL on this storage (undefined for other hosts). */
+  /**
+   * Account, container and path of a URL on this storage (undefined for other hosts): the
+   * path-style proxy URL, or the public name of a served account,
+   * https://<account>.blob.core.windows.net/<container>/<path> (what clients such as the Azure ML
+   * SDK build and send back, e.g. as a code version's codeUri).
+   */
   parseUrl(url: string): BlobLocation | undefined {
     if (!this.origin) return undefined;
     let u: URL;
@@ -176,8 +181,13 @@ export class EmulatedStorage {
     } catch {
       return undefined;
     }
-    if (u.origin !== this.origin) return undefined;
     const segs = u.pathname.split('/').filter((s) => s.length > 0).map((s) => decodeURIComponent(s));
+    const publicAccount = u.protocol === 'https:' && (u.port === '' || u.port === '443') ? this.publicAccountOf(u.hostname) : undefined;
+    if (publicAccount && this.keys.has(publicAccount)) {
+      if (segs.length < 1) return undefined;
+      return { account: publicAccount, container: segs[0], path: segs.slice(1).join('/') };
+    }
+    if (u.origin !== this.origin) return undefined;
     if (segs.length < 2) return undefined;
     return { account: segs[0], container: segs[1], path: segs.slice(2).join('/') };
   }

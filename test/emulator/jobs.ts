@@ -277,10 +277,15 @@ export class JobEngine implements RunHistory {
     if (existing) return this.update(existing, props, req);
     // A step run's id is a job name too.
     if (this.runs.has(name)) throw this.immutable([' Jobs']);
-    if (jobType !== 'Pipeline' && jobType !== 'Command' && jobType !== 'Sweep') {
-      throw amlErrors.userError(`jobType '${jobType}' is not supported by the emulator (it emulates Pipeline, Command and Sweep jobs).`);
-    }
-    const steps = jobType === 'Pipeline' ? this.validatePipeline(w, props) : jobType === 'Sweep' ? this.validateSweep(w, props) : this.validateCommand(w, props);
+    const validate: Record<string, (w: StoredResource, props: JsonObject) => StepPlan[]> = {
+      Pipeline: (a, b) => this.validatePipeline(a, b),
+      Command: (a, b) => this.validateCommand(a, b),
+      Sweep: (a, b) => this.validateSweep(a, b),
+      Spark: (a, b) => this.validateSpark(a, b),
+      AutoML: (a, b) => this.validateAutoML(a, b),
+    };
+    if (!(jobType in validate)) throw amlErrors.userError(`jobType '${jobType}' is not supported by the emulator (it emulates ${Object.keys(validate).join(', ')} jobs).`);
+    const steps = validate[jobType]!(w, props);
     const settings = isJsonObject(props.settings) ? props.settings : {};
     const cosf = settings.continue_on_step_failure ?? settings.continueOnStepFailure;
     const experimentName = typeof props.experimentName === 'string' && props.experimentName !== '' ? props.experimentName : 'Default';
@@ -327,7 +332,7 @@ export class JobEngine implements RunHistory {
       timers: new Set(),
       outputBindings,
     };
-    if (jobType === 'Command' || jobType === 'Sweep') run.computeName = typeof props.computeId === 'string' ? computeNameOf(props.computeId) : undefined;
+    if (jobType !== 'Pipeline') run.computeName = typeof props.computeId === 'string' ? computeNameOf(props.computeId) : undefined;
     const body: JsonObject = {
       id: `${w.id}/jobs/${name}`,
       name,
@@ -545,19 +550,44 @@ export class JobEngine implements RunHistory {
     return this.validateCommand(w, { ...(props.trial as JsonObject), computeId: props.computeId ?? null });
   }
 
+  /** A standalone Spark job (SparkJob): its entry file in its code, on serverless Spark (resources) or an attached pool. It runs as one run. */
+  private validateSpark(w: StoredResource, props: JsonObject): StepPlan[] {
+    const entry = props.entry;
+    if (!isJsonObject(entry) || typeof entry.sparkJobEntryType !== 'string') throw amlErrors.userError('properties.entry is required for a Spark job (sparkJobEntryType and file or className).');
+    this.checkJobAsset(props.codeId, 'codes', 'codeId', true, 'a Spark job');
+    this.checkJobAsset(props.environmentId, 'environments', 'environmentId', false, 'a Spark job');
+    if (props.computeId === undefined || props.computeId === null) {
+      if (!isJsonObject(props.resources) || typeof props.resources.instanceType !== 'string') throw amlErrors.userError('A Spark job needs properties.computeId (an attached Spark pool) or properties.resources.instanceType (serverless Spark).');
+    } else this.requireCompute(w, props.computeId, 'properties.computeId');
+    return [];
+  }
+
+  /** A standalone AutoML job (AutoMLJob): the service runs its own trials on its compute. It runs as one run. */
+  private validateAutoML(w: StoredResource, props: JsonObject): StepPlan[] {
+    const task = props.taskDetails;
+    if (!isJsonObject(task) || typeof task.taskType !== 'string') throw amlErrors.userError('properties.taskDetails with taskType is required for an AutoML job.');
+    if (!isJsonObject(task.trainingData) || typeof task.trainingData.uri !== 'string') throw amlErrors.userError('properties.taskDetails.trainingData (an mltable input with uri) is required for an AutoML job.');
+    this.requireDataInputs({ training_data: task.trainingData, ...(isJsonObject(task.validationData) ? { validation_data: task.validationData } : {}) }, 'AutoML job');
+    this.checkJobAsset(props.environmentId, 'environments', 'environmentId', false, 'an AutoML job');
+    this.requireCompute(w, props.computeId, 'properties.computeId');
+    return [];
+  }
+
+  /** A job's code or environment reference: an existing version (registry ids as they are). */
+  private checkJobAsset(ref: unknown, kind: 'codes' | 'environments', field: string, required: boolean, what: string): void {
+    if (ref === undefined || ref === null) {
+      if (required) throw amlErrors.userError(`properties.${field} is required for ${what}.`);
+      return;
+    }
+    const p = typeof ref === 'string' ? parseAssetRef(ref) : undefined;
+    if (!p || p.kind !== kind) throw amlErrors.userError(`properties.${field} '${String(ref)}' is not a ${kind.slice(0, -1)} version id.`);
+    if (p.id && !this.deps.arm.resources.get(p.id)) throw amlErrors.userError(`properties.${field}: '${p.name}:${p.version}' was not found.`, ['BadArgument', 'AssetNotFound']);
+  }
+
   private validateCommand(w: StoredResource, props: JsonObject): StepPlan[] {
     if (typeof props.command !== 'string' || props.command.trim() === '') throw amlErrors.userError('properties.command is required for a command job.');
-    const checkAsset = (ref: unknown, kind: 'codes' | 'environments', field: string, required: boolean): void => {
-      if (ref === undefined || ref === null) {
-        if (required) throw amlErrors.userError(`properties.${field} is required for a command job.`);
-        return;
-      }
-      const p = typeof ref === 'string' ? parseAssetRef(ref) : undefined;
-      if (!p || p.kind !== kind) throw amlErrors.userError(`properties.${field} '${String(ref)}' is not a ${kind.slice(0, -1)} version id.`);
-      if (p.id && !this.deps.arm.resources.get(p.id)) throw amlErrors.userError(`properties.${field}: '${p.name}:${p.version}' was not found.`, ['BadArgument', 'AssetNotFound']);
-    };
-    checkAsset(props.environmentId, 'environments', 'environmentId', true);
-    checkAsset(props.codeId, 'codes', 'codeId', false);
+    this.checkJobAsset(props.environmentId, 'environments', 'environmentId', true, 'a command job');
+    this.checkJobAsset(props.codeId, 'codes', 'codeId', false, 'a command job');
     this.requireCompute(w, props.computeId, 'properties.computeId');
     return [];
   }
@@ -882,6 +912,7 @@ export class AmlWorkloads {
   /** Registers a component version (its code and environment references are checked). */
   addComponent(workspaceId: string, name: string, version: string, componentSpec: JsonObject, properties: JsonObject = {}): JsonObject {
     validateComponentSpec(this.deps.arm, componentSpec);
-    return this.assets.putVersion(workspaceId, 'components', name, version, { ...properties, componentSpec }).body;
+    // As a client registers it: the spec names the component and its version.
+    return this.assets.putVersion(workspaceId, 'components', name, version, { ...properties, componentSpec: { name, version, ...componentSpec } }).body;
   }
 }

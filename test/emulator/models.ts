@@ -146,7 +146,7 @@ export class ModelRegistry {
         const old = existing?.body.properties as JsonObject | undefined;
         if (old) {
           if (old.modelUri !== modelUri) throw amlErrors.userError('Asset paths cannot be updated.', ['Immutable']);
-          const defaults: JsonObject = { isAnonymous: false, modelType: 'custom_model', jobName: null, flavors: null };
+          const defaults: JsonObject = { isAnonymous: false, modelType: 'custom_model', jobName: null, flavors: {} };
           const keys = new Set([...Object.keys(old), ...Object.keys(props)]);
           const changed = [...keys].filter((k) => k !== 'modelUri' && !MUTABLE.has(k) && stableJson(props[k] ?? defaults[k] ?? null) !== stableJson(old[k] ?? defaults[k] ?? null));
           if (changed.length > 0) {
@@ -158,7 +158,9 @@ export class ModelRegistry {
             throw amlErrors.userError(`properties.jobName: job '${props.jobName}' was not found in workspace '${String(w.body.name)}'.`, ['BadArgument', 'JobNotFound']);
           }
         }
-        const next: JsonObject = old ? { ...old, ...props } : { flavors: null, jobName: null, modelType: 'custom_model', ...props };
+        const next: JsonObject = old ? { ...old, ...props } : { flavors: {}, jobName: null, modelType: 'custom_model', ...props };
+        // Azure answers flavors as an object, {} when there are none (the SDK iterates it unchecked).
+        next.flavors ??= {};
         const { body, created } = assets.putVersion(w.id, 'models', name, version, next, req);
         if (this.lose > 0) {
           this.lose--;

@@ -528,7 +528,14 @@ export class OnlineEndpoints {
       type: DEP_TYPE,
       location: String(body.location ?? e.body.location),
       tags: isJsonObject(body.tags) ? body.tags : {},
-      properties: { ...props, provisioningState: existing ? 'Updating' : 'Creating' },
+      // Azure fills in the default scale settings and, on Kubernetes, the container resource
+      // requirements object (the SDK parses both unchecked; none requested beyond the instance type).
+      properties: {
+        ...props,
+        scaleSettings: isJsonObject(props.scaleSettings) ? props.scaleSettings : { scaleType: 'Default' },
+        ...(expected === 'Kubernetes' && !isJsonObject(props.containerResourceRequirements) ? { containerResourceRequirements: { containerResourceRequests: null, containerResourceLimits: null } } : {}),
+        provisioningState: existing ? 'Updating' : 'Creating',
+      },
       sku: { name: String(sku.name ?? 'Default'), tier: 'Standard', capacity },
       systemData: systemData(req, at, existing?.body.systemData as JsonObject | undefined),
     };

@@ -405,7 +405,7 @@ export class Registries {
     if (old) {
       if (old.provisioningState !== 'Succeeded') throw new ArmError(409, 'Conflict', `Model ${name}:${version} is still being created in registry '${String(r.body.name)}'.`);
       if (old.modelUri !== modelUri) throw amlErrors.userError('Asset paths cannot be updated.', ['Immutable']);
-      const defaults: JsonObject = { isAnonymous: false, modelType: 'custom_model', jobName: null, flavors: null };
+      const defaults: JsonObject = { isAnonymous: false, modelType: 'custom_model', jobName: null, flavors: {} };
       const keys = new Set([...Object.keys(old), ...Object.keys(props)]);
       const changed = [...keys].filter((k) => k !== 'modelUri' && !MUTABLE.has(k) && stableJson(props[k] ?? defaults[k] ?? null) !== stableJson(old[k] ?? defaults[k] ?? null));
       if (changed.length) throw amlErrors.userError(`Model ${name}:${version} already exists and its ${changed.join(', ')} cannot be changed: asset versions are immutable. Use a new version.`, ['Immutable']);
@@ -413,7 +413,7 @@ export class Registries {
       return { status: 200, body };
     }
     const copy = await this.sourceOf(req, r, modelUri);
-    const { body } = this.store(r.id, name!, version!, { flavors: null, jobName: null, modelType: 'custom_model', ...props }, req);
+    const { body } = this.store(r.id, name!, version!, { flavors: {}, jobName: null, modelType: 'custom_model', ...props }, req);
     (body.properties as JsonObject).provisioningState = 'Creating';
     // The operation ends when the copy has run (and copyMs has passed): only then is the version there.
     const op = this.deps.arm.startOperation({

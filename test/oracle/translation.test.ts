@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import type { JsonObject } from '../../tasks/AmlPipelineJob/plan';
-import { allowedBy, corpusJobs, differences, loadAllowList, normaliser, normalisedBody, runOracle, SCOPE, type CorpusJob, type Difference, type OracleResult } from './differential';
+import { allowedBy, corpusJobs, differences, loadAllowList, normaliser, normalisedBody, paramsOverride, runOracle, SCOPE, sdkOverrideFor, type CorpusJob, type Difference, type OracleResult } from './differential';
 import { ourTranslation, type OurResult } from './ours';
 
 const jobs = corpusJobs();
@@ -18,10 +18,10 @@ const used = new Set<string>();
 const compared: string[] = [];
 let sdk: OracleResult[] = [];
 
-const overrideFor = (j: CorpusJob) => allow.sdkOverrides.find((o) => o.files.some((f) => j.rel.includes(f)));
+const overrideFor = (j: CorpusJob) => sdkOverrideFor(allow, j);
 
-before(() => {
-  sdk = runOracle(jobs.map((j) => ({ file: j.file, ...(overrideFor(j) ? { override: Object.entries(overrideFor(j)!.override).map(([k, v]) => ({ [k]: v })) } : {}) })));
+before(async () => {
+  sdk = await runOracle(jobs.map((j) => ({ file: j.file, ...(overrideFor(j) ? { override: paramsOverride(overrideFor(j)) } : {}) })));
 });
 
 /** The anonymous environments each side registers, normalised, in a stable order. */
