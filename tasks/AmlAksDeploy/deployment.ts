@@ -12,7 +12,8 @@
 import { codeRef, environmentRef, type CodeRef, type EnvironmentRef } from '../common/asset-refs';
 import { sourcesRootOf } from '../common/files';
 import { isoDuration } from '../common/duration';
-import { isObj, loadYamlFile, type Json, type JsonObject, type LoadedYaml, type YamlPath } from '../common/yaml';
+import { loadYamlFile, type Json, type JsonObject, type LoadedYaml, type YamlPath } from '../common/yaml';
+import { bool, checkKeys, mapping, stringMap, text, wholeNumber } from '../common/yaml-fields';
 import { msg } from './messages';
 import { ONLINE_NAME } from './spec';
 
@@ -56,65 +57,21 @@ const REFUSED: Record<string, () => string> = {
 };
 
 
-function mapping(doc: LoadedYaml, at: YamlPath, v: Json | undefined, allowed?: readonly string[]): JsonObject | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (!isObj(v)) doc.fail(at, msg('YamlMustBeMapping'), allowed ? msg('YamlUseTheKeys', allowed.join(', ')) : msg('YamlOneKeyPerLine'));
-  if (allowed) for (const k of Object.keys(v)) if (!allowed.includes(k)) doc.fail([...at, k], msg('YamlNotKeyOfSetting'), msg('YamlUseKeys', allowed.join(', ')));
-  return v;
-}
-
-function stringMap(doc: LoadedYaml, at: YamlPath, v: Json | undefined): Record<string, string> | undefined {
-  const m = mapping(doc, at, v);
-  if (!m) return undefined;
-  const out: Record<string, string> = {};
-  for (const [k, x] of Object.entries(m)) {
-    if (x === null || typeof x === 'object') doc.fail([...at, k], msg('YamlMustBeText', JSON.stringify(x)), msg('YamlWriteTextValue', k));
-    out[k] = String(x);
-  }
-  return out;
-}
-
-function text(doc: LoadedYaml, at: YamlPath, v: Json | undefined): string | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string' || v.trim() === '') doc.fail(at, msg('YamlMustBeNonEmptyText'), msg('YamlQuoteIt'));
-  return v.trim();
-}
-
-function whole(doc: LoadedYaml, at: YamlPath, v: Json | undefined, min: number, unit?: 'seconds' | 'milliseconds'): number | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-    const problem =
-      unit === 'seconds'
-        ? msg('YamlMustBeWholeSeconds', min, JSON.stringify(v))
-        : unit === 'milliseconds'
-          ? msg('YamlMustBeWholeMilliseconds', min, JSON.stringify(v))
-          : msg('YamlMustBeWholeNumber', min, JSON.stringify(v));
-    doc.fail(at, problem, msg('YamlWithoutQuotes'));
-  }
-  return v;
-}
-
-function bool(doc: LoadedYaml, at: YamlPath, v: Json | undefined): boolean | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'boolean') doc.fail(at, msg('YamlMustBeBoolean'), msg('YamlMustBeBooleanFix'));
-  return v;
-}
-
 const PROBE_KEYS = ['initial_delay', 'period', 'timeout', 'success_threshold', 'failure_threshold'];
 
 function probe(doc: LoadedYaml, at: YamlPath, v: Json | undefined): JsonObject | undefined {
-  const m = mapping(doc, at, v, PROBE_KEYS);
+  const m = mapping(doc, at, v, undefined, PROBE_KEYS);
   if (!m) return undefined;
   const out: JsonObject = {};
   const secs = (k: string, rest: string) => {
-    const n = whole(doc, [...at, k], m[k], k === 'initial_delay' ? 0 : 1, 'seconds');
+    const n = wholeNumber(doc, [...at, k], m[k], k === 'initial_delay' ? 0 : 1, 'seconds');
     if (n !== undefined) out[rest] = isoDuration(n);
   };
   secs('initial_delay', 'initialDelay');
   secs('period', 'period');
   secs('timeout', 'timeout');
-  const st = whole(doc, [...at, 'success_threshold'], m.success_threshold, 1);
-  const ft = whole(doc, [...at, 'failure_threshold'], m.failure_threshold, 1);
+  const st = wholeNumber(doc, [...at, 'success_threshold'], m.success_threshold, 1);
+  const ft = wholeNumber(doc, [...at, 'failure_threshold'], m.failure_threshold, 1);
   if (st !== undefined) out.successThreshold = st;
   if (ft !== undefined) out.failureThreshold = ft;
   return out;
@@ -122,12 +79,12 @@ function probe(doc: LoadedYaml, at: YamlPath, v: Json | undefined): JsonObject |
 
 function requestSettings(doc: LoadedYaml, v: Json | undefined): JsonObject | undefined {
   const at = ['request_settings'];
-  const m = mapping(doc, at, v, ['request_timeout_ms', 'max_concurrent_requests_per_instance', 'max_queue_wait_ms']);
+  const m = mapping(doc, at, v, undefined, ['request_timeout_ms', 'max_concurrent_requests_per_instance', 'max_queue_wait_ms']);
   if (!m) return undefined;
   const out: JsonObject = {};
-  const timeout = whole(doc, [...at, 'request_timeout_ms'], m.request_timeout_ms, 1, 'milliseconds');
-  const queue = whole(doc, [...at, 'max_queue_wait_ms'], m.max_queue_wait_ms, 0, 'milliseconds');
-  const conc = whole(doc, [...at, 'max_concurrent_requests_per_instance'], m.max_concurrent_requests_per_instance, 1);
+  const timeout = wholeNumber(doc, [...at, 'request_timeout_ms'], m.request_timeout_ms, 1, 'milliseconds');
+  const queue = wholeNumber(doc, [...at, 'max_queue_wait_ms'], m.max_queue_wait_ms, 0, 'milliseconds');
+  const conc = wholeNumber(doc, [...at, 'max_concurrent_requests_per_instance'], m.max_concurrent_requests_per_instance, 1);
   if (timeout !== undefined) out.requestTimeout = isoDuration(timeout / 1000);
   if (queue !== undefined) out.maxQueueWait = isoDuration(queue / 1000);
   if (conc !== undefined) out.maxConcurrentRequestsPerInstance = conc;
@@ -136,7 +93,7 @@ function requestSettings(doc: LoadedYaml, v: Json | undefined): JsonObject | und
 
 function scaleSettings(doc: LoadedYaml, v: Json | undefined): JsonObject | undefined {
   const at = ['scale_settings'];
-  const m = mapping(doc, at, v, ['type', 'min_instances', 'max_instances', 'polling_interval', 'target_utilization_percentage']);
+  const m = mapping(doc, at, v, undefined, ['type', 'min_instances', 'max_instances', 'polling_interval', 'target_utilization_percentage']);
   if (!m) return undefined;
   const type = m.type ?? 'default';
   if (type === 'default') {
@@ -145,10 +102,10 @@ function scaleSettings(doc: LoadedYaml, v: Json | undefined): JsonObject | undef
   }
   if (type !== 'target_utilization') doc.fail([...at, 'type'], msg('YamlIsValue', String(type)), msg('ScaleTypeFix'));
   const out: JsonObject = { scaleType: 'TargetUtilization' };
-  const min = whole(doc, [...at, 'min_instances'], m.min_instances, 1);
-  const max = whole(doc, [...at, 'max_instances'], m.max_instances, 1);
-  const poll = whole(doc, [...at, 'polling_interval'], m.polling_interval, 1, 'seconds');
-  const target = whole(doc, [...at, 'target_utilization_percentage'], m.target_utilization_percentage, 1);
+  const min = wholeNumber(doc, [...at, 'min_instances'], m.min_instances, 1);
+  const max = wholeNumber(doc, [...at, 'max_instances'], m.max_instances, 1);
+  const poll = wholeNumber(doc, [...at, 'polling_interval'], m.polling_interval, 1, 'seconds');
+  const target = wholeNumber(doc, [...at, 'target_utilization_percentage'], m.target_utilization_percentage, 1);
   if (min !== undefined && max !== undefined && min > max) doc.fail([...at, 'min_instances'], msg('ScaleMinAboveMax', min, max), msg('ScaleMinAboveMaxFix'));
   if (target !== undefined && target > 100) doc.fail([...at, 'target_utilization_percentage'], msg('ScaleTargetTooHigh', target), msg('ScaleTargetTooHighFix'));
   if (min !== undefined) out.minInstances = min;
@@ -159,10 +116,10 @@ function scaleSettings(doc: LoadedYaml, v: Json | undefined): JsonObject | undef
 }
 
 function resources(doc: LoadedYaml, v: Json | undefined): JsonObject | undefined {
-  const m = mapping(doc, ['resources'], v, ['requests', 'limits']);
+  const m = mapping(doc, ['resources'], v, undefined, ['requests', 'limits']);
   if (!m) return undefined;
   const side = (k: 'requests' | 'limits'): JsonObject | undefined => {
-    const r = mapping(doc, ['resources', k], m[k], ['cpu', 'memory', 'nvidia.com/gpu']);
+    const r = mapping(doc, ['resources', k], m[k], undefined, ['cpu', 'memory', 'nvidia.com/gpu']);
     if (!r) return undefined;
     const out: JsonObject = {};
     for (const [key, val] of Object.entries(r)) {
@@ -191,41 +148,39 @@ export function loadDeploymentFile(file: string, root: string): DeploymentSpec {
   }
   if (schema && !/kubernetesOnlineDeployment/i.test(schema)) doc.fail(['$schema'], msg('DeploymentSchemaWrong', schema), msg('DeploymentSchemaWrongFix'));
   if (d.type !== undefined && d.type !== 'kubernetes') doc.fail(['type'], msg('YamlIsValue', String(d.type)), msg('DeploymentTypeFix'));
-  for (const k of Object.keys(d)) {
-    if (Object.hasOwn(REFUSED, k)) doc.fail([k], REFUSED[k]!());
-    if (!(DEPLOYMENT_KEYS as readonly string[]).includes(k)) doc.fail([k], msg('DeploymentUnknownKey'), msg('DeploymentUnknownKeyFix', DEPLOYMENT_KEYS.join(', ')));
-  }
+  for (const k of Object.keys(d)) if (Object.hasOwn(REFUSED, k)) doc.fail([k], REFUSED[k]!());
+  checkKeys(doc, [], d, DEPLOYMENT_KEYS, msg('DeploymentUnknownKey'));
   const spec: DeploymentSpec = { file: doc.name, tags: {}, properties: {}, notes: [] };
-  const name = text(doc, ['name'], d.name);
+  const name = text(doc, ['name'], d.name, { nonEmpty: true });
   if (name !== undefined) {
     if (!ONLINE_NAME.test(name)) doc.fail(['name'], msg('DeploymentFileNameInvalid', name), msg('DeploymentFileNameInvalidFix'));
     spec.name = name;
   }
   if (d.model !== undefined && d.model !== null) spec.notes.push(msg('DeploymentModelReplaced', doc.where(['model'])));
   if (d.endpoint_name !== undefined && d.endpoint_name !== null) spec.notes.push(msg('DeploymentEndpointReplaced', doc.where(['endpoint_name'])));
-  const description = text(doc, ['description'], d.description);
+  const description = text(doc, ['description'], d.description, { nonEmpty: true });
   if (description !== undefined) spec.description = description;
-  spec.tags = stringMap(doc, ['tags'], d.tags) ?? {};
-  spec.properties = stringMap(doc, ['properties'], d.properties) ?? {};
+  spec.tags = stringMap(doc, ['tags'], d.tags, { scalars: 'text' }) ?? {};
+  spec.properties = stringMap(doc, ['properties'], d.properties, { scalars: 'text' }) ?? {};
 
-  const cc = mapping(doc, ['code_configuration'], d.code_configuration, ['code', 'scoring_script']);
+  const cc = mapping(doc, ['code_configuration'], d.code_configuration, undefined, ['code', 'scoring_script']);
   if (cc) {
     if (cc.code === undefined || cc.code === null) doc.fail(['code_configuration', 'code'], msg('YamlIsMissing'), msg('CodeFolderMissingFix'));
     spec.code = codeRef(doc, ['code_configuration', 'code'], cc.code, rootCheck);
-    const script = text(doc, ['code_configuration', 'scoring_script'], cc.scoring_script);
+    const script = text(doc, ['code_configuration', 'scoring_script'], cc.scoring_script, { nonEmpty: true });
     if (!script) doc.fail(['code_configuration', 'scoring_script'], msg('YamlIsMissing'), msg('ScoringScriptMissingFix'));
     spec.scoringScript = script;
   }
   if (d.environment !== undefined && d.environment !== null) spec.environment = environmentRef(doc, ['environment'], d.environment, rootCheck);
-  const env = stringMap(doc, ['environment_variables'], d.environment_variables);
+  const env = stringMap(doc, ['environment_variables'], d.environment_variables, { scalars: 'text' });
   if (env) spec.environmentVariables = env;
-  const instanceType = text(doc, ['instance_type'], d.instance_type);
+  const instanceType = text(doc, ['instance_type'], d.instance_type, { nonEmpty: true });
   if (instanceType !== undefined) spec.instanceType = instanceType;
-  const count = whole(doc, ['instance_count'], d.instance_count, 1);
+  const count = wholeNumber(doc, ['instance_count'], d.instance_count, 1);
   if (count !== undefined) spec.instanceCount = count;
   const ai = bool(doc, ['app_insights_enabled'], d.app_insights_enabled);
   if (ai !== undefined) spec.appInsightsEnabled = ai;
-  const mount = text(doc, ['model_mount_path'], d.model_mount_path);
+  const mount = text(doc, ['model_mount_path'], d.model_mount_path, { nonEmpty: true });
   if (mount !== undefined) {
     if (!mount.startsWith('/')) doc.fail(['model_mount_path'], msg('YamlIsValue', mount), msg('ModelMountPathFix'));
     spec.modelMountPath = mount;

@@ -5,84 +5,11 @@
  */
 import { isoDuration } from '../common/duration';
 import { dotted, isObj, type LoadedYaml, type YamlPath } from '../common/yaml';
+import { refuseUnknown, text } from '../common/yaml-fields';
 import { findBindings } from './io';
 import { msg } from './messages';
 import type { Json, JsonObject, Template } from './plan';
 import type { Ctx } from './refs';
-
-function levenshtein(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-  }
-  return d[a.length]![b.length]!;
-}
-
-function didYouMean(key: string, known: readonly string[]): string | undefined {
-  const low = key.toLowerCase();
-  const prefix = known.find((k) => low.length >= 4 && (k.toLowerCase().startsWith(low) || low.startsWith(k.toLowerCase())));
-  if (prefix) return prefix;
-  let best: string | undefined;
-  let score = 3;
-  for (const k of known) {
-    const s = levenshtein(low, k.toLowerCase());
-    if (s < score) {
-      score = s;
-      best = k;
-    }
-  }
-  return best;
-}
-
-/** `problem` says where the key is not supported, e.g. "is not supported by AmlPipelineJob@1 in settings". */
-export function refuseUnknown(doc: LoadedYaml, at: YamlPath, key: string, known: readonly string[], problem: string, hints: ReadonlyMap<string, () => string> = new Map()): never {
-  const hint = hints.get(key);
-  if (hint) doc.fail([...at, key], problem, hint());
-  const guess = didYouMean(key, known);
-  doc.fail([...at, key], problem, guess ? msg('FixDidYouMean', guess, known.join(', ')) : msg('FixRemoveItSupported', known.join(', ')));
-}
-
-export function checkKeys(doc: LoadedYaml, at: YamlPath, o: JsonObject, known: readonly string[], problem: string, hints?: ReadonlyMap<string, () => string>): void {
-  for (const k of Object.keys(o)) if (!known.includes(k)) refuseUnknown(doc, at, k, known, problem, hints);
-}
-
-export function text(doc: LoadedYaml, at: YamlPath, v: Json | undefined): string | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') doc.fail(at, msg('ProblemMustBeTextNot', JSON.stringify(v)), msg('FixQuoteItAs', String(at[at.length - 1]), String(v)));
-  return v;
-}
-
-export function stringMap(doc: LoadedYaml, at: YamlPath, v: Json | undefined): Record<string, string> | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (!isObj(v)) doc.fail(at, msg('ProblemMustBeMappingOfText'), msg('FixOneNameValuePerLine'));
-  const out: Record<string, string> = {};
-  for (const [k, x] of Object.entries(v)) {
-    if (typeof x !== 'string') doc.fail([...at, k], msg('ProblemMustBeTextNot', JSON.stringify(x)), msg('FixQuoteItAs', k, typeof x === 'object' ? '...' : String(x)));
-    out[k] = x;
-  }
-  return out;
-}
-
-export function bool(doc: LoadedYaml, at: YamlPath, v: Json | undefined): boolean | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'boolean') doc.fail(at, msg('ProblemMustBeTrueOrFalseNot', JSON.stringify(v)), msg('FixTrueOrFalseWithoutQuotes'));
-  return v;
-}
-
-export function mapping(doc: LoadedYaml, at: YamlPath, v: Json | undefined, fix: string): JsonObject | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (!isObj(v)) doc.fail(at, msg('ProblemMustBeMapping'), fix);
-  return v;
-}
-
-export function wholeNumber(doc: LoadedYaml, at: YamlPath, v: Json | undefined, min = 0): number | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) doc.fail(at, msg('ProblemNotWholeNumber', JSON.stringify(v)), msg('FixWriteKeyOne', String(at[at.length - 1])));
-  return v;
-}
 
 /**
  * A compute: `azureml:name`, a name, an ARM id, or (inside a pipeline) a binding to a pipeline

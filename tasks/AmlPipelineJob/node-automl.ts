@@ -5,7 +5,8 @@
  * to info, empty tags and properties, outputs in the node's REST form.
  */
 import { isObj, type LoadedYaml, type YamlPath } from '../common/yaml';
-import { checkKeys, computeValue, stringMap, text } from './fields';
+import { computeValue } from './fields';
+import { checkKeys, stringMap, text } from '../common/yaml-fields';
 import { findBindings, isWholeBinding, stepOutput } from './io';
 import { msg } from './messages';
 import type { JsonObject, TemplateObject } from './plan';

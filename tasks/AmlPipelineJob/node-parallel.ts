@@ -7,7 +7,8 @@
 import { pyJsonDumps } from '../common/pyrepr';
 import { isObj, type LoadedYaml, type YamlPath } from '../common/yaml';
 import { checkCommand, codeSlot, environmentSlot, type SpecBuilder } from './component';
-import { checkKeys, mapping, refuseUnknown, resources, stringMap, text, wholeNumber } from './fields';
+import { resources } from './fields';
+import { checkKeys, mapping, refuseUnknown, stringMap, text, wholeNumber } from '../common/yaml-fields';
 import { msg } from './messages';
 import type { Json, JsonObject, Template, TemplateObject } from './plan';
 import { BASE_KEYS, STEP_HINTS } from './fields';

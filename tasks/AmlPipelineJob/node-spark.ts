@@ -5,7 +5,7 @@
  */
 import type { LoadedYaml, YamlPath } from '../common/yaml';
 import { checkCommand, codeSlot, environmentSlot, type SpecBuilder } from './component';
-import { checkKeys, mapping, refuseUnknown, text } from './fields';
+import { checkKeys, mapping, refuseUnknown, text } from '../common/yaml-fields';
 import { msg } from './messages';
 import type { Json, JsonObject, Template, TemplateObject } from './plan';
 import { BASE_KEYS, STEP_HINTS } from './fields';

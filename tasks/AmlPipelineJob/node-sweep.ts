@@ -5,7 +5,7 @@
  */
 import { isoDuration } from '../common/duration';
 import { isObj, type LoadedYaml, type YamlPath } from '../common/yaml';
-import { checkKeys, refuseUnknown, text } from './fields';
+import { checkKeys, refuseUnknown, text } from '../common/yaml-fields';
 import { msg } from './messages';
 import type { JsonObject, Template, TemplateObject } from './plan';
 import { BASE_KEYS, STEP_HINTS } from './fields';

@@ -5,7 +5,8 @@
  */
 import { isObj, type LoadedYaml, type YamlPath } from '../common/yaml';
 import { checkCommand, codeSlot, componentOf, environmentSlot, type ComponentType, type LoadedComponent, type SpecBuilder } from './component';
-import { BASE_KEYS, bool, checkKeys, commandLimits, computeValue, distribution, identity, mapping, resources, STEP_HINTS, stringMap, text } from './fields';
+import { BASE_KEYS, commandLimits, computeValue, distribution, identity, resources, STEP_HINTS } from './fields';
+import { bool, checkKeys, mapping, stringMap, text } from '../common/yaml-fields';
 
 import type { Binding, IoContext, PipelinePortInfo, PortDef } from './io';
 import { msg } from './messages';

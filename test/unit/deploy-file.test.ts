@@ -99,8 +99,10 @@ environment_variables: {WORKERS: 2}
   });
 
   test('unknown keys are refused by name, with the line and the keys it takes', () => {
-    refuses('name: blue\nreplicas: 3\n', /d\.yml line 2: 'replicas' is not a key of a Kubernetes online deployment; use only \$schema, name, type/);
-    refuses('name: blue\nrequest_settings:\n  timeout: 3\n', /line 3: 'request_settings\.timeout' is not a key of this setting; use request_timeout_ms/);
+    refuses('name: blue\nreplicas: 3\n', /d\.yml line 2: 'replicas' is not a key of a Kubernetes online deployment; remove it \(supported: \$schema, name, type/);
+    refuses('name: blue\ninstance_cont: 3\n', /line 2: 'instance_cont' is not a key of a Kubernetes online deployment; did you mean 'instance_count'\?/);
+    refuses('name: blue\nrequest_settings:\n  timeout: 3\n', /line 3: 'request_settings\.timeout' is not a key of this setting; remove it \(supported: request_timeout_ms/);
+    refuses('name: blue\nrequest_settings:\n  request_timeout: 3\n', /'request_settings\.request_timeout' is not a key of this setting; did you mean 'request_timeout_ms'\?/);
     refuses('name: blue\nscale_settings: {type: default, min_instances: 2}\n', /'scale_settings\.min_instances' applies to type: target_utilization only/);
     refuses('name: blue\negress_public_network_access: disabled\n', /applies to managed online deployments only/);
     refuses('name: blue\ndata_collector: {collections: {}}\n', /'data_collector' is not supported by AmlAksDeploy@1 yet/);
