@@ -35,6 +35,8 @@
  * - import.meta.url: `open` (pulled in by @azure/identity for interactive sign-in, never used by
  *   the tasks, and loaded lazily) computes its folder from import.meta.url at module init, which
  *   is empty in a cjs bundle and would throw. It is defined as the bundle's own file URL.
+ * - @azure/arm-machinelearning: only the operation groups the tasks call through the SDK, and the
+ *   mappers they reach, are bundled (scripts/arm-ml-bundle.mjs; a left-out group throws when used).
  * - A duplicated task-lib (two copies resolved from different paths) would split its global state
  *   (resource strings, secrets, result): the build fails if the metafile shows that.
  * - Module format: mainFields module,main picks the ESM builds of the Azure SDK (smaller, and
@@ -50,6 +52,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { armMlBundle } from './arm-ml-bundle.mjs';
 import { jsonText, projectRepository, projectVersion, readCommonMessages, shippedTaskJson, strayVersion } from './task-json.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -181,7 +184,7 @@ async function bundle(task) {
   const common = esbuildOptions();
   const index = await esbuild.build({ ...common, entryPoints: [task.entry], outfile: path.join(task.out, 'index.js'), plugins: [lazyAzure] });
   const azureEntry = path.join(task.dir, 'azure.ts');
-  const azure = fs.existsSync(azureEntry) ? await esbuild.build({ ...common, entryPoints: [azureEntry], outfile: path.join(task.out, 'azure.js'), plugins: [devopsClients] }) : undefined;
+  const azure = fs.existsSync(azureEntry) ? await esbuild.build({ ...common, entryPoints: [azureEntry], outfile: path.join(task.out, 'azure.js'), plugins: [devopsClients, armMlBundle] }) : undefined;
   const metafile = { inputs: { ...index.metafile.inputs, ...(azure?.metafile.inputs ?? {}) }, outputs: { ...index.metafile.outputs, ...(azure?.metafile.outputs ?? {}) } };
   if (opts.metafile) fs.writeFileSync(path.join(root, 'dist', `meta-${task.name}.json`), JSON.stringify(metafile));
   return { warnings: [...index.warnings, ...(azure?.warnings ?? [])], metafile, index: index.metafile, azure: azure?.metafile };
@@ -350,8 +353,8 @@ async function buildCli() {
   fs.mkdirSync(out, { recursive: true });
   const base = esbuildOptions();
   const common = { ...base, define: { ...base.define, CLI_VERSION: JSON.stringify(version.text) } };
-  const main = await esbuild.build({ ...common, banner: { js: `#!/usr/bin/env node\n${base.banner.js}` }, entryPoints: ['cli/aml-secure-mlops.ts'], outfile: path.join(out, 'aml-secure-mlops.js'), plugins: [lazyAzure, devopsClients] });
-  const azure = await esbuild.build({ ...common, entryPoints: ['cli/azure.ts'], outfile: path.join(out, 'azure.js'), plugins: [devopsClients] });
+  const main = await esbuild.build({ ...common, banner: { js: `#!/usr/bin/env node\n${base.banner.js}` }, entryPoints: ['cli/aml-secure-mlops.ts'], outfile: path.join(out, 'aml-secure-mlops.js'), plugins: [lazyAzure, devopsClients, armMlBundle] });
+  const azure = await esbuild.build({ ...common, entryPoints: ['cli/azure.ts'], outfile: path.join(out, 'azure.js'), plugins: [devopsClients, armMlBundle] });
   fs.chmodSync(path.join(out, 'aml-secure-mlops.js'), 0o755);
   const problems = [];
   for (const [file, meta] of [['aml-secure-mlops.js', main.metafile], ['azure.js', azure.metafile]]) {
