@@ -153,6 +153,22 @@ const devopsClients = {
   },
 };
 
+/**
+ * On the agent every message comes from the shipped task.json (common messages merged in) through
+ * tl.loc, which AgentIo installs before the first msg() (tasks/common/loc.ts). The English
+ * catalogues that messages.ts imports are only the fallback off the agent (unit tests, the CLI),
+ * so the task bundles carry empty ones: about 50 KiB less in each of index.js and azure.js.
+ * A message used before the localizer is installed would show its key, and the smoke check and
+ * agent tests would see it.
+ */
+const agentMessages = {
+  name: 'agent-messages',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/(messages|task)\.json$/ }, (a) => (/[\\/]tasks[\\/][^\\/]+[\\/]messages\.ts$/.test(a.importer) ? { path: a.path, namespace: 'agent-messages' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'agent-messages' }, (a) => ({ contents: a.path.endsWith('task.json') ? '{"messages":{}}' : '{}', loader: 'json' }));
+  },
+};
+
 /** esbuild options shared by the task and CLI bundles (see the header for why each). */
 function esbuildOptions() {
   return {
@@ -182,9 +198,9 @@ async function bundle(task) {
   fs.rmSync(task.out, { recursive: true, force: true });
   fs.mkdirSync(task.out, { recursive: true });
   const common = esbuildOptions();
-  const index = await esbuild.build({ ...common, entryPoints: [task.entry], outfile: path.join(task.out, 'index.js'), plugins: [lazyAzure] });
+  const index = await esbuild.build({ ...common, entryPoints: [task.entry], outfile: path.join(task.out, 'index.js'), plugins: [lazyAzure, agentMessages] });
   const azureEntry = path.join(task.dir, 'azure.ts');
-  const azure = fs.existsSync(azureEntry) ? await esbuild.build({ ...common, entryPoints: [azureEntry], outfile: path.join(task.out, 'azure.js'), plugins: [devopsClients, armMlBundle] }) : undefined;
+  const azure = fs.existsSync(azureEntry) ? await esbuild.build({ ...common, entryPoints: [azureEntry], outfile: path.join(task.out, 'azure.js'), plugins: [devopsClients, armMlBundle, agentMessages] }) : undefined;
   const metafile = { inputs: { ...index.metafile.inputs, ...(azure?.metafile.inputs ?? {}) }, outputs: { ...index.metafile.outputs, ...(azure?.metafile.outputs ?? {}) } };
   if (opts.metafile) fs.writeFileSync(path.join(root, 'dist', `meta-${task.name}.json`), JSON.stringify(metafile));
   return { warnings: [...index.warnings, ...(azure?.warnings ?? [])], metafile, index: index.metafile, azure: azure?.metafile };
