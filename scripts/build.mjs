@@ -44,7 +44,7 @@
  *   state in a CommonJS file (core-client, core-tracing state.js) share it as designed.
  * - Source maps are off: Node ignores them unless started with --enable-source-maps, which the
  *   agent does not do (and it costs ~190 ms of start-up when on), and four ~5 MB maps would
- *   break the 5 MiB vsix budget. keepNames keeps function and class names in stack traces.
+ *   break the 2 MiB vsix budget. keepNames keeps function and class names in stack traces.
  */
 import * as esbuild from 'esbuild';
 import { spawn } from 'node:child_process';
