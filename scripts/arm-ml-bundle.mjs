@@ -7,7 +7,7 @@
  * SDK (workspaces.get, workspaces.beginDiagnoseAndWait, jobs.beginCancelAndWait). Everything else
  * goes through JsonClient (tasks/common/http.ts).
  *
- * - operations/index.js: the groups in USED_ML_OPERATIONS are the package's own code; any other
+ * - operations/index.js: the groups a bundle names (armMlBundle(groups)) are the package's own code; any other
  *   group is an object whose every property access throws "not bundled", so a new use fails loudly
  *   in the tests (as the azure-devops-node-api stub in build.mjs does), not with a half client.
  * - models/parameters.js: only the parameters the kept groups name.
@@ -22,8 +22,8 @@ import * as esbuild from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
 
-/** Operation groups, by their file in dist-esm/src/operations (the client's property names). */
-export const USED_ML_OPERATIONS = new Set(['workspaces', 'jobs']);
+/** The groups every bundle gets: readWorkspace (tasks/common/arm.ts) reads the workspace. */
+export const BASE_ML_OPERATIONS = ['workspaces'];
 
 const SRC = /[\\/]@azure[\\/]arm-machinelearning[\\/]dist-esm[\\/]src[\\/]/;
 const implName = (group) => `${group[0].toUpperCase()}${group.slice(1)}Impl`;
@@ -42,14 +42,14 @@ function evaluateMappers(text) {
 }
 
 /** What the kept groups need: parameters by name, mappers by name (a closure over mappers.js). */
-function plan(src) {
+function plan(src, used) {
   const read = (f) => fs.readFileSync(path.join(src, f), 'utf8');
   const paramsText = read('models/parameters.js');
   const params = new Map(declarations(paramsText).map((d) => [d.name, d.text]));
   const alias = new Map([...paramsText.matchAll(/(\w+) as (\w+Mapper)\b/g)].map((m) => [m[2], m[1]]));
   const keptParams = new Set();
   const roots = new Set();
-  for (const group of USED_ML_OPERATIONS) {
+  for (const group of used) {
     const text = read(`operations/${group}.js`);
     for (const [, name] of text.matchAll(/\bMappers\.(\w+)/g)) roots.add(name);
     for (const [, name] of text.matchAll(/\bParameters\.(\$?\w+)/g)) {
@@ -105,38 +105,41 @@ function parametersModule(text, p) {
   return `${imports ? `import { ${imports} } from "./mappers";\n` : ''}${kept.map((d) => d.text.trimEnd()).join('\n')}\n`;
 }
 
-function operationsModule(src) {
+function operationsModule(src, used) {
   const groups = [...fs.readFileSync(path.join(src, 'operations', 'index.js'), 'utf8').matchAll(/^export \* from "\.\/(\w+)";/gm)].map((m) => m[1]);
-  for (const g of USED_ML_OPERATIONS) if (!groups.includes(g)) throw new Error(`arm-ml-bundle: USED_ML_OPERATIONS names '${g}', which @azure/arm-machinelearning does not have`);
+  for (const g of used) if (!groups.includes(g)) throw new Error(`arm-ml-bundle: '${g}' is not an operation group of @azure/arm-machinelearning`);
   const lines = [
     'const unbundled = (group) => new Proxy({}, { get(_, key) {',
     "  if (typeof key !== 'string' || key === 'then') return undefined;",
-    "  throw new Error(`@azure/arm-machinelearning's ${group}.${key} is not bundled: add '${group}' to USED_ML_OPERATIONS in scripts/arm-ml-bundle.mjs`);",
+    "  throw new Error(`@azure/arm-machinelearning's ${group}.${key} is not bundled: add '${group}' to this task's ML_OPERATIONS in scripts/build.mjs`);",
     '} });',
   ];
   for (const g of groups) {
     const file = JSON.stringify(path.join(src, 'operations', `${g}.js`));
-    lines.push(USED_ML_OPERATIONS.has(g) ? `export { ${implName(g)} } from ${file};` : `export class ${implName(g)} { constructor() { return unbundled(${JSON.stringify(g)}); } }`);
+    lines.push(used.has(g) ? `export { ${implName(g)} } from ${file};` : `export class ${implName(g)} { constructor() { return unbundled(${JSON.stringify(g)}); } }`);
   }
   return lines.join('\n');
 }
 
-export const armMlBundle = {
-  name: 'arm-ml-bundle',
-  setup(b) {
-    let cached;
-    const planFor = (src) => (cached ??= { src, plan: plan(src) }).plan;
-    b.onResolve({ filter: /^\.\/operations$/ }, (a) => {
-      if (!SRC.test(a.importer) || !/azureMachineLearningWorkspaces\.js$/.test(a.importer)) return undefined;
-      // A path without node_modules in it: the build reads package folders from the metafile's inputs.
-      return { path: 'operations', namespace: 'arm-ml-operations', pluginData: path.dirname(a.importer) };
-    });
-    b.onLoad({ filter: /.*/, namespace: 'arm-ml-operations' }, (a) => ({ contents: operationsModule(a.pluginData), loader: 'js', resolveDir: path.join(a.pluginData, 'operations') }));
-    b.onLoad({ filter: /[\\/]arm-machinelearning[\\/]dist-esm[\\/]src[\\/]models[\\/](mappers|parameters)\.js$/ }, (a) => {
-      const src = path.resolve(path.dirname(a.path), '..');
-      const text = fs.readFileSync(a.path, 'utf8');
-      const p = planFor(src);
-      return { contents: a.path.endsWith('mappers.js') ? mappersModule(text, p) : parametersModule(text, p), loader: 'js' };
-    });
-  },
-};
+/** The plugin for a bundle whose code calls the operation groups `groups` (file names in dist-esm/src/operations) through the SDK. */
+export function armMlBundle(groups = BASE_ML_OPERATIONS) {
+  const used = new Set(groups);
+  let cached;
+  const planFor = (src) => (cached ??= plan(src, used));
+  return {
+    name: 'arm-ml-bundle',
+    setup(b) {
+      b.onResolve({ filter: /^\.\/operations$/ }, (a) => {
+        if (!SRC.test(a.importer) || !/azureMachineLearningWorkspaces\.js$/.test(a.importer)) return undefined;
+        // A path without node_modules in it: the build reads package folders from the metafile's inputs.
+        return { path: 'operations', namespace: 'arm-ml-operations', pluginData: path.dirname(a.importer) };
+      });
+      b.onLoad({ filter: /.*/, namespace: 'arm-ml-operations' }, (a) => ({ contents: operationsModule(a.pluginData, used), loader: 'js', resolveDir: path.join(a.pluginData, 'operations') }));
+      b.onLoad({ filter: /[\\/]arm-machinelearning[\\/]dist-esm[\\/]src[\\/]models[\\/](mappers|parameters)\.js$/ }, (a) => {
+        const text = fs.readFileSync(a.path, 'utf8');
+        const p = planFor(path.resolve(path.dirname(a.path), '..'));
+        return { contents: a.path.endsWith('mappers.js') ? mappersModule(text, p) : parametersModule(text, p), loader: 'js' };
+      });
+    },
+  };
+}

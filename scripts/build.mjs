@@ -52,7 +52,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { armMlBundle } from './arm-ml-bundle.mjs';
+import { armMlBundle, BASE_ML_OPERATIONS } from './arm-ml-bundle.mjs';
 import { jsonText, projectRepository, projectVersion, readCommonMessages, shippedTaskJson, strayVersion } from './task-json.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -169,6 +169,12 @@ const agentMessages = {
   },
 };
 
+/**
+ * The @azure/arm-machinelearning operation groups each task calls through the SDK besides
+ * BASE_ML_OPERATIONS (scripts/arm-ml-bundle.mjs); a group not listed throws "not bundled" when used.
+ */
+const ML_OPERATIONS = { AmlPipelineJob: ['jobs'] }; // jobs.beginCancelAndWait (cancelJob)
+
 /** esbuild options shared by the task and CLI bundles (see the header for why each). */
 function esbuildOptions() {
   return {
@@ -200,7 +206,7 @@ async function bundle(task) {
   const common = esbuildOptions();
   const index = await esbuild.build({ ...common, entryPoints: [task.entry], outfile: path.join(task.out, 'index.js'), plugins: [lazyAzure, agentMessages] });
   const azureEntry = path.join(task.dir, 'azure.ts');
-  const azure = fs.existsSync(azureEntry) ? await esbuild.build({ ...common, entryPoints: [azureEntry], outfile: path.join(task.out, 'azure.js'), plugins: [devopsClients, armMlBundle, agentMessages] }) : undefined;
+  const azure = fs.existsSync(azureEntry) ? await esbuild.build({ ...common, entryPoints: [azureEntry], outfile: path.join(task.out, 'azure.js'), plugins: [devopsClients, armMlBundle([...BASE_ML_OPERATIONS, ...(ML_OPERATIONS[task.name] ?? [])]), agentMessages] }) : undefined;
   const metafile = { inputs: { ...index.metafile.inputs, ...(azure?.metafile.inputs ?? {}) }, outputs: { ...index.metafile.outputs, ...(azure?.metafile.outputs ?? {}) } };
   if (opts.metafile) fs.writeFileSync(path.join(root, 'dist', `meta-${task.name}.json`), JSON.stringify(metafile));
   return { warnings: [...index.warnings, ...(azure?.warnings ?? [])], metafile, index: index.metafile, azure: azure?.metafile };
@@ -369,8 +375,8 @@ async function buildCli() {
   fs.mkdirSync(out, { recursive: true });
   const base = esbuildOptions();
   const common = { ...base, define: { ...base.define, CLI_VERSION: JSON.stringify(version.text) } };
-  const main = await esbuild.build({ ...common, banner: { js: `#!/usr/bin/env node\n${base.banner.js}` }, entryPoints: ['cli/aml-secure-mlops.ts'], outfile: path.join(out, 'aml-secure-mlops.js'), plugins: [lazyAzure, devopsClients, armMlBundle] });
-  const azure = await esbuild.build({ ...common, entryPoints: ['cli/azure.ts'], outfile: path.join(out, 'azure.js'), plugins: [devopsClients, armMlBundle] });
+  const main = await esbuild.build({ ...common, banner: { js: `#!/usr/bin/env node\n${base.banner.js}` }, entryPoints: ['cli/aml-secure-mlops.ts'], outfile: path.join(out, 'aml-secure-mlops.js'), plugins: [lazyAzure, devopsClients, armMlBundle()] });
+  const azure = await esbuild.build({ ...common, entryPoints: ['cli/azure.ts'], outfile: path.join(out, 'azure.js'), plugins: [devopsClients, armMlBundle()] });
   fs.chmodSync(path.join(out, 'aml-secure-mlops.js'), 0o755);
   const problems = [];
   for (const [file, meta] of [['aml-secure-mlops.js', main.metafile], ['azure.js', azure.metafile]]) {
