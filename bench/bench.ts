@@ -6,8 +6,9 @@
  * upload (2,000 files, first and unchanged second run), cold start of the same task unbundled
  * (node_modules resolved at run time), the vsix versus the tasks' production node_modules if
  * shipped unbundled, the deploy rollout's overhead beyond its configured step waits, and local job
- * data (10,000 files / 200 MB: first upload, unchanged re-run, hashing against sha256sum).
- * `npm run bench` builds first.
+ * data (10,000 files / 200 MB: first upload, unchanged re-run, hashing against sha256sum). After
+ * the table, where the vsix's bytes go: by file in the vsix and by npm package in the bundles.
+ * `npm run bench` builds (with esbuild metafiles) and packages first.
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -129,12 +130,74 @@ function vsixSize(): Row {
   const size = fs.statSync(vsix).size;
   return {
     name: `vsix size vs ${tasks} tasks x node_modules of what they bundle (${dirs.length} packages, ${mib(closure)} each, uncompressed)`,
-    measured: mib(size),
+    measured: `${size} B`,
     baseline: mib(unbundled),
     ratio: size / unbundled,
     target: '<= 2 MiB',
     pass: size <= 2 * 1048576,
   };
+}
+
+/** Entries of a zip with their compressed and stored sizes, from its central directory. */
+function zipEntries(file: string): Array<{ name: string; compressed: number; size: number }> {
+  const buf = fs.readFileSync(file);
+  const eocd = buf.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  if (eocd < 0) throw new Error(`${file}: no zip end-of-central-directory record`);
+  const entries = [];
+  for (let p = buf.readUInt32LE(eocd + 16), n = buf.readUInt16LE(eocd + 10); n > 0; n--) {
+    const nameLen = buf.readUInt16LE(p + 28);
+    entries.push({ name: buf.toString('utf8', p + 46, p + 46 + nameLen), compressed: buf.readUInt32LE(p + 20), size: buf.readUInt32LE(p + 24) });
+    p += 46 + nameLen + buf.readUInt16LE(p + 30) + buf.readUInt16LE(p + 32);
+  }
+  return entries;
+}
+
+/** The group of a bundled input for the breakdown: its npm package, or our folder. */
+function inputGroup(input: string): string {
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input.replace(/\\/g, '/'));
+  if (pkg) return pkg[1]!;
+  const ours = /^(tasks\/[^/]+|cli)\//.exec(input);
+  return ours ? `(ours) ${ours[1] === 'tasks/common' || ours[1] === 'cli' ? ours[1] : 'tasks/<T>'}` : `(other) ${input.split(':')[0]}`;
+}
+
+/**
+ * Where the vsix's bytes go: compressed bytes per kind of file in the vsix, and the minified bytes
+ * each npm package adds to the four tasks' bundles (esbuild metafiles, dist/meta-<T>.json).
+ */
+function vsixBreakdown(): string[] {
+  const dist = path.join(ROOT, 'dist');
+  const vsix = fs.readdirSync(dist).filter((f) => f.endsWith('.vsix')).map((f) => path.join(dist, f)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
+  if (!vsix) return [];
+  const kib = (n: number) => `${(n / 1024).toFixed(0)} KiB`.padStart(9);
+  const kinds = new Map<string, { compressed: number; size: number; files: number }>();
+  for (const e of zipEntries(vsix).filter((x) => !x.name.endsWith('/'))) {
+    const kind = e.name.startsWith('tasks/') ? `tasks/*/${e.name.split('/').slice(2).join('/').replace(/^Strings\/.*/, 'Strings/**')}` : e.name.startsWith('images/') ? 'images/*' : 'manifests, overview, licence';
+    const k = kinds.get(kind) ?? { compressed: 0, size: 0, files: 0 };
+    kinds.set(kind, { compressed: k.compressed + e.compressed, size: k.size + e.size, files: k.files + 1 });
+  }
+  const lines = [``, `${path.relative(ROOT, vsix)}: ${fs.statSync(vsix).size} bytes (budget ${2 * 1048576}); by file, compressed (stored)`];
+  for (const [kind, k] of [...kinds].sort((a, b) => b[1].compressed - a[1].compressed)) lines.push(`  ${kind.padEnd(40)} ${String(k.files).padStart(3)} files ${kib(k.compressed)} (${kib(k.size).trim()})`);
+  const metas = fs.readdirSync(dist).filter((f) => /^meta-.+\.json$/.test(f));
+  if (metas.length === 0) return [...lines, '  (no dist/meta-*.json: build with --metafile for the package breakdown)'];
+  const byGroup = new Map<string, number[]>();
+  metas.forEach((m, i) => {
+    const meta = JSON.parse(fs.readFileSync(path.join(dist, m), 'utf8')) as { outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }> };
+    for (const out of Object.values(meta.outputs)) {
+      for (const [input, { bytesInOutput }] of Object.entries(out.inputs)) {
+        const row = byGroup.get(inputGroup(input)) ?? metas.map(() => 0);
+        row[i] += bytesInOutput;
+        byGroup.set(inputGroup(input), row);
+      }
+    }
+  });
+  const tasks = metas.map((m) => m.replace(/^meta-(.+)\.json$/, '$1'));
+  lines.push('', `bundled bytes (minified, index.js + azure.js) by package, per task: ${tasks.join(', ')}`);
+  const total = (r: number[]) => r.reduce((a, b) => a + b, 0);
+  const rows = [...byGroup].sort((a, b) => total(b[1]) - total(a[1]));
+  for (const [group, row] of rows.slice(0, 25)) lines.push(`  ${group.padEnd(40)} ${kib(total(row))}  ${row.map(kib).join('')}`);
+  const rest = rows.slice(25);
+  lines.push(`  ${`${rest.length} more packages`.padEnd(40)} ${kib(rest.reduce((a, [, r]) => a + total(r), 0))}`);
+  return lines;
 }
 
 /** AmlAksDeploy with rollout 10,50,100 held 1 s each: wall time beyond the 3 s of configured waits. */
@@ -303,6 +366,7 @@ async function main(): Promise<void> {
   for (const r of rows) {
     console.log(`${r.name.padEnd(w)}  ${r.measured.padStart(10)}  ${r.baseline.padStart(10)}  ${r.ratio.toFixed(2).padStart(7)}  ${r.target ? `${r.target} ${r.pass ? 'met' : 'MISSED'}` : ''}`);
   }
+  for (const line of vsixBreakdown()) console.log(line);
 }
 
 void main();

@@ -35,6 +35,8 @@
  * - import.meta.url: `open` (pulled in by @azure/identity for interactive sign-in, never used by
  *   the tasks, and loaded lazily) computes its folder from import.meta.url at module init, which
  *   is empty in a cjs bundle and would throw. It is defined as the bundle's own file URL.
+ * - @azure/arm-machinelearning: only the operation groups the tasks call through the SDK, and the
+ *   mappers they reach, are bundled (scripts/arm-ml-bundle.mjs; a left-out group throws when used).
  * - A duplicated task-lib (two copies resolved from different paths) would split its global state
  *   (resource strings, secrets, result): the build fails if the metafile shows that.
  * - Module format: mainFields module,main picks the ESM builds of the Azure SDK (smaller, and
@@ -42,7 +44,7 @@
  *   state in a CommonJS file (core-client, core-tracing state.js) share it as designed.
  * - Source maps are off: Node ignores them unless started with --enable-source-maps, which the
  *   agent does not do (and it costs ~190 ms of start-up when on), and four ~5 MB maps would
- *   break the 5 MiB vsix budget. keepNames keeps function and class names in stack traces.
+ *   break the 2 MiB vsix budget. keepNames keeps function and class names in stack traces.
  */
 import * as esbuild from 'esbuild';
 import { spawn } from 'node:child_process';
@@ -50,6 +52,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { armMlBundle, BASE_ML_OPERATIONS } from './arm-ml-bundle.mjs';
 import { jsonText, projectRepository, projectVersion, readCommonMessages, shippedTaskJson, strayVersion } from './task-json.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -150,6 +153,28 @@ const devopsClients = {
   },
 };
 
+/**
+ * On the agent every message comes from the shipped task.json (common messages merged in) through
+ * tl.loc, which AgentIo installs before the first msg() (tasks/common/loc.ts). The English
+ * catalogues that messages.ts imports are only the fallback off the agent (unit tests, the CLI),
+ * so the task bundles carry empty ones: about 50 KiB less in each of index.js and azure.js.
+ * A message used before the localizer is installed would show its key, and the smoke check and
+ * agent tests would see it.
+ */
+const agentMessages = {
+  name: 'agent-messages',
+  setup(b) {
+    b.onResolve({ filter: /^(?:\.\/|\.\.\/common\/)(messages|task)\.json$/ }, (a) => (/[\\/]tasks[\\/][^\\/]+[\\/]messages\.ts$/.test(a.importer) ? { path: a.path, namespace: 'agent-messages' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'agent-messages' }, (a) => ({ contents: a.path.endsWith('task.json') ? '{"messages":{}}' : '{}', loader: 'json' }));
+  },
+};
+
+/**
+ * The @azure/arm-machinelearning operation groups each task calls through the SDK besides
+ * BASE_ML_OPERATIONS (scripts/arm-ml-bundle.mjs); a group not listed throws "not bundled" when used.
+ */
+const ML_OPERATIONS = { AmlPipelineJob: ['jobs'] }; // jobs.beginCancelAndWait (cancelJob)
+
 /** esbuild options shared by the task and CLI bundles (see the header for why each). */
 function esbuildOptions() {
   return {
@@ -179,9 +204,9 @@ async function bundle(task) {
   fs.rmSync(task.out, { recursive: true, force: true });
   fs.mkdirSync(task.out, { recursive: true });
   const common = esbuildOptions();
-  const index = await esbuild.build({ ...common, entryPoints: [task.entry], outfile: path.join(task.out, 'index.js'), plugins: [lazyAzure] });
+  const index = await esbuild.build({ ...common, entryPoints: [task.entry], outfile: path.join(task.out, 'index.js'), plugins: [lazyAzure, agentMessages] });
   const azureEntry = path.join(task.dir, 'azure.ts');
-  const azure = fs.existsSync(azureEntry) ? await esbuild.build({ ...common, entryPoints: [azureEntry], outfile: path.join(task.out, 'azure.js'), plugins: [devopsClients] }) : undefined;
+  const azure = fs.existsSync(azureEntry) ? await esbuild.build({ ...common, entryPoints: [azureEntry], outfile: path.join(task.out, 'azure.js'), plugins: [devopsClients, armMlBundle([...BASE_ML_OPERATIONS, ...(ML_OPERATIONS[task.name] ?? [])]), agentMessages] }) : undefined;
   const metafile = { inputs: { ...index.metafile.inputs, ...(azure?.metafile.inputs ?? {}) }, outputs: { ...index.metafile.outputs, ...(azure?.metafile.outputs ?? {}) } };
   if (opts.metafile) fs.writeFileSync(path.join(root, 'dist', `meta-${task.name}.json`), JSON.stringify(metafile));
   return { warnings: [...index.warnings, ...(azure?.warnings ?? [])], metafile, index: index.metafile, azure: azure?.metafile };
@@ -350,8 +375,8 @@ async function buildCli() {
   fs.mkdirSync(out, { recursive: true });
   const base = esbuildOptions();
   const common = { ...base, define: { ...base.define, CLI_VERSION: JSON.stringify(version.text) } };
-  const main = await esbuild.build({ ...common, banner: { js: `#!/usr/bin/env node\n${base.banner.js}` }, entryPoints: ['cli/aml-secure-mlops.ts'], outfile: path.join(out, 'aml-secure-mlops.js'), plugins: [lazyAzure, devopsClients] });
-  const azure = await esbuild.build({ ...common, entryPoints: ['cli/azure.ts'], outfile: path.join(out, 'azure.js'), plugins: [devopsClients] });
+  const main = await esbuild.build({ ...common, banner: { js: `#!/usr/bin/env node\n${base.banner.js}` }, entryPoints: ['cli/aml-secure-mlops.ts'], outfile: path.join(out, 'aml-secure-mlops.js'), plugins: [lazyAzure, devopsClients, armMlBundle()] });
+  const azure = await esbuild.build({ ...common, entryPoints: ['cli/azure.ts'], outfile: path.join(out, 'azure.js'), plugins: [devopsClients, armMlBundle()] });
   fs.chmodSync(path.join(out, 'aml-secure-mlops.js'), 0o755);
   const problems = [];
   for (const [file, meta] of [['aml-secure-mlops.js', main.metafile], ['azure.js', azure.metafile]]) {

@@ -11,6 +11,8 @@ for task in AmlPrivateLinkCheck AmlPipelineJob AmlModelRegister AmlAksDeploy; do
 done
 mkdir -p images
 rsvg-convert -w 128 -h 128 -o images/extension-icon.png scripts/icons/extension-icon.svg
+# Lossless re-encode: the PNGs ship in the vsix (2 MiB budget).
+node scripts/images/compress-png.mjs tasks/*/icon.png images/extension-icon.png
 # Larger previews, handy to review the designs (not committed).
 if [ "${PREVIEW:-}" = 1 ]; then
   mkdir -p .tmp/icons

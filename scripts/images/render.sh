@@ -24,3 +24,5 @@ else
   echo "dist/summary-screenshot.html is missing: run npm run demo first" >&2
   exit 1
 fi
+# Lossless re-encode: the PNGs ship in the vsix (2 MiB budget).
+node scripts/images/compress-png.mjs images/flow.png images/run-summary.png

@@ -1,18 +1,19 @@
 /**
  * ARM access: a workspace-scoped Azure ML client (the SDK) and a small JSON client for the
  * providers the SDK does not cover (Microsoft.Network, Storage, Key Vault, ACR).
- * Both use the connection's ARM URL and scope and the agent's proxy, and retry 429/5xx
- * honouring Retry-After (core-rest-pipeline's default retry policy).
+ * Both send through the one pipeline of http.ts (agentPipeline): the connection's ARM URL and
+ * scope, the agent's proxy, the shared retry budget, timeout, allowed hosts and trace.
  */
 import { AzureMachineLearningWorkspaces, type Workspace } from '@azure/arm-machinelearning';
-import { bearerTokenAuthenticationPolicyName, type HttpMethods } from '@azure/core-rest-pipeline';
+import { deserializationPolicy, serializationPolicy } from '@azure/core-client';
+import type { HttpClient, HttpMethods } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/identity';
 import type { AzureRmEndpoint } from './endpoint';
 import { translateAzureError } from './errors';
 import { originRule, type HostRule } from './hosts';
-import { bearerAuthPolicy, hostPolicy, JsonClient, RETRY, timeoutPolicy, tracePolicy, USER_AGENT, type RawResponse, type Trace } from './http';
+import { agentHttpClient, agentPipeline, JsonClient, type RawResponse, type Trace } from './http';
 import { msg } from './messages';
-import { toProxySettings, type ProxyResolver } from './proxy';
+import type { ProxyResolver } from './proxy';
 
 /** Where ARM calls go and how tokens are scoped; the credential itself may come from anywhere. */
 export type ArmTarget = Omit<AzureRmEndpoint, 'auth' | 'id'>;
@@ -25,26 +26,19 @@ export interface ArmContext {
   trace?: Trace;
 }
 
-/** The Azure ML management client for the connection's subscription. */
-export function mlClient(ctx: ArmContext): AzureMachineLearningWorkspaces {
-  const proxyOptions = toProxySettings(ctx.proxy(ctx.endpoint.armUrl));
-  const client = new AzureMachineLearningWorkspaces(ctx.credential, ctx.endpoint.subscriptionId, {
-    endpoint: ctx.endpoint.armUrl,
-    credentialScopes: [ctx.endpoint.armScope],
-    retryOptions: RETRY,
-    userAgentOptions: { userAgentPrefix: USER_AGENT },
-    // The SDK follows an operation's Location wherever it points: only the connection's ARM origin is called.
-    additionalPolicies: [
-      { policy: hostPolicy(originRule(ctx.endpoint.armUrl)), position: 'perCall' },
-      { policy: timeoutPolicy(), position: 'perRetry' },
-      ...(ctx.trace ? [{ policy: tracePolicy(ctx.trace), position: 'perRetry' as const }] : []),
-    ],
-    ...(proxyOptions ? { proxyOptions } : {}),
-  });
-  // Our bearer policy also recovers from a token ARM rejects before its expiry.
-  client.pipeline.removePolicy({ name: bearerTokenAuthenticationPolicyName });
-  client.pipeline.addPolicy(bearerAuthPolicy(ctx.credential, [ctx.endpoint.armScope]));
-  return client;
+/**
+ * The Azure ML management client for the connection's subscription, on agentPipeline: given a
+ * pipeline that already has a bearer policy, the SDK builds none of its own (no second retry,
+ * proxy or token policy), so its calls, and the Location its pollers follow, get exactly the
+ * retry, timeout, proxy, allowed-host rule (the connection's ARM origin) and trace of ArmClient.
+ * `httpClient` is for tests.
+ */
+export function mlClient(ctx: ArmContext, httpClient: HttpClient = agentHttpClient()): AzureMachineLearningWorkspaces {
+  const pipeline = agentPipeline(ctx.endpoint.armUrl, ctx.credential, [ctx.endpoint.armScope], ctx.proxy, { hosts: originRule(ctx.endpoint.armUrl), ...(ctx.trace ? { trace: ctx.trace } : {}) });
+  // The SDK's operations need core-client's body (de)serialisation, which createClientPipeline would add.
+  pipeline.addPolicy(serializationPolicy(), { phase: 'Serialize' });
+  pipeline.addPolicy(deserializationPolicy(), { phase: 'Deserialize' });
+  return new AzureMachineLearningWorkspaces(ctx.credential, ctx.endpoint.subscriptionId, { endpoint: ctx.endpoint.armUrl, credentialScopes: [ctx.endpoint.armScope], pipeline, httpClient });
 }
 
 /** Raw ARM requests, for providers and api-versions the SDK does not cover. */

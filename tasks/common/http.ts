@@ -1,7 +1,8 @@
 /**
- * A small JSON client on core-rest-pipeline: bearer token, the agent's proxy for the target
- * host, bounded retries of 429/5xx and network errors honouring Retry-After. Used for ARM
- * providers the SDK does not cover and for Azure ML's data plane.
+ * The one HTTP stack of the tasks (agentPipeline): bearer token, the agent's proxy for the target
+ * host, bounded retries of 429/5xx and network errors honouring Retry-After, a per-try timeout,
+ * the allowed-host rule and the System.Debug trace. JsonClient (ARM providers the SDK does not
+ * cover, Azure ML's data plane, scoring) and the Azure ML SDK client (arm.ts) both send through it.
  */
 import {
   bearerTokenAuthenticationPolicy,
@@ -10,6 +11,7 @@ import {
   createPipelineFromOptions,
   createPipelineRequest,
   RestError,
+  type HttpClient,
   type HttpMethods,
   type Pipeline,
   type PipelinePolicy,
@@ -137,25 +139,48 @@ function rawOf(res: PipelineResponse): RawResponse {
   return { status: res.status, headers: res.headers.toJSON(), text: res.bodyAsText ?? '' };
 }
 
+/**
+ * Without a credential no Authorization header is added and the caller sets its own (an online
+ * endpoint's key, say). `retry` narrows the shared retry budget. `hosts` are the URLs the client
+ * may call (default: `origin` only); anything else is refused before it is sent.
+ * `followRedirects: false` hands every redirect back to the caller.
+ */
+export interface StackOptions {
+  retry?: Partial<typeof RETRY>;
+  timeoutMs?: number;
+  hosts?: HostRule;
+  followRedirects?: boolean;
+  trace?: Trace;
+}
+
+/**
+ * The pipeline every Azure request goes through, whichever client makes it: the same retry,
+ * timeout, proxy, allowed-host rule and trace for JsonClient and the Azure ML SDK (arm.ts).
+ */
+export function agentPipeline(origin: string, credential: TokenCredential | undefined, scopes: string[], proxy: ProxyResolver, options: StackOptions = {}): Pipeline {
+  const proxyOptions = toProxySettings(proxy(origin));
+  // followRedirects false: a 3xx comes back to the caller (the pipeline would follow a same-origin one without the caller's Authorization).
+  const redirectOptions = options.followRedirects === false ? { redirectOptions: { maxRetries: 0 } } : {};
+  const pipeline = createPipelineFromOptions({ retryOptions: { ...RETRY, ...options.retry }, userAgentOptions: { userAgentPrefix: USER_AGENT }, ...redirectOptions, ...(proxyOptions ? { proxyOptions } : {}) });
+  pipeline.addPolicy(hostPolicy(options.hosts ?? originRule(origin)), { phase: 'Serialize' });
+  if (credential) pipeline.addPolicy(bearerAuthPolicy(credential, scopes));
+  pipeline.addPolicy(timeoutPolicy(options.timeoutMs), { afterPhase: 'Retry' });
+  if (options.trace) pipeline.addPolicy(tracePolicy(options.trace), { afterPhase: 'Retry' });
+  return pipeline;
+}
+
+/** The HTTP client agentPipeline's requests are sent with (keep-alive per client). */
+export function agentHttpClient(): HttpClient {
+  return createDefaultHttpClient();
+}
+
 export class JsonClient {
   private readonly pipeline: Pipeline;
-  private readonly http = createDefaultHttpClient();
+  private readonly http = agentHttpClient();
 
-  /**
-   * Without a credential no Authorization header is added and the caller sets its own (an
-   * online endpoint's key, say). `retry` narrows the shared retry budget. `hosts` are the URLs
-   * the client may call (default: `origin` only); anything else is refused before it is sent.
-   * `followRedirects: false` hands every redirect back to the caller.
-   */
-  constructor(origin: string, credential: TokenCredential | undefined, scopes: string[], proxy: ProxyResolver, options: { retry?: Partial<typeof RETRY>; timeoutMs?: number; hosts?: HostRule; followRedirects?: boolean; trace?: Trace } = {}) {
-    const proxyOptions = toProxySettings(proxy(origin));
-    // followRedirects false: a 3xx comes back to the caller (the pipeline would follow a same-origin one without the caller's Authorization).
-    const redirectOptions = options.followRedirects === false ? { redirectOptions: { maxRetries: 0 } } : {};
-    this.pipeline = createPipelineFromOptions({ retryOptions: { ...RETRY, ...options.retry }, userAgentOptions: { userAgentPrefix: USER_AGENT }, ...redirectOptions, ...(proxyOptions ? { proxyOptions } : {}) });
-    this.pipeline.addPolicy(hostPolicy(options.hosts ?? originRule(origin)), { phase: 'Serialize' });
-    if (credential) this.pipeline.addPolicy(bearerAuthPolicy(credential, scopes));
-    this.pipeline.addPolicy(timeoutPolicy(options.timeoutMs), { afterPhase: 'Retry' });
-    if (options.trace) this.pipeline.addPolicy(tracePolicy(options.trace), { afterPhase: 'Retry' });
+  /** See StackOptions for the options. */
+  constructor(origin: string, credential: TokenCredential | undefined, scopes: string[], proxy: ProxyResolver, options: StackOptions = {}) {
+    this.pipeline = agentPipeline(origin, credential, scopes, proxy, options);
   }
 
   private async sendRequest(method: HttpMethods, url: string, o: SendOptions) {

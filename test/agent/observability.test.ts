@@ -32,6 +32,7 @@ test('System.Debug: one line per request with method, path, status and the corre
   assert.equal(r.result, 'Succeeded', describe(r));
   const lines = requestLines(r);
   assert.ok(lines.length >= 3, `request lines:\n${lines.join('\n')}`);
+  // The workspace read is @azure/arm-machinelearning's call (mlClient): the SDK sends through the same pipeline as JsonClient.
   const workspaceGet = lines.find((l) => /^HTTP GET [^ ]+\/subscriptions\/[^ ]+\/workspaces\/mlw-prod -> 200 \(\d+ ms\) x-ms-correlation-request-id: \S+/.test(l));
   assert.ok(workspaceGet, `the workspace read with its correlation id:\n${lines.join('\n')}`);
   assert.ok(lines.some((l) => /^HTTP PUT .*\/jobs\/[^ ]+ -> 20[01] /.test(l)), `the job PUT:\n${lines.join('\n')}`);

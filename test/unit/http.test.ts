@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { createDefaultHttpClient, createPipelineFromOptions, createPipelineRequest } from '@azure/core-rest-pipeline';
-import { restErrorOf, timeoutPolicy } from '../../tasks/common/http';
+import { createDefaultHttpClient, createHttpHeaders, createPipelineFromOptions, createPipelineRequest, type HttpClient, type PipelineRequest } from '@azure/core-rest-pipeline';
+import { mlClient, type ArmContext } from '../../tasks/common/arm';
+import { REQUEST_TIMEOUT_MS, restErrorOf, timeoutPolicy, USER_AGENT } from '../../tasks/common/http';
 
 test('a stalled request is abandoned after the timeout and retried', async () => {
   let calls = 0;
@@ -50,4 +51,38 @@ test('an error response without an error body names the request, for full URLs a
   assert.equal(fromPath.response?.bodyAsText, '<html>Bad Gateway</html>');
   const fromUrl = restErrorOf('GET', 'https://management.azure.com/subscriptions/s?api-version=1', res);
   assert.equal(fromUrl.message, 'GET /subscriptions/s returned 502');
+});
+
+test('the Azure ML SDK client sends through our pipeline: trace, timeout and retry, proxy, token, allowed hosts', async () => {
+  const sent: PipelineRequest[] = [];
+  // A first try that stalls (the timeout's abort), then the workspace.
+  const http: HttpClient = {
+    async sendRequest(request) {
+      sent.push(request);
+      if (sent.length === 1) throw Object.assign(new Error('The operation was aborted.'), { name: 'AbortError' });
+      const body = { id: '/subscriptions/sub/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws', name: 'ws', location: 'westeurope', properties: { publicNetworkAccess: 'Disabled' } };
+      return { request, status: 200, headers: createHttpHeaders({ 'content-type': 'application/json', 'x-ms-correlation-request-id': 'corr-1' }), bodyAsText: JSON.stringify(body) };
+    },
+  };
+  const lines: string[] = [];
+  const ctx: ArmContext = {
+    endpoint: { name: 'conn', tenantId: 't', subscriptionId: 'sub', armUrl: 'https://arm.example', authorityHost: 'https://login.example', armScope: 'https://arm.example/.default', environment: 'AzureCloud' },
+    credential: { getToken: async () => ({ token: 'tok', expiresOnTimestamp: Date.now() + 3_600_000 }) },
+    proxy: () => ({ proxyUrl: 'http://proxy.corp.example:3128' }),
+    trace: (l) => lines.push(l.replace(/\(\d+ ms\)/, '(n ms)')),
+  };
+  const client = mlClient(ctx, http);
+  const ws = await client.workspaces.get('rg', 'ws');
+  assert.equal(ws.publicNetworkAccess, 'Disabled');
+  assert.equal(sent.length, 2, 'the stalled try was retried');
+  const path = '/subscriptions/sub/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws';
+  assert.deepEqual(lines, [`HTTP GET arm.example${path} -> AbortError (n ms)`, `HTTP GET arm.example${path} -> 200 (n ms) x-ms-correlation-request-id: corr-1`]);
+  const last = sent[1]!;
+  assert.equal(last.timeout, REQUEST_TIMEOUT_MS);
+  assert.equal(last.headers.get('authorization'), 'Bearer tok');
+  assert.match(last.headers.get('user-agent') ?? '', new RegExp(`^${USER_AGENT} `));
+  assert.equal(String((last.agent as { proxy?: URL } | undefined)?.proxy), 'http://proxy.corp.example:3128/', "the agent's proxy");
+  // A host other than the connection's ARM origin (say, an operation's Location) is refused unsent.
+  await assert.rejects(client.sendRequest(createPipelineRequest({ url: 'https://elsewhere.example/operationResults/x' })), /Refusing to call elsewhere\.example with the service connection's credentials/);
+  assert.equal(sent.length, 2);
 });
