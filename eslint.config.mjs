@@ -8,7 +8,7 @@ import tseslint from 'typescript-eslint';
 
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.tmp/**', 'test/fixtures/official/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.tmp/**', 'testkit/reference/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

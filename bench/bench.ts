@@ -18,9 +18,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { resolveAll } from '../tasks/AmlPrivateLinkCheck/resolve';
 import { waitForJob } from '../tasks/AmlPipelineJob/wait';
-import { DnsServer } from '../test/emulator/dns-server';
-import { copySample } from '../test/fixtures/pipeline/helpers';
-import { startWorld, workspaceInputs } from '../test/world';
+import { DnsServer } from '../testkit/emulator/dns-server';
+import { copySample } from '../testkit/pipeline-sample';
+import { startWorld, workspaceInputs } from '../testkit/world';
 
 const ROOT = path.resolve(__dirname, '..');
 

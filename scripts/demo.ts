@@ -4,7 +4,7 @@
  * It compiles azure-pipelines.yml as Azure DevOps would (extends template -> stage template ->
  * step templates, parameters bound with the service's checks), starts the emulated Azure + Azure
  * DevOps world seeded to match it (scripts/demo/world.ts), then runs the stages, jobs and steps in
- * order with the BUNDLED tasks in dist/tasks, exactly as the agent runs them (test/harness.ts),
+ * order with the BUNDLED tasks in dist/tasks, exactly as the agent runs them (testkit/harness.ts),
  * printing a pipeline-style log, writing each task's run summary to dist/demo/<stage>-<step>.md
  * (index: dist/demo/summary.md) and ending with a report and a verdict.
  *
@@ -27,7 +27,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadTasks } from '../test/yaml-pipeline/validate';
+import { loadTasks } from '../testkit/yaml-pipeline/validate';
 import { Unsupported } from './demo/expr';
 import { Log } from './demo/log';
 import { CompileError, compilePipeline } from './demo/pipeline';

@@ -1,13 +1,13 @@
 /**
  * `npm run pickers`: what the classic editor's pickers show, for the seeded emulator of
  * test/pickers.test.ts. Every dataSourceBinding of every task.json is evaluated the way Azure
- * DevOps does (test/emulator/datasource.ts), with the dependent inputs set to the seeded
+ * DevOps does (testkit/emulator/datasource.ts), with the dependent inputs set to the seeded
  * workspace.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { evaluateBinding, seedPickerWorld, type DataSourceBinding } from '../test/emulator/datasource';
-import { startEmulator } from '../test/emulator/index';
+import { evaluateBinding, seedPickerWorld, type DataSourceBinding } from '../testkit/emulator/datasource';
+import { startEmulator } from '../testkit/emulator/index';
 
 const root = path.resolve(__dirname, '..');
 async function main(): Promise<void> {

@@ -1,15 +1,15 @@
 /**
  * `npm run task -- <Task> [options]`: runs a built task (dist/tasks/<Task>) against a running
- * emulator (`npm run emulator`) the way the agent runs it (test/harness.ts: INPUT_*, ENDPOINT_*,
+ * emulator (`npm run emulator`) the way the agent runs it (testkit/harness.ts: INPUT_*, ENDPOINT_*,
  * variables in the environment, ##vso[...] parsed), prints what the agent would show, and exits
  * 0 when the task succeeded (or succeeded with issues), 1 when it failed, 2 on a usage error.
  */
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { handoffFile, type Handoff } from '../test/emulator/cli';
-import type { SeedConnectionKind } from '../test/emulator/agentenv';
-import { DIST, ROOT, runTask, type Endpoint } from '../test/harness';
+import { handoffFile, type Handoff } from '../testkit/emulator/cli';
+import type { SeedConnectionKind } from '../testkit/emulator/agentenv';
+import { DIST, ROOT, runTask, type Endpoint } from '../testkit/harness';
 
 const HELP = `Usage: npm run task -- <Task> [options]
 

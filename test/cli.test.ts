@@ -8,9 +8,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { DnsServer } from './emulator/dns-server';
-import { ROOT } from './harness';
-import { breakPrivateDns, startWorld, type World } from './world';
+import { DnsServer } from '../testkit/emulator/dns-server';
+import { ROOT } from '../testkit/harness';
+import { breakPrivateDns, startWorld, type World } from '../testkit/world';
 
 const CLI = path.join(ROOT, 'dist', 'cli', 'aml-secure-mlops.js');
 let w: World;

@@ -18,7 +18,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
-import { ROOT } from './harness';
+import { ROOT } from '../testkit/harness';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'demo-test-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));

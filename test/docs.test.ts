@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { parse, stringify } from 'yaml';
-import { ROOT } from './harness';
+import { ROOT } from '../testkit/harness';
 
 const DOCS = ['README.md', 'overview.md', 'templates/README.md'];
 

@@ -10,8 +10,8 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import Ajv from 'ajv-draft-04';
 import JSZip from 'jszip';
-import { ROOT, runTask } from './harness';
-import { TASK_SCHEMA } from './official';
+import { ROOT, runTask } from '../testkit/harness';
+import { TASK_SCHEMA } from '../testkit/official';
 
 const SCHEMA = TASK_SCHEMA;
 const taskNames = fs.readdirSync(path.join(ROOT, 'tasks')).filter((d) => fs.existsSync(path.join(ROOT, 'tasks', d, 'task.json')));

@@ -1,16 +1,16 @@
 /**
  * The classic-editor pickers: every dataSourceBinding of every task.json evaluated the way Azure
- * DevOps does (test/emulator/datasource.ts) against the emulated ARM, with the service
+ * DevOps does (testkit/emulator/datasource.ts) against the emulated ARM, with the service
  * connection's token, lists paged through nextLink (the emulator pages at 2 items here).
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { evaluateBinding, renderMustache, seedPickerWorld, type DataSourceBinding, type EndpointContext, type Fetch } from './emulator/datasource';
-import { startEmulator, type Emulator, type SeedResult } from './emulator/index';
-import { ROOT } from './harness';
-import { workspaceInputs } from './world';
+import { evaluateBinding, renderMustache, seedPickerWorld, type DataSourceBinding, type EndpointContext, type Fetch } from '../testkit/emulator/datasource';
+import { startEmulator, type Emulator, type SeedResult } from '../testkit/emulator/index';
+import { ROOT } from '../testkit/harness';
+import { workspaceInputs } from '../testkit/world';
 
 const TASKS = ['AmlPrivateLinkCheck', 'AmlPipelineJob', 'AmlModelRegister', 'AmlAksDeploy'];
 const bindingsOf = (task: string): DataSourceBinding[] => JSON.parse(fs.readFileSync(path.join(ROOT, 'tasks', task, 'task.json'), 'utf8')).dataSourceBindings ?? [];

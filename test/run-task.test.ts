@@ -7,14 +7,14 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { ROOT } from './harness';
+import { ROOT } from '../testkit/harness';
 
 const TSX = ['--import', 'tsx'];
 let emulator: ChildProcess;
 let port = '';
 
 before(async () => {
-  emulator = spawn(process.execPath, [...TSX, path.join(ROOT, 'test', 'emulator', 'cli.ts')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  emulator = spawn(process.execPath, [...TSX, path.join(ROOT, 'testkit', 'emulator', 'cli.ts')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   port = await new Promise<string>((resolve, reject) => {
     let out = '';
     emulator.stdout!.on('data', (d: Buffer) => {
@@ -32,7 +32,7 @@ after(() => {
 const task = (...args: string[]) => spawnSync(process.execPath, [...TSX, path.join(ROOT, 'scripts', 'run-task.ts'), ...args, '--emulator', port], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
 
 test('npm run emulator -- --help prints the usage and starts nothing', () => {
-  const r = spawnSync(process.execPath, [...TSX, path.join(ROOT, 'test', 'emulator', 'cli.ts'), '--help'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [...TSX, path.join(ROOT, 'testkit', 'emulator', 'cli.ts'), '--help'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^Usage: npm run emulator -- \[options\]/);
   assert.match(r.stdout, /npm run task -- AmlPrivateLinkCheck/);

@@ -1,8 +1,8 @@
 /**
  * Template validation: every file under templates/ and the example azure-pipelines.yml are
  * expanded (template expressions evaluated, template references followed, see
- * test/yaml-pipeline/expand.ts) and the result is validated against the official Azure Pipelines
- * schema extended with this repository's tasks (test/yaml-pipeline/validate.ts). Templates are
+ * testkit/yaml-pipeline/expand.ts) and the result is validated against the official Azure Pipelines
+ * schema extended with this repository's tasks (testkit/yaml-pipeline/validate.ts). Templates are
  * fragments: a steps template is validated as a stepList, a stages template as stages. No file is
  * skipped because it has expressions; constructs the expander does not support fail the test with
  * a message that says so ("... is not supported by this validator").
@@ -12,16 +12,16 @@
  * and each template is expanded under several parameter sets so every conditional is validated
  * both ways (the last test proves it). Not supported: compile-time `variables`, templates in other
  * repositories (`@alias`), variable templates, templates extending templates, YAML anchors, the
- * `*` filter; see test/yaml-pipeline/expression.ts and expand.ts.
+ * `*` filter; see testkit/yaml-pipeline/expression.ts and expand.ts.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { parseDocument } from 'yaml';
-import { ROOT } from './harness';
-import { TemplateError, type DirectiveEvent, type ExpandedTemplate, type ParameterDecl, type Value } from './yaml-pipeline/expand';
-import { formatProblem, mustSet, normalize, PipelineValidator, type Kind } from './yaml-pipeline/validate';
+import { ROOT } from '../testkit/harness';
+import { TemplateError, type DirectiveEvent, type ExpandedTemplate, type ParameterDecl, type Value } from '../testkit/yaml-pipeline/expand';
+import { formatProblem, mustSet, normalize, PipelineValidator, type Kind } from '../testkit/yaml-pipeline/validate';
 
 const FIX = 'test/fixtures/templates';
 const validator = new PipelineValidator(ROOT);

@@ -6,12 +6,12 @@
  *    and `['x']`, case-insensitive, a missing property is null);
  *  - the status functions succeeded(), failed(), succeededOrFailed(), always(), canceled(), with
  *    or without dependency names;
- *  - the comparison and text functions of test/yaml-pipeline/expression.ts (eq, ne, and, or, not,
+ *  - the comparison and text functions of testkit/yaml-pipeline/expression.ts (eq, ne, and, or, not,
  *    in, contains, startsWith, ..., the same conversions).
  * Anything else (counter(), pipeline.*, resources.*, ...) is refused with an Unsupported error
  * naming the construct and where it was met.
  */
-import { evaluate, ExpressionError, parseExpression, SUPPORTED_FUNCTIONS, toStr, truthy, type Value } from '../../test/yaml-pipeline/expression';
+import { evaluate, ExpressionError, parseExpression, SUPPORTED_FUNCTIONS, toStr, truthy, type Value } from '../../testkit/yaml-pipeline/expression';
 
 export type Result = 'Succeeded' | 'SucceededWithIssues' | 'Failed' | 'Canceled' | 'Skipped';
 

@@ -4,7 +4,7 @@
  * warnings and errors highlighted the way the agent renders ##[warning] and ##[error]), then the
  * step's result with its output variables and summary file.
  */
-import { parseCommands } from '../../test/harness';
+import { parseCommands } from '../../testkit/harness';
 import type { Result } from './expr';
 
 const useColor = (): boolean => !process.env.NO_COLOR && (process.env.FORCE_COLOR ? process.env.FORCE_COLOR !== '0' : !!process.stdout.isTTY);

@@ -1,8 +1,8 @@
 /**
  * Compiling the pipeline as Azure DevOps does before a run: azure-pipelines.yml is expanded through
- * its extends template and the stage template with test/yaml-pipeline's expander (parameters bound
+ * its extends template and the stage template with testkit/yaml-pipeline's expander (parameters bound
  * to the templates' typed declarations, with the service's messages), then validated against the
- * vendored official schema (test/fixtures/official), like the template tests do.
+ * vendored official schema (testkit/reference), like the template tests do.
  *
  * `--parameters <file.yml|json>` replaces the `extends: parameters:` block of the pipeline (or, for
  * a pipeline with its own `parameters:` declarations, gives the runtime parameters). The file is
@@ -14,9 +14,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, type Node as YNode } from 'yaml';
-import { PIPELINES_SCHEMA } from '../../test/official';
-import { TemplateError, type Value } from '../../test/yaml-pipeline/expand';
-import { formatProblem, normalize, PipelineValidator } from '../../test/yaml-pipeline/validate';
+import { PIPELINES_SCHEMA } from '../../testkit/official';
+import { TemplateError, type Value } from '../../testkit/yaml-pipeline/expand';
+import { formatProblem, normalize, PipelineValidator } from '../../testkit/yaml-pipeline/validate';
 
 /** The pipeline could not be compiled: what Azure DevOps would show instead of starting a run. */
 export class CompileError extends Error {

@@ -3,7 +3,7 @@
  * against what the rehearsal supports (exactly what our templates use). Anything else stops the
  * rehearsal before it starts, naming the key, the file and the line it came from.
  */
-import { originOf, type Value } from '../../test/yaml-pipeline/expand';
+import { originOf, type Value } from '../../testkit/yaml-pipeline/expand';
 import { checkRuntimeExpression, runtimeExpression, Unsupported } from './expr';
 
 export interface CheckoutStep {

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { holds, parseMetricGate, type Condition } from '../../tasks/AmlModelRegister/gate-expr';
-import { rawRequest } from '../../test/emulator/raw';
+import { rawRequest } from '../../testkit/emulator/raw';
 import type { Result } from './expr';
 import type { Log } from './log';
 import type { StageRecord, StepRecord } from './runner';

@@ -4,7 +4,7 @@
  * job on a fresh rehearsal agent (its own job token, work folder, System.* and Build.* variables,
  * job variables with `$[ stageDependencies... ]` resolved at job start), each step in order
  * (conditions against the steps so far, `checkout: self` puts the repository at Build.SourceVersion
- * into the sources folder), and each task step through test/harness.ts's runTask: the BUNDLED task
+ * into the sources folder), and each task step through testkit/harness.ts's runTask: the BUNDLED task
  * (dist/tasks/<Task>, copied to the agent's _tasks folder as the agent downloads it) as a child
  * process with INPUT_*, ENDPOINT_* and variables in its environment.
  * Output variables a task sets are read back from its ##vso commands and flow on: `$(step.var)`
@@ -14,8 +14,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runTask, type TaskRun } from '../../test/harness';
-import type { Value } from '../../test/yaml-pipeline/expand';
+import { runTask, type TaskRun } from '../../testkit/harness';
+import type { Value } from '../../testkit/yaml-pipeline/expand';
 import { conditionHolds, evaluateRuntime, expandMacros, runtimeExpression, Unsupported, type Result, type RuntimeScope } from './expr';
 import type { Log } from './log';
 import { taskSteps, type JobPlan, type PipelinePlan, type StagePlan, type TaskStep } from './plan';

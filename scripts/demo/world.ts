@@ -1,5 +1,5 @@
 /**
- * The emulated Azure + Azure DevOps world the rehearsal runs in (test/emulator), seeded from the
+ * The emulated Azure + Azure DevOps world the rehearsal runs in (testkit/emulator), seeded from the
  * pipeline itself so the example's names work as written:
  *  - the default seed (tenant, service principals, the contoso/mlops project whose main branch has
  *    a blocking 2-reviewer policy, a CI run of main);
@@ -22,12 +22,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
-import { DnsServer } from '../../test/emulator/dns-server';
-import { seedConnection, seedJob, startEmulator, type Emulator, type SeedResult } from '../../test/emulator/index';
-import type { ServicePrincipal } from '../../test/emulator/entra';
-import type { PrivateName } from '../../test/emulator/network';
-import type { Endpoint } from '../../test/harness';
-import { answerPrivately } from '../../test/world';
+import { DnsServer } from '../../testkit/emulator/dns-server';
+import { seedConnection, seedJob, startEmulator, type Emulator, type SeedResult } from '../../testkit/emulator/index';
+import type { ServicePrincipal } from '../../testkit/emulator/entra';
+import type { PrivateName } from '../../testkit/emulator/network';
+import type { Endpoint } from '../../testkit/harness';
+import { answerPrivately } from '../../testkit/world';
 import { parseMetricGate } from '../../tasks/AmlModelRegister/gate-expr';
 import type { PipelinePlan } from './plan';
 import { taskSteps } from './plan';

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { after, before, test } from 'node:test';
-import type { TaskRun } from '../harness';
-import { assertNoLeaks, describe, seedPipelinePrincipals, startWorld, workspaceInputs, type World } from '../world';
+import type { TaskRun } from '../../testkit/harness';
+import { assertNoLeaks, describe, seedPipelinePrincipals, startWorld, workspaceInputs, type World } from '../../testkit/world';
 
 let w: World;
 before(async () => {

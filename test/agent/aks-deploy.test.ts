@@ -7,9 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { scratch } from '../fixtures/pipeline/helpers';
-import type { TaskRun } from '../harness';
-import { assertNoLeaks, describe, startWorld, workspaceInputs, type World, type WorldRunOptions } from '../world';
+import { scratch } from '../../testkit/pipeline-sample';
+import type { TaskRun } from '../../testkit/harness';
+import { assertNoLeaks, describe, startWorld, workspaceInputs, type World, type WorldRunOptions } from '../../testkit/world';
 
 let w: World;
 let repo: string;

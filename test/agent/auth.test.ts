@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { assertNoLeaks, describe, startWorld, workspaceInputs, type World } from '../world';
-import { leakedSecrets } from '../harness';
+import { assertNoLeaks, describe, startWorld, workspaceInputs, type World } from '../../testkit/world';
+import { leakedSecrets } from '../../testkit/harness';
 
 let w: World;
 before(async () => {

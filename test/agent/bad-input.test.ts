@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { leakedSecrets, type TaskRun } from '../harness';
-import { seedConnection } from '../emulator/index';
-import { describe, startWorld, workspaceInputs, type World } from '../world';
+import { leakedSecrets, type TaskRun } from '../../testkit/harness';
+import { seedConnection } from '../../testkit/emulator/index';
+import { describe, startWorld, workspaceInputs, type World } from '../../testkit/world';
 
 let w: World;
 before(async () => {

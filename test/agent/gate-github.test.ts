@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { copySample } from '../fixtures/pipeline/helpers';
-import type { Endpoint, TaskRun } from '../harness';
-import { tunnelGitHub } from '../emulator/github';
-import { assertNoLeaks, describe, startWorld, workspaceInputs, type World } from '../world';
+import { copySample } from '../../testkit/pipeline-sample';
+import type { Endpoint, TaskRun } from '../../testkit/harness';
+import { tunnelGitHub } from '../../testkit/emulator/github';
+import { assertNoLeaks, describe, startWorld, workspaceInputs, type World } from '../../testkit/world';
 
 let w: World;
 const REPO = 'contoso/mlops-gh';

@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { seedJob } from '../emulator/index';
-import { SEED_PEOPLE } from '../emulator/seed';
-import { copySample } from '../fixtures/pipeline/helpers';
-import type { TaskRun } from '../harness';
-import { describe, startWorld, workspaceInputs, type World } from '../world';
+import { seedJob } from '../../testkit/emulator/index';
+import { SEED_PEOPLE } from '../../testkit/emulator/seed';
+import { copySample } from '../../testkit/pipeline-sample';
+import type { TaskRun } from '../../testkit/harness';
+import { describe, startWorld, workspaceInputs, type World } from '../../testkit/world';
 
 let w: World;
 let checkout: string;

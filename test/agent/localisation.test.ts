@@ -9,8 +9,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { DIST } from '../harness';
-import { startWorld, workspaceInputs, type World } from '../world';
+import { DIST } from '../../testkit/harness';
+import { startWorld, workspaceInputs, type World } from '../../testkit/world';
 
 let w: World;
 let taskDir: string;

@@ -12,9 +12,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { copySample } from '../fixtures/pipeline/helpers';
-import type { TaskRun } from '../harness';
-import { assertNoLeaks, describe, startWorld, workspaceInputs, type World, type WorldRunOptions } from '../world';
+import { copySample } from '../../testkit/pipeline-sample';
+import type { TaskRun } from '../../testkit/harness';
+import { assertNoLeaks, describe, startWorld, workspaceInputs, type World, type WorldRunOptions } from '../../testkit/world';
 
 let w: World;
 let sample: string;

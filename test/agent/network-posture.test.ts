@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { after, before, test } from 'node:test';
-import type { JsonObject } from '../emulator/jwt';
-import type { TaskRun } from '../harness';
-import { describe, startWorld, workspaceInputs, type World } from '../world';
+import type { JsonObject } from '../../testkit/emulator/jwt';
+import type { TaskRun } from '../../testkit/harness';
+import { describe, startWorld, workspaceInputs, type World } from '../../testkit/world';
 
 let w: World;
 before(async () => {

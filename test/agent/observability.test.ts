@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { copySample } from '../fixtures/pipeline/helpers';
-import type { TaskRun } from '../harness';
-import { assertNoLeaks, describe, startWorld, workspaceInputs, type World } from '../world';
+import { copySample } from '../../testkit/pipeline-sample';
+import type { TaskRun } from '../../testkit/harness';
+import { assertNoLeaks, describe, startWorld, workspaceInputs, type World } from '../../testkit/world';
 
 let w: World;
 let sample: string;

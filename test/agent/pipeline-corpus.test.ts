@@ -13,8 +13,8 @@ import * as fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import { translateJob } from '../../tasks/AmlPipelineJob/translate';
 import { corpusJobs } from '../oracle/differential';
-import { tunnelHosts, type Tunnel } from '../emulator/tunnel';
-import { describe, seedCorpusWorkspace, startWorld, workspaceInputs, type World } from '../world';
+import { tunnelHosts, type Tunnel } from '../../testkit/emulator/tunnel';
+import { describe, seedCorpusWorkspace, startWorld, workspaceInputs, type World } from '../../testkit/world';
 
 let w: World;
 let internet: Tunnel;

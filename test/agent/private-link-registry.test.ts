@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { after, before, test } from 'node:test';
-import type { PrivateName } from '../emulator/network';
-import type { TaskRun } from '../harness';
-import { answerPrivately, assertNoLeaks, describe, startWorld, workspaceInputs, type World } from '../world';
+import type { PrivateName } from '../../testkit/emulator/network';
+import type { TaskRun } from '../../testkit/harness';
+import { answerPrivately, assertNoLeaks, describe, startWorld, workspaceInputs, type World } from '../../testkit/world';
 
 let w: World;
 let registryId: string;

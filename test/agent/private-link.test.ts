@@ -9,10 +9,10 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { DnsServer } from '../emulator/dns-server';
-import { seedConnection } from '../emulator/index';
-import type { TaskRun } from '../harness';
-import { assertNoLeaks, breakPrivateDns, describe, startWorld, workspaceInputs, type World } from '../world';
+import { DnsServer } from '../../testkit/emulator/dns-server';
+import { seedConnection } from '../../testkit/emulator/index';
+import type { TaskRun } from '../../testkit/harness';
+import { assertNoLeaks, breakPrivateDns, describe, startWorld, workspaceInputs, type World } from '../../testkit/world';
 
 let w: World;
 const isRoot = process.getuid?.() === 0;

@@ -7,8 +7,8 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { createProxy } from 'proxy';
-import { copySample } from '../fixtures/pipeline/helpers';
-import { describe, startWorld, workspaceInputs, type World } from '../world';
+import { copySample } from '../../testkit/pipeline-sample';
+import { describe, startWorld, workspaceInputs, type World } from '../../testkit/world';
 
 let w: World;
 let server: http.Server;

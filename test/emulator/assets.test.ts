@@ -8,8 +8,8 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { AzureMachineLearningWorkspaces, type PipelineJob } from '@azure/arm-machinelearning';
 import { ClientSecretCredential } from '@azure/identity';
 import { ContainerClient } from '@azure/storage-blob';
-import { type Emulator, type SeedResult, TERMINAL_STATUSES, startEmulator, storagePipeline } from './index';
-import { rawRequest, type RawResponse } from './raw';
+import { type Emulator, type SeedResult, TERMINAL_STATUSES, startEmulator, storagePipeline } from '../../testkit/emulator/index';
+import { rawRequest, type RawResponse } from '../../testkit/emulator/raw';
 
 
 let emu: Emulator;

@@ -1,14 +1,14 @@
 // Microsoft.Authorization in the emulator against the official REST examples (vendored under
-// test/fixtures/official/reference/authorization): the same fields, filters the service knows,
+// testkit/reference/reference/authorization): the same fields, filters the service knows,
 // filters it does not refused, and deny assignments that win over role assignments.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ClientSecretCredential } from '@azure/identity';
-import { REST_REFERENCE } from '../official';
-import { BUILT_IN_ROLES, type Emulator, type SeedResult, startEmulator } from './index';
-import { rawRequest } from './raw';
+import { REST_REFERENCE } from '../../testkit/official';
+import { BUILT_IN_ROLES, type Emulator, type SeedResult, startEmulator } from '../../testkit/emulator/index';
+import { rawRequest } from '../../testkit/emulator/raw';
 
 const EXAMPLES = path.join(REST_REFERENCE, 'authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/examples');
 const ROLE_PAGES = path.join(REST_REFERENCE, 'MicrosoftDocs+azure-docs/articles/role-based-access-control/built-in-roles');

@@ -12,9 +12,9 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { AzureMachineLearningWorkspaces } from '@azure/arm-machinelearning';
 import { ClientAssertionCredential, ClientCertificateCredential, ClientSecretCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { WebApi, getBearerHandler } from 'azure-devops-node-api';
-import { type Emulator, type SeedResult, makeSelfSignedCertificate, startEmulator } from './index';
-import { decodeJwt } from './jwt';
-import { rawRequest, type RawResponse } from './raw';
+import { type Emulator, type SeedResult, makeSelfSignedCertificate, startEmulator } from '../../testkit/emulator/index';
+import { decodeJwt } from '../../testkit/emulator/jwt';
+import { rawRequest, type RawResponse } from '../../testkit/emulator/raw';
 
 
 let emu: Emulator;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { request as httpsRequest } from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import { ClientSecretCredential } from '@azure/identity';
-import { type Emulator, type SeedResult, startEmulator } from './index';
+import { type Emulator, type SeedResult, startEmulator } from '../../testkit/emulator/index';
 
 let emu: Emulator;
 let seed: SeedResult;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { request as httpsRequest } from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import { ClientSecretCredential } from '@azure/identity';
-import { type Emulator, type SeedResult, startEmulator } from './index';
+import { type Emulator, type SeedResult, startEmulator } from '../../testkit/emulator/index';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- emulator response bodies of many shapes, read only by assertions
 type Body = Record<string, any>;

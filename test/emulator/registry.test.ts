@@ -9,8 +9,8 @@ import { request as httpsRequest } from 'node:https';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ClientSecretCredential } from '@azure/identity';
-import { REST_REFERENCE } from '../official';
-import { type Emulator, type SeedResult, startEmulator } from './index';
+import { REST_REFERENCE } from '../../testkit/official';
+import { type Emulator, type SeedResult, startEmulator } from '../../testkit/emulator/index';
 
 const EXAMPLES = path.join(REST_REFERENCE, 'machinelearningservices/resource-manager/Microsoft.MachineLearningServices/stable/2024-04-01/examples');
 const example = (f: string): { responses: Record<string, { body: unknown }> } => JSON.parse(fs.readFileSync(path.join(EXAMPLES, f), 'utf8'));

@@ -1,5 +1,5 @@
 // Azure Repos and GitHub in the emulator, held against the official REST examples (vendored under
-// test/fixtures/official/reference) and read with the official client where there is one
+// testkit/reference/reference) and read with the official client where there is one
 // (azure-devops-node-api): pull requests by merge commit and by commit, reviewers' votes, commits
 // with their parents (two for a merge commit), merge bases; GitHub's rules, rulesets, protection,
 // branches, comparisons, commits, pull requests of a commit and reviews, as GitHub Enterprise
@@ -10,10 +10,10 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { getBearerHandler, WebApi } from 'azure-devops-node-api';
 import { GitPullRequestQueryType } from 'azure-devops-node-api/interfaces/GitInterfaces';
-import { REST_REFERENCE } from '../official';
-import { type Emulator, type SeedResult, startEmulator } from './index';
-import { rawRequest } from './raw';
-import { SEED_PEOPLE } from './seed';
+import { REST_REFERENCE } from '../../testkit/official';
+import { type Emulator, type SeedResult, startEmulator } from '../../testkit/emulator/index';
+import { rawRequest } from '../../testkit/emulator/raw';
+import { SEED_PEOPLE } from '../../testkit/emulator/seed';
 
 const ADO = path.join(REST_REFERENCE, 'MicrosoftDocs+vsts-rest-api-specs/specification/git/7.1/httpExamples');
 const GH = path.join(REST_REFERENCE, 'octokit+openapi/ghes-3.19');

@@ -2,10 +2,10 @@
  * Helpers of the fault matrix (test/faults/matrix.test.ts): the fault columns, how each is
  * injected through the emulator, and the result table printed at the end.
  */
-import type { FaultHandle } from '../emulator/faults';
-import type { RequestLogEntry } from '../emulator/types';
-import type { TaskRun } from '../harness';
-import type { World } from '../world';
+import type { FaultHandle } from '../../testkit/emulator/faults';
+import type { RequestLogEntry } from '../../testkit/emulator/types';
+import type { TaskRun } from '../../testkit/harness';
+import type { World } from '../../testkit/world';
 
 export const FAULTS = ['none (baseline)', '429 + Retry-After', '500 once', '503 once', 'connection reset', '30 s stall', 'malformed JSON', '503 persistent', 'token expired mid-run', 'OIDC fails once', 'LRO ends Failed'] as const;
 /** 'token expired mid-run' uses emu.expireTokens(): every token is rejected before the client thinks it expires (revocation, clock skew). */

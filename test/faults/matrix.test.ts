@@ -15,10 +15,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe as suite, test } from 'node:test';
-import type { FaultHandle } from '../emulator/faults';
-import { copySample } from '../fixtures/pipeline/helpers';
-import type { TaskRun } from '../harness';
-import { describe, startWorld, workspaceInputs, type World } from '../world';
+import type { FaultHandle } from '../../testkit/emulator/faults';
+import { copySample } from '../../testkit/pipeline-sample';
+import type { TaskRun } from '../../testkit/harness';
+import { describe, startWorld, workspaceInputs, type World } from '../../testkit/world';
 import { armWrites, expireWhenHit, FAULTS, matrixTable, oneLine, record, routeRequests, TRANSIENT, type FaultName, type TaskName } from './helpers';
 
 /**

@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import type { EmuResponse } from '../emulator/types';
-import { copySample, scratch } from '../fixtures/pipeline/helpers';
-import type { TaskRun } from '../harness';
-import { describe, startWorld, workspaceInputs, type World } from '../world';
+import type { EmuResponse } from '../../testkit/emulator/types';
+import { copySample, scratch } from '../../testkit/pipeline-sample';
+import type { TaskRun } from '../../testkit/harness';
+import { describe, startWorld, workspaceInputs, type World } from '../../testkit/world';
 import { assertOnlyOwnCommands, hostile, hostileLine, reachedOutput } from './helpers';
 
 let w: World;

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { copySample, scratch } from '../fixtures/pipeline/helpers';
-import { visibleText, type TaskRun } from '../harness';
-import { assertNoLeaks, describe, startWorld, workspaceInputs, type World, type WorldRunOptions } from '../world';
+import { copySample, scratch } from '../../testkit/pipeline-sample';
+import { visibleText, type TaskRun } from '../../testkit/harness';
+import { assertNoLeaks, describe, startWorld, workspaceInputs, type World, type WorldRunOptions } from '../../testkit/world';
 import { assertOnlyOwnCommands } from './helpers';
 
 let w: World;

@@ -8,8 +8,8 @@ import * as fs from 'node:fs';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { loadTlsMaterial } from '../emulator/tls';
-import { DIST, visibleText, type TaskRun } from '../harness';
+import { loadTlsMaterial } from '../../testkit/emulator/tls';
+import { DIST, visibleText, type TaskRun } from '../../testkit/harness';
 
 export const MARK = 'PWNED';
 

@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, beforeEach, test } from 'node:test';
-import type { EmuResponse } from '../emulator/types';
-import { copySample, scratch } from '../fixtures/pipeline/helpers';
-import type { TaskRun } from '../harness';
-import { assertNoLeaks, describe, startWorld, workspaceInputs, type World } from '../world';
+import type { EmuResponse } from '../../testkit/emulator/types';
+import { copySample, scratch } from '../../testkit/pipeline-sample';
+import type { TaskRun } from '../../testkit/harness';
+import { assertNoLeaks, describe, startWorld, workspaceInputs, type World } from '../../testkit/world';
 import { startOtherHost, type OtherHost } from './helpers';
 
 let w: World;

@@ -12,9 +12,9 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { createProxy } from 'proxy';
-import { copySample, scratch } from '../fixtures/pipeline/helpers';
-import { visibleText } from '../harness';
-import { assertNoLeaks, describe, startWorld, workspaceInputs, type World } from '../world';
+import { copySample, scratch } from '../../testkit/pipeline-sample';
+import { visibleText } from '../../testkit/harness';
+import { assertNoLeaks, describe, startWorld, workspaceInputs, type World } from '../../testkit/world';
 import { assertOnlyOwnCommands } from './helpers';
 
 let w: World;

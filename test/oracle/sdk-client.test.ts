@@ -20,9 +20,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { translateJob } from '../../tasks/AmlPipelineJob/translate';
-import type { JsonObject } from '../emulator/jwt';
-import { tunnelHosts, type Tunnel } from '../emulator/tunnel';
-import { seedCorpusWorkspace, startWorld, type World } from '../world';
+import type { JsonObject } from '../../testkit/emulator/jwt';
+import { tunnelHosts, type Tunnel } from '../../testkit/emulator/tunnel';
+import { seedCorpusWorkspace, startWorld, type World } from '../../testkit/world';
 import { corpusJobs, loadAllowList, paramsOverride, runSdkScript, sdkOverrideFor } from './differential';
 
 /** What py/sdk_client.py prints per operation. */

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { accessChecks, actionMatches, auditAccess, CAPABILITY_ACTIONS, parseAllowedPrincipals, permits, roleKey, type RoleAssignmentJson, type RoleDefinitionJson } from '../../tasks/AmlPrivateLinkCheck/access';
-import { BUILT_IN_ROLES, Rbac } from '../emulator/rbac';
+import { BUILT_IN_ROLES, Rbac } from '../../testkit/emulator/rbac';
 
 test('ARM wildcards: * spans slashes, a /* segment may be empty, case does not matter', () => {
   assert.ok(actionMatches('*', 'Microsoft.MachineLearningServices/workspaces/jobs/write'));

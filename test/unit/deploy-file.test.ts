@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { UserError } from '../../tasks/common/errors';
 import { deploymentBody, loadDeploymentFile } from '../../tasks/AmlAksDeploy/deployment';
-import { scratch } from '../fixtures/pipeline/helpers';
+import { scratch } from '../../testkit/pipeline-sample';
 
 const load = (yaml: string, extra: Record<string, string> = {}) => {
   const root = scratch({ 'deploy/d.yml': yaml, 'deploy/src/score.py': 'def run(x): return x\n', 'deploy/conda.yml': 'dependencies: [python=3.10]\n', ...extra });

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { AccessDenied, evaluateGate as evaluate, matchesProtected, parseProtectedBranches, type CheckLike, type GateFacts, type GateSettings } from '../../tasks/common/gate';
 import { azureReposHost, MIN_REVIEWERS_POLICY, type AzureReposReader, type PolicyLike, type PullRequestLike, type ReviewerLike } from '../../tasks/common/gate-azure-repos';
-import { REST_REFERENCE } from '../official';
+import { REST_REFERENCE } from '../../testkit/official';
 
 const SHA = 'a'.repeat(40);
 const facts = (over: Partial<GateFacts> = {}): GateFacts => ({ sourceBranch: 'refs/heads/main', reason: 'IndividualCI', provider: 'TfsGit', repositoryId: 'repo1', projectId: 'p1', sourceVersion: SHA, checkedOut: SHA, ...over });

@@ -10,9 +10,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import * as esbuild from 'esbuild';
-import { ROOT } from '../harness';
+import { ROOT } from '../../testkit/harness';
 
-const EXAMPLES = path.join(ROOT, 'test/fixtures/official/reference/machinelearningservices/resource-manager/Microsoft.MachineLearningServices/stable');
+const EXAMPLES = path.join(ROOT, 'testkit/reference/reference/machinelearningservices/resource-manager/Microsoft.MachineLearningServices/stable');
 const example = (rel: string): unknown => (JSON.parse(fs.readFileSync(path.join(EXAMPLES, rel), 'utf8')) as { responses: Record<string, { body?: unknown }> }).responses['200']!.body;
 
 /** The calls the tasks make through the SDK, each answered 200 with `body` by a fake HTTP client. */

@@ -8,8 +8,8 @@ import type { JsonObject, SubmissionPlan } from '../../tasks/AmlPipelineJob/plan
 import { resolveRefs } from '../../tasks/AmlPipelineJob/submit';
 import { translatePipelineJob } from '../../tasks/AmlPipelineJob/translate';
 import { anonymousEnvironmentVersion } from '../../tasks/common/asset-refs';
-import { copySample, SAMPLE, scratch } from '../fixtures/pipeline/helpers';
-import { REST_REFERENCE } from '../official';
+import { copySample, SAMPLE, scratch } from '../../testkit/pipeline-sample';
+import { REST_REFERENCE } from '../../testkit/official';
 import { memoryContext, workspaceId, type Recorded } from '../oracle/ours';
 
 const SCOPE = { subscription: '00000000-1111-2222-3333-444444444444', resourceGroup: 'rg', workspace: 'mlw' };

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { parseOverrides } from '../../tasks/AmlPipelineJob/overrides';
 import { translatePipelineJob } from '../../tasks/AmlPipelineJob/translate';
-import { copySample, scratch, throwsUserError } from '../fixtures/pipeline/helpers';
+import { copySample, scratch, throwsUserError } from '../../testkit/pipeline-sample';
 
 const COMPONENT = `type: command
 name: train

@@ -5,7 +5,7 @@ import { applyOverrides, parseOverrides } from '../../tasks/AmlPipelineJob/overr
 import { Slot } from '../../tasks/AmlPipelineJob/plan';
 import { translatePipelineJob } from '../../tasks/AmlPipelineJob/translate';
 import { parseYamlText } from '../../tasks/common/yaml';
-import { copySample, throwsUserError } from '../fixtures/pipeline/helpers';
+import { copySample, throwsUserError } from '../../testkit/pipeline-sample';
 
 describe('parseOverrides', () => {
   test('values are YAML scalars: numbers stay numbers, booleans booleans, quoted text text', () => {

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { parseOverrides } from '../../tasks/AmlPipelineJob/overrides';
 import type { JsonObject, SubmissionPlan } from '../../tasks/AmlPipelineJob/plan';
 import { translatePipelineJob } from '../../tasks/AmlPipelineJob/translate';
-import { copyReference, copySample, readable, referenceYamls, SAMPLE, throwsUserError } from '../fixtures/pipeline/helpers';
+import { copyReference, copySample, readable, referenceYamls, SAMPLE, throwsUserError } from '../../testkit/pipeline-sample';
 
 const AZ = 'Azure+azureml-examples';
 const MLOPS = 'Azure+mlops-project-template';

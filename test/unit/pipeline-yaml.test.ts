@@ -5,7 +5,7 @@ import { isoDuration } from '../../tasks/common/duration';
 import { classifyPath, findBindings, pyFloatRepr, pyStr, pyType } from '../../tasks/AmlPipelineJob/io';
 import { translatePipelineJob } from '../../tasks/AmlPipelineJob/translate';
 import { loadYamlFile, parseYamlText } from '../../tasks/common/yaml';
-import { scratch, throwsUserError } from '../fixtures/pipeline/helpers';
+import { scratch, throwsUserError } from '../../testkit/pipeline-sample';
 
 describe('loading YAML', () => {
   test('CRLF and a byte-order mark read like LF, with the same line numbers', () => {

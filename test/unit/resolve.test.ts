@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { readHosts, resolveAll } from '../../tasks/AmlPrivateLinkCheck/resolve';
-import { DnsServer } from '../emulator/dns-server';
+import { DnsServer } from '../../testkit/emulator/dns-server';
 
 const dns = new DnsServer();
 before(async () => {

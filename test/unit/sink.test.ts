@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseCommands } from '../harness';
+import { parseCommands } from '../../testkit/harness';
 import { Secrets } from '../../tasks/common/secrets';
 import { neutralize } from '../../tasks/common/sink';
 

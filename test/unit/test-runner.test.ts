@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { ROOT } from '../harness';
+import { ROOT } from '../../testkit/harness';
 
 // Without NODE_TEST_CONTEXT the nested runner runs its files instead of reporting to this one.
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_TEST_CONTEXT'));

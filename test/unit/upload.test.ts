@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { UserError } from '../../tasks/common/errors';
 import { snapshotCode } from '../../tasks/common/upload';
-import { scratch } from '../fixtures/pipeline/helpers';
+import { scratch } from '../../testkit/pipeline-sample';
 
 test('the hash depends on paths and contents only, and is stable', () => {
   const a = scratch({ 'src/train.py': 'print(1)', 'src/util/x.py': 'x = 1' });

@@ -1,5 +1,5 @@
 // What an Azure Pipelines agent would hand a task that uses the seeded service connections and
-// job, as harness RunOptions parts (endpoints + variables); test/harness.ts turns them into the
+// job, as harness RunOptions parts (endpoints + variables); testkit/harness.ts turns them into the
 // agent's environment variables (one place for that mapping).
 import type { Endpoint } from '../harness';
 import type { DevOpsService } from './devops';

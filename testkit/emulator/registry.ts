@@ -1,6 +1,6 @@
 // Azure Machine Learning registries (Microsoft.MachineLearningServices/registries), shaped like
 // the 2024-04-01 examples (Registries/get.json, Registry/ModelVersion/*.json, vendored under
-// test/fixtures/official/reference):
+// testkit/reference/reference):
 //
 //   GET  .../resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/registries[/{r}]    registries/read
 //   GET  /subscriptions/{s}/providers/Microsoft.MachineLearningServices/registries                 registries/read (filtered by access)

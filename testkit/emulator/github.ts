@@ -10,7 +10,7 @@
 //   GET repos/{o}/{r}/commits/{sha}                 a commit and its parents
 //   GET repos/{o}/{r}/commits/{sha}/pulls           pull requests that merged or contain the commit
 //   GET repos/{o}/{r}/pulls/{n}/reviews             reviews, oldest first
-// Shapes follow the official examples (test/fixtures/official/reference/octokit+openapi, checked by
+// Shapes follow the official examples (testkit/reference/reference/octokit+openapi, checked by
 // github.test.ts), REST API version 2022-11-28. Lists page with per_page/page and a Link header.
 // Tokens are Bearer tokens; an unknown one answers 401 "Bad credentials", a missing repository 404.
 import { CommitGraph } from './commit-graph';

@@ -1,10 +1,10 @@
 /**
- * The vendored official files the tests and the demo check against (test/fixtures/official,
+ * The vendored official files the tests and the demo check against (testkit/reference,
  * sources and licences in its README). A fresh clone needs nothing beside it.
  */
 import * as path from 'node:path';
 
-export const OFFICIAL = path.join(__dirname, 'fixtures', 'official');
+export const OFFICIAL = path.join(__dirname, 'reference');
 /** microsoft/azure-pipelines-task-lib tasks.schema.json (draft-04). */
 export const TASK_SCHEMA = path.join(OFFICIAL, 'schemas', 'tasks.schema.json');
 /** microsoft/azure-pipelines-vscode service-schema.json (draft-07). */
