@@ -9,15 +9,15 @@
  */
 import { msg } from './messages';
 import type { AgentIo } from '../common/agent';
-import { ArmClient, studioUrl } from '../common/arm';
+import { ArmClient, studioUrl, type WorkspaceSession } from '../common/arm';
 import { DataPlane } from '../common/dataplane';
 import { errorLine, translateAzureError, UserError } from '../common/errors';
 import type { GateSettings } from '../common/gate';
 import { enforceGate } from '../common/gate-run';
 import type { WorkspaceInputs } from '../common/inputs';
 import { LINEAGE_KEYS, lineageTags } from '../common/lineage';
-import { OperationFailed } from '../common/lro';
-import { openRegistry, requireRegion } from '../common/registry';
+import { OperationFailed, type LroOptions } from '../common/lro';
+import { openRegistry, requireRegion, type OpenedRegistry } from '../common/registry';
 import { registryModelUri } from '../common/registry-uri';
 import { openWorkspace } from '../common/session';
 import { Summary, link } from '../common/summary';
@@ -196,6 +196,65 @@ function versionBody(i: RegisterInputs, source: ResolvedSource, o: { lineage: Re
   };
 }
 
+/** The registry a promotion goes to: it exists, the connection sees it, the workspace is in one of its regions. */
+async function promotionTarget(io: AgentIo, arm: ArmClient, session: WorkspaceSession, r: { name: string; resourceGroup?: string }): Promise<OpenedRegistry> {
+  const registry = await openRegistry(arm, r.name, { subscriptionId: session.ref.subscriptionId, ...(r.resourceGroup ? { resourceGroup: r.resourceGroup } : {}), input: 'registryName', groupInput: 'registryResourceGroup', connection: session.arm.endpoint.name });
+  requireRegion(registry, { name: session.ref.name, location: session.workspace.location }, 'registryName');
+  io.info(msg('RegistryOpened', registry.ref.name, registry.ref.resourceGroup, registry.regions.join(', '), session.ref.name));
+  return registry;
+}
+
+/** Polling options for the registry's copy: progress, and a line when the status changes. */
+function promotionProgress(io: AgentIo, registryName: string): () => LroOptions {
+  let lastStatus = '';
+  return () => ({
+    signal: io.signal,
+    minIntervalMs: 500,
+    maxIntervalMs: 10_000,
+    onPoll: (status: string, ms: number) => {
+      io.progress(Math.min(95, 60 + ms / 2000), msg('PromotionProgress', registryName, status));
+      if (status !== lastStatus) io.info(msg('PromotionStatus', registryName, status, Math.round(ms / 1000)));
+      lastStatus = status;
+    },
+  });
+}
+
+/** Where the model came from, for the summary. */
+function sourceParagraph(i: RegisterInputs, source: ResolvedSource, workspaceName: string): string {
+  const job = source.job;
+  const jobLink = job ? link(job.name, job.studioUrl) : '';
+  if (source.version) return job ? msg('SummarySourceModelJob', source.label, workspaceName, jobLink) : msg('SummarySourceModel', source.label, workspaceName);
+  if (i.source.kind === 'output') return msg('SummarySourceOutput', source.label, jobLink);
+  return job ? msg('SummarySourcePathJob', source.modelUri, jobLink) : msg('SummarySourcePath', source.modelUri);
+}
+
+/** The run summary (what happened to the model, the gate table when there was a gate, the lineage) and the outputs of a version. */
+function reporter(io: AgentIo, session: WorkspaceSession, ws: WorkspaceArm, name: string, registry: OpenedRegistry | undefined, sourcePara: string) {
+  const writeSummary = (title: string, lead: string, gate?: (s: Summary) => void, v?: ModelVersion): void => {
+    const summary = new Summary(title).para(`${lead} ${sourcePara}`);
+    gate?.(summary);
+    const recorded = Object.entries(v?.properties?.tags ?? {}).filter(([k]) => k.startsWith('ado.') || k.startsWith('metric.'));
+    if (recorded.length) summary.heading(msg('SummaryLineageHeading')).table([msg('HeaderTag'), msg('HeaderValue')], recorded);
+    io.summary('aml-model-register', summary.toMarkdown());
+  };
+  /** Sets the outputs for a version; returns how the summary links it. */
+  const publish = (v: ModelVersion): string => {
+    io.output('modelVersion', v.name);
+    io.output('registered', 'true');
+    if (registry) {
+      // What AmlAksDeploy@1 takes, in any workspace in the registry's regions.
+      const uri = registryModelUri(registry.ref.name, name, v.name);
+      io.output('modelId', uri);
+      return `\`${uri}\``;
+    }
+    const url = studioUrl(session.ref, `model/${encodeURIComponent(name)}:${encodeURIComponent(v.name)}/details/overview`);
+    io.output('modelId', v.id || `${ws.base}/models/${name}/versions/${v.name}`);
+    io.info(msg('StudioLink', url));
+    return link(`${name}:${v.name}`, url);
+  };
+  return { writeSummary, publish };
+}
+
 export async function run(io: AgentIo, i: RegisterInputs): Promise<void> {
   const name = i.model.name;
   // The branch gate runs before anything touches Azure.
@@ -216,11 +275,7 @@ export async function run(io: AgentIo, i: RegisterInputs): Promise<void> {
   };
 
   // 0. Promotion: the registry exists, the connection sees it, the workspace is in one of its regions.
-  const registry = i.registry ? await openRegistry(arm, i.registry.name, { subscriptionId: session.ref.subscriptionId, ...(i.registry.resourceGroup ? { resourceGroup: i.registry.resourceGroup } : {}), input: 'registryName', groupInput: 'registryResourceGroup', connection: session.arm.endpoint.name }) : undefined;
-  if (registry) {
-    requireRegion(registry, { name: session.ref.name, location: session.workspace.location }, 'registryName');
-    io.info(msg('RegistryOpened', registry.ref.name, registry.ref.resourceGroup, registry.regions.join(', '), session.ref.name));
-  }
+  const registry = i.registry ? await promotionTarget(io, arm, session, i.registry) : undefined;
   const rfail = (action: string) => (e: unknown): never => {
     throw translateAzureError(e, { action, scope: registry?.resource.id ?? ws.base, connection: session.arm.endpoint.name });
   };
@@ -241,52 +296,11 @@ export async function run(io: AgentIo, i: RegisterInputs): Promise<void> {
   if (source.version) lineage[LINEAGE_KEYS.sourceModel] = source.label;
   const identityKeys = registry ? [LINEAGE_KEYS.sourceWorkspace, LINEAGE_KEYS.jobName] : IDENTITY_KEYS;
   const identity: Identity = { tags: Object.fromEntries(identityKeys.filter((k) => lineage[k]).map((k) => [k, lineage[k]!])), source: modelUri };
-  let lastStatus = '';
-  const lro = () => ({
-    signal: io.signal,
-    minIntervalMs: 500,
-    maxIntervalMs: 10_000,
-    onPoll: (status: string, ms: number) => {
-      io.progress(Math.min(95, 60 + ms / 2000), msg('PromotionProgress', registry!.ref.name, status));
-      if (status !== lastStatus) io.info(msg('PromotionStatus', registry!.ref.name, status, Math.round(ms / 1000)));
-      lastStatus = status;
-    },
-  });
-  const reg: ModelRegistry = registry ? new RegistryModelVersions(registry.assets, name, lro) : new ArmModelRegistry(ws, name);
+  const reg: ModelRegistry = registry ? new RegistryModelVersions(registry.assets, name, promotionProgress(io, registry.ref.name)) : new ArmModelRegistry(ws, name);
   const where = registry ? rfail : fail;
   const reused = await findOwn(reg, identity).catch(where(msg('ActionListVersions', name)));
 
-  const jobLink = job ? link(job.name, job.studioUrl) : '';
-  const sourcePara =
-    source.version
-      ? job ? msg('SummarySourceModelJob', source.label, session.ref.name, jobLink) : msg('SummarySourceModel', source.label, session.ref.name)
-      : i.source.kind === 'output'
-        ? msg('SummarySourceOutput', source.label, jobLink)
-        : job
-          ? msg('SummarySourcePathJob', source.modelUri, jobLink)
-          : msg('SummarySourcePath', source.modelUri);
-  /** The run summary: what happened to the model, the gate table when there was a gate, the lineage. */
-  const writeSummary = (title: string, lead: string, gate?: (s: Summary) => void, v?: ModelVersion): void => {
-    const summary = new Summary(title).para(`${lead} ${sourcePara}`);
-    gate?.(summary);
-    const recorded = Object.entries(v?.properties?.tags ?? {}).filter(([k]) => k.startsWith('ado.') || k.startsWith('metric.'));
-    if (recorded.length) summary.heading(msg('SummaryLineageHeading')).table([msg('HeaderTag'), msg('HeaderValue')], recorded);
-    io.summary('aml-model-register', summary.toMarkdown());
-  };
-  const publish = (v: ModelVersion): string => {
-    io.output('modelVersion', v.name);
-    io.output('registered', 'true');
-    if (registry) {
-      // What AmlAksDeploy@1 takes, in any workspace in the registry's regions.
-      const uri = registryModelUri(registry.ref.name, name, v.name);
-      io.output('modelId', uri);
-      return `\`${uri}\``;
-    }
-    const url = studioUrl(session.ref, `model/${encodeURIComponent(name)}:${encodeURIComponent(v.name)}/details/overview`);
-    io.output('modelId', v.id || `${ws.base}/models/${name}/versions/${v.name}`);
-    io.info(msg('StudioLink', url));
-    return link(`${name}:${v.name}`, url);
-  };
+  const { writeSummary, publish } = reporter(io, session, ws, name, registry, sourceParagraph(i, source, session.ref.name));
 
   if (reused) {
     io.info(registry ? msg('ModelPromotedBefore', name, reused.name, registry.ref.name, source.label) : msg('ModelReused', name, reused.name, job?.name ?? modelUri));
