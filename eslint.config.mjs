@@ -6,7 +6,6 @@ import prettier from 'eslint-config-prettier';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
-
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.tmp/**', 'testkit/reference/**'] },
   js.configs.recommended,

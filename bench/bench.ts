@@ -90,8 +90,20 @@ async function coldStart(): Promise<Row[]> {
     const m = median(bundled);
     const u = median(loose);
     return [
-      { name: 'cold start: AmlPipelineJob failing on a missing input vs node -e 0 (median of 21)', measured: `${m.toFixed(0)} ms`, baseline: `${b.toFixed(0)} ms`, ratio: m / b, target: '< 2.5', pass: m / b < 2.5 },
-      { name: 'cold start: the same task bundled vs unbundled (node_modules at run time)', measured: `${m.toFixed(0)} ms`, baseline: `${u.toFixed(0)} ms`, ratio: m / u },
+      {
+        name: 'cold start: AmlPipelineJob failing on a missing input vs node -e 0 (median of 21)',
+        measured: `${m.toFixed(0)} ms`,
+        baseline: `${b.toFixed(0)} ms`,
+        ratio: m / b,
+        target: '< 2.5',
+        pass: m / b < 2.5,
+      },
+      {
+        name: 'cold start: the same task bundled vs unbundled (node_modules at run time)',
+        measured: `${m.toFixed(0)} ms`,
+        baseline: `${u.toFixed(0)} ms`,
+        ratio: m / u,
+      },
     ];
   } finally {
     fs.rmSync(unbundled.dir, { recursive: true, force: true });
@@ -112,13 +124,22 @@ function dirBytes(dir: string): number {
 
 /** The vsix versus each task shipping the packages it bundles, with their dependencies, in its own node_modules. */
 function vsixSize(): Row {
-  const vsix = fs.readdirSync(path.join(ROOT, 'dist')).filter((f) => f.endsWith('.vsix')).map((f) => path.join(ROOT, 'dist', f)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
+  const vsix = fs
+    .readdirSync(path.join(ROOT, 'dist'))
+    .filter((f) => f.endsWith('.vsix'))
+    .map((f) => path.join(ROOT, 'dist', f))
+    .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
   const tasks = fs.readdirSync(path.join(ROOT, 'tasks')).filter((t) => fs.existsSync(path.join(ROOT, 'tasks', t, 'task.json'))).length;
   let parseable: string;
   try {
     // The packages the build bundled into the tasks (dist/bundled-packages.json) and everything they pull in.
     const bundled = JSON.parse(fs.readFileSync(path.join(ROOT, 'dist', 'bundled-packages.json'), 'utf8')) as string[];
-    parseable = execFileSync('npm', ['ls', ...bundled, '--all', '--parseable'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 << 20 });
+    parseable = execFileSync('npm', ['ls', ...bundled, '--all', '--parseable'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      maxBuffer: 64 << 20,
+    });
   } catch (e) {
     parseable = String((e as { stdout?: string }).stdout ?? ''); // npm ls exits 1 on extraneous/invalid packages but still lists them
   }
@@ -126,7 +147,15 @@ function vsixSize(): Row {
   const closure = dirs.reduce((n, d) => n + dirBytes(d), 0);
   const unbundled = closure * tasks;
   const mib = (n: number) => `${(n / 1048576).toFixed(2)} MiB`;
-  if (!vsix) return { name: 'vsix size: no dist/*.vsix (run npm run package)', measured: '-', baseline: mib(unbundled), ratio: NaN, target: '<= 2 MiB', pass: false };
+  if (!vsix)
+    return {
+      name: 'vsix size: no dist/*.vsix (run npm run package)',
+      measured: '-',
+      baseline: mib(unbundled),
+      ratio: NaN,
+      target: '<= 2 MiB',
+      pass: false,
+    };
   const size = fs.statSync(vsix).size;
   return {
     name: `vsix size vs ${tasks} tasks x node_modules of what they bundle (${dirs.length} packages, ${mib(closure)} each, uncompressed)`,
@@ -146,7 +175,11 @@ function zipEntries(file: string): Array<{ name: string; compressed: number; siz
   const entries = [];
   for (let p = buf.readUInt32LE(eocd + 16), n = buf.readUInt16LE(eocd + 10); n > 0; n--) {
     const nameLen = buf.readUInt16LE(p + 28);
-    entries.push({ name: buf.toString('utf8', p + 46, p + 46 + nameLen), compressed: buf.readUInt32LE(p + 20), size: buf.readUInt32LE(p + 24) });
+    entries.push({
+      name: buf.toString('utf8', p + 46, p + 46 + nameLen),
+      compressed: buf.readUInt32LE(p + 20),
+      size: buf.readUInt32LE(p + 24),
+    });
     p += 46 + nameLen + buf.readUInt16LE(p + 30) + buf.readUInt16LE(p + 32);
   }
   return entries;
@@ -166,22 +199,37 @@ function inputGroup(input: string): string {
  */
 function vsixBreakdown(): string[] {
   const dist = path.join(ROOT, 'dist');
-  const vsix = fs.readdirSync(dist).filter((f) => f.endsWith('.vsix')).map((f) => path.join(dist, f)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
+  const vsix = fs
+    .readdirSync(dist)
+    .filter((f) => f.endsWith('.vsix'))
+    .map((f) => path.join(dist, f))
+    .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
   if (!vsix) return [];
   const kib = (n: number) => `${(n / 1024).toFixed(0)} KiB`.padStart(9);
   const kinds = new Map<string, { compressed: number; size: number; files: number }>();
   for (const e of zipEntries(vsix).filter((x) => !x.name.endsWith('/'))) {
-    const kind = e.name.startsWith('tasks/') ? `tasks/*/${e.name.split('/').slice(2).join('/').replace(/^Strings\/.*/, 'Strings/**')}` : e.name.startsWith('images/') ? 'images/*' : 'manifests, overview, licence';
+    const kind = e.name.startsWith('tasks/')
+      ? `tasks/*/${e.name
+          .split('/')
+          .slice(2)
+          .join('/')
+          .replace(/^Strings\/.*/, 'Strings/**')}`
+      : e.name.startsWith('images/')
+        ? 'images/*'
+        : 'manifests, overview, licence';
     const k = kinds.get(kind) ?? { compressed: 0, size: 0, files: 0 };
     kinds.set(kind, { compressed: k.compressed + e.compressed, size: k.size + e.size, files: k.files + 1 });
   }
   const lines = [``, `${path.relative(ROOT, vsix)}: ${fs.statSync(vsix).size} bytes (budget ${2 * 1048576}); by file, compressed (stored)`];
-  for (const [kind, k] of [...kinds].sort((a, b) => b[1].compressed - a[1].compressed)) lines.push(`  ${kind.padEnd(40)} ${String(k.files).padStart(3)} files ${kib(k.compressed)} (${kib(k.size).trim()})`);
+  for (const [kind, k] of [...kinds].sort((a, b) => b[1].compressed - a[1].compressed))
+    lines.push(`  ${kind.padEnd(40)} ${String(k.files).padStart(3)} files ${kib(k.compressed)} (${kib(k.size).trim()})`);
   const metas = fs.readdirSync(dist).filter((f) => /^meta-.+\.json$/.test(f));
   if (metas.length === 0) return [...lines, '  (no dist/meta-*.json: build with --metafile for the package breakdown)'];
   const byGroup = new Map<string, number[]>();
   metas.forEach((m, i) => {
-    const meta = JSON.parse(fs.readFileSync(path.join(dist, m), 'utf8')) as { outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }> };
+    const meta = JSON.parse(fs.readFileSync(path.join(dist, m), 'utf8')) as {
+      outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }>;
+    };
     for (const out of Object.values(meta.outputs)) {
       for (const [input, { bytesInOutput }] of Object.entries(out.inputs)) {
         const row = byGroup.get(inputGroup(input)) ?? metas.map(() => 0);
@@ -207,19 +255,35 @@ async function deployRollout(): Promise<Row> {
     const wsId = w.seed.workspace.id;
     w.emu.online.script({ endpointMs: 30, deploymentMs: 60, deleteMs: 30, retryAfterSeconds: 0 });
     for (const v of ['6', '7']) w.emu.models.add(wsId, 'taxi-fare', v, { modelType: 'mlflow_model' });
-    w.emu.online.addEndpoint(wsId, 'bench', { compute: 'aks-prod', deployments: [{ name: 'blue', model: `${wsId}/models/taxi-fare/versions/6`, traffic: 100 }] });
+    w.emu.online.addEndpoint(wsId, 'bench', {
+      compute: 'aks-prod',
+      deployments: [{ name: 'blue', model: `${wsId}/models/taxi-fare/versions/6`, traffic: 100 }],
+    });
     const repo = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-aks-'));
     fs.mkdirSync(path.join(repo, 'deploy'));
     fs.writeFileSync(path.join(repo, 'deploy', 'sample-request.json'), JSON.stringify({ data: [[1, 2, 3, 4]] }));
     const r = await w.run('AmlAksDeploy', {
       connection: 'wif',
-      inputs: { ...workspaceInputs(w.seed), computeName: 'aks-prod', model: 'taxi-fare:7', endpointName: 'bench', rollout: '10,50,100', stepWaitSeconds: '1', smokeTestFile: 'deploy/sample-request.json' },
+      inputs: {
+        ...workspaceInputs(w.seed),
+        computeName: 'aks-prod',
+        model: 'taxi-fare:7',
+        endpointName: 'bench',
+        rollout: '10,50,100',
+        stepWaitSeconds: '1',
+        smokeTestFile: 'deploy/sample-request.json',
+      },
       variables: { 'Build.SourcesDirectory': repo, 'System.DefaultWorkingDirectory': repo },
     });
     if (r.result !== 'Succeeded') throw new Error(`deploy bench run failed: ${r.errors.join(' ')}`);
     const waits = 3000;
     const overhead = r.ms - waits;
-    return { name: 'deploy rollout 10,50,100 held 1 s each: task wall time beyond the 3 s of waits', measured: `${overhead} ms`, baseline: `${waits} ms`, ratio: overhead / waits };
+    return {
+      name: 'deploy rollout 10,50,100 held 1 s each: task wall time beyond the 3 s of waits',
+      measured: `${overhead} ms`,
+      baseline: `${waits} ms`,
+      ratio: overhead / waits,
+    };
   } finally {
     await w.close();
   }
@@ -245,8 +309,20 @@ async function dnsCheck(): Promise<Row[]> {
   await dns.stop();
   const timedOut = rs.filter((r) => r.error === 'TIMEOUT').length;
   return [
-    { name: `DNS: 200 names (${timedOut} blackholed, 2 s timeout) vs one timeout (2000 ms)`, measured: `${all} ms`, baseline: '2000 ms', ratio: all / 2000, target: '< 1.5', pass: all / 2000 < 1.5 },
-    { name: 'DNS: 200 names vs a single answered lookup', measured: `${all} ms`, baseline: `${single} ms`, ratio: all / Math.max(1, single) },
+    {
+      name: `DNS: 200 names (${timedOut} blackholed, 2 s timeout) vs one timeout (2000 ms)`,
+      measured: `${all} ms`,
+      baseline: '2000 ms',
+      ratio: all / 2000,
+      target: '< 1.5',
+      pass: all / 2000 < 1.5,
+    },
+    {
+      name: 'DNS: 200 names vs a single answered lookup',
+      measured: `${all} ms`,
+      baseline: `${single} ms`,
+      ratio: all / Math.max(1, single),
+    },
   ];
 }
 
@@ -255,10 +331,23 @@ async function pollingHour(): Promise<Row> {
   let now = 0;
   let polls = 0;
   await waitForJob(
-    { poll: async () => (polls++, { status: now >= 3_600_000 ? 'Completed' : 'Running', steps: [] }), now: () => now, sleep: async (ms) => void (now += ms), log: () => undefined, progress: () => undefined },
+    {
+      poll: async () => (polls++, { status: now >= 3_600_000 ? 'Completed' : 'Running', steps: [] }),
+      now: () => now,
+      sleep: async (ms) => void (now += ms),
+      log: () => undefined,
+      progress: () => undefined,
+    },
     { timeoutMs: 0, signal: new AbortController().signal },
   );
-  return { name: 'polling: ARM requests (job GETs) per simulated hour of waiting', measured: `${polls}`, baseline: '150', ratio: polls / 150, target: '< 1 (150/h)', pass: polls < 150 };
+  return {
+    name: 'polling: ARM requests (job GETs) per simulated hour of waiting',
+    measured: `${polls}`,
+    baseline: '150',
+    ratio: polls / 150,
+    target: '< 1 (150/h)',
+    pass: polls < 150,
+  };
 }
 
 /** The bundled task against the emulator: terminal-to-exit delay, and a 2,000-file upload twice. */
@@ -267,9 +356,14 @@ async function pipelineJob(): Promise<Row[]> {
   try {
     w.emu.aml.addData(w.seed.workspace.id, 'taxi-test', '1', 'azureml://datastores/workspaceblobstore/paths/taxi/test/');
     const repo = copySample();
-    for (let i = 0; i < 2000; i++) fs.writeFileSync(path.join(repo, 'src', `module_${i}.py`), `# generated module ${i}\nVALUE = ${i}\n`.repeat(8));
+    for (let i = 0; i < 2000; i++)
+      fs.writeFileSync(path.join(repo, 'src', `module_${i}.py`), `# generated module ${i}\nVALUE = ${i}\n`.repeat(8));
     const run = () =>
-      w.run('AmlPipelineJob', { connection: 'wif', inputs: { ...workspaceInputs(w.seed), jobFile: 'pipeline.yml' }, variables: { 'Build.SourcesDirectory': repo } });
+      w.run('AmlPipelineJob', {
+        connection: 'wif',
+        inputs: { ...workspaceInputs(w.seed), jobFile: 'pipeline.yml' },
+        variables: { 'Build.SourcesDirectory': repo },
+      });
     w.emu.aml.scriptJobs({ startDelayMs: 50, stepDurationMs: 4000, phaseMs: 20 });
     let mark = w.emu.storage.mark();
     const t1 = Date.now();
@@ -282,12 +376,30 @@ async function pipelineJob(): Promise<Row[]> {
     const second = await run();
     const secondBytes = w.emu.storage.bytesUploaded(mark);
     const secondWrites = w.emu.storage.writes(mark).length;
-    if (first.result !== 'Succeeded' || second.result !== 'Succeeded') throw new Error(`pipeline bench run failed: ${first.errors.join(' ')} ${second.errors.join(' ')}`);
+    if (first.result !== 'Succeeded' || second.result !== 'Succeeded')
+      throw new Error(`pipeline bench run failed: ${first.errors.join(' ')} ${second.errors.join(' ')}`);
     const jobMs = terminal - t1;
     return [
-      { name: 'polling: delay from the job ending to the task exiting (job of ~8 s)', measured: `${exit1 - terminal} ms`, baseline: `${jobMs} ms`, ratio: (exit1 - terminal) / jobMs },
-      { name: 'upload: 2,000-file code folder, first run (bytes / blob writes)', measured: `${firstBytes} B / ${firstWrites}`, baseline: '-', ratio: 1 },
-      { name: 'upload: unchanged second run (bytes / blob writes)', measured: `${secondBytes} B / ${secondWrites}`, baseline: `${firstBytes} B`, ratio: secondBytes / Math.max(1, firstBytes), target: '0 bytes', pass: secondBytes === 0 },
+      {
+        name: 'polling: delay from the job ending to the task exiting (job of ~8 s)',
+        measured: `${exit1 - terminal} ms`,
+        baseline: `${jobMs} ms`,
+        ratio: (exit1 - terminal) / jobMs,
+      },
+      {
+        name: 'upload: 2,000-file code folder, first run (bytes / blob writes)',
+        measured: `${firstBytes} B / ${firstWrites}`,
+        baseline: '-',
+        ratio: 1,
+      },
+      {
+        name: 'upload: unchanged second run (bytes / blob writes)',
+        measured: `${secondBytes} B / ${secondWrites}`,
+        baseline: `${firstBytes} B`,
+        ratio: secondBytes / Math.max(1, firstBytes),
+        target: '0 bytes',
+        pass: secondBytes === 0,
+      },
     ];
   } finally {
     await w.close();
@@ -322,14 +434,22 @@ async function localData(files = LOCAL_DATA_FILES): Promise<Row[]> {
   const dir = dataFolder(files);
   try {
     const ws = w.emu.arm.resources.get(w.seed.workspace.id)!;
-    const account = w.emu.storage.azuriteAccount(String((ws.body.properties as { storageAccount?: string }).storageAccount ?? '').split('/').pop() ?? '');
+    const account = w.emu.storage.azuriteAccount(
+      String((ws.body.properties as { storageAccount?: string }).storageAccount ?? '')
+        .split('/')
+        .pop() ?? '',
+    );
     const container = 'bench-local-data';
     await w.emu.storage.ensureContainer(account, container);
     const url = w.emu.storage.blobUrl({ account, container, path: '' });
     const sas = w.emu.storage.containerSas(account, container);
     // Asynchronously: the emulator's storage proxy runs in this process and must keep serving.
     const upload = async () => {
-      const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(__dirname, 'local-data-worker.ts'), dir, url, sas], { env: { ...process.env, NODE_EXTRA_CA_CERTS: w.emu.caFile }, cwd: ROOT, maxBuffer: 1 << 20 });
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ['--import', 'tsx', path.join(__dirname, 'local-data-worker.ts'), dir, url, sas],
+        { env: { ...process.env, NODE_EXTRA_CA_CERTS: w.emu.caFile }, cwd: ROOT, maxBuffer: 1 << 20 },
+      );
       return JSON.parse(stdout) as { ms: number; bytes: number; files: number; hash: string };
     };
     const first = await upload();
@@ -343,11 +463,28 @@ async function localData(files = LOCAL_DATA_FILES): Promise<Row[]> {
     const t2 = process.hrtime.bigint();
     execFileSync('bash', ['-c', 'find . -type f -print0 | xargs -0 sha256sum > /dev/null'], { cwd: dir });
     const shaMs = Number(process.hrtime.bigint() - t2) / 1e6;
-    const mbps = (ms: number) => `${((total / 1048576) / (ms / 1000)).toFixed(0)} MB/s`;
+    const mbps = (ms: number) => `${(total / 1048576 / (ms / 1000)).toFixed(0)} MB/s`;
     return [
-      { name: `local data: ${files.toLocaleString('en')} files / ${Math.round(total / 1e6)} MB, first run (bytes, wall time)`, measured: `${first.bytes} B, ${(first.ms / 1000).toFixed(1)} s`, baseline: `${total} B`, ratio: first.bytes / total },
-      { name: 'local data: unchanged second run (bytes, wall time)', measured: `${second.bytes} B, ${(second.ms / 1000).toFixed(1)} s`, baseline: `${first.bytes} B`, ratio: second.bytes / Math.max(1, first.bytes), target: '0 bytes', pass: second.bytes === 0 && second.hash === first.hash },
-      { name: `hashing ${Math.round(total / 1e6)} MB: task (content + object hash) vs sha256sum`, measured: mbps(oursMs), baseline: mbps(shaMs), ratio: shaMs / oursMs },
+      {
+        name: `local data: ${files.toLocaleString('en')} files / ${Math.round(total / 1e6)} MB, first run (bytes, wall time)`,
+        measured: `${first.bytes} B, ${(first.ms / 1000).toFixed(1)} s`,
+        baseline: `${total} B`,
+        ratio: first.bytes / total,
+      },
+      {
+        name: 'local data: unchanged second run (bytes, wall time)',
+        measured: `${second.bytes} B, ${(second.ms / 1000).toFixed(1)} s`,
+        baseline: `${first.bytes} B`,
+        ratio: second.bytes / Math.max(1, first.bytes),
+        target: '0 bytes',
+        pass: second.bytes === 0 && second.hash === first.hash,
+      },
+      {
+        name: `hashing ${Math.round(total / 1e6)} MB: task (content + object hash) vs sha256sum`,
+        measured: mbps(oursMs),
+        baseline: mbps(shaMs),
+        ratio: shaMs / oursMs,
+      },
     ];
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -357,14 +494,27 @@ async function localData(files = LOCAL_DATA_FILES): Promise<Row[]> {
 
 async function main(): Promise<void> {
   if (process.argv.includes('--only-local-data')) {
-    for (const r of await localData()) console.log(`${r.name}: ${r.measured} (baseline ${r.baseline}, ratio ${r.ratio.toFixed(2)})${r.target ? ` target ${r.target} ${r.pass ? 'met' : 'MISSED'}` : ''}`);
+    for (const r of await localData())
+      console.log(
+        `${r.name}: ${r.measured} (baseline ${r.baseline}, ratio ${r.ratio.toFixed(2)})${r.target ? ` target ${r.target} ${r.pass ? 'met' : 'MISSED'}` : ''}`,
+      );
     return;
   }
-  const rows: Row[] = [...(await localData()), ...(await coldStart()), vsixSize(), ...(await dnsCheck()), await pollingHour(), ...(await pipelineJob()), await deployRollout()];
+  const rows: Row[] = [
+    ...(await localData()),
+    ...(await coldStart()),
+    vsixSize(),
+    ...(await dnsCheck()),
+    await pollingHour(),
+    ...(await pipelineJob()),
+    await deployRollout(),
+  ];
   const w = Math.max(...rows.map((r) => r.name.length));
   console.log(`${'case'.padEnd(w)}  ${'measured'.padStart(10)}  ${'baseline'.padStart(10)}  ${'ratio'.padStart(7)}  target`);
   for (const r of rows) {
-    console.log(`${r.name.padEnd(w)}  ${r.measured.padStart(10)}  ${r.baseline.padStart(10)}  ${r.ratio.toFixed(2).padStart(7)}  ${r.target ? `${r.target} ${r.pass ? 'met' : 'MISSED'}` : ''}`);
+    console.log(
+      `${r.name.padEnd(w)}  ${r.measured.padStart(10)}  ${r.baseline.padStart(10)}  ${r.ratio.toFixed(2).padStart(7)}  ${r.target ? `${r.target} ${r.pass ? 'met' : 'MISSED'}` : ''}`,
+    );
   }
   for (const line of vsixBreakdown()) console.log(line);
 }

@@ -10,7 +10,11 @@ async function main(): Promise<void> {
   const [folder, containerUrl, token] = process.argv.slice(2);
   const t = process.hrtime.bigint();
   const snap = snapshotCode(folder!, folder!, 'bench data');
-  const r = await uploadToDatastore(snap, { datastore: 'workspaceblobstore', containerUrl: containerUrl!, credential: { kind: 'sas', token: token! } }, () => undefined);
+  const r = await uploadToDatastore(
+    snap,
+    { datastore: 'workspaceblobstore', containerUrl: containerUrl!, credential: { kind: 'sas', token: token! } },
+    () => undefined,
+  );
   const ms = Number(process.hrtime.bigint() - t) / 1e6;
   console.log(JSON.stringify({ ms, bytes: r.uploadedBytes, files: snap.files.length, hash: objectHash(snap), path: r.path }));
 }

@@ -115,9 +115,13 @@ function parse(argv: string[]): Options | 'help' | 'version' {
   if (v['allowed-principals'] && !v['check-access']) throw new UsageError('--allowed-principals goes with --check-access.');
   const allowed = (v['allowed-principals'] ?? '').split(/[\s,]+/).filter(Boolean);
   const bad = allowed.find((id) => !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id));
-  if (bad) throw new UsageError(`--allowed-principals: '${bad}' is not an object id (a GUID). Give object ids separated by commas, e.g. from az ad sp show --id <appId> --query id.`);
+  if (bad)
+    throw new UsageError(
+      `--allowed-principals: '${bad}' is not an object id (a GUID). Give object ids separated by commas, e.g. from az ad sp show --id <appId> --query id.`,
+    );
   const timeout = v.timeout ?? '5';
-  if (!/^\d+$/.test(timeout) || Number(timeout) < 1 || Number(timeout) > 120) throw new UsageError(`--timeout must be whole seconds from 1 to 120, not '${timeout}'.`);
+  if (!/^\d+$/.test(timeout) || Number(timeout) < 1 || Number(timeout) > 120)
+    throw new UsageError(`--timeout must be whole seconds from 1 to 120, not '${timeout}'.`);
   return {
     ...(v.workspace ? { workspace: v.workspace } : {}),
     ...(v['resource-group'] ? { resourceGroup: v['resource-group'] } : {}),
@@ -133,7 +137,8 @@ function parse(argv: string[]): Options | 'help' | 'version' {
     ...(v['arm-url'] ? { armUrl: v['arm-url'] } : {}),
     json: !!v.json,
     // NO_COLOR and FORCE_COLOR as most command-line tools read them (no-color.org, Node's own).
-    color: !v['no-color'] && !process.env.NO_COLOR && (!!process.stdout.isTTY || (!!process.env.FORCE_COLOR && process.env.FORCE_COLOR !== '0')),
+    color:
+      !v['no-color'] && !process.env.NO_COLOR && (!!process.stdout.isTTY || (!!process.env.FORCE_COLOR && process.env.FORCE_COLOR !== '0')),
   };
 }
 
@@ -145,7 +150,11 @@ function table(report: Report, color: boolean): string {
   const rows = report.names.map((n) => [n.verdict, n.fqdn, n.answer.join(',') || '-', n.expected.join(',') || '-']);
   const head = ['VERDICT', 'NAME', 'ANSWER', 'EXPECTED'];
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(width[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(width[i]!))
+      .join('  ')
+      .trimEnd();
   const out = [paint('bold', line(head))];
   report.names.forEach((n, i) => {
     const text = line(rows[i]!);
@@ -167,7 +176,10 @@ function table(report: Report, color: boolean): string {
   out.push(
     '',
     report.ok
-      ? paint('green', `All ${report.names.length} names resolve to their private endpoints${report.posture.length ? ' and the posture checks pass' : ''}.`)
+      ? paint(
+          'green',
+          `All ${report.names.length} names resolve to their private endpoints${report.posture.length ? ' and the posture checks pass' : ''}.`,
+        )
       : paint('red', `${bad} of ${report.names.length} names failed${badPosture ? `, ${badPosture} posture check(s) failed` : ''}.`),
   );
   return out.join('\n');
@@ -190,11 +202,32 @@ async function main(argv: string[]): Promise<number> {
   const log = { info: (l: string) => stderr(`${l}\n`), warn: (l: string) => stderr(`warning: ${l}\n`), progress: () => undefined };
   const scan =
     o.workspace && o.resourceGroup
-      ? await (await import('./azure')).scanWithDeveloperLogin({ workspace: o.workspace, resourceGroup: o.resourceGroup, cloud: o.cloud, posture: o.posture, ...(o.access ? { access: o.access } : {}), ...(o.subscription ? { subscription: o.subscription } : {}), ...(o.armUrl ? { armUrl: o.armUrl } : {}) }, log)
+      ? await (
+          await import('./azure')
+        ).scanWithDeveloperLogin(
+          {
+            workspace: o.workspace,
+            resourceGroup: o.resourceGroup,
+            cloud: o.cloud,
+            posture: o.posture,
+            ...(o.access ? { access: o.access } : {}),
+            ...(o.subscription ? { subscription: o.subscription } : {}),
+            ...(o.armUrl ? { armUrl: o.armUrl } : {}),
+          },
+          log,
+        )
       : NO_SCAN;
   const targets = mergeTargets(scan.targets, explicit);
-  log.info(`Resolving ${targets.length} names with ${servers.length ? servers.join(', ') : 'the system resolver'}${o.tcp ? ', then TCP 443' : ''}...`);
-  const report = await runPrivateLinkCheck(scan, targets, { servers, timeoutMs: o.timeoutSeconds * 1000, ranges, tcp: o.tcp, ...(o.workspace ? { workspace: o.workspace } : {}) });
+  log.info(
+    `Resolving ${targets.length} names with ${servers.length ? servers.join(', ') : 'the system resolver'}${o.tcp ? ', then TCP 443' : ''}...`,
+  );
+  const report = await runPrivateLinkCheck(scan, targets, {
+    servers,
+    timeoutMs: o.timeoutSeconds * 1000,
+    ranges,
+    tcp: o.tcp,
+    ...(o.workspace ? { workspace: o.workspace } : {}),
+  });
   stdout(`${o.json ? JSON.stringify(report, null, 2) : table(report, o.color)}\n`);
   return report.ok ? 0 : 1;
 }

@@ -27,14 +27,27 @@ interface SubscriptionList {
 
 export async function scanWithDeveloperLogin(o: CliScanOptions, log: ScanLog): Promise<Scan> {
   const cloud = PUBLIC_CLOUDS[o.cloud.toLowerCase()];
-  if (!cloud) throw new UserError(`--cloud '${o.cloud}' is not known. Use one of: ${Object.values(PUBLIC_CLOUDS).map((c) => c.environment).join(', ')}; for another cloud give --arm-url.`);
+  if (!cloud)
+    throw new UserError(
+      `--cloud '${o.cloud}' is not known. Use one of: ${Object.values(PUBLIC_CLOUDS)
+        .map((c) => c.environment)
+        .join(', ')}; for another cloud give --arm-url.`,
+    );
   const armUrl = (o.armUrl ?? cloud.armUrl).replace(/\/+$/, '');
   // AZURE_AUTHORITY_HOST is what the Azure SDKs and CLI honour for a private or sovereign authority.
   const authorityHost = (process.env.AZURE_AUTHORITY_HOST ?? cloud.authorityHost).replace(/\/+$/, '');
   // Instance discovery only knows the public clouds' authorities; a private one (Azure Stack) would fail it.
   const knownAuthority = Object.values(PUBLIC_CLOUDS).some((c) => c.authorityHost === authorityHost);
   const credential = new DefaultAzureCredential({ authorityHost, disableInstanceDiscovery: !knownAuthority });
-  const target = { name: 'your Azure sign-in', tenantId: process.env.AZURE_TENANT_ID ?? '', subscriptionId: '', armUrl, authorityHost, armScope: cloud.armScope, environment: cloud.environment };
+  const target = {
+    name: 'your Azure sign-in',
+    tenantId: process.env.AZURE_TENANT_ID ?? '',
+    subscriptionId: '',
+    armUrl,
+    authorityHost,
+    armScope: cloud.armScope,
+    environment: cloud.environment,
+  };
   // HTTPS_PROXY / NO_PROXY from the environment apply (the Azure SDK's default proxy policy).
   const arm: ArmContext = { endpoint: target, credential, proxy: () => undefined };
   try {
@@ -46,9 +59,17 @@ export async function scanWithDeveloperLogin(o: CliScanOptions, log: ScanLog): P
   }
   target.subscriptionId = o.subscription ?? process.env.AZURE_SUBSCRIPTION_ID ?? (await findSubscription(arm, o));
   log.info(`Signed in to ${armUrl}, subscription ${target.subscriptionId}.`);
-  const session = await readWorkspace(arm, { subscriptionId: target.subscriptionId, resourceGroup: o.resourceGroup, name: o.workspace }, log);
+  const session = await readWorkspace(
+    arm,
+    { subscriptionId: target.subscriptionId, resourceGroup: o.resourceGroup, name: o.workspace },
+    log,
+  );
   // A person at a jump host is not the pipeline: nobody is exempt but the principals allowed.
-  return scanOpenedWorkspace(session, { posture: o.posture, diagnose: false, ...(o.access ? { access: { ...o.access, exemptCaller: false } } : {}) }, log);
+  return scanOpenedWorkspace(
+    session,
+    { posture: o.posture, diagnose: false, ...(o.access ? { access: { ...o.access, exemptCaller: false } } : {}) },
+    log,
+  );
 }
 
 /** Without --subscription: the only enabled subscription, or the one holding the workspace. */
@@ -63,7 +84,18 @@ async function findSubscription(arm: ArmContext, o: CliScanOptions): Promise<str
   const enabled = subs.value.filter((s) => (s.state ?? 'Enabled') === 'Enabled');
   if (enabled.length === 1) return enabled[0]!.subscriptionId;
   const ref = (subscriptionId: string): WorkspaceRef => ({ subscriptionId, resourceGroup: o.resourceGroup, name: o.workspace });
-  const found = (await Promise.all(enabled.map(async (s) => ((await client.get(workspaceId(ref(s.subscriptionId)), ML_API_VERSION).then(() => true, () => false)) ? s.subscriptionId : undefined)))).filter((s): s is string => !!s);
+  const found = (
+    await Promise.all(
+      enabled.map(async (s) =>
+        (await client.get(workspaceId(ref(s.subscriptionId)), ML_API_VERSION).then(
+          () => true,
+          () => false,
+        ))
+          ? s.subscriptionId
+          : undefined,
+      ),
+    )
+  ).filter((s): s is string => !!s);
   if (found.length === 1) return found[0]!;
   throw new UserError(
     enabled.length === 0

@@ -53,7 +53,8 @@ function plan(src, used) {
     const text = read(`operations/${group}.js`);
     for (const [, name] of text.matchAll(/\bMappers\.(\w+)/g)) roots.add(name);
     for (const [, name] of text.matchAll(/\bParameters\.(\$?\w+)/g)) {
-      if (!params.has(name)) throw new Error(`arm-ml-bundle: operations/${group}.js names Parameters.${name}, which parameters.js does not declare`);
+      if (!params.has(name))
+        throw new Error(`arm-ml-bundle: operations/${group}.js names Parameters.${name}, which parameters.js does not declare`);
       keptParams.add(name);
       for (const [, a] of params.get(name).matchAll(/\b(\w+Mapper)\b/g)) roots.add(alias.get(a) ?? a);
     }
@@ -78,7 +79,7 @@ function plan(src, used) {
   }
   for (const r of roots) add(r);
   // Subtypes of a kept polymorphic type: the serializer picks them by discriminator value.
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const [key, m] of Object.entries(mappers.discriminators)) {
       const cls = m.type.className;
@@ -106,8 +107,11 @@ function parametersModule(text, p) {
 }
 
 function operationsModule(src, used) {
-  const groups = [...fs.readFileSync(path.join(src, 'operations', 'index.js'), 'utf8').matchAll(/^export \* from "\.\/(\w+)";/gm)].map((m) => m[1]);
-  for (const g of used) if (!groups.includes(g)) throw new Error(`arm-ml-bundle: '${g}' is not an operation group of @azure/arm-machinelearning`);
+  const groups = [...fs.readFileSync(path.join(src, 'operations', 'index.js'), 'utf8').matchAll(/^export \* from "\.\/(\w+)";/gm)].map(
+    (m) => m[1],
+  );
+  for (const g of used)
+    if (!groups.includes(g)) throw new Error(`arm-ml-bundle: '${g}' is not an operation group of @azure/arm-machinelearning`);
   const lines = [
     'const unbundled = (group) => new Proxy({}, { get(_, key) {',
     "  if (typeof key !== 'string' || key === 'then') return undefined;",
@@ -116,7 +120,11 @@ function operationsModule(src, used) {
   ];
   for (const g of groups) {
     const file = JSON.stringify(path.join(src, 'operations', `${g}.js`));
-    lines.push(used.has(g) ? `export { ${implName(g)} } from ${file};` : `export class ${implName(g)} { constructor() { return unbundled(${JSON.stringify(g)}); } }`);
+    lines.push(
+      used.has(g)
+        ? `export { ${implName(g)} } from ${file};`
+        : `export class ${implName(g)} { constructor() { return unbundled(${JSON.stringify(g)}); } }`,
+    );
   }
   return lines.join('\n');
 }
@@ -134,7 +142,11 @@ export function armMlBundle(groups = BASE_ML_OPERATIONS) {
         // A path without node_modules in it: the build reads package folders from the metafile's inputs.
         return { path: 'operations', namespace: 'arm-ml-operations', pluginData: path.dirname(a.importer) };
       });
-      b.onLoad({ filter: /.*/, namespace: 'arm-ml-operations' }, (a) => ({ contents: operationsModule(a.pluginData, used), loader: 'js', resolveDir: path.join(a.pluginData, 'operations') }));
+      b.onLoad({ filter: /.*/, namespace: 'arm-ml-operations' }, (a) => ({
+        contents: operationsModule(a.pluginData, used),
+        loader: 'js',
+        resolveDir: path.join(a.pluginData, 'operations'),
+      }));
       b.onLoad({ filter: /[\\/]arm-machinelearning[\\/]dist-esm[\\/]src[\\/]models[\\/](mappers|parameters)\.js$/ }, (a) => {
         const text = fs.readFileSync(a.path, 'utf8');
         const p = planFor(path.resolve(path.dirname(a.path), '..'));

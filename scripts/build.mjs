@@ -69,8 +69,12 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--no-minify') opts.minify = false;
   else if (a === '--no-smoke') opts.smoke = false;
   else if (a === '--metafile') opts.metafile = true;
-  else if (a === '--quiet') console.log = () => {}; // npm pack --json (prepack) must print only its JSON
-  else fail(`unknown argument '${a}'. Usage: node scripts/build.mjs [--task <Name>]... [--sourcemap] [--no-minify] [--no-smoke] [--metafile] [--quiet]`);
+  else if (a === '--quiet')
+    console.log = () => {}; // npm pack --json (prepack) must print only its JSON
+  else
+    fail(
+      `unknown argument '${a}'. Usage: node scripts/build.mjs [--task <Name>]... [--sourcemap] [--no-minify] [--no-smoke] [--metafile] [--quiet]`,
+    );
 }
 
 function fail(message) {
@@ -164,8 +168,13 @@ const devopsClients = {
 const agentMessages = {
   name: 'agent-messages',
   setup(b) {
-    b.onResolve({ filter: /^(?:\.\/|\.\.\/common\/)(messages|task)\.json$/ }, (a) => (/[\\/]tasks[\\/][^\\/]+[\\/]messages\.ts$/.test(a.importer) ? { path: a.path, namespace: 'agent-messages' } : undefined));
-    b.onLoad({ filter: /.*/, namespace: 'agent-messages' }, (a) => ({ contents: a.path.endsWith('task.json') ? '{"messages":{}}' : '{}', loader: 'json' }));
+    b.onResolve({ filter: /^(?:\.\/|\.\.\/common\/)(messages|task)\.json$/ }, (a) =>
+      /[\\/]tasks[\\/][^\\/]+[\\/]messages\.ts$/.test(a.importer) ? { path: a.path, namespace: 'agent-messages' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'agent-messages' }, (a) => ({
+      contents: a.path.endsWith('task.json') ? '{"messages":{}}' : '{}',
+      loader: 'json',
+    }));
   },
 };
 
@@ -204,10 +213,25 @@ async function bundle(task) {
   fs.rmSync(task.out, { recursive: true, force: true });
   fs.mkdirSync(task.out, { recursive: true });
   const common = esbuildOptions();
-  const index = await esbuild.build({ ...common, entryPoints: [task.entry], outfile: path.join(task.out, 'index.js'), plugins: [lazyAzure, agentMessages] });
+  const index = await esbuild.build({
+    ...common,
+    entryPoints: [task.entry],
+    outfile: path.join(task.out, 'index.js'),
+    plugins: [lazyAzure, agentMessages],
+  });
   const azureEntry = path.join(task.dir, 'azure.ts');
-  const azure = fs.existsSync(azureEntry) ? await esbuild.build({ ...common, entryPoints: [azureEntry], outfile: path.join(task.out, 'azure.js'), plugins: [devopsClients, armMlBundle([...BASE_ML_OPERATIONS, ...(ML_OPERATIONS[task.name] ?? [])]), agentMessages] }) : undefined;
-  const metafile = { inputs: { ...index.metafile.inputs, ...(azure?.metafile.inputs ?? {}) }, outputs: { ...index.metafile.outputs, ...(azure?.metafile.outputs ?? {}) } };
+  const azure = fs.existsSync(azureEntry)
+    ? await esbuild.build({
+        ...common,
+        entryPoints: [azureEntry],
+        outfile: path.join(task.out, 'azure.js'),
+        plugins: [devopsClients, armMlBundle([...BASE_ML_OPERATIONS, ...(ML_OPERATIONS[task.name] ?? [])]), agentMessages],
+      })
+    : undefined;
+  const metafile = {
+    inputs: { ...index.metafile.inputs, ...(azure?.metafile.inputs ?? {}) },
+    outputs: { ...index.metafile.outputs, ...(azure?.metafile.outputs ?? {}) },
+  };
   if (opts.metafile) fs.writeFileSync(path.join(root, 'dist', `meta-${task.name}.json`), JSON.stringify(metafile));
   return { warnings: [...index.warnings, ...(azure?.warnings ?? [])], metafile, index: index.metafile, azure: azure?.metafile };
 }
@@ -217,10 +241,13 @@ function checkSplit(task, result) {
   const problems = [];
   const inIndex = packageRoots(result.index);
   for (const name of inIndex.keys()) {
-    if (/^@azure\/|^azure-devops-node-api$/.test(name)) problems.push(`index.js bundles ${name}: import it from azure.ts only, so bad inputs fail before the Azure SDKs load`);
+    if (/^@azure\/|^azure-devops-node-api$/.test(name))
+      problems.push(`index.js bundles ${name}: import it from azure.ts only, so bad inputs fail before the Azure SDKs load`);
   }
   if (result.azure && packageRoots(result.azure).has('azure-pipelines-task-lib')) {
-    problems.push('azure.js bundles azure-pipelines-task-lib: a second copy would split its state. Reach the agent through AgentIo (type-only import).');
+    problems.push(
+      'azure.js bundles azure-pipelines-task-lib: a second copy would split its state. Reach the agent through AgentIo (type-only import).',
+    );
   }
   return problems;
 }
@@ -233,7 +260,8 @@ const repository = projectRepository(root);
 /** The shipped task.json (scripts/task-json.mjs): package.json's version stamped in; a message key in both catalogues is a build error. */
 function shippedTask(task) {
   const { json, clash } = shippedTaskJson(task.taskJson, commonMessages, version.task, repository);
-  if (clash.length) fail(`tasks/${task.name}/task.json: messages ${clash.join(', ')} are already in tasks/common/messages.json; remove them from the task`);
+  if (clash.length)
+    fail(`tasks/${task.name}/task.json: messages ${clash.join(', ')} are already in tasks/common/messages.json; remove them from the task`);
   return json;
 }
 
@@ -253,8 +281,10 @@ function localisation(taskJson) {
     res[key] = value;
     set(`ms-resource:${key}`);
   };
-  for (const f of ['friendlyName', 'helpMarkDown', 'description', 'instanceNameFormat', 'releaseNotes']) put(`loc.${f}`, taskJson[f], (v) => (loc[f] = v));
-  for (const [i, g] of (taskJson.groups ?? []).entries()) put(`loc.group.displayName.${g.name}`, g.displayName, (v) => (loc.groups[i].displayName = v));
+  for (const f of ['friendlyName', 'helpMarkDown', 'description', 'instanceNameFormat', 'releaseNotes'])
+    put(`loc.${f}`, taskJson[f], (v) => (loc[f] = v));
+  for (const [i, g] of (taskJson.groups ?? []).entries())
+    put(`loc.group.displayName.${g.name}`, g.displayName, (v) => (loc.groups[i].displayName = v));
   for (const [i, input] of (taskJson.inputs ?? []).entries()) {
     put(`loc.input.label.${input.name}`, input.label, (v) => (loc.inputs[i].label = v));
     put(`loc.input.help.${input.name}`, input.helpMarkDown, (v) => (loc.inputs[i].helpMarkDown = v));
@@ -285,7 +315,8 @@ function checkTargets(task) {
     for (const [handler, def] of Object.entries(task.taskJson[section] ?? {})) {
       const target = String(def?.target ?? '').replace(/\$\(\s*currentdirectory\s*\)[\\/]?/i, '');
       if (!target) problems.push(`${section}.${handler} has no target`);
-      else if (!fs.existsSync(path.join(task.out, target))) problems.push(`${section}.${handler}.target '${target}' is not in dist/tasks/${task.name}`);
+      else if (!fs.existsSync(path.join(task.out, target)))
+        problems.push(`${section}.${handler}.target '${target}' is not in dist/tasks/${task.name}`);
     }
   }
   if (!task.taskJson.execution) problems.push('no "execution" section');
@@ -329,8 +360,7 @@ function writeNotices(task, roots) {
   for (const [name, dirs] of [...roots].sort(([a], [b]) => a.localeCompare(b))) {
     for (const dir of [...dirs].sort()) entries.push(notice(name, dir));
   }
-  const header =
-    `${task.name}: third-party software notices\n\nThe bundled .js files contain the following npm packages. Their licences follow.\n\n`;
+  const header = `${task.name}: third-party software notices\n\nThe bundled .js files contain the following npm packages. Their licences follow.\n\n`;
   fs.writeFileSync(path.join(task.out, 'ThirdPartyNotices.txt'), header + entries.join('\n'));
   return entries.length;
 }
@@ -360,13 +390,13 @@ function smoke(task) {
       // task-lib reports an uncaught error as "Unhandled: <message>" plus a %0A-encoded stack.
       if (/##vso\[task\.(issue|complete)[^\]]*\]Unhandled: /.test(out)) problems.push('crashed with an unhandled error');
       if (/(^|%0A)\s+at .+:\d+:\d+\)?($|%0A)/m.test(out)) problems.push('printed a stack trace');
-      if (/Can't find loc string|Resource file haven't been set|LIB_ResourceFile does not exist/.test(out)) problems.push("could not load its task.json messages (tl.loc)");
+      if (/Can't find loc string|Resource file haven't been set|LIB_ResourceFile does not exist/.test(out))
+        problems.push('could not load its task.json messages (tl.loc)');
       if (/Cannot find module|ERR_MODULE_NOT_FOUND|ERR_INVALID_ARG_TYPE/.test(out)) problems.push('failed to load a module');
       resolve({ ms, code, problems, out });
     });
   });
 }
-
 
 // ---------- the jump-host command (npm bin): dist/cli/aml-secure-mlops.js + azure.js ----------
 async function buildCli() {
@@ -375,16 +405,32 @@ async function buildCli() {
   fs.mkdirSync(out, { recursive: true });
   const base = esbuildOptions();
   const common = { ...base, define: { ...base.define, CLI_VERSION: JSON.stringify(version.text) } };
-  const main = await esbuild.build({ ...common, banner: { js: `#!/usr/bin/env node\n${base.banner.js}` }, entryPoints: ['cli/aml-secure-mlops.ts'], outfile: path.join(out, 'aml-secure-mlops.js'), plugins: [lazyAzure, devopsClients, armMlBundle()] });
-  const azure = await esbuild.build({ ...common, entryPoints: ['cli/azure.ts'], outfile: path.join(out, 'azure.js'), plugins: [devopsClients, armMlBundle()] });
+  const main = await esbuild.build({
+    ...common,
+    banner: { js: `#!/usr/bin/env node\n${base.banner.js}` },
+    entryPoints: ['cli/aml-secure-mlops.ts'],
+    outfile: path.join(out, 'aml-secure-mlops.js'),
+    plugins: [lazyAzure, devopsClients, armMlBundle()],
+  });
+  const azure = await esbuild.build({
+    ...common,
+    entryPoints: ['cli/azure.ts'],
+    outfile: path.join(out, 'azure.js'),
+    plugins: [devopsClients, armMlBundle()],
+  });
   fs.chmodSync(path.join(out, 'aml-secure-mlops.js'), 0o755);
   const problems = [];
-  for (const [file, meta] of [['aml-secure-mlops.js', main.metafile], ['azure.js', azure.metafile]]) {
+  for (const [file, meta] of [
+    ['aml-secure-mlops.js', main.metafile],
+    ['azure.js', azure.metafile],
+  ]) {
     const pkgs = packageRoots(meta);
     // The CLI runs outside the agent: task-lib would only add weight and agent-only behaviour.
-    for (const name of ['azure-pipelines-task-lib', 'azure-devops-node-api']) if (pkgs.has(name)) problems.push(`cli/${file} bundles ${name}`);
+    for (const name of ['azure-pipelines-task-lib', 'azure-devops-node-api'])
+      if (pkgs.has(name)) problems.push(`cli/${file} bundles ${name}`);
   }
-  if (packageRoots(main.metafile).has('@azure/identity')) problems.push('cli/aml-secure-mlops.js bundles @azure/identity: import it from cli/azure.ts only');
+  if (packageRoots(main.metafile).has('@azure/identity'))
+    problems.push('cli/aml-secure-mlops.js bundles @azure/identity: import it from cli/azure.ts only');
   writeNotices({ name: 'aml-secure-mlops command', out }, packageRoots({ inputs: { ...main.metafile.inputs, ...azure.metafile.inputs } }));
   return problems;
 }
@@ -395,7 +441,8 @@ const tasks = discoverTasks();
 fs.mkdirSync(distTasks, { recursive: true });
 if (!opts.tasks.length) {
   // Remove built folders of tasks that no longer exist.
-  for (const d of fs.readdirSync(distTasks)) if (!tasks.some((t) => t.name === d)) fs.rmSync(path.join(distTasks, d), { recursive: true, force: true });
+  for (const d of fs.readdirSync(distTasks))
+    if (!tasks.some((t) => t.name === d)) fs.rmSync(path.join(distTasks, d), { recursive: true, force: true });
 }
 
 const results = await Promise.all(
@@ -414,7 +461,9 @@ const bundled = new Set();
 for (const { task, result, error } of results) {
   if (error) {
     failed = true;
-    const msgs = error.errors?.length ? await esbuild.formatMessages(error.errors, { kind: 'error', color: process.stderr.isTTY }) : [String(error)];
+    const msgs = error.errors?.length
+      ? await esbuild.formatMessages(error.errors, { kind: 'error', color: process.stderr.isTTY })
+      : [String(error)];
     console.error(`build: ${task.name} failed to bundle:\n${msgs.join('\n')}`);
     continue;
   }

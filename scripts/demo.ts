@@ -91,7 +91,8 @@ function parseArgs(argv: string[]): Args {
   };
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i]!;
-    const [flag, inline] = f.includes('=') && f.startsWith('--') ? [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)] : [f, undefined];
+    const [flag, inline] =
+      f.includes('=') && f.startsWith('--') ? [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)] : [f, undefined];
     const take = () => {
       if (inline !== undefined) return inline;
       const v = value(i, flag);
@@ -144,7 +145,8 @@ function parseArgs(argv: string[]): Args {
         throw new UsageError(`unknown option ${f}`);
     }
   }
-  if (fail && a.variants.includes('green')) throw new UsageError('--fail rehearses the failing variants; green is the default run without --fail');
+  if (fail && a.variants.includes('green'))
+    throw new UsageError('--fail rehearses the failing variants; green is the default run without --fail');
   if (!a.variants.length) a.variants = fail ? [...FAILING_VARIANTS] : ['green'];
   return a;
 }
@@ -162,15 +164,33 @@ function describeWorld(log: Log, world: DemoWorld, sandboxNote: string | undefin
   log.print(log.bold('World') + log.dim(` · emulator ${world.emu.url} (Entra ID, ARM, Azure ML, Azure DevOps over HTTPS with a test CA)`));
   for (const w of world.workspaces) {
     const ips = w.names.map((n) => n.ip);
-    p(`workspace ${log.bold(w.name)} in ${w.resourceGroup}: public network access disabled; ${w.names.length} private-link names (workspace, notebooks, blob, file, vault, registry) → ${ips[0]}–${ips[ips.length - 1]}`);
-    p(`  computes ${w.computes.join(', ')}${w.computes.length > 2 ? ' (Kubernetes: the attached AKS cluster)' : ''}${w.data.length ? ` · data ${w.data.join(', ')}` : ''}`);
+    p(
+      `workspace ${log.bold(w.name)} in ${w.resourceGroup}: public network access disabled; ${w.names.length} private-link names (workspace, notebooks, blob, file, vault, registry) → ${ips[0]}–${ips[ips.length - 1]}`,
+    );
+    p(
+      `  computes ${w.computes.join(', ')}${w.computes.length > 2 ? ' (Kubernetes: the attached AKS cluster)' : ''}${w.data.length ? ` · data ${w.data.join(', ')}` : ''}`,
+    );
   }
-  p(world.sandbox
-    ? `DNS: the agent's resolver asks ${AZURE_DNS} (Azure DNS, private zones linked): public names CNAME into privatelink zones answering the endpoint IPs; TCP 443 answers on each IP (private network namespace)`
-    : `DNS: the emulator's DNS server ${world.dns.address} answers the private names correctly; ${log.yellow(`no private network namespace (${sandboxNote ?? 'disabled'}): the private-link checks ask it through dnsServers and skip TCP 443`)}`);
-  for (const c of world.connections.values()) p(`service connection ${log.bold(c.name)} → ${c.id} (${c.scheme}${c.registered ? ', trusted by the pipeline service principal, Contributor on the resource group; Branch control check: refs/heads/main' : ''})`);
-  for (const x of world.production) p(`production today: ${log.bold(`${x.model}:${x.version}`)} (${Object.entries(x.metrics).map(([k, v]) => `${k} ${v}`).join(', ') || 'no recorded metrics'}) serves 100% of endpoint ${x.endpoint} as deployment ${x.deployment}`);
-  p(`repository ${world.seed.ado.org}/${world.seed.ado.project}/${world.seed.ado.repository.name}: ${world.branch.ref} has ${world.branch.policy}`);
+  p(
+    world.sandbox
+      ? `DNS: the agent's resolver asks ${AZURE_DNS} (Azure DNS, private zones linked): public names CNAME into privatelink zones answering the endpoint IPs; TCP 443 answers on each IP (private network namespace)`
+      : `DNS: the emulator's DNS server ${world.dns.address} answers the private names correctly; ${log.yellow(`no private network namespace (${sandboxNote ?? 'disabled'}): the private-link checks ask it through dnsServers and skip TCP 443`)}`,
+  );
+  for (const c of world.connections.values())
+    p(
+      `service connection ${log.bold(c.name)} → ${c.id} (${c.scheme}${c.registered ? ', trusted by the pipeline service principal, Contributor on the resource group; Branch control check: refs/heads/main' : ''})`,
+    );
+  for (const x of world.production)
+    p(
+      `production today: ${log.bold(`${x.model}:${x.version}`)} (${
+        Object.entries(x.metrics)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ') || 'no recorded metrics'
+      }) serves 100% of endpoint ${x.endpoint} as deployment ${x.deployment}`,
+    );
+  p(
+    `repository ${world.seed.ado.org}/${world.seed.ado.project}/${world.seed.ado.repository.name}: ${world.branch.ref} has ${world.branch.policy}`,
+  );
   p(`run: CI of ${log.bold(world.branch.ref)} at ${world.branch.commit.slice(0, 12)} (Build.Reason IndividualCI, Build.BuildId 4711)`);
 }
 
@@ -185,7 +205,11 @@ async function rehearse(a: Args, name: VariantName, sandbox: boolean, sandboxNot
     const compiled = compilePipeline(ROOT, a.pipeline, a.parameters, a.repositories);
     plan = planPipeline(compiled.pipeline, new Set(loadTasks(ROOT).map((t) => t.ref)));
     const steps = taskSteps(plan);
-    log.print(log.dim(`Compiled ${a.pipeline}${compiled.parametersFile ? ` with parameters from ${compiled.parametersFile}` : ''} through its templates: ${plan.stages.length} stages, ${plan.stages.reduce((n, s) => n + s.jobs.length, 0)} jobs, ${steps.length} task steps; validated against ${shown(compiled.schemaFile)} and the tasks' task.json.`));
+    log.print(
+      log.dim(
+        `Compiled ${a.pipeline}${compiled.parametersFile ? ` with parameters from ${compiled.parametersFile}` : ''} through its templates: ${plan.stages.length} stages, ${plan.stages.reduce((n, s) => n + s.jobs.length, 0)} jobs, ${steps.length} task steps; validated against ${shown(compiled.schemaFile)} and the tasks' task.json.`,
+      ),
+    );
     for (const n of plan.notes) log.print(log.dim(n));
   } catch (e) {
     if (e instanceof CompileError) {
@@ -195,21 +219,39 @@ async function rehearse(a: Args, name: VariantName, sandbox: boolean, sandboxNot
     }
     if (e instanceof Unsupported) {
       log.print(log.red(`##[error]Not supported by the rehearsal: ${e.message}`));
-      log.print(log.dim('The rehearsal runs exactly what our templates use: stages, jobs and runOnce deployment jobs, checkout self|none, this extension\'s tasks, job variables (mapping form, $[ ] runtime expressions), conditions with status functions and dependencies/stageDependencies outputs.'));
+      log.print(
+        log.dim(
+          "The rehearsal runs exactly what our templates use: stages, jobs and runOnce deployment jobs, checkout self|none, this extension's tasks, job variables (mapping form, $[ ] runtime expressions), conditions with status functions and dependencies/stageDependencies outputs.",
+        ),
+      );
       return 3;
     }
     throw e;
   }
-  log.print(log.dim('Supported here: stages, jobs and runOnce deployment jobs, checkout self|none, this extension\'s bundled tasks, job variables with $[ ] runtime expressions, conditions (succeeded(), eq(), and(), dependencies/stageDependencies outputs) and $( ) macros. Anything else stops the rehearsal with a message.'));
+  log.print(
+    log.dim(
+      "Supported here: stages, jobs and runOnce deployment jobs, checkout self|none, this extension's bundled tasks, job variables with $[ ] runtime expressions, conditions (succeeded(), eq(), and(), dependencies/stageDependencies outputs) and $( ) macros. Anything else stops the rehearsal with a message.",
+    ),
+  );
 
   const outDir = outDirFor(a, name);
   const world = await startDemoWorld({ plan, variant: v, sandbox, repoRoot: ROOT });
   try {
     describeWorld(log, world, sandboxNote);
     if (v.name === 'feature-branch') {
-      log.print(log.yellow(`  note: in Azure DevOps the connection's "Branch control" check (refs/heads/main) would hold this run before its first job; the rehearsal does not evaluate service-connection checks, so what you see is the tasks' own gate, the second line of defence.`));
+      log.print(
+        log.yellow(
+          `  note: in Azure DevOps the connection's "Branch control" check (refs/heads/main) would hold this run before its first job; the rehearsal does not evaluate service-connection checks, so what you see is the tasks' own gate, the second line of defence.`,
+        ),
+      );
     }
-    const runner = new PipelineRunner(plan, world, { repoRoot: ROOT, tasksDir: path.join(ROOT, 'dist', 'tasks'), outDir, holdSeconds: a.holdSeconds, log });
+    const runner = new PipelineRunner(plan, world, {
+      repoRoot: ROOT,
+      tasksDir: path.join(ROOT, 'dist', 'tasks'),
+      outDir,
+      holdSeconds: a.holdSeconds,
+      log,
+    });
     let stages;
     try {
       stages = await runner.run();
@@ -228,11 +270,16 @@ async function rehearse(a: Args, name: VariantName, sandbox: boolean, sandboxNot
     }
     const deploy = taskSteps(plan).find((s) => s.step.task.startsWith('AmlAksDeploy'));
     const smokeFile = deploy?.step.inputs.smokeTestFile;
-    const smokeBody = smokeFile && fs.existsSync(path.resolve(ROOT, smokeFile)) ? fs.readFileSync(path.resolve(ROOT, smokeFile), 'utf8') : undefined;
+    const smokeBody =
+      smokeFile && fs.existsSync(path.resolve(ROOT, smokeFile)) ? fs.readFileSync(path.resolve(ROOT, smokeFile), 'utf8') : undefined;
     const facts = await collectFacts(world, stages, smokeBody);
     const result = verdict(v, stages, facts, world);
     const report = printReport(log, v, stages, facts, result, world);
-    const notes = [world.sandbox ? 'Ran in a private network namespace: the agent resolver and TCP 443 as in the VNet.' : `No private network namespace (${sandboxNote ?? 'disabled'}): the private-link checks asked the VNet DNS through dnsServers and skipped TCP 443.`];
+    const notes = [
+      world.sandbox
+        ? 'Ran in a private network namespace: the agent resolver and TCP 443 as in the VNet.'
+        : `No private network namespace (${sandboxNote ?? 'disabled'}): the private-link checks asked the VNet DNS through dnsServers and skipped TCP 443.`,
+    ];
     const index = writeIndex(outDir, v, stages, report, result.ok, notes);
     log.print(log.dim(`Run summaries: ${shown(outDir)}/ (index ${shown(index)})`));
     if (v.name === 'green') {
@@ -283,7 +330,12 @@ async function main(): Promise<number> {
     code = Math.max(code, c);
     if (a.variants.length > 1) log.print();
   }
-  if (a.variants.length > 1) log.print(code === 0 ? log.green(log.bold(`All ${a.variants.length} rehearsals behaved as expected.`)) : log.red(log.bold('At least one rehearsal did not behave as expected.')));
+  if (a.variants.length > 1)
+    log.print(
+      code === 0
+        ? log.green(log.bold(`All ${a.variants.length} rehearsals behaved as expected.`))
+        : log.red(log.bold('At least one rehearsal did not behave as expected.')),
+    );
   return code;
 }
 

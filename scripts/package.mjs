@@ -33,7 +33,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import JSZip from 'jszip';
-import { jsonText, manifestLinks, PLACEHOLDER_REPOSITORY, projectRepository, projectVersion, readCommonMessages, shippedTaskJson, strayVersion } from './task-json.mjs';
+import {
+  jsonText,
+  manifestLinks,
+  PLACEHOLDER_REPOSITORY,
+  projectRepository,
+  projectVersion,
+  readCommonMessages,
+  shippedTaskJson,
+  strayVersion,
+} from './task-json.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
@@ -79,13 +88,17 @@ const overrides = readJson(overridesFile, 'the overrides file');
 if (publisher !== undefined) {
   // Marketplace publisher ids: letters, digits, '-' and '_', starting with a letter or digit.
   if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$/.test(publisher)) {
-    fail(`publisher '${publisher}' is not a valid Marketplace publisher id (letters, digits, '-' and '_'). Use the id from https://marketplace.visualstudio.com/manage, not the display name.`);
+    fail(
+      `publisher '${publisher}' is not a valid Marketplace publisher id (letters, digits, '-' and '_'). Use the id from https://marketplace.visualstudio.com/manage, not the display name.`,
+    );
   }
   overrides.publisher = publisher;
 }
 if (!overrides.publisher) fail(`no publisher: ${rel(overridesFile)} has none. Pass --publisher <id> or set PUBLISHER.`);
 if (overrides.publisher === PLACEHOLDER_PUBLISHER) {
-  fail(`${rel(overridesFile)} has the placeholder publisher '${PLACEHOLDER_PUBLISHER}'. Pass --publisher <your-publisher-id> or set PUBLISHER, or edit the file.`);
+  fail(
+    `${rel(overridesFile)} has the placeholder publisher '${PLACEHOLDER_PUBLISHER}'. Pass --publisher <your-publisher-id> or set PUBLISHER, or edit the file.`,
+  );
 }
 const id = overrides.id ?? manifest.id;
 // One version for the extension and its tasks: package.json's (scripts/task-json.mjs).
@@ -98,9 +111,12 @@ try {
 } catch (e) {
   fail(e.message);
 }
-if (manifest.links || manifest.repository) fail('vss-extension.json sets "links" or "repository"; remove them: they come from package.json "repository"');
+if (manifest.links || manifest.repository)
+  fail('vss-extension.json sets "links" or "repository"; remove them: they come from package.json "repository"');
 if (overridesFile.endsWith(`${path.sep}release.json`) && repository === PLACEHOLDER_REPOSITORY) {
-  fail(`package.json "repository" is still the placeholder ${PLACEHOLDER_REPOSITORY}: set it to your repository's https URL, which the Marketplace page and every task's help link point to.`);
+  fail(
+    `package.json "repository" is still the placeholder ${PLACEHOLDER_REPOSITORY}: set it to your repository's https URL, which the Marketplace page and every task's help link point to.`,
+  );
 }
 const version = projectVersionValue.text;
 overrides.version = version;
@@ -114,7 +130,8 @@ fs.mkdirSync(stage, { recursive: true });
 function stageCopy(source, target, what) {
   const src = path.resolve(root, source);
   const dst = path.resolve(stage, target);
-  if (!src.startsWith(root + path.sep) || !dst.startsWith(stage + path.sep)) fail(`${what}: '${source}' -> '${target}' leaves the repository`);
+  if (!src.startsWith(root + path.sep) || !dst.startsWith(stage + path.sep))
+    fail(`${what}: '${source}' -> '${target}' leaves the repository`);
   if (!fs.existsSync(src)) {
     const hint = src.startsWith(path.join(dist, 'tasks')) ? ' Run `npm run build` first (or use `npm run package`, which builds).' : '';
     fail(`${what}: ${rel(src)} does not exist.${hint}`);
@@ -133,8 +150,10 @@ for (const [i, f] of (staged.files ?? []).entries()) {
   delete f.partName;
 }
 for (const [kind, p] of Object.entries(staged.icons ?? {})) if (!fs.existsSync(path.join(stage, p))) stageCopy(p, p, `icons.${kind}`);
-for (const [kind, c] of Object.entries(staged.content ?? {})) if (c?.path && !fs.existsSync(path.join(stage, c.path))) stageCopy(c.path, c.path, `content.${kind}`);
-for (const [i, s] of (staged.screenshots ?? []).entries()) if (!fs.existsSync(path.join(stage, s.path))) stageCopy(s.path, s.path, `screenshots[${i}]`);
+for (const [kind, c] of Object.entries(staged.content ?? {}))
+  if (c?.path && !fs.existsSync(path.join(stage, c.path))) stageCopy(c.path, c.path, `content.${kind}`);
+for (const [i, s] of (staged.screenshots ?? []).entries())
+  if (!fs.existsSync(path.join(stage, s.path))) stageCopy(s.path, s.path, `screenshots[${i}]`);
 fs.writeFileSync(path.join(stage, 'vss-extension.json'), JSON.stringify(staged, null, 2));
 const stagedOverrides = path.join(dist, '.overrides.json');
 fs.writeFileSync(stagedOverrides, JSON.stringify(overrides, null, 2));
@@ -143,12 +162,19 @@ fs.writeFileSync(stagedOverrides, JSON.stringify(overrides, null, 2));
 if (!fs.existsSync(tfxCli)) fail(`tfx-cli is not installed (${rel(tfxCli)}). Run npm ci.`);
 fs.rmSync(vsixPath, { force: true });
 const args = [
-  tfxCli, 'extension', 'create',
-  '--root', stage,
-  '--manifest-globs', 'vss-extension.json',
-  '--overrides-file', stagedOverrides,
-  '--output-path', vsixPath,
-  '--no-prompt', '--no-color',
+  tfxCli,
+  'extension',
+  'create',
+  '--root',
+  stage,
+  '--manifest-globs',
+  'vss-extension.json',
+  '--overrides-file',
+  stagedOverrides,
+  '--output-path',
+  vsixPath,
+  '--no-prompt',
+  '--no-color',
 ];
 console.log(`tfx extension create (publisher ${overrides.publisher}, overrides ${rel(overridesFile)})`);
 const tfx = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8' });
@@ -191,7 +217,9 @@ if (tasks.length === 0) problems.push('the manifest has no ms.vss-distributed-ta
 const taskRows = [];
 const commonMessages = readCommonMessages(root);
 for (const c of tasks) {
-  const dir = String(c.properties?.name ?? '').replace(/\\/g, '/').replace(/\/+$/, '');
+  const dir = String(c.properties?.name ?? '')
+    .replace(/\\/g, '/')
+    .replace(/\/+$/, '');
   const entry = zip.entries.get(`${dir}/task.json`);
   if (!entry) {
     problems.push(`${dir}/task.json is missing`);
@@ -207,12 +235,17 @@ for (const c of tasks) {
   }
   // The build ships task.json with the shared core's messages merged in (scripts/task-json.mjs).
   const source = path.join(root, 'tasks', path.basename(dir), 'task.json');
-  if (fs.existsSync(source) && jsonText(shippedTaskJson(JSON.parse(fs.readFileSync(source, 'utf8')), commonMessages, projectVersionValue.task, repository).json) !== shipped.toString('utf8')) {
+  if (
+    fs.existsSync(source) &&
+    jsonText(shippedTaskJson(JSON.parse(fs.readFileSync(source, 'utf8')), commonMessages, projectVersionValue.task, repository).json) !==
+      shipped.toString('utf8')
+  ) {
     problems.push(`${dir}/task.json in the vsix differs from the source ${rel(source)}: the build is stale, run npm run build`);
   }
   const targets = new Set();
   for (const section of ['prejobexecution', 'execution', 'postjobexecution']) {
-    for (const def of Object.values(taskJson[section] ?? {})) targets.add(String(def?.target ?? '').replace(/\$\(\s*currentdirectory\s*\)[\\/]?/i, ''));
+    for (const def of Object.values(taskJson[section] ?? {}))
+      targets.add(String(def?.target ?? '').replace(/\$\(\s*currentdirectory\s*\)[\\/]?/i, ''));
   }
   if (!targets.has('index.js')) problems.push(`${dir}/task.json does not run index.js`);
   for (const t of targets) if (!zip.entries.has(`${dir}/${t}`)) problems.push(`${dir}/${t} (an execution target) is missing`);
@@ -231,8 +264,10 @@ const sources = names.filter((n) => /\.ts$/.test(n) && !n.endsWith('.d.ts'));
 if (sources.length) problems.push(`it contains TypeScript sources (${sources.slice(0, 3).join(', ')})`);
 const vsixManifest = (await zip.entries.get('extension.vsixmanifest')?.read())?.toString('utf8') ?? '';
 const shippedPublisher = /<Identity\b[^>]*\bPublisher="([^"]*)"/.exec(vsixManifest)?.[1];
-if (shippedPublisher !== overrides.publisher) problems.push(`extension.vsixmanifest has publisher '${shippedPublisher}', expected '${overrides.publisher}'`);
-if (zip.size > MAX_BYTES) problems.push(`it is ${zip.size} bytes, over the 2 MiB budget (${MAX_BYTES} bytes): npm run bench breaks the tasks down by package`);
+if (shippedPublisher !== overrides.publisher)
+  problems.push(`extension.vsixmanifest has publisher '${shippedPublisher}', expected '${overrides.publisher}'`);
+if (zip.size > MAX_BYTES)
+  problems.push(`it is ${zip.size} bytes, over the 2 MiB budget (${MAX_BYTES} bytes): npm run bench breaks the tasks down by package`);
 
 const mib = (n) => `${(n / 1048576).toFixed(2)} MiB`;
 for (const r of taskRows) console.log(`  ${r.dir.padEnd(28)} ${String(r.files).padStart(3)} files  ${mib(r.size).padStart(10)}`);
@@ -241,4 +276,6 @@ if (problems.length) {
   fs.rmSync(vsixPath, { force: true });
   fail(`${rel(vsixPath)} failed verification and was deleted:\n  - ${problems.join('\n  - ')}`);
 }
-console.log(`${rel(vsixPath)}: ${mib(zip.size)} (${zip.size} bytes), ${names.length} entries, publisher ${shippedPublisher}, ${tasks.length} tasks; verified.`);
+console.log(
+  `${rel(vsixPath)}: ${mib(zip.size)} (${zip.size} bytes), ${names.length} entries, publisher ${shippedPublisher}, ${tasks.length} tasks; verified.`,
+);

@@ -17,7 +17,8 @@ async function main(): Promise<void> {
     const { endpoint, fetch } = await seedPickerWorld(emu, seed);
     const inputs = { resourceGroupName: seed.resourceGroup, workspaceName: seed.workspace.name };
     for (const task of fs.readdirSync(path.join(root, 'tasks')).filter((t) => fs.existsSync(path.join(root, 'tasks', t, 'task.json')))) {
-      const bindings: DataSourceBinding[] = JSON.parse(fs.readFileSync(path.join(root, 'tasks', task, 'task.json'), 'utf8')).dataSourceBindings ?? [];
+      const bindings: DataSourceBinding[] =
+        JSON.parse(fs.readFileSync(path.join(root, 'tasks', task, 'task.json'), 'utf8')).dataSourceBindings ?? [];
       for (const b of bindings) {
         const r = await evaluateBinding(b, endpoint, inputs, fetch);
         const shown = r.values.map((v) => (v.Value === v.DisplayValue ? v.Value : `${v.Value} [${v.DisplayValue}]`)).join(', ');

@@ -68,7 +68,8 @@ function parse(argv: string[]): Args | 'help' {
       a.variables[k] = v;
     } else if (arg === '--connection') {
       const c = value();
-      if (!['wif', 'secret', 'certificate', 'managedIdentity', 'none'].includes(c)) throw new UsageError(`--connection is wif, secret, certificate, managedIdentity or none, not '${c}'.`);
+      if (!['wif', 'secret', 'certificate', 'managedIdentity', 'none'].includes(c))
+        throw new UsageError(`--connection is wif, secret, certificate, managedIdentity or none, not '${c}'.`);
       a.connection = c as Args['connection'];
     } else if (arg === '--sources') a.sources = path.resolve(value());
     else if (arg === '--emulator') a.emulator = value();
@@ -77,7 +78,8 @@ function parse(argv: string[]): Args | 'help' {
     else throw new UsageError(`Unexpected argument '${arg}': give one task.`);
   }
   if (!a.task) throw new UsageError(`Give the task to run: ${tasks.join(', ') || 'run npm run build first'}.`);
-  if (!tasks.includes(a.task)) throw new UsageError(`'${a.task}' is not a built task${tasks.length ? ` (built: ${tasks.join(', ')})` : ''}. Run npm run build first.`);
+  if (!tasks.includes(a.task))
+    throw new UsageError(`'${a.task}' is not a built task${tasks.length ? ` (built: ${tasks.join(', ')})` : ''}. Run npm run build first.`);
   return a;
 }
 
@@ -90,7 +92,8 @@ function handoff(port: string | undefined): Handoff {
         .filter((f) => /^aml-emulator-\d+\.json$/.test(f))
         .map((f) => path.join(tmpdir(), f))
         .sort((x, y) => fs.statSync(y).mtimeMs - fs.statSync(x).mtimeMs)[0];
-  if (!file || !fs.existsSync(file)) throw new UsageError(`No running emulator${port ? ` on port ${port}` : ''}: start one with npm run emulator (in another shell).`);
+  if (!file || !fs.existsSync(file))
+    throw new UsageError(`No running emulator${port ? ` on port ${port}` : ''}: start one with npm run emulator (in another shell).`);
   return JSON.parse(fs.readFileSync(file, 'utf8')) as Handoff;
 }
 
@@ -115,7 +118,15 @@ async function main(argv: string[]): Promise<number> {
     const defaults: Array<[string, string, string]> = [
       ['dnsServers', h.dnsServer, "the emulator's VNet DNS server, which answers for the private-link names"],
       ['tcpCheck', 'false', 'the private endpoint IPs exist only in the emulator'],
-      ...(a.connection !== 'none' ? [['allowedPrincipals', h.pipelinePrincipals.join('\n'), 'the emulator seeds one pipeline identity per auth scheme; production has one'] as [string, string, string]] : []),
+      ...(a.connection !== 'none'
+        ? [
+            [
+              'allowedPrincipals',
+              h.pipelinePrincipals.join('\n'),
+              'the emulator seeds one pipeline identity per auth scheme; production has one',
+            ] as [string, string, string],
+          ]
+        : []),
     ];
     for (const [name, value, why] of defaults) {
       if (name in inputs) continue;
@@ -123,7 +134,12 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`run-task: ${name} = ${value.replace(/\n/g, ',')} (${why})\n`);
     }
   }
-  const variables = { ...h.job.variables, 'Build.SourcesDirectory': a.sources, 'System.DefaultWorkingDirectory': a.sources, ...a.variables };
+  const variables = {
+    ...h.job.variables,
+    'Build.SourcesDirectory': a.sources,
+    'System.DefaultWorkingDirectory': a.sources,
+    ...a.variables,
+  };
   const r = await runTask(a.task, { inputs, endpoints, env, variables, timeoutMs: 60 * 60_000 });
   const out: string[] = [...r.log];
   for (const w of r.warnings) out.push(`warning: ${w}`);

@@ -24,7 +24,10 @@ const readPackage = (root) => JSON.parse(fs.readFileSync(path.join(root, 'packag
 export const PLACEHOLDER_REPOSITORY = 'https://github.com/contoso/aml-secure-mlops';
 export function projectRepository(root) {
   const repo = readPackage(root).repository;
-  const url = String((typeof repo === 'string' ? repo : repo?.url) ?? '').replace(/^git\+/, '').replace(/\.git$/, '').replace(/\/+$/, '');
+  const url = String((typeof repo === 'string' ? repo : repo?.url) ?? '')
+    .replace(/^git\+/, '')
+    .replace(/\.git$/, '')
+    .replace(/\/+$/, '');
   if (!/^https:\/\/\S+$/.test(url)) throw new Error(`package.json "repository" ('${url}') must be the https URL of your repository`);
   return url;
 }

@@ -94,6 +94,25 @@ for (const lic of ['LICENSE', 'LICENSE.md', 'LICENSE.MD']) {
   if (tree.has(lic)) fs.writeFileSync(path.join(out, 'LICENSE'), git('show', `HEAD:${lic}`));
 }
 const rows = [...exact].map(([f, role]) => `| ${repo} | \`${commit}\` | \`${f}\` | ${role} |`);
-const ph = [...placeholders].filter((f) => !exact.has(f)).sort().map((f) => `- \`${f}\``);
-fs.writeFileSync(path.join(out, 'SOURCES.md'), [`# ${repo} at ${commit}`, '', 'Copied byte for byte (licence: LICENSE in this folder):', '', '| repository | commit | path | role |', '|---|---|---|---|', ...rows, '', 'Placeholders (name kept, content not vendored):', '', ...ph, ''].join('\n'));
+const ph = [...placeholders]
+  .filter((f) => !exact.has(f))
+  .sort()
+  .map((f) => `- \`${f}\``);
+fs.writeFileSync(
+  path.join(out, 'SOURCES.md'),
+  [
+    `# ${repo} at ${commit}`,
+    '',
+    'Copied byte for byte (licence: LICENSE in this folder):',
+    '',
+    '| repository | commit | path | role |',
+    '|---|---|---|---|',
+    ...rows,
+    '',
+    'Placeholders (name kept, content not vendored):',
+    '',
+    ...ph,
+    '',
+  ].join('\n'),
+);
 console.log(`${repo}@${commit.slice(0, 12)}: ${exact.size} files copied, ${ph.length} placeholders`);

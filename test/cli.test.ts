@@ -31,8 +31,13 @@ interface CliRun {
 function cli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
   return new Promise((resolve) => {
     // A clean environment: no Azure sign-in leaks in from the machine running the tests.
-    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(AZURE_|ARM_|MSI_|IDENTITY_|HTTPS?_PROXY|NO_PROXY|FORCE_COLOR|NO_COLOR)/i.test(k))) as Record<string, string>;
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...base, PATH: '/usr/bin:/bin', NODE_EXTRA_CA_CERTS: w.emu.caFile, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const base = Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => !/^(AZURE_|ARM_|MSI_|IDENTITY_|HTTPS?_PROXY|NO_PROXY|FORCE_COLOR|NO_COLOR)/i.test(k)),
+    ) as Record<string, string>;
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...base, PATH: '/usr/bin:/bin', NODE_EXTRA_CA_CERTS: w.emu.caFile, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -47,7 +52,16 @@ const signIn = () => ({
   AZURE_CLIENT_SECRET: w.seed.servicePrincipals.secret.secret,
   AZURE_AUTHORITY_HOST: w.emu.url,
 });
-const wsArgs = () => ['check-privatelink', '--workspace', w.seed.workspace.name, '--resource-group', w.seed.resourceGroup, '--arm-url', w.emu.url, '--no-tcp'];
+const wsArgs = () => [
+  'check-privatelink',
+  '--workspace',
+  w.seed.workspace.name,
+  '--resource-group',
+  w.seed.resourceGroup,
+  '--arm-url',
+  w.emu.url,
+  '--no-tcp',
+];
 
 test('usage errors exit 2 with the reason and the usage, no stack', async () => {
   for (const [args, reason] of [
@@ -56,9 +70,15 @@ test('usage errors exit 2 with the reason and the usage, no stack', async () => 
     [['check-privatelink'], /Nothing to check: give --workspace with --resource-group, or --fqdns/],
     [['check-privatelink', '--workspace', 'mlw-prod'], /--workspace needs --resource-group/],
     [['check-privatelink', '--fqdns', 'a.example.net', '--timeout', '0'], /--timeout must be whole seconds from 1 to 120/],
-    [['check-privatelink', '--fqdns', 'a.example.net', '--bogus'], /^aml-secure-mlops: Unknown option '--bogus'\. The options are listed below\./],
+    [
+      ['check-privatelink', '--fqdns', 'a.example.net', '--bogus'],
+      /^aml-secure-mlops: Unknown option '--bogus'\. The options are listed below\./,
+    ],
     [['check-privatelink', '--fqdns'], /^aml-secure-mlops: Option '--fqdns' needs a value, as in --fqdns <value>\./],
-    [['check-privatelink', '--fqdns', 'a.example.net,bad..name'], /^aml-secure-mlops: --fqdns: entry 2 'bad\.\.name' is not a valid host name\. Separate fully qualified names with commas/],
+    [
+      ['check-privatelink', '--fqdns', 'a.example.net,bad..name'],
+      /^aml-secure-mlops: --fqdns: entry 2 'bad\.\.name' is not a valid host name\. Separate fully qualified names with commas/,
+    ],
     [['check-privatelink', '--fqdns', 'a.example.net', '--allowed-ranges', '10.0.0.0/33'], /^aml-secure-mlops: --allowed-ranges: /],
     [['check-privatelink', '--fqdns', 'bad_name!'], /^aml-secure-mlops: --fqdns: /],
   ] as const) {
@@ -66,7 +86,7 @@ test('usage errors exit 2 with the reason and the usage, no stack', async () => 
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, reason);
     assert.doesNotMatch(r.stderr, /\n\s+at .+:\d+:\d+/, 'no stack trace');
-    assert.doesNotMatch(r.stderr, /positional argument|one per line/, "no parser jargon, no task-input wording");
+    assert.doesNotMatch(r.stderr, /positional argument|one per line/, 'no parser jargon, no task-input wording');
   }
   const help = await cli(['--help']);
   assert.equal(help.code, 0);
@@ -79,11 +99,22 @@ test('explicit names need no sign-in: all private exits 0; --json prints the rep
     dns.set('a.example.net', { a: ['10.1.0.4'] });
     dns.set('b.example.net', { cname: 'b.privatelink.example.net' });
     dns.set('b.privatelink.example.net', { a: ['10.1.0.5'] });
-    const r = await cli(['check-privatelink', '--fqdns', 'a.example.net=10.1.0.4,b.example.net', '--dns-servers', dns.address, '--no-tcp', '--json']);
+    const r = await cli([
+      'check-privatelink',
+      '--fqdns',
+      'a.example.net=10.1.0.4,b.example.net',
+      '--dns-servers',
+      dns.address,
+      '--no-tcp',
+      '--json',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout);
     assert.equal(report.ok, true);
-    assert.deepEqual(report.names.map((n: { fqdn: string; verdict: string }) => `${n.fqdn} ${n.verdict}`), ['a.example.net OK', 'b.example.net OK']);
+    assert.deepEqual(
+      report.names.map((n: { fqdn: string; verdict: string }) => `${n.fqdn} ${n.verdict}`),
+      ['a.example.net OK', 'b.example.net OK'],
+    );
     assert.doesNotMatch(r.stderr, /Signed in/, 'no Azure call was made');
   } finally {
     await dns.stop();
@@ -156,12 +187,22 @@ test('npm pack ships the command as the bin, bundled, with nothing to install', 
 
 test('--check-access from a jump host: nobody is exempt but --allowed-principals, the caller included', async () => {
   const pipeline = w.seed.servicePrincipals.federated.objectId;
-  const others = [w.seed.servicePrincipals.certificate.objectId, w.seed.managedIdentities.system.objectId, w.seed.managedIdentities.user.objectId];
+  const others = [
+    w.seed.servicePrincipals.certificate.objectId,
+    w.seed.managedIdentities.system.objectId,
+    w.seed.managedIdentities.user.objectId,
+  ];
   // Signed in as the secret SP, which is Contributor too: it is reported, as a person at a jump host would be.
-  const r = await cli([...wsArgs(), '--dns-servers', w.dns.address, '--check-access', '--allowed-principals', [pipeline, ...others].join(','), '--json'], signIn());
+  const r = await cli(
+    [...wsArgs(), '--dns-servers', w.dns.address, '--check-access', '--allowed-principals', [pipeline, ...others].join(','), '--json'],
+    signIn(),
+  );
   assert.equal(r.code, 1, r.stderr);
   const report = JSON.parse(r.stdout) as { access: { writers: Array<{ principalId: string }>; own: unknown[] } };
-  assert.deepEqual(report.access.writers.map((g) => g.principalId), [w.seed.servicePrincipals.secret.objectId]);
+  assert.deepEqual(
+    report.access.writers.map((g) => g.principalId),
+    [w.seed.servicePrincipals.secret.objectId],
+  );
   assert.deepEqual(report.access.own, []);
   const bad = await cli([...wsArgs(), '--check-access', '--allowed-principals', 'bob@contoso.com'], signIn());
   assert.equal(bad.code, 2);

@@ -33,7 +33,8 @@ function snippets(doc: string): Snippet[] {
   return out;
 }
 
-const isPipeline = (v: unknown): boolean => !!v && typeof v === 'object' && !Array.isArray(v) && ['extends', 'stages', 'jobs', 'steps'].some((k) => k in (v as object));
+const isPipeline = (v: unknown): boolean =>
+  !!v && typeof v === 'object' && !Array.isArray(v) && ['extends', 'stages', 'jobs', 'steps'].some((k) => k in (v as object));
 
 /** The step and job snippets of one document, in order, as one pipeline. */
 function assemble(list: Snippet[]): Record<string, unknown> {
@@ -52,7 +53,22 @@ function assemble(list: Snippet[]): Record<string, unknown> {
 function rehearse(pipeline: string, extra: string[] = []): Promise<{ code: number | null; out: string }> {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'docs-rehearsal-'));
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'demo.ts'), '--pipeline', pipeline, '--out', out, '--no-sandbox', '--no-color', ...extra], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(ROOT, 'scripts', 'demo.ts'),
+        '--pipeline',
+        pipeline,
+        '--out',
+        out,
+        '--no-sandbox',
+        '--no-color',
+        ...extra,
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let text = '';
     child.stdout.on('data', (d: Buffer) => (text += d.toString()));
     child.stderr.on('data', (d: Buffer) => (text += d.toString()));
@@ -65,7 +81,11 @@ const dir = path.join(ROOT, 'dist', 'docs-snippets');
 
 test('the documents hold the YAML snippets this test rehearses (a scan that finds nothing has failed)', () => {
   assert.ok(all.length >= 5, `only ${all.length} YAML snippets found in ${DOCS.join(', ')}`);
-  for (const s of all) assert.ok(isPipeline(s.value) || Array.isArray(s.value), `${s.doc}:${s.line}: a snippet that is neither a pipeline nor a list of steps or jobs`);
+  for (const s of all)
+    assert.ok(
+      isPipeline(s.value) || Array.isArray(s.value),
+      `${s.doc}:${s.line}: a snippet that is neither a pipeline nor a list of steps or jobs`,
+    );
 });
 
 for (const doc of DOCS) {
@@ -76,7 +96,9 @@ for (const doc of DOCS) {
       const file = path.join(dir, `${doc.replace(/\W/g, '_')}-${s.line}.yml`);
       fs.writeFileSync(file, s.text);
       // A snippet that takes the templates from a repository resource: this repository is that copy.
-      const repos = ((s.value as { resources?: { repositories?: Array<{ repository: string }> } }).resources?.repositories ?? []).flatMap((r) => ['--repository', `${r.repository}=.`]);
+      const repos = ((s.value as { resources?: { repositories?: Array<{ repository: string }> } }).resources?.repositories ?? []).flatMap(
+        (r) => ['--repository', `${r.repository}=.`],
+      );
       const r = await rehearse(path.relative(ROOT, file), repos);
       assert.equal(r.code, 0, r.out.slice(-5000));
       assert.match(r.out, /The rehearsal behaved as expected\./);
@@ -84,19 +106,34 @@ for (const doc of DOCS) {
   }
   const parts = mine.filter((x) => Array.isArray(x.value));
   if (parts.length) {
-    test(`${doc}: the step and job snippets (${parts.map((p) => `line ${p.line}`).join(', ')}) run together, in order, green`, { timeout: 300_000 }, async () => {
-      fs.mkdirSync(dir, { recursive: true });
-      const file = path.join(dir, `${doc.replace(/\W/g, '_')}-steps.yml`);
-      fs.writeFileSync(file, stringify(assemble(parts)));
-      const r = await rehearse(path.relative(ROOT, file));
-      assert.equal(r.code, 0, r.out.slice(-5000));
-      assert.match(r.out, /The rehearsal behaved as expected\./);
-      // Every snippet's task ran: the steps' names appear in the rehearsal's log as they ran.
-      for (const p of parts) for (const item of p.value as Array<Record<string, unknown>>) {
-        const step = 'task' in item ? item : ((item.strategy as { runOnce: { deploy: { steps: Array<Record<string, unknown>> } } } | undefined)?.runOnce.deploy.steps.find((x) => 'task' in x) ?? {});
-        if (step.task) assert.match(r.out, new RegExp(`${String(step.task).replace(/[@.]/g, '\\$&')}[\\s\\S]*Succeeded`), `${doc}:${p.line} ${String(step.task)}`);
-      }
-    });
+    test(
+      `${doc}: the step and job snippets (${parts.map((p) => `line ${p.line}`).join(', ')}) run together, in order, green`,
+      { timeout: 300_000 },
+      async () => {
+        fs.mkdirSync(dir, { recursive: true });
+        const file = path.join(dir, `${doc.replace(/\W/g, '_')}-steps.yml`);
+        fs.writeFileSync(file, stringify(assemble(parts)));
+        const r = await rehearse(path.relative(ROOT, file));
+        assert.equal(r.code, 0, r.out.slice(-5000));
+        assert.match(r.out, /The rehearsal behaved as expected\./);
+        // Every snippet's task ran: the steps' names appear in the rehearsal's log as they ran.
+        for (const p of parts)
+          for (const item of p.value as Array<Record<string, unknown>>) {
+            const step =
+              'task' in item
+                ? item
+                : ((
+                    item.strategy as { runOnce: { deploy: { steps: Array<Record<string, unknown>> } } } | undefined
+                  )?.runOnce.deploy.steps.find((x) => 'task' in x) ?? {});
+            if (step.task)
+              assert.match(
+                r.out,
+                new RegExp(`${String(step.task).replace(/[@.]/g, '\\$&')}[\\s\\S]*Succeeded`),
+                `${doc}:${p.line} ${String(step.task)}`,
+              );
+          }
+      },
+    );
   }
 }
 
@@ -147,9 +184,14 @@ test('every documented shell command is exercised by a test', () => {
   const inline = /^npm run (demo|demo:fail|package|bench|emulator|pickers|test:faults|test:unit|task|build|format|format:check)( --.*)?$/;
   for (const { d, c } of found) {
     if (inline.test(c) && !COMMANDS.some(([re]) => re.test(c))) continue; // npm scripts named in prose: package.json has each (checked below)
-    assert.ok(COMMANDS.some(([re]) => re.test(c)), `${d}: the command '${c}' is exercised by no test: add it to COMMANDS with the test that runs it`);
+    assert.ok(
+      COMMANDS.some(([re]) => re.test(c)),
+      `${d}: the command '${c}' is exercised by no test: add it to COMMANDS with the test that runs it`,
+    );
   }
-  const scripts = Object.keys((JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts);
+  const scripts = Object.keys(
+    (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts,
+  );
   for (const { d, c } of found) {
     const m = /^npm run ([\w:-]+)/.exec(c);
     if (m) assert.ok(scripts.includes(m[1]!), `${d}: 'npm run ${m[1]}' is not a script of package.json`);

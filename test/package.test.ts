@@ -39,10 +39,24 @@ test('task.json conventions: Node20_1 and Node24, agent 3.232.1, help on every i
 });
 
 test('every message key is used through msg() and every msg() key is declared', () => {
-  const keysIn = (dir: string) => new Set(fs.readdirSync(dir).filter((f) => f.endsWith('.ts')).flatMap((f) => [...fs.readFileSync(path.join(dir, f), 'utf8').matchAll(/\bmsg\(\s*'([A-Za-z]+)'/g)].map((m) => m[1]!)));
+  const keysIn = (dir: string) =>
+    new Set(
+      fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith('.ts'))
+        .flatMap((f) => [...fs.readFileSync(path.join(dir, f), 'utf8').matchAll(/\bmsg\(\s*'([A-Za-z]+)'/g)].map((m) => m[1]!)),
+    );
   const check = (label: string, used: Set<string>, declared: Set<string>) => {
-    assert.deepEqual([...used].filter((k) => !declared.has(k)), [], `${label}: msg() keys missing from the catalogue`);
-    assert.deepEqual([...declared].filter((k) => !used.has(k)), [], `${label}: messages never used`);
+    assert.deepEqual(
+      [...used].filter((k) => !declared.has(k)),
+      [],
+      `${label}: msg() keys missing from the catalogue`,
+    );
+    assert.deepEqual(
+      [...declared].filter((k) => !used.has(k)),
+      [],
+      `${label}: messages never used`,
+    );
   };
   const common = new Set(Object.keys(readJson(path.join(ROOT, 'tasks', 'common', 'messages.json'))));
   // A task's msg() reads its own catalogue and the shared one; a shared key is used somewhere.
@@ -52,7 +66,11 @@ test('every message key is used through msg() and every msg() key is declared', 
     const used = keysIn(path.join(ROOT, 'tasks', t));
     for (const k of used) if (common.has(k)) usedByTasks.add(k);
     check(`tasks/${t}/task.json`, new Set([...used].filter((k) => !common.has(k))), own);
-    assert.deepEqual([...own].filter((k) => common.has(k)), [], `${t}: a key is both in task.json and common/messages.json`);
+    assert.deepEqual(
+      [...own].filter((k) => common.has(k)),
+      [],
+      `${t}: a key is both in task.json and common/messages.json`,
+    );
   }
   check('tasks/common/messages.json', new Set([...keysIn(path.join(ROOT, 'tasks', 'common')), ...usedByTasks]), common);
 });
@@ -110,8 +128,15 @@ test('vss-extension.json has one contribution per task, no publisher, and files 
   assert.equal(m.name, 'Secure MLOps for Azure Machine Learning');
   assert.equal(m.publisher, undefined, 'the publisher comes from an overrides file');
   const contributions = m.contributions.filter((c: { type: string }) => c.type === 'ms.vss-distributed-task.task');
-  assert.deepEqual(contributions.map((c: { properties: { name: string } }) => c.properties.name).sort(), taskNames.map((t) => `tasks/${t}`).sort());
-  for (const t of taskNames) assert.ok(m.files.some((f: { path: string; packagePath?: string }) => f.path === `dist/tasks/${t}` && f.packagePath === `tasks/${t}`), t);
+  assert.deepEqual(
+    contributions.map((c: { properties: { name: string } }) => c.properties.name).sort(),
+    taskNames.map((t) => `tasks/${t}`).sort(),
+  );
+  for (const t of taskNames)
+    assert.ok(
+      m.files.some((f: { path: string; packagePath?: string }) => f.path === `dist/tasks/${t}` && f.packagePath === `tasks/${t}`),
+      t,
+    );
   assert.ok(fs.existsSync(path.join(ROOT, m.content.details.path)));
   assert.ok(fs.existsSync(path.join(ROOT, m.icons.default)));
 });
@@ -128,7 +153,10 @@ test('the .vsix is at most 2 MiB, has no node_modules, and each task in it fails
   assert.ok(size <= 2 * 1024 * 1024, `vsix is ${size} bytes`);
   const zip = await JSZip.loadAsync(fs.readFileSync(vsix));
   const names = Object.keys(zip.files);
-  assert.deepEqual(names.filter((n) => n.includes('node_modules/')), []);
+  assert.deepEqual(
+    names.filter((n) => n.includes('node_modules/')),
+    [],
+  );
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'vsix-'));
   for (const n of names) {
     const f = zip.files[n]!;
@@ -138,11 +166,18 @@ test('the .vsix is at most 2 MiB, has no node_modules, and each task in it fails
   }
   // One version: package.json's, in the vsix manifest and in every task.json it ships.
   const [major, minor, patch] = String(version).split('.').map(Number);
-  assert.match(fs.readFileSync(path.join(out, 'extension.vsixmanifest'), 'utf8'), new RegExp(`<Identity [^>]*Version="${String(version).replace(/\./g, '\\.')}"`));
+  assert.match(
+    fs.readFileSync(path.join(out, 'extension.vsixmanifest'), 'utf8'),
+    new RegExp(`<Identity [^>]*Version="${String(version).replace(/\./g, '\\.')}"`),
+  );
   for (const t of taskNames) {
     const dir = path.join(out, 'tasks', t);
     assert.ok(validate(readJson(path.join(dir, 'task.json'))), `${t} in the vsix: ${ajv.errorsText(validate.errors)}`);
-    assert.deepEqual(readJson(path.join(dir, 'task.json')).version, { Major: major, Minor: minor, Patch: patch }, `${t}: the version of package.json`);
+    assert.deepEqual(
+      readJson(path.join(dir, 'task.json')).version,
+      { Major: major, Minor: minor, Patch: patch },
+      `${t}: the version of package.json`,
+    );
     const r = await runTask(t, { taskDir: dir, timeoutMs: 20_000 });
     assert.equal(r.result, 'Failed', t);
     assert.equal(r.errors.length, 1, `${t}: one error line, got ${JSON.stringify(r.errors)}`);
@@ -153,11 +188,15 @@ test('the .vsix is at most 2 MiB, has no node_modules, and each task in it fails
 
 test('the version has one source: a version written into a task.json or the manifest is refused by the build and the package', () => {
   const sandbox = fs.mkdtempSync(path.join(os.tmpdir(), 'version-'));
-  for (const f of ['package.json', 'vss-extension.json', 'tasks', 'scripts', 'overrides']) fs.cpSync(path.join(ROOT, f), path.join(sandbox, f), { recursive: true });
+  for (const f of ['package.json', 'vss-extension.json', 'tasks', 'scripts', 'overrides'])
+    fs.cpSync(path.join(ROOT, f), path.join(sandbox, f), { recursive: true });
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(sandbox, 'node_modules'));
   const taskFile = path.join(sandbox, 'tasks', 'AmlPipelineJob', 'task.json');
   fs.writeFileSync(taskFile, JSON.stringify({ ...readJson(taskFile), version: { Major: 1, Minor: 2, Patch: 3 } }, null, 2));
-  const build = spawnSync(process.execPath, [path.join(sandbox, 'scripts', 'build.mjs'), '--task', 'AmlPipelineJob', '--no-smoke'], { encoding: 'utf8', cwd: sandbox });
+  const build = spawnSync(process.execPath, [path.join(sandbox, 'scripts', 'build.mjs'), '--task', 'AmlPipelineJob', '--no-smoke'], {
+    encoding: 'utf8',
+    cwd: sandbox,
+  });
   assert.notEqual(build.status, 0);
   assert.match(build.stderr, /tasks\/AmlPipelineJob\/task\.json sets "version"; remove it: the version comes from package\.json only/);
   const manifest = path.join(sandbox, 'vss-extension.json');
@@ -169,15 +208,34 @@ test('the version has one source: a version written into a task.json or the mani
 
 test('publishing under your own name: --release refuses the placeholder repository; your package.json repository becomes every link', async () => {
   const sandbox = fs.mkdtempSync(path.join(os.tmpdir(), 'publish-'));
-  for (const f of ['package.json', 'tsconfig.json', 'vss-extension.json', 'overview.md', 'LICENSE', 'images', 'tasks', 'cli', 'scripts', 'overrides']) fs.cpSync(path.join(ROOT, f), path.join(sandbox, f), { recursive: true });
+  for (const f of [
+    'package.json',
+    'tsconfig.json',
+    'vss-extension.json',
+    'overview.md',
+    'LICENSE',
+    'images',
+    'tasks',
+    'cli',
+    'scripts',
+    'overrides',
+  ])
+    fs.cpSync(path.join(ROOT, f), path.join(sandbox, f), { recursive: true });
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(sandbox, 'node_modules'));
-  const run = (script: string, ...args: string[]) => spawnSync(process.execPath, [path.join(sandbox, 'scripts', script), ...args], { encoding: 'utf8', cwd: sandbox });
+  const run = (script: string, ...args: string[]) =>
+    spawnSync(process.execPath, [path.join(sandbox, 'scripts', script), ...args], { encoding: 'utf8', cwd: sandbox });
   assert.equal(run('build.mjs', '--no-smoke', '--quiet').status, 0);
   const placeholder = run('package.mjs', '--release', '--publisher', 'acme-ml');
   assert.notEqual(placeholder.status, 0);
-  assert.match(placeholder.stderr, /package\.json "repository" is still the placeholder https:\/\/github\.com\/contoso\/aml-secure-mlops: set it to your repository's https URL/);
+  assert.match(
+    placeholder.stderr,
+    /package\.json "repository" is still the placeholder https:\/\/github\.com\/contoso\/aml-secure-mlops: set it to your repository's https URL/,
+  );
   const pkg = readJson(path.join(sandbox, 'package.json'));
-  fs.writeFileSync(path.join(sandbox, 'package.json'), JSON.stringify({ ...pkg, version: '1.4.2', repository: { type: 'git', url: 'git+https://github.com/acme/ml-platform.git' } }, null, 2));
+  fs.writeFileSync(
+    path.join(sandbox, 'package.json'),
+    JSON.stringify({ ...pkg, version: '1.4.2', repository: { type: 'git', url: 'git+https://github.com/acme/ml-platform.git' } }, null, 2),
+  );
   assert.equal(run('build.mjs', '--no-smoke', '--quiet').status, 0);
   const ok = run('package.mjs', '--release', '--publisher', 'acme-ml');
   assert.equal(ok.status, 0, ok.stderr);
@@ -186,7 +244,11 @@ test('publishing under your own name: --release refuses the placeholder reposito
   assert.match(vsixManifest, /Publisher="acme-ml"/);
   assert.match(vsixManifest, /Version="1\.4\.2"/);
   assert.doesNotMatch(vsixManifest, /contoso/);
-  const task = JSON.parse(await zip.file('tasks/AmlAksDeploy/task.json')!.async('string')) as { helpUrl: string; helpMarkDown: string; version: unknown };
+  const task = JSON.parse(await zip.file('tasks/AmlAksDeploy/task.json')!.async('string')) as {
+    helpUrl: string;
+    helpMarkDown: string;
+    version: unknown;
+  };
   assert.equal(task.helpUrl, 'https://github.com/acme/ml-platform#amlaksdeploy1');
   assert.match(task.helpMarkDown, /\[Learn more\]\(https:\/\/github\.com\/acme\/ml-platform#amlaksdeploy1\)$/);
   assert.deepEqual(task.version, { Major: 1, Minor: 4, Patch: 2 });

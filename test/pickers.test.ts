@@ -7,13 +7,21 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { evaluateBinding, renderMustache, seedPickerWorld, type DataSourceBinding, type EndpointContext, type Fetch } from '../testkit/emulator/datasource';
+import {
+  evaluateBinding,
+  renderMustache,
+  seedPickerWorld,
+  type DataSourceBinding,
+  type EndpointContext,
+  type Fetch,
+} from '../testkit/emulator/datasource';
 import { startEmulator, type Emulator, type SeedResult } from '../testkit/emulator/index';
 import { ROOT } from '../testkit/harness';
 import { workspaceInputs } from '../testkit/world';
 
 const TASKS = ['AmlPrivateLinkCheck', 'AmlPipelineJob', 'AmlModelRegister', 'AmlAksDeploy'];
-const bindingsOf = (task: string): DataSourceBinding[] => JSON.parse(fs.readFileSync(path.join(ROOT, 'tasks', task, 'task.json'), 'utf8')).dataSourceBindings ?? [];
+const bindingsOf = (task: string): DataSourceBinding[] =>
+  JSON.parse(fs.readFileSync(path.join(ROOT, 'tasks', task, 'task.json'), 'utf8')).dataSourceBindings ?? [];
 
 let emu: Emulator;
 let seed: SeedResult;
@@ -45,13 +53,21 @@ test('every task has pickers for its workspace inputs, and they are editable pic
   };
   for (const t of TASKS) {
     const task = JSON.parse(fs.readFileSync(path.join(ROOT, 'tasks', t, 'task.json'), 'utf8'));
-    assert.deepEqual(bindingsOf(t).map((b) => b.target), expected[t], t);
+    assert.deepEqual(
+      bindingsOf(t).map((b) => b.target),
+      expected[t],
+      t,
+    );
     for (const b of bindingsOf(t)) {
       const input = task.inputs.find((i: { name: string }) => i.name === b.target);
       assert.equal(input.type, 'pickList', `${t}.${b.target}`);
       assert.equal(input.properties?.EditableOptions, 'True', `${t}.${b.target} accepts a typed value (YAML, variables)`);
       assert.equal(b.endpointId, '$(azureSubscription)');
-      assert.match(b.endpointUrl, /^\{\{\{endpoint\.url\}\}\}subscriptions\/\{\{\{endpoint\.subscriptionId\}\}\}\//, 'the URL comes from the connection, so sovereign clouds work');
+      assert.match(
+        b.endpointUrl,
+        /^\{\{\{endpoint\.url\}\}\}subscriptions\/\{\{\{endpoint\.subscriptionId\}\}\}\//,
+        'the URL comes from the connection, so sovereign clouds work',
+      );
       assert.match(b.resultSelector ?? '', /^jsonpath:/);
     }
   }
@@ -103,7 +119,9 @@ test('a binding fails loudly when the connection lacks access (the service shows
 });
 
 test('the emulated template dialect: sections, inverted sections, helpers', () => {
-  const scopes = [{ nextLink: 'https://x/y?api-version=1&$skip=abc%3D%3D', id: '/subscriptions/s/resourceGroups/RG1/providers/P/workspaces/w' }];
+  const scopes = [
+    { nextLink: 'https://x/y?api-version=1&$skip=abc%3D%3D', id: '/subscriptions/s/resourceGroups/RG1/providers/P/workspaces/w' },
+  ];
   assert.equal(renderMustache('{{#nextLink}}{{{ #extractUrlQueryParameter $skip}}}{{/nextLink}}', scopes), 'abc%3D%3D');
   assert.equal(renderMustache('{{{ #extractResource id resourcegroups}}}', scopes), 'RG1');
   assert.equal(renderMustache('{{^missing}}none{{/missing}}{{#missing}}some{{/missing}}', scopes), 'none');

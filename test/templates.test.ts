@@ -29,8 +29,13 @@ const events: DirectiveEvent[] = [];
 const expander = validator.expander((e) => events.push(e));
 
 const abs = (rel: string) => path.join(ROOT, rel);
-const walk = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : /\.ya?ml$/.test(e.name) ? [path.join(d, e.name)] : []));
-const TEMPLATES = walk(abs('templates')).map((f) => path.relative(ROOT, f).split(path.sep).join('/')).sort();
+const walk = (d: string): string[] =>
+  fs
+    .readdirSync(d, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : /\.ya?ml$/.test(e.name) ? [path.join(d, e.name)] : []));
+const TEMPLATES = walk(abs('templates'))
+  .map((f) => path.relative(ROOT, f).split(path.sep).join('/'))
+  .sort();
 
 type Obj = Record<string, Value>;
 const obj = (v: Value | undefined): Obj => {
@@ -64,11 +69,19 @@ function templateProblems(t: ExpandedTemplate): string[] {
 /** A value for a parameter the template requires (no default), by type. */
 function placeholder(d: ParameterDecl): Value {
   switch (d.type) {
-    case 'number': return 1;
-    case 'boolean': return true;
-    case 'object': return {};
-    case 'stepList': case 'jobList': case 'stageList': case 'deploymentList': return [];
-    default: return d.values?.[0] ?? `sample-${d.name}`;
+    case 'number':
+      return 1;
+    case 'boolean':
+      return true;
+    case 'object':
+      return {};
+    case 'stepList':
+    case 'jobList':
+    case 'stageList':
+    case 'deploymentList':
+      return [];
+    default:
+      return d.values?.[0] ?? `sample-${d.name}`;
   }
 }
 
@@ -80,12 +93,30 @@ function variants(decls: ParameterDecl[]): Array<{ label: string; given: Obj }> 
   const base: Obj = Object.fromEntries(decls.filter((d) => !d.hasDefault).map((d) => [d.name, placeholder(d)]));
   const out = [{ label: 'defaults', given: base }];
   const flips = decls.filter((d) => d.type === 'boolean');
-  if (flips.length) out.push({ label: 'booleans flipped', given: { ...base, ...Object.fromEntries(flips.map((d) => [d.name, String(d.default).toLowerCase() !== 'true'])) } });
-  for (const d of decls) for (const v of d.values ?? []) if (v !== d.default) out.push({ label: `${d.name}=${v}`, given: { ...base, [d.name]: v } });
+  if (flips.length)
+    out.push({
+      label: 'booleans flipped',
+      given: { ...base, ...Object.fromEntries(flips.map((d) => [d.name, String(d.default).toLowerCase() !== 'true'])) },
+    });
+  for (const d of decls)
+    for (const v of d.values ?? []) if (v !== d.default) out.push({ label: `${d.name}=${v}`, given: { ...base, [d.name]: v } });
   const optional = decls.filter((d) => d.type === 'string' && d.hasDefault && d.default === '');
-  if (optional.length) out.push({ label: 'optional strings set', given: { ...base, ...Object.fromEntries(optional.map((d) => [d.name, `sample-${d.name}`])) } });
+  if (optional.length)
+    out.push({
+      label: 'optional strings set',
+      given: { ...base, ...Object.fromEntries(optional.map((d) => [d.name, `sample-${d.name}`])) },
+    });
   const lists = decls.filter((d) => d.type === 'stepList');
-  if (lists.length) out.push({ label: 'a download step in every stepList', given: { ...base, ...Object.fromEntries(lists.map((d) => [d.name, [{ task: 'DownloadPipelineArtifact@2', inputs: { source: 'current', artifact: 'sample' } }]])) } });
+  if (lists.length)
+    out.push({
+      label: 'a download step in every stepList',
+      given: {
+        ...base,
+        ...Object.fromEntries(
+          lists.map((d) => [d.name, [{ task: 'DownloadPipelineArtifact@2', inputs: { source: 'current', artifact: 'sample' } }]]),
+        ),
+      },
+    });
   return out;
 }
 
@@ -94,7 +125,9 @@ function validateTemplate(rel: string): ExpandedTemplate {
   const decls = expander.declarationsOf(abs(rel));
   // The declarations themselves must be valid template parameters.
   const raw = (parseDocument(fs.readFileSync(abs(rel), 'utf8'), { schema: 'failsafe' }).toJS() as { parameters?: Value }).parameters ?? [];
-  const declProblems = validator.schemaProblems('templateParameters', normalize(raw), ['parameters'], { file: rel, line: 0 }).map(formatProblem);
+  const declProblems = validator
+    .schemaProblems('templateParameters', normalize(raw), ['parameters'], { file: rel, line: 0 })
+    .map(formatProblem);
   assert.deepEqual(declProblems, [], `${rel}: parameter declarations are not valid:\n${declProblems.join('\n')}`);
   let first: ExpandedTemplate | undefined;
   for (const v of variants(decls)) {
@@ -118,29 +151,50 @@ const stepsOf = (job: Obj): Obj[] => (job.steps ? arr(job.steps).map(obj) : arr(
 const taskStep = (job: Obj, name: string) => stepsOf(job).find((s) => s.name === name);
 
 test('the official schema, extended with our four tasks from their task.json, accepts each task with its required inputs', () => {
-  assert.deepEqual(validator.tasks.map((t) => t.ref), ['AmlAksDeploy@1', 'AmlModelRegister@1', 'AmlPipelineJob@1', 'AmlPrivateLinkCheck@1']);
-  const known = (validator.schema as { definitions: { task: { properties: { task: { anyOf: Array<{ enum?: string[] }> } } } } }).definitions.task.properties.task.anyOf.flatMap((a) => a.enum ?? []);
+  assert.deepEqual(
+    validator.tasks.map((t) => t.ref),
+    ['AmlAksDeploy@1', 'AmlModelRegister@1', 'AmlPipelineJob@1', 'AmlPrivateLinkCheck@1'],
+  );
+  const known = (
+    validator.schema as { definitions: { task: { properties: { task: { anyOf: Array<{ enum?: string[] }> } } } } }
+  ).definitions.task.properties.task.anyOf.flatMap((a) => a.enum ?? []);
   for (const t of validator.tasks) {
     assert.ok(known.includes(t.ref), `${t.ref} is not in the schema's task list`);
-    const inputs = Object.fromEntries(t.inputs.filter(mustSet).map((i) => [i.name, i.type === 'boolean' ? 'true' : i.options?.[0] ?? 'x']));
+    const inputs = Object.fromEntries(
+      t.inputs.filter(mustSet).map((i) => [i.name, i.type === 'boolean' ? 'true' : (i.options?.[0] ?? 'x')]),
+    );
     assert.deepEqual(validator.check('steps', [{ task: t.ref, inputs }]).map(formatProblem), [], `${t.ref} with its required inputs`);
     // The schema alone (without our clearer checks) rejects an undeclared input and a missing required one.
-    const schemaOnly = validator.schemaProblems('steps', [{ task: t.ref, inputs: { ...inputs, notAnInput: 'x' } }], ['steps'], { file: 'inline', line: 0 }).map(formatProblem);
-    assert.ok(schemaOnly.some((p) => p.includes("unexpected property 'notAnInput'")), schemaOnly.join('\n'));
+    const schemaOnly = validator
+      .schemaProblems('steps', [{ task: t.ref, inputs: { ...inputs, notAnInput: 'x' } }], ['steps'], { file: 'inline', line: 0 })
+      .map(formatProblem);
+    assert.ok(
+      schemaOnly.some((p) => p.includes("unexpected property 'notAnInput'")),
+      schemaOnly.join('\n'),
+    );
   }
   // A built-in task still validates against Microsoft's own entry (booleans in the string view).
-  assert.deepEqual(validator.check('steps', [{ task: 'DownloadPipelineArtifact@2', inputs: { artifact: 'drop' }, continueOnError: true }]).map(formatProblem), []);
+  assert.deepEqual(
+    validator
+      .check('steps', [{ task: 'DownloadPipelineArtifact@2', inputs: { artifact: 'drop' }, continueOnError: true }])
+      .map(formatProblem),
+    [],
+  );
 });
 
 test('every file under templates/ is validated; none is skipped', () => {
-  assert.deepEqual(TEMPLATES, [
-    'templates/pipelines/secure-mlops.yml',
-    'templates/stages/train-evaluate-register-deploy.yml',
-    'templates/steps/aks-deploy.yml',
-    'templates/steps/model-register.yml',
-    'templates/steps/pipeline-job.yml',
-    'templates/steps/private-link-check.yml',
-  ], 'a new template needs a test below');
+  assert.deepEqual(
+    TEMPLATES,
+    [
+      'templates/pipelines/secure-mlops.yml',
+      'templates/stages/train-evaluate-register-deploy.yml',
+      'templates/steps/aks-deploy.yml',
+      'templates/steps/model-register.yml',
+      'templates/steps/pipeline-job.yml',
+      'templates/steps/private-link-check.yml',
+    ],
+    'a new template needs a test below',
+  );
 });
 
 test('each step template expands (defaults and every branch) to one named step of a shipped task', () => {
@@ -159,8 +213,15 @@ test('each step template expands (defaults and every branch) to one named step o
     assert.equal(obj(steps[0]).name, name, `${rel}: the step is named so its outputs are addressable`);
     // Every input of the task is reachable from a parameter of the template.
     const task = validator.task(ref)!;
-    const withAll = expandTemplate(rel, { ...Object.fromEntries(t.decls.filter((d) => !d.hasDefault).map((d) => [d.name, placeholder(d)])), ...(rel.includes('private-link') ? { serviceConnection: 'c' } : {}) });
-    assert.deepEqual(Object.keys(obj(obj(arr(withAll.body.steps)[0]).inputs)).sort(), task.inputs.map((i) => i.name).sort(), `${rel} exposes every input of ${ref}`);
+    const withAll = expandTemplate(rel, {
+      ...Object.fromEntries(t.decls.filter((d) => !d.hasDefault).map((d) => [d.name, placeholder(d)])),
+      ...(rel.includes('private-link') ? { serviceConnection: 'c' } : {}),
+    });
+    assert.deepEqual(
+      Object.keys(obj(obj(arr(withAll.body.steps)[0]).inputs)).sort(),
+      task.inputs.map((i) => i.name).sort(),
+      `${rel} exposes every input of ${ref}`,
+    );
   }
 });
 
@@ -170,10 +231,51 @@ test('the stage template chains check, train, evaluate+register and a deployment
   assert.equal(t.kind, 'stages');
   assert.deepEqual(
     t.decls.map((d) => d.name),
-    ['serviceConnection', 'resourceGroup', 'workspace', 'registry', 'registryResourceGroup', 'productionServiceConnection', 'productionResourceGroup', 'productionWorkspace', 'pool', 'jobFile', 'jobOverrides', 'trainTimeoutMinutes', 'modelName', 'modelOutput', 'modelType', 'metricGate', 'compareWith', 'minImprovement', 'endpointName', 'computeName', 'deploymentFile', 'instanceType', 'instanceCount', 'rollout', 'stepWaitSeconds', 'smokeTestFile', 'smokeTestExpect', 'environment', 'protectedBranches', 'requireBranchPolicy', 'minimumReviewers', 'githubConnection', 'checkAccess', 'allowedPrincipals', 'recheckPrivateLink', 'runDiagnose', 'preSteps'],
+    [
+      'serviceConnection',
+      'resourceGroup',
+      'workspace',
+      'registry',
+      'registryResourceGroup',
+      'productionServiceConnection',
+      'productionResourceGroup',
+      'productionWorkspace',
+      'pool',
+      'jobFile',
+      'jobOverrides',
+      'trainTimeoutMinutes',
+      'modelName',
+      'modelOutput',
+      'modelType',
+      'metricGate',
+      'compareWith',
+      'minImprovement',
+      'endpointName',
+      'computeName',
+      'deploymentFile',
+      'instanceType',
+      'instanceCount',
+      'rollout',
+      'stepWaitSeconds',
+      'smokeTestFile',
+      'smokeTestExpect',
+      'environment',
+      'protectedBranches',
+      'requireBranchPolicy',
+      'minimumReviewers',
+      'githubConnection',
+      'checkAccess',
+      'allowedPrincipals',
+      'recheckPrivateLink',
+      'runDiagnose',
+      'preSteps',
+    ],
   );
   const stages = arr(t.body.stages);
-  assert.deepEqual(stages.map((s) => obj(s).stage), ['NetworkCheck', 'Train', 'Evaluate', 'Deploy']);
+  assert.deepEqual(
+    stages.map((s) => obj(s).stage),
+    ['NetworkCheck', 'Train', 'Evaluate', 'Deploy'],
+  );
   const train = jobNamed(stageNamed(stages, 'Train'), 'train');
   assert.equal(taskStep(train, 'train')?.task, 'AmlPipelineJob@1');
   const evaluate = jobNamed(stageNamed(stages, 'Evaluate'), 'evaluate');
@@ -200,7 +302,8 @@ test('the stage template chains check, train, evaluate+register and a deployment
       // Every Azure job runs on the pool parameter (self-hosted, in the VNet)...
       assert.deepEqual(obj(j).pool, { name: 'aml-vnet-agents', demands: ['Agent.OS -equals Linux'] });
       // ...and no pipeline variable can load code into the tasks or turn off TLS checks.
-      for (const name of ['NODE_OPTIONS', 'NODE_PATH', 'NODE_TLS_REJECT_UNAUTHORIZED']) assert.equal(obj(obj(j).variables)[name], '', `${String(obj(j).job ?? obj(j).deployment)} blanks ${name}`);
+      for (const name of ['NODE_OPTIONS', 'NODE_PATH', 'NODE_TLS_REJECT_UNAUTHORIZED'])
+        assert.equal(obj(obj(j).variables)[name], '', `${String(obj(j).job ?? obj(j).deployment)} blanks ${name}`);
     }
   }
 });
@@ -226,12 +329,29 @@ test('with a registry, the stage template trains in development, promotes the re
     const t = expandTemplate(rel, { ...given, recheckPrivateLink: recheck });
     assert.deepEqual(templateProblems(t), []);
     const stages = arr(t.body.stages);
-    assert.deepEqual(stages.map((s) => obj(s).stage), ['NetworkCheck', 'Train', 'Evaluate', 'Promote', 'Deploy']);
+    assert.deepEqual(
+      stages.map((s) => obj(s).stage),
+      ['NetworkCheck', 'Train', 'Evaluate', 'Promote', 'Deploy'],
+    );
     const inputs = (job: Obj, step: string) => obj(taskStep(job, step)!.inputs);
     // Development: network check (with the registry), train and register under the development connection.
     const check = jobNamed(stageNamed(stages, 'NetworkCheck'), 'check');
-    assert.deepEqual([inputs(check, 'privateLink').workspaceName, inputs(check, 'privateLink').registryName, inputs(check, 'privateLink').azureSubscription], ['mlw-dev', 'mlr-shared', 'aml-dev-connection']);
-    assert.deepEqual([inputs(check, 'privateLinkProduction').workspaceName, inputs(check, 'privateLinkProduction').registryName, inputs(check, 'privateLinkProduction').azureSubscription], ['mlw-prod', 'mlr-shared', 'aml-prod-connection']);
+    assert.deepEqual(
+      [
+        inputs(check, 'privateLink').workspaceName,
+        inputs(check, 'privateLink').registryName,
+        inputs(check, 'privateLink').azureSubscription,
+      ],
+      ['mlw-dev', 'mlr-shared', 'aml-dev-connection'],
+    );
+    assert.deepEqual(
+      [
+        inputs(check, 'privateLinkProduction').workspaceName,
+        inputs(check, 'privateLinkProduction').registryName,
+        inputs(check, 'privateLinkProduction').azureSubscription,
+      ],
+      ['mlw-prod', 'mlr-shared', 'aml-prod-connection'],
+    );
     assert.equal(inputs(jobNamed(stageNamed(stages, 'Train'), 'train'), 'train').workspaceName, 'mlw-dev');
     const register = inputs(jobNamed(stageNamed(stages, 'Evaluate'), 'evaluate'), 'register');
     assert.deepEqual([register.workspaceName, register.registryName, register.azureSubscription], ['mlw-dev', '', 'aml-dev-connection']);
@@ -253,8 +373,15 @@ test('with a registry, the stage template trains in development, promotes the re
     const rollout = jobNamed(deployStage, 'rollout');
     assert.equal(obj(rollout.variables).registeredModelId, "$[ stageDependencies.Promote.promote.outputs['promote.modelId'] ]");
     const deploy = inputs(rollout, 'deploy');
-    assert.deepEqual([deploy.azureSubscription, deploy.resourceGroupName, deploy.workspaceName, deploy.model], ['aml-prod-connection', 'rg-mlops-prod', 'mlw-prod', '$(registeredModelId)']);
-    if (recheck) assert.deepEqual([inputs(rollout, 'privateLinkAgent').workspaceName, inputs(rollout, 'privateLinkAgent').registryName], ['mlw-prod', 'mlr-shared']);
+    assert.deepEqual(
+      [deploy.azureSubscription, deploy.resourceGroupName, deploy.workspaceName, deploy.model],
+      ['aml-prod-connection', 'rg-mlops-prod', 'mlw-prod', '$(registeredModelId)'],
+    );
+    if (recheck)
+      assert.deepEqual(
+        [inputs(rollout, 'privateLinkAgent').workspaceName, inputs(rollout, 'privateLinkAgent').registryName],
+        ['mlw-prod', 'mlr-shared'],
+      );
   }
 });
 
@@ -262,17 +389,35 @@ test('the extends template fixes the stages, the gate and the checks, and accept
   const rel = 'templates/pipelines/secure-mlops.yml';
   const t = validateTemplate(rel);
   const stages = arr(t.body.stages);
-  assert.deepEqual(stages.map((s) => obj(s).stage), ['NetworkCheck', 'Train', 'Evaluate', 'Deploy']);
+  assert.deepEqual(
+    stages.map((s) => obj(s).stage),
+    ['NetworkCheck', 'Train', 'Evaluate', 'Deploy'],
+  );
   const names = t.decls.map((d) => d.name);
-  for (const fixed of ['requireBranchPolicy', 'recheckPrivateLink']) assert.ok(!names.includes(fixed), `${fixed} is fixed, not a parameter`);
+  for (const fixed of ['requireBranchPolicy', 'recheckPrivateLink'])
+    assert.ok(!names.includes(fixed), `${fixed} is fixed, not a parameter`);
   const problems = pipelineProblems(`${FIX}/extends-allowed-presteps.yml`);
   assert.deepEqual(problems, []);
   const p = expander.expandPipeline(abs(`${FIX}/extends-allowed-presteps.yml`));
   const trainSteps = stepsOf(jobNamed(stageNamed(arr(p.stages), 'Train'), 'train'));
-  assert.deepEqual(trainSteps.map((s) => s.checkout ?? s.task), ['self', 'DownloadPipelineArtifact@2', 'AmlPrivateLinkCheck@1', 'AmlPrivateLinkCheck@1', 'AmlPipelineJob@1']);
+  assert.deepEqual(
+    trainSteps.map((s) => s.checkout ?? s.task),
+    ['self', 'DownloadPipelineArtifact@2', 'AmlPrivateLinkCheck@1', 'AmlPrivateLinkCheck@1', 'AmlPipelineJob@1'],
+  );
   // The template, not the pipeline, decides where a pre-step downloads and which branches its check may run from.
-  assert.deepEqual(obj(trainSteps[1]!.inputs), { source: 'current', artifact: 'data-manifest', targetPath: '$(Pipeline.Workspace)/pre-steps' });
-  assert.deepEqual(obj(trainSteps[2]!.inputs), { fqdns: 'datalakeprod.dfs.core.windows.net\n', enforceBranchGate: 'true', protectedBranches: 'refs/heads/main', requireBranchPolicy: 'true', minimumReviewers: 1, githubConnection: '' });
+  assert.deepEqual(obj(trainSteps[1]!.inputs), {
+    source: 'current',
+    artifact: 'data-manifest',
+    targetPath: '$(Pipeline.Workspace)/pre-steps',
+  });
+  assert.deepEqual(obj(trainSteps[2]!.inputs), {
+    fqdns: 'datalakeprod.dfs.core.windows.net\n',
+    enforceBranchGate: 'true',
+    protectedBranches: 'refs/heads/main',
+    requireBranchPolicy: 'true',
+    minimumReviewers: 1,
+    githubConnection: '',
+  });
 });
 
 test('the extends template refuses every pre-step that could undercut the production steps: downloads into the tasks or sources, DNS servers of its own, the gate off', () => {
@@ -287,7 +432,11 @@ test('the extends template refuses every pre-step that could undercut the produc
     'steps[4].inputs: the template refused this input: REFUSED by secure-mlops: input dnsServers of AmlPrivateLinkCheck@1 is not allowed in preSteps',
     'steps[5].inputs: the template refused this input: REFUSED by secure-mlops: input enforceBranchGate of AmlPrivateLinkCheck@1 is not allowed in preSteps',
   ];
-  for (const w of why) assert.ok(refused.some((p) => p.startsWith(w)), `missing "${w}" in:\n${refused.join('\n')}`);
+  for (const w of why)
+    assert.ok(
+      refused.some((p) => p.startsWith(w)),
+      `missing "${w}" in:\n${refused.join('\n')}`,
+    );
 });
 
 test('the example azure-pipelines.yml validates as written and fully expanded, with outputs wired to inputs', () => {
@@ -308,12 +457,27 @@ test('the example azure-pipelines.yml validates as written and fully expanded, w
   assert.equal(deploy.smokeTestFile, 'examples/mlops/deploy/sample-request.json');
   assert.equal(deploy.stepWaitSeconds, '120');
   // Two workspaces: train and register in development, promote into the registry, deploy in production from it.
-  assert.deepEqual(stages.map((s) => obj(s).stage), ['NetworkCheck', 'Train', 'Evaluate', 'Promote', 'Deploy']);
-  assert.deepEqual([train.workspaceName, register.workspaceName, register.azureSubscription], ['mlw-dev-weu', 'mlw-dev-weu', 'aml-dev-connection']);
+  assert.deepEqual(
+    stages.map((s) => obj(s).stage),
+    ['NetworkCheck', 'Train', 'Evaluate', 'Promote', 'Deploy'],
+  );
+  assert.deepEqual(
+    [train.workspaceName, register.workspaceName, register.azureSubscription],
+    ['mlw-dev-weu', 'mlw-dev-weu', 'aml-dev-connection'],
+  );
   const promote = obj(taskStep(jobNamed(stageNamed(stages, 'Promote'), 'promote'), 'promote')!.inputs);
-  assert.deepEqual([promote.registryName, promote.sourceModel, promote.azureSubscription, promote.metricGate], ['mlr-shared-weu', '$(devModelName):$(devModelVersion)', 'aml-prod-connection', register.metricGate]);
-  assert.deepEqual([deploy.workspaceName, deploy.azureSubscription, deploy.model], ['mlw-prod-weu', 'aml-prod-connection', '$(registeredModelId)']);
-  assert.equal(obj(jobNamed(stageNamed(stages, 'Deploy'), 'rollout').variables).registeredModelId, "$[ stageDependencies.Promote.promote.outputs['promote.modelId'] ]");
+  assert.deepEqual(
+    [promote.registryName, promote.sourceModel, promote.azureSubscription, promote.metricGate],
+    ['mlr-shared-weu', '$(devModelName):$(devModelVersion)', 'aml-prod-connection', register.metricGate],
+  );
+  assert.deepEqual(
+    [deploy.workspaceName, deploy.azureSubscription, deploy.model],
+    ['mlw-prod-weu', 'aml-prod-connection', '$(registeredModelId)'],
+  );
+  assert.equal(
+    obj(jobNamed(stageNamed(stages, 'Deploy'), 'rollout').variables).registeredModelId,
+    "$[ stageDependencies.Promote.promote.outputs['promote.modelId'] ]",
+  );
 });
 
 test("the example's Azure ML job exists, and the gate, model output and smoke test match it", () => {
@@ -321,15 +485,28 @@ test("the example's Azure ML job exists, and the gate, model output and smoke te
   const stages = arr(p.stages);
   const inputs = (stage: string, job: string, step: string) => obj(taskStep(jobNamed(stageNamed(stages, stage), job), step)!.inputs);
   const jobFile = String(inputs('Train', 'train', 'train').jobFile);
-  const job = parseDocument(fs.readFileSync(abs(jobFile), 'utf8')).toJS() as { jobs: Record<string, { component: string }>; outputs: Record<string, unknown> };
+  const job = parseDocument(fs.readFileSync(abs(jobFile), 'utf8')).toJS() as {
+    jobs: Record<string, { component: string }>;
+    outputs: Record<string, unknown>;
+  };
   const register = inputs('Evaluate', 'evaluate', 'register');
-  assert.ok(Object.keys(job.outputs).includes(String(register.modelOutput)), `modelOutput '${register.modelOutput}' is an output of ${jobFile}`);
+  assert.ok(
+    Object.keys(job.outputs).includes(String(register.modelOutput)),
+    `modelOutput '${register.modelOutput}' is an output of ${jobFile}`,
+  );
   for (const line of String(register.metricGate).split('\n').filter(Boolean)) {
     const [step, metric] = line.split(/\s/)[0]!.split('.') as [string, string];
     assert.ok(job.jobs[step], `gate '${line}': ${jobFile} has a step '${step}'`);
-    const component = parseDocument(fs.readFileSync(path.join(path.dirname(abs(jobFile)), job.jobs[step].component), 'utf8')).toJS() as { code: string; command: string };
+    const component = parseDocument(fs.readFileSync(path.join(path.dirname(abs(jobFile)), job.jobs[step].component), 'utf8')).toJS() as {
+      code: string;
+      command: string;
+    };
     const script = path.join(path.dirname(abs(jobFile)), 'components', component.code, /python (\S+)/.exec(component.command)![1]!);
-    assert.match(fs.readFileSync(script, 'utf8'), new RegExp(`log_metric\\("${metric}"`), `gate '${line}': ${path.relative(ROOT, script)} logs '${metric}'`);
+    assert.match(
+      fs.readFileSync(script, 'utf8'),
+      new RegExp(`log_metric\\("${metric}"`),
+      `gate '${line}': ${path.relative(ROOT, script)} logs '${metric}'`,
+    );
   }
   const deploy = inputs('Deploy', 'rollout', 'deploy');
   assert.doesNotThrow(() => JSON.parse(fs.readFileSync(abs(String(deploy.smokeTestFile)), 'utf8')));
@@ -341,16 +518,35 @@ test('catches a misspelled input and names the file, the path, the input and the
   assert.ok(unknown, problems.join('\n'));
   assert.match(unknown, /^test\/fixtures\/templates\/bad-input\.yml:\d+: steps\[1\]\.inputs: /);
   assert.match(unknown, /for AmlPipelineJob@1\. Did you mean 'jobFile'\?/);
-  assert.match(unknown, /Valid inputs of AmlPipelineJob@1 \(tasks\/AmlPipelineJob\/task\.json\): azureSubscription \(alias azureResourceManagerConnection\), resourceGroupName, workspaceName, jobFile, /);
-  assert.ok(problems.some((p) => p.includes("required input 'jobFile' of AmlPipelineJob@1 is missing")), problems.join('\n'));
+  assert.match(
+    unknown,
+    /Valid inputs of AmlPipelineJob@1 \(tasks\/AmlPipelineJob\/task\.json\): azureSubscription \(alias azureResourceManagerConnection\), resourceGroupName, workspaceName, jobFile, /,
+  );
+  assert.ok(
+    problems.some((p) => p.includes("required input 'jobFile' of AmlPipelineJob@1 is missing")),
+    problems.join('\n'),
+  );
   // The extended official schema rejects it too.
-  assert.ok(problems.some((p) => p.includes("unexpected property 'jobFlie'") && p.includes('#/definitions/task/anyOf/')), problems.join('\n'));
+  assert.ok(
+    problems.some((p) => p.includes("unexpected property 'jobFlie'") && p.includes('#/definitions/task/anyOf/')),
+    problems.join('\n'),
+  );
 });
 
 test('refuses task references that are not shipped, and wrong values: missing, empty, pickList, boolean, alias twice', () => {
   const refs = pipelineProblems(`${FIX}/bad-task-refs.yml`);
-  assert.ok(refs.some((p) => p.includes("steps[0].task: 'AmlPipelineJob@2' does not name a shipped major version: use AmlPipelineJob@1")), refs.join('\n'));
-  assert.ok(refs.some((p) => p.includes("steps[1].task: 'AmlModelDeploy@1' is not a task this extension ships (shipped: AmlAksDeploy@1, AmlModelRegister@1, AmlPipelineJob@1, AmlPrivateLinkCheck@1)")), refs.join('\n'));
+  assert.ok(
+    refs.some((p) => p.includes("steps[0].task: 'AmlPipelineJob@2' does not name a shipped major version: use AmlPipelineJob@1")),
+    refs.join('\n'),
+  );
+  assert.ok(
+    refs.some((p) =>
+      p.includes(
+        "steps[1].task: 'AmlModelDeploy@1' is not a task this extension ships (shipped: AmlAksDeploy@1, AmlModelRegister@1, AmlPipelineJob@1, AmlPrivateLinkCheck@1)",
+      ),
+    ),
+    refs.join('\n'),
+  );
   const values = pipelineProblems(`${FIX}/bad-values.yml`);
   const expect = [
     "steps[0].inputs: required input 'computeName' of AmlAksDeploy@1 is missing",
@@ -359,7 +555,11 @@ test('refuses task references that are not shipped, and wrong values: missing, e
     "steps[0].inputs.keepPrevious: input 'keepPrevious' of AmlAksDeploy@1 is a boolean: 'true' or 'false', not 'yes'",
     "steps[0].inputs: input 'azureSubscription' of AmlAksDeploy@1 is set twice (azureSubscription and azureResourceManagerConnection)",
   ];
-  for (const e of expect) assert.ok(values.some((p) => p.includes(e)), `missing "${e}" in:\n${values.join('\n')}`);
+  for (const e of expect)
+    assert.ok(
+      values.some((p) => p.includes(e)),
+      `missing "${e}" in:\n${values.join('\n')}`,
+    );
   // An alias satisfies a required input, and a $(macro) is accepted where only the run knows the value.
   assert.ok(!values.some((p) => p.includes('steps[1]')), values.join('\n'));
 });
@@ -375,7 +575,11 @@ test('output-variable references: job and runOnce deployment-job forms resolve; 
     "stages[2].variables.u: stageDependencies.Release.rollout.outputs['deploy.scoringUri']: 'deploy.scoringUri' should be <job>.<step>.<variable> (deployment job 'rollout' with the runOnce strategy: outputs are prefixed with the job name)",
     "stages[2].variables.v: stageDependencies.Build: stage 'Report' does not depend on 'Build' (dependsOn: Release)",
   ];
-  for (const e of expect) assert.ok(bad.some((p) => p.includes(e)), `missing "${e}" in:\n${bad.join('\n')}`);
+  for (const e of expect)
+    assert.ok(
+      bad.some((p) => p.includes(e)),
+      `missing "${e}" in:\n${bad.join('\n')}`,
+    );
   assert.equal(bad.length, expect.length, bad.join('\n'));
 });
 
@@ -392,9 +596,20 @@ test('the extends template refuses script, env and unlisted tasks in preSteps, a
     'REFUSED by secure-mlops: task AzureCLI@2 is not allowed in preSteps (allowed: AmlPrivateLinkCheck@1, DownloadPipelineArtifact@2, DownloadSecureFile@1)',
     "REFUSED by secure-mlops: preSteps may only run allow-listed tasks; 'env' is not allowed before the Azure ML stages",
   ];
-  for (const w of why) assert.ok(refused.some((p) => p.includes(w)), `missing "${w}" in:\n${refused.join('\n')}`);
+  for (const w of why)
+    assert.ok(
+      refused.some((p) => p.includes(w)),
+      `missing "${w}" in:\n${refused.join('\n')}`,
+    );
   const hosted = pipelineProblems(`${FIX}/extends-hosted-pool.yml`);
-  assert.ok(hosted.some((p) => p.includes('REFUSED by secure-mlops: pool must be a self-hosted pool in the workspace VNet (name and demands), not a Microsoft-hosted vmImage (ubuntu-latest)')), hosted.join('\n'));
+  assert.ok(
+    hosted.some((p) =>
+      p.includes(
+        'REFUSED by secure-mlops: pool must be a self-hosted pool in the workspace VNet (name and demands), not a Microsoft-hosted vmImage (ubuntu-latest)',
+      ),
+    ),
+    hosted.join('\n'),
+  );
 });
 
 test('template parameters are checked as Azure DevOps checks them', () => {
@@ -410,17 +625,47 @@ test('template parameters are checked as Azure DevOps checks them', () => {
     return assert.fail(`expected an error for ${JSON.stringify(given)}`);
   };
   assert.match(err({ ...ok, workspaceName: 'ws' }), /^Unexpected parameter 'workspaceName' \(declared: name, displayName, /);
-  assert.equal(err({ serviceConnection: 'c', resourceGroup: 'rg', workspace: 'ws' }), "A value for the 'jobFile' parameter must be provided.");
+  assert.equal(
+    err({ serviceConnection: 'c', resourceGroup: 'rg', workspace: 'ws' }),
+    "A value for the 'jobFile' parameter must be provided.",
+  );
   assert.equal(err({ ...ok, timeoutMinutes: 'two hours' }), "The 'timeoutMinutes' parameter value 'two hours' is not a valid Number.");
   assert.equal(err({ ...ok, wait: 'maybe' }), "The 'wait' parameter value 'maybe' is not a valid Boolean.");
-  assert.equal(err({ ...ok, serviceConnection: { name: 'c' } }), "The 'serviceConnection' parameter value (a mapping) is not a valid String.");
-  assert.throws(
-    () => expandTemplate('templates/steps/model-register.yml', { serviceConnection: 'c', resourceGroup: 'rg', workspace: 'ws', modelName: 'm', onGateFail: 'ignore' }),
-    (e: unknown) => e instanceof TemplateError && e.detail === "The 'onGateFail' parameter value 'ignore' is not a valid value. Allowed values: fail, skip.",
+  assert.equal(
+    err({ ...ok, serviceConnection: { name: 'c' } }),
+    "The 'serviceConnection' parameter value (a mapping) is not a valid String.",
   );
   assert.throws(
-    () => expandTemplate('templates/stages/train-evaluate-register-deploy.yml', { serviceConnection: 'c', resourceGroup: 'rg', workspace: 'ws', jobFile: 'f', modelName: 'm', metricGate: 'g', endpointName: 'e', computeName: 'k', preSteps: [{ scriptt: 'echo' }] }),
-    (e: unknown) => e instanceof TemplateError && /The 'preSteps' parameter value is not a valid stepList:\n {2}steps\[0\]: matches none of the allowed forms \(a mapping here starts with 'task', 'script', /.test(e.detail),
+    () =>
+      expandTemplate('templates/steps/model-register.yml', {
+        serviceConnection: 'c',
+        resourceGroup: 'rg',
+        workspace: 'ws',
+        modelName: 'm',
+        onGateFail: 'ignore',
+      }),
+    (e: unknown) =>
+      e instanceof TemplateError &&
+      e.detail === "The 'onGateFail' parameter value 'ignore' is not a valid value. Allowed values: fail, skip.",
+  );
+  assert.throws(
+    () =>
+      expandTemplate('templates/stages/train-evaluate-register-deploy.yml', {
+        serviceConnection: 'c',
+        resourceGroup: 'rg',
+        workspace: 'ws',
+        jobFile: 'f',
+        modelName: 'm',
+        metricGate: 'g',
+        endpointName: 'e',
+        computeName: 'k',
+        preSteps: [{ scriptt: 'echo' }],
+      }),
+    (e: unknown) =>
+      e instanceof TemplateError &&
+      /The 'preSteps' parameter value is not a valid stepList:\n {2}steps\[0\]: matches none of the allowed forms \(a mapping here starts with 'task', 'script', /.test(
+        e.detail,
+      ),
   );
   // Typed values keep their type through the expression: booleans render as True/False, numbers as digits.
   const t = expandTemplate(rel, { ...ok, wait: 'false', timeoutMinutes: '30' });

@@ -70,7 +70,13 @@ export function varEnv(name: string): string {
 
 /** As the agent reads command data; task-lib 5 writes '%' as '%AZP25'. */
 function unescapeData(s: string): string {
-  return s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%5D/g, ']').replace(/%3B/g, ';').replace(/%25/g, '%').replace(/%AZP25/g, '%');
+  return s
+    .replace(/%0D/g, '\r')
+    .replace(/%0A/g, '\n')
+    .replace(/%5D/g, ']')
+    .replace(/%3B/g, ';')
+    .replace(/%25/g, '%')
+    .replace(/%AZP25/g, '%');
 }
 
 export function parseCommands(stdout: string): Command[] {
@@ -136,13 +142,20 @@ export function taskEnv(opts: RunOptions, tempDir: string, filePathInputs: strin
 export async function runTask(task: string, opts: RunOptions = {}): Promise<TaskRun> {
   const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), `run-${task}-`));
   const dir = opts.taskDir ?? path.join(DIST, task);
-  const taskJson = JSON.parse(fs.readFileSync(path.join(dir, 'task.json'), 'utf8')) as { execution: { Node20_1: { target: string } }; inputs?: Array<{ name: string; type: string }> };
+  const taskJson = JSON.parse(fs.readFileSync(path.join(dir, 'task.json'), 'utf8')) as {
+    execution: { Node20_1: { target: string } };
+    inputs?: Array<{ name: string; type: string }>;
+  };
   const target = taskJson.execution.Node20_1.target;
   const filePathInputs = (taskJson.inputs ?? []).filter((i) => i.type === 'filePath').map((i) => i.name);
   const base = [process.execPath, path.join(dir, target)];
   const cmd = opts.wrapper ? opts.wrapper(base) : base;
   const started = Date.now();
-  const child = spawn(cmd[0]!, cmd.slice(1), { env: taskEnv(opts, tempDir, filePathInputs), cwd: tempDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd[0]!, cmd.slice(1), {
+    env: taskEnv(opts, tempDir, filePathInputs),
+    cwd: tempDir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   let cancelled = false;
@@ -159,7 +172,9 @@ export async function runTask(task: string, opts: RunOptions = {}): Promise<Task
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const cancelTimer = opts.cancelAfterMs !== undefined ? setTimeout(cancel, opts.cancelAfterMs) : undefined;
   const killTimer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.on('close', (c, s) => resolve([c, s])),
+  );
   clearTimeout(cancelTimer);
   clearTimeout(killTimer);
 
@@ -231,7 +246,12 @@ export function leakedSecrets(run: TaskRun, secrets: Iterable<string>): string[]
   for (const s of secrets) {
     if (!s || s.length < 6) continue;
     // Multi-line secrets (PEM) are checked line by line.
-    const parts = s.includes('\n') ? s.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length >= 16 && !l.startsWith('-----')) : [s];
+    const parts = s.includes('\n')
+      ? s
+          .split(/\r?\n/)
+          .map((l) => l.trim())
+          .filter((l) => l.length >= 16 && !l.startsWith('-----'))
+      : [s];
     for (const p of parts) if (text.includes(p)) leaks.push(p.slice(0, 12) + '…');
   }
   return leaks;

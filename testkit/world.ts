@@ -9,7 +9,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { SubmissionPlan } from '../tasks/AmlPipelineJob/plan';
 import { DnsServer } from './emulator/dns-server';
-import { seedConnection, seedJob, startEmulator, type Emulator, type SeedConnectionKind, type SeedResult, type StartEmulatorOptions } from './emulator/index';
+import {
+  seedConnection,
+  seedJob,
+  startEmulator,
+  type Emulator,
+  type SeedConnectionKind,
+  type SeedResult,
+  type StartEmulatorOptions,
+} from './emulator/index';
 import type { PrivateName } from './emulator/network';
 import { leakedSecrets, runTask, type Endpoint, type RunOptions, type TaskRun } from './harness';
 
@@ -80,7 +88,10 @@ export async function startWorld(opts: StartEmulatorOptions = {}): Promise<World
       const inputs: Record<string, string | undefined> = { ...o.inputs };
       const env: Record<string, string> = { ...job.env, ...o.env };
       if (o.connection) {
-        const sc = o.connection === 'managedIdentityUser' ? seedConnection(seed, 'managedIdentity', { userAssignedMi: true }) : seedConnection(seed, o.connection);
+        const sc =
+          o.connection === 'managedIdentityUser'
+            ? seedConnection(seed, 'managedIdentity', { userAssignedMi: true })
+            : seedConnection(seed, o.connection);
         endpoints[sc.id] = sc.endpoint;
         inputs.azureSubscription ??= sc.id;
         // What a VM with a managed identity gives every process: an IMDS endpoint.
@@ -88,8 +99,13 @@ export async function startWorld(opts: StartEmulatorOptions = {}): Promise<World
       }
       // The seed has one pipeline identity per auth scheme, all Contributor; production has one. The
       // access audit is told about the others unless a test says otherwise.
-      if (task === 'AmlPrivateLinkCheck' && o.connection && !('allowedPrincipals' in inputs)) inputs.allowedPrincipals = seedPipelinePrincipals(seed).join('\n');
-      const variables = { ...job.variables, ...sourcesVariables(o.sources ?? fs.mkdtempSync(path.join(os.tmpdir(), 'sources-'))), ...o.variables };
+      if (task === 'AmlPrivateLinkCheck' && o.connection && !('allowedPrincipals' in inputs))
+        inputs.allowedPrincipals = seedPipelinePrincipals(seed).join('\n');
+      const variables = {
+        ...job.variables,
+        ...sourcesVariables(o.sources ?? fs.mkdtempSync(path.join(os.tmpdir(), 'sources-'))),
+        ...o.variables,
+      };
       if (o.checkout !== false) checkOut(variables['Build.SourcesDirectory']!, variables['Build.SourceVersion'] ?? '');
       const r = await runTask(task, { ...o, inputs, endpoints, env, variables });
       runs.push(r);
@@ -145,12 +161,20 @@ export function seedCorpusWorkspace(w: World, plan: SubmissionPlan): void {
   const bound = [...fs.readFileSync(plan.file, 'utf8').matchAll(/\.outputs\.([A-Za-z_]\w*)\s*\}\}/g)].map((m) => m[1]!);
   const outputs = Object.fromEntries(bound.map((o) => [o, { type: 'uri_folder' }]));
   for (const r of plan.refs) {
-    if (r.kind === 'compute' && r.name !== 'serverless' && !w.emu.arm.resources.get(`${ws}/computes/${r.name}`)) w.emu.aml.addCompute(ws, r.name);
+    if (r.kind === 'compute' && r.name !== 'serverless' && !w.emu.arm.resources.get(`${ws}/computes/${r.name}`))
+      w.emu.aml.addCompute(ws, r.name);
     if (r.kind !== 'asset') continue;
     const version = r.ref.version ?? '1';
     if (w.emu.arm.resources.get(`${ws}/${r.assetType}/${r.ref.name}/versions/${version}`)) continue;
     if (r.assetType === 'data') w.emu.aml.addData(ws, r.ref.name, version, `azureml://datastores/workspaceblobstore/paths/${r.ref.name}/`);
-    if (r.assetType === 'environments') w.emu.aml.addEnvironment(ws, r.ref.name, version, { image: 'mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest' });
-    if (r.assetType === 'components') w.emu.aml.addComponent(ws, r.ref.name, version, { type: 'command', command: 'echo', environment: 'azureml://registries/azureml/environments/sklearn-1.5/labels/latest', outputs });
+    if (r.assetType === 'environments')
+      w.emu.aml.addEnvironment(ws, r.ref.name, version, { image: 'mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest' });
+    if (r.assetType === 'components')
+      w.emu.aml.addComponent(ws, r.ref.name, version, {
+        type: 'command',
+        command: 'echo',
+        environment: 'azureml://registries/azureml/environments/sklearn-1.5/labels/latest',
+        outputs,
+      });
   }
 }

@@ -11,7 +11,15 @@
  * Anything else (counter(), pipeline.*, resources.*, ...) is refused with an Unsupported error
  * naming the construct and where it was met.
  */
-import { evaluate, ExpressionError, parseExpression, SUPPORTED_FUNCTIONS, toStr, truthy, type Value } from '../../testkit/yaml-pipeline/expression';
+import {
+  evaluate,
+  ExpressionError,
+  parseExpression,
+  SUPPORTED_FUNCTIONS,
+  toStr,
+  truthy,
+  type Value,
+} from '../../testkit/yaml-pipeline/expression';
 
 export type Result = 'Succeeded' | 'SucceededWithIssues' | 'Failed' | 'Canceled' | 'Skipped';
 
@@ -63,7 +71,11 @@ export function evaluateRuntime(src: string, scope: RuntimeScope): Value {
       const wanted = args.map((a) => toStr(a).toLowerCase());
       deps = scope.statuses.filter((s) => wanted.includes(s.name.toLowerCase()));
       const missing = wanted.filter((w) => !scope.statuses.some((s) => s.name.toLowerCase() === w));
-      if (missing.length) throw new Unsupported(scope.where, `${fn}(${missing.map((m) => `'${m}'`).join(', ')}) names no dependency of this ${scope.where.split(' ')[0]} (dependencies: ${scope.statuses.map((s) => s.name).join(', ') || 'none'})`);
+      if (missing.length)
+        throw new Unsupported(
+          scope.where,
+          `${fn}(${missing.map((m) => `'${m}'`).join(', ')}) names no dependency of this ${scope.where.split(' ')[0]} (dependencies: ${scope.statuses.map((s) => s.name).join(', ') || 'none'})`,
+        );
     }
     switch (fn) {
       case 'succeeded':
@@ -85,7 +97,10 @@ export function evaluateRuntime(src: string, scope: RuntimeScope): Value {
       case 'name': {
         const v = lookup(scope.names, n.name);
         if (v === null && !Object.keys(scope.names).some((k) => k.toLowerCase() === n.name.toLowerCase())) {
-          throw new Unsupported(scope.where, `'${n.name}' in '${src}' is not supported by the rehearsal here (supported named values: ${Object.keys(scope.names).join(', ')})`);
+          throw new Unsupported(
+            scope.where,
+            `'${n.name}' in '${src}' is not supported by the rehearsal here (supported named values: ${Object.keys(scope.names).join(', ')})`,
+          );
         }
         return v;
       }
@@ -101,7 +116,10 @@ export function evaluateRuntime(src: string, scope: RuntimeScope): Value {
       case 'call': {
         if (STATUS_FUNCTIONS.includes(n.fn)) return status(n.fn, n.args.map(ev));
         if (!PLAIN_FUNCTIONS.includes(n.fn)) {
-          throw new Unsupported(scope.where, `function '${n.fn}' in '${src}' is not supported by the rehearsal (supported: ${[...STATUS_FUNCTIONS, ...PLAIN_FUNCTIONS].join(', ')})`);
+          throw new Unsupported(
+            scope.where,
+            `function '${n.fn}' in '${src}' is not supported by the rehearsal (supported: ${[...STATUS_FUNCTIONS, ...PLAIN_FUNCTIONS].join(', ')})`,
+          );
         }
         const args = n.args.map(ev);
         const names = Object.fromEntries(args.map((a, i) => [`a${i}`, a]));
@@ -131,7 +149,10 @@ export function checkRuntimeExpression(src: string, names: string[], where: stri
   }
   const walk = (n: Node): void => {
     if (n.kind === 'name' && !names.some((x) => x.toLowerCase() === n.name.toLowerCase())) {
-      throw new Unsupported(where, `'${n.name}' in '${src}' is not supported by the rehearsal here (supported named values: ${names.join(', ')})`);
+      throw new Unsupported(
+        where,
+        `'${n.name}' in '${src}' is not supported by the rehearsal here (supported named values: ${names.join(', ')})`,
+      );
     }
     if (n.kind === 'index') {
       walk(n.target);
@@ -139,7 +160,10 @@ export function checkRuntimeExpression(src: string, names: string[], where: stri
     }
     if (n.kind === 'call') {
       if (!STATUS_FUNCTIONS.includes(n.fn) && !PLAIN_FUNCTIONS.includes(n.fn)) {
-        throw new Unsupported(where, `function '${n.fn}' in '${src}' is not supported by the rehearsal (supported: ${[...STATUS_FUNCTIONS, ...PLAIN_FUNCTIONS].join(', ')})`);
+        throw new Unsupported(
+          where,
+          `function '${n.fn}' in '${src}' is not supported by the rehearsal (supported: ${[...STATUS_FUNCTIONS, ...PLAIN_FUNCTIONS].join(', ')})`,
+        );
       }
       n.args.forEach(walk);
     }

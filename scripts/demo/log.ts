@@ -7,7 +7,8 @@
 import { parseCommands } from '../../testkit/harness';
 import type { Result } from './expr';
 
-const useColor = (): boolean => !process.env.NO_COLOR && (process.env.FORCE_COLOR ? process.env.FORCE_COLOR !== '0' : !!process.stdout.isTTY);
+const useColor = (): boolean =>
+  !process.env.NO_COLOR && (process.env.FORCE_COLOR ? process.env.FORCE_COLOR !== '0' : !!process.stdout.isTTY);
 
 export class Log {
   readonly color: boolean;
@@ -60,7 +61,10 @@ export class Log {
         if (c.name === 'task.issue' || c.name === 'task.logissue') {
           const type = c.props.type === 'error' ? 'error' : 'warning';
           const text = mask(c.message);
-          for (const [i, l] of text.split('\n').entries()) this.print(`${indent}${type === 'error' ? this.red(`${i ? '        ' : '##[error]'}${l}`) : this.yellow(`${i ? '          ' : '##[warning]'}${l}`)}`);
+          for (const [i, l] of text.split('\n').entries())
+            this.print(
+              `${indent}${type === 'error' ? this.red(`${i ? '        ' : '##[error]'}${l}`) : this.yellow(`${i ? '          ' : '##[warning]'}${l}`)}`,
+            );
         }
         continue;
       }

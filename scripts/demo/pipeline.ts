@@ -56,10 +56,17 @@ function readParameters(file: string, repoRoot: string): ParametersFile {
   }
   let root = doc.contents as YNode | null;
   // Either the parameters mapping itself, or a file with a top-level `parameters:` mapping.
-  if (isMap(root) && root.items.length === 1 && isScalar(root.items[0]!.key) && String(root.items[0]!.key.value) === 'parameters' && isMap(root.items[0]!.value)) {
+  if (
+    isMap(root) &&
+    root.items.length === 1 &&
+    isScalar(root.items[0]!.key) &&
+    String(root.items[0]!.key.value) === 'parameters' &&
+    isMap(root.items[0]!.value)
+  ) {
     root = root.items[0]!.value as YNode;
   }
-  if (!isMap(root)) throw new CompileError([`${slash(rel)} (Line: 1, Col: 1): a parameters file must be a mapping of parameter names to values`]);
+  if (!isMap(root))
+    throw new CompileError([`${slash(rel)} (Line: 1, Col: 1): a parameters file must be a mapping of parameter names to values`]);
   const at = new Map<string, { line: number; col: number }>();
   for (const p of root.items) {
     const k = p.key as YNode;
@@ -85,7 +92,12 @@ function placed(e: TemplateError, params: ParametersFile | undefined): string {
 }
 
 /** `repositories`: local copies of the pipeline's repository resources, by alias (`--repository alias=folder`). */
-export function compilePipeline(repoRoot: string, pipelineFile: string, parametersFile?: string, repositories: Record<string, string> = {}): Compiled {
+export function compilePipeline(
+  repoRoot: string,
+  pipelineFile: string,
+  parametersFile?: string,
+  repositories: Record<string, string> = {},
+): Compiled {
   const schemaFile = PIPELINES_SCHEMA;
   const validator = new PipelineValidator(repoRoot, schemaFile);
   const expander = validator.expander(undefined, repositories);

@@ -72,18 +72,35 @@ function whereOf(v: Value | undefined, path: string): string {
 function str(v: Value | undefined, where: string, key: string): string | undefined {
   if (v === undefined) return undefined;
   if (typeof v === 'string') return v;
-  throw new Unsupported(where, `'${key}' must be a string here, not ${Array.isArray(v) ? 'a sequence' : typeof v === 'object' && v !== null ? 'a mapping' : typeof v}`);
+  throw new Unsupported(
+    where,
+    `'${key}' must be a string here, not ${Array.isArray(v) ? 'a sequence' : typeof v === 'object' && v !== null ? 'a mapping' : typeof v}`,
+  );
 }
 
 function only(o: Obj, allowed: string[], where: string, what: string): void {
   for (const k of Object.keys(o)) {
     if (/^REFUSED\b/.test(k)) throw new Unsupported(where, `the template refused this input: ${k}`);
-    if (!allowed.includes(k)) throw new Unsupported(where, `${what} key '${k}' is not supported by the rehearsal (supported: ${allowed.join(', ')})`);
+    if (!allowed.includes(k))
+      throw new Unsupported(where, `${what} key '${k}' is not supported by the rehearsal (supported: ${allowed.join(', ')})`);
   }
 }
 
 const STAGE_KEYS = ['stage', 'displayName', 'dependsOn', 'condition', 'lockBehavior', 'jobs'];
-const JOB_KEYS = ['job', 'deployment', 'displayName', 'dependsOn', 'condition', 'pool', 'timeoutInMinutes', 'workspace', 'variables', 'steps', 'environment', 'strategy'];
+const JOB_KEYS = [
+  'job',
+  'deployment',
+  'displayName',
+  'dependsOn',
+  'condition',
+  'pool',
+  'timeoutInMinutes',
+  'workspace',
+  'variables',
+  'steps',
+  'environment',
+  'strategy',
+];
 const TASK_KEYS = ['task', 'name', 'displayName', 'condition', 'inputs'];
 const CHECKOUT_KEYS = ['checkout', 'displayName'];
 const TOP_KEYS: Record<string, string> = {
@@ -100,8 +117,17 @@ function step(s: Value, path: string, tasks: Set<string>): StepPlan {
   if (first === 'checkout') {
     only(s, CHECKOUT_KEYS, where, 'checkout step');
     const repo = str(s.checkout, where, 'checkout');
-    if (repo !== 'self' && repo !== 'none') throw new Unsupported(where, `checkout: ${repo} is not supported by the rehearsal (only self and none: it has no repository resources)`);
-    return { kind: 'checkout', repository: repo, displayName: str(s.displayName, where, 'displayName') ?? (repo === 'self' ? 'Checkout self' : 'Checkout: none'), where };
+    if (repo !== 'self' && repo !== 'none')
+      throw new Unsupported(
+        where,
+        `checkout: ${repo} is not supported by the rehearsal (only self and none: it has no repository resources)`,
+      );
+    return {
+      kind: 'checkout',
+      repository: repo,
+      displayName: str(s.displayName, where, 'displayName') ?? (repo === 'self' ? 'Checkout self' : 'Checkout: none'),
+      where,
+    };
   }
   if (first === 'task') {
     only(s, TASK_KEYS, where, 'task step');
@@ -109,14 +135,25 @@ function step(s: Value, path: string, tasks: Set<string>): StepPlan {
     const cond = str(s.condition, where, 'condition');
     if (cond) checkRuntimeExpression(cond, ['variables'], `${where} condition`);
     if (![...tasks].some((t) => t.toLowerCase() === task.toLowerCase())) {
-      throw new Unsupported(where, `task ${task} is not supported by the rehearsal: it runs only this extension's bundled tasks (${[...tasks].join(', ')})`);
+      throw new Unsupported(
+        where,
+        `task ${task} is not supported by the rehearsal: it runs only this extension's bundled tasks (${[...tasks].join(', ')})`,
+      );
     }
     const inputs: Record<string, string> = {};
     if (s.inputs !== undefined && s.inputs !== '') {
       if (!isObj(s.inputs)) throw new Unsupported(where, "'inputs' must be a mapping");
       for (const [k, v] of Object.entries(s.inputs)) inputs[k] = str(v, where, `inputs.${k}`) ?? '';
     }
-    return { kind: 'task', task, name: str(s.name, where, 'name'), displayName: str(s.displayName, where, 'displayName'), condition: str(s.condition, where, 'condition'), inputs, where };
+    return {
+      kind: 'task',
+      task,
+      name: str(s.name, where, 'name'),
+      displayName: str(s.displayName, where, 'displayName'),
+      condition: str(s.condition, where, 'condition'),
+      inputs,
+      where,
+    };
   }
   const kinds = ['script', 'bash', 'pwsh', 'powershell', 'download', 'downloadBuild', 'getPackage', 'publish', 'reviewApp', 'template'];
   if (first && kinds.includes(first)) {
@@ -137,7 +174,8 @@ function job(j: Value, path: string, tasks: Set<string>, earlier: string[]): Job
   if (kind === 'deployment') {
     if (j.steps !== undefined) throw new Unsupported(where, 'a deployment job takes its steps from strategy.runOnce.deploy.steps');
     const st = j.strategy;
-    if (!isObj(st) || Object.keys(st).length !== 1 || !isObj(st.runOnce)) throw new Unsupported(where, `deployment job ${name}: only the runOnce strategy is supported by the rehearsal`);
+    if (!isObj(st) || Object.keys(st).length !== 1 || !isObj(st.runOnce))
+      throw new Unsupported(where, `deployment job ${name}: only the runOnce strategy is supported by the rehearsal`);
     only(st.runOnce, ['deploy'], where, 'runOnce lifecycle hook');
     const deploy = st.runOnce.deploy;
     if (!isObj(deploy)) throw new Unsupported(where, 'runOnce needs a deploy hook with steps');
@@ -162,12 +200,21 @@ function job(j: Value, path: string, tasks: Set<string>, earlier: string[]): Job
       only(j.pool, ['name', 'demands'], where, 'pool');
       pool.name = str(j.pool.name, where, 'pool.name');
       const d = j.pool.demands;
-      pool.demands = d === undefined || d === '' ? [] : Array.isArray(d) ? d.map((x) => str(x, where, 'pool.demands')!) : [str(d, where, 'pool.demands')!];
+      pool.demands =
+        d === undefined || d === ''
+          ? []
+          : Array.isArray(d)
+            ? d.map((x) => str(x, where, 'pool.demands')!)
+            : [str(d, where, 'pool.demands')!];
     } else throw new Unsupported(where, "'pool' must be a name or a mapping");
   }
   const variables: Record<string, string> = {};
   if (j.variables !== undefined && j.variables !== '') {
-    if (!isObj(j.variables)) throw new Unsupported(where, 'only the mapping form of job variables (name: value) is supported by the rehearsal (no variable groups or templates)');
+    if (!isObj(j.variables))
+      throw new Unsupported(
+        where,
+        'only the mapping form of job variables (name: value) is supported by the rehearsal (no variable groups or templates)',
+      );
     for (const [k, v] of Object.entries(j.variables)) {
       variables[k] = str(v, where, `variables.${k}`) ?? '';
       const expr = runtimeExpression(variables[k]!);
@@ -183,8 +230,18 @@ function job(j: Value, path: string, tasks: Set<string>, earlier: string[]): Job
   const timeout = str(j.timeoutInMinutes, where, 'timeoutInMinutes');
   const jobCondition = str(j.condition, where, 'condition');
   if (jobCondition) checkRuntimeExpression(jobCondition, ['dependencies', 'variables'], `${where} condition`);
-  const dependsOn = j.dependsOn === undefined || j.dependsOn === '' ? [] : Array.isArray(j.dependsOn) ? j.dependsOn.map((d) => str(d, where, 'dependsOn')!) : [str(j.dependsOn, where, 'dependsOn')!];
-  for (const d of dependsOn) if (!earlier.includes(d)) throw new Unsupported(where, `dependsOn '${d}': the rehearsal runs the jobs of a stage in file order and needs each dependency to come earlier`);
+  const dependsOn =
+    j.dependsOn === undefined || j.dependsOn === ''
+      ? []
+      : Array.isArray(j.dependsOn)
+        ? j.dependsOn.map((d) => str(d, where, 'dependsOn')!)
+        : [str(j.dependsOn, where, 'dependsOn')!];
+  for (const d of dependsOn)
+    if (!earlier.includes(d))
+      throw new Unsupported(
+        where,
+        `dependsOn '${d}': the rehearsal runs the jobs of a stage in file order and needs each dependency to come earlier`,
+      );
   if (!Array.isArray(steps)) throw new Unsupported(where, `job ${name} has no steps`);
   const stepsPath = kind === 'job' ? `${path}.steps` : `${path}.strategy.runOnce.deploy.steps`;
   return {
@@ -212,9 +269,14 @@ export function planPipeline(p: Value, tasks: Set<string>): PipelinePlan {
     if (k === 'stages') continue;
     if (/^REFUSED\b/.test(k)) throw new Unsupported(whereOf(p, k), `the template refused this input: ${k}`);
     if (TOP_KEYS[k]) notes.push(`${k}: ${TOP_KEYS[k]}; not used by the rehearsal`);
-    else throw new Unsupported(whereOf(p, k), `top-level '${k}' is not supported by the rehearsal (it runs pipelines made of stages: ${['stages', ...Object.keys(TOP_KEYS)].join(', ')})`);
+    else
+      throw new Unsupported(
+        whereOf(p, k),
+        `top-level '${k}' is not supported by the rehearsal (it runs pipelines made of stages: ${['stages', ...Object.keys(TOP_KEYS)].join(', ')})`,
+      );
   }
-  if (!Array.isArray(p.stages)) throw new Unsupported(whereOf(p, 'pipeline'), "the rehearsal runs pipelines with 'stages' (as the extends template produces)");
+  if (!Array.isArray(p.stages))
+    throw new Unsupported(whereOf(p, 'pipeline'), "the rehearsal runs pipelines with 'stages' (as the extends template produces)");
   const stages: StagePlan[] = [];
   p.stages.forEach((s, i) => {
     const path = `stages[${i}]`;
@@ -229,13 +291,23 @@ export function planPipeline(p: Value, tasks: Set<string>): PipelinePlan {
     else if (Array.isArray(s.dependsOn)) dependsOn = s.dependsOn.map((d) => str(d, where, 'dependsOn')!);
     else dependsOn = [str(s.dependsOn, where, 'dependsOn')!];
     for (const d of dependsOn) {
-      if (!stages.some((x) => x.name === d)) throw new Unsupported(where, `dependsOn '${d}': the rehearsal runs stages in file order and needs each dependency to come earlier`);
+      if (!stages.some((x) => x.name === d))
+        throw new Unsupported(where, `dependsOn '${d}': the rehearsal runs stages in file order and needs each dependency to come earlier`);
     }
     const condition = str(s.condition, where, 'condition');
     if (condition) checkRuntimeExpression(condition, ['dependencies', 'variables'], `${where} condition`);
     if (!Array.isArray(s.jobs)) throw new Unsupported(where, `stage ${name} has no jobs`);
     const jobs: JobPlan[] = [];
-    s.jobs.forEach((j, k) => jobs.push(job(j, `${path}.jobs[${k}]`, tasks, jobs.map((x) => x.name))));
+    s.jobs.forEach((j, k) =>
+      jobs.push(
+        job(
+          j,
+          `${path}.jobs[${k}]`,
+          tasks,
+          jobs.map((x) => x.name),
+        ),
+      ),
+    );
     stages.push({
       name,
       displayName: str(s.displayName, where, 'displayName') ?? name,
@@ -251,5 +323,7 @@ export function planPipeline(p: Value, tasks: Set<string>): PipelinePlan {
 
 /** Every task step of the plan, with its stage and job (for seeding the world). */
 export function taskSteps(plan: PipelinePlan): Array<{ stage: StagePlan; job: JobPlan; step: TaskStep }> {
-  return plan.stages.flatMap((stage) => stage.jobs.flatMap((job) => job.steps.filter((s): s is TaskStep => s.kind === 'task').map((step) => ({ stage, job, step }))));
+  return plan.stages.flatMap((stage) =>
+    stage.jobs.flatMap((job) => job.steps.filter((s): s is TaskStep => s.kind === 'task').map((step) => ({ stage, job, step }))),
+  );
 }

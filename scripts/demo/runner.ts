@@ -140,15 +140,24 @@ export class PipelineRunner {
     const [name, major] = ref.split('@') as [string, string];
     let j = this.taskJsons.get(name.toLowerCase());
     if (!j) {
-      const dir = fs.existsSync(this.o.tasksDir) ? fs.readdirSync(this.o.tasksDir).find((d) => d.toLowerCase() === name.toLowerCase()) : undefined;
+      const dir = fs.existsSync(this.o.tasksDir)
+        ? fs.readdirSync(this.o.tasksDir).find((d) => d.toLowerCase() === name.toLowerCase())
+        : undefined;
       const src = dir && path.join(this.o.tasksDir, dir);
-      if (!src || !fs.existsSync(path.join(src, 'task.json'))) throw new NotBuilt(`${ref} is not built in ${this.o.tasksDir}: run 'node scripts/build.mjs' first (npm run demo does)`);
+      if (!src || !fs.existsSync(path.join(src, 'task.json')))
+        throw new NotBuilt(`${ref} is not built in ${this.o.tasksDir}: run 'node scripts/build.mjs' first (npm run demo does)`);
       j = JSON.parse(fs.readFileSync(path.join(src, 'task.json'), 'utf8')) as TaskJson & { id: string };
-      const dest = path.join(this.agentTasks, `${j.name}_${(j as { id?: string }).id ?? 'task'}`, `${j.version.Major}.${j.version.Minor}.${j.version.Patch}`);
+      const dest = path.join(
+        this.agentTasks,
+        `${j.name}_${(j as { id?: string }).id ?? 'task'}`,
+        `${j.version.Major}.${j.version.Minor}.${j.version.Patch}`,
+      );
       fs.cpSync(src, dest, { recursive: true });
       this.taskDirs.set(name.toLowerCase(), dest);
       this.taskJsons.set(name.toLowerCase(), j);
-      this.o.log.print(`${this.o.log.dim(`Downloading task: ${j.name} (${j.version.Major}.${j.version.Minor}.${j.version.Patch}) from ${path.relative(this.o.repoRoot, src)} (the bundle the .vsix carries)`)}`);
+      this.o.log.print(
+        `${this.o.log.dim(`Downloading task: ${j.name} (${j.version.Major}.${j.version.Minor}.${j.version.Patch}) from ${path.relative(this.o.repoRoot, src)} (the bundle the .vsix carries)`)}`,
+      );
     }
     if (String(j.version.Major) !== major) throw new Unsupported(where, `${ref}: the built task is ${j.name}@${j.version.Major}`);
     return j;
@@ -177,13 +186,33 @@ export class PipelineRunner {
         where: `stage ${stage.name} condition`,
       };
       log.print();
-      log.print(log.bold(`▶ Stage ${stage.name}`) + log.dim(` · ${stage.displayName}${stage.dependsOn.length ? ` · dependsOn ${stage.dependsOn.join(', ')}` : ''}`));
+      log.print(
+        log.bold(`▶ Stage ${stage.name}`) +
+          log.dim(` · ${stage.displayName}${stage.dependsOn.length ? ` · dependsOn ${stage.dependsOn.join(', ')}` : ''}`),
+      );
       const holds = conditionHolds(stage.condition, scope);
       if (!holds) {
         const why = `condition ${stage.condition ? `'${stage.condition}'` : 'succeeded() (the default)'} is false${deps.length ? ` (${deps.map((d) => `${d.name}: ${d.result}`).join(', ')})` : ''}`;
         log.print(`  ${log.dim(`Condition: ${stage.condition ?? 'succeeded()'}`)}`);
         for (const e of explainReferences(stage.condition ?? '', scope)) log.print(`  ${log.dim(`  ${e}`)}`);
-        const rec: StageRecord = { name: stage.name, displayName: stage.displayName, result: 'Skipped', jobs: stage.jobs.map((j) => ({ stage: stage.name, name: j.name, kind: j.kind, displayName: j.displayName, result: 'Skipped', steps: [], outputs: {}, variables: {}, skipped: 'the stage was skipped' })), skipped: why, ms: 0 };
+        const rec: StageRecord = {
+          name: stage.name,
+          displayName: stage.displayName,
+          result: 'Skipped',
+          jobs: stage.jobs.map((j) => ({
+            stage: stage.name,
+            name: j.name,
+            kind: j.kind,
+            displayName: j.displayName,
+            result: 'Skipped',
+            steps: [],
+            outputs: {},
+            variables: {},
+            skipped: 'the stage was skipped',
+          })),
+          skipped: why,
+          ms: 0,
+        };
         this.stages.push(rec);
         log.print(`${log.resultText('Skipped')} ${log.bold(`Stage ${stage.name}`)}: ${why}`);
         continue;
@@ -192,7 +221,10 @@ export class PipelineRunner {
         log.print(`  ${log.dim(`Condition: ${stage.condition} → true`)}`);
         for (const e of explainReferences(stage.condition, scope)) log.print(`  ${log.dim(`  ${e}`)}`);
       }
-      if (stage.lockBehavior) log.print(`  ${log.dim(`lockBehavior: ${stage.lockBehavior} (with an Exclusive lock check, runs enter this stage one at a time; one run here)`)}`);
+      if (stage.lockBehavior)
+        log.print(
+          `  ${log.dim(`lockBehavior: ${stage.lockBehavior} (with an Exclusive lock check, runs enter this stage one at a time; one run here)`)}`,
+        );
       const rec: StageRecord = { name: stage.name, displayName: stage.displayName, result: 'Succeeded', jobs: [], ms: 0 };
       this.stages.push(rec);
       for (const job of stage.jobs) rec.jobs.push(await this.runJob(stage, job, rec));
@@ -212,13 +244,25 @@ export class PipelineRunner {
 
   private async runJob(stage: StagePlan, job: JobPlan, stageRec: StageRecord): Promise<JobRecord> {
     const { log } = this.o;
-    const rec: JobRecord = { stage: stage.name, name: job.name, kind: job.kind, displayName: job.displayName, result: 'Succeeded', steps: [], outputs: {}, variables: {} };
+    const rec: JobRecord = {
+      stage: stage.name,
+      name: job.name,
+      kind: job.kind,
+      displayName: job.displayName,
+      result: 'Succeeded',
+      steps: [],
+      outputs: {},
+      variables: {},
+    };
     log.print();
     log.print(`  ${log.bold(`▶ ${job.kind === 'deployment' ? 'Deployment job' : 'Job'} ${job.name}`)}${log.dim(` · ${job.displayName}`)}`);
     // A job's condition sees the jobs it depends on: their results (succeeded() by default) and outputs.
     const deps = job.dependsOn.map((d) => stageRec.jobs.find((x) => x.name === d)!);
     const jobScope: RuntimeScope = {
-      names: { dependencies: Object.fromEntries(deps.map((d) => [d.name, { result: d.result, outputs: d.outputs }])), variables: this.pipelineVars },
+      names: {
+        dependencies: Object.fromEntries(deps.map((d) => [d.name, { result: d.result, outputs: d.outputs }])),
+        variables: this.pipelineVars,
+      },
       statuses: deps.map((d) => ({ name: d.name, result: d.result })),
       where: `job ${stage.name}.${job.name} condition`,
     };
@@ -234,18 +278,29 @@ export class PipelineRunner {
     const unmet: string[] = [];
     for (const d of job.pool.demands) {
       const m = /^\s*([\w.]+)\s+-equals\s+(.+?)\s*$/.exec(d) ?? /^\s*([\w.]+)\s*$/.exec(d);
-      if (!m) throw new Unsupported(job.where, `pool demand '${d}': only 'name' and 'name -equals value' demands are supported by the rehearsal`);
+      if (!m)
+        throw new Unsupported(job.where, `pool demand '${d}': only 'name' and 'name -equals value' demands are supported by the rehearsal`);
       const have = capabilities[m[1]!];
       if (have === undefined || (m[2] !== undefined && have.toLowerCase() !== m[2].toLowerCase())) unmet.push(d);
     }
-    log.print(`  ${log.dim(`Pool: ${job.pool.name ?? '(default)'}${job.pool.demands.length ? ` · demands: ${job.pool.demands.join('; ')}` : ''} → rehearsal agent on this machine (Agent.OS Linux)${this.world.sandbox ? ', in the VNet (private network namespace)' : ''}`)}`);
+    log.print(
+      `  ${log.dim(`Pool: ${job.pool.name ?? '(default)'}${job.pool.demands.length ? ` · demands: ${job.pool.demands.join('; ')}` : ''} → rehearsal agent on this machine (Agent.OS Linux)${this.world.sandbox ? ', in the VNet (private network namespace)' : ''}`)}`,
+    );
     if (unmet.length) {
       rec.result = 'Failed';
-      log.print(`  ${log.red(`##[error]No agent found in pool ${job.pool.name} which satisfies the specified demands: ${unmet.join(', ')}`)}`);
+      log.print(
+        `  ${log.red(`##[error]No agent found in pool ${job.pool.name} which satisfies the specified demands: ${unmet.join(', ')}`)}`,
+      );
       return rec;
     }
-    if (job.environment) log.print(`  ${log.dim(`Environment: ${job.environment} · its approvals and checks (e.g. Approvals, Exclusive lock) apply here in Azure DevOps; the rehearsal has none configured`)}`);
-    if (job.timeoutInMinutes !== undefined) log.print(`  ${log.dim(`timeoutInMinutes: ${job.timeoutInMinutes}${job.timeoutInMinutes === 0 ? ' (no agent limit; the task bounds its own wait)' : ''}`)}`);
+    if (job.environment)
+      log.print(
+        `  ${log.dim(`Environment: ${job.environment} · its approvals and checks (e.g. Approvals, Exclusive lock) apply here in Azure DevOps; the rehearsal has none configured`)}`,
+      );
+    if (job.timeoutInMinutes !== undefined)
+      log.print(
+        `  ${log.dim(`timeoutInMinutes: ${job.timeoutInMinutes}${job.timeoutInMinutes === 0 ? ' (no agent limit; the task bounds its own wait)' : ''}`)}`,
+      );
 
     const agent = this.world.agentJob();
     const n = ++this.jobCounter;
@@ -281,12 +336,18 @@ export class PipelineRunner {
       if (s.name === stage.name) continue;
       stageDependencies[s.name] = Object.fromEntries(s.jobs.map((j) => [j.name, { result: j.result, outputs: j.outputs }]));
     }
-    const dependencies: Record<string, Value> = Object.fromEntries(stageRec.jobs.map((j) => [j.name, { result: j.result, outputs: j.outputs }]));
+    const dependencies: Record<string, Value> = Object.fromEntries(
+      stageRec.jobs.map((j) => [j.name, { result: j.result, outputs: j.outputs }]),
+    );
     for (const [k, raw] of Object.entries(job.variables)) {
       const expr = runtimeExpression(raw);
       let value: string;
       if (expr !== undefined) {
-        const v = evaluateRuntime(expr, { names: { stageDependencies, dependencies, variables: Object.fromEntries([...vars.values()].map((x) => [x.name, x.value])) }, statuses: [], where: `job ${stage.name}.${job.name} variable ${k}` });
+        const v = evaluateRuntime(expr, {
+          names: { stageDependencies, dependencies, variables: Object.fromEntries([...vars.values()].map((x) => [x.name, x.value])) },
+          statuses: [],
+          where: `job ${stage.name}.${job.name} variable ${k}`,
+        });
         value = v === null ? '' : String(v);
         log.print(`  ${log.dim(`variable ${k} = ${raw} → '${value}'`)}`);
       } else {
@@ -302,24 +363,56 @@ export class PipelineRunner {
       const s = steps[i]!;
       const id = s.kind === 'task' ? (s.name ?? `step${i + 1}`) : `checkout${i + 1}`;
       const statuses = rec.steps.filter((x) => x.result !== 'Skipped').map((x) => ({ name: x.id, result: x.result }));
-      const scope: RuntimeScope = { names: { variables: Object.fromEntries([...vars.values()].map((x) => [x.name, x.value])) }, statuses, where: `step ${stage.name}.${job.name}.${id} condition` };
+      const scope: RuntimeScope = {
+        names: { variables: Object.fromEntries([...vars.values()].map((x) => [x.name, x.value])) },
+        statuses,
+        where: `step ${stage.name}.${job.name}.${id} condition`,
+      };
       const condition = s.kind === 'task' ? s.condition : undefined;
       const display = s.kind === 'task' ? expandMacros(s.displayName ?? s.task, flat()).text : s.displayName;
       if (!conditionHolds(condition, scope)) {
         const why = `condition ${condition ? `'${condition}'` : 'succeeded() (the default)'} is false`;
         log.print(`    ${log.dim('⊘')} ${display} ${log.dim(`· skipped: ${why}`)}`);
-        rec.steps.push({ stage: stage.name, job: job.name, id, displayName: display, ...(s.kind === 'task' ? { task: s.task } : {}), result: 'Skipped', ms: 0, outputs: {}, errors: [], warnings: [], summaryFiles: [], skipped: why, adjustments: [] });
+        rec.steps.push({
+          stage: stage.name,
+          job: job.name,
+          id,
+          displayName: display,
+          ...(s.kind === 'task' ? { task: s.task } : {}),
+          result: 'Skipped',
+          ms: 0,
+          outputs: {},
+          errors: [],
+          warnings: [],
+          summaryFiles: [],
+          skipped: why,
+          adjustments: [],
+        });
         continue;
       }
       if (s.kind === 'checkout') {
         const started = Date.now();
         if (s.repository === 'self') {
           this.checkout(dirs.s);
-          log.print(`    ${log.cyan('▸')} ${log.bold('Checkout')} ${log.dim(`${this.world.seed.ado.repository.name}@${this.world.branch.ref.replace('refs/heads/', '')} at ${this.world.branch.commit.slice(0, 12)} to s`)}`);
+          log.print(
+            `    ${log.cyan('▸')} ${log.bold('Checkout')} ${log.dim(`${this.world.seed.ado.repository.name}@${this.world.branch.ref.replace('refs/heads/', '')} at ${this.world.branch.commit.slice(0, 12)} to s`)}`,
+          );
         } else {
           log.print(`    ${log.cyan('▸')} ${log.bold('Checkout: none')} ${log.dim('(this job needs no repository files)')}`);
         }
-        rec.steps.push({ stage: stage.name, job: job.name, id, displayName: display, result: 'Succeeded', ms: Date.now() - started, outputs: {}, errors: [], warnings: [], summaryFiles: [], adjustments: [] });
+        rec.steps.push({
+          stage: stage.name,
+          job: job.name,
+          id,
+          displayName: display,
+          result: 'Succeeded',
+          ms: Date.now() - started,
+          outputs: {},
+          errors: [],
+          warnings: [],
+          summaryFiles: [],
+          adjustments: [],
+        });
         continue;
       }
       const stepRec = await this.runTaskStep(stage, job, s, id, display, vars, agent, dirs.s);
@@ -346,13 +439,25 @@ export class PipelineRunner {
     const skip = new Set(['node_modules', 'dist', '.git', '.tmp']);
     for (const e of fs.readdirSync(this.o.repoRoot)) {
       if (skip.has(e)) continue;
-      fs.cpSync(path.join(this.o.repoRoot, e), path.join(dest, e), { recursive: true, filter: (src) => !src.split(path.sep).includes('node_modules') });
+      fs.cpSync(path.join(this.o.repoRoot, e), path.join(dest, e), {
+        recursive: true,
+        filter: (src) => !src.split(path.sep).includes('node_modules'),
+      });
     }
     fs.mkdirSync(path.join(dest, '.git'), { recursive: true });
     fs.writeFileSync(path.join(dest, '.git', 'HEAD'), `${this.world.branch.commit}\n`);
   }
 
-  private async runTaskStep(stage: StagePlan, job: JobPlan, s: TaskStep, id: string, display: string, vars: Map<string, { name: string; value: string }>, agent: ReturnType<DemoWorld['agentJob']>, sources: string): Promise<StepRecord> {
+  private async runTaskStep(
+    stage: StagePlan,
+    job: JobPlan,
+    s: TaskStep,
+    id: string,
+    display: string,
+    vars: Map<string, { name: string; value: string }>,
+    agent: ReturnType<DemoWorld['agentJob']>,
+    sources: string,
+  ): Promise<StepRecord> {
     const { log } = this.o;
     const tj = this.taskJson(s.task, s.where);
     const flat = new Map([...vars].map(([k, v]) => [k, v.value]));
@@ -361,7 +466,11 @@ export class PipelineRunner {
     const unknownMacros = new Set<string>();
     const declared = tj.inputs ?? [];
     for (const [k, raw] of Object.entries(s.inputs)) {
-      if (runtimeExpression(raw) !== undefined) throw new Unsupported(s.where, `input ${k}: runtime expressions ($[ ]) are only supported in job variables and conditions (as in Azure Pipelines)`);
+      if (runtimeExpression(raw) !== undefined)
+        throw new Unsupported(
+          s.where,
+          `input ${k}: runtime expressions ($[ ]) are only supported in job variables and conditions (as in Azure Pipelines)`,
+        );
       const { text, unknown } = expandMacros(raw, flat);
       for (const u of unknown) unknownMacros.add(u);
       const decl = declared.find((d) => d.name === k || (d.aliases ?? []).includes(k));
@@ -372,19 +481,27 @@ export class PipelineRunner {
       const v = inputs[d.name];
       if (d.type.startsWith('connectedService:') && v) {
         const c = this.world.connections.get(v.toLowerCase()) ?? [...this.world.connections.values()].find((x) => x.id === v.toLowerCase());
-        if (!c) throw new Unsupported(s.where, `input ${d.name}: service connection '${v}' could not be found (the rehearsal registers the connections the pipeline names at start)`);
+        if (!c)
+          throw new Unsupported(
+            s.where,
+            `input ${d.name}: service connection '${v}' could not be found (the rehearsal registers the connections the pipeline names at start)`,
+          );
         inputs[d.name] = c.id;
       }
       if (d.type === 'filePath' && v && !path.isAbsolute(v)) inputs[d.name] = path.join(sources, v);
     }
     const taskName = tj.name;
     if (taskName === 'AmlAksDeploy' && Number(inputs.stepWaitSeconds ?? '60') > this.o.holdSeconds) {
-      adjustments.push(`stepWaitSeconds ${inputs.stepWaitSeconds ?? '60 (default)'} → ${this.o.holdSeconds}: the rehearsal holds each traffic step ${this.o.holdSeconds} s (--hold-seconds)`);
+      adjustments.push(
+        `stepWaitSeconds ${inputs.stepWaitSeconds ?? '60 (default)'} → ${this.o.holdSeconds}: the rehearsal holds each traffic step ${this.o.holdSeconds} s (--hold-seconds)`,
+      );
       inputs.stepWaitSeconds = String(this.o.holdSeconds);
     }
     if (taskName === 'AmlPrivateLinkCheck' && !this.world.sandbox) {
       if (!inputs.dnsServers) {
-        adjustments.push(`dnsServers '' → ${this.world.dns.address}: no private network here, so the names are resolved by asking the VNet DNS (the emulator's DNS server) instead of the agent's own resolver`);
+        adjustments.push(
+          `dnsServers '' → ${this.world.dns.address}: no private network here, so the names are resolved by asking the VNet DNS (the emulator's DNS server) instead of the agent's own resolver`,
+        );
         inputs.dnsServers = this.world.dns.address;
       }
       if ((inputs.tcpCheck ?? 'true').toLowerCase() === 'true') {
@@ -398,7 +515,9 @@ export class PipelineRunner {
     log.print(`      ${log.dim('='.repeat(78))}`);
     log.print(`      ${log.dim(`Task         : ${tj.friendlyName}`)}`);
     log.print(`      ${log.dim(`Description  : ${tj.description}`)}`);
-    log.print(`      ${log.dim(`Version      : ${tj.version.Major}.${tj.version.Minor}.${tj.version.Patch} (from ${path.relative(this.o.repoRoot, path.join(this.o.tasksDir, taskName))})`)}`);
+    log.print(
+      `      ${log.dim(`Version      : ${tj.version.Major}.${tj.version.Minor}.${tj.version.Patch} (from ${path.relative(this.o.repoRoot, path.join(this.o.tasksDir, taskName))})`)}`,
+    );
     log.print(`      ${log.dim(`Author       : ${tj.author}`)}`);
     log.print(`      ${log.dim('='.repeat(78))}`);
     const shown = Object.entries(s.inputs)
@@ -410,18 +529,37 @@ export class PipelineRunner {
       });
     for (const l of shown) log.print(`      ${log.dim(`input ${l}`)}`);
     for (const a of adjustments) log.print(`      ${log.yellow(`rehearsal: ${a}`)}`);
-    for (const u of unknownMacros) log.print(`      ${log.yellow(`rehearsal: $(${u}) is not a variable of this job; it stays as written (the agent does the same)`)}`);
+    for (const u of unknownMacros)
+      log.print(`      ${log.yellow(`rehearsal: $(${u}) is not a variable of this job; it stays as written (the agent does the same)`)}`);
 
     const secretParams = ['serviceprincipalkey', 'servicePrincipalCertificate', 'AccessToken'];
-    const known = Object.values(agent.endpoints).flatMap((e) => Object.entries(e.parameters ?? {}).filter(([k]) => secretParams.includes(k)).map(([, v]) => v));
+    const known = Object.values(agent.endpoints).flatMap((e) =>
+      Object.entries(e.parameters ?? {})
+        .filter(([k]) => secretParams.includes(k))
+        .map(([, v]) => v),
+    );
     const variables = Object.fromEntries([...vars.values()].map((x) => [x.name, x.value]));
     const timeoutMs = Math.min(job.timeoutInMinutes ? job.timeoutInMinutes * 60_000 : Infinity, 15 * 60_000);
     const startedAt = Date.now();
-    const run = await runTask(taskName, { inputs, endpoints: agent.endpoints, variables, env: agent.env, taskDir: this.taskDirs.get(taskName.toLowerCase())!, timeoutMs });
+    const run = await runTask(taskName, {
+      inputs,
+      endpoints: agent.endpoints,
+      variables,
+      env: agent.env,
+      taskDir: this.taskDirs.get(taskName.toLowerCase())!,
+      timeoutMs,
+    });
     const secrets = [...known, ...run.secrets];
     log.taskOutput(run.stdout, secrets, '      ');
     if (run.stderr.trim()) for (const l of run.stderr.trim().split('\n').slice(-20)) log.print(`      ${log.red(l)}`);
-    const result: Result = run.result === 'Succeeded' || run.result === 'SucceededWithIssues' || run.result === 'Failed' ? run.result : run.result === 'Cancelled' || run.result === 'Canceled' ? 'Canceled' : run.result === 'Skipped' ? 'Skipped' : 'Failed';
+    const result: Result =
+      run.result === 'Succeeded' || run.result === 'SucceededWithIssues' || run.result === 'Failed'
+        ? run.result
+        : run.result === 'Cancelled' || run.result === 'Canceled'
+          ? 'Canceled'
+          : run.result === 'Skipped'
+            ? 'Skipped'
+            : 'Failed';
 
     // The run summary, as the Extensions tab would show it.
     const summaryFiles: string[] = [];
@@ -430,10 +568,38 @@ export class PipelineRunner {
       fs.writeFileSync(file, sm.content);
       summaryFiles.push(file);
     });
-    const outs = Object.entries(run.outputs).filter(([k]) => !run.commands.some((c) => c.name === 'task.setvariable' && c.props.variable === k && c.props.issecret === 'true'));
-    const tail = [secs(run.ms), ...(summaryFiles.length ? [`summary ${summaryFiles.map((f) => (path.relative(process.cwd(), f).startsWith('..') ? f : path.relative(process.cwd(), f))).join(', ')}`] : [])];
+    const outs = Object.entries(run.outputs).filter(
+      ([k]) => !run.commands.some((c) => c.name === 'task.setvariable' && c.props.variable === k && c.props.issecret === 'true'),
+    );
+    const tail = [
+      secs(run.ms),
+      ...(summaryFiles.length
+        ? [
+            `summary ${summaryFiles.map((f) => (path.relative(process.cwd(), f).startsWith('..') ? f : path.relative(process.cwd(), f))).join(', ')}`,
+          ]
+        : []),
+    ];
     log.print(`      ${log.resultText(result)} ${log.dim(tail.join(' · '))}`);
-    if (outs.length && s.name) log.print(`      ${log.dim(`outputs: ${outs.map(([k, v]) => `${s.name}.${k}=${v.length > 90 ? `${v.slice(0, 87)}...` : v}`).join('  ')}`)}`);
-    return { stage: stage.name, job: job.name, id, displayName: display, task: s.task, result, startedAt, ms: run.ms, outputs: run.outputs, errors: run.errors, warnings: run.warnings, summaryFiles, adjustments, inputs, run };
+    if (outs.length && s.name)
+      log.print(
+        `      ${log.dim(`outputs: ${outs.map(([k, v]) => `${s.name}.${k}=${v.length > 90 ? `${v.slice(0, 87)}...` : v}`).join('  ')}`)}`,
+      );
+    return {
+      stage: stage.name,
+      job: job.name,
+      id,
+      displayName: display,
+      task: s.task,
+      result,
+      startedAt,
+      ms: run.ms,
+      outputs: run.outputs,
+      errors: run.errors,
+      warnings: run.warnings,
+      summaryFiles,
+      adjustments,
+      inputs,
+      run,
+    };
   }
 }

@@ -29,7 +29,11 @@ export function inSandbox(): boolean {
 export function sandboxAvailable(): { ok: true } | { ok: false; why: string } {
   if (process.platform !== 'linux') return { ok: false, why: 'not Linux' };
   if (process.getuid?.() !== 0) return { ok: false, why: 'not root (private mount and network namespaces need root)' };
-  for (const [cmd, args] of [['unshare', ['-m', '-n', 'true']], ['ip', ['-V']], ['mount', ['--version']]] as const) {
+  for (const [cmd, args] of [
+    ['unshare', ['-m', '-n', 'true']],
+    ['ip', ['-V']],
+    ['mount', ['--version']],
+  ] as const) {
     const r = spawnSync(cmd, args, { stdio: 'ignore' });
     if (r.error || r.status !== 0) return { ok: false, why: `'${cmd} ${args.join(' ')}' is not available or not permitted here` };
   }
@@ -81,8 +85,12 @@ export async function setupSandboxNetwork(ips: string[]): Promise<SandboxNetwork
   if (first) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aml-demo-net-'));
     const resolv = path.join(dir, 'resolv.conf');
-    fs.writeFileSync(resolv, `# rehearsal agent in the VNet: Azure DNS, which answers the linked private DNS zones\nnameserver ${AZURE_DNS}\noptions timeout:2 attempts:2\n`);
-    if (!fs.existsSync('/etc/resolv.conf')) throw new Error('/etc/resolv.conf does not exist: cannot point the agent resolver at the VNet DNS');
+    fs.writeFileSync(
+      resolv,
+      `# rehearsal agent in the VNet: Azure DNS, which answers the linked private DNS zones\nnameserver ${AZURE_DNS}\noptions timeout:2 attempts:2\n`,
+    );
+    if (!fs.existsSync('/etc/resolv.conf'))
+      throw new Error('/etc/resolv.conf does not exist: cannot point the agent resolver at the VNet DNS');
     run('mount', ['--bind', resolv, '/etc/resolv.conf']);
     // The mount keeps the file's contents; the temporary file itself can go.
     fs.rmSync(dir, { recursive: true, force: true });

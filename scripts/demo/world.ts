@@ -70,7 +70,15 @@ export interface DemoWorld {
   /** What production serves before the run: the model version and its deployment (blue/green baseline). */
   /** The latest registered version in each workspace the pipeline registers in (what compareWith: latest meets there). */
   champions: Array<{ workspaceId: string; model: string; version: string; metrics: Record<string, number> }>;
-  production: Array<{ workspaceId: string; endpoint: string; deployment: string; model: string; version: string; metrics: Record<string, number>; /** Two workspaces: the registry production deploys from. */ registryId?: string }>;
+  production: Array<{
+    workspaceId: string;
+    endpoint: string;
+    deployment: string;
+    model: string;
+    version: string;
+    metrics: Record<string, number>;
+    /** Two workspaces: the registry production deploys from. */ registryId?: string;
+  }>;
   /** What a new agent job gets: a fresh job token, System.* and Build.* variables, endpoints. */
   agentJob(): AgentJob;
   /** Azure ML job names the world has seen submitted, in order. */
@@ -79,7 +87,12 @@ export interface DemoWorld {
 }
 
 /** The metrics of the model production serves before the run (the champion the gate compares with). */
-const PRODUCTION_METRICS: Record<string, number> = { 'train.auc': 0.87, 'train.rmse': 0.36, 'evaluate.test_auc': 0.86, 'evaluate.test_rmse': 0.38 };
+const PRODUCTION_METRICS: Record<string, number> = {
+  'train.auc': 0.87,
+  'train.rmse': 0.36,
+  'evaluate.test_auc': 0.86,
+  'evaluate.test_rmse': 0.38,
+};
 
 /** The metric keys a gate names, as AmlModelRegister@1 reads it (an unreadable gate names none). */
 function gateKeys(text: string | undefined): string[] {
@@ -148,7 +161,10 @@ export async function startDemoWorld(o: { plan: PipelinePlan; variant: Variant; 
     certificate: S.servicePrincipals.certificate.objectId,
     managedIdentity: S.managedIdentities.system.objectId,
   };
-  const seededKinds = (['wif', 'secret', 'certificate', 'managedIdentity'] as const).map((k) => ({ kind: k, ...S.ado.serviceConnections[k] }));
+  const seededKinds = (['wif', 'secret', 'certificate', 'managedIdentity'] as const).map((k) => ({
+    kind: k,
+    ...S.ado.serviceConnections[k],
+  }));
   const steps = taskSteps(o.plan);
   for (const { step } of steps) {
     const name = str(step.inputs.azureSubscription ?? step.inputs.azureResourceManagerConnection);
@@ -164,10 +180,20 @@ export async function startDemoWorld(o: { plan: PipelinePlan; variant: Variant; 
     const sc = emu.ado.addServiceConnection({ org, project, name });
     const subject = emu.ado.subject(org, project, name);
     emu.entra.addFederatedCredential(fedSp, { name: `ado-${name}`, issuer: emu.ado.issuer(org), subject });
-    emu.ado.addCheck({ org, project, resourceType: 'endpoint', resourceId: sc.id, type: 'branchControl', settings: { allowedBranches: 'refs/heads/main', ensureProtectionOfBranch: true } });
+    emu.ado.addCheck({
+      org,
+      project,
+      resourceType: 'endpoint',
+      resourceId: sc.id,
+      type: 'branchControl',
+      settings: { allowedBranches: 'refs/heads/main', ensureProtectionOfBranch: true },
+    });
     const base = seedConnection(S, 'wif');
     pipelineIdentities.add(S.servicePrincipals.federated.objectId);
-    const endpoint: Endpoint = { ...base.endpoint, parameters: { ...base.endpoint.parameters, workloadIdentityFederationSubject: subject } };
+    const endpoint: Endpoint = {
+      ...base.endpoint,
+      parameters: { ...base.endpoint.parameters, workloadIdentityFederationSubject: subject },
+    };
     connections.set(name.toLowerCase(), { name, id: sc.id, scheme: base.scheme, endpoint, registered: true });
   }
 
@@ -181,11 +207,23 @@ export async function startDemoWorld(o: { plan: PipelinePlan; variant: Variant; 
     emu.addSecret(token);
     emu.github.addToken(token);
     const sc = emu.ado.addServiceConnection({ org, project, name, type: 'github' });
-    connections.set(name.toLowerCase(), { name, id: sc.id, scheme: 'PersonalAccessToken', endpoint: { url: `${emu.url}/`, scheme: 'PersonalAccessToken', parameters: { accessToken: token } }, registered: true });
+    connections.set(name.toLowerCase(), {
+      name,
+      id: sc.id,
+      scheme: 'PersonalAccessToken',
+      endpoint: { url: `${emu.url}/`, scheme: 'PersonalAccessToken', parameters: { accessToken: token } },
+      registered: true,
+    });
   }
 
   // The seeded workspace starts with one Contributor per auth scheme; keep only the pipeline's.
-  for (const p of [S.servicePrincipals.federated, S.servicePrincipals.secret, S.servicePrincipals.certificate, S.managedIdentities.system, S.managedIdentities.user]) {
+  for (const p of [
+    S.servicePrincipals.federated,
+    S.servicePrincipals.secret,
+    S.servicePrincipals.certificate,
+    S.managedIdentities.system,
+    S.managedIdentities.user,
+  ]) {
     if (!pipelineIdentities.has(p.objectId)) emu.arm.rbac.revoke(p.objectId, 'Contributor');
   }
 
@@ -203,8 +241,19 @@ export async function startDemoWorld(o: { plan: PipelinePlan; variant: Variant; 
       const pe = `pe-${name}`;
       // The region its name says (mlw-prod-weu: West Europe), where the emulator knows it.
       const suffix = /-(weu|neu|eus2|eus|wus2)$/i.exec(name)?.[1]?.toLowerCase();
-      const location = ({ weu: 'westeurope', neu: 'northeurope', eus: 'eastus', eus2: 'eastus2', wus2: 'westus2' } as Record<string, string>)[suffix ?? ''] ?? S.location;
-      emu.arm.addWorkspace({ subscriptionId: S.subscriptionId, resourceGroup: rg, name, location, publicNetworkAccess: 'Disabled', workspaceId: guid, privateEndpointConnections: [{ name: `${pe}.${guid}`, privateEndpointName: pe, status: 'Approved' }] });
+      const location =
+        ({ weu: 'westeurope', neu: 'northeurope', eus: 'eastus', eus2: 'eastus2', wus2: 'westus2' } as Record<string, string>)[
+          suffix ?? ''
+        ] ?? S.location;
+      emu.arm.addWorkspace({
+        subscriptionId: S.subscriptionId,
+        resourceGroup: rg,
+        name,
+        location,
+        publicNetworkAccess: 'Disabled',
+        workspaceId: guid,
+        privateEndpointConnections: [{ name: `${pe}.${guid}`, privateEndpointName: pe, status: 'Approved' }],
+      });
       const rgId = emu.arm.resourceGroupId(S.subscriptionId, rg);
       for (const id of pipelineIdentities) emu.arm.grantRole(id, 'Contributor', rgId);
       emu.arm.grantRole(S.servicePrincipals.reader.objectId, 'Reader', id);
@@ -223,7 +272,8 @@ export async function startDemoWorld(o: { plan: PipelinePlan; variant: Variant; 
     const task = step.task.split('@')[0];
     const compute = str(step.inputs.computeName);
     if (task === 'AmlAksDeploy' && compute && !w.computes.includes(compute)) {
-      if (!emu.arm.resources.get(`${w.id}/computes/${compute}`)) emu.aml.addCompute(w.id, compute, { computeType: 'Kubernetes', namespace: 'azureml' });
+      if (!emu.arm.resources.get(`${w.id}/computes/${compute}`))
+        emu.aml.addCompute(w.id, compute, { computeType: 'Kubernetes', namespace: 'azureml' });
       w.computes.push(compute);
     }
     const jobFile = str(step.inputs.jobFile);
@@ -253,7 +303,14 @@ export async function startDemoWorld(o: { plan: PipelinePlan; variant: Variant; 
     const reg = str(step.inputs.registryName);
     if (!reg || registryIds.has(reg.toLowerCase())) continue;
     const regions = [...new Set(workspaces.map((w) => String(emu.arm.resources.get(w.id)?.body.location ?? S.location)))];
-    const body = emu.registries.add({ subscriptionId: S.subscriptionId, resourceGroup: str(step.inputs.registryResourceGroup) ?? S.resourceGroup, name: reg, ...(regions[0] ? { location: regions[0] } : {}), regions, publicNetworkAccess: 'Disabled' });
+    const body = emu.registries.add({
+      subscriptionId: S.subscriptionId,
+      resourceGroup: str(step.inputs.registryResourceGroup) ?? S.resourceGroup,
+      name: reg,
+      ...(regions[0] ? { location: regions[0] } : {}),
+      regions,
+      publicNetworkAccess: 'Disabled',
+    });
     const id = String(body.id);
     registryIds.set(reg.toLowerCase(), id);
     for (const pid of pipelineIdentities) emu.arm.grantRole(pid, 'AzureML Registry User', id);
@@ -264,22 +321,38 @@ export async function startDemoWorld(o: { plan: PipelinePlan; variant: Variant; 
   for (const { step } of steps) {
     const registryId = registryIds.get(str(step.inputs.registryName)?.toLowerCase() ?? '');
     const model = str(step.inputs.modelName);
-    if (step.task.split('@')[0] !== 'AmlModelRegister' || !registryId || !model || emu.registries.versions(registryId, model).length) continue;
+    if (step.task.split('@')[0] !== 'AmlModelRegister' || !registryId || !model || emu.registries.versions(registryId, model).length)
+      continue;
     const championMetrics = o.variant.registryChampion ?? PRODUCTION_METRICS;
     const gated = gateKeys(step.inputs.metricGate).filter((k) => championMetrics[k] !== undefined);
     const metrics = Object.fromEntries(gated.map((k) => [k, championMetrics[k]!]));
     emu.registries.addVersion(registryId, model, '1', {
       modelType: str(step.inputs.modelType) ?? 'mlflow_model',
       description: 'Promoted by run 4650 of mlops-train (main).',
-      tags: { stage: 'production', 'ado.pipeline': 'mlops-train', 'ado.runId': '4650', 'ado.branch': 'refs/heads/main', 'ado.commit': '2'.repeat(40), ...Object.fromEntries(Object.entries(metrics).map(([k, v]) => [`metric.${k}`, String(v)])) },
+      tags: {
+        stage: 'production',
+        'ado.pipeline': 'mlops-train',
+        'ado.runId': '4650',
+        'ado.branch': 'refs/heads/main',
+        'ado.commit': '2'.repeat(40),
+        ...Object.fromEntries(Object.entries(metrics).map(([k, v]) => [`metric.${k}`, String(v)])),
+      },
     });
     const deployStep = steps.find((x) => x.step.task.split('@')[0] === 'AmlAksDeploy')?.step;
-    const target = workspaces.find((x) => x.resourceGroup === str(deployStep?.inputs.resourceGroupName) && x.name === str(deployStep?.inputs.workspaceName));
+    const target = workspaces.find(
+      (x) => x.resourceGroup === str(deployStep?.inputs.resourceGroupName) && x.name === str(deployStep?.inputs.workspaceName),
+    );
     const endpoint = str(deployStep?.inputs.endpointName);
     const compute = str(deployStep?.inputs.computeName);
     if (!target || !endpoint || !compute || emu.online.endpoint(endpoint)) continue;
     const deployment = `${model}-v1`.slice(0, 32);
-    emu.online.addEndpoint(target.id, endpoint, { compute, authMode: 'Key', deployments: [{ name: deployment, model: `azureml://registries/${registryId.split('/').pop()}/models/${model}/versions/1`, traffic: 100 }] });
+    emu.online.addEndpoint(target.id, endpoint, {
+      compute,
+      authMode: 'Key',
+      deployments: [
+        { name: deployment, model: `azureml://registries/${registryId.split('/').pop()}/models/${model}/versions/1`, traffic: 100 },
+      ],
+    });
     production.push({ workspaceId: target.id, endpoint, deployment, model, version: '1', metrics, registryId });
   }
   for (const { step } of steps) {
@@ -292,7 +365,14 @@ export async function startDemoWorld(o: { plan: PipelinePlan; variant: Variant; 
     emu.models.add(w.id, model, '1', {
       modelType: str(step.inputs.modelType) ?? 'mlflow_model',
       description: 'Registered by run 4650 of mlops-train (main).',
-      tags: { stage: 'production', 'ado.pipeline': 'mlops-train', 'ado.runId': '4650', 'ado.branch': 'refs/heads/main', 'ado.commit': '2'.repeat(40), ...Object.fromEntries(Object.entries(metrics).map(([k, v]) => [`metric.${k}`, String(v)])) },
+      tags: {
+        stage: 'production',
+        'ado.pipeline': 'mlops-train',
+        'ado.runId': '4650',
+        'ado.branch': 'refs/heads/main',
+        'ado.commit': '2'.repeat(40),
+        ...Object.fromEntries(Object.entries(metrics).map(([k, v]) => [`metric.${k}`, String(v)])),
+      },
     });
     champions.push({ workspaceId: w.id, model, version: '1', metrics });
     const deploy = steps.find((x) => x.step.task.split('@')[0] === 'AmlAksDeploy' && str(x.step.inputs.workspaceName) === w.name)?.step;
@@ -300,14 +380,22 @@ export async function startDemoWorld(o: { plan: PipelinePlan; variant: Variant; 
     const compute = str(deploy?.inputs.computeName);
     if (!endpoint || !compute || emu.online.endpoint(endpoint)) continue;
     const deployment = `${model}-v1`.slice(0, 32);
-    emu.online.addEndpoint(w.id, endpoint, { compute, authMode: 'Key', deployments: [{ name: deployment, model: `${w.id}/models/${model}/versions/1`, traffic: 100 }] });
+    emu.online.addEndpoint(w.id, endpoint, {
+      compute,
+      authMode: 'Key',
+      deployments: [{ name: deployment, model: `${w.id}/models/${model}/versions/1`, traffic: 100 }],
+    });
     production.push({ workspaceId: w.id, endpoint, deployment, model, version: '1', metrics });
   }
 
   // --- the branch the run builds ----------------------------------------------------------------
   let branch: DemoWorld['branch'];
   if (o.variant.branch === 'refs/heads/main') {
-    branch = { ref: 'refs/heads/main', commit: S.ado.repository.mainHead, policy: 'blocking "Minimum number of reviewers" policy (2 approvers, requestors cannot approve their own changes)' };
+    branch = {
+      ref: 'refs/heads/main',
+      commit: S.ado.repository.mainHead,
+      policy: 'blocking "Minimum number of reviewers" policy (2 approvers, requestors cannot approve their own changes)',
+    };
   } else {
     const commit = emu.ado.pushCommits(S.ado.repository.id, FEATURE_BRANCH, ['4'.repeat(40)], S.ado.repository.mainHead);
     branch = { ref: FEATURE_BRANCH, commit, policy: 'no branch policies' };
@@ -337,15 +425,32 @@ export async function startDemoWorld(o: { plan: PipelinePlan; variant: Variant; 
         if (m) emu.aml.setMetrics(name, s.name, m);
       }
       const stepNames = job.steps.map((s) => s.name);
-      if (stepNames.includes('train')) emu.aml.setOutputs(name, 'train', { model_output: { files: { MLmodel: MLMODEL, 'model.pkl': 'rehearsal model bytes', 'conda.yaml': 'dependencies:\n  - python=3.11\n  - pip:\n    - mlflow==2.16.2\n    - scikit-learn==1.5.2\n', 'requirements.txt': 'mlflow==2.16.2\nscikit-learn==1.5.2\n' } } });
-      if (stepNames.includes('evaluate')) emu.aml.setOutputs(name, 'evaluate', { evaluation_report: { files: { 'report.json': JSON.stringify(o.variant.metrics.evaluate ?? {}) } } });
+      if (stepNames.includes('train'))
+        emu.aml.setOutputs(name, 'train', {
+          model_output: {
+            files: {
+              MLmodel: MLMODEL,
+              'model.pkl': 'rehearsal model bytes',
+              'conda.yaml': 'dependencies:\n  - python=3.11\n  - pip:\n    - mlflow==2.16.2\n    - scikit-learn==1.5.2\n',
+              'requirements.txt': 'mlflow==2.16.2\nscikit-learn==1.5.2\n',
+            },
+          },
+        });
+      if (stepNames.includes('evaluate'))
+        emu.aml.setOutputs(name, 'evaluate', {
+          evaluation_report: { files: { 'report.json': JSON.stringify(o.variant.metrics.evaluate ?? {}) } },
+        });
     }
     for (const r of emu.arm.resources.all()) {
       if (String(r.body.type).toLowerCase() !== DEPLOYMENT_TYPE) continue;
       const d = String(r.body.name);
       if (scored.has(d.toLowerCase())) continue;
       scored.add(d.toLowerCase());
-      emu.online.scoring(d, (q) => (q.body && typeof q.body === 'object' ? { status: 200, body: predict(q.body) } : { status: 400, body: { message: 'Expected a JSON body with input_data.' } }));
+      emu.online.scoring(d, (q) =>
+        q.body && typeof q.body === 'object'
+          ? { status: 200, body: predict(q.body) }
+          : { status: 400, body: { message: 'Expected a JSON body with input_data.' } },
+      );
     }
   };
   const timer = setInterval(play, 15);
@@ -356,7 +461,14 @@ export async function startDemoWorld(o: { plan: PipelinePlan; variant: Variant; 
     const endpoints: Record<string, Endpoint> = { ...j.endpoints };
     for (const c of connections.values()) endpoints[c.id] = c.endpoint;
     return {
-      variables: { ...j.variables, 'Build.SourceBranch': branch.ref, 'Build.SourceBranchName': branch.ref.split('/').pop()!, 'Build.SourceVersion': branch.commit, 'Build.BuildNumber': '20250611.3', 'System.DefinitionName': j.variables['Build.DefinitionName']! },
+      variables: {
+        ...j.variables,
+        'Build.SourceBranch': branch.ref,
+        'Build.SourceBranchName': branch.ref.split('/').pop()!,
+        'Build.SourceVersion': branch.commit,
+        'Build.BuildNumber': '20250611.3',
+        'System.DefinitionName': j.variables['Build.DefinitionName']!,
+      },
       endpoints,
       env: j.env,
     };

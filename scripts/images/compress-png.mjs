@@ -49,7 +49,7 @@ function decode(file) {
   const buf = fs.readFileSync(file);
   if (!buf.subarray(0, 8).equals(SIGNATURE)) throw new Error(`${file}: not a PNG`);
   const chunks = [];
-  for (let p = 8; p < buf.length; ) {
+  for (let p = 8; p < buf.length;) {
     const len = buf.readUInt32BE(p);
     chunks.push({ type: buf.toString('ascii', p + 4, p + 8), data: buf.subarray(p + 8, p + 8 + len) });
     p += 12 + len;

@@ -55,13 +55,25 @@ export interface DeployInputs {
 }
 
 /** The smoke test against the new deployment alone: one scoring call and its verdict, or CheckFailed. */
-function smokeTester(io: AgentIo, i: DeployInputs, api: OnlineApi, session: WorkspaceSession, look: Lookups, body: unknown, translate: (action: string) => (e: unknown) => Error): ((uri: string) => Promise<string>) | undefined {
+function smokeTester(
+  io: AgentIo,
+  i: DeployInputs,
+  api: OnlineApi,
+  session: WorkspaceSession,
+  look: Lookups,
+  body: unknown,
+  translate: (action: string) => (e: unknown) => Error,
+): ((uri: string) => Promise<string>) | undefined {
   if (!i.smoke) return undefined;
   const E = i.endpointName;
   const D = look.deploymentName;
   let scorer: Scorer | undefined;
   return async (uri) => {
-    scorer ??= new Scorer(uri, session.arm.proxy, new ScoringAuth(io, api, E, look.endpoint?.properties.authMode ?? i.authMode, session.arm.credential));
+    scorer ??= new Scorer(
+      uri,
+      session.arm.proxy,
+      new ScoringAuth(io, api, E, look.endpoint?.properties.authMode ?? i.authMode, session.arm.credential),
+    );
     let res;
     try {
       res = await scorer.score(D, body, io.signal);
@@ -82,7 +94,9 @@ function logPlan(io: AgentIo, i: DeployInputs, look: Lookups, steps: number[], n
   io.info(
     msg(
       'Plan',
-      look.endpoint ? msg('PlanExistingEndpoint', i.endpointName, formatTraffic(look.previous)) : msg('PlanNewEndpoint', i.endpointName, i.authMode),
+      look.endpoint
+        ? msg('PlanExistingEndpoint', i.endpointName, formatTraffic(look.previous))
+        : msg('PlanNewEndpoint', i.endpointName, i.authMode),
       i.computeName,
       look.deploymentName,
       i.model.name,
@@ -108,11 +122,16 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
   const session = await openWorkspace(io, i.connection, i.ws);
   const ws = new WorkspaceArm(new ArmClient(session.arm), session.ref);
   const api = new OnlineApi(ws);
-  const translate = (action: string) => (e: unknown) => translateAzureError(e, { action, scope: ws.base, connection: session.arm.endpoint.name });
+  const translate = (action: string) => (e: unknown) =>
+    translateAzureError(e, { action, scope: ws.base, connection: session.arm.endpoint.name });
   const E = i.endpointName;
 
   io.progress(3, msg('ProgressLookups'));
-  const look = await lookUp(io, ws, api, i, spec, { ref: session.ref, location: session.workspace.location, connection: session.arm.endpoint.name }).catch((e: unknown) => {
+  const look = await lookUp(io, ws, api, i, spec, {
+    ref: session.ref,
+    location: session.workspace.location,
+    connection: session.arm.endpoint.name,
+  }).catch((e: unknown) => {
     throw translate(msg('ActionLookUp', i.computeName, i.model.name, i.model.version, E))(e);
   });
   const D = look.deploymentName;
@@ -139,13 +158,34 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
   // contexts (environmentRef refuses them), so no datastore is written.
   const assets = async (): Promise<{ codeId?: string; environmentId?: string }> => {
     if (look.code?.local || look.environment?.inline) io.progress(16, msg('ProgressRegisteringAssets'));
-    const ctx: AssetContext = { io, ws, stats: { uploadedBytes: 0, reused: 0 }, storage: agentStorage(io), datastore: () => Promise.reject(new Error('deployments upload no data')) };
-    const codeId = look.code?.local ? await ensureCode(ctx, look.code.local, look.code.label).catch((e: unknown) => { throw translate(msg('ActionUploadCode'))(e); }) : look.code?.id;
-    const environmentId = look.environment?.inline ? await ensureInlineEnvironment(ctx, look.environment.inline).catch((e: unknown) => { throw translate(msg('ActionRegisterEnvironment'))(e); }) : look.environment?.id;
+    const ctx: AssetContext = {
+      io,
+      ws,
+      stats: { uploadedBytes: 0, reused: 0 },
+      storage: agentStorage(io),
+      datastore: () => Promise.reject(new Error('deployments upload no data')),
+    };
+    const codeId = look.code?.local
+      ? await ensureCode(ctx, look.code.local, look.code.label).catch((e: unknown) => {
+          throw translate(msg('ActionUploadCode'))(e);
+        })
+      : look.code?.id;
+    const environmentId = look.environment?.inline
+      ? await ensureInlineEnvironment(ctx, look.environment.inline).catch((e: unknown) => {
+          throw translate(msg('ActionRegisterEnvironment'))(e);
+        })
+      : look.environment?.id;
     return { ...(codeId ? { codeId } : {}), ...(environmentId ? { environmentId } : {}) };
   };
   const body = (a: { codeId?: string; environmentId?: string }, location: string | undefined): unknown =>
-    deploymentBody(spec, { modelId: look.modelId, ...a, ...(look.instanceType ? { instanceType: look.instanceType } : {}), instanceCount: look.instanceCount, ...(location ? { location } : {}), tags: { ...spec.tags, ...lineage } });
+    deploymentBody(spec, {
+      modelId: look.modelId,
+      ...a,
+      ...(look.instanceType ? { instanceType: look.instanceType } : {}),
+      instanceCount: look.instanceCount,
+      ...(location ? { location } : {}),
+      tags: { ...spec.tags, ...lineage },
+    });
   const smokeTest = smokeTester(io, i, api, session, look, smokeBody, translate);
   const rollout: Rollout = new Rollout(
     {
@@ -173,6 +213,10 @@ export async function run(io: AgentIo, i: DeployInputs): Promise<void> {
   if (i.productionTag) issues.push(...(await markProduction(ws, i.productionTag, E, look.modelId, look.previousModels, (l) => io.info(l))));
   report.publish(msg('SummaryTitleServing', D, '100%'), issues);
   io.progress(100, msg('ProgressRolloutComplete'));
-  io.info(previousServing.length ? msg('RolloutCompleteReplacing', D, '100%', E, formatTraffic(look.previous)) : msg('RolloutComplete', D, '100%', E));
+  io.info(
+    previousServing.length
+      ? msg('RolloutCompleteReplacing', D, '100%', E, formatTraffic(look.previous))
+      : msg('RolloutComplete', D, '100%', E),
+  );
   if (issues.length) io.succeededWithIssues(issues.join(' '));
 }

@@ -42,9 +42,26 @@ export interface DeploymentSpec {
 }
 
 export const DEPLOYMENT_KEYS = [
-  '$schema', 'name', 'type', 'endpoint_name', 'description', 'tags', 'properties', 'model', 'code_configuration', 'environment',
-  'environment_variables', 'app_insights_enabled', 'scale_settings', 'request_settings', 'liveness_probe', 'readiness_probe',
-  'instance_type', 'instance_count', 'resources', 'model_mount_path',
+  '$schema',
+  'name',
+  'type',
+  'endpoint_name',
+  'description',
+  'tags',
+  'properties',
+  'model',
+  'code_configuration',
+  'environment',
+  'environment_variables',
+  'app_insights_enabled',
+  'scale_settings',
+  'request_settings',
+  'liveness_probe',
+  'readiness_probe',
+  'instance_type',
+  'instance_count',
+  'resources',
+  'model_mount_path',
 ] as const;
 
 /** Keys the schema has that this task does not take, and why. */
@@ -55,7 +72,6 @@ const REFUSED: Record<string, () => string> = {
   code_path: () => msg('DeployKeyCodePathOld'),
   scoring_script: () => msg('DeployKeyScoringScriptMisplaced'),
 };
-
 
 const PROBE_KEYS = ['initial_delay', 'period', 'timeout', 'success_threshold', 'failure_threshold'];
 
@@ -97,7 +113,8 @@ function scaleSettings(doc: LoadedYaml, v: Json | undefined): JsonObject | undef
   if (!m) return undefined;
   const type = m.type ?? 'default';
   if (type === 'default') {
-    for (const k of Object.keys(m)) if (k !== 'type') doc.fail([...at, k], msg('ScaleSettingTargetUtilizationOnly'), msg('ScaleSettingTargetUtilizationOnlyFix'));
+    for (const k of Object.keys(m))
+      if (k !== 'type') doc.fail([...at, k], msg('ScaleSettingTargetUtilizationOnly'), msg('ScaleSettingTargetUtilizationOnlyFix'));
     return { scaleType: 'Default' };
   }
   if (type !== 'target_utilization') doc.fail([...at, 'type'], msg('YamlIsValue', String(type)), msg('ScaleTypeFix'));
@@ -106,8 +123,10 @@ function scaleSettings(doc: LoadedYaml, v: Json | undefined): JsonObject | undef
   const max = wholeNumber(doc, [...at, 'max_instances'], m.max_instances, 1);
   const poll = wholeNumber(doc, [...at, 'polling_interval'], m.polling_interval, 1, 'seconds');
   const target = wholeNumber(doc, [...at, 'target_utilization_percentage'], m.target_utilization_percentage, 1);
-  if (min !== undefined && max !== undefined && min > max) doc.fail([...at, 'min_instances'], msg('ScaleMinAboveMax', min, max), msg('ScaleMinAboveMaxFix'));
-  if (target !== undefined && target > 100) doc.fail([...at, 'target_utilization_percentage'], msg('ScaleTargetTooHigh', target), msg('ScaleTargetTooHighFix'));
+  if (min !== undefined && max !== undefined && min > max)
+    doc.fail([...at, 'min_instances'], msg('ScaleMinAboveMax', min, max), msg('ScaleMinAboveMaxFix'));
+  if (target !== undefined && target > 100)
+    doc.fail([...at, 'target_utilization_percentage'], msg('ScaleTargetTooHigh', target), msg('ScaleTargetTooHighFix'));
   if (min !== undefined) out.minInstances = min;
   if (max !== undefined) out.maxInstances = max;
   if (poll !== undefined) out.pollingInterval = isoDuration(poll);
@@ -123,7 +142,8 @@ function resources(doc: LoadedYaml, v: Json | undefined): JsonObject | undefined
     if (!r) return undefined;
     const out: JsonObject = {};
     for (const [key, val] of Object.entries(r)) {
-      if (typeof val !== 'string' && typeof val !== 'number') doc.fail(['resources', k, key], msg('ResourceNotQuantity'), msg('YamlQuoteIt'));
+      if (typeof val !== 'string' && typeof val !== 'number')
+        doc.fail(['resources', k, key], msg('ResourceNotQuantity'), msg('YamlQuoteIt'));
       out[key === 'nvidia.com/gpu' ? 'gpu' : key] = String(val);
     }
     return out;
@@ -146,7 +166,8 @@ export function loadDeploymentFile(file: string, root: string): DeploymentSpec {
   if (/managedOnlineDeployment/i.test(schema) || d.type === 'managed') {
     doc.fail(d.type === 'managed' ? ['type'] : ['$schema'], msg('DeploymentIsManaged'), msg('DeploymentIsManagedFix'));
   }
-  if (schema && !/kubernetesOnlineDeployment/i.test(schema)) doc.fail(['$schema'], msg('DeploymentSchemaWrong', schema), msg('DeploymentSchemaWrongFix'));
+  if (schema && !/kubernetesOnlineDeployment/i.test(schema))
+    doc.fail(['$schema'], msg('DeploymentSchemaWrong', schema), msg('DeploymentSchemaWrongFix'));
   if (d.type !== undefined && d.type !== 'kubernetes') doc.fail(['type'], msg('YamlIsValue', String(d.type)), msg('DeploymentTypeFix'));
   for (const k of Object.keys(d)) if (Object.hasOwn(REFUSED, k)) doc.fail([k], REFUSED[k]!());
   checkKeys(doc, [], d, DEPLOYMENT_KEYS, msg('DeploymentUnknownKey'));
@@ -157,7 +178,8 @@ export function loadDeploymentFile(file: string, root: string): DeploymentSpec {
     spec.name = name;
   }
   if (d.model !== undefined && d.model !== null) spec.notes.push(msg('DeploymentModelReplaced', doc.where(['model'])));
-  if (d.endpoint_name !== undefined && d.endpoint_name !== null) spec.notes.push(msg('DeploymentEndpointReplaced', doc.where(['endpoint_name'])));
+  if (d.endpoint_name !== undefined && d.endpoint_name !== null)
+    spec.notes.push(msg('DeploymentEndpointReplaced', doc.where(['endpoint_name'])));
   const description = text(doc, ['description'], d.description, { nonEmpty: true });
   if (description !== undefined) spec.description = description;
   spec.tags = stringMap(doc, ['tags'], d.tags, { scalars: 'text' }) ?? {};
@@ -165,13 +187,15 @@ export function loadDeploymentFile(file: string, root: string): DeploymentSpec {
 
   const cc = mapping(doc, ['code_configuration'], d.code_configuration, undefined, ['code', 'scoring_script']);
   if (cc) {
-    if (cc.code === undefined || cc.code === null) doc.fail(['code_configuration', 'code'], msg('YamlIsMissing'), msg('CodeFolderMissingFix'));
+    if (cc.code === undefined || cc.code === null)
+      doc.fail(['code_configuration', 'code'], msg('YamlIsMissing'), msg('CodeFolderMissingFix'));
     spec.code = codeRef(doc, ['code_configuration', 'code'], cc.code, rootCheck);
     const script = text(doc, ['code_configuration', 'scoring_script'], cc.scoring_script, { nonEmpty: true });
     if (!script) doc.fail(['code_configuration', 'scoring_script'], msg('YamlIsMissing'), msg('ScoringScriptMissingFix'));
     spec.scoringScript = script;
   }
-  if (d.environment !== undefined && d.environment !== null) spec.environment = environmentRef(doc, ['environment'], d.environment, rootCheck);
+  if (d.environment !== undefined && d.environment !== null)
+    spec.environment = environmentRef(doc, ['environment'], d.environment, rootCheck);
   const env = stringMap(doc, ['environment_variables'], d.environment_variables, { scalars: 'text' });
   if (env) spec.environmentVariables = env;
   const instanceType = text(doc, ['instance_type'], d.instance_type, { nonEmpty: true });

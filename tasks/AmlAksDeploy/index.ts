@@ -14,7 +14,8 @@ runTask(__dirname, async (io) => {
   const ws = workspaceInputs(io);
   const endpointName = checkOnlineName('endpointName', io.input('endpointName', true, msg('EndpointNameRequiredFix')));
   const computeName = io.input('computeName', true, msg('ComputeNameRequiredFix'));
-  if (!/^[A-Za-z][A-Za-z0-9-]{1,31}$/.test(computeName)) throw inputError('computeName', msg('ComputeNameInvalid', computeName), msg('ComputeNameInvalidFix'));
+  if (!/^[A-Za-z][A-Za-z0-9-]{1,31}$/.test(computeName))
+    throw inputError('computeName', msg('ComputeNameInvalid', computeName), msg('ComputeNameInvalidFix'));
   const model = parseModelRef(io.input('model', true, msg('ModelRequiredFix')));
   if (model.workspace && model.workspace.name.toLowerCase() !== ws.name.toLowerCase()) {
     throw inputError('model', msg('ModelIdOtherWorkspace', model.workspace.name, ws.name), msg('ModelIdOtherWorkspaceFix'));
@@ -30,13 +31,17 @@ runTask(__dirname, async (io) => {
   const root = io.sourcesRoot();
   // Checked here, read only after the branch gate (azure.ts).
   const smokeFile = io.file('smokeTestFile');
-  const smoke = smokeFile ? { path: smokeFile, file: path.relative(root, smokeFile) || smokeFile, written: io.input('smokeTestFile')! } : undefined;
+  const smoke = smokeFile
+    ? { path: smokeFile, file: path.relative(root, smokeFile) || smokeFile, written: io.input('smokeTestFile')! }
+    : undefined;
   const expect = parseExpectation(io.input('smokeTestExpect'));
   const productionTag = parseProductionTag(io.input('productionTag') ?? 'stage=production');
   const branchGate = optionalGateSettings(io);
 
   // The Azure SDKs (and the YAML reader) load only once the inputs are valid: a bad input fails fast.
-  await (await import('./azure')).run(io, {
+  await (
+    await import('./azure')
+  ).run(io, {
     connection,
     ws,
     ...(branchGate ? { branchGate } : {}),

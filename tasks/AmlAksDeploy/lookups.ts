@@ -43,7 +43,6 @@ export interface Lookups {
   instanceCount: number;
 }
 
-
 async function checkCompute(ws: WorkspaceArm, name: string): Promise<{ id: string; props: ComputeProps }> {
   const attach = msg('ComputeAttachFix', ws.ref.name, ws.ref.resourceGroup, ws.ref.name, name);
   const found = await ws.find<ArmResource<ComputeProps>>(`computes/${encodeURIComponent(name)}`);
@@ -54,7 +53,10 @@ async function checkCompute(ws: WorkspaceArm, name: string): Promise<{ id: strin
   }
   const props = found.properties ?? {};
   if (props.computeType !== 'Kubernetes') {
-    const problem = props.computeType === 'AKS' ? msg('ComputeIsLegacyAks', name, attach) : msg('ComputeNotKubernetes', name, props.computeType ?? msg('UnknownComputeType'), attach);
+    const problem =
+      props.computeType === 'AKS'
+        ? msg('ComputeIsLegacyAks', name, attach)
+        : msg('ComputeNotKubernetes', name, props.computeType ?? msg('UnknownComputeType'), attach);
     throw new UserError(problem, 'computeName');
   }
   if (props.provisioningState && props.provisioningState !== 'Succeeded') {
@@ -66,15 +68,30 @@ async function checkCompute(ws: WorkspaceArm, name: string): Promise<{ id: strin
 async function checkModel(io: AgentIo, ws: WorkspaceArm, ref: ModelRef): Promise<{ id: string; type: string }> {
   if (ref.workspace) {
     const w = ref.workspace;
-    if (w.subscriptionId.toLowerCase() !== ws.ref.subscriptionId.toLowerCase() || w.resourceGroup.toLowerCase() !== ws.ref.resourceGroup.toLowerCase() || w.name.toLowerCase() !== ws.ref.name.toLowerCase()) {
-      throw new UserError(msg('ModelInOtherWorkspace', w.name, w.resourceGroup, w.subscriptionId, ws.ref.name, ws.ref.resourceGroup), 'model');
+    if (
+      w.subscriptionId.toLowerCase() !== ws.ref.subscriptionId.toLowerCase() ||
+      w.resourceGroup.toLowerCase() !== ws.ref.resourceGroup.toLowerCase() ||
+      w.name.toLowerCase() !== ws.ref.name.toLowerCase()
+    ) {
+      throw new UserError(
+        msg('ModelInOtherWorkspace', w.name, w.resourceGroup, w.subscriptionId, ws.ref.name, ws.ref.resourceGroup),
+        'model',
+      );
     }
   }
   const path = `models/${encodeURIComponent(ref.name)}/versions/${encodeURIComponent(ref.version)}`;
   const found = await ws.find<ArmResource<{ modelType?: string; isArchived?: boolean }>>(path);
   if (!found) {
     const versions = await ws.list(`models/${encodeURIComponent(ref.name)}/versions`).catch(() => []);
-    const which = versions.length ? msg('ModelVersionsThere', versions.map((v) => v.name).slice(0, 20).join(', ')) : msg('ModelNotRegisteredThere', ref.name);
+    const which = versions.length
+      ? msg(
+          'ModelVersionsThere',
+          versions
+            .map((v) => v.name)
+            .slice(0, 20)
+            .join(', '),
+        )
+      : msg('ModelNotRegisteredThere', ref.name);
     throw new UserError(msg('ModelVersionNotFound', ref.name, ref.version, ws.ref.name, which), 'model');
   }
   if (found.properties?.isArchived) io.warn(msg('ModelArchived', ref.name, ref.version));
@@ -83,12 +100,21 @@ async function checkModel(io: AgentIo, ws: WorkspaceArm, ref: ModelRef): Promise
 
 const isNoCodeModel = (type: string): boolean => /^(mlflow|triton)/i.test(type.replace(/_/g, ''));
 
-async function resolveEnvironment(ws: WorkspaceArm, env: EnvironmentRef): Promise<{ id?: string; inline?: Extract<EnvironmentRef, { kind: 'inline' }> }> {
+async function resolveEnvironment(
+  ws: WorkspaceArm,
+  env: EnvironmentRef,
+): Promise<{ id?: string; inline?: Extract<EnvironmentRef, { kind: 'inline' }> }> {
   if (env.kind === 'inline') return { inline: env };
   if (env.kind === 'id') {
     // parseAssetRef normalised it: an ARM id without 'azureml:', or a registry id with it.
     const id = env.id;
-    if (/^\/subscriptions\//i.test(id) && !(await ws.arm.get(id, ws.apiVersion).then(() => true, () => false))) {
+    if (
+      /^\/subscriptions\//i.test(id) &&
+      !(await ws.arm.get(id, ws.apiVersion).then(
+        () => true,
+        () => false,
+      ))
+    ) {
       throw new UserError(msg('EnvironmentNotFound', whereWritten(env), id));
     }
     return { id };
@@ -97,7 +123,8 @@ async function resolveEnvironment(ws: WorkspaceArm, env: EnvironmentRef): Promis
     return { id: await resolveNamed(ws, 'environments', env) };
   } catch (e) {
     // Curated environments live in the azureml registry when the workspace has no copy.
-    if (e instanceof UserError && env.name.startsWith('AzureML-')) return { id: `azureml://registries/azureml/environments/${env.name}/${env.version ? `versions/${env.version}` : 'labels/latest'}` };
+    if (e instanceof UserError && env.name.startsWith('AzureML-'))
+      return { id: `azureml://registries/azureml/environments/${env.name}/${env.version ? `versions/${env.version}` : 'labels/latest'}` };
     throw e;
   }
 }
@@ -112,10 +139,19 @@ async function resolveCode(ws: WorkspaceArm, code: CodeRef, root: string): Promi
 }
 
 /** `where`: the workspace's place (registry models must be in one of the registry's regions) and the connection's name. */
-export async function lookUp(io: AgentIo, ws: WorkspaceArm, api: OnlineApi, i: DeployInputs, spec: DeploymentSpec, where: { ref: WorkspaceRef; location?: string | undefined; connection: string }): Promise<Lookups> {
+export async function lookUp(
+  io: AgentIo,
+  ws: WorkspaceArm,
+  api: OnlineApi,
+  i: DeployInputs,
+  spec: DeploymentSpec,
+  where: { ref: WorkspaceRef; location?: string | undefined; connection: string },
+): Promise<Lookups> {
   const compute = await checkCompute(ws, i.computeName);
   const m = i.model;
-  const model: { id: string; type: string; from?: string } = m.registry ? await checkRegistryModel(io, ws.arm, where, { registry: m.registry, name: m.name, version: m.version }, where.connection) : await checkModel(io, ws, m);
+  const model: { id: string; type: string; from?: string } = m.registry
+    ? await checkRegistryModel(io, ws.arm, where, { registry: m.registry, name: m.name, version: m.version }, where.connection)
+    : await checkModel(io, ws, m);
   const environment = spec.environment ? await resolveEnvironment(ws, spec.environment) : undefined;
   const code = spec.code ? await resolveCode(ws, spec.code, i.root) : undefined;
   if (!environment && !isNoCodeModel(model.type)) {
@@ -127,7 +163,7 @@ export async function lookUp(io: AgentIo, ws: WorkspaceArm, api: OnlineApi, i: D
   let previous: Traffic = {};
   if (endpoint) {
     const p = endpoint.properties;
-    const onCompute = p.compute ? /\/computes\/([^/]+)$/i.exec(p.compute)?.[1] ?? p.compute : undefined;
+    const onCompute = p.compute ? (/\/computes\/([^/]+)$/i.exec(p.compute)?.[1] ?? p.compute) : undefined;
     if (!onCompute) {
       throw new UserError(msg('EndpointIsManaged', i.endpointName), 'endpointName');
     }
@@ -138,7 +174,8 @@ export async function lookUp(io: AgentIo, ws: WorkspaceArm, api: OnlineApi, i: D
       throw new UserError(msg('EndpointBusy', i.endpointName, p.provisioningState));
     }
     if (p.provisioningState === 'Failed') io.warn(msg('EndpointStateFailed', i.endpointName));
-    if (p.authMode && p.authMode.toLowerCase() !== i.authMode.toLowerCase()) io.info(msg('EndpointKeepsAuthMode', i.endpointName, p.authMode, i.authMode));
+    if (p.authMode && p.authMode.toLowerCase() !== i.authMode.toLowerCase())
+      io.info(msg('EndpointKeepsAuthMode', i.endpointName, p.authMode, i.authMode));
     deployments = await api.deployments(i.endpointName);
     const busy = deployments.find((d) => isBusy(d.properties.provisioningState));
     if (busy) {
@@ -153,7 +190,10 @@ export async function lookUp(io: AgentIo, ws: WorkspaceArm, api: OnlineApi, i: D
     const where = i.deploymentName ? msg('WhereInput', 'deploymentName') : `${spec.file}: 'name'`;
     const clash = taken.find((t) => t.toLowerCase() === deploymentName!.toLowerCase());
     if (clash) {
-      throw new UserError(msg('DeploymentNameTaken', where, clash, i.endpointName, `${previous[clash] ?? 0}%`), i.deploymentName ? 'deploymentName' : 'deploymentFile');
+      throw new UserError(
+        msg('DeploymentNameTaken', where, clash, i.endpointName, `${previous[clash] ?? 0}%`),
+        i.deploymentName ? 'deploymentName' : 'deploymentFile',
+      );
     }
   } else {
     deploymentName = deriveDeploymentName(i.model, taken);
@@ -163,10 +203,15 @@ export async function lookUp(io: AgentIo, ws: WorkspaceArm, api: OnlineApi, i: D
   const types = Object.keys(compute.props.properties?.instanceTypes ?? {});
   if (instanceType && types.length && !types.some((t) => t.toLowerCase() === instanceType.toLowerCase())) {
     const where = i.instanceType ? msg('WhereInput', 'instanceType') : `${spec.file}: 'instance_type'`;
-    throw new UserError(msg('InstanceTypeNotDefined', where, instanceType, i.computeName, types.join(', ')), i.instanceType ? 'instanceType' : 'deploymentFile');
+    throw new UserError(
+      msg('InstanceTypeNotDefined', where, instanceType, i.computeName, types.join(', ')),
+      i.instanceType ? 'instanceType' : 'deploymentFile',
+    );
   }
-  if (i.instanceCount !== undefined && spec.instanceCount !== undefined && i.instanceCount !== spec.instanceCount) io.info(msg('InstanceCountReplaced', spec.file, spec.instanceCount, i.instanceCount));
-  if (i.instanceType && spec.instanceType && i.instanceType !== spec.instanceType) io.info(msg('InstanceTypeReplaced', spec.file, spec.instanceType, i.instanceType));
+  if (i.instanceCount !== undefined && spec.instanceCount !== undefined && i.instanceCount !== spec.instanceCount)
+    io.info(msg('InstanceCountReplaced', spec.file, spec.instanceCount, i.instanceCount));
+  if (i.instanceType && spec.instanceType && i.instanceType !== spec.instanceType)
+    io.info(msg('InstanceTypeReplaced', spec.file, spec.instanceType, i.instanceType));
   return {
     computeId: compute.id,
     modelId: model.id,
@@ -182,4 +227,3 @@ export async function lookUp(io: AgentIo, ws: WorkspaceArm, api: OnlineApi, i: D
     instanceCount: i.instanceCount ?? spec.instanceCount ?? 1,
   };
 }
-

@@ -117,7 +117,10 @@ export class OnlineApi {
 
   /** The last `tail` lines of a container of the deployment. */
   async logs(endpoint: string, deployment: string, containerType: 'InferenceServer' | 'StorageInitializer', tail: number): Promise<string> {
-    const r = await this.ws.post<{ content?: string }>(`onlineEndpoints/${enc(endpoint)}/deployments/${enc(deployment)}/getLogs`, { containerType, tail });
+    const r = await this.ws.post<{ content?: string }>(`onlineEndpoints/${enc(endpoint)}/deployments/${enc(deployment)}/getLogs`, {
+      containerType,
+      tail,
+    });
     return r.content ?? '';
   }
 }
@@ -170,7 +173,10 @@ export class Scorer {
     private readonly auth: ScoringAuth,
   ) {
     // A failing model should fail the check quickly: two retries for gateway hiccups, not five.
-    this.client = new JsonClient(new URL(scoringUri).origin, undefined, [], proxy, { retry: { maxRetries: 2, retryDelayInMs: 500, maxRetryDelayInMs: 2000 }, timeoutMs: 60_000 });
+    this.client = new JsonClient(new URL(scoringUri).origin, undefined, [], proxy, {
+      retry: { maxRetries: 2, retryDelayInMs: 500, maxRetryDelayInMs: 2000 },
+      timeoutMs: 60_000,
+    });
   }
 
   async score(deployment: string, body: unknown, signal?: AbortSignal): Promise<ScoreResult> {

@@ -47,7 +47,14 @@ async function retag(ws: WorkspaceArm, modelId: string, edit: (tags: Record<stri
  * Tag `modelId` as production for `endpoint`, and retire the versions in `previousModelIds` that
  * were production for this endpoint. Returns the problems (the rollout itself succeeded either way).
  */
-export async function markProduction(ws: WorkspaceArm, tag: ProductionTag, endpoint: string, modelId: string, previousModelIds: string[], log: (line: string) => void): Promise<string[]> {
+export async function markProduction(
+  ws: WorkspaceArm,
+  tag: ProductionTag,
+  endpoint: string,
+  modelId: string,
+  previousModelIds: string[],
+  log: (line: string) => void,
+): Promise<string[]> {
   const serves = `${ws.ref.name}/${endpoint}`;
   const inWorkspace = (id: string): boolean => id.toLowerCase().startsWith(`${ws.base.toLowerCase()}/models/`);
   const label = (id: string): string => id.replace(/^.*\/models\/([^/]+)\/versions\/([^/]+)$/, '$1:$2');

@@ -37,13 +37,26 @@ export async function checkRegistryModel(
   ref: { registry: string; name: string; version: string },
   connection: string,
 ): Promise<{ id: string; type: string; from: string }> {
-  const reg = await openRegistry(arm, ref.registry, { subscriptionId: workspace.ref.subscriptionId, input: 'model', groupInput: 'model', connection });
+  const reg = await openRegistry(arm, ref.registry, {
+    subscriptionId: workspace.ref.subscriptionId,
+    input: 'model',
+    groupInput: 'model',
+    connection,
+  });
   requireRegion(reg, { name: workspace.ref.name, location: workspace.location }, 'model');
   const path = `models/${encodeURIComponent(ref.name)}/versions/${encodeURIComponent(ref.version)}`;
   const found = await reg.assets.find<ArmResource<VersionProps>>(path);
   if (!found) {
     const versions = await reg.assets.list(`models/${encodeURIComponent(ref.name)}/versions`).catch(() => []);
-    const which = versions.length ? msg('ModelVersionsThere', versions.map((v) => v.name).slice(0, 20).join(', ')) : msg('ModelNotRegisteredThere', ref.name);
+    const which = versions.length
+      ? msg(
+          'ModelVersionsThere',
+          versions
+            .map((v) => v.name)
+            .slice(0, 20)
+            .join(', '),
+        )
+      : msg('ModelNotRegisteredThere', ref.name);
     throw new UserError(msg('RegistryModelVersionNotFound', ref.name, ref.version, reg.ref.name, which), 'model');
   }
   if (found.properties?.isArchived) io.warn(msg('ModelArchived', ref.name, ref.version));

@@ -41,11 +41,21 @@ export class RolloutReport {
     const uri = c.scoringUri();
     const s = new Summary(`${c.endpoint}: ${title}`);
     s.para(
-      [c.modelFrom ? msg('SummaryModelFrom', c.model.name, c.model.version, c.modelFrom, c.deployment) : msg('SummaryModel', c.model.name, c.model.version, c.deployment), msg('SummaryCompute', c.computeName), link(msg('SummaryStudioLink'), c.studioUrl), uri ? msg('SummaryScoringUri', uri) : '']
+      [
+        c.modelFrom
+          ? msg('SummaryModelFrom', c.model.name, c.model.version, c.modelFrom, c.deployment)
+          : msg('SummaryModel', c.model.name, c.model.version, c.deployment),
+        msg('SummaryCompute', c.computeName),
+        link(msg('SummaryStudioLink'), c.studioUrl),
+        uri ? msg('SummaryScoringUri', uri) : '',
+      ]
         .filter(Boolean)
         .join(' · '),
     );
-    s.table([msg('SummaryColumnStep'), msg('SummaryColumnTraffic'), msg('SummaryColumnChecks'), msg('SummaryColumnResult')], this.timeline.map((r) => [r.step, r.traffic, r.checks, r.result]));
+    s.table(
+      [msg('SummaryColumnStep'), msg('SummaryColumnTraffic'), msg('SummaryColumnChecks'), msg('SummaryColumnResult')],
+      this.timeline.map((r) => [r.step, r.traffic, r.checks, r.result]),
+    );
     if (extra.length) s.bullets(extra);
     c.publish('aml-aks-deploy', s.toMarkdown());
   }

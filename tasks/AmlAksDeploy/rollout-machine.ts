@@ -94,7 +94,13 @@ function withTraffic(e: OnlineEndpoint, traffic: Traffic): unknown {
   const body: Record<string, unknown> = { location: e.location, properties: { ...props, traffic } };
   if (e.tags) body.tags = e.tags;
   if (e.kind) body.kind = e.kind;
-  if (e.identity?.type) body.identity = { type: e.identity.type, ...(e.identity.userAssignedIdentities ? { userAssignedIdentities: Object.fromEntries(Object.keys(e.identity.userAssignedIdentities).map((k) => [k, {}])) } : {}) };
+  if (e.identity?.type)
+    body.identity = {
+      type: e.identity.type,
+      ...(e.identity.userAssignedIdentities
+        ? { userAssignedIdentities: Object.fromEntries(Object.keys(e.identity.userAssignedIdentities).map((k) => [k, {}])) }
+        : {}),
+    };
   return body;
 }
 
@@ -157,7 +163,9 @@ export class Rollout {
   /** For a phase's catch: the operation's own outcome and failed checks as they are, anything else translated. */
   private rethrow(action: string) {
     return (e: unknown): never => {
-      throw e instanceof OperationAbandoned || e instanceof OperationFailed || e instanceof CheckFailed ? e : this.ports.translate(action)(e);
+      throw e instanceof OperationAbandoned || e instanceof OperationFailed || e instanceof CheckFailed
+        ? e
+        : this.ports.translate(action)(e);
     };
   }
 
@@ -167,16 +175,33 @@ export class Rollout {
     const { s, state } = this;
     state.phase = 'endpoint';
     this.ports.log.info(msg('CreatingEndpoint', s.endpoint, s.computeName, s.authMode));
-    const body = { location: s.location, tags: s.lineage, properties: { authMode: s.authMode, compute: s.computeId, description: `Kubernetes online endpoint, created by Azure Pipelines (AmlAksDeploy@1).`, traffic: {} } };
-    const created = await this.ports.api.putEndpoint(s.endpoint, body, this.lro(msg('OperationEndpoint', s.endpoint), 5, 15)).catch((e: unknown) => {
-      // Accepted by Azure (then failed or abandoned): the endpoint exists.
-      if (e instanceof OperationAbandoned || e instanceof OperationFailed) state.endpointCreated = true;
-      return this.rethrow(msg('ActionCreateEndpoint', s.endpoint))(e);
-    });
+    const body = {
+      location: s.location,
+      tags: s.lineage,
+      properties: {
+        authMode: s.authMode,
+        compute: s.computeId,
+        description: `Kubernetes online endpoint, created by Azure Pipelines (AmlAksDeploy@1).`,
+        traffic: {},
+      },
+    };
+    const created = await this.ports.api
+      .putEndpoint(s.endpoint, body, this.lro(msg('OperationEndpoint', s.endpoint), 5, 15))
+      .catch((e: unknown) => {
+        // Accepted by Azure (then failed or abandoned): the endpoint exists.
+        if (e instanceof OperationAbandoned || e instanceof OperationFailed) state.endpointCreated = true;
+        return this.rethrow(msg('ActionCreateEndpoint', s.endpoint))(e);
+      });
     state.endpointCreated = true;
-    if (created.properties.provisioningState !== 'Succeeded') throw new CheckFailed(msg('CheckEndpointEnded', s.endpoint, created.properties.provisioningState));
+    if (created.properties.provisioningState !== 'Succeeded')
+      throw new CheckFailed(msg('CheckEndpointEnded', s.endpoint, created.properties.provisioningState));
     this.endpoint = created;
-    this.ports.report.row('endpoint', msg('NoTraffic'), msg('TimelineEndpointCreated', s.computeName, created.properties.authMode ?? s.authMode), 'created');
+    this.ports.report.row(
+      'endpoint',
+      msg('NoTraffic'),
+      msg('TimelineEndpointCreated', s.computeName, created.properties.authMode ?? s.authMode),
+      'created',
+    );
   }
 
   /** 2. The assets, then 3. the new deployment beside the current one, with 0% traffic. */
@@ -188,9 +213,22 @@ export class Rollout {
     ports.log.info(msg('CreatingDeployment', s.deployment, s.endpoint, '0%'));
     const t0 = Date.now();
     state.deploymentRequested = true;
-    const dep = await ports.api.putDeployment(s.endpoint, s.deployment, ports.deploymentBody(assets, this.endpoint?.location), this.lro(msg('OperationDeployment', s.deployment), 20, 50)).catch(this.rethrow(msg('ActionCreateDeployment', s.deployment)));
-    if (dep.properties.provisioningState !== 'Succeeded') throw new CheckFailed(msg('CheckDeploymentEnded', s.deployment, dep.properties.provisioningState));
-    ports.report.row('create', `${s.deployment} 0%${serving(s.previous).length ? ` (${formatTraffic(s.previous)})` : ''}`, msg('TimelineDeploymentCreated', sec(Date.now() - t0)), 'ok');
+    const dep = await ports.api
+      .putDeployment(
+        s.endpoint,
+        s.deployment,
+        ports.deploymentBody(assets, this.endpoint?.location),
+        this.lro(msg('OperationDeployment', s.deployment), 20, 50),
+      )
+      .catch(this.rethrow(msg('ActionCreateDeployment', s.deployment)));
+    if (dep.properties.provisioningState !== 'Succeeded')
+      throw new CheckFailed(msg('CheckDeploymentEnded', s.deployment, dep.properties.provisioningState));
+    ports.report.row(
+      'create',
+      `${s.deployment} 0%${serving(s.previous).length ? ` (${formatTraffic(s.previous)})` : ''}`,
+      msg('TimelineDeploymentCreated', sec(Date.now() - t0)),
+      'ok',
+    );
     this.throwIfCancelled();
   }
 
@@ -227,7 +265,9 @@ export class Rollout {
     const target = splitAt(s.previous, s.deployment, pct);
     const band = 55 + (40 * n) / s.steps.length;
     ports.log.info(msg('RolloutStep', n + 1, s.steps.length, formatTraffic(target)));
-    await this.setTraffic(target, this.lro(msg('OperationTraffic', `${pct}%`), band, band + 5), msg('TrafficLabelStep', `${pct}%`)).catch(this.rethrow(msg('ActionSetTraffic', s.endpoint, formatTraffic(target))));
+    await this.setTraffic(target, this.lro(msg('OperationTraffic', `${pct}%`), band, band + 5), msg('TrafficLabelStep', `${pct}%`)).catch(
+      this.rethrow(msg('ActionSetTraffic', s.endpoint, formatTraffic(target))),
+    );
     if (s.stepWaitSeconds > 0) {
       ports.log.progress(band + 5, msg('ProgressHolding', `${pct}%`, s.stepWaitSeconds));
       await (ports.sleep ?? abortableSleep)(s.stepWaitSeconds * 1000, ports.log.signal);
@@ -235,7 +275,12 @@ export class Rollout {
     this.throwIfCancelled();
     const checks = await this.health();
     ports.log.info(msg('HealthAtStep', `${pct}%`, checks));
-    ports.report.row(`${pct}%`, formatTraffic(target), s.stepWaitSeconds ? msg('TimelineHeldChecks', s.stepWaitSeconds, checks) : checks, 'passed');
+    ports.report.row(
+      `${pct}%`,
+      formatTraffic(target),
+      s.stepWaitSeconds ? msg('TimelineHeldChecks', s.stepWaitSeconds, checks) : checks,
+      'passed',
+    );
     this.throwIfCancelled();
   }
 
@@ -243,7 +288,10 @@ export class Rollout {
     const { s } = this;
     const d = await this.ports.api.deployment(s.endpoint, s.deployment);
     const st = d?.properties.provisioningState;
-    if (st !== 'Succeeded') throw new CheckFailed(st === undefined ? msg('CheckDeploymentGone', s.deployment) : msg('CheckDeploymentNotSucceeded', s.deployment, st));
+    if (st !== 'Succeeded')
+      throw new CheckFailed(
+        st === undefined ? msg('CheckDeploymentGone', s.deployment) : msg('CheckDeploymentNotSucceeded', s.deployment, st),
+      );
     const smoke = await this.smokeVerdict();
     return [msg('HealthProvisioning', st), smoke === undefined ? msg('HealthNoSmokeTest') : msg('HealthSmoke', smoke)].join('; ');
   }
@@ -258,7 +306,9 @@ export class Rollout {
     const after = await ports.api.putEndpoint(s.endpoint, withTraffic(now, target), o);
     const got = after.properties.traffic ?? {};
     if (after.properties.provisioningState !== 'Succeeded' || !sameTraffic(got, target)) {
-      throw new CheckFailed(msg('CheckTrafficUpdateEnded', formatTraffic(target), label, after.properties.provisioningState, formatTraffic(got)));
+      throw new CheckFailed(
+        msg('CheckTrafficUpdateEnded', formatTraffic(target), label, after.properties.provisioningState, formatTraffic(got)),
+      );
     }
     state.current = target;
   }
@@ -275,7 +325,8 @@ export class Rollout {
           await ports.api.deleteDeployment(s.endpoint, old, this.lro(msg('OperationDelete', old), 96, 99));
           ports.report.row('cleanup', formatTraffic(state.current), msg('TimelineDeleted', old), 'done');
         } catch (e) {
-          const why = e instanceof OperationAbandoned ? msg('CancelledWhileDeleting') : first(ports.translate(msg('ActionDeleteDeployment', old))(e));
+          const why =
+            e instanceof OperationAbandoned ? msg('CancelledWhileDeleting') : first(ports.translate(msg('ActionDeleteDeployment', old))(e));
           issues.push(msg('PreviousNotDeleted', old, why, '0%', s.endpoint, old));
           ports.report.row('cleanup', formatTraffic(state.current), msg('TimelineDeleteFailed', old, why), 'not done');
         }
@@ -289,7 +340,8 @@ export class Rollout {
   /** Why the rollout stopped, in one sentence part, and whether the run was cancelled. */
   private causeOf(e: unknown): { cause: string; cancelled: boolean } {
     const { s, state } = this;
-    const cancelled = e instanceof Cancelled || this.ports.log.signal.aborted || (e instanceof OperationAbandoned && e.reason === 'cancelled');
+    const cancelled =
+      e instanceof Cancelled || this.ports.log.signal.aborted || (e instanceof OperationAbandoned && e.reason === 'cancelled');
     if (cancelled) return { cause: msg('PipelineRunCancelled'), cancelled };
     if (e instanceof CheckFailed) return { cause: e.message, cancelled };
     if (!(e instanceof OperationFailed)) return { cause: first(this.ports.translate(msg('ActionRollOut', s.deployment))(e)), cancelled };
@@ -303,19 +355,27 @@ export class Rollout {
   async rollBack(e: unknown): Promise<never> {
     const { s, state, ports } = this;
     const { cause, cancelled } = this.causeOf(e);
-    ports.log.warn(cancelled ? msg('RolloutCancelledAt', s.deployment, state.phase, cause) : msg('RolloutFailedAt', s.deployment, state.phase, cause));
+    ports.log.warn(
+      cancelled ? msg('RolloutCancelledAt', s.deployment, state.phase, cause) : msg('RolloutFailedAt', s.deployment, state.phase, cause),
+    );
     // The first sentence of the task's error: what happened, where, why.
-    const outcome = cancelled ? msg('RolloutOfDeploymentCancelled', s.deployment, s.endpoint, state.phase, cause) : msg('RolloutOfDeploymentFailed', s.deployment, s.endpoint, state.phase, cause);
+    const outcome = cancelled
+      ? msg('RolloutOfDeploymentCancelled', s.deployment, s.endpoint, state.phase, cause)
+      : msg('RolloutOfDeploymentFailed', s.deployment, s.endpoint, state.phase, cause);
     ports.report.row(state.phase, formatTraffic(state.current), cause, cancelled ? 'cancelled' : 'failed');
 
     if (!s.rollbackOnFailure) {
       await this.printLogs();
       const restore = trafficCommand(s.endpoint, s.previous);
       ports.report.publish(cancelled ? msg('SummaryTitleCancelledNoRollback') : msg('SummaryTitleFailedNoRollback'), [
-        state.trafficTouched ? msg('NoRollbackTrafficLeft', formatTraffic(state.current), s.deployment) : msg('NoRollbackTrafficUnchanged', s.deployment),
+        state.trafficTouched
+          ? msg('NoRollbackTrafficLeft', formatTraffic(state.current), s.deployment)
+          : msg('NoRollbackTrafficUnchanged', s.deployment),
         msg('NoRollbackRestoreCommand', restore),
       ]);
-      const kept = state.trafficTouched ? msg('NoRollbackTrafficLeftKept', formatTraffic(state.current), s.deployment, restore) : msg('NoRollbackTrafficUnchangedKept', s.deployment, restore);
+      const kept = state.trafficTouched
+        ? msg('NoRollbackTrafficLeftKept', formatTraffic(state.current), s.deployment, restore)
+        : msg('NoRollbackTrafficUnchangedKept', s.deployment, restore);
       throw new UserError([outcome, kept].join(' '));
     }
 
@@ -332,22 +392,42 @@ export class Rollout {
     // A new endpoint stays (empty, no traffic): its name and keys are ready for the re-run.
     if (state.endpointCreated) done.push(msg('RollbackEndpointKept', s.endpoint));
     const complete = !problems.length;
-    ports.report.row('rollback', formatTraffic(state.current), [...done, ...problems].join('; ') || msg('RollbackNothingToUndo'), complete ? 'rolled back' : 'rollback incomplete');
+    ports.report.row(
+      'rollback',
+      formatTraffic(state.current),
+      [...done, ...problems].join('; ') || msg('RollbackNothingToUndo'),
+      complete ? 'rolled back' : 'rollback incomplete',
+    );
     ports.report.publish(
       cancelled
-        ? complete ? msg('SummaryTitleCancelledRolledBack') : msg('SummaryTitleCancelledRollbackIncomplete')
-        : complete ? msg('SummaryTitleFailedRolledBack') : msg('SummaryTitleFailedRollbackIncomplete'),
+        ? complete
+          ? msg('SummaryTitleCancelledRolledBack')
+          : msg('SummaryTitleCancelledRollbackIncomplete')
+        : complete
+          ? msg('SummaryTitleFailedRolledBack')
+          : msg('SummaryTitleFailedRollbackIncomplete'),
       problems,
     );
     for (const p of problems) ports.log.warn(p);
-    const rollback = !complete ? msg('RollbackIncomplete', problems.join(' ')) : done.length ? msg('RolledBack', done.join('; ')) : msg('RolledBackNothingChanged');
+    const rollback = !complete
+      ? msg('RollbackIncomplete', problems.join(' '))
+      : done.length
+        ? msg('RolledBack', done.join('; '))
+        : msg('RolledBackNothingChanged');
     const logs = state.deploymentRequested && !s.keepFailedDeployment && complete ? [msg('ContainerLogsAbove')] : [];
     throw new UserError([outcome, rollback, ...logs].join(' '));
   }
 
   /** The resource once no operation is running on it (or the cleanup deadline passed). */
-  private async idle<T extends { properties: { provisioningState?: string } }>(read: () => Promise<T | undefined>, deadline: AbortSignal): Promise<T | undefined> {
-    const r = await pollUntil(read, (v) => !v || !isBusy(v.properties.provisioningState), { signal: deadline, maxPolls: 600, ...(this.ports.sleep ? { sleep: this.ports.sleep } : {}) });
+  private async idle<T extends { properties: { provisioningState?: string } }>(
+    read: () => Promise<T | undefined>,
+    deadline: AbortSignal,
+  ): Promise<T | undefined> {
+    const r = await pollUntil(read, (v) => !v || !isBusy(v.properties.provisioningState), {
+      signal: deadline,
+      maxPolls: 600,
+      ...(this.ports.sleep ? { sleep: this.ports.sleep } : {}),
+    });
     return r.settled ? r.value : read();
   }
 
@@ -359,12 +439,22 @@ export class Rollout {
       if (ep && !sameTraffic(ep.properties.traffic ?? {}, s.previous)) {
         ports.log.info(msg('RestoringTraffic', formatTraffic(s.previous)));
         state.trafficTouched = true;
-        await this.setTraffic(s.previous, { signal: deadline, minIntervalMs: 500, maxIntervalMs: 5000, onPoll: () => undefined }, msg('TrafficLabelRollback'));
+        await this.setTraffic(
+          s.previous,
+          { signal: deadline, minIntervalMs: 500, maxIntervalMs: 5000, onPoll: () => undefined },
+          msg('TrafficLabelRollback'),
+        );
       }
       if (state.trafficTouched) done.push(msg('RollbackTrafficRestored', formatTraffic(s.previous)));
       state.current = s.previous;
     } catch (err) {
-      problems.push(msg('RollbackTrafficNotRestored', first(err instanceof CheckFailed ? err : ports.translate(msg('ActionRestoreTraffic', s.endpoint))(err)), trafficCommand(s.endpoint, s.previous)));
+      problems.push(
+        msg(
+          'RollbackTrafficNotRestored',
+          first(err instanceof CheckFailed ? err : ports.translate(msg('ActionRestoreTraffic', s.endpoint))(err)),
+          trafficCommand(s.endpoint, s.previous),
+        ),
+      );
     }
   }
 
@@ -374,10 +464,23 @@ export class Rollout {
       const d: OnlineDeployment | undefined = await this.idle(() => ports.api.deployment(s.endpoint, s.deployment), deadline);
       if (!d) return;
       ports.log.info(msg('DeletingFailedDeployment', s.deployment));
-      await ports.api.deleteDeployment(s.endpoint, s.deployment, { signal: deadline, minIntervalMs: 500, maxIntervalMs: 5000, onPoll: () => undefined });
+      await ports.api.deleteDeployment(s.endpoint, s.deployment, {
+        signal: deadline,
+        minIntervalMs: 500,
+        maxIntervalMs: 5000,
+        onPoll: () => undefined,
+      });
       done.push(msg('RollbackDeploymentDeleted', s.deployment));
     } catch (err) {
-      problems.push(msg('RollbackDeploymentNotDeleted', s.deployment, first(ports.translate(msg('ActionDeleteDeployment', s.deployment))(err)), s.endpoint, s.deployment));
+      problems.push(
+        msg(
+          'RollbackDeploymentNotDeleted',
+          s.deployment,
+          first(ports.translate(msg('ActionDeleteDeployment', s.deployment))(err)),
+          s.endpoint,
+          s.deployment,
+        ),
+      );
     }
   }
 

@@ -21,7 +21,8 @@ export function parseRollout(text: string | undefined): number[] {
     const v = Number(m[1]);
     if (v < 1 || v > 100) throw inputError('rollout', msg('RolloutStepOutOfRange', v), msg('RolloutStepOutOfRangeFix'));
     const prev = steps.at(-1);
-    if (prev !== undefined && v <= prev) throw inputError('rollout', msg('RolloutStepNotIncreasing', v, prev, raw), msg('RolloutStepNotIncreasingFix'));
+    if (prev !== undefined && v <= prev)
+      throw inputError('rollout', msg('RolloutStepNotIncreasing', v, prev, raw), msg('RolloutStepNotIncreasingFix'));
     steps.push(v);
   }
   if (steps.at(-1) !== 100) {
@@ -62,7 +63,9 @@ export function splitAt(previous: Traffic, newName: string, percent: number): Tr
       given += out[e.k]!;
     }
     // Hand the leftover points to the largest remainders (ties: the larger old share, then name).
-    const order = [...exact].sort((a, b) => b.x - Math.floor(b.x) - (a.x - Math.floor(a.x)) || previous[b.k]! - previous[a.k]! || a.k.localeCompare(b.k));
+    const order = [...exact].sort(
+      (a, b) => b.x - Math.floor(b.x) - (a.x - Math.floor(a.x)) || previous[b.k]! - previous[a.k]! || a.k.localeCompare(b.k),
+    );
     for (let i = 0; given < rest; i++, given++) out[order[i % order.length]!.k]! += 1;
   }
   out[newName] = percent;

@@ -38,7 +38,8 @@ export function parseJsonPath(text: string): PathSegment[] {
     let m: RegExpExecArray | null;
     if ((m = /^\.([A-Za-z_$][A-Za-z0-9_$-]*)/.exec(rest))) out.push(m[1]!);
     else if ((m = /^\[(\d+)\]/.exec(rest))) out.push(Number(m[1]));
-    else if ((m = /^\['((?:[^'\\]|\\.)*)'\]/.exec(rest)) || (m = /^\["((?:[^"\\]|\\.)*)"\]/.exec(rest))) out.push(m[1]!.replace(/\\(.)/g, '$1'));
+    else if ((m = /^\['((?:[^'\\]|\\.)*)'\]/.exec(rest)) || (m = /^\["((?:[^"\\]|\\.)*)"\]/.exec(rest)))
+      out.push(m[1]!.replace(/\\(.)/g, '$1'));
     else fail(msg('JsonPathUnreadable', text, rest));
     i += m![0].length;
   }
@@ -124,7 +125,10 @@ export interface Verdict {
 export function evaluate(exp: Expectation, status: number, bodyText: string): Verdict {
   if (status !== exp.status) {
     const snippet = bodyText.trim().replace(/\s+/g, ' ').slice(0, 200);
-    return { ok: false, detail: snippet ? msg('SmokeStatusMismatchBody', status, exp.status, snippet) : msg('SmokeStatusMismatch', status, exp.status) };
+    return {
+      ok: false,
+      detail: snippet ? msg('SmokeStatusMismatchBody', status, exp.status, snippet) : msg('SmokeStatusMismatch', status, exp.status),
+    };
   }
   const c = exp.check;
   if (!c) return { ok: true, detail: msg('SmokeStatus', status) };
@@ -140,23 +144,35 @@ export function evaluate(exp: Expectation, status: number, bodyText: string): Ve
   if (c.kind === 'range') {
     if (typeof v !== 'number') return { ok: false, detail: msg('SmokeValueNotNumberForRange', status, c.pathText, show(v), c.min, c.max) };
     const ok = v >= c.min && v <= c.max;
-    return { ok, detail: ok ? msg('SmokeValueInRange', status, c.pathText, show(v), c.min, c.max) : msg('SmokeValueNotInRange', status, c.pathText, show(v), c.min, c.max) };
+    return {
+      ok,
+      detail: ok
+        ? msg('SmokeValueInRange', status, c.pathText, show(v), c.min, c.max)
+        : msg('SmokeValueNotInRange', status, c.pathText, show(v), c.min, c.max),
+    };
   }
   let ok: boolean;
   if (c.op === '==' || c.op === '!=') {
     const eq = deepEqual(v, c.value);
     ok = c.op === '==' ? eq : !eq;
   } else {
-    if (typeof v !== 'number') return { ok: false, detail: msg('SmokeValueNotNumberForCompare', status, c.pathText, show(v), c.op, c.valueText) };
+    if (typeof v !== 'number')
+      return { ok: false, detail: msg('SmokeValueNotNumberForCompare', status, c.pathText, show(v), c.op, c.valueText) };
     const x = c.value as number;
     ok = c.op === '<' ? v < x : c.op === '<=' ? v <= x : c.op === '>' ? v > x : v >= x;
   }
-  return { ok, detail: ok ? msg('SmokeValuePassed', status, c.pathText, show(v)) : msg('SmokeValueFailed', status, c.pathText, show(v), c.op, c.valueText) };
+  return {
+    ok,
+    detail: ok
+      ? msg('SmokeValuePassed', status, c.pathText, show(v))
+      : msg('SmokeValueFailed', status, c.pathText, show(v), c.op, c.valueText),
+  };
 }
 
 /** The smoke request body from the file's text: JSON, at most 1 MiB. */
 export function parseSmokeBody(text: string, file: string): unknown {
-  if (Buffer.byteLength(text, 'utf8') > 1024 * 1024) throw inputError('smokeTestFile', msg('SmokeFileTooLarge', file), msg('SmokeFileTooLargeFix'));
+  if (Buffer.byteLength(text, 'utf8') > 1024 * 1024)
+    throw inputError('smokeTestFile', msg('SmokeFileTooLarge', file), msg('SmokeFileTooLargeFix'));
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   try {
     return JSON.parse(body);
@@ -164,7 +180,11 @@ export function parseSmokeBody(text: string, file: string): unknown {
     // V8's message quotes the text; say only where it stopped making sense (the file stays private).
     const at = /at position (\d+)/.exec((e as Error).message);
     const where = at ? lineColumn(body, Number(at[1])) : undefined;
-    throw inputError('smokeTestFile', where ? msg('SmokeFileNotJsonAt', file, where.line, where.column) : msg('SmokeFileNotJson', file), msg('SmokeFileNotJsonFix'));
+    throw inputError(
+      'smokeTestFile',
+      where ? msg('SmokeFileNotJsonAt', file, where.line, where.column) : msg('SmokeFileNotJson', file),
+      msg('SmokeFileNotJsonFix'),
+    );
   }
 }
 

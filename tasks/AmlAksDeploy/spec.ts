@@ -19,12 +19,18 @@ export interface ModelRef {
 }
 
 const MODEL_VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
-const MODEL_ID = /^(?:azureml:)?\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.MachineLearningServices\/workspaces\/([^/]+)\/models\/([^/]+)\/versions\/([^/]+)$/i;
+const MODEL_ID =
+  /^(?:azureml:)?\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.MachineLearningServices\/workspaces\/([^/]+)\/models\/([^/]+)\/versions\/([^/]+)$/i;
 
 export function parseModelRef(text: string): ModelRef {
   const t = text.trim();
   const id = MODEL_ID.exec(t);
-  if (id) return { name: decodeURIComponent(id[4]!), version: decodeURIComponent(id[5]!), workspace: { subscriptionId: id[1]!, resourceGroup: id[2]!, name: id[3]! } };
+  if (id)
+    return {
+      name: decodeURIComponent(id[4]!),
+      version: decodeURIComponent(id[5]!),
+      workspace: { subscriptionId: id[1]!, resourceGroup: id[2]!, name: id[3]! },
+    };
   if (/^azureml:\/\/registries\//i.test(t)) {
     const r = parseRegistryModelUri(t);
     if (!r) throw inputError('model', msg('ModelRegistryNotVersion', t), msg('ModelRegistryFix'));
@@ -69,7 +75,11 @@ export function checkOnlineName(input: 'endpointName' | 'deploymentName', name: 
 
 /** `taxi-fare-model` version `7` -> `taxi-fare-model-v7`; valid, and unique among `taken` (case-insensitive). */
 export function deriveDeploymentName(model: ModelRef, taken: Iterable<string>): string {
-  const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+  const slug = (s: string) =>
+    s
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '');
   const version = slug(model.version) || '0';
   let base = slug(model.name);
   if (!/^[a-z]/.test(base)) base = `m${base ? `-${base}` : ''}`;

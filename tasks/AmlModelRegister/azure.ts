@@ -22,7 +22,18 @@ import { registryModelUri } from '../common/registry-uri';
 import { openWorkspace } from '../common/session';
 import { Summary, link } from '../common/summary';
 import { WorkspaceArm } from '../common/workspace-arm';
-import { describeCompare, direction, fmt, judge, metricTagKey, metricTags, type Champion, type CompareWith, type Condition, type GateJudgement } from './gate-expr';
+import {
+  describeCompare,
+  direction,
+  fmt,
+  judge,
+  metricTagKey,
+  metricTags,
+  type Champion,
+  type CompareWith,
+  type Condition,
+  type GateJudgement,
+} from './gate-expr';
 import { TrainingJob } from './job';
 import { checkSharing, longUri, readSourceModel } from './promote';
 import { findOwn, registerVersion, type Identity, type ModelRegistry, type ModelVersion, type ModelVersionProps } from './register';
@@ -53,11 +64,24 @@ async function findChampion(reg: ModelRegistry, compare: CompareWith): Promise<M
   return (await reg.versions()).find(hasTag);
 }
 
-function gateTable(summary: Summary, j: GateJudgement, champion: ModelVersion | undefined, modelName: string, compare: CompareWith, min: number): void {
+function gateTable(
+  summary: Summary,
+  j: GateJudgement,
+  champion: ModelVersion | undefined,
+  modelName: string,
+  compare: CompareWith,
+  min: number,
+): void {
   const label = champion ? `${modelName}:${champion.name}` : undefined;
   const compared = compare.kind !== 'none';
   const championHeader = label ? msg('HeaderChampionOf', label) : msg('HeaderChampion');
-  const headers = [msg('HeaderMetric'), msg('HeaderValue'), msg('HeaderThreshold'), ...(compared ? [championHeader] : []), msg('HeaderVerdict')];
+  const headers = [
+    msg('HeaderMetric'),
+    msg('HeaderValue'),
+    msg('HeaderThreshold'),
+    ...(compared ? [championHeader] : []),
+    msg('HeaderVerdict'),
+  ];
   const rows = j.rows.map((r) => {
     const c = r.condition;
     let champ = '';
@@ -65,7 +89,8 @@ function gateTable(summary: Summary, j: GateJudgement, champion: ModelVersion | 
       if (!champion) champ = msg('ChampionNoneYet');
       else if (!r.champion) champ = msg('ChampionThresholdOnly');
       else if (r.champion.value === undefined) champ = msg('ChampionNotRecordedCell');
-      else if (min > 0 && r.champion.required !== undefined) champ = msg('ChampionNeeds', fmt(r.champion.value), c.op, fmt(r.champion.required));
+      else if (min > 0 && r.champion.required !== undefined)
+        champ = msg('ChampionNeeds', fmt(r.champion.value), c.op, fmt(r.champion.required));
       else champ = fmt(r.champion.value);
     }
     return [c.key, fmt(r.value), `${c.op} ${fmt(c.threshold)}`, ...(compared ? [champ] : []), r.verdict];
@@ -84,7 +109,14 @@ function gateTable(summary: Summary, j: GateJudgement, champion: ModelVersion | 
  * read from the job that trained it, when it names one. What cannot be found stays missing, and
  * the gate says so for that metric.
  */
-async function championMetrics(io: AgentIo, ws: WorkspaceArm, dp: DataPlane, name: string, v: ModelVersion, conditions: Condition[]): Promise<Record<string, string>> {
+async function championMetrics(
+  io: AgentIo,
+  ws: WorkspaceArm,
+  dp: DataPlane,
+  name: string,
+  v: ModelVersion,
+  conditions: Condition[],
+): Promise<Record<string, string>> {
   const tags = { ...(v.properties?.tags ?? {}) };
   const missing = conditions.filter((c) => direction(c.op) !== 0 && tags[metricTagKey(c)] === undefined);
   const jobName = tags[LINEAGE_KEYS.jobName] ?? v.properties?.jobName ?? undefined;
@@ -119,7 +151,13 @@ interface ResolvedSource {
   version?: ModelVersion;
 }
 
-async function resolveSource(io: AgentIo, ws: WorkspaceArm, dp: DataPlane, i: RegisterInputs, fail: (action: string) => (e: unknown) => never): Promise<ResolvedSource> {
+async function resolveSource(
+  io: AgentIo,
+  ws: WorkspaceArm,
+  dp: DataPlane,
+  i: RegisterInputs,
+  fail: (action: string) => (e: unknown) => never,
+): Promise<ResolvedSource> {
   const src = i.source;
   let version: ModelVersion | undefined;
   let jobName = i.jobName;
@@ -138,14 +176,19 @@ async function resolveSource(io: AgentIo, ws: WorkspaceArm, dp: DataPlane, i: Re
     io.info(msg('ModelFilesSourceModel', `${src.name}:${src.version}`, ws.ref.name, modelUri));
     return { ...(job ? { job } : {}), modelUri, label: `${src.name}:${src.version}`, version: version! };
   }
-  const modelUri = src.kind === 'path' ? src.uri : await job!.outputUri(src.output, src.step).catch(fail(msg('ActionReadOutputs', jobName)));
+  const modelUri =
+    src.kind === 'path' ? src.uri : await job!.outputUri(src.output, src.step).catch(fail(msg('ActionReadOutputs', jobName)));
   const label = src.kind === 'path' ? src.uri : `${src.step ? `${src.step}.` : ''}${src.output}`;
   io.info(src.kind === 'output' ? msg('ModelFilesOutput', label, job!.name, modelUri) : msg('ModelFilesPath', modelUri));
   return { ...(job ? { job } : {}), modelUri, label };
 }
 
 /** The last value each run logged for every gated metric (MLflow), keyed as the gate names them. */
-async function gatedMetrics(job: TrainingJob | undefined, conditions: RegisterInputs['gate']['conditions'], fail: (action: string) => (e: unknown) => never): Promise<Map<string, number>> {
+async function gatedMetrics(
+  job: TrainingJob | undefined,
+  conditions: RegisterInputs['gate']['conditions'],
+  fail: (action: string) => (e: unknown) => never,
+): Promise<Map<string, number>> {
   const values = new Map<string, number>();
   for (const c of conditions) {
     if (values.has(c.key)) continue;
@@ -168,17 +211,25 @@ function logVerdict(io: AgentIo, verdict: ReturnType<typeof judge>): void {
 }
 
 /** The model version to PUT: tags (the user's, the source's metrics, lineage, gated metrics), immutable lineage properties, the files. */
-function versionBody(i: RegisterInputs, source: ResolvedSource, o: { lineage: Record<string, string>; values: Map<string, number>; modelUri: string; linkJob: boolean }): { properties: ModelVersionProps } {
+function versionBody(
+  i: RegisterInputs,
+  source: ResolvedSource,
+  o: { lineage: Record<string, string>; values: Map<string, number>; modelUri: string; linkJob: boolean },
+): { properties: ModelVersionProps } {
   const { lineage, modelUri } = o;
   const job = source.job;
-  const carried = source.version ? Object.fromEntries(Object.entries(source.version.properties?.tags ?? {}).filter(([k]) => k.startsWith('metric.'))) : {};
+  const carried = source.version
+    ? Object.fromEntries(Object.entries(source.version.properties?.tags ?? {}).filter(([k]) => k.startsWith('metric.')))
+    : {};
   const tags = { ...i.model.tags, ...carried, ...lineage, ...metricTags(i.gate.conditions, o.values) };
   const runId = lineage[LINEAGE_KEYS.runId];
   const runLabel = lineage[LINEAGE_KEYS.runUrl] ?? (runId ? msg('RunLabelId', runId) : msg('RunLabelUnknown'));
   const description =
     i.model.description ??
     source.version?.properties?.description ??
-    (i.source.kind === 'output' ? msg('DescriptionFromOutput', runLabel, source.label, job!.name) : msg('DescriptionFromPath', runLabel, source.modelUri));
+    (i.source.kind === 'output'
+      ? msg('DescriptionFromOutput', runLabel, source.label, job!.name)
+      : msg('DescriptionFromPath', runLabel, source.modelUri));
   return {
     properties: {
       description,
@@ -197,8 +248,19 @@ function versionBody(i: RegisterInputs, source: ResolvedSource, o: { lineage: Re
 }
 
 /** The registry a promotion goes to: it exists, the connection sees it, the workspace is in one of its regions. */
-async function promotionTarget(io: AgentIo, arm: ArmClient, session: WorkspaceSession, r: { name: string; resourceGroup?: string }): Promise<OpenedRegistry> {
-  const registry = await openRegistry(arm, r.name, { subscriptionId: session.ref.subscriptionId, ...(r.resourceGroup ? { resourceGroup: r.resourceGroup } : {}), input: 'registryName', groupInput: 'registryResourceGroup', connection: session.arm.endpoint.name });
+async function promotionTarget(
+  io: AgentIo,
+  arm: ArmClient,
+  session: WorkspaceSession,
+  r: { name: string; resourceGroup?: string },
+): Promise<OpenedRegistry> {
+  const registry = await openRegistry(arm, r.name, {
+    subscriptionId: session.ref.subscriptionId,
+    ...(r.resourceGroup ? { resourceGroup: r.resourceGroup } : {}),
+    input: 'registryName',
+    groupInput: 'registryResourceGroup',
+    connection: session.arm.endpoint.name,
+  });
   requireRegion(registry, { name: session.ref.name, location: session.workspace.location }, 'registryName');
   io.info(msg('RegistryOpened', registry.ref.name, registry.ref.resourceGroup, registry.regions.join(', '), session.ref.name));
   return registry;
@@ -223,13 +285,23 @@ function promotionProgress(io: AgentIo, registryName: string): () => LroOptions 
 function sourceParagraph(i: RegisterInputs, source: ResolvedSource, workspaceName: string): string {
   const job = source.job;
   const jobLink = job ? link(job.name, job.studioUrl) : '';
-  if (source.version) return job ? msg('SummarySourceModelJob', source.label, workspaceName, jobLink) : msg('SummarySourceModel', source.label, workspaceName);
+  if (source.version)
+    return job
+      ? msg('SummarySourceModelJob', source.label, workspaceName, jobLink)
+      : msg('SummarySourceModel', source.label, workspaceName);
   if (i.source.kind === 'output') return msg('SummarySourceOutput', source.label, jobLink);
   return job ? msg('SummarySourcePathJob', source.modelUri, jobLink) : msg('SummarySourcePath', source.modelUri);
 }
 
 /** The run summary (what happened to the model, the gate table when there was a gate, the lineage) and the outputs of a version. */
-function reporter(io: AgentIo, session: WorkspaceSession, ws: WorkspaceArm, name: string, registry: OpenedRegistry | undefined, sourcePara: string) {
+function reporter(
+  io: AgentIo,
+  session: WorkspaceSession,
+  ws: WorkspaceArm,
+  name: string,
+  registry: OpenedRegistry | undefined,
+  sourcePara: string,
+) {
   const writeSummary = (title: string, lead: string, gate?: (s: Summary) => void, v?: ModelVersion): void => {
     const summary = new Summary(title).para(`${lead} ${sourcePara}`);
     gate?.(summary);
@@ -270,15 +342,19 @@ export async function run(io: AgentIo, i: RegisterInputs): Promise<void> {
   const arm = new ArmClient(session.arm);
   const ws = new WorkspaceArm(arm, session.ref);
   const dp = new DataPlane(session.arm, session.ref, session.workspace);
-  const fail = (action: string) => (e: unknown): never => {
-    throw translateAzureError(e, { action, scope: ws.base, connection: session.arm.endpoint.name });
-  };
+  const fail =
+    (action: string) =>
+    (e: unknown): never => {
+      throw translateAzureError(e, { action, scope: ws.base, connection: session.arm.endpoint.name });
+    };
 
   // 0. Promotion: the registry exists, the connection sees it, the workspace is in one of its regions.
   const registry = i.registry ? await promotionTarget(io, arm, session, i.registry) : undefined;
-  const rfail = (action: string) => (e: unknown): never => {
-    throw translateAzureError(e, { action, scope: registry?.resource.id ?? ws.base, connection: session.arm.endpoint.name });
-  };
+  const rfail =
+    (action: string) =>
+    (e: unknown): never => {
+      throw translateAzureError(e, { action, scope: registry?.resource.id ?? ws.base, connection: session.arm.endpoint.name });
+    };
 
   // 1. The job and the output (or the workspace version) that holds the model (reads only).
   const source = await resolveSource(io, ws, dp, i, fail);
@@ -295,17 +371,31 @@ export async function run(io: AgentIo, i: RegisterInputs): Promise<void> {
   if (registry) lineage[LINEAGE_KEYS.sourceWorkspace] = ws.base;
   if (source.version) lineage[LINEAGE_KEYS.sourceModel] = source.label;
   const identityKeys = registry ? [LINEAGE_KEYS.sourceWorkspace, LINEAGE_KEYS.jobName] : IDENTITY_KEYS;
-  const identity: Identity = { tags: Object.fromEntries(identityKeys.filter((k) => lineage[k]).map((k) => [k, lineage[k]!])), source: modelUri };
-  const reg: ModelRegistry = registry ? new RegistryModelVersions(registry.assets, name, promotionProgress(io, registry.ref.name)) : new ArmModelRegistry(ws, name);
+  const identity: Identity = {
+    tags: Object.fromEntries(identityKeys.filter((k) => lineage[k]).map((k) => [k, lineage[k]!])),
+    source: modelUri,
+  };
+  const reg: ModelRegistry = registry
+    ? new RegistryModelVersions(registry.assets, name, promotionProgress(io, registry.ref.name))
+    : new ArmModelRegistry(ws, name);
   const where = registry ? rfail : fail;
   const reused = await findOwn(reg, identity).catch(where(msg('ActionListVersions', name)));
 
   const { writeSummary, publish } = reporter(io, session, ws, name, registry, sourceParagraph(i, source, session.ref.name));
 
   if (reused) {
-    io.info(registry ? msg('ModelPromotedBefore', name, reused.name, registry.ref.name, source.label) : msg('ModelReused', name, reused.name, job?.name ?? modelUri));
+    io.info(
+      registry
+        ? msg('ModelPromotedBefore', name, reused.name, registry.ref.name, source.label)
+        : msg('ModelReused', name, reused.name, job?.name ?? modelUri),
+    );
     const l = publish(reused);
-    writeSummary(registry ? msg('SummaryPromotedBeforeTitle', name, reused.name, registry.ref.name) : msg('SummaryReusedTitle', name, reused.name), registry ? msg('SummaryPromotedBeforeLead', l) : msg('SummaryReusedLead', l), undefined, reused);
+    writeSummary(
+      registry ? msg('SummaryPromotedBeforeTitle', name, reused.name, registry.ref.name) : msg('SummaryReusedTitle', name, reused.name),
+      registry ? msg('SummaryPromotedBeforeLead', l) : msg('SummaryReusedLead', l),
+      undefined,
+      reused,
+    );
     return;
   }
 
@@ -315,16 +405,27 @@ export async function run(io: AgentIo, i: RegisterInputs): Promise<void> {
     const compared = describeCompare(i.gate.compare);
     io.info(champion ? msg('ChampionFound', name, champion.name, compared) : msg('NoChampion', name, compared));
   }
-  const champ: Champion | undefined = champion ? { label: `${name}:${champion.name}`, tags: await championMetrics(io, ws, dp, name, champion, i.gate.conditions) } : undefined;
+  const champ: Champion | undefined = champion
+    ? { label: `${name}:${champion.name}`, tags: await championMetrics(io, ws, dp, name, champion, i.gate.conditions) }
+    : undefined;
   const verdict = judge(i.gate.conditions, values, { ...(champ ? { champion: champ } : {}), minImprovement: i.gate.minImprovement });
   logVerdict(io, verdict);
-  const table = i.gate.conditions.length ? (s: Summary) => gateTable(s, verdict, champion, name, i.gate.compare, i.gate.minImprovement) : undefined;
+  const table = i.gate.conditions.length
+    ? (s: Summary) => gateTable(s, verdict, champion, name, i.gate.compare, i.gate.minImprovement)
+    : undefined;
   if (!table) io.info(msg('NoMetricGate'));
 
   if (!verdict.pass) {
-    const reasons = verdict.rows.filter((r) => !r.pass).map((r) => `${r.condition.key}: ${r.failure}`).join('; ');
+    const reasons = verdict.rows
+      .filter((r) => !r.pass)
+      .map((r) => `${r.condition.key}: ${r.failure}`)
+      .join('; ');
     const message = registry ? msg('GateFailedPromotion', name, registry.ref.name, reasons) : msg('GateFailed', name, reasons);
-    writeSummary(registry ? msg('SummaryNotPromotedTitle', name, registry.ref.name) : msg('SummaryNotRegisteredTitle', name), registry ? msg('SummaryNotPromotedLead') : msg('SummaryNotRegisteredLead'), table);
+    writeSummary(
+      registry ? msg('SummaryNotPromotedTitle', name, registry.ref.name) : msg('SummaryNotRegisteredTitle', name),
+      registry ? msg('SummaryNotPromotedLead') : msg('SummaryNotRegisteredLead'),
+      table,
+    );
     if (i.gate.onGateFail === 'skip') {
       io.succeededWithIssues(message);
       return;
@@ -340,13 +441,22 @@ export async function run(io: AgentIo, i: RegisterInputs): Promise<void> {
   if (registry) io.info(msg('Promoting', name, registry.ref.name, modelUri));
   const result = await registerVersion(reg, body, identity, { log: (l) => io.info(l), modelName: name }).catch((e: unknown): never => {
     // The registry accepted the version and then could not copy the files: say what usually causes it.
-    if (registry && e instanceof OperationFailed) throw new UserError(msg('PromotionCopyFailed', registry.ref.name, name, session.ref.name, e.message.replace(/\.+$/, ''), registry.resource.id));
+    if (registry && e instanceof OperationFailed)
+      throw new UserError(
+        msg('PromotionCopyFailed', registry.ref.name, name, session.ref.name, e.message.replace(/\.+$/, ''), registry.resource.id),
+      );
     return where(registry ? msg('ActionPromote', name, registry.ref.name) : msg('ActionRegister', name))(e);
   });
   if (result.recovered) io.info(msg('VersionRecovered', result.version.name));
-  io.info(registry ? msg('ModelPromoted', name, result.version.name, registry.ref.name, modelUri) : msg('ModelRegistered', name, result.version.name, modelUri));
+  io.info(
+    registry
+      ? msg('ModelPromoted', name, result.version.name, registry.ref.name, modelUri)
+      : msg('ModelRegistered', name, result.version.name, modelUri),
+  );
   const l = publish(result.version);
-  const title = registry ? msg('SummaryPromotedTitle', name, result.version.name, registry.ref.name) : msg('SummaryRegisteredTitle', name, result.version.name);
+  const title = registry
+    ? msg('SummaryPromotedTitle', name, result.version.name, registry.ref.name)
+    : msg('SummaryRegisteredTitle', name, result.version.name);
   const lead = registry ? msg('SummaryPromotedLead', l) : table ? msg('SummaryRegisteredLead', l) : msg('SummaryRegisteredNoGateLead', l);
   writeSummary(title, lead, table, result.version);
 }

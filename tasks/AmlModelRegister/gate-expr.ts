@@ -230,7 +230,11 @@ export const fmt = (n: number): string => String(Number(n.toPrecision(12)));
  * A champion without the metric's tag fails the condition: its value is unknown, so the
  * candidate cannot be shown to beat it.
  */
-export function judge(conditions: Condition[], values: ReadonlyMap<string, number>, opts: { champion?: Champion; minImprovement?: number } = {}): GateJudgement {
+export function judge(
+  conditions: Condition[],
+  values: ReadonlyMap<string, number>,
+  opts: { champion?: Champion; minImprovement?: number } = {},
+): GateJudgement {
   const min = opts.minImprovement ?? 0;
   const rows = conditions.map((c): GateRow => {
     const value = values.get(c.key);

@@ -5,7 +5,17 @@ import { connectionInput, keyValueLines, optionalGateSettings, workspaceInputs }
 import { msg } from './messages';
 import { checkComparable, parseCompareWith, parseMetricGate } from './gate-expr';
 import { isRegistryName } from '../common/names';
-import { checkJobName, checkModelName, checkModelPath, checkModelType, checkOnGateFail, checkUserTags, jobOfUri, parseModelOutput, parseSourceModel } from './spec';
+import {
+  checkJobName,
+  checkModelName,
+  checkModelPath,
+  checkModelType,
+  checkOnGateFail,
+  checkUserTags,
+  jobOfUri,
+  parseModelOutput,
+  parseSourceModel,
+} from './spec';
 
 runTask(__dirname, async (io) => {
   const connection = connectionInput(io)!;
@@ -17,14 +27,21 @@ runTask(__dirname, async (io) => {
   if (registryName && !isRegistryName(registryName)) throw new UserError(msg('RegistryNameInvalid', registryName), 'registryName');
   const registryResourceGroup = io.input('registryResourceGroup');
   const sourceModel = io.input('sourceModel');
-  for (const [input, value] of [['registryResourceGroup', registryResourceGroup], ['sourceModel', sourceModel]] as const) {
+  for (const [input, value] of [
+    ['registryResourceGroup', registryResourceGroup],
+    ['sourceModel', sourceModel],
+  ] as const) {
     if (value && !registryName) throw new UserError(msg('RegistryInputsWithoutRegistry', input, input), input);
   }
   if (registryResourceGroup && (!/^[-\w._()]{1,90}$/.test(registryResourceGroup) || registryResourceGroup.endsWith('.'))) {
     throw new UserError(msg('RegistryResourceGroupInvalid', registryResourceGroup), 'registryResourceGroup');
   }
   if (sourceModel && modelPath) throw new UserError(msg('SourceModelWithPath'), 'sourceModel');
-  const source = sourceModel ? parseSourceModel(sourceModel) : modelPath ? checkModelPath(modelPath) : parseModelOutput(io.input('modelOutput') ?? 'model');
+  const source = sourceModel
+    ? parseSourceModel(sourceModel)
+    : modelPath
+      ? checkModelPath(modelPath)
+      : parseModelOutput(io.input('modelOutput') ?? 'model');
   let jobName = io.input('jobName');
   if (jobName) checkJobName(jobName);
   // A job-output URI names its job: lineage and the completed-job check use it.
@@ -49,7 +66,9 @@ runTask(__dirname, async (io) => {
   const branchGate = optionalGateSettings(io);
 
   // The Azure SDKs load only once the inputs are valid: a bad input fails fast and writes nothing.
-  await (await import('./azure')).run(io, {
+  await (
+    await import('./azure')
+  ).run(io, {
     connection,
     ws,
     ...(branchGate ? { branchGate } : {}),
@@ -57,6 +76,8 @@ runTask(__dirname, async (io) => {
     source,
     model: { name: modelName, type: modelType, tags, ...(description ? { description } : {}) },
     gate: { conditions, compare, minImprovement, onGateFail },
-    ...(registryName ? { registry: { name: registryName, ...(registryResourceGroup ? { resourceGroup: registryResourceGroup } : {}) } } : {}),
+    ...(registryName
+      ? { registry: { name: registryName, ...(registryResourceGroup ? { resourceGroup: registryResourceGroup } : {}) } }
+      : {}),
   });
 });

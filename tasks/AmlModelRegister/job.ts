@@ -15,11 +15,24 @@ export interface JobProperties {
   displayName?: string;
   experimentName?: string;
   outputs?: Record<string, { uri?: string | null; jobOutputType?: string } | null> | null;
-  jobs?: Record<string, { display_name?: string; displayName?: string; name?: string; outputs?: Record<string, unknown> | null } | null> | null;
+  jobs?: Record<
+    string,
+    { display_name?: string; displayName?: string; name?: string; outputs?: Record<string, unknown> | null } | null
+  > | null;
   services?: Record<string, { endpoint?: string | null } | null> | null;
 }
 
-const STILL_RUNNING = new Set(['NotStarted', 'Starting', 'Provisioning', 'Preparing', 'Queued', 'Running', 'Finalizing', 'CancelRequested', 'Paused']);
+const STILL_RUNNING = new Set([
+  'NotStarted',
+  'Starting',
+  'Provisioning',
+  'Preparing',
+  'Queued',
+  'Running',
+  'Finalizing',
+  'CancelRequested',
+  'Paused',
+]);
 
 const list = (names: Iterable<string>): string => [...names].join(', ') || msg('ListNone');
 const tagOf = (r: MlflowRun, key: string): string | undefined => r.data?.tags?.find((t) => t.key === key)?.value;
@@ -43,7 +56,10 @@ export class TrainingJob {
     const props = job.properties ?? {};
     const status = props.status ?? 'Unknown';
     if (status !== 'Completed') {
-      throw new UserError(STILL_RUNNING.has(status) ? msg('JobStillRunning', name, status) : msg('JobNotCompleted', name, status), 'jobName');
+      throw new UserError(
+        STILL_RUNNING.has(status) ? msg('JobStillRunning', name, status) : msg('JobNotCompleted', name, status),
+        'jobName',
+      );
     }
     return new TrainingJob(name, props, dp);
   }
@@ -158,6 +174,18 @@ export class TrainingJob {
     if (ref.step) throw new UserError(msg('MetricNeverLoggedByStep', where, ref.metric, ref.step, this.name, seen), 'metricGate');
     if (this.steps.length === 0) throw new UserError(msg('MetricNeverLoggedByJob', where, ref.metric, this.name, seen), 'metricGate');
     // Metrics logged inside a pipeline belong to its steps: suggest the step prefix.
-    throw new UserError(msg('MetricNeverLoggedByPipeline', where, ref.metric, this.name, seen, this.steps[this.steps.length - 1], ref.metric, list(this.steps)), 'metricGate');
+    throw new UserError(
+      msg(
+        'MetricNeverLoggedByPipeline',
+        where,
+        ref.metric,
+        this.name,
+        seen,
+        this.steps[this.steps.length - 1],
+        ref.metric,
+        list(this.steps),
+      ),
+      'metricGate',
+    );
   }
 }

@@ -24,8 +24,18 @@ export interface SourceModel {
 export async function readSourceModel(ws: WorkspaceArm, src: SourceModel): Promise<ModelVersion> {
   const found = await ws.find<ModelVersion>(`models/${encodeURIComponent(src.name)}/versions/${encodeURIComponent(src.version)}`);
   if (found) return found;
-  const versions = await ws.list<ModelVersion>(`models/${encodeURIComponent(src.name)}/versions?$orderBy=createdtime%20desc`, 1).catch(() => []);
-  const there = versions.length ? msg('SourceModelVersionsThere', versions.slice(0, 20).map((v) => v.name).join(', ')) : msg('SourceModelNotThere', src.name);
+  const versions = await ws
+    .list<ModelVersion>(`models/${encodeURIComponent(src.name)}/versions?$orderBy=createdtime%20desc`, 1)
+    .catch(() => []);
+  const there = versions.length
+    ? msg(
+        'SourceModelVersionsThere',
+        versions
+          .slice(0, 20)
+          .map((v) => v.name)
+          .join(', '),
+      )
+    : msg('SourceModelNotThere', src.name);
   throw new UserError(msg('SourceModelNotFound', src.name, src.version, ws.ref.name, there), 'sourceModel');
 }
 
@@ -44,7 +54,10 @@ export function longUri(uri: string, ws: WorkspaceRef): string {
 
 interface StorageJson {
   name?: string;
-  properties?: { publicNetworkAccess?: string; networkAcls?: { defaultAction?: string; resourceAccessRules?: Array<{ resourceId?: string }> | null } };
+  properties?: {
+    publicNetworkAccess?: string;
+    networkAcls?: { defaultAction?: string; resourceAccessRules?: Array<{ resourceId?: string }> | null };
+  };
 }
 
 const STORAGE_API = '2023-05-01';
@@ -53,7 +66,13 @@ const STORAGE_API = '2023-05-01';
  * Refuses, before anything is written, a promotion the registry could not copy: the workspace's
  * storage keeps registries out. When the storage account cannot be read, says so and goes on.
  */
-export async function checkSharing(arm: ArmClient, ws: Workspace, wsName: string, reg: OpenedRegistry, warn: (line: string) => void): Promise<void> {
+export async function checkSharing(
+  arm: ArmClient,
+  ws: Workspace,
+  wsName: string,
+  reg: OpenedRegistry,
+  warn: (line: string) => void,
+): Promise<void> {
   const id = ws.storageAccount;
   if (!id) return;
   let st: StorageJson;
@@ -72,6 +91,8 @@ export async function checkSharing(arm: ArmClient, ws: Workspace, wsName: string
     return rid === regId.toLowerCase() || rid === `${regId.slice(0, regId.lastIndexOf('/'))}/*`.toLowerCase();
   });
   const fix = msg('SharingFix', name, rg, name, rg, regId, reg.ref.name);
-  if (p.publicNetworkAccess === 'Disabled') throw new UserError(msg('SharingBlockedDisabled', wsName, name, reg.ref.name, fix), 'registryName');
-  if (p.networkAcls?.defaultAction === 'Deny' && !allowed) throw new UserError(msg('SharingBlockedRules', wsName, name, reg.ref.name, fix), 'registryName');
+  if (p.publicNetworkAccess === 'Disabled')
+    throw new UserError(msg('SharingBlockedDisabled', wsName, name, reg.ref.name, fix), 'registryName');
+  if (p.networkAcls?.defaultAction === 'Deny' && !allowed)
+    throw new UserError(msg('SharingBlockedRules', wsName, name, reg.ref.name, fix), 'registryName');
 }

@@ -66,7 +66,9 @@ export async function findOwn(reg: ModelRegistry, id: Identity): Promise<ModelVe
 /** Another registration holds this version already (with other files). */
 export function isVersionConflict(e: unknown): boolean {
   const err = e as { statusCode?: number; message?: string };
-  return err.statusCode === 409 || (err.statusCode === 400 && /Asset paths cannot be updated|already exists|immutable/i.test(err.message ?? ''));
+  return (
+    err.statusCode === 409 || (err.statusCode === 400 && /Asset paths cannot be updated|already exists|immutable/i.test(err.message ?? ''))
+  );
 }
 
 export interface RegisterResult {

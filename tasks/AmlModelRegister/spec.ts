@@ -36,7 +36,8 @@ export function checkJobName(name: string): string {
 
 export function checkModelType(type: string | undefined): ModelType {
   const t = (type ?? 'mlflow_model').trim().toLowerCase();
-  if (!(MODEL_TYPES as readonly string[]).includes(t)) throw new UserError(msg('InvalidModelType', type, MODEL_TYPES.join(', ')), 'modelType');
+  if (!(MODEL_TYPES as readonly string[]).includes(t))
+    throw new UserError(msg('InvalidModelType', type, MODEL_TYPES.join(', ')), 'modelType');
   return t as ModelType;
 }
 
@@ -62,7 +63,8 @@ export function parseModelOutput(text: string): ModelSource {
 }
 
 const JOB_URI = /^azureml:\/\/jobs\/([^/]+)\/outputs\/([^/]+)(?:\/paths\/(.*))?$/i;
-const DATASTORE_URI = /^azureml:\/\/(?:subscriptions\/[^/]+\/resource[gG]roups\/[^/]+\/(?:providers\/Microsoft\.MachineLearningServices\/)?workspaces\/[^/]+\/)?datastores\/[^/]+\/paths\/.+$/i;
+const DATASTORE_URI =
+  /^azureml:\/\/(?:subscriptions\/[^/]+\/resource[gG]roups\/[^/]+\/(?:providers\/Microsoft\.MachineLearningServices\/)?workspaces\/[^/]+\/)?datastores\/[^/]+\/paths\/.+$/i;
 
 /** The job an `azureml://jobs/<job>/outputs/...` URI names, if it is one. */
 export function jobOfUri(uri: string): string | undefined {

@@ -22,7 +22,13 @@ export class ArmModelRegistry implements ModelRegistry {
   versions(filter: { tags?: Record<string, string>; top?: number } = {}): Promise<ModelVersion[]> {
     const q = new URLSearchParams({ $orderBy: 'createdtime desc' });
     if (filter.top) q.set('$top', String(filter.top));
-    if (filter.tags && Object.keys(filter.tags).length) q.set('tags', Object.entries(filter.tags).map(([k, v]) => `${k}=${v}`).join(','));
+    if (filter.tags && Object.keys(filter.tags).length)
+      q.set(
+        'tags',
+        Object.entries(filter.tags)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(','),
+      );
     return this.scope.list<ModelVersion>(`${this.path('/versions')}?${q}`, filter.top ? 1 : 50);
   }
 

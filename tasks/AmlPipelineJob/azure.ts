@@ -79,7 +79,10 @@ function translate(io: AgentIo, i: PipelineJobInputs): SubmissionPlan {
   const plan = translateJob(file, { root: i.root, overrides: parseOverrides(overrides), ...opts });
   // The CLI files a job without experiment_name under the current folder's name; here the pipeline's.
   plan.body.experimentName ??= io.variable('Build.DefinitionName')?.replace(/[^\w-]/g, '_') ?? 'Default';
-  const what = plan.jobType === 'Pipeline' ? plan.steps.map((s) => (s.type === 'command' ? s.name : `${s.name} (${s.type})`)).join(', ') : plan.jobType.toLowerCase();
+  const what =
+    plan.jobType === 'Pipeline'
+      ? plan.steps.map((s) => (s.type === 'command' ? s.name : `${s.name} (${s.type})`)).join(', ')
+      : plan.jobType.toLowerCase();
   io.info(msg('JobFileSteps', file.slice(i.root.length + 1) || file, plan.steps.length || 1, what));
   return plan;
 }
@@ -87,7 +90,10 @@ function translate(io: AgentIo, i: PipelineJobInputs): SubmissionPlan {
 /** Lookups, uploads and registrations the plan needs, through the workspace and its storage. */
 async function resolvePlan(io: AgentIo, ws: WorkspaceArm, session: WorkspaceSession, plan: SubmissionPlan, root: string) {
   const targets = new Map<string, Promise<DatastoreTarget>>();
-  const storageAccount = String(session.workspace.storageAccount ?? '').split('/').pop() ?? '';
+  const storageAccount =
+    String(session.workspace.storageAccount ?? '')
+      .split('/')
+      .pop() ?? '';
   const ctx: SubmitContext = {
     io,
     ws,
@@ -96,7 +102,15 @@ async function resolvePlan(io: AgentIo, ws: WorkspaceArm, session: WorkspaceSess
     storage: agentStorage(io),
     datastore: (name) => {
       let t = targets.get(name);
-      if (!t) targets.set(name, (t = datastoreTarget(io, ws, name, { armUrl: session.arm.endpoint.armUrl, workspaceStorageAccount: storageAccount, credential: session.arm.credential })));
+      if (!t)
+        targets.set(
+          name,
+          (t = datastoreTarget(io, ws, name, {
+            armUrl: session.arm.endpoint.armUrl,
+            workspaceStorageAccount: storageAccount,
+            credential: session.arm.credential,
+          })),
+        );
       return t;
     },
     computeNames: async () => (await ws.list('computes')).map((c) => c.name),
@@ -128,11 +142,21 @@ export async function run(io: AgentIo, inputs: PipelineJobInputs): Promise<void>
   io.output('jobName', name);
   io.output('studioUrl', studio);
   io.info(msg('PipelineJobSubmitted', name, studio));
-  io.info(msg('LineageTags', Object.entries(tags).map(([k, v]) => `${k}=${v}`).join(', ')));
+  io.info(
+    msg(
+      'LineageTags',
+      Object.entries(tags)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', '),
+    ),
+  );
 
   if (!i.wait) {
     io.output('jobStatus', props.status ?? 'NotStarted');
-    io.summary('aml-pipeline-job', new Summary(msg('SummaryTitleSubmitted', name)).para(msg('SummaryDidNotWait', link(msg('SummaryOpenInStudio'), studio))).toMarkdown());
+    io.summary(
+      'aml-pipeline-job',
+      new Summary(msg('SummaryTitleSubmitted', name)).para(msg('SummaryDidNotWait', link(msg('SummaryOpenInStudio'), studio))).toMarkdown(),
+    );
     return;
   }
 
@@ -160,12 +184,21 @@ export async function run(io: AgentIo, inputs: PipelineJobInputs): Promise<void>
   const snap = end.snapshot;
   io.output('jobStatus', snap.status);
 
-  const summary = new Summary(end.kind === 'terminal' ? msg('SummaryTitleEnded', name, snap.status) : end.kind === 'timeout' ? msg('SummaryTitleTimedOut', name) : msg('SummaryTitleCancelled', name));
+  const summary = new Summary(
+    end.kind === 'terminal'
+      ? msg('SummaryTitleEnded', name, snap.status)
+      : end.kind === 'timeout'
+        ? msg('SummaryTitleTimedOut', name)
+        : msg('SummaryTitleCancelled', name),
+  );
   const writeSummary = () => {
     summary.para(msg('SummaryCodeUploaded', link(msg('SummaryOpenInStudio'), studio), assets.uploadedBytes, assets.reused));
     if (snap.steps.length) {
       const columns = [msg('SummaryColumnStep'), msg('SummaryColumnStatus'), msg('SummaryColumnDuration'), msg('SummaryColumnError')];
-      summary.table(columns, snap.steps.map((s) => [link(s.name, s.link), s.status, duration(s), s.error ?? '']));
+      summary.table(
+        columns,
+        snap.steps.map((s) => [link(s.name, s.link), s.status, duration(s), s.error ?? '']),
+      );
     }
     io.summary('aml-pipeline-job', summary.toMarkdown());
   };
@@ -180,7 +213,11 @@ export async function run(io: AgentIo, inputs: PipelineJobInputs): Promise<void>
     writeSummary();
     const minutes = Math.round(i.timeoutMs / 60000);
     throw new UserError(
-      end.kind === 'cancelled' ? msg('JobLeftRunningCancelled', name, studio) : cancel ? msg('JobTimedOutCancelled', name, minutes, studio) : msg('JobTimedOutStillRunning', name, minutes, studio),
+      end.kind === 'cancelled'
+        ? msg('JobLeftRunningCancelled', name, studio)
+        : cancel
+          ? msg('JobTimedOutCancelled', name, minutes, studio)
+          : msg('JobTimedOutStillRunning', name, minutes, studio),
     );
   }
   writeSummary();
@@ -197,7 +234,12 @@ export async function run(io: AgentIo, inputs: PipelineJobInputs): Promise<void>
   throw new UserError(msg('PipelineJobEnded', name, snap.status, detail, studio));
 }
 
-async function cancelJob(io: AgentIo, client: import('@azure/arm-machinelearning').AzureMachineLearningWorkspaces, ws: WorkspaceInputs, name: string): Promise<void> {
+async function cancelJob(
+  io: AgentIo,
+  client: import('@azure/arm-machinelearning').AzureMachineLearningWorkspaces,
+  ws: WorkspaceInputs,
+  name: string,
+): Promise<void> {
   try {
     await client.jobs.beginCancelAndWait(ws.resourceGroup, ws.name, name, { updateIntervalInMs: 1000 });
     io.info(msg('JobCancelled', name));
@@ -205,4 +247,3 @@ async function cancelJob(io: AgentIo, client: import('@azure/arm-machinelearning
     io.warn(msg('CouldNotCancelJob', name, errorLine(e)));
   }
 }
-

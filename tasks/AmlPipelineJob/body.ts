@@ -48,7 +48,12 @@ export function anonymousComponentVersionBody(spec: JsonObject): JsonObject {
 }
 
 /** The job's REST `properties`, filled, with the lineage tags (they win) and the default display name. */
-export function jobBody(body: TemplateObject, values: ReadonlyArray<string | undefined>, jobName: string, lineageTags: Record<string, string>): JsonObject {
+export function jobBody(
+  body: TemplateObject,
+  values: ReadonlyArray<string | undefined>,
+  jobName: string,
+  lineageTags: Record<string, string>,
+): JsonObject {
   const out = fill(body, values) as JsonObject;
   out.tags = { ...((out.tags as JsonObject | undefined) ?? {}), ...lineageTags };
   if (out.displayName === undefined) out.displayName = jobName;

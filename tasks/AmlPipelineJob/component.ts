@@ -52,21 +52,37 @@ export function checkIoNames(doc: LoadedYaml, at: YamlPath, o: JsonObject): void
 }
 
 /** Check `${{inputs.x}}` / `${{outputs.y}}` in a command (or arguments) against the declared names. */
-export function checkCommand(doc: LoadedYaml, at: YamlPath, command: Json | undefined, inputs: ReadonlySet<string>, outputs: ReadonlySet<string>, required = true): string {
+export function checkCommand(
+  doc: LoadedYaml,
+  at: YamlPath,
+  command: Json | undefined,
+  inputs: ReadonlySet<string>,
+  outputs: ReadonlySet<string>,
+  required = true,
+): string {
   if (!required && (command === undefined || command === null)) return '';
   if (typeof command !== 'string' || command.trim() === '') doc.fail(at, msg('ProblemMissingOrEmpty'), msg('FixGiveCommandLine'));
   const optional = new Set<string>();
-  for (const m of command.matchAll(/\$\[\[([^\]]*)\]\]/g)) for (const n of m[1]!.matchAll(/\$\{\{\s*inputs\.([A-Za-z0-9_.]+)\s*\}\}/g)) optional.add(n[1]!);
+  for (const m of command.matchAll(/\$\[\[([^\]]*)\]\]/g))
+    for (const n of m[1]!.matchAll(/\$\{\{\s*inputs\.([A-Za-z0-9_.]+)\s*\}\}/g)) optional.add(n[1]!);
   for (const m of command.matchAll(/\$\{\{\s*([^{}]*?)\s*\}\}/g)) {
     const expr = m[1]!;
     let r: RegExpExecArray | null;
     if ((r = /^inputs\.([A-Za-z0-9_]+)$/.exec(expr))) {
       if (!inputs.has(r[1]!) && !optional.has(r[1]!)) {
-        doc.fail(at, msg('ProblemCommandUnknownInput', r[1], r[1]), inputs.size ? msg('FixDeclareInputDeclared', [...inputs].join(', ')) : msg('FixDeclareInput'));
+        doc.fail(
+          at,
+          msg('ProblemCommandUnknownInput', r[1], r[1]),
+          inputs.size ? msg('FixDeclareInputDeclared', [...inputs].join(', ')) : msg('FixDeclareInput'),
+        );
       }
     } else if ((r = /^outputs\.([A-Za-z0-9_]+)$/.exec(expr))) {
       if (!outputs.has(r[1]!)) {
-        doc.fail(at, msg('ProblemCommandUnknownOutput', r[1], r[1]), outputs.size ? msg('FixDeclareOutputDeclared', [...outputs].join(', ')) : msg('FixDeclareOutput'));
+        doc.fail(
+          at,
+          msg('ProblemCommandUnknownOutput', r[1], r[1]),
+          outputs.size ? msg('FixDeclareOutputDeclared', [...outputs].join(', ')) : msg('FixDeclareOutput'),
+        );
       }
     } else if (/^parent\./.test(expr)) {
       doc.fail(at, msg('ProblemParentInCommand', m[0]), msg('FixCommandReadsOwnPorts'));
@@ -80,17 +96,31 @@ function inputDef(doc: LoadedYaml, at: YamlPath, name: string, d: Json): { rest:
   if (!isObj(d)) {
     const guess = typeof d === 'number' ? 'number' : typeof d === 'boolean' ? 'boolean' : 'string';
     if (d === null) doc.fail(at, msg('ProblemEmptyNotInputDefinition'), msg('FixInputDefinition', name, guess));
-    doc.fail(at, msg('ProblemValueNotInputDefinition', JSON.stringify(d)), msg('FixInputDefinitionWithDefault', name, guess, JSON.stringify(d)));
+    doc.fail(
+      at,
+      msg('ProblemValueNotInputDefinition', JSON.stringify(d)),
+      msg('FixInputDefinitionWithDefault', name, guess, JSON.stringify(d)),
+    );
   }
-  for (const k of Object.keys(d)) if (!INPUT_DEF_KEYS.includes(k)) doc.fail([...at, k], msg('ProblemNotSupportedInComponentInput'), msg('FixUseKeys', INPUT_DEF_KEYS.join(', ')));
+  for (const k of Object.keys(d))
+    if (!INPUT_DEF_KEYS.includes(k))
+      doc.fail([...at, k], msg('ProblemNotSupportedInComponentInput'), msg('FixUseKeys', INPUT_DEF_KEYS.join(', ')));
   const type = d.type;
   if (typeof type !== 'string' || (!(PARAM_TYPES as readonly string[]).includes(type) && !PORT_TYPES.includes(type))) {
-    doc.fail([...at, 'type'], type === undefined ? msg('ProblemIsMissing') : msg('ProblemIsValue', String(type)), msg('FixUseOneOf', [...PARAM_TYPES, ...PORT_TYPES].join(', ')));
+    doc.fail(
+      [...at, 'type'],
+      type === undefined ? msg('ProblemIsMissing') : msg('ProblemIsValue', String(type)),
+      msg('FixUseOneOf', [...PARAM_TYPES, ...PORT_TYPES].join(', ')),
+    );
   }
-  if (d.optional !== undefined && typeof d.optional !== 'boolean') doc.fail([...at, 'optional'], msg('ProblemMustBeTrueOrFalse'), msg('FixWriteOptionalTrue'));
-  for (const k of ['min', 'max']) if (d[k] !== undefined && typeof d[k] !== 'number') doc.fail([...at, k], msg('ProblemMustBeNumber'), msg('FixNumberWithoutQuotes'));
-  if (d.enum !== undefined && !Array.isArray(d.enum)) doc.fail([...at, 'enum'], msg('ProblemMustBeListOfAllowedValues'), msg('FixWriteEnumList'));
-  if (d.description !== undefined && typeof d.description !== 'string') doc.fail([...at, 'description'], msg('ProblemMustBeText'), msg('FixQuoteIt'));
+  if (d.optional !== undefined && typeof d.optional !== 'boolean')
+    doc.fail([...at, 'optional'], msg('ProblemMustBeTrueOrFalse'), msg('FixWriteOptionalTrue'));
+  for (const k of ['min', 'max'])
+    if (d[k] !== undefined && typeof d[k] !== 'number') doc.fail([...at, k], msg('ProblemMustBeNumber'), msg('FixNumberWithoutQuotes'));
+  if (d.enum !== undefined && !Array.isArray(d.enum))
+    doc.fail([...at, 'enum'], msg('ProblemMustBeListOfAllowedValues'), msg('FixWriteEnumList'));
+  if (d.description !== undefined && typeof d.description !== 'string')
+    doc.fail([...at, 'description'], msg('ProblemMustBeText'), msg('FixQuoteIt'));
   // 'path' (the older name of uri_folder) is sent as written, as the SDK sends it.
   const rest: JsonObject = { type };
   for (const [k, v] of Object.entries(d)) {
@@ -98,14 +128,26 @@ function inputDef(doc: LoadedYaml, at: YamlPath, name: string, d: Json): { rest:
     // The SDK sends defaults, minimums and maximums as text (Python str()).
     // A number input's are floats to the SDK (1024 -> '1024.0').
     if ((k === 'default' || k === 'min' || k === 'max') && type === 'number' && typeof v === 'number') rest[k] = pyFloatRepr(v);
-    else if ((k === 'default' || k === 'min' || k === 'max') && (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string')) rest[k] = pyStr(v, doc.sourceOf([...at, k]));
+    else if ((k === 'default' || k === 'min' || k === 'max') && (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string'))
+      rest[k] = pyStr(v, doc.sourceOf([...at, k]));
     else rest[k] = v;
   }
-  return { rest, def: { type: type === 'path' ? 'uri_folder' : type, optional: d.optional === true, hasDefault: d.default !== undefined && d.default !== null } };
+  return {
+    rest,
+    def: {
+      type: type === 'path' ? 'uri_folder' : type,
+      optional: d.optional === true,
+      hasDefault: d.default !== undefined && d.default !== null,
+    },
+  };
 }
 
 /** `inputs:` and `outputs:` of a component, checked, in REST form, with what a step may bind. */
-export function componentPorts(doc: LoadedYaml, base: YamlPath, d: JsonObject): { spec: TemplateObject; inputs: Map<string, PortDef>; outputs: Map<string, PortDef> } {
+export function componentPorts(
+  doc: LoadedYaml,
+  base: YamlPath,
+  d: JsonObject,
+): { spec: TemplateObject; inputs: Map<string, PortDef>; outputs: Map<string, PortDef> } {
   const spec: TemplateObject = {};
   const inputs = new Map<string, PortDef>();
   const outputs = new Map<string, PortDef>();
@@ -127,9 +169,12 @@ export function componentPorts(doc: LoadedYaml, base: YamlPath, d: JsonObject): 
     for (const [name, def] of Object.entries(d.outputs)) {
       const at = [...base, 'outputs', name];
       if (!isObj(def)) doc.fail(at, msg('ProblemNotOutputDefinition'), msg('FixOutputDefinition', name));
-      for (const k of Object.keys(def)) if (!OUTPUT_DEF_KEYS.includes(k)) doc.fail([...at, k], msg('ProblemNotSupportedInComponentOutput'), msg('FixUseKeys', OUTPUT_DEF_KEYS.join(', ')));
+      for (const k of Object.keys(def))
+        if (!OUTPUT_DEF_KEYS.includes(k))
+          doc.fail([...at, k], msg('ProblemNotSupportedInComponentOutput'), msg('FixUseKeys', OUTPUT_DEF_KEYS.join(', ')));
       const type = def.type ?? 'uri_folder';
-      if (typeof type !== 'string' || !PORT_TYPES.includes(type)) doc.fail([...at, 'type'], msg('ProblemIsValue', String(type)), msg('FixUseOneOf', PORT_TYPES.join(', ')));
+      if (typeof type !== 'string' || !PORT_TYPES.includes(type))
+        doc.fail([...at, 'type'], msg('ProblemIsValue', String(type)), msg('FixUseOneOf', PORT_TYPES.join(', ')));
       const o: JsonObject = { ...def, type };
       rest[name] = o;
       outputs.set(name, { type: type === 'path' ? 'uri_folder' : type });
@@ -159,10 +204,15 @@ export function environmentSlot(ctx: Ctx, doc: LoadedYaml, at: YamlPath, v: Json
 
 /** Everything but inputs, outputs and the per-type keys: copied as the SDK copies them. */
 function commonSpec(doc: LoadedYaml, base: YamlPath, d: JsonObject, type: ComponentType): TemplateObject {
-  for (const k of ['display_name', 'description']) if (d[k] !== undefined && d[k] !== null && typeof d[k] !== 'string') doc.fail([...base, k], msg('ProblemMustBeText'), msg('FixQuoteIt'));
-  if (d.is_deterministic !== undefined && typeof d.is_deterministic !== 'boolean') doc.fail([...base, 'is_deterministic'], msg('ProblemMustBeTrueOrFalse'), msg('FixWriteIsDeterministicFalse'));
-  if (d.tags !== undefined && d.tags !== null && !isObj(d.tags)) doc.fail([...base, 'tags'], msg('ProblemMustBeMapping'), msg('FixOneKeyValuePerLine'));
-  if (typeof d.name === 'string' && !/^[a-zA-Z_][a-zA-Z0-9_.-]*$/.test(d.name)) doc.fail([...base, 'name'], msg('ProblemInvalidComponentName', d.name), msg('FixComponentName'));
+  for (const k of ['display_name', 'description'])
+    if (d[k] !== undefined && d[k] !== null && typeof d[k] !== 'string')
+      doc.fail([...base, k], msg('ProblemMustBeText'), msg('FixQuoteIt'));
+  if (d.is_deterministic !== undefined && typeof d.is_deterministic !== 'boolean')
+    doc.fail([...base, 'is_deterministic'], msg('ProblemMustBeTrueOrFalse'), msg('FixWriteIsDeterministicFalse'));
+  if (d.tags !== undefined && d.tags !== null && !isObj(d.tags))
+    doc.fail([...base, 'tags'], msg('ProblemMustBeMapping'), msg('FixOneKeyValuePerLine'));
+  if (typeof d.name === 'string' && !/^[a-zA-Z_][a-zA-Z0-9_.-]*$/.test(d.name))
+    doc.fail([...base, 'name'], msg('ProblemInvalidComponentName', d.name), msg('FixComponentName'));
   const spec: TemplateObject = { name: ANONYMOUS_COMPONENT_NAME, version: '1', type };
   // A pipeline component has no is_deterministic (the SDK's PipelineComponent leaves it out).
   if (type !== 'pipeline') spec.is_deterministic = d.is_deterministic ?? true;
@@ -172,27 +222,70 @@ function commonSpec(doc: LoadedYaml, base: YamlPath, d: JsonObject, type: Compon
 /** Keys each type translates itself; anything else in the file is passed on as written, as the SDK does. */
 const OWN_KEYS: Record<ComponentType, string[]> = {
   command: ['command', 'code', 'environment', 'distribution', 'resources', 'environment_variables', 'additional_includes'],
-  parallel: ['task', 'resources', 'mini_batch_size', 'partition_keys', 'retry_settings', 'input_data', 'logging_level', 'max_concurrency_per_instance', 'error_threshold', 'mini_batch_error_threshold', 'environment_variables'],
-  spark: ['code', 'entry', 'environment', 'conf', 'args', 'py_files', 'jars', 'files', 'archives', 'driver_cores', 'driver_memory', 'executor_cores', 'executor_memory', 'executor_instances', 'dynamic_allocation_enabled', 'dynamic_allocation_min_executors', 'dynamic_allocation_max_executors'],
+  parallel: [
+    'task',
+    'resources',
+    'mini_batch_size',
+    'partition_keys',
+    'retry_settings',
+    'input_data',
+    'logging_level',
+    'max_concurrency_per_instance',
+    'error_threshold',
+    'mini_batch_error_threshold',
+    'environment_variables',
+  ],
+  spark: [
+    'code',
+    'entry',
+    'environment',
+    'conf',
+    'args',
+    'py_files',
+    'jars',
+    'files',
+    'archives',
+    'driver_cores',
+    'driver_memory',
+    'executor_cores',
+    'executor_memory',
+    'executor_instances',
+    'dynamic_allocation_enabled',
+    'dynamic_allocation_min_executors',
+    'dynamic_allocation_max_executors',
+  ],
   pipeline: ['jobs', 'settings'],
 };
 const SHARED_KEYS = ['$schema', 'name', 'version', 'type', 'display_name', 'description', 'tags', 'is_deterministic', 'inputs', 'outputs'];
 
 /** Builds the spec of one component type; `base` is where the definition sits in `doc`. */
-export type SpecBuilder = (ctx: Ctx, doc: LoadedYaml, base: YamlPath, d: JsonObject, ports: ReturnType<typeof componentPorts>) => TemplateObject;
+export type SpecBuilder = (
+  ctx: Ctx,
+  doc: LoadedYaml,
+  base: YamlPath,
+  d: JsonObject,
+  ports: ReturnType<typeof componentPorts>,
+) => TemplateObject;
 
 /**
  * The spec of a component definition (a file's content, or an inline mapping at `base`).
  * `builders` are the per-type parts (nodes.ts supplies them: a pipeline component's jobs are
  * translated like a pipeline job's).
  */
-export function componentSpec(ctx: Ctx, doc: LoadedYaml, base: YamlPath, d: JsonObject, builders: Record<ComponentType, SpecBuilder>): SpecParts & { type: ComponentType } {
+export function componentSpec(
+  ctx: Ctx,
+  doc: LoadedYaml,
+  base: YamlPath,
+  d: JsonObject,
+  builders: Record<ComponentType, SpecBuilder>,
+): SpecParts & { type: ComponentType } {
   const rawType = d.type ?? 'command';
   if (typeof rawType !== 'string' || !(COMPONENT_TYPES as readonly string[]).includes(rawType)) {
     doc.fail([...base, 'type'], msg('ProblemIsValue', String(rawType)), msg('FixComponentTypes', String(rawType)));
   }
   const type = rawType as ComponentType;
-  if (d.additional_includes !== undefined) doc.fail([...base, 'additional_includes'], msg('ProblemNotSupportedInCommandComponent'), msg('FixCopyExtraFilesIntoCode'));
+  if (d.additional_includes !== undefined)
+    doc.fail([...base, 'additional_includes'], msg('ProblemNotSupportedInCommandComponent'), msg('FixCopyExtraFilesIntoCode'));
   const ports = componentPorts(doc, base, d);
   const spec: TemplateObject = { ...commonSpec(doc, base, d, type), ...ports.spec, ...builders[type](ctx, doc, base, d, ports) };
   for (const [k, v] of Object.entries(d)) {
@@ -213,24 +306,45 @@ export function componentSpec(ctx: Ctx, doc: LoadedYaml, base: YamlPath, d: Json
  * `component:` of a step: a local file or `file:` path, an inline mapping, a registered
  * component, or a registry or ARM id. `builders` translate the per-type parts of a local one.
  */
-export function componentOf(ctx: Ctx, doc: LoadedYaml, at: YamlPath, written: Json, builders: Record<ComponentType, SpecBuilder>): LoadedComponent {
+export function componentOf(
+  ctx: Ctx,
+  doc: LoadedYaml,
+  at: YamlPath,
+  written: Json,
+  builders: Record<ComponentType, SpecBuilder>,
+): LoadedComponent {
   if (isObj(written)) {
     const parts = componentSpec(ctx, doc, at, written, builders);
     const label = `${doc.name}: ${at.join('.')}`;
-    return { id: ctx.refs.slot({ kind: 'component', spec: parts.spec, origin: originOf(doc, at), label }), source: 'YAML.JOB', type: parts.type, inputs: parts.inputs, outputs: parts.outputs, label };
+    return {
+      id: ctx.refs.slot({ kind: 'component', spec: parts.spec, origin: originOf(doc, at), label }),
+      source: 'YAML.JOB',
+      type: parts.type,
+      inputs: parts.inputs,
+      outputs: parts.outputs,
+      label,
+    };
   }
-  if (typeof written !== 'string' || written.trim() === '') doc.fail(at, msg('ProblemNotComponentReference', String(written)), msg('FixComponentReferenceForms'));
+  if (typeof written !== 'string' || written.trim() === '')
+    doc.fail(at, msg('ProblemNotComponentReference', String(written)), msg('FixComponentReferenceForms'));
   const ref = parseAssetRef(doc, at, written, 'component');
   if (ref?.kind === 'id') {
     const registry = /^azureml:\/\/registries\//i.test(ref.id);
     return { id: ref.id, source: registry ? 'REMOTE.REGISTRY' : 'REMOTE.WORKSPACE.COMPONENT', label: ref.id };
   }
   if (ref) return { id: ctx.refs.asset('components', ref), source: 'REMOTE.WORKSPACE.COMPONENT', label: written.trim() };
-  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(written)) doc.fail(at, msg('ProblemNotComponentReference', written), msg('FixComponentReferenceForms'));
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(written))
+    doc.fail(at, msg('ProblemNotComponentReference', written), msg('FixComponentReferenceForms'));
   return loadComponentFile(ctx, doc, at, written, builders);
 }
 
-function loadComponentFile(ctx: Ctx, pipeline: LoadedYaml, at: YamlPath, written: string, builders: Record<ComponentType, SpecBuilder>): LoadedComponent {
+function loadComponentFile(
+  ctx: Ctx,
+  pipeline: LoadedYaml,
+  at: YamlPath,
+  written: string,
+  builders: Record<ComponentType, SpecBuilder>,
+): LoadedComponent {
   const rel = written.replace(/^file:/i, '');
   const file = resolveLocal(pipeline, at, rel, ctx.root, msg('TheComponentFile'));
   if (fs.statSync(file).isDirectory()) pipeline.fail(at, msg('ProblemPointsAtFolder', rel), msg('FixGiveComponentFilePath'));

@@ -21,11 +21,17 @@ export function computeValue(ctx: Ctx, doc: LoadedYaml, at: YamlPath, v: Json | 
   let t = v.trim();
   if (t.includes('${{')) {
     const b = findBindings(t);
-    if (!allowBinding || b.length !== 1 || b[0]!.kind !== 'parentInput' || b[0]!.text !== t) doc.fail(at, msg('ProblemComputeIsBinding', t), msg('FixFixedComputeName'));
+    if (!allowBinding || b.length !== 1 || b[0]!.kind !== 'parentInput' || b[0]!.text !== t)
+      doc.fail(at, msg('ProblemComputeIsBinding', t), msg('FixFixedComputeName'));
     return t;
   }
   if (/^azureml:/i.test(t)) t = t.slice('azureml:'.length);
-  if (/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.MachineLearningServices\/workspaces\/[^/]+\/computes\/[^/]+$/i.test(t)) return t;
+  if (
+    /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.MachineLearningServices\/workspaces\/[^/]+\/computes\/[^/]+$/i.test(
+      t,
+    )
+  )
+    return t;
   if (!/^[A-Za-z][A-Za-z0-9_-]{1,31}$/.test(t)) doc.fail(at, msg('ProblemNotComputeName', v), msg('FixComputeNameRules'));
   return ctx.refs.compute(t, { file: doc.file, path: dotted(at) });
 }
@@ -49,10 +55,13 @@ export function resources(doc: LoadedYaml, at: YamlPath, v: Json | undefined, ca
   for (const [k, x] of Object.entries(v)) {
     if (!RESOURCE_KEYS.includes(k)) refuseUnknown(doc, at, k, RESOURCE_KEYS, msg('ProblemNotSupportedInResources'));
     if (x === null) continue;
-    if ((k === 'instance_count' || k === 'max_instance_count') && (typeof x !== 'number' || !Number.isInteger(x) || x < 1)) doc.fail([...at, k], msg('ProblemNotPositiveWholeNumber', JSON.stringify(x)), msg('FixWriteKeyOne', k));
-    if ((k === 'instance_type' || k === 'shm_size' || k === 'docker_args') && typeof x !== 'string') doc.fail([...at, k], msg('ProblemMustBeText'), msg('FixQuoteIt'));
+    if ((k === 'instance_count' || k === 'max_instance_count') && (typeof x !== 'number' || !Number.isInteger(x) || x < 1))
+      doc.fail([...at, k], msg('ProblemNotPositiveWholeNumber', JSON.stringify(x)), msg('FixWriteKeyOne', k));
+    if ((k === 'instance_type' || k === 'shm_size' || k === 'docker_args') && typeof x !== 'string')
+      doc.fail([...at, k], msg('ProblemMustBeText'), msg('FixQuoteIt'));
     if (k === 'properties' && !isObj(x)) doc.fail([...at, k], msg('ProblemMustBeMapping'), msg('FixOneKeyValuePerLine'));
-    if (k === 'locations' && (!Array.isArray(x) || x.some((l) => typeof l !== 'string'))) doc.fail([...at, k], msg('ProblemMustBeRegionList'), msg('FixWriteLocations'));
+    if (k === 'locations' && (!Array.isArray(x) || x.some((l) => typeof l !== 'string')))
+      doc.fail([...at, k], msg('ProblemMustBeRegionList'), msg('FixWriteLocations'));
     out[camel ? k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()) : k] = x;
   }
   if (camel) out.properties ??= {};
@@ -76,13 +85,19 @@ export function distribution(doc: LoadedYaml, at: YamlPath, v: Json | undefined,
   if (!isObj(v)) doc.fail(at, msg('ProblemMustBeMappingWithType'), msg('FixWriteDistribution'));
   const type = typeof v.type === 'string' ? v.type.toLowerCase() : undefined;
   const kind = type ? DISTRIBUTIONS[type] : undefined;
-  if (!kind) doc.fail([...at, 'type'], v.type === undefined ? msg('ProblemIsMissing') : msg('ProblemIsValue', String(v.type)), msg('FixDistributionTypes'));
+  if (!kind)
+    doc.fail(
+      [...at, 'type'],
+      v.type === undefined ? msg('ProblemIsMissing') : msg('ProblemIsValue', String(v.type)),
+      msg('FixDistributionTypes'),
+    );
   const values: JsonObject = {};
   if (type === 'tensorflow') values.parameter_server_count = 0;
   for (const [k, x] of Object.entries(v)) {
     if (k === 'type') continue;
     if (!kind.keys.includes(k)) refuseUnknown(doc, at, k, ['type', ...kind.keys], msg('ProblemNotSupportedInDistribution', type));
-    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0) doc.fail([...at, k], msg('ProblemNotWholeNumber', JSON.stringify(x)), msg('FixWriteKeyOne', k));
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0)
+      doc.fail([...at, k], msg('ProblemNotWholeNumber', JSON.stringify(x)), msg('FixWriteKeyOne', k));
     values[k] = x;
   }
   if (form === 'spec') return { type: type!, ...values };
@@ -98,8 +113,11 @@ export function commandLimits(doc: LoadedYaml, at: YamlPath, v: Json | undefined
   if (!isObj(v)) doc.fail(at, msg('ProblemMustBeMapping'), msg('FixWriteLimits'));
   for (const k of Object.keys(v)) if (k !== 'timeout') refuseUnknown(doc, at, k, ['timeout'], msg('ProblemNotSupportedInStepLimits'));
   if (v.timeout === undefined || v.timeout === null) return undefined;
-  if (typeof v.timeout !== 'number' || !Number.isInteger(v.timeout) || v.timeout <= 0) doc.fail([...at, 'timeout'], msg('ProblemNotNumberOfSeconds', JSON.stringify(v.timeout)), msg('FixWholeSeconds'));
-  return camel ? { jobLimitsType: 'Command', timeout: isoDuration(v.timeout) } : { job_limits_type: 'Command', timeout: isoDuration(v.timeout) };
+  if (typeof v.timeout !== 'number' || !Number.isInteger(v.timeout) || v.timeout <= 0)
+    doc.fail([...at, 'timeout'], msg('ProblemNotNumberOfSeconds', JSON.stringify(v.timeout)), msg('FixWholeSeconds'));
+  return camel
+    ? { jobLimitsType: 'Command', timeout: isoDuration(v.timeout) }
+    : { job_limits_type: 'Command', timeout: isoDuration(v.timeout) };
 }
 
 const IDENTITIES: Record<string, { rest: string; keys: string[] }> = {
@@ -115,7 +133,12 @@ export function identity(doc: LoadedYaml, at: YamlPath, v: Json | undefined, cam
   if (!isObj(v)) doc.fail(at, msg('ProblemMustBeMappingWithType'), msg('FixIdentityTypes'));
   const type = typeof v.type === 'string' ? v.type.toLowerCase() : undefined;
   const kind = type ? IDENTITIES[type] : undefined;
-  if (!kind) doc.fail([...at, 'type'], v.type === undefined ? msg('ProblemIsMissing') : msg('ProblemIsValue', String(v.type)), msg('FixIdentityTypes'));
+  if (!kind)
+    doc.fail(
+      [...at, 'type'],
+      v.type === undefined ? msg('ProblemIsMissing') : msg('ProblemIsValue', String(v.type)),
+      msg('FixIdentityTypes'),
+    );
   const out: JsonObject = camel ? { identityType: kind.rest } : { identity_type: kind.rest };
   for (const [k, x] of Object.entries(v)) {
     if (k === 'type') continue;

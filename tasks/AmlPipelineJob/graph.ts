@@ -19,14 +19,23 @@ function validateBindings(doc: LoadedYaml, builds: NodeBuild[], pIn: Map<string,
     const deps = new Set<string>();
     for (const { at, b: bind } of b.ports.bindings) {
       if (bind.kind === 'parentInput') {
-        if (!pIn.has(bind.name)) doc.fail(at, msg('ProblemNoSuchPipelineInput', bind.text, bind.name), pIn.size ? msg('FixDeclaredInputs', [...pIn.keys()].join(', ')) : msg('FixAddTopLevelInput'));
+        if (!pIn.has(bind.name))
+          doc.fail(
+            at,
+            msg('ProblemNoSuchPipelineInput', bind.text, bind.name),
+            pIn.size ? msg('FixDeclaredInputs', [...pIn.keys()].join(', ')) : msg('FixAddTopLevelInput'),
+          );
       } else if (bind.kind === 'jobOutput') {
         if (bind.job === b.name) doc.fail(at, msg('ProblemBindsToOwnOutput', bind.text), msg('FixCannotReadOwnOutput'));
         const src = byName.get(bind.job);
         if (!src) doc.fail(at, msg('ProblemNoSuchStep', bind.text, bind.job), msg('FixStepsAre', [...byName.keys()].join(', ')));
         const known = src.ports.knownOutputs;
         if (known && !known.has(bind.name)) {
-          doc.fail(at, msg('ProblemNoSuchStepOutput', bind.text, bind.job, bind.name), known.size ? msg('FixItsOutputsAre', [...known.keys()].join(', ')) : msg('FixDeclareOutputOnStep', bind.job));
+          doc.fail(
+            at,
+            msg('ProblemNoSuchStepOutput', bind.text, bind.job, bind.name),
+            known.size ? msg('FixItsOutputsAre', [...known.keys()].join(', ')) : msg('FixDeclareOutputOnStep', bind.job),
+          );
         }
         deps.add(bind.job);
       }
@@ -94,7 +103,8 @@ export function translateGraph(env: NodeEnv, raw: unknown, pIn: Map<string, Pipe
   const builds = names.map((n) => translateNode(env, n, (raw as Record<string, unknown>)[n]));
   validateBindings(doc, builds, pIn, ['jobs']);
   for (const b of builds) finishInline(b, builds, pIn);
-  if (requireCompute) for (const b of builds) if (!b.hasCompute) doc.fail(['jobs', b.name], msg('ProblemStepNoCompute'), msg('FixAddStepCompute'));
+  if (requireCompute)
+    for (const b of builds) if (!b.hasCompute) doc.fail(['jobs', b.name], msg('ProblemStepNoCompute'), msg('FixAddStepCompute'));
   const jobs: TemplateObject = {};
   for (const b of builds) jobs[b.name] = b.body;
   return { jobs, builds };
@@ -114,7 +124,8 @@ export function pipelineSpecBuilder(parent: { pipelineSpec?: SpecBuilder }): Spe
     const env: NodeEnv = { ctx, io, pOut, inComponent: true, pipelineSpec: parent.pipelineSpec ?? build };
     const graph = translateGraph(env, d.jobs, pIn, false);
     const spec: TemplateObject = { jobs: graph.jobs, sourceJobId: null };
-    if (d.settings !== undefined && d.settings !== null) doc.fail(['settings'], msg('ProblemPipelineComponentSettings'), msg('FixPipelineComponentSettings'));
+    if (d.settings !== undefined && d.settings !== null)
+      doc.fail(['settings'], msg('ProblemPipelineComponentSettings'), msg('FixPipelineComponentSettings'));
     return spec;
   };
   return build;

@@ -17,7 +17,15 @@ runTask(__dirname, async (io) => {
     throw inputError('experimentName', msg('ExperimentNameInvalid', experimentName), msg('ExperimentNameInvalidFix'));
   }
   const displayName = io.input('displayName');
-  const job = { file: jobFile, overrides: io.lines('overrides'), tags: keyValueLines(io, 'tags', 'team=fraud'), ...(experimentName ? { experimentName } : {}), ...(displayName ? { displayName } : {}) };
+  const job = {
+    file: jobFile,
+    overrides: io.lines('overrides'),
+    tags: keyValueLines(io, 'tags', 'team=fraud'),
+    ...(experimentName ? { experimentName } : {}),
+    ...(displayName ? { displayName } : {}),
+  };
   // The YAML translation and the Azure SDKs load only once the inputs are valid.
-  await (await import('./azure')).run(io, { connection, ws, job, root, gate, wait: io.bool('wait', true), timeoutMs, cancelOnTimeout: io.bool('cancelOnTimeout', true) });
+  await (
+    await import('./azure')
+  ).run(io, { connection, ws, job, root, gate, wait: io.bool('wait', true), timeoutMs, cancelOnTimeout: io.bool('cancelOnTimeout', true) });
 });

@@ -62,10 +62,13 @@ export function findBindings(s: string): Binding[] {
     let r: RegExpExecArray | null;
     if ((r = /^parent\.inputs\.([A-Za-z0-9_.]+)$/.exec(expr))) out.push({ kind: 'parentInput', name: r[1]!, text });
     else if ((r = /^parent\.outputs\.([A-Za-z0-9_]+)$/.exec(expr))) out.push({ kind: 'parentOutput', name: r[1]!, text });
-    else if ((r = /^parent\.jobs\.([A-Za-z0-9_]+)\.outputs\.([A-Za-z0-9_]+)$/.exec(expr))) out.push({ kind: 'jobOutput', job: r[1]!, name: r[2]!, text });
+    else if ((r = /^parent\.jobs\.([A-Za-z0-9_]+)\.outputs\.([A-Za-z0-9_]+)$/.exec(expr)))
+      out.push({ kind: 'jobOutput', job: r[1]!, name: r[2]!, text });
     else if (/^(name|output_name|default_datastore)$/.test(expr)) out.push({ kind: 'runtime', text });
-    else if ((r = /^(inputs|outputs)\.([A-Za-z0-9_.]+)$/.exec(expr))) out.push({ kind: 'legacy', text, suggestion: `\${{parent.${r[1]}.${r[2]}}}` });
-    else if ((r = /^jobs\.([A-Za-z0-9_]+)\.(inputs|outputs)\.([A-Za-z0-9_]+)$/.exec(expr))) out.push({ kind: 'legacy', text, suggestion: `\${{parent.jobs.${r[1]}.${r[2]}.${r[3]}}}` });
+    else if ((r = /^(inputs|outputs)\.([A-Za-z0-9_.]+)$/.exec(expr)))
+      out.push({ kind: 'legacy', text, suggestion: `\${{parent.${r[1]}.${r[2]}}}` });
+    else if ((r = /^jobs\.([A-Za-z0-9_]+)\.(inputs|outputs)\.([A-Za-z0-9_]+)$/.exec(expr)))
+      out.push({ kind: 'legacy', text, suggestion: `\${{parent.jobs.${r[1]}.${r[2]}.${r[3]}}}` });
     else out.push({ kind: 'unknown', text });
   }
   return out;
@@ -95,7 +98,8 @@ export function classifyPath(p: string): PathKind {
   if (/^azureml:\/subscriptions\//i.test(t)) return { kind: 'uri', uri: t };
   let m: RegExpExecArray | null;
   if ((m = /^azureml:([A-Za-z0-9][A-Za-z0-9._-]*)@(latest)$/.exec(t))) return { kind: 'asset', ref: t, name: m[1]!, label: 'latest' };
-  if ((m = /^azureml:([A-Za-z0-9][A-Za-z0-9._-]*):([A-Za-z0-9][A-Za-z0-9._-]*)$/.exec(t))) return { kind: 'asset', ref: t, name: m[1]!, version: m[2]! };
+  if ((m = /^azureml:([A-Za-z0-9][A-Za-z0-9._-]*):([A-Za-z0-9][A-Za-z0-9._-]*)$/.exec(t)))
+    return { kind: 'asset', ref: t, name: m[1]!, version: m[2]! };
   return { kind: 'local', path: t };
 }
 
@@ -115,7 +119,6 @@ export interface IoContext {
   ctx: Ctx;
 }
 
-
 /** `problem` says where the key is not supported, e.g. "is not supported by AmlPipelineJob@1 in a step output". */
 function checkKeys(doc: LoadedYaml, at: YamlPath, o: JsonObject, allowed: readonly string[], problem: string): void {
   for (const k of Object.keys(o)) {
@@ -124,7 +127,13 @@ function checkKeys(doc: LoadedYaml, at: YamlPath, o: JsonObject, allowed: readon
 }
 
 /** The REST name of a mode as written, from `modes` (INPUT_MODES or OUTPUT_MODES); `problem` words a wrong one. */
-function restMode(doc: LoadedYaml, at: YamlPath, mode: Json | undefined, modes: Record<string, string>, problem: (written: string) => string): string | undefined {
+function restMode(
+  doc: LoadedYaml,
+  at: YamlPath,
+  mode: Json | undefined,
+  modes: Record<string, string>,
+  problem: (written: string) => string,
+): string | undefined {
   if (mode === undefined || mode === null) return undefined;
   if (typeof mode !== 'string' || !(mode.toLowerCase() in modes)) {
     doc.fail(at, problem(String(mode)), msg('FixUseOneOf', Object.keys(modes).join(', ')));
@@ -132,8 +141,10 @@ function restMode(doc: LoadedYaml, at: YamlPath, mode: Json | undefined, modes: 
   return modes[mode.toLowerCase()];
 }
 
-const inputMode = (doc: LoadedYaml, at: YamlPath, mode: Json | undefined) => restMode(doc, at, mode, INPUT_MODES, (m) => msg('ProblemNotInputMode', m));
-const outputMode = (doc: LoadedYaml, at: YamlPath, mode: Json | undefined) => restMode(doc, at, mode, OUTPUT_MODES, (m) => msg('ProblemNotOutputMode', m));
+const inputMode = (doc: LoadedYaml, at: YamlPath, mode: Json | undefined) =>
+  restMode(doc, at, mode, INPUT_MODES, (m) => msg('ProblemNotInputMode', m));
+const outputMode = (doc: LoadedYaml, at: YamlPath, mode: Json | undefined) =>
+  restMode(doc, at, mode, OUTPUT_MODES, (m) => msg('ProblemNotOutputMode', m));
 
 function dataType(doc: LoadedYaml, at: YamlPath, t: Json | undefined): string {
   if (t === undefined || t === null) return 'uri_folder';
@@ -155,12 +166,20 @@ function localData(io: IoContext, at: YamlPath, written: string, type: string): 
   const abs = resolveLocal(io.doc, at, written, io.ctx.root, msg('LocalDataNoun'));
   const isDir = fs.statSync(abs).isDirectory();
   if (type === 'uri_file' && isDir) io.doc.fail(at, msg('ProblemUriFileIsFolder', written), msg('FixUriFileIsFolder'));
-  if (type !== 'uri_file' && !isDir && !MODEL_TYPES.includes(type)) io.doc.fail(at, msg('ProblemFolderTypeIsFile', written, type), msg('FixFolderTypeIsFile'));
-  if (type === 'mltable' && !fs.existsSync(path.join(abs, 'MLTable'))) io.doc.fail(at, msg('ProblemNoMlTableFile', written), msg('FixNoMlTableFile'));
+  if (type !== 'uri_file' && !isDir && !MODEL_TYPES.includes(type))
+    io.doc.fail(at, msg('ProblemFolderTypeIsFile', written, type), msg('FixFolderTypeIsFile'));
+  if (type === 'mltable' && !fs.existsSync(path.join(abs, 'MLTable')))
+    io.doc.fail(at, msg('ProblemNoMlTableFile', written), msg('FixNoMlTableFile'));
   return io.ctx.refs.slot({ kind: 'data', path: abs, dataType: type, datastore: 'workspaceblobstore', origin: originOf(io.doc, at) });
 }
 
-function resolveDataPath(io: IoContext, at: YamlPath, p: Json | undefined, type: string, isPipeline: boolean): { uri?: Template; binding?: string } {
+function resolveDataPath(
+  io: IoContext,
+  at: YamlPath,
+  p: Json | undefined,
+  type: string,
+  isPipeline: boolean,
+): { uri?: Template; binding?: string } {
   if (typeof p !== 'string' || p.trim() === '') io.doc.fail(at, msg('ProblemMustBeDataPath'), msg('FixSetDataPath'));
   const k = classifyPath(p);
   switch (k.kind) {
@@ -172,7 +191,12 @@ function resolveDataPath(io: IoContext, at: YamlPath, p: Json | undefined, type:
       return { binding: k.text };
     case 'asset': {
       const origin = originOf(io.doc, at);
-      const ref = { kind: 'named' as const, name: k.name, ...(k.version !== undefined ? { version: k.version } : { label: 'latest' as const }), origin };
+      const ref = {
+        kind: 'named' as const,
+        name: k.name,
+        ...(k.version !== undefined ? { version: k.version } : { label: 'latest' as const }),
+        origin,
+      };
       return { uri: io.ctx.refs.asset(MODEL_TYPES.includes(type) ? 'models' : 'data', ref) };
     }
     case 'local':
@@ -190,7 +214,10 @@ function checkRuntimeExpressions(doc: LoadedYaml, at: YamlPath, s: string): void
 // Pipeline level (camelCase REST models)
 
 /** Translate `inputs:` of the pipeline job. */
-export function pipelineInputs(ctx: IoContext, raw: Json | undefined): { rest: Record<string, TemplateObject>; info: Map<string, PipelinePortInfo> } {
+export function pipelineInputs(
+  ctx: IoContext,
+  raw: Json | undefined,
+): { rest: Record<string, TemplateObject>; info: Map<string, PipelinePortInfo> } {
   const doc: LoadedYaml = ctx.doc;
   const rest: Record<string, TemplateObject> = {};
   const info = new Map<string, PipelinePortInfo>();
@@ -213,13 +240,22 @@ export function pipelineInputs(ctx: IoContext, raw: Json | undefined): { rest: R
     const o = v as JsonObject;
     if ('value' in o && !('path' in o)) {
       // A literal written as a mapping ({value: 1000, type: integer}): the SDK's Input(value=...), sent as text.
-      checkKeys(doc, at, o, ['type', 'value', 'description', 'optional', 'min', 'max', 'enum'], msg('ProblemNotSupportedInPipelineDataInput'));
+      checkKeys(
+        doc,
+        at,
+        o,
+        ['type', 'value', 'description', 'optional', 'min', 'max', 'enum'],
+        msg('ProblemNotSupportedInPipelineDataInput'),
+      );
       const lit = o.value;
-      if (typeof lit !== 'string' && typeof lit !== 'number' && typeof lit !== 'boolean') doc.fail([...at, 'value'], msg('ProblemPipelineInputNoValue'), msg('FixGivePipelineInputValue'));
+      if (typeof lit !== 'string' && typeof lit !== 'number' && typeof lit !== 'boolean')
+        doc.fail([...at, 'value'], msg('ProblemPipelineInputNoValue'), msg('FixGivePipelineInputValue'));
       if (typeof lit === 'string') checkLiteralBindings(doc, [...at, 'value'], lit, true);
       const src = doc.sourceOf([...at, 'value']);
       rest[name] = { jobInputType: 'literal', value: pyStr(lit, src) };
-      info.set(name, { type: typeof o.type === 'string' && (PARAM_TYPES as readonly string[]).includes(o.type) ? o.type : pyType(lit, src) });
+      info.set(name, {
+        type: typeof o.type === 'string' && (PARAM_TYPES as readonly string[]).includes(o.type) ? o.type : pyType(lit, src),
+      });
       continue;
     }
     checkKeys(doc, at, o, ['type', 'path', 'mode', 'description'], msg('ProblemNotSupportedInPipelineDataInput'));
@@ -237,7 +273,10 @@ export function pipelineInputs(ctx: IoContext, raw: Json | undefined): { rest: R
 }
 
 /** Translate `outputs:` of the pipeline job. */
-export function pipelineOutputs(ctx: IoContext, raw: Json | undefined): { rest: Record<string, TemplateObject>; info: Map<string, PipelinePortInfo> } {
+export function pipelineOutputs(
+  ctx: IoContext,
+  raw: Json | undefined,
+): { rest: Record<string, TemplateObject>; info: Map<string, PipelinePortInfo> } {
   const doc: LoadedYaml = ctx.doc;
   const rest: Record<string, TemplateObject> = {};
   const info = new Map<string, PipelinePortInfo>();
@@ -364,7 +403,13 @@ interface StepOutputResult {
 }
 
 /** Translate one step output value. `metaType` is the component's declared type when known. */
-export function stepOutput(ctx: IoContext, at: YamlPath, v: Json, metaType: string | undefined, pipelineOutputs: Map<string, PipelinePortInfo>): StepOutputResult | undefined {
+export function stepOutput(
+  ctx: IoContext,
+  at: YamlPath,
+  v: Json,
+  metaType: string | undefined,
+  pipelineOutputs: Map<string, PipelinePortInfo>,
+): StepOutputResult | undefined {
   const doc: LoadedYaml = ctx.doc;
   if (v === null) return undefined;
   const bindTo = (text: string, extra: JsonObject): StepOutputResult => {
@@ -375,7 +420,11 @@ export function stepOutput(ctx: IoContext, at: YamlPath, v: Json, metaType: stri
     if (b.kind !== 'parentOutput') doc.fail(at, msg('ProblemOutputBoundTo', b.text), msg('FixStepOutputBindsToParent'));
     const target = pipelineOutputs.get(b.name);
     if (!target) {
-      doc.fail(at, msg('ProblemUndeclaredPipelineOutput', b.name), pipelineOutputs.size ? msg('FixAddTopLevelOutputDeclared', [...pipelineOutputs.keys()].join(', ')) : msg('FixAddTopLevelOutput'));
+      doc.fail(
+        at,
+        msg('ProblemUndeclaredPipelineOutput', b.name),
+        pipelineOutputs.size ? msg('FixAddTopLevelOutputDeclared', [...pipelineOutputs.keys()].join(', ')) : msg('FixAddTopLevelOutput'),
+      );
     }
     const def: JsonObject = { type: target.type };
     if (target.mode) def.mode = target.mode;

@@ -15,22 +15,83 @@ import type { NodeBuild, NodeEnv } from './nodes';
 import type { StepPorts } from './ports';
 
 const TASKS = ['classification', 'regression', 'forecasting'];
-const OTHER_TASKS = ['image_classification', 'image_classification_multilabel', 'image_object_detection', 'image_instance_segmentation', 'text_classification', 'text_classification_multilabel', 'text_ner'];
+const OTHER_TASKS = [
+  'image_classification',
+  'image_classification_multilabel',
+  'image_object_detection',
+  'image_instance_segmentation',
+  'text_classification',
+  'text_classification_multilabel',
+  'text_ner',
+];
 const DATA_KEYS = ['training_data', 'validation_data', 'test_data'];
 const KEYS = [
-  'type', 'task', 'name', 'display_name', 'tags', 'properties', 'compute', 'outputs', 'log_verbosity', 'primary_metric', 'target_column_name',
-  ...DATA_KEYS, 'validation_data_size', 'n_cross_validations', 'cv_split_column_names', 'weight_column_name', 'test_data_size', 'limits', 'featurization', 'training',
+  'type',
+  'task',
+  'name',
+  'display_name',
+  'tags',
+  'properties',
+  'compute',
+  'outputs',
+  'log_verbosity',
+  'primary_metric',
+  'target_column_name',
+  ...DATA_KEYS,
+  'validation_data_size',
+  'n_cross_validations',
+  'cv_split_column_names',
+  'weight_column_name',
+  'test_data_size',
+  'limits',
+  'featurization',
+  'training',
 ];
 const SECTIONS: Record<string, string[]> = {
-  limits: ['enable_early_termination', 'exit_score', 'max_concurrent_trials', 'max_cores_per_trial', 'max_nodes', 'max_trials', 'timeout_minutes', 'trial_timeout_minutes'],
-  featurization: ['mode', 'blocked_transformers', 'column_name_and_types', 'dataset_language', 'transformer_params', 'enable_dnn_featurization'],
+  limits: [
+    'enable_early_termination',
+    'exit_score',
+    'max_concurrent_trials',
+    'max_cores_per_trial',
+    'max_nodes',
+    'max_trials',
+    'timeout_minutes',
+    'trial_timeout_minutes',
+  ],
+  featurization: [
+    'mode',
+    'blocked_transformers',
+    'column_name_and_types',
+    'dataset_language',
+    'transformer_params',
+    'enable_dnn_featurization',
+  ],
   training: [
-    'enable_dnn_training', 'enable_model_explainability', 'enable_onnx_compatible_models', 'enable_stack_ensemble', 'enable_vote_ensemble', 'ensemble_model_download_timeout_minutes',
-    'stack_ensemble_settings', 'allowed_training_algorithms', 'blocked_training_algorithms', 'training_mode',
+    'enable_dnn_training',
+    'enable_model_explainability',
+    'enable_onnx_compatible_models',
+    'enable_stack_ensemble',
+    'enable_vote_ensemble',
+    'ensemble_model_download_timeout_minutes',
+    'stack_ensemble_settings',
+    'allowed_training_algorithms',
+    'blocked_training_algorithms',
+    'training_mode',
   ],
   forecasting: [
-    'time_column_name', 'forecast_horizon', 'target_lags', 'target_rolling_window_size', 'frequency', 'country_or_region_for_holidays', 'time_series_id_column_names',
-    'seasonality', 'short_series_handling_config', 'target_aggregate_function', 'use_stl', 'cv_step_size', 'feature_lags',
+    'time_column_name',
+    'forecast_horizon',
+    'target_lags',
+    'target_rolling_window_size',
+    'frequency',
+    'country_or_region_for_holidays',
+    'time_series_id_column_names',
+    'seasonality',
+    'short_series_handling_config',
+    'target_aggregate_function',
+    'use_stl',
+    'cv_step_size',
+    'feature_lags',
   ],
 };
 
@@ -39,13 +100,27 @@ export function automlNode(env: NodeEnv, name: string, at: YamlPath, r: JsonObje
   const task = r.task;
   if (typeof task !== 'string' || !TASKS.includes(task)) {
     const other = typeof task === 'string' && OTHER_TASKS.includes(task);
-    doc.fail([...at, 'task'], task === undefined ? msg('ProblemIsMissing') : msg('ProblemIsValue', JSON.stringify(task)), other ? msg('FixAutomlOtherTask', task) : msg('FixUseOneOf', TASKS.join(', ')));
+    doc.fail(
+      [...at, 'task'],
+      task === undefined ? msg('ProblemIsMissing') : msg('ProblemIsValue', JSON.stringify(task)),
+      other ? msg('FixAutomlOtherTask', task) : msg('FixUseOneOf', TASKS.join(', ')),
+    );
   }
   const known = [...KEYS, ...(task === 'classification' ? ['positive_label'] : []), ...(task === 'forecasting' ? ['forecasting'] : [])];
   checkKeys(doc, at, r, known, msg('ProblemNotSupportedInAutomlStep', task), STEP_HINTS);
-  if (r.training_data === undefined || r.training_data === null) doc.fail(at, msg('ProblemAutomlWithoutTrainingData'), msg('FixAutomlData', 'training_data'));
-  if (typeof r.target_column_name !== 'string') doc.fail([...at, 'target_column_name'], msg('ProblemIsMissing'), msg('FixAutomlTargetColumn'));
-  const ports: StepPorts = { inputs: {}, outputs: {}, bindings: [], outputTypes: new Map(), inlineInputs: [], inlineOutputs: {}, knownOutputs: new Map() };
+  if (r.training_data === undefined || r.training_data === null)
+    doc.fail(at, msg('ProblemAutomlWithoutTrainingData'), msg('FixAutomlData', 'training_data'));
+  if (typeof r.target_column_name !== 'string')
+    doc.fail([...at, 'target_column_name'], msg('ProblemIsMissing'), msg('FixAutomlTargetColumn'));
+  const ports: StepPorts = {
+    inputs: {},
+    outputs: {},
+    bindings: [],
+    outputTypes: new Map(),
+    inlineInputs: [],
+    inlineOutputs: {},
+    knownOutputs: new Map(),
+  };
   const body: TemplateObject = {};
   if (!env.inComponent) body.name = name;
   body.tags = stringMap(doc, [...at, 'tags'], r.tags) ?? {};
@@ -59,7 +134,8 @@ export function automlNode(env: NodeEnv, name: string, at: YamlPath, r: JsonObje
     // The SDK sends the binding text; data written in place must first be a pipeline input.
     if (typeof v !== 'string' || !isWholeBinding(v)) doc.fail([...at, k], msg('ProblemAutomlDataNotBinding'), msg('FixAutomlData', k));
     const b = findBindings(v)[0]!;
-    if (b.kind !== 'parentInput' && b.kind !== 'jobOutput') doc.fail([...at, k], msg('ProblemAutomlDataNotBinding'), msg('FixAutomlData', k));
+    if (b.kind !== 'parentInput' && b.kind !== 'jobOutput')
+      doc.fail([...at, k], msg('ProblemAutomlDataNotBinding'), msg('FixAutomlData', k));
     ports.bindings.push({ at: [...at, k], b });
     body[k] = v.trim();
   }
@@ -70,7 +146,16 @@ export function automlNode(env: NodeEnv, name: string, at: YamlPath, r: JsonObje
     checkKeys(doc, [...at, section], v, keys, msg('ProblemNotSupportedInAutomlSection', section));
     body[section] = v;
   }
-  for (const k of ['primary_metric', 'target_column_name', 'validation_data_size', 'n_cross_validations', 'cv_split_column_names', 'weight_column_name', 'test_data_size', 'positive_label']) {
+  for (const k of [
+    'primary_metric',
+    'target_column_name',
+    'validation_data_size',
+    'n_cross_validations',
+    'cv_split_column_names',
+    'weight_column_name',
+    'test_data_size',
+    'positive_label',
+  ]) {
     if (r[k] !== undefined && r[k] !== null) body[k] = r[k]!;
   }
   body.task = task;

@@ -31,12 +31,16 @@ function entryOf(doc: LoadedYaml, at: YamlPath, v: Json | undefined): JsonObject
   const e = mapping(doc, at, v, msg('FixSparkEntry'));
   if (!e) return doc.fail(at, msg('ProblemIsMissing'), msg('FixSparkEntry'));
   const keys = Object.keys(e);
-  if (keys.length !== 1 || (keys[0] !== 'file' && keys[0] !== 'class_name') || typeof e[keys[0]!] !== 'string') doc.fail(at, msg('ProblemSparkEntry'), msg('FixSparkEntry'));
+  if (keys.length !== 1 || (keys[0] !== 'file' && keys[0] !== 'class_name') || typeof e[keys[0]!] !== 'string')
+    doc.fail(at, msg('ProblemSparkEntry'), msg('FixSparkEntry'));
   return e;
 }
 
 /** The node's entry: the REST SparkJobEntry with its type. */
-const entryRest = (e: JsonObject): JsonObject => (e.file !== undefined ? { spark_job_entry_type: 'SparkJobPythonEntry', file: e.file! } : { spark_job_entry_type: 'SparkJobScalaEntry', class_name: e.class_name! });
+const entryRest = (e: JsonObject): JsonObject =>
+  e.file !== undefined
+    ? { spark_job_entry_type: 'SparkJobPythonEntry', file: e.file! }
+    : { spark_job_entry_type: 'SparkJobScalaEntry', class_name: e.class_name! };
 
 function fileList(doc: LoadedYaml, at: YamlPath, v: Json | undefined): string[] | undefined {
   if (v === undefined || v === null) return undefined;
@@ -52,7 +56,14 @@ function sparkConf(doc: LoadedYaml, at: YamlPath, d: JsonObject): JsonObject | u
 }
 
 /** The Spark parts a component (file or inline step) has. */
-function sparkParts(ctx: Ctx, doc: LoadedYaml, at: YamlPath, d: JsonObject, inputs: ReadonlySet<string>, outputs: ReadonlySet<string>): TemplateObject {
+function sparkParts(
+  ctx: Ctx,
+  doc: LoadedYaml,
+  at: YamlPath,
+  d: JsonObject,
+  inputs: ReadonlySet<string>,
+  outputs: ReadonlySet<string>,
+): TemplateObject {
   const out: TemplateObject = {};
   if (d.code === undefined || d.code === null) doc.fail([...at, 'code'], msg('ProblemIsMissing'), msg('FixSparkCode'));
   out.code = codeSlot(ctx, doc, [...at, 'code'], d.code, 'azureml');
@@ -64,18 +75,23 @@ function sparkParts(ctx: Ctx, doc: LoadedYaml, at: YamlPath, d: JsonObject, inpu
   const conf = sparkConf(doc, at, d);
   if (conf) out.conf = conf;
   if (d.args !== undefined && d.args !== null) out.args = checkCommand(doc, [...at, 'args'], d.args, inputs, outputs);
-  if (d.environment !== undefined && d.environment !== null) out.environment = environmentSlot(ctx, doc, [...at, 'environment'], d.environment, 'azureml');
+  if (d.environment !== undefined && d.environment !== null)
+    out.environment = environmentSlot(ctx, doc, [...at, 'environment'], d.environment, 'azureml');
   return out;
 }
 
-export const sparkSpec: SpecBuilder = (ctx, doc, base, d, ports) => sparkParts(ctx, doc, base, d, new Set(ports.inputs.keys()), new Set(ports.outputs.keys()));
+export const sparkSpec: SpecBuilder = (ctx, doc, base, d, ports) =>
+  sparkParts(ctx, doc, base, d, new Set(ports.inputs.keys()), new Set(ports.outputs.keys()));
 
 function sparkResources(doc: LoadedYaml, at: YamlPath, v: Json | undefined): JsonObject | undefined {
   const r = mapping(doc, at, v, msg('FixSparkResources'));
   if (!r) return undefined;
-  for (const k of Object.keys(r)) if (k !== 'instance_type' && k !== 'runtime_version') refuseUnknown(doc, at, k, ['instance_type', 'runtime_version'], msg('ProblemNotSupportedInSparkResources'));
+  for (const k of Object.keys(r))
+    if (k !== 'instance_type' && k !== 'runtime_version')
+      refuseUnknown(doc, at, k, ['instance_type', 'runtime_version'], msg('ProblemNotSupportedInSparkResources'));
   if (typeof r.instance_type !== 'string') doc.fail([...at, 'instance_type'], msg('ProblemIsMissing'), msg('FixSparkResources'));
-  if (r.runtime_version !== undefined && !/^\d+\.\d+(\.\d+)?$/.test(String(r.runtime_version))) doc.fail([...at, 'runtime_version'], msg('ProblemIsValue', JSON.stringify(r.runtime_version)), msg('FixSparkResources'));
+  if (r.runtime_version !== undefined && !/^\d+\.\d+(\.\d+)?$/.test(String(r.runtime_version)))
+    doc.fail([...at, 'runtime_version'], msg('ProblemIsValue', JSON.stringify(r.runtime_version)), msg('FixSparkResources'));
   return { instance_type: r.instance_type, ...(r.runtime_version !== undefined ? { runtime_version: String(r.runtime_version) } : {}) };
 }
 
@@ -86,7 +102,11 @@ function sparkResources(doc: LoadedYaml, at: YamlPath, v: Json | undefined): Jso
 function withExecutorInstances(conf: JsonObject | undefined): JsonObject | undefined {
   if (!conf) return conf;
   const dyn = conf['spark.dynamicAllocation.enabled'];
-  if ((dyn === true || dyn === 'true' || dyn === 'True') && conf['spark.executor.instances'] === undefined && conf['spark.dynamicAllocation.minExecutors'] !== undefined) {
+  if (
+    (dyn === true || dyn === 'true' || dyn === 'True') &&
+    conf['spark.executor.instances'] === undefined &&
+    conf['spark.dynamicAllocation.minExecutors'] !== undefined
+  ) {
     return { ...conf, 'spark.executor.instances': conf['spark.dynamicAllocation.minExecutors']! };
   }
   return conf;
@@ -107,7 +127,13 @@ export function sparkNode(env: NodeEnv, name: string, at: YamlPath, r: JsonObjec
   let inlineSpec: NodeBuild['inlineSpec'];
   if (inline) {
     parts = sparkParts(env.ctx, doc, at, r, new Set(ports.inlineInputs.map((i) => i.name)), new Set(Object.keys(ports.inlineOutputs)));
-    const spec: TemplateObject = { ...parts, name: 'azureml_anonymous', version: '1', display_name: name, is_deterministic: r.is_deterministic ?? true };
+    const spec: TemplateObject = {
+      ...parts,
+      name: 'azureml_anonymous',
+      version: '1',
+      display_name: name,
+      is_deterministic: r.is_deterministic ?? true,
+    };
     const desc = text(doc, [...at, 'description'], r.description);
     if (desc !== undefined) spec.description = desc;
     if (Object.keys(ports.inlineOutputs).length) spec.outputs = ports.inlineOutputs;
@@ -128,7 +154,9 @@ export function sparkNode(env: NodeEnv, name: string, at: YamlPath, r: JsonObjec
   const res = sparkResources(doc, [...at, 'resources'], r.resources);
   if (res) body.resources = res;
   for (const k of FILE_LISTS) if (parts[k] !== undefined) body[k] = parts[k]!;
-  const conf = withExecutorInstances(inline ? (parts.conf as JsonObject | undefined) : (sparkConf(doc, at, r) ?? (parts.conf as JsonObject | undefined)));
+  const conf = withExecutorInstances(
+    inline ? (parts.conf as JsonObject | undefined) : (sparkConf(doc, at, r) ?? (parts.conf as JsonObject | undefined)),
+  );
   if (conf) body.conf = conf;
   const args = r.args !== undefined && !inline ? text(doc, [...at, 'args'], r.args) : (parts.args as string | undefined);
   if (args !== undefined) body.args = args;
@@ -137,5 +165,13 @@ export function sparkNode(env: NodeEnv, name: string, at: YamlPath, r: JsonObjec
   // The SDK's default identity (Spark.identity): managed on an attached pool, the user's on serverless Spark.
   if (base.body.identity === undefined && base.hasCompute) base.body.identity = { identity_type: 'Managed' };
   else if (base.body.identity === undefined && res !== undefined) base.body.identity = { identity_type: 'UserIdentity' };
-  return { name, at, type: 'spark', body: { ...body, ...base.body }, ports, hasCompute: base.hasCompute || res !== undefined, ...(inlineSpec ? { inlineSpec } : {}) };
+  return {
+    name,
+    at,
+    type: 'spark',
+    body: { ...body, ...base.body },
+    ports,
+    hasCompute: base.hasCompute || res !== undefined,
+    ...(inlineSpec ? { inlineSpec } : {}),
+  };
 }

@@ -33,13 +33,25 @@ export function searchSpace(doc: LoadedYaml, at: YamlPath, v: unknown): JsonObje
   const space = v as JsonObject;
   for (const [k, d] of Object.entries(space)) {
     const dat = [...at, k];
-    if (!isObj(d) || typeof d.type !== 'string' || !(d.type in DISTRIBUTIONS)) doc.fail(isObj(d) ? [...dat, 'type'] : dat, msg('ProblemSearchDistribution'), msg('FixUseOneOf', Object.keys(DISTRIBUTIONS).join(', ')));
+    if (!isObj(d) || typeof d.type !== 'string' || !(d.type in DISTRIBUTIONS))
+      doc.fail(
+        isObj(d) ? [...dat, 'type'] : dat,
+        msg('ProblemSearchDistribution'),
+        msg('FixUseOneOf', Object.keys(DISTRIBUTIONS).join(', ')),
+      );
     const params = DISTRIBUTIONS[d.type]!;
-    for (const p of Object.keys(d)) if (p !== 'type' && !params.includes(p)) refuseUnknown(doc, dat, p, ['type', ...params], msg('ProblemNotSupportedInDistributionOf', d.type));
+    for (const p of Object.keys(d))
+      if (p !== 'type' && !params.includes(p))
+        refuseUnknown(doc, dat, p, ['type', ...params], msg('ProblemNotSupportedInDistributionOf', d.type));
     for (const p of params) {
       const x = d[p];
       if (x === undefined || x === null) doc.fail([...dat, p], msg('ProblemIsMissing'), msg('FixSearchParameter', p, d.type));
-      if (p === 'values' ? !Array.isArray(x) : typeof x !== 'number') doc.fail([...dat, p], msg('ProblemIsValue', JSON.stringify(x)), p === 'values' ? msg('FixWriteEnumList') : msg('FixNumberWithoutQuotes'));
+      if (p === 'values' ? !Array.isArray(x) : typeof x !== 'number')
+        doc.fail(
+          [...dat, p],
+          msg('ProblemIsValue', JSON.stringify(x)),
+          p === 'values' ? msg('FixWriteEnumList') : msg('FixNumberWithoutQuotes'),
+        );
     }
   }
   return space;
@@ -80,8 +92,10 @@ export function objective(doc: LoadedYaml, at: YamlPath, v: unknown): JsonObject
   if (!isObj(v as never)) doc.fail(at, msg('ProblemIsMissing'), msg('FixObjective'));
   const o = v as JsonObject;
   checkKeys(doc, at, o, ['goal', 'primary_metric'], msg('ProblemNotSupportedInObjective'));
-  if (o.goal !== 'minimize' && o.goal !== 'maximize') doc.fail([...at, 'goal'], msg('ProblemIsValue', JSON.stringify(o.goal)), msg('FixUseOneOf', 'minimize, maximize'));
-  if (typeof o.primary_metric !== 'string' || !o.primary_metric) doc.fail([...at, 'primary_metric'], msg('ProblemIsMissing'), msg('FixObjective'));
+  if (o.goal !== 'minimize' && o.goal !== 'maximize')
+    doc.fail([...at, 'goal'], msg('ProblemIsValue', JSON.stringify(o.goal)), msg('FixUseOneOf', 'minimize, maximize'));
+  if (typeof o.primary_metric !== 'string' || !o.primary_metric)
+    doc.fail([...at, 'primary_metric'], msg('ProblemIsMissing'), msg('FixObjective'));
   return o;
 }
 
@@ -91,7 +105,9 @@ export function sweepLimits(doc: LoadedYaml, at: YamlPath, v: unknown): JsonObje
   if (!isObj(v as never)) doc.fail(at, msg('ProblemIsMissing'), msg('FixSweepLimits'));
   const o = v as JsonObject;
   checkKeys(doc, at, o, LIMIT_KEYS, msg('ProblemNotSupportedInSweepLimits'));
-  for (const [k, x] of Object.entries(o)) if (x !== null && (typeof x !== 'number' || !Number.isInteger(x) || x < 1)) doc.fail([...at, k], msg('ProblemNotPositiveWholeNumber', JSON.stringify(x)), msg('FixWriteKeyOne', k));
+  for (const [k, x] of Object.entries(o))
+    if (x !== null && (typeof x !== 'number' || !Number.isInteger(x) || x < 1))
+      doc.fail([...at, k], msg('ProblemNotPositiveWholeNumber', JSON.stringify(x)), msg('FixWriteKeyOne', k));
   return o;
 }
 
@@ -122,7 +138,8 @@ export function earlyTermination(doc: LoadedYaml, at: YamlPath, v: unknown, came
   const values: JsonObject = { evaluation_interval: 0, delay_evaluation: 0 };
   for (const [k, x] of Object.entries(o)) {
     if (k === 'type') continue;
-    if (!kind.keys.includes(k)) refuseUnknown(doc, at, k, ['type', ...kind.keys], msg('ProblemNotSupportedInEarlyTermination', String(o.type)));
+    if (!kind.keys.includes(k))
+      refuseUnknown(doc, at, k, ['type', ...kind.keys], msg('ProblemNotSupportedInEarlyTermination', String(o.type)));
     if (typeof x !== 'number') doc.fail([...at, k], msg('ProblemMustBeNumber'), msg('FixNumberWithoutQuotes'));
     values[k] = x;
   }
@@ -130,7 +147,16 @@ export function earlyTermination(doc: LoadedYaml, at: YamlPath, v: unknown, came
   return out;
 }
 
-const SWEEP_STEP_KEYS = [...BASE_KEYS, 'trial', 'sampling_algorithm', 'search_space', 'objective', 'limits', 'early_termination', 'identity'];
+const SWEEP_STEP_KEYS = [
+  ...BASE_KEYS,
+  'trial',
+  'sampling_algorithm',
+  'search_space',
+  'objective',
+  'limits',
+  'early_termination',
+  'identity',
+];
 
 /** A sweep step: its trial is a command component; the search space sets some of the trial's inputs. */
 export function sweepNode(env: NodeEnv, name: string, at: YamlPath, r: JsonObject): NodeBuild {
@@ -138,11 +164,18 @@ export function sweepNode(env: NodeEnv, name: string, at: YamlPath, r: JsonObjec
   checkKeys(doc, at, r, SWEEP_STEP_KEYS, msg('ProblemNotSupportedInSweepStep'), STEP_HINTS);
   if (r.trial === undefined || r.trial === null) doc.fail(at, msg('ProblemSweepWithoutTrial'), msg('FixSweepTrial'));
   const trial = componentOf(env.ctx, doc, [...at, 'trial'], r.trial!, builders(env));
-  if (trial.type !== undefined && trial.type !== 'command') doc.fail([...at, 'trial'], msg('ProblemTrialNotCommand', trial.type), msg('FixSweepTrial'));
+  if (trial.type !== undefined && trial.type !== 'command')
+    doc.fail([...at, 'trial'], msg('ProblemTrialNotCommand', trial.type), msg('FixSweepTrial'));
   const space = searchSpace(doc, [...at, 'search_space'], r.search_space);
   // The search space provides those inputs: a step need not (and may not) set them.
   const declared = trial.inputs ? new Map([...trial.inputs].map(([k, d]) => [k, k in space ? { ...d, hasDefault: true } : d])) : undefined;
-  for (const k of Object.keys(space)) if (trial.inputs && !trial.inputs.has(k)) doc.fail([...at, 'search_space', k], msg('ProblemSearchKeyNotInput', trial.label), msg('FixItsInputsAre', [...trial.inputs.keys()].join(', ')));
+  for (const k of Object.keys(space))
+    if (trial.inputs && !trial.inputs.has(k))
+      doc.fail(
+        [...at, 'search_space', k],
+        msg('ProblemSearchKeyNotInput', trial.label),
+        msg('FixItsInputsAre', [...trial.inputs.keys()].join(', ')),
+      );
   const ports = stepPorts(env.io, at, r, { ...trial, ...(declared ? { inputs: declared } : {}) }, env.pOut);
   const body: TemplateObject = {};
   body.limits = sweepLimits(doc, [...at, 'limits'], r.limits);

@@ -4,7 +4,15 @@
  * not run are refused by name, saying what to do instead.
  */
 import { isObj, type LoadedYaml, type YamlPath } from '../common/yaml';
-import { checkCommand, codeSlot, componentOf, environmentSlot, type ComponentType, type LoadedComponent, type SpecBuilder } from './component';
+import {
+  checkCommand,
+  codeSlot,
+  componentOf,
+  environmentSlot,
+  type ComponentType,
+  type LoadedComponent,
+  type SpecBuilder,
+} from './component';
 import { BASE_KEYS, commandLimits, computeValue, distribution, identity, resources, STEP_HINTS } from './fields';
 import { bool, checkKeys, mapping, stringMap, text } from '../common/yaml-fields';
 
@@ -76,7 +84,16 @@ export const commandSpec: SpecBuilder = (ctx, doc, base, d, ports) => {
 };
 
 /** The fields of BaseNode._to_rest_object every step has; `name` only at the top level. */
-export function baseNode(env: NodeEnv, name: string, at: YamlPath, raw: JsonObject, type: string, ports: StepPorts, source: string, componentId: Template | undefined): { body: TemplateObject; hasCompute: boolean } {
+export function baseNode(
+  env: NodeEnv,
+  name: string,
+  at: YamlPath,
+  raw: JsonObject,
+  type: string,
+  ports: StepPorts,
+  source: string,
+  componentId: Template | undefined,
+): { body: TemplateObject; hasCompute: boolean } {
   const doc: LoadedYaml = env.io.doc;
   const body: TemplateObject = {};
   if (!env.inComponent) body.name = name;
@@ -105,14 +122,21 @@ export function translateNode(env: NodeEnv, name: string, raw: unknown): NodeBui
   const doc: LoadedYaml = env.io.doc;
   const at: YamlPath = ['jobs', name];
   if (!/^[a-z_][a-z0-9_]*$/.test(name)) {
-    doc.fail(at, /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? msg('ProblemStepNameNotLowerCase') : msg('ProblemInvalidStepName'), msg('FixStepNameLowerCase', name.toLowerCase().replace(/[^a-z0-9_]/g, '_')));
+    doc.fail(
+      at,
+      /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? msg('ProblemStepNameNotLowerCase') : msg('ProblemInvalidStepName'),
+      msg('FixStepNameLowerCase', name.toLowerCase().replace(/[^a-z0-9_]/g, '_')),
+    );
   }
-  if (!isObj(raw as never)) doc.fail(at, raw === null ? msg('ProblemEmptyNotStep') : msg('ProblemValueNotStep', JSON.stringify(raw)), msg('FixStepMapping'));
+  if (!isObj(raw as never))
+    doc.fail(at, raw === null ? msg('ProblemEmptyNotStep') : msg('ProblemValueNotStep', JSON.stringify(raw)), msg('FixStepMapping'));
   const r = raw as JsonObject;
   const yamlName = text(doc, [...at, 'name'], r.name);
-  if (yamlName !== undefined && yamlName !== name) doc.fail([...at, 'name'], msg('ProblemStepNameDiffers', yamlName, name), msg('FixStepNameEqualsKey'));
+  if (yamlName !== undefined && yamlName !== name)
+    doc.fail([...at, 'name'], msg('ProblemStepNameDiffers', yamlName, name), msg('FixStepNameEqualsKey'));
   const type = r.type ?? 'command';
-  if (typeof type !== 'string') doc.fail([...at, 'type'], msg('ProblemIsValue', JSON.stringify(type)), msg('FixStepTypeOther', String(type)));
+  if (typeof type !== 'string')
+    doc.fail([...at, 'type'], msg('ProblemIsValue', JSON.stringify(type)), msg('FixStepTypeOther', String(type)));
   switch (type) {
     case 'command':
       return commandNode(env, name, at, r);
@@ -137,12 +161,20 @@ export function translateNode(env: NodeEnv, name: string, raw: unknown): NodeBui
 export function componentStep(env: NodeEnv, at: YamlPath, r: JsonObject, type: ComponentType): { comp: LoadedComponent; ports: StepPorts } {
   const doc: LoadedYaml = env.io.doc;
   const comp = componentOf(env.ctx, doc, [...at, 'component'], r.component!, builders(env));
-  if (comp.type !== undefined && comp.type !== type) doc.fail([...at, 'type'], msg('ProblemStepTypeNotComponentType', type, comp.type), msg('FixStepTypeIs', comp.type));
+  if (comp.type !== undefined && comp.type !== type)
+    doc.fail([...at, 'type'], msg('ProblemStepTypeNotComponentType', type, comp.type), msg('FixStepTypeIs', comp.type));
   return { comp, ports: stepPorts(env.io, at, r, comp, env.pOut) };
 }
 
 const COMMAND_STEP_KEYS = [...BASE_KEYS, 'component', 'limits', 'resources', 'distribution', 'environment_variables', 'identity'];
-const INLINE_COMMAND_KEYS = [...COMMAND_STEP_KEYS.filter((k) => k !== 'component'), 'command', 'code', 'environment', 'description', 'is_deterministic'];
+const INLINE_COMMAND_KEYS = [
+  ...COMMAND_STEP_KEYS.filter((k) => k !== 'component'),
+  'command',
+  'code',
+  'environment',
+  'description',
+  'is_deterministic',
+];
 const COMMAND_HINTS = new Map<string, () => string>([
   ...STEP_HINTS,
   ['description', () => msg('FixStepDescription')],
@@ -156,8 +188,16 @@ const COMMAND_HINTS = new Map<string, () => string>([
 function commandNode(env: NodeEnv, name: string, at: YamlPath, r: JsonObject): NodeBuild {
   const doc: LoadedYaml = env.io.doc;
   const inline = r.component === undefined || r.component === null;
-  checkKeys(doc, at, r, inline ? INLINE_COMMAND_KEYS : COMMAND_STEP_KEYS, inline ? msg('ProblemNotSupportedInInlineStep') : msg('ProblemNotSupportedInComponentStep'), COMMAND_HINTS);
-  if (inline && (r.command === undefined || r.command === null)) doc.fail(at, msg('ProblemNoComponentOrCommand'), msg('FixGiveComponentOrCommand'));
+  checkKeys(
+    doc,
+    at,
+    r,
+    inline ? INLINE_COMMAND_KEYS : COMMAND_STEP_KEYS,
+    inline ? msg('ProblemNotSupportedInInlineStep') : msg('ProblemNotSupportedInComponentStep'),
+    COMMAND_HINTS,
+  );
+  if (inline && (r.command === undefined || r.command === null))
+    doc.fail(at, msg('ProblemNoComponentOrCommand'), msg('FixGiveComponentOrCommand'));
   let comp: LoadedComponent | undefined;
   let ports: StepPorts;
   let inlineSpec: NodeBuild['inlineSpec'];
@@ -182,7 +222,15 @@ function commandNode(env: NodeEnv, name: string, at: YamlPath, r: JsonObject): N
   const ev = stringMap(doc, [...at, 'environment_variables'], r.environment_variables);
   if (ev && Object.keys(ev).length) extra.environment_variables = ev;
   const base = baseNode(env, name, at, r, 'command', ports, inline ? 'YAML.JOB' : comp!.source, componentId);
-  return { name, at, type: 'command', body: { ...extra, ...base.body }, ports, hasCompute: base.hasCompute, ...(inlineSpec ? { inlineSpec } : {}) };
+  return {
+    name,
+    at,
+    type: 'command',
+    body: { ...extra, ...base.body },
+    ports,
+    hasCompute: base.hasCompute,
+    ...(inlineSpec ? { inlineSpec } : {}),
+  };
 }
 
 /**
@@ -221,7 +269,8 @@ const PIPELINE_STEP_KEYS = [...BASE_KEYS, 'component', 'settings'];
 function pipelineNode(env: NodeEnv, name: string, at: YamlPath, r: JsonObject): NodeBuild {
   const doc: LoadedYaml = env.io.doc;
   checkKeys(doc, at, r, PIPELINE_STEP_KEYS, msg('ProblemNotSupportedInPipelineStep'), STEP_HINTS);
-  if (r.component === undefined || r.component === null) doc.fail(at, msg('ProblemPipelineStepWithoutComponent'), msg('FixPipelineStepComponent'));
+  if (r.component === undefined || r.component === null)
+    doc.fail(at, msg('ProblemPipelineStepWithoutComponent'), msg('FixPipelineStepComponent'));
   const { comp, ports } = componentStep(env, at, r, 'pipeline');
   const base = baseNode(env, name, at, r, 'pipeline', ports, comp.source, comp.id);
   const settings = mapping(doc, [...at, 'settings'], r.settings, msg('FixWriteSettings'));

@@ -56,7 +56,10 @@ export function parseOverrides(lines: readonly string[]): Override[] {
     const doc = parseDocument(valueText, { prettyErrors: false });
     if (doc.errors.length > 0 || !isScalar(doc.contents)) {
       const quoted = valueText.replace(/"/g, '\\"');
-      throw new UserError(doc.errors.length ? msg('OverrideValueInvalidYaml', line, key, key, quoted) : msg('OverrideValueNotScalar', line, key, key, quoted), 'overrides');
+      throw new UserError(
+        doc.errors.length ? msg('OverrideValueInvalidYaml', line, key, key, quoted) : msg('OverrideValueNotScalar', line, key, key, quoted),
+        'overrides',
+      );
     }
     const v = doc.contents.value;
     if (v === null || v === undefined) {
@@ -77,7 +80,6 @@ export function parseOverrides(lines: readonly string[]): Override[] {
   });
   return out;
 }
-
 
 /**
  * Apply overrides to the parsed job YAML, in place. Every key on the way must exist and be a
@@ -101,12 +103,17 @@ export function applyOverrides(doc: LoadedYaml, overrides: readonly Override[]):
         const have = Object.keys(cur);
         const at = dotted(o.path.slice(0, i + 1));
         throw new UserError(
-          have.length ? msg('OverrideMatchesNothingThere', o.line, o.text, at, doc.name, have.slice(0, 12).join(', ')) : msg('OverrideMatchesNothing', o.line, o.text, at, doc.name),
+          have.length
+            ? msg('OverrideMatchesNothingThere', o.line, o.text, at, doc.name, have.slice(0, 12).join(', '))
+            : msg('OverrideMatchesNothing', o.line, o.text, at, doc.name),
           'overrides',
         );
       }
       if (!isObj(next)) {
-        throw new UserError(msg('OverrideThroughSingleValue', o.line, o.text, dotted(o.path.slice(0, i + 1)), doc.name, o.path[i + 1]), 'overrides');
+        throw new UserError(
+          msg('OverrideThroughSingleValue', o.line, o.text, dotted(o.path.slice(0, i + 1)), doc.name, o.path[i + 1]),
+          'overrides',
+        );
       }
       cur = next;
     }
@@ -116,7 +123,9 @@ export function applyOverrides(doc: LoadedYaml, overrides: readonly Override[]):
     if (isObj(existing)) {
       const first = Object.keys(existing)[0];
       throw new UserError(
-        first === undefined ? msg('OverrideReplacesMapping', o.line, o.text, dotted(o.path), doc.name) : msg('OverrideReplacesMappingExample', o.line, o.text, dotted(o.path), doc.name, dotted([...o.path, first])),
+        first === undefined
+          ? msg('OverrideReplacesMapping', o.line, o.text, dotted(o.path), doc.name)
+          : msg('OverrideReplacesMappingExample', o.line, o.text, dotted(o.path), doc.name, dotted([...o.path, first])),
         'overrides',
       );
     }

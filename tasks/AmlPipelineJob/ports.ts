@@ -41,7 +41,13 @@ function outputType(v: Json, pOut: Map<string, PipelinePortInfo>): string {
 }
 
 /** `comp` is the step's component when it has one; undefined for an inline step. */
-export function stepPorts(io: IoContext, at: YamlPath, raw: JsonObject, comp: LoadedComponent | undefined, pOut: Map<string, PipelinePortInfo>): StepPorts {
+export function stepPorts(
+  io: IoContext,
+  at: YamlPath,
+  raw: JsonObject,
+  comp: LoadedComponent | undefined,
+  pOut: Map<string, PipelinePortInfo>,
+): StepPorts {
   const doc: LoadedYaml = io.doc;
   const rawInputs = raw.inputs ?? {};
   const rawOutputs = raw.outputs ?? {};
@@ -52,11 +58,17 @@ export function stepPorts(io: IoContext, at: YamlPath, raw: JsonObject, comp: Lo
   const declared = comp?.inputs;
   if (declared && comp) {
     for (const k of Object.keys(rawInputs)) {
-      if (!declared.has(k)) doc.fail([...at, 'inputs', k], msg('ProblemNotComponentInput', comp.label), declared.size ? msg('FixItsInputsAre', [...declared.keys()].join(', ')) : msg('FixComponentDeclaresNoInputs'));
+      if (!declared.has(k))
+        doc.fail(
+          [...at, 'inputs', k],
+          msg('ProblemNotComponentInput', comp.label),
+          declared.size ? msg('FixItsInputsAre', [...declared.keys()].join(', ')) : msg('FixComponentDeclaresNoInputs'),
+        );
     }
     for (const [k, def] of declared) {
       const given = rawInputs[k];
-      if ((given === undefined || given === null) && !def.optional && !def.hasDefault) doc.fail([...at, 'inputs'], msg('ProblemRequiredInputNotSet', k, comp.label), msg('FixAddRequiredInput', k));
+      if ((given === undefined || given === null) && !def.optional && !def.hasDefault)
+        doc.fail([...at, 'inputs'], msg('ProblemRequiredInputNotSet', k, comp.label), msg('FixAddRequiredInput', k));
     }
   }
   const ports: StepPorts = { inputs: {}, outputs: {}, bindings: [], outputTypes: new Map(), inlineInputs: [], inlineOutputs: {} };
@@ -73,7 +85,12 @@ export function stepPorts(io: IoContext, at: YamlPath, raw: JsonObject, comp: Lo
   }
   if (comp?.outputs) {
     for (const k of Object.keys(rawOutputs)) {
-      if (!comp.outputs.has(k)) doc.fail([...at, 'outputs', k], msg('ProblemNotComponentOutput', comp.label), comp.outputs.size ? msg('FixItsOutputsAre', [...comp.outputs.keys()].join(', ')) : msg('FixComponentDeclaresNoOutputs'));
+      if (!comp.outputs.has(k))
+        doc.fail(
+          [...at, 'outputs', k],
+          msg('ProblemNotComponentOutput', comp.label),
+          comp.outputs.size ? msg('FixItsOutputsAre', [...comp.outputs.keys()].join(', ')) : msg('FixComponentDeclaresNoOutputs'),
+        );
     }
   }
   const inlineKnown = new Map<string, PortDef>();

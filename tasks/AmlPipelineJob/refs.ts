@@ -20,7 +20,9 @@ function keyOf(r: Ref): string | undefined {
     case 'code':
       return `code:${r.path}`;
     case 'environment':
-      return r.env.build ? `env-build:${r.env.build.path}:${r.env.build.dockerfile ?? ''}:${r.env.description ?? ''}` : `env:${r.env.hash}:${r.env.description ?? ''}`;
+      return r.env.build
+        ? `env-build:${r.env.build.path}:${r.env.build.dockerfile ?? ''}:${r.env.description ?? ''}`
+        : `env:${r.env.hash}:${r.env.description ?? ''}`;
     case 'data':
       return `data:${r.path}:${r.dataType}:${r.datastore}`;
     case 'component':
@@ -62,4 +64,7 @@ export interface Ctx {
   trail: string[];
 }
 
-export const originOf = (doc: LoadedYaml, at: ReadonlyArray<string | number>): Origin => ({ file: doc.file, path: at.map(String).join('.') });
+export const originOf = (doc: LoadedYaml, at: ReadonlyArray<string | number>): Origin => ({
+  file: doc.file,
+  path: at.map(String).join('.'),
+});

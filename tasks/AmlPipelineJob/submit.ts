@@ -8,7 +8,14 @@
  */
 import { UserError } from '../common/errors';
 import { snapshotCode, type CodeSnapshot } from '../common/upload';
-import { ensureCode, ensureInlineEnvironment, ensureLocalData, resolveNamed, whereWritten, type AssetContext } from '../common/workspace-assets';
+import {
+  ensureCode,
+  ensureInlineEnvironment,
+  ensureLocalData,
+  resolveNamed,
+  whereWritten,
+  type AssetContext,
+} from '../common/workspace-assets';
 import { anonymousComponentHash, anonymousComponentVersionBody, fill, ANONYMOUS_COMPONENT_NAME } from './body';
 import { msg } from './messages';
 import type { JsonObject, Ref } from './plan';
@@ -41,7 +48,9 @@ async function lookUp(ctx: SubmitContext, refs: Ref[]): Promise<Array<string | u
         const found = await ws.find(`computes/${encodeURIComponent(r.name)}`);
         if (!found) {
           const known = (await ctx.computeNames().catch(() => [] as string[])).join(', ');
-          throw new UserError(known ? msg('ComputeNotFound', r.name, ws.ref.name, known) : msg('ComputeNotFoundNoneThere', r.name, ws.ref.name));
+          throw new UserError(
+            known ? msg('ComputeNotFound', r.name, ws.ref.name, known) : msg('ComputeNotFoundNoneThere', r.name, ws.ref.name),
+          );
         }
         v = found.id;
         computes++;

@@ -15,7 +15,16 @@ import { bool, checkKeys, stringMap, text } from '../common/yaml-fields';
 import { pipelineSpecBuilder, translateGraph } from './graph';
 import { pipelineInputs, pipelineOutputs, type IoContext } from './io';
 import { msg } from './messages';
-import { earlyTermination, objective, samplingAlgorithm, samplingRest, searchSpace, searchSpaceRest, sweepLimits, sweepLimitsRest } from './node-sweep';
+import {
+  earlyTermination,
+  objective,
+  samplingAlgorithm,
+  samplingRest,
+  searchSpace,
+  searchSpaceRest,
+  sweepLimits,
+  sweepLimitsRest,
+} from './node-sweep';
 import type { NodeEnv } from './nodes';
 import { applyOverrides, type Override } from './overrides';
 import type { SubmissionPlan, TemplateObject } from './plan';
@@ -42,7 +51,20 @@ const JOB_TYPES_REFUSED = new Map<string, () => string>([
 ]);
 
 /** Keys every job type has. */
-const JOB_KEYS = ['$schema', 'type', 'name', 'display_name', 'experiment_name', 'description', 'tags', 'properties', 'inputs', 'outputs', 'compute', 'identity'];
+const JOB_KEYS = [
+  '$schema',
+  'type',
+  'name',
+  'display_name',
+  'experiment_name',
+  'description',
+  'tags',
+  'properties',
+  'inputs',
+  'outputs',
+  'compute',
+  'identity',
+];
 const TOP_HINTS = new Map<string, () => string>([
   ['component', () => msg('FixTopComponent')],
   ['services', () => msg('FixTopServices')],
@@ -67,13 +89,20 @@ function openJobFile(file: string, root: SourcesRoot): LoadedYaml {
 }
 
 /** The fields every job body has (Job._to_rest_object plus generate_defaults' display name, set by the submitter). */
-function jobHeader(doc: LoadedYaml, ctx: Ctx, opts: TranslateOptions, jobType: SubmissionPlan['jobType']): { body: TemplateObject; name?: string } {
+function jobHeader(
+  doc: LoadedYaml,
+  ctx: Ctx,
+  opts: TranslateOptions,
+  jobType: SubmissionPlan['jobType'],
+): { body: TemplateObject; name?: string } {
   const d = doc.data;
   text(doc, ['$schema'], d.$schema);
   const name = text(doc, ['name'], d.name);
-  if (name !== undefined && !/^[A-Za-z0-9_-]{1,255}$/.test(name)) doc.fail(['name'], msg('ProblemInvalidJobName', name), msg('FixJobNameRules'));
+  if (name !== undefined && !/^[A-Za-z0-9_-]{1,255}$/.test(name))
+    doc.fail(['name'], msg('ProblemInvalidJobName', name), msg('FixJobNameRules'));
   const experimentName = opts.experimentName || text(doc, ['experiment_name'], d.experiment_name);
-  if (experimentName !== undefined && !/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$/.test(experimentName)) doc.fail(['experiment_name'], msg('ProblemInvalidExperimentName', experimentName), msg('FixExperimentNameRules'));
+  if (experimentName !== undefined && !/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$/.test(experimentName))
+    doc.fail(['experiment_name'], msg('ProblemInvalidExperimentName', experimentName), msg('FixExperimentNameRules'));
   const body: TemplateObject = { jobType };
   const description = text(doc, ['description'], d.description);
   if (description !== undefined) body.description = description;
@@ -115,7 +144,14 @@ function pipelineJob(doc: LoadedYaml, ctx: Ctx, opts: TranslateOptions): Submiss
   const hasDefault = settings.default_compute !== undefined || header.body.computeId !== undefined;
   const graph = translateGraph(env, d.jobs, pIn.info, !hasDefault);
   const body: TemplateObject = { ...header.body, inputs: pIn.rest, jobs: graph.jobs, outputs: pOut.rest, settings };
-  return { file: doc.file, jobType: 'Pipeline', ...(header.name !== undefined ? { name: header.name } : {}), body, refs: ctx.refs.refs, steps: graph.builds.map((b) => ({ name: b.name, type: b.type })) };
+  return {
+    file: doc.file,
+    jobType: 'Pipeline',
+    ...(header.name !== undefined ? { name: header.name } : {}),
+    body,
+    refs: ctx.refs.refs,
+    steps: graph.builds.map((b) => ({ name: b.name, type: b.type })),
+  };
 }
 
 const TRIAL_KEYS = ['command', 'code', 'environment', 'environment_variables', 'distribution', 'resources'];
@@ -124,12 +160,25 @@ const TRIAL_KEYS = ['command', 'code', 'environment', 'environment_variables', '
  * The command part of a command job, or of a sweep job's trial, in the typed REST form:
  * codeId, command, environmentId, environmentVariables, distribution, resources.
  */
-function commandPart(doc: LoadedYaml, ctx: Ctx, at: string[], d: Record<string, unknown>, inputs: Set<string>, outputs: Set<string>, search?: Set<string>): TemplateObject {
+function commandPart(
+  doc: LoadedYaml,
+  ctx: Ctx,
+  at: string[],
+  d: Record<string, unknown>,
+  inputs: Set<string>,
+  outputs: Set<string>,
+  search?: Set<string>,
+): TemplateObject {
   const out: TemplateObject = {};
   if (d.code !== undefined && d.code !== null) out.codeId = codeSlot(ctx, doc, [...at, 'code'], d.code as never, 'id');
   const command = checkCommand(doc, [...at, 'command'], d.command as never, inputs, outputs);
   for (const m of command.matchAll(/\$\{\{\s*search_space\.([A-Za-z0-9_]+)\s*\}\}/g)) {
-    if (!search?.has(m[1]!)) doc.fail([...at, 'command'], msg('ProblemCommandUnknownSearchKey', m[1]), search?.size ? msg('FixSearchKeys', [...search].join(', ')) : msg('FixSearchSpace'));
+    if (!search?.has(m[1]!))
+      doc.fail(
+        [...at, 'command'],
+        msg('ProblemCommandUnknownSearchKey', m[1]),
+        search?.size ? msg('FixSearchKeys', [...search].join(', ')) : msg('FixSearchSpace'),
+      );
   }
   out.command = command;
   out.environmentId = environmentSlot(ctx, doc, [...at, 'environment'], d.environment as never, 'id');
@@ -148,15 +197,34 @@ function commandJob(doc: LoadedYaml, ctx: Ctx, opts: TranslateOptions): Submissi
   const io: IoContext = { doc, ctx };
   const ins = pipelineInputs(io, d.inputs);
   const outs = pipelineOutputs(io, d.outputs);
-  const body: TemplateObject = { ...header.body, ...commandPart(doc, ctx, [], d, new Set(ins.info.keys()), new Set(outs.info.keys())), inputs: ins.rest, outputs: outs.rest };
+  const body: TemplateObject = {
+    ...header.body,
+    ...commandPart(doc, ctx, [], d, new Set(ins.info.keys()), new Set(outs.info.keys())),
+    inputs: ins.rest,
+    outputs: outs.rest,
+  };
   const lim = commandLimits(doc, ['limits'], d.limits, true);
   if (lim) body.limits = lim;
-  return { file: doc.file, jobType: 'Command', ...(header.name !== undefined ? { name: header.name } : {}), body, refs: ctx.refs.refs, steps: [] };
+  return {
+    file: doc.file,
+    jobType: 'Command',
+    ...(header.name !== undefined ? { name: header.name } : {}),
+    body,
+    refs: ctx.refs.refs,
+    steps: [],
+  };
 }
 
 function sweepJob(doc: LoadedYaml, ctx: Ctx, opts: TranslateOptions): SubmissionPlan {
   const d = doc.data;
-  checkKeys(doc, [], d, [...JOB_KEYS, 'trial', 'sampling_algorithm', 'search_space', 'objective', 'limits', 'early_termination'], msg('ProblemNotSupportedInSweepJob'), TOP_HINTS);
+  checkKeys(
+    doc,
+    [],
+    d,
+    [...JOB_KEYS, 'trial', 'sampling_algorithm', 'search_space', 'objective', 'limits', 'early_termination'],
+    msg('ProblemNotSupportedInSweepJob'),
+    TOP_HINTS,
+  );
   const header = jobHeader(doc, ctx, opts, 'Sweep');
   const io: IoContext = { doc, ctx };
   const ins = pipelineInputs(io, d.inputs);
@@ -172,7 +240,14 @@ function sweepJob(doc: LoadedYaml, ctx: Ctx, opts: TranslateOptions): Submission
   body.limits = sweepLimitsRest(sweepLimits(doc, ['limits'], d.limits));
   const et = earlyTermination(doc, ['early_termination'], d.early_termination, true);
   if (et) body.earlyTermination = et;
-  return { file: doc.file, jobType: 'Sweep', ...(header.name !== undefined ? { name: header.name } : {}), body, refs: ctx.refs.refs, steps: [] };
+  return {
+    file: doc.file,
+    jobType: 'Sweep',
+    ...(header.name !== undefined ? { name: header.name } : {}),
+    body,
+    refs: ctx.refs.refs,
+    steps: [],
+  };
 }
 
 /** Translate a job YAML into a SubmissionPlan. Throws UserError on anything unsupported. */
@@ -183,7 +258,8 @@ export function translateJob(file: string, opts: TranslateOptions): SubmissionPl
   const type = d.type ?? (isObj(d.jobs) ? undefined : 'command');
   if (type === undefined) doc.fail([], msg('ProblemJobsWithoutPipelineType'), msg('FixAddTypePipeline'));
   // A component file (its $schema says so) is not a job, though it may look like a command job.
-  if (/component\.schema\.json$/i.test(typeof d.$schema === 'string' ? d.$schema : '')) throw new UserError(msg('NotAJobFile', doc.name, describeNonPipeline(d)), 'jobFile');
+  if (/component\.schema\.json$/i.test(typeof d.$schema === 'string' ? d.$schema : ''))
+    throw new UserError(msg('NotAJobFile', doc.name, describeNonPipeline(d)), 'jobFile');
   applyOverrides(doc, opts.overrides);
   const ctx: Ctx = { root, refs: new RefTable(), components: new Map(), trail: [doc.file] };
   if (type === 'pipeline') return pipelineJob(doc, ctx, opts);

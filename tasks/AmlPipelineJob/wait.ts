@@ -43,7 +43,8 @@ interface WaitOptions {
   heartbeatMs?: number;
 }
 
-type WaitEnd = { kind: 'terminal'; snapshot: JobSnapshot } | { kind: 'timeout'; snapshot: JobSnapshot } | { kind: 'cancelled'; snapshot: JobSnapshot };
+type WaitEnd =
+  { kind: 'terminal'; snapshot: JobSnapshot } | { kind: 'timeout'; snapshot: JobSnapshot } | { kind: 'cancelled'; snapshot: JobSnapshot };
 
 /** Next interval: grows by half each quiet poll, back to the minimum after a change. */
 export function nextInterval(current: number, changed: boolean, min: number, max: number): number {
@@ -80,8 +81,12 @@ export async function waitForJob(deps: WaitDeps, o: WaitOptions): Promise<WaitEn
         stepStatus.set(s.name, s.status);
         const link = first ? s.link : undefined;
         const line = s.error
-          ? link ? msg('StepStatusWithErrorAndLink', s.name, s.status, s.error, link) : msg('StepStatusWithError', s.name, s.status, s.error)
-          : link ? msg('StepStatusWithLink', s.name, s.status, link) : msg('StepStatus', s.name, s.status);
+          ? link
+            ? msg('StepStatusWithErrorAndLink', s.name, s.status, s.error, link)
+            : msg('StepStatusWithError', s.name, s.status, s.error)
+          : link
+            ? msg('StepStatusWithLink', s.name, s.status, link)
+            : msg('StepStatus', s.name, s.status);
         deps.log(`  ${line}`);
         changed = true;
       }
@@ -90,7 +95,10 @@ export async function waitForJob(deps: WaitDeps, o: WaitOptions): Promise<WaitEn
     const done = snap.steps.filter((s) => TERMINAL.has(s.status)).length;
     if (changed) {
       lastLine = deps.now();
-      deps.progress(snap.steps.length ? (100 * done) / snap.steps.length : TERMINAL.has(snap.status) ? 100 : 5, msg('ProgressStepsDone', snap.status, done, snap.steps.length));
+      deps.progress(
+        snap.steps.length ? (100 * done) / snap.steps.length : TERMINAL.has(snap.status) ? 100 : 5,
+        msg('ProgressStepsDone', snap.status, done, snap.steps.length),
+      );
     } else if (deps.now() - lastLine >= heartbeat) {
       lastLine = deps.now();
       deps.log(msg('JobStillRunning', snap.status, fmt(deps.now() - started), done, snap.steps.length));

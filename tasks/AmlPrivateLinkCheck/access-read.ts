@@ -7,14 +7,22 @@
 import type { Workspace } from '@azure/arm-machinelearning';
 import type { ArmClient, WorkspaceRef } from '../common/arm';
 import { WorkspaceArm } from '../common/workspace-arm';
-import { accessChecks, auditAccess, roleKey, type AccessAudit, type DenyAssignmentJson, type Exemptions, type RoleAssignmentJson, type RoleDefinitionJson } from './access';
+import {
+  accessChecks,
+  auditAccess,
+  roleKey,
+  type AccessAudit,
+  type DenyAssignmentJson,
+  type Exemptions,
+  type RoleAssignmentJson,
+  type RoleDefinitionJson,
+} from './access';
 import { msg } from './messages';
 import type { IdentityJson } from './network-posture';
 import type { WorkspaceChildren } from './network-read';
 import type { PostureCheck } from './posture';
 
 export const AUTHORIZATION_API = '2022-04-01';
-
 
 /** Principal ids of a resource's system- and user-assigned identities. */
 export function identityPrincipals(identity: IdentityJson | undefined | null): string[] {
@@ -51,7 +59,13 @@ function exemptions(ws: Workspace, children: WorkspaceChildren, allowed: string[
   return out;
 }
 
-export async function auditWorkspaceAccess(arm: ArmClient, ref: WorkspaceRef, ws: Workspace, children: WorkspaceChildren, o: AccessOptions): Promise<AccessResult> {
+export async function auditWorkspaceAccess(
+  arm: ArmClient,
+  ref: WorkspaceRef,
+  ws: Workspace,
+  children: WorkspaceChildren,
+  o: AccessOptions,
+): Promise<AccessResult> {
   const notes: string[] = [];
   const auth = new WorkspaceArm(arm, ref, AUTHORIZATION_API);
   let assignments: RoleAssignmentJson[];
@@ -60,7 +74,12 @@ export async function auditWorkspaceAccess(arm: ArmClient, ref: WorkspaceRef, ws
   } catch (e) {
     if (!denied(e)) throw e;
     // An audit that could read nothing has not run: it fails like a finding (checkAccess: false opts out).
-    const check: PostureCheck = { check: msg('CheckOtherWritersUnknown'), status: 'FAIL', detail: msg('MissingPermission', 'Microsoft.Authorization/roleAssignments/read'), fix: msg('FixGrantReaderForAccess', ref.name) };
+    const check: PostureCheck = {
+      check: msg('CheckOtherWritersUnknown'),
+      status: 'FAIL',
+      detail: msg('MissingPermission', 'Microsoft.Authorization/roleAssignments/read'),
+      fix: msg('FixGrantReaderForAccess', ref.name),
+    };
     return { checks: [check], notes };
   }
   let denies: DenyAssignmentJson[] = [];
@@ -74,11 +93,21 @@ export async function auditWorkspaceAccess(arm: ArmClient, ref: WorkspaceRef, ws
   // Each distinct definition once, read at the workspace's scope: Reader there may read it, and a
   // custom role is visible wherever it is assignable.
   const definitions = new Map<string, RoleDefinitionJson>();
-  const keys = [...new Set(assignments.map((a) => a.properties?.roleDefinitionId).filter((x): x is string => !!x).map(roleKey))];
+  const keys = [
+    ...new Set(
+      assignments
+        .map((a) => a.properties?.roleDefinitionId)
+        .filter((x): x is string => !!x)
+        .map(roleKey),
+    ),
+  ];
   await Promise.all(
     keys.map(async (key) => {
       try {
-        definitions.set(key, await auth.get<RoleDefinitionJson>(`providers/Microsoft.Authorization/roleDefinitions/${encodeURIComponent(key)}`));
+        definitions.set(
+          key,
+          await auth.get<RoleDefinitionJson>(`providers/Microsoft.Authorization/roleDefinitions/${encodeURIComponent(key)}`),
+        );
       } catch (e) {
         if (!denied(e) && status(e) !== 404) throw e;
       }

@@ -14,7 +14,14 @@ export type Capability = 'submitJobs' | 'registerAssets' | 'changeEndpoints' | '
 
 export const CAPABILITY_ACTIONS: Record<Capability, string[]> = {
   submitJobs: [`${ML}/jobs/write`, `${ML}/experiments/runs/submit/action`],
-  registerAssets: [`${ML}/models/write`, `${ML}/models/versions/write`, `${ML}/data/write`, `${ML}/data/versions/write`, `${ML}/components/write`, `${ML}/components/versions/write`],
+  registerAssets: [
+    `${ML}/models/write`,
+    `${ML}/models/versions/write`,
+    `${ML}/data/write`,
+    `${ML}/data/versions/write`,
+    `${ML}/components/write`,
+    `${ML}/components/versions/write`,
+  ],
   changeEndpoints: [`${ML}/onlineEndpoints/write`, `${ML}/onlineEndpoints/deployments/write`],
   changeAccess: ['Microsoft.Authorization/roleAssignments/write'],
 };
@@ -95,7 +102,9 @@ export function actionMatches(pattern: string, action: string): boolean {
 
 /** Actions minus notActions, over every permission block of a definition. */
 export function permits(permissions: Permission[], action: string): boolean {
-  return permissions.some((p) => (p.actions ?? []).some((x) => actionMatches(x, action)) && !(p.notActions ?? []).some((x) => actionMatches(x, action)));
+  return permissions.some(
+    (p) => (p.actions ?? []).some((x) => actionMatches(x, action)) && !(p.notActions ?? []).some((x) => actionMatches(x, action)),
+  );
 }
 
 const EVERYONE = '00000000-0000-0000-0000-000000000000';
@@ -110,7 +119,9 @@ function denied(denies: DenyAssignmentJson[], principalId: string, workspaceId: 
     const scope = d.scope ?? '';
     const applies = d.doNotApplyToChildScopes ? norm(scope) === norm(workspaceId) : covers(scope, workspaceId);
     const pid = principalId.toLowerCase();
-    const targeted = (d.principals ?? []).some((p) => p.id?.toLowerCase() === pid || p.id === EVERYONE) && !(d.excludePrincipals ?? []).some((p) => p.id?.toLowerCase() === pid);
+    const targeted =
+      (d.principals ?? []).some((p) => p.id?.toLowerCase() === pid || p.id === EVERYONE) &&
+      !(d.excludePrincipals ?? []).some((p) => p.id?.toLowerCase() === pid);
     return applies && targeted && permits(d.permissions ?? [], action);
   });
 }
@@ -131,7 +142,14 @@ export interface AuditInput {
 }
 
 export function auditAccess(i: AuditInput): AccessAudit {
-  const out: AccessAudit = { workspaceId: i.workspaceId, assignmentsRead: i.assignments.length, writers: [], exempt: [], own: [], unreadableRoles: [] };
+  const out: AccessAudit = {
+    workspaceId: i.workspaceId,
+    assignmentsRead: i.assignments.length,
+    writers: [],
+    exempt: [],
+    own: [],
+    unreadableRoles: [],
+  };
   for (const a of i.assignments) {
     const p = a.properties ?? {};
     if (!p.principalId || !p.roleDefinitionId) continue;
@@ -142,7 +160,9 @@ export function auditAccess(i: AuditInput): AccessAudit {
     }
     const perms = def.properties?.permissions ?? [];
     const pid = p.principalId.toLowerCase();
-    const capabilities = CAPABILITIES.filter((c) => CAPABILITY_ACTIONS[c].some((action) => permits(perms, action) && !denied(i.denies, pid, i.workspaceId, action)));
+    const capabilities = CAPABILITIES.filter((c) =>
+      CAPABILITY_ACTIONS[c].some((action) => permits(perms, action) && !denied(i.denies, pid, i.workspaceId, action)),
+    );
     if (capabilities.length === 0) continue;
     const scope = p.scope ?? a.id.replace(/\/providers\/Microsoft\.Authorization\/roleAssignments\/.*$/i, '');
     const grant: Grant = {
@@ -189,7 +209,9 @@ export const capabilityText = (caps: Capability[]): string => caps.map((c) => CA
 /** One line about a grant: "Contributor at resource group rg (inherited): can submit jobs, …". */
 export function grantDetail(g: Grant, workspaceId: string): string {
   const where = scopeLabel(g.scope, workspaceId);
-  const detail = g.inherited ? msg('GrantDetailInherited', g.role, where, capabilityText(g.capabilities)) : msg('GrantDetail', g.role, where, capabilityText(g.capabilities));
+  const detail = g.inherited
+    ? msg('GrantDetailInherited', g.role, where, capabilityText(g.capabilities))
+    : msg('GrantDetail', g.role, where, capabilityText(g.capabilities));
   return g.conditional ? `${detail} ${msg('GrantConditional')}` : detail;
 }
 
@@ -205,14 +227,29 @@ export function accessChecks(a: AccessAudit): PostureCheck[] {
     });
   }
   for (const g of a.own.filter((x) => x.capabilities.includes('changeAccess'))) {
-    checks.push({ check: msg('CheckPipelineCanGrant'), status: 'WARN', detail: grantDetail(g, a.workspaceId), fix: msg('FixPipelineCanGrant') });
+    checks.push({
+      check: msg('CheckPipelineCanGrant'),
+      status: 'WARN',
+      detail: grantDetail(g, a.workspaceId),
+      fix: msg('FixPipelineCanGrant'),
+    });
   }
   for (const id of [...new Set(a.unreadableRoles)]) {
     // The grants of an unreadable role are not evaluated: someone could write through them.
-    checks.push({ check: msg('CheckRoleUnreadable', roleKey(id)), status: 'FAIL', detail: msg('RoleDefinitionUnreadable', id), fix: msg('FixReadRoleDefinitions') });
+    checks.push({
+      check: msg('CheckRoleUnreadable', roleKey(id)),
+      status: 'FAIL',
+      detail: msg('RoleDefinitionUnreadable', id),
+      fix: msg('FixReadRoleDefinitions'),
+    });
   }
   if (a.writers.length === 0 && a.unreadableRoles.length === 0) {
-    checks.push({ check: msg('CheckNoOtherWriters'), status: 'PASS', detail: msg('NoOtherWritersDetail', a.assignmentsRead, a.own.length + a.exempt.length), fix: '' });
+    checks.push({
+      check: msg('CheckNoOtherWriters'),
+      status: 'PASS',
+      detail: msg('NoOtherWritersDetail', a.assignmentsRead, a.own.length + a.exempt.length),
+      fix: '',
+    });
   }
   return checks;
 }

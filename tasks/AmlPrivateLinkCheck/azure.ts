@@ -15,7 +15,14 @@ import { scanRegistry, type RegistryScanInput } from './registry-scan';
 import { scanOpenedWorkspace, type ScanOptions } from './scan';
 
 /** AmlPrivateLinkCheck@1: the branch gate (unless turned off), sign in with the service connection, then scan. */
-export async function scanWorkspace(io: AgentIo, connection: string, ws: WorkspaceInputs, o: ScanOptions, gate: GateSettings | undefined, registry?: RegistryScanInput): Promise<Scan> {
+export async function scanWorkspace(
+  io: AgentIo,
+  connection: string,
+  ws: WorkspaceInputs,
+  o: ScanOptions,
+  gate: GateSettings | undefined,
+  registry?: RegistryScanInput,
+): Promise<Scan> {
   if (gate) await enforceGate(io, gate, connection);
   else io.warn(msg('BranchGateOffReadOnly'));
   io.progress(5, msg('ProgressReadingWorkspace'));
@@ -24,9 +31,20 @@ export async function scanWorkspace(io: AgentIo, connection: string, ws: Workspa
   if (!registry) return scan;
   // The registry the workspace deploys from: its names and posture join the workspace's.
   io.progress(35, msg('ProgressRegistry', registry.name));
-  const where = { subscriptionId: session.ref.subscriptionId, workspace: session.ref.name, region: session.workspace.location ?? '', environment: session.arm.endpoint.environment, connection: session.arm.endpoint.name };
+  const where = {
+    subscriptionId: session.ref.subscriptionId,
+    workspace: session.ref.name,
+    region: session.workspace.location ?? '',
+    environment: session.arm.endpoint.environment,
+    connection: session.arm.endpoint.name,
+  };
   const r = await scanRegistry(new ArmClient(session.arm), registry, where, o.posture);
   for (const n of r.notes) io.warn(n);
   io.info(msg('RegistryDiscovered', registry.name, r.targets.length));
-  return { ...scan, targets: [...scan.targets, ...r.targets], posture: [...scan.posture, ...r.posture], notes: [...scan.notes, ...r.notes] };
+  return {
+    ...scan,
+    targets: [...scan.targets, ...r.targets],
+    posture: [...scan.posture, ...r.posture],
+    notes: [...scan.notes, ...r.notes],
+  };
 }

@@ -40,15 +40,19 @@ export interface CheckOptions {
 /** Later entries win: explicit input lines override discovered expectations for the same name. */
 export function mergeTargets(...lists: NameTarget[][]): NameTarget[] {
   const m = new Map<string, NameTarget>();
-  for (const list of lists) for (const t of list) {
-    const prev = m.get(t.fqdn);
-    m.set(t.fqdn, prev && t.expectedIps.length === 0 ? { ...t, expectedIps: prev.expectedIps, source: prev.source } : t);
-  }
+  for (const list of lists)
+    for (const t of list) {
+      const prev = m.get(t.fqdn);
+      m.set(t.fqdn, prev && t.expectedIps.length === 0 ? { ...t, expectedIps: prev.expectedIps, source: prev.source } : t);
+    }
   return [...m.values()].sort((a, b) => a.fqdn.localeCompare(b.fqdn));
 }
 
 export async function checkNames(targets: NameTarget[], o: CheckOptions): Promise<NameResult[]> {
-  const resolutions = await resolveAll(targets.map((t) => t.fqdn), { servers: o.servers, timeoutMs: o.timeoutMs, hosts: o.hosts ?? readHosts() });
+  const resolutions = await resolveAll(
+    targets.map((t) => t.fqdn),
+    { servers: o.servers, timeoutMs: o.timeoutMs, hosts: o.hosts ?? readHosts() },
+  );
   const results = targets.map((t, i) => classify(t, resolutions[i]!, o.ranges));
   if (!o.tcp) return results;
   // Only names that resolved correctly are dialled: never connect to a public answer.
@@ -69,7 +73,9 @@ async function checkScoringHosts(hosts: Array<{ endpoint: string; host: string }
   const resolved = await resolveAll(names, { servers: o.servers, timeoutMs: o.timeoutMs, hosts: o.hosts ?? readHosts() });
   const answers = new Map(resolved.map((r) => [r.fqdn, r.addresses]));
   const classify = { isPublic: isPublicIp, isLoopback, inRanges: (ip: string) => inRanges(ip, o.ranges) };
-  return hosts.map((h) => scoringCheck(h.endpoint, h.host, isIP(h.host) ? [h.host] : (answers.get(h.host) ?? []), classify, o.ranges.text.join(', ')));
+  return hosts.map((h) =>
+    scoringCheck(h.endpoint, h.host, isIP(h.host) ? [h.host] : (answers.get(h.host) ?? []), classify, o.ranges.text.join(', ')),
+  );
 }
 
 /**

@@ -59,13 +59,21 @@ export function classify(t: NameTarget, r: Resolution, ranges: Ranges): NameResu
     const ips = publicIps.join(', ');
     const chain = r.cnames.length ? msg('ViaCnames', r.cnames.join(' -> ')) : '';
     const zone = zoneHint(t.fqdn, r.cnames);
-    return { ...base, verdict: 'PUBLIC', advice: hosts ? msg('AdvicePublicFromHostsFile', ips, chain, zone) : msg('AdvicePublicFromDns', ips, chain, zone) };
+    return {
+      ...base,
+      verdict: 'PUBLIC',
+      advice: hosts ? msg('AdvicePublicFromHostsFile', ips, chain, zone) : msg('AdvicePublicFromDns', ips, chain, zone),
+    };
   }
   const outside = r.addresses.filter((ip) => !inRanges(ip, ranges));
   if (outside.length) {
     const ips = outside.join(', ');
     const allowed = ranges.text.join(', ');
-    return { ...base, verdict: 'OUT_OF_RANGE', advice: hosts ? msg('AdviceOutOfRangeFromHostsFile', ips, allowed) : msg('AdviceOutOfRangeFromDns', ips, allowed) };
+    return {
+      ...base,
+      verdict: 'OUT_OF_RANGE',
+      advice: hosts ? msg('AdviceOutOfRangeFromHostsFile', ips, allowed) : msg('AdviceOutOfRangeFromDns', ips, allowed),
+    };
   }
   if (t.expectedIps.length && !r.addresses.some((ip) => t.expectedIps.includes(ip))) {
     const answered = r.addresses.join(', ');

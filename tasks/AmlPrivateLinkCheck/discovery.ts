@@ -54,9 +54,27 @@ interface Suffixes {
 }
 
 const SUFFIXES: Record<string, Suffixes> = {
-  azurecloud: { api: 'api.azureml.ms', notebooks: 'notebooks.azure.net', storage: 'core.windows.net', vault: 'vault.azure.net', acr: 'azurecr.io' },
-  azureusgovernment: { api: 'api.ml.azure.us', notebooks: 'notebooks.usgovcloudapi.net', storage: 'core.usgovcloudapi.net', vault: 'vault.usgovcloudapi.net', acr: 'azurecr.us' },
-  azurechinacloud: { api: 'api.ml.azure.cn', notebooks: 'notebooks.chinacloudapi.cn', storage: 'core.chinacloudapi.cn', vault: 'vault.azure.cn', acr: 'azurecr.cn' },
+  azurecloud: {
+    api: 'api.azureml.ms',
+    notebooks: 'notebooks.azure.net',
+    storage: 'core.windows.net',
+    vault: 'vault.azure.net',
+    acr: 'azurecr.io',
+  },
+  azureusgovernment: {
+    api: 'api.ml.azure.us',
+    notebooks: 'notebooks.usgovcloudapi.net',
+    storage: 'core.usgovcloudapi.net',
+    vault: 'vault.usgovcloudapi.net',
+    acr: 'azurecr.us',
+  },
+  azurechinacloud: {
+    api: 'api.ml.azure.cn',
+    notebooks: 'notebooks.chinacloudapi.cn',
+    storage: 'core.chinacloudapi.cn',
+    vault: 'vault.azure.cn',
+    acr: 'azurecr.cn',
+  },
 };
 
 export function suffixesFor(environment: string): Suffixes {
@@ -84,7 +102,10 @@ interface PrivateEndpointJson {
 function connectionsOf(list: PeConnectionJson[] | undefined): EndpointConnection[] {
   return (list ?? [])
     .filter((c) => c.properties?.privateEndpoint?.id)
-    .map((c) => ({ privateEndpointId: c.properties!.privateEndpoint!.id!, status: c.properties?.privateLinkServiceConnectionState?.status ?? 'Unknown' }));
+    .map((c) => ({
+      privateEndpointId: c.properties!.privateEndpoint!.id!,
+      status: c.properties?.privateLinkServiceConnectionState?.status ?? 'Unknown',
+    }));
 }
 
 /** The documented names for a workspace and its dependencies, without expected IPs. */
@@ -142,7 +163,12 @@ export async function discover(arm: ArmClient, ws: Workspace, environment: strin
             readable: true,
             ...(p.publicNetworkAccess ? { publicNetworkAccess: p.publicNetworkAccess } : {}),
             ...(defaultAction ? { defaultAction } : {}),
-            ...(kind === 'storage' && p.networkAcls ? { ipRules: (p.networkAcls.ipRules ?? []).length, resourceInstances: (p.networkAcls.resourceAccessRules ?? []).map((x) => x.resourceId ?? '') } : {}),
+            ...(kind === 'storage' && p.networkAcls
+              ? {
+                  ipRules: (p.networkAcls.ipRules ?? []).length,
+                  resourceInstances: (p.networkAcls.resourceAccessRules ?? []).map((x) => x.resourceId ?? ''),
+                }
+              : {}),
             ...(r.sku?.name ? { sku: r.sku.name } : {}),
             connections: connectionsOf(p.privateEndpointConnections),
           };

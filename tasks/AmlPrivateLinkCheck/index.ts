@@ -28,7 +28,8 @@ runTask(__dirname, async (io) => {
   const gate = connection ? optionalGateSettings(io) : undefined;
 
   // Only the workspace mode needs the Azure SDKs; a names-only check never loads them.
-  const access = connection && io.bool('checkAccess', true) ? { allowed: parseAllowedPrincipals(io.lines('allowedPrincipals')) } : undefined;
+  const access =
+    connection && io.bool('checkAccess', true) ? { allowed: parseAllowedPrincipals(io.lines('allowedPrincipals')) } : undefined;
   const options = { posture: io.bool('checkPosture', true), diagnose: io.bool('runDiagnose', false), ...(access ? { access } : {}) };
   const registry = registryInput(io, !!ws);
   const scan = connection && ws ? await (await import('./azure')).scanWorkspace(io, connection, ws, options, gate, registry) : NO_SCAN;
@@ -42,7 +43,12 @@ runTask(__dirname, async (io) => {
   const failed = !report.ok;
   io.progress(90, msg('ProgressWritingReport'));
   for (const n of names) io.info(logLine(n));
-  for (const p of scan.posture) io.info(p.fix ? msg('PostureLogLineFix', p.status.padEnd(12), p.check, p.detail, p.fix) : msg('PostureLogLine', p.status.padEnd(12), p.check, p.detail));
+  for (const p of scan.posture)
+    io.info(
+      p.fix
+        ? msg('PostureLogLineFix', p.status.padEnd(12), p.check, p.detail, p.fix)
+        : msg('PostureLogLine', p.status.padEnd(12), p.check, p.detail),
+    );
 
   const reportPath = io.report('aml-private-link-report', report);
   io.summary('aml-private-link-check', summaryMarkdown(report));

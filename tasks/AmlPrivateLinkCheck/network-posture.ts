@@ -83,15 +83,32 @@ export function managedNetworkChecks(ws: string, rg: string, mn: ManagedNetworkJ
   const check = msg('CheckManagedNetwork', ws);
   const out: PostureCheck[] = [];
   if (mode === 'AllowOnlyApprovedOutbound') out.push({ check, status: 'PASS', detail: mode, fix: '' });
-  else if (mode === 'AllowInternetOutbound') out.push({ check, status: 'WARN', detail: msg('ManagedNetworkInternet', mode), fix: `az ml workspace update -n ${ws} -g ${rg} --managed-network allow_only_approved_outbound` });
+  else if (mode === 'AllowInternetOutbound')
+    out.push({
+      check,
+      status: 'WARN',
+      detail: msg('ManagedNetworkInternet', mode),
+      fix: `az ml workspace update -n ${ws} -g ${rg} --managed-network allow_only_approved_outbound`,
+    });
   else out.push({ check, status: 'PASS', detail: msg('ManagedNetworkOwnVnet', mode), fix: '' });
   if (mode === 'Disabled') return out;
-  if (mn?.status?.status === 'Inactive') out.push({ check: msg('CheckManagedNetworkProvisioned', ws), status: 'WARN', detail: 'Inactive', fix: `az ml workspace provision-network -n ${ws} -g ${rg}` });
+  if (mn?.status?.status === 'Inactive')
+    out.push({
+      check: msg('CheckManagedNetworkProvisioned', ws),
+      status: 'WARN',
+      detail: 'Inactive',
+      fix: `az ml workspace provision-network -n ${ws} -g ${rg}`,
+    });
   for (const [name, rule] of Object.entries(mn?.outboundRules ?? {})) {
     if (rule.status !== 'Failed') continue;
     // errorInformation is the service's own reason (newer api-versions return it with Failed).
     const detail = msg('OutboundRuleFailed', rule.type ?? '?', JSON.stringify(rule.destination ?? ''));
-    out.push({ check: msg('CheckOutboundRule', name), status: 'FAIL', detail: rule.errorInformation ? `${detail}: ${rule.errorInformation}` : detail, fix: msg('FixOutboundRule', ws, name) });
+    out.push({
+      check: msg('CheckOutboundRule', name),
+      status: 'FAIL',
+      detail: rule.errorInformation ? `${detail}: ${rule.errorInformation}` : detail,
+      fix: msg('FixOutboundRule', ws, name),
+    });
   }
   return out;
 }
@@ -100,26 +117,57 @@ export function managedNetworkChecks(ws: string, rg: string, mn: ManagedNetworkJ
  * With a private registry Azure ML cannot build environment images itself: a compute cluster
  * (imageBuildCompute) must. It has to name an AmlCompute of the workspace.
  */
-export function imageBuildCheck(ws: string, rg: string, registryPrivate: boolean, imageBuildCompute: string | undefined, computes: ComputeJson[]): PostureCheck[] {
+export function imageBuildCheck(
+  ws: string,
+  rg: string,
+  registryPrivate: boolean,
+  imageBuildCompute: string | undefined,
+  computes: ComputeJson[],
+): PostureCheck[] {
   if (!registryPrivate) return [];
   const check = msg('CheckImageBuildCompute', ws);
   const cluster = computes.find((c) => c.properties?.computeType === 'AmlCompute')?.name ?? '<cluster>';
-  if (!imageBuildCompute) return [{ check, status: 'FAIL', detail: msg('ImageBuildComputeUnset'), fix: `az ml workspace update -n ${ws} -g ${rg} --image-build-compute ${cluster}` }];
+  if (!imageBuildCompute)
+    return [
+      {
+        check,
+        status: 'FAIL',
+        detail: msg('ImageBuildComputeUnset'),
+        fix: `az ml workspace update -n ${ws} -g ${rg} --image-build-compute ${cluster}`,
+      },
+    ];
   const named = computes.find((c) => c.name.toLowerCase() === imageBuildCompute.toLowerCase());
   if (!named || named.properties?.computeType !== 'AmlCompute') {
-    return [{ check, status: 'FAIL', detail: msg('ImageBuildComputeMissing', imageBuildCompute), fix: `az ml workspace update -n ${ws} -g ${rg} --image-build-compute ${cluster}` }];
+    return [
+      {
+        check,
+        status: 'FAIL',
+        detail: msg('ImageBuildComputeMissing', imageBuildCompute),
+        fix: `az ml workspace update -n ${ws} -g ${rg} --image-build-compute ${cluster}`,
+      },
+    ];
   }
   return [{ check, status: 'PASS', detail: imageBuildCompute, fix: '' }];
 }
 
 /** Compute clusters and instances: no node public IP; in the own-VNet setup, a subnet whose NSG admits nothing broad. */
-export function computeChecks(ws: string, rg: string, computes: ComputeJson[], managedIsolation: boolean, subnets: Map<string, SubnetFacts>): PostureCheck[] {
+export function computeChecks(
+  ws: string,
+  rg: string,
+  computes: ComputeJson[],
+  managedIsolation: boolean,
+  subnets: Map<string, SubnetFacts>,
+): PostureCheck[] {
   const out: PostureCheck[] = [];
   for (const c of computes.filter((x) => isCompute(x.properties?.computeType))) {
     const p = c.properties?.properties ?? {};
     // The service's default is a public IP: only an explicit false removes it.
     const ipCheck = msg('CheckNodePublicIp', c.name);
-    out.push(p.enableNodePublicIp === false ? { check: ipCheck, status: 'PASS', detail: msg('NoPublicIp'), fix: '' } : { check: ipCheck, status: 'FAIL', detail: msg('NodesHavePublicIp'), fix: msg('FixNodePublicIp', c.name, c.name, ws, rg) });
+    out.push(
+      p.enableNodePublicIp === false
+        ? { check: ipCheck, status: 'PASS', detail: msg('NoPublicIp'), fix: '' }
+        : { check: ipCheck, status: 'FAIL', detail: msg('NodesHavePublicIp'), fix: msg('FixNodePublicIp', c.name, c.name, ws, rg) },
+    );
     if (managedIsolation) continue;
     const subnetId = p.subnet?.id;
     const netCheck = msg('CheckComputeSubnet', c.name);
@@ -129,15 +177,30 @@ export function computeChecks(ws: string, rg: string, computes: ComputeJson[], m
     }
     const s = subnets.get(subnetId.toLowerCase());
     if (!s?.readable) {
-      out.push({ check: netCheck, status: 'UNKNOWN', detail: msg('SubnetUnreadable', nameOf(subnetId)), fix: msg('FixGrantReaderVnet', nameOf(subnetId.replace(/\/subnets\/[^/]+$/i, ''))) });
+      out.push({
+        check: netCheck,
+        status: 'UNKNOWN',
+        detail: msg('SubnetUnreadable', nameOf(subnetId)),
+        fix: msg('FixGrantReaderVnet', nameOf(subnetId.replace(/\/subnets\/[^/]+$/i, ''))),
+      });
       continue;
     }
     if (!s.nsgId) {
-      out.push({ check: netCheck, status: 'WARN', detail: msg('SubnetWithoutNsg', nameOf(subnetId)), fix: msg('FixSubnetNsg', nameOf(subnetId)) });
+      out.push({
+        check: netCheck,
+        status: 'WARN',
+        detail: msg('SubnetWithoutNsg', nameOf(subnetId)),
+        fix: msg('FixSubnetNsg', nameOf(subnetId)),
+      });
       continue;
     }
     if (!s.nsgReadable) {
-      out.push({ check: netCheck, status: 'UNKNOWN', detail: msg('NsgUnreadable', nameOf(s.nsgId)), fix: msg('FixGrantReaderNsg', nameOf(s.nsgId)) });
+      out.push({
+        check: netCheck,
+        status: 'UNKNOWN',
+        detail: msg('NsgUnreadable', nameOf(s.nsgId)),
+        fix: msg('FixGrantReaderNsg', nameOf(s.nsgId)),
+      });
       continue;
     }
     out.push(nsgCheck(netCheck, nameOf(subnetId), s.nsgId, reviewInbound(s.rules ?? [])));
@@ -149,10 +212,17 @@ export function computeChecks(ws: string, rg: string, computes: ComputeJson[], m
 function nsgCheck(check: string, subnet: string, nsgId: string, review: InboundReview): PostureCheck {
   const nsg = nameOf(nsgId);
   const list = (rules: SecurityRuleJson[]): string => rules.map(ruleLabel).join(', ');
-  if (review.broad.length === 0 && review.beyond.length === 0) return { check, status: 'PASS', detail: msg('NsgNoBroadInbound', subnet, nsg), fix: '' };
-  const details = [review.broad.length ? msg('NsgBroadInbound', nsg, list(review.broad)) : '', review.beyond.length ? msg('NsgBeyondDocumented', nsg, list(review.beyond)) : ''].filter(Boolean);
+  if (review.broad.length === 0 && review.beyond.length === 0)
+    return { check, status: 'PASS', detail: msg('NsgNoBroadInbound', subnet, nsg), fix: '' };
+  const details = [
+    review.broad.length ? msg('NsgBroadInbound', nsg, list(review.broad)) : '',
+    review.beyond.length ? msg('NsgBeyondDocumented', nsg, list(review.beyond)) : '',
+  ].filter(Boolean);
   const deletes = review.broad.map((r) => `az network nsg rule delete -g ${rgOf(nsgId)} --nsg-name ${nsg} -n ${r.name ?? '?'}`);
-  const fix = [...deletes, ...(review.beyond.length ? [msg('FixNsgBeyondDocumented', review.beyond.map((r) => r.name ?? '?').join(', '), nsg)] : [])].join('; ');
+  const fix = [
+    ...deletes,
+    ...(review.beyond.length ? [msg('FixNsgBeyondDocumented', review.beyond.map((r) => r.name ?? '?').join(', '), nsg)] : []),
+  ].join('; ');
   return { check, status: review.broad.length ? 'FAIL' : 'WARN', detail: details.join('; '), fix };
 }
 
@@ -165,10 +235,18 @@ export function clusterChecks(computes: ComputeJson[], clusters: Map<string, Clu
     if ((t !== 'Kubernetes' && t !== 'AKS') || !id) continue;
     const f = clusters.get(id.toLowerCase());
     const check = msg('CheckAksApiServer', c.name, nameOf(id));
-    if (!f || f.kind === 'unreadable') out.push({ check, status: 'UNKNOWN', detail: msg('NotReadable'), fix: msg('FixGrantReaderCluster', nameOf(id)) });
-    else if (f.kind === 'arc' || f.kind === 'other') out.push({ check, status: 'UNKNOWN', detail: msg('ArcCluster'), fix: msg('FixArcCluster') });
+    if (!f || f.kind === 'unreadable')
+      out.push({ check, status: 'UNKNOWN', detail: msg('NotReadable'), fix: msg('FixGrantReaderCluster', nameOf(id)) });
+    else if (f.kind === 'arc' || f.kind === 'other')
+      out.push({ check, status: 'UNKNOWN', detail: msg('ArcCluster'), fix: msg('FixArcCluster') });
     else if (f.enablePrivateCluster) out.push({ check, status: 'PASS', detail: msg('PrivateApiServer'), fix: '' });
-    else if (f.authorizedIpRanges?.length) out.push({ check, status: 'WARN', detail: msg('ApiServerAuthorizedRanges', f.authorizedIpRanges.join(', ')), fix: msg('FixPrivateApiServer', nameOf(id), rgOf(id)) });
+    else if (f.authorizedIpRanges?.length)
+      out.push({
+        check,
+        status: 'WARN',
+        detail: msg('ApiServerAuthorizedRanges', f.authorizedIpRanges.join(', ')),
+        fix: msg('FixPrivateApiServer', nameOf(id), rgOf(id)),
+      });
     else out.push({ check, status: 'FAIL', detail: msg('PublicApiServer'), fix: msg('FixPrivateApiServer', nameOf(id), rgOf(id)) });
   }
   return out;
@@ -183,7 +261,12 @@ export function managedEndpointChecks(ws: string, rg: string, endpoints: Endpoin
       const check = msg('CheckEndpointPublicAccess', e.name);
       return pna.toLowerCase() === 'disabled'
         ? { check, status: 'PASS' as const, detail: pna, fix: '' }
-        : { check, status: 'FAIL' as const, detail: pna, fix: `az ml online-endpoint update -n ${e.name} -g ${rg} -w ${ws} --set public_network_access=disabled` };
+        : {
+            check,
+            status: 'FAIL' as const,
+            detail: pna,
+            fix: `az ml online-endpoint update -n ${e.name} -g ${rg} -w ${ws} --set public_network_access=disabled`,
+          };
     });
 }
 
@@ -205,12 +288,21 @@ export function scoringHosts(endpoints: EndpointJson[]): Array<{ endpoint: strin
  * A Kubernetes endpoint's scoring host as this agent resolves it: private addresses in the allowed
  * ranges pass (an internal load balancer in front of the inference router); a public address fails.
  */
-export function scoringCheck(endpoint: string, host: string, addresses: string[], classify: { isPublic(ip: string): boolean; inRanges(ip: string): boolean; isLoopback(ip: string): boolean }, ranges: string): PostureCheck {
+export function scoringCheck(
+  endpoint: string,
+  host: string,
+  addresses: string[],
+  classify: { isPublic(ip: string): boolean; inRanges(ip: string): boolean; isLoopback(ip: string): boolean },
+  ranges: string,
+): PostureCheck {
   const check = msg('CheckScoringHost', endpoint, host);
   if (addresses.length === 0) return { check, status: 'FAIL', detail: msg('ScoringHostNotFound'), fix: msg('FixScoringHostDns', host) };
   const list = addresses.join(', ');
-  if (addresses.some((ip) => classify.isPublic(ip))) return { check, status: 'FAIL', detail: msg('ScoringHostPublic', list), fix: msg('FixInternalLoadBalancer') };
-  if (addresses.every((ip) => classify.isLoopback(ip))) return { check, status: 'WARN', detail: msg('ScoringHostLoopback', list), fix: msg('FixInternalLoadBalancer') };
-  if (!addresses.every((ip) => classify.inRanges(ip))) return { check, status: 'FAIL', detail: msg('ScoringHostOutOfRange', list, ranges), fix: msg('FixScoringHostRange') };
+  if (addresses.some((ip) => classify.isPublic(ip)))
+    return { check, status: 'FAIL', detail: msg('ScoringHostPublic', list), fix: msg('FixInternalLoadBalancer') };
+  if (addresses.every((ip) => classify.isLoopback(ip)))
+    return { check, status: 'WARN', detail: msg('ScoringHostLoopback', list), fix: msg('FixInternalLoadBalancer') };
+  if (!addresses.every((ip) => classify.inRanges(ip)))
+    return { check, status: 'FAIL', detail: msg('ScoringHostOutOfRange', list, ranges), fix: msg('FixScoringHostRange') };
   return { check, status: 'PASS', detail: list, fix: '' };
 }

@@ -48,7 +48,11 @@ interface WorkspaceRawJson {
   properties?: { imageBuildCompute?: string | null; managedNetwork?: ManagedNetworkJson | null };
 }
 
-async function readSubnet(arm: ArmClient, subnetId: string, nsgs: Map<string, Promise<SecurityRuleJson[] | undefined>>): Promise<SubnetFacts> {
+async function readSubnet(
+  arm: ArmClient,
+  subnetId: string,
+  nsgs: Map<string, Promise<SecurityRuleJson[] | undefined>>,
+): Promise<SubnetFacts> {
   let nsgId: string | undefined;
   try {
     const subnet = await arm.get<{ properties?: { networkSecurityGroup?: { id?: string } | null } }>(subnetId, NETWORK_API);
@@ -79,9 +83,16 @@ async function readCluster(arm: ArmClient, resourceId: string): Promise<ClusterF
   if (/\/Microsoft\.Kubernetes\/connectedClusters\//i.test(resourceId)) return { resourceId, kind: 'arc' };
   if (!/\/Microsoft\.ContainerService\/managedClusters\//i.test(resourceId)) return { resourceId, kind: 'other' };
   try {
-    const c = await arm.get<{ properties?: { apiServerAccessProfile?: { enablePrivateCluster?: boolean; authorizedIPRanges?: string[] } | null } }>(resourceId, AKS_API);
+    const c = await arm.get<{
+      properties?: { apiServerAccessProfile?: { enablePrivateCluster?: boolean; authorizedIPRanges?: string[] } | null };
+    }>(resourceId, AKS_API);
     const a = c.properties?.apiServerAccessProfile ?? {};
-    return { resourceId, kind: 'aks', enablePrivateCluster: a.enablePrivateCluster === true, ...(a.authorizedIPRanges?.length ? { authorizedIpRanges: a.authorizedIPRanges } : {}) };
+    return {
+      resourceId,
+      kind: 'aks',
+      enablePrivateCluster: a.enablePrivateCluster === true,
+      ...(a.authorizedIPRanges?.length ? { authorizedIpRanges: a.authorizedIPRanges } : {}),
+    };
   } catch (e) {
     if (!unreadable(e)) throw e;
     return { resourceId, kind: 'unreadable' };
@@ -93,9 +104,19 @@ export async function readNetworkFacts(arm: ArmClient, ref: WorkspaceRef, childr
   // The SDK's api-version predates managed networks: read the workspace itself at ours.
   const raw = await arm.get<WorkspaceRawJson>(ws.base, ws.apiVersion);
   const subnetIds = [...new Set(children.computes.map((c) => c.properties?.properties?.subnet?.id).filter((x): x is string => !!x))];
-  const clusterIds = [...new Set(children.computes.filter((c) => ['Kubernetes', 'AKS'].includes(c.properties?.computeType ?? '')).map((c) => c.properties?.resourceId).filter((x): x is string => !!x))];
+  const clusterIds = [
+    ...new Set(
+      children.computes
+        .filter((c) => ['Kubernetes', 'AKS'].includes(c.properties?.computeType ?? ''))
+        .map((c) => c.properties?.resourceId)
+        .filter((x): x is string => !!x),
+    ),
+  ];
   const nsgs = new Map<string, Promise<SecurityRuleJson[] | undefined>>();
-  const [subnets, clusters] = await Promise.all([Promise.all(subnetIds.map((id) => readSubnet(arm, id, nsgs))), Promise.all(clusterIds.map((id) => readCluster(arm, id)))]);
+  const [subnets, clusters] = await Promise.all([
+    Promise.all(subnetIds.map((id) => readSubnet(arm, id, nsgs))),
+    Promise.all(clusterIds.map((id) => readCluster(arm, id))),
+  ]);
   const p = raw.properties ?? {};
   return {
     ...(p.managedNetwork ? { managedNetwork: p.managedNetwork } : {}),

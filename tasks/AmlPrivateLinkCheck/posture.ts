@@ -31,7 +31,14 @@ const rgOf = (id: string): string => /\/resourceGroups\/([^/]+)/i.exec(id)?.[1] 
 
 export function connectionChecks(what: string, conns: Discovery['workspaceConnections']): PostureCheck[] {
   if (conns.length === 0) {
-    return [{ check: msg('CheckPrivateEndpoint', what), status: 'FAIL', detail: msg('NoPrivateEndpointConnection'), fix: msg('FixCreatePrivateEndpoint', what) }];
+    return [
+      {
+        check: msg('CheckPrivateEndpoint', what),
+        status: 'FAIL',
+        detail: msg('NoPrivateEndpointConnection'),
+        fix: msg('FixCreatePrivateEndpoint', what),
+      },
+    ];
   }
   return conns.map((c) => {
     const pe = c.privateEndpointId.split('/').pop();
@@ -44,7 +51,9 @@ export function connectionChecks(what: string, conns: Discovery['workspaceConnec
 
 /** Public network access closed: disabled, or denied by default and not explicitly enabled. */
 export function isClosed(dep: Dependency): boolean {
-  return dep.publicNetworkAccess === 'Disabled' || (dep.publicNetworkAccess !== 'Enabled' && dep.defaultAction === 'Deny') || registryOnly(dep);
+  return (
+    dep.publicNetworkAccess === 'Disabled' || (dep.publicNetworkAccess !== 'Enabled' && dep.defaultAction === 'Deny') || registryOnly(dep)
+  );
 }
 
 const REGISTRY_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.MachineLearningServices\/registries\/[^/]+$/i;
@@ -56,7 +65,14 @@ const REGISTRY_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/
  */
 export function registryOnly(dep: Dependency): boolean {
   const instances = dep.resourceInstances ?? [];
-  return dep.kind === 'storage' && dep.publicNetworkAccess === 'Enabled' && dep.defaultAction === 'Deny' && dep.ipRules === 0 && instances.length > 0 && instances.every((id) => REGISTRY_ID.test(id));
+  return (
+    dep.kind === 'storage' &&
+    dep.publicNetworkAccess === 'Enabled' &&
+    dep.defaultAction === 'Deny' &&
+    dep.ipRules === 0 &&
+    instances.length > 0 &&
+    instances.every((id) => REGISTRY_ID.test(id))
+  );
 }
 
 export function assessPosture(ws: Workspace, rg: string, d: Discovery): PostureCheck[] {
@@ -66,7 +82,12 @@ export function assessPosture(ws: Workspace, rg: string, d: Discovery): PostureC
   checks.push(
     pna === 'Disabled'
       ? { check: wsCheck, status: 'PASS', detail: 'Disabled', fix: '' }
-      : { check: wsCheck, status: 'FAIL', detail: pna, fix: `az ml workspace update -n ${ws.name} -g ${rg} --public-network-access Disabled` },
+      : {
+          check: wsCheck,
+          status: 'FAIL',
+          detail: pna,
+          fix: `az ml workspace update -n ${ws.name} -g ${rg} --public-network-access Disabled`,
+        },
   );
   checks.push(...connectionChecks(msg('WorkspaceNamed', ws.name), d.workspaceConnections));
   for (const dep of d.dependencies) {
@@ -78,13 +99,32 @@ export function assessPosture(ws: Workspace, rg: string, d: Discovery): PostureC
     }
     const closed = isClosed(dep);
     const detail =
-      [dep.publicNetworkAccess && msg('PublicNetworkAccessIs', dep.publicNetworkAccess), dep.defaultAction && msg('DefaultActionIs', dep.defaultAction)].filter(Boolean).join(', ') ||
-      msg('PublicAccessNotRestricted');
-    const shown = registryOnly(dep) ? `${detail}; ${msg('RegistryInstancesOnly', (dep.resourceInstances ?? []).map((id) => id.split('/').pop()).join(', '))}` : detail;
-    checks.push(closed ? { check, status: 'PASS', detail: shown, fix: '' } : { check, status: 'FAIL', detail, fix: DEP_FIX[dep.kind](dep.name, rgOf(dep.id)) });
+      [
+        dep.publicNetworkAccess && msg('PublicNetworkAccessIs', dep.publicNetworkAccess),
+        dep.defaultAction && msg('DefaultActionIs', dep.defaultAction),
+      ]
+        .filter(Boolean)
+        .join(', ') || msg('PublicAccessNotRestricted');
+    const shown = registryOnly(dep)
+      ? `${detail}; ${msg('RegistryInstancesOnly', (dep.resourceInstances ?? []).map((id) => id.split('/').pop()).join(', '))}`
+      : detail;
+    checks.push(
+      closed
+        ? { check, status: 'PASS', detail: shown, fix: '' }
+        : { check, status: 'FAIL', detail, fix: DEP_FIX[dep.kind](dep.name, rgOf(dep.id)) },
+    );
     if (dep.kind === 'registry' && dep.sku) {
       const skuCheck = msg('CheckRegistrySku', what);
-      checks.push(dep.sku === 'Premium' ? { check: skuCheck, status: 'PASS', detail: dep.sku, fix: '' } : { check: skuCheck, status: 'FAIL', detail: msg('RegistryNotPremium', dep.sku), fix: `az acr update -n ${dep.name} -g ${rgOf(dep.id)} --sku Premium` });
+      checks.push(
+        dep.sku === 'Premium'
+          ? { check: skuCheck, status: 'PASS', detail: dep.sku, fix: '' }
+          : {
+              check: skuCheck,
+              status: 'FAIL',
+              detail: msg('RegistryNotPremium', dep.sku),
+              fix: `az acr update -n ${dep.name} -g ${rgOf(dep.id)} --sku Premium`,
+            },
+      );
     }
     checks.push(...connectionChecks(what, dep.connections));
   }
@@ -98,7 +138,12 @@ export function diagnoseChecks(v: DiagnoseResponseResultValue | undefined): Post
   for (const [category, results] of Object.entries(v)) {
     for (const r of (results ?? []) as Array<{ code?: string; level?: string; message?: string }>) {
       if (r.level === 'Information') continue;
-      out.push({ check: msg('CheckDiagnoseFinding', category, r.code ?? ''), status: r.level === 'Error' ? 'FAIL' : 'WARN', detail: r.message ?? '', fix: msg('FixSeeDiagnoseMessage') });
+      out.push({
+        check: msg('CheckDiagnoseFinding', category, r.code ?? ''),
+        status: r.level === 'Error' ? 'FAIL' : 'WARN',
+        detail: r.message ?? '',
+        fix: msg('FixSeeDiagnoseMessage'),
+      });
     }
   }
   return out;

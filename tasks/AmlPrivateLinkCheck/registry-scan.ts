@@ -23,7 +23,13 @@ const status = (e: unknown): number | undefined => (e as { statusCode?: number }
 const unreadable = (e: unknown): boolean => [401, 403, 404].includes(status(e) ?? 0);
 
 interface StorageJson {
-  properties?: { publicNetworkAccess?: string; networkAcls?: { defaultAction?: string }; privateEndpointConnections?: Array<{ properties?: { privateEndpoint?: { id?: string }; privateLinkServiceConnectionState?: { status?: string } } }> };
+  properties?: {
+    publicNetworkAccess?: string;
+    networkAcls?: { defaultAction?: string };
+    privateEndpointConnections?: Array<{
+      properties?: { privateEndpoint?: { id?: string }; privateLinkServiceConnectionState?: { status?: string } };
+    }>;
+  };
 }
 interface PrivateEndpointJson {
   properties?: { customDnsConfigs?: Array<{ fqdn?: string; ipAddresses?: string[] }> };
@@ -35,7 +41,11 @@ async function endpointNames(arm: ArmClient, peId: string, what: string): Promis
     const pe = await arm.get<PrivateEndpointJson>(peId, API.network);
     return (pe.properties?.customDnsConfigs ?? [])
       .filter((c) => c.fqdn && !c.fqdn.includes('*'))
-      .map((c) => ({ fqdn: c.fqdn!.toLowerCase().replace(/\.$/, ''), expectedIps: c.ipAddresses ?? [], source: msg('SourceRegistryEndpoint', what, nameOf(peId)) }));
+      .map((c) => ({
+        fqdn: c.fqdn!.toLowerCase().replace(/\.$/, ''),
+        expectedIps: c.ipAddresses ?? [],
+        source: msg('SourceRegistryEndpoint', what, nameOf(peId)),
+      }));
   } catch (e) {
     if (!unreadable(e)) throw e;
     return undefined;
@@ -47,8 +57,19 @@ async function readStorage(arm: ArmClient, id: string): Promise<Dependency> {
     const p = (await arm.get<StorageJson>(id, API.storage)).properties ?? {};
     const connections: EndpointConnection[] = (p.privateEndpointConnections ?? [])
       .filter((c) => c.properties?.privateEndpoint?.id)
-      .map((c) => ({ privateEndpointId: c.properties!.privateEndpoint!.id!, status: c.properties?.privateLinkServiceConnectionState?.status ?? 'Unknown' }));
-    return { kind: 'storage', id, name: nameOf(id), readable: true, ...(p.publicNetworkAccess ? { publicNetworkAccess: p.publicNetworkAccess } : {}), ...(p.networkAcls?.defaultAction ? { defaultAction: p.networkAcls.defaultAction } : {}), connections };
+      .map((c) => ({
+        privateEndpointId: c.properties!.privateEndpoint!.id!,
+        status: c.properties?.privateLinkServiceConnectionState?.status ?? 'Unknown',
+      }));
+    return {
+      kind: 'storage',
+      id,
+      name: nameOf(id),
+      readable: true,
+      ...(p.publicNetworkAccess ? { publicNetworkAccess: p.publicNetworkAccess } : {}),
+      ...(p.networkAcls?.defaultAction ? { defaultAction: p.networkAcls.defaultAction } : {}),
+      connections,
+    };
   } catch (e) {
     if (!unreadable(e)) throw e;
     return { kind: 'storage', id, name: nameOf(id), readable: false, connections: [] };
@@ -68,14 +89,23 @@ export async function scanRegistry(
   where: { subscriptionId: string; workspace: string; region: string; environment: string; connection: string },
   posture: boolean,
 ): Promise<RegistryScan> {
-  const reg: OpenedRegistry = await openRegistry(arm, input.name, { subscriptionId: where.subscriptionId, ...(input.resourceGroup ? { resourceGroup: input.resourceGroup } : {}), input: 'registryName', groupInput: 'registryResourceGroup', connection: where.connection });
+  const reg: OpenedRegistry = await openRegistry(arm, input.name, {
+    subscriptionId: where.subscriptionId,
+    ...(input.resourceGroup ? { resourceGroup: input.resourceGroup } : {}),
+    input: 'registryName',
+    groupInput: 'registryResourceGroup',
+    connection: where.connection,
+  });
   const what = msg('RegistryNamed', reg.ref.name);
   const notes: string[] = [];
   const checks: PostureCheck[] = [];
   const targets: NameTarget[] = [];
   const connections: EndpointConnection[] = (reg.resource.properties?.registryPrivateEndpointConnections ?? [])
     .filter((c) => c.properties?.privateEndpoint?.id)
-    .map((c) => ({ privateEndpointId: c.properties!.privateEndpoint!.id!, status: c.properties?.registryPrivateLinkServiceConnectionState?.status ?? 'Unknown' }));
+    .map((c) => ({
+      privateEndpointId: c.properties!.privateEndpoint!.id!,
+      status: c.properties?.registryPrivateLinkServiceConnectionState?.status ?? 'Unknown',
+    }));
 
   // The registry's own names come from its endpoints: there is no documented pattern to fall back on.
   let read = 0;
@@ -86,7 +116,8 @@ export async function scanRegistry(
       targets.push(...names);
     }
   }
-  if (read < connections.length || connections.length === 0) notes.push(msg('RegistryNamesUnknown', reg.ref.name, connections.length - read, connections.length));
+  if (read < connections.length || connections.length === 0)
+    notes.push(msg('RegistryNamesUnknown', reg.ref.name, connections.length - read, connections.length));
 
   // The storage of the workspace's region: its blob endpoint's names, from its endpoints or its name.
   const region = where.region.toLowerCase().replace(/\s+/g, '');
@@ -94,25 +125,66 @@ export async function scanRegistry(
   const storage = await Promise.all(storageIn(reg.resource, region).map((id) => readStorage(arm, id)));
   const suffix = suffixesFor(where.environment).storage;
   for (const st of storage) {
-    const peNames = (await Promise.all(st.connections.map((c) => endpointNames(arm, c.privateEndpointId, msg('StorageAccountNamed', st.name))))).flatMap((n) => n ?? []);
+    const peNames = (
+      await Promise.all(st.connections.map((c) => endpointNames(arm, c.privateEndpointId, msg('StorageAccountNamed', st.name))))
+    ).flatMap((n) => n ?? []);
     const blob = peNames.filter((n) => n.fqdn.startsWith(`${st.name.toLowerCase()}.blob.`));
-    targets.push(...(blob.length ? blob : [{ fqdn: `${st.name.toLowerCase()}.blob.${suffix}`, expectedIps: [], source: msg('SourceRegistryStoragePattern', reg.ref.name) }]));
+    targets.push(
+      ...(blob.length
+        ? blob
+        : [
+            { fqdn: `${st.name.toLowerCase()}.blob.${suffix}`, expectedIps: [], source: msg('SourceRegistryStoragePattern', reg.ref.name) },
+          ]),
+    );
   }
 
   if (posture) {
     const pna = reg.resource.properties?.publicNetworkAccess ?? 'Enabled';
     const check = msg('CheckPublicAccess', what);
-    checks.push(pna === 'Disabled' ? { check, status: 'PASS', detail: 'Disabled', fix: '' } : { check, status: 'FAIL', detail: pna, fix: `az ml registry update -n ${reg.ref.name} -g ${reg.ref.resourceGroup} --set publicNetworkAccess=Disabled` });
+    checks.push(
+      pna === 'Disabled'
+        ? { check, status: 'PASS', detail: 'Disabled', fix: '' }
+        : {
+            check,
+            status: 'FAIL',
+            detail: pna,
+            fix: `az ml registry update -n ${reg.ref.name} -g ${reg.ref.resourceGroup} --set publicNetworkAccess=Disabled`,
+          },
+    );
     checks.push(...connectionChecks(what, connections));
     const regionCheck = msg('CheckRegistryRegion', reg.ref.name, where.workspace);
-    checks.push(inRegion ? { check: regionCheck, status: 'PASS', detail: region, fix: '' } : { check: regionCheck, status: 'FAIL', detail: msg('RegistryRegionsAre', reg.regions.join(', '), region), fix: msg('FixRegistryRegion', region, reg.ref.name) });
+    checks.push(
+      inRegion
+        ? { check: regionCheck, status: 'PASS', detail: region, fix: '' }
+        : {
+            check: regionCheck,
+            status: 'FAIL',
+            detail: msg('RegistryRegionsAre', reg.regions.join(', '), region),
+            fix: msg('FixRegistryRegion', region, reg.ref.name),
+          },
+    );
     for (const st of storage) {
       const sWhat = msg('RegistryStorageNamed', st.name, reg.ref.name);
       const sCheck = msg('CheckPublicAccess', sWhat);
       if (!st.readable) checks.push({ check: sCheck, status: 'UNKNOWN', detail: msg('NotReadable'), fix: msg('FixGrantReader', sWhat) });
       else {
-        const detail = [st.publicNetworkAccess && msg('PublicNetworkAccessIs', st.publicNetworkAccess), st.defaultAction && msg('DefaultActionIs', st.defaultAction)].filter(Boolean).join(', ') || msg('PublicAccessNotRestricted');
-        checks.push(isClosed(st) ? { check: sCheck, status: 'PASS', detail, fix: '' } : { check: sCheck, status: 'FAIL', detail, fix: `az storage account update -n ${st.name} -g ${rgOf(st.id)} --public-network-access Disabled` });
+        const detail =
+          [
+            st.publicNetworkAccess && msg('PublicNetworkAccessIs', st.publicNetworkAccess),
+            st.defaultAction && msg('DefaultActionIs', st.defaultAction),
+          ]
+            .filter(Boolean)
+            .join(', ') || msg('PublicAccessNotRestricted');
+        checks.push(
+          isClosed(st)
+            ? { check: sCheck, status: 'PASS', detail, fix: '' }
+            : {
+                check: sCheck,
+                status: 'FAIL',
+                detail,
+                fix: `az storage account update -n ${st.name} -g ${rgOf(st.id)} --public-network-access Disabled`,
+              },
+        );
         checks.push(...connectionChecks(sWhat, st.connections));
       }
     }

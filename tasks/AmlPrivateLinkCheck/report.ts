@@ -58,7 +58,13 @@ export function summaryMarkdown(r: Report): string {
     [msg('ColumnName'), msg('ColumnAnswer'), msg('ColumnExpected'), msg('ColumnCnameChain'), msg('ColumnVerdict')],
     r.names.map((n) => {
       const answer = n.answer.join(', ') || '–';
-      return [n.fqdn, n.via === 'hosts' ? msg('AnswerFromHosts', answer) : answer, n.expected.join(', '), n.cnames.join(' → '), ICON[n.verdict] ?? `❌ ${n.verdict}`];
+      return [
+        n.fqdn,
+        n.via === 'hosts' ? msg('AnswerFromHosts', answer) : answer,
+        n.expected.join(', '),
+        n.cnames.join(' → '),
+        ICON[n.verdict] ?? `❌ ${n.verdict}`,
+      ];
     }),
   );
   const advice = r.names.filter((n) => n.advice);
@@ -68,7 +74,10 @@ export function summaryMarkdown(r: Report): string {
   }
   if (r.posture.length) {
     s.heading(msg('HeadingIsolationPosture'));
-    s.table([msg('ColumnCheck'), msg('ColumnStatus'), msg('ColumnDetail'), msg('ColumnFix')], r.posture.map((p) => [p.check, ICON[p.status], p.detail, p.fix ? `\`${p.fix}\`` : '']));
+    s.table(
+      [msg('ColumnCheck'), msg('ColumnStatus'), msg('ColumnDetail'), msg('ColumnFix')],
+      r.posture.map((p) => [p.check, ICON[p.status], p.detail, p.fix ? `\`${p.fix}\`` : '']),
+    );
   }
   if (r.access) accessSection(s, r.access);
   if (r.notes.length) {
@@ -96,5 +105,17 @@ function accessSection(s: Summary, a: AccessAudit): void {
     ...a.own.map((g) => row(g, msg('AccessThisPipeline'))),
     ...a.exempt.map((g) => row(g, g.reason)),
   ];
-  if (rows.length) s.table([msg('ColumnPrincipalType'), msg('ColumnObjectId'), msg('ColumnRole'), msg('ColumnScope'), msg('ColumnInherited'), msg('ColumnCan'), msg('ColumnVerdictOrReason')], rows);
+  if (rows.length)
+    s.table(
+      [
+        msg('ColumnPrincipalType'),
+        msg('ColumnObjectId'),
+        msg('ColumnRole'),
+        msg('ColumnScope'),
+        msg('ColumnInherited'),
+        msg('ColumnCan'),
+        msg('ColumnVerdictOrReason'),
+      ],
+      rows,
+    );
 }

@@ -27,7 +27,9 @@ export interface Resolution {
 }
 
 export function hostsFilePath(): string {
-  return process.platform === 'win32' ? path.join(process.env.SystemRoot ?? 'C:\\Windows', 'System32', 'drivers', 'etc', 'hosts') : '/etc/hosts';
+  return process.platform === 'win32'
+    ? path.join(process.env.SystemRoot ?? 'C:\\Windows', 'System32', 'drivers', 'etc', 'hosts')
+    : '/etc/hosts';
 }
 
 /** name -> addresses from a hosts file; unreadable files count as empty. */
@@ -59,11 +61,13 @@ export interface ResolveOptions {
 
 function errorKind(e: unknown): { error: ResolveError; detail: string } {
   const code = (e as { code?: string } | undefined)?.code ?? '';
-  if (code === 'ENOTFOUND' || code === 'ENODATA' || code === 'NOTFOUND') return { error: 'NOT_FOUND', detail: code === 'ENODATA' ? msg('ResolveNoAddressRecord') : 'NXDOMAIN' };
+  if (code === 'ENOTFOUND' || code === 'ENODATA' || code === 'NOTFOUND')
+    return { error: 'NOT_FOUND', detail: code === 'ENODATA' ? msg('ResolveNoAddressRecord') : 'NXDOMAIN' };
   if (code === 'ETIMEOUT' || code === 'ECANCELLED') return { error: 'TIMEOUT', detail: msg('ResolveNoAnswer') };
   if (code === 'EREFUSED') return { error: 'REFUSED', detail: msg('ResolveRefused') };
   // No DNS server took the query at all (nothing listens there, or the network says no): not a missing record.
-  if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ENETUNREACH' || code === 'EHOSTUNREACH') return { error: 'UNREACHABLE', detail: code };
+  if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ENETUNREACH' || code === 'EHOSTUNREACH')
+    return { error: 'UNREACHABLE', detail: code };
   return { error: 'SERVFAIL', detail: code || String(e) };
 }
 

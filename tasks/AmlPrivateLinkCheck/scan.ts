@@ -8,7 +8,14 @@ import { auditWorkspaceAccess } from './access-read';
 import type { Scan } from './check';
 import { discover, type Discovery } from './discovery';
 import { msg } from './messages';
-import { clusterChecks, computeChecks, imageBuildCheck, managedEndpointChecks, managedNetworkChecks, scoringHosts } from './network-posture';
+import {
+  clusterChecks,
+  computeChecks,
+  imageBuildCheck,
+  managedEndpointChecks,
+  managedNetworkChecks,
+  scoringHosts,
+} from './network-posture';
 import { readChildren, readNetworkFacts, type WorkspaceChildren } from './network-read';
 import { assessPosture, diagnoseChecks, isClosed, type PostureCheck } from './posture';
 
@@ -57,7 +64,11 @@ export async function scanOpenedWorkspace(session: WorkspaceSession, o: ScanOpti
   if (o.access && children) {
     log.progress(30, msg('ProgressAccess'));
     const token = o.access.exemptCaller === false ? null : await arm.credential.getToken(arm.endpoint.armScope);
-    const r = await auditWorkspaceAccess(armClient, ref, workspace, children, { allowed: o.access.allowed, ownPrincipalId: token ? tokenObjectId(token.token) : undefined, callerIsPipeline: o.access.exemptCaller !== false });
+    const r = await auditWorkspaceAccess(armClient, ref, workspace, children, {
+      allowed: o.access.allowed,
+      ownPrincipalId: token ? tokenObjectId(token.token) : undefined,
+      callerIsPipeline: o.access.exemptCaller !== false,
+    });
     checks.push(...r.checks);
     notes.push(...r.notes);
     access = r.audit;
@@ -67,7 +78,13 @@ export async function scanOpenedWorkspace(session: WorkspaceSession, o: ScanOpti
 }
 
 /** Managed network, image builds, computes and their subnets, AKS API servers, managed endpoints. */
-async function networkPosture(arm: ArmClient, ref: WorkspaceSession['ref'], ws: string, d: Discovery, children: WorkspaceChildren): Promise<{ checks: PostureCheck[]; scoring: Scan['scoring'] }> {
+async function networkPosture(
+  arm: ArmClient,
+  ref: WorkspaceSession['ref'],
+  ws: string,
+  d: Discovery,
+  children: WorkspaceChildren,
+): Promise<{ checks: PostureCheck[]; scoring: Scan['scoring'] }> {
   const facts = await readNetworkFacts(arm, ref, children);
   const rg = ref.resourceGroup;
   const registry = d.dependencies.find((x) => x.kind === 'registry');

@@ -41,7 +41,13 @@ export function parseFqdns(lines: string[], label = inputLabel('fqdns'), asList 
     if (!isFqdn(fqdn)) {
       throw new UserError(msg('FqdnNotHostName', label, where(i, line), asList ? msg('FqdnFormList') : msg('FqdnFormLines')), 'fqdns');
     }
-    const expectedIps = ipsRaw === undefined ? [] : ipsRaw.split(',').map((s) => s.trim()).filter(Boolean);
+    const expectedIps =
+      ipsRaw === undefined
+        ? []
+        : ipsRaw
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean);
     if (ipsRaw !== undefined && expectedIps.length === 0) {
       throw new UserError(msg('FqdnWithoutIp', label, where(i, line)), 'fqdns');
     }
@@ -93,8 +99,23 @@ export function parseDnsServers(text: string | undefined, label = inputLabel('dn
 /** Addresses that are not globally routable: private, CGNAT, loopback, link-local, ULA. */
 const NON_PUBLIC = (() => {
   const b = new BlockList();
-  for (const [a, n] of [['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['0.0.0.0', 8], ['198.18.0.0', 15]] as const) b.addSubnet(a, n, 'ipv4');
-  for (const [a, n] of [['fc00::', 7], ['fe80::', 10], ['::1', 128]] as const) b.addSubnet(a, n, 'ipv6');
+  for (const [a, n] of [
+    ['10.0.0.0', 8],
+    ['172.16.0.0', 12],
+    ['192.168.0.0', 16],
+    ['100.64.0.0', 10],
+    ['127.0.0.0', 8],
+    ['169.254.0.0', 16],
+    ['0.0.0.0', 8],
+    ['198.18.0.0', 15],
+  ] as const)
+    b.addSubnet(a, n, 'ipv4');
+  for (const [a, n] of [
+    ['fc00::', 7],
+    ['fe80::', 10],
+    ['::1', 128],
+  ] as const)
+    b.addSubnet(a, n, 'ipv6');
   return b;
 })();
 
@@ -126,7 +147,8 @@ export function registryInput(io: AgentIo, hasWorkspace: boolean): { name: strin
     return undefined;
   }
   if (!isRegistryName(name)) throw new UserError(msg('RegistryNameInvalid', name), 'registryName');
-  if (group && (!/^[-\w._()]{1,90}$/.test(group) || group.endsWith('.'))) throw new UserError(msg('RegistryGroupInvalid', group), 'registryResourceGroup');
+  if (group && (!/^[-\w._()]{1,90}$/.test(group) || group.endsWith('.')))
+    throw new UserError(msg('RegistryGroupInvalid', group), 'registryResourceGroup');
   if (!hasWorkspace) throw new UserError(msg('RegistryNeedsWorkspace'), 'registryName');
   return { name, ...(group ? { resourceGroup: group } : {}) };
 }

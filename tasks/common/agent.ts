@@ -149,7 +149,8 @@ export class AgentIo {
         if (typeof v !== 'string') continue;
         params[k.toLowerCase()] = v;
         // Ids and names are not secret; everything else might be.
-        if (!/^(serviceprincipalid|tenantid|authenticationtype|scope|workloadidentityfederation(issuer|subject))$/i.test(k)) this.secrets.protect(v);
+        if (!/^(serviceprincipalid|tenantid|authenticationtype|scope|workloadidentityfederation(issuer|subject))$/i.test(k))
+          this.secrets.protect(v);
       }
       this.authCache.set(id, auth ? params : undefined);
     }

@@ -34,11 +34,19 @@ export interface ArmContext {
  * `httpClient` is for tests.
  */
 export function mlClient(ctx: ArmContext, httpClient: HttpClient = agentHttpClient()): AzureMachineLearningWorkspaces {
-  const pipeline = agentPipeline(ctx.endpoint.armUrl, ctx.credential, [ctx.endpoint.armScope], ctx.proxy, { hosts: originRule(ctx.endpoint.armUrl), ...(ctx.trace ? { trace: ctx.trace } : {}) });
+  const pipeline = agentPipeline(ctx.endpoint.armUrl, ctx.credential, [ctx.endpoint.armScope], ctx.proxy, {
+    hosts: originRule(ctx.endpoint.armUrl),
+    ...(ctx.trace ? { trace: ctx.trace } : {}),
+  });
   // The SDK's operations need core-client's body (de)serialisation, which createClientPipeline would add.
   pipeline.addPolicy(serializationPolicy(), { phase: 'Serialize' });
   pipeline.addPolicy(deserializationPolicy(), { phase: 'Deserialize' });
-  return new AzureMachineLearningWorkspaces(ctx.credential, ctx.endpoint.subscriptionId, { endpoint: ctx.endpoint.armUrl, credentialScopes: [ctx.endpoint.armScope], pipeline, httpClient });
+  return new AzureMachineLearningWorkspaces(ctx.credential, ctx.endpoint.subscriptionId, {
+    endpoint: ctx.endpoint.armUrl,
+    credentialScopes: [ctx.endpoint.armScope],
+    pipeline,
+    httpClient,
+  });
 }
 
 /** Raw ARM requests, for providers and api-versions the SDK does not cover. */
@@ -48,7 +56,10 @@ export class ArmClient {
   readonly hosts: HostRule;
   constructor(private readonly ctx: ArmContext) {
     this.hosts = originRule(ctx.endpoint.armUrl);
-    this.client = new JsonClient(ctx.endpoint.armUrl, ctx.credential, [ctx.endpoint.armScope], ctx.proxy, { hosts: this.hosts, ...(ctx.trace ? { trace: ctx.trace } : {}) });
+    this.client = new JsonClient(ctx.endpoint.armUrl, ctx.credential, [ctx.endpoint.armScope], ctx.proxy, {
+      hosts: this.hosts,
+      ...(ctx.trace ? { trace: ctx.trace } : {}),
+    });
   }
 
   /** The ARM URL of `path` (an ARM id or path starting with '/') at `apiVersion`. */
@@ -93,7 +104,11 @@ export async function getWorkspace(ctx: ArmContext, client: AzureMachineLearning
   try {
     return await client.workspaces.get(ws.resourceGroup, ws.name);
   } catch (e) {
-    throw translateAzureError(e, { action: msg('ActionReadWorkspace', ws.name, ws.resourceGroup), scope: workspaceId(ws), connection: ctx.endpoint.name });
+    throw translateAzureError(e, {
+      action: msg('ActionReadWorkspace', ws.name, ws.resourceGroup),
+      scope: workspaceId(ws),
+      connection: ctx.endpoint.name,
+    });
   }
 }
 
@@ -115,6 +130,13 @@ export interface WorkspaceSession {
 export async function readWorkspace(arm: ArmContext, ref: WorkspaceRef, log: { info(line: string): void }): Promise<WorkspaceSession> {
   const client = mlClient(arm);
   const workspace = await getWorkspace(arm, client, ref);
-  log.info(msg('WorkspaceOpened', ref.name, workspace.location ?? msg('WorkspaceUnknownRegion'), workspace.publicNetworkAccess ?? msg('PublicNetworkAccessNotSet')));
+  log.info(
+    msg(
+      'WorkspaceOpened',
+      ref.name,
+      workspace.location ?? msg('WorkspaceUnknownRegion'),
+      workspace.publicNetworkAccess ?? msg('PublicNetworkAccessNotSet'),
+    ),
+  );
   return { arm, client, ref, workspace };
 }

@@ -72,7 +72,6 @@ export interface LocalCode {
 
 export type CodeRef = NamedRef | IdRef | LocalCode;
 
-
 /**
  * Resolve a local path written at `at` in `doc`, relative to the doc's folder. It must exist
  * and stay inside the root, both as written and after following symbolic links.
@@ -84,7 +83,11 @@ export function resolveLocal(doc: LoadedYaml, at: YamlPath, written: string, roo
     if (!(e instanceof PathRefused)) throw e;
     switch (e.kind) {
       case 'outside':
-        return doc.fail(at, msg('LocalPathOutsideRepository', written, root.root), msg('LocalPathOutsideRepositoryFix', what, path.basename(doc.file)));
+        return doc.fail(
+          at,
+          msg('LocalPathOutsideRepository', written, root.root),
+          msg('LocalPathOutsideRepositoryFix', what, path.basename(doc.file)),
+        );
       case 'missing':
         return doc.fail(at, msg('LocalPathMissing', written, e.abs), msg('LocalPathMissingFix', path.basename(doc.file)));
       case 'loop':
@@ -99,7 +102,12 @@ export function resolveLocal(doc: LoadedYaml, at: YamlPath, written: string, roo
 // References
 
 /** Parse `azureml:name:version`, `azureml:name@latest`, ARM ids and registry ids. */
-export function parseAssetRef(doc: LoadedYaml, at: YamlPath, v: string, kind: 'component' | 'environment' | 'code'): NamedRef | IdRef | undefined {
+export function parseAssetRef(
+  doc: LoadedYaml,
+  at: YamlPath,
+  v: string,
+  kind: 'component' | 'environment' | 'code',
+): NamedRef | IdRef | undefined {
   const origin = { file: doc.file, path: dotted(at) };
   const t = v.trim();
   if (/^azureml:\/\/registries\//i.test(t)) {
@@ -117,7 +125,8 @@ export function parseAssetRef(doc: LoadedYaml, at: YamlPath, v: string, kind: 'c
     if (m[2] !== 'latest') doc.fail(at, msg('AssetRefUnsupportedLabel', m[2]), msg('AssetRefUnsupportedLabelFix'));
     return { kind: 'named', name: m[1]!, label: 'latest', origin };
   }
-  if ((m = /^azureml:([A-Za-z0-9][A-Za-z0-9._-]*):([A-Za-z0-9][A-Za-z0-9._-]*)$/.exec(t))) return { kind: 'named', name: m[1]!, version: m[2]!, origin };
+  if ((m = /^azureml:([A-Za-z0-9][A-Za-z0-9._-]*):([A-Za-z0-9][A-Za-z0-9._-]*)$/.exec(t)))
+    return { kind: 'named', name: m[1]!, version: m[2]!, origin };
   if (/^azureml:/i.test(t)) {
     doc.fail(at, msg('AssetRefNoVersion', t), msg('AssetRefNoVersionFix'));
   }
@@ -142,7 +151,11 @@ export function codeRef(doc: LoadedYaml, at: YamlPath, v: Json, root: SourcesRoo
   }
   const ref = parseAssetRef(doc, wAt, written, 'code');
   if (ref) return ref;
-  return { kind: 'local', path: resolveLocal(doc, wAt, written, root, msg('LocalCodeNoun')), origin: { file: doc.file, path: dotted(wAt) } };
+  return {
+    kind: 'local',
+    path: resolveLocal(doc, wAt, written, root, msg('LocalCodeNoun')),
+    origin: { file: doc.file, path: dotted(wAt) },
+  };
 }
 
 /** Keys of an inline environment; the SDK ignores name and version (it registers anonymously by content). */
@@ -190,7 +203,13 @@ function condaText(doc: LoadedYaml, at: YamlPath, v: Json, root: SourcesRoot): s
  * environment in the short form (sent as written), or an inline definition. `allowBuild` admits
  * a Docker build context folder (pipeline jobs upload it; deployments do not).
  */
-export function environmentRef(doc: LoadedYaml, at: YamlPath, v: Json | undefined, root: SourcesRoot, opts: { allowBuild?: boolean } = {}): EnvironmentRef {
+export function environmentRef(
+  doc: LoadedYaml,
+  at: YamlPath,
+  v: Json | undefined,
+  root: SourcesRoot,
+  opts: { allowBuild?: boolean } = {},
+): EnvironmentRef {
   if (v === undefined || v === null) doc.fail(at, msg('EnvironmentMissing'), msg('EnvironmentMissingFix'));
   if (typeof v === 'string') {
     const ref = parseAssetRef(doc, at, v, 'environment');
@@ -200,27 +219,43 @@ export function environmentRef(doc: LoadedYaml, at: YamlPath, v: Json | undefine
   if (Array.isArray(v) || typeof v !== 'object') doc.fail(at, msg('EnvironmentNotMapping'), msg('EnvironmentNotMappingFix'));
   const o = v as JsonObject;
   if ('build' in o && !opts.allowBuild) doc.fail([...at, 'build'], msg('EnvironmentBuild'), msg('EnvironmentBuildFix'));
-  for (const k of Object.keys(o)) if (!INLINE_ENV_KEYS.includes(k)) doc.fail([...at, k], msg('InlineEnvironmentKey'), msg('InlineEnvironmentKeyFix'));
-  if (o.description !== undefined && typeof o.description !== 'string') doc.fail([...at, 'description'], msg('DescriptionNotText'), msg('DescriptionNotTextFix'));
+  for (const k of Object.keys(o))
+    if (!INLINE_ENV_KEYS.includes(k)) doc.fail([...at, k], msg('InlineEnvironmentKey'), msg('InlineEnvironmentKeyFix'));
+  if (o.description !== undefined && typeof o.description !== 'string')
+    doc.fail([...at, 'description'], msg('DescriptionNotText'), msg('DescriptionNotTextFix'));
   const origin = { file: doc.file, path: dotted(at) };
   if (o.build !== undefined && o.build !== null) {
     const b = o.build;
-    if (typeof b !== 'object' || Array.isArray(b) || typeof b.path !== 'string') doc.fail([...at, 'build'], msg('EnvironmentBuildNotMapping'), msg('EnvironmentBuildNotMappingFix'));
-    for (const k of Object.keys(b)) if (k !== 'path' && k !== 'dockerfile_path') doc.fail([...at, 'build', k], msg('InlineEnvironmentKey'), msg('EnvironmentBuildKeysFix'));
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(b.path)) doc.fail([...at, 'build', 'path'], msg('EnvironmentBuildRemote', b.path), msg('EnvironmentBuildRemoteFix'));
+    if (typeof b !== 'object' || Array.isArray(b) || typeof b.path !== 'string')
+      doc.fail([...at, 'build'], msg('EnvironmentBuildNotMapping'), msg('EnvironmentBuildNotMappingFix'));
+    for (const k of Object.keys(b))
+      if (k !== 'path' && k !== 'dockerfile_path')
+        doc.fail([...at, 'build', k], msg('InlineEnvironmentKey'), msg('EnvironmentBuildKeysFix'));
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(b.path))
+      doc.fail([...at, 'build', 'path'], msg('EnvironmentBuildRemote', b.path), msg('EnvironmentBuildRemoteFix'));
     const dir = resolveLocal(doc, [...at, 'build', 'path'], b.path, root, msg('LocalBuildContextNoun'));
-    if (!fs.statSync(dir).isDirectory()) doc.fail([...at, 'build', 'path'], msg('EnvironmentBuildNotFolder', b.path), msg('EnvironmentBuildNotFolderFix'));
+    if (!fs.statSync(dir).isDirectory())
+      doc.fail([...at, 'build', 'path'], msg('EnvironmentBuildNotFolder', b.path), msg('EnvironmentBuildNotFolderFix'));
     const dockerfile = typeof b.dockerfile_path === 'string' ? b.dockerfile_path : undefined;
-    if (b.dockerfile_path !== undefined && dockerfile === undefined) doc.fail([...at, 'build', 'dockerfile_path'], msg('DescriptionNotText'), msg('EnvironmentBuildKeysFix'));
-    if (o.image !== undefined || o.conda_file !== undefined) doc.fail([...at, 'build'], msg('EnvironmentBuildAndImage'), msg('EnvironmentBuildAndImageFix'));
+    if (b.dockerfile_path !== undefined && dockerfile === undefined)
+      doc.fail([...at, 'build', 'dockerfile_path'], msg('DescriptionNotText'), msg('EnvironmentBuildKeysFix'));
+    if (o.image !== undefined || o.conda_file !== undefined)
+      doc.fail([...at, 'build'], msg('EnvironmentBuildAndImage'), msg('EnvironmentBuildAndImageFix'));
     const env: InlineEnvironment = { kind: 'inline', build: { path: dir, ...(dockerfile ? { dockerfile } : {}) }, hash: '', origin };
     if (typeof o.description === 'string') env.description = o.description;
     return env;
   }
-  if (typeof o.image !== 'string' || o.image.trim() === '') doc.fail([...at, 'image'], msg('EnvironmentImageMissing'), msg('EnvironmentImageFix'));
+  if (typeof o.image !== 'string' || o.image.trim() === '')
+    doc.fail([...at, 'image'], msg('EnvironmentImageMissing'), msg('EnvironmentImageFix'));
   const image = o.image.trim();
-  const condaFile = o.conda_file === undefined || o.conda_file === null ? undefined : condaText(doc, [...at, 'conda_file'], o.conda_file, root);
-  const env: InlineEnvironment = { kind: 'inline', image, hash: anonymousEnvironmentHash({ image, ...(condaFile !== undefined ? { condaFile } : {}) }), origin };
+  const condaFile =
+    o.conda_file === undefined || o.conda_file === null ? undefined : condaText(doc, [...at, 'conda_file'], o.conda_file, root);
+  const env: InlineEnvironment = {
+    kind: 'inline',
+    image,
+    hash: anonymousEnvironmentHash({ image, ...(condaFile !== undefined ? { condaFile } : {}) }),
+    origin,
+  };
   if (condaFile !== undefined) env.condaFile = condaFile;
   if (typeof o.description === 'string') env.description = o.description;
   return env;
@@ -234,7 +269,10 @@ export const ANONYMOUS_ENVIRONMENT_NAME = 'CliV2AnonymousEnvironment';
  * (EnvironmentVersion: isAnonymous, condaFile, image or build). A build environment needs its
  * uploaded context: `contextUri` and the version from the context's content hash.
  */
-export function anonymousEnvironmentVersion(env: InlineEnvironment, build?: { contextUri: string; version: string }): { name: string; version: string; body: JsonObject } {
+export function anonymousEnvironmentVersion(
+  env: InlineEnvironment,
+  build?: { contextUri: string; version: string },
+): { name: string; version: string; body: JsonObject } {
   const properties: JsonObject = { isAnonymous: true, isArchived: false };
   if (env.condaFile !== undefined) properties.condaFile = env.condaFile;
   if (env.image !== undefined) properties.image = env.image;

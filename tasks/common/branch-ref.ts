@@ -12,7 +12,10 @@ export function refShaped(ref: string): boolean {
 
 /** Parse "refs/heads/main, refs/heads/release/*" into patterns; refuse what can never match a ref. */
 export function parseProtectedBranches(text: string): string[] {
-  const list = text.split(/[,\n]/).map((s) => s.trim()).filter(Boolean);
+  const list = text
+    .split(/[,\n]/)
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (list.length === 0) throw new UserError(msg('ProtectedBranchesEmpty', 'protectedBranches'), 'protectedBranches');
   for (const p of list) {
     if (!refShaped(p)) {

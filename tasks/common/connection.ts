@@ -28,8 +28,12 @@ export interface ConnectOptions {
 
 export function connectAzure(o: ConnectOptions): ArmContext & { endpoint: AzureRmEndpoint } {
   const endpoint = readAzureRmEndpoint(o.input, o.connectionId, o.reader);
-  const oidc = endpoint.auth.kind === 'workloadIdentity' ? oidcTokenSource(o.job, o.connectionId, o.proxy, o.secrets, undefined, o.signal) : undefined;
-  const credential = renewableCredential(() => createCredential(endpoint, { proxy: o.proxy, secrets: o.secrets, ...(oidc ? { oidcToken: oidc } : {}) }), o.secrets);
+  const oidc =
+    endpoint.auth.kind === 'workloadIdentity' ? oidcTokenSource(o.job, o.connectionId, o.proxy, o.secrets, undefined, o.signal) : undefined;
+  const credential = renewableCredential(
+    () => createCredential(endpoint, { proxy: o.proxy, secrets: o.secrets, ...(oidc ? { oidcToken: oidc } : {}) }),
+    o.secrets,
+  );
   return { endpoint, credential, proxy: o.proxy, ...(o.trace ? { trace: o.trace } : {}) };
 }
 
@@ -40,6 +44,9 @@ export async function signIn(ctx: ArmContext): Promise<void> {
     if (!token) throw new Error(msg('ArmNoTokenReturned'));
   } catch (e) {
     const { authorityHost, tenantId } = ctx.endpoint;
-    throw translateAzureError(e, { action: tenantId ? msg('ActionSignIn', authorityHost, tenantId) : msg('ActionSignInManagedIdentity', authorityHost), connection: ctx.endpoint.name });
+    throw translateAzureError(e, {
+      action: tenantId ? msg('ActionSignIn', authorityHost, tenantId) : msg('ActionSignInManagedIdentity', authorityHost),
+      connection: ctx.endpoint.name,
+    });
   }
 }

@@ -27,7 +27,10 @@ export interface RunDto {
 
 export interface MlflowRun {
   info: { run_id: string; experiment_id?: string; status?: string; start_time?: number; end_time?: number; run_name?: string };
-  data?: { metrics?: Array<{ key: string; value: number; step?: number; timestamp?: number }>; tags?: Array<{ key: string; value: string }> };
+  data?: {
+    metrics?: Array<{ key: string; value: number; step?: number; timestamp?: number }>;
+    tags?: Array<{ key: string; value: string }>;
+  };
 }
 
 export interface MetricPoint {
@@ -46,7 +49,11 @@ export class DataPlane {
   /** The hosts the ARM token may go to: this cloud's Azure ML domains in the workspace's region. */
   private readonly hosts: HostRule;
 
-  constructor(private readonly arm: ArmContext, private readonly ref: WorkspaceRef, private readonly ws: Workspace) {
+  constructor(
+    private readonly arm: ArmContext,
+    private readonly ref: WorkspaceRef,
+    private readonly ws: Workspace,
+  ) {
     this.hosts = dataPlaneRule(arm.endpoint.armUrl, ws.location);
   }
 
@@ -55,7 +62,10 @@ export class DataPlane {
     if (!c) {
       // Azure ML's data plane accepts the ARM token (the SDKs use the same one); every URL, also
       // one a response named (discovery document, nextLink), is checked against the hosts first.
-      c = new JsonClient(origin, this.arm.credential, [this.arm.endpoint.armScope], this.arm.proxy, { hosts: this.hosts, ...(this.arm.trace ? { trace: this.arm.trace } : {}) });
+      c = new JsonClient(origin, this.arm.credential, [this.arm.endpoint.armScope], this.arm.proxy, {
+        hosts: this.hosts,
+        ...(this.arm.trace ? { trace: this.arm.trace } : {}),
+      });
       this.clients.set(origin, c);
     }
     return c;
@@ -76,7 +86,10 @@ export class DataPlane {
 
   async run(runId: string): Promise<RunDto> {
     const base = await this.api();
-    return this.client(new URL(base).origin).request<RunDto>('GET', `${base}/history/v1.0/${scopePath(this.ref)}/runs/${encodeURIComponent(runId)}`);
+    return this.client(new URL(base).origin).request<RunDto>(
+      'GET',
+      `${base}/history/v1.0/${scopePath(this.ref)}/runs/${encodeURIComponent(runId)}`,
+    );
   }
 
   /** Child runs of a pipeline job: one per step. */
@@ -101,13 +114,20 @@ export class DataPlane {
 
   async mlflowRun(runId: string): Promise<MlflowRun> {
     const base = this.mlflowBase();
-    const res = await this.client(new URL(base).origin).request<{ run: MlflowRun }>('GET', `${base}/api/2.0/mlflow/runs/get?run_id=${encodeURIComponent(runId)}`);
+    const res = await this.client(new URL(base).origin).request<{ run: MlflowRun }>(
+      'GET',
+      `${base}/api/2.0/mlflow/runs/get?run_id=${encodeURIComponent(runId)}`,
+    );
     return res.run;
   }
 
   async searchRuns(experimentIds: string[], filter: string): Promise<MlflowRun[]> {
     const base = this.mlflowBase();
-    const res = await this.client(new URL(base).origin).request<{ runs?: MlflowRun[] }>('POST', `${base}/api/2.0/mlflow/runs/search`, { experiment_ids: experimentIds, filter, max_results: 1000 });
+    const res = await this.client(new URL(base).origin).request<{ runs?: MlflowRun[] }>('POST', `${base}/api/2.0/mlflow/runs/search`, {
+      experiment_ids: experimentIds,
+      filter,
+      max_results: 1000,
+    });
     return res.runs ?? [];
   }
 

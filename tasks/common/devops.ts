@@ -32,7 +32,10 @@ export interface JobContext {
 export class CollectionBearer implements IRequestHandler {
   private readonly host: string;
   private readonly port: number;
-  constructor(private readonly token: string, collectionUri: string) {
+  constructor(
+    private readonly token: string,
+    collectionUri: string,
+  ) {
     const u = new URL(collectionUri);
     this.host = u.hostname.toLowerCase();
     this.port = u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80;
@@ -71,7 +74,9 @@ export function connectDevOps(job: JobContext, proxy: ProxyResolver, secrets: Se
 function transient(e: unknown): boolean {
   const status = (e as { statusCode?: number }).statusCode;
   const code = (e as { code?: string }).code ?? '';
-  return status === undefined ? /ECONNRESET|ETIMEDOUT|ECONNREFUSED|EAI_AGAIN|socket hang up/i.test(`${code} ${(e as Error).message}`) : status === 429 || status >= 500;
+  return status === undefined
+    ? /ECONNRESET|ETIMEDOUT|ECONNREFUSED|EAI_AGAIN|socket hang up/i.test(`${code} ${(e as Error).message}`)
+    : status === 429 || status >= 500;
 }
 
 /**
@@ -79,7 +84,14 @@ function transient(e: unknown): boolean {
  * The request is a POST, which the DevOps client does not retry, so transient failures are
  * retried here (three tries; a cancelled run stops waiting).
  */
-export function oidcTokenSource(job: JobContext, serviceConnectionId: string, proxy: ProxyResolver, secrets: Secrets, delaysMs: number[] = [1000, 3000], signal?: AbortSignal): () => Promise<string> {
+export function oidcTokenSource(
+  job: JobContext,
+  serviceConnectionId: string,
+  proxy: ProxyResolver,
+  secrets: Secrets,
+  delaysMs: number[] = [1000, 3000],
+  signal?: AbortSignal,
+): () => Promise<string> {
   // One client for the run: its location lookup (an OPTIONS round trip) is done once, not per token.
   let taskApi: ReturnType<azdev.WebApi['getTaskApi']> | undefined;
   return async () => {
@@ -88,9 +100,15 @@ export function oidcTokenSource(job: JobContext, serviceConnectionId: string, pr
       taskApi = undefined; // a failed lookup is tried again next time
       throw e;
     });
-    const res = await retry(() => api.createOidcToken({}, job.projectId, job.hostType, job.planId, job.jobId, serviceConnectionId), { delaysMs, retryable: transient, ...(signal ? { signal } : {}) }).catch((e: unknown) => {
+    const res = await retry(() => api.createOidcToken({}, job.projectId, job.hostType, job.planId, job.jobId, serviceConnectionId), {
+      delaysMs,
+      retryable: transient,
+      ...(signal ? { signal } : {}),
+    }).catch((e: unknown) => {
       const status = (e as { statusCode?: number }).statusCode;
-      throw new UserError(msg('OidcTokenFailed', serviceConnectionId, status ?? msg('OidcNoResponse'), (e as Error).message.replace(/\.$/, '')));
+      throw new UserError(
+        msg('OidcTokenFailed', serviceConnectionId, status ?? msg('OidcNoResponse'), (e as Error).message.replace(/\.$/, '')),
+      );
     });
     const token = res?.oidcToken;
     if (!token) throw new UserError(msg('OidcTokenMissing', serviceConnectionId));

@@ -40,9 +40,24 @@ export interface AzureRmEndpoint {
  * when ARM is reached under another URL).
  */
 export const PUBLIC_CLOUDS: Record<string, { environment: string; armUrl: string; authorityHost: string; armScope: string }> = {
-  azurecloud: { environment: 'AzureCloud', armUrl: 'https://management.azure.com', authorityHost: 'https://login.microsoftonline.com', armScope: 'https://management.core.windows.net//.default' },
-  azureusgovernment: { environment: 'AzureUSGovernment', armUrl: 'https://management.usgovcloudapi.net', authorityHost: 'https://login.microsoftonline.us', armScope: 'https://management.core.usgovcloudapi.net//.default' },
-  azurechinacloud: { environment: 'AzureChinaCloud', armUrl: 'https://management.chinacloudapi.cn', authorityHost: 'https://login.chinacloudapi.cn', armScope: 'https://management.core.chinacloudapi.cn//.default' },
+  azurecloud: {
+    environment: 'AzureCloud',
+    armUrl: 'https://management.azure.com',
+    authorityHost: 'https://login.microsoftonline.com',
+    armScope: 'https://management.core.windows.net//.default',
+  },
+  azureusgovernment: {
+    environment: 'AzureUSGovernment',
+    armUrl: 'https://management.usgovcloudapi.net',
+    authorityHost: 'https://login.microsoftonline.us',
+    armScope: 'https://management.core.usgovcloudapi.net//.default',
+  },
+  azurechinacloud: {
+    environment: 'AzureChinaCloud',
+    armUrl: 'https://management.chinacloudapi.cn',
+    authorityHost: 'https://login.chinacloudapi.cn',
+    armScope: 'https://management.core.chinacloudapi.cn//.default',
+  },
 };
 
 /** Authority hosts of the public sovereign clouds, used when the connection carries none. */
@@ -85,9 +100,7 @@ export function readAzureRmEndpoint(input: string, id: string, r: EndpointReader
   }
   const armUrl = httpsUrl(need(url, msg('EndpointFieldArmUrl')), msg('EndpointFieldArmUrl'), name);
   const authorityRaw =
-    r.data(id, 'environmentAuthorityUrl') ??
-    r.data(id, 'activeDirectoryAuthority') ??
-    AUTHORITY_BY_ENVIRONMENT[environment.toLowerCase()];
+    r.data(id, 'environmentAuthorityUrl') ?? r.data(id, 'activeDirectoryAuthority') ?? AUTHORITY_BY_ENVIRONMENT[environment.toLowerCase()];
   const authorityHost = httpsUrl(need(authorityRaw, msg('EndpointFieldAuthorityUrlInput')), msg('EndpointFieldAuthorityUrl'), name);
   // Like the platform's own tasks: the ARM URL is the token audience unless the connection names one.
   const resource = trimSlash(r.data(id, 'activeDirectoryServiceEndpointResourceId') ?? armUrl);
@@ -100,7 +113,11 @@ export function readAzureRmEndpoint(input: string, id: string, r: EndpointReader
     const clientId = need(r.auth(id, 'serviceprincipalid'), msg('EndpointFieldServicePrincipalId'));
     const type = (r.auth(id, 'authenticationType') ?? 'spnKey').toLowerCase();
     if (type === 'spncertificate') {
-      auth = { kind: 'certificate', clientId, certificatePem: need(r.auth(id, 'servicePrincipalCertificate'), msg('EndpointFieldCertificate')) };
+      auth = {
+        kind: 'certificate',
+        clientId,
+        certificatePem: need(r.auth(id, 'servicePrincipalCertificate'), msg('EndpointFieldCertificate')),
+      };
     } else if (type === 'spnkey') {
       auth = { kind: 'secret', clientId, secret: need(r.auth(id, 'serviceprincipalkey'), msg('EndpointFieldServicePrincipalKey')) };
     } else {

@@ -12,7 +12,10 @@ const USER_ERROR = Symbol.for('aml-secure-mlops.UserError');
  */
 export class UserError extends Error {
   readonly [USER_ERROR] = true;
-  constructor(message: string, readonly input?: string) {
+  constructor(
+    message: string,
+    readonly input?: string,
+  ) {
     super(message);
     this.name = 'UserError';
   }
@@ -103,7 +106,11 @@ export function translateAzureError(err: unknown, ctx: ErrorContext): Error {
     if (sts) {
       return new UserError(msg('EntraSignInRefused', ctx.action, conn, sts.code, sts.advice));
     }
-    if (/endpoints_resolution_error|network_error|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ECONNRESET|socket hang up/i.test(text)) {
+    if (
+      /endpoints_resolution_error|network_error|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ECONNRESET|socket hang up/i.test(
+        text,
+      )
+    ) {
       return new UserError(msg('EntraAuthorityUnreachable', ctx.action, conn, firstLine(e.message)));
     }
     return new UserError(msg('EntraSignInFailed', ctx.action, conn, firstLine(e.message)));
@@ -140,14 +147,22 @@ export function translateAzureError(err: unknown, ctx: ErrorContext): Error {
     // The id Azure support asks for: ARM's correlation id, else the service's request id.
     const id = e.response?.headers?.get('x-ms-correlation-request-id') ?? e.response?.headers?.get('x-ms-request-id');
     const returned = code ? `${status} ${code}` : status;
-    return new UserError(id ? msg('AzureServerErrorCorrelated', ctx.action, returned, detail, id) : msg('AzureServerError', ctx.action, returned, detail));
+    return new UserError(
+      id ? msg('AzureServerErrorCorrelated', ctx.action, returned, detail, id) : msg('AzureServerError', ctx.action, returned, detail),
+    );
   }
 
   // Network-level failures: the usual suspects on a locked-down agent.
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || /getaddrinfo (ENOTFOUND|EAI_AGAIN)/.test(text)) {
     return new UserError(msg('HostNameNotResolved', ctx.action, detail));
   }
-  if (code === 'ECONNREFUSED' || code === 'ETIMEDOUT' || code === 'ECONNRESET' || code === 'EHOSTUNREACH' || /ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH/.test(text)) {
+  if (
+    code === 'ECONNREFUSED' ||
+    code === 'ETIMEDOUT' ||
+    code === 'ECONNRESET' ||
+    code === 'EHOSTUNREACH' ||
+    /ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH/.test(text)
+  ) {
     return new UserError(msg('NetworkConnectionFailed', ctx.action, detail));
   }
   if (/self[- ]signed certificate|unable to verify the first certificate|UNABLE_TO_GET_ISSUER_CERT|CERT_/i.test(text)) {

@@ -21,7 +21,13 @@ export interface PolicyLike {
   isBlocking?: boolean;
   isDeleted?: boolean;
   type?: { id?: string; displayName?: string };
-  settings?: { minimumApproverCount?: number; creatorVoteCounts?: boolean; resetOnSourcePush?: boolean; requireVoteOnLastIteration?: boolean; scope?: PolicyScope[] };
+  settings?: {
+    minimumApproverCount?: number;
+    creatorVoteCounts?: boolean;
+    resetOnSourcePush?: boolean;
+    requireVoteOnLastIteration?: boolean;
+    scope?: PolicyScope[];
+  };
 }
 
 /** A pull request as Azure DevOps returns it (the fields the gate reads). */
@@ -67,8 +73,18 @@ function scopeApplies(s: PolicyScope, repositoryId: string, ref: string, default
 }
 
 /** The first policy that makes the branch peer-reviewed, or a reason there is none. */
-export function reviewPolicy(policies: PolicyLike[], repositoryId: string, ref: string, minimum: number, defaultBranch?: string): { ok: PolicyLike } | { reason: string } {
-  const reviewers = policies.filter((p) => p.type?.id?.toLowerCase() === MIN_REVIEWERS_POLICY && (p.settings?.scope ?? []).some((s) => scopeApplies(s, repositoryId, ref, defaultBranch)));
+export function reviewPolicy(
+  policies: PolicyLike[],
+  repositoryId: string,
+  ref: string,
+  minimum: number,
+  defaultBranch?: string,
+): { ok: PolicyLike } | { reason: string } {
+  const reviewers = policies.filter(
+    (p) =>
+      p.type?.id?.toLowerCase() === MIN_REVIEWERS_POLICY &&
+      (p.settings?.scope ?? []).some((s) => scopeApplies(s, repositoryId, ref, defaultBranch)),
+  );
   if (reviewers.length === 0) return { reason: msg('GatePolicyMissing') };
   const live = reviewers.filter((p) => !p.isDeleted);
   if (live.length === 0) return { reason: msg('GatePolicyDeleted') };
@@ -99,7 +115,9 @@ const isCompleted = (status: string | number | undefined): boolean => status ===
 export function azureReposHost(r: AzureReposReader, projectId: string, repositoryId: string): SourceHost {
   /** Completed pull requests, with the approvals of everyone but the author (a group's vote counts through its members). */
   const changes = async (query: 'lastMergeCommit' | 'commit', commit: string): Promise<Change[]> => {
-    const prs = (await r.pullRequests(projectId, repositoryId, query, commit)).filter((p) => isCompleted(p.status) && p.pullRequestId !== undefined);
+    const prs = (await r.pullRequests(projectId, repositoryId, query, commit)).filter(
+      (p) => isCompleted(p.status) && p.pullRequestId !== undefined,
+    );
     const out: Change[] = [];
     for (const p of prs) {
       if (query === 'lastMergeCommit' && p.lastMergeCommit?.commitId?.toLowerCase() !== commit.toLowerCase()) continue;
@@ -122,7 +140,10 @@ export function azureReposHost(r: AzureReposReader, projectId: string, repositor
       if ('reason' in verdict) return { reason: verdict.reason, fix: msg('GatePolicyFix', ref, minimum) };
       const p = verdict.ok;
       const keepsVotes = !p.settings?.resetOnSourcePush && !p.settings?.requireVoteOnLastIteration;
-      return { ok: msg('GatePolicyVerified', p.id ?? '?', p.settings?.minimumApproverCount), ...(keepsVotes ? { warnings: [msg('GatePolicyKeepsVotes', p.id ?? '?')] } : {}) };
+      return {
+        ok: msg('GatePolicyVerified', p.id ?? '?', p.settings?.minimumApproverCount),
+        ...(keepsVotes ? { warnings: [msg('GatePolicyKeepsVotes', p.id ?? '?')] } : {}),
+      };
     },
     branchHead: (ref) => r.branchHead(projectId, repositoryId, ref),
     isAncestor: (commit, head) => r.isAncestor(projectId, repositoryId, commit, head),

@@ -20,7 +20,11 @@ async function guard<T>(what: string, f: () => Promise<T>): Promise<T> {
   try {
     return await f();
   } catch (e) {
-    if (denied(e)) throw new AccessDenied(`${what}: ${(e as { statusCode?: number }).statusCode} ${(e as Error).message}`, msg('GateGrantRepositoryRead', what));
+    if (denied(e))
+      throw new AccessDenied(
+        `${what}: ${(e as { statusCode?: number }).statusCode} ${(e as Error).message}`,
+        msg('GateGrantRepositoryRead', what),
+      );
     throw e;
   }
 }
@@ -43,7 +47,10 @@ export function devOpsGateReader(conn: WebApi): AzureReposReader & { checks: Che
         // node-api has no typed wrapper for git/policy/configurations: resolve the route through
         // the same location service the generated clients use.
         const ver = await git.vsoClient.getVersioningData('7.1', 'git', GIT_POLICY_CONFIGURATIONS, { project }, { repositoryId, refName });
-        const res = await git.rest.get<{ value?: PolicyLike[] }>(ver.requestUrl!, git.createRequestOptions('application/json', ver.apiVersion));
+        const res = await git.rest.get<{ value?: PolicyLike[] }>(
+          ver.requestUrl!,
+          git.createRequestOptions('application/json', ver.apiVersion),
+        );
         return res.result?.value ?? [];
       }),
     defaultBranch: (project, repositoryId) =>

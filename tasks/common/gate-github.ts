@@ -72,7 +72,12 @@ function approvers(reviews: ReviewLike[], author: number | undefined): string[] 
  */
 function adminsBypass(rs: RulesetLike | undefined): boolean | undefined {
   if (!rs?.bypass_actors) return undefined;
-  return rs.bypass_actors.some((a) => a.actor_type === 'OrganizationAdmin' || a.actor_type === 'EnterpriseOwner' || (a.actor_type === 'RepositoryRole' && a.actor_id === ADMIN_ROLE_ID));
+  return rs.bypass_actors.some(
+    (a) =>
+      a.actor_type === 'OrganizationAdmin' ||
+      a.actor_type === 'EnterpriseOwner' ||
+      (a.actor_type === 'RepositoryRole' && a.actor_id === ADMIN_ROLE_ID),
+  );
 }
 
 /** Pages of a list (per_page 100) until a short one; at most `max` pages. */
@@ -105,10 +110,18 @@ export function githubHost(get: GitHubGet, name: string, repository: string): So
       for (const rule of rules) {
         const p = rule.parameters ?? {};
         if ((p.required_approving_review_count ?? 0) < minimum || !p.dismiss_stale_reviews_on_push) continue;
-        const rs = rule.ruleset_id !== undefined ? await get<RulesetLike>(`${repo}/rulesets/${rule.ruleset_id}`).catch(() => undefined) : undefined;
+        const rs =
+          rule.ruleset_id !== undefined ? await get<RulesetLike>(`${repo}/rulesets/${rule.ruleset_id}`).catch(() => undefined) : undefined;
         const bypass = adminsBypass(rs);
         if (bypass) return { reason: msg('GateGitHubAdminsBypass', msg('GateGitHubRuleset', rule.ruleset_id)), fix };
-        return { ok: msg('GateGitHubRulesetVerified', rule.ruleset_id, p.required_approving_review_count, bypass === undefined ? msg('GateGitHubBypassUnseen') : '') };
+        return {
+          ok: msg(
+            'GateGitHubRulesetVerified',
+            rule.ruleset_id,
+            p.required_approving_review_count,
+            bypass === undefined ? msg('GateGitHubBypassUnseen') : '',
+          ),
+        };
       }
       // Classic branch protection; reading it needs administration read on the repository.
       let classic: ClassicProtection | undefined;
@@ -120,7 +133,11 @@ export function githubHost(get: GitHubGet, name: string, repository: string): So
         if (!rules.length) throw new AccessDenied(e.message, msg('GateGitHubGrantAdministrationRead', ref));
       }
       const reviews = classic?.required_pull_request_reviews;
-      const best = Math.max(0, ...rules.map((r) => r.parameters?.required_approving_review_count ?? 0), reviews?.required_approving_review_count ?? 0);
+      const best = Math.max(
+        0,
+        ...rules.map((r) => r.parameters?.required_approving_review_count ?? 0),
+        reviews?.required_approving_review_count ?? 0,
+      );
       if (!reviews && !rules.length) return { reason: msg('GateGitHubNoReviewRule'), fix };
       if (reviews && (reviews.required_approving_review_count ?? 0) >= minimum && reviews.dismiss_stale_reviews) {
         if (!classic?.enforce_admins?.enabled) return { reason: msg('GateGitHubAdminsBypass', msg('GateGitHubClassic')), fix };
@@ -144,7 +161,9 @@ export function githubHost(get: GitHubGet, name: string, repository: string): So
       return Promise.all((await pulls(commit)).filter((p) => p.merged_at).map(toChange));
     },
     async parents(commit) {
-      return ((await get<{ parents?: Array<{ sha?: string }> }>(`${repo}/commits/${commit}`))?.parents ?? []).map((p) => p.sha ?? '').filter(Boolean);
+      return ((await get<{ parents?: Array<{ sha?: string }> }>(`${repo}/commits/${commit}`))?.parents ?? [])
+        .map((p) => p.sha ?? '')
+        .filter(Boolean);
     },
   };
 }

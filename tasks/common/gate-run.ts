@@ -31,7 +31,14 @@ function checkoutFolders(v: (name: string) => string): string[] {
 function githubToken(io: AgentIo, id: string): string | undefined {
   const scheme = (io.endpoints.scheme(id) ?? '').toLowerCase();
   // The parameter names of microsoft/azure-pipelines-tasks (UsePythonVersionV1, GitHubCommentV0).
-  const key = scheme === 'personalaccesstoken' ? 'accessToken' : scheme === 'installationtoken' ? 'IdToken' : ['oauth', 'oauth2', 'token'].includes(scheme) ? 'AccessToken' : undefined;
+  const key =
+    scheme === 'personalaccesstoken'
+      ? 'accessToken'
+      : scheme === 'installationtoken'
+        ? 'IdToken'
+        : ['oauth', 'oauth2', 'token'].includes(scheme)
+          ? 'AccessToken'
+          : undefined;
   if (!key) throw new UserError(msg('GitHubConnectionScheme', id, io.endpoints.scheme(id) ?? '-'), 'githubConnection');
   // A GitHub Enterprise Server connection's Token scheme carries an ApiToken.
   return io.endpoints.auth(id, key) ?? (scheme === 'token' ? io.endpoints.auth(id, 'ApiToken') : undefined);
@@ -47,15 +54,19 @@ function githubGet(io: AgentIo, connectionId: string): { get: GitHubGet; enterpr
   const client = new JsonClient(base, undefined, [], io.proxy, { hosts: originRule(base), followRedirects: false });
   const get: GitHubGet = async <T>(p: string) => {
     const full = new URL(p, base).toString();
-    const res = await client.send('GET', full, { headers: { authorization: `Bearer ${token}`, accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' } });
+    const res = await client.send('GET', full, {
+      headers: { authorization: `Bearer ${token}`, accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' },
+    });
     if (res.status === 404) return undefined;
     // Redirects are not followed (the token stays on this origin, and a renamed repository should be named anew).
-    if (res.status >= 300 && res.status < 400) throw new UserError(msg('GitHubRedirectRefused', new URL(full).pathname, res.status, res.headers.location ?? '-'));
+    if (res.status >= 300 && res.status < 400)
+      throw new UserError(msg('GitHubRedirectRefused', new URL(full).pathname, res.status, res.headers.location ?? '-'));
     if ((res.status === 403 || res.status === 429) && res.headers['x-ratelimit-remaining'] === '0') {
       const reset = Number(res.headers['x-ratelimit-reset']);
       throw new UserError(msg('GitHubRateLimited', Number.isFinite(reset) && reset > 0 ? new Date(reset * 1000).toISOString() : '-'));
     }
-    if (res.status === 401 || res.status === 403) throw new AccessDenied(`GET ${new URL(full).pathname}: ${res.status}`, msg('GateGitHubGrantRead', connectionId));
+    if (res.status === 401 || res.status === 403)
+      throw new AccessDenied(`GET ${new URL(full).pathname}: ${res.status}`, msg('GateGitHubGrantRead', connectionId));
     if (res.status >= 400) throw restErrorOf('GET', full, res);
     return (res.text ? JSON.parse(res.text) : undefined) as T;
   };
@@ -81,17 +92,35 @@ export async function enforceGate(io: AgentIo, settings: GateSettings, serviceCo
   };
   io.info(msg('GateChecking', facts.sourceBranch || msg('GateThisRun'), settings.protectedBranches.join(', ')));
   const devops = devOpsGateReader(connectDevOps(job, io.proxy, io.secrets));
-  const result = await evaluateGate(facts, settings, host(io, facts.provider, facts.repositoryId, v('Build.Repository.Name'), job.projectId, devops, settings.requireBranchPolicy), devops.checks);
-  io.info(result.policy ? msg('GatePassed', result.branch, result.policy, facts.sourceVersion.slice(0, 12), result.review ?? '') : msg('GatePassedOnName', result.branch));
+  const result = await evaluateGate(
+    facts,
+    settings,
+    host(io, facts.provider, facts.repositoryId, v('Build.Repository.Name'), job.projectId, devops, settings.requireBranchPolicy),
+    devops.checks,
+  );
+  io.info(
+    result.policy
+      ? msg('GatePassed', result.branch, result.policy, facts.sourceVersion.slice(0, 12), result.review ?? '')
+      : msg('GatePassedOnName', result.branch),
+  );
   for (const w of result.warnings) io.warn(w);
   return result;
 }
 
 /** The repository host the run's repository lives on; a provider the gate cannot verify is refused. */
-function host(io: AgentIo, provider: string, repositoryId: string, repositoryName: string, projectId: string, devops: ReturnType<typeof devOpsGateReader>, required: boolean): SourceHost {
+function host(
+  io: AgentIo,
+  provider: string,
+  repositoryId: string,
+  repositoryName: string,
+  projectId: string,
+  devops: ReturnType<typeof devOpsGateReader>,
+  required: boolean,
+): SourceHost {
   const p = provider.toLowerCase();
   if (p === 'tfsgit' || p === '') {
-    if (required && (!repositoryId || !projectId)) throw new UserError(msg('GateRefused', msg('GateThisRun'), msg('GateNoRepository'), msg('GateNoRepositoryFix')));
+    if (required && (!repositoryId || !projectId))
+      throw new UserError(msg('GateRefused', msg('GateThisRun'), msg('GateNoRepository'), msg('GateNoRepositoryFix')));
     return azureReposHost(devops, projectId, repositoryId);
   }
   if (p === 'github' || p === 'githubenterprise') {

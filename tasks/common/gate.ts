@@ -99,7 +99,10 @@ function wellFormedRef(ref: string): boolean {
 
 export function matchesProtected(ref: string, patterns: string[]): boolean {
   // Case-sensitive, no dot-files magic, '*' never crosses '/': refs/heads/main-fix does not match refs/heads/main.
-  return wellFormedRef(ref) && patterns.some((p) => minimatch(ref, p, { nocase: false, dot: true, noglobstar: false, nonegate: true, nocomment: true }));
+  return (
+    wellFormedRef(ref) &&
+    patterns.some((p) => minimatch(ref, p, { nocase: false, dot: true, noglobstar: false, nonegate: true, nocomment: true }))
+  );
 }
 
 function refuse(branch: string, reason: string, fix: string): never {
@@ -129,7 +132,11 @@ export async function evaluateGate(f: GateFacts, s: GateSettings, host: SourceHo
   if (f.checkedOut === undefined) {
     warnings.push(msg('GateCheckoutNotCompared'));
   } else if (f.checkedOut.toLowerCase() !== f.sourceVersion.toLowerCase()) {
-    refuse(branch, msg('GateCheckoutDiffers', f.checkedOut.slice(0, 12), f.sourceVersion.slice(0, 12) || '-'), msg('GateCheckoutDiffersFix'));
+    refuse(
+      branch,
+      msg('GateCheckoutDiffers', f.checkedOut.slice(0, 12), f.sourceVersion.slice(0, 12) || '-'),
+      msg('GateCheckoutDiffersFix'),
+    );
   }
   if (!s.requireBranchPolicy) {
     warnings.push(msg('GatePolicyNotRequired'));
@@ -144,9 +151,17 @@ export async function evaluateGate(f: GateFacts, s: GateSettings, host: SourceHo
   if (!/^[0-9a-f]{40}$/i.test(f.sourceVersion)) refuse(branch, msg('GateNotACommit', f.sourceVersion), msg('GateNotACommitFix'));
   const commit = f.sourceVersion.toLowerCase();
   const head = await read(branch, msg('GateWhatBranch', host.name), () => host.branchHead(branch));
-  const onBranch = !!head && (head.toLowerCase() === commit || (await read(branch, msg('GateWhatBranch', host.name), () => host.isAncestor(commit, head))));
+  const onBranch =
+    !!head &&
+    (head.toLowerCase() === commit || (await read(branch, msg('GateWhatBranch', host.name), () => host.isAncestor(commit, head))));
   if (!onBranch) {
-    refuse(branch, head ? msg('GateCommitNotOnBranch', commit.slice(0, 12), branch, head.slice(0, 12)) : msg('GateBranchMissing', commit.slice(0, 12), branch), msg('GateCommitNotOnBranchFix'));
+    refuse(
+      branch,
+      head
+        ? msg('GateCommitNotOnBranch', commit.slice(0, 12), branch, head.slice(0, 12))
+        : msg('GateBranchMissing', commit.slice(0, 12), branch),
+      msg('GateCommitNotOnBranchFix'),
+    );
   }
 
   // The policy proves the branch demands review; the commit must show that review happened.
@@ -176,7 +191,12 @@ async function proveReview(commit: string, s: GateSettings, host: SourceHost): P
     // The commit is a pull request's merge, but that pull request does not prove review: say why.
     const c = merged[0]!;
     if (!matchesProtected(c.target, s.protectedBranches)) return { reason: msg('GateChangeIntoUnprotected', c.id, c.target) };
-    return { reason: c.approvers.length === 0 ? msg('GateChangeNotApprovedByOthers', c.id, c.author) : msg('GateChangeTooFewApprovals', c.id, c.approvers.length, s.minimumReviewers) };
+    return {
+      reason:
+        c.approvers.length === 0
+          ? msg('GateChangeNotApprovedByOthers', c.id, c.author)
+          : msg('GateChangeTooFewApprovals', c.id, c.approvers.length, s.minimumReviewers),
+    };
   }
   const heads = new Map<string, Promise<string | undefined>>();
   /** Whether the pull request brought `c` into its target branch (not squashed or rebased away). */
@@ -206,7 +226,12 @@ async function proveReview(commit: string, s: GateSettings, host: SourceHost): P
     for (const c of carriers) if (await landed(cur, c)) carrier = c;
     if (!carrier) {
       if (carriers[0]) return { reason: msg('GateCommitNotLanded', cur.slice(0, 12), carriers[0].id, carriers[0].target) };
-      return { reason: cur === commit ? msg('GateCommitNotReviewed', commit.slice(0, 12)) : msg('GateDescendantNotCovered', commit.slice(0, 12), cur.slice(0, 12)) };
+      return {
+        reason:
+          cur === commit
+            ? msg('GateCommitNotReviewed', commit.slice(0, 12))
+            : msg('GateDescendantNotCovered', commit.slice(0, 12), cur.slice(0, 12)),
+      };
     }
     covered++;
     const parents = await host.parents(cur);

@@ -76,10 +76,15 @@ export function tracePolicy(trace: Trace): PipelinePolicy {
     async sendRequest(request, next) {
       const url = new URL(request.url);
       const started = Date.now();
-      const line = (status: string, ids: string) => trace(msg('HttpTrace', request.method, url.host, url.pathname, status, Date.now() - started, ids));
+      const line = (status: string, ids: string) =>
+        trace(msg('HttpTrace', request.method, url.host, url.pathname, status, Date.now() - started, ids));
       try {
         const res = await next(request);
-        const ids = ['x-ms-correlation-request-id', 'x-ms-request-id'].map((h) => [h, res.headers.get(h)] as const).filter(([, v]) => v).map(([h, v]) => ` ${h}: ${v}`).join('');
+        const ids = ['x-ms-correlation-request-id', 'x-ms-request-id']
+          .map((h) => [h, res.headers.get(h)] as const)
+          .filter(([, v]) => v)
+          .map(([h, v]) => ` ${h}: ${v}`)
+          .join('');
         line(String(res.status), ids);
         return res;
       } catch (e) {
@@ -157,11 +162,22 @@ export interface StackOptions {
  * The pipeline every Azure request goes through, whichever client makes it: the same retry,
  * timeout, proxy, allowed-host rule and trace for JsonClient and the Azure ML SDK (arm.ts).
  */
-export function agentPipeline(origin: string, credential: TokenCredential | undefined, scopes: string[], proxy: ProxyResolver, options: StackOptions = {}): Pipeline {
+export function agentPipeline(
+  origin: string,
+  credential: TokenCredential | undefined,
+  scopes: string[],
+  proxy: ProxyResolver,
+  options: StackOptions = {},
+): Pipeline {
   const proxyOptions = toProxySettings(proxy(origin));
   // followRedirects false: a 3xx comes back to the caller (the pipeline would follow a same-origin one without the caller's Authorization).
   const redirectOptions = options.followRedirects === false ? { redirectOptions: { maxRetries: 0 } } : {};
-  const pipeline = createPipelineFromOptions({ retryOptions: { ...RETRY, ...options.retry }, userAgentOptions: { userAgentPrefix: USER_AGENT }, ...redirectOptions, ...(proxyOptions ? { proxyOptions } : {}) });
+  const pipeline = createPipelineFromOptions({
+    retryOptions: { ...RETRY, ...options.retry },
+    userAgentOptions: { userAgentPrefix: USER_AGENT },
+    ...redirectOptions,
+    ...(proxyOptions ? { proxyOptions } : {}),
+  });
   pipeline.addPolicy(hostPolicy(options.hosts ?? originRule(origin)), { phase: 'Serialize' });
   if (credential) pipeline.addPolicy(bearerAuthPolicy(credential, scopes));
   pipeline.addPolicy(timeoutPolicy(options.timeoutMs), { afterPhase: 'Retry' });
@@ -188,7 +204,11 @@ export class JsonClient {
     const req = createPipelineRequest({
       url,
       method,
-      headers: createHttpHeaders({ accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...o.headers }),
+      headers: createHttpHeaders({
+        accept: 'application/json',
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...o.headers,
+      }),
       ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
       ...(signal ? { abortSignal: signal } : {}),
     });
@@ -209,7 +229,11 @@ export class JsonClient {
     try {
       parsed = text ? JSON.parse(text) : undefined;
     } catch {
-      throw new RestError(msg('HttpResponseNotJson', `${method} ${pathOf(url)}`, res.status), { statusCode: res.status, request: req, response: res });
+      throw new RestError(msg('HttpResponseNotJson', `${method} ${pathOf(url)}`, res.status), {
+        statusCode: res.status,
+        request: req,
+        response: res,
+      });
     }
     if (res.status >= 400) throw restErrorOf(method, url, rawOf(res), res);
     return parsed as T;
@@ -232,6 +256,16 @@ export function restErrorOf(method: HttpMethods, url: string, res: RawResponse, 
   } catch {
     err = undefined;
   }
-  const response: PipelineResponse = sent ?? { request: createPipelineRequest({ url, method }), status: res.status, headers: createHttpHeaders(res.headers), bodyAsText: res.text };
-  return new RestError(err?.message ?? msg('HttpRequestReturned', `${method} ${pathOf(url)}`, res.status), { statusCode: res.status, ...(err?.code ? { code: err.code } : {}), ...(sent ? { request: sent.request } : {}), response });
+  const response: PipelineResponse = sent ?? {
+    request: createPipelineRequest({ url, method }),
+    status: res.status,
+    headers: createHttpHeaders(res.headers),
+    bodyAsText: res.text,
+  };
+  return new RestError(err?.message ?? msg('HttpRequestReturned', `${method} ${pathOf(url)}`, res.status), {
+    statusCode: res.status,
+    ...(err?.code ? { code: err.code } : {}),
+    ...(sent ? { request: sent.request } : {}),
+    response,
+  });
 }

@@ -27,13 +27,17 @@ export function lineageTags(v: VariableReader): Record<string, string> {
   const collection = (v('System.CollectionUri') ?? '').replace(/\/?$/, '/');
   const project = v('System.TeamProject');
   const runId = v('Build.BuildId');
-  const org = /dev\.azure\.com\/([^/]+)/.exec(collection)?.[1] ?? /https?:\/\/([^.]+)\.visualstudio\.com/.exec(collection)?.[1] ?? collection.replace(/\/$/, '');
+  const org =
+    /dev\.azure\.com\/([^/]+)/.exec(collection)?.[1] ??
+    /https?:\/\/([^.]+)\.visualstudio\.com/.exec(collection)?.[1] ??
+    collection.replace(/\/$/, '');
   const tags: Record<string, string | undefined> = {
     [LINEAGE_KEYS.organization]: org || undefined,
     [LINEAGE_KEYS.project]: project,
     [LINEAGE_KEYS.pipeline]: v('Build.DefinitionName'),
     [LINEAGE_KEYS.runId]: runId,
-    [LINEAGE_KEYS.runUrl]: collection !== '/' && project && runId ? `${collection}${encodeURIComponent(project)}/_build/results?buildId=${runId}` : undefined,
+    [LINEAGE_KEYS.runUrl]:
+      collection !== '/' && project && runId ? `${collection}${encodeURIComponent(project)}/_build/results?buildId=${runId}` : undefined,
     [LINEAGE_KEYS.repository]: v('Build.Repository.Name'),
     [LINEAGE_KEYS.branch]: v('Build.SourceBranch'),
     [LINEAGE_KEYS.commit]: v('Build.SourceVersion'),

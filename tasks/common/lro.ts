@@ -80,7 +80,14 @@ function json(res: RawResponse): Record<string, unknown> {
 }
 
 /** Start an operation (PUT, PATCH, DELETE or POST on an ARM path) and wait for its end. */
-export async function armOperation(arm: ArmClient, method: HttpMethods, path: string, apiVersion: string, body: unknown, o: LroOptions = {}): Promise<LroOutcome> {
+export async function armOperation(
+  arm: ArmClient,
+  method: HttpMethods,
+  path: string,
+  apiVersion: string,
+  body: unknown,
+  o: LroOptions = {},
+): Promise<LroOutcome> {
   const initial = await arm.send(method, path, apiVersion, body, o.signal);
   if (initial.status >= 400) throw restErrorOf(method, path, initial);
   const statusUrl = initial.headers['azure-asyncoperation'];
@@ -88,12 +95,19 @@ export async function armOperation(arm: ArmClient, method: HttpMethods, path: st
   const location = accepted ? initial.headers['location'] : undefined;
   // Without either header, a PUT answered 201 with a provisioning state still running is followed
   // on the resource itself (the third ARM pattern).
-  const stateOf = (r: RawResponse): string => String((json(r).properties as { provisioningState?: string } | undefined)?.provisioningState ?? 'Succeeded');
-  const onResource = !statusUrl && !location && initial.status === 201 && (method === 'PUT' || method === 'PATCH') && !TERMINAL.has(stateOf(initial).toLowerCase());
+  const stateOf = (r: RawResponse): string =>
+    String((json(r).properties as { provisioningState?: string } | undefined)?.provisioningState ?? 'Succeeded');
+  const onResource =
+    !statusUrl &&
+    !location &&
+    initial.status === 201 &&
+    (method === 'PUT' || method === 'PATCH') &&
+    !TERMINAL.has(stateOf(initial).toLowerCase());
   if (!statusUrl && !location && !onResource) return { initial, longRunning: false };
   // Accepted, but followed only on the connection's ARM host: say so at once rather than at the first poll.
   for (const u of [statusUrl, location]) {
-    if (u && !arm.hosts.allows(new URL(u))) throw new OperationAbandoned('foreignHost', msg('TokenHostRefused', new URL(u).host, arm.hosts.describe));
+    if (u && !arm.hosts.allows(new URL(u)))
+      throw new OperationAbandoned('foreignHost', msg('TokenHostRefused', new URL(u).host, arm.hosts.describe));
   }
 
   const now = o.now ?? Date.now;

@@ -52,7 +52,6 @@ export function pyFloatRepr(v: number): string {
   return neg ? `-${out}` : out;
 }
 
-
 /** json.dumps(value, sort_keys=True): ", " and ": " separators, non-ASCII as \uXXXX, floats as repr(). */
 export function pyJsonDumps(v: Json): string {
   if (v === null) return 'null';

@@ -91,7 +91,13 @@ export interface OpenRegistryOptions {
 export async function openRegistry(arm: ArmClient, name: string, o: OpenRegistryOptions): Promise<OpenedRegistry> {
   const action = msg('ActionReadRegistry', name);
   const fail = (e: unknown): never => {
-    throw translateAzureError(e, { action, scope: o.resourceGroup ? registryId({ subscriptionId: o.subscriptionId, resourceGroup: o.resourceGroup, name }) : `/subscriptions/${o.subscriptionId}`, connection: o.connection });
+    throw translateAzureError(e, {
+      action,
+      scope: o.resourceGroup
+        ? registryId({ subscriptionId: o.subscriptionId, resourceGroup: o.resourceGroup, name })
+        : `/subscriptions/${o.subscriptionId}`,
+      connection: o.connection,
+    });
   };
   let resource: RegistryResource | undefined;
   if (o.resourceGroup) {
@@ -103,12 +109,19 @@ export async function openRegistry(arm: ArmClient, name: string, o: OpenRegistry
     if (!resource) throw new UserError(msg('RegistryNotInGroup', o.input, name, o.resourceGroup, o.groupInput), o.input);
   } else {
     const all: RegistryResource[] = [];
-    let page: { value?: RegistryResource[]; nextLink?: string | null } | undefined = await arm.get<{ value?: RegistryResource[]; nextLink?: string | null }>(`/subscriptions/${o.subscriptionId}/providers/${REGISTRY_TYPE}`, ML_API_VERSION).catch(fail);
+    let page: { value?: RegistryResource[]; nextLink?: string | null } | undefined = await arm
+      .get<{ value?: RegistryResource[]; nextLink?: string | null }>(
+        `/subscriptions/${o.subscriptionId}/providers/${REGISTRY_TYPE}`,
+        ML_API_VERSION,
+      )
+      .catch(fail);
     for (let i = 0; page && i < 20; i++) {
       all.push(...(page.value ?? []));
       if (!page.nextLink) break;
       const next: URL = new URL(page.nextLink);
-      page = await arm.get<{ value?: RegistryResource[]; nextLink?: string | null }>(next.pathname + next.search, ML_API_VERSION).catch(fail);
+      page = await arm
+        .get<{ value?: RegistryResource[]; nextLink?: string | null }>(next.pathname + next.search, ML_API_VERSION)
+        .catch(fail);
     }
     resource = all.find((r) => r.name.toLowerCase() === name.toLowerCase());
     if (!resource) {
@@ -117,13 +130,21 @@ export async function openRegistry(arm: ArmClient, name: string, o: OpenRegistry
     }
   }
   const ref = { subscriptionId: o.subscriptionId, resourceGroup: rgOf(resource.id) || o.resourceGroup || '', name: resource.name };
-  return { ref, resource, regions: regionsOf(resource), assets: new RegistryArm(arm, ref as { subscriptionId: string; resourceGroup: string; name: string }) };
+  return {
+    ref,
+    resource,
+    regions: regionsOf(resource),
+    assets: new RegistryArm(arm, ref as { subscriptionId: string; resourceGroup: string; name: string }),
+  };
 }
 
 /** A workspace can share into, and deploy from, a registry only in one of the registry's regions. */
 export function requireRegion(reg: OpenedRegistry, workspace: { name: string; location?: string | undefined }, input: string): void {
   const at = region(workspace.location);
   if (at && !reg.regions.includes(at)) {
-    throw new UserError(msg('RegistryOtherRegion', input, reg.ref.name, reg.regions.join(', '), workspace.name, at, reg.ref.name, at, reg.ref.resourceGroup), input);
+    throw new UserError(
+      msg('RegistryOtherRegion', input, reg.ref.name, reg.regions.join(', '), workspace.name, at, reg.ref.name, at, reg.ref.resourceGroup),
+      input,
+    );
   }
 }

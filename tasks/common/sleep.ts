@@ -35,7 +35,11 @@ export const exponentialDelay = (n: number): number => Math.min(5000, 250 * 2 **
  * Reads until `settled` says so, the reads run out, or the run is cancelled; returns the last read
  * and whether it settled. A cancelled wait returns at once without another read.
  */
-export async function pollUntil<T>(read: () => Promise<T>, settled: (value: T) => boolean, o: PollOptions<T>): Promise<{ value: T; settled: boolean; cancelled: boolean }> {
+export async function pollUntil<T>(
+  read: () => Promise<T>,
+  settled: (value: T) => boolean,
+  o: PollOptions<T>,
+): Promise<{ value: T; settled: boolean; cancelled: boolean }> {
   const sleep = o.sleep ?? abortableSleep;
   const delay = o.delayMs ?? exponentialDelay;
   for (let n = 0; ; n++) {
@@ -52,7 +56,15 @@ export async function pollUntil<T>(read: () => Promise<T>, settled: (value: T) =
  * Calls `attempt` again after each pause of `delaysMs` while `retryable` says the failure is
  * transient; the last failure (or a cancellation during a pause) is thrown as it came.
  */
-export async function retry<T>(attempt: () => Promise<T>, o: { delaysMs: readonly number[]; retryable: (e: unknown) => boolean; signal?: AbortSignal; sleep?: (ms: number, signal: AbortSignal) => Promise<void> }): Promise<T> {
+export async function retry<T>(
+  attempt: () => Promise<T>,
+  o: {
+    delaysMs: readonly number[];
+    retryable: (e: unknown) => boolean;
+    signal?: AbortSignal;
+    sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  },
+): Promise<T> {
   const sleep = o.sleep ?? abortableSleep;
   const signal = o.signal ?? new AbortController().signal;
   for (let n = 0; ; n++) {

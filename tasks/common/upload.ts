@@ -69,16 +69,18 @@ export function snapshotCode(codePath: string, allowedRoot: string, what: string
       const target = typeof link === 'string' ? link : undefined;
       const isDir = entry.isDirectory() || (target !== undefined && fs.statSync(target).isDirectory());
       if (base.ignores(isDir ? `${rel}/` : rel)) continue;
-      if (scoped.some((r) => {
-        const local = path.relative(r.at, abs).split(path.sep).join('/');
-        return r.ig.ignores(isDir ? `${local}/` : local);
-      })) continue;
+      if (
+        scoped.some((r) => {
+          const local = path.relative(r.at, abs).split(path.sep).join('/');
+          return r.ig.ignores(isDir ? `${local}/` : local);
+        })
+      )
+        continue;
       if (link instanceof UserError) throw link;
       if (isDir) {
         dirs.push(rel);
         walk(abs, scoped);
-      }
-      else if (entry.isFile() || target !== undefined) files.push({ rel, abs, size: fs.statSync(abs).size });
+      } else if (entry.isFile() || target !== undefined) files.push({ rel, abs, size: fs.statSync(abs).size });
     }
   };
   if (stat.isDirectory()) walk(root, []);
@@ -118,7 +120,9 @@ export function objectHash(snap: CodeSnapshot): string {
   for (const d of snap.dirs) add(d);
   for (const f of snap.files) add(f.rel, f);
   const visit = (dir: string) => {
-    const list = (children.get(dir) ?? []).sort((a, b) => (a.name.toLowerCase() < b.name.toLowerCase() ? -1 : a.name.toLowerCase() > b.name.toLowerCase() ? 1 : 0));
+    const list = (children.get(dir) ?? []).sort((a, b) =>
+      a.name.toLowerCase() < b.name.toLowerCase() ? -1 : a.name.toLowerCase() > b.name.toLowerCase() ? 1 : 0,
+    );
     for (const e of list) {
       h.update(e.name);
       if (e.file) hashFile(e.file.abs, h, chunk);
@@ -151,7 +155,7 @@ export const CONTENT_HASH_VERSION = '202208';
 export function hashFile(file: string, h: Hash, buf: Buffer): void {
   const fd = fs.openSync(file, 'r');
   try {
-    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
   } finally {
     fs.closeSync(fd);
   }
@@ -167,10 +171,20 @@ export interface UploadProgress {
  * code folder, as the CLI does. Returns the folder's URL, the code version's codeUri.
  * Runs a few uploads at once; reports progress after each file.
  */
-export async function uploadSnapshot(snap: CodeSnapshot, blobUri: string, sasUri: string, onProgress: UploadProgress, signal?: AbortSignal, proxy?: ProxySettings): Promise<string> {
+export async function uploadSnapshot(
+  snap: CodeSnapshot,
+  blobUri: string,
+  sasUri: string,
+  onProgress: UploadProgress,
+  signal?: AbortSignal,
+  proxy?: ProxySettings,
+): Promise<string> {
   const { AnonymousCredential, ContainerClient } = await import('@azure/storage-blob');
   // Bounded tries with a per-try timeout, through the agent's proxy when it has one.
-  const container = new ContainerClient(sasUri, new AnonymousCredential(), { retryOptions: { maxTries: 5, tryTimeoutInMs: 120_000 }, ...(proxy ? { proxyOptions: proxy } : {}) });
+  const container = new ContainerClient(sasUri, new AnonymousCredential(), {
+    retryOptions: { maxTries: 5, tryTimeoutInMs: 120_000 },
+    ...(proxy ? { proxyOptions: proxy } : {}),
+  });
   // Blob names are relative to the container of the SAS; blobUri may point at the container
   // itself or at a folder inside it.
   const containerPath = decodeURIComponent(new URL(sasUri).pathname).replace(/\/+$/, '');
@@ -196,7 +210,8 @@ export interface DatastoreTarget {
   datastore: string;
   /** https://<account>.blob.<storage suffix>/<container> */
   containerUrl: string;
-  credential: { kind: 'sas'; token: string } | { kind: 'key'; account: string; key: string } | { kind: 'token'; credential: TokenCredential };
+  credential:
+    { kind: 'sas'; token: string } | { kind: 'key'; account: string; key: string } | { kind: 'token'; credential: TokenCredential };
 }
 
 /** The folder a snapshot goes to on a datastore, as the CLI names it: LocalUpload/<hash>/<folder or file name>. */
@@ -211,7 +226,8 @@ async function containerFor(target: DatastoreTarget, proxy?: ProxySettings) {
   const { AnonymousCredential, ContainerClient, StorageSharedKeyCredential } = await import('@azure/storage-blob');
   const options = { retryOptions: { maxTries: 5, tryTimeoutInMs: 120_000 }, ...(proxy ? { proxyOptions: proxy } : {}) };
   const c = target.credential;
-  if (c.kind === 'sas') return new ContainerClient(`${target.containerUrl}?${c.token.replace(/^\?/, '')}`, new AnonymousCredential(), options);
+  if (c.kind === 'sas')
+    return new ContainerClient(`${target.containerUrl}?${c.token.replace(/^\?/, '')}`, new AnonymousCredential(), options);
   if (c.kind === 'key') return new ContainerClient(target.containerUrl, new StorageSharedKeyCredential(c.account, c.key), options);
   return new ContainerClient(target.containerUrl, c.credential, options);
 }
@@ -221,7 +237,13 @@ async function containerFor(target: DatastoreTarget, proxy?: ProxySettings) {
  * same content is already there (the indicator blob carries upload_status=completed, set last).
  * Returns the folder (or file) path inside the datastore and the bytes sent (0 when reused).
  */
-export async function uploadToDatastore(snap: CodeSnapshot, target: DatastoreTarget, onProgress: UploadProgress, signal?: AbortSignal, proxy?: ProxySettings): Promise<{ path: string; uploadedBytes: number }> {
+export async function uploadToDatastore(
+  snap: CodeSnapshot,
+  target: DatastoreTarget,
+  onProgress: UploadProgress,
+  signal?: AbortSignal,
+  proxy?: ProxySettings,
+): Promise<{ path: string; uploadedBytes: number }> {
   const container = await containerFor(target, proxy);
   const single = snap.files.length === 1 && snap.files[0]!.abs === snap.root;
   const dest = localUploadPath(snap);
@@ -235,11 +257,11 @@ export async function uploadToDatastore(snap: CodeSnapshot, target: DatastoreTar
   let doneBytes = 0;
   let doneFiles = 0;
   await forEachLimit(snap.files, 8, async (f) => {
-    await container.getBlockBlobClient(blobOf(f)).uploadFile(f.abs, (signal ? { abortSignal: signal } : {}));
+    await container.getBlockBlobClient(blobOf(f)).uploadFile(f.abs, signal ? { abortSignal: signal } : {});
     doneBytes += f.size;
     doneFiles++;
     onProgress(doneBytes, snap.bytes, doneFiles, snap.files.length);
   });
-  await indicator.setMetadata(UPLOAD_CONFIRMATION, (signal ? { abortSignal: signal } : {}));
+  await indicator.setMetadata(UPLOAD_CONFIRMATION, signal ? { abortSignal: signal } : {});
   return { path: dest, uploadedBytes: snap.bytes };
 }

@@ -13,7 +13,16 @@ import { anonymousEnvironmentHash, anonymousEnvironmentVersion, type InlineEnvir
 import { UserError } from './errors';
 import { msg } from './messages';
 import { toProxySettings } from './proxy';
-import { CONTENT_HASH_VERSION, objectHash, snapshotCode, uploadSnapshot, uploadToDatastore, type CodeSnapshot, type DatastoreTarget, type UploadProgress } from './upload';
+import {
+  CONTENT_HASH_VERSION,
+  objectHash,
+  snapshotCode,
+  uploadSnapshot,
+  uploadToDatastore,
+  type CodeSnapshot,
+  type DatastoreTarget,
+  type UploadProgress,
+} from './upload';
 
 /** What these helpers need of a workspace-scoped ARM client (WorkspaceArm has it). */
 export interface WorkspaceAssetsApi {
@@ -29,7 +38,8 @@ export interface WorkspaceAssetsApi {
 export type AssetKind = 'components' | 'environments' | 'codes' | 'data' | 'models';
 
 /** "deploy.yml: environment": where a reference was written, for messages. */
-export const whereWritten = (r: { origin: { file: string; path: string } }): string => `${r.origin.file.split(/[\\/]/).pop()}: ${r.origin.path}`;
+export const whereWritten = (r: { origin: { file: string; path: string } }): string =>
+  `${r.origin.file.split(/[\\/]/).pop()}: ${r.origin.path}`;
 
 /** A registered asset by name and version or @latest, or a clear error naming the YAML key. */
 export async function resolveNamed(ws: WorkspaceAssetsApi, kind: AssetKind, ref: NamedRef): Promise<string> {
@@ -39,7 +49,9 @@ export async function resolveNamed(ws: WorkspaceAssetsApi, kind: AssetKind, ref:
     if (found) return found.id;
     throw new UserError(msg('AssetVersionMissing', whereWritten(ref), what, ref.name, ref.version, ws.ref.name, what));
   }
-  const list = await ws.find<{ value?: Array<{ id: string }> }>(`${kind}/${encodeURIComponent(ref.name)}/versions?$orderBy=createdtime%20desc&$top=1`);
+  const list = await ws.find<{ value?: Array<{ id: string }> }>(
+    `${kind}/${encodeURIComponent(ref.name)}/versions?$orderBy=createdtime%20desc&$top=1`,
+  );
   const latest = list?.value?.[0];
   if (latest) return latest.id;
   throw new UserError(msg('AssetNoVersion', whereWritten(ref), what, ref.name, ws.ref.name));
@@ -54,7 +66,12 @@ export interface Storage {
   /** Uploads a code snapshot through a pending-upload SAS; returns the codeUri. */
   code(snap: CodeSnapshot, blobUri: string, sasUri: string, onProgress: UploadProgress, signal?: AbortSignal): Promise<string>;
   /** Uploads a snapshot to LocalUpload/<hash>/ on a datastore; returns its path there and the bytes sent. */
-  data(snap: CodeSnapshot, target: DatastoreTarget, onProgress: UploadProgress, signal?: AbortSignal): Promise<{ path: string; uploadedBytes: number }>;
+  data(
+    snap: CodeSnapshot,
+    target: DatastoreTarget,
+    onProgress: UploadProgress,
+    signal?: AbortSignal,
+  ): Promise<{ path: string; uploadedBytes: number }>;
 }
 
 /** Everything the ensure* helpers share: the agent, the workspace, where data goes, and the tally. */
@@ -70,8 +87,10 @@ export interface AssetContext {
 /** The real storage: @azure/storage-blob through the agent's proxy. */
 export function agentStorage(io: AgentIo): Storage {
   return {
-    code: (snap, blobUri, sasUri, onProgress, signal) => uploadSnapshot(snap, blobUri, sasUri, onProgress, signal, toProxySettings(io.proxy(blobUri))),
-    data: (snap, target, onProgress, signal) => uploadToDatastore(snap, target, onProgress, signal, toProxySettings(io.proxy(target.containerUrl))),
+    code: (snap, blobUri, sasUri, onProgress, signal) =>
+      uploadSnapshot(snap, blobUri, sasUri, onProgress, signal, toProxySettings(io.proxy(blobUri))),
+    data: (snap, target, onProgress, signal) =>
+      uploadToDatastore(snap, target, onProgress, signal, toProxySettings(io.proxy(target.containerUrl))),
   };
 }
 
@@ -114,7 +133,13 @@ export async function ensureCode(ctx: AssetContext, snap: CodeSnapshot, label: s
   io.info(msg('CodeUploading', label, snap.files.length, snap.bytes));
   let codeUri: string;
   try {
-    codeUri = await ctx.storage.code(snap, blobUri, sasUri, progressEvery10(io, (p) => msg('CodeUploadProgress', label, p)), io.signal);
+    codeUri = await ctx.storage.code(
+      snap,
+      blobUri,
+      sasUri,
+      progressEvery10(io, (p) => msg('CodeUploadProgress', label, p)),
+      io.signal,
+    );
   } catch (e) {
     throw uploadFailed(label, e);
   }
@@ -131,7 +156,12 @@ export async function ensureLocalData(ctx: AssetContext, snap: CodeSnapshot, dat
   const target = await ctx.datastore(datastore);
   let r: { path: string; uploadedBytes: number };
   try {
-    r = await ctx.storage.data(snap, target, progressEvery10(io, (p) => msg('DataUploadProgress', label, p)), io.signal);
+    r = await ctx.storage.data(
+      snap,
+      target,
+      progressEvery10(io, (p) => msg('DataUploadProgress', label, p)),
+      io.signal,
+    );
   } catch (e) {
     throw uploadFailed(label, e);
   }
@@ -158,7 +188,13 @@ export async function ensureInlineEnvironment(ctx: AssetContext, env: InlineEnvi
     const path = await ensureLocalData(ctx, snap, 'workspaceblobstore', label);
     const target = await ctx.datastore('workspaceblobstore');
     // EMS needs the trailing slash (the SDK's note in _check_and_upload_env_build_context).
-    build = { contextUri: `${target.containerUrl}/${path}/`, version: anonymousEnvironmentHash({ contextHash: objectHash(snap), ...(env.build.dockerfile ? { dockerfile: env.build.dockerfile } : {}) }) };
+    build = {
+      contextUri: `${target.containerUrl}/${path}/`,
+      version: anonymousEnvironmentHash({
+        contextHash: objectHash(snap),
+        ...(env.build.dockerfile ? { dockerfile: env.build.dockerfile } : {}),
+      }),
+    };
   }
   const anon = anonymousEnvironmentVersion(env, build);
   const path = `environments/${anon.name}/versions/${anon.version}`;
@@ -174,7 +210,13 @@ const STORAGE_SUFFIX: Record<string, string> = {
 };
 
 interface DatastoreJson {
-  properties?: { datastoreType?: string; accountName?: string; containerName?: string; endpoint?: string; credentials?: { credentialsType?: string } };
+  properties?: {
+    datastoreType?: string;
+    accountName?: string;
+    containerName?: string;
+    endpoint?: string;
+    credentials?: { credentialsType?: string };
+  };
 }
 
 /**
@@ -192,18 +234,25 @@ export async function datastoreTarget(
   const ds = await ws.find<DatastoreJson>(`datastores/${encodeURIComponent(name)}`);
   if (!ds) throw new UserError(msg('DatastoreMissing', name, ws.ref.name));
   const p = ds.properties ?? {};
-  if (p.datastoreType !== 'AzureBlob' || !p.accountName || !p.containerName) throw new UserError(msg('DatastoreNotBlob', name, String(p.datastoreType)));
+  if (p.datastoreType !== 'AzureBlob' || !p.accountName || !p.containerName)
+    throw new UserError(msg('DatastoreNotBlob', name, String(p.datastoreType)));
   const suffix = STORAGE_SUFFIX[new URL(opts.armUrl).hostname.toLowerCase()] ?? p.endpoint ?? 'core.windows.net';
-  if (!/^[a-z0-9]{3,24}$/.test(p.accountName) || !/^[a-z0-9.-]+$/i.test(suffix)) throw new UserError(msg('DatastoreNotBlob', name, String(p.datastoreType)));
+  if (!/^[a-z0-9]{3,24}$/.test(p.accountName) || !/^[a-z0-9.-]+$/i.test(suffix))
+    throw new UserError(msg('DatastoreNotBlob', name, String(p.datastoreType)));
   const containerUrl = `https://${p.accountName}.blob.${suffix}/${encodeURIComponent(p.containerName)}`;
   if (p.credentials?.credentialsType !== 'None') {
-    const secrets = await ws.post<{ secretsType?: string; key?: string; sasToken?: string }>(`datastores/${encodeURIComponent(name)}/listSecrets`, {}).catch((e: { statusCode?: number }) => {
-      if (e.statusCode === 403 || e.statusCode === 400) return undefined;
-      throw e;
-    });
-    if (secrets?.secretsType === 'Sas' && secrets.sasToken) return { datastore: name, containerUrl, credential: { kind: 'sas', token: io.secrets.protect(secrets.sasToken)! } };
-    if (secrets?.secretsType === 'AccountKey' && secrets.key) return { datastore: name, containerUrl, credential: { kind: 'key', account: p.accountName, key: io.secrets.protect(secrets.key)! } };
+    const secrets = await ws
+      .post<{ secretsType?: string; key?: string; sasToken?: string }>(`datastores/${encodeURIComponent(name)}/listSecrets`, {})
+      .catch((e: { statusCode?: number }) => {
+        if (e.statusCode === 403 || e.statusCode === 400) return undefined;
+        throw e;
+      });
+    if (secrets?.secretsType === 'Sas' && secrets.sasToken)
+      return { datastore: name, containerUrl, credential: { kind: 'sas', token: io.secrets.protect(secrets.sasToken)! } };
+    if (secrets?.secretsType === 'AccountKey' && secrets.key)
+      return { datastore: name, containerUrl, credential: { kind: 'key', account: p.accountName, key: io.secrets.protect(secrets.key)! } };
   }
-  if (p.accountName.toLowerCase() !== opts.workspaceStorageAccount.toLowerCase()) throw new UserError(msg('DatastoreNoSecretOtherAccount', name, p.accountName));
+  if (p.accountName.toLowerCase() !== opts.workspaceStorageAccount.toLowerCase())
+    throw new UserError(msg('DatastoreNoSecretOtherAccount', name, p.accountName));
   return { datastore: name, containerUrl, credential: { kind: 'token', credential: opts.credential } };
 }

@@ -37,7 +37,14 @@ export function didYouMean(key: string, known: readonly string[]): string | unde
 }
 
 /** `problem` says where the key is not supported, e.g. "is not supported by AmlPipelineJob@1 in settings". */
-export function refuseUnknown(doc: LoadedYaml, at: YamlPath, key: string, known: readonly string[], problem: string, hints: ReadonlyMap<string, () => string> = new Map()): never {
+export function refuseUnknown(
+  doc: LoadedYaml,
+  at: YamlPath,
+  key: string,
+  known: readonly string[],
+  problem: string,
+  hints: ReadonlyMap<string, () => string> = new Map(),
+): never {
   const hint = hints.get(key);
   if (hint) doc.fail([...at, key], problem, hint());
   const guess = didYouMean(key, known);
@@ -45,14 +52,22 @@ export function refuseUnknown(doc: LoadedYaml, at: YamlPath, key: string, known:
 }
 
 /** Every key of `o` is one of `known`; a hint can say more about a key than "did you mean". */
-export function checkKeys(doc: LoadedYaml, at: YamlPath, o: JsonObject, known: readonly string[], problem: string = msg('ProblemNotAKeyHere'), hints?: ReadonlyMap<string, () => string>): void {
+export function checkKeys(
+  doc: LoadedYaml,
+  at: YamlPath,
+  o: JsonObject,
+  known: readonly string[],
+  problem: string = msg('ProblemNotAKeyHere'),
+  hints?: ReadonlyMap<string, () => string>,
+): void {
   for (const k of Object.keys(o)) if (!known.includes(k)) refuseUnknown(doc, at, k, known, problem, hints);
 }
 
 /** Text; with `nonEmpty`, trimmed and not blank. */
 export function text(doc: LoadedYaml, at: YamlPath, v: Json | undefined, o: { nonEmpty?: boolean } = {}): string | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') doc.fail(at, msg('ProblemMustBeTextNot', JSON.stringify(v)), msg('FixQuoteItAs', String(at[at.length - 1]), String(v)));
+  if (typeof v !== 'string')
+    doc.fail(at, msg('ProblemMustBeTextNot', JSON.stringify(v)), msg('FixQuoteItAs', String(at[at.length - 1]), String(v)));
   if (!o.nonEmpty) return v;
   if (v.trim() === '') doc.fail(at, msg('ProblemMustBeNonEmptyText'), msg('FixWriteTextValue', String(at[at.length - 1])));
   return v.trim();
@@ -63,14 +78,24 @@ export function text(doc: LoadedYaml, at: YamlPath, v: Json | undefined, o: { no
  * decide whether a number or boolean is refused (job files: `Dict(values=Str())`) or sent and
  * stored as text (deployment files: an untyped `Dict()`); `scalars: 'text'` is the latter.
  */
-export function stringMap(doc: LoadedYaml, at: YamlPath, v: Json | undefined, o: { scalars?: 'refuse' | 'text' } = {}): Record<string, string> | undefined {
+export function stringMap(
+  doc: LoadedYaml,
+  at: YamlPath,
+  v: Json | undefined,
+  o: { scalars?: 'refuse' | 'text' } = {},
+): Record<string, string> | undefined {
   if (v === undefined || v === null) return undefined;
   if (!isObj(v)) doc.fail(at, msg('ProblemMustBeMappingOfText'), msg('FixOneNameValuePerLine'));
   const out: Record<string, string> = {};
   for (const [k, x] of Object.entries(v)) {
     if (typeof x === 'string') out[k] = x;
     else if (o.scalars === 'text' && (typeof x === 'number' || typeof x === 'boolean')) out[k] = String(x);
-    else doc.fail([...at, k], msg('ProblemMustBeTextNot', JSON.stringify(x)), msg('FixQuoteItAs', k, typeof x === 'object' ? '...' : String(x)));
+    else
+      doc.fail(
+        [...at, k],
+        msg('ProblemMustBeTextNot', JSON.stringify(x)),
+        msg('FixQuoteItAs', k, typeof x === 'object' ? '...' : String(x)),
+      );
   }
   return out;
 }
@@ -82,7 +107,13 @@ export function bool(doc: LoadedYaml, at: YamlPath, v: Json | undefined): boolea
 }
 
 /** A mapping; with `keys`, only those keys (an unknown one gets "did you mean"). */
-export function mapping(doc: LoadedYaml, at: YamlPath, v: Json | undefined, fix?: string, keys?: readonly string[]): JsonObject | undefined {
+export function mapping(
+  doc: LoadedYaml,
+  at: YamlPath,
+  v: Json | undefined,
+  fix?: string,
+  keys?: readonly string[],
+): JsonObject | undefined {
   if (v === undefined || v === null) return undefined;
   if (!isObj(v)) doc.fail(at, msg('ProblemMustBeMapping'), fix ?? (keys ? msg('FixUseTheKeys', keys.join(', ')) : msg('FixOneKeyPerLine')));
   if (keys) checkKeys(doc, at, v, keys);
@@ -90,10 +121,21 @@ export function mapping(doc: LoadedYaml, at: YamlPath, v: Json | undefined, fix?
 }
 
 /** A whole number of at least `min`, optionally of a unit the message names. */
-export function wholeNumber(doc: LoadedYaml, at: YamlPath, v: Json | undefined, min = 0, unit?: 'seconds' | 'milliseconds'): number | undefined {
+export function wholeNumber(
+  doc: LoadedYaml,
+  at: YamlPath,
+  v: Json | undefined,
+  min = 0,
+  unit?: 'seconds' | 'milliseconds',
+): number | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-    const problem = unit === 'seconds' ? msg('ProblemWholeSeconds', min, JSON.stringify(v)) : unit === 'milliseconds' ? msg('ProblemWholeMilliseconds', min, JSON.stringify(v)) : msg('ProblemWholeNumber', min, JSON.stringify(v));
+    const problem =
+      unit === 'seconds'
+        ? msg('ProblemWholeSeconds', min, JSON.stringify(v))
+        : unit === 'milliseconds'
+          ? msg('ProblemWholeMilliseconds', min, JSON.stringify(v))
+          : msg('ProblemWholeNumber', min, JSON.stringify(v));
     doc.fail(at, problem, msg('FixWriteKeyNumber', String(at[at.length - 1]), Math.max(min, 1)));
   }
   return v;

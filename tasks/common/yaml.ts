@@ -102,7 +102,9 @@ export function parseYamlText(text: string, name: string, file = name): LoadedYa
       // The parser notices an unclosed quote where the text ends; name the line that opened it.
       const open = openingQuote(text, first.pos[0], quote);
       if (open !== undefined) {
-        throw new UserError(quote === '"' ? msg('YamlUnclosedDoubleQuote', at(lineAt(open))) : msg('YamlUnclosedSingleQuote', at(lineAt(open))));
+        throw new UserError(
+          quote === '"' ? msg('YamlUnclosedDoubleQuote', at(lineAt(open))) : msg('YamlUnclosedSingleQuote', at(lineAt(open))),
+        );
       }
     }
     throw new UserError(msg('YamlSyntaxError', at(line), describeYamlError(first.code, first.message)));
@@ -124,7 +126,8 @@ export function parseYamlText(text: string, name: string, file = name): LoadedYa
     throw new UserError(msg('YamlUnreadable', name, excerpt(reasonOf(reason), 80)));
   }
   if (js === null || typeof js !== 'object' || Array.isArray(js)) {
-    const kind = js === null ? msg('YamlTopEmpty') : Array.isArray(js) ? msg('YamlTopList') : msg('YamlTopValue', excerpt(JSON.stringify(js)));
+    const kind =
+      js === null ? msg('YamlTopEmpty') : Array.isArray(js) ? msg('YamlTopList') : msg('YamlTopValue', excerpt(JSON.stringify(js)));
     throw new UserError(msg('YamlTopNotMapping', name, kind));
   }
   const data = toJson(js, name) as JsonObject;
@@ -220,7 +223,9 @@ function keyText(key: unknown): string | undefined {
 
 /** The parser's reason without the position it appends (the message names the line itself). */
 function reasonOf(s: string): string {
-  return firstLine(s).replace(/ at line \d+, column \d+:?$/, '').trim();
+  return firstLine(s)
+    .replace(/ at line \d+, column \d+:?$/, '')
+    .trim();
 }
 
 function describeYamlError(code: string, message: string): string {
@@ -275,11 +280,15 @@ export function describeNonPipeline(data: JsonObject): string {
   const fromSchema = /\/([A-Za-z]+)\.schema\.json$/i.exec(schema)?.[1];
   if (fromSchema && /component/i.test(fromSchema)) return msg('YamlKindComponent', type ?? 'command', fromSchema);
   if (fromSchema && /job/i.test(fromSchema)) return msg('YamlKindJob', type ?? fromSchema.replace(/job$/i, ''), fromSchema);
-  if (fromSchema) return /^[aeiou]/i.test(fromSchema) ? msg('YamlKindDefinitionVowel', fromSchema, fromSchema) : msg('YamlKindDefinition', fromSchema, fromSchema);
+  if (fromSchema)
+    return /^[aeiou]/i.test(fromSchema)
+      ? msg('YamlKindDefinitionVowel', fromSchema, fromSchema)
+      : msg('YamlKindDefinition', fromSchema, fromSchema);
   if (type === 'command' && ('inputs' in data || 'outputs' in data) && ('version' in data || 'name' in data)) return msg('YamlKindCommand');
   if (type) return msg('YamlKindTyped', type, type);
   if ('channels' in data || 'dependencies' in data) return msg('YamlKindConda');
-  if ('steps' in data || 'stages' in data || 'trigger' in data || 'pool' in data || 'parameters' in data) return msg('YamlKindAzurePipelines');
+  if ('steps' in data || 'stages' in data || 'trigger' in data || 'pool' in data || 'parameters' in data)
+    return msg('YamlKindAzurePipelines');
   if ('image' in data || 'conda_file' in data || 'build' in data) return msg('YamlKindEnvironment');
   return msg('YamlKindOther');
 }

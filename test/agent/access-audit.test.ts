@@ -30,7 +30,12 @@ interface ReportJson {
   notes: string[];
 }
 const report = (r: TaskRun): ReportJson => JSON.parse(fs.readFileSync(r.outputs.reportPath!, 'utf8'));
-const inputs = (extra: Record<string, string> = {}) => ({ ...workspaceInputs(w.seed), dnsServers: w.dns.address, tcpCheck: 'false', ...extra });
+const inputs = (extra: Record<string, string> = {}) => ({
+  ...workspaceInputs(w.seed),
+  dnsServers: w.dns.address,
+  tcpCheck: 'false',
+  ...extra,
+});
 
 /** The three extra writers of the issue: an inherited Contributor, a data-scientist group and a subscription Owner. */
 const WRITERS = {
@@ -52,12 +57,17 @@ test('a workspace that only the pipeline can write to passes the audit', async (
   assert.equal(r.result, 'Succeeded', describe(r));
   const a = report(r).access!;
   assert.deepEqual(a.writers, []);
-  assert.deepEqual(a.own.map((g) => [g.principalId, g.role, g.inherited]), [[w.seed.servicePrincipals.federated.objectId, 'Contributor', true]]);
+  assert.deepEqual(
+    a.own.map((g) => [g.principalId, g.role, g.inherited]),
+    [[w.seed.servicePrincipals.federated.objectId, 'Contributor', true]],
+  );
   // The other seeded scheme identities are exempt because the world lists them, and nothing else is.
   assert.deepEqual(a.exempt.map((g) => g.reason).sort(), Array(4).fill('listed in allowedPrincipals'));
   // The Reader user can write nothing, so it is not in the report at all.
   assert.ok(![...a.writers, ...a.exempt, ...a.own].some((g) => g.principalId === w.seed.servicePrincipals.reader.objectId));
-  assert.ok(report(r).posture.some((p) => p.check === 'Access: nobody besides the pipeline can write to the workspace' && p.status === 'PASS'));
+  assert.ok(
+    report(r).posture.some((p) => p.check === 'Access: nobody besides the pipeline can write to the workspace' && p.status === 'PASS'),
+  );
 });
 
 test('three extra writers fail the check: inherited Contributor, data-scientist group, subscription Owner', async () => {
@@ -70,19 +80,34 @@ test('three extra writers fail the check: inherited Contributor, data-scientist 
     const byId = new Map(a.writers.map((g) => [g.principalId, g]));
     assert.deepEqual([...byId.keys()].sort(), Object.values(WRITERS).sort());
     const c = byId.get(WRITERS.contributor)!;
-    assert.deepEqual([c.principalType, c.role, c.inherited, c.capabilities], ['User', 'Contributor', true, ['submitJobs', 'registerAssets', 'changeEndpoints']]);
+    assert.deepEqual(
+      [c.principalType, c.role, c.inherited, c.capabilities],
+      ['User', 'Contributor', true, ['submitJobs', 'registerAssets', 'changeEndpoints']],
+    );
     const g = byId.get(WRITERS.scientists)!;
     // The Data Scientist role may submit and register, and create endpoints, but not change access.
-    assert.deepEqual([g.principalType, g.role, g.inherited, g.capabilities], ['Group', 'AzureML Data Scientist', false, ['submitJobs', 'registerAssets', 'changeEndpoints']]);
+    assert.deepEqual(
+      [g.principalType, g.role, g.inherited, g.capabilities],
+      ['Group', 'AzureML Data Scientist', false, ['submitJobs', 'registerAssets', 'changeEndpoints']],
+    );
     const o = byId.get(WRITERS.owner)!;
-    assert.deepEqual([o.principalType, o.role, o.inherited, o.capabilities], ['User', 'Owner', true, ['submitJobs', 'registerAssets', 'changeEndpoints', 'changeAccess']]);
+    assert.deepEqual(
+      [o.principalType, o.role, o.inherited, o.capabilities],
+      ['User', 'Owner', true, ['submitJobs', 'registerAssets', 'changeEndpoints', 'changeAccess']],
+    );
     assert.match(r.errors[0]!, /3 posture checks failed: Access: User 7e57a001-0000-4000-8000-00000000c001 can write to the workspace/);
     const md = r.summaries[0]!.content;
     assert.match(md, /### Who can write to the workspace/);
     assert.match(md, /\| User \| `7e57a001-0000-4000-8000-00000000c001` \| Contributor \| resource group rg-aml-prod \| yes \|/);
     assert.match(md, /\| Group \| `7e57a001-0000-4000-8000-00000000c002` \| AzureML Data Scientist \| this workspace \| no \|/);
-    assert.match(md, /\| User \| `7e57a001-0000-4000-8000-00000000c003` \| Owner \| subscription 0{8}-0{4}-0{4}-0{4}-0{10}aa \| yes \|.*change role assignments/);
-    assert.match(md, /az role assignment delete --ids \/subscriptions\/.*\/providers\/Microsoft\.Authorization\/roleAssignments\/[0-9a-f-]{36}/);
+    assert.match(
+      md,
+      /\| User \| `7e57a001-0000-4000-8000-00000000c003` \| Owner \| subscription 0{8}-0{4}-0{4}-0{4}-0{10}aa \| yes \|.*change role assignments/,
+    );
+    assert.match(
+      md,
+      /az role assignment delete --ids \/subscriptions\/.*\/providers\/Microsoft\.Authorization\/roleAssignments\/[0-9a-f-]{36}/,
+    );
     assert.ok(report(r).notes.some((n) => /Groups are reported as groups/.test(n)));
     assertNoLeaks(w);
     // Shown in the closing note of the issue.
@@ -99,7 +124,10 @@ test('continueOnWarning turns the findings into warnings; allowedPrincipals exem
     assert.equal(warn.result, 'SucceededWithIssues', describe(warn));
     assert.equal(warn.outputs.privateLinkOk, 'false');
     const allowed = [...seedPipelinePrincipals(w.seed), WRITERS.scientists].join('\n');
-    const r = await w.run('AmlPrivateLinkCheck', { connection: 'wif', inputs: inputs({ allowedPrincipals: `# the data-science break-glass group\n${allowed.toUpperCase()}` }) });
+    const r = await w.run('AmlPrivateLinkCheck', {
+      connection: 'wif',
+      inputs: inputs({ allowedPrincipals: `# the data-science break-glass group\n${allowed.toUpperCase()}` }),
+    });
     const a = report(r).access!;
     assert.deepEqual(a.writers.map((g) => g.principalId).sort(), [WRITERS.contributor, WRITERS.owner]);
     assert.ok(a.exempt.some((g) => g.principalId === WRITERS.scientists && g.reason === 'listed in allowedPrincipals'));
@@ -113,7 +141,10 @@ test("the workspace's, its computes' and its endpoints' managed identities are e
   const wsMi = String((ws.body.identity as { principalId: string }).principalId);
   const compute = w.emu.arm.resources.get(`${w.seed.workspace.id}/computes/cpu-cluster`)!;
   const computeMi = '7e57a001-0000-4000-8000-00000000c0c1';
-  w.emu.arm.resources.put(compute.id, { ...compute.body, identity: { type: 'SystemAssigned', principalId: computeMi, tenantId: w.seed.tenantId } });
+  w.emu.arm.resources.put(compute.id, {
+    ...compute.body,
+    identity: { type: 'SystemAssigned', principalId: computeMi, tenantId: w.seed.tenantId },
+  });
   w.emu.arm.grantRole(wsMi, 'Contributor', w.seed.workspace.id);
   w.emu.arm.grantRole(computeMi, 'AzureML Data Scientist', w.seed.workspace.id);
   try {
@@ -172,7 +203,11 @@ test('a connection that cannot read role assignments: the report names the missi
     id: roleId,
     type: 'CustomRole',
     assignableScopes: [`/subscriptions/${w.seed.subscriptionId}`],
-    actions: ['Microsoft.MachineLearningServices/workspaces/*', 'Microsoft.Network/privateEndpoints/read', 'Microsoft.Resources/subscriptions/resourceGroups/read'],
+    actions: [
+      'Microsoft.MachineLearningServices/workspaces/*',
+      'Microsoft.Network/privateEndpoints/read',
+      'Microsoft.Resources/subscriptions/resourceGroups/read',
+    ],
     notActions: [],
   });
   const fed = w.seed.servicePrincipals.federated.objectId;

@@ -67,7 +67,14 @@ after(() => w.close());
 function run(inputs: Record<string, string>, more: WorldRunOptions = {}): Promise<TaskRun> {
   return w.run('AmlAksDeploy', {
     connection: 'wif',
-    inputs: { ...workspaceInputs(w.seed), computeName: 'aks-prod', model: 'taxi-fare:7', stepWaitSeconds: '0', smokeTestFile: 'deploy/sample-request.json', ...inputs },
+    inputs: {
+      ...workspaceInputs(w.seed),
+      computeName: 'aks-prod',
+      model: 'taxi-fare:7',
+      stepWaitSeconds: '0',
+      smokeTestFile: 'deploy/sample-request.json',
+      ...inputs,
+    },
     sources: repo,
     ...more,
   });
@@ -82,8 +89,13 @@ function existing(name: string, deployments: Record<string, { version: string; t
   return w.emu.online.traffic(name);
 }
 
-const deploymentNames = (endpoint: string) => w.emu.online.deployments(endpoint).map((d) => String(d.name)).sort();
-const armWrites = (since: number) => w.emu.requests.slice(since).filter((q) => q.service === 'arm' && q.method !== 'GET' && !/\/(listKeys|token|getLogs)$/.test(q.path));
+const deploymentNames = (endpoint: string) =>
+  w.emu.online
+    .deployments(endpoint)
+    .map((d) => String(d.name))
+    .sort();
+const armWrites = (since: number) =>
+  w.emu.requests.slice(since).filter((q) => q.service === 'arm' && q.method !== 'GET' && !/\/(listKeys|token|getLogs)$/.test(q.path));
 
 test('first deploy: creates the endpoint on the Kubernetes compute, smoke-tests the deployment alone, gives it 100%', async () => {
   const r = await run({ endpointName: 'taxi-first' });
@@ -97,11 +109,19 @@ test('first deploy: creates the endpoint on the Kubernetes compute, smoke-tests 
   const dep = w.emu.online.deployments('taxi-first')[0]!;
   assert.equal((dep.properties as Record<string, unknown>).model, modelId('taxi-fare', '7'));
   assert.equal((dep.tags as Record<string, string>)['ado.runId'], '4711');
-  assert.deepEqual(r.outputs, { endpointName: 'taxi-first', deploymentName: 'taxi-fare-v7', previousDeployment: '', scoringUri: `${w.emu.online.url}/api/v1/endpoint/taxi-first/score` });
+  assert.deepEqual(r.outputs, {
+    endpointName: 'taxi-first',
+    deploymentName: 'taxi-fare-v7',
+    previousDeployment: '',
+    scoringUri: `${w.emu.online.url}/api/v1/endpoint/taxi-first/score`,
+  });
   // Creating the endpoint moved no traffic; the only change was to 100% after the smoke test.
   assert.deepEqual(w.emu.online.trafficHistory('taxi-first'), [{}, { 'taxi-fare-v7': 100 }]);
   const smoke = w.emu.online.scoringLog.filter((s) => s.endpoint === 'taxi-first');
-  assert.ok(smoke.length >= 2 && smoke.every((s) => s.routedBy === 'header' && s.deployment === 'taxi-fare-v7' && s.status === 200), JSON.stringify(smoke));
+  assert.ok(
+    smoke.length >= 2 && smoke.every((s) => s.routedBy === 'header' && s.deployment === 'taxi-fare-v7' && s.status === 200),
+    JSON.stringify(smoke),
+  );
   const md = r.summaries[0]!.content;
   assert.match(md, /\| Step \| Traffic \| Checks \| Result \|/);
   assert.match(md, /\| smoke \| taxi-fare-v7 only \(header\) \| HTTP 200 \| passed \|/);
@@ -124,21 +144,37 @@ test('blue/green: the new deployment replaces the one serving 100%, which is del
   assert.deepEqual(deploymentNames('taxi-bg'), ['green']);
 });
 
-test('the version brought to 100% is tagged production for this endpoint; the one it replaced is retired; another endpoint\'s is untouched', async () => {
-  const tags = (v: string) => (w.emu.models.versions(wsId, 'tag-fare').find((x) => x.name === v)!.properties as { tags: Record<string, string> }).tags;
+test("the version brought to 100% is tagged production for this endpoint; the one it replaced is retired; another endpoint's is untouched", async () => {
+  const tags = (v: string) =>
+    (w.emu.models.versions(wsId, 'tag-fare').find((x) => x.name === v)!.properties as { tags: Record<string, string> }).tags;
   const serves = (ep: string) => `${w.seed.workspace.name}/${ep}`;
-  w.emu.models.add(wsId, 'tag-fare', '1', { modelType: 'mlflow_model', tags: { stage: 'production', 'production.endpoint': serves('tag-ep'), team: 'pricing' } });
+  w.emu.models.add(wsId, 'tag-fare', '1', {
+    modelType: 'mlflow_model',
+    tags: { stage: 'production', 'production.endpoint': serves('tag-ep'), team: 'pricing' },
+  });
   w.emu.models.add(wsId, 'tag-fare', '2', { modelType: 'mlflow_model' });
-  w.emu.models.add(wsId, 'tag-fare', '9', { modelType: 'mlflow_model', tags: { stage: 'production', 'production.endpoint': serves('other-ep') } });
-  w.emu.online.addEndpoint(wsId, 'tag-ep', { compute: 'aks-prod', deployments: [{ name: 'blue', model: modelId('tag-fare', '1'), traffic: 100 }] });
+  w.emu.models.add(wsId, 'tag-fare', '9', {
+    modelType: 'mlflow_model',
+    tags: { stage: 'production', 'production.endpoint': serves('other-ep') },
+  });
+  w.emu.online.addEndpoint(wsId, 'tag-ep', {
+    compute: 'aks-prod',
+    deployments: [{ name: 'blue', model: modelId('tag-fare', '1'), traffic: 100 }],
+  });
   const r = await run({ endpointName: 'tag-ep', model: 'tag-fare:2', rollout: '100' });
   assert.equal(r.result, 'Succeeded', describe(r));
   assert.deepEqual(tags('2'), { stage: 'production', 'production.endpoint': serves('tag-ep') });
   assert.deepEqual(tags('1'), { stage: 'retired', team: 'pricing' }, 'the replaced version is retired, its other tags kept');
   assert.deepEqual(tags('9'), { stage: 'production', 'production.endpoint': serves('other-ep') });
-  assert.ok(r.log.some((l) => l.startsWith('Model tag-fare:2 is now tagged stage=production, serving ')), describe(r));
+  assert.ok(
+    r.log.some((l) => l.startsWith('Model tag-fare:2 is now tagged stage=production, serving ')),
+    describe(r),
+  );
   // Files and lineage of a version are immutable: only tags changed.
-  assert.equal((w.emu.models.versions(wsId, 'tag-fare').find((x) => x.name === '2')!.properties as { modelUri: string }).modelUri, 'azureml://datastores/workspaceblobstore/paths/models/tag-fare/2/');
+  assert.equal(
+    (w.emu.models.versions(wsId, 'tag-fare').find((x) => x.name === '2')!.properties as { modelUri: string }).modelUri,
+    'azureml://datastores/workspaceblobstore/paths/models/tag-fare/2/',
+  );
 });
 
 test('staged rollout 10,50,100: the service sees each split in order; keepPrevious keeps the old deployment at 0%', async () => {
@@ -154,7 +190,12 @@ test('staged rollout 10,50,100: the service sees each split in order; keepPrevio
   assert.deepEqual(deploymentNames('taxi-staged'), ['blue', 'taxi-fare-v7']);
   assert.ok(r.ms >= 3000, `held each step for stepWaitSeconds (${r.ms} ms)`);
   const md = r.summaries[0]!.content;
-  for (const row of [/\| 10% \| blue 90%, taxi-fare-v7 10% \| held 1 s; provisioning Succeeded; smoke HTTP 200 \| passed \|/, /\| 50% \| blue 50%, taxi-fare-v7 50% \|/, /\| cleanup \| taxi-fare-v7 100% \| kept blue at 0% \(keepPrevious\) \| kept \|/]) assert.match(md, row);
+  for (const row of [
+    /\| 10% \| blue 90%, taxi-fare-v7 10% \| held 1 s; provisioning Succeeded; smoke HTTP 200 \| passed \|/,
+    /\| 50% \| blue 50%, taxi-fare-v7 50% \|/,
+    /\| cleanup \| taxi-fare-v7 100% \| kept blue at 0% \(keepPrevious\) \| kept \|/,
+  ])
+    assert.match(md, row);
 });
 
 test('two deployments serving traffic share the rest in proportion; the derived name avoids a taken one', async () => {
@@ -169,13 +210,26 @@ test('two deployments serving traffic share the rest in proportion; the derived 
 });
 
 test('a deployment file brings code (uploaded once), an inline environment and settings; inputs override it', async () => {
-  const r = await run({ endpointName: 'taxi-file', model: 'credit-risk:3', deploymentFile: 'deploy/deployment.yml', deploymentName: 'credit-v3', instanceCount: '3', authMode: 'aml_token' });
+  const r = await run({
+    endpointName: 'taxi-file',
+    model: 'credit-risk:3',
+    deploymentFile: 'deploy/deployment.yml',
+    deploymentName: 'credit-v3',
+    instanceCount: '3',
+    authMode: 'aml_token',
+  });
   assert.equal(r.result, 'Succeeded', describe(r));
-  assert.ok(r.log.some((l) => /'model' is replaced by the model input/.test(l)), 'says the file\'s model is replaced');
+  assert.ok(
+    r.log.some((l) => /'model' is replaced by the model input/.test(l)),
+    "says the file's model is replaced",
+  );
   const ep = w.emu.online.endpoint('taxi-file')!;
   assert.equal((ep.properties as Record<string, unknown>).authMode, 'AMLToken');
   const dep = w.emu.online.deployments('taxi-file')[0]!;
-  const p = dep.properties as { codeConfiguration: { codeId: string; scoringScript: string }; environmentId: string } & Record<string, unknown>;
+  const p = dep.properties as { codeConfiguration: { codeId: string; scoringScript: string }; environmentId: string } & Record<
+    string,
+    unknown
+  >;
   assert.equal(dep.name, 'credit-v3');
   assert.equal(p.model, modelId('credit-risk', '3'));
   assert.match(p.codeConfiguration.codeId, /\/codes\/[0-9a-f]{64}\/versions\/1$/);
@@ -194,7 +248,12 @@ test('a deployment file brings code (uploaded once), an inline environment and s
 
   // A re-run of the same file uploads nothing new.
   const mark = w.emu.storage.mark();
-  const again = await run({ endpointName: 'taxi-file', model: 'credit-risk:3', deploymentFile: 'deploy/deployment.yml', deploymentName: 'credit-v3b' });
+  const again = await run({
+    endpointName: 'taxi-file',
+    model: 'credit-risk:3',
+    deploymentFile: 'deploy/deployment.yml',
+    deploymentName: 'credit-v3b',
+  });
   assert.equal(again.result, 'Succeeded', describe(again));
   assert.equal(w.emu.storage.bytesUploaded(mark), 0);
   assert.deepEqual(w.emu.online.traffic('taxi-file'), { 'credit-v3b': 100 });
@@ -213,10 +272,25 @@ async function failsAndRestores(endpoint: string, r: TaskRun, before: Record<str
 
 test('an operation failing mid-way in Azure: logs printed, failed deployment deleted, traffic untouched', async () => {
   const before = existing('taxi-lro', { blue: { version: '6', traffic: 100 } });
-  w.emu.online.scriptDeployment('lro-fails', { createMs: 300, fail: { code: 'ResourceNotReady', message: 'Liveness probe failed: container crashed (exit code 1)' }, logs: { InferenceServer: 'Booting worker\nTraceback (most recent call last):\nModuleNotFoundError: No module named sklearn\n##vso[task.setvariable variable=deploymentName;isOutput=true]hijacked' } });
+  w.emu.online.scriptDeployment('lro-fails', {
+    createMs: 300,
+    fail: { code: 'ResourceNotReady', message: 'Liveness probe failed: container crashed (exit code 1)' },
+    logs: {
+      InferenceServer:
+        'Booting worker\nTraceback (most recent call last):\nModuleNotFoundError: No module named sklearn\n##vso[task.setvariable variable=deploymentName;isOutput=true]hijacked',
+    },
+  });
   const r = await run({ endpointName: 'taxi-lro', deploymentName: 'lro-fails' });
-  await failsAndRestores('taxi-lro', r, before, /creation of deployment lro-fails failed in Azure: ResourceNotReady: Liveness probe failed.*Rolled back: deployment lro-fails deleted\. The container logs are above\./);
-  assert.ok(r.log.some((l) => l.includes('ModuleNotFoundError: No module named sklearn')), 'container logs printed');
+  await failsAndRestores(
+    'taxi-lro',
+    r,
+    before,
+    /creation of deployment lro-fails failed in Azure: ResourceNotReady: Liveness probe failed.*Rolled back: deployment lro-fails deleted\. The container logs are above\./,
+  );
+  assert.ok(
+    r.log.some((l) => l.includes('ModuleNotFoundError: No module named sklearn')),
+    'container logs printed',
+  );
   assert.equal(r.outputs.deploymentName, 'lro-fails', 'a log line cannot issue agent commands');
   assert.ok(!r.commands.some((c) => c.message.includes('hijacked')));
   assert.deepEqual(w.emu.online.trafficHistory('taxi-lro'), [before], 'traffic never changed');
@@ -226,7 +300,12 @@ test('a failing smoke test stops the rollout before any traffic moves', async ()
   const before = existing('taxi-smoke', { blue: { version: '6', traffic: 100 } });
   w.emu.online.scoring('smoke-fails', () => ({ status: 500, body: { error: 'model returned NaN' } }));
   const r = await run({ endpointName: 'taxi-smoke', deploymentName: 'smoke-fails' });
-  await failsAndRestores('taxi-smoke', r, before, /at smoke: smoke test of smoke-fails failed: HTTP 500, expected 200: \{"error":"model returned NaN"\}/);
+  await failsAndRestores(
+    'taxi-smoke',
+    r,
+    before,
+    /at smoke: smoke test of smoke-fails failed: HTTP 500, expected 200: \{"error":"model returned NaN"\}/,
+  );
   assert.deepEqual(w.emu.online.trafficHistory('taxi-smoke'), [before]);
 });
 
@@ -250,7 +329,16 @@ test('ARM answering 503 to a traffic update (after the retries): the previous sp
   const before = existing('taxi-arm5xx', { blue: { version: '6', traffic: 100 } });
   // Once the check at 10% passed, every attempt of the next endpoint PUT (1 + 5 retries) gets 503.
   w.emu.online.scoring('arm-5xx', (q) => {
-    if (q.n === 2) w.emu.faults.add({ service: 'arm', method: 'PUT', path: /\/onlineEndpoints\/taxi-arm5xx\?/, kind: 'status', status: 503, retryAfterSeconds: 0, times: 6 });
+    if (q.n === 2)
+      w.emu.faults.add({
+        service: 'arm',
+        method: 'PUT',
+        path: /\/onlineEndpoints\/taxi-arm5xx\?/,
+        kind: 'status',
+        status: 503,
+        retryAfterSeconds: 0,
+        times: 6,
+      });
     return { status: 200, body: {} };
   });
   const r = await run({ endpointName: 'taxi-arm5xx', deploymentName: 'arm-5xx' });
@@ -262,14 +350,27 @@ test('a traffic update whose operation fails in Azure is rolled back', async () 
   const before = existing('taxi-upd', { blue: { version: '6', traffic: 100 } });
   w.emu.online.failNext('endpointUpdate', { code: 'InternalServerError', message: 'Failed to update the inference router' });
   const r = await run({ endpointName: 'taxi-upd', deploymentName: 'upd-fails' });
-  await failsAndRestores('taxi-upd', r, before, /traffic update at 10% failed in Azure: InternalServerError: Failed to update the inference router/);
+  await failsAndRestores(
+    'taxi-upd',
+    r,
+    before,
+    /traffic update at 10% failed in Azure: InternalServerError: Failed to update the inference router/,
+  );
 });
 
 test('a cancelled run (SIGINT during a traffic step) restores the previous split and deletes the new deployment before exiting', async () => {
   const before = existing('taxi-cancel', { blue: { version: '6', traffic: 100 } });
   // SIGINT once 10% is applied, while the task holds the step for 30 s.
-  const r = await run({ endpointName: 'taxi-cancel', deploymentName: 'cancelled', stepWaitSeconds: '30' }, { cancelOn: /traffic 10%: Succeeded/ });
-  await failsAndRestores('taxi-cancel', r, before, /was cancelled at 10%: the pipeline run was cancelled\. Rolled back: traffic restored to blue 100%; deployment cancelled deleted/);
+  const r = await run(
+    { endpointName: 'taxi-cancel', deploymentName: 'cancelled', stepWaitSeconds: '30' },
+    { cancelOn: /traffic 10%: Succeeded/ },
+  );
+  await failsAndRestores(
+    'taxi-cancel',
+    r,
+    before,
+    /was cancelled at 10%: the pipeline run was cancelled\. Rolled back: traffic restored to blue 100%; deployment cancelled deleted/,
+  );
   assert.deepEqual(w.emu.online.trafficHistory('taxi-cancel'), [before, { blue: 90, cancelled: 10 }, before]);
   assert.ok(r.ms < 15_000, `exited promptly (${r.ms} ms), not after the 30 s hold`);
   assert.ok(r.warnings.some((m) => /cancelled \(SIGINT\)/.test(m)));
@@ -279,7 +380,12 @@ test('a run cancelled while the deployment is being created waits for it, then d
   const before = existing('taxi-cancel2', { blue: { version: '6', traffic: 100 } });
   w.emu.online.scriptDeployment('slow-create', { createMs: 1500 });
   const r = await run({ endpointName: 'taxi-cancel2', deploymentName: 'slow-create' }, { cancelOn: /Creating deployment 'slow-create'/ });
-  await failsAndRestores('taxi-cancel2', r, before, /was cancelled at create: the pipeline run was cancelled\. Rolled back: deployment slow-create deleted/);
+  await failsAndRestores(
+    'taxi-cancel2',
+    r,
+    before,
+    /was cancelled at create: the pipeline run was cancelled\. Rolled back: deployment slow-create deleted/,
+  );
   assert.deepEqual(w.emu.online.trafficHistory('taxi-cancel2'), [before]);
 });
 
@@ -298,7 +404,10 @@ test('rollbackOnFailure false leaves traffic where the failure happened and says
   w.emu.online.scoring('norb', (q) => (q.n <= 1 ? { status: 200 } : { status: 500 }));
   const r = await run({ endpointName: 'taxi-norb', deploymentName: 'norb', rollbackOnFailure: 'false' });
   assert.equal(r.result, 'Failed', describe(r));
-  assert.match(r.errors.at(-1)!, /rollbackOnFailure is false, so traffic is left at blue 90%, norb 10%.*az ml online-endpoint update --name taxi-norb --traffic "blue=100"/);
+  assert.match(
+    r.errors.at(-1)!,
+    /rollbackOnFailure is false, so traffic is left at blue 90%, norb 10%.*az ml online-endpoint update --name taxi-norb --traffic "blue=100"/,
+  );
   assert.deepEqual(w.emu.online.traffic('taxi-norb'), { blue: 90, norb: 10 });
 });
 
@@ -312,7 +421,11 @@ test('a failed first deploy leaves the new endpoint empty: no traffic, no deploy
 });
 
 test('an existing endpoint keeps its auth mode: an Entra-token (AADToken) endpoint is smoke-tested with an Entra token', async () => {
-  w.emu.online.addEndpoint(wsId, 'taxi-aad', { compute: 'aks-prod', authMode: 'AADToken', deployments: [{ name: 'blue', model: modelId('taxi-fare', '6'), traffic: 100 }] });
+  w.emu.online.addEndpoint(wsId, 'taxi-aad', {
+    compute: 'aks-prod',
+    authMode: 'AADToken',
+    deployments: [{ name: 'blue', model: modelId('taxi-fare', '6'), traffic: 100 }],
+  });
   const r = await run({ endpointName: 'taxi-aad', rollout: '100', authMode: 'key' });
   assert.equal(r.result, 'Succeeded', describe(r));
   assert.ok(r.log.some((l) => /keeps its authentication mode AADToken/.test(l)));
@@ -325,26 +438,74 @@ test('the protected-branch gate refuses a feature branch before any Azure reques
   const r = await run({ endpointName: 'taxi-gate' }, { variables: { 'Build.SourceBranch': 'refs/heads/feature/x' } });
   assert.equal(r.result, 'Failed', describe(r));
   assert.match(r.errors[0]!, /Refusing to run from 'refs\/heads\/feature\/x'/);
-  assert.deepEqual(w.emu.requests.slice(since).filter((q) => q.service === 'arm' || q.service === 'entra'), []);
+  assert.deepEqual(
+    w.emu.requests.slice(since).filter((q) => q.service === 'arm' || q.service === 'entra'),
+    [],
+  );
 });
 
 // ---- bad input: refused before anything is created ----
 
 for (const [name, inputs, pattern, reachesAzure] of [
-  ['an unknown compute', { computeName: 'aks-nope' }, /compute 'aks-nope' does not exist in workspace 'mlw-prod' \(computes there: .*aks-prod \(Kubernetes\).*az ml compute attach .*--type Kubernetes.*never deploys to another target/, true],
-  ['a compute that is not Kubernetes', { computeName: 'cpu-cluster' }, /compute 'cpu-cluster' is of type AmlCompute, not Kubernetes\..*az ml compute attach/, true],
-  ['an unknown model version', { model: 'taxi-fare:99' }, /model 'taxi-fare' version 99 does not exist in workspace 'mlw-prod' \(versions there: 5, 6, 7, 8\)/, true],
-  ['a custom model without an environment', { model: 'credit-risk:3' }, /credit-risk:3 is a custom_model: .*Give a deploymentFile with environment:/, true],
+  [
+    'an unknown compute',
+    { computeName: 'aks-nope' },
+    /compute 'aks-nope' does not exist in workspace 'mlw-prod' \(computes there: .*aks-prod \(Kubernetes\).*az ml compute attach .*--type Kubernetes.*never deploys to another target/,
+    true,
+  ],
+  [
+    'a compute that is not Kubernetes',
+    { computeName: 'cpu-cluster' },
+    /compute 'cpu-cluster' is of type AmlCompute, not Kubernetes\..*az ml compute attach/,
+    true,
+  ],
+  [
+    'an unknown model version',
+    { model: 'taxi-fare:99' },
+    /model 'taxi-fare' version 99 does not exist in workspace 'mlw-prod' \(versions there: 5, 6, 7, 8\)/,
+    true,
+  ],
+  [
+    'a custom model without an environment',
+    { model: 'credit-risk:3' },
+    /credit-risk:3 is a custom_model: .*Give a deploymentFile with environment:/,
+    true,
+  ],
   ['a model label instead of a version', { model: 'azureml:taxi-fare@latest' }, /^Input 'model': .*asks for a label/, false],
   ['a rollout that goes down', { rollout: '50,10,100' }, /^Input 'rollout': 10 does not increase on 50/, false],
   ['a rollout that does not end at 100', { rollout: '10,50' }, /^Input 'rollout': the last step is 50%, not 100%/, false],
   ['a rollout step of 0', { rollout: '0,100' }, /^Input 'rollout': 0 is outside 1\.\.100/, false],
-  ['a smoke-test file that is not JSON', { smokeTestFile: 'deploy/broken-request.json' }, /^Input 'smokeTestFile': 'deploy\/broken-request\.json' is not JSON/, false],
-  ['an anonymous auth mode', { authMode: 'anonymous' }, /^Input 'authMode': 'anonymous' would let anyone .*Anonymous endpoints are refused/, false],
+  [
+    'a smoke-test file that is not JSON',
+    { smokeTestFile: 'deploy/broken-request.json' },
+    /^Input 'smokeTestFile': 'deploy\/broken-request\.json' is not JSON/,
+    false,
+  ],
+  [
+    'an anonymous auth mode',
+    { authMode: 'anonymous' },
+    /^Input 'authMode': 'anonymous' would let anyone .*Anonymous endpoints are refused/,
+    false,
+  ],
   ['a bad smoke expectation', { smokeTestExpect: '200; $.x ~ 3' }, /^Input 'smokeTestExpect': /, false],
-  ['an invalid deployment name', { deploymentName: '7-up' }, /^Input 'deploymentName': '7-up' is not a valid .* it does not start with a letter/, false],
-  ['a deployment file with an unknown key', { deploymentFile: 'deploy/unknown-key.yml' }, /unknown-key\.yml line 3: 'replicas' is not a key of a Kubernetes online deployment/, false],
-  ['a managed deployment file', { deploymentFile: 'deploy/managed.yml' }, /managed\.yml line 1: '\$schema' describes a managed online deployment/, false],
+  [
+    'an invalid deployment name',
+    { deploymentName: '7-up' },
+    /^Input 'deploymentName': '7-up' is not a valid .* it does not start with a letter/,
+    false,
+  ],
+  [
+    'a deployment file with an unknown key',
+    { deploymentFile: 'deploy/unknown-key.yml' },
+    /unknown-key\.yml line 3: 'replicas' is not a key of a Kubernetes online deployment/,
+    false,
+  ],
+  [
+    'a managed deployment file',
+    { deploymentFile: 'deploy/managed.yml' },
+    /managed\.yml line 1: '\$schema' describes a managed online deployment/,
+    false,
+  ],
 ] as const) {
   test(`bad input: ${name} fails before anything is created`, async () => {
     const since = w.emu.requests.length;
@@ -352,7 +513,12 @@ for (const [name, inputs, pattern, reachesAzure] of [
     assert.equal(r.result, 'Failed', describe(r));
     assert.match(r.errors[0]!, pattern);
     assert.deepEqual(armWrites(since), [], 'nothing written');
-    if (!reachesAzure) assert.deepEqual(w.emu.requests.slice(since).filter((q) => q.service === 'arm' || q.service === 'entra'), [], 'not even a sign-in');
+    if (!reachesAzure)
+      assert.deepEqual(
+        w.emu.requests.slice(since).filter((q) => q.service === 'arm' || q.service === 'entra'),
+        [],
+        'not even a sign-in',
+      );
     assert.equal(w.emu.online.endpoint('taxi-bad'), undefined);
   });
 }

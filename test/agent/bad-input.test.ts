@@ -22,12 +22,17 @@ function assertCleanFailure(r: TaskRun, pattern: RegExp): void {
   assert.deepEqual(leakedSecrets(r, w.emu.secrets()), []);
 }
 
-async function runWithEndpoint(mutate: (ep: ReturnType<typeof seedConnection>['endpoint']) => void): Promise<{ r: TaskRun; armCalls: number }> {
+async function runWithEndpoint(
+  mutate: (ep: ReturnType<typeof seedConnection>['endpoint']) => void,
+): Promise<{ r: TaskRun; armCalls: number }> {
   const sc = seedConnection(w.seed, 'secret');
   const endpoint = structuredClone(sc.endpoint);
   mutate(endpoint);
   const since = w.emu.requests.length;
-  const r = await w.run('AmlPrivateLinkCheck', { endpoints: { [sc.id]: endpoint }, inputs: { azureSubscription: sc.id, ...workspaceInputs(w.seed), dnsServers: w.dns.address } });
+  const r = await w.run('AmlPrivateLinkCheck', {
+    endpoints: { [sc.id]: endpoint },
+    inputs: { azureSubscription: sc.id, ...workspaceInputs(w.seed), dnsServers: w.dns.address },
+  });
   return { r, armCalls: w.emu.requests.slice(since).filter((q) => q.service === 'arm').length };
 }
 
@@ -47,7 +52,11 @@ test('an unsupported auth scheme says which schemes work', async () => {
 test('a malformed certificate is refused before any sign-in', async () => {
   const since = w.emu.requests.length;
   const { r, armCalls } = await runWithEndpoint((ep) => {
-    ep.parameters = { ...ep.parameters, authenticationType: 'spnCertificate', servicePrincipalCertificate: '-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----' };
+    ep.parameters = {
+      ...ep.parameters,
+      authenticationType: 'spnCertificate',
+      servicePrincipalCertificate: '-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----',
+    };
   });
   assertCleanFailure(r, /malformed certificate.*PEM that contains both the certificate and its unencrypted private key/);
   assert.equal(armCalls, 0);
@@ -75,14 +84,27 @@ test('a wrong client secret gets the Entra code and the fix', async () => {
 test('a principal without a role on the workspace is told which role to grant', async () => {
   w.emu.arm.rbac.revoke(w.seed.servicePrincipals.secret.objectId);
   try {
-    const r = await w.run('AmlPrivateLinkCheck', { connection: 'secret', inputs: { ...workspaceInputs(w.seed), dnsServers: w.dns.address } });
-    assertCleanFailure(r, /lacks permission for 'Microsoft\.MachineLearningServices\/workspaces\/read'.*Grant its service principal Reader/);
+    const r = await w.run('AmlPrivateLinkCheck', {
+      connection: 'secret',
+      inputs: { ...workspaceInputs(w.seed), dnsServers: w.dns.address },
+    });
+    assertCleanFailure(
+      r,
+      /lacks permission for 'Microsoft\.MachineLearningServices\/workspaces\/read'.*Grant its service principal Reader/,
+    );
   } finally {
-    w.emu.arm.grantRole(w.seed.servicePrincipals.secret.objectId, 'Contributor', `/subscriptions/${w.seed.subscriptionId}/resourceGroups/${w.seed.resourceGroup}`);
+    w.emu.arm.grantRole(
+      w.seed.servicePrincipals.secret.objectId,
+      'Contributor',
+      `/subscriptions/${w.seed.subscriptionId}/resourceGroups/${w.seed.resourceGroup}`,
+    );
   }
 });
 
 test('a workspace that does not exist names the inputs to check', async () => {
-  const r = await w.run('AmlPrivateLinkCheck', { connection: 'secret', inputs: { resourceGroupName: w.seed.resourceGroup, workspaceName: 'mlw-nope' } });
+  const r = await w.run('AmlPrivateLinkCheck', {
+    connection: 'secret',
+    inputs: { resourceGroupName: w.seed.resourceGroup, workspaceName: 'mlw-nope' },
+  });
   assertCleanFailure(r, /mlw-nope.*was not found.*Check the resource group and name inputs/);
 });

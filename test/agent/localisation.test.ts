@@ -16,7 +16,8 @@ let w: World;
 let taskDir: string;
 
 const GERMAN = {
-  'loc.messages.NothingToCheck': "Eingabe 'fqdns': nichts zu prüfen. Hostnamen in 'fqdns' angeben oder eine Dienstverbindung und einen Arbeitsbereich wählen.",
+  'loc.messages.NothingToCheck':
+    "Eingabe 'fqdns': nichts zu prüfen. Hostnamen in 'fqdns' angeben oder eine Dienstverbindung und einen Arbeitsbereich wählen.",
   'loc.messages.InvalidNumberInput': "Eingabe '%s' muss eine ganze Zahl zwischen %s und %s sein, ist aber '%s'.",
   'loc.messages.Discovered': '%s Namen aus %s Arbeitsbereich-Endpunkten und %s Abhängigkeiten ermittelt.',
 };
@@ -42,10 +43,19 @@ test('System.Culture de-DE: the task, the shared core and azure.js speak German'
   assert.equal(noInputs.result, 'Failed');
   assert.match(noInputs.errors[0]!, /^Eingabe 'fqdns': nichts zu prüfen\./);
 
-  const badNumber = await w.run('AmlPrivateLinkCheck', { taskDir, variables: { 'System.Culture': 'de-DE' }, inputs: { fqdns: 'a.example.net', timeoutSeconds: 'abc' } });
+  const badNumber = await w.run('AmlPrivateLinkCheck', {
+    taskDir,
+    variables: { 'System.Culture': 'de-DE' },
+    inputs: { fqdns: 'a.example.net', timeoutSeconds: 'abc' },
+  });
   assert.match(badNumber.errors[0]!, /^Eingabe 'timeoutSeconds' muss eine ganze Zahl zwischen 1 und 120 sein, ist aber 'abc'\./);
 
-  const scan = await w.run('AmlPrivateLinkCheck', { taskDir, connection: 'secret', variables: { 'System.Culture': 'de-DE' }, inputs: { ...workspaceInputs(w.seed), dnsServers: w.dns.address, tcpCheck: 'false' } });
+  const scan = await w.run('AmlPrivateLinkCheck', {
+    taskDir,
+    connection: 'secret',
+    variables: { 'System.Culture': 'de-DE' },
+    inputs: { ...workspaceInputs(w.seed), dnsServers: w.dns.address, tcpCheck: 'false' },
+  });
   assert.equal(scan.result, 'Succeeded', scan.errors.join('\n'));
   assert.match(scan.stdout, /8 Namen aus 1 Arbeitsbereich-Endpunkten und 3 Abhängigkeiten ermittelt\./);
   // Keys without a translation stay English.

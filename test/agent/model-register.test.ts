@@ -72,7 +72,15 @@ before(async () => {
   const done = Object.values(JOB).filter((j) => j !== JOB.running);
   await until('the jobs to end', () => done.every((j) => ['Completed', 'Failed'].includes(status(j))) && status(JOB.running) === 'Running');
   // What the steps logged to MLflow: auc of the evaluate step (the last value counts), rmse of train.
-  const metrics: Record<string, number[]> = { [JOB.a]: [0.95, 0.91], [JOB.better]: [0.93], [JOB.worse]: [0.91], [JOB.c1]: [0.9], [JOB.c2]: [0.9], [JOB.c3]: [0.9], [JOB.faults]: [0.9] };
+  const metrics: Record<string, number[]> = {
+    [JOB.a]: [0.95, 0.91],
+    [JOB.better]: [0.93],
+    [JOB.worse]: [0.91],
+    [JOB.c1]: [0.9],
+    [JOB.c2]: [0.9],
+    [JOB.c3]: [0.9],
+    [JOB.faults]: [0.9],
+  };
   for (const [job, auc] of Object.entries(metrics)) {
     w.emu.aml.setMetrics(job, 'evaluate', { auc });
     w.emu.aml.setMetrics(job, 'train', { rmse: [3.5, 2.9] });
@@ -89,14 +97,31 @@ function register(inputs: Record<string, string>, more: WorldRunOptions = {}): P
   });
 }
 
-const armWrites = (since: number) => w.emu.requests.slice(since).filter((q) => q.service === 'arm' && q.method !== 'GET').map((q) => `${q.method} ${q.path}`);
+const armWrites = (since: number) =>
+  w.emu.requests
+    .slice(since)
+    .filter((q) => q.service === 'arm' && q.method !== 'GET')
+    .map((q) => `${q.method} ${q.path}`);
 const versions = (model: string) => w.emu.models.versions(wsId(), model);
-type Props = { modelUri: string; jobName?: string; modelType: string; tags: Record<string, string>; properties: Record<string, string>; description: string };
+type Props = {
+  modelUri: string;
+  jobName?: string;
+  modelType: string;
+  tags: Record<string, string>;
+  properties: Record<string, string>;
+  description: string;
+};
 const props = (v: Record<string, unknown>): Props => v.properties as Props;
 const stepRun = (job: string, step: string): string => w.emu.aml.children(job).find((c) => c.step === step)!.runId;
 
 test('registers a step output behind a passing threshold gate, with lineage, recorded metrics and outputs', async () => {
-  const r = await register({ modelName: 'taxi-fare', jobName: JOB.a, modelOutput: 'train.model_output', metricGate: 'evaluate.auc >= 0.85\ntrain.rmse < 3.2', tags: 'stage=candidate' });
+  const r = await register({
+    modelName: 'taxi-fare',
+    jobName: JOB.a,
+    modelOutput: 'train.model_output',
+    metricGate: 'evaluate.auc >= 0.85\ntrain.rmse < 3.2',
+    tags: 'stage=candidate',
+  });
   assert.equal(r.result, 'Succeeded', describe(r));
   assert.deepEqual(
     { ...r.outputs, modelId: undefined },
@@ -136,18 +161,30 @@ test('registers a step output behind a passing threshold gate, with lineage, rec
 
 test('re-running the same run and job returns the same version and writes nothing', async () => {
   const since = w.emu.requests.length;
-  const r = await register({ modelName: 'taxi-fare', jobName: JOB.a, modelOutput: 'train.model_output', metricGate: 'evaluate.auc >= 0.85\ntrain.rmse < 3.2', tags: 'stage=candidate' });
+  const r = await register({
+    modelName: 'taxi-fare',
+    jobName: JOB.a,
+    modelOutput: 'train.model_output',
+    metricGate: 'evaluate.auc >= 0.85\ntrain.rmse < 3.2',
+    tags: 'stage=candidate',
+  });
   assert.equal(r.result, 'Succeeded', describe(r));
   assert.equal(r.outputs.modelVersion, '1');
   assert.equal(r.outputs.registered, 'true');
   assert.deepEqual(armWrites(since), []);
   assert.equal(versions('taxi-fare').length, 1);
-  assert.ok(r.log.some((l) => /version 1 was already registered by this pipeline run/.test(l)), describe(r));
+  assert.ok(
+    r.log.some((l) => /version 1 was already registered by this pipeline run/.test(l)),
+    describe(r),
+  );
   assert.match(r.summaries[0]!.content, /registered earlier by this run/);
 });
 
 test('a later pipeline run registering the same job gets a new version', async () => {
-  const r = await register({ modelName: 'taxi-fare', jobName: JOB.a, modelOutput: 'train.model_output' }, { variables: { 'Build.BuildId': '4800' } });
+  const r = await register(
+    { modelName: 'taxi-fare', jobName: JOB.a, modelOutput: 'train.model_output' },
+    { variables: { 'Build.BuildId': '4800' } },
+  );
   assert.equal(r.result, 'Succeeded', describe(r));
   assert.equal(r.outputs.modelVersion, '2');
 });
@@ -155,10 +192,18 @@ test('a later pipeline run registering the same job gets a new version', async (
 test('a failing threshold registers nothing and names the metric, its last value and the threshold', async () => {
   const since = w.emu.requests.length;
   // auc was 0.95, then 0.91: the last logged value decides.
-  const r = await register({ modelName: 'taxi-strict', jobName: JOB.a, modelOutput: 'trained_model', metricGate: 'evaluate.auc >= 0.93\ntrain.rmse < 3.2' });
+  const r = await register({
+    modelName: 'taxi-strict',
+    jobName: JOB.a,
+    modelOutput: 'trained_model',
+    metricGate: 'evaluate.auc >= 0.93\ntrain.rmse < 3.2',
+  });
   assert.equal(r.result, 'Failed', describe(r));
   assert.equal(r.errors.length, 1);
-  assert.match(r.errors[0]!, /^Model 'taxi-strict' was not registered: the evaluation gate failed \(evaluate\.auc: 0\.91 is not >= 0\.93\)\.$/);
+  assert.match(
+    r.errors[0]!,
+    /^Model 'taxi-strict' was not registered: the evaluation gate failed \(evaluate\.auc: 0\.91 is not >= 0\.93\)\.$/,
+  );
   assert.equal(r.outputs.registered, 'false');
   assert.equal(r.outputs.modelVersion, '');
   assert.deepEqual(armWrites(since), []);
@@ -171,15 +216,30 @@ test('a failing threshold registers nothing and names the metric, its last value
 
 test('onGateFail: skip succeeds with issues, registered=false, nothing written', async () => {
   const since = w.emu.requests.length;
-  const r = await register({ modelName: 'taxi-strict', jobName: JOB.a, modelOutput: 'trained_model', metricGate: 'evaluate.auc >= 0.93', onGateFail: 'skip' });
+  const r = await register({
+    modelName: 'taxi-strict',
+    jobName: JOB.a,
+    modelOutput: 'trained_model',
+    metricGate: 'evaluate.auc >= 0.93',
+    onGateFail: 'skip',
+  });
   assert.equal(r.result, 'SucceededWithIssues', describe(r));
   assert.equal(r.outputs.registered, 'false');
-  assert.ok(r.warnings.some((x) => /was not registered: the evaluation gate failed/.test(x)), describe(r));
+  assert.ok(
+    r.warnings.some((x) => /was not registered: the evaluation gate failed/.test(x)),
+    describe(r),
+  );
   assert.deepEqual(armWrites(since), []);
 });
 
 test('a pipeline-level output registers from the job itself', async () => {
-  const r = await register({ modelName: 'taxi-pipeline-output', jobName: JOB.a, modelOutput: 'trained_model', modelType: 'custom_model', description: 'June model' });
+  const r = await register({
+    modelName: 'taxi-pipeline-output',
+    jobName: JOB.a,
+    modelOutput: 'trained_model',
+    modelType: 'custom_model',
+    description: 'June model',
+  });
   assert.equal(r.result, 'Succeeded', describe(r));
   const p = props(versions('taxi-pipeline-output')[0]!);
   assert.equal(p.modelUri, `azureml://jobs/${JOB.a}/outputs/trained_model`);
@@ -193,10 +253,20 @@ test('champion/challenger: a challenger that beats the production champion by mi
   // v1 is production (auc 0.90); v2 is newer but not production, with a higher auc.
   w.emu.models.add(wsId(), 'taxi-champ', '1', { tags: { stage: 'production', 'metric.evaluate.auc': '0.9' } });
   w.emu.models.add(wsId(), 'taxi-champ', '2', { tags: { stage: 'candidate', 'metric.evaluate.auc': '0.99' } });
-  const r = await register({ modelName: 'taxi-champ', jobName: JOB.better, modelOutput: 'train.model_output', metricGate: 'evaluate.auc >= 0.85', compareWith: 'tag:stage=production', minImprovement: '0.02' });
+  const r = await register({
+    modelName: 'taxi-champ',
+    jobName: JOB.better,
+    modelOutput: 'train.model_output',
+    metricGate: 'evaluate.auc >= 0.85',
+    compareWith: 'tag:stage=production',
+    minImprovement: '0.02',
+  });
   assert.equal(r.result, 'Succeeded', describe(r));
   assert.equal(r.outputs.modelVersion, '3');
-  assert.ok(r.log.some((l) => /Champion: taxi-champ:1/.test(l)), describe(r));
+  assert.ok(
+    r.log.some((l) => /Champion: taxi-champ:1/.test(l)),
+    describe(r),
+  );
   const md = r.summaries[0]!.content;
   assert.match(md, /\| Metric \| Value \| Threshold \| Champion \(taxi-champ:1\) \| Verdict \|/);
   assert.match(md, /\| evaluate\.auc \| 0\.93 \| >= 0\.85 \| 0\.9 \(needs >= 0\.92\) \| pass \|/);
@@ -205,7 +275,14 @@ test('champion/challenger: a challenger that beats the production champion by mi
 
 test('champion/challenger: a challenger not better by minImprovement is refused and nothing is written', async () => {
   const since = w.emu.requests.length;
-  const r = await register({ modelName: 'taxi-champ', jobName: JOB.worse, modelOutput: 'train.model_output', metricGate: 'evaluate.auc >= 0.85', compareWith: 'tag:stage=production', minImprovement: '0.02' });
+  const r = await register({
+    modelName: 'taxi-champ',
+    jobName: JOB.worse,
+    modelOutput: 'train.model_output',
+    metricGate: 'evaluate.auc >= 0.85',
+    compareWith: 'tag:stage=production',
+    minImprovement: '0.02',
+  });
   assert.equal(r.result, 'Failed', describe(r));
   assert.match(r.errors[0]!, /evaluate\.auc: 0\.91 does not beat champion taxi-champ:1 \(0\.9\) by 0\.02: needs >= 0\.92/);
   assert.deepEqual(armWrites(since), []);
@@ -213,13 +290,28 @@ test('champion/challenger: a challenger not better by minImprovement is refused 
 });
 
 test('compareWith latest: the first model passes on thresholds, the next must be at least as good', async () => {
-  const first = await register({ modelName: 'taxi-latest', jobName: JOB.better, modelOutput: 'train.model_output', metricGate: 'evaluate.auc >= 0.8', compareWith: 'latest' });
+  const first = await register({
+    modelName: 'taxi-latest',
+    jobName: JOB.better,
+    modelOutput: 'train.model_output',
+    metricGate: 'evaluate.auc >= 0.8',
+    compareWith: 'latest',
+  });
   assert.equal(first.result, 'Succeeded', describe(first));
-  assert.ok(first.log.some((l) => /this is the first model/.test(l)), describe(first));
+  assert.ok(
+    first.log.some((l) => /this is the first model/.test(l)),
+    describe(first),
+  );
   assert.match(first.summaries[0]!.content, /no such version yet, so this is the first model/);
   assert.match(first.summaries[0]!.content, /\| none yet \| pass \|/);
   const since = w.emu.requests.length;
-  const second = await register({ modelName: 'taxi-latest', jobName: JOB.worse, modelOutput: 'train.model_output', metricGate: 'evaluate.auc >= 0.8', compareWith: 'latest' });
+  const second = await register({
+    modelName: 'taxi-latest',
+    jobName: JOB.worse,
+    modelOutput: 'train.model_output',
+    metricGate: 'evaluate.auc >= 0.8',
+    compareWith: 'latest',
+  });
   assert.equal(second.result, 'Failed', describe(second));
   assert.match(second.errors[0]!, /0\.91 is not as good as champion taxi-latest:1 \(0\.93\)/);
   assert.deepEqual(armWrites(since), []);
@@ -227,7 +319,13 @@ test('compareWith latest: the first model passes on thresholds, the next must be
 
 test('a champion without a recorded metric fails the gate and says which tag is missing', async () => {
   w.emu.models.add(wsId(), 'taxi-manual', '1', { tags: { stage: 'production' } });
-  const r = await register({ modelName: 'taxi-manual', jobName: JOB.better, modelOutput: 'train.model_output', metricGate: 'evaluate.auc >= 0.8', compareWith: 'tag:stage=production' });
+  const r = await register({
+    modelName: 'taxi-manual',
+    jobName: JOB.better,
+    modelOutput: 'train.model_output',
+    metricGate: 'evaluate.auc >= 0.8',
+    compareWith: 'tag:stage=production',
+  });
   assert.equal(r.result, 'Failed', describe(r));
   assert.match(r.errors[0]!, /champion taxi-manual:1 has no recorded evaluate\.auc \(tag metric\.evaluate\.auc\)/);
 });
@@ -235,20 +333,41 @@ test('a champion without a recorded metric fails the gate and says which tag is 
 test('adopting with a model registered by hand: its metrics are read from the job that trained it', async () => {
   // Registered before this task was adopted: no metric.* tags, but the job that trained it (az ml model create --job-name ...).
   w.emu.models.add(wsId(), 'taxi-adopted', '1', { tags: { stage: 'production' }, jobName: JOB.worse });
-  const better = await register({ modelName: 'taxi-adopted', jobName: JOB.better, modelOutput: 'train.model_output', metricGate: 'evaluate.auc >= 0.8', compareWith: 'tag:stage=production' });
+  const better = await register({
+    modelName: 'taxi-adopted',
+    jobName: JOB.better,
+    modelOutput: 'train.model_output',
+    metricGate: 'evaluate.auc >= 0.8',
+    compareWith: 'tag:stage=production',
+  });
   assert.equal(better.result, 'Succeeded', describe(better));
-  assert.ok(better.log.some((l) => l.includes(`Champion taxi-adopted:1 has no recorded evaluate.auc: read 0.91 from the job that trained it (${JOB.worse})`)), describe(better));
+  assert.ok(
+    better.log.some((l) =>
+      l.includes(`Champion taxi-adopted:1 has no recorded evaluate.auc: read 0.91 from the job that trained it (${JOB.worse})`),
+    ),
+    describe(better),
+  );
   assert.match(better.summaries[0]!.content, /\| evaluate\.auc \| 0\.93 \| >= 0\.8 \| 0\.91 \| pass \|/);
   // The same champion against a worse challenger: compared, and refused on the number, not on a missing tag.
   w.emu.models.add(wsId(), 'taxi-adopted2', '1', { tags: { stage: 'production' }, jobName: JOB.better });
-  const worse = await register({ modelName: 'taxi-adopted2', jobName: JOB.worse, modelOutput: 'train.model_output', metricGate: 'evaluate.auc >= 0.8', compareWith: 'tag:stage=production' });
+  const worse = await register({
+    modelName: 'taxi-adopted2',
+    jobName: JOB.worse,
+    modelOutput: 'train.model_output',
+    metricGate: 'evaluate.auc >= 0.8',
+    compareWith: 'tag:stage=production',
+  });
   assert.equal(worse.result, 'Failed', describe(worse));
   assert.match(worse.errors[0]!, /0\.91 is not as good as champion taxi-adopted2:1 \(0\.93\)/);
 });
 
 test('three concurrent registrations of different jobs get distinct versions', async () => {
   w.emu.models.add(wsId(), 'taxi-concurrent', '1', {});
-  const runs = await Promise.all([JOB.c1, JOB.c2, JOB.c3].map((job) => register({ modelName: 'taxi-concurrent', jobName: job, modelOutput: 'train.model_output', metricGate: 'evaluate.auc >= 0.5' })));
+  const runs = await Promise.all(
+    [JOB.c1, JOB.c2, JOB.c3].map((job) =>
+      register({ modelName: 'taxi-concurrent', jobName: job, modelOutput: 'train.model_output', metricGate: 'evaluate.auc >= 0.5' }),
+    ),
+  );
   for (const r of runs) assert.equal(r.result, 'Succeeded', describe(r));
   assert.deepEqual(runs.map((r) => r.outputs.modelVersion).sort(), ['2', '3', '4']);
   const stored = versions('taxi-concurrent').slice(1);
@@ -264,7 +383,12 @@ test('a 429 and a 503 on the model version PUT are retried and yield exactly one
   const put = /\/models\/taxi-faults\/versions\/1/;
   const f429 = w.emu.faults.add({ service: 'arm', method: 'PUT', path: put, kind: 'status', status: 429, retryAfterSeconds: 1 });
   const f503 = w.emu.faults.add({ service: 'arm', method: 'PUT', path: put, kind: 'status', status: 503, retryAfterSeconds: 1 });
-  const r = await register({ modelName: 'taxi-faults', jobName: JOB.faults, modelOutput: 'train.model_output', metricGate: 'evaluate.auc >= 0.5' });
+  const r = await register({
+    modelName: 'taxi-faults',
+    jobName: JOB.faults,
+    modelOutput: 'train.model_output',
+    metricGate: 'evaluate.auc >= 0.5',
+  });
   assert.equal(r.result, 'Succeeded', describe(r));
   assert.equal(f429.hits + f503.hits, 2);
   assert.equal(versions('taxi-faults').length, 1);
@@ -278,7 +402,10 @@ test('PUTs that are stored but whose responses are lost never make a second vers
     const r = await register({ modelName: 'taxi-lost', jobName: JOB.faults, modelOutput: 'train.model_output' });
     assert.equal(r.result, 'Succeeded', describe(r));
     assert.equal(r.outputs.modelVersion, '1');
-    assert.ok(r.log.some((l) => /response was lost/.test(l)), describe(r));
+    assert.ok(
+      r.log.some((l) => /response was lost/.test(l)),
+      describe(r),
+    );
   } finally {
     w.emu.models.loseResponses(0);
   }
@@ -303,11 +430,27 @@ for (const [name, inputs, pattern] of [
   ['a job that is still running', { jobName: JOB.running }, /Job 'reg_job_running' is still Running\. Register after it completes/],
   ['a job that failed', { jobName: JOB.failed }, /Job 'reg_job_failed' ended Failed, so its outputs are not a trained model/],
   ['a job that does not exist', { jobName: 'no_such_job' }, /Job 'no_such_job' does not exist in workspace 'mlw-prod'/],
-  ['an output the job does not have', { modelOutput: 'model' }, /job 'reg_job_a' has no output 'model'\. Its outputs: trained_model, evaluation_report\. Step outputs: train\.model_output, evaluate\.evaluation_report\./],
-  ['an output the step does not have', { modelOutput: 'train.model' }, /step 'train' of job 'reg_job_a' has no output 'model' \(its outputs: model_output\)/],
+  [
+    'an output the job does not have',
+    { modelOutput: 'model' },
+    /job 'reg_job_a' has no output 'model'\. Its outputs: trained_model, evaluation_report\. Step outputs: train\.model_output, evaluate\.evaluation_report\./,
+  ],
+  [
+    'an output the step does not have',
+    { modelOutput: 'train.model' },
+    /step 'train' of job 'reg_job_a' has no output 'model' \(its outputs: model_output\)/,
+  ],
   ['a step the job does not have', { modelOutput: 'fit.model_output' }, /job 'reg_job_a' has no step 'fit' \(steps: train, evaluate\)/],
-  ['a metric the step never logged', { metricGate: 'evaluate.auc >= 0.5\nevaluate.precision >= 0.5' }, /line 2 'evaluate\.precision >= 0\.5': metric 'precision' was never logged by step 'evaluate' of job 'reg_job_a' \(logged: auc\)/],
-  ['a job-level metric of a pipeline', { metricGate: 'auc >= 0.5' }, /metric 'auc' was never logged by job 'reg_job_a' itself \(it logged no metrics\)\. .*prefix the step name, e\.g\. evaluate\.auc/],
+  [
+    'a metric the step never logged',
+    { metricGate: 'evaluate.auc >= 0.5\nevaluate.precision >= 0.5' },
+    /line 2 'evaluate\.precision >= 0\.5': metric 'precision' was never logged by step 'evaluate' of job 'reg_job_a' \(logged: auc\)/,
+  ],
+  [
+    'a job-level metric of a pipeline',
+    { metricGate: 'auc >= 0.5' },
+    /metric 'auc' was never logged by job 'reg_job_a' itself \(it logged no metrics\)\. .*prefix the step name, e\.g\. evaluate\.auc/,
+  ],
 ] as const) {
   test(`bad input: ${name} fails before any write`, async () => {
     const since = w.emu.requests.length;
@@ -323,10 +466,22 @@ for (const [name, inputs, pattern] of [
 }
 
 for (const [name, inputs, pattern] of [
-  ['an unparsable gate expression', { metricGate: 'evaluate.auc >= 0.5\nrmse => 3' }, /^Input 'metricGate': line 2 'rmse => 3' is not a condition: write '>=' rather than '=>'\. Each line is <metric> <op> <number>/],
-  ['a model name Azure ML would reject', { modelName: 'taxi model' }, /^Input 'modelName': 'taxi model' is not a valid Azure ML model name/],
+  [
+    'an unparsable gate expression',
+    { metricGate: 'evaluate.auc >= 0.5\nrmse => 3' },
+    /^Input 'metricGate': line 2 'rmse => 3' is not a condition: write '>=' rather than '=>'\. Each line is <metric> <op> <number>/,
+  ],
+  [
+    'a model name Azure ML would reject',
+    { modelName: 'taxi model' },
+    /^Input 'modelName': 'taxi model' is not a valid Azure ML model name/,
+  ],
   ['a reserved tag', { tags: 'ado.runId=1' }, /^Input 'tags': tag 'ado\.runId' uses the prefix 'ado\.'/],
-  ['a comparison that is not one', { metricGate: 'evaluate.auc >= 0.5', compareWith: 'production' }, /^Input 'compareWith': 'production' is not a comparison/],
+  [
+    'a comparison that is not one',
+    { metricGate: 'evaluate.auc >= 0.5', compareWith: 'production' },
+    /^Input 'compareWith': 'production' is not a comparison/,
+  ],
   ['a comparison without metrics', { compareWith: 'latest' }, /^Input 'compareWith': 'latest' needs metrics to compare/],
   ['a negative minImprovement', { minImprovement: '-0.1' }, /^Input 'minImprovement' must be a number between 0/],
   ['an unknown model type', { modelType: 'onnx' }, /^Input 'modelType': 'onnx' is not a model type/],
@@ -337,7 +492,10 @@ for (const [name, inputs, pattern] of [
     assert.equal(r.result, 'Failed', describe(r));
     assert.equal(r.errors.length, 1, describe(r));
     assert.match(r.errors[0]!, pattern);
-    assert.deepEqual(w.emu.requests.slice(since).map((q) => `${q.service} ${q.method} ${q.path}`), []);
+    assert.deepEqual(
+      w.emu.requests.slice(since).map((q) => `${q.service} ${q.method} ${q.path}`),
+      [],
+    );
   });
 }
 
@@ -345,11 +503,17 @@ for (const [name, inputs, pattern] of [
 
 test('refuses a feature branch before any Azure call', async () => {
   const since = w.emu.requests.length;
-  const r = await register({ modelName: 'taxi-fare', jobName: JOB.a, modelOutput: 'train.model_output' }, { variables: { 'Build.SourceBranch': 'refs/heads/feature/new-model' } });
+  const r = await register(
+    { modelName: 'taxi-fare', jobName: JOB.a, modelOutput: 'train.model_output' },
+    { variables: { 'Build.SourceBranch': 'refs/heads/feature/new-model' } },
+  );
   assert.equal(r.result, 'Failed', describe(r));
   assert.match(r.errors[0]!, /Refusing to run from 'refs\/heads\/feature\/new-model'/);
   const azure = w.emu.requests.slice(since).filter((q) => q.service === 'arm' || q.service === 'entra' || q.service === 'imds');
-  assert.deepEqual(azure.map((q) => `${q.method} ${q.path}`), []);
+  assert.deepEqual(
+    azure.map((q) => `${q.method} ${q.path}`),
+    [],
+  );
 });
 
 test('enforceBranchGate: false registers from any branch and warns', async () => {

@@ -24,8 +24,14 @@ after(async () => {
 });
 
 const submit = (variables: Record<string, string> = {}) =>
-  w.run('AmlPipelineJob', { connection: 'wif', inputs: { ...workspaceInputs(w.seed), jobFile: 'pipeline.yml', wait: 'false' }, sources: sample, variables });
-const requestLines = (r: TaskRun) => r.commands.filter((c) => c.name === 'task.debug' && c.message.startsWith('HTTP ')).map((c) => c.message);
+  w.run('AmlPipelineJob', {
+    connection: 'wif',
+    inputs: { ...workspaceInputs(w.seed), jobFile: 'pipeline.yml', wait: 'false' },
+    sources: sample,
+    variables,
+  });
+const requestLines = (r: TaskRun) =>
+  r.commands.filter((c) => c.name === 'task.debug' && c.message.startsWith('HTTP ')).map((c) => c.message);
 
 test('System.Debug: one line per request with method, path, status and the correlation id; no query, no secret', async () => {
   const r = await submit({ 'System.Debug': 'true' });
@@ -33,9 +39,14 @@ test('System.Debug: one line per request with method, path, status and the corre
   const lines = requestLines(r);
   assert.ok(lines.length >= 3, `request lines:\n${lines.join('\n')}`);
   // The workspace read is @azure/arm-machinelearning's call (mlClient): the SDK sends through the same pipeline as JsonClient.
-  const workspaceGet = lines.find((l) => /^HTTP GET [^ ]+\/subscriptions\/[^ ]+\/workspaces\/mlw-prod -> 200 \(\d+ ms\) x-ms-correlation-request-id: \S+/.test(l));
+  const workspaceGet = lines.find((l) =>
+    /^HTTP GET [^ ]+\/subscriptions\/[^ ]+\/workspaces\/mlw-prod -> 200 \(\d+ ms\) x-ms-correlation-request-id: \S+/.test(l),
+  );
   assert.ok(workspaceGet, `the workspace read with its correlation id:\n${lines.join('\n')}`);
-  assert.ok(lines.some((l) => /^HTTP PUT .*\/jobs\/[^ ]+ -> 20[01] /.test(l)), `the job PUT:\n${lines.join('\n')}`);
+  assert.ok(
+    lines.some((l) => /^HTTP PUT .*\/jobs\/[^ ]+ -> 20[01] /.test(l)),
+    `the job PUT:\n${lines.join('\n')}`,
+  );
   for (const l of lines) {
     assert.doesNotMatch(l, /\?|api-version|sig=|Bearer|eyJ/i, `no query or token in: ${l}`);
     for (const s of r.secrets) if (s.length > 3) assert.ok(!l.includes(s), `a secret in: ${l}`);
@@ -43,7 +54,15 @@ test('System.Debug: one line per request with method, path, status and the corre
 });
 
 test('a 5xx that outlasts the retries names the correlation id to quote to Azure support', async () => {
-  const fault = w.emu.faults.add({ service: 'arm', method: 'GET', path: /\/workspaces\/mlw-prod\?/, kind: 'status', status: 503, retryAfterSeconds: 0, times: Infinity });
+  const fault = w.emu.faults.add({
+    service: 'arm',
+    method: 'GET',
+    path: /\/workspaces\/mlw-prod\?/,
+    kind: 'status',
+    status: 503,
+    retryAfterSeconds: 0,
+    times: Infinity,
+  });
   try {
     const r = await submit();
     assert.equal(r.result, 'Failed', describe(r));

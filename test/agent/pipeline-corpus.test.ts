@@ -44,20 +44,32 @@ test('every corpus job is submitted and Completes, or is refused before any writ
       const plan = translateJob(j.file, { root: j.root, overrides: [] });
       seedCorpusWorkspace(w, plan);
       const datastore = plan.refs.some((x) => x.kind === 'data' || (x.kind === 'environment' && x.env.build !== undefined));
-      expected = { steps: plan.jobType === 'Pipeline' ? [...new Set(plan.steps.map((s) => s.type))].join(', ') : `${plan.jobType.toLowerCase()} job`, datastore };
+      expected = {
+        steps: plan.jobType === 'Pipeline' ? [...new Set(plan.steps.map((s) => s.type))].join(', ') : `${plan.jobType.toLowerCase()} job`,
+        datastore,
+      };
     } catch (e) {
       expected = { refused: (e as Error).message };
     }
     const since = w.emu.requests.length;
     const storageSince = w.emu.storage.requests.length;
-    const r = await w.run('AmlPipelineJob', { connection: 'wif', inputs: { ...workspaceInputs(w.seed), jobFile: j.rel, timeoutMinutes: '5' }, sources: j.root, variables });
-    const writes = w.emu.requests.slice(since).filter((q) => q.service === 'arm' && q.method !== 'GET' && !/\/listSecrets$|startPendingUpload$/.test(q.path));
+    const r = await w.run('AmlPipelineJob', {
+      connection: 'wif',
+      inputs: { ...workspaceInputs(w.seed), jobFile: j.rel, timeoutMinutes: '5' },
+      sources: j.root,
+      variables,
+    });
+    const writes = w.emu.requests
+      .slice(since)
+      .filter((q) => q.service === 'arm' && q.method !== 'GET' && !/\/listSecrets$|startPendingUpload$/.test(q.path));
     const where = `${j.root.split('/').pop()}/${j.rel}`;
     if ('steps' in expected && expected.datastore) {
       assert.equal(r.result, 'Succeeded', `${where}\n${describe(r)}`);
       assert.equal(r.outputs.jobStatus, 'Completed', where);
       // Uploaded now, or (the same content as an earlier file of the corpus) found there and not sent again.
-      const puts = w.emu.storage.requests.slice(storageSince).filter((q) => q.method === 'PUT' && q.status === 201 && /^LocalUpload\/[0-9a-f]{32}\//.test(q.blob ?? ''));
+      const puts = w.emu.storage.requests
+        .slice(storageSince)
+        .filter((q) => q.method === 'PUT' && q.status === 201 && /^LocalUpload\/[0-9a-f]{32}\//.test(q.blob ?? ''));
       const reused = r.log.filter((l) => /^(Data|Build context) .*: unchanged \(/.test(l));
       assert.ok(puts.length > 0 || reused.length > 0, `${where}: nothing uploaded under LocalUpload/ and nothing reused\n${describe(r)}`);
       datastore++;
@@ -70,13 +82,23 @@ test('every corpus job is submitted and Completes, or is refused before any writ
       rows.push(`| ${where} | ${expected.steps} | Completed |`);
     } else {
       assert.equal(r.result, 'Failed', where);
-      assert.ok(r.errors.some((e) => e.includes(expected.refused.slice(0, 200))), `${where}: ${r.errors.join(' / ')}\nexpected: ${expected.refused}`);
-      assert.deepEqual(writes.map((q) => `${q.method} ${q.path}`), [], `${where}: nothing written before the refusal`);
+      assert.ok(
+        r.errors.some((e) => e.includes(expected.refused.slice(0, 200))),
+        `${where}: ${r.errors.join(' / ')}\nexpected: ${expected.refused}`,
+      );
+      assert.deepEqual(
+        writes.map((q) => `${q.method} ${q.path}`),
+        [],
+        `${where}: nothing written before the refusal`,
+      );
       rows.push(`| ${where} | - | refused: ${expected.refused.replace(/\|/g, '\\|').replace(`${j.rel}`, '').replace(/^ ?/, '')} |`);
     }
   }
   assert.ok(completed >= 45 && datastore >= 15, `completed: ${completed} of ${jobs.length} (${datastore} with a datastore upload)`);
-  assert.ok(internet.connects.length > 0 && internet.connects.every((c) => /\.blob\.core\.windows\.net:443$/.test(c)), internet.connects.join(', '));
+  assert.ok(
+    internet.connects.length > 0 && internet.connects.every((c) => /\.blob\.core\.windows\.net:443$/.test(c)),
+    internet.connects.join(', '),
+  );
   const out = process.env.CORPUS_TABLE_OUT;
   if (out) fs.writeFileSync(out, `| corpus file | step types | outcome |\n|---|---|---|\n${rows.join('\n')}\n`);
 });

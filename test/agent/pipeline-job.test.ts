@@ -52,14 +52,23 @@ test('submits the sample pipeline, follows it to Completed and reports every ste
   assert.equal(tags['ado.runId'], '4711');
   assert.match(tags['ado.runUrl']!, /_build\/results\?buildId=4711$/);
   for (const step of ['train', 'evaluate']) {
-    assert.ok(r.log.some((l) => new RegExp(`step ${step}: Running`).test(l)), `${step} running line\n${describe(r)}`);
-    assert.ok(r.log.some((l) => new RegExp(`step ${step}: Completed`).test(l)), `${step} completed line`);
+    assert.ok(
+      r.log.some((l) => new RegExp(`step ${step}: Running`).test(l)),
+      `${step} running line\n${describe(r)}`,
+    );
+    assert.ok(
+      r.log.some((l) => new RegExp(`step ${step}: Completed`).test(l)),
+      `${step} completed line`,
+    );
   }
   assert.ok(w.emu.storage.bytesUploaded(mark) > 0, 'the code folder was uploaded');
   const md = r.summaries[0]!.content;
   assert.match(md, /\| Step \| Status \| Duration \| Error \|/);
   assert.match(md, /\| \[train\]\(https:\/\/ml\.azure\.com\/runs\/[^)]+\) \| Completed \|/);
-  assert.ok(r.log.some((l) => /step train: \w+ \(https:\/\/ml\.azure\.com\/runs\//.test(l)), "first line of a step links to it in studio");
+  assert.ok(
+    r.log.some((l) => /step train: \w+ \(https:\/\/ml\.azure\.com\/runs\//.test(l)),
+    'first line of a step links to it in studio',
+  );
   assert.ok(r.progress.length > 3 && r.progress.every((p) => p.value >= 0 && p.value <= 100));
 });
 
@@ -71,11 +80,22 @@ test('re-submitting unchanged code uploads nothing and reuses the anonymous asse
   assert.equal(r.result, 'Succeeded', describe(r));
   assert.equal(w.emu.storage.bytesUploaded(mark), 0);
   assert.ok(r.log.some((l) => /unchanged .* nothing uploaded/.test(l)));
-  assert.deepEqual(armWrites(since).map((q) => q.path.replace(/.*\/workspaces\/[^/]+\//, '')).filter((p) => !p.startsWith('jobs/')), [], 'only the job itself is written');
+  assert.deepEqual(
+    armWrites(since)
+      .map((q) => q.path.replace(/.*\/workspaces\/[^/]+\//, ''))
+      .filter((p) => !p.startsWith('jobs/')),
+    [],
+    'only the job itself is written',
+  );
 });
 
-test('a failing step fails the task, quoting Azure ML\'s error for that step', async () => {
-  w.emu.aml.scriptJobs({ startDelayMs: 20, stepDurationMs: 60, phaseMs: 5, fail: { step: 'evaluate', code: 'UserError', message: 'AUC 0.61 is below min_auc 0.7' } });
+test("a failing step fails the task, quoting Azure ML's error for that step", async () => {
+  w.emu.aml.scriptJobs({
+    startDelayMs: 20,
+    stepDurationMs: 60,
+    phaseMs: 5,
+    fail: { step: 'evaluate', code: 'UserError', message: 'AUC 0.61 is below min_auc 0.7' },
+  });
   try {
     const f = await run(sample, 'pipeline.yml');
     assert.equal(f.result, 'Failed', describe(f));
@@ -138,7 +158,10 @@ for (const [name, file, extra, pattern] of [
     const r = await run(sample, file, extra);
     assert.equal(r.result, 'Failed', describe(r));
     assert.match(r.errors[0]!, pattern);
-    assert.deepEqual(w.emu.requests.slice(since).filter((q) => q.service === 'arm'), []);
+    assert.deepEqual(
+      w.emu.requests.slice(since).filter((q) => q.service === 'arm'),
+      [],
+    );
   });
 }
 
@@ -149,15 +172,32 @@ test('the reference examples that translate are submitted and complete', async (
     const r = await run(ref, path.relative(ref, path.join(base, dir, 'pipeline.yml')));
     assert.equal(r.result, 'Succeeded', `${dir}\n${describe(r)}`);
   }
-  const overrides = 'jobs.train_job.inputs.training_data.path=azureml://datastores/workspaceblobstore/paths/1a/data/\njobs.score_job.inputs.test_data.path=azureml://datastores/workspaceblobstore/paths/1a/data/';
+  const overrides =
+    'jobs.train_job.inputs.training_data.path=azureml://datastores/workspaceblobstore/paths/1a/data/\njobs.score_job.inputs.test_data.path=azureml://datastores/workspaceblobstore/paths/1a/data/';
   const r1a = await run(ref, path.relative(ref, path.join(base, '1a_e2e_local_components', 'pipeline.yml')), { overrides });
   assert.equal(r1a.result, 'Succeeded', describe(r1a));
 });
 
 test('ARM 429 on submission and 503 while waiting are retried: one job, task succeeds', async () => {
   const jobsBefore = w.emu.requests.filter((q) => q.method === 'PUT' && /\/jobs\/[^/]+$/.test(q.path) && q.status < 300).length;
-  const throttle = w.emu.faults.add({ service: 'arm', method: 'PUT', path: '/jobs/', kind: 'status', status: 429, retryAfterSeconds: 1, times: 1 });
-  const outage = w.emu.faults.add({ service: 'arm', method: 'GET', path: '/jobs/', kind: 'status', status: 503, retryAfterSeconds: 0, times: 2 });
+  const throttle = w.emu.faults.add({
+    service: 'arm',
+    method: 'PUT',
+    path: '/jobs/',
+    kind: 'status',
+    status: 429,
+    retryAfterSeconds: 1,
+    times: 1,
+  });
+  const outage = w.emu.faults.add({
+    service: 'arm',
+    method: 'GET',
+    path: '/jobs/',
+    kind: 'status',
+    status: 503,
+    retryAfterSeconds: 0,
+    times: 2,
+  });
   const r = await run(sample, 'pipeline.yml');
   assert.equal(r.result, 'Succeeded', describe(r));
   assert.equal(throttle.hits, 1);
@@ -173,11 +213,20 @@ test('a workload-identity wait longer than the token lifetimes keeps working', a
   w.emu.aml.scriptJobs({ startDelayMs: 20, stepDurationMs: 3000, phaseMs: 5 });
   try {
     const since = w.emu.requests.length;
-    const r = await w.run('AmlPipelineJob', { connection: 'wif', inputs: { ...workspaceInputs(w.seed), jobFile: 'pipeline.yml' }, variables: { 'Build.SourcesDirectory': sample } });
+    const r = await w.run('AmlPipelineJob', {
+      connection: 'wif',
+      inputs: { ...workspaceInputs(w.seed), jobFile: 'pipeline.yml' },
+      variables: { 'Build.SourcesDirectory': sample },
+    });
     assert.equal(r.result, 'Succeeded', describe(r));
     const oidc = w.emu.requests.slice(since).filter((q) => q.service === 'ado' && /oidctoken$/.test(q.path));
     assert.ok(oidc.length >= 3, `fresh OIDC tokens during the wait: ${oidc.length}`);
-    assert.ok(w.emu.requests.slice(since).filter((q) => q.service === 'entra').every((q) => q.status === 200));
+    assert.ok(
+      w.emu.requests
+        .slice(since)
+        .filter((q) => q.service === 'entra')
+        .every((q) => q.status === 200),
+    );
   } finally {
     w.emu.aml.scriptJobs({ startDelayMs: 20, stepDurationMs: 60, phaseMs: 5 });
     w.emu.entra.tokenLifetimeSeconds = lifetimes.access;

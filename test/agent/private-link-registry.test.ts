@@ -21,14 +21,31 @@ interface ReportJson {
   posture: Array<{ check: string; status: string; detail: string; fix: string }>;
 }
 const report = (r: TaskRun): ReportJson => JSON.parse(fs.readFileSync(r.outputs.reportPath!, 'utf8'));
-const inputs = (more: Record<string, string> = {}) => ({ ...workspaceInputs(w.seed), dnsServers: w.dns.address, tcpCheck: 'false', checkAccess: 'false', registryName: 'mlr-shared', ...more });
+const inputs = (more: Record<string, string> = {}) => ({
+  ...workspaceInputs(w.seed),
+  dnsServers: w.dns.address,
+  tcpCheck: 'false',
+  checkAccess: 'false',
+  registryName: 'mlr-shared',
+  ...more,
+});
 
 before(async () => {
   w = await startWorld();
-  registryId = String(w.emu.registries.add({ subscriptionId: w.seed.subscriptionId, resourceGroup: w.seed.resourceGroup, name: 'mlr-shared', location: 'eastus', regions: ['westeurope'], publicNetworkAccess: 'Disabled' }).id);
+  registryId = String(
+    w.emu.registries.add({
+      subscriptionId: w.seed.subscriptionId,
+      resourceGroup: w.seed.resourceGroup,
+      name: 'mlr-shared',
+      location: 'eastus',
+      regions: ['westeurope'],
+      publicNetworkAccess: 'Disabled',
+    }).id,
+  );
   registryNames = w.emu.registries.addPrivateNetwork(registryId);
   // The check reads the registry's storage, in its managed resource group: Reader there.
-  const managed = ((w.emu.arm.resources.get(registryId)!.body.properties as { managedResourceGroup: { resourceId: string } }).managedResourceGroup.resourceId);
+  const managed = (w.emu.arm.resources.get(registryId)!.body.properties as { managedResourceGroup: { resourceId: string } })
+    .managedResourceGroup.resourceId;
   w.emu.arm.grantRole(w.seed.servicePrincipals.federated.objectId, 'Reader', managed);
   answerPrivately(w.dns, registryNames);
 });
@@ -51,7 +68,10 @@ test('checks the registry like the workspace: its endpoint names and its storage
   assert.deepEqual(passed.length, registryChecks.length, JSON.stringify(registryChecks, null, 1));
   assert.ok(passed.includes('Registry mlr-shared: public network access'));
   assert.ok(passed.includes('Registry mlr-shared: replicates to the region of workspace mlw-prod'));
-  assert.ok(passed.some((c) => /^Registry mlr-shared: .*pe-mlr-shared/.test(c)), 'the registry endpoint connection is approved');
+  assert.ok(
+    passed.some((c) => /^Registry mlr-shared: .*pe-mlr-shared/.test(c)),
+    'the registry endpoint connection is approved',
+  );
   assert.ok(passed.some((c) => /^Storage account \S+ of registry mlr-shared: public network access$/.test(c)));
 });
 
@@ -60,7 +80,11 @@ test('a registry name answered publicly, public network access, a pending connec
   const saved = JSON.stringify(r0.body);
   const apiName = registryNames.find((n) => n.fqdn.includes('.api.azureml.ms'))!;
   w.dns.set(apiName.privatelink, { a: ['20.62.0.9'] });
-  const p = r0.body.properties as { publicNetworkAccess: string; registryPrivateEndpointConnections: Array<{ properties: { registryPrivateLinkServiceConnectionState: { status: string } } }>; regionDetails: Array<{ location: string }> };
+  const p = r0.body.properties as {
+    publicNetworkAccess: string;
+    registryPrivateEndpointConnections: Array<{ properties: { registryPrivateLinkServiceConnectionState: { status: string } } }>;
+    regionDetails: Array<{ location: string }>;
+  };
   p.publicNetworkAccess = 'Enabled';
   p.registryPrivateEndpointConnections[0]!.properties.registryPrivateLinkServiceConnectionState.status = 'Pending';
   r0.body.location = 'westeurope';
@@ -71,9 +95,23 @@ test('a registry name answered publicly, public network access, a pending connec
     const rep = report(r);
     assert.equal(rep.names.find((n) => n.fqdn === apiName.fqdn)?.verdict, 'PUBLIC');
     const fails = rep.posture.filter((x) => x.status === 'FAIL' && x.check.includes('mlr-shared'));
-    assert.ok(fails.some((x) => /public network access/.test(x.check) && /az ml registry update -n mlr-shared -g rg-aml-prod --set publicNetworkAccess=Disabled/.test(x.fix)), JSON.stringify(fails));
+    assert.ok(
+      fails.some(
+        (x) =>
+          /public network access/.test(x.check) &&
+          /az ml registry update -n mlr-shared -g rg-aml-prod --set publicNetworkAccess=Disabled/.test(x.fix),
+      ),
+      JSON.stringify(fails),
+    );
     assert.ok(fails.some((x) => /pe-mlr-shared/.test(x.check) && x.detail === 'Pending'));
-    assert.ok(fails.some((x) => /replicates to the region/.test(x.check) && /registry regions westeurope; workspace in eastus/.test(x.detail) && /Add region eastus to the replication regions of registry mlr-shared/.test(x.fix)));
+    assert.ok(
+      fails.some(
+        (x) =>
+          /replicates to the region/.test(x.check) &&
+          /registry regions westeurope; workspace in eastus/.test(x.detail) &&
+          /Add region eastus to the replication regions of registry mlr-shared/.test(x.fix),
+      ),
+    );
   } finally {
     r0.body = JSON.parse(saved);
     w.emu.arm.resources.put(registryId, r0.body);
@@ -82,22 +120,36 @@ test('a registry name answered publicly, public network access, a pending connec
 });
 
 for (const [name, more, pattern] of [
-  ['a registry name with invalid characters', { registryName: 'mlr shared' }, /Input 'registryName': 'mlr shared' is not an Azure ML registry name/],
-  ['a registry resource group without a registry', { registryName: '', registryResourceGroup: 'rg-shared' }, /Input 'registryResourceGroup' is set, but registryName is empty/],
+  [
+    'a registry name with invalid characters',
+    { registryName: 'mlr shared' },
+    /Input 'registryName': 'mlr shared' is not an Azure ML registry name/,
+  ],
+  [
+    'a registry resource group without a registry',
+    { registryName: '', registryResourceGroup: 'rg-shared' },
+    /Input 'registryResourceGroup' is set, but registryName is empty/,
+  ],
 ] as const) {
   test(`refuses ${name} before any Azure call`, async () => {
     const before = w.emu.requests.length;
     const r = await w.run('AmlPrivateLinkCheck', { connection: 'wif', inputs: inputs(more as Record<string, string>) });
     assert.equal(r.result, 'Failed');
     assert.match(r.errors.join('\n'), pattern);
-    assert.deepEqual(w.emu.requests.slice(before).filter((q) => q.service === 'arm'), []);
+    assert.deepEqual(
+      w.emu.requests.slice(before).filter((q) => q.service === 'arm'),
+      [],
+    );
   });
 }
 
 test('an unknown registry names the ones the connection can see', async () => {
   const r = await w.run('AmlPrivateLinkCheck', { connection: 'wif', inputs: inputs({ registryName: 'mlr-nope' }) });
   assert.equal(r.result, 'Failed');
-  assert.match(r.errors.join('\n'), /Input 'registryName': the service connection sees no Azure ML registry 'mlr-nope' .*\(registries it can see: mlr-shared \(rg-aml-prod\)\)/);
+  assert.match(
+    r.errors.join('\n'),
+    /Input 'registryName': the service connection sees no Azure ML registry 'mlr-nope' .*\(registries it can see: mlr-shared \(rg-aml-prod\)\)/,
+  );
 });
 
 test('no secret appears in any output', () => assertNoLeaks(w));

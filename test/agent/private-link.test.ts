@@ -76,11 +76,26 @@ test('OUT_OF_RANGE, TIMEOUT and NOT_FOUND without a service connection', async (
     dns.set('other-range.example.net', { a: ['172.20.0.9'] });
     dns.blackholed.add('dead.example.net');
     const r = await w.run('AmlPrivateLinkCheck', {
-      inputs: { fqdns: 'in-range.example.net=10.1.0.4\nother-range.example.net\ndead.example.net\nnowhere.example.net', allowedRanges: '10.0.0.0/8', dnsServers: dns.address, tcpCheck: 'false', timeoutSeconds: '1' },
+      inputs: {
+        fqdns: 'in-range.example.net=10.1.0.4\nother-range.example.net\ndead.example.net\nnowhere.example.net',
+        allowedRanges: '10.0.0.0/8',
+        dnsServers: dns.address,
+        tcpCheck: 'false',
+        timeoutSeconds: '1',
+      },
     });
     assert.equal(r.result, 'Failed', describe(r));
-    assert.deepEqual(verdicts(r), { 'dead.example.net': 'TIMEOUT', 'in-range.example.net': 'OK', 'nowhere.example.net': 'NOT_FOUND', 'other-range.example.net': 'OUT_OF_RANGE' });
-    assert.equal(w.emu.requests.filter((q) => q.service === 'arm' && q.time >= Date.now() - r.ms).length, 0, 'no Azure call without a connection');
+    assert.deepEqual(verdicts(r), {
+      'dead.example.net': 'TIMEOUT',
+      'in-range.example.net': 'OK',
+      'nowhere.example.net': 'NOT_FOUND',
+      'other-range.example.net': 'OUT_OF_RANGE',
+    });
+    assert.equal(
+      w.emu.requests.filter((q) => q.service === 'arm' && q.time >= Date.now() - r.ms).length,
+      0,
+      'no Azure call without a connection',
+    );
     assert.match(r.errors[0]!, /3 of 4 names failed/);
   } finally {
     await dns.stop();
@@ -91,7 +106,10 @@ test('a DNS server that never answers ends the task with every name timed out', 
   const dns = await new DnsServer().start();
   dns.silent = true;
   try {
-    const r = await w.run('AmlPrivateLinkCheck', { inputs: { fqdns: Array.from({ length: 20 }, (_, i) => `n${i}.example.net`).join('\n'), dnsServers: dns.address, timeoutSeconds: '1' }, timeoutMs: 15_000 });
+    const r = await w.run('AmlPrivateLinkCheck', {
+      inputs: { fqdns: Array.from({ length: 20 }, (_, i) => `n${i}.example.net`).join('\n'), dnsServers: dns.address, timeoutSeconds: '1' },
+      timeoutMs: 15_000,
+    });
     assert.equal(r.result, 'Failed', describe(r));
     assert.ok(Object.values(verdicts(r)).every((v) => v === 'TIMEOUT'));
     assert.match(r.errors[0]!, /20 of 20 names failed: 20 TIMEOUT/);
@@ -107,7 +125,9 @@ test('TCP 443: a reachable endpoint is OK, a closed port is TCP_BLOCKED', { skip
   try {
     dns.set('open.example.net', { a: ['127.60.0.1'] });
     dns.set('closed.example.net', { a: ['127.60.0.2'] });
-    const r = await w.run('AmlPrivateLinkCheck', { inputs: { fqdns: 'open.example.net\nclosed.example.net', allowedRanges: '127.0.0.0/8', dnsServers: dns.address, timeoutSeconds: '2' } });
+    const r = await w.run('AmlPrivateLinkCheck', {
+      inputs: { fqdns: 'open.example.net\nclosed.example.net', allowedRanges: '127.0.0.0/8', dnsServers: dns.address, timeoutSeconds: '2' },
+    });
     assert.deepEqual(verdicts(r), { 'closed.example.net': 'TCP_BLOCKED', 'open.example.net': 'OK' });
     assert.match(report(r).names.find((n) => n.fqdn === 'closed.example.net')!.advice, /NSG, firewall/);
   } finally {
@@ -116,30 +136,41 @@ test('TCP 443: a reachable endpoint is OK, a closed port is TCP_BLOCKED', { skip
   }
 });
 
-test("the agent's own resolver and hosts file are used when no dnsServers are given", { skip: !isRoot && 'needs root for a private mount namespace' }, async (t) => {
-  if (spawnSync('unshare', ['-m', 'true']).status !== 0) return t.skip('unshare -m is not permitted here');
-  // A DNS server on port 53 of a loopback address, named in a resolv.conf that only this task sees.
-  const dns = await new DnsServer().start('127.53.0.9', 53);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'resolver-'));
-  try {
-    dns.set('viadns.example.net', { cname: 'viadns.privatelink.example.net' });
-    dns.set('viadns.privatelink.example.net', { a: ['10.7.0.5'] });
-    dns.set('pinned.example.net', { a: ['20.1.1.1'] });
-    fs.writeFileSync(path.join(dir, 'resolv.conf'), 'nameserver 127.53.0.9\noptions timeout:1 attempts:1\n');
-    fs.writeFileSync(path.join(dir, 'hosts'), '127.0.0.1 localhost\n10.7.0.6 pinned.example.net\n');
-    const r = await w.run('AmlPrivateLinkCheck', {
-      inputs: { fqdns: 'viadns.example.net=10.7.0.5\npinned.example.net=10.7.0.6', tcpCheck: 'false' },
-      wrapper: (cmd) => ['unshare', '-m', 'sh', '-c', `mount --bind ${dir}/resolv.conf /etc/resolv.conf && mount --bind ${dir}/hosts /etc/hosts && exec "$0" "$@"`, ...cmd],
-    });
-    assert.equal(r.result, 'Succeeded', describe(r));
-    const names = Object.fromEntries(report(r).names.map((n) => [n.fqdn, n]));
-    assert.equal(names['viadns.example.net']!.via, 'dns');
-    assert.deepEqual(names['viadns.example.net']!.cnames, ['viadns.privatelink.example.net']);
-    assert.equal(names['pinned.example.net']!.via, 'hosts', 'the hosts entry wins over the public DNS answer');
-  } finally {
-    await dns.stop();
-  }
-});
+test(
+  "the agent's own resolver and hosts file are used when no dnsServers are given",
+  { skip: !isRoot && 'needs root for a private mount namespace' },
+  async (t) => {
+    if (spawnSync('unshare', ['-m', 'true']).status !== 0) return t.skip('unshare -m is not permitted here');
+    // A DNS server on port 53 of a loopback address, named in a resolv.conf that only this task sees.
+    const dns = await new DnsServer().start('127.53.0.9', 53);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'resolver-'));
+    try {
+      dns.set('viadns.example.net', { cname: 'viadns.privatelink.example.net' });
+      dns.set('viadns.privatelink.example.net', { a: ['10.7.0.5'] });
+      dns.set('pinned.example.net', { a: ['20.1.1.1'] });
+      fs.writeFileSync(path.join(dir, 'resolv.conf'), 'nameserver 127.53.0.9\noptions timeout:1 attempts:1\n');
+      fs.writeFileSync(path.join(dir, 'hosts'), '127.0.0.1 localhost\n10.7.0.6 pinned.example.net\n');
+      const r = await w.run('AmlPrivateLinkCheck', {
+        inputs: { fqdns: 'viadns.example.net=10.7.0.5\npinned.example.net=10.7.0.6', tcpCheck: 'false' },
+        wrapper: (cmd) => [
+          'unshare',
+          '-m',
+          'sh',
+          '-c',
+          `mount --bind ${dir}/resolv.conf /etc/resolv.conf && mount --bind ${dir}/hosts /etc/hosts && exec "$0" "$@"`,
+          ...cmd,
+        ],
+      });
+      assert.equal(r.result, 'Succeeded', describe(r));
+      const names = Object.fromEntries(report(r).names.map((n) => [n.fqdn, n]));
+      assert.equal(names['viadns.example.net']!.via, 'dns');
+      assert.deepEqual(names['viadns.example.net']!.cnames, ['viadns.privatelink.example.net']);
+      assert.equal(names['pinned.example.net']!.via, 'hosts', 'the hosts entry wins over the public DNS answer');
+    } finally {
+      await dns.stop();
+    }
+  },
+);
 
 test('posture: public access, an unapproved endpoint and an open dependency are reported', async () => {
   const ws = w.emu.arm.resources.get(w.seed.workspace.id)!;
@@ -148,14 +179,32 @@ test('posture: public access, an unapproved endpoint and an open dependency are 
   const saved = structuredClone([ws.body, storage.body]);
   try {
     w.emu.arm.resources.put(ws.id, { ...ws.body, properties: { ...(ws.body.properties as object), publicNetworkAccess: 'Enabled' } });
-    w.emu.arm.resources.put(storage.id, { ...storage.body, properties: { ...(storage.body.properties as object), publicNetworkAccess: 'Enabled', networkAcls: { defaultAction: 'Allow' } } });
-    w.emu.arm.addPrivateEndpointConnection(ws.id, { name: 'pending-conn', privateEndpointId: `/subscriptions/${w.seed.subscriptionId}/resourceGroups/rg-other/providers/Microsoft.Network/privateEndpoints/pe-rogue`, status: 'Pending' });
+    w.emu.arm.resources.put(storage.id, {
+      ...storage.body,
+      properties: { ...(storage.body.properties as object), publicNetworkAccess: 'Enabled', networkAcls: { defaultAction: 'Allow' } },
+    });
+    w.emu.arm.addPrivateEndpointConnection(ws.id, {
+      name: 'pending-conn',
+      privateEndpointId: `/subscriptions/${w.seed.subscriptionId}/resourceGroups/rg-other/providers/Microsoft.Network/privateEndpoints/pe-rogue`,
+      status: 'Pending',
+    });
     const r = await w.run('AmlPrivateLinkCheck', { connection: 'secret', inputs: wsInputs() });
     assert.equal(r.result, 'Failed', describe(r));
-    const failed = report(r).posture.filter((p) => p.status === 'FAIL').map((p) => p.check);
-    assert.ok(failed.some((c) => /Workspace mlw-prod: public network access/.test(c)), failed.join('; '));
-    assert.ok(failed.some((c) => /endpoint pe-rogue/.test(c)), failed.join('; '));
-    assert.ok(failed.some((c) => /Storage account .*: public network access/.test(c)), failed.join('; '));
+    const failed = report(r)
+      .posture.filter((p) => p.status === 'FAIL')
+      .map((p) => p.check);
+    assert.ok(
+      failed.some((c) => /Workspace mlw-prod: public network access/.test(c)),
+      failed.join('; '),
+    );
+    assert.ok(
+      failed.some((c) => /endpoint pe-rogue/.test(c)),
+      failed.join('; '),
+    );
+    assert.ok(
+      failed.some((c) => /Storage account .*: public network access/.test(c)),
+      failed.join('; '),
+    );
     assert.match(r.errors[0]!, /3 posture checks failed/);
     assert.match(r.summaries[0]!.content, /az ml workspace update -n mlw-prod -g rg-aml-prod --public-network-access Disabled/);
   } finally {
@@ -170,17 +219,28 @@ test('without read access to the endpoints it falls back to the documented names
   const reader = w.seed.servicePrincipals.reader;
   const ep = structuredClone(sc.endpoint);
   ep.parameters = { ...ep.parameters, serviceprincipalid: reader.clientId, serviceprincipalkey: reader.secret };
-  const r = await w.run('AmlPrivateLinkCheck', { endpoints: { [sc.id]: ep }, inputs: { azureSubscription: sc.id, ...wsInputs(), checkPosture: 'false' } });
+  const r = await w.run('AmlPrivateLinkCheck', {
+    endpoints: { [sc.id]: ep },
+    inputs: { azureSubscription: sc.id, ...wsInputs(), checkPosture: 'false' },
+  });
   const rep = report(r);
-  assert.ok(rep.notes.some((n) => /documented name patterns/.test(n)), JSON.stringify(rep.notes));
-  assert.ok(r.warnings.some((x) => /Grant the service connection Reader/.test(x)), describe(r));
+  assert.ok(
+    rep.notes.some((n) => /documented name patterns/.test(n)),
+    JSON.stringify(rep.notes),
+  );
+  assert.ok(
+    r.warnings.some((x) => /Grant the service connection Reader/.test(x)),
+    describe(r),
+  );
   // The patterns name the same hosts Azure would; they still resolve correctly here.
   assert.deepEqual(Object.keys(verdicts(r)).sort(), w.names.map((n) => n.fqdn).sort());
   assert.ok(Object.values(verdicts(r)).every((v) => v === 'OK'));
 });
 
 test('continueOnWarning turns a failed check into succeeded-with-issues', async () => {
-  const r = await w.run('AmlPrivateLinkCheck', { inputs: { fqdns: 'nowhere.example.net', dnsServers: w.dns.address, tcpCheck: 'false', continueOnWarning: 'true' } });
+  const r = await w.run('AmlPrivateLinkCheck', {
+    inputs: { fqdns: 'nowhere.example.net', dnsServers: w.dns.address, tcpCheck: 'false', continueOnWarning: 'true' },
+  });
   assert.equal(r.result, 'SucceededWithIssues', describe(r));
   assert.equal(r.outputs.privateLinkOk, 'false');
 });
@@ -188,9 +248,17 @@ test('continueOnWarning turns a failed check into succeeded-with-issues', async 
 for (const [name, inputs, pattern] of [
   ['a malformed name in fqdns', { fqdns: 'ok.example.net\nbad..name' }, /^Input 'fqdns': line 2 'bad\.\.name' is not a valid host name/],
   ['a malformed IP in fqdns', { fqdns: 'a.example.net=10.0.0.256' }, /^Input 'fqdns': line 1 .*'10\.0\.0\.256' is not an IP address/],
-  ['a bad CIDR', { fqdns: 'a.example.net', allowedRanges: '10.0.0.0/8,300.0.0.0/8' }, /^Input 'allowedRanges': '300\.0\.0\.0\/8' is not a CIDR range/],
+  [
+    'a bad CIDR',
+    { fqdns: 'a.example.net', allowedRanges: '10.0.0.0/8,300.0.0.0/8' },
+    /^Input 'allowedRanges': '300\.0\.0\.0\/8' is not a CIDR range/,
+  ],
   ['nothing to check', {}, /^Input 'fqdns': nothing to check/],
-  ['a workspace without a connection', { workspaceName: 'mlw-prod', resourceGroupName: 'rg' }, /^Input 'azureSubscription': a workspace was given/],
+  [
+    'a workspace without a connection',
+    { workspaceName: 'mlw-prod', resourceGroupName: 'rg' },
+    /^Input 'azureSubscription': a workspace was given/,
+  ],
 ] as const) {
   test(`bad input: ${name}`, async () => {
     const r = await w.run('AmlPrivateLinkCheck', { inputs: { ...inputs } });
@@ -207,8 +275,16 @@ test('bad input: a workspace that does not exist, and one the principal cannot r
   const ep = structuredClone(sc.endpoint);
   ep.parameters = { ...ep.parameters, serviceprincipalid: reader.clientId, serviceprincipalkey: reader.secret };
   const other = `mlw-other`;
-  w.emu.arm.addWorkspace({ subscriptionId: w.seed.subscriptionId, resourceGroup: 'rg-other', name: other, publicNetworkAccess: 'Disabled' });
-  const denied = await w.run('AmlPrivateLinkCheck', { endpoints: { [sc.id]: ep }, inputs: { azureSubscription: sc.id, resourceGroupName: 'rg-other', workspaceName: other, dnsServers: w.dns.address } });
+  w.emu.arm.addWorkspace({
+    subscriptionId: w.seed.subscriptionId,
+    resourceGroup: 'rg-other',
+    name: other,
+    publicNetworkAccess: 'Disabled',
+  });
+  const denied = await w.run('AmlPrivateLinkCheck', {
+    endpoints: { [sc.id]: ep },
+    inputs: { azureSubscription: sc.id, resourceGroupName: 'rg-other', workspaceName: other, dnsServers: w.dns.address },
+  });
   assert.match(denied.errors[0]!, /lacks permission for 'Microsoft\.MachineLearningServices\/workspaces\/read'.*Reader/);
 });
 
@@ -219,13 +295,18 @@ test('no secret appears in any private-link run', () => {
 test('runDiagnose adds the workspace diagnose findings to the posture', async () => {
   const key = `${w.seed.workspace.id}/diagnoseFindings`;
   w.emu.arm.resources.put(key, {
-    dnsResolutionResults: [{ code: 'CustomDNSInUse', level: 'Warning', message: 'We have detected an on-premise dns server is configured.' }],
+    dnsResolutionResults: [
+      { code: 'CustomDNSInUse', level: 'Warning', message: 'We have detected an on-premise dns server is configured.' },
+    ],
     networkSecurityRuleResults: [{ code: 'NsgBlocksOutbound', level: 'Error', message: 'The NSG denies outbound 443.' }],
   });
   try {
     const r = await w.run('AmlPrivateLinkCheck', { connection: 'secret', inputs: { ...wsInputs(), runDiagnose: 'true' } });
     const diag = report(r).posture.filter((p) => p.check.startsWith('diagnose'));
-    assert.deepEqual(diag.map((p) => [p.check, p.status]).sort(), [['diagnose dnsResolutionResults: CustomDNSInUse', 'WARN'], ['diagnose networkSecurityRuleResults: NsgBlocksOutbound', 'FAIL']]);
+    assert.deepEqual(diag.map((p) => [p.check, p.status]).sort(), [
+      ['diagnose dnsResolutionResults: CustomDNSInUse', 'WARN'],
+      ['diagnose networkSecurityRuleResults: NsgBlocksOutbound', 'FAIL'],
+    ]);
     assert.equal(r.result, 'Failed', describe(r));
   } finally {
     w.emu.arm.resources.delete(key);

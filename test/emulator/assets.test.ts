@@ -11,7 +11,6 @@ import { ContainerClient } from '@azure/storage-blob';
 import { type Emulator, type SeedResult, TERMINAL_STATUSES, startEmulator, storagePipeline } from '../../testkit/emulator/index';
 import { rawRequest, type RawResponse } from '../../testkit/emulator/raw';
 
-
 let emu: Emulator;
 let seed: SeedResult;
 let client: AzureMachineLearningWorkspaces;
@@ -20,14 +19,24 @@ let token: string;
 function raw(method: string, url: string, opts: { token?: string; body?: unknown } = {}): Promise<RawResponse> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-  return rawRequest(emu.url, emu.caCertPem, method, url, { headers, ...(opts.body === undefined ? {} : { body: JSON.stringify(opts.body) }) });
+  return rawRequest(emu.url, emu.caCertPem, method, url, {
+    headers,
+    ...(opts.body === undefined ? {} : { body: JSON.stringify(opts.body) }),
+  });
 }
 
 const wsId = (): string => seed.workspace.id;
 const armPath = (tail: string, apiVersion = '2024-04-01'): string => `${wsId()}/${tail}?api-version=${apiVersion}`;
 
-function credential(clientId = seed.servicePrincipals.secret.clientId, secret = seed.servicePrincipals.secret.secret): ClientSecretCredential {
-  return new ClientSecretCredential(seed.tenantId, clientId, secret, { authorityHost: emu.url, disableInstanceDiscovery: true, tlsOptions: { ca: emu.caCertPem } });
+function credential(
+  clientId = seed.servicePrincipals.secret.clientId,
+  secret = seed.servicePrincipals.secret.secret,
+): ClientSecretCredential {
+  return new ClientSecretCredential(seed.tenantId, clientId, secret, {
+    authorityHost: emu.url,
+    disableInstanceDiscovery: true,
+    tlsOptions: { ca: emu.caCertPem },
+  });
 }
 
 async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
@@ -50,18 +59,30 @@ async function expectAmlError(p: Promise<unknown>, status: number, message: RegE
 
 /** Uploads a small code folder through startPendingUpload and registers it; returns the code version's ARM id. */
 async function uploadCode(name: string, files: Record<string, string>): Promise<{ id: string; blobUri: string; sasUri: string }> {
-  const pending = await raw('POST', armPath(`codes/${name}/versions/1/startPendingUpload`), { token, body: { pendingUploadType: 'TemporaryBlobReference' } });
+  const pending = await raw('POST', armPath(`codes/${name}/versions/1/startPendingUpload`), {
+    token,
+    body: { pendingUploadType: 'TemporaryBlobReference' },
+  });
   assert.equal(pending.status, 200, pending.text);
   const ref = pending.json().blobReferenceForConsumption as { blobUri: string; credential: { sasUri: string } };
   const container = new ContainerClient(ref.credential.sasUri, storagePipeline(emu.caCertPem));
-  for (const [file, content] of Object.entries(files)) await container.getBlockBlobClient(`src/${file}`).upload(content, Buffer.byteLength(content));
-  const code = await client.codeVersions.createOrUpdate(seed.resourceGroup, seed.workspace.name, name, '1', { properties: { codeUri: `${ref.blobUri}/src`, isAnonymous: true } });
+  for (const [file, content] of Object.entries(files))
+    await container.getBlockBlobClient(`src/${file}`).upload(content, Buffer.byteLength(content));
+  const code = await client.codeVersions.createOrUpdate(seed.resourceGroup, seed.workspace.name, name, '1', {
+    properties: { codeUri: `${ref.blobUri}/src`, isAnonymous: true },
+  });
   return { id: String(code.id), blobUri: ref.blobUri, sasUri: ref.credential.sasUri };
 }
 
-const envId = (name = 'AzureML-sklearn-0.24-ubuntu18.04-py37-cpu', version = '5'): string => `azureml:${wsId()}/environments/${name}/versions/${version}`;
+const envId = (name = 'AzureML-sklearn-0.24-ubuntu18.04-py37-cpu', version = '5'): string =>
+  `azureml:${wsId()}/environments/${name}/versions/${version}`;
 
-async function component(name: string, codeId: string, outputs: Record<string, unknown>, inputs: Record<string, unknown> = {}): Promise<string> {
+async function component(
+  name: string,
+  codeId: string,
+  outputs: Record<string, unknown>,
+  inputs: Record<string, unknown> = {},
+): Promise<string> {
   const c = await client.componentVersions.createOrUpdate(seed.resourceGroup, seed.workspace.name, name, '1', {
     properties: {
       componentSpec: {
@@ -71,7 +92,11 @@ async function component(name: string, codeId: string, outputs: Record<string, u
         environment: envId(),
         inputs,
         outputs,
-        command: `python ${name}.py ${Object.keys(inputs).map((i) => `--${i} \${{inputs.${i}}}`).join(' ')} ${Object.keys(outputs).map((o) => `--${o} \${{outputs.${o}}}`).join(' ')}`,
+        command: `python ${name}.py ${Object.keys(inputs)
+          .map((i) => `--${i} \${{inputs.${i}}}`)
+          .join(' ')} ${Object.keys(outputs)
+          .map((o) => `--${o} \${{outputs.${o}}}`)
+          .join(' ')}`,
       },
     },
   });
@@ -112,7 +137,11 @@ before(async () => {
   emu = await startEmulator();
   seed = emu.seedDefault();
   emu.arm.lro.defaultRetryAfterSeconds = 0;
-  client = new AzureMachineLearningWorkspaces(credential(), seed.subscriptionId, { endpoint: emu.url, credentialScopes: [`${emu.url}/.default`], tlsOptions: { ca: emu.caCertPem } });
+  client = new AzureMachineLearningWorkspaces(credential(), seed.subscriptionId, {
+    endpoint: emu.url,
+    credentialScopes: [`${emu.url}/.default`],
+    tlsOptions: { ca: emu.caCertPem },
+  });
   token = (await credential().getToken(`${emu.url}/.default`)).token;
 });
 
@@ -143,18 +172,27 @@ describe('code upload and assets', () => {
     assert.equal(got.properties.codeUri, `${code.blobUri}/src`);
     assert.equal(got.name, '1');
     // The same PUT again is fine; another path for the same version is refused as Azure ML does.
-    await client.codeVersions.createOrUpdate(seed.resourceGroup, seed.workspace.name, 'code-train', '1', { properties: { codeUri: `${code.blobUri}/src`, isAnonymous: true } });
+    await client.codeVersions.createOrUpdate(seed.resourceGroup, seed.workspace.name, 'code-train', '1', {
+      properties: { codeUri: `${code.blobUri}/src`, isAnonymous: true },
+    });
     await expectAmlError(
-      client.codeVersions.createOrUpdate(seed.resourceGroup, seed.workspace.name, 'code-train', '1', { properties: { codeUri: `${code.blobUri}/other` } }),
+      client.codeVersions.createOrUpdate(seed.resourceGroup, seed.workspace.name, 'code-train', '1', {
+        properties: { codeUri: `${code.blobUri}/other` },
+      }),
       400,
       /^Asset paths cannot be updated\.$/,
     );
     await expectAmlError(
-      client.codeVersions.createOrUpdate(seed.resourceGroup, seed.workspace.name, 'code-empty', '1', { properties: { codeUri: `${code.blobUri}/nothing-here` } }),
+      client.codeVersions.createOrUpdate(seed.resourceGroup, seed.workspace.name, 'code-empty', '1', {
+        properties: { codeUri: `${code.blobUri}/nothing-here` },
+      }),
       400,
       /does not point to any uploaded file/,
     );
-    await assert.rejects(client.codeVersions.get(seed.resourceGroup, seed.workspace.name, 'code-train', '9'), (e: { statusCode?: number }) => e.statusCode === 404);
+    await assert.rejects(
+      client.codeVersions.get(seed.resourceGroup, seed.workspace.name, 'code-train', '9'),
+      (e: { statusCode?: number }) => e.statusCode === 404,
+    );
     const container = await client.codeContainers.get(seed.resourceGroup, seed.workspace.name, 'code-train');
     assert.equal(container.properties.latestVersion, '1');
     assert.equal(container.properties.nextVersion, '2');
@@ -184,17 +222,30 @@ describe('code upload and assets', () => {
       /declares no input 'x'/,
     );
     const latest = [];
-    for await (const v of client.environmentVersions.list(seed.resourceGroup, seed.workspace.name, 'AzureML-sklearn-0.24-ubuntu18.04-py37-cpu', { orderBy: 'createdtime desc', top: 1 })) latest.push(v.name);
+    for await (const v of client.environmentVersions.list(
+      seed.resourceGroup,
+      seed.workspace.name,
+      'AzureML-sklearn-0.24-ubuntu18.04-py37-cpu',
+      { orderBy: 'createdtime desc', top: 1 },
+    ))
+      latest.push(v.name);
     assert.deepEqual(latest, ['5']);
     const env = await client.environmentVersions.get(seed.resourceGroup, seed.workspace.name, 'taxi-train-env', '1');
     assert.match(String(env.properties.image), /^mcr\.microsoft\.com\/azureml\//);
-    await expectAmlError(client.environmentVersions.createOrUpdate(seed.resourceGroup, seed.workspace.name, 'no-image', '1', { properties: { condaFile: 'x: 1' } }), 400, /needs properties\.image/);
+    await expectAmlError(
+      client.environmentVersions.createOrUpdate(seed.resourceGroup, seed.workspace.name, 'no-image', '1', {
+        properties: { condaFile: 'x: 1' },
+      }),
+      400,
+      /needs properties\.image/,
+    );
 
     const code = await uploadCode('code-pipeline', { 'train.py': 'print(1)\n', 'evaluate.py': 'print(2)\n' });
     trainId = await component('train', code.id, { model_output: { type: 'uri_folder' } }, { learning_rate: { type: 'number' } });
     evalId = await component('evaluate', code.id, { score_report: { type: 'uri_folder' } }, { model_input: { type: 'uri_folder' } });
     const computes = [];
-    for await (const c of client.computeOperations.list(seed.resourceGroup, seed.workspace.name)) computes.push(`${c.name}:${c.properties?.computeType}`);
+    for await (const c of client.computeOperations.list(seed.resourceGroup, seed.workspace.name))
+      computes.push(`${c.name}:${c.properties?.computeType}`);
     assert.deepEqual(computes.sort(), ['aks-prod:Kubernetes', 'cpu-cluster:AmlCompute', 'gpu-cluster:AmlCompute']);
     const ds = await client.datastores.get(seed.resourceGroup, seed.workspace.name, 'workspaceblobstore');
     assert.equal(ds.properties.isDefault, true);
@@ -205,23 +256,41 @@ describe('code upload and assets', () => {
 describe('pipeline jobs', () => {
   it('validates compute, bindings and re-submission like Azure ML', async () => {
     await expectAmlError(
-      client.jobs.createOrUpdate(seed.resourceGroup, seed.workspace.name, 'bad-compute', { properties: twoStepPipeline(trainId, evalId, { settings: { default_compute: `${wsId()}/computes/gpu-clusterx` } }) }),
+      client.jobs.createOrUpdate(seed.resourceGroup, seed.workspace.name, 'bad-compute', {
+        properties: twoStepPipeline(trainId, evalId, { settings: { default_compute: `${wsId()}/computes/gpu-clusterx` } }),
+      }),
       400,
       /compute 'gpu-clusterx' was not found/,
     );
     const badBinding = twoStepPipeline(trainId, evalId);
-    (badBinding.jobs as Record<string, { inputs: Record<string, unknown> }>).evaluate.inputs.model_input = { job_input_type: 'literal', value: '${{parent.jobs.train.outputs.model}}' };
-    await expectAmlError(client.jobs.createOrUpdate(seed.resourceGroup, seed.workspace.name, 'bad-binding', { properties: badBinding }), 400, /step 'train' has no output 'model'\. Its outputs: model_output/);
+    (badBinding.jobs as Record<string, { inputs: Record<string, unknown> }>).evaluate.inputs.model_input = {
+      job_input_type: 'literal',
+      value: '${{parent.jobs.train.outputs.model}}',
+    };
+    await expectAmlError(
+      client.jobs.createOrUpdate(seed.resourceGroup, seed.workspace.name, 'bad-binding', { properties: badBinding }),
+      400,
+      /step 'train' has no output 'model'\. Its outputs: model_output/,
+    );
     assert.ok(!emu.aml.job('bad-compute') && !emu.aml.job('bad-binding'), 'refused jobs are not created');
 
     emu.aml.scriptJob('resubmit', { stepDurationMs: Infinity });
-    const created = await client.jobs.createOrUpdate(seed.resourceGroup, seed.workspace.name, 'resubmit', { properties: twoStepPipeline(trainId, evalId) });
+    const created = await client.jobs.createOrUpdate(seed.resourceGroup, seed.workspace.name, 'resubmit', {
+      properties: twoStepPipeline(trainId, evalId),
+    });
     assert.equal(created.properties.status, 'NotStarted');
-    assert.match(String(created.properties.services?.Studio?.endpoint), /^https:\/\/ml\.azure\.com\/runs\/resubmit\?wsid=\/subscriptions\/.+\/resourcegroups\/rg-aml-prod\/workspaces\/mlw-prod&tid=/);
-    const retag = await client.jobs.createOrUpdate(seed.resourceGroup, seed.workspace.name, 'resubmit', { properties: { ...twoStepPipeline(trainId, evalId), tags: { more: 'yes' } } });
+    assert.match(
+      String(created.properties.services?.Studio?.endpoint),
+      /^https:\/\/ml\.azure\.com\/runs\/resubmit\?wsid=\/subscriptions\/.+\/resourcegroups\/rg-aml-prod\/workspaces\/mlw-prod&tid=/,
+    );
+    const retag = await client.jobs.createOrUpdate(seed.resourceGroup, seed.workspace.name, 'resubmit', {
+      properties: { ...twoStepPipeline(trainId, evalId), tags: { more: 'yes' } },
+    });
     assert.deepEqual(retag.properties.tags, { more: 'yes' });
     await expectAmlError(
-      client.jobs.createOrUpdate(seed.resourceGroup, seed.workspace.name, 'resubmit', { properties: twoStepPipeline(trainId, evalId, { inputs: { learning_rate: { jobInputType: 'literal', value: '0.5' } } }) }),
+      client.jobs.createOrUpdate(seed.resourceGroup, seed.workspace.name, 'resubmit', {
+        properties: twoStepPipeline(trainId, evalId, { inputs: { learning_rate: { jobInputType: 'literal', value: '0.5' } } }),
+      }),
       400,
       /^A job with this name already exists\. If you are trying to create a new job, use a different name\. If you are trying to update an existing job, the existing job's Inputs cannot be changed\./,
     );
@@ -262,24 +331,40 @@ describe('pipeline jobs', () => {
   });
 
   it('fails the pipeline when a step fails, with the step error in run history', async () => {
-    emu.aml.scriptJob('bad-run', { startDelayMs: 5, stepDurationMs: 20, phaseMs: 2, fail: { step: 'train', code: 'UserError', message: 'ValueError: learning rate must be positive' } });
+    emu.aml.scriptJob('bad-run', {
+      startDelayMs: 5,
+      stepDurationMs: 20,
+      phaseMs: 2,
+      fail: { step: 'train', code: 'UserError', message: 'ValueError: learning rate must be positive' },
+    });
     await client.jobs.createOrUpdate(seed.resourceGroup, seed.workspace.name, 'bad-run', { properties: twoStepPipeline(trainId, evalId) });
     await until('bad-run terminal', () => emu.aml.terminalAt('bad-run'));
     assert.equal((await client.jobs.get(seed.resourceGroup, seed.workspace.name, 'bad-run')).properties.status, 'Failed');
-    assert.deepEqual(emu.aml.children('bad-run').map((r) => `${r.step}:${r.status}`), ['train:Failed'], 'evaluate never starts');
+    assert.deepEqual(
+      emu.aml.children('bad-run').map((r) => `${r.step}:${r.status}`),
+      ['train:Failed'],
+      'evaluate never starts',
+    );
 
     const disc = await raw('GET', String((await client.workspaces.get(seed.resourceGroup, seed.workspace.name)).discoveryUrl));
     assert.equal(disc.status, 200);
     const history = `${String(disc.json().history)}/history/v1.0${wsId()}/runs`;
     const parent = (await raw('GET', `${history}/bad-run`, { token })).json();
     assert.equal(parent.status, 'Failed');
-    assert.match(String((parent.error as { error: { message: string } }).error.message), /^Pipeline has failed child jobs\. Failed nodes: \/train\./);
+    assert.match(
+      String((parent.error as { error: { message: string } }).error.message),
+      /^Pipeline has failed child jobs\. Failed nodes: \/train\./,
+    );
     const kids = (await raw('GET', `${history}/bad-run/children`, { token })).json().value as Array<Record<string, unknown>>;
     assert.equal(kids.length, 1);
     assert.equal(kids[0].parentRunId, 'bad-run');
     assert.equal(kids[0].displayName, 'train');
     assert.match(String((kids[0].properties as Record<string, string>)['azureml.nodeid']), /^[0-9a-f]{8}$/);
-    assert.deepEqual((kids[0].error as { error: { code: string; message: string } }).error, { ...(kids[0].error as { error: object }).error, code: 'UserError', message: 'ValueError: learning rate must be positive' });
+    assert.deepEqual((kids[0].error as { error: { code: string; message: string } }).error, {
+      ...(kids[0].error as { error: object }).error,
+      code: 'UserError',
+      message: 'ValueError: learning rate must be positive',
+    });
   });
 
   it('cancels a running job as a long-running operation; its steps end Canceled', async () => {
@@ -292,10 +377,17 @@ describe('pipeline jobs', () => {
     await poller.pollUntilDone();
     assert.ok(Date.now() - start >= 25, 'the operation ends when the job is canceled');
     assert.equal((await client.jobs.get(seed.resourceGroup, seed.workspace.name, 'long-run')).properties.status, 'Canceled');
-    assert.deepEqual(emu.aml.children('long-run').map((r) => `${r.step}:${r.status}`), ['train:Canceled']);
+    assert.deepEqual(
+      emu.aml.children('long-run').map((r) => `${r.step}:${r.status}`),
+      ['train:Canceled'],
+    );
     assert.ok(emu.requests.some((r) => r.method === 'POST' && r.path.endsWith('/jobs/long-run/cancel') && r.status === 202));
     assert.ok(emu.requests.some((r) => r.path.includes('/mfeOperationResults/') && r.status === 204));
-    await expectAmlError(client.jobs.beginCancelAndWait(seed.resourceGroup, seed.workspace.name, 'long-run'), 400, /status Canceled and cannot be canceled/);
+    await expectAmlError(
+      client.jobs.beginCancelAndWait(seed.resourceGroup, seed.workspace.name, 'long-run'),
+      400,
+      /status Canceled and cannot be canceled/,
+    );
   });
 });
 
@@ -310,25 +402,53 @@ describe('data plane', () => {
     const parent = (await raw('GET', `${mlflow}/runs/get?run_id=ok-run`, { token })).json().run as { info: Record<string, unknown> };
     assert.equal(parent.info.status, 'FINISHED');
     assert.equal(parent.info.run_name, 'train and evaluate');
-    const search = await raw('POST', `${mlflow}/runs/search`, { token, body: { experiment_ids: [parent.info.experiment_id], filter: "tags.mlflow.parentRunId = 'ok-run'" } });
+    const search = await raw('POST', `${mlflow}/runs/search`, {
+      token,
+      body: { experiment_ids: [parent.info.experiment_id], filter: "tags.mlflow.parentRunId = 'ok-run'" },
+    });
     assert.equal(search.status, 200, search.text);
-    const steps = search.json().runs as Array<{ info: { run_id: string; run_name: string }; data: { metrics?: Array<{ key: string; value: number }> } }>;
+    const steps = search.json().runs as Array<{
+      info: { run_id: string; run_name: string };
+      data: { metrics?: Array<{ key: string; value: number }> };
+    }>;
     assert.deepEqual(steps.map((r) => r.info.run_name).sort(), ['evaluate-model', 'train']);
     const evaluate = steps.find((r) => r.info.run_name === 'evaluate-model');
     assert.deepEqual(evaluate?.data.metrics?.map((m) => `${m.key}=${m.value}`).sort(), ['auc=0.91', 'rmse=2.9']);
     const hist = (await raw('GET', `${mlflow}/metrics/get-history?run_id=${evaluate?.info.run_id}&metric_key=auc`, { token })).json();
-    assert.deepEqual((hist.metrics as Array<{ value: number; step: number }>).map((m) => [m.step, m.value]), [[0, 0.88], [1, 0.91]]);
-    assert.deepEqual((await raw('GET', `${mlflow}/metrics/get-history?run_id=${evaluate?.info.run_id}&metric_key=f1`, { token })).json(), {});
+    assert.deepEqual(
+      (hist.metrics as Array<{ value: number; step: number }>).map((m) => [m.step, m.value]),
+      [
+        [0, 0.88],
+        [1, 0.91],
+      ],
+    );
+    assert.deepEqual(
+      (await raw('GET', `${mlflow}/metrics/get-history?run_id=${evaluate?.info.run_id}&metric_key=f1`, { token })).json(),
+      {},
+    );
     const missing = await raw('GET', `${mlflow}/runs/get?run_id=nope`, { token });
     assert.deepEqual([missing.status, missing.json().error_code], [404, 'RESOURCE_DOES_NOT_EXIST']);
-    const badFilter = await raw('POST', `${mlflow}/runs/search`, { token, body: { experiment_ids: [parent.info.experiment_id], filter: 'tags.x ~ 1' } });
+    const badFilter = await raw('POST', `${mlflow}/runs/search`, {
+      token,
+      body: { experiment_ids: [parent.info.experiment_id], filter: 'tags.x ~ 1' },
+    });
     assert.deepEqual([badFilter.status, badFilter.json().error_code], [400, 'INVALID_PARAMETER_VALUE']);
 
-    const reader = (await credential(seed.servicePrincipals.reader.clientId, seed.servicePrincipals.reader.secret).getToken(`${emu.url}/.default`)).token;
-    assert.equal((await raw('GET', `${emu.url}/history/v1.0${wsId()}/runs/ok-run/children`, { token: reader })).status, 200, 'Reader can read runs');
+    const reader = (
+      await credential(seed.servicePrincipals.reader.clientId, seed.servicePrincipals.reader.secret).getToken(`${emu.url}/.default`)
+    ).token;
+    assert.equal(
+      (await raw('GET', `${emu.url}/history/v1.0${wsId()}/runs/ok-run/children`, { token: reader })).status,
+      200,
+      'Reader can read runs',
+    );
     const anonymous = await raw('GET', `${emu.url}/history/v1.0${wsId()}/runs/ok-run`);
     assert.equal(anonymous.status, 401);
-    const sp = emu.entra.addServicePrincipal({ tenantId: seed.tenantId, displayName: 'no-role-dp', secret: 'no-role-dp-secret-0123456789abcdef' });
+    const sp = emu.entra.addServicePrincipal({
+      tenantId: seed.tenantId,
+      displayName: 'no-role-dp',
+      secret: 'no-role-dp-secret-0123456789abcdef',
+    });
     const noRole = (await credential(sp.clientId, 'no-role-dp-secret-0123456789abcdef').getToken(`${emu.url}/.default`)).token;
     const denied = await raw('GET', `${mlflow}/runs/get?run_id=ok-run`, { token: noRole });
     assert.deepEqual([denied.status, denied.json().error_code], [403, 'PERMISSION_DENIED']);
@@ -351,13 +471,19 @@ describe('data plane', () => {
   });
 
   it('injects storage faults and counts re-uploads', async () => {
-    const pending = await raw('POST', armPath('codes/code-retry/versions/1/startPendingUpload'), { token, body: { pendingUploadType: 'TemporaryBlobReference' } });
+    const pending = await raw('POST', armPath('codes/code-retry/versions/1/startPendingUpload'), {
+      token,
+      body: { pendingUploadType: 'TemporaryBlobReference' },
+    });
     const sasUri = (pending.json().blobReferenceForConsumption as { credential: { sasUri: string } }).credential.sasUri;
     const fault = emu.storage.faults.add({ path: '/src/a.py', kind: 'status', status: 503 });
     const mark = emu.storage.mark();
     await new ContainerClient(sasUri, storagePipeline(emu.caCertPem)).getBlockBlobClient('src/a.py').upload('abc', 3);
     assert.equal(fault.hits, 1);
-    assert.deepEqual(emu.storage.requests.slice(mark).map((r) => r.status), [503, 201]);
+    assert.deepEqual(
+      emu.storage.requests.slice(mark).map((r) => r.status),
+      [503, 201],
+    );
     assert.equal(emu.storage.bytesUploaded(mark), 3);
   });
 });

@@ -10,17 +10,26 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { AzureMachineLearningWorkspaces } from '@azure/arm-machinelearning';
-import { ClientAssertionCredential, ClientCertificateCredential, ClientSecretCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
+import {
+  ClientAssertionCredential,
+  ClientCertificateCredential,
+  ClientSecretCredential,
+  ManagedIdentityCredential,
+  type TokenCredential,
+} from '@azure/identity';
 import { WebApi, getBearerHandler } from 'azure-devops-node-api';
 import { type Emulator, type SeedResult, makeSelfSignedCertificate, startEmulator } from '../../testkit/emulator/index';
 import { decodeJwt } from '../../testkit/emulator/jwt';
 import { rawRequest, type RawResponse } from '../../testkit/emulator/raw';
 
-
 let emu: Emulator;
 let seed: SeedResult;
 
-function raw(method: string, path: string, opts: { headers?: Record<string, string>; body?: string; timeoutMs?: number } = {}): Promise<RawResponse> {
+function raw(
+  method: string,
+  path: string,
+  opts: { headers?: Record<string, string>; body?: string; timeoutMs?: number } = {},
+): Promise<RawResponse> {
   return rawRequest(emu.url, emu.caCertPem, method, path, opts);
 }
 
@@ -42,7 +51,10 @@ function mlClient(credential: TokenCredential): AzureMachineLearningWorkspaces {
   });
 }
 
-function secretCredential(clientId = seed.servicePrincipals.secret.clientId, secret = seed.servicePrincipals.secret.secret): ClientSecretCredential {
+function secretCredential(
+  clientId = seed.servicePrincipals.secret.clientId,
+  secret = seed.servicePrincipals.secret.secret,
+): ClientSecretCredential {
   return new ClientSecretCredential(seed.tenantId, clientId, secret, idOpts());
 }
 
@@ -88,13 +100,27 @@ describe('Entra token endpoint', () => {
   });
 
   it('rejects a wrong client secret with AADSTS7000215 in Entra’s error shape', async () => {
-    await assert.rejects(secretCredential(seed.servicePrincipals.secret.clientId, 'not-the-secret').getToken('https://management.azure.com/.default'), /AADSTS7000215/);
-    const form = tokenForm({ grant_type: 'client_credentials', client_id: seed.servicePrincipals.secret.clientId, client_secret: 'nope', scope: 'https://management.azure.com/.default' });
-    const res = await raw('POST', `/${seed.tenantId}/oauth2/v2.0/token`, { ...form, headers: { ...form.headers, 'client-request-id': 'corr-1' } });
+    await assert.rejects(
+      secretCredential(seed.servicePrincipals.secret.clientId, 'not-the-secret').getToken('https://management.azure.com/.default'),
+      /AADSTS7000215/,
+    );
+    const form = tokenForm({
+      grant_type: 'client_credentials',
+      client_id: seed.servicePrincipals.secret.clientId,
+      client_secret: 'nope',
+      scope: 'https://management.azure.com/.default',
+    });
+    const res = await raw('POST', `/${seed.tenantId}/oauth2/v2.0/token`, {
+      ...form,
+      headers: { ...form.headers, 'client-request-id': 'corr-1' },
+    });
     assert.equal(res.status, 401);
     const body = res.json();
     assert.equal(body.error, 'invalid_client');
-    assert.match(String(body.error_description), /^AADSTS7000215: Invalid client secret provided\..* Trace ID: [0-9a-f-]{36} Correlation ID: corr-1 Timestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/);
+    assert.match(
+      String(body.error_description),
+      /^AADSTS7000215: Invalid client secret provided\..* Trace ID: [0-9a-f-]{36} Correlation ID: corr-1 Timestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/,
+    );
     assert.deepEqual(body.error_codes, [7000215]);
     for (const k of ['timestamp', 'trace_id', 'correlation_id', 'error_uri']) assert.ok(body[k], k);
   });
@@ -103,19 +129,38 @@ describe('Entra token endpoint', () => {
     const meta = await raw('GET', '/00000000-1111-2222-3333-444444444444/v2.0/.well-known/openid-configuration');
     assert.equal(meta.status, 400);
     assert.deepEqual(meta.json().error_codes, [90002]);
-    const res = await raw('POST', `/${seed.tenantId}/oauth2/v2.0/token`, tokenForm({ grant_type: 'client_credentials', client_id: '99999999-0000-4000-8000-000000000000', client_secret: 'x', scope: 'https://management.azure.com/.default' }));
+    const res = await raw(
+      'POST',
+      `/${seed.tenantId}/oauth2/v2.0/token`,
+      tokenForm({
+        grant_type: 'client_credentials',
+        client_id: '99999999-0000-4000-8000-000000000000',
+        client_secret: 'x',
+        scope: 'https://management.azure.com/.default',
+      }),
+    );
     assert.equal(res.status, 400);
     assert.equal(res.json().error, 'unauthorized_client');
     assert.match(String(res.json().error_description), /^AADSTS700016: Application with identifier '99999999-/);
   });
 
   it('accepts the registered certificate through ClientCertificateCredential and refuses an unregistered one (AADSTS700027)', async () => {
-    const good = new ClientCertificateCredential(seed.tenantId, seed.servicePrincipals.certificate.clientId, { certificate: seed.servicePrincipals.certificate.pem }, idOpts());
+    const good = new ClientCertificateCredential(
+      seed.tenantId,
+      seed.servicePrincipals.certificate.clientId,
+      { certificate: seed.servicePrincipals.certificate.pem },
+      idOpts(),
+    );
     const token = await good.getToken('https://management.azure.com/.default');
     const check = emu.entra.verifyAccessToken(token.token);
     assert.ok(check.ok && check.info.oid === seed.servicePrincipals.certificate.objectId);
     const stranger = makeSelfSignedCertificate('not-registered');
-    const bad = new ClientCertificateCredential(seed.tenantId, seed.servicePrincipals.certificate.clientId, { certificate: stranger.combinedPem }, idOpts());
+    const bad = new ClientCertificateCredential(
+      seed.tenantId,
+      seed.servicePrincipals.certificate.clientId,
+      { certificate: stranger.combinedPem },
+      idOpts(),
+    );
     await assert.rejects(bad.getToken('https://management.azure.com/.default'), /AADSTS700027/);
   });
 
@@ -147,13 +192,17 @@ describe('Entra token endpoint', () => {
     const jobToken = emu.ado.issueJobToken({ org: seed.ado.org, project: seed.ado.project });
     const oidc = String((await fetchOidc(jobToken, seed.ado.serviceConnections.wif.id)).json().oidcToken);
     const exchange = (assertion: string): Promise<RawResponse> =>
-      raw('POST', `/${seed.tenantId}/oauth2/v2.0/token`, tokenForm({
-        grant_type: 'client_credentials',
-        client_id: seed.servicePrincipals.federated.clientId,
-        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-        client_assertion: assertion,
-        scope: 'https://management.azure.com/.default',
-      }));
+      raw(
+        'POST',
+        `/${seed.tenantId}/oauth2/v2.0/token`,
+        tokenForm({
+          grant_type: 'client_credentials',
+          client_id: seed.servicePrincipals.federated.clientId,
+          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+          client_assertion: assertion,
+          scope: 'https://management.azure.com/.default',
+        }),
+      );
     assert.equal((await exchange(oidc)).status, 200);
     emu.clock.advance(11 * 60 * 1000);
     const expired = await exchange(oidc);
@@ -163,17 +212,25 @@ describe('Entra token endpoint', () => {
     const other = String((await fetchOidc(jobToken, seed.ado.serviceConnections.secret.id)).json().oidcToken);
     const wrong = await exchange(other);
     assert.equal(wrong.status, 401);
-    assert.match(String(wrong.json().error_description), /^AADSTS700213: No matching federated identity record found for presented assertion subject 'sc:\/\/contoso\/mlops\/aml-prod-spn'/);
+    assert.match(
+      String(wrong.json().error_description),
+      /^AADSTS700213: No matching federated identity record found for presented assertion subject 'sc:\/\/contoso\/mlops\/aml-prod-spn'/,
+    );
   });
 
   it('serves managed identity tokens through IMDS to ManagedIdentityCredential (system and user assigned)', async () => {
     const saved = process.env.AZURE_POD_IDENTITY_AUTHORITY_HOST;
     process.env.AZURE_POD_IDENTITY_AUTHORITY_HOST = emu.url;
     try {
-      const system = await new ManagedIdentityCredential({ tlsOptions: { ca: emu.caCertPem } }).getToken('https://management.azure.com/.default');
+      const system = await new ManagedIdentityCredential({ tlsOptions: { ca: emu.caCertPem } }).getToken(
+        'https://management.azure.com/.default',
+      );
       const sys = emu.entra.verifyAccessToken(system.token);
       assert.ok(sys.ok && sys.info.oid === seed.managedIdentities.system.objectId);
-      const user = await new ManagedIdentityCredential({ clientId: seed.managedIdentities.user.clientId, tlsOptions: { ca: emu.caCertPem } }).getToken('https://management.azure.com/.default');
+      const user = await new ManagedIdentityCredential({
+        clientId: seed.managedIdentities.user.clientId,
+        tlsOptions: { ca: emu.caCertPem },
+      }).getToken('https://management.azure.com/.default');
       const usr = emu.entra.verifyAccessToken(user.token);
       assert.ok(usr.ok && usr.info.oid === seed.managedIdentities.user.objectId);
       assert.equal(usr.ok && usr.info.claims.xms_mirid, seed.managedIdentities.user.resourceId);
@@ -207,7 +264,11 @@ describe('ARM', () => {
   });
 
   it('answers 403 AuthorizationFailed with ARM’s exact text before any existence check', async () => {
-    const sp = emu.entra.addServicePrincipal({ tenantId: seed.tenantId, displayName: 'no-role', secret: 'no-role-secret-value-0123456789' });
+    const sp = emu.entra.addServicePrincipal({
+      tenantId: seed.tenantId,
+      displayName: 'no-role',
+      secret: 'no-role-secret-value-0123456789',
+    });
     const token = await armToken(sp.clientId, 'no-role-secret-value-0123456789');
     for (const name of [seed.workspace.name, 'does-not-exist']) {
       const res = await raw('GET', `${wsPath(name)}?api-version=2024-04-01`, { headers: { authorization: `Bearer ${token}` } });
@@ -221,10 +282,22 @@ describe('ARM', () => {
     }
     const reader = await armToken(seed.servicePrincipals.reader.clientId, seed.servicePrincipals.reader.secret);
     assert.equal((await raw('GET', `${wsPath()}?api-version=2024-04-01`, { headers: { authorization: `Bearer ${reader}` } })).status, 200);
-    assert.ok(!emu.arm.rbac.isAllowed(seed.servicePrincipals.reader.objectId, 'Microsoft.MachineLearningServices/workspaces/jobs/write', seed.workspace.id));
+    assert.ok(
+      !emu.arm.rbac.isAllowed(
+        seed.servicePrincipals.reader.objectId,
+        'Microsoft.MachineLearningServices/workspaces/jobs/write',
+        seed.workspace.id,
+      ),
+    );
     emu.arm.grantRole(sp.objectId, 'AzureML Data Scientist', seed.workspace.id);
     assert.ok(emu.arm.rbac.isAllowed(sp.objectId, 'Microsoft.MachineLearningServices/workspaces/jobs/write', seed.workspace.id));
-    assert.ok(!emu.arm.rbac.isAllowed(sp.objectId, 'Microsoft.MachineLearningServices/workspaces/computes/write', `${seed.workspace.id}/computes/c1`));
+    assert.ok(
+      !emu.arm.rbac.isAllowed(
+        sp.objectId,
+        'Microsoft.MachineLearningServices/workspaces/computes/write',
+        `${seed.workspace.id}/computes/c1`,
+      ),
+    );
   });
 
   it('answers missing subscriptions, groups and workspaces with ARM’s 404 codes', async () => {
@@ -252,17 +325,34 @@ describe('ARM', () => {
     assert.match(String(noAuth.headers['www-authenticate']), /^Bearer authorization_uri="/);
     assert.equal((noAuth.json().error as Record<string, unknown>).code, 'AuthenticationFailed');
 
-    const adoToken = await armToken(seed.servicePrincipals.secret.clientId, seed.servicePrincipals.secret.secret, '499b84ac-1321-427f-aa17-267ca6975798/.default');
+    const adoToken = await armToken(
+      seed.servicePrincipals.secret.clientId,
+      seed.servicePrincipals.secret.secret,
+      '499b84ac-1321-427f-aa17-267ca6975798/.default',
+    );
     const aud = await raw('GET', `${wsPath()}?api-version=2024-04-01`, { headers: { authorization: `Bearer ${adoToken}` } });
     assert.equal(aud.status, 401);
-    assert.match(String((aud.json().error as Record<string, unknown>).message), /^The access token has been obtained for wrong audience or resource '499b84ac-/);
+    assert.match(
+      String((aud.json().error as Record<string, unknown>).message),
+      /^The access token has been obtained for wrong audience or resource '499b84ac-/,
+    );
 
-    const auth = { authorization: `Bearer ${await armToken(seed.servicePrincipals.secret.clientId, seed.servicePrincipals.secret.secret)}` };
+    const auth = {
+      authorization: `Bearer ${await armToken(seed.servicePrincipals.secret.clientId, seed.servicePrincipals.secret.secret)}`,
+    };
     const missing = await raw('GET', wsPath(), { headers: auth });
-    assert.deepEqual(missing.json(), { error: { code: 'MissingApiVersionParameter', message: 'The api-version query parameter (?api-version=) is required for all requests.' } });
+    assert.deepEqual(missing.json(), {
+      error: {
+        code: 'MissingApiVersionParameter',
+        message: 'The api-version query parameter (?api-version=) is required for all requests.',
+      },
+    });
     const invalid = await raw('GET', `${wsPath()}?api-version=2099-01-01`, { headers: auth });
     assert.equal(invalid.status, 400);
-    assert.match(String((invalid.json().error as Record<string, unknown>).message), /^The api-version '2099-01-01' is invalid\. The supported versions are '.*2024-04-01.*2022-10-01/);
+    assert.match(
+      String((invalid.json().error as Record<string, unknown>).message),
+      /^The api-version '2099-01-01' is invalid\. The supported versions are '.*2024-04-01.*2022-10-01/,
+    );
     for (const v of ['2022-10-01', '2023-04-01', '2023-10-01', '2024-04-01', '2024-10-01', '2025-06-01']) {
       assert.equal((await raw('GET', `${wsPath()}?api-version=${v}`, { headers: auth })).status, 200, v);
     }
@@ -274,12 +364,18 @@ describe('ARM', () => {
 
   it('drives a long-running PUT to completion with the SDK poller, and reports a failed one', async () => {
     const computes = new Map<string, Record<string, unknown>>();
-    const base = '/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/computes/{computeName}';
+    const base =
+      '/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}/computes/{computeName}';
     emu.arm.route('PUT', base, {
       action: 'Microsoft.MachineLearningServices/workspaces/computes/write',
       handler: (req) => {
         const id = req.path;
-        const body = { id, name: req.params.computeName, type: 'Microsoft.MachineLearningServices/workspaces/computes', properties: { computeType: 'Kubernetes', provisioningState: 'Creating' } };
+        const body = {
+          id,
+          name: req.params.computeName,
+          type: 'Microsoft.MachineLearningServices/workspaces/computes',
+          properties: { computeType: 'Kubernetes', provisioningState: 'Creating' },
+        };
         computes.set(id.toLowerCase(), body);
         const fail = req.params.computeName === 'broken';
         const op = emu.arm.startOperation({
@@ -301,25 +397,39 @@ describe('ARM', () => {
     });
     const client = mlClient(secretCredential());
     const params = { properties: { computeType: 'Kubernetes' as const } };
-    const done = await client.computeOperations.beginCreateOrUpdateAndWait(seed.resourceGroup, seed.workspace.name, 'k8s', params, { updateIntervalInMs: 20 });
+    const done = await client.computeOperations.beginCreateOrUpdateAndWait(seed.resourceGroup, seed.workspace.name, 'k8s', params, {
+      updateIntervalInMs: 20,
+    });
     assert.equal(done.properties?.provisioningState, 'Succeeded');
-    await assert.rejects(client.computeOperations.beginCreateOrUpdateAndWait(seed.resourceGroup, seed.workspace.name, 'broken', params, { updateIntervalInMs: 20 }), /ComputeAttachFailed|AKS cluster is not reachable/);
+    await assert.rejects(
+      client.computeOperations.beginCreateOrUpdateAndWait(seed.resourceGroup, seed.workspace.name, 'broken', params, {
+        updateIntervalInMs: 20,
+      }),
+      /ComputeAttachFailed|AKS cluster is not reachable/,
+    );
     assert.ok(emu.requests.some((r) => r.path.includes('/mfeOperationsStatus/') && r.status === 200));
   });
 
   it('follows a Location-only 202 until the operation result answers 204', async () => {
     emu.arm.addWorkspace({ subscriptionId: seed.subscriptionId, resourceGroup: seed.resourceGroup, name: 'mlw-temp' });
-    emu.arm.route('DELETE', '/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}', {
-      action: 'Microsoft.MachineLearningServices/workspaces/delete',
-      handler: (req) => {
-        const id = req.path;
-        const op = emu.arm.startOperation({ req, steps: 2, retryAfterSeconds: 0, onComplete: () => emu.arm.resources.delete(id) });
-        return { status: 202, headers: { Location: op.headers.Location, 'Retry-After': '0' } };
+    emu.arm.route(
+      'DELETE',
+      '/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}',
+      {
+        action: 'Microsoft.MachineLearningServices/workspaces/delete',
+        handler: (req) => {
+          const id = req.path;
+          const op = emu.arm.startOperation({ req, steps: 2, retryAfterSeconds: 0, onComplete: () => emu.arm.resources.delete(id) });
+          return { status: 202, headers: { Location: op.headers.Location, 'Retry-After': '0' } };
+        },
       },
-    });
+    );
     const client = mlClient(secretCredential());
     await client.workspaces.beginDeleteAndWait(seed.resourceGroup, 'mlw-temp', { updateIntervalInMs: 20 });
-    await assert.rejects(client.workspaces.get(seed.resourceGroup, 'mlw-temp'), (e: { statusCode?: number; code?: string }) => e.statusCode === 404 && e.code === 'ResourceNotFound');
+    await assert.rejects(
+      client.workspaces.get(seed.resourceGroup, 'mlw-temp'),
+      (e: { statusCode?: number; code?: string }) => e.statusCode === 404 && e.code === 'ResourceNotFound',
+    );
     const results = emu.requests.filter((r) => r.path.includes('/mfeOperationResults/')).map((r) => r.status);
     assert.deepEqual(results, [202, 204]);
   });
@@ -329,7 +439,14 @@ describe('fault injection', () => {
   it('makes the ARM SDK honour Retry-After on an injected 429', async () => {
     const client = mlClient(secretCredential());
     await client.workspaces.get(seed.resourceGroup, seed.workspace.name); // warm the token
-    const fault = emu.faults.add({ service: 'arm', method: 'GET', path: `/workspaces/${seed.workspace.name}`, kind: 'status', status: 429, retryAfterSeconds: 1 });
+    const fault = emu.faults.add({
+      service: 'arm',
+      method: 'GET',
+      path: `/workspaces/${seed.workspace.name}`,
+      kind: 'status',
+      status: 429,
+      retryAfterSeconds: 1,
+    });
     const start = Date.now();
     const ws = await client.workspaces.get(seed.resourceGroup, seed.workspace.name);
     const elapsed = Date.now() - start;
@@ -337,7 +454,10 @@ describe('fault injection', () => {
     assert.equal(fault.hits, 1);
     assert.ok(elapsed >= 900, `waited ${elapsed} ms`);
     const calls = emu.requests.filter((r) => r.service === 'arm' && r.path === wsPath()).slice(-2);
-    assert.deepEqual(calls.map((c) => c.status), [429, 200]);
+    assert.deepEqual(
+      calls.map((c) => c.status),
+      [429, 200],
+    );
     assert.equal(calls[0].fault, 'status');
   });
 
@@ -356,7 +476,12 @@ describe('fault injection', () => {
     emu.faults.add({ path, kind: 'stall' });
     await assert.rejects(raw('GET', path, { timeoutMs: 200 }), /client timeout/);
     const err = emu.faults.add({ service: 'entra', path: '/oauth2/v2.0/token', kind: 'status', status: 503, times: 2 });
-    const form = tokenForm({ grant_type: 'client_credentials', client_id: seed.servicePrincipals.secret.clientId, client_secret: seed.servicePrincipals.secret.secret, scope: 'https://management.azure.com/.default' });
+    const form = tokenForm({
+      grant_type: 'client_credentials',
+      client_id: seed.servicePrincipals.secret.clientId,
+      client_secret: seed.servicePrincipals.secret.secret,
+      scope: 'https://management.azure.com/.default',
+    });
     const first = await raw('POST', `/${seed.tenantId}/oauth2/v2.0/token`, form);
     assert.equal(first.status, 503);
     assert.equal(first.headers['retry-after'], '1');
@@ -374,9 +499,18 @@ describe('Azure DevOps', () => {
     const jobToken = emu.ado.issueJobToken({ org: seed.ado.org, project: seed.ado.project });
     const webApi = new WebApi(seed.ado.collectionUri, getBearerHandler(jobToken), { cert: { caFile: emu.caFile } });
     const git = await webApi.getGitApi();
-    const ver = await git.vsoClient.getVersioningData('7.1', 'git', GIT_POLICY_LOCATION, { project: seed.ado.project }, { repositoryId: seed.ado.repository.id, refName: 'refs/heads/main' });
+    const ver = await git.vsoClient.getVersioningData(
+      '7.1',
+      'git',
+      GIT_POLICY_LOCATION,
+      { project: seed.ado.project },
+      { repositoryId: seed.ado.repository.id, refName: 'refs/heads/main' },
+    );
     assert.ok(ver.requestUrl && ver.apiVersion);
-    const res = await git.rest.get<{ count: number; value: Array<{ id: number; isBlocking: boolean; settings: { minimumApproverCount: number }; type: { id: string } }> }>(ver.requestUrl, git.createRequestOptions('application/json', ver.apiVersion));
+    const res = await git.rest.get<{
+      count: number;
+      value: Array<{ id: number; isBlocking: boolean; settings: { minimumApproverCount: number }; type: { id: string } }>;
+    }>(ver.requestUrl, git.createRequestOptions('application/json', ver.apiVersion));
     assert.equal(res.statusCode, 200);
     assert.equal(res.result?.count, 1);
     assert.equal(res.result?.value[0].type.id, 'fa4e907d-c16b-4a4c-9dfa-4906e5d171dd');
@@ -392,7 +526,10 @@ describe('Azure DevOps', () => {
     const project = emu.ado.addProject({ org: seed.ado.org, name: 'filtering' });
     const repoA = emu.ado.addRepository({ project: project.name, name: 'a' });
     const repoB = emu.ado.addRepository({ project: project.name, name: 'b' });
-    const add = (scope: Array<{ repositoryId?: string; refName?: string; matchKind?: 'Exact' | 'Prefix' }>, extra: { isEnabled?: boolean; type?: 'minimumReviewers' | 'build' } = {}): number =>
+    const add = (
+      scope: Array<{ repositoryId?: string; refName?: string; matchKind?: 'Exact' | 'Prefix' }>,
+      extra: { isEnabled?: boolean; type?: 'minimumReviewers' | 'build' } = {},
+    ): number =>
       Number(emu.ado.addPolicy({ project: project.name, type: extra.type ?? 'minimumReviewers', isEnabled: extra.isEnabled, scope }).id);
     const p1 = add([{ repositoryId: repoA.id, refName: 'refs/heads/main', matchKind: 'Exact' }]);
     const p2 = add([{ refName: 'refs/heads/release/', matchKind: 'Prefix' }]);
@@ -404,12 +541,18 @@ describe('Azure DevOps', () => {
     const p7 = add([{ repositoryId: repoA.id, refName: 'refs/heads/main' }], { type: 'build' });
     const token = emu.ado.issueJobToken({ project: project.name });
     const ids = async (query: string): Promise<number[]> => {
-      const res = await raw('GET', `/${seed.ado.org}/${project.name}/_apis/git/policy/configurations?${query}&api-version=7.1`, { headers: { authorization: `Bearer ${token}` } });
+      const res = await raw('GET', `/${seed.ado.org}/${project.name}/_apis/git/policy/configurations?${query}&api-version=7.1`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
       assert.equal(res.status, 200, res.text);
       return (res.json().value as Array<{ id: number }>).map((p) => p.id);
     };
     assert.deepEqual(await ids(`repositoryId=${repoA.id}&refName=refs/heads/main`), [p1, p4, p6, p7]);
-    assert.deepEqual(await ids(`repositoryId=${repoA.id}&refName=refs/heads/main&policyType=fa4e907d-c16b-4a4c-9dfa-4906e5d171dd`), [p1, p4, p6]);
+    assert.deepEqual(await ids(`repositoryId=${repoA.id}&refName=refs/heads/main&policyType=fa4e907d-c16b-4a4c-9dfa-4906e5d171dd`), [
+      p1,
+      p4,
+      p6,
+    ]);
     assert.deepEqual(await ids(`repositoryId=${repoA.id}&refName=refs/heads/release/1.0`), [p2, p6]);
     assert.deepEqual(await ids(`repositoryId=${repoB.id}&refName=refs/heads/main`), [p3, p4]);
     assert.deepEqual(await ids(`repositoryId=${repoA.id}&refName=refs/heads/main-fix`), [p6]);
@@ -433,9 +576,17 @@ describe('Azure DevOps', () => {
     assert.equal(foreign.status, 404);
     assert.match(String(foreign.json().message), /^TF200016: The following project does not exist: mlops\./);
     const job = emu.ado.issueJobToken({ project: seed.ado.project });
-    const noSc = await raw('POST', `${emu.ado.oidcRequestUri(job)}?api-version=7.1&serviceConnectionId=00000000-0000-0000-0000-000000000000`, { headers: { authorization: `Bearer ${job}` }, body: '{}' });
+    const noSc = await raw(
+      'POST',
+      `${emu.ado.oidcRequestUri(job)}?api-version=7.1&serviceConnectionId=00000000-0000-0000-0000-000000000000`,
+      { headers: { authorization: `Bearer ${job}` }, body: '{}' },
+    );
     assert.equal(noSc.status, 404);
-    const noJob = await raw('POST', `${emu.ado.oidcRequestUri(job)}?api-version=7.1&serviceConnectionId=${seed.ado.serviceConnections.wif.id}`, { body: '{}' });
+    const noJob = await raw(
+      'POST',
+      `${emu.ado.oidcRequestUri(job)}?api-version=7.1&serviceConnectionId=${seed.ado.serviceConnections.wif.id}`,
+      { body: '{}' },
+    );
     assert.equal(noJob.status, 401);
     const oidc = decodeJwt(String((await fetchOidc(job, seed.ado.serviceConnections.wif.id)).json().oidcToken));
     assert.equal(oidc?.payload.sub, 'sc://contoso/mlops/aml-prod');
@@ -452,7 +603,11 @@ describe('Azure DevOps', () => {
     assert.equal(released.json().typeKey, 'VssInvalidPreviewVersionException');
     const res = await raw('GET', `${base}&api-version=7.1-preview.1`, { headers: auth });
     assert.equal(res.status, 200);
-    const [check] = res.json().value as Array<{ type: { name: string }; resource: { type: string; id: string }; settings: { definitionRef: { name: string }; inputs: { allowedBranches: string } } }>;
+    const [check] = res.json().value as Array<{
+      type: { name: string };
+      resource: { type: string; id: string };
+      settings: { definitionRef: { name: string }; inputs: { allowedBranches: string } };
+    }>;
     assert.equal(check.type.name, 'Task Check');
     assert.equal(check.settings.definitionRef.name, 'evaluatebranchProtection');
     assert.equal(check.settings.inputs.allowedBranches, 'refs/heads/main');

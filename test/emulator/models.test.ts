@@ -19,14 +19,18 @@ interface Res {
 function call(method: string, tail: string, body?: unknown): Promise<Res> {
   const url = new URL(`${seed.workspace.id}/${tail}${tail.includes('?') ? '&' : '?'}api-version=2024-04-01`, emu.url);
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { method, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, ca: emu.caCertPem, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} });
-      });
-    });
+    const req = httpsRequest(
+      url,
+      { method, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, ca: emu.caCertPem, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} });
+        });
+      },
+    );
     req.on('error', reject);
     if (body !== undefined) req.write(JSON.stringify(body));
     req.end();
@@ -35,7 +39,8 @@ function call(method: string, tail: string, body?: unknown): Promise<Res> {
 
 const message = (r: Res): string => String((r.json.error as { message?: string } | undefined)?.message);
 const names = (r: Res): string[] => (r.json.value as Array<{ name: string }>).map((v) => v.name);
-const putModel = (name: string, version: string, properties: Record<string, unknown>) => call('PUT', `models/${name}/versions/${version}`, { properties: { modelType: 'custom_model', ...properties } });
+const putModel = (name: string, version: string, properties: Record<string, unknown>) =>
+  call('PUT', `models/${name}/versions/${version}`, { properties: { modelType: 'custom_model', ...properties } });
 const ds = (p: string): string => `azureml://datastores/workspaceblobstore/paths/${p}`;
 
 async function commandJob(name: string, stepDurationMs: number): Promise<void> {
@@ -56,7 +61,11 @@ async function commandJob(name: string, stepDurationMs: number): Promise<void> {
 before(async () => {
   emu = await startEmulator();
   seed = emu.seedDefault();
-  const cred = new ClientSecretCredential(seed.tenantId, seed.servicePrincipals.secret.clientId, seed.servicePrincipals.secret.secret, { authorityHost: emu.url, disableInstanceDiscovery: true, tlsOptions: { ca: emu.caCertPem } });
+  const cred = new ClientSecretCredential(seed.tenantId, seed.servicePrincipals.secret.clientId, seed.servicePrincipals.secret.secret, {
+    authorityHost: emu.url,
+    disableInstanceDiscovery: true,
+    tlsOptions: { ca: emu.caCertPem },
+  });
   token = (await cred.getToken(`${emu.url}/.default`)).token;
 });
 after(() => emu.close());
@@ -73,7 +82,13 @@ describe('model versions', () => {
     assert.equal((await putModel('taxi', '2', { modelUri: ds('m/2/'), tags: { stage: 'candidate', owner: 'fraud' } })).status, 201);
     const c = await call('GET', 'models/taxi');
     assert.equal(c.status, 200);
-    assert.deepEqual({ latest: (c.json.properties as { latestVersion: string }).latestVersion, next: (c.json.properties as { nextVersion: string }).nextVersion }, { latest: '2', next: '3' });
+    assert.deepEqual(
+      {
+        latest: (c.json.properties as { latestVersion: string }).latestVersion,
+        next: (c.json.properties as { nextVersion: string }).nextVersion,
+      },
+      { latest: '2', next: '3' },
+    );
     assert.equal((await call('GET', 'models/nope')).status, 404);
     assert.equal((await call('GET', 'models/taxi/versions/9')).status, 404);
   });
@@ -108,12 +123,22 @@ describe('model versions', () => {
     await commandJob('cmd_running', Infinity);
     await commandJob('cmd_done', 5);
     const until = Date.now() + 5000;
-    while (String((emu.aml.job('cmd_done')!.body.properties as { status: string }).status) !== 'Completed' && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-    assert.match(message(await putModel('m', '1', { modelUri: 'azureml://jobs/no_job/outputs/model' })), /job 'no_job' referenced by modelUri .* was not found/);
+    while (String((emu.aml.job('cmd_done')!.body.properties as { status: string }).status) !== 'Completed' && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 10));
+    assert.match(
+      message(await putModel('m', '1', { modelUri: 'azureml://jobs/no_job/outputs/model' })),
+      /job 'no_job' referenced by modelUri .* was not found/,
+    );
     const running = await putModel('m', '1', { modelUri: 'azureml://jobs/cmd_running/outputs/model' });
     assert.equal(running.status, 400);
-    assert.match(message(running), /Job 'cmd_running' is in status (Queued|Preparing|Running|NotStarted): a model can only be registered from the outputs of a completed job/);
-    assert.match(message(await putModel('m', '1', { modelUri: 'azureml://jobs/cmd_done/outputs/weights' })), /Job 'cmd_done' has no output 'weights'\. Its outputs: model/);
+    assert.match(
+      message(running),
+      /Job 'cmd_running' is in status (Queued|Preparing|Running|NotStarted): a model can only be registered from the outputs of a completed job/,
+    );
+    assert.match(
+      message(await putModel('m', '1', { modelUri: 'azureml://jobs/cmd_done/outputs/weights' })),
+      /Job 'cmd_done' has no output 'weights'\. Its outputs: model/,
+    );
     const ok = await putModel('m', '1', { modelUri: 'azureml://jobs/cmd_done/outputs/model/paths/model/', jobName: 'cmd_done' });
     assert.equal(ok.status, 201, JSON.stringify(ok.json));
     assert.match(message(await putModel('m', '2', { modelUri: ds('x/'), jobName: 'no_job' })), /jobName: job 'no_job' was not found/);

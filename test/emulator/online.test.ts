@@ -20,14 +20,23 @@ let token: string;
 
 function raw(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Raw> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(new URL(url, emu.url), { method, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers }, ca: emu.caCertPem, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, json: () => (text ? JSON.parse(text) : {}) });
-      });
-    });
+    const req = httpsRequest(
+      new URL(url, emu.url),
+      {
+        method,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers },
+        ca: emu.caCertPem,
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, json: () => (text ? JSON.parse(text) : {}) });
+        });
+      },
+    );
     req.on('error', reject);
     if (body !== undefined) req.write(typeof body === 'string' ? body : JSON.stringify(body));
     req.end();
@@ -51,13 +60,18 @@ async function settle(r: Raw): Promise<Body> {
 }
 
 async function endpoint(name: string, authMode = 'Key'): Promise<void> {
-  const r = await raw('PUT', arm(`onlineEndpoints/${name}`), { location: 'eastus', properties: { authMode, compute: compute('aks-prod') } });
+  const r = await raw('PUT', arm(`onlineEndpoints/${name}`), {
+    location: 'eastus',
+    properties: { authMode, compute: compute('aks-prod') },
+  });
   assert.equal(r.status, 201, JSON.stringify(r.json()));
   assert.equal((await settle(r)).status, 'Succeeded');
 }
 
 async function deployment(ep: string, name: string, extra: Record<string, unknown> = {}): Promise<Raw> {
-  return raw('PUT', arm(`onlineEndpoints/${ep}/deployments/${name}`), { properties: { endpointComputeType: 'Kubernetes', model: model('1'), environmentId: env(), ...extra } });
+  return raw('PUT', arm(`onlineEndpoints/${ep}/deployments/${name}`), {
+    properties: { endpointComputeType: 'Kubernetes', model: model('1'), environmentId: env(), ...extra },
+  });
 }
 
 before(async () => {
@@ -66,7 +80,11 @@ before(async () => {
   emu.online.script({ endpointMs: 10, deploymentMs: 20, deleteMs: 10 });
   emu.models.add(ws(), 'm', '1', { modelType: 'custom_model' });
   emu.models.add(ws(), 'm', '2', { modelType: 'mlflow_model' });
-  const cred = new ClientSecretCredential(seed.tenantId, seed.servicePrincipals.secret.clientId, seed.servicePrincipals.secret.secret, { authorityHost: emu.url, disableInstanceDiscovery: true, tlsOptions: { ca: emu.caCertPem } });
+  const cred = new ClientSecretCredential(seed.tenantId, seed.servicePrincipals.secret.clientId, seed.servicePrincipals.secret.secret, {
+    authorityHost: emu.url,
+    disableInstanceDiscovery: true,
+    tlsOptions: { ca: emu.caCertPem },
+  });
   token = (await cred.getToken(`${emu.url}/.default`))!.token;
 });
 after(() => emu.close());
@@ -92,7 +110,10 @@ describe('online endpoints', () => {
     assert.match(missing.json().error.message, /Compute .*nope.* was not found/);
     const aml = await put({ authMode: 'Key', compute: compute('cpu-cluster') });
     assert.match(aml.json().error.message, /is of type AmlCompute/);
-    assert.match((await put({ authMode: 'Anonymous', compute: compute('aks-prod') })).json().error.message, /authMode 'Anonymous' is invalid/);
+    assert.match(
+      (await put({ authMode: 'Anonymous', compute: compute('aks-prod') })).json().error.message,
+      /authMode 'Anonymous' is invalid/,
+    );
     emu.aml.addCompute(ws(), 'aks-two', { computeType: 'Kubernetes' });
     const moved = await put({ authMode: 'AMLToken', compute: compute('aks-two') }, 'ep-a');
     assert.match(moved.json().error.message, /cannot be changed/);
@@ -101,7 +122,8 @@ describe('online endpoints', () => {
   it('validates traffic as Azure ML does: existing, provisioned deployments, summing to 0 or 100', async () => {
     await endpoint('ep-t');
     assert.equal((await settle(await deployment('ep-t', 'blue'))).status, 'Succeeded');
-    const traffic = (t: Record<string, number>) => raw('PUT', arm('onlineEndpoints/ep-t'), { properties: { authMode: 'Key', compute: compute('aks-prod'), traffic: t } });
+    const traffic = (t: Record<string, number>) =>
+      raw('PUT', arm('onlineEndpoints/ep-t'), { properties: { authMode: 'Key', compute: compute('aks-prod'), traffic: t } });
     assert.match((await traffic({ blue: 90 })).json().error.message, /must sum to 100 \(or all be 0\); they sum to 90/);
     assert.match((await traffic({ blue: 50, ghost: 50 })).json().error.message, /Deployment 'ghost' in the traffic rule does not exist/);
     // Long enough that the GET below lands while the update runs, however busy the machine.
@@ -126,9 +148,18 @@ describe('online deployments', () => {
     const msg = async (extra: Record<string, unknown>) => (await deployment('ep-d', 'dep-x1', extra)).json().error.message as string;
     assert.match(await msg({ model: model('9') }), /Model m:9 was not found/);
     assert.match(await msg({ environmentId: `${ws()}/environments/nope/versions/1` }), /Environment nope:1 was not found/);
-    assert.match(await msg({ environmentId: undefined }), /An environment is required to deploy a model that is not an MLflow or Triton model/);
-    assert.match(await msg({ codeConfiguration: { codeId: `${ws()}/codes/c/versions/1`, scoringScript: 'score.py' } }), /Code c:1 was not found/);
-    assert.match(await msg({ instanceType: 'gpu-big' }), /Instance type 'gpu-big' is not defined on the Kubernetes compute \(defined: defaultInstanceType\)/);
+    assert.match(
+      await msg({ environmentId: undefined }),
+      /An environment is required to deploy a model that is not an MLflow or Triton model/,
+    );
+    assert.match(
+      await msg({ codeConfiguration: { codeId: `${ws()}/codes/c/versions/1`, scoringScript: 'score.py' } }),
+      /Code c:1 was not found/,
+    );
+    assert.match(
+      await msg({ instanceType: 'gpu-big' }),
+      /Instance type 'gpu-big' is not defined on the Kubernetes compute \(defined: defaultInstanceType\)/,
+    );
     assert.match(await msg({ endpointComputeType: 'Managed' }), /use Kubernetes/);
     const mlflow = await deployment('ep-d', 'dep-x2', { model: model('2'), environmentId: undefined });
     assert.equal(mlflow.status, 201, 'an MLflow model needs no environment');
@@ -150,11 +181,19 @@ describe('online deployments', () => {
   it('refuses to delete a deployment that has traffic; deleting at 0% removes it from the map', async () => {
     await endpoint('ep-x');
     await settle(await deployment('ep-x', 'blue'));
-    await settle(await raw('PUT', arm('onlineEndpoints/ep-x'), { properties: { authMode: 'Key', compute: compute('aks-prod'), traffic: { blue: 100 } } }));
+    await settle(
+      await raw('PUT', arm('onlineEndpoints/ep-x'), {
+        properties: { authMode: 'Key', compute: compute('aks-prod'), traffic: { blue: 100 } },
+      }),
+    );
     const refused = await raw('DELETE', arm('onlineEndpoints/ep-x/deployments/blue'));
     assert.equal(refused.status, 400);
     assert.match(refused.json().error.message, /has 100% of the traffic/);
-    await settle(await raw('PUT', arm('onlineEndpoints/ep-x'), { properties: { authMode: 'Key', compute: compute('aks-prod'), traffic: { blue: 0 } } }));
+    await settle(
+      await raw('PUT', arm('onlineEndpoints/ep-x'), {
+        properties: { authMode: 'Key', compute: compute('aks-prod'), traffic: { blue: 0 } },
+      }),
+    );
     const del = await raw('DELETE', arm('onlineEndpoints/ep-x/deployments/blue'));
     assert.equal(del.status, 202);
     await settle(del);
@@ -165,21 +204,32 @@ describe('online deployments', () => {
 
 describe('keys, tokens and scoring', () => {
   const score = (ep: string, auth: string | undefined, deployment?: string) =>
-    raw('POST', `${emu.online.url}/api/v1/endpoint/${ep}/score`, { data: [1] }, { authorization: auth ?? '', ...(deployment ? { 'azureml-model-deployment': deployment } : {}) });
+    raw(
+      'POST',
+      `${emu.online.url}/api/v1/endpoint/${ep}/score`,
+      { data: [1] },
+      { authorization: auth ?? '', ...(deployment ? { 'azureml-model-deployment': deployment } : {}) },
+    );
 
   it('listKeys for Key endpoints, the token API for AMLToken ones; both are recorded as secrets', async () => {
     await endpoint('ep-k');
     const keys = (await raw('POST', arm('onlineEndpoints/ep-k/listKeys'))).json();
     assert.ok(keys.primaryKey && keys.secondaryKey);
     assert.ok(emu.secrets().includes(keys.primaryKey));
-    assert.match((await raw('POST', arm('onlineEndpoints/ep-k/token'))).json().error.message, /only available for endpoints with authMode AMLToken/);
+    assert.match(
+      (await raw('POST', arm('onlineEndpoints/ep-k/token'))).json().error.message,
+      /only available for endpoints with authMode AMLToken/,
+    );
     const t = (await raw('POST', arm('onlineEndpoints/ep-a/token'))).json();
     assert.equal(t.tokenType, 'Bearer');
     assert.ok(emu.secrets().includes(t.accessToken));
-    assert.match((await raw('POST', arm('onlineEndpoints/ep-a/listKeys'))).json().error.message, /only available for endpoints with authMode Key/);
+    assert.match(
+      (await raw('POST', arm('onlineEndpoints/ep-a/listKeys'))).json().error.message,
+      /only available for endpoints with authMode Key/,
+    );
     await settle(await deployment('ep-a', 'only', { model: model('2'), environmentId: undefined }));
     assert.equal((await score('ep-a', `Bearer ${t.accessToken}`, 'only')).status, 200);
-    assert.equal((await score('ep-a', `Bearer ${keys.primaryKey}`, 'only')).status, 401, 'another endpoint\'s key');
+    assert.equal((await score('ep-a', `Bearer ${keys.primaryKey}`, 'only')).status, 401, "another endpoint's key");
   });
 
   it('scoring checks the key, honours the deployment header, and otherwise follows the traffic split', async () => {
@@ -187,7 +237,11 @@ describe('keys, tokens and scoring', () => {
     await settle(await deployment('ep-s', 'blue'));
     await settle(await deployment('ep-s', 'green'));
     emu.online.scoring('green', (q) => ({ status: 200, body: { from: 'green', n: q.n } }));
-    await settle(await raw('PUT', arm('onlineEndpoints/ep-s'), { properties: { authMode: 'Key', compute: compute('aks-prod'), traffic: { blue: 90, green: 10 } } }));
+    await settle(
+      await raw('PUT', arm('onlineEndpoints/ep-s'), {
+        properties: { authMode: 'Key', compute: compute('aks-prod'), traffic: { blue: 90, green: 10 } },
+      }),
+    );
     const key = emu.online.keysOf('ep-s')!.primaryKey;
     assert.equal((await score('ep-s', undefined)).status, 401);
     assert.equal((await score('ep-s', 'Bearer wrong')).status, 401);

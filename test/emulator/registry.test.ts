@@ -12,8 +12,12 @@ import { ClientSecretCredential } from '@azure/identity';
 import { REST_REFERENCE } from '../../testkit/official';
 import { type Emulator, type SeedResult, startEmulator } from '../../testkit/emulator/index';
 
-const EXAMPLES = path.join(REST_REFERENCE, 'machinelearningservices/resource-manager/Microsoft.MachineLearningServices/stable/2024-04-01/examples');
-const example = (f: string): { responses: Record<string, { body: unknown }> } => JSON.parse(fs.readFileSync(path.join(EXAMPLES, f), 'utf8'));
+const EXAMPLES = path.join(
+  REST_REFERENCE,
+  'machinelearningservices/resource-manager/Microsoft.MachineLearningServices/stable/2024-04-01/examples',
+);
+const example = (f: string): { responses: Record<string, { body: unknown }> } =>
+  JSON.parse(fs.readFileSync(path.join(EXAMPLES, f), 'utf8'));
 
 let emu: Emulator;
 let seed: SeedResult;
@@ -31,14 +35,18 @@ interface Res {
 function call(method: string, pathAndQuery: string, body?: unknown, bearer = token): Promise<Res> {
   const url = new URL(pathAndQuery, emu.url);
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { method, headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` }, ca: emu.caCertPem, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, json: text ? (JSON.parse(text) as Record<string, unknown>) : {}, headers: res.headers });
-      });
-    });
+    const req = httpsRequest(
+      url,
+      { method, headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` }, ca: emu.caCertPem, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, json: text ? (JSON.parse(text) as Record<string, unknown>) : {}, headers: res.headers });
+        });
+      },
+    );
     req.on('error', reject);
     if (body !== undefined) req.write(JSON.stringify(body));
     req.end();
@@ -53,7 +61,14 @@ const message = (r: Res): string => String((r.json.error as { message?: string }
  * Swagger fields of a model version (AssetBase.isArchived; ModelVersionProperties.jobName and the
  * read-only provisioningState) that the examples leave out.
  */
-const SWAGGER_ONLY = new Set(['$.properties.isArchived', '$.properties.jobName', '$.properties.provisioningState', '$.value[0].properties.isArchived', '$.value[0].properties.jobName', '$.value[0].properties.provisioningState']);
+const SWAGGER_ONLY = new Set([
+  '$.properties.isArchived',
+  '$.properties.jobName',
+  '$.properties.provisioningState',
+  '$.value[0].properties.isArchived',
+  '$.value[0].properties.jobName',
+  '$.value[0].properties.provisioningState',
+]);
 
 /** Every key path of `actual` appears in `expected` (arrays compare their first item) or the swagger: nothing invented. */
 function keysWithin(actual: unknown, expected: unknown, at = '$'): string[] {
@@ -61,13 +76,16 @@ function keysWithin(actual: unknown, expected: unknown, at = '$'): string[] {
 }
 
 function keyPaths(actual: unknown, expected: unknown, at: string): string[] {
-  if (Array.isArray(actual)) return Array.isArray(expected) && actual.length && expected.length ? keyPaths(actual[0], expected[0], `${at}[0]`) : [];
+  if (Array.isArray(actual))
+    return Array.isArray(expected) && actual.length && expected.length ? keyPaths(actual[0], expected[0], `${at}[0]`) : [];
   if (actual && typeof actual === 'object') {
     if (!expected || typeof expected !== 'object') return [at];
     const e = expected as Record<string, unknown>;
     // Maps keyed by the user (tags, properties) are open in the example ("string": ...).
     if ('string' in e && Object.keys(e).length === 1) return [];
-    return Object.entries(actual as Record<string, unknown>).flatMap(([k, v]) => (k in e ? keyPaths(v, e[k], `${at}.${k}`) : [`${at}.${k}`]));
+    return Object.entries(actual as Record<string, unknown>).flatMap(([k, v]) =>
+      k in e ? keyPaths(v, e[k], `${at}.${k}`) : [`${at}.${k}`],
+    );
   }
   return [];
 }
@@ -95,21 +113,42 @@ async function completedJob(name: string, files: Record<string, string>): Promis
     },
   });
   assert.equal(r.status, 201, JSON.stringify(r.json));
-  for (let i = 0; i < 200 && (emu.aml.job(name)?.body.properties as { status?: string }).status !== 'Completed'; i++) await new Promise((res) => setTimeout(res, 20));
+  for (let i = 0; i < 200 && (emu.aml.job(name)?.body.properties as { status?: string }).status !== 'Completed'; i++)
+    await new Promise((res) => setTimeout(res, 20));
 }
 
-const longUri = (job: string, output = 'model'): string => `azureml://subscriptions/${seed.subscriptionId}/resourceGroups/rg-aml-dev/workspaces/mlw-dev/jobs/${job}/outputs/${output}`;
+const longUri = (job: string, output = 'model'): string =>
+  `azureml://subscriptions/${seed.subscriptionId}/resourceGroups/rg-aml-dev/workspaces/mlw-dev/jobs/${job}/outputs/${output}`;
 
 before(async () => {
   emu = await startEmulator();
   seed = emu.seedDefault();
-  const dev = emu.arm.addWorkspace({ subscriptionId: seed.subscriptionId, resourceGroup: 'rg-aml-dev', name: 'mlw-dev', location: 'eastus' });
+  const dev = emu.arm.addWorkspace({
+    subscriptionId: seed.subscriptionId,
+    resourceGroup: 'rg-aml-dev',
+    name: 'mlw-dev',
+    location: 'eastus',
+  });
   devId = String(dev.id);
   emu.aml.seedWorkspace(devId);
-  registryId = String(emu.registries.add({ subscriptionId: seed.subscriptionId, resourceGroup: 'rg-shared', name: 'mlr-shared', location: 'eastus', regions: ['westeurope'] }).id);
-  const mk = (id: string, secret: string) => new ClientSecretCredential(seed.tenantId, id, secret, { authorityHost: emu.url, disableInstanceDiscovery: true, tlsOptions: { ca: emu.caCertPem } });
+  registryId = String(
+    emu.registries.add({
+      subscriptionId: seed.subscriptionId,
+      resourceGroup: 'rg-shared',
+      name: 'mlr-shared',
+      location: 'eastus',
+      regions: ['westeurope'],
+    }).id,
+  );
+  const mk = (id: string, secret: string) =>
+    new ClientSecretCredential(seed.tenantId, id, secret, {
+      authorityHost: emu.url,
+      disableInstanceDiscovery: true,
+      tlsOptions: { ca: emu.caCertPem },
+    });
   token = (await mk(seed.servicePrincipals.secret.clientId, seed.servicePrincipals.secret.secret).getToken(`${emu.url}/.default`)).token;
-  readerToken = (await mk(seed.servicePrincipals.reader.clientId, seed.servicePrincipals.reader.secret).getToken(`${emu.url}/.default`)).token;
+  readerToken = (await mk(seed.servicePrincipals.reader.clientId, seed.servicePrincipals.reader.secret).getToken(`${emu.url}/.default`))
+    .token;
   // The pipeline's principal: Contributor on the production group (seed) and on the development
   // workspace (it runs the job there), AzureML Registry User on the registry.
   emu.arm.grantRole(seed.servicePrincipals.secret.objectId, 'AzureML Registry User', registryId);
@@ -126,8 +165,14 @@ describe('registry resource', () => {
     const r = await call('GET', reg());
     assert.equal(r.status, 200, JSON.stringify(r.json));
     assert.deepEqual(keysWithin(r.json, example('Registries/get.json').responses['200']!.body), []);
-    const p = r.json.properties as { regionDetails: Array<{ location: string; storageAccountDetails: unknown[] }>; publicNetworkAccess: string };
-    assert.deepEqual(p.regionDetails.map((d) => d.location), ['eastus', 'westeurope']);
+    const p = r.json.properties as {
+      regionDetails: Array<{ location: string; storageAccountDetails: unknown[] }>;
+      publicNetworkAccess: string;
+    };
+    assert.deepEqual(
+      p.regionDetails.map((d) => d.location),
+      ['eastus', 'westeurope'],
+    );
     assert.equal(p.regionDetails[0]!.storageAccountDetails.length, 1);
   });
 
@@ -135,17 +180,30 @@ describe('registry resource', () => {
     const old = await call('GET', reg('', '2022-10-01'));
     assert.equal(old.status, 404);
     assert.equal((old.json.error as { code: string }).code, 'InvalidResourceType');
-    const bad = await call('GET', api(`/subscriptions/${seed.subscriptionId}/resourceGroups/${seed.resourceGroup}/providers/Microsoft.MachineLearningServices/registries/ml.reg`));
+    const bad = await call(
+      'GET',
+      api(
+        `/subscriptions/${seed.subscriptionId}/resourceGroups/${seed.resourceGroup}/providers/Microsoft.MachineLearningServices/registries/ml.reg`,
+      ),
+    );
     assert.equal(bad.status, 400);
     assert.match(message(bad), /registry name 'ml\.reg' is invalid/);
-    const missing = await call('GET', api(`/subscriptions/${seed.subscriptionId}/resourceGroups/${seed.resourceGroup}/providers/Microsoft.MachineLearningServices/registries/mlr-nope`));
+    const missing = await call(
+      'GET',
+      api(
+        `/subscriptions/${seed.subscriptionId}/resourceGroups/${seed.resourceGroup}/providers/Microsoft.MachineLearningServices/registries/mlr-nope`,
+      ),
+    );
     assert.equal(missing.status, 404);
   });
 
   it('lists the registries of a subscription the caller can read', async () => {
     const r = await call('GET', api(`/subscriptions/${seed.subscriptionId}/providers/Microsoft.MachineLearningServices/registries`));
     assert.equal(r.status, 200);
-    assert.deepEqual((r.json.value as Array<{ name: string }>).map((x) => x.name), ['mlr-shared']);
+    assert.deepEqual(
+      (r.json.value as Array<{ name: string }>).map((x) => x.name),
+      ['mlr-shared'],
+    );
   });
 });
 
@@ -154,7 +212,11 @@ describe('registry model versions', () => {
     const r = await call('POST', reg('/models/taxi/versions/1/startPendingUpload'), { pendingUploadType: 'TemporaryBlobReference' });
     assert.equal(r.status, 200, JSON.stringify(r.json));
     assert.deepEqual(keysWithin(r.json, example('Registry/ModelVersion/createOrGetStartPendingUpload.json').responses['200']!.body), []);
-    const ref = r.json.blobReferenceForConsumption as { blobUri: string; storageAccountArmId: string; credential: { credentialType: string; sasUri: string } };
+    const ref = r.json.blobReferenceForConsumption as {
+      blobUri: string;
+      storageAccountArmId: string;
+      credential: { credentialType: string; sasUri: string };
+    };
     assert.equal(ref.credential.credentialType, 'SAS');
     assert.ok(ref.credential.sasUri.startsWith(`${ref.blobUri}?`));
     assert.match(ref.storageAccountArmId, /\/providers\/Microsoft\.Storage\/storageAccounts\//);
@@ -162,7 +224,14 @@ describe('registry model versions', () => {
 
   it('shares a job output from the workspace as a long-running PUT that copies the files; the version then reads as get.json', async () => {
     emu.registries.copyMs = 300;
-    const body = { properties: { modelType: 'mlflow_model', modelUri: longUri('train_1'), tags: { stage: 'candidate' }, properties: { 'ado.commit': 'abc' } } };
+    const body = {
+      properties: {
+        modelType: 'mlflow_model',
+        modelUri: longUri('train_1'),
+        tags: { stage: 'candidate' },
+        properties: { 'ado.commit': 'abc' },
+      },
+    };
     const r = await call('PUT', reg('/models/taxi/versions/1'), body);
     assert.equal(r.status, 201, JSON.stringify(r.json));
     assert.ok(r.headers['azure-asyncoperation'], 'Azure-AsyncOperation');
@@ -175,15 +244,26 @@ describe('registry model versions', () => {
     assert.equal(v.json.type, 'Microsoft.MachineLearningServices/registries/models/versions');
     const list = await call('GET', reg('/models/taxi/versions?tags=stage=candidate'));
     assert.deepEqual(keysWithin(list.json, example('Registry/ModelVersion/list.json').responses['200']!.body), []);
-    assert.deepEqual((list.json.value as Array<{ name: string }>).map((x) => x.name), ['1']);
+    assert.deepEqual(
+      (list.json.value as Array<{ name: string }>).map((x) => x.name),
+      ['1'],
+    );
     // The files arrived in the registry's storage.
-    const st = ((emu.arm.resources.get(registryId)!.body.properties as { regionDetails: Array<{ storageAccountDetails: Array<{ systemCreatedStorageAccount: { storageAccountName: string } }> }> }).regionDetails[0]!.storageAccountDetails[0]!.systemCreatedStorageAccount.storageAccountName);
-    const blobs = await emu.storage.listBlobs(emu.storage.blobUrl({ account: emu.storage.azuriteAccount(st), container: 'models', path: 'taxi/1/' }));
+    const st = (
+      emu.arm.resources.get(registryId)!.body.properties as {
+        regionDetails: Array<{ storageAccountDetails: Array<{ systemCreatedStorageAccount: { storageAccountName: string } }> }>;
+      }
+    ).regionDetails[0]!.storageAccountDetails[0]!.systemCreatedStorageAccount.storageAccountName;
+    const blobs = await emu.storage.listBlobs(
+      emu.storage.blobUrl({ account: emu.storage.azuriteAccount(st), container: 'models', path: 'taxi/1/' }),
+    );
     assert.deepEqual(blobs.map((b) => b.name).sort(), ['taxi/1/MLmodel', 'taxi/1/model.pkl']);
     // Re-PUT of the same source: 200, tags may change; another source is refused.
     const again = await call('PUT', reg('/models/taxi/versions/1'), { properties: { ...body.properties, tags: { stage: 'production' } } });
     assert.equal(again.status, 200, JSON.stringify(again.json));
-    const other = await call('PUT', reg('/models/taxi/versions/1'), { properties: { ...body.properties, modelUri: longUri('train_1', 'other') } });
+    const other = await call('PUT', reg('/models/taxi/versions/1'), {
+      properties: { ...body.properties, modelUri: longUri('train_1', 'other') },
+    });
     assert.equal(other.status, 400);
     assert.equal(message(other), 'Asset paths cannot be updated.');
     const pending = await call('POST', reg('/models/taxi/versions/1/startPendingUpload'), {});
@@ -196,7 +276,14 @@ describe('registry model versions', () => {
     assert.match(message(await put('azureml://jobs/train_1/outputs/model')), /relative to a workspace, and a registry has none/);
     assert.match(message(await put(longUri('nope'))), /job 'nope' .* was not found/);
     assert.match(message(await put(longUri('train_1', 'nothing'))), /has no output 'nothing'/);
-    assert.match(message(await put(`azureml://subscriptions/${seed.subscriptionId}/resourceGroups/rg-aml-dev/workspaces/mlw-nope/jobs/train_1/outputs/model`)), /workspace 'mlw-nope' .* not found/);
+    assert.match(
+      message(
+        await put(
+          `azureml://subscriptions/${seed.subscriptionId}/resourceGroups/rg-aml-dev/workspaces/mlw-nope/jobs/train_1/outputs/model`,
+        ),
+      ),
+      /workspace 'mlw-nope' .* not found/,
+    );
     assert.equal(emu.registries.versions(registryId, 'bad').length, 0);
   });
 
@@ -215,9 +302,16 @@ describe('registry model versions', () => {
   });
 
   it('refuses a workspace in a region the registry does not replicate to', async () => {
-    const far = String(emu.arm.addWorkspace({ subscriptionId: seed.subscriptionId, resourceGroup: 'rg-aml-far', name: 'mlw-far', location: 'northeurope' }).id);
+    const far = String(
+      emu.arm.addWorkspace({ subscriptionId: seed.subscriptionId, resourceGroup: 'rg-aml-far', name: 'mlw-far', location: 'northeurope' })
+        .id,
+    );
     emu.arm.grantRole(seed.servicePrincipals.secret.objectId, 'Reader', far);
-    const r = await call('PUT', reg('/models/taxi/versions/8'), { properties: { modelUri: `azureml://subscriptions/${seed.subscriptionId}/resourceGroups/rg-aml-far/workspaces/mlw-far/datastores/workspaceblobstore/paths/m/` } });
+    const r = await call('PUT', reg('/models/taxi/versions/8'), {
+      properties: {
+        modelUri: `azureml://subscriptions/${seed.subscriptionId}/resourceGroups/rg-aml-far/workspaces/mlw-far/datastores/workspaceblobstore/paths/m/`,
+      },
+    });
     assert.equal(r.status, 400);
     assert.match(message(r), /region 'northeurope', which registry 'mlr-shared' does not replicate to/);
   });
@@ -241,10 +335,26 @@ describe('registry model versions', () => {
 
 describe('deploying a registry model in a workspace', () => {
   it('accepts azureml://registries/... when the registry replicates to the workspace region and holds the version', async () => {
-    const ep = await call('PUT', api(`${seed.workspace.id}/onlineEndpoints/taxi-reg`), { location: 'eastus', properties: { authMode: 'Key', compute: `${seed.workspace.id}/computes/aks-prod`, traffic: {} } });
+    const ep = await call('PUT', api(`${seed.workspace.id}/onlineEndpoints/taxi-reg`), {
+      location: 'eastus',
+      properties: { authMode: 'Key', compute: `${seed.workspace.id}/computes/aks-prod`, traffic: {} },
+    });
     assert.ok(ep.status === 200 || ep.status === 201, JSON.stringify(ep.json));
-    for (let i = 0; i < 100 && (emu.arm.resources.get(`${seed.workspace.id}/onlineEndpoints/taxi-reg`)?.body.properties as { provisioningState?: string }).provisioningState !== 'Succeeded'; i++) await new Promise((res) => setTimeout(res, 20));
-    const dep = (model: string, bearer = token) => call('PUT', api(`${seed.workspace.id}/onlineEndpoints/taxi-reg/deployments/blue`), { location: 'eastus', properties: { endpointComputeType: 'Kubernetes', model }, sku: { capacity: 1 } }, bearer);
+    for (
+      let i = 0;
+      i < 100 &&
+      (emu.arm.resources.get(`${seed.workspace.id}/onlineEndpoints/taxi-reg`)?.body.properties as { provisioningState?: string })
+        .provisioningState !== 'Succeeded';
+      i++
+    )
+      await new Promise((res) => setTimeout(res, 20));
+    const dep = (model: string, bearer = token) =>
+      call(
+        'PUT',
+        api(`${seed.workspace.id}/onlineEndpoints/taxi-reg/deployments/blue`),
+        { location: 'eastus', properties: { endpointComputeType: 'Kubernetes', model }, sku: { capacity: 1 } },
+        bearer,
+      );
     assert.match(message(await dep('azureml://registries/mlr-nope/models/taxi/versions/1')), /Registry 'mlr-nope' .* not found/);
     assert.match(message(await dep('azureml://registries/mlr-shared/models/taxi/versions/42')), /taxi:42 was not found in registry/);
     const ok = await dep('azureml://registries/mlr-shared/models/taxi/versions/1');

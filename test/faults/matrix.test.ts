@@ -19,7 +19,18 @@ import type { FaultHandle } from '../../testkit/emulator/faults';
 import { copySample } from '../../testkit/pipeline-sample';
 import type { TaskRun } from '../../testkit/harness';
 import { describe, startWorld, workspaceInputs, type World } from '../../testkit/world';
-import { armWrites, expireWhenHit, FAULTS, matrixTable, oneLine, record, routeRequests, TRANSIENT, type FaultName, type TaskName } from './helpers';
+import {
+  armWrites,
+  expireWhenHit,
+  FAULTS,
+  matrixTable,
+  oneLine,
+  record,
+  routeRequests,
+  TRANSIENT,
+  type FaultName,
+  type TaskName,
+} from './helpers';
 
 /**
  * Cells that fail because of a task bug run as `todo` with the reason, so they are reported
@@ -67,7 +78,11 @@ const privateLink: TaskSpec = {
     return {
       route: { method: 'GET', path: routeRe(`/workspaces/${esc(w.seed.workspace.name)}`) },
       midRun: { method: 'GET', path: routeRe('/Microsoft\\.Storage/storageAccounts/[^/?]+') },
-      run: () => w.run('AmlPrivateLinkCheck', { connection: 'wif', inputs: { ...workspaceInputs(w.seed), dnsServers: w.dns.address, tcpCheck: 'false' } }),
+      run: () =>
+        w.run('AmlPrivateLinkCheck', {
+          connection: 'wif',
+          inputs: { ...workspaceInputs(w.seed), dnsServers: w.dns.address, tcpCheck: 'false' },
+        }),
       succeeded(r, since) {
         assert.equal(r.outputs.privateLinkOk, 'true', describe(r));
         const rep = JSON.parse(fs.readFileSync(r.outputs.reportPath!, 'utf8')) as { names: Array<{ verdict: string }> };
@@ -112,7 +127,11 @@ const pipelineJob: TaskSpec = {
         assert.equal(r.outputs.jobStatus, 'Completed');
         assert.equal(jobStatus(w, name), 'Completed');
         assert.equal(jobCount(w) - jobsBefore, 1, 'exactly one job created');
-        assert.equal(routeRequests(w, since, 'PUT', route.path).filter((q) => q.status >= 200 && q.status < 300).length, 1, 'the job was written once');
+        assert.equal(
+          routeRequests(w, since, 'PUT', route.path).filter((q) => q.status >= 200 && q.status < 300).length,
+          1,
+          'the job was written once',
+        );
       },
       failedClean() {
         assert.equal(jobCount(w) - jobsBefore, 0, 'no job created');
@@ -151,7 +170,13 @@ const modelRegister: TaskSpec = {
       run: () =>
         w.run('AmlModelRegister', {
           connection: 'wif',
-          inputs: { ...workspaceInputs(w.seed), modelName: model, jobName: SRC_JOB, modelOutput: 'train.model_output', metricGate: 'evaluate.auc >= 0.5' },
+          inputs: {
+            ...workspaceInputs(w.seed),
+            modelName: model,
+            jobName: SRC_JOB,
+            modelOutput: 'train.model_output',
+            metricGate: 'evaluate.auc >= 0.5',
+          },
           sources: sample,
         }),
       succeeded(r) {
@@ -167,7 +192,11 @@ const modelRegister: TaskSpec = {
 };
 
 const modelId = (w: World, v: string) => `${w.seed.workspace.id}/models/taxi-fare/versions/${v}`;
-const deploymentNames = (w: World, ep: string) => w.emu.online.deployments(ep).map((d) => String(d.name)).sort();
+const deploymentNames = (w: World, ep: string) =>
+  w.emu.online
+    .deployments(ep)
+    .map((d) => String(d.name))
+    .sort();
 
 const aksDeploy: TaskSpec = {
   task: 'AmlAksDeploy',
@@ -178,7 +207,10 @@ const aksDeploy: TaskSpec = {
   cell(w, id) {
     const ep = `ep-${id}`;
     const dep = `d-${id}`;
-    w.emu.online.addEndpoint(w.seed.workspace.id, ep, { compute: 'aks-prod', deployments: [{ name: 'blue', model: modelId(w, '6'), traffic: 100 }] });
+    w.emu.online.addEndpoint(w.seed.workspace.id, ep, {
+      compute: 'aks-prod',
+      deployments: [{ name: 'blue', model: modelId(w, '6'), traffic: 100 }],
+    });
     const before = w.emu.online.traffic(ep);
     return {
       route: { method: 'PUT', path: routeRe(`/onlineEndpoints/${ep}/deployments/${dep}`) },
@@ -186,19 +218,33 @@ const aksDeploy: TaskSpec = {
       run: () =>
         w.run('AmlAksDeploy', {
           connection: 'wif',
-          inputs: { ...workspaceInputs(w.seed), computeName: 'aks-prod', model: 'taxi-fare:7', endpointName: ep, deploymentName: dep, rollout: '50,100', stepWaitSeconds: '0', smokeTestFile: 'deploy/sample-request.json' },
+          inputs: {
+            ...workspaceInputs(w.seed),
+            computeName: 'aks-prod',
+            model: 'taxi-fare:7',
+            endpointName: ep,
+            deploymentName: dep,
+            rollout: '50,100',
+            stepWaitSeconds: '0',
+            smokeTestFile: 'deploy/sample-request.json',
+          },
           sources: aksRepo,
         }),
       succeeded() {
         assert.deepEqual(w.emu.online.traffic(ep), { [dep]: 100 });
         assert.deepEqual(deploymentNames(w, ep), [dep], 'one deployment, the old one removed');
-        assert.deepEqual(w.emu.online.trafficHistory(ep), [before, { blue: 50, [dep]: 50 }, { blue: 0, [dep]: 100 }], 'each split applied once, in order');
+        assert.deepEqual(
+          w.emu.online.trafficHistory(ep),
+          [before, { blue: 50, [dep]: 50 }, { blue: 0, [dep]: 100 }],
+          'each split applied once, in order',
+        );
       },
       failedClean() {
         assert.deepEqual(w.emu.online.traffic(ep), before, 'the previous traffic, exactly');
         assert.deepEqual(deploymentNames(w, ep), ['blue'], 'no leftover deployment');
       },
-      lroFails: () => w.emu.online.scriptDeployment(dep, { createMs: 100, fail: { code: 'ResourceNotReady', message: 'Liveness probe failed' } }),
+      lroFails: () =>
+        w.emu.online.scriptDeployment(dep, { createMs: 100, fail: { code: 'ResourceNotReady', message: 'Liveness probe failed' } }),
     };
   },
 };
@@ -243,7 +289,14 @@ function inject(w: World, fault: FaultName, plan: CellPlan): { handle?: FaultHan
       expirer = expireWhenHit(w, handle);
       break;
     case 'OIDC fails once':
-      handle = w.emu.faults.add({ service: 'ado', method: 'POST', path: /\/oidctoken(\?|$)/, kind: 'status', status: 503, retryAfterSeconds: 0 });
+      handle = w.emu.faults.add({
+        service: 'ado',
+        method: 'POST',
+        path: /\/oidctoken(\?|$)/,
+        kind: 'status',
+        status: 503,
+        retryAfterSeconds: 0,
+      });
       break;
     case 'LRO ends Failed':
       plan.lroFails!();
@@ -270,7 +323,9 @@ before(() => {
 });
 
 after(() => {
-  console.log(`\nFault matrix (pass: promise kept; known bug: a reported task bug, run as todo; n/a: no such operation)\n${matrixTable()}\n`);
+  console.log(
+    `\nFault matrix (pass: promise kept; known bug: a reported task bug, run as todo; n/a: no such operation)\n${matrixTable()}\n`,
+  );
 });
 
 suite('fault matrix', { concurrency: SPECS.length }, () => {
@@ -292,7 +347,10 @@ suite('fault matrix', { concurrency: SPECS.length }, () => {
         const known = KNOWN[`${spec.task}|${fault}`];
         test(fault, known ? { todo: known } : {}, async () => {
           record(spec.task, fault, known ? 'known bug' : 'FAIL');
-          const id = fault.replace(/[^a-z0-9]+/gi, '').toLowerCase().slice(0, 12);
+          const id = fault
+            .replace(/[^a-z0-9]+/gi, '')
+            .toLowerCase()
+            .slice(0, 12);
           const plan = spec.cell(w, id);
           const since = w.emu.requests.length;
           const inj = inject(w, fault, plan);
@@ -312,7 +370,8 @@ suite('fault matrix', { concurrency: SPECS.length }, () => {
             plan.succeeded(r, since);
             if (inj.handle && fault !== 'token expired mid-run') {
               assert.equal(inj.handle.hits, 1);
-              if (fault !== 'OIDC fails once') assert.ok(routeCount <= baseline + 1, `bounded: ${routeCount} requests to the route (baseline ${baseline})`);
+              if (fault !== 'OIDC fails once')
+                assert.ok(routeCount <= baseline + 1, `bounded: ${routeCount} requests to the route (baseline ${baseline})`);
             }
             if (fault === 'token expired mid-run') {
               // Every ARM read or write that was refused for the expired token was redone and accepted.
@@ -335,7 +394,11 @@ suite('fault matrix', { concurrency: SPECS.length }, () => {
             const bad = oneLine(r);
             assert.equal(bad, undefined, bad);
             plan.failedClean(r, since);
-            if (fault === '503 persistent') assert.ok(inj.handle!.hits >= 2 && inj.handle!.hits <= 6 * Math.max(1, baseline), `retries bounded: ${inj.handle!.hits} attempts`);
+            if (fault === '503 persistent')
+              assert.ok(
+                inj.handle!.hits >= 2 && inj.handle!.hits <= 6 * Math.max(1, baseline),
+                `retries bounded: ${inj.handle!.hits} attempts`,
+              );
           }
           record(spec.task, fault, known ? 'fixed?' : fault === 'malformed JSON' ? `pass (${r.result})` : 'pass');
         });

@@ -37,7 +37,15 @@ after(async () => {
 function deploy(inputs: Record<string, string>, more: WorldRunOptions = {}): Promise<TaskRun> {
   return w.run('AmlAksDeploy', {
     connection: 'secret',
-    inputs: { ...workspaceInputs(w.seed), computeName: 'aks-prod', endpointName: 'files-ep', model: 'files-model:1', stepWaitSeconds: '0', smokeTestFile: 'req.json', ...inputs },
+    inputs: {
+      ...workspaceInputs(w.seed),
+      computeName: 'aks-prod',
+      endpointName: 'files-ep',
+      model: 'files-model:1',
+      stepWaitSeconds: '0',
+      smokeTestFile: 'req.json',
+      ...inputs,
+    },
     sources: repo,
     ...more,
   });
@@ -50,9 +58,14 @@ async function refusedBeforeAzure(inputs: Record<string, string>, input: string,
   assert.equal(r.result, 'Failed', describe(r));
   assert.match(r.errors.at(-1)!, new RegExp(`^Input '${input}': `));
   assert.match(r.errors.at(-1)!, problem);
-  assert.deepEqual(w.emu.requests.slice(since).map((q) => `${q.method} ${q.path}`), [], 'nothing reached Azure or Azure DevOps');
+  assert.deepEqual(
+    w.emu.requests.slice(since).map((q) => `${q.method} ${q.path}`),
+    [],
+    'nothing reached Azure or Azure DevOps',
+  );
   const text = visibleText(r);
-  for (const leak of ['root:x:0:0', '{"parameters":', 'BEGIN PRIVATE KEY', 'NODE_EXTRA_CA_CERTS=', SECRET_LINE]) assert.ok(!text.includes(leak), `'${leak}' in the output`);
+  for (const leak of ['root:x:0:0', '{"parameters":', 'BEGIN PRIVATE KEY', 'NODE_EXTRA_CA_CERTS=', SECRET_LINE])
+    assert.ok(!text.includes(leak), `'${leak}' in the output`);
   assertOnlyOwnCommands(r, 'AmlAksDeploy');
   return r;
 }
@@ -63,7 +76,11 @@ test('deploymentFile=/proc/self/environ is refused as outside the sources folder
 
 test('deploymentFile=../../etc/passwd is refused, and so is a link in the repository that leads to it', async () => {
   await refusedBeforeAzure({ deploymentFile: '../../etc/passwd' }, 'deploymentFile', /is outside the sources folder/);
-  await refusedBeforeAzure({ deploymentFile: 'passwd.yml' }, 'deploymentFile', /is a symbolic link that leads outside the sources folder \(to \/etc\/passwd/);
+  await refusedBeforeAzure(
+    { deploymentFile: 'passwd.yml' },
+    'deploymentFile',
+    /is a symbolic link that leads outside the sources folder \(to \/etc\/passwd/,
+  );
 });
 
 test('a smokeTestFile outside the repository is refused and nothing is sent to a scoring URI', async () => {
@@ -81,7 +98,12 @@ test('from a feature branch nothing of the repository is read: the gate refuses 
   assert.ok(!visibleText(r).includes('root:x:0:0') && !visibleText(r).includes(SECRET_LINE));
   const sample = copySample();
   fs.writeFileSync(path.join(sample, 'broken.yml'), `type: pipeline\njobs:\n  a: [${SECRET_LINE}\n`);
-  const job = await w.run('AmlPipelineJob', { connection: 'secret', inputs: { ...workspaceInputs(w.seed), jobFile: 'broken.yml' }, sources: sample, ...feature });
+  const job = await w.run('AmlPipelineJob', {
+    connection: 'secret',
+    inputs: { ...workspaceInputs(w.seed), jobFile: 'broken.yml' },
+    sources: sample,
+    ...feature,
+  });
   assert.equal(job.result, 'Failed', describe(job));
   assert.match(job.errors.at(-1)!, /^Refusing to run from 'refs\/heads\/feature\/x'/);
   assert.ok(!visibleText(job).includes(SECRET_LINE));
@@ -102,7 +124,10 @@ test('a file that does not parse is quoted at most as a short excerpt of its fir
 test('AmlPipelineJob: a jobFile outside the repository or linking out of it is refused by input name', async () => {
   const sample = copySample();
   fs.symlinkSync('/etc/passwd', path.join(sample, 'passwd.yml'));
-  for (const [jobFile, problem] of [['/etc/passwd', /is outside the sources folder/], ['passwd.yml', /symbolic link that leads outside/]] as const) {
+  for (const [jobFile, problem] of [
+    ['/etc/passwd', /is outside the sources folder/],
+    ['passwd.yml', /symbolic link that leads outside/],
+  ] as const) {
     const r = await w.run('AmlPipelineJob', { connection: 'secret', inputs: { ...workspaceInputs(w.seed), jobFile }, sources: sample });
     assert.equal(r.result, 'Failed', describe(r));
     assert.match(r.errors.at(-1)!, /^Input 'jobFile': /);

@@ -39,7 +39,15 @@ export function reachedOutput(run: TaskRun, tag: string): boolean {
   return visibleText(run).toLowerCase().includes(`**vso[task.setvariable variable=${MARK}_${tag}]`.toLowerCase());
 }
 
-const OWN = new Set(['task.debug', 'task.issue', 'task.complete', 'task.setprogress', 'task.setsecret', 'task.uploadsummary', 'task.setvariable']);
+const OWN = new Set([
+  'task.debug',
+  'task.issue',
+  'task.complete',
+  'task.setprogress',
+  'task.setsecret',
+  'task.uploadsummary',
+  'task.setvariable',
+]);
 
 function declaredOutputs(task: string): Set<string> {
   const json = JSON.parse(fs.readFileSync(path.join(DIST, task, 'task.json'), 'utf8')) as { outputVariables?: Array<{ name: string }> };
@@ -96,7 +104,11 @@ export async function startOtherHost(): Promise<OtherHost> {
   const tls = loadTlsMaterial();
   const requests: OtherHost['requests'] = [];
   const server = https.createServer({ cert: tls.serverCertPem, key: tls.serverKeyPem }, (req, res) => {
-    requests.push({ method: req.method ?? '', url: req.url ?? '', ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
+    requests.push({
+      method: req.method ?? '',
+      url: req.url ?? '',
+      ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+    });
     res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -38,7 +38,12 @@ function rewrite(method: string, pathRe: RegExp, edit: (res: EmuResponse) => voi
   return w.emu.faults.add({ method, path: pathRe, kind: 'rewrite', times: Infinity, rewrite: (res) => (edit(res), res) });
 }
 
-const refusal = (r: TaskRun): boolean => [...r.errors, ...r.warnings].some((m) => m.includes(`Refusing to call ${new URL(other.origin).host} with the service connection's credentials`) || m.includes(`Refusing to send the job's access token to ${new URL(other.origin).host}`));
+const refusal = (r: TaskRun): boolean =>
+  [...r.errors, ...r.warnings].some(
+    (m) =>
+      m.includes(`Refusing to call ${new URL(other.origin).host} with the service connection's credentials`) ||
+      m.includes(`Refusing to send the job's access token to ${new URL(other.origin).host}`),
+  );
 
 /** Runs with `fault` in place and checks that the other host saw nothing and the task said so. */
 async function pointedAway(fault: ReturnType<typeof rewrite>, run: () => Promise<TaskRun>): Promise<TaskRun> {
@@ -55,25 +60,39 @@ async function pointedAway(fault: ReturnType<typeof rewrite>, run: () => Promise
   }
 }
 
-const submit = (inputs: Record<string, string> = {}) => w.run('AmlPipelineJob', { connection: 'wif', inputs: { ...workspaceInputs(w.seed), jobFile: 'pipeline.yml', ...inputs }, sources: sample });
+const submit = (inputs: Record<string, string> = {}) =>
+  w.run('AmlPipelineJob', {
+    connection: 'wif',
+    inputs: { ...workspaceInputs(w.seed), jobFile: 'pipeline.yml', ...inputs },
+    sources: sample,
+  });
 const body = (res: EmuResponse) => res.body as Record<string, Record<string, unknown>>;
 
 test("the workspace's discoveryUrl on another host: step statuses are not read from it", async () => {
-  const r = await pointedAway(rewrite('GET', /\/workspaces\/mlw-prod\?/, (res) => (body(res).properties!.discoveryUrl = `${other.origin}/discovery`)), () => submit());
+  const r = await pointedAway(
+    rewrite('GET', /\/workspaces\/mlw-prod\?/, (res) => (body(res).properties!.discoveryUrl = `${other.origin}/discovery`)),
+    () => submit(),
+  );
   assert.equal(r.result, 'Succeeded', describe(r));
 });
 
 test('the discovery document naming another run-history host', async () => {
-  await pointedAway(rewrite('GET', /^\/discovery/, (res) => (body(res).history = other.origin as never)), () => submit());
+  await pointedAway(
+    rewrite('GET', /^\/discovery/, (res) => (body(res).history = other.origin as never)),
+    () => submit(),
+  );
 });
 
-test("a run-history nextLink on another host", async () => {
+test('a run-history nextLink on another host', async () => {
   w.emu.aml.dataPlane.childrenPageSize = 1;
   try {
-    await pointedAway(rewrite('GET', /\/runs\/[^/]+\/children/, (res) => {
-      const b = res.body as { nextLink?: string | null };
-      if (b.nextLink) b.nextLink = `${other.origin}${new URL(b.nextLink).pathname}`;
-    }), () => submit());
+    await pointedAway(
+      rewrite('GET', /\/runs\/[^/]+\/children/, (res) => {
+        const b = res.body as { nextLink?: string | null };
+        if (b.nextLink) b.nextLink = `${other.origin}${new URL(b.nextLink).pathname}`;
+      }),
+      () => submit(),
+    );
   } finally {
     w.emu.aml.dataPlane.childrenPageSize = 100;
   }
@@ -83,7 +102,11 @@ test("a job cancel whose Location names another host (the SDK's poller would fol
   w.emu.aml.scriptJobs({ startDelayMs: 10, stepDurationMs: Infinity, phaseMs: 2, cancelDelayMs: 30 });
   const r = await pointedAway(
     rewrite('POST', /\/jobs\/[^/]+\/cancel\?/, (res) => {
-      res.headers = { ...res.headers, location: `${other.origin}/operationResults/x`, 'azure-asyncoperation': `${other.origin}/operationStatuses/x` };
+      res.headers = {
+        ...res.headers,
+        location: `${other.origin}/operationResults/x`,
+        'azure-asyncoperation': `${other.origin}/operationStatuses/x`,
+      };
     }),
     () => submit({ timeoutMinutes: '0.03', cancelOnTimeout: 'true' }),
   );
@@ -95,21 +118,52 @@ test("the workspace's MLflow tracking URI on another host: no metrics are read f
   fs.writeFileSync(path.join(sample, 'hosts_mlflow.yml'), `name: hosts_mlflow\n${base}`);
   assert.equal((await submit({ jobFile: 'hosts_mlflow.yml' })).result, 'Succeeded');
   const r = await pointedAway(
-    rewrite('GET', /\/workspaces\/mlw-prod\?/, (res) => (body(res).properties!.mlFlowTrackingUri = `azureml://${new URL(other.origin).host}/mlflow/v1.0/x`)),
-    () => w.run('AmlModelRegister', { connection: 'wif', inputs: { ...workspaceInputs(w.seed), modelName: 'hosts-model', jobName: 'hosts_mlflow', modelOutput: 'trained_model', metricGate: 'train.auc >= 0.5' }, sources: sample }),
+    rewrite(
+      'GET',
+      /\/workspaces\/mlw-prod\?/,
+      (res) => (body(res).properties!.mlFlowTrackingUri = `azureml://${new URL(other.origin).host}/mlflow/v1.0/x`),
+    ),
+    () =>
+      w.run('AmlModelRegister', {
+        connection: 'wif',
+        inputs: {
+          ...workspaceInputs(w.seed),
+          modelName: 'hosts-model',
+          jobName: 'hosts_mlflow',
+          modelOutput: 'trained_model',
+          metricGate: 'train.auc >= 0.5',
+        },
+        sources: sample,
+      }),
   );
   assert.equal(r.result, 'Failed', describe(r));
 });
 
-test("an endpoint operation whose Azure-AsyncOperation names another host", async () => {
+test('an endpoint operation whose Azure-AsyncOperation names another host', async () => {
   w.emu.online.script({ endpointMs: 300, deploymentMs: 40, deleteMs: 20, retryAfterSeconds: 0 });
   w.emu.models.add(w.seed.workspace.id, 'hosts-model', '1', { modelType: 'mlflow_model' });
   const repo = scratch({ 'req.json': '{"data": [[1]]}' });
   const r = await pointedAway(
     rewrite('PUT', /\/onlineEndpoints\/hosts-ep\?/, (res) => {
-      res.headers = { ...res.headers, 'azure-asyncoperation': `${other.origin}/operationStatuses/x`, location: `${other.origin}/operationResults/x` };
+      res.headers = {
+        ...res.headers,
+        'azure-asyncoperation': `${other.origin}/operationStatuses/x`,
+        location: `${other.origin}/operationResults/x`,
+      };
     }),
-    () => w.run('AmlAksDeploy', { connection: 'wif', inputs: { ...workspaceInputs(w.seed), computeName: 'aks-prod', endpointName: 'hosts-ep', model: 'hosts-model:1', stepWaitSeconds: '0', smokeTestFile: 'req.json' }, sources: repo }),
+    () =>
+      w.run('AmlAksDeploy', {
+        connection: 'wif',
+        inputs: {
+          ...workspaceInputs(w.seed),
+          computeName: 'aks-prod',
+          endpointName: 'hosts-ep',
+          model: 'hosts-model:1',
+          stepWaitSeconds: '0',
+          smokeTestFile: 'req.json',
+        },
+        sources: repo,
+      }),
   );
   assert.equal(r.result, 'Failed', describe(r));
 });

@@ -57,7 +57,11 @@ export interface OracleResult extends Recorded {
  * (never skips) when python3 or azure.ai.ml is missing: CI installs python3-azure (see .ci/run),
  * and a suite that ran nothing proves nothing.
  */
-export async function runSdkScript<T>(script: string, input: unknown, opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<T> {
+export async function runSdkScript<T>(
+  script: string,
+  input: unknown,
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): Promise<T> {
   if (!fs.existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: apt-get install -y python3 python3-azure (see .ci/run)`);
   const child = spawn(PYTHON, [path.join(ORACLE_PY, script)], {
     env: { ...process.env, ...opts.env, PYTHONPATH: ORACLE_PY, PYTHONDONTWRITEBYTECODE: '1' },
@@ -74,13 +78,19 @@ export async function runSdkScript<T>(script: string, input: unknown, opts: { en
     child.once('error', reject);
     child.once('close', (c, s) => resolve([c, s]));
   }).finally(() => clearTimeout(timer));
-  if (code !== 0) throw new Error(`${script} failed (exit ${code}${signal ? `, ${signal}` : ''}; is python3-azure installed? see .ci/run):\n${err.slice(-3000)}`);
+  if (code !== 0)
+    throw new Error(
+      `${script} failed (exit ${code}${signal ? `, ${signal}` : ''}; is python3-azure installed? see .ci/run):\n${err.slice(-3000)}`,
+    );
   return JSON.parse(Buffer.concat(out).toString('utf8')) as T;
 }
 
 /** The SDK's translation of each file (py/oracle_translate.py, no service calls). */
 export function runOracle(files: Array<{ file: string; override?: JsonObject[] }>): Promise<OracleResult[]> {
-  return runSdkScript<OracleResult[]>('oracle_translate.py', { files, scope: { subscription: SCOPE.subscription, resourceGroup: SCOPE.resourceGroup, workspace: SCOPE.workspace } });
+  return runSdkScript<OracleResult[]>('oracle_translate.py', {
+    files,
+    scope: { subscription: SCOPE.subscription, resourceGroup: SCOPE.resourceGroup, workspace: SCOPE.workspace },
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -92,9 +102,11 @@ const rel = (root: string, p: string): string => path.relative(root, p).split(pa
 export function normaliser(root: string, rec: Recorded): (v: Json) => Json {
   const base = workspaceId(SCOPE);
   const codes = new Map<string, string>();
-  for (const c of rec.codes) codes.set(c.hash, /COMPONENT_PLACEHOLDER$/.test(c.path) ? '<code:PLACEHOLDER>' : `<code:${rel(root, c.path)}>`);
+  for (const c of rec.codes)
+    codes.set(c.hash, /COMPONENT_PLACEHOLDER$/.test(c.path) ? '<code:PLACEHOLDER>' : `<code:${rel(root, c.path)}>`);
   const components = new Map<string, JsonObject>();
-  for (const c of rec.components) components.set(`${base}/components/${c.name}/versions/${c.version}`, (c.body.properties as JsonObject).componentSpec as JsonObject);
+  for (const c of rec.components)
+    components.set(`${base}/components/${c.name}/versions/${c.version}`, (c.body.properties as JsonObject).componentSpec as JsonObject);
   const seen = new Set<string>();
   const norm = (v: Json): Json => {
     if (Array.isArray(v)) return v.map(norm);
@@ -115,8 +127,10 @@ export function normaliser(root: string, rec: Recorded): (v: Json) => Json {
     let m: RegExpExecArray | null;
     if ((m = /\/codes\/([^/]+)\/versions\/1$/.exec(s)) && s.startsWith(base)) return codes.get(m[1]!) ?? `<code:${m[1]}>`;
     // The folder's name and content hash stay: the same content must land in the same folder as the CLI's.
-    if ((m = /^azureml:\/\/datastores\/([^/]+)\/paths\/LocalUpload\/([^/]+)\/(.*)$/.exec(v))) return `<LocalUpload ${m[1]}:${m[2]!.slice(0, 8)}/${m[3]}>`;
-    if ((m = /^https:\/\/uploaded\.example\/LocalUpload\/([^/]+)\/(.*)$/.exec(v))) return `<LocalUpload workspaceblobstore:${m[1]!.slice(0, 8)}/${m[2]}>`;
+    if ((m = /^azureml:\/\/datastores\/([^/]+)\/paths\/LocalUpload\/([^/]+)\/(.*)$/.exec(v)))
+      return `<LocalUpload ${m[1]}:${m[2]!.slice(0, 8)}/${m[3]}>`;
+    if ((m = /^https:\/\/uploaded\.example\/LocalUpload\/([^/]+)\/(.*)$/.exec(v)))
+      return `<LocalUpload workspaceblobstore:${m[1]!.slice(0, 8)}/${m[2]}>`;
     if (s.startsWith(`${base}/`)) return `<ws>/${s.slice(base.length + 1)}`;
     return v;
   };

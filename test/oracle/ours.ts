@@ -39,14 +39,21 @@ export interface OurResult extends Recorded {
   plan?: SubmissionPlan;
 }
 
-export const workspaceId = (s: Scope): string => `/subscriptions/${s.subscription}/resourceGroups/${s.resourceGroup}/providers/Microsoft.MachineLearningServices/workspaces/${s.workspace}`;
+export const workspaceId = (s: Scope): string =>
+  `/subscriptions/${s.subscription}/resourceGroups/${s.resourceGroup}/providers/Microsoft.MachineLearningServices/workspaces/${s.workspace}`;
 
 /** An in-memory workspace and storage that record what a submission writes. */
 export function memoryContext(scope: Scope, root: string): { ctx: SubmitContext; recorded: Recorded } {
   const base = workspaceId(scope);
   const recorded: Recorded = { components: [], environments: [], codes: [], uploads: [] };
   const written = new Set<string>();
-  const io = { info: () => undefined, warn: () => undefined, progress: () => undefined, secrets: { protect: (v?: string) => v }, signal: undefined } as unknown as AgentIo;
+  const io = {
+    info: () => undefined,
+    warn: () => undefined,
+    progress: () => undefined,
+    secrets: { protect: (v?: string) => v },
+    signal: undefined,
+  } as unknown as AgentIo;
   const ws = {
     ref: { name: scope.workspace },
     base,
@@ -54,7 +61,11 @@ export function memoryContext(scope: Scope, root: string): { ctx: SubmitContext;
       const path = p.split('?')[0]!;
       if (/\/versions$/.test(path)) return { value: [{ id: `${base}/${path}/LATEST` }] } as T;
       // Anonymous assets exist once written; registered ones are all there.
-      if (/^(codes\/[^/]+|components\/azureml_anonymous|environments\/CliV2AnonymousEnvironment)\/versions\//.test(path) && !written.has(path)) return undefined;
+      if (
+        /^(codes\/[^/]+|components\/azureml_anonymous|environments\/CliV2AnonymousEnvironment)\/versions\//.test(path) &&
+        !written.has(path)
+      )
+        return undefined;
       return { id: `${base}/${decodeURIComponent(path)}` } as T;
     },
     async put(path: string, body: unknown): Promise<{ id: string }> {
@@ -66,7 +77,12 @@ export function memoryContext(scope: Scope, root: string): { ctx: SubmitContext;
       return { id: `${base}/${path}` };
     },
     async post<T>(): Promise<T> {
-      return { blobReferenceForConsumption: { blobUri: 'https://uploaded.example/code', credential: { sasUri: 'https://uploaded.example/code?sas' } } } as T;
+      return {
+        blobReferenceForConsumption: {
+          blobUri: 'https://uploaded.example/code',
+          credential: { sasUri: 'https://uploaded.example/code?sas' },
+        },
+      } as T;
     },
   };
   const ctx: SubmitContext = {

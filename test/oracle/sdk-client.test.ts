@@ -95,7 +95,10 @@ before(async () => {
   fs.writeFileSync(path.join(local, 'model.pkl'), MODEL_BYTES);
   fs.mkdirSync(path.join(local, 'score'));
   fs.writeFileSync(path.join(local, 'score', 'score.py'), 'def init():\n    pass\n\n\ndef run(raw):\n    return raw\n');
-  fs.writeFileSync(path.join(local, 'conda.yml'), 'name: score\ndependencies:\n  - python=3.10\n  - pip:\n    - azureml-inference-server-http\n');
+  fs.writeFileSync(
+    path.join(local, 'conda.yml'),
+    'name: score\ndependencies:\n  - python=3.10\n  - pip:\n    - azureml-inference-server-http\n',
+  );
 
   const operations: object[] = [];
   for (const j of jobs) {
@@ -182,7 +185,11 @@ describe('azure-ai-ml 1.4.0 as a client of the emulator', () => {
   test('at least 50 corpus jobs run to Completed, and every sdkClient allow-list entry is needed', () => {
     const completed = results.filter((r) => r.op === 'job' && r.ok && r.status === 'Completed');
     assert.ok(completed.length >= 50, `completed: ${completed.length} of ${jobs.length}`);
-    assert.deepEqual(allow.sdkClient.filter((_, k) => !usedFailures.has(k)).map((e) => e.files.join(', ')), [], 'sdkClient entries no file needs');
+    assert.deepEqual(
+      allow.sdkClient.filter((_, k) => !usedFailures.has(k)).map((e) => e.files.join(', ')),
+      [],
+      'sdkClient entries no file needs',
+    );
     for (const e of allow.sdkClient) assert.ok(e.reason.length > 20, 'every entry says why');
   });
 
@@ -193,12 +200,21 @@ describe('azure-ai-ml 1.4.0 as a client of the emulator', () => {
     const storageName = String(account.storageAccount).split('/').pop()!;
     for (const c of codes) {
       const uri = String((c.body.properties as JsonObject).codeUri);
-      assert.match(uri, new RegExp(`^https://${storageName}\\.blob\\.core\\.windows\\.net/azureml-blobstore-[0-9a-f-]+/LocalUpload/[0-9a-f]{32}(/|$)`), c.id);
+      assert.match(
+        uri,
+        new RegExp(`^https://${storageName}\\.blob\\.core\\.windows\\.net/azureml-blobstore-[0-9a-f-]+/LocalUpload/[0-9a-f]{32}(/|$)`),
+        c.id,
+      );
       assert.ok(await w.emu.storage.exists(uri), `${uri} has blobs`);
     }
-    const puts = w.emu.storage.requests.slice(storageSince).filter((q) => q.method === 'PUT' && q.status === 201 && LOCAL_UPLOAD.test(q.blob ?? ''));
+    const puts = w.emu.storage.requests
+      .slice(storageSince)
+      .filter((q) => q.method === 'PUT' && q.status === 201 && LOCAL_UPLOAD.test(q.blob ?? ''));
     assert.ok(puts.length >= 20, `blob PUTs under LocalUpload/: ${puts.length}`);
-    assert.ok(internet.connects.length > 0 && internet.connects.every((c) => /^[a-z0-9]+\.blob\.core\.windows\.net:443$/.test(c)), internet.connects.join(', '));
+    assert.ok(
+      internet.connects.length > 0 && internet.connects.every((c) => /^[a-z0-9]+\.blob\.core\.windows\.net:443$/.test(c)),
+      internet.connects.join(', '),
+    );
   });
 
   test('data asset from a local folder: uploaded, registered, read back', async () => {
@@ -222,7 +238,10 @@ describe('azure-ai-ml 1.4.0 as a client of the emulator', () => {
     assert.equal(r.got_version, '1');
     assert.match(String(r.path), /\/datastores\/workspaceblobstore\/paths\/LocalUpload\/[0-9a-f]{32}\/model\.pkl$/);
     const versions = w.emu.models.versions(w.seed.workspace.id, MODEL);
-    assert.deepEqual(versions.map((v) => v.name), ['1']);
+    assert.deepEqual(
+      versions.map((v) => v.name),
+      ['1'],
+    );
     assert.equal((versions[0]!.properties as JsonObject).modelUri, r.path);
     assert.deepEqual(await w.emu.storage.getBlob(await blobUrlOf(String(r.path))), MODEL_BYTES);
   });

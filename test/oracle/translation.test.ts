@@ -9,7 +9,21 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import type { JsonObject } from '../../tasks/AmlPipelineJob/plan';
-import { allowedBy, corpusJobs, differences, loadAllowList, normaliser, normalisedBody, paramsOverride, runOracle, SCOPE, sdkOverrideFor, type CorpusJob, type Difference, type OracleResult } from './differential';
+import {
+  allowedBy,
+  corpusJobs,
+  differences,
+  loadAllowList,
+  normaliser,
+  normalisedBody,
+  paramsOverride,
+  runOracle,
+  SCOPE,
+  sdkOverrideFor,
+  type CorpusJob,
+  type Difference,
+  type OracleResult,
+} from './differential';
 import { ourTranslation, type OurResult } from './ours';
 
 const jobs = corpusJobs();
@@ -57,7 +71,10 @@ describe('differential translation: AmlPipelineJob against azure-ai-ml on the co
         if (e) used.add(`entry:${e.id}`);
         return !e;
       });
-      assert.deepEqual(unexplained.map((d) => `${d.path}: ours ${JSON.stringify(d.ours)} sdk ${JSON.stringify(d.sdk)}`), []);
+      assert.deepEqual(
+        unexplained.map((d) => `${d.path}: ours ${JSON.stringify(d.ours)} sdk ${JSON.stringify(d.sdk)}`),
+        [],
+      );
       assert.deepEqual(environments(j, ours), environments(j, theirs), 'anonymous environments');
       const hashes = (r: OurResult | OracleResult) => [...new Set(r.uploads.map((u) => u.hash))].sort();
       assert.deepEqual(hashes(ours), hashes(theirs), 'LocalUpload folders (the SDK object hash)');
@@ -67,8 +84,16 @@ describe('differential translation: AmlPipelineJob against azure-ai-ml on the co
 
   test('at least 40 files are compared body to body, and every allow-list entry is needed', () => {
     assert.ok(compared.length >= 40, `compared ${compared.length}: ${compared.join(', ')}`);
-    const all = [...allow.sdkOverrides.map((o) => `override:${o.files.join(',')}`), ...allow.refusals.map((r) => `refusal:${r.file}`), ...allow.entries.map((e) => `entry:${e.id}`)];
-    assert.deepEqual(all.filter((k) => !used.has(k)), [], 'allow-list entries no file needs');
+    const all = [
+      ...allow.sdkOverrides.map((o) => `override:${o.files.join(',')}`),
+      ...allow.refusals.map((r) => `refusal:${r.file}`),
+      ...allow.entries.map((e) => `entry:${e.id}`),
+    ];
+    assert.deepEqual(
+      all.filter((k) => !used.has(k)),
+      [],
+      'allow-list entries no file needs',
+    );
     for (const e of [...allow.sdkOverrides, ...allow.refusals, ...allow.entries]) assert.ok(e.reason.length > 20, 'every entry says why');
   });
 });

@@ -6,7 +6,12 @@ import { deploymentBody, loadDeploymentFile } from '../../tasks/AmlAksDeploy/dep
 import { scratch } from '../../testkit/pipeline-sample';
 
 const load = (yaml: string, extra: Record<string, string> = {}) => {
-  const root = scratch({ 'deploy/d.yml': yaml, 'deploy/src/score.py': 'def run(x): return x\n', 'deploy/conda.yml': 'dependencies: [python=3.10]\n', ...extra });
+  const root = scratch({
+    'deploy/d.yml': yaml,
+    'deploy/src/score.py': 'def run(x): return x\n',
+    'deploy/conda.yml': 'dependencies: [python=3.10]\n',
+    ...extra,
+  });
   return { spec: loadDeploymentFile(path.join(root, 'deploy/d.yml'), root), root };
 };
 
@@ -56,8 +61,18 @@ describe('Kubernetes online deployment YAML', () => {
     assert.equal(spec.name, 'blue');
     assert.equal(spec.code?.kind, 'local');
     assert.equal(spec.environment?.kind, 'inline');
-    assert.deepEqual(spec.notes.map((n) => n.replace(/^.*: /, '')), ["'model' is replaced by the model input", "'endpoint_name' is replaced by the endpointName input"]);
-    const body = deploymentBody(spec, { modelId: '/m/1', codeId: '/c/1', environmentId: '/e/1', instanceCount: 2, location: 'eastus', tags: { 'ado.runId': '7', tag1: 'x' } });
+    assert.deepEqual(
+      spec.notes.map((n) => n.replace(/^.*: /, '')),
+      ["'model' is replaced by the model input", "'endpoint_name' is replaced by the endpointName input"],
+    );
+    const body = deploymentBody(spec, {
+      modelId: '/m/1',
+      codeId: '/c/1',
+      environmentId: '/e/1',
+      instanceCount: 2,
+      location: 'eastus',
+      tags: { 'ado.runId': '7', tag1: 'x' },
+    });
     assert.deepEqual(body, {
       location: 'eastus',
       tags: { 'ado.runId': '7', tag1: 'x' },
@@ -69,7 +84,10 @@ describe('Kubernetes online deployment YAML', () => {
         environmentId: '/e/1',
         scaleSettings: { scaleType: 'Default' },
         requestSettings: { requestTimeout: 'PT3S', maxQueueWait: 'PT3S' },
-        containerResourceRequirements: { containerResourceRequests: { cpu: '0.1', memory: '0.1Gi' }, containerResourceLimits: { cpu: '0.2', memory: '200Mi' } },
+        containerResourceRequirements: {
+          containerResourceRequests: { cpu: '0.1', memory: '0.1Gi' },
+          containerResourceLimits: { cpu: '0.2', memory: '200Mi' },
+        },
       },
     });
   });
@@ -87,10 +105,25 @@ model_mount_path: /var/azureml-app/model
 environment_variables: {WORKERS: 2}
 `);
     assert.deepEqual(spec.environment, { kind: 'named', name: 'taxi-serve-env', version: '3', origin: spec.environment!.origin });
-    const p = deploymentBody(spec, { modelId: '/m', environmentId: '/e', instanceCount: 1, tags: {} }).properties as Record<string, unknown>;
-    assert.deepEqual(p.livenessProbe, { initialDelay: 'PT30S', period: 'PT10S', timeout: 'PT2S', successThreshold: 1, failureThreshold: 30 });
+    const p = deploymentBody(spec, { modelId: '/m', environmentId: '/e', instanceCount: 1, tags: {} }).properties as Record<
+      string,
+      unknown
+    >;
+    assert.deepEqual(p.livenessProbe, {
+      initialDelay: 'PT30S',
+      period: 'PT10S',
+      timeout: 'PT2S',
+      successThreshold: 1,
+      failureThreshold: 30,
+    });
     assert.deepEqual(p.readinessProbe, { period: 'PT5S' });
-    assert.deepEqual(p.scaleSettings, { scaleType: 'TargetUtilization', minInstances: 1, maxInstances: 4, pollingInterval: 'PT15S', targetUtilizationPercentage: 70 });
+    assert.deepEqual(p.scaleSettings, {
+      scaleType: 'TargetUtilization',
+      minInstances: 1,
+      maxInstances: 4,
+      pollingInterval: 'PT15S',
+      targetUtilizationPercentage: 70,
+    });
     assert.deepEqual(p.requestSettings, { requestTimeout: 'PT0.5S' });
     assert.deepEqual(p.containerResourceRequirements, { containerResourceLimits: { gpu: '1' } });
     assert.equal(p.appInsightsEnabled, true);
@@ -99,17 +132,35 @@ environment_variables: {WORKERS: 2}
   });
 
   test('unknown keys are refused by name, with the line and the keys it takes', () => {
-    refuses('name: blue\nreplicas: 3\n', /d\.yml line 2: 'replicas' is not a key of a Kubernetes online deployment; remove it \(supported: \$schema, name, type/);
-    refuses('name: blue\ninstance_cont: 3\n', /line 2: 'instance_cont' is not a key of a Kubernetes online deployment; did you mean 'instance_count'\?/);
-    refuses('name: blue\nrequest_settings:\n  timeout: 3\n', /line 3: 'request_settings\.timeout' is not a key of this setting; remove it \(supported: request_timeout_ms/);
-    refuses('name: blue\nrequest_settings:\n  request_timeout: 3\n', /'request_settings\.request_timeout' is not a key of this setting; did you mean 'request_timeout_ms'\?/);
-    refuses('name: blue\nscale_settings: {type: default, min_instances: 2}\n', /'scale_settings\.min_instances' applies to type: target_utilization only/);
+    refuses(
+      'name: blue\nreplicas: 3\n',
+      /d\.yml line 2: 'replicas' is not a key of a Kubernetes online deployment; remove it \(supported: \$schema, name, type/,
+    );
+    refuses(
+      'name: blue\ninstance_cont: 3\n',
+      /line 2: 'instance_cont' is not a key of a Kubernetes online deployment; did you mean 'instance_count'\?/,
+    );
+    refuses(
+      'name: blue\nrequest_settings:\n  timeout: 3\n',
+      /line 3: 'request_settings\.timeout' is not a key of this setting; remove it \(supported: request_timeout_ms/,
+    );
+    refuses(
+      'name: blue\nrequest_settings:\n  request_timeout: 3\n',
+      /'request_settings\.request_timeout' is not a key of this setting; did you mean 'request_timeout_ms'\?/,
+    );
+    refuses(
+      'name: blue\nscale_settings: {type: default, min_instances: 2}\n',
+      /'scale_settings\.min_instances' applies to type: target_utilization only/,
+    );
     refuses('name: blue\negress_public_network_access: disabled\n', /applies to managed online deployments only/);
     refuses('name: blue\ndata_collector: {collections: {}}\n', /'data_collector' is not supported by AmlAksDeploy@1 yet/);
   });
 
   test('managed deployments, bad names, bad values and paths outside the repository are refused', () => {
-    refuses('$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json\nname: blue\n', /describes a managed online deployment/);
+    refuses(
+      '$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json\nname: blue\n',
+      /describes a managed online deployment/,
+    );
     refuses('type: managed\n', /'type' describes a managed online deployment/);
     refuses('name: 1blue\n', /'name' '1blue' is not a valid deployment name/);
     refuses('instance_count: 0\n', /'instance_count' must be a whole number, 1 or more/);

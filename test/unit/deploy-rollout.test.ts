@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { UserError } from '../../tasks/common/errors';
-import { formatTraffic, parseRollout, planRollout, sameTraffic, serving, splitAt, total, trafficCommand } from '../../tasks/AmlAksDeploy/rollout';
+import {
+  formatTraffic,
+  parseRollout,
+  planRollout,
+  sameTraffic,
+  serving,
+  splitAt,
+  total,
+  trafficCommand,
+} from '../../tasks/AmlAksDeploy/rollout';
 
 const refuses = (fn: () => unknown, message: RegExp) =>
   assert.throws(fn, (e: unknown) => {

@@ -18,7 +18,14 @@ describe('smokeTestExpect: the format task.json promises', () => {
   test('the three examples from the help text', () => {
     assert.deepEqual(parseExpectation('200'), { status: 200, text: '200' });
     const eq = parseExpectation('200; $.predictions[0] == 1');
-    assert.deepEqual(eq.check, { kind: 'compare', path: ['predictions', 0], pathText: '$.predictions[0]', op: '==', value: 1, valueText: '1' });
+    assert.deepEqual(eq.check, {
+      kind: 'compare',
+      path: ['predictions', 0],
+      pathText: '$.predictions[0]',
+      op: '==',
+      value: 1,
+      valueText: '1',
+    });
     const range = parseExpectation('200; $[0] in 0..1');
     assert.deepEqual(range.check, { kind: 'range', path: [0], pathText: '$[0]', min: 0, max: 1 });
   });
@@ -26,8 +33,15 @@ describe('smokeTestExpect: the format task.json promises', () => {
   test('default 200; every operator; negative and decimal bounds; quoted and bare strings', () => {
     assert.equal(parseExpectation(undefined).status, 200);
     assert.equal(parseExpectation('  ').status, 200);
-    for (const op of ['==', '!=', '<', '<=', '>', '>=']) assert.equal((parseExpectation(`200;$.p ${op} 0.5`).check as { op: string }).op, op);
-    assert.deepEqual(parseExpectation('200; $.score in -1.5 .. 2e1').check, { kind: 'range', path: ['score'], pathText: '$.score', min: -1.5, max: 20 });
+    for (const op of ['==', '!=', '<', '<=', '>', '>='])
+      assert.equal((parseExpectation(`200;$.p ${op} 0.5`).check as { op: string }).op, op);
+    assert.deepEqual(parseExpectation('200; $.score in -1.5 .. 2e1').check, {
+      kind: 'range',
+      path: ['score'],
+      pathText: '$.score',
+      min: -1.5,
+      max: 20,
+    });
     assert.equal((parseExpectation('200; $.label == "cat"').check as { value: unknown }).value, 'cat');
     assert.equal((parseExpectation('200; $.label == cat').check as { value: unknown }).value, 'cat');
     assert.deepEqual((parseExpectation('200; $.v == [1,2]').check as { value: unknown }).value, [1, 2]);
@@ -49,7 +63,7 @@ describe('smokeTestExpect: the format task.json promises', () => {
 
   test('JSON paths: dots, brackets, quoted names and indexes', () => {
     assert.deepEqual(parseJsonPath('$'), []);
-    assert.deepEqual(parseJsonPath("$.a['b c'][2][\"d\"]"), ['a', 'b c', 2, 'd']);
+    assert.deepEqual(parseJsonPath('$.a[\'b c\'][2]["d"]'), ['a', 'b c', 2, 'd']);
     assert.deepEqual(valueAt({ a: [{ b: 3 }] }, ['a', 0, 'b']), { found: true, value: 3 });
     assert.deepEqual(valueAt({ a: [] }, ['a', 0]), { found: false, at: '$.a[0]' });
   });
@@ -71,7 +85,10 @@ describe('judging a response', () => {
     assert.equal(evaluate(parseExpectation('200; $.label != "dog"'), 200, body).ok, true);
     assert.equal(evaluate(parseExpectation('200; $.meta == {"n":2}'), 200, body).ok, true);
     assert.equal(evaluate(parseExpectation('200; $.predictions[0] == "0.7"'), 200, body).ok, false, 'a number is not a string');
-    assert.match(evaluate(parseExpectation('200; $.predictions[0] in 0..0.5'), 200, body).detail, /\$\.predictions\[0\] = 0\.7 is not in 0\.\.0\.5/);
+    assert.match(
+      evaluate(parseExpectation('200; $.predictions[0] in 0..0.5'), 200, body).detail,
+      /\$\.predictions\[0\] = 0\.7 is not in 0\.\.0\.5/,
+    );
   });
 
   test('missing values, non-numbers and non-JSON bodies fail with what was seen', () => {

@@ -44,16 +44,34 @@ test('confine accepts paths inside the root, as written and through links that s
 test('confine refuses what leads out, what is missing and link loops, naming the kind', () => {
   const r = repo();
   const root = sourcesRootOf(r);
-  assert.equal(refusal(() => confine(root, r, '../../etc/passwd')), 'outside');
-  assert.equal(refusal(() => confine(root, r, '/proc/self/environ')), 'outside');
-  assert.equal(refusal(() => confine(root, r, 'src/nope.yml')), 'missing');
+  assert.equal(
+    refusal(() => confine(root, r, '../../etc/passwd')),
+    'outside',
+  );
+  assert.equal(
+    refusal(() => confine(root, r, '/proc/self/environ')),
+    'outside',
+  );
+  assert.equal(
+    refusal(() => confine(root, r, 'src/nope.yml')),
+    'missing',
+  );
   fs.symlinkSync('/etc/passwd', path.join(r, 'passwd.yml'));
-  assert.equal(refusal(() => confine(root, r, 'passwd.yml')), 'linksOutside');
+  assert.equal(
+    refusal(() => confine(root, r, 'passwd.yml')),
+    'linksOutside',
+  );
   fs.symlinkSync(path.join(r, 'b'), path.join(r, 'a'));
   fs.symlinkSync(path.join(r, 'a'), path.join(r, 'b'));
-  assert.equal(refusal(() => confine(root, r, 'a')), 'loop');
+  assert.equal(
+    refusal(() => confine(root, r, 'a')),
+    'loop',
+  );
   fs.symlinkSync(path.join(r, 'gone'), path.join(r, 'dangling'));
-  assert.equal(refusal(() => confine(root, r, 'dangling')), 'missing');
+  assert.equal(
+    refusal(() => confine(root, r, 'dangling')),
+    'missing',
+  );
 });
 
 test('excerpt quotes at most one short line', () => {

@@ -7,7 +7,12 @@ const allows = (rule: ReturnType<typeof dataPlaneRule>, url: string) => rule.all
 
 test('the data plane of a public-cloud workspace: its region on Azure ML domains, private-link names included, nothing else', () => {
   const rule = dataPlaneRule('https://management.azure.com', 'East US');
-  for (const ok of ['https://eastus.api.azureml.ms/discovery', 'https://eastus.experiments.azureml.net/history/v1.0/x', 'https://5a1b2c3d-0000-4000-8000-00000000a001.workspace.eastus.api.azureml.ms/mlflow/v1.0/x']) assert.ok(allows(rule, ok), ok);
+  for (const ok of [
+    'https://eastus.api.azureml.ms/discovery',
+    'https://eastus.experiments.azureml.net/history/v1.0/x',
+    'https://5a1b2c3d-0000-4000-8000-00000000a001.workspace.eastus.api.azureml.ms/mlflow/v1.0/x',
+  ])
+    assert.ok(allows(rule, ok), ok);
   for (const bad of [
     'https://westus.api.azureml.ms/discovery', // another region
     'http://eastus.api.azureml.ms/discovery', // not https
@@ -16,13 +21,18 @@ test('the data plane of a public-cloud workspace: its region on Azure ML domains
     'https://evil.example/eastus.api.azureml.ms',
     'https://eastus.api.ml.azure.us/discovery', // another cloud's domain
     'https://management.azure.com/discovery',
-  ]) assert.ok(!allows(rule, bad), bad);
+  ])
+    assert.ok(!allows(rule, bad), bad);
   assert.match(rule.describe, /eastus\.api\.azureml\.ms, eastus\.experiments\.azureml\.net/);
 });
 
 test('sovereign clouds use their own domains; an unknown ARM URL allows only itself', () => {
-  assert.ok(allows(dataPlaneRule('https://management.usgovcloudapi.net', 'usgovvirginia'), 'https://usgovvirginia.api.ml.azure.us/discovery'));
-  assert.ok(allows(dataPlaneRule('https://management.chinacloudapi.cn', 'chinaeast2'), 'https://chinaeast2.experiments.ml.azure.cn/history'));
+  assert.ok(
+    allows(dataPlaneRule('https://management.usgovcloudapi.net', 'usgovvirginia'), 'https://usgovvirginia.api.ml.azure.us/discovery'),
+  );
+  assert.ok(
+    allows(dataPlaneRule('https://management.chinacloudapi.cn', 'chinaeast2'), 'https://chinaeast2.experiments.ml.azure.cn/history'),
+  );
   assert.ok(!allows(dataPlaneRule('https://management.chinacloudapi.cn', 'chinaeast2'), 'https://chinaeast2.api.azureml.ms/history'));
   const stack = dataPlaneRule('https://management.local.azurestack.external', 'local');
   assert.ok(allows(stack, 'https://management.local.azurestack.external/discovery'));
@@ -35,7 +45,11 @@ test('the job token is set only for the collection host and port; another host i
   const same: { host: string; port: number; headers: Record<string, string> } = { host: 'dev.azure.com', port: 443, headers: {} };
   bearer.prepareRequest(same);
   assert.equal(same.headers.Authorization, 'Bearer job-token');
-  for (const other of [{ host: 'vsrm.dev.azure.com', port: 443 }, { host: 'dev.azure.com', port: 8443 }, { host: 'evil.example', port: 443 }]) {
+  for (const other of [
+    { host: 'vsrm.dev.azure.com', port: 443 },
+    { host: 'dev.azure.com', port: 8443 },
+    { host: 'evil.example', port: 443 },
+  ]) {
     const o = { ...other, headers: {} as Record<string, string> };
     assert.throws(() => bearer.prepareRequest(o), /Refusing to send the job's access token to/);
     assert.equal(o.headers.Authorization, undefined);

@@ -2,7 +2,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { UserError } from '../../tasks/common/errors';
-import { checkComparable, judge, metricTags, parseCompareWith, parseMetricGate, type Condition } from '../../tasks/AmlModelRegister/gate-expr';
+import {
+  checkComparable,
+  judge,
+  metricTags,
+  parseCompareWith,
+  parseMetricGate,
+  type Condition,
+} from '../../tasks/AmlModelRegister/gate-expr';
 import { checkModelName, checkModelPath, checkUserTags, parseModelOutput } from '../../tasks/AmlModelRegister/spec';
 
 function fails(fn: () => unknown, ...fragments: Array<string | RegExp>): void {
@@ -86,10 +93,16 @@ test('thresholds: every condition must hold; the verdict says why one failed', (
   const cs = parseMetricGate('auc >= 0.85\ntrain.rmse < 3.2');
   const ok = judge(cs, values({ auc: 0.85, 'train.rmse': 3.1 }));
   assert.equal(ok.pass, true);
-  assert.deepEqual(ok.rows.map((r) => r.verdict), ['pass', 'pass']);
+  assert.deepEqual(
+    ok.rows.map((r) => r.verdict),
+    ['pass', 'pass'],
+  );
   const bad = judge(cs, values({ auc: 0.84, 'train.rmse': 3.2 }));
   assert.equal(bad.pass, false);
-  assert.deepEqual(bad.rows.map((r) => r.verdict), ['FAIL: 0.84 is not >= 0.85', 'FAIL: 3.2 is not < 3.2']);
+  assert.deepEqual(
+    bad.rows.map((r) => r.verdict),
+    ['FAIL: 0.84 is not >= 0.85', 'FAIL: 3.2 is not < 3.2'],
+  );
 });
 
 test('a NaN metric never passes', () => {
@@ -104,7 +117,11 @@ test('champion: higher is better for >=, the improvement is added in that direct
   const cs = parseMetricGate('auc >= 0.8');
   const champ = champion({ 'metric.auc': '0.9' });
   assert.equal(judge(cs, values({ auc: 0.9 }), { champion: champ }).pass, true, 'equal passes with >= and no minimum');
-  assert.equal(judge(cs, values({ auc: 0.905 }), { champion: champ, minImprovement: 0.005 }).pass, true, 'exactly champion + minImprovement passes (no float noise)');
+  assert.equal(
+    judge(cs, values({ auc: 0.905 }), { champion: champ, minImprovement: 0.005 }).pass,
+    true,
+    'exactly champion + minImprovement passes (no float noise)',
+  );
   const j = judge(cs, values({ auc: 0.904 }), { champion: champ, minImprovement: 0.005 });
   assert.equal(j.pass, false);
   assert.equal(j.rows[0]!.champion?.required, 0.905);
@@ -114,9 +131,20 @@ test('champion: higher is better for >=, the improvement is added in that direct
 test('champion: lower is better for < and <=; strict operators need a strict improvement', () => {
   const champ = champion({ 'metric.train.rmse': '3.0' });
   assert.equal(judge(parseMetricGate('train.rmse <= 5'), values({ 'train.rmse': 3.0 }), { champion: champ }).pass, true);
-  assert.equal(judge(parseMetricGate('train.rmse < 5'), values({ 'train.rmse': 3.0 }), { champion: champ }).pass, false, 'equal is not strictly better');
-  assert.equal(judge(parseMetricGate('train.rmse < 5'), values({ 'train.rmse': 2.9 }), { champion: champ, minImprovement: 0.1 }).pass, false, '2.9 is not below 3.0 - 0.1');
-  assert.equal(judge(parseMetricGate('train.rmse < 5'), values({ 'train.rmse': 2.89 }), { champion: champ, minImprovement: 0.1 }).pass, true);
+  assert.equal(
+    judge(parseMetricGate('train.rmse < 5'), values({ 'train.rmse': 3.0 }), { champion: champ }).pass,
+    false,
+    'equal is not strictly better',
+  );
+  assert.equal(
+    judge(parseMetricGate('train.rmse < 5'), values({ 'train.rmse': 2.9 }), { champion: champ, minImprovement: 0.1 }).pass,
+    false,
+    '2.9 is not below 3.0 - 0.1',
+  );
+  assert.equal(
+    judge(parseMetricGate('train.rmse < 5'), values({ 'train.rmse': 2.89 }), { champion: champ, minImprovement: 0.1 }).pass,
+    true,
+  );
   const worse = judge(parseMetricGate('train.rmse < 5'), values({ 'train.rmse': 3.1 }), { champion: champ });
   assert.match(worse.rows[0]!.verdict, /3\.1 is not lower than champion taxi:3 \(3\)/);
 });
@@ -137,12 +165,17 @@ test('champion without the recorded metric fails closed, naming the tag', () => 
 
 test('gated metrics are recorded as metric.<key> tags', () => {
   const cs = parseMetricGate('auc >= 0.8\ntrain.rmse < 3\n`val.auc` > 0');
-  assert.deepEqual(metricTags(cs, values({ auc: 0.91, 'train.rmse': 2.5, '`val.auc`': 0.7 })), { 'metric.auc': '0.91', 'metric.train.rmse': '2.5', 'metric.`val.auc`': '0.7' });
+  assert.deepEqual(metricTags(cs, values({ auc: 0.91, 'train.rmse': 2.5, '`val.auc`': 0.7 })), {
+    'metric.auc': '0.91',
+    'metric.train.rmse': '2.5',
+    'metric.`val.auc`': '0.7',
+  });
 });
 
 test('model names, outputs, paths and tags are checked like Azure ML does', () => {
   for (const ok of ['taxi', 'taxi-fare_model.v2', 'A1', 'x'.repeat(255)]) assert.equal(checkModelName(ok), ok);
-  for (const bad of ['-taxi', '.taxi', 'taxi model', 'taxi/fare', 'taxi.', 'x'.repeat(256), 'tàxi']) fails(() => checkModelName(bad), "Input 'modelName'", `'${bad}'`);
+  for (const bad of ['-taxi', '.taxi', 'taxi model', 'taxi/fare', 'taxi.', 'x'.repeat(256), 'tàxi'])
+    fails(() => checkModelName(bad), "Input 'modelName'", `'${bad}'`);
   assert.deepEqual(parseModelOutput('trained_model'), { kind: 'output', output: 'trained_model' });
   assert.deepEqual(parseModelOutput('train.model_output'), { kind: 'output', step: 'train', output: 'model_output' });
   fails(() => parseModelOutput('train.model.output'), "Input 'modelOutput'");

@@ -2,7 +2,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { UserError } from '../../tasks/common/errors';
-import { findOwn, registerVersion, type Identity, type ModelRegistry, type ModelVersion, type ModelVersionProps } from '../../tasks/AmlModelRegister/register';
+import {
+  findOwn,
+  registerVersion,
+  type Identity,
+  type ModelRegistry,
+  type ModelVersion,
+  type ModelVersionProps,
+} from '../../tasks/AmlModelRegister/register';
 
 class HttpError extends Error {
   constructor(
@@ -66,8 +73,13 @@ class FakeRegistry implements ModelRegistry {
   }
 }
 
-const identity = (job: string, runId = '4711'): Identity => ({ tags: { 'ado.runId': runId, 'ado.jobName': job }, source: `azureml://jobs/${job}/outputs/model` });
-const body = (id: Identity): { properties: ModelVersionProps } => ({ properties: { modelUri: id.source, tags: { ...id.tags }, properties: { 'ado.modelSource': id.source }, modelType: 'mlflow_model' } });
+const identity = (job: string, runId = '4711'): Identity => ({
+  tags: { 'ado.runId': runId, 'ado.jobName': job },
+  source: `azureml://jobs/${job}/outputs/model`,
+});
+const body = (id: Identity): { properties: ModelVersionProps } => ({
+  properties: { modelUri: id.source, tags: { ...id.tags }, properties: { 'ado.modelSource': id.source }, modelType: 'mlflow_model' },
+});
 
 test('a new model starts at version 1, the next one follows the highest integer version', async () => {
   const reg = new FakeRegistry();
@@ -84,7 +96,11 @@ test('this run and job find their own version; another run, job or source does n
   assert.equal((await findOwn(reg, identity('j1')))?.name, '1');
   assert.equal(await findOwn(reg, identity('j1', '4712')), undefined, 'a new pipeline run registers anew');
   assert.equal(await findOwn(reg, identity('j2')), undefined);
-  assert.equal(await findOwn(reg, { ...identity('j1'), source: 'azureml://jobs/j1/outputs/other' }), undefined, 'another output of the same job is another model');
+  assert.equal(
+    await findOwn(reg, { ...identity('j1'), source: 'azureml://jobs/j1/outputs/other' }),
+    undefined,
+    'another output of the same job is another model',
+  );
 });
 
 test('three concurrent registrations get three distinct versions, each exactly once', async () => {
@@ -112,7 +128,11 @@ test('a version taken between the check and the PUT moves on (Asset paths cannot
   assert.equal(r.version.name, '2');
   assert.equal(r.conflicts, 1);
   assert.match(logs.join('\n'), /Version 1 was taken by a concurrent registration/);
-  assert.equal(reg.store.get('1')!.properties?.modelUri, 'azureml://jobs/other/outputs/model', 'the other registration was not overwritten');
+  assert.equal(
+    reg.store.get('1')!.properties?.modelUri,
+    'azureml://jobs/other/outputs/model',
+    'the other registration was not overwritten',
+  );
 });
 
 test('a PUT that landed but whose response was lost is recognised, not registered twice', async () => {

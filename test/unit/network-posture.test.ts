@@ -26,16 +26,28 @@ test('inbound review: anywhere is broad, the documented service-tag rules and in
     rule('batch-udp', { protocol: 'Udp', sourceAddressPrefix: 'BatchNodeManagement', destinationPortRange: '29876' }),
   ];
   const r = reviewInbound(rules);
-  assert.deepEqual(r.broad.map((x) => x.name), ['star', 'list', 'half', 'internet']);
-  assert.deepEqual(r.beyond.map((x) => x.name), ['cloud', 'office', 'aml-all-ports', 'batch-udp']);
+  assert.deepEqual(
+    r.broad.map((x) => x.name),
+    ['star', 'list', 'half', 'internet'],
+  );
+  assert.deepEqual(
+    r.beyond.map((x) => x.name),
+    ['cloud', 'office', 'aml-all-ports', 'batch-udp'],
+  );
 });
 
 test('image build compute: only with a private registry, and it must name a compute cluster', () => {
-  const computes = [{ name: 'cpu', properties: { computeType: 'AmlCompute' } }, { name: 'aks', properties: { computeType: 'Kubernetes' } }];
+  const computes = [
+    { name: 'cpu', properties: { computeType: 'AmlCompute' } },
+    { name: 'aks', properties: { computeType: 'Kubernetes' } },
+  ];
   assert.deepEqual(imageBuildCheck('ws', 'rg', false, undefined, computes), []);
   assert.equal(imageBuildCheck('ws', 'rg', true, 'cpu', computes)[0]!.status, 'PASS');
   assert.equal(imageBuildCheck('ws', 'rg', true, 'aks', computes)[0]!.status, 'FAIL');
-  assert.equal(imageBuildCheck('ws', 'rg', true, undefined, computes)[0]!.fix, 'az ml workspace update -n ws -g rg --image-build-compute cpu');
+  assert.equal(
+    imageBuildCheck('ws', 'rg', true, undefined, computes)[0]!.fix,
+    'az ml workspace update -n ws -g rg --image-build-compute cpu',
+  );
 });
 
 test('scoring hosts: Kubernetes endpoints only; private in range passes, public fails, loopback warns', () => {
@@ -47,7 +59,11 @@ test('scoring hosts: Kubernetes endpoints only; private in range passes, public 
     ]),
     [{ endpoint: 'k', host: 'fd00::5' }],
   );
-  const c = { isPublic: (ip: string) => ip.startsWith('20.'), isLoopback: (ip: string) => ip.startsWith('127.'), inRanges: (ip: string) => ip.startsWith('10.') };
+  const c = {
+    isPublic: (ip: string) => ip.startsWith('20.'),
+    isLoopback: (ip: string) => ip.startsWith('127.'),
+    inRanges: (ip: string) => ip.startsWith('10.'),
+  };
   assert.equal(scoringCheck('e', 'h', ['10.1.1.1'], c, '10.0.0.0/8').status, 'PASS');
   assert.equal(scoringCheck('e', 'h', ['10.1.1.1', '20.1.1.1'], c, '10.0.0.0/8').status, 'FAIL');
   assert.equal(scoringCheck('e', 'h', ['127.0.0.1'], c, '10.0.0.0/8').status, 'WARN');

@@ -12,8 +12,13 @@ import { after, before, test } from 'node:test';
 import * as esbuild from 'esbuild';
 import { ROOT } from '../../testkit/harness';
 
-const EXAMPLES = path.join(ROOT, 'testkit/reference/reference/machinelearningservices/resource-manager/Microsoft.MachineLearningServices/stable');
-const example = (rel: string): unknown => (JSON.parse(fs.readFileSync(path.join(EXAMPLES, rel), 'utf8')) as { responses: Record<string, { body?: unknown }> }).responses['200']!.body;
+const EXAMPLES = path.join(
+  ROOT,
+  'testkit/reference/reference/machinelearningservices/resource-manager/Microsoft.MachineLearningServices/stable',
+);
+const example = (rel: string): unknown =>
+  (JSON.parse(fs.readFileSync(path.join(EXAMPLES, rel), 'utf8')) as { responses: Record<string, { body?: unknown }> }).responses['200']!
+    .body;
 
 /** The calls the tasks make through the SDK, each answered 200 with `body` by a fake HTTP client. */
 const ENTRY = `
@@ -42,7 +47,18 @@ let pruned: Calls;
 async function bundle(name: string, plugins: esbuild.Plugin[]): Promise<Calls> {
   const outfile = path.join(dir, `${name}.cjs`);
   // The options of scripts/build.mjs that decide which files of the package are read.
-  await esbuild.build({ stdin: { contents: ENTRY, resolveDir: ROOT, loader: 'js' }, absWorkingDir: ROOT, bundle: true, platform: 'node', target: 'node20', format: 'cjs', mainFields: ['module', 'main'], outfile, plugins, logLevel: 'silent' });
+  await esbuild.build({
+    stdin: { contents: ENTRY, resolveDir: ROOT, loader: 'js' },
+    absWorkingDir: ROOT,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    mainFields: ['module', 'main'],
+    outfile,
+    plugins,
+    logLevel: 'silent',
+  });
   return (await import(outfile)).calls as Calls;
 }
 
@@ -71,6 +87,9 @@ test('the pruned SDK reads a workspace, its diagnosis and jobs exactly as the fu
 });
 
 test('an operation group the bundle leaves out fails loudly, naming where to add it', async () => {
-  await assert.rejects(async () => pruned.compute({}), /@azure\/arm-machinelearning's computeOperations\.get is not bundled: add 'computeOperations' to this task's ML_OPERATIONS in scripts\/build\.mjs/);
+  await assert.rejects(
+    async () => pruned.compute({}),
+    /@azure\/arm-machinelearning's computeOperations\.get is not bundled: add 'computeOperations' to this task's ML_OPERATIONS in scripts\/build\.mjs/,
+  );
   assert.ok(await full.compute({ properties: { computeType: 'AmlCompute' } }));
 });

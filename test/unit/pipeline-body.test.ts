@@ -14,14 +14,25 @@ import { memoryContext, workspaceId, type Recorded } from '../oracle/ours';
 
 const SCOPE = { subscription: '00000000-1111-2222-3333-444444444444', resourceGroup: 'rg', workspace: 'mlw' };
 const WS = workspaceId(SCOPE);
-const EXAMPLE = path.join(REST_REFERENCE, 'machinelearningservices/resource-manager/Microsoft.MachineLearningServices/stable/2024-04-01/examples/Job/PipelineJob/createOrUpdate.json');
+const EXAMPLE = path.join(
+  REST_REFERENCE,
+  'machinelearningservices/resource-manager/Microsoft.MachineLearningServices/stable/2024-04-01/examples/Job/PipelineJob/createOrUpdate.json',
+);
 
 function samplePlan(overrides: string[] = [], dir = SAMPLE): SubmissionPlan {
-  return translatePipelineJob(path.join(dir, 'pipeline.yml'), { root: dir, overrides: parseOverrides(overrides), tags: { team: 'risk', 'ado.run': 'from-task' } });
+  return translatePipelineJob(path.join(dir, 'pipeline.yml'), {
+    root: dir,
+    overrides: parseOverrides(overrides),
+    tags: { team: 'risk', 'ado.run': 'from-task' },
+  });
 }
 
 /** The plan resolved against an in-memory workspace (submit.ts's own code), and the job body. */
-async function submitted(plan: SubmissionPlan, root: string, lineage: Record<string, string> = {}): Promise<{ body: JsonObject; recorded: Recorded; values: Array<string | undefined> }> {
+async function submitted(
+  plan: SubmissionPlan,
+  root: string,
+  lineage: Record<string, string> = {},
+): Promise<{ body: JsonObject; recorded: Recorded; values: Array<string | undefined> }> {
   const { ctx, recorded } = memoryContext(SCOPE, root);
   const values = await resolveRefs(ctx, plan.refs);
   return { body: jobBody(plan.body, values, 'job1', lineage), recorded, values };
@@ -49,24 +60,32 @@ describe('the job body', () => {
     assert.deepEqual((body.inputs as JsonObject).test_data, { jobInputType: 'uri_folder', uri: `${WS}/data/taxi-test/versions/1` });
     assert.deepEqual((body.inputs as JsonObject).min_auc, { jobInputType: 'literal', value: '0.7' });
     const train = (body.jobs as JsonObject).train as JsonObject;
-    assert.match(String(train.componentId), new RegExp(`^${WS}/components/azureml_anonymous/versions/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`));
-    assert.deepEqual({ ...train, componentId: undefined }, {
-      limits: { job_limits_type: 'Command', timeout: 'PT1H' },
-      name: 'train',
-      type: 'command',
-      inputs: {
-        training_data: { job_input_type: 'literal', value: '${{parent.inputs.training_data}}' },
-        learning_rate: { job_input_type: 'literal', value: '${{parent.inputs.learning_rate}}' },
-        n_estimators: { job_input_type: 'literal', value: '${{parent.inputs.n_estimators}}' },
+    assert.match(
+      String(train.componentId),
+      new RegExp(`^${WS}/components/azureml_anonymous/versions/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`),
+    );
+    assert.deepEqual(
+      { ...train, componentId: undefined },
+      {
+        limits: { job_limits_type: 'Command', timeout: 'PT1H' },
+        name: 'train',
+        type: 'command',
+        inputs: {
+          training_data: { job_input_type: 'literal', value: '${{parent.inputs.training_data}}' },
+          learning_rate: { job_input_type: 'literal', value: '${{parent.inputs.learning_rate}}' },
+          n_estimators: { job_input_type: 'literal', value: '${{parent.inputs.n_estimators}}' },
+        },
+        outputs: { model_output: { value: '${{parent.outputs.trained_model}}', type: 'literal' } },
+        _source: 'YAML.COMPONENT',
+        componentId: undefined,
       },
-      outputs: { model_output: { value: '${{parent.outputs.trained_model}}', type: 'literal' } },
-      _source: 'YAML.COMPONENT',
-      componentId: undefined,
-    });
+    );
   });
 
   test('displayName defaults to the job name, as the SDK does', async () => {
-    const dir = scratch({ 'p.yml': 'type: pipeline\njobs:\n  a:\n    command: echo hi\n    environment: azureml:env:1\n    compute: azureml:cpu\n' });
+    const dir = scratch({
+      'p.yml': 'type: pipeline\njobs:\n  a:\n    command: echo hi\n    environment: azureml:env:1\n    compute: azureml:cpu\n',
+    });
     const plan = translatePipelineJob(path.join(dir, 'p.yml'), { root: dir, overrides: [] });
     assert.equal(plan.body.displayName, undefined);
     assert.equal((await submitted(plan, dir)).body.displayName, 'job1');
@@ -80,8 +99,10 @@ describe('the job body', () => {
     for (const k of Object.keys(body)) assert.ok(k === 'jobs' || k === 'isArchived' || k in props, `unexpected property ${k}`);
     const exIn = Object.keys((props.inputs as JsonObject).string as JsonObject);
     const exOut = Object.keys((props.outputs as JsonObject).string as JsonObject);
-    for (const v of Object.values(body.inputs as JsonObject)) for (const k of Object.keys(v as JsonObject)) assert.ok(exIn.includes(k) || k === 'uri' || k === 'mode', `input key ${k}`);
-    for (const v of Object.values(body.outputs as JsonObject)) for (const k of Object.keys(v as JsonObject)) assert.ok(exOut.includes(k), `output key ${k}`);
+    for (const v of Object.values(body.inputs as JsonObject))
+      for (const k of Object.keys(v as JsonObject)) assert.ok(exIn.includes(k) || k === 'uri' || k === 'mode', `input key ${k}`);
+    for (const v of Object.values(body.outputs as JsonObject))
+      for (const k of Object.keys(v as JsonObject)) assert.ok(exOut.includes(k), `output key ${k}`);
     assert.equal(((body.jobs as JsonObject).train as JsonObject).computeId, `${WS}/computes/big`);
   });
 
@@ -209,7 +230,9 @@ jobs:
   test('component and environment version bodies', async () => {
     const { body, recorded } = await submitted(samplePlan(), SAMPLE);
     const spec = specOf(recorded, ((body.jobs as JsonObject).train as JsonObject).componentId);
-    assert.deepEqual(anonymousComponentVersionBody(spec), { properties: { properties: {}, tags: {}, isAnonymous: true, isArchived: false, componentSpec: spec } });
+    assert.deepEqual(anonymousComponentVersionBody(spec), {
+      properties: { properties: {}, tags: {}, isAnonymous: true, isArchived: false, componentSpec: spec },
+    });
     const env = recorded.environments[0]!;
     assert.equal(env.name, 'CliV2AnonymousEnvironment');
     assert.deepEqual(Object.keys(env.body.properties as JsonObject).sort(), ['condaFile', 'image', 'isAnonymous', 'isArchived']);

@@ -36,7 +36,10 @@ function step(p: SubmissionPlan, name: string): Obj {
 
 /** The anonymous component a step runs (its readable spec). */
 function anon(s: Obj): Obj {
-  assert.ok(s.componentId && typeof s.componentId === 'object' && 'component' in s.componentId, `not an anonymous component: ${JSON.stringify(s.componentId)}`);
+  assert.ok(
+    s.componentId && typeof s.componentId === 'object' && 'component' in s.componentId,
+    `not an anonymous component: ${JSON.stringify(s.componentId)}`,
+  );
   return s.componentId.component as Obj;
 }
 
@@ -54,15 +57,24 @@ const EXPECTED: Record<string, { refused: string; fragments?: string[] } | 'tran
   [`${BASICS}/1a_e2e_local_components/eval.yml`]: { refused: `is a command component (commandComponent.schema.json), ${NOT_A_JOB}` },
   [`${BASICS}/1a_e2e_local_components/data.yml`]: { refused: 'data.yml line 7: a key appears twice in the same mapping' },
   [`${BASICS}/1b_e2e_registered_components/pipeline.yml`]: 'translates',
-  [`${BASICS}/1b_e2e_registered_components/pipeline-serverless.yml`]: { refused: "line 36: 'jobs.train_job.services' is not supported by AmlPipelineJob@1", fragments: ['remove it'] },
+  [`${BASICS}/1b_e2e_registered_components/pipeline-serverless.yml`]: {
+    refused: "line 36: 'jobs.train_job.services' is not supported by AmlPipelineJob@1",
+    fragments: ['remove it'],
+  },
   [`${BASICS}/1b_e2e_registered_components/train.yml`]: { refused: NOT_A_JOB },
   [`${BASICS}/1b_e2e_registered_components/score.yml`]: { refused: NOT_A_JOB },
   [`${BASICS}/1b_e2e_registered_components/eval.yml`]: { refused: NOT_A_JOB },
-  [`${BASICS}/2a_basic_component/pipeline.yml`]: { refused: "2a_basic_component/component.yml line 8: 'inputs.number' is 1, not an input definition", fragments: ['{type: number'] },
+  [`${BASICS}/2a_basic_component/pipeline.yml`]: {
+    refused: "2a_basic_component/component.yml line 8: 'inputs.number' is 1, not an input definition",
+    fragments: ['{type: number'],
+  },
   [`${BASICS}/2a_basic_component/component.yml`]: { refused: NOT_A_JOB },
   [`${BASICS}/2b_component_with_input_output/pipeline.yml`]: 'translates',
   [`${BASICS}/2b_component_with_input_output/component.yml`]: { refused: NOT_A_JOB },
-  [`${BASICS}/3a_basic_pipeline/pipeline.yml`]: { refused: "line 8: 'settings.default_datestore' is not supported by AmlPipelineJob@1 in settings", fragments: ["did you mean 'default_datastore'?"] },
+  [`${BASICS}/3a_basic_pipeline/pipeline.yml`]: {
+    refused: "line 8: 'settings.default_datestore' is not supported by AmlPipelineJob@1 in settings",
+    fragments: ["did you mean 'default_datastore'?"],
+  },
   [`${BASICS}/3a_basic_pipeline/componentA.yml`]: { refused: NOT_A_JOB },
   [`${BASICS}/3a_basic_pipeline/componentB.yml`]: { refused: NOT_A_JOB },
   [`${BASICS}/3a_basic_pipeline/componentC.yml`]: { refused: NOT_A_JOB },
@@ -81,7 +93,9 @@ const EXPECTED: Record<string, { refused: string; fragments?: string[] } | 'tran
   'classical/aml-cli-v2/mlops/azureml/train/pipeline.yml': 'translates',
   'classical/aml-cli-v2/mlops/azureml/train/train.yml': 'translates',
   'classical/aml-cli-v2/mlops/azureml/train/data.yml': { refused: `is a data definition (data.schema.json), ${NOT_A_JOB}` },
-  'classical/aml-cli-v2/mlops/azureml/train/train-env.yml': { refused: `is an environment definition (environment.schema.json), ${NOT_A_JOB}` },
+  'classical/aml-cli-v2/mlops/azureml/train/train-env.yml': {
+    refused: `is an environment definition (environment.schema.json), ${NOT_A_JOB}`,
+  },
   'classical/aml-cli-v2/mlops/azureml/train/register-rai-components.yml': { refused: 'is an Azure Pipelines YAML' },
   'classical/aml-cli-v2/mlops/devops-pipelines/deploy-batch-endpoint-pipeline.yml': { refused: 'is an Azure Pipelines YAML' },
   'classical/aml-cli-v2/mlops/devops-pipelines/deploy-model-training-pipeline.yml': { refused: 'is an Azure Pipelines YAML' },
@@ -122,7 +136,10 @@ describe('reference examples (azureml-examples, mlops-project-template)', () => 
       pipeline_job_trained_model: { jobOutputType: 'uri_folder', mode: 'Upload' },
       pipeline_job_evaluation_report: { jobOutputType: 'uri_folder', mode: 'Upload' },
     });
-    assert.deepEqual(p.steps.map((s) => s.name), ['train_job', 'score_job', 'evaluate_job']);
+    assert.deepEqual(
+      p.steps.map((s) => s.name),
+      ['train_job', 'score_job', 'evaluate_job'],
+    );
     const dataDir = path.join(copy, AZ, BASICS, '1a_e2e_local_components/data');
 
     const train = step(p, 'train_job');
@@ -175,8 +192,19 @@ describe('reference examples (azureml-examples, mlops-project-template)', () => 
     assert.equal(train._source, 'REMOTE.WORKSPACE.COMPONENT');
     assert.equal(train.computeId, undefined);
     assert.deepEqual(train.inputs.training_data, { job_input_type: 'uri_folder', uri: 'azureml:taxi-data@latest' });
-    const assets = p.refs.filter((r) => r.kind === 'asset').map((r) => (r.kind === 'asset' ? `${r.assetType}:${r.ref.name}:${r.ref.version ?? r.ref.label}` : ''));
-    assert.deepEqual(assets.sort(), ['components:my_eval:latest', 'components:my_score:latest', 'components:my_train:latest', 'data:taxi-data:2', 'data:taxi-data:latest'].sort());
+    const assets = p.refs
+      .filter((r) => r.kind === 'asset')
+      .map((r) => (r.kind === 'asset' ? `${r.assetType}:${r.ref.name}:${r.ref.version ?? r.ref.label}` : ''));
+    assert.deepEqual(
+      assets.sort(),
+      [
+        'components:my_eval:latest',
+        'components:my_score:latest',
+        'components:my_train:latest',
+        'data:taxi-data:2',
+        'data:taxi-data:latest',
+      ].sort(),
+    );
     // registered components: outputs are not known locally, bindings pass through
     assert.deepEqual(step(p, 'evaluate_job').inputs, { scoring_result: lit('${{parent.jobs.score_job.outputs.score_output}}') });
   });
@@ -186,8 +214,14 @@ describe('reference examples (azureml-examples, mlops-project-template)', () => 
     assert.deepEqual(view(p).settings, { default_compute: 'serverless', _source: 'YAML.JOB' });
     const s = step(p, 'hello_python_world_job');
     const c = anon(s);
-    assert.equal(c.command, 'python hello.py   --input_data ${{inputs.sample_input_data}} --input_string ${{inputs.sample_input_string}} --output_data ${{outputs.sample_output_data}}');
-    assert.deepEqual(c.inputs, { sample_input_data: { type: 'uri_folder' }, sample_input_string: { type: 'string', default: 'hello_python_world_default' } });
+    assert.equal(
+      c.command,
+      'python hello.py   --input_data ${{inputs.sample_input_data}} --input_string ${{inputs.sample_input_string}} --output_data ${{outputs.sample_output_data}}',
+    );
+    assert.deepEqual(c.inputs, {
+      sample_input_data: { type: 'uri_folder' },
+      sample_input_string: { type: 'string', default: 'hello_python_world_default' },
+    });
     assert.equal(c.environment.environment.image, 'python');
     assert.equal(s.inputs.sample_input_data.uri.type, 'uri_folder');
   });
@@ -201,7 +235,11 @@ describe('reference examples (azureml-examples, mlops-project-template)', () => 
       assert.deepEqual(view(p).settings, { default_datastore: 'workspaceblobstore', default_compute: 'serverless', _source: 'YAML.JOB' });
       assert.deepEqual(step(p, 'component_a').limits, { job_limits_type: 'Command', timeout: 'PT1H' });
       assert.deepEqual(anon(step(p, 'component_a')).code, { code: path.join(path.dirname(file), 'componentA_src') });
-      assert.equal(anon(step(p, 'component_b')).name, 'azureml_anonymous', 'the file name is not sent: anonymous components are azureml_anonymous');
+      assert.equal(
+        anon(step(p, 'component_b')).name,
+        'azureml_anonymous',
+        'the file name is not sent: anonymous components are azureml_anonymous',
+      );
     } finally {
       fs.rmSync(fixed);
     }
@@ -210,15 +248,25 @@ describe('reference examples (azureml-examples, mlops-project-template)', () => 
   test('4b: datastore URIs with ${{name}}, modes, uri_file, an empty step output and a pipeline output path', () => {
     const p = plan(AZ, `${BASICS}/4b_datastore_datapath_uri/pipeline.yml`);
     assert.deepEqual(view(p).settings, { default_compute: 'cpu-cluster', _source: 'YAML.JOB' });
-    assert.deepEqual(view(p).outputs, { pipeline_sample_output_data: { jobOutputType: 'uri_folder', uri: 'azureml://datastores/workspaceblobstore/paths/azureml/${{name}}' } });
+    assert.deepEqual(view(p).outputs, {
+      pipeline_sample_output_data: { jobOutputType: 'uri_folder', uri: 'azureml://datastores/workspaceblobstore/paths/azureml/${{name}}' },
+    });
     const folder = step(p, 'component_folder');
     assert.deepEqual(folder.inputs, {
-      sample_input_data: { job_input_type: 'uri_folder', uri: 'azureml://datastores/workspaceblobstore/paths/azureml/${{name}}', mode: 'ReadOnlyMount' },
+      sample_input_data: {
+        job_input_type: 'uri_folder',
+        uri: 'azureml://datastores/workspaceblobstore/paths/azureml/${{name}}',
+        mode: 'ReadOnlyMount',
+      },
       sample_input_string: lit('${{parent.inputs.pipeline_sample_input_string}}'),
     });
     const file = step(p, 'component_file');
     assert.deepEqual(file.inputs, {
-      sample_input_data_file: { job_input_type: 'uri_file', uri: 'azureml://datastores/workspaceblobstore/paths/azureml/${{name}}/hello-world.txt', mode: 'Download' },
+      sample_input_data_file: {
+        job_input_type: 'uri_file',
+        uri: 'azureml://datastores/workspaceblobstore/paths/azureml/${{name}}/hello-world.txt',
+        mode: 'Download',
+      },
       placeholder: lit('${{parent.jobs.component_folder.outputs.sample_output_data}}'),
     });
     assert.equal(file.outputs, undefined, 'an empty step output is left to the component default, as the CLI does');
@@ -243,7 +291,12 @@ describe('reference examples (azureml-examples, mlops-project-template)', () => 
     const p = plan(MLOPS, 'classical/aml-cli-v2/mlops/azureml/train/pipeline.yml', ['inputs.input.path=azureml:taxi-data@latest']);
     const v = view(p);
     assert.equal(v.experimentName, 'taxi-fare-training');
-    assert.deepEqual(v.settings, { default_datastore: 'workspaceblobstore', default_compute: 'rai-cluster', continue_on_step_failure: false, _source: 'YAML.JOB' });
+    assert.deepEqual(v.settings, {
+      default_datastore: 'workspaceblobstore',
+      default_compute: 'rai-cluster',
+      continue_on_step_failure: false,
+      _source: 'YAML.JOB',
+    });
     assert.deepEqual(v.inputs, { input: { jobInputType: 'uri_folder', uri: 'azureml:taxi-data@latest' } });
     assert.deepEqual(Object.keys(v.outputs), ['prepared_data', 'trained_model', 'predictions', 'score_report', 'deploy_flag']);
     assert.deepEqual(v.outputs.prepared_data, { jobOutputType: 'uri_folder' });
@@ -279,11 +332,23 @@ describe('the sample train/evaluate pipeline (examples/mlops)', () => {
     const v = view(p);
     assert.equal(v.displayName, 'train-evaluate');
     assert.equal(v.experimentName, 'taxi-fare');
-    assert.deepEqual(v.settings, { default_compute: 'cpu-cluster', default_datastore: 'workspaceblobstore', continue_on_step_failure: false, _source: 'YAML.JOB' });
+    assert.deepEqual(v.settings, {
+      default_compute: 'cpu-cluster',
+      default_datastore: 'workspaceblobstore',
+      continue_on_step_failure: false,
+      _source: 'YAML.JOB',
+    });
     assert.deepEqual(v.inputs.learning_rate, { jobInputType: 'literal', value: '0.05' });
-    assert.deepEqual(v.inputs.training_data, { jobInputType: 'uri_folder', uri: 'azureml://datastores/workspaceblobstore/paths/taxi/train/', mode: 'ReadOnlyMount' });
+    assert.deepEqual(v.inputs.training_data, {
+      jobInputType: 'uri_folder',
+      uri: 'azureml://datastores/workspaceblobstore/paths/taxi/train/',
+      mode: 'ReadOnlyMount',
+    });
     assert.deepEqual(v.outputs.trained_model, { jobOutputType: 'mlflow_model', mode: 'Upload' });
-    assert.deepEqual(p.steps.map((s) => s.name), ['train', 'evaluate']);
+    assert.deepEqual(
+      p.steps.map((s) => s.name),
+      ['train', 'evaluate'],
+    );
     const train = anon(step(p, 'train'));
     assert.deepEqual(train.code, { code: path.join(SAMPLE, 'src') });
     assert.match(train.environment.environment.condaFile as string, /mlflow/);
@@ -296,7 +361,13 @@ describe('the sample train/evaluate pipeline (examples/mlops)', () => {
 
   test('task inputs win over the YAML for display name, experiment and tags', () => {
     const dir = copySample();
-    const p = translatePipelineJob(path.join(dir, 'pipeline.yml'), { root: dir, overrides: [], displayName: 'nightly', experimentName: 'exp2', tags: { team: 'risk' } });
+    const p = translatePipelineJob(path.join(dir, 'pipeline.yml'), {
+      root: dir,
+      overrides: [],
+      displayName: 'nightly',
+      experimentName: 'exp2',
+      tags: { team: 'risk' },
+    });
     assert.equal(p.body.displayName, 'nightly');
     assert.equal(p.body.experimentName, 'exp2');
     assert.deepEqual(p.body.tags, { team: 'risk' });

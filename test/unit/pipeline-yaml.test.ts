@@ -21,14 +21,26 @@ describe('loading YAML', () => {
 
   test('a CRLF pipeline translates and refuses with the right line', () => {
     const comp = 'type: command\r\nenvironment: azureml:e:1\r\ncommand: echo hi\r\n';
-    const dir = scratch({ 'c.yml': comp, 'p.yml': 'type: pipeline\r\nsettings:\r\n  default_compute: azureml:cpu\r\njobs:\r\n  a:\r\n    component: ./c.yml\r\n' });
+    const dir = scratch({
+      'c.yml': comp,
+      'p.yml': 'type: pipeline\r\nsettings:\r\n  default_compute: azureml:cpu\r\njobs:\r\n  a:\r\n    component: ./c.yml\r\n',
+    });
     assert.equal(translatePipelineJob(path.join(dir, 'p.yml'), { root: dir, overrides: [] }).steps.length, 1);
-    const bad = scratch({ 'c.yml': comp, 'p.yml': 'type: pipeline\r\njobs:\r\n  a:\r\n    component: ./c.yml\r\n    compute: azureml:cpu\r\n    retries: 3\r\n' });
-    throwsUserError(() => translatePipelineJob(path.join(bad, 'p.yml'), { root: bad, overrides: [] }), "p.yml line 6: 'jobs.a.retries' is not supported");
+    const bad = scratch({
+      'c.yml': comp,
+      'p.yml': 'type: pipeline\r\njobs:\r\n  a:\r\n    component: ./c.yml\r\n    compute: azureml:cpu\r\n    retries: 3\r\n',
+    });
+    throwsUserError(
+      () => translatePipelineJob(path.join(bad, 'p.yml'), { root: bad, overrides: [] }),
+      "p.yml line 6: 'jobs.a.retries' is not supported",
+    );
   });
 
   test('anchors, aliases and merge keys within the limit work', () => {
-    const doc = parseYamlText('base: &b {compute: azureml:cpu, limits: {timeout: 60}}\njobs:\n  a:\n    <<: *b\n    component: ./a.yml\n', 'p.yml');
+    const doc = parseYamlText(
+      'base: &b {compute: azureml:cpu, limits: {timeout: 60}}\njobs:\n  a:\n    <<: *b\n    component: ./a.yml\n',
+      'p.yml',
+    );
     assert.deepEqual(doc.data.jobs, { a: { compute: 'azureml:cpu', limits: { timeout: 60 }, component: './a.yml' } });
   });
 
@@ -49,7 +61,10 @@ describe('loading YAML', () => {
   });
 
   test('a scalar top level is refused', () => {
-    throwsUserError(() => parseYamlText('just text\n', 'p.yml'), 'p.yml: the top level of the file is a single value ("just text"), not a mapping');
+    throwsUserError(
+      () => parseYamlText('just text\n', 'p.yml'),
+      'p.yml: the top level of the file is a single value ("just text"), not a mapping',
+    );
   });
 });
 
@@ -92,11 +107,26 @@ describe('values as the CLI stringifies them (Python str())', () => {
 
 describe('bindings and paths', () => {
   test('bindings are classified', () => {
-    assert.deepEqual(findBindings('${{parent.inputs.lr}}').map((b) => b.kind), ['parentInput']);
-    assert.deepEqual(findBindings('x ${{parent.jobs.a.outputs.m}} ${{name}}').map((b) => b.kind), ['jobOutput', 'runtime']);
-    assert.deepEqual(findBindings('${{ inputs.x }}').map((b) => b.kind), ['legacy']);
-    assert.deepEqual(findBindings('${{jobs.a.outputs.m}}').map((b) => b.kind), ['legacy']);
-    assert.deepEqual(findBindings('${{parent.jobs.a.inputs.m}}').map((b) => b.kind), ['unknown']);
+    assert.deepEqual(
+      findBindings('${{parent.inputs.lr}}').map((b) => b.kind),
+      ['parentInput'],
+    );
+    assert.deepEqual(
+      findBindings('x ${{parent.jobs.a.outputs.m}} ${{name}}').map((b) => b.kind),
+      ['jobOutput', 'runtime'],
+    );
+    assert.deepEqual(
+      findBindings('${{ inputs.x }}').map((b) => b.kind),
+      ['legacy'],
+    );
+    assert.deepEqual(
+      findBindings('${{jobs.a.outputs.m}}').map((b) => b.kind),
+      ['legacy'],
+    );
+    assert.deepEqual(
+      findBindings('${{parent.jobs.a.inputs.m}}').map((b) => b.kind),
+      ['unknown'],
+    );
   });
 
   test('paths are classified', () => {

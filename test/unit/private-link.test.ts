@@ -6,7 +6,14 @@ import { parseDnsServers, parseFqdns, parseRanges, isPublicIp } from '../../task
 import type { Resolution } from '../../tasks/AmlPrivateLinkCheck/resolve';
 
 const ranges = parseRanges('10.0.0.0/8,192.168.0.0/16');
-const res = (addresses: string[], extra: Partial<Resolution> = {}): Resolution => ({ fqdn: 'x.blob.core.windows.net', addresses, cnames: [], via: 'dns', ms: 1, ...extra });
+const res = (addresses: string[], extra: Partial<Resolution> = {}): Resolution => ({
+  fqdn: 'x.blob.core.windows.net',
+  addresses,
+  cnames: [],
+  via: 'dns',
+  ms: 1,
+  ...extra,
+});
 const t = { fqdn: 'x.blob.core.windows.net', expectedIps: ['10.1.0.4'], source: 'input' };
 
 test('classifies every verdict', () => {
@@ -25,7 +32,13 @@ test('a public answer names the privatelink zone to link', () => {
 });
 
 test('fqdns lines parse host and host=ip, and bad lines name the line', () => {
-  assert.deepEqual(parseFqdns(['A.Example.com', 'b.example.com=10.0.0.5']).map((x) => [x.fqdn, x.expectedIps]), [['a.example.com', []], ['b.example.com', ['10.0.0.5']]]);
+  assert.deepEqual(
+    parseFqdns(['A.Example.com', 'b.example.com=10.0.0.5']).map((x) => [x.fqdn, x.expectedIps]),
+    [
+      ['a.example.com', []],
+      ['b.example.com', ['10.0.0.5']],
+    ],
+  );
   assert.throws(() => parseFqdns(['ok.example.com', 'bad_host..com']), /Input 'fqdns': line 2 'bad_host..com' is not a valid host name/);
   assert.throws(() => parseFqdns(['a.example.com=10.0.0.300']), /'10.0.0.300' is not an IP address/);
 });
@@ -46,15 +59,35 @@ test('public means globally routable', () => {
 });
 
 test('explicit names keep discovered expectations unless they give their own', () => {
-  const merged = mergeTargets([{ fqdn: 'a.x.com', expectedIps: ['10.0.0.1'], source: 'private endpoint pe' }], [{ fqdn: 'a.x.com', expectedIps: [], source: 'input' }, { fqdn: 'b.x.com', expectedIps: ['10.0.0.2'], source: 'input' }]);
-  assert.deepEqual(merged.map((m) => [m.fqdn, m.expectedIps]), [['a.x.com', ['10.0.0.1']], ['b.x.com', ['10.0.0.2']]]);
+  const merged = mergeTargets(
+    [{ fqdn: 'a.x.com', expectedIps: ['10.0.0.1'], source: 'private endpoint pe' }],
+    [
+      { fqdn: 'a.x.com', expectedIps: [], source: 'input' },
+      { fqdn: 'b.x.com', expectedIps: ['10.0.0.2'], source: 'input' },
+    ],
+  );
+  assert.deepEqual(
+    merged.map((m) => [m.fqdn, m.expectedIps]),
+    [
+      ['a.x.com', ['10.0.0.1']],
+      ['b.x.com', ['10.0.0.2']],
+    ],
+  );
 });
 
 test('without a CNAME the advice names the documented private zone', () => {
-  const kv = classify({ fqdn: 'kv1.vault.azure.net', expectedIps: [], source: 'x' }, res([], { fqdn: 'kv1.vault.azure.net', error: 'NOT_FOUND' }), ranges);
+  const kv = classify(
+    { fqdn: 'kv1.vault.azure.net', expectedIps: [], source: 'x' },
+    res([], { fqdn: 'kv1.vault.azure.net', error: 'NOT_FOUND' }),
+    ranges,
+  );
   assert.match(kv.advice, /privatelink\.vaultcore\.azure\.net/);
   const st = classify({ fqdn: 'st1.file.core.usgovcloudapi.net', expectedIps: [], source: 'x' }, res([], { error: 'NOT_FOUND' }), ranges);
   assert.match(st.advice, /privatelink\.file\.core\.usgovcloudapi\.net/);
-  const api = classify({ fqdn: 'g.workspace.eastus.cert.api.azureml.ms', expectedIps: [], source: 'x' }, res([], { error: 'NOT_FOUND' }), ranges);
+  const api = classify(
+    { fqdn: 'g.workspace.eastus.cert.api.azureml.ms', expectedIps: [], source: 'x' },
+    res([], { error: 'NOT_FOUND' }),
+    ranges,
+  );
   assert.match(api.advice, /zone privatelink\.api\.azureml\.ms/);
 });

@@ -50,6 +50,9 @@ test('200 names with 10 dead: exactly the dead ones time out, none are dropped',
     else dns.set(n, { a: ['10.3.0.1'] });
   }
   const rs = await resolveAll(names, { servers: [dns.address], timeoutMs: 1000, hosts: new Map() });
-  assert.deepEqual(rs.filter((r) => r.error === 'TIMEOUT').map((r) => r.fqdn), names.filter((_, i) => i % 20 === 0));
+  assert.deepEqual(
+    rs.filter((r) => r.error === 'TIMEOUT').map((r) => r.fqdn),
+    names.filter((_, i) => i % 20 === 0),
+  );
   assert.ok(rs.filter((r) => !r.error).every((r) => r.addresses[0] === '10.3.0.1'));
 });

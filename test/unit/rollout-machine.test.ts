@@ -26,8 +26,13 @@ class FakeOnline implements OnlineOps {
 
   constructor(traffic?: Traffic) {
     if (traffic) {
-      this.endpointState = { name: 'ep', location: 'westeurope', properties: { traffic, provisioningState: 'Succeeded', scoringUri: 'https://ep.example/score', authMode: 'Key', compute: 'aks' } } as OnlineEndpoint;
-      for (const d of Object.keys(traffic)) this.deployments.set(d, { name: d, properties: { provisioningState: 'Succeeded', model: `m-${d}` } } as OnlineDeployment);
+      this.endpointState = {
+        name: 'ep',
+        location: 'westeurope',
+        properties: { traffic, provisioningState: 'Succeeded', scoringUri: 'https://ep.example/score', authMode: 'Key', compute: 'aks' },
+      } as OnlineEndpoint;
+      for (const d of Object.keys(traffic))
+        this.deployments.set(d, { name: d, properties: { provisioningState: 'Succeeded', model: `m-${d}` } } as OnlineDeployment);
     }
   }
 
@@ -58,7 +63,15 @@ class FakeOnline implements OnlineOps {
     const kind = this.endpointState ? 'traffic' : 'create';
     this.calls.push(kind === 'create' ? 'PUT endpoint' : `PUT traffic ${JSON.stringify(props.traffic)}`);
     this.fail(`putEndpoint:${kind}`);
-    this.endpointState = { name: 'ep', location: 'westeurope', properties: { ...(this.endpointState?.properties ?? { scoringUri: 'https://ep.example/score', authMode: props.authMode }), traffic: { ...(props.traffic ?? {}) }, provisioningState: 'Succeeded' } } as OnlineEndpoint;
+    this.endpointState = {
+      name: 'ep',
+      location: 'westeurope',
+      properties: {
+        ...(this.endpointState?.properties ?? { scoringUri: 'https://ep.example/score', authMode: props.authMode }),
+        traffic: { ...(props.traffic ?? {}) },
+        provisioningState: 'Succeeded',
+      },
+    } as OnlineEndpoint;
     return structuredClone(this.endpointState);
   }
 
@@ -89,7 +102,15 @@ function machine(api: FakeOnline, o: Partial<RolloutSettings> & { smoke?: (n: nu
   const summaries: string[] = [];
   const groups: string[] = [];
   let smokes = 0;
-  const report = new RolloutReport({ endpoint: 'ep', deployment: 'green', model: { name: 'm', version: '2' }, computeName: 'aks', studioUrl: 'https://ml.azure.com/x', scoringUri: () => api.endpointState?.properties.scoringUri ?? '', publish: (_n, md) => summaries.push(md) });
+  const report = new RolloutReport({
+    endpoint: 'ep',
+    deployment: 'green',
+    model: { name: 'm', version: '2' },
+    computeName: 'aks',
+    studioUrl: 'https://ml.azure.com/x',
+    scoringUri: () => api.endpointState?.properties.scoringUri ?? '',
+    publish: (_n, md) => summaries.push(md),
+  });
   const settings: RolloutSettings = {
     endpoint: 'ep',
     deployment: 'green',
@@ -108,7 +129,13 @@ function machine(api: FakeOnline, o: Partial<RolloutSettings> & { smoke?: (n: nu
     ...o,
   };
   const rollout = new Rollout(settings, {
-    log: { signal: o.signal ?? new AbortController().signal, info: (l) => lines.push(l), warn: (l) => lines.push(`WARN ${l}`), progress: () => undefined, group: (t) => groups.push(t) },
+    log: {
+      signal: o.signal ?? new AbortController().signal,
+      info: (l) => lines.push(l),
+      warn: (l) => lines.push(`WARN ${l}`),
+      progress: () => undefined,
+      group: (t) => groups.push(t),
+    },
     api,
     report,
     translate: () => (e) => (e instanceof Error ? e : new Error(String(e))),
@@ -133,12 +160,27 @@ test('the happy path: deployment at 0%, smoke test alone, then each step, ending
   assert.deepEqual(issues, []);
   assert.deepEqual(
     api.calls.filter((c) => !c.startsWith('GET')),
-    ['PUT green', 'PUT traffic {"blue":90,"green":10}', 'PUT traffic {"blue":50,"green":50}', 'PUT traffic {"blue":0,"green":100}', 'DELETE blue'],
+    [
+      'PUT green',
+      'PUT traffic {"blue":90,"green":10}',
+      'PUT traffic {"blue":50,"green":50}',
+      'PUT traffic {"blue":0,"green":100}',
+      'DELETE blue',
+    ],
   );
   assert.deepEqual(api.traffic, { green: 100 });
   assert.deepEqual([...api.deployments.keys()], ['green']);
-  assert.deepEqual(rollout.state, { phase: '100%', endpointCreated: false, deploymentRequested: true, trafficTouched: true, current: { blue: 0, green: 100 } });
-  assert.deepEqual(report.timeline.map((r) => `${r.step}:${r.result}`), ['create:ok', 'smoke:passed', '10%:passed', '50%:passed', '100%:passed', 'cleanup:done']);
+  assert.deepEqual(rollout.state, {
+    phase: '100%',
+    endpointCreated: false,
+    deploymentRequested: true,
+    trafficTouched: true,
+    current: { blue: 0, green: 100 },
+  });
+  assert.deepEqual(
+    report.timeline.map((r) => `${r.step}:${r.result}`),
+    ['create:ok', 'smoke:passed', '10%:passed', '50%:passed', '100%:passed', 'cleanup:done'],
+  );
 });
 
 test('a failing smoke test rolls back before any traffic moves: logs printed, the new deployment deleted, traffic never touched', async () => {
@@ -148,9 +190,15 @@ test('a failing smoke test rolls back before any traffic moves: logs printed, th
       throw new CheckFailed('the smoke test got 500');
     },
   });
-  await assert.rejects(run(rollout), (e: unknown) => e instanceof UserError && /failed at smoke: the smoke test got 500/.test(e.message) && /deleted/.test(e.message));
+  await assert.rejects(
+    run(rollout),
+    (e: unknown) => e instanceof UserError && /failed at smoke: the smoke test got 500/.test(e.message) && /deleted/.test(e.message),
+  );
   assert.ok(!api.calls.some((c) => c.startsWith('PUT traffic')), api.calls.join(', '));
-  assert.deepEqual(api.calls.filter((c) => c.startsWith('DELETE') || c.startsWith('LOGS')), ['LOGS green StorageInitializer', 'LOGS green InferenceServer', 'DELETE green']);
+  assert.deepEqual(
+    api.calls.filter((c) => c.startsWith('DELETE') || c.startsWith('LOGS')),
+    ['LOGS green StorageInitializer', 'LOGS green InferenceServer', 'DELETE green'],
+  );
   assert.deepEqual(api.traffic, { blue: 100 });
   assert.deepEqual([...api.deployments.keys()], ['blue']);
   assert.equal(groups.length, 1, 'only the container with log lines is printed');
@@ -172,7 +220,10 @@ test('a health check failing at 50% restores the exact previous split, then dele
   assert.deepEqual(api.traffic, { blue: 70, red: 30 });
   assert.ok(!api.deployments.has('green'));
   assert.deepEqual(rollout.state.current, { blue: 70, red: 30 });
-  assert.deepEqual(report.timeline.map((r) => `${r.step}:${r.result}`), ['create:ok', 'smoke:passed', '10%:passed', '50%:failed', 'rollback:rolled back']);
+  assert.deepEqual(
+    report.timeline.map((r) => `${r.step}:${r.result}`),
+    ['create:ok', 'smoke:passed', '10%:passed', '50%:failed', 'rollback:rolled back'],
+  );
 });
 
 test('Azure failing the traffic update is reported with its code, and the rollback still restores the split', async () => {
@@ -189,7 +240,14 @@ test('a rollback that cannot delete the failed deployment says so, with the comm
   api.deploymentEndsIn = 'Failed';
   api.faults.push({ at: 'deleteDeployment:green', error: () => new Error('403 AuthorizationFailed') });
   const { rollout, lines, summaries } = machine(api);
-  await assert.rejects(run(rollout), (e: unknown) => e instanceof UserError && /failed at create/.test(e.message) && /403 AuthorizationFailed/.test(e.message) && !/logs are above/i.test(e.message));
+  await assert.rejects(
+    run(rollout),
+    (e: unknown) =>
+      e instanceof UserError &&
+      /failed at create/.test(e.message) &&
+      /403 AuthorizationFailed/.test(e.message) &&
+      !/logs are above/i.test(e.message),
+  );
   assert.deepEqual(api.traffic, { blue: 100 }, 'users still on the previous deployment');
   assert.ok(api.deployments.has('green'), 'the deployment the rollback could not delete is still there');
   assert.ok(lines.some((l) => l.startsWith('WARN ') && l.includes('403 AuthorizationFailed')));
@@ -198,7 +256,11 @@ test('a rollback that cannot delete the failed deployment says so, with the comm
 
 test('a new endpoint is created first and kept (empty) by the rollback; without rollbackOnFailure the traffic is left and the restore command given', async () => {
   const fresh = new FakeOnline();
-  const a = machine(fresh, { smoke: () => { throw new CheckFailed('wrong answer'); } });
+  const a = machine(fresh, {
+    smoke: () => {
+      throw new CheckFailed('wrong answer');
+    },
+  });
   await assert.rejects(run(a.rollout), /failed at smoke/);
   assert.equal(fresh.calls[0], 'PUT endpoint');
   assert.equal(a.rollout.state.endpointCreated, true);
@@ -206,7 +268,12 @@ test('a new endpoint is created first and kept (empty) by the rollback; without 
   assert.deepEqual(fresh.traffic, {});
 
   const api = new FakeOnline({ blue: 100 });
-  const b = machine(api, { rollbackOnFailure: false, smoke: (n) => { if (n === 2) throw new CheckFailed('slow'); } });
+  const b = machine(api, {
+    rollbackOnFailure: false,
+    smoke: (n) => {
+      if (n === 2) throw new CheckFailed('slow');
+    },
+  });
   await assert.rejects(run(b.rollout), (e: unknown) => e instanceof UserError && /az ml online-endpoint update/.test(e.message));
   assert.deepEqual(api.traffic, { blue: 90, green: 10 }, 'left where it failed');
   assert.ok(api.deployments.has('green'), 'kept for inspection');
@@ -215,7 +282,12 @@ test('a new endpoint is created first and kept (empty) by the rollback; without 
 test('a cancelled run rolls back what it changed and says it was cancelled', async () => {
   const api = new FakeOnline({ blue: 100 });
   const ac = new AbortController();
-  const { rollout } = machine(api, { signal: ac.signal, smoke: (n) => { if (n === 2) ac.abort(); } });
+  const { rollout } = machine(api, {
+    signal: ac.signal,
+    smoke: (n) => {
+      if (n === 2) ac.abort();
+    },
+  });
   await assert.rejects(run(rollout), (e: unknown) => e instanceof UserError && /cancel/i.test(e.message));
   assert.deepEqual(api.traffic, { blue: 100 });
   assert.ok(!api.deployments.has('green'));

@@ -14,7 +14,11 @@ test('pollUntil reads until settled, pausing with the backoff in between and tel
   const slept: number[] = [];
   const seen: string[] = [];
   let reads = 0;
-  const r = await pollUntil(async () => states[reads++]!, (s) => s === 'Succeeded', { signal: new AbortController().signal, maxPolls: 10, onWait: (s) => seen.push(s), sleep: recordSleeps(slept) });
+  const r = await pollUntil(
+    async () => states[reads++]!,
+    (s) => s === 'Succeeded',
+    { signal: new AbortController().signal, maxPolls: 10, onWait: (s) => seen.push(s), sleep: recordSleeps(slept) },
+  );
   assert.deepEqual(r, { value: 'Succeeded', settled: true, cancelled: false });
   assert.equal(reads, 3);
   assert.deepEqual(seen, ['Creating', 'Updating']);
@@ -24,14 +28,22 @@ test('pollUntil reads until settled, pausing with the backoff in between and tel
 
 test('pollUntil gives up after maxPolls reads with the last one, unsettled', async () => {
   let reads = 0;
-  const r = await pollUntil(async () => ++reads, () => false, { signal: new AbortController().signal, maxPolls: 4, delayMs: () => 1, sleep: async () => undefined });
+  const r = await pollUntil(
+    async () => ++reads,
+    () => false,
+    { signal: new AbortController().signal, maxPolls: 4, delayMs: () => 1, sleep: async () => undefined },
+  );
   assert.deepEqual(r, { value: 4, settled: false, cancelled: false });
 });
 
 test('pollUntil stops at once when the run is cancelled during a pause, without another read', async () => {
   const ac = new AbortController();
   let reads = 0;
-  const r = await pollUntil(async () => ++reads, () => false, { signal: ac.signal, maxPolls: 100, sleep: recordSleeps([], () => ac.abort()) });
+  const r = await pollUntil(
+    async () => ++reads,
+    () => false,
+    { signal: ac.signal, maxPolls: 100, sleep: recordSleeps([], () => ac.abort()) },
+  );
   assert.deepEqual(r, { value: 1, settled: false, cancelled: true });
   assert.equal(reads, 1);
 });
@@ -48,12 +60,22 @@ test('retry tries again after each pause while the failure is transient, then th
   assert.deepEqual(slept, [10, 30]);
 
   calls = 0;
-  const failing = () => retry(async () => Promise.reject(Object.assign(new Error(`busy ${++calls}`), { statusCode: 503 })), { delaysMs: [1, 1], retryable: () => true, sleep: async () => undefined });
+  const failing = () =>
+    retry(async () => Promise.reject(Object.assign(new Error(`busy ${++calls}`), { statusCode: 503 })), {
+      delaysMs: [1, 1],
+      retryable: () => true,
+      sleep: async () => undefined,
+    });
   await assert.rejects(failing, /busy 3/);
 
   calls = 0;
   await assert.rejects(
-    () => retry(async () => Promise.reject(Object.assign(new Error(`denied ${++calls}`), { statusCode: 403 })), { delaysMs: [1, 1], retryable: (e) => (e as { statusCode?: number }).statusCode !== 403, sleep: async () => undefined }),
+    () =>
+      retry(async () => Promise.reject(Object.assign(new Error(`denied ${++calls}`), { statusCode: 403 })), {
+        delaysMs: [1, 1],
+        retryable: (e) => (e as { statusCode?: number }).statusCode !== 403,
+        sleep: async () => undefined,
+      }),
     /denied 1/,
   );
 });
@@ -62,7 +84,11 @@ test('retry stops waiting when the run is cancelled, with the failure it had', a
   const ac = new AbortController();
   let calls = 0;
   const started = Date.now();
-  const pending = retry(async () => Promise.reject(new Error(`reset ${++calls}`)), { delaysMs: [60_000], retryable: () => true, signal: ac.signal });
+  const pending = retry(async () => Promise.reject(new Error(`reset ${++calls}`)), {
+    delaysMs: [60_000],
+    retryable: () => true,
+    signal: ac.signal,
+  });
   setTimeout(() => ac.abort(), 20);
   await assert.rejects(pending, /reset 1/);
   assert.equal(calls, 1);

@@ -35,23 +35,43 @@ test('.amlignore wins over .gitignore, nested ignore files apply to their folder
 test('a symlink that leaves the repository is refused, one inside it is followed', () => {
   const r = scratch({ 'src/train.py': 'x', 'shared/lib.py': 'y' });
   fs.symlinkSync(path.join(r, 'shared'), path.join(r, 'src', 'shared'));
-  assert.deepEqual(snapshotCode(path.join(r, 'src'), r, 'code').files.map((f) => f.rel).sort(), ['shared/lib.py', 'train.py']);
+  assert.deepEqual(
+    snapshotCode(path.join(r, 'src'), r, 'code')
+      .files.map((f) => f.rel)
+      .sort(),
+    ['shared/lib.py', 'train.py'],
+  );
   fs.symlinkSync('/etc', path.join(r, 'src', 'etc'));
-  assert.throws(() => snapshotCode(path.join(r, 'src'), r, 'jobs.train.code'), (e: unknown) => e instanceof UserError && /jobs\.train\.code: 'etc' is a symbolic link to \/etc, outside the repository/.test(e.message));
+  assert.throws(
+    () => snapshotCode(path.join(r, 'src'), r, 'jobs.train.code'),
+    (e: unknown) =>
+      e instanceof UserError && /jobs\.train\.code: 'etc' is a symbolic link to \/etc, outside the repository/.test(e.message),
+  );
 });
 
 test('a link loop and a dangling link are refused by name, unless ignored; a folder named ..data is inside', () => {
   const r = scratch({ 'src/train.py': 'x', 'src/..data/rows.csv': 'a,b' });
   fs.symlinkSync('loop-b', path.join(r, 'src', 'loop-a'));
   fs.symlinkSync('loop-a', path.join(r, 'src', 'loop-b'));
-  assert.throws(() => snapshotCode(path.join(r, 'src'), r, 'jobs.train.code'), (e: unknown) => e instanceof UserError && /jobs\.train\.code: 'loop-a' is a symbolic link that leads back to itself/.test(e.message));
+  assert.throws(
+    () => snapshotCode(path.join(r, 'src'), r, 'jobs.train.code'),
+    (e: unknown) => e instanceof UserError && /jobs\.train\.code: 'loop-a' is a symbolic link that leads back to itself/.test(e.message),
+  );
   fs.writeFileSync(path.join(r, 'src', '.amlignore'), 'loop-*\n');
-  assert.deepEqual(snapshotCode(path.join(r, 'src'), r, 'code').files.map((f) => f.rel).sort(), ['..data/rows.csv', 'train.py']);
+  assert.deepEqual(
+    snapshotCode(path.join(r, 'src'), r, 'code')
+      .files.map((f) => f.rel)
+      .sort(),
+    ['..data/rows.csv', 'train.py'],
+  );
   fs.symlinkSync('gone.py', path.join(r, 'src', 'dangling.py'));
-  assert.throws(() => snapshotCode(path.join(r, 'src'), r, 'code'), (e: unknown) => e instanceof UserError && /'dangling\.py' is a symbolic link to 'gone\.py', which does not exist/.test(e.message));
+  assert.throws(
+    () => snapshotCode(path.join(r, 'src'), r, 'code'),
+    (e: unknown) => e instanceof UserError && /'dangling\.py' is a symbolic link to 'gone\.py', which does not exist/.test(e.message),
+  );
 });
 
-test('the content hash (the SDK\'s hash_sha256, version 202208) reads files in chunks: a file larger than one chunk hashes as its whole bytes', async () => {
+test("the content hash (the SDK's hash_sha256, version 202208) reads files in chunks: a file larger than one chunk hashes as its whole bytes", async () => {
   const { createHash } = await import('node:crypto');
   const big = Buffer.alloc(3 * (1 << 20) + 17, 7);
   const r = scratch({ 'src/a.bin': '' });

@@ -36,14 +36,22 @@ test('prints a line per change of the job or a step, and a heartbeat while quiet
     status: t < 5_000 ? 'Queued' : t < 700_000 ? 'Running' : 'Failed',
     steps: [
       { name: 'train', runId: 'r1', status: t < 300_000 ? 'Running' : 'Completed' },
-      { name: 'eval', runId: 'r2', status: t < 300_000 ? 'NotStarted' : t < 700_000 ? 'Running' : 'Failed', ...(t >= 700_000 ? { error: 'UserError: boom' } : {}) },
+      {
+        name: 'eval',
+        runId: 'r2',
+        status: t < 300_000 ? 'NotStarted' : t < 700_000 ? 'Running' : 'Failed',
+        ...(t >= 700_000 ? { error: 'UserError: boom' } : {}),
+      },
     ],
   }));
   const r = await waitForJob(f.deps, { timeoutMs: 0, signal: new AbortController().signal });
   assert.equal(r.kind, 'terminal');
   assert.equal(r.snapshot.status, 'Failed');
   assert.ok(f.lines.some((l) => /step eval: Failed - UserError: boom/.test(l)));
-  assert.ok(f.lines.some((l) => /^Job still Running after/.test(l)), 'heartbeat while nothing changed');
+  assert.ok(
+    f.lines.some((l) => /^Job still Running after/.test(l)),
+    'heartbeat while nothing changed',
+  );
   assert.equal(f.lines.filter((l) => /^Job status:/.test(l)).length, 3);
 });
 

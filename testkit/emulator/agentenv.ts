@@ -22,11 +22,21 @@ export function seedConnection(seed: SeedResult, kind: SeedConnectionKind, opts:
   switch (kind) {
     case 'secret':
       scheme = 'ServicePrincipal';
-      parameters = { serviceprincipalid: seed.servicePrincipals.secret.clientId, serviceprincipalkey: seed.servicePrincipals.secret.secret, tenantid: seed.tenantId, authenticationType: 'spnKey' };
+      parameters = {
+        serviceprincipalid: seed.servicePrincipals.secret.clientId,
+        serviceprincipalkey: seed.servicePrincipals.secret.secret,
+        tenantid: seed.tenantId,
+        authenticationType: 'spnKey',
+      };
       break;
     case 'certificate':
       scheme = 'ServicePrincipal';
-      parameters = { serviceprincipalid: seed.servicePrincipals.certificate.clientId, servicePrincipalCertificate: seed.servicePrincipals.certificate.pem, tenantid: seed.tenantId, authenticationType: 'spnCertificate' };
+      parameters = {
+        serviceprincipalid: seed.servicePrincipals.certificate.clientId,
+        servicePrincipalCertificate: seed.servicePrincipals.certificate.pem,
+        tenantid: seed.tenantId,
+        authenticationType: 'spnCertificate',
+      };
       break;
     case 'wif':
       scheme = 'WorkloadIdentityFederation';

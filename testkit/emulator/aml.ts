@@ -27,7 +27,13 @@ export interface AddWorkspaceOptions {
   applicationInsights?: string;
   /** Public network access of the default dependencies (defaults to the workspace's). */
   dependenciesPublicNetworkAccess?: 'Enabled' | 'Disabled';
-  privateEndpointConnections?: Array<{ name?: string; privateEndpointId?: string; privateEndpointName?: string; status?: PrivateLinkStatus; description?: string }>;
+  privateEndpointConnections?: Array<{
+    name?: string;
+    privateEndpointId?: string;
+    privateEndpointName?: string;
+    status?: PrivateLinkStatus;
+    description?: string;
+  }>;
   /**
    * Origin serving the workspace's data plane (discovery, run history, MLflow): discoveryUrl
    * becomes <origin>/discovery and mlFlowTrackingUri azureml://<host:port>/mlflow/v1.0/<workspace id>.
@@ -175,7 +181,9 @@ export function addWorkspace(arm: ArmService, opts: AddWorkspaceOptions): JsonOb
       tenantId: sub.tenantId,
       v1LegacyMode: false,
       enableDataIsolation: false,
-      ...((opts.imageBuildCompute === undefined ? (depPna === 'Disabled' ? 'cpu-cluster' : null) : opts.imageBuildCompute) ? { imageBuildCompute: opts.imageBuildCompute ?? 'cpu-cluster' } : {}),
+      ...((opts.imageBuildCompute === undefined ? (depPna === 'Disabled' ? 'cpu-cluster' : null) : opts.imageBuildCompute)
+        ? { imageBuildCompute: opts.imageBuildCompute ?? 'cpu-cluster' }
+        : {}),
       managedNetwork: opts.managedNetwork ?? { isolationMode: 'Disabled', outboundRules: {} },
     },
   };
@@ -184,7 +192,12 @@ export function addWorkspace(arm: ArmService, opts: AddWorkspaceOptions): JsonOb
   for (const pec of opts.privateEndpointConnections ?? []) {
     const peName = pec.privateEndpointName ?? `pe-${opts.name}`;
     const peId = pec.privateEndpointId ?? `${rgId}/providers/Microsoft.Network/privateEndpoints/${peName}`;
-    addPrivateEndpointConnection(arm, id, { name: pec.name ?? `${opts.name}.${randomUUID()}`, privateEndpointId: peId, status: pec.status ?? 'Approved', description: pec.description });
+    addPrivateEndpointConnection(arm, id, {
+      name: pec.name ?? `${opts.name}.${randomUUID()}`,
+      privateEndpointId: peId,
+      status: pec.status ?? 'Approved',
+      description: pec.description,
+    });
   }
   return workspaceView(arm, arm.resources.get(id) as StoredResource);
 }
@@ -223,7 +236,8 @@ export function workspaceView(arm: ArmService, ws: StoredResource): JsonObject {
 
 export function installMachineLearningRoutes(arm: ArmService): void {
   const wsBase = `/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/${ML_NS}/workspaces`;
-  const ws = (req: ArmRequest): StoredResource => requireWorkspace(arm, req.params.subscriptionId, req.params.resourceGroupName, req.params.workspaceName);
+  const ws = (req: ArmRequest): StoredResource =>
+    requireWorkspace(arm, req.params.subscriptionId, req.params.resourceGroupName, req.params.workspaceName);
 
   arm.route('GET', `${wsBase}/{workspaceName}`, {
     action: `${ML_NS}/workspaces/read`,
@@ -233,7 +247,14 @@ export function installMachineLearningRoutes(arm: ArmService): void {
     action: `${ML_NS}/workspaces/read`,
     handler: (req) => {
       const rg = arm.requireResourceGroup(req.params.subscriptionId, req.params.resourceGroupName);
-      return { status: 200, body: armPage(req, arm.resources.list(`${rg.id}/providers/${ML_NS}/workspaces`).map((r) => workspaceView(arm, r)), arm.listPageSize) };
+      return {
+        status: 200,
+        body: armPage(
+          req,
+          arm.resources.list(`${rg.id}/providers/${ML_NS}/workspaces`).map((r) => workspaceView(arm, r)),
+          arm.listPageSize,
+        ),
+      };
     },
   });
   arm.route('GET', `/subscriptions/{subscriptionId}/providers/${ML_NS}/workspaces`, {
@@ -243,7 +264,12 @@ export function installMachineLearningRoutes(arm: ArmService): void {
       const prefix = `/subscriptions/${req.params.subscriptionId}/`.toLowerCase();
       const value = arm.resources
         .all()
-        .filter((r) => r.id.toLowerCase().startsWith(prefix) && String(r.body.type).toLowerCase() === `${ML_NS}/workspaces`.toLowerCase() && req.canRead(r.id))
+        .filter(
+          (r) =>
+            r.id.toLowerCase().startsWith(prefix) &&
+            String(r.body.type).toLowerCase() === `${ML_NS}/workspaces`.toLowerCase() &&
+            req.canRead(r.id),
+        )
         .map((r) => workspaceView(arm, r));
       return { status: 200, body: armPage(req, value, arm.listPageSize) };
     },
@@ -255,9 +281,24 @@ export function installMachineLearningRoutes(arm: ArmService): void {
     handler: (req) => {
       const w = ws(req);
       const findings = (arm.resources.get(`${w.id}/diagnoseFindings`)?.body ?? {}) as JsonObject;
-      const empty = ['userDefinedRouteResults', 'networkSecurityRuleResults', 'resourceLockResults', 'dnsResolutionResults', 'storageAccountResults', 'keyVaultResults', 'containerRegistryResults', 'applicationInsightsResults', 'otherResults'];
+      const empty = [
+        'userDefinedRouteResults',
+        'networkSecurityRuleResults',
+        'resourceLockResults',
+        'dnsResolutionResults',
+        'storageAccountResults',
+        'keyVaultResults',
+        'containerRegistryResults',
+        'applicationInsightsResults',
+        'otherResults',
+      ];
       const value: JsonObject = Object.fromEntries(empty.map((k) => [k, findings[k] ?? []]));
-      const op = arm.startOperation({ req, subscriptionId: req.params.subscriptionId, durationMs: 50, result: { status: 200, body: { value } } });
+      const op = arm.startOperation({
+        req,
+        subscriptionId: req.params.subscriptionId,
+        durationMs: 50,
+        result: { status: 200, body: { value } },
+      });
       return { status: 202, headers: { Location: op.headers.Location!, 'Retry-After': '0' } };
     },
   });
@@ -270,7 +311,12 @@ export function installMachineLearningRoutes(arm: ArmService): void {
     handler: (req) => {
       const w = ws(req);
       const pec = arm.resources.get(`${w.id}/privateEndpointConnections/${req.params.connectionName}`);
-      if (!pec) throw armErrors.resourceNotFound(`${ML_NS}/workspaces/${req.params.workspaceName}/privateEndpointConnections`, req.params.connectionName, req.params.resourceGroupName);
+      if (!pec)
+        throw armErrors.resourceNotFound(
+          `${ML_NS}/workspaces/${req.params.workspaceName}/privateEndpointConnections`,
+          req.params.connectionName,
+          req.params.resourceGroupName,
+        );
       return { status: 200, body: pec.body };
     },
   });

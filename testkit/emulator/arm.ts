@@ -144,7 +144,8 @@ export function armPage(req: ArmRequest, items: JsonObject[], pageSize: number, 
 export function armSkip(req: ArmRequest, tokenParam: '$skip' | '$skipToken'): number {
   const raw = req.query.get(tokenParam);
   const skip = raw === null ? 0 : Number(raw);
-  if (!Number.isInteger(skip) || skip < 0) throw new ArmError(400, 'BadRequest', `The continuation token '${raw}' in ${tokenParam} is invalid.`);
+  if (!Number.isInteger(skip) || skip < 0)
+    throw new ArmError(400, 'BadRequest', `The continuation token '${raw}' in ${tokenParam} is invalid.`);
   return skip;
 }
 
@@ -170,17 +171,50 @@ export function defaultScope(path: string): string {
 /** Known api-versions per provider namespace (real, published versions). */
 const DEFAULT_API_VERSIONS: Record<string, string[]> = {
   'Microsoft.MachineLearningServices': [
-    '2022-05-01', '2022-10-01', '2023-04-01', '2023-10-01', '2024-04-01', '2024-10-01', '2025-06-01',
+    '2022-05-01',
+    '2022-10-01',
+    '2023-04-01',
+    '2023-10-01',
+    '2024-04-01',
+    '2024-10-01',
+    '2025-06-01',
     // The previews azure-ai-ml 1.x still sends (1.4.0: workspaces and jobs 2022-10-01-preview, online
     // endpoints 2022-02-01-preview, connections 2022-01-01-preview); published specs ARM still serves.
-    '2022-01-01-preview', '2022-02-01-preview', '2022-06-01-preview', '2022-10-01-preview', '2022-12-01-preview', '2023-02-01-preview',
-    '2023-04-01-preview', '2023-06-01-preview', '2023-08-01-preview', '2024-01-01-preview', '2024-04-01-preview',
-    '2024-07-01-preview', '2024-10-01-preview', '2025-01-01-preview', '2025-04-01-preview',
+    '2022-01-01-preview',
+    '2022-02-01-preview',
+    '2022-06-01-preview',
+    '2022-10-01-preview',
+    '2022-12-01-preview',
+    '2023-02-01-preview',
+    '2023-04-01-preview',
+    '2023-06-01-preview',
+    '2023-08-01-preview',
+    '2024-01-01-preview',
+    '2024-04-01-preview',
+    '2024-07-01-preview',
+    '2024-10-01-preview',
+    '2025-01-01-preview',
+    '2025-04-01-preview',
   ],
   'Microsoft.Network': [
-    '2022-07-01', '2022-09-01', '2022-11-01', '2023-02-01', '2023-04-01', '2023-05-01', '2023-06-01', '2023-09-01',
-    '2023-11-01', '2024-01-01', '2024-03-01', '2024-05-01', '2024-07-01', '2024-10-01', '2025-01-01', '2025-03-01',
-    '2025-05-01', '2025-07-01',
+    '2022-07-01',
+    '2022-09-01',
+    '2022-11-01',
+    '2023-02-01',
+    '2023-04-01',
+    '2023-05-01',
+    '2023-06-01',
+    '2023-09-01',
+    '2023-11-01',
+    '2024-01-01',
+    '2024-03-01',
+    '2024-05-01',
+    '2024-07-01',
+    '2024-10-01',
+    '2025-01-01',
+    '2025-03-01',
+    '2025-05-01',
+    '2025-07-01',
   ],
   'Microsoft.Storage': ['2022-09-01', '2023-01-01', '2023-04-01', '2023-05-01', '2024-01-01', '2025-01-01', '2025-06-01'],
   'Microsoft.KeyVault': ['2022-07-01', '2023-02-01', '2023-07-01', '2024-11-01', '2024-12-01-preview', '2025-05-01'],
@@ -188,11 +222,26 @@ const DEFAULT_API_VERSIONS: Record<string, string[]> = {
   'Microsoft.ContainerService': ['2024-02-01', '2024-05-01', '2024-07-01', '2024-09-01', '2024-10-01', '2025-01-01', '2025-02-01'],
   'Microsoft.Insights': ['2015-05-01', '2020-02-02'],
   'Microsoft.ManagedIdentity': ['2023-01-31', '2024-11-30'],
-  'Microsoft.Resources': ['2020-01-01', '2021-04-01', '2022-09-01', '2022-12-01', '2023-07-01', '2024-03-01', '2024-07-01', '2024-11-01', '2025-04-01'],
+  'Microsoft.Resources': [
+    '2020-01-01',
+    '2021-04-01',
+    '2022-09-01',
+    '2022-12-01',
+    '2023-07-01',
+    '2024-03-01',
+    '2024-07-01',
+    '2024-11-01',
+    '2025-04-01',
+  ],
 };
 
 /** Audiences ARM accepts besides its own URL. */
-const PUBLIC_ARM_AUDIENCES = ['https://management.core.windows.net/', 'https://management.core.windows.net', 'https://management.azure.com/', 'https://management.azure.com'];
+const PUBLIC_ARM_AUDIENCES = [
+  'https://management.core.windows.net/',
+  'https://management.core.windows.net',
+  'https://management.azure.com/',
+  'https://management.azure.com',
+];
 
 export class ArmService {
   readonly resources = new ResourceStore();
@@ -259,7 +308,8 @@ export class ArmService {
   }
 
   addResourceGroup(opts: { subscriptionId: string; name: string; location?: string; tags?: Record<string, string> }): StoredResource {
-    if (!this.subscription(opts.subscriptionId)) throw new Error(`Unknown subscription ${opts.subscriptionId}; call arm.addSubscription first`);
+    if (!this.subscription(opts.subscriptionId))
+      throw new Error(`Unknown subscription ${opts.subscriptionId}; call arm.addSubscription first`);
     const id = this.resourceGroupId(opts.subscriptionId, opts.name);
     const existing = this.resources.get(id);
     if (existing) return existing;
@@ -274,7 +324,12 @@ export class ArmService {
   }
 
   /** Grants a role to a principal (object id) at a scope and everything below it. */
-  grantRole(principalObjectId: string, roleName: string, scope: string, opts?: { principalType?: PrincipalType; condition?: string }): RoleAssignment {
+  grantRole(
+    principalObjectId: string,
+    roleName: string,
+    scope: string,
+    opts?: { principalType?: PrincipalType; condition?: string },
+  ): RoleAssignment {
     return this.rbac.grant(principalObjectId, roleName, scope, opts);
   }
 
@@ -347,7 +402,8 @@ export class ArmService {
       throw armErrors.invalidToken(this.authority);
     }
     const allowed = this.audiences;
-    if (!allowed.some((a) => a.toLowerCase() === check.info.aud.toLowerCase())) throw armErrors.wrongAudience(this.authority, check.info.aud, allowed);
+    if (!allowed.some((a) => a.toLowerCase() === check.info.aud.toLowerCase()))
+      throw armErrors.wrongAudience(this.authority, check.info.aud, allowed);
     return { objectId: check.info.oid, appId: check.info.appid, tenantId: check.info.tid, claims: check.info.claims };
   }
 
@@ -452,7 +508,12 @@ export class ArmService {
 
     try {
       const result = await opts.handler(armReq);
-      return { status: result.status, body: result.body, headers: { 'x-ms-correlation-request-id': req.requestId, ...(result.headers ?? {}) }, principal };
+      return {
+        status: result.status,
+        body: result.body,
+        headers: { 'x-ms-correlation-request-id': req.requestId, ...(result.headers ?? {}) },
+        principal,
+      };
     } catch (err) {
       if (err instanceof ArmError) return this.errorResponse(err, req, principal);
       throw err;
@@ -491,7 +552,11 @@ export class ArmService {
       skipAuthorization: true,
       handler: (req) => {
         const value = [...this.subscriptions.values()]
-          .filter((s) => s.tenantId === req.caller.tenantId.toLowerCase() && this.rbac.hasAnyAssignmentTouching(req.caller.objectId, `/subscriptions/${s.subscriptionId}`))
+          .filter(
+            (s) =>
+              s.tenantId === req.caller.tenantId.toLowerCase() &&
+              this.rbac.hasAnyAssignmentTouching(req.caller.objectId, `/subscriptions/${s.subscriptionId}`),
+          )
           .map(subBody);
         return { status: 200, body: { value, count: { type: 'Total', value: value.length } } };
       },
@@ -502,7 +567,10 @@ export class ArmService {
     });
     this.route('GET', '/subscriptions/{subscriptionId}/resourcegroups', {
       action: 'Microsoft.Resources/subscriptions/resourceGroups/read',
-      handler: (req) => ({ status: 200, body: { value: this.resources.list(`/subscriptions/${req.params.subscriptionId}/resourcegroups`).map((r) => r.body) } }),
+      handler: (req) => ({
+        status: 200,
+        body: { value: this.resources.list(`/subscriptions/${req.params.subscriptionId}/resourcegroups`).map((r) => r.body) },
+      }),
     });
     this.route('GET', '/subscriptions/{subscriptionId}/resourcegroups/{resourceGroupName}', {
       action: 'Microsoft.Resources/subscriptions/resourceGroups/read',
@@ -514,7 +582,11 @@ export class ArmService {
       const kind = req.params.kind.toLowerCase();
       const isStatus = kind === 'mfeoperationsstatus' || kind === 'operationstatuses' || kind === 'asyncoperations';
       const isResult = kind === 'mfeoperationresults' || kind === 'operationresults';
-      const res = isStatus ? this.lro.statusResponse(req.params.operationId) : isResult ? this.lro.resultResponse(req.params.operationId) : undefined;
+      const res = isStatus
+        ? this.lro.statusResponse(req.params.operationId)
+        : isResult
+          ? this.lro.resultResponse(req.params.operationId)
+          : undefined;
       if (!res) throw new ArmError(404, 'NotFound', `The operation '${req.params.operationId}' could not be found.`);
       return res;
     };

@@ -60,7 +60,9 @@ export const armErrors = {
       401,
       'InvalidAuthenticationTokenTenant',
       `The access token is from the wrong issuer 'https://sts.windows.net/${tokenTenant}/'. It must match the tenant 'https://sts.windows.net/${subTenant}/' associated with this subscription. Please use the authority (URL) '${authority}${subTenant}' to get the token. Note, if the subscription is transferred to another tenant there is no impact to the services, but information about new tenant could take time to propagate (up to an hour). If you just transferred your subscription and see this error message, please try back later.`,
-      { 'WWW-Authenticate': `Bearer authorization_uri="${authority}${subTenant}", error="invalid_token", error_description="The access token is from the wrong issuer."` },
+      {
+        'WWW-Authenticate': `Bearer authorization_uri="${authority}${subTenant}", error="invalid_token", error_description="The access token is from the wrong issuer."`,
+      },
     );
   },
   missingApiVersion(): ArmError {
@@ -95,7 +97,11 @@ export const armErrors = {
     );
   },
   invalidResourceType(type: string, ns: string, apiVersion: string): ArmError {
-    return new ArmError(404, 'InvalidResourceType', `The resource type '${type}' could not be found in the namespace '${ns}' for api version '${apiVersion}'.`);
+    return new ArmError(
+      404,
+      'InvalidResourceType',
+      `The resource type '${type}' could not be found in the namespace '${ns}' for api version '${apiVersion}'.`,
+    );
   },
   invalidResourceNamespace(ns: string): ArmError {
     return new ArmError(400, 'InvalidResourceNamespace', `The resource namespace '${ns}' is invalid.`);

@@ -91,12 +91,17 @@ export function validateName(what: string, name: string): void {
 
 export function validateVersion(what: string, version: string): void {
   if (!VERSION_PATTERN.test(version)) {
-    throw amlErrors.userError(`${what} version '${version}' is invalid. It can include letters, digits, '.', '-' and '_', and must start with a letter or digit.`, ['ValidationError']);
+    throw amlErrors.userError(
+      `${what} version '${version}' is invalid. It can include letters, digits, '.', '-' and '_', and must start with a letter or digit.`,
+      ['ValidationError'],
+    );
   }
 }
 
-const ARM_ASSET_ID = /^(?:azureml:)?(\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.MachineLearningServices\/workspaces\/[^/]+)\/(codes|components|environments|models|data)\/([^/]+)\/versions\/([^/]+)$/i;
-const REGISTRY_ASSET_ID = /^azureml:\/\/registries\/([^/]+)\/(codes|components|environments|models|data)\/([^/]+)\/(?:versions\/([^/]+)|labels\/latest)$/i;
+const ARM_ASSET_ID =
+  /^(?:azureml:)?(\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.MachineLearningServices\/workspaces\/[^/]+)\/(codes|components|environments|models|data)\/([^/]+)\/versions\/([^/]+)$/i;
+const REGISTRY_ASSET_ID =
+  /^azureml:\/\/registries\/([^/]+)\/(codes|components|environments|models|data)\/([^/]+)\/(?:versions\/([^/]+)|labels\/latest)$/i;
 
 export interface AssetRef {
   kind: string;
@@ -112,7 +117,14 @@ export interface AssetRef {
 /** Parses `azureml:/subscriptions/.../versions/v`, `/subscriptions/...` or `azureml://registries/...` references. */
 export function parseAssetRef(ref: string): AssetRef | undefined {
   const arm = ARM_ASSET_ID.exec(ref.trim());
-  if (arm) return { workspaceId: arm[1], kind: arm[2].toLowerCase(), name: arm[3], version: arm[4], id: `${arm[1]}/${arm[2].toLowerCase()}/${arm[3]}/versions/${arm[4]}` };
+  if (arm)
+    return {
+      workspaceId: arm[1],
+      kind: arm[2].toLowerCase(),
+      name: arm[3],
+      version: arm[4],
+      id: `${arm[1]}/${arm[2].toLowerCase()}/${arm[3]}/versions/${arm[4]}`,
+    };
   const reg = REGISTRY_ASSET_ID.exec(ref.trim());
   if (reg) return { registry: reg[1], kind: reg[2].toLowerCase(), name: reg[3], ...(reg[4] ? { version: reg[4] } : {}) };
   // A curated environment in the short form the SDK sends as written (azureml:AzureML-x@latest or :version);
@@ -192,7 +204,13 @@ const TYPE_OF: Record<AssetKind, string> = {
   models: `${ML_NS}/workspaces/models`,
 };
 
-const WHAT: Record<AssetKind, string> = { codes: 'Code', components: 'Component', environments: 'Environment', data: 'Data', models: 'Model' };
+const WHAT: Record<AssetKind, string> = {
+  codes: 'Code',
+  components: 'Component',
+  environments: 'Environment',
+  data: 'Data',
+  models: 'Model',
+};
 
 export class AssetStore {
   readonly stamps: Timestamps;
@@ -219,7 +237,9 @@ export class AssetStore {
   versions(wsId: string, kind: AssetKind, name: string): StoredResource[] {
     return this.arm.resources
       .list(`${this.containerId(wsId, kind, name)}/versions`)
-      .sort((a, b) => String((a.body.systemData as JsonObject).createdAt).localeCompare(String((b.body.systemData as JsonObject).createdAt)));
+      .sort((a, b) =>
+        String((a.body.systemData as JsonObject).createdAt).localeCompare(String((b.body.systemData as JsonObject).createdAt)),
+      );
   }
 
   containerView(c: StoredResource, wsId: string, kind: AssetKind): JsonObject {
@@ -227,16 +247,30 @@ export class AssetStore {
     const versions = this.versions(wsId, kind, name);
     // Latest: the most recently created active version (versions() sorts by creation time).
     const latest = versions.filter((v) => !(v.body.properties as JsonObject).isArchived).at(-1);
-    const ints = versions.map((v) => String(v.body.name)).filter((v) => /^\d+$/.test(v)).map(Number);
+    const ints = versions
+      .map((v) => String(v.body.name))
+      .filter((v) => /^\d+$/.test(v))
+      .map(Number);
     const props = c.body.properties as JsonObject;
     return {
       ...c.body,
-      properties: { ...props, latestVersion: latest ? String(latest.body.name) : null, nextVersion: String((ints.length ? Math.max(...ints) : 0) + 1) },
+      properties: {
+        ...props,
+        latestVersion: latest ? String(latest.body.name) : null,
+        nextVersion: String((ints.length ? Math.max(...ints) : 0) + 1),
+      },
     };
   }
 
   /** Stores a version (creating its container); returns the stored body. */
-  putVersion(wsId: string, kind: AssetKind, name: string, version: string, properties: JsonObject, req?: ArmRequest): { body: JsonObject; created: boolean } {
+  putVersion(
+    wsId: string,
+    kind: AssetKind,
+    name: string,
+    version: string,
+    properties: JsonObject,
+    req?: ArmRequest,
+  ): { body: JsonObject; created: boolean } {
     const id = this.versionId(wsId, kind, name, version);
     const existing = this.arm.resources.get(id);
     const at = this.stamps.next();
@@ -300,14 +334,16 @@ export function pageOf(req: ArmRequest, items: JsonObject[], pageSize: number, t
 
 function requireProperties(req: ArmRequest): JsonObject {
   const body = req.body;
-  if (!isJsonObject(body) || !isJsonObject(body.properties)) throw amlErrors.userError("The request body must have a 'properties' object.", ['BadArgument', 'InvalidRequestBody']);
+  if (!isJsonObject(body) || !isJsonObject(body.properties))
+    throw amlErrors.userError("The request body must have a 'properties' object.", ['BadArgument', 'InvalidRequestBody']);
   return body.properties;
 }
 
 /** Existing asset referenced by ARM id; registry references are accepted as they are. */
 function requireReferencedAsset(arm: ArmService, ref: unknown, kind: 'codes' | 'environments', field: string): void {
   const what = kind === 'codes' ? 'code' : 'environment';
-  if (typeof ref !== 'string' || ref.trim() === '') throw amlErrors.userError(`componentSpec.${field} must be a string: the ARM id of a ${what} version.`);
+  if (typeof ref !== 'string' || ref.trim() === '')
+    throw amlErrors.userError(`componentSpec.${field} must be a string: the ARM id of a ${what} version.`);
   const parsed = parseAssetRef(ref);
   if (!parsed || parsed.kind !== kind) {
     throw amlErrors.userError(
@@ -316,25 +352,31 @@ function requireReferencedAsset(arm: ArmService, ref: unknown, kind: 'codes' | '
   }
   if (parsed.registry) return;
   if (!arm.resources.get(parsed.id as string)) {
-    throw amlErrors.userError(`The ${what} asset '${parsed.name}:${parsed.version}' referenced by componentSpec.${field} ('${ref.replace(/^azureml:/, '')}') was not found in workspace '${String(parsed.workspaceId).split('/').pop()}'.`, [
-      'BadArgument',
-      'AssetNotFound',
-    ]);
+    throw amlErrors.userError(
+      `The ${what} asset '${parsed.name}:${parsed.version}' referenced by componentSpec.${field} ('${ref.replace(/^azureml:/, '')}') was not found in workspace '${String(parsed.workspaceId).split('/').pop()}'.`,
+      ['BadArgument', 'AssetNotFound'],
+    );
   }
 }
 
 const PLACEHOLDER = /\$\{\{\s*(inputs|outputs)\.([A-Za-z0-9_]+)\s*\}\}/g;
 
 export function validateComponentSpec(arm: ArmService, spec: unknown): void {
-  if (!isJsonObject(spec)) throw amlErrors.userError("properties.componentSpec is required: the component's definition (type, command, environment, inputs, outputs).");
+  if (!isJsonObject(spec))
+    throw amlErrors.userError(
+      "properties.componentSpec is required: the component's definition (type, command, environment, inputs, outputs).",
+    );
   const type = spec.type;
   if (typeof type !== 'string' || type === '') throw amlErrors.userError("componentSpec.type is required (for example 'command').");
   for (const k of ['inputs', 'outputs'] as const) {
-    if (spec[k] !== undefined && spec[k] !== null && !isJsonObject(spec[k])) throw amlErrors.userError(`componentSpec.${k} must be an object of port definitions.`);
+    if (spec[k] !== undefined && spec[k] !== null && !isJsonObject(spec[k]))
+      throw amlErrors.userError(`componentSpec.${k} must be an object of port definitions.`);
   }
   if (type.toLowerCase() !== 'command') return;
-  if (typeof spec.command !== 'string' || spec.command.trim() === '') throw amlErrors.userError('componentSpec.command is required for a command component.');
-  if (spec.environment === undefined || spec.environment === null) throw amlErrors.userError('componentSpec.environment is required for a command component.');
+  if (typeof spec.command !== 'string' || spec.command.trim() === '')
+    throw amlErrors.userError('componentSpec.command is required for a command component.');
+  if (spec.environment === undefined || spec.environment === null)
+    throw amlErrors.userError('componentSpec.environment is required for a command component.');
   requireReferencedAsset(arm, spec.environment, 'environments', 'environment');
   if (spec.code !== undefined && spec.code !== null) requireReferencedAsset(arm, spec.code, 'codes', 'code');
   const inputs = isJsonObject(spec.inputs) ? spec.inputs : {};
@@ -342,7 +384,9 @@ export function validateComponentSpec(arm: ArmService, spec: unknown): void {
   for (const m of spec.command.matchAll(PLACEHOLDER)) {
     const declared = m[1] === 'inputs' ? inputs : outputs;
     if (!(m[2] in declared)) {
-      throw amlErrors.userError(`componentSpec.command uses \${{${m[1]}.${m[2]}}} but the component declares no ${m[1] === 'inputs' ? 'input' : 'output'} '${m[2]}'.`);
+      throw amlErrors.userError(
+        `componentSpec.command uses \${{${m[1]}.${m[2]}}} but the component declares no ${m[1] === 'inputs' ? 'input' : 'output'} '${m[2]}'.`,
+      );
     }
   }
 }
@@ -351,9 +395,12 @@ function validateEnvironment(props: JsonObject): void {
   const build = props.build;
   const hasBuild = isJsonObject(build) && typeof build.contextUri === 'string' && build.contextUri !== '';
   if ((typeof props.image !== 'string' || props.image.trim() === '') && !hasBuild) {
-    throw amlErrors.userError('An environment version needs properties.image (a Docker image) or properties.build (a Docker build context).');
+    throw amlErrors.userError(
+      'An environment version needs properties.image (a Docker image) or properties.build (a Docker build context).',
+    );
   }
-  if (props.image !== undefined && props.build !== undefined && hasBuild) throw amlErrors.userError('Specify either properties.image or properties.build, not both.');
+  if (props.image !== undefined && props.build !== undefined && hasBuild)
+    throw amlErrors.userError('Specify either properties.image or properties.build, not both.');
   // "Supports blob URIs on environment creation" (BuildContext.contextUri): a local folder name is
   // not one (azure-ai-ml 1.4.0 sends the YAML's relative path when it skips the upload).
   if (hasBuild && !/^[a-z][a-z0-9+.-]*:\/\//i.test(String(build.contextUri))) {
@@ -362,7 +409,8 @@ function validateEnvironment(props: JsonObject): void {
       ['BadArgument', 'InvalidUri'],
     );
   }
-  if (props.condaFile !== undefined && props.condaFile !== null && typeof props.condaFile !== 'string') throw amlErrors.userError('properties.condaFile must be the conda YAML as a string.');
+  if (props.condaFile !== undefined && props.condaFile !== null && typeof props.condaFile !== 'string')
+    throw amlErrors.userError('properties.condaFile must be the conda YAML as a string.');
 }
 
 const MUTABLE = new Set(['description', 'tags', 'properties', 'isArchived', 'provisioningState', 'stage']);
@@ -404,7 +452,8 @@ const API_2023_04 = '2023-04-01';
 export function installAssetRoutes(deps: AssetDeps, store: AssetStore): void {
   const { arm } = deps;
   const wsBase = `/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/${ML_NS}/workspaces/{workspaceName}`;
-  const ws = (req: ArmRequest): StoredResource => requireWorkspace(arm, req.params.subscriptionId, req.params.resourceGroupName, req.params.workspaceName);
+  const ws = (req: ArmRequest): StoredResource =>
+    requireWorkspace(arm, req.params.subscriptionId, req.params.resourceGroupName, req.params.workspaceName);
 
   for (const kind of ['codes', 'components', 'environments', 'data'] as AssetKind[]) {
     const action = (op: string, versions = true): string => `${ML_NS}/workspaces/${kind}${versions ? '/versions' : ''}/${op}`;
@@ -419,7 +468,15 @@ export function installAssetRoutes(deps: AssetDeps, store: AssetStore): void {
       action: action('read', false),
       handler: (req) => {
         const w = ws(req);
-        return { status: 200, body: pageOf(req, arm.resources.list(`${w.id}/${kind}`).map((c) => store.containerView(c, w.id, kind)), arm.listPageSize, '$skip') };
+        return {
+          status: 200,
+          body: pageOf(
+            req,
+            arm.resources.list(`${w.id}/${kind}`).map((c) => store.containerView(c, w.id, kind)),
+            arm.listPageSize,
+            '$skip',
+          ),
+        };
       },
     });
     arm.route('GET', `${wsBase}/${kind}/{name}`, {
@@ -440,7 +497,8 @@ export function installAssetRoutes(deps: AssetDeps, store: AssetStore): void {
           const hash = req.query.get('hash');
           const hashVersion = req.query.get('hashVersion');
           if (hash) list = list.filter((b) => ((b.properties as JsonObject).properties as JsonObject | undefined)?.hash_sha256 === hash);
-          if (hash && hashVersion) list = list.filter((b) => ((b.properties as JsonObject).properties as JsonObject | undefined)?.hash_version === hashVersion);
+          if (hash && hashVersion)
+            list = list.filter((b) => ((b.properties as JsonObject).properties as JsonObject | undefined)?.hash_version === hashVersion);
         }
         return { status: 200, body: pageOf(req, list, arm.listPageSize, '$skipToken') };
       },
@@ -466,8 +524,10 @@ export function installAssetRoutes(deps: AssetDeps, store: AssetStore): void {
         const existingProps = existing?.body.properties as JsonObject | undefined;
         if (kind === 'codes') {
           const codeUri = props.codeUri;
-          if (typeof codeUri !== 'string' || codeUri.trim() === '') throw amlErrors.userError('properties.codeUri is required: the storage URI of the uploaded code folder.');
-          if (existingProps && existingProps.codeUri !== codeUri) throw amlErrors.userError('Asset paths cannot be updated.', ['Immutable']);
+          if (typeof codeUri !== 'string' || codeUri.trim() === '')
+            throw amlErrors.userError('properties.codeUri is required: the storage URI of the uploaded code folder.');
+          if (existingProps && existingProps.codeUri !== codeUri)
+            throw amlErrors.userError('Asset paths cannot be updated.', ['Immutable']);
           if (!existing && !(await codeUriExists(deps, w, codeUri))) {
             throw amlErrors.userError(
               `The codeUri '${codeUri.split('?')[0]}' does not point to any uploaded file in the workspace storage. Upload the code first (POST .../codes/${name}/versions/${version}/startPendingUpload gives a SAS for it), then register it.`,
@@ -477,15 +537,21 @@ export function installAssetRoutes(deps: AssetDeps, store: AssetStore): void {
         } else if (kind === 'components') {
           validateComponentSpec(arm, props.componentSpec);
         } else if (kind === 'data') {
-          if (typeof props.dataUri !== 'string' || props.dataUri.trim() === '') throw amlErrors.userError('properties.dataUri is required: the URI of the data.');
-          if (!['uri_file', 'uri_folder', 'mltable'].includes(String(props.dataType))) throw amlErrors.userError(`properties.dataType '${String(props.dataType)}' is invalid. Valid values: uri_file, uri_folder, mltable.`);
-          if (existingProps && existingProps.dataUri !== props.dataUri) throw amlErrors.userError('Asset paths cannot be updated.', ['Immutable']);
+          if (typeof props.dataUri !== 'string' || props.dataUri.trim() === '')
+            throw amlErrors.userError('properties.dataUri is required: the URI of the data.');
+          if (!['uri_file', 'uri_folder', 'mltable'].includes(String(props.dataType)))
+            throw amlErrors.userError(
+              `properties.dataType '${String(props.dataType)}' is invalid. Valid values: uri_file, uri_folder, mltable.`,
+            );
+          if (existingProps && existingProps.dataUri !== props.dataUri)
+            throw amlErrors.userError('Asset paths cannot be updated.', ['Immutable']);
         } else {
           validateEnvironment(props);
         }
         if (existingProps) {
           const defaults: JsonObject = { isAnonymous: false };
-          if (kind === 'environments') Object.assign(defaults, { osType: 'Linux', environmentType: 'UserCreated', autoRebuild: 'OnBaseImageUpdate' });
+          if (kind === 'environments')
+            Object.assign(defaults, { osType: 'Linux', environmentType: 'UserCreated', autoRebuild: 'OnBaseImageUpdate' });
           const changed = immutableDiff(existingProps, props, defaults).filter((k) => k !== 'codeUri' && k !== 'dataUri');
           if (changed.length > 0) {
             throw amlErrors.userError(
@@ -512,26 +578,39 @@ export function installAssetRoutes(deps: AssetDeps, store: AssetStore): void {
     action: `${ML_NS}/workspaces/codes/versions/write`,
     handler: async (req) => {
       if (req.apiVersion.slice(0, 10) < API_2023_04) {
-        throw new ArmError(404, 'NotFound', `The operation 'startPendingUpload' is not available in api-version '${req.apiVersion}'; it exists from api-version ${API_2023_04}.`);
+        throw new ArmError(
+          404,
+          'NotFound',
+          `The operation 'startPendingUpload' is not available in api-version '${req.apiVersion}'; it exists from api-version ${API_2023_04}.`,
+        );
       }
       const w = ws(req);
       validateName('Code', req.params.name);
       validateVersion('Code', req.params.version);
       const body = isJsonObject(req.body) ? req.body : {};
       const type = body.pendingUploadType ?? 'TemporaryBlobReference';
-      if (type !== 'TemporaryBlobReference' && type !== 'None') throw amlErrors.userError(`pendingUploadType '${String(type)}' is invalid. Valid values: None, TemporaryBlobReference.`);
-      const pendingUploadId = typeof body.pendingUploadId === 'string' && body.pendingUploadId !== '' ? body.pendingUploadId : uuidFrom(`${w.id}|${req.params.name}|${req.params.version}`);
+      if (type !== 'TemporaryBlobReference' && type !== 'None')
+        throw amlErrors.userError(`pendingUploadType '${String(type)}' is invalid. Valid values: None, TemporaryBlobReference.`);
+      const pendingUploadId =
+        typeof body.pendingUploadId === 'string' && body.pendingUploadId !== ''
+          ? body.pendingUploadId
+          : uuidFrom(`${w.id}|${req.params.name}|${req.params.version}`);
       await deps.storage.start();
       const storageArmId = String((w.body.properties as JsonObject).storageAccount);
       const account = deps.storage.azuriteAccount(storageAccountNameOf(w));
-      const container = `${workspaceGuidOf(w).slice(0, 10)}-${uuidFrom(`${w.id}|${req.params.name}|${req.params.version}|${pendingUploadId}`)}`.toLowerCase();
+      const container =
+        `${workspaceGuidOf(w).slice(0, 10)}-${uuidFrom(`${w.id}|${req.params.name}|${req.params.version}|${pendingUploadId}`)}`.toLowerCase();
       await deps.storage.ensureContainer(account, container);
       const blobUri = deps.storage.blobUrl({ account, container, path: '' });
       const sas = deps.storage.containerSas(account, container);
       return {
         status: 200,
         body: {
-          blobReferenceForConsumption: { blobUri, storageAccountArmId: storageArmId, credential: { credentialType: 'SAS', sasUri: `${blobUri}?${sas}` } },
+          blobReferenceForConsumption: {
+            blobUri,
+            storageAccountArmId: storageArmId,
+            credential: { credentialType: 'SAS', sasUri: `${blobUri}?${sas}` },
+          },
           pendingUploadId,
           pendingUploadType: 'TemporaryBlobReference',
         },
@@ -542,13 +621,25 @@ export function installAssetRoutes(deps: AssetDeps, store: AssetStore): void {
   // Computes: GET and list (creation is not emulated; tests add them with addCompute).
   arm.route('GET', `${wsBase}/computes`, {
     action: `${ML_NS}/workspaces/computes/read`,
-    handler: (req) => ({ status: 200, body: armPage(req, arm.resources.list(`${ws(req).id}/computes`).map((r) => r.body), arm.listPageSize) }),
+    handler: (req) => ({
+      status: 200,
+      body: armPage(
+        req,
+        arm.resources.list(`${ws(req).id}/computes`).map((r) => r.body),
+        arm.listPageSize,
+      ),
+    }),
   });
   arm.route('GET', `${wsBase}/computes/{computeName}`, {
     action: `${ML_NS}/workspaces/computes/read`,
     handler: (req) => {
       const c = arm.resources.get(computeArmId(ws(req).id, req.params.computeName));
-      if (!c) throw armErrors.resourceNotFound(`${ML_NS}/workspaces/${req.params.workspaceName}/computes`, req.params.computeName, req.params.resourceGroupName);
+      if (!c)
+        throw armErrors.resourceNotFound(
+          `${ML_NS}/workspaces/${req.params.workspaceName}/computes`,
+          req.params.computeName,
+          req.params.resourceGroupName,
+        );
       return { status: 200, body: c.body };
     },
   });
@@ -571,7 +662,10 @@ export function installAssetRoutes(deps: AssetDeps, store: AssetStore): void {
       if (!d) throw amlErrors.notFound(`Datastore '${req.params.name}' was not found in workspace '${req.params.workspaceName}'.`);
       const props = d.body.properties as JsonObject;
       const kind = String((props.credentials as JsonObject | undefined)?.credentialsType ?? 'None');
-      if (kind !== 'AccountKey') throw amlErrors.userError(`Datastore '${req.params.name}' has credentials of type ${kind}, which hold no secrets to list.`, ['BadArgument']);
+      if (kind !== 'AccountKey')
+        throw amlErrors.userError(`Datastore '${req.params.name}' has credentials of type ${kind}, which hold no secrets to list.`, [
+          'BadArgument',
+        ]);
       await deps.storage.start();
       const account = deps.storage.azuriteAccount(String(props.accountName));
       // In Azure the datastore's container exists from the workspace's creation on.
@@ -643,7 +737,10 @@ export function addCompute(arm: ArmService, workspaceId: string, name: string, o
             instanceTypes: {
               defaultInstanceType: {
                 nodeSelector: null,
-                resources: { requests: { cpu: '1', memory: '4Gi', 'nvidia.com/gpu': null }, limits: { cpu: '1', memory: '4Gi', 'nvidia.com/gpu': null } },
+                resources: {
+                  requests: { cpu: '1', memory: '4Gi', 'nvidia.com/gpu': null },
+                  limits: { cpu: '1', memory: '4Gi', 'nvidia.com/gpu': null },
+                },
               },
             },
           },
@@ -677,7 +774,12 @@ export function addCompute(arm: ArmService, workspaceId: string, name: string, o
   return body;
 }
 
-export function addDatastore(arm: ArmService, workspaceId: string, name: string, opts: { container: string; accountName: string; isDefault?: boolean }): JsonObject {
+export function addDatastore(
+  arm: ArmService,
+  workspaceId: string,
+  name: string,
+  opts: { container: string; accountName: string; isDefault?: boolean },
+): JsonObject {
   const id = `${workspaceId}/datastores/${name}`;
   const at = new Date().toISOString();
   const body: JsonObject = {
@@ -704,7 +806,8 @@ export function addDatastore(arm: ArmService, workspaceId: string, name: string,
 }
 
 /** Curated environments the reference pipelines use (`azureml:AzureML-sklearn-0.24-ubuntu18.04-py37-cpu:5`, `@latest`). */
-const SKLEARN_CONDA = 'name: project_environment\ndependencies:\n  - python=3.7.9\n  - pip:\n    - scikit-learn==0.24.1\n    - azureml-defaults\n    - mlflow\n';
+const SKLEARN_CONDA =
+  'name: project_environment\ndependencies:\n  - python=3.7.9\n  - pip:\n    - scikit-learn==0.24.1\n    - azureml-defaults\n    - mlflow\n';
 const TAXI_CONDA =
   'channels:\n  - defaults\n  - anaconda\n  - conda-forge\ndependencies:\n  - python=3.11\n  - pip\n  - pip:\n      - azureml-mlflow==1.57.0\n      - scikit-learn==1.5.2\n      - pandas==2.2.3\n';
 
@@ -717,7 +820,8 @@ export function seedWorkspaceAssets(arm: ArmService, store: AssetStore, workspac
   addCompute(arm, ws.id, 'aks-prod', { computeType: 'Kubernetes', namespace: 'azureml' });
   for (let v = 1; v <= 5; v++) {
     store.putVersion(ws.id, 'environments', 'AzureML-sklearn-0.24-ubuntu18.04-py37-cpu', String(v), {
-      description: 'An environment for tasks such as regression, clustering, and classification with Scikit-learn. Contains the Azure ML SDK and additional python packages.',
+      description:
+        'An environment for tasks such as regression, clustering, and classification with Scikit-learn. Contains the Azure ML SDK and additional python packages.',
       environmentType: 'Curated',
       image: `mcr.microsoft.com/azureml/openmpi3.1.2-ubuntu18.04:2021090${v}.v1`,
       condaFile: SKLEARN_CONDA,

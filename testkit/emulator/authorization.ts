@@ -99,7 +99,12 @@ function parseFilter(raw: string | null): Filter {
     const pid = /^principalId\s+eq\s+'([0-9a-fA-F-]{36})'$/i.exec(p) ?? /^assignedTo\('([0-9a-fA-F-]{36})'\)$/i.exec(p);
     if (/^atScope\(\)$/i.test(p)) f.atScope = true;
     else if (pid) f.principalId = pid[1]!.toLowerCase();
-    else throw new ArmError(400, 'UnsupportedQuery', `The filter '${raw}' is not supported. Supported filters are 'atScope()', 'principalId eq {id}' and 'assignedTo({id})'.`);
+    else
+      throw new ArmError(
+        400,
+        'UnsupportedQuery',
+        `The filter '${raw}' is not supported. Supported filters are 'atScope()', 'principalId eq {id}' and 'assignedTo({id})'.`,
+      );
   }
   return f;
 }
@@ -110,7 +115,14 @@ function inView(assignmentScope: string, scope: string, atScope: boolean): boole
 }
 
 export function installAuthorizationRoutes(arm: ArmService): void {
-  arm.addApiVersions(AUTH, ['2015-07-01', '2018-01-01-preview', '2020-04-01-preview', '2020-10-01-preview', '2022-04-01', '2022-05-01-preview']);
+  arm.addApiVersions(AUTH, [
+    '2015-07-01',
+    '2018-01-01-preview',
+    '2020-04-01-preview',
+    '2020-10-01-preview',
+    '2022-04-01',
+    '2022-05-01-preview',
+  ]);
   const scopes = [
     '/subscriptions/{subscriptionId}',
     '/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}',
@@ -148,12 +160,21 @@ export function installAuthorizationRoutes(arm: ArmService): void {
     });
   }
   // Role definitions, read at any scope: built-in ones everywhere, custom ones within their assignable scopes.
-  const visibleAt = (def: RoleDefinition, scope: string): boolean => def.type !== 'CustomRole' || (def.assignableScopes ?? []).some((s) => scopeCovers(s, scope));
+  const visibleAt = (def: RoleDefinition, scope: string): boolean =>
+    def.type !== 'CustomRole' || (def.assignableScopes ?? []).some((s) => scopeCovers(s, scope));
   for (const base of ['', ...scopes]) {
     arm.route('GET', `${base}/providers/${AUTH}/roleDefinitions`, {
       action: `${AUTH}/roleDefinitions/read`,
       ...(base ? { scope: scopeOf } : { skipAuthorization: true }),
-      handler: (req) => ({ status: 200, body: { value: arm.rbac.roleList().filter((d) => visibleAt(d, scopeOf(req))).map((d) => roleDefinitionBody(sub(req), d)) } }),
+      handler: (req) => ({
+        status: 200,
+        body: {
+          value: arm.rbac
+            .roleList()
+            .filter((d) => visibleAt(d, scopeOf(req)))
+            .map((d) => roleDefinitionBody(sub(req), d)),
+        },
+      }),
     });
     arm.route('GET', `${base}/providers/${AUTH}/roleDefinitions/{roleId}`, {
       action: `${AUTH}/roleDefinitions/read`,
@@ -161,7 +182,12 @@ export function installAuthorizationRoutes(arm: ArmService): void {
       ...(base ? { scope: scopeOf } : { skipAuthorization: true }),
       handler: (req) => {
         const def = arm.rbac.roleById(req.params.roleId ?? '');
-        if (!def || !visibleAt(def, scopeOf(req))) throw new ArmError(404, 'RoleDefinitionDoesNotExist', `The specified role definition with ID '${req.params.roleId}' does not exist.`);
+        if (!def || !visibleAt(def, scopeOf(req)))
+          throw new ArmError(
+            404,
+            'RoleDefinitionDoesNotExist',
+            `The specified role definition with ID '${req.params.roleId}' does not exist.`,
+          );
         return { status: 200, body: roleDefinitionBody(sub(req), def) };
       },
     });

@@ -15,7 +15,16 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDefaultHttpClient, type HttpClient, type PipelineRequest } from '@azure/core-rest-pipeline';
-import { AnonymousCredential, BlobServiceClient, ContainerSASPermissions, type Pipeline, SASProtocol, StorageSharedKeyCredential, generateBlobSASQueryParameters, newPipeline } from '@azure/storage-blob';
+import {
+  AnonymousCredential,
+  BlobServiceClient,
+  ContainerSASPermissions,
+  type Pipeline,
+  SASProtocol,
+  StorageSharedKeyCredential,
+  generateBlobSASQueryParameters,
+  newPipeline,
+} from '@azure/storage-blob';
 import { Faults, type FaultHandle, type FaultSpec } from './faults';
 import { PUBLIC_BLOB_SUFFIX, type TlsMaterial } from './tls';
 import type { TunnelRoute } from './tunnel';
@@ -82,7 +91,9 @@ export function httpClientTrusting(caPem: string): HttpClient {
  * so this sets the pipeline's core HTTP client (an internal field of storage-blob 12.x).
  */
 export function storagePipeline(caPem: string, credential?: StorageSharedKeyCredential, maxTries = 3): Pipeline {
-  const pipeline = newPipeline(credential ?? new AnonymousCredential(), { retryOptions: { maxTries, retryDelayInMs: 50, maxRetryDelayInMs: 500 } });
+  const pipeline = newPipeline(credential ?? new AnonymousCredential(), {
+    retryOptions: { maxTries, retryDelayInMs: 50, maxRetryDelayInMs: 500 },
+  });
   (pipeline as unknown as { _coreHttpClient?: HttpClient })._coreHttpClient = httpClientTrusting(caPem);
   return pipeline;
 }
@@ -181,7 +192,10 @@ export class EmulatedStorage {
     } catch {
       return undefined;
     }
-    const segs = u.pathname.split('/').filter((s) => s.length > 0).map((s) => decodeURIComponent(s));
+    const segs = u.pathname
+      .split('/')
+      .filter((s) => s.length > 0)
+      .map((s) => decodeURIComponent(s));
     const publicAccount = u.protocol === 'https:' && (u.port === '' || u.port === '443') ? this.publicAccountOf(u.hostname) : undefined;
     if (publicAccount && this.keys.has(publicAccount)) {
       if (segs.length < 1) return undefined;
@@ -230,7 +244,12 @@ export class EmulatedStorage {
     const prefix = loc.path === '' ? undefined : loc.path;
     for await (const b of cc.listBlobsFlat({ prefix, includeMetadata: true })) {
       const md5 = b.properties.contentMD5;
-      out.push({ name: b.name, size: b.properties.contentLength ?? 0, metadata: b.metadata ?? {}, ...(md5 ? { contentMd5: Buffer.from(md5).toString('base64') } : {}) });
+      out.push({
+        name: b.name,
+        size: b.properties.contentLength ?? 0,
+        metadata: b.metadata ?? {},
+        ...(md5 ? { contentMd5: Buffer.from(md5).toString('base64') } : {}),
+      });
     }
     return out;
   }
@@ -324,7 +343,10 @@ export class EmulatedStorage {
 
   private service(account: string): BlobServiceClient {
     // Straight to Azurite (not through the proxy), so helper calls stay out of the request log.
-    return new BlobServiceClient(`https://127.0.0.1:${this.azuritePort}/${account}`, storagePipeline(this.tls.caCertPem, new StorageSharedKeyCredential(account, this.keyOf(account)), 2));
+    return new BlobServiceClient(
+      `https://127.0.0.1:${this.azuritePort}/${account}`,
+      storagePipeline(this.tls.caCertPem, new StorageSharedKeyCredential(account, this.keyOf(account)), 2),
+    );
   }
 
   private async doStart(): Promise<void> {
@@ -349,8 +371,26 @@ export class EmulatedStorage {
     const env: NodeJS.ProcessEnv = { ...process.env, AZURITE_ACCOUNTS: accounts.join(';') };
     delete env.NODE_OPTIONS;
     delete env.NODE_EXTRA_CA_CERTS;
-    const args = ['--blobHost', '127.0.0.1', '--blobPort', '0', '--cert', certFile, '--key', keyFile, '--inMemoryPersistence', '--silent', '--skipApiVersionCheck', '--loose', '--disableTelemetry'];
-    const child = spawn(process.execPath, ['-e', wrapper, '--', ...args], { cwd: this.tmpDir, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const args = [
+      '--blobHost',
+      '127.0.0.1',
+      '--blobPort',
+      '0',
+      '--cert',
+      certFile,
+      '--key',
+      keyFile,
+      '--inMemoryPersistence',
+      '--silent',
+      '--skipApiVersionCheck',
+      '--loose',
+      '--disableTelemetry',
+    ];
+    const child = spawn(process.execPath, ['-e', wrapper, '--', ...args], {
+      cwd: this.tmpDir,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
     this.child = child;
     this.azuritePort = await new Promise<number>((resolve, reject) => {
       let out = '';
@@ -401,18 +441,28 @@ export class EmulatedStorage {
   private async forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = (req.method ?? 'GET').toUpperCase();
     const url = new URL(req.url ?? '/', 'https://storage.invalid');
-    const segs = url.pathname.split('/').filter((s) => s.length > 0).map((s) => {
-      try {
-        return decodeURIComponent(s);
-      } catch {
-        return s;
-      }
-    });
+    const segs = url.pathname
+      .split('/')
+      .filter((s) => s.length > 0)
+      .map((s) => {
+        try {
+          return decodeURIComponent(s);
+        } catch {
+          return s;
+        }
+      });
     // <account>.blob.core.windows.net (tunnelled here in tests) is the production-style URL: Azurite
     // takes the account from the host, and the path starts at the container.
     const publicHost = this.publicAccountOf(req.headers.host);
     if (publicHost) segs.unshift(publicHost);
-    const entry: StorageRequestEntry = { time: Date.now(), method, path: publicHost ? `/${publicHost}${url.pathname}` : url.pathname, account: segs[0] ?? '', status: 0, bytesIn: 0 };
+    const entry: StorageRequestEntry = {
+      time: Date.now(),
+      method,
+      path: publicHost ? `/${publicHost}${url.pathname}` : url.pathname,
+      account: segs[0] ?? '',
+      status: 0,
+      bytesIn: 0,
+    };
     if (segs[1]) entry.container = segs[1];
     if (segs.length > 2) entry.blob = segs.slice(2).join('/');
     this.requests.push(entry);
@@ -435,14 +485,20 @@ export class EmulatedStorage {
           req.resume();
           const status = fault.status ?? 503;
           const code = STORAGE_ERROR_CODES[status] ?? 'InternalError';
-          const headers: Record<string, string> = { 'content-type': 'application/xml', 'x-ms-error-code': code, 'x-ms-request-id': randomBytes(16).toString('hex') };
+          const headers: Record<string, string> = {
+            'content-type': 'application/xml',
+            'x-ms-error-code': code,
+            'x-ms-request-id': randomBytes(16).toString('hex'),
+          };
           if (status === 429 || status === 503) headers['retry-after'] = String(fault.retryAfterSeconds ?? 1);
           entry.status = status;
-          res.writeHead(status, headers).end(
-            typeof fault.body === 'string'
-              ? fault.body
-              : `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>The server is currently unable to receive requests. Please retry your request.</Message></Error>`,
-          );
+          res
+            .writeHead(status, headers)
+            .end(
+              typeof fault.body === 'string'
+                ? fault.body
+                : `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>The server is currently unable to receive requests. Please retry your request.</Message></Error>`,
+            );
           return;
         }
         case 'delay':
@@ -451,7 +507,10 @@ export class EmulatedStorage {
       }
     }
 
-    const headers = { ...req.headers, host: publicHost ? `${publicHost}.${PUBLIC_BLOB_SUFFIX}:${this.azuritePort}` : `127.0.0.1:${this.azuritePort}` };
+    const headers = {
+      ...req.headers,
+      host: publicHost ? `${publicHost}.${PUBLIC_BLOB_SUFFIX}:${this.azuritePort}` : `127.0.0.1:${this.azuritePort}`,
+    };
     const upstream = httpsRequest(
       { host: '127.0.0.1', port: this.azuritePort, method, path: req.url, headers, ca: this.tls.caCertPem, agent: false },
       (up) => {

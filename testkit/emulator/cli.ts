@@ -76,7 +76,12 @@ async function main(): Promise<void> {
   const head = checkedOutCommit(resolve(__dirname, '..', '..'));
   // ...the merge of a completed pull request that two others approved, as the gate requires.
   if (head) {
-    emu.ado.addPullRequest({ repositoryId: seed.ado.repository.id, author: SEED_PEOPLE.author, lastMergeCommit: head, reviewers: SEED_PEOPLE.reviewers.map((r) => ({ ...r, vote: 10 })) });
+    emu.ado.addPullRequest({
+      repositoryId: seed.ado.repository.id,
+      author: SEED_PEOPLE.author,
+      lastMergeCommit: head,
+      reviewers: SEED_PEOPLE.reviewers.map((r) => ({ ...r, vote: 10 })),
+    });
     seed.ado.repository.mainHead = head;
   }
   // The data asset the example pipeline (examples/mlops/pipeline.yml) reads.
@@ -91,7 +96,14 @@ async function main(): Promise<void> {
   const connections = Object.fromEntries(kinds.map((k) => [k, seedConnection(seed, k)])) as Handoff['connections'];
   const listenPort = new URL(emu.url).port;
   const file = handoffFile(listenPort);
-  const handoff: Handoff = { url: emu.url, caFile: emu.caFile, job, connections, dnsServer: dns.address, pipelinePrincipals: seedPipelinePrincipals(seed) };
+  const handoff: Handoff = {
+    url: emu.url,
+    caFile: emu.caFile,
+    job,
+    connections,
+    dnsServer: dns.address,
+    pipelinePrincipals: seedPipelinePrincipals(seed),
+  };
   writeFileSync(file, JSON.stringify(handoff, null, 2), { mode: 0o600 });
 
   if (process.argv.includes('--json')) {

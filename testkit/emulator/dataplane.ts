@@ -51,9 +51,27 @@ export class DataPlaneService {
   async handle(req: EmuRequest): Promise<EmuResponse> {
     const root = (req.segments[0] ?? '').toLowerCase();
     if (root === 'discovery' && req.segments.length === 1) {
-      if (req.method !== 'GET') return { status: 405, body: { error: { code: 'MethodNotAllowed', message: `The requested resource does not support http method '${req.method}'.` } } };
+      if (req.method !== 'GET')
+        return {
+          status: 405,
+          body: { error: { code: 'MethodNotAllowed', message: `The requested resource does not support http method '${req.method}'.` } },
+        };
       const u = this.deps.url();
-      return { status: 200, body: { api: u, catalog: u, experimentation: u, gallery: u, history: u, hyperdrive: u, labeling: u, modelmanagement: u, pipelines: u, studio: u } };
+      return {
+        status: 200,
+        body: {
+          api: u,
+          catalog: u,
+          experimentation: u,
+          gallery: u,
+          history: u,
+          hyperdrive: u,
+          labeling: u,
+          modelmanagement: u,
+          pipelines: u,
+          studio: u,
+        },
+      };
     }
     const isMlflow = root === 'mlflow';
     // /{history|mlflow}/v1.0/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces/{ws}/...
@@ -74,21 +92,35 @@ export class DataPlaneService {
     if ('status' in auth) return auth;
     const principal = auth.principal;
     const ws = this.deps.arm.resources.get(wsId);
-    if (!ws) return { ...this.error(isMlflow, 404, 'NotFound', `Workspace '${wsName}' was not found in resource group '${rg}'.`), principal };
+    if (!ws)
+      return { ...this.error(isMlflow, 404, 'NotFound', `Workspace '${wsName}' was not found in resource group '${rg}'.`), principal };
     const rest = s.slice(10);
 
     if (isMlflow) {
       // .../api/2.0/mlflow/<route>
-      if (rest.length < 4 || rest[0].toLowerCase() !== 'api' || rest[2].toLowerCase() !== 'mlflow') return { ...mlflowError(404, 'ENDPOINT_NOT_FOUND', `No API endpoint ${req.method} ${req.url.pathname}`), principal };
+      if (rest.length < 4 || rest[0].toLowerCase() !== 'api' || rest[2].toLowerCase() !== 'mlflow')
+        return { ...mlflowError(404, 'ENDPOINT_NOT_FOUND', `No API endpoint ${req.method} ${req.url.pathname}`), principal };
       const trackingBase = `${this.deps.url()}/mlflow/v1.0${wsId}`;
-      const res = handleMlflow({ engine: this.deps.engine, workspaceId: ws.id, trackingBase }, req.method, rest.slice(3).join('/'), req.url.searchParams, jsonBody(req));
+      const res = handleMlflow(
+        { engine: this.deps.engine, workspaceId: ws.id, trackingBase },
+        req.method,
+        rest.slice(3).join('/'),
+        req.url.searchParams,
+        jsonBody(req),
+      );
       return { ...res, principal };
     }
 
     // history: runs/{id}[/children] or experiments/{name}/runs/{id}[/children]
     let r = rest;
     if (r[0]?.toLowerCase() === 'experiments' || r[0]?.toLowerCase() === 'experimentids') r = r.slice(2);
-    if (req.method !== 'GET' || r[0]?.toLowerCase() !== 'runs' || !r[1] || r.length > 3 || (r.length === 3 && r[2].toLowerCase() !== 'children')) {
+    if (
+      req.method !== 'GET' ||
+      r[0]?.toLowerCase() !== 'runs' ||
+      !r[1] ||
+      r.length > 3 ||
+      (r.length === 3 && r[2].toLowerCase() !== 'children')
+    ) {
       return { ...this.error(false, 404, 'NotFound', `No run history route for ${req.method} ${req.url.pathname}`), principal };
     }
     const run = this.deps.engine.run(r[1]);
@@ -145,7 +177,14 @@ export class DataPlaneService {
       runNumber: Math.floor(run.createdMs / 1000) % 100000,
       rootRunId: job.name,
       createdUtc: iso(run.createdMs),
-      createdBy: run.createdBy ? { userObjectId: run.createdBy.objectId, userTenantId: run.createdBy.tenantId, userName: run.createdBy.appId, userPrincipalName: null } : null,
+      createdBy: run.createdBy
+        ? {
+            userObjectId: run.createdBy.objectId,
+            userTenantId: run.createdBy.tenantId,
+            userName: run.createdBy.appId,
+            userPrincipalName: null,
+          }
+        : null,
       userId: run.createdBy?.objectId ?? null,
       error,
       runUuid: run.runId === job.name ? null : run.runId,
@@ -201,7 +240,20 @@ export class DataPlaneService {
 
   private errorBody(code: string, message: string, inner?: string): JsonObject {
     return {
-      error: { code, severity: null, message, messageFormat: null, messageParameters: {}, referenceCode: null, detailsUri: null, target: null, details: [], innerError: inner ? { code: inner, innerError: null } : null, debugInfo: null, additionalInfo: null },
+      error: {
+        code,
+        severity: null,
+        message,
+        messageFormat: null,
+        messageParameters: {},
+        referenceCode: null,
+        detailsUri: null,
+        target: null,
+        details: [],
+        innerError: inner ? { code: inner, innerError: null } : null,
+        debugInfo: null,
+        additionalInfo: null,
+      },
       correlation: null,
       environment: null,
       location: null,
@@ -211,26 +263,62 @@ export class DataPlaneService {
   }
 
   private error(mlflow: boolean, status: number, code: string, message: string): EmuResponse {
-    if (mlflow) return mlflowError(status, status === 401 ? 'UNAUTHENTICATED' : status === 403 ? 'PERMISSION_DENIED' : code === 'NotFound' ? 'ENDPOINT_NOT_FOUND' : 'INTERNAL_ERROR', message);
+    if (mlflow)
+      return mlflowError(
+        status,
+        status === 401
+          ? 'UNAUTHENTICATED'
+          : status === 403
+            ? 'PERMISSION_DENIED'
+            : code === 'NotFound'
+              ? 'ENDPOINT_NOT_FOUND'
+              : 'INTERNAL_ERROR',
+        message,
+      );
     return { status, body: this.errorBody(code, message) };
   }
 
   private authenticate(req: EmuRequest, mlflow: boolean, wsId: string): EmuResponse | { principal: PrincipalInfo } {
     const token = bearerToken(req);
     const challenge = { 'WWW-Authenticate': `Bearer authorization_uri="${this.deps.url()}/", error="invalid_token"` };
-    if (!token) return { ...this.error(mlflow, 401, 'AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing."), headers: challenge };
+    if (!token)
+      return {
+        ...this.error(mlflow, 401, 'AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing."),
+        headers: challenge,
+      };
     const check = this.deps.entra.verifyAccessToken(token);
     if (!check.ok) {
       const msg = check.reason === 'expired' ? 'The access token has expired.' : 'The access token is invalid.';
-      return { ...this.error(mlflow, 401, check.reason === 'expired' ? 'ExpiredAuthenticationToken' : 'InvalidAuthenticationToken', msg), headers: challenge };
+      return {
+        ...this.error(mlflow, 401, check.reason === 'expired' ? 'ExpiredAuthenticationToken' : 'InvalidAuthenticationToken', msg),
+        headers: challenge,
+      };
     }
     if (!this.deps.arm.audiences.some((a) => a.toLowerCase() === check.info.aud.toLowerCase())) {
-      return { ...this.error(mlflow, 401, 'InvalidAuthenticationToken', `The access token has been obtained for wrong audience or resource '${check.info.aud}'.`), headers: challenge };
+      return {
+        ...this.error(
+          mlflow,
+          401,
+          'InvalidAuthenticationToken',
+          `The access token has been obtained for wrong audience or resource '${check.info.aud}'.`,
+        ),
+        headers: challenge,
+      };
     }
-    const principal: PrincipalInfo = { kind: check.info.claims.xms_mirid ? 'managedIdentity' : 'servicePrincipal', id: check.info.oid, appId: check.info.appid, tenantId: check.info.tid };
+    const principal: PrincipalInfo = {
+      kind: check.info.claims.xms_mirid ? 'managedIdentity' : 'servicePrincipal',
+      id: check.info.oid,
+      appId: check.info.appid,
+      tenantId: check.info.tid,
+    };
     if (!this.deps.arm.rbac.isAllowed(check.info.oid, RUNS_READ, wsId)) {
       const message = `The client '${check.info.appid}' with object id '${check.info.oid}' does not have authorization to perform action '${RUNS_READ}' over scope '${wsId}'.`;
-      return { ...(mlflow ? mlflowError(403, 'PERMISSION_DENIED', message) : { status: 403, body: this.errorBody('UserError', message, 'AuthorizationError') }), principal };
+      return {
+        ...(mlflow
+          ? mlflowError(403, 'PERMISSION_DENIED', message)
+          : { status: 403, body: this.errorBody('UserError', message, 'AuthorizationError') }),
+        principal,
+      };
     }
     return { principal };
   }

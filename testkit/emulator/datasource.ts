@@ -77,7 +77,8 @@ const HELPERS: Record<string, (args: string[], scopes: Scope) => string> = {
     return i >= 0 && i + 1 < parts.length ? parts[i + 1]! : '';
   },
   extractUrlQueryParameter(args, scopes) {
-    if (args.length !== 1) throw new Error('extractUrlQueryParameter: only the one-argument form (URL from the current context) is emulated');
+    if (args.length !== 1)
+      throw new Error('extractUrlQueryParameter: only the one-argument form (URL from the current context) is emulated');
     const url = String(scopes[scopes.length - 1]);
     const query = url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
     const pairs = new Map(query.split('&').map((q) => [q.split('=')[0]!, q.split('=').slice(1).join('=')] as const));
@@ -152,9 +153,16 @@ export interface EvaluateResult {
   calls: string[];
 }
 
-export async function evaluateBinding(binding: DataSourceBinding, endpoint: EndpointContext, inputs: Record<string, string>, fetch: Fetch): Promise<EvaluateResult> {
+export async function evaluateBinding(
+  binding: DataSourceBinding,
+  endpoint: EndpointContext,
+  inputs: Record<string, string>,
+  fetch: Fetch,
+): Promise<EvaluateResult> {
   const urlTemplate = expandInputs(binding.endpointUrl, inputs);
-  let context: Record<string, unknown> = binding.initialContextTemplate ? JSON.parse(renderMustache(binding.initialContextTemplate, [{ endpoint }])) : {};
+  let context: Record<string, unknown> = binding.initialContextTemplate
+    ? JSON.parse(renderMustache(binding.initialContextTemplate, [{ endpoint }]))
+    : {};
   const values: PickerValue[] = [];
   const calls: string[] = [];
   for (let call = 0; call < MAX_CALLS; call++) {
@@ -166,10 +174,14 @@ export async function evaluateBinding(binding: DataSourceBinding, endpoint: Endp
     if (!selector.startsWith('jsonpath:')) throw new Error(`only jsonpath: selectors are emulated, got '${selector}'`);
     const items = JSONPath({ path: selector.slice('jsonpath:'.length), json: res.body as object, wrap: true }) as unknown[];
     for (const item of items) {
-      const rendered = binding.resultTemplate ? renderMustache(binding.resultTemplate, [res.body, item]) : JSON.stringify({ Value: item, DisplayValue: item });
+      const rendered = binding.resultTemplate
+        ? renderMustache(binding.resultTemplate, [res.body, item])
+        : JSON.stringify({ Value: item, DisplayValue: item });
       values.push(JSON.parse(rendered) as PickerValue);
     }
-    const more = binding.callbackRequiredTemplate ? renderMustache(binding.callbackRequiredTemplate, [res.body]).trim().toLowerCase() === 'true' : false;
+    const more = binding.callbackRequiredTemplate
+      ? renderMustache(binding.callbackRequiredTemplate, [res.body]).trim().toLowerCase() === 'true'
+      : false;
     if (!more || !binding.callbackContextTemplate) break;
     context = { ...context, ...(JSON.parse(renderMustache(binding.callbackContextTemplate, [res.body])) as Record<string, unknown>) };
   }
@@ -185,26 +197,45 @@ export async function evaluateBinding(binding: DataSourceBinding, endpoint: Endp
 export async function seedPickerWorld(emu: Emulator, seed: SeedResult): Promise<{ endpoint: EndpointContext; fetch: Fetch }> {
   emu.arm.listPageSize = 2;
   const ws = seed.workspace.id;
-  for (const [rg, name] of [['rg-aml-dev', 'mlw-dev'], ['rg-aml-test', 'mlw-test'], ['rg-other-team', 'mlw-other']] as const) {
+  for (const [rg, name] of [
+    ['rg-aml-dev', 'mlw-dev'],
+    ['rg-aml-test', 'mlw-test'],
+    ['rg-other-team', 'mlw-other'],
+  ] as const) {
     emu.arm.addResourceGroup({ subscriptionId: seed.subscriptionId, name: rg, location: 'westeurope' });
     emu.arm.addWorkspace({ subscriptionId: seed.subscriptionId, resourceGroup: rg, name, location: 'westeurope' });
-    if (rg !== 'rg-other-team') emu.arm.grantRole(seed.servicePrincipals.secret.objectId, 'Reader', emu.arm.resourceGroupId(seed.subscriptionId, rg));
+    if (rg !== 'rg-other-team')
+      emu.arm.grantRole(seed.servicePrincipals.secret.objectId, 'Reader', emu.arm.resourceGroupId(seed.subscriptionId, rg));
   }
   // Computes: the seed has cpu-cluster, gpu-cluster and the Kubernetes aks-prod.
   emu.aml.addCompute(ws, 'aks-canary', { computeType: 'Kubernetes', namespace: 'azureml-canary' });
   emu.online.addEndpoint(ws, 'taxi-fare-prod');
   emu.online.addEndpoint(ws, 'taxi-fare-canary', { compute: 'aks-canary' });
   emu.online.addEndpoint(ws, 'managed-demo', { compute: null });
-  for (const [name, versions] of [['taxi-fare-model', 7], ['churn-model', 2], ['fraud-model', 1]] as const) {
+  for (const [name, versions] of [
+    ['taxi-fare-model', 7],
+    ['churn-model', 2],
+    ['fraud-model', 1],
+  ] as const) {
     for (let v = 1; v <= versions; v++) emu.models.add(ws, name, String(v));
   }
-  const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: seed.servicePrincipals.secret.clientId, client_secret: seed.servicePrincipals.secret.secret, scope: 'https://management.azure.com/.default' });
-  const res = await rawRequest(emu.url, emu.caCertPem, 'POST', `/${seed.tenantId}/oauth2/v2.0/token`, { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
+  const form = new URLSearchParams({
+    grant_type: 'client_credentials',
+    client_id: seed.servicePrincipals.secret.clientId,
+    client_secret: seed.servicePrincipals.secret.secret,
+    scope: 'https://management.azure.com/.default',
+  });
+  const res = await rawRequest(emu.url, emu.caCertPem, 'POST', `/${seed.tenantId}/oauth2/v2.0/token`, {
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: form.toString(),
+  });
   if (res.status !== 200) throw new Error(`token request answered ${res.status}: ${res.text}`);
   const token = String(res.json().access_token);
   const fetch: Fetch = async (url) => {
     const u = new URL(url);
-    const r = await rawRequest(emu.url, emu.caCertPem, 'GET', `${u.pathname}${u.search}`, { headers: { authorization: `Bearer ${token}` } });
+    const r = await rawRequest(emu.url, emu.caCertPem, 'GET', `${u.pathname}${u.search}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     return { status: r.status, body: r.json() };
   };
   return { endpoint: { url: `${emu.url}/`, subscriptionId: seed.subscriptionId }, fetch };

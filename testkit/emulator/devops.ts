@@ -19,7 +19,11 @@ export const CHECK_TYPES = {
 } as const;
 
 /** The "Branch control" check is a Task Check running this task definition. */
-export const BRANCH_CONTROL_DEFINITION = { id: '86b05a0c-73e6-4f7d-b3cf-e38f3b39a75b', name: 'evaluatebranchProtection', version: '0.0.1' } as const;
+export const BRANCH_CONTROL_DEFINITION = {
+  id: '86b05a0c-73e6-4f7d-b3cf-e38f3b39a75b',
+  name: 'evaluatebranchProtection',
+  version: '0.0.1',
+} as const;
 
 export interface PolicyScope {
   repositoryId?: string | null;
@@ -138,18 +142,126 @@ interface ApiResourceLocation {
 
 /** Location entries azure-devops-node-api resolves through OPTIONS /{org}/_apis/{area}. */
 const LOCATIONS: ApiResourceLocation[] = [
-  { id: 'e81700f7-3be2-46de-8624-2eb35882fcaa', area: 'Location', resourceName: 'ResourceAreas', routeTemplate: '_apis/{resource}/{areaId}', resourceVersion: 1, minVersion: '3.2', maxVersion: '7.2', releasedVersion: '0.0' },
-  { id: '2c420070-a0a2-49cc-9639-c9f271c5ff07', area: 'git', resourceName: 'policyConfigurations', routeTemplate: '{project}/_apis/git/policy/configurations', resourceVersion: 1, minVersion: '5.0', maxVersion: '7.2', releasedVersion: '7.1' },
-  { id: '2d874a60-a811-4f62-9c9f-963a6ea0a55b', area: 'git', resourceName: 'refs', routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/refs/{*filter}', resourceVersion: 2, minVersion: '1.0', maxVersion: '7.2', releasedVersion: '7.1' },
-  { id: '7cf2abb6-c964-4f7e-9872-f78c66e72e9c', area: 'git', resourceName: 'mergeBases', routeTemplate: '{project}/_apis/git/repositories/{repositoryNameOrId}/commits/{commitId}/mergebases', resourceVersion: 1, minVersion: '5.1', maxVersion: '7.2', releasedVersion: '7.1' },
-  { id: '225f7195-f9c7-4d14-ab28-a83f7ff77e1f', area: 'git', resourceName: 'repositories', routeTemplate: '{project}/_apis/git/repositories/{repositoryId}', resourceVersion: 2, minVersion: '1.0', maxVersion: '7.2', releasedVersion: '7.1' },
-  { id: 'dad91cbe-d183-45f8-9c6e-9c1164472121', area: 'policy', resourceName: 'configurations', routeTemplate: '{project}/_apis/policy/configurations/{configurationId}', resourceVersion: 1, minVersion: '2.0', maxVersion: '7.2', releasedVersion: '7.1' },
-  { id: '44096322-2d3d-466a-bb30-d1b7de69f61f', area: 'policy', resourceName: 'types', routeTemplate: '{project}/_apis/policy/types/{typeId}', resourceVersion: 1, minVersion: '2.0', maxVersion: '7.2', releasedVersion: '7.1' },
-  { id: '69a319f4-28c1-4bfd-93e6-ea0ff5c6f1a2', area: 'distributedtask', resourceName: 'oidctoken', routeTemplate: '{scopeIdentifier}/_apis/distributedtask/hubs/{hubName}/plans/{planId}/jobs/{jobId}/oidctoken', resourceVersion: 1, minVersion: '7.1', maxVersion: '7.2', releasedVersion: '7.1' },
-  { id: 'b3a6eebe-9cf0-49ea-b6cb-1a4c5f5007b0', area: 'git', resourceName: 'pullRequestQuery', routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/pullrequestquery', resourceVersion: 1, minVersion: '4.0', maxVersion: '7.2', releasedVersion: '7.1' },
-  { id: '4b6702c7-aa35-4b89-9c96-b9abf6d3e540', area: 'git', resourceName: 'pullRequestReviewers', routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/pullRequests/{pullRequestId}/reviewers/{reviewerId}', resourceVersion: 1, minVersion: '3.0', maxVersion: '7.2', releasedVersion: '7.1' },
-  { id: 'c2570c3b-5b3f-41b8-98bf-5407bfde8d58', area: 'git', resourceName: 'commits', routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/commits/{commitId}', resourceVersion: 2, minVersion: '1.0', maxVersion: '7.2', releasedVersion: '7.1' },
-  { id: '86c8381e-5aee-4cde-8ae4-25c0c7f5eaea', area: 'PipelinesChecks', resourceName: 'configurations', routeTemplate: '{project}/_apis/pipelines/checks/{resource}/{id}', resourceVersion: 1, minVersion: '5.1', maxVersion: '7.2', releasedVersion: '0.0' },
+  {
+    id: 'e81700f7-3be2-46de-8624-2eb35882fcaa',
+    area: 'Location',
+    resourceName: 'ResourceAreas',
+    routeTemplate: '_apis/{resource}/{areaId}',
+    resourceVersion: 1,
+    minVersion: '3.2',
+    maxVersion: '7.2',
+    releasedVersion: '0.0',
+  },
+  {
+    id: '2c420070-a0a2-49cc-9639-c9f271c5ff07',
+    area: 'git',
+    resourceName: 'policyConfigurations',
+    routeTemplate: '{project}/_apis/git/policy/configurations',
+    resourceVersion: 1,
+    minVersion: '5.0',
+    maxVersion: '7.2',
+    releasedVersion: '7.1',
+  },
+  {
+    id: '2d874a60-a811-4f62-9c9f-963a6ea0a55b',
+    area: 'git',
+    resourceName: 'refs',
+    routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/refs/{*filter}',
+    resourceVersion: 2,
+    minVersion: '1.0',
+    maxVersion: '7.2',
+    releasedVersion: '7.1',
+  },
+  {
+    id: '7cf2abb6-c964-4f7e-9872-f78c66e72e9c',
+    area: 'git',
+    resourceName: 'mergeBases',
+    routeTemplate: '{project}/_apis/git/repositories/{repositoryNameOrId}/commits/{commitId}/mergebases',
+    resourceVersion: 1,
+    minVersion: '5.1',
+    maxVersion: '7.2',
+    releasedVersion: '7.1',
+  },
+  {
+    id: '225f7195-f9c7-4d14-ab28-a83f7ff77e1f',
+    area: 'git',
+    resourceName: 'repositories',
+    routeTemplate: '{project}/_apis/git/repositories/{repositoryId}',
+    resourceVersion: 2,
+    minVersion: '1.0',
+    maxVersion: '7.2',
+    releasedVersion: '7.1',
+  },
+  {
+    id: 'dad91cbe-d183-45f8-9c6e-9c1164472121',
+    area: 'policy',
+    resourceName: 'configurations',
+    routeTemplate: '{project}/_apis/policy/configurations/{configurationId}',
+    resourceVersion: 1,
+    minVersion: '2.0',
+    maxVersion: '7.2',
+    releasedVersion: '7.1',
+  },
+  {
+    id: '44096322-2d3d-466a-bb30-d1b7de69f61f',
+    area: 'policy',
+    resourceName: 'types',
+    routeTemplate: '{project}/_apis/policy/types/{typeId}',
+    resourceVersion: 1,
+    minVersion: '2.0',
+    maxVersion: '7.2',
+    releasedVersion: '7.1',
+  },
+  {
+    id: '69a319f4-28c1-4bfd-93e6-ea0ff5c6f1a2',
+    area: 'distributedtask',
+    resourceName: 'oidctoken',
+    routeTemplate: '{scopeIdentifier}/_apis/distributedtask/hubs/{hubName}/plans/{planId}/jobs/{jobId}/oidctoken',
+    resourceVersion: 1,
+    minVersion: '7.1',
+    maxVersion: '7.2',
+    releasedVersion: '7.1',
+  },
+  {
+    id: 'b3a6eebe-9cf0-49ea-b6cb-1a4c5f5007b0',
+    area: 'git',
+    resourceName: 'pullRequestQuery',
+    routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/pullrequestquery',
+    resourceVersion: 1,
+    minVersion: '4.0',
+    maxVersion: '7.2',
+    releasedVersion: '7.1',
+  },
+  {
+    id: '4b6702c7-aa35-4b89-9c96-b9abf6d3e540',
+    area: 'git',
+    resourceName: 'pullRequestReviewers',
+    routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/pullRequests/{pullRequestId}/reviewers/{reviewerId}',
+    resourceVersion: 1,
+    minVersion: '3.0',
+    maxVersion: '7.2',
+    releasedVersion: '7.1',
+  },
+  {
+    id: 'c2570c3b-5b3f-41b8-98bf-5407bfde8d58',
+    area: 'git',
+    resourceName: 'commits',
+    routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/commits/{commitId}',
+    resourceVersion: 2,
+    minVersion: '1.0',
+    maxVersion: '7.2',
+    releasedVersion: '7.1',
+  },
+  {
+    id: '86c8381e-5aee-4cde-8ae4-25c0c7f5eaea',
+    area: 'PipelinesChecks',
+    resourceName: 'configurations',
+    routeTemplate: '{project}/_apis/pipelines/checks/{resource}/{id}',
+    resourceVersion: 1,
+    minVersion: '5.1',
+    maxVersion: '7.2',
+    releasedVersion: '0.0',
+  },
 ];
 
 const RESOURCE_AREAS: Array<{ id: string; name: string }> = [
@@ -159,7 +271,13 @@ const RESOURCE_AREAS: Array<{ id: string; name: string }> = [
   { id: '4a933897-0488-45af-bd82-6fd3ad33f46a', name: 'PipelinesChecks' },
 ];
 
-function vssError(status: number, typeKey: string, message: string, ns = 'Microsoft.VisualStudio.Services.WebApi', extraHeaders: Record<string, string> = {}): EmuResponse {
+function vssError(
+  status: number,
+  typeKey: string,
+  message: string,
+  ns = 'Microsoft.VisualStudio.Services.WebApi',
+  extraHeaders: Record<string, string> = {},
+): EmuResponse {
   return {
     status,
     headers: extraHeaders,
@@ -174,7 +292,12 @@ function parseVersion(v: string): { num: number; preview: boolean; resourceVersi
 }
 
 /** Scope matching used by Azure DevOps to decide whether a policy applies to a repository/ref. */
-export function scopeEntryApplies(e: PolicyScope, repositoryId: string | undefined, refName: string | undefined, defaultBranchOf: (repoId: string) => string | undefined): boolean {
+export function scopeEntryApplies(
+  e: PolicyScope,
+  repositoryId: string | undefined,
+  refName: string | undefined,
+  defaultBranchOf: (repoId: string) => string | undefined,
+): boolean {
   const entryRepo = e.repositoryId ? e.repositoryId.toLowerCase() : undefined;
   if (repositoryId === undefined) {
     if (entryRepo !== undefined) return false;
@@ -217,7 +340,9 @@ export class DevOpsService {
   addOrganization(opts: { name: string; id?: string }): AdoOrganization {
     const org: AdoOrganization = { id: (opts.id ?? randomUUID()).toLowerCase(), name: opts.name };
     this.orgs.set(org.name.toLowerCase(), org);
-    this.entra.registerIssuer(this.issuer(org.name), (kid) => (kid === undefined || kid === this.signingKey.kid ? this.signingKey.publicKey : undefined));
+    this.entra.registerIssuer(this.issuer(org.name), (kid) =>
+      kid === undefined || kid === this.signingKey.kid ? this.signingKey.publicKey : undefined,
+    );
     return org;
   }
 
@@ -250,14 +375,24 @@ export class DevOpsService {
 
   addRepository(opts: { org?: string; project: string; name: string; id?: string; defaultBranch?: string }): AdoRepository {
     const project = this.requireProject(opts.org, opts.project);
-    const repo: AdoRepository = { id: (opts.id ?? randomUUID()).toLowerCase(), name: opts.name, projectId: project.id, defaultBranch: opts.defaultBranch ?? 'refs/heads/main' };
+    const repo: AdoRepository = {
+      id: (opts.id ?? randomUUID()).toLowerCase(),
+      name: opts.name,
+      projectId: project.id,
+      defaultBranch: opts.defaultBranch ?? 'refs/heads/main',
+    };
     this.repositories.set(repo.id, repo);
     return repo;
   }
 
   addServiceConnection(opts: { org?: string; project: string; name: string; id?: string; type?: string }): AdoServiceConnection {
     const project = this.requireProject(opts.org, opts.project);
-    const sc: AdoServiceConnection = { id: (opts.id ?? randomUUID()).toLowerCase(), name: opts.name, type: opts.type ?? 'azurerm', projectId: project.id };
+    const sc: AdoServiceConnection = {
+      id: (opts.id ?? randomUUID()).toLowerCase(),
+      name: opts.name,
+      type: opts.type ?? 'azurerm',
+      projectId: project.id,
+    };
     this.serviceConnections.set(sc.id, sc);
     return sc;
   }
@@ -328,11 +463,24 @@ export class DevOpsService {
     const project = this.requireProject(opts.org, opts.project);
     const type = POLICY_TYPES[opts.type];
     const defaults: Record<PolicyKind, JsonObject> = {
-      minimumReviewers: { minimumApproverCount: 1, creatorVoteCounts: false, allowDownvotes: false, resetOnSourcePush: false, requireVoteOnLastIteration: false, resetRejectionsOnSourcePush: false, blockLastPusherVote: false, requireVoteOnEachIteration: false },
+      minimumReviewers: {
+        minimumApproverCount: 1,
+        creatorVoteCounts: false,
+        allowDownvotes: false,
+        resetOnSourcePush: false,
+        requireVoteOnLastIteration: false,
+        resetRejectionsOnSourcePush: false,
+        blockLastPusherVote: false,
+        requireVoteOnEachIteration: false,
+      },
       build: { buildDefinitionId: 1, queueOnSourceUpdateOnly: true, manualQueueOnly: false, displayName: null, validDuration: 720 },
       requiredReviewers: { requiredReviewerIds: [], minimumApproverCount: 1, creatorVoteCounts: false, message: null },
     };
-    const scope = opts.scope.map((s) => ({ refName: s.refName ?? null, matchKind: s.matchKind ?? 'Exact', repositoryId: s.repositoryId ?? null }));
+    const scope = opts.scope.map((s) => ({
+      refName: s.refName ?? null,
+      matchKind: s.matchKind ?? 'Exact',
+      repositoryId: s.repositoryId ?? null,
+    }));
     const state: PolicyState = {
       id: this.nextPolicyId++,
       projectId: project.id,
@@ -400,7 +548,15 @@ export class DevOpsService {
             retryInterval: 5,
             linkedVariableGroup: null,
           }
-        : { approvers: [], executionOrder: 'anyOrder', minRequiredApprovers: 0, instructions: '', blockedApprovers: [], requesterCannotBeApprover: false, ...s },
+        : {
+            approvers: [],
+            executionOrder: 'anyOrder',
+            minRequiredApprovers: 0,
+            instructions: '',
+            blockedApprovers: [],
+            requesterCannotBeApprover: false,
+            ...s,
+          },
     };
     this.checks.push(state);
     return this.checkBody(state, true);
@@ -410,14 +566,31 @@ export class DevOpsService {
    * Issues a job access token (System.AccessToken). It is a secret.
    * canReadPolicies/canReadChecks false make those APIs answer 403, as when the build identity lacks the permission.
    */
-  issueJobToken(opts: { org?: string; project: string; planId?: string; jobId?: string; hubName?: string; canReadPolicies?: boolean; canReadChecks?: boolean }): string {
+  issueJobToken(opts: {
+    org?: string;
+    project: string;
+    planId?: string;
+    jobId?: string;
+    hubName?: string;
+    canReadPolicies?: boolean;
+    canReadChecks?: boolean;
+  }): string {
     const project = this.requireProject(opts.org, opts.project);
     const org = this.orgById(project.orgId);
     const identityId = randomUUID();
     const now = this.ctx.clock.nowSeconds();
     // Shaped like the real one (a JWT from app.vstoken), but the emulator validates it by lookup.
     const token = signJwt(
-      { nameid: identityId, scp: 'app_token', aui: randomUUID(), sid: randomUUID(), iss: 'app.vstoken.visualstudio.com', aud: `app.vstoken.visualstudio.com|vso:${org.id}`, nbf: now, exp: now + 48 * 3600 },
+      {
+        nameid: identityId,
+        scp: 'app_token',
+        aui: randomUUID(),
+        sid: randomUUID(),
+        iss: 'app.vstoken.visualstudio.com',
+        aud: `app.vstoken.visualstudio.com|vso:${org.id}`,
+        nbf: now,
+        exp: now + 48 * 3600,
+      },
       this.signingKey,
     );
     this.jobTokens.set(token, {
@@ -441,7 +614,14 @@ export class DevOpsService {
     const t = this.jobTokens.get(jobToken);
     if (!t) throw new Error('Unknown job token');
     const project = this.projects.get(t.projectId) as AdoProject;
-    return { org: this.orgById(t.orgId).name, projectId: t.projectId, projectName: project.name, planId: t.planId, jobId: t.jobId, hubName: t.hubName };
+    return {
+      org: this.orgById(t.orgId).name,
+      projectId: t.projectId,
+      projectName: project.name,
+      planId: t.planId,
+      jobId: t.jobId,
+      hubName: t.hubName,
+    };
   }
 
   /** System.OidcRequestUri for the job the token belongs to. */
@@ -521,7 +701,11 @@ export class DevOpsService {
     const project = this.projects.get(p.projectId) as AdoProject;
     const base = `${this.collectionUri(this.orgById(project.orgId).name)}${project.id}/_apis`;
     return {
-      createdBy: { displayName: 'Project Collection Administrator', id: '00000000-0000-0000-0000-00000000c0de', uniqueName: 'admin@contoso.com' },
+      createdBy: {
+        displayName: 'Project Collection Administrator',
+        id: '00000000-0000-0000-0000-00000000c0de',
+        uniqueName: 'admin@contoso.com',
+      },
       createdDate: p.createdDate,
       isEnabled: p.isEnabled,
       isBlocking: p.isBlocking,
@@ -539,7 +723,12 @@ export class DevOpsService {
   private checkBody(c: CheckState, withSettings: boolean): JsonObject {
     const project = this.projects.get(c.projectId) as AdoProject;
     const url = `${this.collectionUri(this.orgById(project.orgId).name)}${project.id}/_apis/pipelines/checks/configurations/${c.id}`;
-    const who = { displayName: 'Project Collection Administrator', id: '00000000-0000-0000-0000-00000000c0de', uniqueName: 'admin@contoso.com', descriptor: 'aad.ZW11bGF0b3I' };
+    const who = {
+      displayName: 'Project Collection Administrator',
+      id: '00000000-0000-0000-0000-00000000c0de',
+      uniqueName: 'admin@contoso.com',
+      descriptor: 'aad.ZW11bGF0b3I',
+    };
     const body: JsonObject = {
       createdBy: who,
       createdOn: c.createdOn,
@@ -571,7 +760,13 @@ export class DevOpsService {
   async handle(req: EmuRequest): Promise<EmuResponse> {
     const [orgName, second, ...rest] = req.segments;
     const org = orgName ? this.orgs.get(orgName.toLowerCase()) : undefined;
-    if (!org) return vssError(404, 'HostNotFoundException', `The organization '${orgName ?? ''}' could not be found.`, 'Microsoft.VisualStudio.Services.WebApi');
+    if (!org)
+      return vssError(
+        404,
+        'HostNotFoundException',
+        `The organization '${orgName ?? ''}' could not be found.`,
+        'Microsoft.VisualStudio.Services.WebApi',
+      );
     if (second === undefined) return vssError(404, 'NotFound', 'The resource cannot be found.');
 
     if (second.toLowerCase() === '_apis') return this.orgLevel(req, org, rest);
@@ -587,29 +782,75 @@ export class DevOpsService {
     const principal = { kind: 'jobToken' as const, id: job.identityId };
     if (!project || job.projectId !== project.id) {
       return {
-        ...vssError(404, 'ProjectDoesNotExistWithNameException', `TF200016: The following project does not exist: ${second}. Verify that the name of the project is correct and that the project exists on the specified Azure DevOps Server.`, 'Microsoft.TeamFoundation.Core.WebApi'),
+        ...vssError(
+          404,
+          'ProjectDoesNotExistWithNameException',
+          `TF200016: The following project does not exist: ${second}. Verify that the name of the project is correct and that the project exists on the specified Azure DevOps Server.`,
+          'Microsoft.TeamFoundation.Core.WebApi',
+        ),
         principal,
       };
     }
 
     let res: EmuResponse;
-    if (route[0] === 'distributedtask' && route[1] === 'hubs' && route[3] === 'plans' && route[5] === 'jobs' && route[7] === 'oidctoken' && route.length === 8) {
-      res = this.versioned(req, '69a319f4-28c1-4bfd-93e6-ea0ff5c6f1a2', () => (req.method === 'POST' ? this.oidcToken(req, org, project) : vssError(405, 'MethodNotAllowed', 'The requested resource does not support http method.')));
+    if (
+      route[0] === 'distributedtask' &&
+      route[1] === 'hubs' &&
+      route[3] === 'plans' &&
+      route[5] === 'jobs' &&
+      route[7] === 'oidctoken' &&
+      route.length === 8
+    ) {
+      res = this.versioned(req, '69a319f4-28c1-4bfd-93e6-ea0ff5c6f1a2', () =>
+        req.method === 'POST'
+          ? this.oidcToken(req, org, project)
+          : vssError(405, 'MethodNotAllowed', 'The requested resource does not support http method.'),
+      );
     } else if (path === 'git/policy/configurations' && req.method === 'GET') {
-      res = this.versioned(req, '2c420070-a0a2-49cc-9639-c9f271c5ff07', () => (job.canReadPolicies ? this.gitPolicyConfigurations(req, project) : this.policyAccessDenied(job, project)));
+      res = this.versioned(req, '2c420070-a0a2-49cc-9639-c9f271c5ff07', () =>
+        job.canReadPolicies ? this.gitPolicyConfigurations(req, project) : this.policyAccessDenied(job, project),
+      );
     } else if (route[0] === 'policy' && route[1] === 'configurations' && route.length <= 3 && req.method === 'GET') {
-      res = this.versioned(req, 'dad91cbe-d183-45f8-9c6e-9c1164472121', () => (job.canReadPolicies ? this.policyConfigurations(req, project, rest[3]) : this.policyAccessDenied(job, project)));
+      res = this.versioned(req, 'dad91cbe-d183-45f8-9c6e-9c1164472121', () =>
+        job.canReadPolicies ? this.policyConfigurations(req, project, rest[3]) : this.policyAccessDenied(job, project),
+      );
     } else if (path === 'pipelines/checks/configurations' && req.method === 'GET') {
       res = this.versioned(req, '86c8381e-5aee-4cde-8ae4-25c0c7f5eaea', () =>
-        job.canReadChecks ? this.checkConfigurations(req, project) : vssError(403, 'AccessCheckException', `Access Denied: ${job.identityName} needs the following permission(s) on the resource ${project.name} to perform this action: View checks`, 'Microsoft.VisualStudio.Services.Security'),
+        job.canReadChecks
+          ? this.checkConfigurations(req, project)
+          : vssError(
+              403,
+              'AccessCheckException',
+              `Access Denied: ${job.identityName} needs the following permission(s) on the resource ${project.name} to perform this action: View checks`,
+              'Microsoft.VisualStudio.Services.Security',
+            ),
       );
     } else if (route[0] === 'git' && route[1] === 'repositories' && route[3] === 'refs' && req.method === 'GET') {
       res = this.versioned(req, '2d874a60-a811-4f62-9c9f-963a6ea0a55b', () => this.refsRoute(req, project, rest[3]!));
-    } else if (route[0] === 'git' && route[1] === 'repositories' && route[3] === 'commits' && route[5] === 'mergebases' && req.method === 'GET') {
+    } else if (
+      route[0] === 'git' &&
+      route[1] === 'repositories' &&
+      route[3] === 'commits' &&
+      route[5] === 'mergebases' &&
+      req.method === 'GET'
+    ) {
       res = this.versioned(req, '7cf2abb6-c964-4f7e-9872-f78c66e72e9c', () => this.mergeBasesRoute(req, project, rest[3]!, rest[5]!));
-    } else if (route[0] === 'git' && route[1] === 'repositories' && route[3] === 'pullrequestquery' && route.length === 4 && req.method === 'POST') {
+    } else if (
+      route[0] === 'git' &&
+      route[1] === 'repositories' &&
+      route[3] === 'pullrequestquery' &&
+      route.length === 4 &&
+      req.method === 'POST'
+    ) {
       res = this.versioned(req, 'b3a6eebe-9cf0-49ea-b6cb-1a4c5f5007b0', () => this.pullRequestQuery(req, project, rest[3]!));
-    } else if (route[0] === 'git' && route[1] === 'repositories' && route[3] === 'pullrequests' && route[5] === 'reviewers' && route.length === 6 && req.method === 'GET') {
+    } else if (
+      route[0] === 'git' &&
+      route[1] === 'repositories' &&
+      route[3] === 'pullrequests' &&
+      route[5] === 'reviewers' &&
+      route.length === 6 &&
+      req.method === 'GET'
+    ) {
       res = this.versioned(req, '4b6702c7-aa35-4b89-9c96-b9abf6d3e540', () => this.reviewersRoute(req, project, rest[3]!, rest[5]!));
     } else if (route[0] === 'git' && route[1] === 'repositories' && route[3] === 'commits' && route.length === 5 && req.method === 'GET') {
       res = this.versioned(req, 'c2570c3b-5b3f-41b8-98bf-5407bfde8d58', () => this.commitRoute(req, project, rest[3]!, rest[5]!));
@@ -631,13 +872,32 @@ export class DevOpsService {
       const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
       token = decoded.slice(decoded.indexOf(':') + 1);
     }
-    const challenge = { 'WWW-Authenticate': 'Bearer authorization_uri=https://login.microsoftonline.com/common', 'X-TFS-ProcessId': randomUUID() };
+    const challenge = {
+      'WWW-Authenticate': 'Bearer authorization_uri=https://login.microsoftonline.com/common',
+      'X-TFS-ProcessId': randomUUID(),
+    };
     if (!token) {
-      return { response: vssError(401, 'UnauthorizedRequestException', 'TF400813: Resource not available for anonymous access. Client authentication required.', 'Microsoft.TeamFoundation.Framework.Server', challenge) };
+      return {
+        response: vssError(
+          401,
+          'UnauthorizedRequestException',
+          'TF400813: Resource not available for anonymous access. Client authentication required.',
+          'Microsoft.TeamFoundation.Framework.Server',
+          challenge,
+        ),
+      };
     }
     const job = this.jobTokens.get(token);
     if (!job || job.orgId !== org.id) {
-      return { response: vssError(401, 'UnauthorizedRequestException', "TF400813: The user '' is not authorized to access this resource.", 'Microsoft.TeamFoundation.Framework.Server', challenge) };
+      return {
+        response: vssError(
+          401,
+          'UnauthorizedRequestException',
+          "TF400813: The user '' is not authorized to access this resource.",
+          'Microsoft.TeamFoundation.Framework.Server',
+          challenge,
+        ),
+      };
     }
     return { job };
   }
@@ -650,17 +910,29 @@ export class DevOpsService {
     const requested = fromQuery ?? fromAccept;
     if (!requested) {
       if (req.method !== 'GET') {
-        return vssError(400, 'VssVersionNotSpecifiedException', `No api-version was supplied for the "${req.method}" request. The version must be supplied either as part of the Accept header (e.g. "application/json; api-version=1.0") or as a query parameter (e.g. '?api-version=1.0').`);
+        return vssError(
+          400,
+          'VssVersionNotSpecifiedException',
+          `No api-version was supplied for the "${req.method}" request. The version must be supplied either as part of the Accept header (e.g. "application/json; api-version=1.0") or as a query parameter (e.g. '?api-version=1.0').`,
+        );
       }
       return run();
     }
     const v = parseVersion(requested);
     if (!v) return vssError(400, 'VssInvalidApiVersionException', `The api-version '${requested}' is not valid.`);
     if (v.num > Number(loc.maxVersion)) {
-      return vssError(400, 'VssVersionOutOfRangeException', `The requested REST API version of ${v.num.toFixed(1)} is out of range for this server. The latest REST API version this server supports is ${loc.maxVersion}.`);
+      return vssError(
+        400,
+        'VssVersionOutOfRangeException',
+        `The requested REST API version of ${v.num.toFixed(1)} is out of range for this server. The latest REST API version this server supports is ${loc.maxVersion}.`,
+      );
     }
     if (!v.preview && v.num > Number(loc.releasedVersion)) {
-      return vssError(400, 'VssInvalidPreviewVersionException', `The requested version "${requested}" of the resource is under preview. The -preview flag must be supplied in the api-version for such requests. For example: "${requested}-preview"`);
+      return vssError(
+        400,
+        'VssInvalidPreviewVersionException',
+        `The requested version "${requested}" of the resource is under preview. The -preview flag must be supplied in the api-version for such requests. For example: "${requested}-preview"`,
+      );
     }
     return run();
   }
@@ -676,7 +948,10 @@ export class DevOpsService {
       const locationUrl = this.collectionUri(org.name);
       const areas = RESOURCE_AREAS.map((a) => ({ id: a.id, name: a.name, locationUrl }));
       const filtered = rest[1] ? areas.filter((a) => a.id === rest[1].toLowerCase()) : areas;
-      if (rest[1]) return filtered[0] ? { status: 200, body: filtered[0] } : vssError(404, 'ResourceAreaNotFoundException', `Resource area ${rest[1]} not found.`);
+      if (rest[1])
+        return filtered[0]
+          ? { status: 200, body: filtered[0] }
+          : vssError(404, 'ResourceAreaNotFoundException', `Resource area ${rest[1]} not found.`);
       return { status: 200, body: { count: filtered.length, value: filtered } };
     }
     return vssError(404, 'NotFound', `The emulated Azure DevOps has no API ${req.method} ${req.url.pathname}.`);
@@ -689,7 +964,12 @@ export class DevOpsService {
     }
     const sc = this.serviceConnections.get(scId.toLowerCase());
     if (!sc || sc.projectId !== project.id) {
-      return vssError(404, 'ServiceEndpointNotFoundException', `Service connection with id ${scId} could not be found. It may have been deleted or you may not have access to it.`, 'Microsoft.TeamFoundation.DistributedTask.WebApi');
+      return vssError(
+        404,
+        'ServiceEndpointNotFoundException',
+        `Service connection with id ${scId} could not be found. It may have been deleted or you may not have access to it.`,
+        'Microsoft.TeamFoundation.DistributedTask.WebApi',
+      );
     }
     const now = this.ctx.clock.nowSeconds();
     const token = signJwt(
@@ -737,10 +1017,20 @@ export class DevOpsService {
     const policyType = q.get('policyType') ?? undefined;
     const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
     if (repositoryId !== undefined && !guid.test(repositoryId)) {
-      return vssError(400, 'GitArgumentException', `The value '${repositoryId}' is not a valid repository ID.`, 'Microsoft.TeamFoundation.SourceControl.WebServer');
+      return vssError(
+        400,
+        'GitArgumentException',
+        `The value '${repositoryId}' is not a valid repository ID.`,
+        'Microsoft.TeamFoundation.SourceControl.WebServer',
+      );
     }
     if (policyType !== undefined && !guid.test(policyType)) {
-      return vssError(400, 'GitArgumentException', `The value '${policyType}' is not a valid policy type ID.`, 'Microsoft.TeamFoundation.SourceControl.WebServer');
+      return vssError(
+        400,
+        'GitArgumentException',
+        `The value '${policyType}' is not a valid policy type ID.`,
+        'Microsoft.TeamFoundation.SourceControl.WebServer',
+      );
     }
     const defaultBranchOf = (id: string): string | undefined => this.repositories.get(id.toLowerCase())?.defaultBranch;
     const items = this.policies
@@ -756,11 +1046,20 @@ export class DevOpsService {
     const live = this.policies.filter((p) => p.projectId === project.id && !p.isDeleted).sort((a, b) => a.id - b.id);
     if (idSegment !== undefined) {
       const p = live.find((x) => String(x.id) === idSegment);
-      if (!p) return vssError(404, 'PolicyConfigurationNotFoundException', `TF401075: The policy configuration with ID ${idSegment} does not exist.`, 'Microsoft.TeamFoundation.Policy.WebApi.Exceptions');
+      if (!p)
+        return vssError(
+          404,
+          'PolicyConfigurationNotFoundException',
+          `TF401075: The policy configuration with ID ${idSegment} does not exist.`,
+          'Microsoft.TeamFoundation.Policy.WebApi.Exceptions',
+        );
       return { status: 200, body: this.policyBody(p) };
     }
     const policyType = req.url.searchParams.get('policyType');
-    return this.page(req, live.filter((p) => !policyType || p.typeId === policyType.toLowerCase()).map((p) => this.policyBody(p)));
+    return this.page(
+      req,
+      live.filter((p) => !policyType || p.typeId === policyType.toLowerCase()).map((p) => this.policyBody(p)),
+    );
   }
 
   private checkConfigurations(req: EmuRequest, project: AdoProject): EmuResponse {
@@ -783,7 +1082,13 @@ export class DevOpsService {
 
   private refsRoute(req: EmuRequest, project: AdoProject, idOrName: string): EmuResponse {
     const repo = this.repoIn(project, idOrName);
-    if (!repo) return vssError(404, 'GitRepositoryNotFoundException', `TF401019: The Git repository with name or identifier ${idOrName} does not exist or you do not have permissions for the operation you are attempting.`, 'Microsoft.TeamFoundation.Git.Server');
+    if (!repo)
+      return vssError(
+        404,
+        'GitRepositoryNotFoundException',
+        `TF401019: The Git repository with name or identifier ${idOrName} does not exist or you do not have permissions for the operation you are attempting.`,
+        'Microsoft.TeamFoundation.Git.Server',
+      );
     const filter = req.url.searchParams.get('filter') ?? '';
     const value = this.graph(repo.id)
       .branches()
@@ -794,23 +1099,47 @@ export class DevOpsService {
 
   private mergeBasesRoute(req: EmuRequest, project: AdoProject, idOrName: string, commitId: string): EmuResponse {
     const repo = this.repoIn(project, idOrName);
-    if (!repo) return vssError(404, 'GitRepositoryNotFoundException', `TF401019: The Git repository with name or identifier ${idOrName} does not exist or you do not have permissions for the operation you are attempting.`, 'Microsoft.TeamFoundation.Git.Server');
+    if (!repo)
+      return vssError(
+        404,
+        'GitRepositoryNotFoundException',
+        `TF401019: The Git repository with name or identifier ${idOrName} does not exist or you do not have permissions for the operation you are attempting.`,
+        'Microsoft.TeamFoundation.Git.Server',
+      );
     const other = (req.url.searchParams.get('otherCommitId') ?? '').toLowerCase();
     const g = this.graph(repo.id);
     if (!g.has(commitId) || !g.has(other)) {
-      return vssError(404, 'GitCommitDoesNotExistException', `TF401175: The version descriptor <Commit: ${g.has(commitId) ? other : commitId}> could not be resolved to a version in the repository ${repo.name}`, 'Microsoft.TeamFoundation.Git.Server');
+      return vssError(
+        404,
+        'GitCommitDoesNotExistException',
+        `TF401175: The version descriptor <Commit: ${g.has(commitId) ? other : commitId}> could not be resolved to a version in the repository ${repo.name}`,
+        'Microsoft.TeamFoundation.Git.Server',
+      );
     }
-    const value = g.mergeBases(commitId, other).map((base) => ({ commitId: base, url: `${req.url.origin}/${project.id}/_apis/git/repositories/${repo.id}/commits/${base}` }));
+    const value = g
+      .mergeBases(commitId, other)
+      .map((base) => ({ commitId: base, url: `${req.url.origin}/${project.id}/_apis/git/repositories/${repo.id}/commits/${base}` }));
     return { status: 200, body: { value, count: value.length } };
   }
 
   private repoNotFound(idOrName: string): EmuResponse {
-    return vssError(404, 'GitRepositoryNotFoundException', `TF401019: The Git repository with name or identifier ${idOrName} does not exist or you do not have permissions for the operation you are attempting.`, 'Microsoft.TeamFoundation.Git.Server');
+    return vssError(
+      404,
+      'GitRepositoryNotFoundException',
+      `TF401019: The Git repository with name or identifier ${idOrName} does not exist or you do not have permissions for the operation you are attempting.`,
+      'Microsoft.TeamFoundation.Git.Server',
+    );
   }
 
   /** An identity as Azure DevOps shows it in pull requests (IdentityRef). */
   private identity(req: EmuRequest, who: { id: string; displayName: string }): JsonObject {
-    return { id: who.id, displayName: who.displayName, uniqueName: `${who.displayName.replace(/\s+/g, '.').toLowerCase()}@contoso.example`, url: `${req.url.origin}/_apis/Identities/${who.id}`, imageUrl: `${req.url.origin}/_api/_common/identityImage?id=${who.id}` };
+    return {
+      id: who.id,
+      displayName: who.displayName,
+      uniqueName: `${who.displayName.replace(/\s+/g, '.').toLowerCase()}@contoso.example`,
+      url: `${req.url.origin}/_apis/Identities/${who.id}`,
+      imageUrl: `${req.url.origin}/_api/_common/identityImage?id=${who.id}`,
+    };
   }
 
   /** A pull request in the shape of the REST examples (GET pullRequests/{id}, list by status). */
@@ -825,7 +1154,14 @@ export class DevOpsService {
         id: pr.repositoryId,
         name: repo?.name ?? pr.repositoryId,
         url: repoUrl,
-        project: { id: project.id, name: project.name, description: '', url: `${req.url.origin}/${org}/_apis/projects/${project.id}`, state: 'wellFormed', revision: 1 },
+        project: {
+          id: project.id,
+          name: project.name,
+          description: '',
+          url: `${req.url.origin}/${org}/_apis/projects/${project.id}`,
+          state: 'wellFormed',
+          revision: 1,
+        },
         remoteUrl: `${req.url.origin}/${org}/${encodeURIComponent(project.name)}/_git/${encodeURIComponent(repo?.name ?? pr.repositoryId)}`,
       },
       pullRequestId: pr.id,
@@ -858,7 +1194,16 @@ export class DevOpsService {
       hasDeclined: r.hasDeclined ?? false,
       isRequired: r.isRequired ?? false,
       isFlagged: false,
-      ...(r.votedFor ? { votedFor: r.votedFor.map((g) => ({ ...this.identity(req, g), reviewerUrl: `${repoUrl}/pullRequests/${pr.id}/reviewers/${g.id}`, vote: r.vote, isContainer: true })) } : {}),
+      ...(r.votedFor
+        ? {
+            votedFor: r.votedFor.map((g) => ({
+              ...this.identity(req, g),
+              reviewerUrl: `${repoUrl}/pullRequests/${pr.id}/reviewers/${g.id}`,
+              vote: r.vote,
+              isContainer: true,
+            })),
+          }
+        : {}),
       ...this.identity(req, r),
       ...(r.isContainer ? { isContainer: true } : {}),
     };
@@ -879,7 +1224,9 @@ export class DevOpsService {
       return Object.fromEntries(
         items.map((item) => {
           const sha = item.toLowerCase();
-          const prs = this.pullRequests.filter((p) => p.repositoryId === repo.id && (byMerge ? p.lastMergeCommit === sha : p.commits.includes(sha)));
+          const prs = this.pullRequests.filter(
+            (p) => p.repositoryId === repo.id && (byMerge ? p.lastMergeCommit === sha : p.commits.includes(sha)),
+          );
           return [item, prs.map((p) => this.pullRequestBody(req, project, p))];
         }),
       );
@@ -891,7 +1238,13 @@ export class DevOpsService {
     const repo = this.repoIn(project, idOrName);
     if (!repo) return this.repoNotFound(idOrName);
     const pr = this.pullRequests.find((p) => p.repositoryId === repo.id && String(p.id) === prId);
-    if (!pr) return vssError(404, 'GitPullRequestNotFoundException', `TF401180: The requested pull request was not found.`, 'Microsoft.TeamFoundation.Git.Server');
+    if (!pr)
+      return vssError(
+        404,
+        'GitPullRequestNotFoundException',
+        `TF401180: The requested pull request was not found.`,
+        'Microsoft.TeamFoundation.Git.Server',
+      );
     const value = this.pullRequestBody(req, project, pr).reviewers as JsonObject[];
     return { status: 200, body: { count: value.length, value } };
   }
@@ -902,7 +1255,13 @@ export class DevOpsService {
     if (!repo) return this.repoNotFound(idOrName);
     const sha = commitId.toLowerCase();
     const parents = this.graph(repo.id).parents(sha);
-    if (!parents) return vssError(404, 'GitObjectNotFoundException', `TF401175: The commit ${commitId} could not be found in the repository ${repo.name}.`, 'Microsoft.TeamFoundation.Git.Server');
+    if (!parents)
+      return vssError(
+        404,
+        'GitObjectNotFoundException',
+        `TF401175: The commit ${commitId} could not be found in the repository ${repo.name}.`,
+        'Microsoft.TeamFoundation.Git.Server',
+      );
     const org = req.segments[0];
     const repoUrl = `${req.url.origin}/${org}/_apis/git/repositories/${repo.id}`;
     const web = `${req.url.origin}/${org}/${encodeURIComponent(project.name)}/_git/${encodeURIComponent(repo.name)}/commit/${sha}`;
@@ -920,7 +1279,13 @@ export class DevOpsService {
         comment: `commit ${sha.slice(0, 7)}`,
         url: `${repoUrl}/commits/${sha}`,
         remoteUrl: web,
-        _links: { self: { href: `${repoUrl}/commits/${sha}` }, repository: { href: repoUrl }, changes: { href: `${repoUrl}/commits/${sha}/changes` }, web: { href: web }, tree: { href: `${repoUrl}/trees/${sha}` } },
+        _links: {
+          self: { href: `${repoUrl}/commits/${sha}` },
+          repository: { href: repoUrl },
+          changes: { href: `${repoUrl}/commits/${sha}/changes` },
+          web: { href: web },
+          tree: { href: `${repoUrl}/trees/${sha}` },
+        },
       },
     };
   }
@@ -944,7 +1309,12 @@ export class DevOpsService {
     const key = idOrName.toLowerCase();
     const repo = repos.find((r) => r.id === key || r.name.toLowerCase() === key);
     if (!repo) {
-      return vssError(404, 'GitRepositoryNotFoundException', `TF401019: The Git repository with name or identifier ${idOrName} does not exist or you do not have permissions for the operation you are attempting.`, 'Microsoft.TeamFoundation.Git.Server');
+      return vssError(
+        404,
+        'GitRepositoryNotFoundException',
+        `TF401019: The Git repository with name or identifier ${idOrName} does not exist or you do not have permissions for the operation you are attempting.`,
+        'Microsoft.TeamFoundation.Git.Server',
+      );
     }
     return { status: 200, body: toBody(repo) };
   }

@@ -76,7 +76,8 @@ export class DnsServer {
       entry = this.records.get(current);
     }
     if (question.type === 'A') for (const ip of entry?.a ?? []) answers.push({ type: 'A', name: current, ttl: 60, class: 'IN', data: ip });
-    if (question.type === 'AAAA') for (const ip of entry?.aaaa ?? []) answers.push({ type: 'AAAA', name: current, ttl: 60, class: 'IN', data: ip });
+    if (question.type === 'AAAA')
+      for (const ip of entry?.aaaa ?? []) answers.push({ type: 'AAAA', name: current, ttl: 60, class: 'IN', data: ip });
     const known = this.records.has(name) || answers.length > 0;
     const res = packet.encode({
       id: q.id,

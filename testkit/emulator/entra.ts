@@ -78,8 +78,7 @@ export interface AccessTokenInfo {
 }
 
 export type AccessTokenCheck =
-  | { ok: true; info: AccessTokenInfo }
-  | { ok: false; reason: 'malformed' | 'signature' | 'expired' | 'notYetValid'; exp?: number };
+  { ok: true; info: AccessTokenInfo } | { ok: false; reason: 'malformed' | 'signature' | 'expired' | 'notYetValid'; exp?: number };
 
 export interface IssuedToken {
   accessToken: string;
@@ -102,7 +101,10 @@ interface InjectedFailure {
 export type IssuerKeyLookup = (kid: string | undefined) => KeyObject | undefined;
 
 function aadTimestamp(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
+  return new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 function iso7(seconds: number): string {
@@ -189,7 +191,10 @@ export class EntraService {
     return cert;
   }
 
-  addFederatedCredential(sp: ServicePrincipal, fic: { name?: string; issuer: string; subject: string; audiences?: string[] }): FederatedCredential {
+  addFederatedCredential(
+    sp: ServicePrincipal,
+    fic: { name?: string; issuer: string; subject: string; audiences?: string[] },
+  ): FederatedCredential {
     const cred: FederatedCredential = {
       name: fic.name ?? `fic-${sp.federatedCredentials.length + 1}`,
       issuer: fic.issuer,
@@ -289,7 +294,8 @@ export class EntraService {
   verifyAccessToken(token: string): AccessTokenCheck {
     const jwt = decodeJwt(token);
     if (!jwt) return { ok: false, reason: 'malformed' };
-    if (jwt.header.kid !== this.signingKey.kid || !verifyJwtSignature(jwt, this.signingKey.publicKey)) return { ok: false, reason: 'signature' };
+    if (jwt.header.kid !== this.signingKey.kid || !verifyJwtSignature(jwt, this.signingKey.publicKey))
+      return { ok: false, reason: 'signature' };
     const p = jwt.payload;
     const exp = numClaim(p, 'exp');
     const nbf = numClaim(p, 'nbf');
@@ -323,7 +329,13 @@ export class EntraService {
     }
     if (tail === 'oauth2/v2.0/token') {
       if (req.method !== 'POST') {
-        return this.aadError(405, 'invalid_request', 900561, "The endpoint only accepts POST requests. Received a GET request.", correlationId);
+        return this.aadError(
+          405,
+          'invalid_request',
+          900561,
+          'The endpoint only accepts POST requests. Received a GET request.',
+          correlationId,
+        );
       }
       if (!tenant) return this.tenantNotFound(tenantSegment, correlationId);
       return this.token(req, tenant, tenantSegment, correlationId);
@@ -351,7 +363,27 @@ export class EntraService {
       http_logout_supported: true,
       frontchannel_logout_supported: true,
       end_session_endpoint: `${base}/oauth2/v2.0/logout`,
-      claims_supported: ['sub', 'iss', 'cloud_instance_name', 'cloud_instance_host_name', 'cloud_graph_host_name', 'msgraph_host', 'aud', 'exp', 'iat', 'auth_time', 'acr', 'nonce', 'preferred_username', 'name', 'tid', 'ver', 'at_hash', 'c_hash', 'email'],
+      claims_supported: [
+        'sub',
+        'iss',
+        'cloud_instance_name',
+        'cloud_instance_host_name',
+        'cloud_graph_host_name',
+        'msgraph_host',
+        'aud',
+        'exp',
+        'iat',
+        'auth_time',
+        'acr',
+        'nonce',
+        'preferred_username',
+        'name',
+        'tid',
+        'ver',
+        'at_hash',
+        'c_hash',
+        'email',
+      ],
       kerberos_endpoint: `${base}/kerberos`,
       tenant_region_scope: 'WW',
       cloud_instance_name: 'microsoftonline.com',
@@ -408,12 +440,39 @@ export class EntraService {
       return this.aadError(injected.status, injected.error, injected.code, injected.description, correlationId);
     }
 
-    if (!grantType) return this.aadError(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'grant_type'.", correlationId);
+    if (!grantType)
+      return this.aadError(
+        400,
+        'invalid_request',
+        900144,
+        "The request body must contain the following parameter: 'grant_type'.",
+        correlationId,
+      );
     if (grantType !== 'client_credentials') {
-      return this.aadError(400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grantType}'.`, correlationId);
+      return this.aadError(
+        400,
+        'unsupported_grant_type',
+        70003,
+        `The app requested an unsupported grant type '${grantType}'.`,
+        correlationId,
+      );
     }
-    if (!clientId) return this.aadError(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'client_id'.", correlationId);
-    if (!scope) return this.aadError(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'scope'.", correlationId);
+    if (!clientId)
+      return this.aadError(
+        400,
+        'invalid_request',
+        900144,
+        "The request body must contain the following parameter: 'client_id'.",
+        correlationId,
+      );
+    if (!scope)
+      return this.aadError(
+        400,
+        'invalid_request',
+        900144,
+        "The request body must contain the following parameter: 'scope'.",
+        correlationId,
+      );
     const scopes = scope.split(' ').filter((s) => s.length > 0);
     const resourceScope = scopes.find((s) => !['openid', 'profile', 'offline_access'].includes(s));
     if (!resourceScope || !resourceScope.endsWith('/.default')) {
@@ -452,7 +511,13 @@ export class EntraService {
       }
     } else if (assertion !== null) {
       if (form.get('client_assertion_type') !== JWT_BEARER) {
-        return this.aadError(400, 'invalid_request', 700023, `Invalid client assertion type: '${form.get('client_assertion_type') ?? ''}'.`, correlationId);
+        return this.aadError(
+          400,
+          'invalid_request',
+          700023,
+          `Invalid client assertion type: '${form.get('client_assertion_type') ?? ''}'.`,
+          correlationId,
+        );
       }
       const jwt = decodeJwt(assertion);
       if (!jwt) return this.aadError(400, 'invalid_request', 50027, 'JWT token is invalid or malformed.', correlationId);
@@ -462,7 +527,13 @@ export class EntraService {
           : this.checkFederatedAssertion(jwt, assertion, identity);
       if (problem) return this.aadError(problem.status, problem.error, problem.code, problem.message, correlationId);
     } else {
-      return this.aadError(401, 'invalid_client', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.", correlationId);
+      return this.aadError(
+        401,
+        'invalid_client',
+        7000218,
+        "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        correlationId,
+      );
     }
 
     const issued = this.issueAccessToken(identity, resource);
@@ -489,7 +560,12 @@ export class EntraService {
     return undefined;
   }
 
-  private checkCertificateAssertion(jwt: DecodedJwt, sp: ServicePrincipal, tenant: Tenant, tenantSegment: string): AssertionProblem | undefined {
+  private checkCertificateAssertion(
+    jwt: DecodedJwt,
+    sp: ServicePrincipal,
+    tenant: Tenant,
+    tenantSegment: string,
+  ): AssertionProblem | undefined {
     const x5t256 = typeof jwt.header['x5t#S256'] === 'string' ? Buffer.from(jwt.header['x5t#S256'], 'base64url') : undefined;
     const x5t = typeof jwt.header.x5t === 'string' ? Buffer.from(jwt.header.x5t, 'base64url') : undefined;
     const presented = (x5t256 ?? x5t ?? Buffer.alloc(0)).toString('hex').toUpperCase();
@@ -503,15 +579,28 @@ export class EntraService {
     if (!cert) return keyNotFound('The key was not found.');
     if (!verifyJwtSignature(jwt, cert.publicKey)) return keyNotFound('Key was found, but use of the key to verify the signature failed.');
     if (strClaim(jwt.payload, 'sub')?.toLowerCase() !== sp.clientId) {
-      return { status: 401, error: 'invalid_client', code: 700021, message: "Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials ." };
+      return {
+        status: 401,
+        error: 'invalid_client',
+        code: 700021,
+        message:
+          "Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .",
+      };
     }
     const aud = jwt.payload.aud;
     const accepted = new Set(
-      [tenant.tenantId, tenantSegment].flatMap((t) => [`${this.ctx.url}/${t}/oauth2/v2.0/token`, `${this.ctx.url}/${t}/oauth2/token`, `${this.ctx.url}/${t}/`]).map((s) => s.toLowerCase()),
+      [tenant.tenantId, tenantSegment]
+        .flatMap((t) => [`${this.ctx.url}/${t}/oauth2/v2.0/token`, `${this.ctx.url}/${t}/oauth2/token`, `${this.ctx.url}/${t}/`])
+        .map((s) => s.toLowerCase()),
     );
     const auds = (Array.isArray(aud) ? aud : [aud]).filter((a): a is string => typeof a === 'string');
     if (!auds.some((a) => accepted.has(a.toLowerCase()))) {
-      return { status: 400, error: 'invalid_client', code: 700027, message: `Client assertion audience claim does not match Realm issuer. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .` };
+      return {
+        status: 400,
+        error: 'invalid_client',
+        code: 700027,
+        message: `Client assertion audience claim does not match Realm issuer. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .`,
+      };
     }
     return this.timeProblem(jwt.payload);
   }
@@ -523,20 +612,40 @@ export class EntraService {
     const byIssuer = sp.federatedCredentials.filter((f) => f.issuer === iss);
     const tail = `Please check your federated identity credential Subject, Audience and Issuer against the presented assertion. ${WIF_DOC}`;
     if (byIssuer.length === 0) {
-      return { status: 401, error: 'invalid_client', code: 700211, message: `No matching federated identity record found for presented assertion issuer '${iss}'. ${tail}` };
+      return {
+        status: 401,
+        error: 'invalid_client',
+        code: 700211,
+        message: `No matching federated identity record found for presented assertion issuer '${iss}'. ${tail}`,
+      };
     }
     // Matching is case-sensitive (Entra change of 2025).
     const bySubject = byIssuer.filter((f) => f.subject === sub);
     if (bySubject.length === 0) {
-      return { status: 401, error: 'invalid_client', code: 700213, message: `No matching federated identity record found for presented assertion subject '${sub}'. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. ${WIF_DOC}` };
+      return {
+        status: 401,
+        error: 'invalid_client',
+        code: 700213,
+        message: `No matching federated identity record found for presented assertion subject '${sub}'. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. ${WIF_DOC}`,
+      };
     }
     if (!bySubject.some((f) => f.audiences.some((a) => auds.includes(a)))) {
-      return { status: 401, error: 'invalid_client', code: 700212, message: `No matching federated identity record found for presented assertion audience '${auds.join(',')}'. ${tail}` };
+      return {
+        status: 401,
+        error: 'invalid_client',
+        code: 700212,
+        message: `No matching federated identity record found for presented assertion audience '${auds.join(',')}'. ${tail}`,
+      };
     }
     const lookup = this.issuers.get(iss);
     const key = lookup?.(typeof jwt.header.kid === 'string' ? jwt.header.kid : undefined);
     if (!key || !verifyJwtSignature(jwt, key)) {
-      return { status: 401, error: 'invalid_client', code: 50013, message: 'Assertion failed signature validation. [Reason - The key was not found.]' };
+      return {
+        status: 401,
+        error: 'invalid_client',
+        code: 50013,
+        message: 'Assertion failed signature validation. [Reason - The key was not found.]',
+      };
     }
     if (this.ctx.isForceExpired(raw)) {
       const exp = numClaim(jwt.payload, 'exp') ?? 0;
@@ -564,4 +673,3 @@ function safeEqual(a: string, b: string): boolean {
   const bb = Buffer.from(b);
   return ba.length === bb.length && timingSafeEqual(ba, bb);
 }
-

@@ -109,7 +109,8 @@ export function faultBody(service: Service, status: number): unknown {
     return {
       $id: '1',
       innerException: null,
-      message: status === 429 ? 'Request was blocked due to exceeding usage of resource in namespace.' : 'The service is temporarily unavailable.',
+      message:
+        status === 429 ? 'Request was blocked due to exceeding usage of resource in namespace.' : 'The service is temporarily unavailable.',
       typeName: 'Microsoft.VisualStudio.Services.WebApi.VssServiceException, Microsoft.VisualStudio.Services.WebApi',
       typeKey: 'VssServiceException',
       errorCode: 0,

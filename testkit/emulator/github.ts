@@ -87,7 +87,14 @@ export class GitHubService {
   }
 
   addRepository(owner: string, name: string): void {
-    this.repos.set(`${owner}/${name}`.toLowerCase(), { owner, name, graph: new CommitGraph(), pulls: [], rulesets: [], classic: new Map() });
+    this.repos.set(`${owner}/${name}`.toLowerCase(), {
+      owner,
+      name,
+      graph: new CommitGraph(),
+      pulls: [],
+      rulesets: [],
+      classic: new Map(),
+    });
   }
 
   private repo(full: string): GhRepo {
@@ -120,7 +127,8 @@ export class GitHubService {
     if (fresh.length) g.push(pull.head, fresh, baseSha);
     const method = pull.mergeMethod ?? (commits.length ? 'merge' : 'squash');
     const merge = method === 'rebase' ? commits.at(-1) : pull.mergeCommit?.toLowerCase();
-    if (merge && !g.has(merge)) g.add(merge, [...(baseSha ? [baseSha] : []), ...(method === 'merge' && commits.length ? [commits.at(-1)!] : [])]);
+    if (merge && !g.has(merge))
+      g.add(merge, [...(baseSha ? [baseSha] : []), ...(method === 'merge' && commits.length ? [commits.at(-1)!] : [])]);
     if (merge && (!baseSha || g.isAncestor(baseSha, merge))) g.setHead(pull.base, merge);
     r.pulls.push({ ...pull, commits, ...(merge ? { mergeCommit: merge } : {}), ...(baseSha ? { baseSha } : {}) });
   }
@@ -134,7 +142,15 @@ export class GitHubService {
   }
 
   private error(status: number, message: string, githubCom: boolean): EmuResponse {
-    return { status, headers: GH_MEDIA, body: { message, documentation_url: githubCom ? 'https://docs.github.com/rest' : 'https://docs.github.com/enterprise-server@3.19/rest', status: String(status) } };
+    return {
+      status,
+      headers: GH_MEDIA,
+      body: {
+        message,
+        documentation_url: githubCom ? 'https://docs.github.com/rest' : 'https://docs.github.com/enterprise-server@3.19/rest',
+        status: String(status),
+      },
+    };
   }
 
   async handle(req: EmuRequest): Promise<EmuResponse> {
@@ -174,7 +190,13 @@ export class GitHubService {
         ruleset_source_type: 'Repository',
         ruleset_source: `${c.r.owner}/${c.r.name}`,
         ruleset_id: x.id,
-        parameters: { ...x.pullRequest, require_code_owner_review: false, require_last_push_approval: false, required_review_thread_resolution: false, allowed_merge_methods: ['merge', 'squash', 'rebase'] },
+        parameters: {
+          ...x.pullRequest,
+          require_code_owner_review: false,
+          require_last_push_approval: false,
+          required_review_thread_resolution: false,
+          allowed_merge_methods: ['merge', 'squash', 'rebase'],
+        },
       }));
     return ok(rules);
   }
@@ -221,17 +243,39 @@ export class GitHubService {
     const url = `${c.base}/branches/${name}/protection`;
     return ok({
       url,
-      required_status_checks: { url: `${url}/required_status_checks`, enforcement_level: 'off', strict: false, contexts: [], contexts_url: `${url}/required_status_checks/contexts`, checks: [] },
+      required_status_checks: {
+        url: `${url}/required_status_checks`,
+        enforcement_level: 'off',
+        strict: false,
+        contexts: [],
+        contexts_url: `${url}/required_status_checks/contexts`,
+        checks: [],
+      },
       enforce_admins: { url: `${url}/enforce_admins`, enabled: p.enforce_admins },
       required_pull_request_reviews: {
         url: `${url}/required_pull_request_reviews`,
-        dismissal_restrictions: { url: `${url}/dismissal_restrictions`, users_url: `${url}/dismissal_restrictions/users`, teams_url: `${url}/dismissal_restrictions/teams`, users: [], teams: [], apps: [] },
+        dismissal_restrictions: {
+          url: `${url}/dismissal_restrictions`,
+          users_url: `${url}/dismissal_restrictions/users`,
+          teams_url: `${url}/dismissal_restrictions/teams`,
+          users: [],
+          teams: [],
+          apps: [],
+        },
         dismiss_stale_reviews: p.dismiss_stale_reviews,
         require_code_owner_reviews: false,
         required_approving_review_count: p.required_approving_review_count,
         require_last_push_approval: false,
       },
-      restrictions: { url: `${url}/restrictions`, users_url: `${url}/restrictions/users`, teams_url: `${url}/restrictions/teams`, apps_url: `${url}/restrictions/apps`, users: [], teams: [], apps: [] },
+      restrictions: {
+        url: `${url}/restrictions`,
+        users_url: `${url}/restrictions/users`,
+        teams_url: `${url}/restrictions/teams`,
+        apps_url: `${url}/restrictions/apps`,
+        users: [],
+        teams: [],
+        apps: [],
+      },
       required_linear_history: { enabled: false },
       allow_force_pushes: { enabled: false },
       allow_deletions: { enabled: false },
@@ -270,7 +314,18 @@ export class GitHubService {
 
   /** One changed file, as commits and comparisons list them. */
   private fileBody(c: Ctx, sha: string): JsonObject {
-    return { sha, filename: 'README.md', status: 'modified', additions: 1, deletions: 0, changes: 1, blob_url: `${c.web}/${c.r.owner}/${c.r.name}/blob/${sha}/README.md`, raw_url: `${c.web}/${c.r.owner}/${c.r.name}/raw/${sha}/README.md`, contents_url: `${c.base}/contents/README.md?ref=${sha}`, patch: '@@ -1 +1 @@' };
+    return {
+      sha,
+      filename: 'README.md',
+      status: 'modified',
+      additions: 1,
+      deletions: 0,
+      changes: 1,
+      blob_url: `${c.web}/${c.r.owner}/${c.r.name}/blob/${sha}/README.md`,
+      raw_url: `${c.web}/${c.r.owner}/${c.r.name}/raw/${sha}/README.md`,
+      contents_url: `${c.base}/contents/README.md?ref=${sha}`,
+      patch: '@@ -1 +1 @@',
+    };
   }
 
   private commit(c: Ctx, sha: string): EmuResponse {
@@ -284,8 +339,13 @@ export class GitHubService {
     // On the default branch: the merged pull request that introduced it; elsewhere also open ones.
     const main = c.r.graph.head('main');
     const onDefault = main !== undefined && c.r.graph.isAncestor(sha, main);
-    const pulls = c.r.pulls.filter((p) => (p.mergeCommit === sha || p.commits.includes(sha)) && (!onDefault || p.mergeCommit !== undefined)).reverse();
-    return paged(c.req, pulls.map((p) => this.pullBody(c, p)));
+    const pulls = c.r.pulls
+      .filter((p) => (p.mergeCommit === sha || p.commits.includes(sha)) && (!onDefault || p.mergeCommit !== undefined))
+      .reverse();
+    return paged(
+      c.req,
+      pulls.map((p) => this.pullBody(c, p)),
+    );
   }
 
   private reviews(c: Ctx, n: string): EmuResponse {
@@ -302,7 +362,10 @@ export class GitHubService {
         state: v.state,
         html_url: `${c.web}/${c.r.owner}/${c.r.name}/pull/${p.number}#pullrequestreview-${1000 + i}`,
         pull_request_url: `${c.base}/pulls/${p.number}`,
-        _links: { html: { href: `${c.web}/${c.r.owner}/${c.r.name}/pull/${p.number}#pullrequestreview-${1000 + i}` }, pull_request: { href: `${c.base}/pulls/${p.number}` } },
+        _links: {
+          html: { href: `${c.web}/${c.r.owner}/${c.r.name}/pull/${p.number}#pullrequestreview-${1000 + i}` },
+          pull_request: { href: `${c.base}/pulls/${p.number}` },
+        },
         ...(v.state === 'PENDING' ? {} : { submitted_at: new Date(Date.UTC(2026, 10, 30, 9, i)).toISOString() }),
         commit_id: tip,
         author_association: 'COLLABORATOR',
@@ -311,7 +374,11 @@ export class GitHubService {
   }
 
   private commitBody(c: Ctx, sha: string, full: boolean): JsonObject {
-    const parents = (c.r.graph.parents(sha) ?? []).map((p) => ({ sha: p, url: `${c.base}/commits/${p}`, html_url: `${c.web}/${c.r.owner}/${c.r.name}/commit/${p}` }));
+    const parents = (c.r.graph.parents(sha) ?? []).map((p) => ({
+      sha: p,
+      url: `${c.base}/commits/${p}`,
+      html_url: `${c.web}/${c.r.owner}/${c.r.name}/commit/${p}`,
+    }));
     const person = { name: 'Contoso Dev', email: 'dev@contoso.example', date: WHEN };
     const dev = user({ login: 'contoso-dev', id: 99 }, c);
     return {
@@ -320,7 +387,15 @@ export class GitHubService {
       node_id: `C_${sha.slice(0, 12)}`,
       html_url: `${c.web}/${c.r.owner}/${c.r.name}/commit/${sha}`,
       comments_url: `${c.base}/commits/${sha}/comments`,
-      commit: { url: `${c.base}/git/commits/${sha}`, author: person, committer: person, message: `commit ${sha.slice(0, 7)}`, tree: { url: `${c.base}/git/trees/${sha}`, sha }, comment_count: 0, verification: { verified: false, reason: 'unsigned', signature: null, payload: null } },
+      commit: {
+        url: `${c.base}/git/commits/${sha}`,
+        author: person,
+        committer: person,
+        message: `commit ${sha.slice(0, 7)}`,
+        tree: { url: `${c.base}/git/trees/${sha}`, sha },
+        comment_count: 0,
+        verification: { verified: false, reason: 'unsigned', signature: null, payload: null },
+      },
       author: dev,
       committer: dev,
       parents,
@@ -364,9 +439,24 @@ export class GitHubService {
       assignees: [],
       requested_reviewers: [],
       requested_teams: [],
-      head: { label: `${c.r.owner}:${p.head}`, ref: p.head, sha: p.commits.at(-1) ?? p.mergeCommit ?? null, user: user({ login: c.r.owner, id: 1 }, c), repo },
+      head: {
+        label: `${c.r.owner}:${p.head}`,
+        ref: p.head,
+        sha: p.commits.at(-1) ?? p.mergeCommit ?? null,
+        user: user({ login: c.r.owner, id: 1 }, c),
+        repo,
+      },
       base: { label: `${c.r.owner}:${p.base}`, ref: p.base, sha: p.baseSha ?? null, user: user({ login: c.r.owner, id: 1 }, c), repo },
-      _links: { self: { href: url }, html: { href: html }, issue: { href: `${c.base}/issues/${p.number}` }, comments: { href: `${c.base}/issues/${p.number}/comments` }, review_comments: { href: `${url}/comments` }, review_comment: { href: `${c.base}/pulls/comments{/number}` }, commits: { href: `${url}/commits` }, statuses: { href: `${c.base}/statuses/${p.commits.at(-1) ?? ''}` } },
+      _links: {
+        self: { href: url },
+        html: { href: html },
+        issue: { href: `${c.base}/issues/${p.number}` },
+        comments: { href: `${c.base}/issues/${p.number}/comments` },
+        review_comments: { href: `${url}/comments` },
+        review_comment: { href: `${c.base}/pulls/comments{/number}` },
+        commits: { href: `${url}/commits` },
+        statuses: { href: `${c.base}/statuses/${p.commits.at(-1) ?? ''}` },
+      },
       author_association: 'MEMBER',
       auto_merge: null,
       draft: false,
@@ -384,7 +474,11 @@ interface Ctx {
   fail: (status: number, message: string) => EmuResponse;
 }
 
-const ok = (body: unknown, headers: Record<string, string> = {}): EmuResponse => ({ status: 200, headers: { ...GH_MEDIA, ...headers }, body });
+const ok = (body: unknown, headers: Record<string, string> = {}): EmuResponse => ({
+  status: 200,
+  headers: { ...GH_MEDIA, ...headers },
+  body,
+});
 
 /** A list page by per_page (default 30, at most 100) and page, with GitHub's Link header when there is more. */
 function paged(req: EmuRequest, items: unknown[]): EmuResponse {

@@ -37,7 +37,9 @@ export class ImdsService {
       if (system) identity = system;
       else if (users.length === 1) identity = users[0];
       else if (users.length > 1) {
-        return imdsError('Multiple user assigned identities exist, please specify the clientId / resourceId of the identity in the token request');
+        return imdsError(
+          'Multiple user assigned identities exist, please specify the clientId / resourceId of the identity in the token request',
+        );
       }
     }
     if (!identity) return imdsError('Identity not found');

@@ -51,8 +51,25 @@ export { AmlError, amlErrors, type AddComputeOptions } from './assets';
 export { EmulatedStorage, storagePipeline, type BlobInfo, type StorageRequestEntry } from './azurite';
 export { ModelRegistry } from './models';
 export { Registries, REGISTRY_NAME, type AddRegistryOptions } from './registry';
-export { OnlineEndpoints, type AddEndpointOptions, type DeploymentScript, type OnlineScript, type ScoringHandler, type ScoringRequest, type TrafficChange } from './online';
-export { AmlWorkloads, TERMINAL_STATUSES, type JobScript, type JobStatus, type MetricInput, type OutputInput, type RunState, type Transition } from './jobs';
+export {
+  OnlineEndpoints,
+  type AddEndpointOptions,
+  type DeploymentScript,
+  type OnlineScript,
+  type ScoringHandler,
+  type ScoringRequest,
+  type TrafficChange,
+} from './online';
+export {
+  AmlWorkloads,
+  TERMINAL_STATUSES,
+  type JobScript,
+  type JobStatus,
+  type MetricInput,
+  type OutputInput,
+  type RunState,
+  type Transition,
+} from './jobs';
 
 /** ARM with the Microsoft.MachineLearningServices routes installed. */
 export class EmulatedArm extends ArmService {
@@ -82,13 +99,20 @@ export class EmulatedArm extends ArmService {
     const body = addWorkspace(this, { ...opts, dataPlaneUrl: opts.dataPlaneUrl ?? this.context.url });
     const ws = this.resources.get(String(body.id));
     if (ws && !this.resources.get(`${ws.id}/datastores/workspaceblobstore`)) {
-      addDatastore(this, ws.id, 'workspaceblobstore', { container: defaultBlobContainer(ws), accountName: storageAccountNameOf(ws), isDefault: true });
+      addDatastore(this, ws.id, 'workspaceblobstore', {
+        container: defaultBlobContainer(ws),
+        accountName: storageAccountNameOf(ws),
+        isDefault: true,
+      });
       addDatastore(this, ws.id, 'workspaceartifactstore', { container: 'azureml', accountName: storageAccountNameOf(ws) });
     }
     return body;
   }
 
-  addPrivateEndpointConnection(workspaceId: string, pec: { name: string; privateEndpointId: string; status?: 'Approved' | 'Pending' | 'Rejected' | 'Disconnected' }): JsonObject {
+  addPrivateEndpointConnection(
+    workspaceId: string,
+    pec: { name: string; privateEndpointId: string; status?: 'Approved' | 'Pending' | 'Rejected' | 'Disconnected' },
+  ): JsonObject {
     return addPrivateEndpointConnection(this, workspaceId, pec);
   }
 }
@@ -174,14 +198,31 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
   const ado = new DevOpsService(ctx, entra);
   const github = new GitHubService(() => origin);
   const storage = new EmulatedStorage(tls, {
-    accounts: () => arm.resources.all().filter((r) => String(r.body.type).toLowerCase() === 'microsoft.storage/storageaccounts').map((r) => String(r.body.name)),
+    accounts: () =>
+      arm.resources
+        .all()
+        .filter((r) => String(r.body.type).toLowerCase() === 'microsoft.storage/storageaccounts')
+        .map((r) => String(r.body.name)),
     addSecret,
   });
   const aml = new AmlWorkloads({ arm, entra, storage, clock, url: () => origin });
   aml.install();
-  const registries = new Registries({ arm, assets: aml.assets, engine: aml.engine, storage, datastoreUrl: (ws, uri) => aml.datastoreUrl(ws, uri) });
+  const registries = new Registries({
+    arm,
+    assets: aml.assets,
+    engine: aml.engine,
+    storage,
+    datastoreUrl: (ws, uri) => aml.datastoreUrl(ws, uri),
+  });
   registries.install();
-  const online = new OnlineEndpoints({ arm, entra, clock, tls, addSecret, registryModel: (ref, ws, caller, field) => registries.resolveModel(ref, ws, caller, field) });
+  const online = new OnlineEndpoints({
+    arm,
+    entra,
+    clock,
+    tls,
+    addSecret,
+    registryModel: (ref, ws, caller, field) => registries.resolveModel(ref, ws, caller, field),
+  });
   online.install();
   await online.start(options.host ?? '127.0.0.1');
   const models = new ModelRegistry({ arm, assets: aml.assets, engine: aml.engine });
@@ -275,7 +316,8 @@ function controlApi(req: EmuRequest, emu: Emulator): EmuResponse {
     }
     if (req.method === 'POST') {
       const kind = obj.kind;
-      if (typeof kind !== 'string' || !FAULT_KINDS.includes(kind as FaultKind)) return { status: 400, body: { error: `kind must be one of ${FAULT_KINDS.join(', ')}` } };
+      if (typeof kind !== 'string' || !FAULT_KINDS.includes(kind as FaultKind))
+        return { status: 400, body: { error: `kind must be one of ${FAULT_KINDS.join(', ')}` } };
       const spec: FaultSpec = {
         kind: kind as FaultKind,
         path: typeof obj.pathRegex === 'string' ? new RegExp(obj.pathRegex) : typeof obj.path === 'string' ? obj.path : '',

@@ -68,7 +68,13 @@ export interface JobScript {
   steps?: Record<string, StepScript>;
 }
 
-const DEFAULT_SCRIPT: Required<Omit<JobScript, 'fail' | 'steps'>> = { startDelayMs: 50, stepDurationMs: 100, phaseMs: 10, cancelDelayMs: 50, parallel: true };
+const DEFAULT_SCRIPT: Required<Omit<JobScript, 'fail' | 'steps'>> = {
+  startDelayMs: 50,
+  stepDurationMs: 100,
+  phaseMs: 10,
+  cancelDelayMs: 50,
+  parallel: true,
+};
 
 export interface Transition {
   /** Date.now() when it happened (real time, for latency measurements). */
@@ -123,7 +129,8 @@ function bindingStrings(ports: unknown): Array<{ port: string; text: string }> {
   const out: Array<{ port: string; text: string }> = [];
   for (const [port, v] of Object.entries(ports)) {
     if (typeof v === 'string') out.push({ port, text: v });
-    else if (isJsonObject(v)) for (const k of ['value', 'uri', 'path']) if (typeof v[k] === 'string') out.push({ port, text: v[k] as string });
+    else if (isJsonObject(v))
+      for (const k of ['value', 'uri', 'path']) if (typeof v[k] === 'string') out.push({ port, text: v[k] as string });
   }
   return out;
 }
@@ -161,7 +168,11 @@ export class JobEngine implements RunHistory {
     for (const [metric, values] of Object.entries(metrics)) {
       byKey.set(
         metric,
-        values.map((v, i) => (typeof v === 'number' ? { key: metric, value: v, step: i, timestamp: base + i } : { key: metric, value: v.value, step: v.step ?? i, timestamp: v.timestamp ?? base + i })),
+        values.map((v, i) =>
+          typeof v === 'number'
+            ? { key: metric, value: v, step: i, timestamp: base + i }
+            : { key: metric, value: v.value, step: v.step ?? i, timestamp: v.timestamp ?? base + i },
+        ),
       );
     }
   }
@@ -208,7 +219,8 @@ export class JobEngine implements RunHistory {
   install(): void {
     const { arm } = this.deps;
     const wsBase = `/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/${ML_NS}/workspaces/{workspaceName}`;
-    const ws = (req: ArmRequest): StoredResource => requireWorkspace(arm, req.params.subscriptionId, req.params.resourceGroupName, req.params.workspaceName);
+    const ws = (req: ArmRequest): StoredResource =>
+      requireWorkspace(arm, req.params.subscriptionId, req.params.resourceGroupName, req.params.workspaceName);
 
     arm.route('PUT', `${wsBase}/jobs/{id}`, {
       action: `${ML_NS}/workspaces/jobs/write`,
@@ -223,7 +235,10 @@ export class JobEngine implements RunHistory {
         const child = this.runs.get(req.params.id);
         if (child?.parentRunId && this.jobs.get(child.jobName)?.workspaceId.toLowerCase() === w.id.toLowerCase()) {
           // Pipeline step jobs have no properties through this API (the SDK reads them from run history).
-          return { status: 200, body: { id: `${w.id}/jobs/${child.runId}`, name: child.runId, type: `${ML_NS}/workspaces/jobs`, properties: null } };
+          return {
+            status: 200,
+            body: { id: `${w.id}/jobs/${child.runId}`, name: child.runId, type: `${ML_NS}/workspaces/jobs`, properties: null },
+          };
         }
         throw this.jobNotFound(req.params.id);
       },
@@ -249,7 +264,10 @@ export class JobEngine implements RunHistory {
         if (!job || job.workspaceId.toLowerCase() !== w.id.toLowerCase()) throw this.jobNotFound(req.params.id);
         const status = job.run.status;
         if (TERMINAL_STATUSES.has(status) || status === 'Finalizing') {
-          throw amlErrors.userError(`Job ${job.name} is in status ${status} and cannot be canceled.`, ['BadArgument', 'JobInTerminalState']);
+          throw amlErrors.userError(`Job ${job.name} is in status ${status} and cannot be canceled.`, [
+            'BadArgument',
+            'JobInTerminalState',
+          ]);
         }
         if (!job.cancelOp) {
           job.cancelOp = arm.startOperation({ req, manual: true });
@@ -269,7 +287,8 @@ export class JobEngine implements RunHistory {
   private put(req: ArmRequest, w: StoredResource): { status: number; body: JsonObject } {
     const name = req.params.id;
     validateName('Job', name);
-    if (!isJsonObject(req.body) || !isJsonObject(req.body.properties)) throw amlErrors.userError("The request body must have a 'properties' object.", ['BadArgument', 'InvalidRequestBody']);
+    if (!isJsonObject(req.body) || !isJsonObject(req.body.properties))
+      throw amlErrors.userError("The request body must have a 'properties' object.", ['BadArgument', 'InvalidRequestBody']);
     const props = req.body.properties;
     const jobType = props.jobType;
     if (typeof jobType !== 'string') throw amlErrors.userError('properties.jobType is required (Pipeline or Command).');
@@ -284,7 +303,10 @@ export class JobEngine implements RunHistory {
       Spark: (a, b) => this.validateSpark(a, b),
       AutoML: (a, b) => this.validateAutoML(a, b),
     };
-    if (!(jobType in validate)) throw amlErrors.userError(`jobType '${jobType}' is not supported by the emulator (it emulates ${Object.keys(validate).join(', ')} jobs).`);
+    if (!(jobType in validate))
+      throw amlErrors.userError(
+        `jobType '${jobType}' is not supported by the emulator (it emulates ${Object.keys(validate).join(', ')} jobs).`,
+      );
     const steps = validate[jobType]!(w, props);
     const settings = isJsonObject(props.settings) ? props.settings : {};
     const cosf = settings.continue_on_step_failure ?? settings.continueOnStepFailure;
@@ -299,7 +321,14 @@ export class JobEngine implements RunHistory {
       runType: 'HTTP',
       ...(jobType === 'Pipeline'
         ? {
-            'azureml.parameters': JSON.stringify(Object.fromEntries(Object.entries(isJsonObject(props.inputs) ? props.inputs : {}).map(([k, v]) => [k, isJsonObject(v) ? (v.value ?? null) : v]))),
+            'azureml.parameters': JSON.stringify(
+              Object.fromEntries(
+                Object.entries(isJsonObject(props.inputs) ? props.inputs : {}).map(([k, v]) => [
+                  k,
+                  isJsonObject(v) ? (v.value ?? null) : v,
+                ]),
+              ),
+            ),
             'azureml.continue_on_step_failure': cosf === true || cosf === 'true' || cosf === 'True' ? 'True' : 'False',
             'azureml.pipelineComponent': 'pipelinerun',
             'azureml.defaultDataStoreName': 'workspaceblobstore',
@@ -308,7 +337,17 @@ export class JobEngine implements RunHistory {
       ...this.stringMap(props.properties),
     };
     const createdBy = { objectId: req.caller.objectId, tenantId: req.caller.tenantId, appId: req.caller.appId };
-    const run: RunState = { runId: name, jobName: name, displayName, status: 'NotStarted', createdMs: now, outputs: {}, properties, tags, createdBy };
+    const run: RunState = {
+      runId: name,
+      jobName: name,
+      displayName,
+      status: 'NotStarted',
+      createdMs: now,
+      outputs: {},
+      properties,
+      tags,
+      createdBy,
+    };
     const outputBindings: Record<string, [string, string]> = {};
     if (jobType === 'Pipeline' && isJsonObject(props.jobs)) {
       for (const [stepName, node] of Object.entries(props.jobs)) {
@@ -405,17 +444,32 @@ export class JobEngine implements RunHistory {
 
   private stringMap(v: unknown): Record<string, string> {
     if (!isJsonObject(v)) return {};
-    return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== null && x !== undefined).map(([k, x]) => [k, typeof x === 'string' ? x : JSON.stringify(x)]));
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([, x]) => x !== null && x !== undefined)
+        .map(([k, x]) => [k, typeof x === 'string' ? x : JSON.stringify(x)]),
+    );
   }
 
   private services(w: StoredResource, name: string): JsonObject {
     const wp = w.body.properties as JsonObject;
     const [, , sub, , rg] = w.id.split('/');
     const tid = String(wp.tenantId ?? '');
-    const svc = (type: string, endpoint: string): JsonObject => ({ jobServiceType: type, port: null, endpoint, status: null, errorMessage: null, properties: null, nodes: null });
+    const svc = (type: string, endpoint: string): JsonObject => ({
+      jobServiceType: type,
+      port: null,
+      endpoint,
+      status: null,
+      errorMessage: null,
+      properties: null,
+      nodes: null,
+    });
     return {
       Tracking: svc('Tracking', `${String(wp.mlFlowTrackingUri ?? '')}?`),
-      Studio: svc('Studio', `https://ml.azure.com/runs/${name}?wsid=/subscriptions/${sub}/resourcegroups/${rg}/workspaces/${String(w.body.name)}${tid ? `&tid=${tid}` : ''}`),
+      Studio: svc(
+        'Studio',
+        `https://ml.azure.com/runs/${name}?wsid=/subscriptions/${sub}/resourcegroups/${rg}/workspaces/${String(w.body.name)}${tid ? `&tid=${tid}` : ''}`,
+      ),
     };
   }
 
@@ -428,14 +482,18 @@ export class JobEngine implements RunHistory {
     if (bound) {
       const input = pipelineInputs[bound[1]!];
       const value = isJsonObject(input) ? input.value : input;
-      if (typeof value !== 'string' || value === '') throw amlErrors.userError(`${where}: compute is bound to pipeline input '${bound[1]}', which has no literal value.`);
+      if (typeof value !== 'string' || value === '')
+        throw amlErrors.userError(`${where}: compute is bound to pipeline input '${bound[1]}', which has no literal value.`);
       return this.requireCompute(w, value, where);
     }
     const name = computeNameOf(ref);
     if (name.toLowerCase() === 'serverless') return 'serverless';
     const armId = /^\/subscriptions\//i.test(ref.replace(/^azureml:/i, '')) ? ref.replace(/^azureml:/i, '') : computeArmId(w.id, name);
     if (!armId.toLowerCase().startsWith(`${w.id.toLowerCase()}/computes/`) || !this.deps.arm.resources.get(armId)) {
-      throw amlErrors.userError(`${where}: compute '${name}' was not found in workspace '${String(w.body.name)}'. Create the compute, or use the name of an existing one.`, ['BadArgument', 'ComputeNotFound']);
+      throw amlErrors.userError(
+        `${where}: compute '${name}' was not found in workspace '${String(w.body.name)}'. Create the compute, or use the name of an existing one.`,
+        ['BadArgument', 'ComputeNotFound'],
+      );
     }
     return name;
   }
@@ -449,7 +507,8 @@ export class JobEngine implements RunHistory {
 
   private validatePipeline(w: StoredResource, props: JsonObject): StepPlan[] {
     const jobs = props.jobs;
-    if (!isJsonObject(jobs) || Object.keys(jobs).length === 0) throw amlErrors.userError('properties.jobs is required: a pipeline job needs at least one step.');
+    if (!isJsonObject(jobs) || Object.keys(jobs).length === 0)
+      throw amlErrors.userError('properties.jobs is required: a pipeline job needs at least one step.');
     const settings = isJsonObject(props.settings) ? props.settings : {};
     const defaultCompute = settings.default_compute ?? settings.defaultCompute ?? props.computeId;
     const pipelineInputs = isJsonObject(props.inputs) ? props.inputs : {};
@@ -465,28 +524,52 @@ export class JobEngine implements RunHistory {
       if (node.type === 'automl') {
         // An AutoML node runs the service's own trials: no component; best_model is always an output.
         const computeName = this.requireCompute(w, node.computeId ?? node.compute ?? defaultCompute, `Step '${stepName}'`, pipelineInputs);
-        if (typeof node.task !== 'string' || typeof node.training_data !== 'string') throw amlErrors.userError(`Step '${stepName}': an automl node needs task and training_data.`);
+        if (typeof node.task !== 'string' || typeof node.training_data !== 'string')
+          throw amlErrors.userError(`Step '${stepName}': an automl node needs task and training_data.`);
         specs.set(stepName, undefined);
         const outputs = [...new Set([...Object.keys(isJsonObject(node.outputs) ? node.outputs : {}), 'best_model'])];
-        plans.push({ name: stepName, deps: [], displayName: displayName0, componentId: `automl:${String(node.task)}`, componentName: 'automl', ...(computeName ? { computeName } : {}), outputs });
+        plans.push({
+          name: stepName,
+          deps: [],
+          displayName: displayName0,
+          componentId: `automl:${String(node.task)}`,
+          componentName: 'automl',
+          ...(computeName ? { computeName } : {}),
+          outputs,
+        });
         continue;
       }
       // A sweep node runs its trial's component.
-      const componentId = node.componentId ?? node.component_id ?? (node.type === 'sweep' && isJsonObject(node.trial) ? node.trial.componentId : undefined);
+      const componentId =
+        node.componentId ?? node.component_id ?? (node.type === 'sweep' && isJsonObject(node.trial) ? node.trial.componentId : undefined);
       if (typeof componentId !== 'string' || componentId === '') throw amlErrors.userError(`Step '${stepName}' has no componentId.`);
       const ref = parseAssetRef(componentId);
       if (!ref || ref.kind !== 'components') {
-        throw amlErrors.userError(`Step '${stepName}': componentId '${componentId}' is not a component version id (azureml:/subscriptions/.../workspaces/<ws>/components/<name>/versions/<version>).`);
+        throw amlErrors.userError(
+          `Step '${stepName}': componentId '${componentId}' is not a component version id (azureml:/subscriptions/.../workspaces/<ws>/components/<name>/versions/<version>).`,
+        );
       }
       if (ref.id && !this.deps.arm.resources.get(ref.id)) {
-        throw amlErrors.userError(`Step '${stepName}': component '${ref.name}:${ref.version}' was not found in workspace '${String(ref.workspaceId).split('/').pop()}'.`, ['BadArgument', 'AssetNotFound']);
+        throw amlErrors.userError(
+          `Step '${stepName}': component '${ref.name}:${ref.version}' was not found in workspace '${String(ref.workspaceId).split('/').pop()}'.`,
+          ['BadArgument', 'AssetNotFound'],
+        );
       }
       const computeName = this.requireCompute(w, node.computeId ?? node.compute ?? defaultCompute, `Step '${stepName}'`, pipelineInputs);
       const spec = ref.id ? this.componentOf(ref.id) : undefined;
       specs.set(stepName, spec);
-      const displayName = typeof node.display_name === 'string' ? node.display_name : typeof node.displayName === 'string' ? node.displayName : stepName;
+      const displayName =
+        typeof node.display_name === 'string' ? node.display_name : typeof node.displayName === 'string' ? node.displayName : stepName;
       const outputs = Object.keys(isJsonObject(spec?.outputs) ? (spec?.outputs as JsonObject) : {});
-      plans.push({ name: stepName, deps: [], displayName, componentId: ref.id ?? componentId, componentName: ref.name, ...(computeName ? { computeName } : {}), outputs });
+      plans.push({
+        name: stepName,
+        deps: [],
+        displayName,
+        componentId: ref.id ?? componentId,
+        componentName: ref.name,
+        ...(computeName ? { computeName } : {}),
+        outputs,
+      });
     }
     for (const plan of plans) {
       const node = jobs[plan.name] as JsonObject;
@@ -496,20 +579,31 @@ export class JobEngine implements RunHistory {
             const [, kind, target, sub, subName] = m;
             const where = `Step '${plan.name}' ${direction === 'inputs' ? 'input' : 'output'} '${port}' binds ${m[0]}`;
             if (kind === 'inputs' && !sub) {
-              if (!(target in pipelineInputs)) throw amlErrors.userError(`${where}, but the pipeline has no input '${target}'. Pipeline inputs: ${Object.keys(pipelineInputs).join(', ') || '(none)'}.`);
+              if (!(target in pipelineInputs))
+                throw amlErrors.userError(
+                  `${where}, but the pipeline has no input '${target}'. Pipeline inputs: ${Object.keys(pipelineInputs).join(', ') || '(none)'}.`,
+                );
             } else if (kind === 'outputs' && !sub) {
-              if (!(target in pipelineOutputs)) throw amlErrors.userError(`${where}, but the pipeline has no output '${target}'. Pipeline outputs: ${Object.keys(pipelineOutputs).join(', ') || '(none)'}.`);
+              if (!(target in pipelineOutputs))
+                throw amlErrors.userError(
+                  `${where}, but the pipeline has no output '${target}'. Pipeline outputs: ${Object.keys(pipelineOutputs).join(', ') || '(none)'}.`,
+                );
             } else if (kind === 'jobs' && sub === 'outputs' && subName) {
               if (target === plan.name) throw amlErrors.userError(`${where}: a step cannot bind its own output.`);
-              if (!(target in jobs)) throw amlErrors.userError(`${where}, but the pipeline has no step '${target}'. Steps: ${Object.keys(jobs).join(', ')}.`);
+              if (!(target in jobs))
+                throw amlErrors.userError(`${where}, but the pipeline has no step '${target}'. Steps: ${Object.keys(jobs).join(', ')}.`);
               const spec = specs.get(target);
               if (spec && !(isJsonObject(spec.outputs) && subName in spec.outputs)) {
                 const outs = Object.keys(isJsonObject(spec.outputs) ? spec.outputs : {});
-                throw amlErrors.userError(`${where}, but step '${target}' has no output '${subName}'. Its outputs: ${outs.join(', ') || '(none)'}.`);
+                throw amlErrors.userError(
+                  `${where}, but step '${target}' has no output '${subName}'. Its outputs: ${outs.join(', ') || '(none)'}.`,
+                );
               }
               if (!plan.deps.includes(target)) plan.deps.push(target);
             } else {
-              throw amlErrors.userError(`${where}, which is not a supported binding (\${{parent.inputs.<name>}}, \${{parent.outputs.<name>}}, \${{parent.jobs.<step>.outputs.<name>}}).`);
+              throw amlErrors.userError(
+                `${where}, which is not a supported binding (\${{parent.inputs.<name>}}, \${{parent.outputs.<name>}}, \${{parent.jobs.<step>.outputs.<name>}}).`,
+              );
             }
           }
         }
@@ -539,25 +633,33 @@ export class JobEngine implements RunHistory {
       if (typeof uri !== 'string') continue;
       const ref = parseAssetRef(uri);
       if (ref?.id && (ref.kind === 'data' || ref.kind === 'models') && !this.deps.arm.resources.get(ref.id)) {
-        throw amlErrors.userError(`${where} input '${port}': ${ref.kind === 'data' ? 'data' : 'model'} asset '${ref.name}:${ref.version}' was not found in workspace '${String(ref.workspaceId).split('/').pop()}'.`, ['BadArgument', 'AssetNotFound']);
+        throw amlErrors.userError(
+          `${where} input '${port}': ${ref.kind === 'data' ? 'data' : 'model'} asset '${ref.name}:${ref.version}' was not found in workspace '${String(ref.workspaceId).split('/').pop()}'.`,
+          ['BadArgument', 'AssetNotFound'],
+        );
       }
     }
   }
 
   /** A sweep job: the sweep's own parts, and its trial checked as a command job on the sweep's compute. It runs as one run. */
   private validateSweep(w: StoredResource, props: JsonObject): StepPlan[] {
-    for (const k of ['trial', 'objective', 'samplingAlgorithm', 'searchSpace', 'limits']) if (!isJsonObject(props[k])) throw amlErrors.userError(`properties.${k} is required for a sweep job.`);
+    for (const k of ['trial', 'objective', 'samplingAlgorithm', 'searchSpace', 'limits'])
+      if (!isJsonObject(props[k])) throw amlErrors.userError(`properties.${k} is required for a sweep job.`);
     return this.validateCommand(w, { ...(props.trial as JsonObject), computeId: props.computeId ?? null });
   }
 
   /** A standalone Spark job (SparkJob): its entry file in its code, on serverless Spark (resources) or an attached pool. It runs as one run. */
   private validateSpark(w: StoredResource, props: JsonObject): StepPlan[] {
     const entry = props.entry;
-    if (!isJsonObject(entry) || typeof entry.sparkJobEntryType !== 'string') throw amlErrors.userError('properties.entry is required for a Spark job (sparkJobEntryType and file or className).');
+    if (!isJsonObject(entry) || typeof entry.sparkJobEntryType !== 'string')
+      throw amlErrors.userError('properties.entry is required for a Spark job (sparkJobEntryType and file or className).');
     this.checkJobAsset(props.codeId, 'codes', 'codeId', true, 'a Spark job');
     this.checkJobAsset(props.environmentId, 'environments', 'environmentId', false, 'a Spark job');
     if (props.computeId === undefined || props.computeId === null) {
-      if (!isJsonObject(props.resources) || typeof props.resources.instanceType !== 'string') throw amlErrors.userError('A Spark job needs properties.computeId (an attached Spark pool) or properties.resources.instanceType (serverless Spark).');
+      if (!isJsonObject(props.resources) || typeof props.resources.instanceType !== 'string')
+        throw amlErrors.userError(
+          'A Spark job needs properties.computeId (an attached Spark pool) or properties.resources.instanceType (serverless Spark).',
+        );
     } else this.requireCompute(w, props.computeId, 'properties.computeId');
     return [];
   }
@@ -565,9 +667,14 @@ export class JobEngine implements RunHistory {
   /** A standalone AutoML job (AutoMLJob): the service runs its own trials on its compute. It runs as one run. */
   private validateAutoML(w: StoredResource, props: JsonObject): StepPlan[] {
     const task = props.taskDetails;
-    if (!isJsonObject(task) || typeof task.taskType !== 'string') throw amlErrors.userError('properties.taskDetails with taskType is required for an AutoML job.');
-    if (!isJsonObject(task.trainingData) || typeof task.trainingData.uri !== 'string') throw amlErrors.userError('properties.taskDetails.trainingData (an mltable input with uri) is required for an AutoML job.');
-    this.requireDataInputs({ training_data: task.trainingData, ...(isJsonObject(task.validationData) ? { validation_data: task.validationData } : {}) }, 'AutoML job');
+    if (!isJsonObject(task) || typeof task.taskType !== 'string')
+      throw amlErrors.userError('properties.taskDetails with taskType is required for an AutoML job.');
+    if (!isJsonObject(task.trainingData) || typeof task.trainingData.uri !== 'string')
+      throw amlErrors.userError('properties.taskDetails.trainingData (an mltable input with uri) is required for an AutoML job.');
+    this.requireDataInputs(
+      { training_data: task.trainingData, ...(isJsonObject(task.validationData) ? { validation_data: task.validationData } : {}) },
+      'AutoML job',
+    );
     this.checkJobAsset(props.environmentId, 'environments', 'environmentId', false, 'an AutoML job');
     this.requireCompute(w, props.computeId, 'properties.computeId');
     return [];
@@ -581,11 +688,13 @@ export class JobEngine implements RunHistory {
     }
     const p = typeof ref === 'string' ? parseAssetRef(ref) : undefined;
     if (!p || p.kind !== kind) throw amlErrors.userError(`properties.${field} '${String(ref)}' is not a ${kind.slice(0, -1)} version id.`);
-    if (p.id && !this.deps.arm.resources.get(p.id)) throw amlErrors.userError(`properties.${field}: '${p.name}:${p.version}' was not found.`, ['BadArgument', 'AssetNotFound']);
+    if (p.id && !this.deps.arm.resources.get(p.id))
+      throw amlErrors.userError(`properties.${field}: '${p.name}:${p.version}' was not found.`, ['BadArgument', 'AssetNotFound']);
   }
 
   private validateCommand(w: StoredResource, props: JsonObject): StepPlan[] {
-    if (typeof props.command !== 'string' || props.command.trim() === '') throw amlErrors.userError('properties.command is required for a command job.');
+    if (typeof props.command !== 'string' || props.command.trim() === '')
+      throw amlErrors.userError('properties.command is required for a command job.');
     this.checkJobAsset(props.environmentId, 'environments', 'environmentId', true, 'a command job');
     this.checkJobAsset(props.codeId, 'codes', 'codeId', false, 'a command job');
     this.requireCompute(w, props.computeId, 'properties.computeId');
@@ -600,10 +709,13 @@ export class JobEngine implements RunHistory {
 
   private after(job: JobRecord, ms: number, fn: () => void): void {
     if (!Number.isFinite(ms)) return;
-    const t = setTimeout(() => {
-      job.timers.delete(t);
-      fn();
-    }, Math.max(0, ms));
+    const t = setTimeout(
+      () => {
+        job.timers.delete(t);
+        fn();
+      },
+      Math.max(0, ms),
+    );
     t.unref();
     job.timers.add(t);
   }
@@ -679,11 +791,15 @@ export class JobEngine implements RunHistory {
   private failureFor(job: JobRecord, run: RunState): RunError | undefined {
     const s = this.script(job);
     const stepFail = run.step ? s.steps?.[run.step]?.fail : undefined;
-    const f = stepFail ?? (s.fail && (job.jobType === 'Command' || job.jobType === 'Sweep' ? !run.step : s.fail.step === run.step) ? s.fail : undefined);
+    const f =
+      stepFail ??
+      (s.fail && (job.jobType === 'Command' || job.jobType === 'Sweep' ? !run.step : s.fail.step === run.step) ? s.fail : undefined);
     if (!f) return undefined;
     return {
       code: f.code ?? 'UserError',
-      message: f.message ?? "Execution failed. User process 'python' exited with status code 1. Please check log file 'user_logs/std_log.txt' for error details.",
+      message:
+        f.message ??
+        "Execution failed. User process 'python' exited with status code 1. Please check log file 'user_logs/std_log.txt' for error details.",
     };
   }
 
@@ -782,14 +898,18 @@ export class JobEngine implements RunHistory {
         const account = this.deps.storage.azuriteAccount(storageAccountNameOf(w));
         await this.deps.storage.start();
         for (const [file, content] of Object.entries(spec.files)) {
-          await this.deps.storage.putBlob(this.deps.storage.blobUrl({ account, container: defaultBlobContainer(w), path: `${path}/${file}` }), content);
+          await this.deps.storage.putBlob(
+            this.deps.storage.blobUrl({ account, container: defaultBlobContainer(w), path: `${path}/${file}` }),
+            content,
+          );
         }
       }
     }
     if (!run.step) {
       const stored = this.deps.arm.resources.get(`${job.workspaceId}/jobs/${job.name}`);
       const outs = (stored?.body.properties as JsonObject | undefined)?.outputs;
-      if (isJsonObject(outs)) for (const [k, v] of Object.entries(outs)) if (isJsonObject(v) && run.outputs[k] && !v.uri) v.uri = run.outputs[k];
+      if (isJsonObject(outs))
+        for (const [k, v] of Object.entries(outs)) if (isJsonObject(v) && run.outputs[k] && !v.uri) v.uri = run.outputs[k];
     }
   }
 
@@ -812,7 +932,13 @@ export class JobEngine implements RunHistory {
     const props = stored.body.properties as JsonObject;
     return {
       ...stored.body,
-      properties: { ...props, displayName: job.run.displayName, tags: { ...job.run.tags }, properties: { ...job.run.properties }, status: job.run.status },
+      properties: {
+        ...props,
+        displayName: job.run.displayName,
+        tags: { ...job.run.tags },
+        properties: { ...job.run.properties },
+        status: job.run.status,
+      },
     };
   }
 }
@@ -887,7 +1013,11 @@ export class AmlWorkloads {
     const p = ds?.body.properties as JsonObject | undefined;
     if (!p || typeof p.containerName !== 'string') return undefined;
     await this.deps.storage.start();
-    return this.deps.storage.blobUrl({ account: this.deps.storage.azuriteAccount(String(p.accountName ?? '')), container: p.containerName, path: m[2].replace(/\/+$/, '') });
+    return this.deps.storage.blobUrl({
+      account: this.deps.storage.azuriteAccount(String(p.accountName ?? '')),
+      container: p.containerName,
+      path: m[2].replace(/\/+$/, ''),
+    });
   }
 
   // state
@@ -899,7 +1029,12 @@ export class AmlWorkloads {
     return addCompute(this.deps.arm, workspaceId, name, opts);
   }
   addEnvironment(workspaceId: string, name: string, version: string, properties: JsonObject): JsonObject {
-    return this.assets.putVersion(workspaceId, 'environments', name, version, { environmentType: 'UserCreated', osType: 'Linux', autoRebuild: 'OnBaseImageUpdate', ...properties }).body;
+    return this.assets.putVersion(workspaceId, 'environments', name, version, {
+      environmentType: 'UserCreated',
+      osType: 'Linux',
+      autoRebuild: 'OnBaseImageUpdate',
+      ...properties,
+    }).body;
   }
   /** Registers a code version without checking its codeUri. */
   addCode(workspaceId: string, name: string, version: string, codeUri: string, properties: JsonObject = {}): JsonObject {
@@ -913,6 +1048,9 @@ export class AmlWorkloads {
   addComponent(workspaceId: string, name: string, version: string, componentSpec: JsonObject, properties: JsonObject = {}): JsonObject {
     validateComponentSpec(this.deps.arm, componentSpec);
     // As a client registers it: the spec names the component and its version.
-    return this.assets.putVersion(workspaceId, 'components', name, version, { ...properties, componentSpec: { name, version, ...componentSpec } }).body;
+    return this.assets.putVersion(workspaceId, 'components', name, version, {
+      ...properties,
+      componentSpec: { name, version, ...componentSpec },
+    }).body;
   }
 }

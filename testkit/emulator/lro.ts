@@ -84,7 +84,8 @@ export class LroManager {
     const apiVersion = opts.apiVersion ?? '2024-04-01';
     const name = randomUUID();
     // Azure ML names these mfeOperationsStatus / mfeOperationResults; most providers use operationStatuses / operationResults.
-    const [statusSeg, resultSeg] = ns.toLowerCase() === ML_NAMESPACE ? ['mfeOperationsStatus', 'mfeOperationResults'] : ['operationStatuses', 'operationResults'];
+    const [statusSeg, resultSeg] =
+      ns.toLowerCase() === ML_NAMESPACE ? ['mfeOperationsStatus', 'mfeOperationResults'] : ['operationStatuses', 'operationResults'];
     const prefix = `/subscriptions/${opts.subscriptionId}/providers/${ns}/locations/${location}`;
     const statusPath = `${prefix}/${statusSeg}/${name}`;
     const state: OperationState = {

@@ -127,7 +127,8 @@ export function parseFilter(filter: string): Clause[] | undefined {
   const text = filter.trim();
   if (text === '') return [];
   const clauses: Clause[] = [];
-  const re = /^\s*([A-Za-z_]+)\.(`[^`]+`|"[^"]+"|[A-Za-z0-9_.\-:/]+)\s*(!=|>=|<=|=|>|<|ILIKE|LIKE)\s*('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)\s*(?:\bAND\b|$)/i;
+  const re =
+    /^\s*([A-Za-z_]+)\.(`[^`]+`|"[^"]+"|[A-Za-z0-9_.\-:/]+)\s*(!=|>=|<=|=|>|<|ILIKE|LIKE)\s*('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)\s*(?:\bAND\b|$)/i;
   let rest = text;
   while (rest.trim() !== '') {
     const m = re.exec(rest);
@@ -144,7 +145,13 @@ export function parseFilter(filter: string): Clause[] | undefined {
 }
 
 function like(value: string, pattern: string, insensitive: boolean): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/%/g, '.*').replace(/_/g, '.')}$`, insensitive ? 'i' : '');
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+      .replace(/%/g, '.*')
+      .replace(/_/g, '.')}$`,
+    insensitive ? 'i' : '',
+  );
   return re.test(value);
 }
 
@@ -213,7 +220,12 @@ export function handleMlflow(ctx: Ctx, method: string, rest: string, query: URLS
     const b = body as JsonObject | undefined;
     return b && typeof b[name] === 'string' && b[name] !== '' ? (b[name] as string) : undefined;
   };
-  const missing = (name: string): EmuResponse => mlflowError(400, 'INVALID_PARAMETER_VALUE', `Missing value for required parameter '${name}'. See the API docs for more information about request parameters.`);
+  const missing = (name: string): EmuResponse =>
+    mlflowError(
+      400,
+      'INVALID_PARAMETER_VALUE',
+      `Missing value for required parameter '${name}'. See the API docs for more information about request parameters.`,
+    );
 
   if (route === 'runs/get' && method === 'GET') {
     const runId = param('run_id') ?? param('run_uuid');
@@ -231,7 +243,10 @@ export function handleMlflow(ctx: Ctx, method: string, rest: string, query: URLS
     if (!found) return mlflowError(404, 'RESOURCE_DOES_NOT_EXIST', `Run with id=${runId} not found`);
     const points = ctx.engine.metricsOf(found.run.runId).get(key) ?? [];
     // Like MLflow's protobuf JSON, an empty list is left out: a metric never logged answers {}.
-    return { status: 200, body: points.length > 0 ? { metrics: points.map((p) => ({ key: p.key, value: p.value, timestamp: p.timestamp, step: p.step })) } : {} };
+    return {
+      status: 200,
+      body: points.length > 0 ? { metrics: points.map((p) => ({ key: p.key, value: p.value, timestamp: p.timestamp, step: p.step })) } : {},
+    };
   }
   if (route === 'runs/search' && method === 'POST') {
     const b = (typeof body === 'object' && body !== null ? body : {}) as JsonObject;
@@ -240,7 +255,12 @@ export function handleMlflow(ctx: Ctx, method: string, rest: string, query: URLS
     const clauses = parseFilter(filter);
     if (!clauses) return mlflowError(400, 'INVALID_PARAMETER_VALUE', `Invalid filter '${filter}'. Could not be parsed.`);
     const max = typeof b.max_results === 'number' ? b.max_results : 1000;
-    if (!Number.isInteger(max) || max < 1 || max > 50000) return mlflowError(400, 'INVALID_PARAMETER_VALUE', `Invalid value ${String(b.max_results)} for parameter 'max_results' supplied. It must be a positive integer no greater than 50000.`);
+    if (!Number.isInteger(max) || max < 1 || max > 50000)
+      return mlflowError(
+        400,
+        'INVALID_PARAMETER_VALUE',
+        `Invalid value ${String(b.max_results)} for parameter 'max_results' supplied. It must be a positive integer no greater than 50000.`,
+      );
     const offset = Number(typeof b.page_token === 'string' ? Buffer.from(b.page_token, 'base64').toString('utf8') : 0) || 0;
     const hits = allRuns(ctx)
       .filter(({ job }) => ids.includes(job.experimentId))
@@ -257,10 +277,15 @@ export function handleMlflow(ctx: Ctx, method: string, rest: string, query: URLS
     const wanted = byName ? param('experiment_name') : param('experiment_id');
     if (!wanted) return missing(byName ? 'experiment_name' : 'experiment_id');
     const job = [...ctx.engine.jobs.values()].find(
-      (j) => j.workspaceId.toLowerCase() === ctx.workspaceId.toLowerCase() && (byName ? j.experimentName === wanted : j.experimentId === wanted),
+      (j) =>
+        j.workspaceId.toLowerCase() === ctx.workspaceId.toLowerCase() && (byName ? j.experimentName === wanted : j.experimentId === wanted),
     );
     if (!job) {
-      return mlflowError(404, 'RESOURCE_DOES_NOT_EXIST', byName ? `Could not find experiment with name '${wanted}'` : `No Experiment with id=${wanted} exists`);
+      return mlflowError(
+        404,
+        'RESOURCE_DOES_NOT_EXIST',
+        byName ? `Could not find experiment with name '${wanted}'` : `No Experiment with id=${wanted} exists`,
+      );
     }
     return {
       status: 200,

@@ -39,7 +39,8 @@ export const MODEL_NAME = /^[a-zA-Z0-9][a-zA-Z0-9\-_.]{0,254}$/;
 export const MODEL_TYPES = ['custom_model', 'mlflow_model', 'triton_model', 'custommodel', 'mlflowmodel', 'tritonmodel'];
 const JOB_URI = /^azureml:\/\/jobs\/([^/]+)\/outputs\/([^/]+)(?:\/paths\/(.*))?$/i;
 const SHORT_DATASTORE_URI = /^azureml:\/\/datastores\/([^/]+)\/paths\/(.+)$/i;
-const LONG_DATASTORE_URI = /^azureml:\/\/subscriptions\/([^/]+)\/resource[gG]roups\/([^/]+)\/(?:providers\/Microsoft\.MachineLearningServices\/)?workspaces\/([^/]+)\/datastores\/([^/]+)\/paths\/(.+)$/i;
+const LONG_DATASTORE_URI =
+  /^azureml:\/\/subscriptions\/([^/]+)\/resource[gG]roups\/([^/]+)\/(?:providers\/Microsoft\.MachineLearningServices\/)?workspaces\/([^/]+)\/datastores\/([^/]+)\/paths\/(.+)$/i;
 /** Fields a later PUT may change. */
 const MUTABLE = new Set(['description', 'tags', 'properties', 'isArchived', 'provisioningState', 'stage']);
 
@@ -87,7 +88,8 @@ export class ModelRegistry {
   install(): void {
     const { arm, assets } = this.deps;
     const wsBase = `/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/${ML_NS}/workspaces/{workspaceName}`;
-    const ws = (req: ArmRequest): StoredResource => requireWorkspace(arm, req.params.subscriptionId, req.params.resourceGroupName, req.params.workspaceName);
+    const ws = (req: ArmRequest): StoredResource =>
+      requireWorkspace(arm, req.params.subscriptionId, req.params.resourceGroupName, req.params.workspaceName);
     const notFound = (req: ArmRequest, version?: string): ArmError =>
       amlErrors.notFound(
         version === undefined
@@ -99,7 +101,15 @@ export class ModelRegistry {
       action: `${ML_NS}/workspaces/models/read`,
       handler: (req) => {
         const w = ws(req);
-        return { status: 200, body: pageOf(req, arm.resources.list(`${w.id}/models`).map((c) => assets.containerView(c, w.id, 'models')), arm.listPageSize, '$skip') };
+        return {
+          status: 200,
+          body: pageOf(
+            req,
+            arm.resources.list(`${w.id}/models`).map((c) => assets.containerView(c, w.id, 'models')),
+            arm.listPageSize,
+            '$skip',
+          ),
+        };
       },
     });
     arm.route('GET', `${wsBase}/models/{name}`, {
@@ -122,7 +132,9 @@ export class ModelRegistry {
           .versions(w.id, 'models', req.params.name)
           .map((v) => v.body)
           .filter((b) => !version || b.name === version)
-          .filter((b) => matchesFilter((b.properties as JsonObject).tags, tags) && matchesFilter((b.properties as JsonObject).properties, props));
+          .filter(
+            (b) => matchesFilter((b.properties as JsonObject).tags, tags) && matchesFilter((b.properties as JsonObject).properties, props),
+          );
         return { status: 200, body: pageOf(req, list, arm.listPageSize, '$skipToken') };
       },
     });
@@ -148,14 +160,25 @@ export class ModelRegistry {
           if (old.modelUri !== modelUri) throw amlErrors.userError('Asset paths cannot be updated.', ['Immutable']);
           const defaults: JsonObject = { isAnonymous: false, modelType: 'custom_model', jobName: null, flavors: {} };
           const keys = new Set([...Object.keys(old), ...Object.keys(props)]);
-          const changed = [...keys].filter((k) => k !== 'modelUri' && !MUTABLE.has(k) && stableJson(props[k] ?? defaults[k] ?? null) !== stableJson(old[k] ?? defaults[k] ?? null));
+          const changed = [...keys].filter(
+            (k) =>
+              k !== 'modelUri' &&
+              !MUTABLE.has(k) &&
+              stableJson(props[k] ?? defaults[k] ?? null) !== stableJson(old[k] ?? defaults[k] ?? null),
+          );
           if (changed.length > 0) {
-            throw amlErrors.userError(`Model ${name}:${version} already exists and its ${changed.join(', ')} cannot be changed: asset versions are immutable. Use a new version.`, ['Immutable']);
+            throw amlErrors.userError(
+              `Model ${name}:${version} already exists and its ${changed.join(', ')} cannot be changed: asset versions are immutable. Use a new version.`,
+              ['Immutable'],
+            );
           }
         } else {
           this.checkUri(w, modelUri);
           if (typeof props.jobName === 'string' && props.jobName !== '' && !this.deps.engine.run(props.jobName)) {
-            throw amlErrors.userError(`properties.jobName: job '${props.jobName}' was not found in workspace '${String(w.body.name)}'.`, ['BadArgument', 'JobNotFound']);
+            throw amlErrors.userError(`properties.jobName: job '${props.jobName}' was not found in workspace '${String(w.body.name)}'.`, [
+              'BadArgument',
+              'JobNotFound',
+            ]);
           }
         }
         const next: JsonObject = old ? { ...old, ...props } : { flavors: {}, jobName: null, modelType: 'custom_model', ...props };
@@ -164,7 +187,9 @@ export class ModelRegistry {
         const { body, created } = assets.putVersion(w.id, 'models', name, version, next, req);
         if (this.lose > 0) {
           this.lose--;
-          throw new ArmError(503, 'ServiceUnavailable', 'The service is temporarily unavailable. Please retry the request.', { 'Retry-After': '0' });
+          throw new ArmError(503, 'ServiceUnavailable', 'The service is temporarily unavailable. Please retry the request.', {
+            'Retry-After': '0',
+          });
         }
         return { status: created ? 201 : 200, body };
       },
@@ -179,15 +204,29 @@ export class ModelRegistry {
       const run = this.deps.engine.run(jobName);
       const record = run ? this.deps.engine.jobs.get(run.jobName) : undefined;
       if (!run || !record || record.workspaceId.toLowerCase() !== w.id.toLowerCase()) {
-        throw amlErrors.userError(`The job '${jobName}' referenced by modelUri '${uri}' was not found in workspace '${String(w.body.name)}'.`, ['BadArgument', 'JobNotFound']);
+        throw amlErrors.userError(
+          `The job '${jobName}' referenced by modelUri '${uri}' was not found in workspace '${String(w.body.name)}'.`,
+          ['BadArgument', 'JobNotFound'],
+        );
       }
       if (run.status !== 'Completed') {
-        throw amlErrors.userError(`Job '${jobName}' is in status ${run.status}: a model can only be registered from the outputs of a completed job.`, ['BadArgument', 'JobNotCompleted']);
+        throw amlErrors.userError(
+          `Job '${jobName}' is in status ${run.status}: a model can only be registered from the outputs of a completed job.`,
+          ['BadArgument', 'JobNotCompleted'],
+        );
       }
-      const declared = run.step ? [] : Object.keys(((this.deps.arm.resources.get(`${record.workspaceId}/jobs/${record.name}`)?.body.properties as JsonObject | undefined)?.outputs as JsonObject | undefined) ?? {});
+      const declared = run.step
+        ? []
+        : Object.keys(
+            ((this.deps.arm.resources.get(`${record.workspaceId}/jobs/${record.name}`)?.body.properties as JsonObject | undefined)
+              ?.outputs as JsonObject | undefined) ?? {},
+          );
       const outputs = new Set([...Object.keys(run.outputs), ...declared]);
       if (!outputs.has(output)) {
-        throw amlErrors.userError(`Job '${jobName}' has no output '${output}'. Its outputs: ${[...outputs].join(', ') || '(none)'}.`, ['BadArgument', 'OutputNotFound']);
+        throw amlErrors.userError(`Job '${jobName}' has no output '${output}'. Its outputs: ${[...outputs].join(', ') || '(none)'}.`, [
+          'BadArgument',
+          'OutputNotFound',
+        ]);
       }
       return;
     }
@@ -197,7 +236,10 @@ export class ModelRegistry {
       const ds = short ? short[1] : long![4];
       const wsId = long ? `/subscriptions/${long[1]}/resourceGroups/${long[2]}/providers/${ML_NS}/workspaces/${long[3]}` : w.id;
       if (!this.deps.arm.resources.get(`${wsId}/datastores/${ds}`)) {
-        throw amlErrors.userError(`The datastore '${ds}' referenced by modelUri '${uri}' was not found.`, ['BadArgument', 'DatastoreNotFound']);
+        throw amlErrors.userError(`The datastore '${ds}' referenced by modelUri '${uri}' was not found.`, [
+          'BadArgument',
+          'DatastoreNotFound',
+        ]);
       }
       return;
     }
@@ -212,15 +254,23 @@ export class ModelRegistry {
 /** What the service refuses in a model version PUT, for workspaces and registries alike; returns its properties. */
 export function checkModelVersionBody(name: string, version: string, body: unknown): JsonObject {
   checkModelNames(name, version);
-  if (!isJsonObject(body) || !isJsonObject(body.properties)) throw amlErrors.userError("The request body must have a 'properties' object.", ['BadArgument', 'InvalidRequestBody']);
+  if (!isJsonObject(body) || !isJsonObject(body.properties))
+    throw amlErrors.userError("The request body must have a 'properties' object.", ['BadArgument', 'InvalidRequestBody']);
   const props = body.properties;
   const modelUri = props.modelUri;
-  if (typeof modelUri !== 'string' || modelUri.trim() === '') throw amlErrors.userError('properties.modelUri is required: the URI of the model files.');
+  if (typeof modelUri !== 'string' || modelUri.trim() === '')
+    throw amlErrors.userError('properties.modelUri is required: the URI of the model files.');
   if (props.modelType !== undefined && props.modelType !== null && !MODEL_TYPES.includes(String(props.modelType).toLowerCase())) {
-    throw amlErrors.userError(`properties.modelType '${String(props.modelType)}' is invalid. Valid values: custom_model, mlflow_model, triton_model.`);
+    throw amlErrors.userError(
+      `properties.modelType '${String(props.modelType)}' is invalid. Valid values: custom_model, mlflow_model, triton_model.`,
+    );
   }
   for (const k of ['tags', 'properties'] as const) {
-    if (props[k] !== undefined && props[k] !== null && (!isJsonObject(props[k]) || Object.values(props[k] as JsonObject).some((x) => typeof x !== 'string' && x !== null))) {
+    if (
+      props[k] !== undefined &&
+      props[k] !== null &&
+      (!isJsonObject(props[k]) || Object.values(props[k] as JsonObject).some((x) => typeof x !== 'string' && x !== null))
+    ) {
       throw amlErrors.userError(`properties.${k} must be an object of string values.`);
     }
   }

@@ -25,7 +25,10 @@ const rgOf = (id: string): string => /\/resourceGroups\/([^/]+)/i.exec(id)?.[1] 
 /** Create the endpoint resource and, unless present, the connection on the target resource. */
 export function addPrivateEndpoint(arm: ArmService, spec: PrivateEndpointSpec): JsonObject {
   const status = spec.status ?? 'Approved';
-  const subnet = spec.id.replace(/\/providers\/Microsoft\.Network\/privateEndpoints\/.*/i, '/providers/Microsoft.Network/virtualNetworks/vnet-aml/subnets/snet-pe');
+  const subnet = spec.id.replace(
+    /\/providers\/Microsoft\.Network\/privateEndpoints\/.*/i,
+    '/providers/Microsoft.Network/virtualNetworks/vnet-aml/subnets/snet-pe',
+  );
   const body: JsonObject = {
     name: nameOf(spec.id),
     id: spec.id,
@@ -42,7 +45,11 @@ export function addPrivateEndpoint(arm: ArmService, spec: PrivateEndpointSpec): 
           properties: {
             privateLinkServiceId: spec.targetId,
             groupIds: [spec.groupId],
-            privateLinkServiceConnectionState: { status, description: status === 'Approved' ? 'Auto-Approved' : '', actionsRequired: 'None' },
+            privateLinkServiceConnectionState: {
+              status,
+              description: status === 'Approved' ? 'Auto-Approved' : '',
+              actionsRequired: 'None',
+            },
           },
         },
       ],
@@ -59,8 +66,11 @@ export function addPrivateEndpoint(arm: ArmService, spec: PrivateEndpointSpec): 
   const target = arm.resources.get(spec.targetId);
   if (!target) throw new Error(`addPrivateEndpoint: unknown target ${spec.targetId}`);
   if (/\/Microsoft\.MachineLearningServices\/workspaces\//i.test(spec.targetId)) {
-    const exists = arm.resources.list(`${target.id}/privateEndpointConnections`).some((c) => JSON.stringify(c.body).toLowerCase().includes(spec.id.toLowerCase()));
-    if (!exists) addPrivateEndpointConnection(arm, target.id, { name: `${nameOf(spec.id)}.${randomUUID()}`, privateEndpointId: spec.id, status });
+    const exists = arm.resources
+      .list(`${target.id}/privateEndpointConnections`)
+      .some((c) => JSON.stringify(c.body).toLowerCase().includes(spec.id.toLowerCase()));
+    if (!exists)
+      addPrivateEndpointConnection(arm, target.id, { name: `${nameOf(spec.id)}.${randomUUID()}`, privateEndpointId: spec.id, status });
   } else if (/\/Microsoft\.MachineLearningServices\/registries\//i.test(spec.targetId)) {
     // Registries list their connections inline, in their own shape (Registries/get.json).
     const props = (target.body.properties ?? {}) as JsonObject;
@@ -71,7 +81,11 @@ export function addPrivateEndpoint(arm: ArmService, spec: PrivateEndpointSpec): 
       properties: {
         provisioningState: 'Succeeded',
         privateEndpoint: { id: spec.id, subnetArmId: subnet },
-        registryPrivateLinkServiceConnectionState: { status, description: status === 'Approved' ? 'Auto-Approved' : '', actionsRequired: 'None' },
+        registryPrivateLinkServiceConnectionState: {
+          status,
+          description: status === 'Approved' ? 'Auto-Approved' : '',
+          actionsRequired: 'None',
+        },
         groupIds: [spec.groupId],
       },
     });
@@ -105,17 +119,40 @@ export function installNetworkRoutes(arm: ArmService): void {
     if (!r) throw armErrors.resourceNotFound(type, req.params[param]!, req.params.resourceGroupName!);
     return { status: 200, body: r.body };
   };
-  arm.route('GET', `${rg}/Microsoft.Network/privateEndpoints/{name}`, { action: 'Microsoft.Network/privateEndpoints/read', handler: getter('Microsoft.Network/privateEndpoints', 'name') });
-  arm.route('GET', `${rg}/Microsoft.Storage/storageAccounts/{name}`, { action: 'Microsoft.Storage/storageAccounts/read', handler: getter('Microsoft.Storage/storageAccounts', 'name') });
-  arm.route('GET', `${rg}/Microsoft.KeyVault/vaults/{name}`, { action: 'Microsoft.KeyVault/vaults/read', handler: getter('Microsoft.KeyVault/vaults', 'name') });
-  arm.route('GET', `${rg}/Microsoft.ContainerRegistry/registries/{name}`, { action: 'Microsoft.ContainerRegistry/registries/read', handler: getter('Microsoft.ContainerRegistry/registries', 'name') });
-  arm.route('GET', `${rg}/Microsoft.Network/networkSecurityGroups/{name}`, { action: 'Microsoft.Network/networkSecurityGroups/read', handler: getter('Microsoft.Network/networkSecurityGroups', 'name') });
-  arm.route('GET', `${rg}/Microsoft.ContainerService/managedClusters/{name}`, { action: 'Microsoft.ContainerService/managedClusters/read', handler: getter('Microsoft.ContainerService/managedClusters', 'name') });
+  arm.route('GET', `${rg}/Microsoft.Network/privateEndpoints/{name}`, {
+    action: 'Microsoft.Network/privateEndpoints/read',
+    handler: getter('Microsoft.Network/privateEndpoints', 'name'),
+  });
+  arm.route('GET', `${rg}/Microsoft.Storage/storageAccounts/{name}`, {
+    action: 'Microsoft.Storage/storageAccounts/read',
+    handler: getter('Microsoft.Storage/storageAccounts', 'name'),
+  });
+  arm.route('GET', `${rg}/Microsoft.KeyVault/vaults/{name}`, {
+    action: 'Microsoft.KeyVault/vaults/read',
+    handler: getter('Microsoft.KeyVault/vaults', 'name'),
+  });
+  arm.route('GET', `${rg}/Microsoft.ContainerRegistry/registries/{name}`, {
+    action: 'Microsoft.ContainerRegistry/registries/read',
+    handler: getter('Microsoft.ContainerRegistry/registries', 'name'),
+  });
+  arm.route('GET', `${rg}/Microsoft.Network/networkSecurityGroups/{name}`, {
+    action: 'Microsoft.Network/networkSecurityGroups/read',
+    handler: getter('Microsoft.Network/networkSecurityGroups', 'name'),
+  });
+  arm.route('GET', `${rg}/Microsoft.ContainerService/managedClusters/{name}`, {
+    action: 'Microsoft.ContainerService/managedClusters/read',
+    handler: getter('Microsoft.ContainerService/managedClusters', 'name'),
+  });
   arm.route('GET', `${rg}/Microsoft.Network/virtualNetworks/{vnet}/subnets/{name}`, {
     action: 'Microsoft.Network/virtualNetworks/subnets/read',
     handler: (req) => {
       const r = arm.resources.get(req.path);
-      if (!r) throw armErrors.resourceNotFound('Microsoft.Network/virtualNetworks/subnets', `${req.params.vnet}/${req.params.name}`, req.params.resourceGroupName!);
+      if (!r)
+        throw armErrors.resourceNotFound(
+          'Microsoft.Network/virtualNetworks/subnets',
+          `${req.params.vnet}/${req.params.name}`,
+          req.params.resourceGroupName!,
+        );
       return { status: 200, body: r.body };
     },
   });
@@ -130,9 +167,26 @@ export function documentedComputeRules(nsgId: string): JsonObject[] {
     name,
     id: `${nsgId}/securityRules/${name}`,
     type: 'Microsoft.Network/networkSecurityGroups/securityRules',
-    properties: { provisioningState: 'Succeeded', protocol: 'Tcp', sourcePortRange: '*', destinationPortRange: ports, sourceAddressPrefix: source, destinationAddressPrefix: 'VirtualNetwork', access: 'Allow', priority, direction: 'Inbound', sourcePortRanges: [], destinationPortRanges: [], sourceAddressPrefixes: [], destinationAddressPrefixes: [] },
+    properties: {
+      provisioningState: 'Succeeded',
+      protocol: 'Tcp',
+      sourcePortRange: '*',
+      destinationPortRange: ports,
+      sourceAddressPrefix: source,
+      destinationAddressPrefix: 'VirtualNetwork',
+      access: 'Allow',
+      priority,
+      direction: 'Inbound',
+      sourcePortRanges: [],
+      destinationPortRanges: [],
+      sourceAddressPrefixes: [],
+      destinationAddressPrefixes: [],
+    },
   });
-  return [rule('AllowBatchNodeManagement', 100, 'BatchNodeManagement', '29876-29877'), rule('AllowAzureMachineLearning', 110, 'AzureMachineLearning', '44224')];
+  return [
+    rule('AllowBatchNodeManagement', 100, 'BatchNodeManagement', '29876-29877'),
+    rule('AllowAzureMachineLearning', 110, 'AzureMachineLearning', '44224'),
+  ];
 }
 
 /**
@@ -150,14 +204,26 @@ export function ensureComputeSubnet(arm: ArmService, rgId: string, location: str
     type: 'Microsoft.Network/networkSecurityGroups',
     location,
     etag: `W/"${randomUUID()}"`,
-    properties: { provisioningState: 'Succeeded', resourceGuid: randomUUID(), securityRules: documentedComputeRules(nsgId), defaultSecurityRules: [], subnets: [{ id: subnetId }] },
+    properties: {
+      provisioningState: 'Succeeded',
+      resourceGuid: randomUUID(),
+      securityRules: documentedComputeRules(nsgId),
+      defaultSecurityRules: [],
+      subnets: [{ id: subnetId }],
+    },
   });
   arm.resources.put(subnetId, {
     id: subnetId,
     name: 'snet-training',
     type: 'Microsoft.Network/virtualNetworks/subnets',
     etag: `W/"${randomUUID()}"`,
-    properties: { provisioningState: 'Succeeded', addressPrefix: '10.10.2.0/24', networkSecurityGroup: { id: nsgId }, privateEndpointNetworkPolicies: 'Disabled', privateLinkServiceNetworkPolicies: 'Enabled' },
+    properties: {
+      provisioningState: 'Succeeded',
+      addressPrefix: '10.10.2.0/24',
+      networkSecurityGroup: { id: nsgId },
+      privateEndpointNetworkPolicies: 'Disabled',
+      privateLinkServiceNetworkPolicies: 'Enabled',
+    },
   });
   return subnetId;
 }
@@ -178,8 +244,12 @@ export function ensureManagedCluster(arm: ArmService, id: string, location: stri
       powerState: { code: 'Running' },
       kubernetesVersion: '1.30.5',
       dnsPrefix: `${name}-dns`,
-      ...(isPrivate ? { privateFQDN: `${name}-dns-${randomUUID().slice(0, 8)}.privatelink.${location}.azmk8s.io` } : { fqdn: `${name}-dns-${randomUUID().slice(0, 8)}.hcp.${location}.azmk8s.io` }),
-      apiServerAccessProfile: isPrivate ? { enablePrivateCluster: true, privateDNSZone: 'system', enablePrivateClusterPublicFQDN: false } : { enablePrivateCluster: false },
+      ...(isPrivate
+        ? { privateFQDN: `${name}-dns-${randomUUID().slice(0, 8)}.privatelink.${location}.azmk8s.io` }
+        : { fqdn: `${name}-dns-${randomUUID().slice(0, 8)}.hcp.${location}.azmk8s.io` }),
+      apiServerAccessProfile: isPrivate
+        ? { enablePrivateCluster: true, privateDNSZone: 'system', enablePrivateClusterPublicFQDN: false }
+        : { enablePrivateCluster: false },
       networkProfile: { networkPlugin: 'azure', loadBalancerSku: 'standard', outboundType: 'userDefinedRouting' },
     },
   });
@@ -212,13 +282,20 @@ export function addPrivateNetwork(arm: ArmService, workspaceId: string, opts: { 
       names.push(n);
       return { fqdn, ip: n.ip };
     });
-    addPrivateEndpoint(arm, { id: `/subscriptions/${workspaceId.split('/')[2]}/resourceGroups/${rgOf(workspaceId)}/providers/Microsoft.Network/privateEndpoints/${name}`, targetId, groupId, location, dns });
+    addPrivateEndpoint(arm, {
+      id: `/subscriptions/${workspaceId.split('/')[2]}/resourceGroups/${rgOf(workspaceId)}/providers/Microsoft.Network/privateEndpoints/${name}`,
+      targetId,
+      groupId,
+      location,
+      dns,
+    });
   };
   const wsName = String(ws.body.name);
   const apiFqdn = `${guid}.workspace.${location}.api.azureml.ms`;
   const certFqdn = `${guid}.workspace.${location}.cert.api.azureml.ms`;
   const nbFqdn = `ml-${wsName.toLowerCase()}-${location}-${guid}.${location}.notebooks.azure.net`;
-  const existing = arm.resources.list(`${ws.id}/privateEndpointConnections`)[0]?.body as { properties?: { privateEndpoint?: { id?: string } } } | undefined;
+  const existing = arm.resources.list(`${ws.id}/privateEndpointConnections`)[0]?.body as
+    { properties?: { privateEndpoint?: { id?: string } } } | undefined;
   const wsPeName = existing?.properties?.privateEndpoint?.id ? nameOf(existing.properties.privateEndpoint.id) : `pe-${wsName}`;
   pe(wsPeName, ws.id, 'amlworkspace', [
     [apiFqdn, apiFqdn.replace('.api.azureml.ms', '.privatelink.api.azureml.ms')],

@@ -114,20 +114,31 @@ const EP_TYPE = `${ML_NS}/workspaces/onlineEndpoints`;
 const DEP_TYPE = `${ML_NS}/workspaces/onlineEndpoints/deployments`;
 const ONLINE_NAME = /^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$/;
 const AUTH_MODES = ['AMLToken', 'Key', 'AADToken'];
-const ASSET_ID = /^(\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.MachineLearningServices\/workspaces\/[^/]+)\/(models|environments|codes)\/([^/]+)\/versions\/([^/]+)$/i;
+const ASSET_ID =
+  /^(\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.MachineLearningServices\/workspaces\/[^/]+)\/(models|environments|codes)\/([^/]+)\/versions\/([^/]+)$/i;
 const REGISTRY_ID = /^azureml:\/\/registries\/[^/]+\/(models|environments)\/[^/]+\/(versions\/[^/]+|labels\/latest)$/i;
 
 const norm = (id: string): string => id.toLowerCase();
 
 function conflict(what: string, state: string): AmlError {
-  return new AmlError(409, 'UserError', `${what} is ${state}: another operation is in progress on it. Retry when it has finished.`, ['Conflict', 'OperationInProgress']);
+  return new AmlError(409, 'UserError', `${what} is ${state}: another operation is in progress on it. Retry when it has finished.`, [
+    'Conflict',
+    'OperationInProgress',
+  ]);
 }
 
 export class OnlineEndpoints {
   /** Every applied traffic split, in order (on create and at the end of each successful update). */
   readonly history: TrafficChange[] = [];
   readonly scoringLog: ScoringLogEntry[] = [];
-  private defaults: Required<OnlineScript> = { endpointMs: 40, deploymentMs: 80, deleteMs: 40, retryAfterSeconds: 0, lroHeaders: 'both', tokenLifetimeSeconds: 3600 };
+  private defaults: Required<OnlineScript> = {
+    endpointMs: 40,
+    deploymentMs: 80,
+    deleteMs: 40,
+    retryAfterSeconds: 0,
+    lroHeaders: 'both',
+    tokenLifetimeSeconds: 3600,
+  };
   private readonly deploymentScripts = new Map<string, DeploymentScript>();
   private readonly scoringHandlers = new Map<string, ScoringHandler>();
   private readonly failures = new Map<OperationKind, Array<{ code: string; message: string }>>();
@@ -203,16 +214,43 @@ export class OnlineEndpoints {
     if (!ws) throw new Error(`unknown workspace ${workspaceId}`);
     const id = `${ws.id}/onlineEndpoints/${name}`;
     const compute = o.compute === null ? undefined : `${ws.id}/computes/${o.compute ?? 'aks-prod'}`;
-    const body = this.endpointBody(ws, id, name, { authMode: o.authMode ?? 'Key', ...(compute ? { compute } : {}), ...(o.publicNetworkAccess ? { publicNetworkAccess: o.publicNetworkAccess } : {}), description: null, properties: {} }, {}, undefined);
+    const body = this.endpointBody(
+      ws,
+      id,
+      name,
+      {
+        authMode: o.authMode ?? 'Key',
+        ...(compute ? { compute } : {}),
+        ...(o.publicNetworkAccess ? { publicNetworkAccess: o.publicNetworkAccess } : {}),
+        description: null,
+        properties: {},
+      },
+      {},
+      undefined,
+    );
     (body.properties as JsonObject).provisioningState = 'Succeeded';
     this.deps.arm.resources.put(id, body);
     this.newKeys(id);
     const traffic: Record<string, number> = {};
     for (const d of o.deployments ?? []) {
       const depId = `${id}/deployments/${d.name}`;
-      const props: JsonObject = { endpointComputeType: compute ? 'Kubernetes' : 'Managed', model: d.model, scaleSettings: { scaleType: 'Default' }, provisioningState: d.provisioningState ?? 'Succeeded' };
+      const props: JsonObject = {
+        endpointComputeType: compute ? 'Kubernetes' : 'Managed',
+        model: d.model,
+        scaleSettings: { scaleType: 'Default' },
+        provisioningState: d.provisioningState ?? 'Succeeded',
+      };
       if (d.environmentId) props.environmentId = d.environmentId;
-      this.deps.arm.resources.put(depId, { id: depId, name: d.name, type: DEP_TYPE, location: body.location, tags: {}, properties: props, sku: { name: 'Default', tier: 'Standard', capacity: 1 }, systemData: systemData(undefined, new Date().toISOString()) });
+      this.deps.arm.resources.put(depId, {
+        id: depId,
+        name: d.name,
+        type: DEP_TYPE,
+        location: body.location,
+        tags: {},
+        properties: props,
+        sku: { name: 'Default', tier: 'Standard', capacity: 1 },
+        systemData: systemData(undefined, new Date().toISOString()),
+      });
       if (d.traffic !== undefined) traffic[d.name] = d.traffic;
     }
     (body.properties as JsonObject).traffic = traffic;
@@ -251,14 +289,26 @@ export class OnlineEndpoints {
     const { arm } = this.deps;
     const base = `/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/${ML_NS}/workspaces/{workspaceName}/onlineEndpoints`;
     const act = (a: string) => `${ML_NS}/workspaces/onlineEndpoints/${a}`;
-    const ws = (req: ArmRequest): StoredResource => requireWorkspace(arm, req.params.subscriptionId, req.params.resourceGroupName, req.params.workspaceName);
+    const ws = (req: ArmRequest): StoredResource =>
+      requireWorkspace(arm, req.params.subscriptionId, req.params.resourceGroupName, req.params.workspaceName);
     const endpointOf = (req: ArmRequest): StoredResource => {
       const e = arm.resources.get(`${ws(req).id}/onlineEndpoints/${req.params.endpointName}`);
-      if (!e) throw amlErrors.notFound(`Online endpoint '${req.params.endpointName}' was not found in workspace '${req.params.workspaceName}'.`);
+      if (!e)
+        throw amlErrors.notFound(`Online endpoint '${req.params.endpointName}' was not found in workspace '${req.params.workspaceName}'.`);
       return e;
     };
 
-    arm.route('GET', base, { action: act('read'), handler: (req) => ({ status: 200, body: armPage(req, arm.resources.list(`${ws(req).id}/onlineEndpoints`).map((e) => e.body), arm.listPageSize) }) });
+    arm.route('GET', base, {
+      action: act('read'),
+      handler: (req) => ({
+        status: 200,
+        body: armPage(
+          req,
+          arm.resources.list(`${ws(req).id}/onlineEndpoints`).map((e) => e.body),
+          arm.listPageSize,
+        ),
+      }),
+    });
     arm.route('GET', `${base}/{endpointName}`, { action: act('read'), handler: (req) => ({ status: 200, body: endpointOf(req).body }) });
     arm.route('PUT', `${base}/{endpointName}`, { action: act('write'), handler: (req) => this.putEndpoint(req, ws(req)) });
     arm.route('PATCH', `${base}/{endpointName}`, { action: act('write'), handler: (req) => this.patchEndpoint(req, endpointOf(req)) });
@@ -268,7 +318,10 @@ export class OnlineEndpoints {
       handler: (req) => {
         const e = endpointOf(req);
         const mode = String((e.body.properties as JsonObject).authMode);
-        if (mode !== 'Key') throw amlErrors.userError(`Keys are only available for endpoints with authMode Key; endpoint '${e.body.name}' uses ${mode}.`, ['BadArgument']);
+        if (mode !== 'Key')
+          throw amlErrors.userError(`Keys are only available for endpoints with authMode Key; endpoint '${e.body.name}' uses ${mode}.`, [
+            'BadArgument',
+          ]);
         return { status: 200, body: { ...this.keys.get(norm(e.id)) } };
       },
     });
@@ -277,34 +330,62 @@ export class OnlineEndpoints {
       handler: (req) => {
         const e = endpointOf(req);
         const mode = String((e.body.properties as JsonObject).authMode);
-        if (mode !== 'AMLToken') throw amlErrors.userError(`Tokens are only available for endpoints with authMode AMLToken; endpoint '${e.body.name}' uses ${mode}.`, ['BadArgument']);
+        if (mode !== 'AMLToken')
+          throw amlErrors.userError(
+            `Tokens are only available for endpoints with authMode AMLToken; endpoint '${e.body.name}' uses ${mode}.`,
+            ['BadArgument'],
+          );
         const token = `amltoken.${randomBytes(36).toString('base64url')}`;
         const now = this.deps.clock.nowSeconds();
         const exp = now + this.defaults.tokenLifetimeSeconds;
         this.tokens.set(token, { endpointId: norm(e.id), exp });
         this.deps.addSecret(token);
-        return { status: 200, body: { accessToken: token, tokenType: 'Bearer', expiryTimeUtc: exp, refreshAfterTimeUtc: now + Math.floor(this.defaults.tokenLifetimeSeconds / 2) } };
+        return {
+          status: 200,
+          body: {
+            accessToken: token,
+            tokenType: 'Bearer',
+            expiryTimeUtc: exp,
+            refreshAfterTimeUtc: now + Math.floor(this.defaults.tokenLifetimeSeconds / 2),
+          },
+        };
       },
     });
-    arm.route('GET', `${base}/{endpointName}/deployments`, { action: act('deployments/read'), handler: (req) => ({ status: 200, body: { value: arm.resources.list(`${endpointOf(req).id}/deployments`).map((d) => d.body) } }) });
+    arm.route('GET', `${base}/{endpointName}/deployments`, {
+      action: act('deployments/read'),
+      handler: (req) => ({ status: 200, body: { value: arm.resources.list(`${endpointOf(req).id}/deployments`).map((d) => d.body) } }),
+    });
     arm.route('GET', `${base}/{endpointName}/deployments/{deploymentName}`, {
       action: act('deployments/read'),
       handler: (req) => {
         const d = arm.resources.get(`${endpointOf(req).id}/deployments/${req.params.deploymentName}`);
-        if (!d) throw amlErrors.notFound(`Deployment '${req.params.deploymentName}' was not found on online endpoint '${req.params.endpointName}'.`);
+        if (!d)
+          throw amlErrors.notFound(
+            `Deployment '${req.params.deploymentName}' was not found on online endpoint '${req.params.endpointName}'.`,
+          );
         return { status: 200, body: d.body };
       },
     });
-    arm.route('PUT', `${base}/{endpointName}/deployments/{deploymentName}`, { action: act('deployments/write'), handler: (req) => this.putDeployment(req, ws(req), endpointOf(req)) });
-    arm.route('DELETE', `${base}/{endpointName}/deployments/{deploymentName}`, { action: act('deployments/delete'), handler: (req) => this.deleteDeployment(req, endpointOf(req)) });
+    arm.route('PUT', `${base}/{endpointName}/deployments/{deploymentName}`, {
+      action: act('deployments/write'),
+      handler: (req) => this.putDeployment(req, ws(req), endpointOf(req)),
+    });
+    arm.route('DELETE', `${base}/{endpointName}/deployments/{deploymentName}`, {
+      action: act('deployments/delete'),
+      handler: (req) => this.deleteDeployment(req, endpointOf(req)),
+    });
     arm.route('POST', `${base}/{endpointName}/deployments/{deploymentName}/getLogs`, {
       action: act('deployments/getLogs/action'),
       handler: (req) => {
         const d = arm.resources.get(`${endpointOf(req).id}/deployments/${req.params.deploymentName}`);
-        if (!d) throw amlErrors.notFound(`Deployment '${req.params.deploymentName}' was not found on online endpoint '${req.params.endpointName}'.`);
+        if (!d)
+          throw amlErrors.notFound(
+            `Deployment '${req.params.deploymentName}' was not found on online endpoint '${req.params.endpointName}'.`,
+          );
         const b = isJsonObject(req.body) ? req.body : {};
         const type = String(b.containerType ?? 'InferenceServer');
-        if (type !== 'InferenceServer' && type !== 'StorageInitializer') throw amlErrors.userError(`containerType '${type}' is invalid. Valid values: InferenceServer, StorageInitializer.`);
+        if (type !== 'InferenceServer' && type !== 'StorageInitializer')
+          throw amlErrors.userError(`containerType '${type}' is invalid. Valid values: InferenceServer, StorageInitializer.`);
         const tail = typeof b.tail === 'number' && b.tail > 0 ? b.tail : undefined;
         const lines = this.logsOf(d, type).split('\n');
         return { status: 200, body: { content: (tail ? lines.slice(-tail) : lines).join('\n') } };
@@ -314,7 +395,14 @@ export class OnlineEndpoints {
 
   // ---- endpoints --------------------------------------------------------------------------
 
-  private endpointBody(ws: StoredResource, id: string, name: string, props: JsonObject, body: JsonObject, req: ArmRequest | undefined): JsonObject {
+  private endpointBody(
+    ws: StoredResource,
+    id: string,
+    name: string,
+    props: JsonObject,
+    body: JsonObject,
+    req: ArmRequest | undefined,
+  ): JsonObject {
     const location = String(body.location ?? ws.body.location ?? 'eastus');
     const out: JsonObject = {
       id,
@@ -322,7 +410,11 @@ export class OnlineEndpoints {
       type: EP_TYPE,
       location,
       tags: isJsonObject(body.tags) ? body.tags : {},
-      identity: { type: 'SystemAssigned', principalId: randomUUID(), tenantId: String((ws.body.identity as JsonObject | undefined)?.tenantId ?? randomUUID()) },
+      identity: {
+        type: 'SystemAssigned',
+        principalId: randomUUID(),
+        tenantId: String((ws.body.identity as JsonObject | undefined)?.tenantId ?? randomUUID()),
+      },
       properties: {
         description: props.description ?? null,
         properties: isJsonObject(props.properties) ? props.properties : {},
@@ -346,9 +438,13 @@ export class OnlineEndpoints {
     if (!c) throw amlErrors.userError(`Compute '${ref}' was not found in workspace '${ws.body.name}'.`, ['NotFound']);
     const p = c.body.properties as JsonObject;
     if (p.computeType !== 'Kubernetes') {
-      throw amlErrors.userError(`Compute '${name}' is of type ${String(p.computeType)}; online endpoints run on Kubernetes computes (attached AKS or Arc clusters) or managed compute.`, ['BadArgument', 'ComputeTypeNotSupported']);
+      throw amlErrors.userError(
+        `Compute '${name}' is of type ${String(p.computeType)}; online endpoints run on Kubernetes computes (attached AKS or Arc clusters) or managed compute.`,
+        ['BadArgument', 'ComputeTypeNotSupported'],
+      );
     }
-    if (p.provisioningState !== 'Succeeded') throw amlErrors.userError(`Kubernetes compute '${name}' is ${String(p.provisioningState)}.`, ['BadArgument']);
+    if (p.provisioningState !== 'Succeeded')
+      throw amlErrors.userError(`Kubernetes compute '${name}' is ${String(p.provisioningState)}.`, ['BadArgument']);
     return c.id;
   }
 
@@ -358,15 +454,27 @@ export class OnlineEndpoints {
     if (!isJsonObject(t)) throw amlErrors.userError(`properties.${what} must be a map of deployment name to percent.`);
     const out: Record<string, number> = {};
     for (const [k, v] of Object.entries(t)) {
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 100) throw amlErrors.userError(`Traffic value for deployment '${k}' must be a whole number between 0 and 100, not ${JSON.stringify(v)}.`, ['BadArgument', 'InvalidTrafficValue']);
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 100)
+        throw amlErrors.userError(
+          `Traffic value for deployment '${k}' must be a whole number between 0 and 100, not ${JSON.stringify(v)}.`,
+          ['BadArgument', 'InvalidTrafficValue'],
+        );
       const d = this.deps.arm.resources.get(`${endpointId}/deployments/${k}`);
-      if (!d) throw amlErrors.userError(`Deployment '${k}' in the ${what} rule does not exist on this endpoint.`, ['BadArgument', 'DeploymentNotFound']);
+      if (!d)
+        throw amlErrors.userError(`Deployment '${k}' in the ${what} rule does not exist on this endpoint.`, [
+          'BadArgument',
+          'DeploymentNotFound',
+        ]);
       const state = String((d.body.properties as JsonObject).provisioningState);
-      if (v > 0 && state !== 'Succeeded') throw amlErrors.userError(`Deployment '${k}' is ${state}; only a deployment that provisioned successfully can receive ${what}.`, ['BadArgument']);
+      if (v > 0 && state !== 'Succeeded')
+        throw amlErrors.userError(`Deployment '${k}' is ${state}; only a deployment that provisioned successfully can receive ${what}.`, [
+          'BadArgument',
+        ]);
       out[String(d.body.name)] = v;
     }
     const sum = Object.values(out).reduce((a, b) => a + b, 0);
-    if (what === 'traffic' && sum !== 0 && sum !== 100) throw amlErrors.userError(`Traffic values must sum to 100 (or all be 0); they sum to ${sum}.`, ['BadArgument', 'InvalidTrafficSum']);
+    if (what === 'traffic' && sum !== 0 && sum !== 100)
+      throw amlErrors.userError(`Traffic values must sum to 100 (or all be 0); they sum to ${sum}.`, ['BadArgument', 'InvalidTrafficSum']);
     if (what === 'mirrorTraffic' && sum > 50) throw amlErrors.userError('Mirror traffic may be at most 50%.', ['BadArgument']);
     return out;
   }
@@ -374,7 +482,11 @@ export class OnlineEndpoints {
   private putEndpoint(req: ArmRequest, ws: StoredResource) {
     const { arm } = this.deps;
     const name = req.params.endpointName;
-    if (!ONLINE_NAME.test(name)) throw amlErrors.userError(`Endpoint name '${name}' is invalid: use 3 to 32 letters, digits and '-', starting with a letter and ending with a letter or digit.`, ['ValidationError']);
+    if (!ONLINE_NAME.test(name))
+      throw amlErrors.userError(
+        `Endpoint name '${name}' is invalid: use 3 to 32 letters, digits and '-', starting with a letter and ending with a letter or digit.`,
+        ['ValidationError'],
+      );
     const body = isJsonObject(req.body) ? req.body : {};
     const props = body.properties;
     if (!isJsonObject(props)) throw amlErrors.userError('properties is required.', ['ValidationError']);
@@ -382,14 +494,29 @@ export class OnlineEndpoints {
     const existing = arm.resources.get(id);
     this.requireIdle(id, existing, `Online endpoint '${name}'`);
     const mode = AUTH_MODES.find((m) => m.toLowerCase() === String(props.authMode ?? '').toLowerCase());
-    if (!mode) throw amlErrors.userError(`properties.authMode '${String(props.authMode)}' is invalid. Valid values: ${AUTH_MODES.join(', ')}.`, ['ValidationError']);
+    if (!mode)
+      throw amlErrors.userError(`properties.authMode '${String(props.authMode)}' is invalid. Valid values: ${AUTH_MODES.join(', ')}.`, [
+        'ValidationError',
+      ]);
     const compute = typeof props.compute === 'string' && props.compute ? this.checkCompute(ws, props.compute) : undefined;
     if (existing) {
       const old = existing.body.properties as JsonObject;
-      if (String(old.compute ?? '').toLowerCase() !== String(compute ?? '').toLowerCase()) throw amlErrors.userError(`The compute of online endpoint '${name}' cannot be changed.`, ['BadArgument', 'Immutable']);
+      if (String(old.compute ?? '').toLowerCase() !== String(compute ?? '').toLowerCase())
+        throw amlErrors.userError(`The compute of online endpoint '${name}' cannot be changed.`, ['BadArgument', 'Immutable']);
       const traffic = this.checkTraffic(existing.id, props.traffic ?? old.traffic, 'traffic');
       const mirror = props.mirrorTraffic === undefined ? undefined : this.checkTraffic(existing.id, props.mirrorTraffic, 'mirrorTraffic');
-      return this.update(req, existing, { authMode: mode, description: props.description ?? old.description, tags: isJsonObject(body.tags) ? body.tags : undefined, traffic, mirror }, 200);
+      return this.update(
+        req,
+        existing,
+        {
+          authMode: mode,
+          description: props.description ?? old.description,
+          tags: isJsonObject(body.tags) ? body.tags : undefined,
+          traffic,
+          mirror,
+        },
+        200,
+      );
     }
     const traffic = this.checkTraffic(id, props.traffic, 'traffic');
     const stored = this.endpointBody(ws, id, name, { ...props, authMode: mode, ...(compute ? { compute } : {}) }, body, req);
@@ -416,11 +543,33 @@ export class OnlineEndpoints {
     const old = e.body.properties as JsonObject;
     const traffic = this.checkTraffic(e.id, props.traffic ?? old.traffic, 'traffic');
     const mirror = props.mirrorTraffic === undefined ? undefined : this.checkTraffic(e.id, props.mirrorTraffic, 'mirrorTraffic');
-    return this.update(req, e, { authMode: String(old.authMode), description: props.description ?? old.description, tags: isJsonObject(body.tags) ? body.tags : undefined, traffic, mirror }, 202);
+    return this.update(
+      req,
+      e,
+      {
+        authMode: String(old.authMode),
+        description: props.description ?? old.description,
+        tags: isJsonObject(body.tags) ? body.tags : undefined,
+        traffic,
+        mirror,
+      },
+      202,
+    );
   }
 
   /** An update: provisioningState Updating now, the new traffic when the operation succeeds. */
-  private update(req: ArmRequest, e: StoredResource, u: { authMode: string; description: unknown; tags: JsonObject | undefined; traffic: Record<string, number>; mirror: Record<string, number> | undefined }, status: number) {
+  private update(
+    req: ArmRequest,
+    e: StoredResource,
+    u: {
+      authMode: string;
+      description: unknown;
+      tags: JsonObject | undefined;
+      traffic: Record<string, number>;
+      mirror: Record<string, number> | undefined;
+    },
+    status: number,
+  ) {
     const p = e.body.properties as JsonObject;
     p.provisioningState = 'Updating';
     p.authMode = u.authMode;
@@ -467,25 +616,42 @@ export class OnlineEndpoints {
 
   // ---- deployments -------------------------------------------------------------------------
 
-  private checkAsset(ws: StoredResource, ref: unknown, kind: 'models' | 'environments' | 'codes', field: string): StoredResource | undefined {
-    if (typeof ref !== 'string' || !ref.trim()) throw amlErrors.userError(`properties.${field} must be the ARM id of a ${kind.slice(0, -1)} version.`, ['ValidationError']);
+  private checkAsset(
+    ws: StoredResource,
+    ref: unknown,
+    kind: 'models' | 'environments' | 'codes',
+    field: string,
+  ): StoredResource | undefined {
+    if (typeof ref !== 'string' || !ref.trim())
+      throw amlErrors.userError(`properties.${field} must be the ARM id of a ${kind.slice(0, -1)} version.`, ['ValidationError']);
     const id = ref.trim().replace(/^azureml:/i, '');
     if (REGISTRY_ID.test(id) && kind !== 'codes') return undefined;
     const m = ASSET_ID.exec(id);
-    if (!m || m[2]!.toLowerCase() !== kind) throw amlErrors.userError(`properties.${field} '${ref}' is not the ARM id of a ${kind.slice(0, -1)} version (/subscriptions/.../workspaces/<ws>/${kind}/<name>/versions/<version>).`, ['ValidationError']);
-    if (norm(m[1]!) !== norm(ws.id)) throw amlErrors.userError(`properties.${field} '${ref}' belongs to another workspace.`, ['BadArgument']);
+    if (!m || m[2]!.toLowerCase() !== kind)
+      throw amlErrors.userError(
+        `properties.${field} '${ref}' is not the ARM id of a ${kind.slice(0, -1)} version (/subscriptions/.../workspaces/<ws>/${kind}/<name>/versions/<version>).`,
+        ['ValidationError'],
+      );
+    if (norm(m[1]!) !== norm(ws.id))
+      throw amlErrors.userError(`properties.${field} '${ref}' belongs to another workspace.`, ['BadArgument']);
     const found = this.deps.arm.resources.get(id);
     const what = { models: 'Model', environments: 'Environment', codes: 'Code' }[kind];
-    if (!found) throw amlErrors.userError(`${what} ${m[3]}:${m[4]} was not found in workspace '${ws.body.name}'.`, ['BadArgument', 'NotFound']);
+    if (!found)
+      throw amlErrors.userError(`${what} ${m[3]}:${m[4]} was not found in workspace '${ws.body.name}'.`, ['BadArgument', 'NotFound']);
     return found;
   }
 
   private putDeployment(req: ArmRequest, ws: StoredResource, e: StoredResource) {
     const { arm } = this.deps;
     const name = req.params.deploymentName;
-    if (!ONLINE_NAME.test(name)) throw amlErrors.userError(`Deployment name '${name}' is invalid: use 3 to 32 letters, digits and '-', starting with a letter and ending with a letter or digit.`, ['ValidationError']);
+    if (!ONLINE_NAME.test(name))
+      throw amlErrors.userError(
+        `Deployment name '${name}' is invalid: use 3 to 32 letters, digits and '-', starting with a letter and ending with a letter or digit.`,
+        ['ValidationError'],
+      );
     const ep = e.body.properties as JsonObject;
-    if (ep.provisioningState === 'Creating' || ep.provisioningState === 'Deleting') throw conflict(`Online endpoint '${e.body.name}'`, String(ep.provisioningState));
+    if (ep.provisioningState === 'Creating' || ep.provisioningState === 'Deleting')
+      throw conflict(`Online endpoint '${e.body.name}'`, String(ep.provisioningState));
     const id = `${e.id}/deployments/${name}`;
     const existing = arm.resources.get(id);
     this.requireIdle(id, existing, `Deployment '${name}'`);
@@ -494,33 +660,54 @@ export class OnlineEndpoints {
     if (!isJsonObject(props)) throw amlErrors.userError('properties is required.', ['ValidationError']);
     const expected = ep.compute ? 'Kubernetes' : 'Managed';
     if (props.endpointComputeType !== expected) {
-      throw amlErrors.userError(`properties.endpointComputeType is ${String(props.endpointComputeType)}, but endpoint '${e.body.name}' is a ${expected === 'Kubernetes' ? 'Kubernetes' : 'managed'} endpoint: use ${expected}.`, ['ValidationError']);
+      throw amlErrors.userError(
+        `properties.endpointComputeType is ${String(props.endpointComputeType)}, but endpoint '${e.body.name}' is a ${expected === 'Kubernetes' ? 'Kubernetes' : 'managed'} endpoint: use ${expected}.`,
+        ['ValidationError'],
+      );
     }
-    const registryModel = typeof props.model === 'string' && /^azureml:\/\/registries\/[^/]+\/models\//i.test(props.model.trim()) && this.deps.registryModel;
-    const model = registryModel ? this.deps.registryModel!(String(props.model), ws, req.caller.objectId, 'model') : this.checkAsset(ws, props.model, 'models', 'model');
-    if (props.environmentId !== undefined && props.environmentId !== null) this.checkAsset(ws, props.environmentId, 'environments', 'environmentId');
+    const registryModel =
+      typeof props.model === 'string' && /^azureml:\/\/registries\/[^/]+\/models\//i.test(props.model.trim()) && this.deps.registryModel;
+    const model = registryModel
+      ? this.deps.registryModel!(String(props.model), ws, req.caller.objectId, 'model')
+      : this.checkAsset(ws, props.model, 'models', 'model');
+    if (props.environmentId !== undefined && props.environmentId !== null)
+      this.checkAsset(ws, props.environmentId, 'environments', 'environmentId');
     else {
-      const type = String((model?.body.properties as JsonObject | undefined)?.modelType ?? 'MLFlowModel').replace(/_/g, '').toLowerCase();
+      const type = String((model?.body.properties as JsonObject | undefined)?.modelType ?? 'MLFlowModel')
+        .replace(/_/g, '')
+        .toLowerCase();
       if (!type.startsWith('mlflow') && !type.startsWith('triton')) {
-        throw amlErrors.userError('An environment is required to deploy a model that is not an MLflow or Triton model: set properties.environmentId (and codeConfiguration with the scoring script).', ['BadArgument', 'EnvironmentRequired']);
+        throw amlErrors.userError(
+          'An environment is required to deploy a model that is not an MLflow or Triton model: set properties.environmentId (and codeConfiguration with the scoring script).',
+          ['BadArgument', 'EnvironmentRequired'],
+        );
       }
     }
     const cc = props.codeConfiguration;
     if (cc !== undefined && cc !== null) {
       if (!isJsonObject(cc)) throw amlErrors.userError('properties.codeConfiguration must be an object.', ['ValidationError']);
       this.checkAsset(ws, cc.codeId, 'codes', 'codeConfiguration.codeId');
-      if (typeof cc.scoringScript !== 'string' || !cc.scoringScript) throw amlErrors.userError('properties.codeConfiguration.scoringScript is required.', ['ValidationError']);
+      if (typeof cc.scoringScript !== 'string' || !cc.scoringScript)
+        throw amlErrors.userError('properties.codeConfiguration.scoringScript is required.', ['ValidationError']);
     }
     if (ep.compute && props.instanceType !== undefined && props.instanceType !== null) {
       const c = arm.resources.get(String(ep.compute));
-      const types = Object.keys(((c?.body.properties as JsonObject | undefined)?.properties as JsonObject | undefined)?.instanceTypes ?? {});
+      const types = Object.keys(
+        ((c?.body.properties as JsonObject | undefined)?.properties as JsonObject | undefined)?.instanceTypes ?? {},
+      );
       if (types.length && !types.includes(String(props.instanceType))) {
-        throw amlErrors.userError(`Instance type '${String(props.instanceType)}' is not defined on the Kubernetes compute (defined: ${types.join(', ')}).`, ['BadArgument', 'InstanceTypeNotFound']);
+        throw amlErrors.userError(
+          `Instance type '${String(props.instanceType)}' is not defined on the Kubernetes compute (defined: ${types.join(', ')}).`,
+          ['BadArgument', 'InstanceTypeNotFound'],
+        );
       }
     }
     const sku = isJsonObject(body.sku) ? body.sku : {};
     const capacity = sku.capacity ?? 1;
-    if (typeof capacity !== 'number' || !Number.isInteger(capacity) || capacity < 1) throw amlErrors.userError(`sku.capacity (instance count) must be a whole number, 1 or more, not ${JSON.stringify(capacity)}.`, ['ValidationError']);
+    if (typeof capacity !== 'number' || !Number.isInteger(capacity) || capacity < 1)
+      throw amlErrors.userError(`sku.capacity (instance count) must be a whole number, 1 or more, not ${JSON.stringify(capacity)}.`, [
+        'ValidationError',
+      ]);
     const at = new Date(this.deps.clock.now()).toISOString();
     const stored: JsonObject = {
       id,
@@ -533,7 +720,9 @@ export class OnlineEndpoints {
       properties: {
         ...props,
         scaleSettings: isJsonObject(props.scaleSettings) ? props.scaleSettings : { scaleType: 'Default' },
-        ...(expected === 'Kubernetes' && !isJsonObject(props.containerResourceRequirements) ? { containerResourceRequirements: { containerResourceRequests: null, containerResourceLimits: null } } : {}),
+        ...(expected === 'Kubernetes' && !isJsonObject(props.containerResourceRequirements)
+          ? { containerResourceRequirements: { containerResourceRequests: null, containerResourceLimits: null } }
+          : {}),
         provisioningState: existing ? 'Updating' : 'Creating',
       },
       sku: { name: String(sku.name ?? 'Default'), tier: 'Standard', capacity },
@@ -541,7 +730,9 @@ export class OnlineEndpoints {
     };
     arm.resources.put(id, stored);
     const script = this.deploymentScripts.get(name.toLowerCase()) ?? {};
-    const failure = script.fail ? { code: script.fail.code ?? 'DeploymentFailed', message: script.fail.message ?? 'The deployment failed.' } : this.takeFailure('deploymentCreate');
+    const failure = script.fail
+      ? { code: script.fail.code ?? 'DeploymentFailed', message: script.fail.message ?? 'The deployment failed.' }
+      : this.takeFailure('deploymentCreate');
     const op = this.operation(req, id, script.createMs ?? this.defaults.deploymentMs, failure, (ok) => {
       const cur = arm.resources.get(id);
       if (cur) (cur.body.properties as JsonObject).provisioningState = ok ? 'Succeeded' : 'Failed';
@@ -556,11 +747,20 @@ export class OnlineEndpoints {
     const ep = e.body.properties as JsonObject;
     const name = String(d.body.name);
     const share = (ep.traffic as Record<string, number> | undefined)?.[name] ?? 0;
-    if (share > 0) throw amlErrors.userError(`Deployment '${name}' has ${share}% of the traffic of endpoint '${e.body.name}'; set its traffic to 0 before deleting it.`, ['BadArgument', 'DeploymentHasTraffic']);
+    if (share > 0)
+      throw amlErrors.userError(
+        `Deployment '${name}' has ${share}% of the traffic of endpoint '${e.body.name}'; set its traffic to 0 before deleting it.`,
+        ['BadArgument', 'DeploymentHasTraffic'],
+      );
     const mirror = (ep.mirrorTraffic as Record<string, number> | undefined)?.[name] ?? 0;
-    if (mirror > 0) throw amlErrors.userError(`Deployment '${name}' receives ${mirror}% mirror traffic; remove it from mirrorTraffic before deleting it.`, ['BadArgument']);
+    if (mirror > 0)
+      throw amlErrors.userError(
+        `Deployment '${name}' receives ${mirror}% mirror traffic; remove it from mirrorTraffic before deleting it.`,
+        ['BadArgument'],
+      );
     this.requireIdle(id, d, `Deployment '${name}'`);
-    if (isJsonObject(ep) && this.busy.get(norm(e.id))?.status === 'InProgress' && ep.provisioningState === 'Updating') throw conflict(`Online endpoint '${e.body.name}'`, 'Updating');
+    if (isJsonObject(ep) && this.busy.get(norm(e.id))?.status === 'InProgress' && ep.provisioningState === 'Updating')
+      throw conflict(`Online endpoint '${e.body.name}'`, 'Updating');
     (d.body.properties as JsonObject).provisioningState = 'Deleting';
     const op = this.operation(req, id, this.defaults.deleteMs, this.takeFailure('deploymentDelete'), (ok) => {
       const cur = this.deps.arm.resources.get(id);
@@ -584,7 +784,8 @@ export class OnlineEndpoints {
     const p = d.body.properties as JsonObject;
     if (type === 'StorageInitializer') return `Downloading model ${String(p.model)}\nModel downloaded to /var/azureml-app/azureml-models`;
     const lines = ['Starting AzureML Inference Server', `Loading scoring script for deployment ${name}`];
-    if (p.provisioningState === 'Failed') lines.push(`Error: ${scripted?.fail?.message ?? 'init() raised an exception'}`, 'Worker exited with code 1');
+    if (p.provisioningState === 'Failed')
+      lines.push(`Error: ${scripted?.fail?.message ?? 'init() raised an exception'}`, 'Worker exited with code 1');
     else lines.push('Scoring server listening on port 5001');
     return lines.join('\n');
   }
@@ -600,7 +801,13 @@ export class OnlineEndpoints {
     return this.failures.get(kind)?.shift();
   }
 
-  private operation(req: ArmRequest, id: string, durationMs: number, failure: { code: string; message: string } | undefined, done: (ok: boolean) => void): Operation {
+  private operation(
+    req: ArmRequest,
+    id: string,
+    durationMs: number,
+    failure: { code: string; message: string } | undefined,
+    done: (ok: boolean) => void,
+  ): Operation {
     const op = this.deps.arm.startOperation({
       req,
       durationMs,
@@ -632,7 +839,9 @@ export class OnlineEndpoints {
   }
 
   private findEndpoint(name: string): StoredResource | undefined {
-    const matches = this.deps.arm.resources.all().filter((r) => String(r.body.type) === EP_TYPE && String(r.body.name).toLowerCase() === name.toLowerCase());
+    const matches = this.deps.arm.resources
+      .all()
+      .filter((r) => String(r.body.type) === EP_TYPE && String(r.body.name).toLowerCase() === name.toLowerCase());
     return matches[0];
   }
 
@@ -657,7 +866,12 @@ export class OnlineEndpoints {
   /** Smooth weighted round robin over the deployments with traffic (deterministic). */
   private pick(e: StoredResource): string | undefined {
     const traffic = ((e.body.properties as JsonObject).traffic ?? {}) as Record<string, number>;
-    const live = Object.entries(traffic).filter(([k, v]) => v > 0 && (this.deps.arm.resources.get(`${e.id}/deployments/${k}`)?.body.properties as JsonObject | undefined)?.provisioningState === 'Succeeded');
+    const live = Object.entries(traffic).filter(
+      ([k, v]) =>
+        v > 0 &&
+        (this.deps.arm.resources.get(`${e.id}/deployments/${k}`)?.body.properties as JsonObject | undefined)?.provisioningState ===
+          'Succeeded',
+    );
     if (!live.length) return undefined;
     const sum = live.reduce((s, [, v]) => s + v, 0);
     const cur = this.wrr.get(norm(e.id)) ?? new Map<string, number>();
@@ -677,7 +891,11 @@ export class OnlineEndpoints {
     const text = Buffer.concat(chunks).toString('utf8');
     const send = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
       const payload = typeof body === 'string' ? body : JSON.stringify(body);
-      res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json', 'content-length': String(Buffer.byteLength(payload)), ...headers });
+      res.writeHead(status, {
+        'content-type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json',
+        'content-length': String(Buffer.byteLength(payload)),
+        ...headers,
+      });
       res.end(payload);
     };
     const m = /^\/api\/v1\/endpoint\/([^/]+)\/score$/.exec(new URL(req.url ?? '/', this.origin).pathname);
@@ -689,19 +907,26 @@ export class OnlineEndpoints {
     };
     if (!m || req.method !== 'POST') return answer(404, { message: 'Not found. POST /api/v1/endpoint/<endpoint>/score' });
     const e = this.findEndpoint(entry.endpoint);
-    if (!e || (e.body.properties as JsonObject).provisioningState === 'Creating') return answer(404, { message: `Endpoint ${entry.endpoint} not found.` });
-    if (!this.authorized(e, req.headers.authorization)) return answer(401, { message: 'Unauthorized: the key or token is missing or invalid.' });
+    if (!e || (e.body.properties as JsonObject).provisioningState === 'Creating')
+      return answer(404, { message: `Endpoint ${entry.endpoint} not found.` });
+    if (!this.authorized(e, req.headers.authorization))
+      return answer(401, { message: 'Unauthorized: the key or token is missing or invalid.' });
     const asked = req.headers['azureml-model-deployment'];
     let deployment: string | undefined;
     if (typeof asked === 'string' && asked) {
       const d = this.deps.arm.resources.get(`${e.id}/deployments/${asked}`);
       if (!d) return answer(404, { message: `Deployment ${asked} not found on endpoint ${entry.endpoint}.` });
-      if ((d.body.properties as JsonObject).provisioningState !== 'Succeeded') return answer(503, { message: `Deployment ${asked} is not ready.` });
+      if ((d.body.properties as JsonObject).provisioningState !== 'Succeeded')
+        return answer(503, { message: `Deployment ${asked} is not ready.` });
       deployment = String(d.body.name);
       entry.routedBy = 'header';
     } else {
       deployment = this.pick(e);
-      if (!deployment) return answer(503, { message: 'No valid deployments to route to. Check that the endpoint has at least one deployment with positive traffic, or use the azureml-model-deployment header.' });
+      if (!deployment)
+        return answer(503, {
+          message:
+            'No valid deployments to route to. Check that the endpoint has at least one deployment with positive traffic, or use the azureml-model-deployment header.',
+        });
       entry.routedBy = 'traffic';
     }
     entry.deployment = deployment;
@@ -714,11 +939,14 @@ export class OnlineEndpoints {
       body = undefined;
     }
     const handler = this.scoringHandlers.get(deployment.toLowerCase());
-    const model = String(((this.deps.arm.resources.get(`${e.id}/deployments/${deployment}`)?.body.properties as JsonObject | undefined)?.model ?? ''));
-    const out = handler ? await handler({ endpoint: String(e.body.name), deployment, body, text, headers: req.headers, n }) : { status: 200, body: { deployment, model } };
+    const model = String(
+      (this.deps.arm.resources.get(`${e.id}/deployments/${deployment}`)?.body.properties as JsonObject | undefined)?.model ?? '',
+    );
+    const out = handler
+      ? await handler({ endpoint: String(e.body.name), deployment, body, text, headers: req.headers, n })
+      : { status: 200, body: { deployment, model } };
     if (out.delayMs) await new Promise((r) => setTimeout(r, out.delayMs));
     if (res.destroyed) return;
     answer(out.status ?? 200, out.body ?? '', { 'azureml-model-deployment': deployment });
   }
 }
-

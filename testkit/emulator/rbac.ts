@@ -105,7 +105,12 @@ export const BUILT_IN_ROLES: RoleDefinition[] = [
   {
     name: 'Role Based Access Control Administrator',
     id: 'f58310d9-a9f6-439a-9e8d-f62e7b41a168',
-    actions: ['Microsoft.Authorization/roleAssignments/write', 'Microsoft.Authorization/roleAssignments/delete', '*/read', 'Microsoft.Support/*'],
+    actions: [
+      'Microsoft.Authorization/roleAssignments/write',
+      'Microsoft.Authorization/roleAssignments/delete',
+      '*/read',
+      'Microsoft.Support/*',
+    ],
     notActions: [],
   },
   {
@@ -134,7 +139,11 @@ export const BUILT_IN_ROLES: RoleDefinition[] = [
 // 'workspaces/*' + '/read' covers 'workspaces/read' and 'computes/*' + '/write' covers 'computes/write':
 // that is how the AzureML Data Scientist role reads its workspace but cannot create computes.
 function patternToRegExp(pattern: string): RegExp {
-  const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\/\*/g, '\u0000').replace(/\*/g, '.*').replace(/\u0000/g, '(?:/.*)?');
+  const escaped = pattern
+    .replace(/[.+?^${}()|[\]\\]/g, '\\$&')
+    .replace(/\/\*/g, '\u0000')
+    .replace(/\*/g, '.*')
+    .replace(/\u0000/g, '(?:/.*)?');
   return new RegExp(`^${escaped}$`, 'i');
 }
 
@@ -160,7 +169,8 @@ function compile(actions: string[], notActions: string[]): { actions: RegExp[]; 
   return { actions: actions.map(patternToRegExp), notActions: notActions.map(patternToRegExp) };
 }
 
-const permits = (c: { actions: RegExp[]; notActions: RegExp[] }, action: string): boolean => c.actions.some((r) => r.test(action)) && !c.notActions.some((r) => r.test(action));
+const permits = (c: { actions: RegExp[]; notActions: RegExp[] }, action: string): boolean =>
+  c.actions.some((r) => r.test(action)) && !c.notActions.some((r) => r.test(action));
 
 export class Rbac {
   private readonly roles = new Map<string, CompiledRole>();
@@ -188,15 +198,29 @@ export class Rbac {
     return [...this.roles.values()].map((r) => r.def);
   }
 
-  grant(principalId: string, roleName: string, scope: string, opts: { principalType?: PrincipalType; condition?: string } = {}): RoleAssignment {
+  grant(
+    principalId: string,
+    roleName: string,
+    scope: string,
+    opts: { principalType?: PrincipalType; condition?: string } = {},
+  ): RoleAssignment {
     if (!this.role(roleName)) throw new Error(`Unknown role '${roleName}'; define it with arm.rbac.defineRole`);
-    const a: RoleAssignment = { id: randomUUID(), principalId: principalId.toLowerCase(), principalType: opts.principalType ?? 'ServicePrincipal', roleName: this.role(roleName)!.name, scope, ...(opts.condition ? { condition: opts.condition } : {}) };
+    const a: RoleAssignment = {
+      id: randomUUID(),
+      principalId: principalId.toLowerCase(),
+      principalType: opts.principalType ?? 'ServicePrincipal',
+      roleName: this.role(roleName)!.name,
+      scope,
+      ...(opts.condition ? { condition: opts.condition } : {}),
+    };
     this.assignments.push(a);
     return a;
   }
 
   /** A deny assignment (Azure creates them for managed applications and deployment stacks). */
-  deny(d: Omit<DenyAssignment, 'id' | 'excludePrincipals' | 'doNotApplyToChildScopes' | 'notActions'> & Partial<DenyAssignment>): DenyAssignment {
+  deny(
+    d: Omit<DenyAssignment, 'id' | 'excludePrincipals' | 'doNotApplyToChildScopes' | 'notActions'> & Partial<DenyAssignment>,
+  ): DenyAssignment {
     const full: DenyAssignment = { id: randomUUID(), notActions: [], excludePrincipals: [], doNotApplyToChildScopes: false, ...d };
     this.denies.push({ ...full, compiled: compile(full.actions, full.notActions) });
     return full;
@@ -239,11 +263,16 @@ export class Rbac {
       const role = this.roles.get(a.roleName.toLowerCase());
       return !!role && permits(role, action);
     });
-    return granted && !this.denies.some((d) => {
-      const applies = d.doNotApplyToChildScopes ? normScope(d.scope) === normScope(scope) : scopeCovers(d.scope, scope);
-      const targets = d.principals.some((p) => p.id.toLowerCase() === pid || p.id === EVERYONE) && !d.excludePrincipals.some((p) => p.id.toLowerCase() === pid);
-      return applies && targets && permits(d.compiled, action);
-    });
+    return (
+      granted &&
+      !this.denies.some((d) => {
+        const applies = d.doNotApplyToChildScopes ? normScope(d.scope) === normScope(scope) : scopeCovers(d.scope, scope);
+        const targets =
+          d.principals.some((p) => p.id.toLowerCase() === pid || p.id === EVERYONE) &&
+          !d.excludePrincipals.some((p) => p.id.toLowerCase() === pid);
+        return applies && targets && permits(d.compiled, action);
+      })
+    );
   }
 
   /** True when the principal holds any role at, above or below `scope` (used for subscription listing). */

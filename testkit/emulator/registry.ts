@@ -43,8 +43,10 @@ import { checkModelNames, checkModelVersionBody, filterItems, matchesFilter } fr
 export const REGISTRY_NAME = /^[a-zA-Z0-9][a-zA-Z0-9\-_]{2,32}$/;
 const FIRST_API = '2023-04-01';
 const TYPE = `${ML_NS}/registries`;
-const LONG_JOB_URI = /^azureml:\/\/subscriptions\/([^/]+)\/resource[gG]roups\/([^/]+)\/(?:providers\/Microsoft\.MachineLearningServices\/)?workspaces\/([^/]+)\/jobs\/([^/]+)\/outputs\/([^/]+)(?:\/paths\/(.*))?$/i;
-const LONG_DATASTORE_URI = /^azureml:\/\/subscriptions\/([^/]+)\/resource[gG]roups\/([^/]+)\/(?:providers\/Microsoft\.MachineLearningServices\/)?workspaces\/([^/]+)\/datastores\/([^/]+)\/paths\/(.+)$/i;
+const LONG_JOB_URI =
+  /^azureml:\/\/subscriptions\/([^/]+)\/resource[gG]roups\/([^/]+)\/(?:providers\/Microsoft\.MachineLearningServices\/)?workspaces\/([^/]+)\/jobs\/([^/]+)\/outputs\/([^/]+)(?:\/paths\/(.*))?$/i;
+const LONG_DATASTORE_URI =
+  /^azureml:\/\/subscriptions\/([^/]+)\/resource[gG]roups\/([^/]+)\/(?:providers\/Microsoft\.MachineLearningServices\/)?workspaces\/([^/]+)\/datastores\/([^/]+)\/paths\/(.+)$/i;
 const MUTABLE = new Set(['description', 'tags', 'properties', 'isArchived', 'provisioningState', 'stage']);
 
 export interface AddRegistryOptions {
@@ -90,7 +92,10 @@ export class Registries {
     const mrgId = arm.resourceGroupId(o.subscriptionId, managedRg);
     const pna = o.publicNetworkAccess ?? 'Enabled';
     const regions = [...new Set([location, ...(o.regions ?? []).map(norm)])];
-    const compact = o.name.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 10);
+    const compact = o.name
+      .toLowerCase()
+      .replace(/[^a-z0-9]/g, '')
+      .slice(0, 10);
     const regionDetails = regions.map((region, i) => {
       const st = `${compact}${guid.replace(/-/g, '').slice(0, 8)}${i}`.slice(0, 24);
       const stId = `${mrgId}/providers/Microsoft.Storage/storageAccounts/${st}`;
@@ -107,7 +112,13 @@ export class Registries {
           provisioningState: 'Succeeded',
           publicNetworkAccess: pna,
           allowBlobPublicAccess: false,
-          networkAcls: { bypass: 'AzureServices', defaultAction: pna === 'Disabled' ? 'Deny' : 'Allow', ipRules: [], virtualNetworkRules: [], resourceAccessRules: [] },
+          networkAcls: {
+            bypass: 'AzureServices',
+            defaultAction: pna === 'Disabled' ? 'Deny' : 'Allow',
+            ipRules: [],
+            virtualNetworkRules: [],
+            resourceAccessRules: [],
+          },
           primaryEndpoints: { blob: `https://${st}.blob.core.windows.net/` },
           privateEndpointConnections: [],
         },
@@ -118,11 +129,26 @@ export class Registries {
         type: 'Microsoft.ContainerRegistry/registries',
         location: region,
         sku: { name: 'Premium', tier: 'Premium' },
-        properties: { loginServer: `${acr}.azurecr.io`, provisioningState: 'Succeeded', publicNetworkAccess: pna, privateEndpointConnections: [] },
+        properties: {
+          loginServer: `${acr}.azurecr.io`,
+          provisioningState: 'Succeeded',
+          publicNetworkAccess: pna,
+          privateEndpointConnections: [],
+        },
       });
       return {
         location: region,
-        storageAccountDetails: [{ systemCreatedStorageAccount: { storageAccountName: st, storageAccountType: 'Standard_LRS', storageAccountHnsEnabled: false, armResourceId: { resourceId: stId }, allowBlobPublicAccess: false } }],
+        storageAccountDetails: [
+          {
+            systemCreatedStorageAccount: {
+              storageAccountName: st,
+              storageAccountType: 'Standard_LRS',
+              storageAccountHnsEnabled: false,
+              armResourceId: { resourceId: stId },
+              allowBlobPublicAccess: false,
+            },
+          },
+        ],
         acrDetails: [{ systemCreatedAcrAccount: { acrAccountName: acr, acrAccountSku: 'Premium', armResourceId: { resourceId: acrId } } }],
       };
     });
@@ -146,7 +172,14 @@ export class Registries {
         mlFlowRegistryUri: `azureml://${location}.api.azureml.ms/mlflow/v1.0${id}`,
         registryPrivateEndpointConnections: [],
       },
-      systemData: { createdAt: at, createdBy: 'emulator', createdByType: 'Application', lastModifiedAt: at, lastModifiedBy: 'emulator', lastModifiedByType: 'Application' },
+      systemData: {
+        createdAt: at,
+        createdBy: 'emulator',
+        createdByType: 'Application',
+        lastModifiedAt: at,
+        lastModifiedBy: 'emulator',
+        lastModifiedByType: 'Application',
+      },
     };
     arm.resources.put(id, body);
     return body;
@@ -154,7 +187,9 @@ export class Registries {
 
   /** The registry with this name (names are unique in a tenant; the emulator looks in every subscription). */
   byName(name: string): StoredResource | undefined {
-    return this.deps.arm.resources.all().find((r) => String(r.body.type).toLowerCase() === TYPE.toLowerCase() && String(r.body.name).toLowerCase() === name.toLowerCase());
+    return this.deps.arm.resources
+      .all()
+      .find((r) => String(r.body.type).toLowerCase() === TYPE.toLowerCase() && String(r.body.name).toLowerCase() === name.toLowerCase());
   }
 
   /** Regions the registry replicates to. */
@@ -170,7 +205,11 @@ export class Registries {
 
   /** Registers a version directly (as if by hand), e.g. a production champion. */
   addVersion(registryId: string, name: string, version: string, properties: JsonObject = {}): JsonObject {
-    return this.store(registryId, name, version, { modelType: 'custom_model', modelUri: `azureml://registries/${nameOf(registryId)}/models/${name}/versions/${version}`, ...properties }).body;
+    return this.store(registryId, name, version, {
+      modelType: 'custom_model',
+      modelUri: `azureml://registries/${nameOf(registryId)}/models/${name}/versions/${version}`,
+      ...properties,
+    }).body;
   }
 
   /** The next `n` model version PUTs are accepted, then answered 503 (a response lost after the write). */
@@ -197,7 +236,10 @@ export class Registries {
    * account in each region, with the names the emulator gives them (the registry's API names
    * here are the emulator's own; the tasks read names from the endpoints, never from a pattern).
    */
-  addPrivateNetwork(registryId: string, o: { subnetPrefix?: string; status?: 'Approved' | 'Pending' | 'Rejected' | 'Disconnected' } = {}): PrivateName[] {
+  addPrivateNetwork(
+    registryId: string,
+    o: { subnetPrefix?: string; status?: 'Approved' | 'Pending' | 'Rejected' | 'Disconnected' } = {},
+  ): PrivateName[] {
     const { arm } = this.deps;
     const r = arm.resources.get(registryId);
     if (!r) throw new Error(`unknown registry ${registryId}`);
@@ -205,22 +247,40 @@ export class Registries {
     let host = 4;
     const names: PrivateName[] = [];
     const rgId = registryId.slice(0, registryId.indexOf('/providers/'));
-    const pe = (name: string, targetId: string, groupId: string, fqdns: Array<[string, string]>, status?: 'Approved' | 'Pending' | 'Rejected' | 'Disconnected') => {
+    const pe = (
+      name: string,
+      targetId: string,
+      groupId: string,
+      fqdns: Array<[string, string]>,
+      status?: 'Approved' | 'Pending' | 'Rejected' | 'Disconnected',
+    ) => {
       const dns = fqdns.map(([fqdn, privatelink]) => {
         const n = { fqdn, ip: `${prefix}${host++}`, privatelink };
         names.push(n);
         return { fqdn, ip: n.ip };
       });
-      addPrivateEndpoint(arm, { id: `${rgId}/providers/Microsoft.Network/privateEndpoints/${name}`, targetId, groupId, location: String(r.body.location), dns, ...(status ? { status } : {}) });
+      addPrivateEndpoint(arm, {
+        id: `${rgId}/providers/Microsoft.Network/privateEndpoints/${name}`,
+        targetId,
+        groupId,
+        location: String(r.body.location),
+        dns,
+        ...(status ? { status } : {}),
+      });
     };
     const api = (region: string): Array<[string, string]> => [
-      [`${String(r.body.name).toLowerCase()}.registry.${region}.api.azureml.ms`, `${String(r.body.name).toLowerCase()}.registry.${region}.privatelink.api.azureml.ms`],
+      [
+        `${String(r.body.name).toLowerCase()}.registry.${region}.api.azureml.ms`,
+        `${String(r.body.name).toLowerCase()}.registry.${region}.privatelink.api.azureml.ms`,
+      ],
     ];
     pe(`pe-${String(r.body.name)}`, r.id, 'amlregistry', this.regions(r).flatMap(api), o.status);
     for (const d of (r.body.properties as JsonObject).regionDetails as JsonObject[]) {
       const st = (d.storageAccountDetails as JsonObject[])[0]!.systemCreatedStorageAccount as JsonObject;
       const n = String(st.storageAccountName);
-      pe(`pe-${n}-blob`, String((st.armResourceId as JsonObject).resourceId), 'blob', [[`${n}.blob.core.windows.net`, `${n}.privatelink.blob.core.windows.net`]]);
+      pe(`pe-${n}-blob`, String((st.armResourceId as JsonObject).resourceId), 'blob', [
+        [`${n}.blob.core.windows.net`, `${n}.privatelink.blob.core.windows.net`],
+      ]);
     }
     return names;
   }
@@ -232,19 +292,35 @@ export class Registries {
    */
   resolveModel(ref: string, workspace: StoredResource, callerObjectId: string, field: string): StoredResource {
     const m = /^azureml:\/\/registries\/([^/]+)\/models\/([^/]+)\/versions\/([^/]+)$/i.exec(ref.trim());
-    if (!m) throw amlErrors.userError(`properties.${field} '${ref}' is not a registry model version (azureml://registries/<registry>/models/<name>/versions/<version>).`, ['ValidationError']);
+    if (!m)
+      throw amlErrors.userError(
+        `properties.${field} '${ref}' is not a registry model version (azureml://registries/<registry>/models/<name>/versions/<version>).`,
+        ['ValidationError'],
+      );
     const [, regName, model, version] = m as unknown as [string, string, string, string];
     const reg = this.byName(regName);
-    if (!reg) throw amlErrors.userError(`Registry '${regName}' referenced by properties.${field} was not found.`, ['BadArgument', 'RegistryNotFound']);
+    if (!reg)
+      throw amlErrors.userError(`Registry '${regName}' referenced by properties.${field} was not found.`, [
+        'BadArgument',
+        'RegistryNotFound',
+      ]);
     if (!this.deps.arm.rbac.isAllowed(callerObjectId, `${ML_NS}/registries/assets/read`, reg.id)) {
-      throw new ArmError(403, 'AuthorizationFailed', `The client with object id '${callerObjectId}' does not have authorization to perform action '${ML_NS}/registries/assets/read' over scope '${reg.id}' or the scope is invalid.`);
+      throw new ArmError(
+        403,
+        'AuthorizationFailed',
+        `The client with object id '${callerObjectId}' does not have authorization to perform action '${ML_NS}/registries/assets/read' over scope '${reg.id}' or the scope is invalid.`,
+      );
     }
     const region = norm(String(workspace.body.location));
     if (!this.regions(reg).includes(region)) {
-      throw amlErrors.userError(`Registry '${regName}' is not available in region '${region}' of workspace '${String(workspace.body.name)}' (registry regions: ${this.regions(reg).join(', ')}).`, ['BadArgument', 'RegionNotSupported']);
+      throw amlErrors.userError(
+        `Registry '${regName}' is not available in region '${region}' of workspace '${String(workspace.body.name)}' (registry regions: ${this.regions(reg).join(', ')}).`,
+        ['BadArgument', 'RegionNotSupported'],
+      );
     }
     const v = this.deps.assets.getVersion(reg.id, 'models', model, version);
-    if (!v || (v.body.properties as JsonObject).provisioningState !== 'Succeeded') throw amlErrors.userError(`Model ${model}:${version} was not found in registry '${regName}'.`, ['BadArgument', 'NotFound']);
+    if (!v || (v.body.properties as JsonObject).provisioningState !== 'Succeeded')
+      throw amlErrors.userError(`Model ${model}:${version} was not found in registry '${regName}'.`, ['BadArgument', 'NotFound']);
     return v;
   }
 
@@ -259,7 +335,11 @@ export class Registries {
       requireApi(req);
       const { subscriptionId, resourceGroupName, registryName } = req.params as Record<string, string>;
       if (!REGISTRY_NAME.test(registryName!)) {
-        throw new ArmError(400, 'InvalidParameter', `The registry name '${registryName}' is invalid. It must match ^[a-zA-Z0-9][a-zA-Z0-9\\-_]{2,32}$: 3 to 33 letters, digits, '-' and '_', starting with a letter or digit.`);
+        throw new ArmError(
+          400,
+          'InvalidParameter',
+          `The registry name '${registryName}' is invalid. It must match ^[a-zA-Z0-9][a-zA-Z0-9\\-_]{2,32}$: 3 to 33 letters, digits, '-' and '_', starting with a letter or digit.`,
+        );
       }
       arm.requireResourceGroup(subscriptionId!, resourceGroupName!);
       const r = arm.resources.get(`${arm.resourceGroupId(subscriptionId!, resourceGroupName!)}/providers/${TYPE}/${registryName}`);
@@ -267,7 +347,11 @@ export class Registries {
       return r;
     };
     const notFound = (req: ArmRequest, version?: string): ArmError =>
-      amlErrors.notFound(version === undefined ? `Model container '${req.params.name}' was not found in registry '${req.params.registryName}'.` : `Model '${req.params.name}:${version}' was not found in registry '${req.params.registryName}'.`);
+      amlErrors.notFound(
+        version === undefined
+          ? `Model container '${req.params.name}' was not found in registry '${req.params.registryName}'.`
+          : `Model '${req.params.name}:${version}' was not found in registry '${req.params.registryName}'.`,
+      );
     const read = `${ML_NS}/registries/assets/read`;
     const write = `${ML_NS}/registries/assets/write`;
 
@@ -277,7 +361,14 @@ export class Registries {
       handler: (req) => {
         requireApi(req);
         const rg = arm.requireResourceGroup(req.params.subscriptionId!, req.params.resourceGroupName!);
-        return { status: 200, body: armPage(req, arm.resources.list(`${rg.id}/providers/${TYPE}`).map((r) => r.body), arm.listPageSize) };
+        return {
+          status: 200,
+          body: armPage(
+            req,
+            arm.resources.list(`${rg.id}/providers/${TYPE}`).map((r) => r.body),
+            arm.listPageSize,
+          ),
+        };
       },
     });
     arm.route('GET', `/subscriptions/{subscriptionId}/providers/${TYPE}`, {
@@ -286,7 +377,12 @@ export class Registries {
       handler: (req) => {
         requireApi(req);
         const prefix = `/subscriptions/${req.params.subscriptionId}/`.toLowerCase();
-        const value = arm.resources.all().filter((r) => r.id.toLowerCase().startsWith(prefix) && String(r.body.type).toLowerCase() === TYPE.toLowerCase() && req.canRead(r.id)).map((r) => r.body);
+        const value = arm.resources
+          .all()
+          .filter(
+            (r) => r.id.toLowerCase().startsWith(prefix) && String(r.body.type).toLowerCase() === TYPE.toLowerCase() && req.canRead(r.id),
+          )
+          .map((r) => r.body);
         return { status: 200, body: armPage(req, value, arm.listPageSize) };
       },
     });
@@ -295,7 +391,15 @@ export class Registries {
       scope: (req) => registry(req).id,
       handler: (req) => {
         const r = registry(req);
-        return { status: 200, body: pageOf(req, arm.resources.list(`${r.id}/models`).map((c) => this.view(assets.containerView(c, r.id, 'models'))), arm.listPageSize, '$skip') };
+        return {
+          status: 200,
+          body: pageOf(
+            req,
+            arm.resources.list(`${r.id}/models`).map((c) => this.view(assets.containerView(c, r.id, 'models'))),
+            arm.listPageSize,
+            '$skip',
+          ),
+        };
       },
     });
     arm.route('GET', `${base}/models/{name}`, {
@@ -319,7 +423,9 @@ export class Registries {
         const list = this.versions(r.id, req.params.name!)
           .filter((b) => (b.properties as JsonObject).provisioningState === 'Succeeded')
           .filter((b) => !version || b.name === version)
-          .filter((b) => matchesFilter((b.properties as JsonObject).tags, tags) && matchesFilter((b.properties as JsonObject).properties, props));
+          .filter(
+            (b) => matchesFilter((b.properties as JsonObject).tags, tags) && matchesFilter((b.properties as JsonObject).properties, props),
+          );
         return { status: 200, body: pageOf(req, list, arm.listPageSize, '$skipToken') };
       },
     });
@@ -351,7 +457,13 @@ export class Registries {
     return { ...b, type: String(b.type).replace('/workspaces/', '/registries/') };
   }
 
-  private store(registryId: string, name: string, version: string, props: JsonObject, req?: ArmRequest): { body: JsonObject; created: boolean } {
+  private store(
+    registryId: string,
+    name: string,
+    version: string,
+    props: JsonObject,
+    req?: ArmRequest,
+  ): { body: JsonObject; created: boolean } {
     const out = this.deps.assets.putVersion(registryId, 'models', name, version, props, req);
     // AssetStore writes workspace types; a registry's are registries/models[/versions].
     const c = this.deps.arm.resources.get(this.deps.assets.containerId(registryId, 'models', name));
@@ -373,23 +485,35 @@ export class Registries {
     checkModelNames(name!, version!);
     const body = isJsonObject(req.body) ? req.body : {};
     const type = body.pendingUploadType ?? 'TemporaryBlobReference';
-    if (type !== 'TemporaryBlobReference' && type !== 'None') throw amlErrors.userError(`pendingUploadType '${String(type)}' is invalid. Valid values: None, TemporaryBlobReference.`);
+    if (type !== 'TemporaryBlobReference' && type !== 'None')
+      throw amlErrors.userError(`pendingUploadType '${String(type)}' is invalid. Valid values: None, TemporaryBlobReference.`);
     if (this.deps.assets.getVersion(r.id, 'models', name!, version!)) {
-      throw amlErrors.userError(`Model ${name}:${version} already exists in registry '${String(r.body.name)}'.`, ['BadArgument', 'AssetAlreadyExists']);
+      throw amlErrors.userError(`Model ${name}:${version} already exists in registry '${String(r.body.name)}'.`, [
+        'BadArgument',
+        'AssetAlreadyExists',
+      ]);
     }
     const pendingUploadId = typeof body.pendingUploadId === 'string' && body.pendingUploadId ? body.pendingUploadId : randomUUID();
     const details = ((r.body.properties as JsonObject).regionDetails as JsonObject[])[0]!;
-    const st = ((details.storageAccountDetails as JsonObject[])[0]!.systemCreatedStorageAccount as JsonObject);
+    const st = (details.storageAccountDetails as JsonObject[])[0]!.systemCreatedStorageAccount as JsonObject;
     await this.deps.storage.start();
     const account = this.deps.storage.azuriteAccount(String(st.storageAccountName));
-    const container = `${name}-${version}-${pendingUploadId}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 63).replace(/-+$/, '');
+    const container = `${name}-${version}-${pendingUploadId}`
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, '-')
+      .slice(0, 63)
+      .replace(/-+$/, '');
     await this.deps.storage.ensureContainer(account, container);
     const blobUri = this.deps.storage.blobUrl({ account, container, path: '' });
     const sas = this.deps.storage.containerSas(account, container);
     return {
       status: 200,
       body: {
-        blobReferenceForConsumption: { blobUri, storageAccountArmId: (st.armResourceId as JsonObject).resourceId, credential: { credentialType: 'SAS', sasUri: `${blobUri}?${sas}` } },
+        blobReferenceForConsumption: {
+          blobUri,
+          storageAccountArmId: (st.armResourceId as JsonObject).resourceId,
+          credential: { credentialType: 'SAS', sasUri: `${blobUri}?${sas}` },
+        },
         pendingUploadId,
         pendingUploadType: 'TemporaryBlobReference',
       },
@@ -403,12 +527,20 @@ export class Registries {
     const existing = this.deps.assets.getVersion(r.id, 'models', name!, version!);
     const old = existing?.body.properties as JsonObject | undefined;
     if (old) {
-      if (old.provisioningState !== 'Succeeded') throw new ArmError(409, 'Conflict', `Model ${name}:${version} is still being created in registry '${String(r.body.name)}'.`);
+      if (old.provisioningState !== 'Succeeded')
+        throw new ArmError(409, 'Conflict', `Model ${name}:${version} is still being created in registry '${String(r.body.name)}'.`);
       if (old.modelUri !== modelUri) throw amlErrors.userError('Asset paths cannot be updated.', ['Immutable']);
       const defaults: JsonObject = { isAnonymous: false, modelType: 'custom_model', jobName: null, flavors: {} };
       const keys = new Set([...Object.keys(old), ...Object.keys(props)]);
-      const changed = [...keys].filter((k) => k !== 'modelUri' && !MUTABLE.has(k) && stableJson(props[k] ?? defaults[k] ?? null) !== stableJson(old[k] ?? defaults[k] ?? null));
-      if (changed.length) throw amlErrors.userError(`Model ${name}:${version} already exists and its ${changed.join(', ')} cannot be changed: asset versions are immutable. Use a new version.`, ['Immutable']);
+      const changed = [...keys].filter(
+        (k) =>
+          k !== 'modelUri' && !MUTABLE.has(k) && stableJson(props[k] ?? defaults[k] ?? null) !== stableJson(old[k] ?? defaults[k] ?? null),
+      );
+      if (changed.length)
+        throw amlErrors.userError(
+          `Model ${name}:${version} already exists and its ${changed.join(', ')} cannot be changed: asset versions are immutable. Use a new version.`,
+          ['Immutable'],
+        );
       const { body } = this.store(r.id, name!, version!, { ...old, ...props, provisioningState: 'Succeeded' }, req);
       return { status: 200, body };
     }
@@ -428,38 +560,63 @@ export class Registries {
     });
     const started = Date.now();
     void (async () => {
-      const failure = copy.blocked ? { code: 'UserError', message: copy.blocked } : await (copy.copy?.(r.id, name!, version!) ?? Promise.resolve()).then(
-        () => undefined,
-        (e: unknown) => ({ code: 'InternalServerError', message: `Copying the model files failed: ${e instanceof Error ? e.message : String(e)}` }),
-      );
+      const failure = copy.blocked
+        ? { code: 'UserError', message: copy.blocked }
+        : await (copy.copy?.(r.id, name!, version!) ?? Promise.resolve()).then(
+            () => undefined,
+            (e: unknown) => ({
+              code: 'InternalServerError',
+              message: `Copying the model files failed: ${e instanceof Error ? e.message : String(e)}`,
+            }),
+          );
       await new Promise((res) => setTimeout(res, Math.max(0, this.copyMs - (Date.now() - started))).unref());
       op.complete(failure ? 'Failed' : 'Succeeded', failure);
     })();
     if (this.lose > 0) {
       this.lose--;
-      throw new ArmError(503, 'ServiceUnavailable', 'The service is temporarily unavailable. Please retry the request.', { 'Retry-After': '0' });
+      throw new ArmError(503, 'ServiceUnavailable', 'The service is temporarily unavailable. Please retry the request.', {
+        'Retry-After': '0',
+      });
     }
-    return { status: 201, body, headers: { 'Azure-AsyncOperation': op.headers['Azure-AsyncOperation']!, 'x-ms-async-operation-timeout': 'PT1H', 'Retry-After': '0' } };
+    return {
+      status: 201,
+      body,
+      headers: { 'Azure-AsyncOperation': op.headers['Azure-AsyncOperation']!, 'x-ms-async-operation-timeout': 'PT1H', 'Retry-After': '0' },
+    };
   }
 
   /**
    * What a new version's modelUri names, checked as the registry does before it accepts the
    * PUT; `blocked` when the copy will fail (storage keeps the registry out), `copy` the copy.
    */
-  private async sourceOf(req: ArmRequest, r: StoredResource, uri: string): Promise<{ blocked?: string; copy?: (registryId: string, name: string, version: string) => Promise<void> }> {
+  private async sourceOf(
+    req: ArmRequest,
+    r: StoredResource,
+    uri: string,
+  ): Promise<{ blocked?: string; copy?: (registryId: string, name: string, version: string) => Promise<void> }> {
     const { arm, engine, storage } = this.deps;
     if (/^azureml:\/\/(jobs|datastores)\//i.test(uri)) {
-      throw amlErrors.userError(`modelUri '${uri}' is relative to a workspace, and a registry has none. Use the long form azureml://subscriptions/<subscription>/resourceGroups/<group>/workspaces/<workspace>/${uri.slice('azureml://'.length)}.`, ['BadArgument', 'InvalidUri']);
+      throw amlErrors.userError(
+        `modelUri '${uri}' is relative to a workspace, and a registry has none. Use the long form azureml://subscriptions/<subscription>/resourceGroups/<group>/workspaces/<workspace>/${uri.slice('azureml://'.length)}.`,
+        ['BadArgument', 'InvalidUri'],
+      );
     }
     const pending = storage.started ? storage.parseUrl(uri) : undefined;
     if (pending) {
-      if (!(await storage.exists(uri))) throw amlErrors.userError(`modelUri '${uri.split('?')[0]}' does not point to any uploaded file. Upload the files through startPendingUpload first.`, ['BadArgument', 'AssetPathNotFound']);
+      if (!(await storage.exists(uri)))
+        throw amlErrors.userError(
+          `modelUri '${uri.split('?')[0]}' does not point to any uploaded file. Upload the files through startPendingUpload first.`,
+          ['BadArgument', 'AssetPathNotFound'],
+        );
       return {};
     }
     const job = LONG_JOB_URI.exec(uri);
     const ds = LONG_DATASTORE_URI.exec(uri);
     if (!job && !ds) {
-      throw amlErrors.userError(`modelUri '${uri}' is not a supported URI for a registry. Use azureml://subscriptions/<s>/resourceGroups/<rg>/workspaces/<ws>/jobs/<job>/outputs/<output>, .../datastores/<name>/paths/<path>, or the blobUri of a pending upload.`, ['BadArgument', 'InvalidUri']);
+      throw amlErrors.userError(
+        `modelUri '${uri}' is not a supported URI for a registry. Use azureml://subscriptions/<s>/resourceGroups/<rg>/workspaces/<ws>/jobs/<job>/outputs/<output>, .../datastores/<name>/paths/<path>, or the blobUri of a pending upload.`,
+        ['BadArgument', 'InvalidUri'],
+      );
     }
     const [, sub, rg, wsName] = (job ?? ds)! as unknown as [string, string, string, string];
     const wsId = `/subscriptions/${sub}/resourceGroups/${rg}/providers/${ML_NS}/workspaces/${wsName}`;
@@ -467,24 +624,44 @@ export class Registries {
     if (!ws) throw amlErrors.userError(`The workspace '${wsName}' named by modelUri was not found.`, ['BadArgument', 'WorkspaceNotFound']);
     const action = job ? `${ML_NS}/workspaces/jobs/read` : `${ML_NS}/workspaces/datastores/read`;
     if (!arm.rbac.isAllowed(req.caller.objectId, action, wsId)) {
-      throw new ArmError(403, 'AuthorizationFailed', `The client '${req.caller.appId}' with object id '${req.caller.objectId}' does not have authorization to perform action '${action}' over scope '${wsId}' or the scope is invalid. Sharing into a registry reads the source workspace with the caller's identity.`);
+      throw new ArmError(
+        403,
+        'AuthorizationFailed',
+        `The client '${req.caller.appId}' with object id '${req.caller.objectId}' does not have authorization to perform action '${action}' over scope '${wsId}' or the scope is invalid. Sharing into a registry reads the source workspace with the caller's identity.`,
+      );
     }
     const region = norm(String(ws.body.location));
     if (!this.regions(r).includes(region)) {
-      throw amlErrors.userError(`Workspace '${wsName}' is in region '${region}', which registry '${String(r.body.name)}' does not replicate to (regions: ${this.regions(r).join(', ')}).`, ['BadArgument', 'RegionNotSupported']);
+      throw amlErrors.userError(
+        `Workspace '${wsName}' is in region '${region}', which registry '${String(r.body.name)}' does not replicate to (regions: ${this.regions(r).join(', ')}).`,
+        ['BadArgument', 'RegionNotSupported'],
+      );
     }
     let folder: string | undefined;
     if (job) {
       const [, , , , jobName, output, sub2] = job as unknown as string[];
       const run = engine.run(jobName!);
       const record = run ? engine.jobs.get(run.jobName) : undefined;
-      if (!run || !record || record.workspaceId.toLowerCase() !== wsId.toLowerCase()) throw amlErrors.userError(`The job '${jobName}' referenced by modelUri was not found in workspace '${wsName}'.`, ['BadArgument', 'JobNotFound']);
-      if (run.status !== 'Completed') throw amlErrors.userError(`Job '${jobName}' is in status ${run.status}: a model can only be shared from the outputs of a completed job.`, ['BadArgument', 'JobNotCompleted']);
+      if (!run || !record || record.workspaceId.toLowerCase() !== wsId.toLowerCase())
+        throw amlErrors.userError(`The job '${jobName}' referenced by modelUri was not found in workspace '${wsName}'.`, [
+          'BadArgument',
+          'JobNotFound',
+        ]);
+      if (run.status !== 'Completed')
+        throw amlErrors.userError(
+          `Job '${jobName}' is in status ${run.status}: a model can only be shared from the outputs of a completed job.`,
+          ['BadArgument', 'JobNotCompleted'],
+        );
       const out = run.outputs[output!];
-      if (!out) throw amlErrors.userError(`Job '${jobName}' has no output '${output}'. Its outputs: ${Object.keys(run.outputs).join(', ') || '(none)'}.`, ['BadArgument', 'OutputNotFound']);
+      if (!out)
+        throw amlErrors.userError(
+          `Job '${jobName}' has no output '${output}'. Its outputs: ${Object.keys(run.outputs).join(', ') || '(none)'}.`,
+          ['BadArgument', 'OutputNotFound'],
+        );
       folder = await this.deps.datastoreUrl(wsId, `${out.replace(/\/+$/, '')}${sub2 ? `/${sub2}` : ''}`);
     } else {
-      if (!arm.resources.get(`${wsId}/datastores/${ds![4]}`)) throw amlErrors.userError(`The datastore '${ds![4]}' referenced by modelUri was not found.`, ['BadArgument', 'DatastoreNotFound']);
+      if (!arm.resources.get(`${wsId}/datastores/${ds![4]}`))
+        throw amlErrors.userError(`The datastore '${ds![4]}' referenced by modelUri was not found.`, ['BadArgument', 'DatastoreNotFound']);
       folder = await this.deps.datastoreUrl(wsId, `azureml://datastores/${ds![4]}/paths/${ds![5]}`);
     }
     const blocked = this.exfiltrationBlock(ws, r);
@@ -493,12 +670,17 @@ export class Registries {
       copy: async (registryId, name, version) => {
         if (!folder) return;
         const details = ((this.deps.arm.resources.get(registryId)!.body.properties as JsonObject).regionDetails as JsonObject[])[0]!;
-        const st = String(((details.storageAccountDetails as JsonObject[])[0]!.systemCreatedStorageAccount as JsonObject).storageAccountName);
+        const st = String(
+          ((details.storageAccountDetails as JsonObject[])[0]!.systemCreatedStorageAccount as JsonObject).storageAccountName,
+        );
         const src = storage.parseUrl(folder)!;
         for (const b of await storage.listBlobs(folder)) {
           const rel = b.name.slice(src.path.replace(/\/+$/, '').length).replace(/^\/+/, '') || b.name.split('/').pop()!;
           const data = await storage.getBlob(storage.blobUrl({ account: src.account, container: src.container, path: b.name }));
-          await storage.putBlob(storage.blobUrl({ account: storage.azuriteAccount(st), container: 'models', path: `${name}/${version}/${rel}` }), data);
+          await storage.putBlob(
+            storage.blobUrl({ account: storage.azuriteAccount(st), container: 'models', path: `${name}/${version}/${rel}` }),
+            data,
+          );
         }
       },
     };
@@ -515,8 +697,10 @@ export class Registries {
       return id === r.id.toLowerCase() || id === `${r.id.slice(0, r.id.lastIndexOf('/'))}/*`.toLowerCase();
     });
     const why = `Could not copy the model from storage account '${String(st.body.name)}' of workspace '${String(ws.body.name)}' into registry '${String(r.body.name)}'`;
-    if (p.publicNetworkAccess === 'Disabled') return `${why}: the storage account has public network access disabled (data exfiltration protection).`;
-    if (acls.defaultAction === 'Deny' && !allowed) return `${why}: the storage account's network rules do not allow the registry (add a resource instance rule for ${TYPE}/${String(r.body.name)}).`;
+    if (p.publicNetworkAccess === 'Disabled')
+      return `${why}: the storage account has public network access disabled (data exfiltration protection).`;
+    if (acls.defaultAction === 'Deny' && !allowed)
+      return `${why}: the storage account's network rules do not allow the registry (add a resource instance rule for ${TYPE}/${String(r.body.name)}).`;
     return undefined;
   }
 }

@@ -4,7 +4,8 @@
  * import the engine (which imports the data plane).
  */
 
-export type JobStatus = 'NotStarted' | 'Starting' | 'Queued' | 'Preparing' | 'Running' | 'Finalizing' | 'CancelRequested' | 'Completed' | 'Failed' | 'Canceled';
+export type JobStatus =
+  'NotStarted' | 'Starting' | 'Queued' | 'Preparing' | 'Running' | 'Finalizing' | 'CancelRequested' | 'Completed' | 'Failed' | 'Canceled';
 
 export interface RunError {
   code: string;

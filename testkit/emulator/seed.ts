@@ -21,8 +21,16 @@ export const SEED_IDS = {
   federatedSp: { clientId: '33333333-0000-4000-8000-000000000031', objectId: '33333333-0000-4000-8000-000000000032' },
   /** A person-like principal holding only Reader on the workspace (users are Readers in production). */
   readerSp: { clientId: '44444444-0000-4000-8000-000000000041', objectId: '44444444-0000-4000-8000-000000000042' },
-  userAssignedMi: { clientId: '55555555-0000-4000-8000-000000000051', objectId: '55555555-0000-4000-8000-000000000052', name: 'id-aml-agent' },
-  systemAssignedMi: { clientId: '66666666-0000-4000-8000-000000000061', objectId: '66666666-0000-4000-8000-000000000062', vmName: 'vm-build-agent-01' },
+  userAssignedMi: {
+    clientId: '55555555-0000-4000-8000-000000000051',
+    objectId: '55555555-0000-4000-8000-000000000052',
+    name: 'id-aml-agent',
+  },
+  systemAssignedMi: {
+    clientId: '66666666-0000-4000-8000-000000000061',
+    objectId: '66666666-0000-4000-8000-000000000062',
+    vmName: 'vm-build-agent-01',
+  },
   org: 'contoso',
   orgId: 'c0c0c0c0-0000-4000-8000-0000000000c1',
   project: 'mlops',
@@ -42,7 +50,9 @@ export type SeedConnectionKind = keyof typeof SEED_IDS.serviceConnections;
 
 /** A value per seeded service connection, in SEED_IDS order. */
 function perConnection<T>(f: (kind: SeedConnectionKind, ids: { id: string; name: string }) => T): Record<SeedConnectionKind, T> {
-  return Object.fromEntries(Object.entries(SEED_IDS.serviceConnections).map(([kind, ids]) => [kind, f(kind as SeedConnectionKind, ids)])) as Record<SeedConnectionKind, T>;
+  return Object.fromEntries(
+    Object.entries(SEED_IDS.serviceConnections).map(([kind, ids]) => [kind, f(kind as SeedConnectionKind, ids)]),
+  ) as Record<SeedConnectionKind, T>;
 }
 
 export interface SeedPrincipal {
@@ -107,7 +117,12 @@ export function seedDefault(env: {
 
   const secretSp = entra.addServicePrincipal({ tenantId: S.tenantId, displayName: 'sp-aml-prod-secret', ...S.secretSp, secret: true });
   const cert = makeSelfSignedCertificate('sp-aml-prod-cert');
-  const certSp = entra.addServicePrincipal({ tenantId: S.tenantId, displayName: 'sp-aml-prod-cert', ...S.certificateSp, certificatePem: cert.certPem });
+  const certSp = entra.addServicePrincipal({
+    tenantId: S.tenantId,
+    displayName: 'sp-aml-prod-cert',
+    ...S.certificateSp,
+    certificatePem: cert.certPem,
+  });
   // The private key is a credential (each of its base64 lines is registered); the certificate is public.
   env.addSecret(cert.keyPem);
   const fedSp = entra.addServicePrincipal({ tenantId: S.tenantId, displayName: 'sp-aml-prod-wif', ...S.federatedSp });
@@ -117,8 +132,22 @@ export function seedDefault(env: {
   const rgId = arm.resourceGroupId(S.subscriptionId, S.resourceGroup);
   const vmId = `${rgId}/providers/Microsoft.Compute/virtualMachines/${S.systemAssignedMi.vmName}`;
   const uamiId = `${rgId}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${S.userAssignedMi.name}`;
-  const systemMi = entra.addManagedIdentity({ tenantId: S.tenantId, identityType: 'SystemAssigned', resourceId: vmId, clientId: S.systemAssignedMi.clientId, objectId: S.systemAssignedMi.objectId, displayName: S.systemAssignedMi.vmName });
-  const userMi = entra.addManagedIdentity({ tenantId: S.tenantId, identityType: 'UserAssigned', resourceId: uamiId, clientId: S.userAssignedMi.clientId, objectId: S.userAssignedMi.objectId, displayName: S.userAssignedMi.name });
+  const systemMi = entra.addManagedIdentity({
+    tenantId: S.tenantId,
+    identityType: 'SystemAssigned',
+    resourceId: vmId,
+    clientId: S.systemAssignedMi.clientId,
+    objectId: S.systemAssignedMi.objectId,
+    displayName: S.systemAssignedMi.vmName,
+  });
+  const userMi = entra.addManagedIdentity({
+    tenantId: S.tenantId,
+    identityType: 'UserAssigned',
+    resourceId: uamiId,
+    clientId: S.userAssignedMi.clientId,
+    objectId: S.userAssignedMi.objectId,
+    displayName: S.userAssignedMi.name,
+  });
 
   const wsBody = env.addWorkspace({
     subscriptionId: S.subscriptionId,
@@ -127,19 +156,33 @@ export function seedDefault(env: {
     location: S.location,
     publicNetworkAccess: 'Disabled',
     workspaceId: S.workspaceGuid,
-    privateEndpointConnections: [{ name: `${S.privateEndpointName}.${S.workspaceGuid}`, privateEndpointName: S.privateEndpointName, status: 'Approved' }],
+    privateEndpointConnections: [
+      { name: `${S.privateEndpointName}.${S.workspaceGuid}`, privateEndpointName: S.privateEndpointName, status: 'Approved' },
+    ],
   });
   for (const p of [secretSp, certSp, fedSp, systemMi, userMi]) arm.grantRole(p.objectId, 'Contributor', rgId);
   arm.grantRole(readerSp.objectId, 'Reader', String(wsBody.id));
 
   const org = ado.addOrganization({ name: S.org, id: S.orgId });
   ado.addProject({ org: S.org, name: S.project, id: S.projectId });
-  const repo = ado.addRepository({ org: S.org, project: S.project, name: S.repository, id: S.repositoryId, defaultBranch: 'refs/heads/main' });
+  const repo = ado.addRepository({
+    org: S.org,
+    project: S.project,
+    name: S.repository,
+    id: S.repositoryId,
+    defaultBranch: 'refs/heads/main',
+  });
   // main has three merged commits; the last one is what a CI run of main builds.
   const mainHead = ado.pushCommits(repo.id, 'refs/heads/main', ['1'.repeat(40), '2'.repeat(40), '3'.repeat(40)]);
   // Each came in through a completed pull request that two people other than its author approved.
   for (const [i, commit] of ['1', '2', '3'].map((c) => c.repeat(40)).entries()) {
-    ado.addPullRequest({ repositoryId: repo.id, id: 101 + i, author: SEED_PEOPLE.author, lastMergeCommit: commit, reviewers: SEED_PEOPLE.reviewers.map((r) => ({ ...r, vote: 10 })) });
+    ado.addPullRequest({
+      repositoryId: repo.id,
+      id: 101 + i,
+      author: SEED_PEOPLE.author,
+      lastMergeCommit: commit,
+      reviewers: SEED_PEOPLE.reviewers.map((r) => ({ ...r, vote: 10 })),
+    });
   }
   const scs = perConnection((_, ids) => ado.addServiceConnection({ org: S.org, project: S.project, ...ids }));
   const issuer = ado.issuer(S.org);
@@ -155,7 +198,14 @@ export function seedDefault(env: {
     scope: [{ repositoryId: repo.id, refName: 'refs/heads/main', matchKind: 'Exact' }],
     settings: { minimumApproverCount: 2, creatorVoteCounts: false, resetOnSourcePush: true },
   });
-  const check = ado.addCheck({ org: S.org, project: S.project, resourceType: 'endpoint', resourceId: scs.wif.id, type: 'branchControl', settings: { allowedBranches: 'refs/heads/main', ensureProtectionOfBranch: true } });
+  const check = ado.addCheck({
+    org: S.org,
+    project: S.project,
+    resourceType: 'endpoint',
+    resourceId: scs.wif.id,
+    type: 'branchControl',
+    settings: { allowedBranches: 'refs/heads/main', ensureProtectionOfBranch: true },
+  });
 
   const pick = (p: { clientId: string; objectId: string }): SeedPrincipal => ({ clientId: p.clientId, objectId: p.objectId });
   return {
@@ -170,7 +220,13 @@ export function seedDefault(env: {
     privateEndpointConnectionName: `${S.privateEndpointName}.${S.workspaceGuid}`,
     servicePrincipals: {
       secret: { ...pick(secretSp), secret: secretSp.secrets[0] },
-      certificate: { ...pick(certSp), pem: cert.combinedPem, certPem: cert.certPem, keyPem: cert.keyPem, thumbprintSha1: cert.thumbprintSha1Hex },
+      certificate: {
+        ...pick(certSp),
+        pem: cert.combinedPem,
+        certPem: cert.certPem,
+        keyPem: cert.keyPem,
+        thumbprintSha1: cert.thumbprintSha1Hex,
+      },
       federated: { ...pick(fedSp), issuer, subject },
       reader: { ...pick(readerSp), secret: readerSp.secrets[0] },
     },

@@ -143,7 +143,11 @@ export class EmulatorServer {
         case 'status': {
           const status = fault.status ?? 503;
           // ARM answers every request, errors included, with its correlation id.
-          const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'x-ms-request-id': requestId, ...(service === 'arm' ? { 'x-ms-correlation-request-id': requestId } : {}) };
+          const headers: Record<string, string> = {
+            'content-type': 'application/json; charset=utf-8',
+            'x-ms-request-id': requestId,
+            ...(service === 'arm' ? { 'x-ms-correlation-request-id': requestId } : {}),
+          };
           if (status === 429 || status === 503) headers['retry-after'] = String(fault.retryAfterSeconds ?? 1);
           entry.status = status;
           res.writeHead(status, headers);

@@ -133,7 +133,15 @@ function generateTls(): CachedTls {
       { name: 'basicConstraints', cA: false },
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
       { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }, { type: 2, value: 'api.github.com' }, { type: 2, value: `*.${PUBLIC_BLOB_SUFFIX}` }] },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 7, ip: '127.0.0.1' },
+          { type: 2, value: 'localhost' },
+          { type: 2, value: 'api.github.com' },
+          { type: 2, value: `*.${PUBLIC_BLOB_SUFFIX}` },
+        ],
+      },
     ],
   });
   return { version: TLS_CACHE_VERSION, caCertPem, serverCertPem, serverKeyPem: server.privatePem };

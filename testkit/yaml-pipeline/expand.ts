@@ -56,8 +56,21 @@ export class TemplateError extends Error {
 }
 
 export type ParameterType =
-  | 'string' | 'number' | 'boolean' | 'object' | 'step' | 'stepList' | 'job' | 'jobList'
-  | 'deployment' | 'deploymentList' | 'stage' | 'stageList' | 'container' | 'containerList' | 'legacyObject';
+  | 'string'
+  | 'number'
+  | 'boolean'
+  | 'object'
+  | 'step'
+  | 'stepList'
+  | 'job'
+  | 'jobList'
+  | 'deployment'
+  | 'deploymentList'
+  | 'stage'
+  | 'stageList'
+  | 'container'
+  | 'containerList'
+  | 'legacyObject';
 
 export interface ParameterDecl {
   name: string;
@@ -108,10 +121,7 @@ interface Cx {
   scope: Record<string, Value>;
 }
 
-type Directive =
-  | { kind: 'if' | 'elseif'; expr: string }
-  | { kind: 'else' | 'insert' }
-  | { kind: 'each'; variable: string; expr: string };
+type Directive = { kind: 'if' | 'elseif'; expr: string } | { kind: 'else' | 'insert' } | { kind: 'each'; variable: string; expr: string };
 
 function parseDirective(key: string): Directive | undefined {
   const s = key.trim();
@@ -208,7 +218,11 @@ export class Expander {
     if (!n) return '';
     if (isAlias(n)) this.fail(f, n, 'YAML anchors and aliases are not supported by Azure Pipelines');
     if (isScalar(n)) return String(n.value ?? '');
-    if (isSeq(n)) return setOrigin(n.items.map((i) => this.plain(f, i as YNode)), { file: f.rel, line: this.line(f, n) });
+    if (isSeq(n))
+      return setOrigin(
+        n.items.map((i) => this.plain(f, i as YNode)),
+        { file: f.rel, line: this.line(f, n) },
+      );
     if (isMap(n)) {
       const o: Record<string, Value> = {};
       for (const p of n.items) o[String((p.key as { value?: unknown })?.value ?? '')] = this.plain(f, p.value as YNode);
@@ -245,7 +259,12 @@ export class Expander {
    * Conditional chains: returns whether this branch is taken and updates the chain. `chain` is
    * undefined outside a chain, else whether an earlier branch was taken.
    */
-  private branch(cx: Cx, keyNode: YNode, d: Directive, chain: { taken: boolean } | undefined): { take: boolean; chain: { taken: boolean } | undefined } {
+  private branch(
+    cx: Cx,
+    keyNode: YNode,
+    d: Directive,
+    chain: { taken: boolean } | undefined,
+  ): { take: boolean; chain: { taken: boolean } | undefined } {
     if (d.kind === 'if') {
       const take = truthy(this.evalIn(cx, keyNode, d.expr));
       this.report(cx, keyNode, 'if', take);
@@ -264,7 +283,8 @@ export class Expander {
 
   private merge(cx: Cx, at: YNode, into: Record<string, Value>, from: Value): void {
     if (from === '' || from === null) return;
-    if (typeof from !== 'object' || Array.isArray(from)) this.fail(cx.f, at, 'a sequence or scalar was not expected here: the body of a directive inside a mapping must be a mapping');
+    if (typeof from !== 'object' || Array.isArray(from))
+      this.fail(cx.f, at, 'a sequence or scalar was not expected here: the body of a directive inside a mapping must be a mapping');
     for (const [k, v] of Object.entries(from)) {
       if (Object.prototype.hasOwnProperty.call(into, k)) this.fail(cx.f, at, `'${k}' is already defined`);
       into[k] = v;
@@ -322,7 +342,10 @@ export class Expander {
     };
     let chain: { taken: boolean } | undefined;
     for (const item of s.items as YNode[]) {
-      const firstKey = isMap(item) && item.items.length === 1 && isScalar(item.items[0]!.key) ? String((item.items[0]!.key as { value: unknown }).value) : undefined;
+      const firstKey =
+        isMap(item) && item.items.length === 1 && isScalar(item.items[0]!.key)
+          ? String((item.items[0]!.key as { value: unknown }).value)
+          : undefined;
       const d = firstKey !== undefined ? parseDirective(firstKey) : undefined;
       if (d && isMap(item)) {
         const keyNode = item.items[0]!.key as YNode;
@@ -383,9 +406,15 @@ export class Expander {
     if (at$ >= 0) {
       // path@alias: the path is from that repository's root (the service's rule).
       const [p, alias] = [ref.slice(0, at$), ref.slice(at$ + 1)];
-      if (!this.declaredRepositories.has(alias)) this.fail(f, at, `template '${ref}': the pipeline declares no repository '${alias}' under resources.repositories`);
+      if (!this.declaredRepositories.has(alias))
+        this.fail(f, at, `template '${ref}': the pipeline declares no repository '${alias}' under resources.repositories`);
       const root = alias === 'self' ? this.opts.repoRoot : this.opts.repositories?.[alias];
-      if (!root) this.fail(f, at, `template '${ref}': no local copy of repository '${alias}' to read it from (map it, e.g. --repository ${alias}=<folder>)`);
+      if (!root)
+        this.fail(
+          f,
+          at,
+          `template '${ref}': no local copy of repository '${alias}' to read it from (map it, e.g. --repository ${alias}=<folder>)`,
+        );
       return path.join(root, p.replace(/^\/+/, ''));
     }
     const abs = ref.startsWith('/') ? path.join(this.opts.repoRoot, ref) : path.resolve(path.dirname(f.abs), ref);
@@ -395,11 +424,13 @@ export class Expander {
 
   private include(cx: Cx, at: YNode, ref: Record<string, Value>, hint: ListKind): Value[] {
     const extra = Object.keys(ref).filter((k) => k !== 'template' && k !== 'parameters');
-    if (extra.length) this.fail(cx.f, at, `a template reference takes only 'template' and 'parameters', not ${extra.map((k) => `'${k}'`).join(', ')}`);
+    if (extra.length)
+      this.fail(cx.f, at, `a template reference takes only 'template' and 'parameters', not ${extra.map((k) => `'${k}'`).join(', ')}`);
     const file = ref.template;
     if (typeof file !== 'string' || !file) this.fail(cx.f, at, "'template' must name a file");
     const given = ref.parameters === undefined || ref.parameters === '' ? {} : ref.parameters;
-    if (typeof given !== 'object' || Array.isArray(given) || given === null) this.fail(cx.f, at, "a template's 'parameters' must be a mapping");
+    if (typeof given !== 'object' || Array.isArray(given) || given === null)
+      this.fail(cx.f, at, "a template's 'parameters' must be a mapping");
     const t = this.expandTemplate(this.resolvePath(cx.f, at, file), given, { file: cx.f.rel, line: this.line(cx.f, at) });
     if (t.kind !== hint) this.fail(cx.f, at, `'${file}' is a ${t.kind} template, used where ${hint} are expected`);
     const list = t.body[hint];
@@ -419,7 +450,22 @@ export class Expander {
       }));
     }
     if (!isSeq(n)) this.fail(f, n, "'parameters' must be a sequence of declarations");
-    const types: readonly string[] = ['string', 'number', 'boolean', 'object', 'step', 'stepList', 'job', 'jobList', 'deployment', 'deploymentList', 'stage', 'stageList', 'container', 'containerList'];
+    const types: readonly string[] = [
+      'string',
+      'number',
+      'boolean',
+      'object',
+      'step',
+      'stepList',
+      'job',
+      'jobList',
+      'deployment',
+      'deploymentList',
+      'stage',
+      'stageList',
+      'container',
+      'containerList',
+    ];
     return (n.items as YNode[]).map((item) => {
       if (!isMap(item)) this.fail(f, item, 'a parameter declaration must be a mapping with name, type and default');
       const get = (k: string) => item.items.find((p) => (p.key as { value?: unknown }).value === k);
@@ -427,10 +473,16 @@ export class Expander {
       if (!name || !isScalar(name.value) || !String(name.value.value)) this.fail(f, item, "a parameter declaration needs a 'name'");
       const typeNode = get('type');
       const type = typeNode && isScalar(typeNode.value) ? String(typeNode.value.value) : 'string';
-      if (!types.includes(type)) this.fail(f, item, `parameter '${String(name.value.value)}': type '${type}' is not a parameter type (${types.join(', ')})`);
+      if (!types.includes(type))
+        this.fail(f, item, `parameter '${String(name.value.value)}': type '${type}' is not a parameter type (${types.join(', ')})`);
       const def = get('default');
       const values = get('values');
-      const decl: ParameterDecl = { name: String(name.value.value), type: type as ParameterType, hasDefault: !!def, line: this.line(f, item) };
+      const decl: ParameterDecl = {
+        name: String(name.value.value),
+        type: type as ParameterType,
+        hasDefault: !!def,
+        line: this.line(f, item),
+      };
       if (def) decl.default = this.plain(f, def.value as YNode);
       if (values) {
         const v = this.plain(f, values.value as YNode);
@@ -490,10 +542,18 @@ export class Expander {
         else if (typeof v === 'string' && /^(true|false)$/i.test(v.trim())) out = v.trim().toLowerCase() === 'true';
         else err('Boolean');
         break;
-      case 'step': case 'job': case 'deployment': case 'stage': case 'container':
+      case 'step':
+      case 'job':
+      case 'deployment':
+      case 'stage':
+      case 'container':
         if (!isObj(v)) err(d.type);
         break;
-      case 'stepList': case 'jobList': case 'deploymentList': case 'stageList': case 'containerList':
+      case 'stepList':
+      case 'jobList':
+      case 'deploymentList':
+      case 'stageList':
+      case 'containerList':
         if (v === '' || v === null) out = [];
         else if (!Array.isArray(v) || !v.every(isObj)) err(d.type);
         break;
@@ -501,12 +561,32 @@ export class Expander {
         break;
     }
     if (d.values && !d.values.includes(toStr(out as Value))) {
-      throw new TemplateError(file, line, `The '${d.name}' parameter value ${describe(v)} is not a valid value. Allowed values: ${d.values.join(', ')}.`);
+      throw new TemplateError(
+        file,
+        line,
+        `The '${d.name}' parameter value ${describe(v)} is not a valid value. Allowed values: ${d.values.join(', ')}.`,
+      );
     }
-    const schemaKind = ({ step: 'step', stepList: 'steps', job: 'job', jobList: 'jobs', deployment: 'job', deploymentList: 'jobs', stage: 'stage', stageList: 'stages' } as const)[d.type as 'step'];
+    const schemaKind = (
+      {
+        step: 'step',
+        stepList: 'steps',
+        job: 'job',
+        jobList: 'jobs',
+        deployment: 'job',
+        deploymentList: 'jobs',
+        stage: 'stage',
+        stageList: 'stages',
+      } as const
+    )[d.type as 'step'];
     if (schemaKind && this.opts.checkParameterValue) {
       const problems = this.opts.checkParameterValue(schemaKind, out);
-      if (problems.length) throw new TemplateError(file, line, `The '${d.name}' parameter value is not a valid ${d.type}:${problems.map((p) => `\n  ${p}`).join('')}`);
+      if (problems.length)
+        throw new TemplateError(
+          file,
+          line,
+          `The '${d.name}' parameter value is not a valid ${d.type}:${problems.map((p) => `\n  ${p}`).join('')}`,
+        );
     }
     return out;
   }
@@ -519,7 +599,8 @@ export class Expander {
     const keys = root.items.map((p) => String((p.key as { value?: unknown }).value));
     if (keys.includes('extends')) this.fail(f, root, 'templates that extend another template are not supported by this validator');
     const kinds = LIST_KINDS.filter((k) => keys.includes(k)) as ListKind[];
-    if (kinds.length !== 1) this.fail(f, root, `a template must have exactly one of steps, jobs or stages (found: ${kinds.join(', ') || 'none'})`);
+    if (kinds.length !== 1)
+      this.fail(f, root, `a template must have exactly one of steps, jobs or stages (found: ${kinds.join(', ') || 'none'})`);
     const paramsPair = root.items.find((p) => (p.key as { value?: unknown }).value === 'parameters');
     const decls = this.declarations(f, paramsPair?.value as YNode | undefined);
     const legacy = !!paramsPair && isMap(paramsPair.value);
@@ -538,19 +619,26 @@ export class Expander {
     const parameters = this.bind(f.rel, 1, decls, runtimeParameters, false);
     const top = this.map({ f, scope: { parameters } }, f.root, ['parameters']);
     const repos = (top.resources as { repositories?: unknown } | undefined)?.repositories;
-    this.declaredRepositories = new Set(['self', ...(Array.isArray(repos) ? repos.map((r) => String((r as { repository?: unknown })?.repository ?? '')).filter(Boolean) : [])]);
+    this.declaredRepositories = new Set([
+      'self',
+      ...(Array.isArray(repos) ? repos.map((r) => String((r as { repository?: unknown })?.repository ?? '')).filter(Boolean) : []),
+    ]);
     const ext = top.extends;
     if (ext === undefined) return top;
     if (ext === null || typeof ext !== 'object' || Array.isArray(ext) || typeof ext.template !== 'string') {
       return this.fail(f, f.root, "'extends' needs a 'template'");
     }
     const extendsNode = f.root.items.find((p) => (p.key as { value?: unknown }).value === 'extends')!.value as YNode;
-    const given = (ext.parameters && typeof ext.parameters === 'object' && !Array.isArray(ext.parameters) ? ext.parameters : {}) as Record<string, Value>;
+    const given = (ext.parameters && typeof ext.parameters === 'object' && !Array.isArray(ext.parameters) ? ext.parameters : {}) as Record<
+      string,
+      Value
+    >;
     const t = this.expandTemplate(this.resolvePath(f, extendsNode, ext.template), given, { file: f.rel, line: this.line(f, extendsNode) });
     const out: Record<string, Value> = setOrigin({}, { file: f.rel, line: 1 });
     for (const [k, v] of Object.entries(top)) if (k !== 'extends') out[k] = v;
     for (const [k, v] of Object.entries(t.body)) {
-      if (Object.prototype.hasOwnProperty.call(out, k)) this.fail(f, extendsNode, `'${k}' is set both by the pipeline and by the extended template ${t.file}`);
+      if (Object.prototype.hasOwnProperty.call(out, k))
+        this.fail(f, extendsNode, `'${k}' is set both by the pipeline and by the extended template ${t.file}`);
       out[k] = v;
     }
     return out;

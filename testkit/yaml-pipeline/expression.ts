@@ -27,10 +27,7 @@ type Node =
   | { kind: 'call'; fn: string; args: Node[] };
 
 type Token =
-  | { t: 'str'; v: string }
-  | { t: 'num'; v: number }
-  | { t: 'id'; v: string }
-  | { t: 'punct'; v: '(' | ')' | '[' | ']' | ',' | '.' };
+  { t: 'str'; v: string } | { t: 'num'; v: number } | { t: 'id'; v: string } | { t: 'punct'; v: '(' | ')' | '[' | ']' | ',' | '.' };
 
 function tokenize(src: string): Token[] {
   const out: Token[] = [];
@@ -71,7 +68,9 @@ function tokenize(src: string): Token[] {
     } else if (c === '*') {
       throw new ExpressionError(`the '*' filter is not supported by this validator: '${src}'`);
     } else {
-      throw new ExpressionError(`unexpected character '${c}' in '${src}' (template expressions have no operators; use functions such as eq(), and(), not())`);
+      throw new ExpressionError(
+        `unexpected character '${c}' in '${src}' (template expressions have no operators; use functions such as eq(), and(), not())`,
+      );
     }
   }
   return out;
@@ -191,29 +190,77 @@ function compare(l: Value, r: Value): number | undefined {
 const eq = (l: Value, r: Value) => compare(l, r) === 0;
 
 export const SUPPORTED_FUNCTIONS = [
-  'and', 'or', 'not', 'xor', 'eq', 'ne', 'gt', 'ge', 'lt', 'le', 'in', 'notIn', 'contains', 'containsValue',
-  'startsWith', 'endsWith', 'coalesce', 'format', 'join', 'length', 'lower', 'upper', 'replace', 'split', 'iif',
+  'and',
+  'or',
+  'not',
+  'xor',
+  'eq',
+  'ne',
+  'gt',
+  'ge',
+  'lt',
+  'le',
+  'in',
+  'notIn',
+  'contains',
+  'containsValue',
+  'startsWith',
+  'endsWith',
+  'coalesce',
+  'format',
+  'join',
+  'length',
+  'lower',
+  'upper',
+  'replace',
+  'split',
+  'iif',
   'convertToJson',
 ];
 
 function call(fn: string, args: Value[], src: string): Value {
   const n = (min: number, max = min) => {
-    if (args.length < min || args.length > max) throw new ExpressionError(`${fn}() takes ${min === max ? min : `${min} to ${max}`} arguments, got ${args.length} in '${src}'`);
+    if (args.length < min || args.length > max)
+      throw new ExpressionError(`${fn}() takes ${min === max ? min : `${min} to ${max}`} arguments, got ${args.length} in '${src}'`);
   };
   const str = (v: Value) => toStr(v, `argument of ${fn}()`);
   switch (fn) {
-    case 'and': n(2, 99); return args.every(truthy);
-    case 'or': n(2, 99); return args.some(truthy);
-    case 'not': n(1); return !truthy(args[0]!);
-    case 'xor': n(2); return truthy(args[0]!) !== truthy(args[1]!);
-    case 'eq': n(2); return eq(args[0]!, args[1]!);
-    case 'ne': n(2); return !eq(args[0]!, args[1]!);
-    case 'gt': n(2); return (compare(args[0]!, args[1]!) ?? 0) > 0;
-    case 'ge': n(2); return (compare(args[0]!, args[1]!) ?? -1) >= 0;
-    case 'lt': n(2); return (compare(args[0]!, args[1]!) ?? 0) < 0;
-    case 'le': n(2); return (compare(args[0]!, args[1]!) ?? 1) <= 0;
-    case 'in': n(1, 99); return args.slice(1).some((r) => eq(args[0]!, r));
-    case 'notIn': n(1, 99); return !args.slice(1).some((r) => eq(args[0]!, r));
+    case 'and':
+      n(2, 99);
+      return args.every(truthy);
+    case 'or':
+      n(2, 99);
+      return args.some(truthy);
+    case 'not':
+      n(1);
+      return !truthy(args[0]!);
+    case 'xor':
+      n(2);
+      return truthy(args[0]!) !== truthy(args[1]!);
+    case 'eq':
+      n(2);
+      return eq(args[0]!, args[1]!);
+    case 'ne':
+      n(2);
+      return !eq(args[0]!, args[1]!);
+    case 'gt':
+      n(2);
+      return (compare(args[0]!, args[1]!) ?? 0) > 0;
+    case 'ge':
+      n(2);
+      return (compare(args[0]!, args[1]!) ?? -1) >= 0;
+    case 'lt':
+      n(2);
+      return (compare(args[0]!, args[1]!) ?? 0) < 0;
+    case 'le':
+      n(2);
+      return (compare(args[0]!, args[1]!) ?? 1) <= 0;
+    case 'in':
+      n(1, 99);
+      return args.slice(1).some((r) => eq(args[0]!, r));
+    case 'notIn':
+      n(1, 99);
+      return !args.slice(1).some((r) => eq(args[0]!, r));
     case 'contains': {
       n(2);
       const [h, x] = args as [Value, Value];
@@ -227,9 +274,15 @@ function call(fn: string, args: Value[], src: string): Value {
       if (h !== null && typeof h === 'object') return Object.values(h).some((e) => eq(e, x));
       throw new ExpressionError(`containsValue() needs a sequence or mapping in '${src}'`);
     }
-    case 'startsWith': n(2); return str(args[0]!).toUpperCase().startsWith(str(args[1]!).toUpperCase());
-    case 'endsWith': n(2); return str(args[0]!).toUpperCase().endsWith(str(args[1]!).toUpperCase());
-    case 'coalesce': n(1, 99); return args.find((a) => a !== null && a !== '') ?? null;
+    case 'startsWith':
+      n(2);
+      return str(args[0]!).toUpperCase().startsWith(str(args[1]!).toUpperCase());
+    case 'endsWith':
+      n(2);
+      return str(args[0]!).toUpperCase().endsWith(str(args[1]!).toUpperCase());
+    case 'coalesce':
+      n(1, 99);
+      return args.find((a) => a !== null && a !== '') ?? null;
     case 'format': {
       n(1, 99);
       const rest = args.slice(1);
@@ -254,14 +307,28 @@ function call(fn: string, args: Value[], src: string): Value {
       if (v !== null && typeof v === 'object') return Object.keys(v).length;
       throw new ExpressionError(`length() needs a string, sequence or mapping in '${src}'`);
     }
-    case 'lower': n(1); return str(args[0]!).toLowerCase();
-    case 'upper': n(1); return str(args[0]!).toUpperCase();
-    case 'replace': n(3); return str(args[0]!).split(str(args[1]!)).join(str(args[2]!));
-    case 'split': n(2); return str(args[0]!).split(str(args[1]!));
-    case 'iif': n(3); return truthy(args[0]!) ? args[1]! : args[2]!;
-    case 'convertToJson': n(1); return JSON.stringify(args[0], null, 2);
+    case 'lower':
+      n(1);
+      return str(args[0]!).toLowerCase();
+    case 'upper':
+      n(1);
+      return str(args[0]!).toUpperCase();
+    case 'replace':
+      n(3);
+      return str(args[0]!).split(str(args[1]!)).join(str(args[2]!));
+    case 'split':
+      n(2);
+      return str(args[0]!).split(str(args[1]!));
+    case 'iif':
+      n(3);
+      return truthy(args[0]!) ? args[1]! : args[2]!;
+    case 'convertToJson':
+      n(1);
+      return JSON.stringify(args[0], null, 2);
     default:
-      throw new ExpressionError(`function '${fn}' is not supported by this validator (supported: ${SUPPORTED_FUNCTIONS.join(', ')}) in '${src}'`);
+      throw new ExpressionError(
+        `function '${fn}' is not supported by this validator (supported: ${SUPPORTED_FUNCTIONS.join(', ')}) in '${src}'`,
+      );
   }
 }
 
@@ -273,7 +340,10 @@ export function evaluate(src: string, scope: Record<string, Value>): Value {
         return n.value;
       case 'name':
         if (Object.prototype.hasOwnProperty.call(scope, n.name)) return scope[n.name]!;
-        if (n.name === 'variables') throw new ExpressionError(`compile-time 'variables' are not supported by this validator: '${src}' (use parameters, or a runtime condition)`);
+        if (n.name === 'variables')
+          throw new ExpressionError(
+            `compile-time 'variables' are not supported by this validator: '${src}' (use parameters, or a runtime condition)`,
+          );
         throw new ExpressionError(`unknown name '${n.name}' in '${src}' (known: ${Object.keys(scope).join(', ')})`);
       case 'index': {
         const t = ev(n.target);

@@ -57,7 +57,9 @@ export interface TaskInfo {
 
 export function loadTasks(repoRoot: string): TaskInfo[] {
   const dir = path.join(repoRoot, 'tasks');
-  const major = Number((JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version.split('.')[0]);
+  const major = Number(
+    (JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version.split('.')[0],
+  );
   return fs
     .readdirSync(dir)
     .filter((d) => fs.existsSync(path.join(dir, d, 'task.json')))
@@ -67,18 +69,41 @@ export function loadTasks(repoRoot: string): TaskInfo[] {
       const j = JSON.parse(fs.readFileSync(file, 'utf8')) as {
         name: string;
         friendlyName: string;
-        inputs?: Array<{ name: string; aliases?: string[]; type: string; required?: boolean; defaultValue?: unknown; options?: Record<string, string>; properties?: Record<string, string>; visibleRule?: string }>;
+        inputs?: Array<{
+          name: string;
+          aliases?: string[];
+          type: string;
+          required?: boolean;
+          defaultValue?: unknown;
+          options?: Record<string, string>;
+          properties?: Record<string, string>;
+          visibleRule?: string;
+        }>;
         outputVariables?: Array<{ name: string }>;
       };
       const inputs = (j.inputs ?? []).map((i) => {
         const editable = String(i.properties?.EditableOptions ?? '').toLowerCase() === 'true';
-        const t: TaskInput = { name: i.name, aliases: i.aliases ?? [], type: i.type, required: !!i.required, defaultValue: i.defaultValue === undefined ? '' : String(i.defaultValue) };
+        const t: TaskInput = {
+          name: i.name,
+          aliases: i.aliases ?? [],
+          type: i.type,
+          required: !!i.required,
+          defaultValue: i.defaultValue === undefined ? '' : String(i.defaultValue),
+        };
         if ((i.type === 'pickList' || i.type === 'radio') && i.options && !editable) t.options = Object.keys(i.options);
         if (i.visibleRule) t.visibleRule = i.visibleRule;
         return t;
       });
       // The tasks' major version is package.json's (the build stamps it into task.json).
-      return { name: j.name, major, ref: `${j.name}@${major}`, friendlyName: j.friendlyName, inputs, outputs: (j.outputVariables ?? []).map((o) => o.name), file: path.relative(repoRoot, file) };
+      return {
+        name: j.name,
+        major,
+        ref: `${j.name}@${major}`,
+        friendlyName: j.friendlyName,
+        inputs,
+        outputs: (j.outputVariables ?? []).map((o) => o.name),
+        file: path.relative(repoRoot, file),
+      };
     });
 }
 
@@ -216,14 +241,21 @@ export function normalize(v: Value): Value {
   return out;
 }
 
-const isObj = (v: Value | undefined): v is { [k: string]: Value } => v !== null && v !== undefined && typeof v === 'object' && !Array.isArray(v);
+const isObj = (v: Value | undefined): v is { [k: string]: Value } =>
+  v !== null && v !== undefined && typeof v === 'object' && !Array.isArray(v);
 const list = (v: Value | undefined): Value[] => (Array.isArray(v) ? v : []);
 const str = (v: Value | undefined) => (typeof v === 'string' ? v : '');
 
 function editDistance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++) for (let j = 1; j <= b.length; j++) d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++)
+      d[i]![j] = Math.min(
+        d[i - 1]![j]! + 1,
+        d[i]![j - 1]! + 1,
+        d[i - 1]![j - 1]! + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1),
+      );
   return d[a.length]![b.length]!;
 }
 
@@ -246,9 +278,21 @@ function jobSteps(job: Value, segs: Seg[]): StepAt[] {
   if (isObj(strategy)) {
     for (const [name, s] of Object.entries(strategy)) {
       if (!isObj(s)) continue;
-      for (const h of HOOKS) if (isObj(s[h])) out.push(...list((s[h] as Record<string, Value>).steps).map((step, i) => ({ step, segs: [...segs, 'strategy', name, h, 'steps', i] })));
+      for (const h of HOOKS)
+        if (isObj(s[h]))
+          out.push(
+            ...list((s[h] as Record<string, Value>).steps).map((step, i) => ({ step, segs: [...segs, 'strategy', name, h, 'steps', i] })),
+          );
       const on = s.on;
-      if (isObj(on)) for (const h of ['failure', 'success']) if (isObj(on[h])) out.push(...list((on[h] as Record<string, Value>).steps).map((step, i) => ({ step, segs: [...segs, 'strategy', name, 'on', h, 'steps', i] })));
+      if (isObj(on))
+        for (const h of ['failure', 'success'])
+          if (isObj(on[h]))
+            out.push(
+              ...list((on[h] as Record<string, Value>).steps).map((step, i) => ({
+                step,
+                segs: [...segs, 'strategy', name, 'on', h, 'steps', i],
+              })),
+            );
     }
   }
   return out;
@@ -265,7 +309,8 @@ function allSteps(kind: Kind, v: Value): StepAt[] {
   if (kind === 'steps') return list(v).map((step, i) => ({ step, segs: [...root, i] }));
   if (kind === 'jobs') return list(v).flatMap((j, i) => jobSteps(j, [...root, i]));
   const st = stagesOf(kind, v);
-  if (st) return st.stages.flatMap((s, i) => (isObj(s) ? list(s.jobs).flatMap((j, k) => jobSteps(j, [...root, ...st.base, i, 'jobs', k])) : []));
+  if (st)
+    return st.stages.flatMap((s, i) => (isObj(s) ? list(s.jobs).flatMap((j, k) => jobSteps(j, [...root, ...st.base, i, 'jobs', k])) : []));
   if (isObj(v) && Array.isArray(v.jobs)) return v.jobs.flatMap((j, i) => jobSteps(j, ['jobs', i]));
   if (isObj(v) && Array.isArray(v.steps)) return v.steps.map((step, i) => ({ step, segs: ['steps', i] }));
   return [];
@@ -289,7 +334,13 @@ export class PipelineValidator {
     const firstProperty = function fp(schema: string[], data: Record<string, unknown>): boolean {
       const first = Object.keys(data)[0];
       if (first === undefined || schema.includes(first)) return true;
-      (fp as unknown as { errors: Partial<ErrorObject>[] }).errors = [{ keyword: 'firstProperty', message: `the first property must be ${schema.map((k) => `'${k}'`).join(' or ')}, not '${first}'`, params: { firstProperty: schema } }];
+      (fp as unknown as { errors: Partial<ErrorObject>[] }).errors = [
+        {
+          keyword: 'firstProperty',
+          message: `the first property must be ${schema.map((k) => `'${k}'`).join(' or ')}, not '${first}'`,
+          params: { firstProperty: schema },
+        },
+      ];
       return false;
     };
     this.ajv.addKeyword({ keyword: 'firstProperty', type: 'object', schemaType: 'array', errors: true, validate: firstProperty });
@@ -334,7 +385,12 @@ export class PipelineValidator {
     const refused = this.refusals(v, root, v, fallback, root, refusedAt);
     const problems = [...refused, ...this.taskProblems(kind, v, fallback)];
     // A refusal explains the schema errors of the mapping that carries it.
-    const known = refusedAt.map((segs) => segs.slice(root.length).map((x) => `/${String(x).replace(/~/g, '~0').replace(/\//g, '~1')}`).join(''));
+    const known = refusedAt.map((segs) =>
+      segs
+        .slice(root.length)
+        .map((x) => `/${String(x).replace(/~/g, '~0').replace(/\//g, '~1')}`)
+        .join(''),
+    );
     problems.push(...this.schemaProblems(kind === 'pipeline' ? 'pipeline' : kind, v, root, fallback, known));
     problems.push(...this.dependencyProblems(kind, v, fallback));
     return problems;
@@ -377,16 +433,34 @@ export class PipelineValidator {
     // A required input may be given under an alias: report the input's own name only.
     const aliasAlternative = (e: ErrorObject) => /\/inputs\/allOf\/\d+\/anyOf\/[1-9]\d*\/required$/.test(e.schemaPath);
     const isKnown = (path: string) => known.some((k) => under(path, k));
-    let keep = errors.filter((e) => !['anyOf', 'oneOf', 'allOf', 'if'].includes(e.keyword) && !isDead(e) && !aliasAlternative(e) && !isKnown(e.instancePath));
+    let keep = errors.filter(
+      (e) => !['anyOf', 'oneOf', 'allOf', 'if'].includes(e.keyword) && !isDead(e) && !aliasAlternative(e) && !isKnown(e.instancePath),
+    );
     // Where no alternative applies at all, say so at the outermost alternative, with what could
     // start a mapping there (ajv reports inner errors first, so the last one at a path is outermost).
-    const anyOfPaths = [...new Set(errors.filter((e) => e.keyword === 'anyOf' && !isDead(e) && !isKnown(e.instancePath)).map((e) => e.instancePath))].sort((a, b) => a.length - b.length);
+    const anyOfPaths = [
+      ...new Set(errors.filter((e) => e.keyword === 'anyOf' && !isDead(e) && !isKnown(e.instancePath)).map((e) => e.instancePath)),
+    ].sort((a, b) => a.length - b.length);
     const fallbacks: ErrorObject[] = [];
     for (const at of anyOfPaths) {
-      if (keep.some((e) => under(e.instancePath, at)) || fallbacks.some((f) => under(at, f.instancePath)) || known.some((k) => under(k, at))) continue;
+      if (
+        keep.some((e) => under(e.instancePath, at)) ||
+        fallbacks.some((f) => under(at, f.instancePath)) ||
+        known.some((k) => under(k, at))
+      )
+        continue;
       const outer = errors.filter((e) => e.keyword === 'anyOf' && e.instancePath === at).pop()!;
-      const starts = [...new Set(errors.filter((e) => e.keyword === 'firstProperty' && e.instancePath === at).flatMap((e) => (e.params as { firstProperty: string[] }).firstProperty))];
-      fallbacks.push({ ...outer, message: `matches none of the allowed forms${starts.length ? ` (a mapping here starts with ${starts.map((x) => `'${x}'`).join(', ')})` : ''}` });
+      const starts = [
+        ...new Set(
+          errors
+            .filter((e) => e.keyword === 'firstProperty' && e.instancePath === at)
+            .flatMap((e) => (e.params as { firstProperty: string[] }).firstProperty),
+        ),
+      ];
+      fallbacks.push({
+        ...outer,
+        message: `matches none of the allowed forms${starts.length ? ` (a mapping here starts with ${starts.map((x) => `'${x}'`).join(', ')})` : ''}`,
+      });
     }
     keep = [...keep, ...fallbacks];
     // The most specific errors win: drop one whose subtree holds a deeper error (or a known problem).
@@ -398,10 +472,13 @@ export class PipelineValidator {
     for (const e of keep) {
       const segs = pointer(e.instancePath);
       let message = e.message ?? e.keyword;
-      if (e.keyword === 'additionalProperties') message = `unexpected property '${(e.params as { additionalProperty: string }).additionalProperty}'`;
+      if (e.keyword === 'additionalProperties')
+        message = `unexpected property '${(e.params as { additionalProperty: string }).additionalProperty}'`;
       if (e.keyword === 'required') message = `missing property '${(e.params as { missingProperty: string }).missingProperty}'`;
-      if (e.keyword === 'enum') message = `must be one of ${((e.params as { allowedValues: unknown[] }).allowedValues ?? []).map((x) => `'${String(x)}'`).join(', ')}`;
-      if (e.keyword === 'pattern') message = `'${String(getAt(v, segs))}' does not match ${String((e.params as { pattern: string }).pattern)}`;
+      if (e.keyword === 'enum')
+        message = `must be one of ${((e.params as { allowedValues: unknown[] }).allowedValues ?? []).map((x) => `'${String(x)}'`).join(', ')}`;
+      if (e.keyword === 'pattern')
+        message = `'${String(getAt(v, segs))}' does not match ${String((e.params as { pattern: string }).pattern)}`;
       const alt = /^(.*\/(?:anyOf|oneOf))\/\d+(?:\/|$)/.exec(e.schemaPath)?.[1] ?? e.schemaPath;
       const key = `${e.instancePath}|${alt}`;
       const g = groups.get(key) ?? { e, messages: [] };
@@ -412,7 +489,8 @@ export class PipelineValidator {
     for (const { e, messages } of groups.values()) {
       const enums = messages.filter((m) => m.startsWith('must be one of '));
       let message = messages.join(' or ');
-      if (enums.length > 5) message = `'${String(getAt(v, pointer(e.instancePath)))}' is not one of the ${enums.length} values the schema allows here`;
+      if (enums.length > 5)
+        message = `'${String(getAt(v, pointer(e.instancePath)))}' is not one of the ${enums.length} values the schema allows here`;
       const p = this.at(v, [...root, ...pointer(e.instancePath)], fallback, `${message} (schema ${e.schemaPath})`, root);
       out.set(`${p.path}|${message}`, p);
     }
@@ -457,11 +535,18 @@ export class PipelineValidator {
         given.set(input, [...(given.get(input) ?? []), key]);
         const text = typeof value === 'string' ? value : '';
         if (typeof value !== 'string') here([...segs, 'inputs', key], `input '${key}' of ${t.ref} must be a scalar`);
-        else if (/\$\(|\$\[/.test(text)) continue; // known at run time only
-        else if (input.type === 'boolean' && !/^\s*(true|false)\s*$/i.test(text)) here([...segs, 'inputs', key], `input '${key}' of ${t.ref} is a boolean: 'true' or 'false', not '${text}'`);
-        else if (input.options && !input.options.includes(text)) here([...segs, 'inputs', key], `input '${key}' of ${t.ref} must be one of ${input.options.map((o) => `'${o}'`).join(', ')}, not '${text}'`);
+        else if (/\$\(|\$\[/.test(text))
+          continue; // known at run time only
+        else if (input.type === 'boolean' && !/^\s*(true|false)\s*$/i.test(text))
+          here([...segs, 'inputs', key], `input '${key}' of ${t.ref} is a boolean: 'true' or 'false', not '${text}'`);
+        else if (input.options && !input.options.includes(text))
+          here(
+            [...segs, 'inputs', key],
+            `input '${key}' of ${t.ref} must be one of ${input.options.map((o) => `'${o}'`).join(', ')}, not '${text}'`,
+          );
       }
-      for (const [input, keys] of given) if (keys.length > 1) here([...segs, 'inputs'], `input '${input.name}' of ${t.ref} is set twice (${keys.join(' and ')})`);
+      for (const [input, keys] of given)
+        if (keys.length > 1) here([...segs, 'inputs'], `input '${input.name}' of ${t.ref} is set twice (${keys.join(' and ')})`);
       for (const i of t.inputs.filter(mustSet)) {
         const keys = given.get(i);
         const value = keys ? str(inputs[keys[0]!]).trim() : '';
@@ -490,7 +575,8 @@ export class PipelineValidator {
       let parts = key.split('.');
       const want = (form === 'stage' ? 1 : 0) + (isDeployment ? 1 : 0) + 2;
       const shape = `${form === 'stage' ? '<job>.' : ''}${isDeployment ? '<job>.' : ''}<step>.<variable>`;
-      if (parts.length !== want) return `'${key}' should be ${shape}${isDeployment ? ` (deployment job '${jobName}' with the runOnce strategy: outputs are prefixed with the job name)` : ''}`;
+      if (parts.length !== want)
+        return `'${key}' should be ${shape}${isDeployment ? ` (deployment job '${jobName}' with the runOnce strategy: outputs are prefixed with the job name)` : ''}`;
       if (form === 'stage') {
         if (parts[0] !== jobName) return `'${key}' should start with the job name '${jobName}'`;
         parts = parts.slice(1);
@@ -498,18 +584,24 @@ export class PipelineValidator {
       if (isDeployment) {
         const strategy = isObj(job.strategy) ? Object.keys(job.strategy)[0] : undefined;
         if (strategy !== 'runOnce') return `deployment job '${jobName}' uses '${strategy}'; only runOnce output names are checked`;
-        if (isObj(job.environment) && job.environment.resourceName) return `deployment job '${jobName}' targets an environment resource: its outputs are Deploy_<resource>.<step>.<variable>, not checked here`;
-        if (parts[0] !== jobName) return `'${key}': outputs of runOnce deployment job '${jobName}' are addressed as '${jobName}.<step>.<variable>'`;
+        if (isObj(job.environment) && job.environment.resourceName)
+          return `deployment job '${jobName}' targets an environment resource: its outputs are Deploy_<resource>.<step>.<variable>, not checked here`;
+        if (parts[0] !== jobName)
+          return `'${key}': outputs of runOnce deployment job '${jobName}' are addressed as '${jobName}.<step>.<variable>'`;
         parts = parts.slice(1);
       }
       const [stepName, variable] = parts as [string, string];
-      const steps = jobSteps(job, []).map((s) => s.step).filter(isObj);
+      const steps = jobSteps(job, [])
+        .map((s) => s.step)
+        .filter(isObj);
       const step = steps.find((s) => s.name === stepName);
       const named = steps.map((s) => str(s.name)).filter(Boolean);
-      if (!step) return `job '${jobName}' of stage '${stageName}' has no step named '${stepName}' (named steps: ${named.join(', ') || 'none'})`;
+      if (!step)
+        return `job '${jobName}' of stage '${stageName}' has no step named '${stepName}' (named steps: ${named.join(', ') || 'none'})`;
       const t = typeof step.task === 'string' ? this.task(step.task) : undefined;
       if (!t) return `step '${stepName}' is not one of this extension's tasks; its outputs cannot be checked`;
-      if (!t.outputs.includes(variable)) return `step '${stepName}' (${t.ref}) declares no output variable '${variable}' (outputs: ${t.outputs.join(', ')}, ${t.file})`;
+      if (!t.outputs.includes(variable))
+        return `step '${stepName}' (${t.ref}) declares no output variable '${variable}' (outputs: ${t.outputs.join(', ')}, ${t.file})`;
       return undefined;
     };
 
@@ -523,14 +615,29 @@ export class PipelineValidator {
     stages.forEach((stage, si) => {
       const sSegs: Seg[] = [...st.base, si];
       const name = str(stage.stage);
-      const deps = stage.dependsOn === undefined ? (si > 0 ? [str(stages[si - 1]!.stage)] : []) : typeof stage.dependsOn === 'string' ? (stage.dependsOn ? [stage.dependsOn] : []) : list(stage.dependsOn).map(str);
-      for (const d of deps) if (!byName.has(d)) here([...sSegs, 'dependsOn'], `stage '${name}' depends on '${d}', which is not a stage (stages: ${[...byName.keys()].join(', ')})`);
+      const deps =
+        stage.dependsOn === undefined
+          ? si > 0
+            ? [str(stages[si - 1]!.stage)]
+            : []
+          : typeof stage.dependsOn === 'string'
+            ? stage.dependsOn
+              ? [stage.dependsOn]
+              : []
+            : list(stage.dependsOn).map(str);
+      for (const d of deps)
+        if (!byName.has(d))
+          here(
+            [...sSegs, 'dependsOn'],
+            `stage '${name}' depends on '${d}', which is not a stage (stages: ${[...byName.keys()].join(', ')})`,
+          );
       const stageRef = (s: string, segs: Seg[], jobDeps?: { jobs: Map<string, Value>; deps: string[] }) => {
         for (const m of s.matchAll(/\bstageDependencies\.([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)\.outputs\[\s*'([^']*)'\s*\]/g)) {
           const [, S, J, K] = m as unknown as [string, string, string, string];
           const target = byName.get(S);
           if (!target) here(segs, `stageDependencies.${S}: there is no stage '${S}'`);
-          else if (!deps.includes(S)) here(segs, `stageDependencies.${S}: stage '${name}' does not depend on '${S}' (dependsOn: ${deps.join(', ') || 'none'})`);
+          else if (!deps.includes(S))
+            here(segs, `stageDependencies.${S}: stage '${name}' does not depend on '${S}' (dependsOn: ${deps.join(', ') || 'none'})`);
           else {
             const job = list(target.jobs).find((j) => isObj(j) && (j.job === J || j.deployment === J));
             if (!job) here(segs, `stageDependencies.${S}.${J}: stage '${S}' has no job '${J}'`);
@@ -546,7 +653,8 @@ export class PipelineValidator {
             // Stage level: X is a stage; keys are <job>.<step>.<var> (or <job>.<job>.<step>.<var>).
             const target = byName.get(X);
             if (!target) here(segs, `dependencies.${X}: there is no stage '${X}'`);
-            else if (!deps.includes(X)) here(segs, `dependencies.${X}: stage '${name}' does not depend on '${X}' (dependsOn: ${deps.join(', ') || 'none'})`);
+            else if (!deps.includes(X))
+              here(segs, `dependencies.${X}: stage '${name}' does not depend on '${X}' (dependsOn: ${deps.join(', ') || 'none'})`);
             else if (what !== 'result') {
               const jobName = K!.split('.')[0]!;
               const job = list(target.jobs).find((j) => isObj(j) && (j.job === jobName || j.deployment === jobName));
@@ -569,15 +677,21 @@ export class PipelineValidator {
         }
       };
       for (const key of ['condition', 'variables'] as const) for (const x of strings(stage[key], [...sSegs, key])) stageRef(x.s, x.segs);
-      const jobs = new Map(list(stage.jobs).filter(isObj).map((j) => [str(j.job) || str(j.deployment), j as Value]));
+      const jobs = new Map(
+        list(stage.jobs)
+          .filter(isObj)
+          .map((j) => [str(j.job) || str(j.deployment), j as Value]),
+      );
       list(stage.jobs).forEach((job, ji) => {
         if (!isObj(job)) return;
         const jSegs: Seg[] = [...sSegs, 'jobs', ji];
         const jd = typeof job.dependsOn === 'string' ? (job.dependsOn ? [job.dependsOn] : []) : list(job.dependsOn).map(str);
-        for (const key of ['condition', 'variables'] as const) for (const x of strings(job[key], [...jSegs, key])) stageRef(x.s, x.segs, { jobs, deps: jd });
+        for (const key of ['condition', 'variables'] as const)
+          for (const x of strings(job[key], [...jSegs, key])) stageRef(x.s, x.segs, { jobs, deps: jd });
         for (const { step, segs } of jobSteps(job, jSegs)) {
           for (const x of strings(step, segs)) {
-            if (/\b(stage)?[dD]ependencies\./.test(x.s)) here(x.segs, 'dependencies and stageDependencies are not available to steps: map them to a job or stage variable');
+            if (/\b(stage)?[dD]ependencies\./.test(x.s))
+              here(x.segs, 'dependencies and stageDependencies are not available to steps: map them to a job or stage variable');
           }
         }
       });
@@ -587,7 +701,10 @@ export class PipelineValidator {
 }
 
 function pointer(instancePath: string): Seg[] {
-  return instancePath.split('/').slice(1).map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~')));
+  return instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~')));
 }
 
 function getAt(v: Value, segs: Seg[]): Value | undefined {
