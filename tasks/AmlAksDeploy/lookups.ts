@@ -11,7 +11,7 @@ import { resolveNamed, whereWritten } from '../common/workspace-assets';
 import type { WorkspaceArm, ArmResource } from '../common/workspace-arm';
 import type { DeployInputs } from './azure';
 import type { DeploymentSpec } from './deployment';
-import { checkRegistryModel } from './registry-model';
+import { checkRegistryModel, versionsThere } from './registry-model';
 import { msg } from './messages';
 import { isBusy, type OnlineApi, type OnlineDeployment, type OnlineEndpoint } from './online-api';
 import type { Traffic } from './rollout';
@@ -83,16 +83,7 @@ async function checkModel(io: AgentIo, ws: WorkspaceArm, ref: ModelRef): Promise
   const found = await ws.find<ArmResource<{ modelType?: string; isArchived?: boolean }>>(path);
   if (!found) {
     const versions = await ws.list(`models/${encodeURIComponent(ref.name)}/versions`).catch(() => []);
-    const which = versions.length
-      ? msg(
-          'ModelVersionsThere',
-          versions
-            .map((v) => v.name)
-            .slice(0, 20)
-            .join(', '),
-        )
-      : msg('ModelNotRegisteredThere', ref.name);
-    throw new UserError(msg('ModelVersionNotFound', ref.name, ref.version, ws.ref.name, which), 'model');
+    throw new UserError(msg('ModelVersionNotFound', ref.name, ref.version, ws.ref.name, versionsThere(versions, ref.name)), 'model');
   }
   if (found.properties?.isArchived) io.warn(msg('ModelArchived', ref.name, ref.version));
   return { id: found.id, type: String(found.properties?.modelType ?? 'CustomModel') };

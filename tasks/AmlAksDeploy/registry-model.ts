@@ -30,6 +30,18 @@ export function provenance(tags: Record<string, string>): string {
   return parts.length ? parts.join(', ') : msg('ProvenanceUnknown');
 }
 
+/** The versions a model has there (the first 20), or that it has none: the second half of a "not found". */
+export function versionsThere(versions: Array<{ name: string }>, model: string): string {
+  if (!versions.length) return msg('ModelNotRegisteredThere', model);
+  return msg(
+    'ModelVersionsThere',
+    versions
+      .slice(0, 20)
+      .map((v) => v.name)
+      .join(', '),
+  );
+}
+
 export async function checkRegistryModel(
   io: AgentIo,
   arm: ArmClient,
@@ -48,16 +60,10 @@ export async function checkRegistryModel(
   const found = await reg.assets.find<ArmResource<VersionProps>>(path);
   if (!found) {
     const versions = await reg.assets.list(`models/${encodeURIComponent(ref.name)}/versions`).catch(() => []);
-    const which = versions.length
-      ? msg(
-          'ModelVersionsThere',
-          versions
-            .map((v) => v.name)
-            .slice(0, 20)
-            .join(', '),
-        )
-      : msg('ModelNotRegisteredThere', ref.name);
-    throw new UserError(msg('RegistryModelVersionNotFound', ref.name, ref.version, reg.ref.name, which), 'model');
+    throw new UserError(
+      msg('RegistryModelVersionNotFound', ref.name, ref.version, reg.ref.name, versionsThere(versions, ref.name)),
+      'model',
+    );
   }
   if (found.properties?.isArchived) io.warn(msg('ModelArchived', ref.name, ref.version));
   const from = msg('RegistryModelFrom', reg.ref.name, provenance(found.properties?.tags ?? {}));

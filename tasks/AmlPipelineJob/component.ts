@@ -219,22 +219,24 @@ function commonSpec(doc: LoadedYaml, base: YamlPath, d: JsonObject, type: Compon
   return spec;
 }
 
+/** A parallel component's and step's run settings (ParallelComponent, the parallel node). */
+export const PARALLEL_SETTING_KEYS = [
+  'resources',
+  'mini_batch_size',
+  'partition_keys',
+  'retry_settings',
+  'input_data',
+  'logging_level',
+  'max_concurrency_per_instance',
+  'error_threshold',
+  'mini_batch_error_threshold',
+  'environment_variables',
+];
+
 /** Keys each type translates itself; anything else in the file is passed on as written, as the SDK does. */
 const OWN_KEYS: Record<ComponentType, string[]> = {
   command: ['command', 'code', 'environment', 'distribution', 'resources', 'environment_variables', 'additional_includes'],
-  parallel: [
-    'task',
-    'resources',
-    'mini_batch_size',
-    'partition_keys',
-    'retry_settings',
-    'input_data',
-    'logging_level',
-    'max_concurrency_per_instance',
-    'error_threshold',
-    'mini_batch_error_threshold',
-    'environment_variables',
-  ],
+  parallel: ['task', ...PARALLEL_SETTING_KEYS],
   spark: [
     'code',
     'entry',

@@ -6,7 +6,7 @@
  */
 import { pyJsonDumps } from '../common/pyrepr';
 import { isObj, type LoadedYaml, type YamlPath } from '../common/yaml';
-import { checkCommand, codeSlot, environmentSlot, type SpecBuilder } from './component';
+import { checkCommand, codeSlot, environmentSlot, PARALLEL_SETTING_KEYS, type SpecBuilder } from './component';
 import { resources } from './fields';
 import { checkKeys, mapping, refuseUnknown, stringMap, text, wholeNumber } from '../common/yaml-fields';
 import { msg } from './messages';
@@ -17,18 +17,6 @@ import { stepPorts, type StepPorts } from './ports';
 import { originOf, type Ctx } from './refs';
 
 const TASK_KEYS = ['type', 'code', 'entry_script', 'program_arguments', 'environment', 'append_row_to'];
-const SETTING_KEYS = [
-  'resources',
-  'mini_batch_size',
-  'partition_keys',
-  'retry_settings',
-  'input_data',
-  'logging_level',
-  'max_concurrency_per_instance',
-  'error_threshold',
-  'mini_batch_error_threshold',
-  'environment_variables',
-];
 const LOGGING_LEVELS = ['DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL'];
 
 /** "10kb" -> 10240, as the SDK's parse of mini_batch_size (a count of files, or a size for tabular data). */
@@ -126,7 +114,7 @@ export const parallelSpec: SpecBuilder = (ctx, doc, base, d, ports) => {
   return settings(ctx, doc, base, d, { inputs: new Set(ports.inputs.keys()), outputs: new Set(ports.outputs.keys()) }, true);
 };
 
-const PARALLEL_STEP_KEYS = [...BASE_KEYS, 'component', 'identity', ...SETTING_KEYS];
+const PARALLEL_STEP_KEYS = [...BASE_KEYS, 'component', 'identity', ...PARALLEL_SETTING_KEYS];
 const INLINE_PARALLEL_KEYS = [...PARALLEL_STEP_KEYS.filter((k) => k !== 'component'), 'task', 'description', 'is_deterministic'];
 
 export function parallelNode(env: NodeEnv, name: string, at: YamlPath, r: JsonObject): NodeBuild {
