@@ -88,6 +88,14 @@ const sec = (ms: number): string => msg('DurationSeconds', Math.round(ms / 1000)
 /** The first line of an error's message, without a closing period (messages compose it into sentences). */
 export const first = (e: unknown): string => errorLine(e).replace(/\.+$/, '');
 
+/** A rollback's operations: bounded by the cleanup deadline, polled briskly, reported only by their outcome. */
+const cleanupLro = (deadline: AbortSignal): LroOptions => ({
+  signal: deadline,
+  minIntervalMs: 500,
+  maxIntervalMs: 5000,
+  onPoll: () => undefined,
+});
+
 /** The PUT body that changes only the traffic of an endpoint as GET returned it. */
 function withTraffic(e: OnlineEndpoint, traffic: Traffic): unknown {
   const { provisioningState: _p, scoringUri: _s, swaggerUri: _w, ...props } = e.properties;
@@ -439,11 +447,7 @@ export class Rollout {
       if (ep && !sameTraffic(ep.properties.traffic ?? {}, s.previous)) {
         ports.log.info(msg('RestoringTraffic', formatTraffic(s.previous)));
         state.trafficTouched = true;
-        await this.setTraffic(
-          s.previous,
-          { signal: deadline, minIntervalMs: 500, maxIntervalMs: 5000, onPoll: () => undefined },
-          msg('TrafficLabelRollback'),
-        );
+        await this.setTraffic(s.previous, cleanupLro(deadline), msg('TrafficLabelRollback'));
       }
       if (state.trafficTouched) done.push(msg('RollbackTrafficRestored', formatTraffic(s.previous)));
       state.current = s.previous;
@@ -464,12 +468,7 @@ export class Rollout {
       const d: OnlineDeployment | undefined = await this.idle(() => ports.api.deployment(s.endpoint, s.deployment), deadline);
       if (!d) return;
       ports.log.info(msg('DeletingFailedDeployment', s.deployment));
-      await ports.api.deleteDeployment(s.endpoint, s.deployment, {
-        signal: deadline,
-        minIntervalMs: 500,
-        maxIntervalMs: 5000,
-        onPoll: () => undefined,
-      });
+      await ports.api.deleteDeployment(s.endpoint, s.deployment, cleanupLro(deadline));
       done.push(msg('RollbackDeploymentDeleted', s.deployment));
     } catch (err) {
       problems.push(

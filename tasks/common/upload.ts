@@ -30,8 +30,9 @@ export interface CodeSnapshot {
   /**
    * The Azure ML SDK's content hash (get_content_hash, hash version 202208): sha256 over the file
    * count, each '#path#' and size, then every file's bytes, files ordered by lower-cased path.
+   * Computed when first read.
    */
-  hash: string;
+  readonly hash: string;
   /** Folders inside `root` that are not ignored (also empty ones), relative, for objectHash. */
   dirs: string[];
 }
@@ -87,13 +88,31 @@ export function snapshotCode(codePath: string, allowedRoot: string, what: string
   else files.push({ rel: path.basename(root), abs: root, size: stat.size });
 
   files.sort((a, b) => (a.rel.toLowerCase() < b.rel.toLowerCase() ? -1 : a.rel.toLowerCase() > b.rel.toLowerCase() ? 1 : 0));
+  // Read on first use: code needs the content hash, local data only the object hash, and each is a
+  // full pass over the files.
+  let hash: string | undefined;
+  return {
+    root,
+    files,
+    dirs,
+    bytes: files.reduce((s, f) => s + f.size, 0),
+    get hash() {
+      return (hash ??= contentHash(files));
+    },
+  };
+}
+
+function contentHash(files: readonly CodeFile[]): string {
   const h = createHash('sha256');
   h.update(String(files.length));
   for (const f of files) h.update(`#${f.rel}#${f.size}`);
   const chunk = Buffer.allocUnsafe(HASH_CHUNK);
   for (const f of files) hashFile(f.abs, h, chunk);
-  return { root, files, dirs, bytes: files.reduce((s, f) => s + f.size, 0), hash: h.digest('hex') };
+  return h.digest('hex');
 }
+
+/** Object hashes already computed: a build context's upload path and environment version both need it. */
+const objectHashes = new WeakMap<CodeSnapshot, string>();
 
 /**
  * The SDK's object hash (get_object_hash in azure/ai/ml/_utils/_asset_utils.py), which names
@@ -103,6 +122,12 @@ export function snapshotCode(codePath: string, allowedRoot: string, what: string
  * folder as `az ml job create` uploads to, so a re-run (by either) uploads nothing.
  */
 export function objectHash(snap: CodeSnapshot): string {
+  let known = objectHashes.get(snap);
+  if (known === undefined) objectHashes.set(snap, (known = computeObjectHash(snap)));
+  return known;
+}
+
+function computeObjectHash(snap: CodeSnapshot): string {
   const h = createHash('md5').update('Initialize for october 2021 AML CLI version');
   const chunk = Buffer.allocUnsafe(HASH_CHUNK);
   if (snap.files.length === 1 && snap.files[0]!.abs === snap.root) {

@@ -167,7 +167,7 @@ export async function ensureLocalData(ctx: AssetContext, snap: CodeSnapshot, dat
   }
   if (r.uploadedBytes === 0) {
     stats.reused++;
-    io.info(msg('DataUnchanged', label, snap.files.length, snap.hash.slice(0, 12)));
+    io.info(msg('DataUnchanged', label, snap.files.length, objectHash(snap).slice(0, 12)));
   } else {
     stats.uploadedBytes += r.uploadedBytes;
     io.info(msg('DataUploaded', label, snap.files.length, r.uploadedBytes, datastore));
